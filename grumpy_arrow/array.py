@@ -1,0 +1,756 @@
+"""``GrumpyArray``: a thin shell over one Arrow array that validates and delegates.
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> x = gr.array([[1, 2, 3], [4, 5]], dtype=gr.int32)
+>>> x
+<GrumpyArray [[1, 2, 3], [4, 5]] type='2 * var * int32'>
+>>> x.mean(dim=1).to_list()
+[2.0, 4.5]
+>>> (gr.array([1, [2, 3], 4]) * gr.array([10, 20, 30])).to_list()
+[10, [40, 60], 120]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.compute import index as ix
+from grumpy_arrow.compute import reduce as rd
+from grumpy_arrow.compute import sort as so
+from grumpy_arrow.compute import structure as st
+from grumpy_arrow.compute.broadcast import broadcast_pair
+from grumpy_arrow.compute.elementwise import (
+    BINARY,
+    UNARY,
+    map_leaves,
+    round_kernel,
+    scalar_operand,
+    zip_leaves,
+)
+from grumpy_arrow.compute.gather import leaf_rows, take_rows
+from grumpy_arrow.compute.strings import string_kernel
+from grumpy_arrow.construct import parse_object
+from grumpy_arrow.display import preview
+from grumpy_arrow.errors import (
+    BroadcastError,
+    ConversionError,
+    DTypeError,
+    LayoutError,
+    OutOfBoundsError,
+)
+
+__all__ = ["GrumpyArray", "StringMethods", "asarray", "is_scalar"]
+
+_SCALARS = (bool, int, float, str, bytes, np.generic)
+
+
+def is_scalar(obj: Any) -> bool:
+    """True for Python/NumPy scalars and None (operands that broadcast everywhere)."""
+    return obj is None or isinstance(obj, _SCALARS)
+
+
+def asarray(obj: Any, dtype: Any = None) -> GrumpyArray:
+    """``obj`` as a GrumpyArray (no copy when it already is one of the requested dtype)."""
+    if isinstance(obj, GrumpyArray) and dtype is None:
+        return obj
+    return GrumpyArray(parse_object(obj, None if dtype is None else dt.dtype(dtype)))
+
+
+class GrumpyArray:
+    """A ragged, nested or union array over one Arrow array.
+
+    Build one with :func:`grumpy_arrow.array`. Operations return new arrays; slices share
+    buffers. See ``docs/array-model.md`` for layouts, nulls, unions, dims and broadcasting.
+    """
+
+    __slots__ = ("_data", "_node")
+    __hash__ = None  # type: ignore[assignment]  # == is elementwise
+
+    def __init__(self, data: pa.Array, *, node: lay.Node | None = None) -> None:
+        if not isinstance(data, pa.Array):
+            raise TypeError(
+                f"GrumpyArray wraps a pyarrow.Array, got {type(data).__name__}; "
+                "use gr.array(...) to build one from other objects"
+            )
+        self._data = data
+        self._node = node
+
+    @classmethod
+    def _wrap(cls, node: lay.Node) -> GrumpyArray:
+        return cls(lay.to_arrow(node), node=node)
+
+    @property
+    def node(self) -> lay.Node:
+        """The layout nodes (offsets rebased to 0, compact union children)."""
+        if self._node is None:
+            self._node = lay.from_arrow(self._data)
+        return self._node
+
+    # -- inspection -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def dtype(self) -> dt.DType:
+        """The leaf dtype."""
+        return dt.from_arrow_type(lay.arrow_leaf_type(self._data.type))
+
+    @property
+    def ndim(self) -> int:
+        """Number of axes: the maximum list depth + 1."""
+        return lay.arrow_depth(self._data.type) + 1
+
+    @property
+    def is_union(self) -> bool:
+        """True when the rows mix scalars and lists (a dense union at the root)."""
+        return bool(pa.types.is_union(self._data.type))
+
+    @property
+    def type(self) -> str:
+        """Awkward-like type string, e.g. ``'2 * var * int64'``."""
+        return f"{len(self)} * {lay.describe(self._data.type)}"
+
+    @property
+    def null_count(self) -> int:
+        """Null rows: null leaves, null lists, and null scalar rows of a union."""
+        return lay.count_nulls(self.node)
+
+    def is_null(self) -> GrumpyArray:
+        """A flat bool array: True where the row is null (computed from union children)."""
+        node = self.node
+        if isinstance(node, lay.Leaf):
+            return GrumpyArray(pc.is_null(node.values))
+        if isinstance(node, lay.ListNode):
+            valid = np.ones(len(node), dtype=bool) if node.validity is None else node.validity
+            return GrumpyArray(pa.array(~valid))
+        null = np.zeros(len(node), dtype=bool)
+        scalar_rows = np.flatnonzero(node.type_ids == 0)
+        scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
+        null[scalar_rows] = scalar_null
+        return GrumpyArray(pa.array(null))
+
+    def shape(self, dim: int = 0) -> Any:
+        """Length of axis ``dim``: an int for dim 0, else a GrumpyArray of list lengths.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[[1, 2], [3]], [[4]]])
+        >>> x.shape(0), x.shape(1).to_list(), x.shape(2).to_list()
+        (2, [2, 1], [[2, 1], [1]])
+        """
+        k = rd.normalize_dim(dim, self.ndim)
+        if k == 0:
+            return len(self)
+        return GrumpyArray._wrap(st.shape_node(self.node, k))
+
+    # -- export -----------------------------------------------------------------------
+
+    def to_list(self) -> list[Any]:
+        """Nested Python lists (None for nulls)."""
+        return list(self._data.to_pylist())
+
+    def to_arrow(self) -> pa.Array:
+        """The Arrow array (large_list / dense_union / leaf), zero-copy."""
+        return self._data
+
+    def to_numpy(self, pad: Any = None) -> Any:
+        """A NumPy array for rectangular data without nulls (zero-copy where possible).
+
+        Parameters
+        ----------
+        pad : scalar, optional
+            Fill value for ragged rows and nulls; then ``(array, mask)`` is returned with
+            ``mask`` True where a value exists. Union scalar rows count as length-1 lists.
+
+        Raises
+        ------
+        LayoutError
+            If the data is ragged, has nulls or is a union and ``pad`` is not given.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> values, mask = gr.array([[1, 2], [3]]).to_numpy(pad=0)
+        >>> values.tolist(), mask.tolist()
+        ([[1, 2], [3, 0]], [[True, True], [True, False]])
+        """
+        if pad is not None:
+            return st.pad_node(self.node, pad)
+        shape = st.uniform_shape(self.node)
+        leaf = _innermost_leaf(self.node)
+        if shape is None or leaf is None or leaf.values.null_count:
+            why = "is a union" if self.is_union else (
+                "has nulls" if shape is not None else "is ragged or has null lists"
+            )  # fmt: skip
+            raise LayoutError(
+                f"cannot convert to a dense NumPy array: the array ({self.type}) {why}; "
+                "use to_numpy(pad=value), which pads and returns (array, mask)"
+            )
+        values = leaf.values
+        if self.dtype.kind in "US" or self.dtype == dt.bool_:
+            flat = np.asarray(values.to_numpy(zero_copy_only=False))
+        else:
+            flat = values.to_numpy(zero_copy_only=True)
+        return flat.reshape(shape)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.to_numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> Any:
+        """Arrow PyCapsule protocol: export the array (zero-copy)."""
+        return self._data.__arrow_c_array__(requested_schema)
+
+    def __arrow_c_schema__(self) -> Any:
+        """Arrow PyCapsule protocol: export the type."""
+        return self._data.type.__arrow_c_schema__()
+
+    def __repr__(self) -> str:
+        return f"<GrumpyArray {preview(self.node)} type={self.type!r}>"
+
+    def __iter__(self) -> Iterator[Any]:
+        """Rows: Python values for scalar rows, GrumpyArrays for list rows.
+
+        Iteration is per row by nature; flat arrays convert in blocks of 4096 rows.
+        """
+        if isinstance(self.node, lay.Leaf):
+            for start in range(0, len(self), 4096):
+                yield from self._data.slice(start, 4096).to_pylist()
+            return
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if len(self) == 1 and isinstance(self.node, lay.Leaf):
+            return bool(self._data[0].as_py())
+        raise ValueError(
+            f"the truth value of an array with {len(self)} rows is ambiguous; "
+            "use .any() or .all()"
+        )
+
+    # -- indexing ---------------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Any:
+        """NumPy/Awkward indexing: rows, slices, gathers, masks, per-axis tuples, ragged."""
+        keys = key if isinstance(key, tuple) else (key,)
+        keys = _expand_ellipsis(keys, self.ndim)
+        if len(keys) == 1 and isinstance(keys[0], slice) and keys[0].step in (None, 1):
+            start, stop, _ = keys[0].indices(len(self))
+            return GrumpyArray(self._data.slice(start, max(0, stop - start)))
+        out = ix.getitem(self.node, tuple(_normalize_key(k) for k in keys))
+        if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+            return GrumpyArray._wrap(out)
+        return out
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Write leaf values where the structure stays the same.
+
+        Raises
+        ------
+        LayoutError
+            When the value would change list lengths or the layout.
+        """
+        leaves = _leaves_in_order(self.node)
+        sizes = [len(leaf) for leaf in leaves]
+        numbered = GrumpyArray._wrap(_number_leaves(self.node, sizes))
+        selected = numbered[key]
+        if selected is None:
+            raise LayoutError(f"cannot assign into the null row selected by {key!r}")
+        target = selected.node if isinstance(selected, GrumpyArray) else lay.Leaf(
+            pa.array([selected], pa.int64())
+        )  # fmt: skip
+        new_values = _values_for(target, value, self.dtype, key)
+        ids = np.asarray(leaf_rows(target)[0].to_numpy(zero_copy_only=False), dtype=np.int64)
+        flat = pa.concat_arrays([leaf.values for leaf in leaves]) if leaves else None
+        if flat is None or len(ids) == 0:
+            return
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        last = np.ones(len(ids), dtype=bool)
+        last[:-1] = sorted_ids[1:] != sorted_ids[:-1]  # later writes win, as in NumPy
+        mask = np.zeros(len(flat), dtype=bool)
+        mask[sorted_ids[last]] = True
+        repl = pc.take(new_values, pa.array(order[last]))
+        updated = pc.replace_with_mask(flat, pa.array(mask), repl)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        pieces = [updated.slice(int(starts[i]), sizes[i]) for i in range(len(sizes))]
+        node = _replace_leaves(self.node, iter(pieces))
+        self._data, self._node = lay.to_arrow(node), node
+
+    def take(self, indices: Any) -> GrumpyArray:
+        """Gather rows (flat indices) or gather within rows (a ragged index array)."""
+        idx = indices if isinstance(indices, GrumpyArray) else asarray(indices)
+        if idx.ndim > 1:
+            return GrumpyArray._wrap(ix.ragged_index(self.node, idx.node))
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"take needs integer indices, got {idx.dtype.name}")
+        return self[np.asarray(idx.to_numpy())]
+
+    # -- elementwise ------------------------------------------------------------------
+
+    def _binary(self, other: Any, name: str, reflected: bool = False) -> GrumpyArray:
+        kernel = BINARY[name]
+        if is_scalar(other):
+            s = scalar_operand(other, self.dtype)
+            fn = (lambda v: kernel(s, v)) if reflected else (lambda v: kernel(v, s))
+            return GrumpyArray._wrap(map_leaves(self.node, fn))
+        if not isinstance(other, GrumpyArray):
+            try:
+                other = asarray(other)
+            except (DTypeError, LayoutError, ConversionError):
+                return NotImplemented  # type: ignore[no-any-return]
+        a, b = (other, self) if reflected else (self, other)
+        return GrumpyArray._wrap(_broadcast_apply([a, b], kernel))
+
+    def _unary(self, name: str) -> GrumpyArray:
+        return GrumpyArray._wrap(map_leaves(self.node, UNARY[name]))
+
+    def __add__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "add")
+
+    def __radd__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "add", True)
+
+    def __sub__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "subtract")
+
+    def __rsub__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "subtract", True)
+
+    def __mul__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "multiply")
+
+    def __rmul__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "multiply", True)
+
+    def __truediv__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "true_divide")
+
+    def __rtruediv__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "true_divide", True)
+
+    def __floordiv__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "floor_divide")
+
+    def __rfloordiv__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "floor_divide", True)
+
+    def __mod__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "remainder")
+
+    def __rmod__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "remainder", True)
+
+    def __pow__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "power")
+
+    def __rpow__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "power", True)
+
+    def __eq__(self, o: Any) -> GrumpyArray:  # type: ignore[override]
+        return self._binary(o, "equal")
+
+    def __ne__(self, o: Any) -> GrumpyArray:  # type: ignore[override]
+        return self._binary(o, "not_equal")
+
+    def __lt__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "less")
+
+    def __le__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "less_equal")
+
+    def __gt__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "greater")
+
+    def __ge__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "greater_equal")
+
+    def __and__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "and")
+
+    def __rand__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "and", True)
+
+    def __or__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "or")
+
+    def __ror__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "or", True)
+
+    def __xor__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "xor")
+
+    def __rxor__(self, o: Any) -> GrumpyArray:
+        return self._binary(o, "xor", True)
+
+    def __neg__(self) -> GrumpyArray:
+        return self._unary("negative")
+
+    def __pos__(self) -> GrumpyArray:
+        return self
+
+    def __abs__(self) -> GrumpyArray:
+        return self._unary("absolute")
+
+    def __invert__(self) -> GrumpyArray:
+        return self._unary("invert")
+
+    def round(self, decimals: int = 0) -> GrumpyArray:
+        """Round half to even (NumPy's rule); integers stay as they are."""
+        return GrumpyArray._wrap(map_leaves(self.node, round_kernel(decimals)))
+
+    def astype(self, dtype: Any, *, casting: str = "unsafe") -> GrumpyArray:
+        """Cast the leaves to ``dtype`` under NumPy's ``casting`` rule.
+
+        ``"unsafe"`` (the default, as in NumPy) truncates and wraps; the other rules check
+        the dtypes first and then refuse values that do not fit.
+
+        Raises
+        ------
+        DTypeError
+            If the cast is not allowed under ``casting``.
+        ConversionError
+            If values do not fit (checked casts) or do not parse (strings).
+        """
+        target = dt.dtype(dtype)
+        if casting != "unsafe" and not dt.can_cast(self.dtype, target, casting):
+            raise DTypeError(
+                f"cannot cast {self.dtype.name} to {target.name} under casting={casting!r}"
+            )
+        safe = casting != "unsafe"
+
+        def cast(values: pa.Array) -> pa.Array:
+            try:
+                return pc.cast(values, target.arrow, safe=safe)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise ConversionError(
+                    f"cannot cast {self.dtype.name} values to {target.name}: {err}"
+                ) from err
+
+        return GrumpyArray._wrap(map_leaves(self.node, cast))
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        from grumpy_arrow.functions import apply_ufunc
+
+        return apply_ufunc(ufunc, inputs)
+
+    @property
+    def str(self) -> StringMethods:
+        """String methods on string leaves (``x.str.upper()``...)."""
+        return StringMethods(self)
+
+    # -- reductions -------------------------------------------------------------------
+
+    def _reduce(self, op: str, dim: int | None) -> Any:
+        out = rd.reduce(self.node, op, dim, self.ndim)
+        if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+            return GrumpyArray._wrap(out)
+        return out
+
+    def sum(self, dim: int | None = None) -> Any:
+        """Sum of valid values (empty segments give 0); see ``docs/array-model.md``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2, 3], [], [4, 5]])
+        >>> x.sum(), x.sum(dim=1).to_list(), x.sum(dim=0).to_list()
+        (15, [6, 0, 9], [5, 7, 3])
+        """
+        return self._reduce("sum", dim)
+
+    def prod(self, dim: int | None = None) -> Any:
+        """Product of valid values (empty segments give 1)."""
+        return self._reduce("prod", dim)
+
+    def mean(self, dim: int | None = None) -> Any:
+        """Mean of valid values (empty segments give null)."""
+        return self._reduce("mean", dim)
+
+    def min(self, dim: int | None = None) -> Any:
+        """Minimum (empty segments give null)."""
+        return self._reduce("min", dim)
+
+    def max(self, dim: int | None = None) -> Any:
+        """Maximum (empty segments give null)."""
+        return self._reduce("max", dim)
+
+    def std(self, dim: int | None = None) -> Any:
+        """Population standard deviation (ddof=0; empty segments give null)."""
+        return self._reduce("std", dim)
+
+    def var(self, dim: int | None = None) -> Any:
+        """Population variance (ddof=0; empty segments give null)."""
+        return self._reduce("var", dim)
+
+    def count(self, dim: int | None = None) -> Any:
+        """Number of valid values."""
+        return self._reduce("count", dim)
+
+    def count_nonzero(self, dim: int | None = None) -> Any:
+        """Number of valid non-zero values."""
+        return self._reduce("count_nonzero", dim)
+
+    def any(self, dim: int | None = None) -> Any:
+        """Whether any valid value is non-zero (empty segments give False)."""
+        return self._reduce("any", dim)
+
+    def all(self, dim: int | None = None) -> Any:
+        """Whether every valid value is non-zero (empty segments give True)."""
+        return self._reduce("all", dim)
+
+    def argmin(self, dim: int | None = None) -> Any:
+        """Position of the first minimum along ``dim`` (empty segments give null)."""
+        return self._reduce("argmin", dim)
+
+    def argmax(self, dim: int | None = None) -> Any:
+        """Position of the first maximum along ``dim`` (empty segments give null)."""
+        return self._reduce("argmax", dim)
+
+    def ptp(self, dim: int | None = None) -> Any:
+        """Peak to peak: max - min (empty segments give null)."""
+        return self._reduce("ptp", dim)
+
+    # -- per-row operations -----------------------------------------------------------
+
+    def sort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
+        """Sort the values inside every innermost list (a flat array sorts as a whole).
+
+        Nulls go last. Union scalar rows stay as they are.
+        """
+        self._require_innermost(dim, "sort")
+        return GrumpyArray._wrap(so.sort_node(self.node, descending=descending, arg=False))
+
+    def argsort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
+        """Positions inside every innermost list that would sort it."""
+        self._require_innermost(dim, "argsort")
+        return GrumpyArray._wrap(so.argsort_node(self.node, descending=descending))
+
+    def _require_innermost(self, dim: int, name: str) -> None:
+        k = rd.normalize_dim(dim, self.ndim)
+        if k != self.ndim - 1:
+            raise LayoutError(f"{name} works along the innermost dim ({self.ndim - 1} or -1), "
+                              f"got dim={dim}")  # fmt: skip
+
+    def unique(self) -> GrumpyArray:
+        """Sorted distinct non-null values of all leaves, as a flat array."""
+        return GrumpyArray(so.unique_values(self.node))
+
+    def isin(self, values: Any) -> GrumpyArray:
+        """Leafwise membership in ``values`` (same structure, bool leaves)."""
+        value_set = asarray(values).flatten().to_arrow()
+        return GrumpyArray._wrap(so.isin_node(self.node, value_set, map_leaves))
+
+    def flatten(self, dim: int | None = None) -> GrumpyArray:
+        """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[[1, 2], [3]], [[4]]])
+        >>> x.flatten().to_list(), x.flatten(dim=1).to_list(), x.flatten(dim=2).to_list()
+        ([1, 2, 3, 4], [[1, 2], [3], [4]], [[1, 2, 3], [4]])
+        """
+        if dim is None:
+            return GrumpyArray(leaf_rows(self.node)[0])
+        k = rd.normalize_dim(dim, self.ndim)
+        if k == 0:
+            raise OutOfBoundsError("flatten needs dim >= 1 (or None): axis 0 has no parent axis")
+        return GrumpyArray._wrap(st.flatten_node(self.node, k))
+
+    def unflatten(self, lengths: Any) -> GrumpyArray:
+        """Group rows into lists of the given ``lengths`` (they must sum to ``len(self)``)."""
+        from grumpy_arrow.functions import from_offsets
+
+        lens = np.asarray(asarray(lengths).to_numpy(), dtype=np.int64)
+        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        if offsets[-1] != len(self):
+            raise OutOfBoundsError(
+                f"unflatten lengths sum to {int(offsets[-1])} but the array has {len(self)} rows"
+            )
+        return from_offsets(self, offsets)
+
+
+class StringMethods:
+    """``x.str``: pyarrow.compute string kernels applied to every string leaf."""
+
+    def __init__(self, arr: GrumpyArray) -> None:
+        if arr.dtype != dt.string:
+            raise DTypeError(f".str needs a string array, got {arr.dtype.name}")
+        self._arr = arr
+
+    def _apply(self, name: str, **options: Any) -> GrumpyArray:
+        return GrumpyArray._wrap(map_leaves(self._arr.node, string_kernel(name, **options)))
+
+    def upper(self) -> GrumpyArray:
+        """Upper-case every string."""
+        return self._apply("upper")
+
+    def lower(self) -> GrumpyArray:
+        """Lower-case every string."""
+        return self._apply("lower")
+
+    def len(self) -> GrumpyArray:
+        """Length in characters (int64)."""
+        return self._apply("len")
+
+    def strip(self) -> GrumpyArray:
+        """Remove leading and trailing whitespace."""
+        return self._apply("strip")
+
+    def contains(self, pattern: str, *, regex: bool = False, case: bool = True) -> GrumpyArray:
+        """Whether each string contains ``pattern`` (a regex when ``regex=True``)."""
+        return self._apply("contains", pattern=pattern, regex=regex, case=case)
+
+    def startswith(self, prefix: str) -> GrumpyArray:
+        """Whether each string starts with ``prefix``."""
+        return self._apply("startswith", prefix=prefix)
+
+    def endswith(self, suffix: str) -> GrumpyArray:
+        """Whether each string ends with ``suffix``."""
+        return self._apply("endswith", suffix=suffix)
+
+    def replace(self, pattern: str, repl: str, *, regex: bool = False) -> GrumpyArray:
+        """Replace every occurrence of ``pattern`` by ``repl``."""
+        return self._apply("replace", pattern=pattern, repl=repl, regex=regex)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array]) -> lay.Node:
+    """Broadcast two arrays (rules 2-6 of §1.4) and combine their leaves."""
+    a, b = arrays
+    na, nb = a.node, b.node
+    if len(nb) == 1 and len(na) != 1 and isinstance(nb, lay.Leaf):
+        s = nb.values[0]
+        return map_leaves(na, lambda v: kernel(v, s))
+    if len(na) == 1 and len(nb) != 1 and isinstance(na, lay.Leaf):
+        s = na.values[0]
+        return map_leaves(nb, lambda v: kernel(s, v))
+    na, nb = broadcast_nodes(na, nb, a.type, b.type)
+    return zip_leaves([na, nb], kernel)
+
+
+def broadcast_nodes(na: lay.Node, nb: lay.Node, ta: str, tb: str) -> tuple[lay.Node, lay.Node]:
+    """Outer-length rules (equal, or 1 against n) then per-row broadcasting."""
+    if len(na) != len(nb):
+        if len(nb) == 1:
+            nb = take_rows(nb, np.zeros(len(na), dtype=np.int64))
+        elif len(na) == 1:
+            na = take_rows(na, np.zeros(len(nb), dtype=np.int64))
+        else:
+            raise BroadcastError(
+                f"cannot broadcast {ta} with {tb}: outer lengths {len(na)} and {len(nb)} "
+                "differ and neither is 1"
+            )
+    try:
+        return broadcast_pair(na, nb)
+    except BroadcastError as err:
+        raise BroadcastError(f"cannot broadcast {ta} with {tb}: {err}") from None
+
+
+def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:
+    while isinstance(node, lay.ListNode):
+        node = node.content
+    return node if isinstance(node, lay.Leaf) else None
+
+
+def _expand_ellipsis(keys: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
+    if not any(k is Ellipsis for k in keys):
+        return keys
+    at = next(i for i, k in enumerate(keys) if k is Ellipsis)
+    fill = max(0, ndim - (len(keys) - 1))
+    return keys[:at] + (slice(None),) * fill + keys[at + 1 :]
+
+
+def _normalize_key(key: Any) -> Any:
+    if isinstance(key, (bool, np.bool_)):
+        raise TypeError("a single bool is not a valid index; use a boolean mask array")
+    if isinstance(key, (int, np.integer)):
+        return int(key)
+    if isinstance(key, slice):
+        return key
+    if isinstance(key, str):
+        raise TypeError(f"arrays are indexed by position, got the string {key!r}")
+    arr = key if isinstance(key, GrumpyArray) else asarray(key)
+    if arr.ndim > 1:
+        return arr.node
+    if arr.dtype == dt.bool_:
+        if arr.null_count:
+            raise TypeError("a boolean mask index cannot contain nulls")
+        return np.asarray(arr.to_numpy(), dtype=bool)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"index arrays must be integer or boolean, got {arr.dtype.name}")
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(arr.to_numpy(), dtype=np.int64)
+
+
+def _leaves_in_order(node: lay.Node) -> list[lay.Leaf]:
+    if isinstance(node, lay.Leaf):
+        return [node]
+    if isinstance(node, lay.ListNode):
+        return _leaves_in_order(node.content)
+    return [node.scalars, *_leaves_in_order(node.lists)]
+
+
+def _replace_leaves(node: lay.Node, pieces: Iterator[pa.Array]) -> lay.Node:
+    if isinstance(node, lay.Leaf):
+        return lay.Leaf(next(pieces))
+    if isinstance(node, lay.ListNode):
+        return lay.ListNode(node.offsets, node.validity, _replace_leaves(node.content, pieces))
+    scalars = lay.Leaf(next(pieces))
+    lists = _replace_leaves(node.lists, pieces)
+    assert isinstance(lists, lay.ListNode)
+    return lay.UnionNode(node.type_ids, scalars, lists)
+
+
+def _number_leaves(node: lay.Node, sizes: list[int]) -> lay.Node:
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    pieces = iter(
+        pa.array(np.arange(starts[i], starts[i + 1], dtype=np.int64)) for i in range(len(sizes))
+    )
+    return _replace_leaves(node, pieces)
+
+
+def _values_for(target: lay.Node, value: Any, dtype: dt.DType, key: Any) -> pa.Array:
+    """The assigned values, broadcast to the selected structure, as one leaf array."""
+    if is_scalar(value):
+        v = GrumpyArray(pa.array([value], type=dtype.arrow if value is not None else dtype.arrow))
+    else:
+        v = asarray(value)
+    ids = GrumpyArray._wrap(target)
+    vn = v.node
+    if len(vn) == 1 and isinstance(vn, lay.Leaf):
+        vn = take_rows(vn, np.zeros(len(target), dtype=np.int64))
+    try:
+        bt, bv = broadcast_nodes(target, vn, ids.type, v.type)
+    except BroadcastError as err:
+        raise LayoutError(f"cannot assign {v.type} into the selection {key!r}: {err}") from None
+    if lay.to_arrow(bt).type != lay.to_arrow(target).type or len(leaf_rows(bt)[0]) != len(
+        leaf_rows(target)[0]
+    ):
+        raise LayoutError(
+            f"assignment to {key!r} would change the structure (value {v.type}, selection "
+            f"{ids.type}); only leaf values can be written"
+        )
+    values = leaf_rows(bv)[0]
+    try:
+        return pc.cast(values, dtype.arrow, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise ConversionError(f"cannot store {values.type} values in a {dtype.name} array") from err

@@ -1,0 +1,370 @@
+"""Leafwise kernels with NumPy dtype promotion, mapped over layout nodes.
+
+Arithmetic and comparisons call ``pyarrow.compute`` on whole leaf buffers; floor division,
+modulo and integer powers use NumPy on buffer views (Arrow has no modulo kernel and its
+integer division truncates toward zero, unlike NumPy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.errors import ConversionError, DivisionByZeroError, DTypeError
+
+__all__ = [
+    "BINARY",
+    "UNARY",
+    "binary_kernel",
+    "leaf_dtype",
+    "map_leaves",
+    "numpy_view",
+    "unary_kernel",
+    "zip_leaves",
+]
+
+Operand = pa.Array | pa.Scalar
+
+
+def leaf_dtype(values: pa.Array | pa.Scalar) -> dt.DType:
+    """The grumpy dtype of a leaf array or scalar."""
+    return dt.from_arrow_type(values.type)
+
+
+def map_leaves(node: lay.Node, fn: Callable[[pa.Array], pa.Array]) -> lay.Node:
+    """Apply ``fn`` to every leaf array, keeping the structure."""
+    if isinstance(node, lay.Leaf):
+        return lay.Leaf(fn(node.values))
+    if isinstance(node, lay.ListNode):
+        return lay.ListNode(node.offsets, node.validity, map_leaves(node.content, fn))
+    scalars = fn(node.scalars.values)
+    lists = map_leaves(node.lists, fn)
+    assert isinstance(lists, lay.ListNode)
+    return lay.UnionNode(node.type_ids, lay.Leaf(scalars), lists)
+
+
+def zip_leaves(
+    nodes: list[lay.Node], fn: Callable[..., pa.Array]
+) -> lay.Node:
+    """Apply ``fn`` to corresponding leaves of nodes that share one structure."""
+    first = nodes[0]
+    if isinstance(first, lay.Leaf):
+        return lay.Leaf(fn(*[n.values for n in nodes]))  # type: ignore[union-attr]
+    if isinstance(first, lay.ListNode):
+        content = zip_leaves([n.content for n in nodes], fn)  # type: ignore[union-attr]
+        return lay.ListNode(first.offsets, first.validity, content)
+    scalars = fn(*[n.scalars.values for n in nodes])  # type: ignore[union-attr]
+    lists = zip_leaves([n.lists for n in nodes], fn)  # type: ignore[union-attr]
+    assert isinstance(lists, lay.ListNode)
+    return lay.UnionNode(first.type_ids, lay.Leaf(scalars), lists)
+
+
+def numpy_view(values: pa.Array, fill: Any) -> np.ndarray:
+    """Values as NumPy (zero-copy without nulls); nulls replaced by ``fill``."""
+    if values.null_count:
+        values = pc.fill_null(values, pa.scalar(fill, type=values.type))
+    return np.asarray(values.to_numpy(zero_copy_only=False))
+
+
+def _cast(x: Operand, to: dt.DType) -> Operand:
+    if x.type == to.arrow:
+        return x
+    if isinstance(x, pa.Scalar):
+        try:
+            return pa.scalar(x.as_py(), type=to.arrow)
+        except (pa.ArrowInvalid, OverflowError) as err:
+            raise ConversionError(f"scalar {x.as_py()!r} does not fit {to.name}") from err
+    return pc.cast(x, to.arrow, safe=False)
+
+
+def _types(a: Operand, b: Operand) -> tuple[dt.DType, dt.DType]:
+    return dt.from_arrow_type(a.type), dt.from_arrow_type(b.type)
+
+
+def _promote(a: Operand, b: Operand, *, arithmetic: bool) -> tuple[Operand, Operand, dt.DType]:
+    ta, tb = _types(a, b)
+    common = dt.promote_types(ta, tb)
+    if arithmetic and common.kind in "US":
+        raise DTypeError(f"arithmetic is not defined for {ta.name} and {tb.name}")
+    if arithmetic and common == dt.bool_:
+        # Arithmetic on booleans counts, as in Python (True + True == 2).
+        common = dt.int64
+    if common == dt.float16:
+        return _cast(a, dt.float32), _cast(b, dt.float32), dt.float16
+    return _cast(a, common), _cast(b, common), common
+
+
+def _back(result: pa.Array, dtype: dt.DType) -> pa.Array:
+    return result if result.type == dtype.arrow else pc.cast(result, dtype.arrow, safe=False)
+
+
+def _arith(fn: Callable[..., pa.Array]) -> Callable[[Operand, Operand], pa.Array]:
+    def kernel(a: Operand, b: Operand) -> pa.Array:
+        a2, b2, out = _promote(a, b, arithmetic=True)
+        return _back(fn(a2, b2), out)
+
+    return kernel
+
+
+def _true_divide(a: Operand, b: Operand) -> pa.Array:
+    a2, b2, out = _promote(a, b, arithmetic=True)
+    if out.kind in "iu":
+        a2, b2, out = _cast(a2, dt.float64), _cast(b2, dt.float64), dt.float64
+    with np.errstate(all="ignore"):
+        return _back(pc.divide(a2, b2), out)
+
+
+def _numpy_binary(ufunc: np.ufunc, name: str) -> Callable[[Operand, Operand], pa.Array]:
+    def kernel(a: Operand, b: Operand) -> pa.Array:
+        a2, b2, out = _promote(a, b, arithmetic=True)
+        work = dt.float32 if out == dt.float16 else out
+        xa, va = _np_operand(a2, 1)
+        xb, vb = _np_operand(b2, 1)
+        if work.kind in "iu" and name in ("floor_divide", "remainder"):
+            zero = (xb == 0) if vb is None else ((xb == 0) & vb)
+            if np.any(zero):
+                pos = int(np.flatnonzero(np.broadcast_to(zero, np.shape(zero) or (1,)))[0])
+                raise DivisionByZeroError(
+                    f"integer {name.replace('_', ' ')} by zero (divisor at leaf position {pos})"
+                )
+        with np.errstate(all="ignore"):
+            res = ufunc(xa, xb)
+        res = np.asarray(res, dtype=work.numpy)
+        valid = _and_valid(va, vb, len(res) if res.ndim else 1)
+        arr = pa.array(np.atleast_1d(res), type=work.arrow,
+                       mask=None if valid is None else ~valid)  # fmt: skip
+        return _back(arr, out)
+
+    return kernel
+
+
+def _np_operand(x: Operand, fill: Any) -> tuple[Any, np.ndarray | None]:
+    if isinstance(x, pa.Scalar):
+        if not x.is_valid:
+            return fill, np.zeros(1, dtype=bool)
+        return x.as_py(), None
+    valid = lay.is_valid_mask(x)
+    return numpy_view(x, fill), valid
+
+
+def _and_valid(va: np.ndarray | None, vb: np.ndarray | None, n: int) -> np.ndarray | None:
+    if va is None and vb is None:
+        return None
+    out = np.ones(n, dtype=bool)
+    for v in (va, vb):
+        if v is not None:
+            out &= v if len(v) == n else v[0]
+    return out
+
+
+def _power(a: Operand, b: Operand) -> pa.Array:
+    a2, b2, out = _promote(a, b, arithmetic=True)
+    if out.kind in "iu":
+        exps = b2.as_py() if isinstance(b2, pa.Scalar) else pc.min(b2).as_py()
+        if exps is not None and exps < 0:
+            raise ValueError("integers to negative integer powers are not allowed; "
+                             "cast to float first")  # fmt: skip
+        return _numpy_binary(np.power, "power")(a2, b2)
+    return _back(pc.power(a2, b2), out)
+
+
+def _compare(fn: Callable[..., pa.Array]) -> Callable[[Operand, Operand], pa.Array]:
+    def kernel(a: Operand, b: Operand) -> pa.Array:
+        ta, tb = _types(a, b)
+        if ta != tb:
+            a, b, _ = _promote(a, b, arithmetic=False)
+        return fn(a, b)
+
+    return kernel
+
+
+def _logical(bool_fn: Callable[..., pa.Array], int_fn: Callable[..., pa.Array],
+             name: str) -> Callable[[Operand, Operand], pa.Array]:  # fmt: skip
+    def kernel(a: Operand, b: Operand) -> pa.Array:
+        ta, tb = _types(a, b)
+        if ta == dt.bool_ and tb == dt.bool_:
+            return bool_fn(a, b)
+        a2, b2, out = _promote(a, b, arithmetic=False)
+        if out.kind not in "iu":
+            raise DTypeError(f"{name} needs bool or integer operands, got {ta.name}, {tb.name}")
+        return int_fn(a2, b2)
+
+    return kernel
+
+
+def _concat_strings(a: Operand, b: Operand) -> pa.Array:
+    return pc.binary_join_element_wise(a, b, "")
+
+
+def _add(a: Operand, b: Operand) -> pa.Array:
+    ta, tb = _types(a, b)
+    if ta.kind in "US" and tb.kind in "US":
+        if ta != tb:
+            raise DTypeError(f"cannot concatenate {ta.name} and {tb.name}")
+        return _concat_strings(a, b)
+    return _arith(pc.add)(a, b)
+
+
+BINARY: dict[str, Callable[[Operand, Operand], pa.Array]] = {
+    "add": _add,
+    "subtract": _arith(pc.subtract),
+    "multiply": _arith(pc.multiply),
+    "true_divide": _true_divide,
+    "floor_divide": _numpy_binary(np.floor_divide, "floor_divide"),
+    "remainder": _numpy_binary(np.remainder, "remainder"),
+    "power": _power,
+    "equal": _compare(pc.equal),
+    "not_equal": _compare(pc.not_equal),
+    "less": _compare(pc.less),
+    "less_equal": _compare(pc.less_equal),
+    "greater": _compare(pc.greater),
+    "greater_equal": _compare(pc.greater_equal),
+    "and": _logical(pc.and_, pc.bit_wise_and, "&"),
+    "or": _logical(pc.or_, pc.bit_wise_or, "|"),
+    "xor": _logical(pc.xor, pc.bit_wise_xor, "^"),
+    "maximum": _arith(pc.max_element_wise),
+    "minimum": _arith(pc.min_element_wise),
+}
+
+
+def binary_kernel(name: str) -> Callable[[Operand, Operand], pa.Array]:
+    """The leaf kernel of a binary operation by name."""
+    return BINARY[name]
+
+
+# ---------------------------------------------------------------------------------------
+# unary
+
+
+def _float_math(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    def kernel(x: pa.Array) -> pa.Array:
+        d = leaf_dtype(x)
+        _require_numeric(d, fn)
+        if d == dt.float16:
+            return pc.cast(fn(pc.cast(x, pa.float32())), pa.float16())
+        if d.kind != "f":
+            x = pc.cast(x, pa.float64())
+        return fn(x)
+
+    return kernel
+
+
+def _require_numeric(d: dt.DType, fn: Any) -> None:
+    if d.kind not in "iufb":
+        name = getattr(fn, "__name__", "this function")
+        raise DTypeError(f"{name} needs numeric values, got {d.name}")
+
+
+def _keep_int(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """Rounding functions: integers are already whole, keep them (and their dtype)."""
+    float_fn = _float_math(fn)
+
+    def kernel(x: pa.Array) -> pa.Array:
+        d = leaf_dtype(x)
+        _require_numeric(d, fn)
+        return x if d.kind in "iu" else float_fn(x)
+
+    return kernel
+
+
+def _float_test(fn: Callable[[pa.Array], pa.Array], int_value: bool) -> Callable[[pa.Array], pa.Array]:
+    def kernel(x: pa.Array) -> pa.Array:
+        d = leaf_dtype(x)
+        _require_numeric(d, fn)
+        if d.kind == "f":
+            return fn(x if d != dt.float16 else pc.cast(x, pa.float32()))
+        const = pa.array(np.full(len(x), int_value), type=pa.bool_())
+        return pc.if_else(pc.is_valid(x), const, pa.scalar(None, pa.bool_()))
+
+    return kernel
+
+
+def _negative(x: pa.Array) -> pa.Array:
+    d = leaf_dtype(x)
+    if d == dt.bool_:
+        raise DTypeError("unary - is not defined for bool; use ~ for logical not")
+    _require_numeric(d, pc.negate)
+    return pc.negate(x)
+
+
+def _abs(x: pa.Array) -> pa.Array:
+    d = leaf_dtype(x)
+    _require_numeric(d, pc.abs)
+    return x if d.kind in "ub" else pc.abs(x)
+
+
+def _invert(x: pa.Array) -> pa.Array:
+    d = leaf_dtype(x)
+    if d == dt.bool_:
+        return pc.invert(x)
+    if d.kind in "iu":
+        return pc.bit_wise_not(x)
+    raise DTypeError(f"~ needs bool or integer values, got {d.name}")
+
+
+def _sign(x: pa.Array) -> pa.Array:
+    d = leaf_dtype(x)
+    _require_numeric(d, pc.sign)
+    return _back(pc.sign(x), d)
+
+
+UNARY: dict[str, Callable[[pa.Array], pa.Array]] = {
+    "negative": _negative,
+    "absolute": _abs,
+    "invert": _invert,
+    "sqrt": _float_math(pc.sqrt),
+    "exp": _float_math(pc.exp),
+    "log": _float_math(pc.ln),
+    "log2": _float_math(pc.log2),
+    "log10": _float_math(pc.log10),
+    "sin": _float_math(pc.sin),
+    "cos": _float_math(pc.cos),
+    "tan": _float_math(pc.tan),
+    "arcsin": _float_math(pc.asin),
+    "arccos": _float_math(pc.acos),
+    "arctan": _float_math(pc.atan),
+    "sign": _sign,
+    "floor": _keep_int(pc.floor),
+    "ceil": _keep_int(pc.ceil),
+    "isnan": _float_test(pc.is_nan, False),
+    "isfinite": _float_test(pc.is_finite, True),
+    "isinf": _float_test(pc.is_inf, False),
+}
+
+
+def unary_kernel(name: str) -> Callable[[pa.Array], pa.Array]:
+    """The leaf kernel of a unary operation by name."""
+    return UNARY[name]
+
+
+def round_kernel(decimals: int) -> Callable[[pa.Array], pa.Array]:
+    """Round half to even, like NumPy; integers with ``decimals >= 0`` are unchanged."""
+
+    def kernel(x: pa.Array) -> pa.Array:
+        d = leaf_dtype(x)
+        _require_numeric(d, pc.round)
+        if d.kind in "iub" and decimals >= 0:
+            return x
+        work = x if d.kind == "f" and d != dt.float16 else pc.cast(x, pa.float64())
+        out = pc.round(work, ndigits=decimals, round_mode="half_to_even")
+        return _back(out, d) if d.kind == "f" else out
+
+    return kernel
+
+
+def scalar_operand(value: Any, like: dt.DType) -> pa.Scalar:
+    """A Python/NumPy scalar as an Arrow scalar of the dtype it promotes to with ``like``."""
+    if value is None:
+        return pa.scalar(None, type=like.arrow)
+    target = dt.result_type_with_scalar(like, value)
+    try:
+        return pa.scalar(value.item() if isinstance(value, np.generic) else value,
+                         type=target.arrow)  # fmt: skip
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        raise ConversionError(f"scalar {value!r} does not fit {target.name}") from err

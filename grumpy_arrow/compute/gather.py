@@ -1,0 +1,140 @@
+"""Row gathers and slices on layout nodes, all vectorised over offsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import layout as lay
+
+__all__ = [
+    "as_union",
+    "child_ranks",
+    "empty_like",
+    "expand_ranges",
+    "leaf_rows",
+    "offsets_from_lengths",
+    "slice_rows",
+    "take_rows",
+]
+
+
+def offsets_from_lengths(lens: np.ndarray) -> np.ndarray:
+    """``[0, cumsum(lens)]`` as int64."""
+    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    return offsets
+
+
+def expand_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + l)`` for every (start, length), without a loop."""
+    lens = np.asarray(lens, dtype=np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    new_off = offsets_from_lengths(lens)
+    shift = np.repeat(np.asarray(starts, dtype=np.int64) - new_off[:-1], lens)
+    return np.arange(total, dtype=np.int64) + shift
+
+
+def child_ranks(type_ids: np.ndarray) -> np.ndarray:
+    """For each union row, its position inside its own child."""
+    is_list = type_ids.astype(bool)
+    return np.where(is_list, np.cumsum(is_list) - 1, np.cumsum(~is_list) - 1)
+
+
+def slice_rows(node: lay.Node, start: int, stop: int) -> lay.Node:
+    """Rows ``start:stop`` (zero-copy for values)."""
+    if isinstance(node, lay.Leaf):
+        return lay.Leaf(node.values.slice(start, stop - start))
+    if isinstance(node, lay.ListNode):
+        offsets = node.offsets[start : stop + 1]
+        base, end = int(offsets[0]), int(offsets[-1])
+        validity = None if node.validity is None else node.validity[start:stop]
+        content = slice_rows(node.content, base, end)
+        return lay.ListNode(offsets - base, validity, content)
+    tids = node.type_ids[start:stop]
+    is_list = node.type_ids.astype(bool)
+    lists_before = int(is_list[:start].sum())
+    lists_in = int(tids.astype(bool).sum())
+    scalars_before = start - lists_before
+    scalars_in = (stop - start) - lists_in
+    scalars = slice_rows(node.scalars, scalars_before, scalars_before + scalars_in)
+    lists = slice_rows(node.lists, lists_before, lists_before + lists_in)
+    assert isinstance(scalars, lay.Leaf) and isinstance(lists, lay.ListNode)
+    return lay.UnionNode(tids, scalars, lists)
+
+
+def take_rows(node: lay.Node, indices: np.ndarray, valid: np.ndarray | None = None) -> lay.Node:
+    """Rows at non-negative int64 ``indices`` (any order, repeats allowed).
+
+    Where ``valid`` is False the result row is null (its index is ignored).
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    if valid is not None:
+        indices = np.where(valid, indices, 0)
+    if isinstance(node, lay.Leaf):
+        mask = None if valid is None else ~valid
+        return lay.Leaf(pc.take(node.values, pa.array(indices, type=pa.int64(), mask=mask)))
+    if isinstance(node, lay.ListNode):
+        lens = np.diff(node.offsets)[indices]
+        validity = None if node.validity is None else node.validity[indices]
+        if valid is not None:
+            lens = np.where(valid, lens, 0)
+            validity = valid if validity is None else validity & valid
+        offsets = offsets_from_lengths(lens)
+        child = expand_ranges(node.offsets[:-1][indices], lens)
+        return lay.ListNode(offsets, validity, take_rows(node.content, child))
+    tids = node.type_ids[indices]
+    ranks = child_ranks(node.type_ids)[indices]
+    if valid is not None:
+        tids = np.where(valid, tids, 0).astype(np.int8)
+    is_list = tids.astype(bool)
+    scalar_valid = None if valid is None else valid[~is_list]
+    scalars = take_rows(node.scalars, ranks[~is_list], scalar_valid)
+    lists = take_rows(node.lists, ranks[is_list])
+    assert isinstance(scalars, lay.Leaf) and isinstance(lists, lay.ListNode)
+    return lay.UnionNode(tids, scalars, lists)
+
+
+def as_union(node: lay.Node, list_type_from: lay.Node | None = None) -> lay.UnionNode:
+    """View a leaf (all scalar rows) or a list node (all list rows) as a union."""
+    if isinstance(node, lay.UnionNode):
+        return node
+    n = len(node)
+    if isinstance(node, lay.Leaf):
+        lists = empty_like(list_type_from) if list_type_from is not None else lay.ListNode(
+            np.zeros(1, dtype=np.int64), None, lay.Leaf(node.values.slice(0, 0))
+        )
+        assert isinstance(lists, lay.ListNode)
+        return lay.UnionNode(np.zeros(n, dtype=np.int8), node, lists)
+    scalar_type = lay.arrow_leaf_type(lay.to_arrow(node).type)
+    scalars = lay.Leaf(pa.array([], type=scalar_type))
+    return lay.UnionNode(np.ones(n, dtype=np.int8), scalars, node)
+
+
+def empty_like(node: lay.Node) -> lay.Node:
+    """A zero-row node of the same type."""
+    return slice_rows(node, 0, 0)
+
+
+def leaf_rows(node: lay.Node) -> tuple[pa.Array, np.ndarray]:
+    """Every leaf value (null lists contribute none) with the row it belongs to.
+
+    Leaves come back ordered by row and, within a row, in row-major order.
+    """
+    if isinstance(node, lay.Leaf):
+        return node.values, np.arange(len(node), dtype=np.int64)
+    if isinstance(node, lay.ListNode):
+        values, rows = leaf_rows(node.content)
+        parents = np.repeat(np.arange(len(node), dtype=np.int64), np.diff(node.offsets))
+        return values, parents[rows]
+    is_list = node.type_ids.astype(bool)
+    scalar_rows = np.flatnonzero(~is_list)
+    list_values, list_rows = leaf_rows(node.lists)
+    list_rows = np.flatnonzero(is_list)[list_rows]
+    rows = np.concatenate([scalar_rows, list_rows])
+    order = np.argsort(rows, kind="stable")
+    values = pa.concat_arrays([node.scalars.values, list_values])
+    return pc.take(values, pa.array(order)), rows[order]

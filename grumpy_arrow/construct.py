@@ -1,0 +1,440 @@
+"""Python / NumPy / Arrow objects -> canonical Arrow arrays.
+
+The fast path hands nested Python lists straight to Arrow's C++ builder (``pa.array``) with
+the type worked out from the first values; Arrow then does the per-element work. Only when
+that fails (rows that mix scalars and lists, bools mixed with ints, or bad values) does the
+one-pass Python builder run: it walks the nesting once, level by level, builds unions where
+scalars and lists mix, and finds the exact position of a bad value for the error message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.errors import ConversionError, DTypeError, LayoutError
+
+__all__ = [
+    "from_arrow_array",
+    "from_numpy_array",
+    "from_python",
+    "parse_object",
+]
+
+_SEQ = (list, tuple, np.ndarray)
+
+
+def parse_object(obj: Any, dtype: dt.DType | None) -> pa.Array:
+    """Turn any supported input into a canonical Arrow array of ``dtype`` (if given).
+
+    Raises
+    ------
+    DTypeError, ConversionError, LayoutError
+        For values that cannot be inferred, do not fit ``dtype``, or unsupported layouts.
+    """
+    if isinstance(obj, pa.ChunkedArray):
+        return _cast(from_arrow_array(_combine(obj)), dtype)
+    if isinstance(obj, pa.Array):
+        return _cast(from_arrow_array(obj), dtype)
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return _cast(from_numpy_array(obj), dtype)
+    if hasattr(obj, "__arrow_c_array__"):
+        return _cast(from_arrow_array(pa.array(obj)), dtype)
+    if hasattr(obj, "__arrow_c_stream__"):
+        return _cast(from_arrow_array(_combine(pa.chunked_array(obj))), dtype)
+    if isinstance(obj, _SEQ):
+        return from_python(list(obj) if isinstance(obj, np.ndarray) else obj, dtype)
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, np.generic)):
+        return from_python([obj], dtype)
+    raise DTypeError(
+        f"cannot build an array from {type(obj).__name__}; expected a list, tuple, scalar, "
+        "NumPy array, pyarrow Array/ChunkedArray or an object with __arrow_c_array__"
+    )
+
+
+def _combine(chunked: pa.ChunkedArray) -> pa.Array:
+    if chunked.num_chunks == 1:
+        return chunked.chunk(0)
+    if chunked.num_chunks == 0:
+        return pa.array([], type=chunked.type)
+    return chunked.combine_chunks()
+
+
+def _cast(arr: pa.Array, dtype: dt.DType | None) -> pa.Array:
+    if dtype is None:
+        return arr
+    leaf = lay.arrow_leaf_type(arr.type)
+    if dt.from_arrow_type(leaf) == dtype:
+        return arr
+    target = _replace_leaf(arr.type, dtype.arrow)
+    try:
+        return arr.cast(target, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as err:
+        raise ConversionError(
+            f"cannot convert {dt.from_arrow_type(leaf).name} values to {dtype.name}: {err}"
+        ) from err
+
+
+def _replace_leaf(typ: pa.DataType, leaf: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_list(typ) or pa.types.is_list(typ):
+        return lay.list_of(_replace_leaf(typ.value_type, leaf))
+    if pa.types.is_union(typ):
+        return lay.union_type(
+            _replace_leaf(typ.field(0).type, leaf), _replace_leaf(typ.field(1).type, leaf)
+        )
+    return leaf
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow and NumPy
+
+
+def from_arrow_array(arr: pa.Array) -> pa.Array:
+    """Check an Arrow array's layout and return its canonical form (lists as large_list).
+
+    Raises
+    ------
+    LayoutError
+        For unsupported types (struct, map, sparse union, ...).
+    """
+    target = lay.canonical_type(arr.type)
+    if pa.types.is_null(arr.type):
+        raise DTypeError(
+            "cannot infer a dtype from an all-null Arrow array; cast it or pass dtype="
+        )
+    if target.equals(arr.type):
+        return arr
+    if lay.arrow_depth(arr.type) and pa.types.is_union(target):
+        # Arrow cannot cast unions: rebuild through nodes.
+        return _canonical_union(arr)
+    try:
+        return arr.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        return _canonical_via_nodes(arr, err)
+
+
+def _canonical_union(arr: pa.Array) -> pa.Array:
+    return _canonical_via_nodes(arr, None)
+
+
+def _canonical_via_nodes(arr: pa.Array, err: Exception | None) -> pa.Array:
+    typ = arr.type
+    if pa.types.is_dictionary(typ):
+        return from_arrow_array(arr.dictionary_decode())
+    if pa.types.is_union(typ):
+        node = lay.from_arrow(arr)
+        assert isinstance(node, lay.UnionNode)
+        scalars = from_arrow_array(lay.to_arrow(node.scalars))
+        lists = from_arrow_array(lay.to_arrow(node.lists))
+        return lay.to_arrow(
+            lay.UnionNode(node.type_ids, lay.Leaf(scalars), _as_list(lay.from_arrow(lists)))
+        )
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+        validity = lay.is_valid_mask(arr)
+        flat = arr.flatten()
+        lens = np.asarray(pa.compute.list_value_length(arr).fill_null(0), dtype=np.int64)
+        offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        content = lay.from_arrow(from_arrow_array(flat))
+        return lay.to_arrow(lay.ListNode(offsets, validity, content))
+    raise LayoutError(f"cannot convert Arrow type {typ} to a grumpy layout") from err
+
+
+def _as_list(node: lay.Node) -> lay.ListNode:
+    if not isinstance(node, lay.ListNode):
+        raise LayoutError("union child 1 must be a list")
+    return node
+
+
+def from_numpy_array(arr: np.ndarray) -> pa.Array:
+    """A rectangular NumPy array as a list-chain (values zero-copy when contiguous).
+
+    A masked array's mask becomes leaf validity. Object arrays go through the Python path.
+    """
+    mask = np.ma.getmaskarray(arr) if isinstance(arr, np.ma.MaskedArray) else None
+    data = np.ma.getdata(arr) if mask is not None else arr
+    dtype = dt.dtype(data.dtype)
+    if data.ndim == 0:
+        data = data.reshape(1)
+        mask = None if mask is None else mask.reshape(1)
+    flat = np.ascontiguousarray(data).reshape(-1)
+    flat_mask = None if mask is None or not mask.any() else mask.reshape(-1)
+    if dtype.kind == "U":
+        values = pa.array(flat.astype(object), type=pa.string(), mask=flat_mask)
+    else:
+        values = pa.array(flat, type=dtype.arrow, mask=flat_mask)
+    node: lay.Node = lay.Leaf(values)
+    for size in reversed(data.shape[1:]):
+        count = len(node) // size if size else 0
+        if size == 0:
+            count = int(np.prod(data.shape[: data.shape.index(0)])) if 0 in data.shape else 0
+        offsets = np.arange(0, count * size + 1, size, dtype=np.int64) if size else np.zeros(
+            count + 1, dtype=np.int64
+        )
+        node = lay.ListNode(offsets, None, node)
+    return lay.to_arrow(node)
+
+
+# ---------------------------------------------------------------------------------------
+# Python objects
+
+
+def from_python(obj: Sequence[Any], dtype: dt.DType | None) -> pa.Array:
+    """Build a canonical Arrow array from nested Python sequences.
+
+    Tries Arrow's builder first (no Python loop per element); falls back to
+    :func:`_build_python` which handles unions and reports positions of bad values.
+    """
+    depth, first = _peek(obj)
+    fast = _try_arrow_builder(obj, dtype, depth, first)
+    if fast is not None:
+        return fast
+    return _build_python(obj, dtype)
+
+
+def _peek(obj: Any) -> tuple[int, Any]:
+    """Depth of the first non-empty path and the first leaf value found there (or None)."""
+    depth, cur = 0, obj
+    while isinstance(cur, _SEQ):
+        nxt = next((x for x in cur if x is not None), None) if len(cur) else None
+        if nxt is None:
+            return depth + 1, None
+        depth, cur = depth + 1, nxt
+    return depth, cur
+
+
+def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any) -> pa.Array | None:
+    # Arrow truncates floats into integer types silently, so integers are built with type
+    # inference (which keeps floats as floats) and a safe cast that rejects 1.5 -> int.
+    # Given a list type, Arrow also takes a str/bytes as a sequence of characters, so text
+    # leaves below lists are built with inference, which refuses to mix strings and lists.
+    if dtype is not None and dtype.kind not in "iuUS":
+        typ: pa.DataType | None = dtype.arrow
+    elif dtype is None and isinstance(first, float):
+        typ = pa.float64()
+    elif (dtype is None and isinstance(first, str)) or (dtype is not None and dtype.kind == "U"):
+        typ = pa.string() if depth <= 1 else None
+    else:
+        typ = None
+    try:
+        if typ is not None:
+            for _ in range(depth - 1):
+                typ = lay.list_of(typ)
+            arr = pa.array(obj, type=typ)
+        else:
+            arr = pa.array(obj)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
+            TypeError, ValueError):  # fmt: skip
+        return None
+    leaf = lay.arrow_leaf_type(arr.type)
+    if pa.types.is_null(leaf) or pa.types.is_struct(arr.type):
+        return None
+    try:
+        arr = from_arrow_array(arr)
+    except (LayoutError, DTypeError):
+        return None
+    if dtype is not None and dt.from_arrow_type(lay.arrow_leaf_type(arr.type)) != dtype:
+        try:
+            return _cast(arr, dtype)
+        except ConversionError:
+            return None
+    return arr
+
+
+_NONE, _SCALAR, _LIST = 0, 1, 2
+
+
+def _build_python(obj: Any, dtype: dt.DType | None) -> pa.Array:
+    """One pass over the nesting, level by level (the fallback for unions and errors).
+
+    The per-element Python loop is the reason this is the fallback: it runs only when Arrow's
+    own builder cannot take the input (scalar/list mixes) or to locate a bad value.
+    """
+    leaves: list[list[Any]] = []
+    plan = _plan_level(list(obj), leaves)
+    values = [v for chunk in leaves for v in chunk]
+    leaf_dtype = dtype if dtype is not None else _infer_leaf_dtype(values, obj)
+    converted = _convert_leaves(values, leaf_dtype, obj)
+    cursor = [0]
+    return lay.to_arrow(_assemble(plan, converted, cursor, leaf_dtype))
+
+
+def _kind(x: Any) -> int:
+    if x is None:
+        return _NONE
+    return _LIST if isinstance(x, _SEQ) else _SCALAR
+
+
+def _plan_level(items: list[Any], leaves: list[list[Any]]) -> tuple[Any, ...]:
+    """Describe one level: ('leaf', n) | ('list', lens, validity, child) | ('union', ...)."""
+    kinds = [_kind(x) for x in items]
+    has_list = _LIST in kinds
+    has_scalar = _SCALAR in kinds
+    if not has_list:
+        leaves.append(items)
+        return ("leaf", len(items))
+    if not has_scalar:
+        validity = np.fromiter((k != _NONE for k in kinds), dtype=bool, count=len(kinds))
+        lens = np.fromiter((len(x) if k else 0 for x, k in zip(items, kinds, strict=True)),
+                           dtype=np.int64, count=len(kinds))  # fmt: skip
+        children = [y for x in items if x is not None for y in x]
+        return ("list", lens, validity, _plan_level(children, leaves))
+    type_ids = np.fromiter((k == _LIST for k in kinds), dtype=np.int8, count=len(kinds))
+    scalars = [x for x, k in zip(items, kinds, strict=True) if k != _LIST]
+    lists = [x for x, k in zip(items, kinds, strict=True) if k == _LIST]
+    scalar_plan = _plan_level(scalars, leaves)
+    list_plan = _plan_level(lists, leaves)
+    return ("union", type_ids, scalar_plan, list_plan)
+
+
+def _assemble(plan: tuple[Any, ...], values: pa.Array, cursor: list[int], dtype: dt.DType) -> Any:
+    tag = plan[0]
+    if tag == "leaf":
+        n = plan[1]
+        start = cursor[0]
+        cursor[0] += n
+        return lay.Leaf(values.slice(start, n))
+    if tag == "list":
+        _, lens, validity, child = plan
+        offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        content = _assemble(child, values, cursor, dtype)
+        return lay.ListNode(offsets, None if validity.all() else validity, content)
+    _, type_ids, scalar_plan, list_plan = plan
+    scalars = _assemble(scalar_plan, values, cursor, dtype)
+    lists = _assemble(list_plan, values, cursor, dtype)
+    if not isinstance(lists, lay.ListNode):
+        lists = lay.ListNode(np.zeros(1, dtype=np.int64), None, lay.Leaf(values.slice(0, 0)))
+    return lay.UnionNode(type_ids, scalars, lists)
+
+
+_KINDS = {bool: "b", int: "i", float: "f", str: "U", bytes: "S"}
+
+
+def _value_kind(v: Any) -> str | None:
+    kind = _KINDS.get(type(v))
+    if kind is not None:
+        return kind
+    if isinstance(v, np.generic):
+        return dt.dtype(v.dtype).kind if v.dtype.kind in "biufUS" else None
+    for typ, k in _KINDS.items():
+        if isinstance(v, typ):
+            return k
+    return None
+
+
+def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
+    kinds: dict[str, int] = {}
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        k = _value_kind(v)
+        if k is None:
+            raise DTypeError(
+                f"unsupported value {v!r} of type {type(v).__name__} at position "
+                f"{_leaf_path(obj, i)}; expected bool, int, float, str or bytes"
+            )
+        kinds.setdefault(k, i)
+    if not kinds:
+        if values:
+            raise DTypeError("cannot infer a dtype from all-null values; pass dtype=, e.g. "
+                             "gr.array(..., dtype=gr.float64)")  # fmt: skip
+        return dt.float64
+    text = [k for k in kinds if k in "US"]
+    if text and len(kinds) > 1:
+        first_kind = min(kinds, key=kinds.__getitem__)
+        bad = min((i for k, i in kinds.items() if (k in "US") != (first_kind in "US")))
+        raise DTypeError(
+            f"cannot mix {'strings' if first_kind == 'U' else 'numbers'} with "
+            f"{values[bad]!r} at position {_leaf_path(obj, bad)}; all values of an array "
+            "share one dtype"
+        )
+    if text:
+        return dt.string if text[0] == "U" else dt.binary
+    if "f" in kinds:
+        return dt.float64
+    if "i" in kinds or "u" in kinds:
+        return dt.int64
+    return dt.bool_
+
+
+def _convert_leaves(values: list[Any], dtype: dt.DType, obj: Any) -> pa.Array:
+    """Convert leaf values to ``dtype``, naming the first value that does not fit."""
+    try:
+        if dtype.kind in "iu":
+            # bools count as 0/1 here, as in NumPy and Python.
+            raw = pa.array([int(v) if isinstance(v, bool) else v for v in values])
+            if pa.types.is_null(raw.type):
+                return pa.array(values, type=dtype.arrow)
+            if dtype.kind in "iu" and not (
+                pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)
+                or pa.types.is_boolean(raw.type)
+            ):  # fmt: skip
+                raise TypeError(raw.type)
+            return raw.cast(dtype.arrow, safe=True)
+        if dtype.kind == "f":
+            return pa.array([float(v) if isinstance(v, bool) else v for v in values],
+                            type=dtype.arrow)  # fmt: skip
+        if dtype.kind == "b":
+            bad = next((i for i, v in enumerate(values) if v is not None
+                        and not isinstance(v, (bool, np.bool_))), None)  # fmt: skip
+            if bad is not None:
+                raise TypeError(values[bad])
+        return pa.array(values, type=dtype.arrow)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as err:
+        bad_index = _first_bad(values, dtype)
+        where = (
+            f"{values[bad_index]!r} at position {_leaf_path(obj, bad_index)}"
+            if bad_index is not None else "a value"
+        )  # fmt: skip
+        raise ConversionError(f"cannot convert {where} to {dtype.name}") from err
+
+
+def _first_bad(values: list[Any], dtype: dt.DType) -> int | None:
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            if dtype.kind in "iu":
+                if isinstance(v, float) and not float(v).is_integer():
+                    return i
+                if not isinstance(v, (int, float, np.integer, np.floating, np.bool_)):
+                    return i
+                pa.scalar(int(v), type=dtype.arrow)
+            elif dtype.kind == "b":
+                if not isinstance(v, (bool, np.bool_)):
+                    return i
+            else:
+                pa.array([v], type=dtype.arrow)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            return i
+    return None
+
+
+def _leaf_path(obj: Any, index: int) -> str:
+    """The ``[i][j]...`` path of the ``index``-th leaf in the order :func:`_plan_level` uses.
+
+    Leaves are numbered level by level (breadth-first per node kind), so this replays the
+    same walk; it runs only to build an error message.
+    """
+    paths: list[str] = []
+    _collect_paths([(f"[{i}]", x) for i, x in enumerate(obj)], paths)
+    return paths[index] if index < len(paths) else f"leaf {index}"
+
+
+def _collect_paths(items: list[tuple[str, Any]], out: list[str]) -> None:
+    kinds = [_kind(x) for _, x in items]
+    if _LIST not in kinds:
+        out.extend(p for p, _ in items)
+        return
+    if _SCALAR not in kinds:
+        children = [(f"{p}[{j}]", y) for p, x in items if x is not None for j, y in enumerate(x)]
+        _collect_paths(children, out)
+        return
+    _collect_paths([it for it, k in zip(items, kinds, strict=True) if k != _LIST], out)
+    _collect_paths([it for it, k in zip(items, kinds, strict=True) if k == _LIST], out)

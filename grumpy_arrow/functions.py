@@ -1,0 +1,395 @@
+"""Module-level constructors and functions: ``gr.array``, ``gr.concat``, ``gr.where``,
+``gr.sqrt``... They validate their arguments and delegate to the compute kernels.
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> gr.where(gr.array([[1, 5], [7]]) > 4, 0, 1).to_list()
+[[1, 0], [0]]
+>>> gr.sqrt(gr.array([[4, 9], [16]])).to_list()
+[[2.0, 3.0], [4.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray, asarray, broadcast_nodes, is_scalar
+from grumpy_arrow.compute import structure as st
+from grumpy_arrow.compute.elementwise import (
+    BINARY,
+    UNARY,
+    map_leaves,
+    round_kernel,
+    scalar_operand,
+    zip_leaves,
+)
+from grumpy_arrow.construct import from_arrow_array, from_numpy_array, parse_object
+from grumpy_arrow.errors import ConversionError, DTypeError, LayoutError, OffsetsError
+
+__all__ = [
+    "apply_ufunc",
+    "arccos",
+    "arcsin",
+    "arctan",
+    "array",
+    "ceil",
+    "clip",
+    "concat",
+    "cos",
+    "exp",
+    "floor",
+    "from_arrow",
+    "from_numpy",
+    "from_offsets",
+    "full_like",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "log",
+    "log2",
+    "log10",
+    "ones_like",
+    "round",
+    "sign",
+    "sin",
+    "sqrt",
+    "tan",
+    "where",
+    "zeros_like",
+]
+
+
+def array(obj: Any, dtype: Any = None) -> GrumpyArray:
+    """Build a GrumpyArray from Python values, NumPy, Arrow or PyCapsule objects.
+
+    Parameters
+    ----------
+    obj : scalar, nested list/tuple, numpy.ndarray, pyarrow.Array, pyarrow.ChunkedArray,
+        an object with ``__arrow_c_array__`` / ``__arrow_c_stream__``, or a GrumpyArray.
+        Rows may mix scalars and lists (a union) at any depth; ``None`` is null.
+    dtype : dtype-like, optional
+        The leaf dtype. Inferred when omitted: bool, int64, float64 or string.
+
+    Returns
+    -------
+    GrumpyArray
+
+    Raises
+    ------
+    DTypeError
+        Strings mixed with numbers, unsupported values, or all-null input without dtype.
+    ConversionError
+        A value that does not fit ``dtype`` (naming value, dtype and position).
+    LayoutError
+        An Arrow layout that is not a list-chain or a scalar-or-list union.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.array([[1, 2, 3], [4, 5]], dtype=gr.int32).type
+    '2 * var * int32'
+    >>> gr.array(["P12345", ["P12345-1", "P12345-2"], None], dtype=gr.string).to_list()
+    ['P12345', ['P12345-1', 'P12345-2'], None]
+    >>> gr.array([1.5], dtype=gr.int32)
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.ConversionError: cannot convert 1.5 at position [0] to int32
+    """
+    target = None if dtype is None else dt.dtype(dtype)
+    if isinstance(obj, GrumpyArray):
+        return obj if target is None or obj.dtype == target else obj.astype(target,
+                                                                            casting="same_kind")
+    return GrumpyArray(parse_object(obj, target))
+
+
+def from_numpy(arr: np.ndarray) -> GrumpyArray:
+    """A rectangular NumPy array as a list-chain (leaf values shared when contiguous).
+
+    Examples
+    --------
+    >>> import numpy as np, grumpy_arrow as gr
+    >>> gr.from_numpy(np.arange(6).reshape(2, 3)).to_list()
+    [[0, 1, 2], [3, 4, 5]]
+    """
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy needs a numpy.ndarray, got {type(arr).__name__}")
+    if arr.dtype == object:
+        return array(arr)
+    return GrumpyArray(from_numpy_array(arr))
+
+
+def from_arrow(obj: Any) -> GrumpyArray:
+    """Wrap a pyarrow Array/ChunkedArray (or a PyCapsule exporter) without copying values.
+
+    ``list`` and ``fixed_size_list`` become ``large_list`` (offsets are widened).
+    """
+    if isinstance(obj, pa.Array):
+        return GrumpyArray(from_arrow_array(obj))
+    return GrumpyArray(parse_object(obj, None))
+
+
+def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyArray:
+    """Lists over ``values`` delimited by ``offsets`` (length n + 1, non-decreasing).
+
+    Parameters
+    ----------
+    values : array-like
+        The content (any layout).
+    offsets : array-like of int
+        Row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+    validity : array-like of bool, optional
+        False marks a null row; null rows must be empty.
+
+    Raises
+    ------
+    OffsetsError
+        For offsets that decrease, are negative, or point past ``values``.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.from_offsets([1, 2, 3, 4], [0, 3, 3, 4]).to_list()
+    [[1, 2, 3], [], [4]]
+    """
+    content = asarray(values)
+    off = np.asarray(offsets)
+    if off.ndim != 1 or len(off) == 0 or off.dtype.kind not in "iu":
+        raise OffsetsError(f"offsets must be a non-empty 1-D integer array, got {off!r}")
+    off = off.astype(np.int64)
+    if off[0] < 0 or off[-1] > len(content) or np.any(np.diff(off) < 0):
+        raise OffsetsError(
+            f"offsets must be non-decreasing within [0, {len(content)}]; got first "
+            f"{int(off[0])}, last {int(off[-1])}"
+            + ("" if not np.any(np.diff(off) < 0) else
+               f", decreasing at position {int(np.flatnonzero(np.diff(off) < 0)[0]) + 1}")
+        )  # fmt: skip
+    valid = None
+    if validity is not None:
+        valid = np.asarray(validity, dtype=bool)
+        if len(valid) != len(off) - 1:
+            raise OffsetsError(f"validity has {len(valid)} entries for {len(off) - 1} rows")
+        if np.any(np.diff(off)[~valid] != 0):
+            raise OffsetsError("null rows must be empty (equal consecutive offsets)")
+        if valid.all():
+            valid = None
+    sub = content[int(off[0]) : int(off[-1])]
+    node = lay.ListNode(off - off[0], valid, sub.node)
+    return GrumpyArray._wrap(node)
+
+
+def concat(arrays: list[Any], dim: int = 0) -> GrumpyArray:
+    """Concatenate rows (``dim=0``) or the lists of each row (``dim=1``).
+
+    With ``dim=0`` leaf dtypes promote, and scalar rows joined with list rows make a union.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.concat([gr.array([[1], [2, 3]]), gr.array([[4.5]])]).to_list()
+    [[1.0], [2.0, 3.0], [4.5]]
+    >>> gr.concat([gr.array([[1], [2]]), gr.array([[3], [4, 5]])], dim=1).to_list()
+    [[1, 3], [2, 4, 5]]
+    """
+    parts = [asarray(a).to_arrow() for a in arrays]
+    if not parts:
+        raise ValueError("concat needs at least one array")
+    if dim == 0:
+        return GrumpyArray(st.concat_nodes(parts))
+    if dim == 1:
+        return GrumpyArray(st.concat_rows(parts))
+    raise LayoutError(f"concat supports dim=0 or dim=1, got {dim!r}")
+
+
+def where(condition: Any, x: Any, y: Any) -> GrumpyArray:
+    """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (§1.4)."""
+    cond = asarray(condition)
+    if cond.dtype != dt.bool_:
+        raise DTypeError(f"where needs a bool condition, got {cond.dtype.name}")
+    xs = _operand(x, y)
+    ys = _operand(y, x)
+    common = dt.promote_types(xs.dtype, ys.dtype)
+    xs, ys = xs.astype(common), ys.astype(common)
+    nodes = [cond.node, xs.node, ys.node]
+    types = [cond.type, xs.type, ys.type]
+    # Broadcast pairwise against the condition until all three share one structure.
+    for _ in range(2):
+        for i in (1, 2):
+            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i], types[0], types[i])
+    return GrumpyArray._wrap(zip_leaves(nodes, lambda c, a, b: pc.if_else(c, a, b)))
+
+
+def _operand(value: Any, other: Any) -> GrumpyArray:
+    if not is_scalar(value):
+        return asarray(value)
+    like = asarray(other).dtype if not is_scalar(other) else None
+    if like is None:
+        return array([value])
+    return GrumpyArray(pa.array([scalar_operand(value, like).as_py()],
+                                type=dt.result_type_with_scalar(like, value).arrow))  # fmt: skip
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
+    """Same structure as ``x``, every leaf set to ``fill_value`` (leaf nulls included)."""
+    arr = asarray(x)
+    target = arr.dtype if dtype is None else dt.dtype(dtype)
+    try:
+        fill = pa.scalar(fill_value, type=target.arrow)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        raise ConversionError(f"fill value {fill_value!r} does not fit {target.name}") from err
+    return GrumpyArray._wrap(map_leaves(arr.node, lambda v: pa.repeat(fill, len(v))))
+
+
+def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
+    """Same structure as ``x`` filled with 0."""
+    return full_like(x, 0, dtype)
+
+
+def ones_like(x: Any, dtype: Any = None) -> GrumpyArray:
+    """Same structure as ``x`` filled with 1."""
+    return full_like(x, 1, dtype)
+
+
+def _unary(name: str, x: Any) -> GrumpyArray:
+    arr = asarray(x)
+    return GrumpyArray._wrap(map_leaves(arr.node, UNARY[name]))
+
+
+def sqrt(x: Any) -> GrumpyArray:
+    """Square root (integers compute in float64; negative values give nan)."""
+    return _unary("sqrt", x)
+
+
+def exp(x: Any) -> GrumpyArray:
+    """Exponential."""
+    return _unary("exp", x)
+
+
+def log(x: Any) -> GrumpyArray:
+    """Natural logarithm (0 gives -inf, negative values nan)."""
+    return _unary("log", x)
+
+
+def log2(x: Any) -> GrumpyArray:
+    """Base-2 logarithm."""
+    return _unary("log2", x)
+
+
+def log10(x: Any) -> GrumpyArray:
+    """Base-10 logarithm."""
+    return _unary("log10", x)
+
+
+def sin(x: Any) -> GrumpyArray:
+    """Sine."""
+    return _unary("sin", x)
+
+
+def cos(x: Any) -> GrumpyArray:
+    """Cosine."""
+    return _unary("cos", x)
+
+
+def tan(x: Any) -> GrumpyArray:
+    """Tangent."""
+    return _unary("tan", x)
+
+
+def arcsin(x: Any) -> GrumpyArray:
+    """Inverse sine."""
+    return _unary("arcsin", x)
+
+
+def arccos(x: Any) -> GrumpyArray:
+    """Inverse cosine."""
+    return _unary("arccos", x)
+
+
+def arctan(x: Any) -> GrumpyArray:
+    """Inverse tangent."""
+    return _unary("arctan", x)
+
+
+def sign(x: Any) -> GrumpyArray:
+    """-1, 0 or 1 with the input dtype."""
+    return _unary("sign", x)
+
+
+def floor(x: Any) -> GrumpyArray:
+    """Round down (integers unchanged)."""
+    return _unary("floor", x)
+
+
+def ceil(x: Any) -> GrumpyArray:
+    """Round up (integers unchanged)."""
+    return _unary("ceil", x)
+
+
+def round(x: Any, decimals: int = 0) -> GrumpyArray:  # noqa: A001 - NumPy's name
+    """Round half to even to ``decimals`` places."""
+    return GrumpyArray._wrap(map_leaves(asarray(x).node, round_kernel(decimals)))
+
+
+def isnan(x: Any) -> GrumpyArray:
+    """True where a float value is NaN (integers: False; nulls stay null)."""
+    return _unary("isnan", x)
+
+
+def isfinite(x: Any) -> GrumpyArray:
+    """True where a value is neither inf nor NaN."""
+    return _unary("isfinite", x)
+
+
+def isinf(x: Any) -> GrumpyArray:
+    """True where a value is +inf or -inf."""
+    return _unary("isinf", x)
+
+
+def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
+    """Limit values to ``[lower, upper]`` (either may be None; both broadcast)."""
+    out = asarray(x)
+    if lower is not None:
+        out = out._binary(lower, "maximum")
+    if upper is not None:
+        out = out._binary(upper, "minimum")
+    return out
+
+
+_UFUNC_BINARY = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide",
+    "true_divide": "true_divide", "floor_divide": "floor_divide", "remainder": "remainder",
+    "power": "power", "equal": "equal", "not_equal": "not_equal", "less": "less",
+    "less_equal": "less_equal", "greater": "greater", "greater_equal": "greater_equal",
+    "logical_and": "and", "logical_or": "or", "logical_xor": "xor", "bitwise_and": "and",
+    "bitwise_or": "or", "bitwise_xor": "xor", "maximum": "maximum", "minimum": "minimum",
+}  # fmt: skip
+_UFUNC_UNARY = {
+    "negative": "negative", "absolute": "absolute", "invert": "invert", "logical_not": "invert",
+    "sqrt": "sqrt", "exp": "exp", "log": "log", "log2": "log2", "log10": "log10", "sin": "sin",
+    "cos": "cos", "tan": "tan", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
+    "sign": "sign", "floor": "floor", "ceil": "ceil", "isnan": "isnan", "isfinite": "isfinite",
+    "isinf": "isinf",
+}  # fmt: skip
+
+
+def apply_ufunc(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
+    """Dispatch a NumPy ufunc call on GrumpyArrays to the matching kernel."""
+    name = ufunc.__name__
+    if name in _UFUNC_UNARY and len(inputs) == 1:
+        return _unary(_UFUNC_UNARY[name], inputs[0])
+    if name == "rint" and len(inputs) == 1:
+        return round(inputs[0])
+    if name in _UFUNC_BINARY and len(inputs) == 2:
+        op = _UFUNC_BINARY[name]
+        if op in BINARY:
+            a, b = inputs
+            if isinstance(a, GrumpyArray):
+                return a._binary(b, op)
+            return asarray(b)._binary(a, op, True) if is_scalar(a) else asarray(a)._binary(b, op)
+    return NotImplemented

@@ -1,0 +1,296 @@
+"""Pure description of list-chain and union structure over Arrow arrays.
+
+A grumpy array is an Arrow array of one of three node kinds, nested:
+
+* :class:`Leaf` — a flat Arrow array of a supported dtype (its validity holds leaf nulls);
+* :class:`ListNode` — ``large_list``: int64 ``offsets`` (length ``n + 1``, starting at 0),
+  an optional boolean ``validity`` (``True`` = valid) and a ``content`` node;
+* :class:`UnionNode` — ``dense_union`` "scalar or list per row": ``type_ids`` (0 = scalar,
+  1 = list) with the ``scalars`` leaf and the ``lists`` node holding, in row order, only the
+  rows of their kind (so the dense union's ``value_offsets`` are implied).
+
+Nodes are the compute view: offsets are NumPy arrays rebased to 0 and children are
+compact, so kernels never deal with Arrow slice offsets. :func:`from_arrow` and
+:func:`to_arrow` convert without copying values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow.errors import LayoutError
+
+__all__ = [
+    "Leaf",
+    "ListNode",
+    "Node",
+    "UnionNode",
+    "UNION_FIELDS",
+    "arrow_depth",
+    "arrow_leaf_type",
+    "canonical_type",
+    "describe",
+    "from_arrow",
+    "is_valid_mask",
+    "lengths",
+    "list_of",
+    "to_arrow",
+    "union_type",
+]
+
+UNION_FIELDS = ("scalar", "list")
+
+
+@dataclass(frozen=True, eq=False)
+class Leaf:
+    """Flat values (an Arrow array of a leaf dtype)."""
+
+    values: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True, eq=False)
+class ListNode:
+    """Variable-length lists: ``offsets`` (int64, from 0), ``validity`` or None, ``content``."""
+
+    offsets: np.ndarray
+    validity: np.ndarray | None
+    content: Node
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class UnionNode:
+    """Scalar-or-list rows: ``type_ids`` (int8: 0 scalar, 1 list), compact children."""
+
+    type_ids: np.ndarray
+    scalars: Leaf
+    lists: ListNode
+
+    def __len__(self) -> int:
+        return len(self.type_ids)
+
+
+Node = Leaf | ListNode | UnionNode
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow types
+
+
+def list_of(typ: pa.DataType) -> pa.DataType:
+    """``large_list<typ>``: the list type every new grumpy list uses."""
+    return pa.large_list(typ)
+
+
+def union_type(scalar: pa.DataType, lst: pa.DataType) -> pa.DataType:
+    """The dense union type of a scalar-or-list node."""
+    return pa.dense_union([pa.field(UNION_FIELDS[0], scalar), pa.field(UNION_FIELDS[1], lst)])
+
+
+def _is_list(typ: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
+        or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ)
+    )  # fmt: skip
+
+
+def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
+    """The grumpy form of an Arrow type: lists become ``large_list``, leaves are checked.
+
+    Raises
+    ------
+    LayoutError
+        For structs, maps, sparse unions, unions not of the scalar-or-list form, and
+        unsupported leaf types.
+    """
+    if _is_list(typ):
+        return list_of(canonical_type(typ.value_type, where=where))
+    if pa.types.is_union(typ):
+        if typ.mode != "dense" or typ.num_fields != 2 or list(typ.type_codes) != [0, 1]:
+            raise LayoutError(
+                f"{where}: expected a dense union with type codes [0, 1] (scalar, list), "
+                f"got {typ}"
+            )
+        scalar, lst = typ.field(0).type, typ.field(1).type
+        if _is_list(scalar) or pa.types.is_union(scalar) or not _is_list(lst):
+            raise LayoutError(
+                f"{where}: expected union child 0 to be a scalar and child 1 a list, got {typ}"
+            )
+        return union_type(canonical_type(scalar, where=where), canonical_type(lst, where=where))
+    if pa.types.is_dictionary(typ):
+        return canonical_type(typ.value_type, where=where)
+    try:
+        dt.from_arrow_type(typ)
+    except Exception as err:
+        raise LayoutError(
+            f"{where}: Arrow type {typ} is not supported; expected list-chains or scalar-or-list "
+            "dense unions over int, uint, float, bool, string or binary leaves"
+        ) from err
+    return typ
+
+
+def arrow_depth(typ: pa.DataType) -> int:
+    """Maximum list depth of a (canonical) type: 0 for a leaf."""
+    if _is_list(typ):
+        return 1 + arrow_depth(typ.value_type)
+    if pa.types.is_union(typ):
+        return max(arrow_depth(typ.field(0).type), arrow_depth(typ.field(1).type))
+    return 0
+
+
+def arrow_leaf_type(typ: pa.DataType) -> pa.DataType:
+    """The Arrow type at the bottom of a list-chain / union type."""
+    if _is_list(typ):
+        return arrow_leaf_type(typ.value_type)
+    if pa.types.is_union(typ):
+        return arrow_leaf_type(typ.field(0).type)
+    return typ
+
+
+def describe(typ: pa.DataType) -> str:
+    """Awkward-like type string: ``var * int64``, ``union[int64, var * int64]``."""
+    if _is_list(typ):
+        return f"var * {describe(typ.value_type)}"
+    if pa.types.is_union(typ):
+        return f"union[{describe(typ.field(0).type)}, {describe(typ.field(1).type)}]"
+    return dt.from_arrow_type(typ).name
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow <-> nodes
+
+
+def is_valid_mask(arr: pa.Array) -> np.ndarray | None:
+    """Boolean validity of ``arr`` (True = valid) or None when it has no nulls."""
+    if arr.null_count == 0:
+        return None
+    return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def from_arrow(arr: pa.Array) -> Node:
+    """Decompose a canonical Arrow array into nodes (zero-copy for values).
+
+    Raises
+    ------
+    LayoutError
+        If the array is not of a supported layout (call :func:`canonical_type` first).
+    """
+    typ = arr.type
+    if pa.types.is_large_list(typ) or pa.types.is_list(typ):
+        return _list_from_arrow(arr)
+    if pa.types.is_union(typ):
+        return _union_from_arrow(arr)
+    if pa.types.is_dictionary(typ):
+        return Leaf(arr.dictionary_decode())
+    return Leaf(arr)
+
+
+def _list_from_arrow(arr: pa.Array) -> ListNode:
+    validity = is_valid_mask(arr)
+    offsets = np.asarray(arr.offsets).astype(np.int64, copy=False)
+    if validity is not None:
+        lens = np.diff(offsets)
+        if np.any(lens[~validity] != 0):
+            # Null lists backed by values: drop those values (flatten does exactly that).
+            lens = np.where(validity, lens, 0)
+            offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+            np.cumsum(lens, out=offsets[1:])
+            return ListNode(offsets, validity, from_arrow(arr.flatten()))
+    start, stop = int(offsets[0]), int(offsets[-1])
+    values = arr.values
+    if start != 0 or stop != len(values):
+        values = values.slice(start, stop - start)
+    if start != 0:
+        offsets = offsets - start
+    return ListNode(offsets, validity, from_arrow(values))
+
+
+def _union_from_arrow(arr: pa.Array) -> UnionNode:
+    type_ids = np.asarray(arr.type_codes).astype(np.int8, copy=False)
+    value_offsets = np.asarray(arr.offsets)
+    children = []
+    for code in (0, 1):
+        child = arr.field(code)
+        picks = value_offsets[type_ids == code]
+        if len(picks) != len(child) or (len(picks) and not _is_arange(picks)):
+            child = child.take(pa.array(picks)) if len(picks) else child.slice(0, 0)
+        children.append(from_arrow(child))
+    scalars, lists = children
+    if not isinstance(scalars, Leaf) or not isinstance(lists, ListNode):
+        raise LayoutError(f"union children must be (scalar, list), got {arr.type}")
+    return UnionNode(type_ids, scalars, lists)
+
+
+def _is_arange(picks: np.ndarray) -> bool:
+    return bool(picks[0] == 0 and picks[-1] == len(picks) - 1 and np.all(np.diff(picks) == 1))
+
+
+def _validity_buffer(validity: np.ndarray | None) -> pa.Buffer | None:
+    if validity is None or validity.all():
+        return None
+    return pa.py_buffer(np.packbits(validity, bitorder="little"))
+
+
+def to_arrow(node: Node) -> pa.Array:
+    """Assemble an Arrow array from nodes without copying values."""
+    if isinstance(node, Leaf):
+        return node.values
+    if isinstance(node, ListNode):
+        content = to_arrow(node.content)
+        offsets = np.ascontiguousarray(node.offsets, dtype=np.int64)
+        return pa.Array.from_buffers(
+            list_of(content.type),
+            len(node),
+            [_validity_buffer(node.validity), pa.py_buffer(offsets)],
+            children=[content],
+        )
+    scalars, lists = to_arrow(node.scalars), to_arrow(node.lists)
+    is_list = node.type_ids.astype(bool)
+    value_offsets = np.where(is_list, np.cumsum(is_list) - 1, np.cumsum(~is_list) - 1)
+    return pa.UnionArray.from_dense(
+        pa.array(node.type_ids, pa.int8()),
+        pa.array(value_offsets.astype(np.int32)),
+        [scalars, lists],
+        list(UNION_FIELDS),
+        [0, 1],
+    )
+
+
+def lengths(node: ListNode) -> np.ndarray:
+    """Per-row list lengths (0 for null lists)."""
+    return np.diff(node.offsets)
+
+
+def count_nulls(node: Node) -> int:
+    """Null rows at this node: null leaves, null lists, null scalar rows of a union."""
+    if isinstance(node, Leaf):
+        return int(node.values.null_count)
+    if isinstance(node, ListNode):
+        return 0 if node.validity is None else int((~node.validity).sum())
+    return int(node.scalars.values.null_count)
+
+
+def empty_like_type(typ: pa.DataType) -> Any:
+    """An empty Arrow array of ``typ``."""
+    return pa.array([], type=typ)
+
+
+def bool_array(mask: np.ndarray) -> pa.Array:
+    """A NumPy bool vector as an Arrow boolean array."""
+    return pa.array(mask, type=pa.bool_())
+
+
+def take_leaf(values: pa.Array, indices: np.ndarray) -> pa.Array:
+    """Gather leaf values by int64 positions."""
+    return pc.take(values, pa.array(indices, type=pa.int64()))

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's whole check: lint, format, types, then the test suite (doctests included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ruff check grumpy_arrow tests benchmarks
+ruff format --check grumpy_arrow tests benchmarks
+mypy
+pytest -q "$@"
