@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -235,8 +236,7 @@ class GrumpyArray:
         if len(self) == 1 and isinstance(self.node, lay.Leaf):
             return bool(self._data[0].as_py())
         raise ValueError(
-            f"the truth value of an array with {len(self)} rows is ambiguous; "
-            "use .any() or .all()"
+            f"the truth value of an array with {len(self)} rows is ambiguous; use .any() or .all()"
         )
 
     # -- indexing ---------------------------------------------------------------------
@@ -309,7 +309,7 @@ class GrumpyArray:
             try:
                 other = asarray(other)
             except (DTypeError, LayoutError, ConversionError):
-                return NotImplemented  # type: ignore[no-any-return]
+                return NotImplemented
         a, b = (other, self) if reflected else (self, other)
         return GrumpyArray._wrap(_broadcast_apply([a, b], kernel))
 
@@ -454,7 +454,7 @@ class GrumpyArray:
 
     # -- reductions -------------------------------------------------------------------
 
-    def _reduce(self, op: str, dim: int | None) -> Any:
+    def _reduce(self, op: builtins.str, dim: int | None) -> Any:
         out = rd.reduce(self.node, op, dim, self.ndim)
         if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
             return GrumpyArray._wrap(out)
@@ -539,7 +539,7 @@ class GrumpyArray:
         self._require_innermost(dim, "argsort")
         return GrumpyArray._wrap(so.argsort_node(self.node, descending=descending))
 
-    def _require_innermost(self, dim: int, name: str) -> None:
+    def _require_innermost(self, dim: int, name: builtins.str) -> None:
         k = rd.normalize_dim(dim, self.ndim)
         if k != self.ndim - 1:
             raise LayoutError(f"{name} works along the innermost dim ({self.ndim - 1} or -1), "
@@ -688,6 +688,8 @@ def _normalize_key(key: Any) -> Any:
     if isinstance(key, str):
         raise TypeError(f"arrays are indexed by position, got the string {key!r}")
     arr = key if isinstance(key, GrumpyArray) else asarray(key)
+    if len(arr) == 0 and arr.ndim == 1:
+        return np.zeros(0, dtype=np.int64)
     if arr.ndim > 1:
         return arr.node
     if arr.dtype == dt.bool_:
@@ -696,8 +698,6 @@ def _normalize_key(key: Any) -> Any:
         return np.asarray(arr.to_numpy(), dtype=bool)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"index arrays must be integer or boolean, got {arr.dtype.name}")
-    if len(arr) == 0:
-        return np.zeros(0, dtype=np.int64)
     return np.asarray(arr.to_numpy(), dtype=np.int64)
 
 
@@ -730,10 +730,10 @@ def _number_leaves(node: lay.Node, sizes: list[int]) -> lay.Node:
 
 def _values_for(target: lay.Node, value: Any, dtype: dt.DType, key: Any) -> pa.Array:
     """The assigned values, broadcast to the selected structure, as one leaf array."""
-    if is_scalar(value):
-        v = GrumpyArray(pa.array([value], type=dtype.arrow if value is not None else dtype.arrow))
+    if value is None:
+        v = GrumpyArray(pa.nulls(1, type=dtype.arrow))
     else:
-        v = asarray(value)
+        v = asarray([value] if is_scalar(value) else value)
     ids = GrumpyArray._wrap(target)
     vn = v.node
     if len(vn) == 1 and isinstance(vn, lay.Leaf):

@@ -173,8 +173,10 @@ def from_numpy_array(arr: np.ndarray) -> pa.Array:
         count = len(node) // size if size else 0
         if size == 0:
             count = int(np.prod(data.shape[: data.shape.index(0)])) if 0 in data.shape else 0
-        offsets = np.arange(0, count * size + 1, size, dtype=np.int64) if size else np.zeros(
-            count + 1, dtype=np.int64
+        offsets = (
+            np.arange(0, count * size + 1, size, dtype=np.int64)
+            if size
+            else np.zeros(count + 1, dtype=np.int64)
         )
         node = lay.ListNode(offsets, None, node)
     return lay.to_arrow(node)

@@ -104,8 +104,11 @@ def array(obj: Any, dtype: Any = None) -> GrumpyArray:
     """
     target = None if dtype is None else dt.dtype(dtype)
     if isinstance(obj, GrumpyArray):
-        return obj if target is None or obj.dtype == target else obj.astype(target,
-                                                                            casting="same_kind")
+        return (
+            obj
+            if target is None or obj.dtype == target
+            else obj.astype(target, casting="same_kind")
+        )
     return GrumpyArray(parse_object(obj, target))
 
 
@@ -331,7 +334,7 @@ def ceil(x: Any) -> GrumpyArray:
     return _unary("ceil", x)
 
 
-def round(x: Any, decimals: int = 0) -> GrumpyArray:  # noqa: A001 - NumPy's name
+def round(x: Any, decimals: int = 0) -> GrumpyArray:
     """Round half to even to ``decimals`` places."""
     return GrumpyArray._wrap(map_leaves(asarray(x).node, round_kernel(decimals)))
 

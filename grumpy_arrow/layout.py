@@ -119,8 +119,7 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
     if pa.types.is_union(typ):
         if typ.mode != "dense" or typ.num_fields != 2 or list(typ.type_codes) != [0, 1]:
             raise LayoutError(
-                f"{where}: expected a dense union with type codes [0, 1] (scalar, list), "
-                f"got {typ}"
+                f"{where}: expected a dense union with type codes [0, 1] (scalar, list), got {typ}"
             )
         scalar, lst = typ.field(0).type, typ.field(1).type
         if _is_list(scalar) or pa.types.is_union(scalar) or not _is_list(lst):
@@ -217,8 +216,12 @@ def _list_from_arrow(arr: pa.Array) -> ListNode:
 
 
 def _union_from_arrow(arr: pa.Array) -> UnionNode:
-    type_ids = np.asarray(arr.type_codes).astype(np.int8, copy=False)
-    value_offsets = np.asarray(arr.offsets)
+    # UnionArray.type_codes / .offsets ignore the slice offset (pyarrow 26), so read the
+    # buffers directly.
+    buffers = arr.buffers()
+    start, stop = arr.offset, arr.offset + len(arr)
+    type_ids = np.frombuffer(buffers[1], dtype=np.int8)[start:stop]
+    value_offsets = np.frombuffer(buffers[2], dtype=np.int32)[start:stop]
     children = []
     for code in (0, 1):
         child = arr.field(code)

@@ -124,9 +124,7 @@ def _list_vs_list(a: lay.ListNode, b: lay.ListNode, path: str) -> tuple[lay.Node
     return lay.ListNode(offsets, validity, ca), lay.ListNode(offsets, validity, cb)
 
 
-def _broadcast_union(
-    a: lay.UnionNode, b: lay.UnionNode, path: str
-) -> tuple[lay.Node, lay.Node]:
+def _broadcast_union(a: lay.UnionNode, b: lay.UnionNode, path: str) -> tuple[lay.Node, lay.Node]:
     a_list, b_list = a.type_ids.astype(bool), b.type_ids.astype(bool)
     res_list = a_list | b_list
     ra, rb = child_ranks(a.type_ids), child_ranks(b.type_ids)
@@ -164,7 +162,7 @@ def _merge_groups(
     order = np.argsort(rows, kind="stable")
     merged = []
     for side in (1, 2):
-        arrays = [lay.to_arrow(g[side]) for g in groups]
+        arrays = [lay.to_arrow(g[1] if side == 1 else g[2]) for g in groups]
         types = {str(arr.type) for arr in arrays}
         if len(types) != 1:
             raise BroadcastError(

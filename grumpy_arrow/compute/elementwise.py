@@ -8,7 +8,7 @@ integer division truncates toward zero, unlike NumPy).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +29,7 @@ __all__ = [
     "zip_leaves",
 ]
 
-Operand = pa.Array | pa.Scalar
+Operand: TypeAlias = Any  # a pyarrow Array or Scalar
 
 
 def leaf_dtype(values: pa.Array | pa.Scalar) -> dt.DType:
@@ -49,9 +49,7 @@ def map_leaves(node: lay.Node, fn: Callable[[pa.Array], pa.Array]) -> lay.Node:
     return lay.UnionNode(node.type_ids, lay.Leaf(scalars), lists)
 
 
-def zip_leaves(
-    nodes: list[lay.Node], fn: Callable[..., pa.Array]
-) -> lay.Node:
+def zip_leaves(nodes: list[lay.Node], fn: Callable[..., pa.Array]) -> lay.Node:
     """Apply ``fn`` to corresponding leaves of nodes that share one structure."""
     first = nodes[0]
     if isinstance(first, lay.Leaf):
@@ -127,7 +125,11 @@ def _numpy_binary(ufunc: np.ufunc, name: str) -> Callable[[Operand, Operand], pa
         xa, va = _np_operand(a2, 1)
         xb, vb = _np_operand(b2, 1)
         if work.kind in "iu" and name in ("floor_divide", "remainder"):
-            zero = (xb == 0) if vb is None else ((xb == 0) & vb)
+            # Only divisions that produce a value count: a null on either side gives null.
+            zero = xb == 0
+            for v in (va, vb):
+                if v is not None:
+                    zero = zero & (v if len(v) > 1 else v[0])
             if np.any(zero):
                 pos = int(np.flatnonzero(np.broadcast_to(zero, np.shape(zero) or (1,)))[0])
                 raise DivisionByZeroError(
@@ -273,7 +275,9 @@ def _keep_int(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Arr
     return kernel
 
 
-def _float_test(fn: Callable[[pa.Array], pa.Array], int_value: bool) -> Callable[[pa.Array], pa.Array]:
+def _float_test(
+    fn: Callable[[pa.Array], pa.Array], int_value: bool
+) -> Callable[[pa.Array], pa.Array]:
     def kernel(x: pa.Array) -> pa.Array:
         d = leaf_dtype(x)
         _require_numeric(d, fn)
@@ -363,6 +367,8 @@ def scalar_operand(value: Any, like: dt.DType) -> pa.Scalar:
     if value is None:
         return pa.scalar(None, type=like.arrow)
     target = dt.result_type_with_scalar(like, value)
+    if isinstance(value, (bool, np.bool_)) and target.kind != "b":
+        value = int(value)
     try:
         return pa.scalar(value.item() if isinstance(value, np.generic) else value,
                          type=target.arrow)  # fmt: skip

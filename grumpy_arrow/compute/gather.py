@@ -104,8 +104,10 @@ def as_union(node: lay.Node, list_type_from: lay.Node | None = None) -> lay.Unio
         return node
     n = len(node)
     if isinstance(node, lay.Leaf):
-        lists = empty_like(list_type_from) if list_type_from is not None else lay.ListNode(
-            np.zeros(1, dtype=np.int64), None, lay.Leaf(node.values.slice(0, 0))
+        lists = (
+            empty_like(list_type_from)
+            if list_type_from is not None
+            else lay.ListNode(np.zeros(1, dtype=np.int64), None, lay.Leaf(node.values.slice(0, 0)))
         )
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(np.zeros(n, dtype=np.int8), node, lists)

@@ -61,9 +61,7 @@ def select_rows(node: lay.Node, key: slice | np.ndarray) -> lay.Node:
         return take_rows(node, np.arange(start, stop, step, dtype=np.int64))
     if key.dtype == bool:
         if len(key) != n:
-            raise OutOfBoundsError(
-                f"boolean index has length {len(key)} but axis 0 has length {n}"
-            )
+            raise OutOfBoundsError(f"boolean index has length {len(key)} but axis 0 has length {n}")
         return take_rows(node, np.flatnonzero(key))
     idx = key.astype(np.int64, copy=False)
     bad = (idx < -n) | (idx >= n)
@@ -155,8 +153,7 @@ def _check_bounds(local: np.ndarray, lens: np.ndarray, valid: np.ndarray | None,
         r = k if rows is None else int(rows[k])
         shown = key if isinstance(key, int) else int(np.asarray(key).ravel()[k % max(len(key), 1)])
         raise OutOfBoundsError(
-            f"index {shown} is out of bounds for axis {axis} with length {int(lens[k])} "
-            f"in row {r}"
+            f"index {shown} is out of bounds for axis {axis} with length {int(lens[k])} in row {r}"
         )
 
 
@@ -188,9 +185,7 @@ def _bound(value: int | None, lens: np.ndarray, default: Any, lo: int, hi: Any) 
 def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
     """Per-row gather (int leaves) or filter (bool leaves) with a ragged index."""
     if len(idx) != len(node):
-        raise OutOfBoundsError(
-            f"ragged index has {len(idx)} rows but the array has {len(node)}"
-        )
+        raise OutOfBoundsError(f"ragged index has {len(idx)} rows but the array has {len(node)}")
     if isinstance(idx, lay.Leaf):
         values = idx.values
         if pa.types.is_boolean(values.type):
@@ -218,17 +213,16 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
     if mismatch.any():
         r = int(np.flatnonzero(mismatch)[0])
         raise OutOfBoundsError(
-            f"ragged index row {r} has length {int(ilens[r])} but the array row has "
-            f"{int(lens[r])}"
+            f"ragged index row {r} has length {int(ilens[r])} but the array row has {int(lens[r])}"
         )
     if isinstance(content, lay.Leaf):
         mask = np.asarray(content.values.fill_null(False).to_numpy(zero_copy_only=False))
         rows = np.repeat(np.arange(len(node), dtype=np.int64), ilens)
         counts = np.bincount(rows[mask], minlength=len(node)).astype(np.int64)
         # Same lengths row by row, so a leaf's position in the mask is its position in the row.
-        positions = np.flatnonzero(mask) - idx.offsets[:-1][rows[mask]] + node.offsets[:-1][rows[mask]]
+        kept = rows[mask]
+        positions = np.flatnonzero(mask) - idx.offsets[:-1][kept] + node.offsets[:-1][kept]
         return lay.ListNode(offsets_from_lengths(counts), validity,
                             take_rows(node.content, positions))  # fmt: skip
     inner = ragged_index(node.content, content)
     return lay.ListNode(node.offsets, validity, inner)
-

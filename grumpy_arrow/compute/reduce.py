@@ -92,8 +92,8 @@ def _reduceat(ufunc: np.ufunc, x: np.ndarray, seg: _Segments, identity: Any,
     nonempty = lens > 0
     if nonempty.any():
         starts = seg.offsets[:-1][nonempty]
-        out[nonempty] = ufunc.reduceat(x, starts, dtype=dtype) if dtype else ufunc.reduceat(
-            x, starts
+        out[nonempty] = (
+            ufunc.reduceat(x, starts, dtype=dtype) if dtype else ufunc.reduceat(x, starts)
         )
     return out
 
@@ -166,7 +166,7 @@ def _extreme(values: pa.Array, valid: np.ndarray | None, seg: _Segments, op: str
             with np.errstate(all="ignore"):
                 res = mx - mn
         else:
-            res = mn if mn is not None else mx  # type: ignore[assignment]
+            res = mn if mn is not None else mx
         return _out(np.asarray(res), empty, d, op)
     xs = x_lo if op == "argmin" else x_hi
     extreme = _reduceat(np.minimum if op == "argmin" else np.maximum, xs, seg,
@@ -249,7 +249,8 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
     if isinstance(node, lay.UnionNode):
         return _reduce_union(node, op, k, axis)
     if k > axis + 1:
-        return lay.ListNode(node.offsets, node.validity, _reduce_below(node.content, op, k, axis + 1))
+        inner = _reduce_below(node.content, op, k, axis + 1)
+        return lay.ListNode(node.offsets, node.validity, inner)
     content = node.content
     if isinstance(content, lay.Leaf):
         res = segment_reduce(content.values, node.offsets, op)
@@ -301,8 +302,10 @@ def _pass_scalars(scalars: pa.Array, op: str, result_type: pa.DataType) -> pa.Ar
         zero = pa.scalar(0, type=result_type)
         return pc.if_else(pc.is_valid(scalars), zero, pa.scalar(None, type=result_type))
     if op in ("any", "all"):
-        return pc.not_equal(scalars, 0) if op == "any" else pc.fill_null(
-            pc.not_equal(scalars, 0), True
+        return (
+            pc.not_equal(scalars, 0)
+            if op == "any"
+            else pc.fill_null(pc.not_equal(scalars, 0), True)
         )
     if op in ("sum", "prod"):
         filled = pc.fill_null(scalars, 0 if op == "sum" else 1)

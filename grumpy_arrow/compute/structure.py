@@ -252,8 +252,10 @@ def pad_node(node: lay.Node, pad: Any) -> tuple[np.ndarray, np.ndarray]:
     assert isinstance(cur, lay.Leaf)
     values = cur.values
     d = dt.from_arrow_type(values.type)
-    valid = np.ones(len(values), dtype=bool) if values.null_count == 0 else np.asarray(
-        values.is_valid().to_numpy(zero_copy_only=False), dtype=bool
+    valid = (
+        np.ones(len(values), dtype=bool)
+        if values.null_count == 0
+        else np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     )
     if d.kind in "US":
         flat = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)

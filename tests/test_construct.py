@@ -1,0 +1,301 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import grumpy_arrow as gr
+
+
+def test_nested_lists_build_a_large_list_chain() -> None:
+    x = gr.array([[[1, 2], [3]], [[4]], []])
+    assert x.to_arrow().type == pa.large_list(pa.large_list(pa.int64()))
+    assert x.to_list() == [[[1, 2], [3]], [[4]], []]
+
+
+def test_explicit_dtype_sets_the_leaf_type() -> None:
+    x = gr.array([[1, 2, 3], [4, 5]], dtype=gr.int32)
+    assert x.to_arrow().type == pa.large_list(pa.int32())
+    assert x.dtype is gr.int32
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [
+        ([True, False], gr.bool_),
+        ([1, 2], gr.int64),
+        ([1.5, 2], gr.float64),
+        ([1, 2.5], gr.float64),
+        ([True, 2], gr.int64),
+        (["a", None], gr.string),
+        ([b"a", b"b"], gr.binary),
+        ([[1], [2.5]], gr.float64),
+        ([], gr.float64),
+        ([[], []], gr.float64),
+    ],
+    ids=repr,
+)
+def test_inference_follows_the_spec(value: list[object], dtype: gr.DType) -> None:
+    assert gr.array(value).dtype is dtype
+
+
+def test_bools_mixed_with_ints_become_ints() -> None:
+    assert gr.array([[True, 2], [False]]).to_list() == [[1, 2], [0]]
+
+
+def test_union_at_the_root_round_trips() -> None:
+    x = gr.array(["P12345", ["P12345-1", "P12345-2"], None], dtype=gr.string)
+    assert x.is_union
+    assert x.to_list() == ["P12345", ["P12345-1", "P12345-2"], None]
+    arrow = x.to_arrow()
+    assert arrow.type == pa.dense_union(
+        [pa.field("scalar", pa.string()), pa.field("list", pa.large_list(pa.string()))]
+    )
+    assert gr.array(arrow).to_list() == ["P12345", ["P12345-1", "P12345-2"], None]
+
+
+def test_union_inside_a_list() -> None:
+    x = gr.array([[1, 2, 3], [[None, 5], [6]]])
+    assert not x.is_union
+    assert x.to_arrow().type.value_type == pa.dense_union(
+        [pa.field("scalar", pa.int64()), pa.field("list", pa.large_list(pa.int64()))]
+    )
+    assert x.to_list() == [[1, 2, 3], [[None, 5], [6]]]
+
+
+def test_union_nested_in_a_union_list_child() -> None:
+    x = gr.array([1, [2, [3, 4]]])
+    assert x.type == "2 * union[int64, var * union[int64, var * int64]]"
+    assert x.to_list() == [1, [2, [3, 4]]]
+
+
+def test_none_among_list_rows_is_a_null_list() -> None:
+    x = gr.array([[1, 2], None])
+    assert not x.is_union
+    assert x.null_count == 1
+    assert x.to_list() == [[1, 2], None]
+
+
+def test_strings_below_lists_are_not_split_into_characters() -> None:
+    x = gr.array([["ab"], "cd"])
+    assert x.is_union
+    assert x.to_list() == [["ab"], "cd"]
+    y = gr.array([["ab", "c"], ["d"]], dtype=gr.string)
+    assert y.to_list() == [["ab", "c"], ["d"]]
+
+
+def test_tuples_count_as_lists() -> None:
+    assert gr.array([(1, 2), (3,)]).to_list() == [[1, 2], [3]]
+
+
+def test_python_scalar_becomes_a_length_one_array() -> None:
+    assert gr.array(5).to_list() == [5]
+
+
+def test_list_of_numpy_rows_builds_ragged_lists() -> None:
+    rows = [np.array([1.0, 2.0]), np.array([3.0])]
+    assert gr.array(rows).to_list() == [[1.0, 2.0], [3.0]]
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "message"),
+    [
+        ([1.5], gr.int32, "cannot convert 1.5 at position [0] to int32"),
+        ([[1, 2], [300]], gr.int8, "cannot convert 300 at position [1][0] to int8"),
+        ([0, -1], gr.uint8, "cannot convert -1 at position [1] to uint8"),
+        ([[1], ["x"]], gr.int64, "cannot convert 'x' at position [1][0] to int64"),
+        ([1, 2], gr.bool_, "cannot convert 1 at position [0] to bool_"),
+        (["a", 5], gr.string, "cannot convert 5 at position [1] to string"),
+    ],
+    ids=[
+        "float-into-int32",
+        "overflow-int8",
+        "negative-uint8",
+        "text-into-int",
+        "int-into-bool",
+        "int-into-string",
+    ],
+)
+def test_value_checks_name_value_dtype_and_position(
+    value: list[object], dtype: gr.DType, message: str
+) -> None:
+    with pytest.raises(gr.ConversionError) as info:
+        gr.array(value, dtype=dtype)
+    assert str(info.value) == message
+    assert isinstance(info.value, ValueError)
+
+
+def test_strings_mixed_with_numbers_name_the_first_offender() -> None:
+    with pytest.raises(gr.DTypeError) as info:
+        gr.array([[1, 2], [3, "a"]])
+    assert str(info.value) == (
+        "cannot mix numbers with 'a' at position [1][1]; all values of an array share one dtype"
+    )
+    assert isinstance(info.value, TypeError)
+
+
+def test_union_mix_error_names_the_position() -> None:
+    with pytest.raises(gr.DTypeError, match=r"cannot mix strings with 3 at position \[1\]\[0\]"):
+        gr.array(["a", [3]])
+
+
+def test_all_null_without_dtype_suggests_dtype() -> None:
+    with pytest.raises(gr.DTypeError, match="all-null values; pass dtype="):
+        gr.array([None, [None]])
+    assert gr.array([None, None], dtype=gr.int8).to_list() == [None, None]
+
+
+def test_unsupported_python_values_are_named() -> None:
+    with pytest.raises(gr.DTypeError, match=r"unsupported value \{'a': 1\} of type dict at "
+                       r"position \[1\]"):  # fmt: skip
+        gr.array([1, {"a": 1}])
+
+
+def test_unsupported_object_type() -> None:
+    with pytest.raises(gr.DTypeError, match="cannot build an array from object"):
+        gr.array(object())
+
+
+def test_numpy_rectangular_becomes_a_list_chain_sharing_values() -> None:
+    base = np.arange(12, dtype=np.int32).reshape(3, 4)
+    x = gr.array(base)
+    assert x.type == "3 * var * int32"
+    assert x.to_list() == base.tolist()
+    values = x.to_arrow().values
+    assert values.buffers()[1].address == base.ctypes.data
+
+
+def test_numpy_masked_array_gives_leaf_nulls() -> None:
+    m = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    assert gr.array(m).to_list() == [1.0, None, 3.0]
+
+
+def test_numpy_strings_and_zero_sized_axes() -> None:
+    assert gr.array(np.array(["a", "bc"])).to_list() == ["a", "bc"]
+    assert gr.array(np.zeros((2, 0, 3))).to_list() == [[], []]
+    assert gr.from_numpy(np.arange(3)).to_list() == [0, 1, 2]
+
+
+def test_numpy_object_array_goes_through_python_path() -> None:
+    obj = np.empty(2, dtype=object)
+    obj[0], obj[1] = [1, 2], 3
+    assert gr.array(obj).to_list() == [[1, 2], 3]
+
+
+def test_pyarrow_list_and_fixed_size_list_widen_to_large_list() -> None:
+    small = pa.array([[1, 2], [3]], type=pa.list_(pa.int16()))
+    fixed = pa.array([[1, 2], [3, 4]], type=pa.list_(pa.int64(), 2))
+    assert gr.array(small).to_arrow().type == pa.large_list(pa.int16())
+    assert gr.array(fixed).to_list() == [[1, 2], [3, 4]]
+    assert gr.array(fixed).to_arrow().type == pa.large_list(pa.int64())
+
+
+def test_pyarrow_sliced_list_with_null_backed_by_values() -> None:
+    offsets = pa.array([0, 2, 4, 5], type=pa.int32())
+    values = pa.array([1, 2, 3, 4, 5])
+    lists = pa.ListArray.from_arrays(offsets, values, mask=pa.array([False, True, False]))
+    x = gr.array(lists)
+    assert x.to_list() == [[1, 2], None, [5]]
+    assert x.sum(dim=1).to_list() == [3, None, 5]
+    assert x.flatten().to_list() == [1, 2, 5]
+
+
+def test_chunked_arrays_and_dictionaries() -> None:
+    assert gr.array(pa.chunked_array([[1, 2], [3]])).to_list() == [1, 2, 3]
+    assert gr.array(pa.chunked_array([], type=pa.int8())).dtype is gr.int8
+    dictionary = pa.array(["a", "b", "a"]).dictionary_encode()
+    assert gr.array(dictionary).to_list() == ["a", "b", "a"]
+
+
+def test_pyarrow_with_dtype_casts_safely() -> None:
+    assert gr.array(pa.array([[1, 2]]), dtype=gr.float32).to_arrow().type == pa.large_list(
+        pa.float32()
+    )
+    with pytest.raises(gr.ConversionError, match="cannot convert float64 values to int32"):
+        gr.array(pa.array([1.5]), dtype=gr.int32)
+
+
+@pytest.mark.parametrize(
+    "arrow",
+    [
+        pa.array([{"a": 1}]),
+        pa.array([{"a": 1}], type=pa.map_(pa.string(), pa.int64())),
+        pa.array([1], type=pa.date32()),
+    ],
+    ids=["struct", "map", "date"],
+)
+def test_unsupported_arrow_layouts_raise_layout_error(arrow: pa.Array) -> None:
+    with pytest.raises(gr.LayoutError, match="is not supported"):
+        gr.array(arrow)
+
+
+def test_foreign_union_shapes_are_refused() -> None:
+    sparse = pa.UnionArray.from_sparse(
+        pa.array([0, 1], pa.int8()), [pa.array([1, 2]), pa.array([[1], [2]])]
+    )
+    with pytest.raises(gr.LayoutError, match="expected a dense union with type codes"):
+        gr.array(sparse)
+
+
+def test_foreign_dense_union_with_32_bit_lists_is_canonicalised() -> None:
+    union = pa.UnionArray.from_dense(
+        pa.array([1, 0, 1], pa.int8()),
+        pa.array([0, 0, 1], pa.int32()),
+        [pa.array([7]), pa.array([[1, 2], [3]], type=pa.list_(pa.int64()))],
+        ["s", "l"],
+        [0, 1],
+    )
+    x = gr.array(union)
+    assert x.to_list() == [[1, 2], 7, [3]]
+    assert x.to_arrow().type.field(1).type == pa.large_list(pa.int64())
+
+
+def test_pycapsule_objects_are_accepted() -> None:
+    class ArrayExporter:
+        def __arrow_c_array__(self, requested_schema: object = None) -> object:
+            return pa.array([[1, 2], [3]]).__arrow_c_array__(requested_schema)
+
+    class StreamExporter:
+        def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+            return pa.chunked_array([[1], [2, 3]]).__arrow_c_stream__(requested_schema)
+
+    assert gr.array(ArrayExporter()).to_list() == [[1, 2], [3]]
+    assert gr.array(StreamExporter()).to_list() == [1, 2, 3]
+
+
+def test_grumpy_array_input_is_shared_or_cast() -> None:
+    x = gr.array([[1, 2]])
+    assert gr.array(x) is x
+    assert gr.array(x, dtype=gr.float64).to_list() == [[1.0, 2.0]]
+
+
+def test_from_offsets_builds_lists_over_values() -> None:
+    x = gr.from_offsets(np.arange(5), [0, 2, 2, 5], validity=[True, False, True])
+    assert x.to_list() == [[0, 1], None, [2, 3, 4]]
+
+
+@pytest.mark.parametrize(
+    ("offsets", "message"),
+    [
+        ([0, 3, 2], "decreasing at position 2"),
+        ([0, 9], r"within \[0, 5\]; got first 0, last 9"),
+        ([[0, 1]], "non-empty 1-D integer array"),
+    ],
+)
+def test_from_offsets_rejects_bad_offsets(offsets: list[object], message: str) -> None:
+    with pytest.raises(gr.errors.OffsetsError, match=message):
+        gr.from_offsets(np.arange(5), offsets)
+
+
+def test_from_offsets_null_rows_must_be_empty() -> None:
+    with pytest.raises(gr.errors.OffsetsError, match="null rows must be empty"):
+        gr.from_offsets([1, 2], [0, 1, 2], validity=[False, True])
+
+
+def test_zeros_ones_full_like_keep_structure() -> None:
+    x = gr.array([1, [2, 3]])
+    assert gr.zeros_like(x).to_list() == [0, [0, 0]]
+    assert gr.ones_like(x, dtype=gr.float32).to_list() == [1.0, [1.0, 1.0]]
+    assert gr.full_like(gr.array([["a"], []]), "z").to_list() == [["z"], []]
+    with pytest.raises(gr.ConversionError, match="fill value 300 does not fit int8"):
+        gr.full_like(gr.array([1], dtype=gr.int8), 300)
