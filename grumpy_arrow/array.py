@@ -294,7 +294,7 @@ class GrumpyArray:
         if idx.ndim > 1:
             return GrumpyArray._wrap(ix.ragged_index(self.node, idx.node))
         if idx.dtype.kind not in "iu":
-            raise TypeError(f"take needs integer indices, got {idx.dtype.name}")
+            raise DTypeError(f"take needs integer indices, got {idx.dtype.name}")
         return self[np.asarray(idx.to_numpy())]
 
     # -- elementwise ------------------------------------------------------------------
@@ -551,7 +551,10 @@ class GrumpyArray:
 
     def isin(self, values: Any) -> GrumpyArray:
         """Leafwise membership in ``values`` (same structure, bool leaves)."""
-        value_set = asarray(values).flatten().to_arrow()
+        try:
+            value_set = asarray(values).flatten().to_arrow()
+        except DTypeError:  # e.g. [None]: nothing to infer, so take this array's dtype
+            value_set = asarray(values, self.dtype).flatten().to_arrow()
         return GrumpyArray._wrap(so.isin_node(self.node, value_set, map_leaves))
 
     def flatten(self, dim: int | None = None) -> GrumpyArray:
@@ -642,12 +645,17 @@ def _broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array])
     if len(na) == 1 and len(nb) != 1 and isinstance(na, lay.Leaf):
         s = na.values[0]
         return map_leaves(nb, lambda v: kernel(s, v))
-    na, nb = broadcast_nodes(na, nb, a.type, b.type)
+    na, nb = broadcast_nodes(na, nb)
     return zip_leaves([na, nb], kernel)
 
 
-def broadcast_nodes(na: lay.Node, nb: lay.Node, ta: str, tb: str) -> tuple[lay.Node, lay.Node]:
+def _type_of(node: lay.Node) -> str:
+    return GrumpyArray._wrap(node).type
+
+
+def broadcast_nodes(na: lay.Node, nb: lay.Node) -> tuple[lay.Node, lay.Node]:
     """Outer-length rules (equal, or 1 against n) then per-row broadcasting."""
+    given = (na, nb)
     if len(na) != len(nb):
         if len(nb) == 1:
             nb = take_rows(nb, np.zeros(len(na), dtype=np.int64))
@@ -655,13 +663,15 @@ def broadcast_nodes(na: lay.Node, nb: lay.Node, ta: str, tb: str) -> tuple[lay.N
             na = take_rows(na, np.zeros(len(nb), dtype=np.int64))
         else:
             raise BroadcastError(
-                f"cannot broadcast {ta} with {tb}: outer lengths {len(na)} and {len(nb)} "
-                "differ and neither is 1"
+                f"cannot broadcast {_type_of(na)} with {_type_of(nb)}: outer lengths {len(na)} "
+                f"and {len(nb)} differ and neither is 1"
             )
     try:
         return broadcast_pair(na, nb)
     except BroadcastError as err:
-        raise BroadcastError(f"cannot broadcast {ta} with {tb}: {err}") from None
+        raise BroadcastError(
+            f"cannot broadcast {_type_of(given[0])} with {_type_of(given[1])}: {err}"
+        ) from None
 
 
 def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:
@@ -680,24 +690,24 @@ def _expand_ellipsis(keys: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
 
 def _normalize_key(key: Any) -> Any:
     if isinstance(key, (bool, np.bool_)):
-        raise TypeError("a single bool is not a valid index; use a boolean mask array")
+        raise DTypeError("a single bool is not a valid index; use a boolean mask array")
     if isinstance(key, (int, np.integer)):
         return int(key)
     if isinstance(key, slice):
         return key
     if isinstance(key, str):
-        raise TypeError(f"arrays are indexed by position, got the string {key!r}")
+        raise DTypeError(f"arrays are indexed by position, got the string {key!r}")
     arr = key if isinstance(key, GrumpyArray) else asarray(key)
     if len(arr) == 0 and arr.ndim == 1:
         return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iub":
+        raise DTypeError(f"index arrays must be integer or boolean, got {arr.dtype.name}")
     if arr.ndim > 1:
         return arr.node
     if arr.dtype == dt.bool_:
         if arr.null_count:
-            raise TypeError("a boolean mask index cannot contain nulls")
+            raise DTypeError("a boolean mask index cannot contain nulls")
         return np.asarray(arr.to_numpy(), dtype=bool)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"index arrays must be integer or boolean, got {arr.dtype.name}")
     return np.asarray(arr.to_numpy(), dtype=np.int64)
 
 
@@ -739,7 +749,7 @@ def _values_for(target: lay.Node, value: Any, dtype: dt.DType, key: Any) -> pa.A
     if len(vn) == 1 and isinstance(vn, lay.Leaf):
         vn = take_rows(vn, np.zeros(len(target), dtype=np.int64))
     try:
-        bt, bv = broadcast_nodes(target, vn, ids.type, v.type)
+        bt, bv = broadcast_nodes(target, vn)
     except BroadcastError as err:
         raise LayoutError(f"cannot assign {v.type} into the selection {key!r}: {err}") from None
     if lay.to_arrow(bt).type != lay.to_arrow(target).type or len(leaf_rows(bt)[0]) != len(
@@ -753,4 +763,5 @@ def _values_for(target: lay.Node, value: Any, dtype: dt.DType, key: Any) -> pa.A
     try:
         return pc.cast(values, dtype.arrow, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise ConversionError(f"cannot store {values.type} values in a {dtype.name} array") from err
+        got = dt.from_arrow_type(values.type).name
+        raise ConversionError(f"cannot store {got} values in an array of {dtype.name}") from err

@@ -38,15 +38,15 @@ def parse_object(obj: Any, dtype: dt.DType | None) -> pa.Array:
         For values that cannot be inferred, do not fit ``dtype``, or unsupported layouts.
     """
     if isinstance(obj, pa.ChunkedArray):
-        return _cast(from_arrow_array(_combine(obj)), dtype)
+        return _from_arrow_input(_combine(obj), dtype)
     if isinstance(obj, pa.Array):
-        return _cast(from_arrow_array(obj), dtype)
+        return _from_arrow_input(obj, dtype)
     if isinstance(obj, np.ndarray) and obj.dtype != object:
         return _cast(from_numpy_array(obj), dtype)
     if hasattr(obj, "__arrow_c_array__"):
-        return _cast(from_arrow_array(pa.array(obj)), dtype)
+        return _from_arrow_input(pa.array(obj), dtype)
     if hasattr(obj, "__arrow_c_stream__"):
-        return _cast(from_arrow_array(_combine(pa.chunked_array(obj))), dtype)
+        return _from_arrow_input(_combine(pa.chunked_array(obj)), dtype)
     if isinstance(obj, _SEQ):
         return from_python(list(obj) if isinstance(obj, np.ndarray) else obj, dtype)
     if obj is None or isinstance(obj, (bool, int, float, str, bytes, np.generic)):
@@ -55,6 +55,16 @@ def parse_object(obj: Any, dtype: dt.DType | None) -> pa.Array:
         f"cannot build an array from {type(obj).__name__}; expected a list, tuple, scalar, "
         "NumPy array, pyarrow Array/ChunkedArray or an object with __arrow_c_array__"
     )
+
+
+def _from_arrow_input(arr: pa.Array, dtype: dt.DType | None) -> pa.Array:
+    if pa.types.is_null(lay.arrow_leaf_type(arr.type)):
+        if dtype is None:
+            raise DTypeError(
+                f"cannot infer a dtype from an all-null Arrow array ({arr.type}); pass dtype="
+            )
+        arr = arr.cast(_replace_leaf(arr.type, dtype.arrow))
+    return _cast(from_arrow_array(arr), dtype)
 
 
 def _combine(chunked: pa.ChunkedArray) -> pa.Array:
@@ -103,10 +113,6 @@ def from_arrow_array(arr: pa.Array) -> pa.Array:
         For unsupported types (struct, map, sparse union, ...).
     """
     target = lay.canonical_type(arr.type)
-    if pa.types.is_null(arr.type):
-        raise DTypeError(
-            "cannot infer a dtype from an all-null Arrow array; cast it or pass dtype="
-        )
     if target.equals(arr.type):
         return arr
     if lay.arrow_depth(arr.type) and pa.types.is_union(target):
@@ -240,7 +246,10 @@ def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any)
         arr = from_arrow_array(arr)
     except (LayoutError, DTypeError):
         return None
-    if dtype is not None and dt.from_arrow_type(lay.arrow_leaf_type(arr.type)) != dtype:
+    inferred = dt.from_arrow_type(lay.arrow_leaf_type(arr.type))
+    if dtype is not None and inferred != dtype:
+        if inferred.kind in "US" and dtype.kind not in "US":
+            return None  # text is not parsed into numbers here; astype() does that
         try:
             return _cast(arr, dtype)
         except ConversionError:
@@ -370,7 +379,15 @@ def _convert_leaves(values: list[Any], dtype: dt.DType, obj: Any) -> pa.Array:
     try:
         if dtype.kind in "iu":
             # bools count as 0/1 here, as in NumPy and Python.
-            raw = pa.array([int(v) if isinstance(v, bool) else v for v in values])
+            ints = [int(v) if isinstance(v, bool) else v for v in values]
+            try:
+                raw = pa.array(ints)
+            except OverflowError:
+                # Beyond int64 (uint64's upper half): Arrow infers nothing, so convert with
+                # the target type after refusing fractional floats (which it would truncate).
+                if any(isinstance(v, float) and not v.is_integer() for v in ints):
+                    raise
+                return pa.array(ints, type=dtype.arrow)
             if pa.types.is_null(raw.type):
                 return pa.array(values, type=dtype.arrow)
             if dtype.kind in "iu" and not (

@@ -261,16 +261,16 @@ def result_type_with_scalar(arr: DType, value: Any) -> DType:
         return float64 if arr.kind in "biu" else _require_numeric(arr, value)
     if isinstance(value, str):
         if arr.kind != "U":
-            raise DTypeError(f"cannot combine a {arr.name} array with the string {value!r}")
+            raise DTypeError(f"cannot combine an array of {arr.name} with the string {value!r}")
         return arr
     if isinstance(value, bytes):
         if arr.kind != "S":
-            raise DTypeError(f"cannot combine a {arr.name} array with the bytes {value!r}")
+            raise DTypeError(f"cannot combine an array of {arr.name} with the bytes {value!r}")
         return arr
     raise DTypeError(f"unsupported scalar operand {value!r} of type {type(value).__name__}")
 
 
 def _require_numeric(arr: DType, value: Any) -> DType:
     if arr.kind not in "iuf":
-        raise DTypeError(f"cannot combine a {arr.name} array with the number {value!r}")
+        raise DTypeError(f"cannot combine an array of {arr.name} with the number {value!r}")
     return arr

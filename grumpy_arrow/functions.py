@@ -220,11 +220,10 @@ def where(condition: Any, x: Any, y: Any) -> GrumpyArray:
     common = dt.promote_types(xs.dtype, ys.dtype)
     xs, ys = xs.astype(common), ys.astype(common)
     nodes = [cond.node, xs.node, ys.node]
-    types = [cond.type, xs.type, ys.type]
     # Broadcast pairwise against the condition until all three share one structure.
     for _ in range(2):
         for i in (1, 2):
-            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i], types[0], types[i])
+            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i])
     return GrumpyArray._wrap(zip_leaves(nodes, lambda c, a, b: pc.if_else(c, a, b)))
 
 
@@ -243,8 +242,8 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
     arr = asarray(x)
     target = arr.dtype if dtype is None else dt.dtype(dtype)
     try:
-        fill = pa.scalar(fill_value, type=target.arrow)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        fill = parse_object([fill_value], target)[0]
+    except ConversionError as err:
         raise ConversionError(f"fill value {fill_value!r} does not fit {target.name}") from err
     return GrumpyArray._wrap(map_leaves(arr.node, lambda v: pa.repeat(fill, len(v))))
 

@@ -123,3 +123,10 @@ def test_where_broadcasts_all_three_operands() -> None:
     assert gr.where(gr.array([True, False]), x, gr.array([[9], [8]])).to_list() == [[1, 5], [8]]
     with pytest.raises(gr.DTypeError, match="where needs a bool condition"):
         gr.where(x, x, x)
+
+
+def test_broadcast_error_names_the_operands_as_given() -> None:
+    with pytest.raises(
+        gr.BroadcastError, match=r"^cannot broadcast 2 \* var \* int64 with 1 \* var \* int64: "
+    ):
+        gr.array([[1, 2, 3], [4, 5]]) + gr.array([[10, 20, 30]])

@@ -299,3 +299,23 @@ def test_zeros_ones_full_like_keep_structure() -> None:
     assert gr.full_like(gr.array([["a"], []]), "z").to_list() == [["z"], []]
     with pytest.raises(gr.ConversionError, match="fill value 300 does not fit int8"):
         gr.full_like(gr.array([1], dtype=gr.int8), 300)
+
+
+def test_all_null_arrow_input_needs_a_dtype() -> None:
+    with pytest.raises(gr.DTypeError, match=r"all-null Arrow array \(null\); pass dtype="):
+        gr.array(pa.array([None, None]))
+    assert gr.array(pa.array([None, None]), dtype=gr.int8).to_list() == [None, None]
+    nested = gr.array(pa.array([[None], []]), dtype=gr.float32)
+    assert nested.type == "2 * var * float32"
+
+
+def test_text_is_not_parsed_into_numbers_at_construction() -> None:
+    with pytest.raises(gr.ConversionError, match=r"cannot convert '1' at position \[0\] to int64"):
+        gr.array(["1", "2"], dtype=gr.int64)
+    assert gr.array(["1", "2"]).astype(gr.int64).to_list() == [1, 2]
+
+
+def test_full_like_checks_the_fill_value() -> None:
+    with pytest.raises(gr.ConversionError, match="fill value 1.5 does not fit int64"):
+        gr.full_like(gr.array([[1], [3]]), 1.5)
+    assert gr.full_like(gr.array([[1], [3]]), None).to_list() == [[None], [None]]

@@ -65,9 +65,9 @@ def test_gather_and_mask_errors(ragged: gr.GrumpyArray) -> None:
         gr.OutOfBoundsError, match="boolean index has length 2 but axis 0 has length 3"
     ):
         ragged[np.array([True, False])]
-    with pytest.raises(TypeError, match="index arrays must be integer or boolean, got float64"):
+    with pytest.raises(gr.DTypeError, match="index arrays must be integer or boolean, got float64"):
         ragged[[0.5]]
-    with pytest.raises(TypeError, match="indexed by position, got the string 'a'"):
+    with pytest.raises(gr.DTypeError, match="indexed by position, got the string 'a'"):
         ragged["a"]
 
 
@@ -161,7 +161,7 @@ def test_ragged_index_row_count_must_match() -> None:
 
 def test_take_flat_indices() -> None:
     assert gr.array([[1], [2, 3]]).take([1, 1]).to_list() == [[2, 3], [2, 3]]
-    with pytest.raises(TypeError, match="take needs integer indices"):
+    with pytest.raises(gr.DTypeError, match="take needs integer indices"):
         gr.array([1]).take([0.5])
 
 
@@ -191,6 +191,22 @@ def test_structural_assignment_is_refused_and_changes_nothing() -> None:
     x = gr.array([[1, 2, 3], [4, 5]])
     with pytest.raises(gr.LayoutError, match="cannot assign"):
         x[1] = [1, 2, 3]
-    with pytest.raises(gr.ConversionError, match="cannot store double values in a int64 array"):
+    with pytest.raises(
+        gr.ConversionError, match="cannot store float64 values in an array of int64"
+    ):
         x[0, 0] = 1.5
     assert x.to_list() == [[1, 2, 3], [4, 5]]
+
+
+def test_index_errors_name_the_inner_axis_and_row() -> None:
+    x = gr.array([[1, 2, 3], [4, 5]])
+    with pytest.raises(gr.OutOfBoundsError) as info:
+        x[0, 5]
+    assert str(info.value) == "index 5 is out of bounds for axis 1 with length 3 in row 0"
+    with pytest.raises(gr.OutOfBoundsError, match=r"axis 2 with length 1 in row 0\[0\]"):
+        gr.array([[[1]]])[0, 0, 5]
+
+
+def test_float_ragged_index_is_refused() -> None:
+    with pytest.raises(gr.DTypeError, match="index arrays must be integer or boolean, got float64"):
+        gr.array([[10, 20], [30]])[gr.array([[0.5], []])]

@@ -121,3 +121,7 @@ def test_concat_dim_one_errors() -> None:
         gr.concat([gr.array([1]), gr.array([2])], dim=1)
     with pytest.raises(gr.LayoutError, match="supports dim=0 or dim=1"):
         gr.concat([gr.array([1])], dim=2)
+
+
+def test_isin_with_only_nulls_uses_the_array_dtype() -> None:
+    assert gr.array([1, 2]).isin([None]).to_list() == [False, False]

@@ -14,6 +14,7 @@ __all__ = [
     "empty_like",
     "expand_ranges",
     "leaf_rows",
+    "leaf_values",
     "offsets_from_lengths",
     "slice_rows",
     "take_rows",
@@ -140,3 +141,12 @@ def leaf_rows(node: lay.Node) -> tuple[pa.Array, np.ndarray]:
     order = np.argsort(rows, kind="stable")
     values = pa.concat_arrays([node.scalars.values, list_values])
     return pc.take(values, pa.array(order)), rows[order]
+
+
+def leaf_values(node: lay.Node) -> pa.Array:
+    """Every leaf value in row-major order (zero-copy for list-chains)."""
+    while isinstance(node, lay.ListNode):
+        node = node.content
+    if isinstance(node, lay.Leaf):
+        return node.values
+    return leaf_rows(node)[0]

@@ -36,9 +36,9 @@ def normalize_index(i: int, length: int, axis: int = 0, where: str = "") -> int:
     return j
 
 
-def row(node: lay.Node, i: int) -> Any:
+def row(node: lay.Node, i: int, axis: int = 0, where: str = "") -> Any:
     """Row ``i``: a Python value for scalar rows, a node for list rows."""
-    j = normalize_index(i, len(node))
+    j = normalize_index(i, len(node), axis, where)
     if isinstance(node, lay.Leaf):
         return node.values[j].as_py()
     if isinstance(node, lay.ListNode):
@@ -48,10 +48,12 @@ def row(node: lay.Node, i: int) -> Any:
     rank = int(child_ranks(node.type_ids)[j])
     if node.type_ids[j] == 0:
         return node.scalars.values[rank].as_py()
-    return row(node.lists, rank)
+    return row(node.lists, rank, axis, where)
 
 
-def select_rows(node: lay.Node, key: slice | np.ndarray) -> lay.Node:
+def select_rows(
+    node: lay.Node, key: slice | np.ndarray, axis: int = 0, where: str = ""
+) -> lay.Node:
     """Outer selection by slice, int array or bool mask."""
     n = len(node)
     if isinstance(key, slice):
@@ -67,27 +69,32 @@ def select_rows(node: lay.Node, key: slice | np.ndarray) -> lay.Node:
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         first = int(idx[np.flatnonzero(bad)[0]])
-        raise OutOfBoundsError(f"index {first} is out of bounds for axis 0 with length {n}")
+        raise OutOfBoundsError(
+            f"index {first} is out of bounds for axis {axis} with length {n}{where}"
+        )
     return take_rows(node, np.where(idx < 0, idx + n, idx))
 
 
-def getitem(node: lay.Node, keys: tuple[Key, ...]) -> Any:
-    """Apply one key per axis, starting at axis 0."""
+def getitem(node: lay.Node, keys: tuple[Key, ...], axis: int = 0, where: str = "") -> Any:
+    """Apply one key per axis, starting at ``axis`` (a row picked at ``where``)."""
     if not keys:
         return node
     head, rest = keys[0], keys[1:]
     if isinstance(head, int):
-        picked = row(node, head)
+        picked = row(node, head, axis, where)
         if not rest:
             return picked
         if not isinstance(picked, (lay.Leaf, lay.ListNode, lay.UnionNode)):
-            raise OutOfBoundsError(f"too many indices: row {head} is a scalar with no axis 1")
-        return getitem(picked, rest)
+            raise OutOfBoundsError(
+                f"too many indices: row {head}{where} is a scalar with no axis {axis + 1}"
+            )
+        path = f" in row {head}" if not where else f"{where}[{head}]"
+        return getitem(picked, rest, axis + 1, path)
     if isinstance(head, (lay.Leaf, lay.ListNode, lay.UnionNode)):
         out = ragged_index(node, head)
     else:
-        out = select_rows(node, head)
-    return _inner(out, rest, 1) if rest else out
+        out = select_rows(node, head, axis, where)
+    return _inner(out, rest, axis + 1) if rest else out
 
 
 def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:

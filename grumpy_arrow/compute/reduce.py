@@ -22,13 +22,14 @@ from grumpy_arrow.compute.elementwise import leaf_dtype, numpy_view
 from grumpy_arrow.compute.gather import (
     child_ranks,
     leaf_rows,
+    leaf_values,
     offsets_from_lengths,
     slice_rows,
     take_rows,
 )
 from grumpy_arrow.errors import DTypeError, LayoutError, OutOfBoundsError
 
-__all__ = ["REDUCERS", "normalize_dim", "reduce", "segment_reduce"]
+__all__ = ["REDUCERS", "normalize_dim", "reduce", "reduce_all", "segment_reduce"]
 
 REDUCERS = (
     "sum", "prod", "mean", "min", "max", "std", "var", "count", "count_nonzero",
@@ -221,12 +222,11 @@ def _segment_reduce_text(values: pa.Array, seg: _Segments, op: str, d: dt.DType)
 def reduce(node: lay.Node, op: str, dim: int | None, ndim: int) -> Any:
     """Reduce ``node`` over ``dim`` (None = everything -> Python scalar)."""
     if dim is None:
-        values, _ = leaf_rows(node)
-        return segment_reduce(values, np.array([0, len(values)]), op)[0].as_py()
+        return reduce_all(leaf_values(node), op)
     k = normalize_dim(dim, ndim)
     if k == 0:
         if isinstance(node, lay.Leaf):
-            return segment_reduce(node.values, np.array([0, len(node)]), op)[0].as_py()
+            return reduce_all(node.values, op)
         if isinstance(node, lay.UnionNode):
             values, rows = leaf_rows(node)
             offsets = offsets_from_lengths(np.bincount(rows, minlength=len(node)))
@@ -235,6 +235,22 @@ def reduce(node: lay.Node, op: str, dim: int | None, ndim: int) -> Any:
                         _local_positions(node.offsets), op)  # fmt: skip
         return slice_rows(merged.content, 0, len(merged.content))
     return _reduce_below(node, op, k, 0)
+
+
+def reduce_all(values: pa.Array, op: str) -> Any:
+    """Reduce every value to one Python scalar (whole-buffer NumPy where possible)."""
+    d = leaf_dtype(values)
+    if values.null_count == 0 and d.kind in "iuf" and d != dt.float16 and len(values):
+        x = values.to_numpy(zero_copy_only=True)
+        if op == "sum":
+            return np.sum(x, dtype=_sum_dtype(d)).item()
+        if op == "mean":
+            return np.mean(x, dtype=_mean_dtype(d)).item()
+        if op in ("min", "max"):
+            return (np.min(x) if op == "min" else np.max(x)).item()
+        if op == "count":
+            return len(values)
+    return segment_reduce(values, np.array([0, len(values)]), op)[0].as_py()
 
 
 def _local_positions(offsets: np.ndarray) -> np.ndarray:
