@@ -316,6 +316,6 @@ def test_text_is_not_parsed_into_numbers_at_construction() -> None:
 
 
 def test_full_like_checks_the_fill_value() -> None:
-    with pytest.raises(gr.ConversionError, match="fill value 1.5 does not fit int64"):
+    with pytest.raises(gr.ConversionError, match=r"fill value 1\.5 does not fit int64"):
         gr.full_like(gr.array([[1], [3]]), 1.5)
     assert gr.full_like(gr.array([[1], [3]]), None).to_list() == [[None], [None]]
