@@ -1,0 +1,120 @@
+"""NaN-aware equality assertions for GrumpyArrays and the nested Python values they hold.
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> from grumpy_arrow.testing import assert_array_equal, assert_values_equal, values_equal
+>>> nan = float("nan")
+>>> values_equal([1.0, [nan, None]], [1.0, [nan, None]])
+True
+>>> values_equal([True], [1])  # a bool never equals a number
+False
+>>> assert_values_equal([[1, 2], [3]], [[1, 2], [4]])
+Traceback (most recent call last):
+...
+AssertionError: values differ at [1][0]: 3 != 4
+>>> assert_array_equal(gr.array([1, 2], dtype=gr.int32), gr.array([1, 2], dtype=gr.int64))
+Traceback (most recent call last):
+...
+AssertionError: types differ: '2 * int32' != '2 * int64'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.array import GrumpyArray
+
+__all__ = ["assert_array_equal", "assert_values_equal", "values_equal"]
+
+_NUMBER = (int, float, np.integer, np.floating)
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
+def _first_difference(actual: Any, expected: Any, path: str) -> str | None:
+    """A description of the first place where ``actual`` and ``expected`` differ, or None."""
+    a_seq, e_seq = isinstance(actual, (list, tuple)), isinstance(expected, (list, tuple))
+    if a_seq or e_seq:
+        if not (a_seq and e_seq):
+            return f"values differ at {path or 'top level'}: {actual!r} != {expected!r}"
+        if len(actual) != len(expected):
+            return (
+                f"lengths differ at {path or 'top level'}: {len(actual)} != {len(expected)} "
+                f"({actual!r} != {expected!r})"
+            )
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            found = _first_difference(a, e, f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if actual is None or expected is None:
+        same = actual is None and expected is None
+    elif _is_nan(actual) or _is_nan(expected):
+        same = _is_nan(actual) and _is_nan(expected)
+    elif _is_bool(actual) != _is_bool(expected):
+        same = False
+    else:
+        same = bool(actual == expected)
+    if same:
+        return None
+    return f"values differ at {path or 'top level'}: {actual!r} != {expected!r}"
+
+
+def values_equal(actual: Any, expected: Any) -> bool:
+    """Whether two nested Python values are equal, with NaN equal to NaN.
+
+    Lists and tuples compare element by element (a list equals a tuple of the same values),
+    ``None`` only equals ``None``, a bool never equals a number, and other scalars use
+    ``==`` (so ``1 == 1.0`` and ``0.0 == -0.0``).
+    """
+    return _first_difference(actual, expected, "") is None
+
+
+def assert_values_equal(actual: Any, expected: Any) -> None:
+    """Assert :func:`values_equal`, naming the path of the first difference.
+
+    Raises
+    ------
+    AssertionError
+        When the values differ.
+    """
+    found = _first_difference(actual, expected, "")
+    if found is not None:
+        raise AssertionError(found)
+
+
+def assert_array_equal(
+    actual: GrumpyArray, expected: GrumpyArray, *, check_type: bool = True
+) -> None:
+    """Assert two GrumpyArrays have the same type string and the same values (NaN-aware).
+
+    Parameters
+    ----------
+    actual, expected : GrumpyArray
+    check_type : bool, default True
+        Also compare the type strings (``'2 * var * int64'``); with False only the values
+        (``to_list()``) are compared.
+
+    Raises
+    ------
+    AssertionError
+        When the types or values differ.
+    TypeError
+        When either argument is not a GrumpyArray.
+    """
+    for name, arr in (("actual", actual), ("expected", expected)):
+        if not isinstance(arr, GrumpyArray):
+            raise TypeError(f"{name} must be a GrumpyArray, got {type(arr).__name__}")
+    if check_type and actual.type != expected.type:
+        raise AssertionError(f"types differ: {actual.type!r} != {expected.type!r}")
+    assert_values_equal(actual.to_list(), expected.to_list())

@@ -1,0 +1,393 @@
+"""Property tests: random nested / union / null structures survive every round trip.
+
+Each value is a list of rows drawn by :mod:`grumpy_arrow.testing.strategies`; the
+references below are computed from the Python value alone, following the model:
+at each level of the nesting (all items at one depth, split by union children) ``None``
+among list rows is a null list, among scalars a null scalar, and where scalars and lists
+mix (a union) a null scalar.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import grumpy_arrow as gr
+from grumpy_arrow.testing import assert_array_equal, assert_values_equal, values_equal
+from grumpy_arrow.testing import strategies as gst
+
+FAST = settings(max_examples=60, deadline=None)
+SLOW = settings(max_examples=30, deadline=None)
+
+# -- Python references --------------------------------------------------------------------
+
+Tagged = tuple[Any, ...]  # ("leaf", value) | ("null_list",) | ("list", [Tagged, ...])
+
+
+def _is_list(x: Any) -> bool:
+    return isinstance(x, list)
+
+
+def _is_scalar(x: Any) -> bool:
+    return x is not None and not _is_list(x)
+
+
+def tag_level(items: list[Any]) -> list[Tagged]:
+    """Tag every item of one level: leaf value (null leaves included), null list or list."""
+    has_list = any(_is_list(x) for x in items)
+    has_scalar = any(_is_scalar(x) for x in items)
+    if not has_list:
+        return [("leaf", x) for x in items]
+    if not has_scalar:
+        children = tag_level([y for x in items if x is not None for y in x])
+        out: list[Tagged] = []
+        pos = 0
+        for x in items:
+            if x is None:
+                out.append(("null_list",))
+            else:
+                out.append(("list", children[pos : pos + len(x)]))
+                pos += len(x)
+        return out
+    tagged_lists = iter(tag_level([x for x in items if _is_list(x)]))
+    return [next(tagged_lists) if _is_list(x) else ("leaf", x) for x in items]
+
+
+def flatten_reference(rows: list[Tagged]) -> list[Any]:
+    """Every leaf in row-major order: null leaves kept, null lists contribute nothing."""
+    out: list[Any] = []
+    for row in rows:
+        if row[0] == "leaf":
+            out.append(row[1])
+        elif row[0] == "list":
+            out.extend(flatten_reference(row[1]))
+    return out
+
+
+def depth(x: Any) -> int:
+    """List nesting depth: 0 for scalars and None."""
+    if not _is_list(x):
+        return 0
+    return 1 + max((depth(y) for y in x), default=0)
+
+
+def type_reference(items: list[Any], dtype: gr.DType) -> str:
+    """The type string (without the length) that the structure of one level gives."""
+    has_list = any(_is_list(x) for x in items)
+    has_scalar = any(_is_scalar(x) for x in items)
+    children = [y for x in items if _is_list(x) for y in x]
+    if not has_list:
+        return dtype.name
+    if not has_scalar:
+        return f"var * {type_reference(children, dtype)}"
+    return f"union[{dtype.name}, var * {type_reference(children, dtype)}]"
+
+
+def non_null_leaves(value: list[Any]) -> list[Any]:
+    return [v for v in flatten_reference(tag_level(value)) if v is not None]
+
+
+def assert_same_array(actual: gr.GrumpyArray, expected: gr.GrumpyArray) -> None:
+    """Same type string, same values, same Arrow type and equal Arrow arrays."""
+    assert_array_equal(actual, expected)
+    assert actual.to_arrow().type.equals(expected.to_arrow().type)
+    assert actual.to_arrow().equals(expected.to_arrow())
+
+
+def test_reference_flatten_matches_the_documented_example() -> None:
+    value = [1, [2, None], None, [[None], None]]
+    # top level mixes scalars and lists: None is a null scalar (kept); [2, None, [None], None]
+    # mixes too: both Nones are null scalars; [None] is below lists only: a null leaf.
+    assert flatten_reference(tag_level(value)) == [1, 2, None, None, None, None]
+    assert flatten_reference(tag_level([[1], None, [None]])) == [1, None]
+    assert type_reference([[1, 2, 3], [[None, 5], [6]]], gr.int64) == (
+        "var * union[int64, var * int64]"
+    )
+
+
+# -- strategies ----------------------------------------------------------------------------
+
+Case = tuple[gr.DType, list[Any]]
+
+_INT64_MAX = 2**63 - 1
+
+
+def cases(kinds: str = "iufbUS", **kwargs: Any) -> st.SearchStrategy[Case]:
+    """``(dtype, value)`` pairs drawn by the shipped strategies."""
+    return gst.dtype_and_values(kinds, **kwargs)
+
+
+ARRAYS = gst.arrays()
+
+
+# -- construction round trips -----------------------------------------------------------
+
+
+@FAST
+@given(cases())
+def test_python_value_round_trips_through_array_with_explicit_dtype(case: Case) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert x.dtype == dtype
+    assert_values_equal(x.to_list(), value)
+    assert x.to_list() == value  # exact too: NaN is not generated by default
+
+
+@settings(max_examples=20, deadline=None)
+@example(value=[2**63])
+@given(gst.nested_values(gr.uint64, leaves=st.integers(_INT64_MAX + 1, 2**64 - 1)))
+def test_uint64_values_above_the_int64_range_round_trip(value: list[Any]) -> None:
+    assert gr.array(value, dtype=gr.uint64).to_list() == value
+
+
+@FAST
+@given(cases())
+def test_type_string_follows_the_python_structure(case: Case) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert x.type == f"{len(value)} * {type_reference(value, dtype)}"
+    assert x.is_union == (any(map(_is_list, value)) and any(map(_is_scalar, value)))
+
+
+@FAST
+@given(cases(unions=False))
+def test_values_without_unions_build_plain_list_chains(case: Case) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert "union" not in x.type
+    assert_values_equal(x.to_list(), value)
+
+
+_INFERABLE = st.sampled_from([gr.int64, gr.float64, gr.bool_, gr.string])
+
+
+@FAST
+@given(
+    _INFERABLE.flatmap(lambda d: st.tuples(st.just(d), gst.nested_values(d))).filter(
+        lambda c: bool(non_null_leaves(c[1]))
+    )
+)
+def test_dtype_is_inferred_from_int_float_bool_and_str_leaves(case: Case) -> None:
+    dtype, value = case
+    x = gr.array(value)
+    assert x.dtype == dtype
+    assert_values_equal(x.to_list(), value)
+
+
+def _only_null_leaves(value: list[Any]) -> bool:
+    leaves = flatten_reference(tag_level(value))
+    return bool(leaves) and all(v is None for v in leaves)
+
+
+@FAST
+@given(gst.nested_values(gr.int64, leaves=st.nothing()).filter(_only_null_leaves))
+def test_dtype_inference_refuses_values_whose_leaves_are_all_null(value: list[Any]) -> None:
+    with pytest.raises(gr.DTypeError, match="dtype="):
+        gr.array(value)
+
+
+@FAST
+@given(
+    gst.dtypes(kinds="f").flatmap(
+        lambda d: st.tuples(
+            st.just(d), gst.nested_values(d, leaves=gst.leaf_values(d, allow_nan=True))
+        )
+    )
+)
+def test_float_values_with_nan_round_trip_nan_aware(case: Case) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert_values_equal(x.to_list(), value)
+    assert_array_equal(gr.array(x.to_arrow()), x)
+
+
+# -- Arrow round trips ----------------------------------------------------------------------
+
+
+@FAST
+@given(ARRAYS)
+def test_array_from_its_own_arrow_array_is_identity(x: gr.GrumpyArray) -> None:
+    assert_same_array(gr.array(x.to_arrow()), x)
+    assert_same_array(gr.from_arrow(x.to_arrow()), x)
+    assert_same_array(gr.array(x), x)
+
+
+@FAST
+@given(ARRAYS)
+def test_array_round_trips_through_pycapsule_export(x: gr.GrumpyArray) -> None:
+    exported = pa.array(x)
+    assert exported.equals(x.to_arrow())
+    assert_same_array(gr.array(exported), x)
+
+
+@SLOW
+@given(ARRAYS, st.data())
+def test_array_from_chunked_arrow_equals_the_whole(x: gr.GrumpyArray, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(0, len(x)), label="cut")
+    arr = x.to_arrow()
+    chunked = pa.chunked_array([arr.slice(0, cut), arr.slice(cut)], type=arr.type)
+    assert_same_array(gr.array(chunked), x)
+
+
+# -- indexing -------------------------------------------------------------------------------
+
+
+@FAST
+@given(cases(), st.integers(-8, 8), st.integers(-8, 8))
+def test_slice_matches_python_slice(case: Case, a: int, b: int) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    part = x[a:b]
+    expected = value[a:b]
+    assert_values_equal(part.to_list(), expected)
+    assert len(part) == len(expected)
+    assert part.null_count == expected.count(None)
+    # None keeps the meaning it had in the whole array, so tag before slicing.
+    leaves = flatten_reference(tag_level(value)[a:b])
+    assert_values_equal(part.flatten().to_list(), leaves)
+    assert part.count() == sum(v is not None for v in leaves)
+
+
+@FAST
+@given(
+    cases(),
+    st.integers(-8, 8) | st.none(),
+    st.integers(-8, 8) | st.none(),
+    st.integers(-3, 3).filter(bool),
+)
+def test_stepped_slice_matches_python_slice(
+    case: Case, a: int | None, b: int | None, step: int
+) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert_values_equal(x[a:b:step].to_list(), value[a:b:step])
+
+
+@FAST
+@given(cases(min_size=1), st.data())
+def test_integer_index_matches_python_row(case: Case, data: st.DataObject) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    i = data.draw(st.integers(-len(value), len(value) - 1), label="i")
+    row = x[i]
+    if _is_list(value[i]):
+        assert isinstance(row, gr.GrumpyArray)
+        assert_values_equal(row.to_list(), value[i])
+    else:
+        assert not isinstance(row, gr.GrumpyArray)
+        assert values_equal(row, value[i]), (row, value[i])
+
+
+@FAST
+@given(cases(), st.integers(0, 3))
+def test_integer_index_out_of_range_raises_index_error(case: Case, beyond: int) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    for i in (len(value) + beyond, -len(value) - 1 - beyond):
+        with pytest.raises(IndexError):
+            x[i]
+
+
+# -- structure and reductions ---------------------------------------------------------------
+
+
+@FAST
+@given(cases())
+def test_len_ndim_and_null_count_match_python_reference(
+    case: Case,
+) -> None:
+    dtype, value = case
+    x = gr.array(value, dtype=dtype)
+    assert len(x) == len(value)
+    assert x.ndim == max(depth(value), 1)
+    assert x.null_count == value.count(None)
+
+
+@FAST
+@given(cases())
+def test_is_null_marks_the_none_rows(case: Case) -> None:
+    dtype, value = case
+    assert gr.array(value, dtype=dtype).is_null().to_list() == [v is None for v in value]
+
+
+@FAST
+@given(cases())
+def test_flatten_keeps_null_leaves_and_skips_null_lists(case: Case) -> None:
+    dtype, value = case
+    flat = gr.array(value, dtype=dtype).flatten()
+    assert flat.ndim == 1
+    assert flat.dtype == dtype
+    assert_values_equal(flat.to_list(), flatten_reference(tag_level(value)))
+
+
+@FAST
+@given(cases())
+def test_count_is_the_number_of_non_null_leaves(case: Case) -> None:
+    dtype, value = case
+    assert gr.array(value, dtype=dtype).count() == len(non_null_leaves(value))
+
+
+_SMALL_INT64 = gst.leaf_values(gr.int64, min_value=-1000, max_value=1000)
+
+
+@FAST
+@given(gst.nested_values(gr.int64, leaves=_SMALL_INT64))
+def test_sum_over_all_dims_is_the_python_sum_of_non_null_leaves(value: list[Any]) -> None:
+    total = gr.array(value, dtype=gr.int64).sum(dim=None)
+    assert total == sum(non_null_leaves(value))
+    assert isinstance(total, int)
+
+
+# -- the testing helpers themselves ---------------------------------------------------------
+
+
+@FAST
+@given(gst.dtype_and_values(kinds="f"))
+def test_float_leaves_are_exactly_representable_at_their_width(
+    case: Case,
+) -> None:
+    dtype, value = case
+    for v in non_null_leaves(value):
+        assert math.isinf(v) or float(dtype.numpy.type(v)) == v
+
+
+@FAST
+@given(gst.dtypes(kinds="iu").flatmap(lambda d: st.tuples(st.just(d), gst.leaf_values(d))))
+def test_integer_leaves_stay_in_the_dtype_range(case: tuple[gr.DType, int]) -> None:
+    dtype, v = case
+    info = np.iinfo(dtype.numpy)
+    assert isinstance(v, int)
+    assert int(info.min) <= v <= int(info.max)
+    assert gr.array([v, [v]], dtype=dtype).to_list() == [v, [v]]
+
+
+def test_assert_helpers_compare_nan_aware_and_report_differences() -> None:
+    nan = float("nan")
+    assert values_equal([nan, [None, 1.0]], [nan, [None, 1.0]])
+    assert not values_equal([nan], [1.0])
+    assert not values_equal([None], [0])
+    assert not values_equal([True], [1])
+    assert not values_equal([[1]], [1])
+    with pytest.raises(AssertionError, match=r"\[0\]\[1\]"):
+        assert_values_equal([[1, 2]], [[1, 3]])
+    with pytest.raises(AssertionError, match="types differ"):
+        assert_array_equal(gr.array([1.0]), gr.array([1.0], dtype=gr.float32))
+    with pytest.raises(TypeError):
+        assert_array_equal(gr.array([1]), [1])  # type: ignore[arg-type]
+
+
+def test_strategies_module_without_hypothesis_asks_to_install_the_test_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "grumpy_arrow.testing.strategies")
+    with pytest.raises(ImportError, match=r"grumpy_arrow\[test\]"):
+        importlib.import_module("grumpy_arrow.testing.strategies")
