@@ -37,7 +37,7 @@ from grumpy_arrow.compute.elementwise import (
     scalar_operand,
     zip_leaves,
 )
-from grumpy_arrow.compute.gather import leaf_rows, take_rows
+from grumpy_arrow.compute.gather import leaf_rows, leaf_values, take_rows
 from grumpy_arrow.compute.strings import string_kernel
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.display import preview
@@ -568,7 +568,7 @@ class GrumpyArray:
         ([1, 2, 3, 4], [[1, 2], [3], [4]], [[1, 2, 3], [4]])
         """
         if dim is None:
-            return GrumpyArray(leaf_rows(self.node)[0])
+            return GrumpyArray(leaf_values(self.node))
         k = rd.normalize_dim(dim, self.ndim)
         if k == 0:
             raise OutOfBoundsError("flatten needs dim >= 1 (or None): axis 0 has no parent axis")

@@ -125,3 +125,36 @@ def test_concat_dim_one_errors() -> None:
 
 def test_isin_with_only_nulls_uses_the_array_dtype() -> None:
     assert gr.array([1, 2]).isin([None]).to_list() == [False, False]
+
+
+def test_isin_promotes_and_matches_nan() -> None:
+    assert gr.array([1, 2, 3]).isin([2.5, 3]).to_list() == [False, False, True]
+    nan = float("nan")
+    assert gr.array([1.0, nan]).isin([nan]).to_list() == [False, True]
+    assert gr.array([1.0, nan, None]).isin([nan]).to_list() == [False, True, False]
+    with pytest.raises(gr.DTypeError, match="cannot combine dtypes int64 and string"):
+        gr.array([1]).isin(["a"])
+
+
+@pytest.mark.parametrize("dtype", [gr.int8, gr.uint16, gr.int64, gr.float32, gr.float64], ids=str)
+@pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
+def test_dense_and_arrow_sort_paths_agree(dtype: gr.DType, descending: bool) -> None:
+    rows = [[3, 1, 2, 1], [0], [5, 5, 4], [2, 7]]
+    x = gr.array(rows, dtype=dtype)  # nearly uniform, no nulls: the padded NumPy path
+    y = gr.array([*rows, [1] * 3000], dtype=dtype)  # one long row: the Arrow path
+    assert x.sort(descending=descending).to_list() == y.sort(descending=descending).to_list()[:4]
+    assert (
+        x.argsort(descending=descending).to_list()
+        == (y.argsort(descending=descending).to_list()[:4])
+    )
+    expected = [sorted(r, reverse=descending) for r in rows]
+    assert x.sort(descending=descending).to_list() == expected
+
+
+def test_sort_keeps_nan_after_numbers_in_both_orders() -> None:
+    nan = float("nan")
+    x = gr.array([[1.0, nan, 3.0], [2.0]])
+    asc, desc = x.sort().to_list(), x.sort(descending=True).to_list()
+    assert asc[0][:2] == [1.0, 3.0] and asc[0][2] != asc[0][2]
+    assert desc[0][:2] == [3.0, 1.0] and desc[0][2] != desc[0][2]
+    assert x.argsort(descending=True).to_list() == [[2, 0, 1], [0]]

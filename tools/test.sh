@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 ruff check grumpy_arrow tests benchmarks
 ruff format --check grumpy_arrow tests benchmarks
 mypy
+# The benchmark scripts must keep working: a tiny smoke run (timings are meaningless here).
+python benchmarks/bench_compute.py --smoke > /dev/null
 pytest -q "$@"

@@ -82,7 +82,25 @@ def segment_reduce(
         raise ValueError(f"unknown reduction {op!r}; expected one of {', '.join(REDUCERS)}")
     if d.kind in "US":
         return _segment_reduce_text(values, seg, op, d)
+    fast = _fast_sum_mean(values, seg.offsets, op, d)
+    if fast is not None:
+        return fast
     return _segment_reduce_numeric(values, seg, op, d)
+
+
+def _fast_sum_mean(values: pa.Array, offsets: np.ndarray, op: str, d: dt.DType) -> pa.Array | None:
+    """sum/mean of null-free numbers where no segment is empty: one ``reduceat`` call."""
+    if op not in ("sum", "mean") or values.null_count or d.kind not in "iuf" or d == dt.float16:
+        return None
+    lens = np.diff(offsets)
+    if len(lens) == 0 or not lens.all():
+        return None
+    x = values.to_numpy(zero_copy_only=True)
+    sdt = _sum_dtype(d) if op == "sum" else _mean_dtype(d)
+    total = np.add.reduceat(x, offsets[:-1], dtype=sdt)
+    if op == "mean":
+        total /= lens
+    return pa.array(total)
 
 
 def _reduceat(ufunc: np.ufunc, x: np.ndarray, seg: _Segments, identity: Any,
@@ -250,6 +268,20 @@ def reduce_all(values: pa.Array, op: str) -> Any:
             return (np.min(x) if op == "min" else np.max(x)).item()
         if op == "count":
             return len(values)
+        if op in ("argmin", "argmax"):
+            return int(np.argmin(x) if op == "argmin" else np.argmax(x))
+        if op in ("std", "var"):
+            fn = np.std if op == "std" else np.var
+            return fn(x, dtype=_mean_dtype(d)).item()
+        if op == "prod":
+            return np.prod(x, dtype=_sum_dtype(d)).item()
+        if op == "ptp":
+            return (np.max(x) - np.min(x)).item()
+        if op in ("any", "all", "count_nonzero"):
+            nonzero = int(np.count_nonzero(x))
+            if op == "count_nonzero":
+                return nonzero
+            return nonzero > 0 if op == "any" else nonzero == len(x)
     return segment_reduce(values, np.array([0, len(values)]), op)[0].as_py()
 
 
@@ -350,7 +382,9 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
                                                      item_pos[item_of], op))  # fmt: skip
     if isinstance(content, lay.UnionNode):
         raise LayoutError("cannot reduce positionally across lists whose items are unions")
-    order = np.argsort(new_group, kind="stable")
+    # Small keys let NumPy's stable sort use radix sort (outer dims have few positions).
+    keys = new_group.astype(np.uint16) if total <= np.iinfo(np.uint16).max else new_group
+    order = np.argsort(keys, kind="stable")
     seg_off = offsets_from_lengths(np.bincount(new_group, minlength=total))
     sorted_values = take_rows(content, order)
     assert isinstance(sorted_values, lay.Leaf)

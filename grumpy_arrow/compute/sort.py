@@ -8,7 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow.compute.elementwise import bool_from_numpy
 from grumpy_arrow.compute.gather import leaf_values, take_rows
 
 __all__ = ["argsort_node", "isin_node", "sort_node", "unique_values"]
@@ -58,11 +60,46 @@ def sort_node(node: lay.Node, *, descending: bool, arg: bool) -> lay.Node:
     if not isinstance(node.content, lay.Leaf):
         return lay.ListNode(node.offsets, node.validity,
                             sort_node(node.content, descending=descending, arg=arg))  # fmt: skip
+    dense = _dense_sort(node, descending=descending, arg=arg)
+    if dense is not None:
+        return lay.ListNode(node.offsets, node.validity, lay.Leaf(dense))
     order = _order(node, descending)
     if arg:
         local = order - np.repeat(node.offsets[:-1], np.diff(node.offsets))
         return lay.ListNode(node.offsets, node.validity, lay.Leaf(pa.array(local)))
     return lay.ListNode(node.offsets, node.validity, take_rows(node.content, order))
+
+
+def _dense_sort(node: lay.ListNode, *, descending: bool, arg: bool) -> pa.Array | None:
+    """Sort nearly-uniform rows of null-free numbers as a padded 2-D NumPy array.
+
+    ``np.sort(axis=1)`` on a padded block beats a two-key Arrow sort by far when rows are
+    of similar length; ragged data with a long tail (padding over 2x) takes the Arrow path.
+    """
+    assert isinstance(node.content, lay.Leaf)
+    values = node.content.values
+    typ = values.type
+    numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
+    lens = np.diff(node.offsets)
+    if not numeric or pa.types.is_float16(typ) or values.null_count or len(lens) == 0:
+        return None
+    width = int(lens.max())
+    if width == 0 or len(lens) * width > 2 * len(values) + 1024:
+        return None
+    x = values.to_numpy(zero_copy_only=True)
+    # Descending order sorts an order-reversing key ascending: -x keeps NaN last (as Arrow
+    # does) and ~x cannot overflow; both keep ties in their original order.
+    flip = (lambda v: -v) if x.dtype.kind == "f" else np.invert
+    key = flip(x) if descending else x
+    pad = np.nan if x.dtype.kind == "f" else np.iinfo(x.dtype).max  # pads sort last
+    block = np.full((len(lens), width), pad, dtype=x.dtype)
+    cols = np.arange(len(x), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
+    rows = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
+    block[rows, cols] = key
+    if arg:
+        return pa.array(np.argsort(block, axis=1, kind="stable")[rows, cols])
+    out = np.sort(block, axis=1)[rows, cols]
+    return pa.array(flip(out) if descending else out)
 
 
 def argsort_node(node: lay.Node, *, descending: bool) -> lay.Node:
@@ -83,5 +120,23 @@ def unique_values(node: lay.Node) -> pa.Array:
 
 
 def isin_node(node: lay.Node, value_set: pa.Array, fn: Any) -> lay.Node:
-    """Leafwise membership test (``fn`` maps leaves, keeping the structure)."""
-    return fn(node, lambda v: pc.is_in(v, value_set=value_set.cast(v.type)))
+    """Leafwise membership test (``fn`` maps leaves, keeping the structure).
+
+    Null-free numbers use ``np.isin`` on the buffer (faster than Arrow's hash lookup for
+    the small value sets this is used with, per benchmarks/bench_compute.py).
+    """
+
+    def kernel(values: pa.Array) -> pa.Array:
+        common = dt.promote_types(dt.from_arrow_type(values.type), dt.from_arrow_type(
+            value_set.type))  # fmt: skip
+        members = value_set.cast(common.arrow)
+        if common.kind in "iuf" and common != dt.float16 and not values.null_count:
+            x = values.to_numpy(zero_copy_only=True)
+            wanted = members.drop_null().to_numpy(zero_copy_only=False)
+            found = np.isin(x, wanted)
+            if common.kind == "f" and np.isnan(wanted).any():
+                found |= np.isnan(x)  # NaN is a value: it matches NaN, as in Arrow
+            return bool_from_numpy(found)
+        return pc.is_in(values.cast(common.arrow), value_set=members)
+
+    return fn(node, kernel)
