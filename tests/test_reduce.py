@@ -185,3 +185,14 @@ def test_float16_reduces_and_keeps_dtype() -> None:
     assert x.sum(dim=1).dtype is gr.float16
     assert x.sum(dim=1).to_list() == [3.0]
     assert x.mean(dim=1).to_list() == [1.5]
+
+
+def test_positional_sum_mean_count_with_nulls_and_exactness() -> None:
+    x = gr.array([[1.5, None], [2.5, 3.0], []])
+    assert x.mean(dim=0).to_list() == [2.0, 3.0]
+    assert x.count(dim=0).to_list() == [2, 1]
+    assert x.sum(dim=0).dtype is gr.float64
+    big = gr.array([[2**60, 1], [3]])  # beyond float64's exact range: the sorted path
+    assert big.sum(dim=0).to_list() == [2**60 + 3, 1]
+    assert gr.array([[True, False], [True]]).sum(dim=0).to_list() == [2, 0]
+    assert gr.array([[1, 2]], dtype=gr.int8).sum(dim=0).dtype is gr.int64

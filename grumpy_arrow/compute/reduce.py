@@ -382,6 +382,9 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
                                                      item_pos[item_of], op))  # fmt: skip
     if isinstance(content, lay.UnionNode):
         raise LayoutError("cannot reduce positionally across lists whose items are unions")
+    counted = _bincount_reduce(content.values, new_group, total, op)
+    if counted is not None:
+        return lay.ListNode(merged_off, None, lay.Leaf(counted))
     # Small keys let NumPy's stable sort use radix sort (outer dims have few positions).
     keys = new_group.astype(np.uint16) if total <= np.iinfo(np.uint16).max else new_group
     order = np.argsort(keys, kind="stable")
@@ -390,3 +393,29 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
     assert isinstance(sorted_values, lay.Leaf)
     res = segment_reduce(sorted_values.values, seg_off, op, item_pos[item_of][order])
     return lay.ListNode(merged_off, None, lay.Leaf(res))
+
+
+def _bincount_reduce(
+    values: pa.Array, group: np.ndarray, n_groups: int, op: str
+) -> pa.Array | None:
+    """sum / mean / count by unsorted group with ``np.bincount`` (no sort needed).
+
+    bincount accumulates in float64, so integers take this path only when every partial sum
+    is exact (``max|x| * n < 2**53``); otherwise the caller sorts and uses ``reduceat``.
+    """
+    d = leaf_dtype(values)
+    if op not in ("sum", "mean", "count") or d.kind not in "iufb" or d == dt.float16:
+        return None
+    valid = lay.is_valid_mask(values)
+    counts = np.bincount(group if valid is None else group[valid], minlength=n_groups)
+    if op == "count":
+        return pa.array(counts.astype(np.int64))
+    x = numpy_view(values, 0)
+    if d.kind != "f" and len(x) and float(np.abs(x).max()) * len(x) >= 2.0**53:
+        return None
+    sums = np.bincount(group, weights=x, minlength=n_groups)
+    if op == "sum":
+        return _out(sums.astype(_sum_dtype(d)), None, d, op)
+    with np.errstate(all="ignore"):
+        mean = sums / np.where(counts == 0, 1, counts)
+    return _out(mean.astype(_mean_dtype(d)), counts == 0, d, op)

@@ -92,13 +92,20 @@ def _dense_sort(node: lay.ListNode, *, descending: bool, arg: bool) -> pa.Array 
     flip = (lambda v: -v) if x.dtype.kind == "f" else np.invert
     key = flip(x) if descending else x
     pad = np.nan if x.dtype.kind == "f" else np.iinfo(x.dtype).max  # pads sort last
-    block = np.full((len(lens), width), pad, dtype=x.dtype)
-    cols = np.arange(len(x), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
-    rows = np.repeat(np.arange(len(lens), dtype=np.int64), lens)
-    block[rows, cols] = key
+    if np.all(lens == width):
+        block = key.reshape(len(lens), width)
+        flat = None
+    else:
+        block = np.full(len(lens) * width, pad, dtype=x.dtype)
+        # Flat positions row * width + column of every value in the padded block.
+        flat = np.arange(len(x), dtype=np.int64)
+        flat += np.repeat(np.arange(len(lens), dtype=np.int64) * width - node.offsets[:-1], lens)
+        block[flat] = key
+        block = block.reshape(len(lens), width)
+    ranked = np.argsort(block, axis=1, kind="stable") if arg else np.sort(block, axis=1)
+    out = ranked.reshape(-1) if flat is None else ranked.reshape(-1)[flat]
     if arg:
-        return pa.array(np.argsort(block, axis=1, kind="stable")[rows, cols])
-    out = np.sort(block, axis=1)[rows, cols]
+        return pa.array(out)
     return pa.array(flip(out) if descending else out)
 
 

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow.compute.elementwise import numpy_view
 from grumpy_arrow.compute.gather import (
     as_union,
     child_ranks,
@@ -240,33 +241,31 @@ def pad_node(node: lay.Node, pad: Any) -> tuple[np.ndarray, np.ndarray]:
     exists (null leaves and padding are False)."""
     node = lift_union(node)
     shape = [len(node)]
-    coords = [np.arange(len(node), dtype=np.int64)]  # coordinates of the current level
+    # Flat row-major position of every element of the current level in the dense block.
+    position = np.arange(len(node), dtype=np.int64)
     cur = node
     while isinstance(cur, lay.ListNode):
         lens = np.diff(cur.offsets)
-        shape.append(int(lens.max()) if len(lens) else 0)
-        parent = np.repeat(np.arange(len(cur), dtype=np.int64), lens)
-        local = np.arange(len(parent), dtype=np.int64) - cur.offsets[:-1][parent]
-        coords = [c[parent] for c in coords] + [local]
+        width = int(lens.max()) if len(lens) else 0
+        shape.append(width)
+        position = np.repeat(position * width - cur.offsets[:-1], lens)
+        position += np.arange(len(position), dtype=np.int64)
         cur = cur.content
     assert isinstance(cur, lay.Leaf)
     values = cur.values
     d = dt.from_arrow_type(values.type)
-    valid = (
-        np.ones(len(values), dtype=bool)
-        if values.null_count == 0
-        else np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    )
+    valid = lay.is_valid_mask(values)
     if d.kind in "US":
         flat = np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
         out = np.full(shape, pad, dtype=object)
     else:
-        flat = np.asarray(values.fill_null(pa.scalar(0, values.type) if d.kind != "b" else False)
-                          .to_numpy(zero_copy_only=False))  # fmt: skip
-        out = np.full(shape, pad, dtype=np.result_type(flat.dtype, np.min_scalar_type(pad))
-                      if isinstance(pad, (int, float, bool)) else flat.dtype)  # fmt: skip
+        flat = numpy_view(values, False if d.kind == "b" else 0)
+        kind = np.result_type(flat.dtype, np.min_scalar_type(pad)) if isinstance(
+            pad, (int, float, bool)) else flat.dtype  # fmt: skip
+        out = np.full(shape, pad, dtype=kind)
     mask = np.zeros(shape, dtype=bool)
-    idx = tuple(coords)
-    out[idx] = np.where(valid, flat, out[idx]) if len(flat) else flat
-    mask[idx] = valid
+    if valid is not None:
+        position, flat = position[valid], flat[valid]
+    out.reshape(-1)[position] = flat
+    mask.reshape(-1)[position] = True
     return out, mask
