@@ -30,7 +30,7 @@ from grumpy_arrow.compute.elementwise import (
     scalar_operand,
     zip_leaves,
 )
-from grumpy_arrow.construct import from_arrow_array, from_numpy_array, parse_object
+from grumpy_arrow.construct import from_numpy_array, parse_object
 from grumpy_arrow.errors import ConversionError, DTypeError, LayoutError, OffsetsError
 
 __all__ = [
@@ -133,8 +133,12 @@ def from_arrow(obj: Any) -> GrumpyArray:
 
     ``list`` and ``fixed_size_list`` become ``large_list`` (offsets are widened).
     """
-    if isinstance(obj, pa.Array):
-        return GrumpyArray(from_arrow_array(obj))
+    if not isinstance(obj, (pa.Array, pa.ChunkedArray)) and not hasattr(
+        obj, "__arrow_c_array__") and not hasattr(obj, "__arrow_c_stream__"):  # fmt: skip
+        raise TypeError(
+            f"from_arrow needs a pyarrow Array/ChunkedArray or an Arrow PyCapsule exporter, "
+            f"got {type(obj).__name__}"
+        )
     return GrumpyArray(parse_object(obj, None))
 
 

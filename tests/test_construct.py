@@ -319,3 +319,39 @@ def test_full_like_checks_the_fill_value() -> None:
     with pytest.raises(gr.ConversionError, match=r"fill value 1\.5 does not fit int64"):
         gr.full_like(gr.array([[1], [3]]), 1.5)
     assert gr.full_like(gr.array([[1], [3]]), None).to_list() == [[None], [None]]
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: gr.from_numpy([1, 2]), TypeError, "from_numpy needs a numpy.ndarray, got list"),
+        (
+            lambda: gr.array(np.array([1j])),
+            gr.DTypeError,
+            "NumPy dtype complex128 has no grumpy_arrow equivalent",
+        ),
+        (
+            lambda: gr.from_numpy(np.array(["2020-01-01"], dtype="M8[D]")),
+            gr.DTypeError,
+            "datetime64",
+        ),
+        (lambda: gr.from_arrow(pa.array([{"a": 1}])), gr.LayoutError, "is not supported"),
+        (lambda: gr.from_arrow(pa.array([None])), gr.DTypeError, "all-null Arrow array"),
+        (lambda: gr.array([1, 2], dtype="int31"), gr.DTypeError, "unknown dtype 'int31'"),
+        (lambda: gr.from_offsets([1, 2], [2, 1]), gr.errors.OffsetsError, "non-decreasing"),
+        (lambda: gr.from_arrow([1, 2]), TypeError, "from_arrow needs a pyarrow Array"),
+    ],
+    ids=[
+        "from_numpy-list",
+        "numpy-complex",
+        "numpy-datetime",
+        "arrow-struct",
+        "arrow-null",
+        "bad-dtype-name",
+        "from_offsets-decreasing",
+        "from_arrow-list",
+    ],
+)
+def test_every_constructor_path_reports_bad_input(build: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        build()  # type: ignore[operator]

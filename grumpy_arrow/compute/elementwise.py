@@ -137,19 +137,8 @@ def _numpy_fast(ufunc: np.ufunc, a: Operand, b: Operand, out: dt.DType) -> pa.Ar
 
     The result array wraps NumPy's output buffer without a copy.
     """
-    if out.kind not in "iuf" or out == dt.float16:
-        return None
-    xs = []
-    for x in (a, b):
-        if isinstance(x, pa.Scalar):
-            if not x.is_valid:
-                return None
-            xs.append(np.asarray(x.as_py(), dtype=out.numpy))
-        elif x.null_count:
-            return None
-        else:
-            xs.append(x.to_numpy(zero_copy_only=True))
-    return pa.array(ufunc(xs[0], xs[1]))
+    views = _numpy_views(a, b, out)
+    return None if views is None else pa.array(ufunc(views[0], views[1]))
 
 
 def _arith(fn: Callable[..., pa.Array], ufunc: np.ufunc | None = None
