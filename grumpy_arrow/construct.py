@@ -117,15 +117,11 @@ def from_arrow_array(arr: pa.Array) -> pa.Array:
         return arr
     if lay.arrow_depth(arr.type) and pa.types.is_union(target):
         # Arrow cannot cast unions: rebuild through nodes.
-        return _canonical_union(arr)
+        return _canonical_via_nodes(arr, None)
     try:
         return arr.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         return _canonical_via_nodes(arr, err)
-
-
-def _canonical_union(arr: pa.Array) -> pa.Array:
-    return _canonical_via_nodes(arr, None)
 
 
 def _canonical_via_nodes(arr: pa.Array, err: Exception | None) -> pa.Array:
@@ -319,8 +315,6 @@ def _assemble(plan: tuple[Any, ...], values: pa.Array, cursor: list[int], dtype:
     _, type_ids, scalar_plan, list_plan = plan
     scalars = _assemble(scalar_plan, values, cursor, dtype)
     lists = _assemble(list_plan, values, cursor, dtype)
-    if not isinstance(lists, lay.ListNode):
-        lists = lay.ListNode(np.zeros(1, dtype=np.int64), None, lay.Leaf(values.slice(0, 0)))
     return lay.UnionNode(type_ids, scalars, lists)
 
 

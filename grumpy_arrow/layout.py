@@ -17,11 +17,9 @@ compact, so kernels never deal with Arrow slice offsets. :func:`from_arrow` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow.errors import LayoutError
@@ -39,6 +37,7 @@ __all__ = [
     "from_arrow",
     "is_valid_mask",
     "lengths",
+    "count_nulls",
     "list_of",
     "to_arrow",
     "union_type",
@@ -282,18 +281,3 @@ def count_nulls(node: Node) -> int:
     if isinstance(node, ListNode):
         return 0 if node.validity is None else int((~node.validity).sum())
     return int(node.scalars.values.null_count)
-
-
-def empty_like_type(typ: pa.DataType) -> Any:
-    """An empty Arrow array of ``typ``."""
-    return pa.array([], type=typ)
-
-
-def bool_array(mask: np.ndarray) -> pa.Array:
-    """A NumPy bool vector as an Arrow boolean array."""
-    return pa.array(mask, type=pa.bool_())
-
-
-def take_leaf(values: pa.Array, indices: np.ndarray) -> pa.Array:
-    """Gather leaf values by int64 positions."""
-    return pc.take(values, pa.array(indices, type=pa.int64()))
