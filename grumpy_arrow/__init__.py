@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from grumpy_arrow import errors
-from grumpy_arrow.array import GrumpyArray, StringMethods
+from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.dtypes import (
     DType,
     binary,
@@ -68,6 +68,7 @@ from grumpy_arrow.functions import (
     where,
     zeros_like,
 )
+from grumpy_arrow.strings import StringMethods
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,11 +24,12 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import sort as so
 from grumpy_arrow.compute import structure as st
-from grumpy_arrow.compute.broadcast import broadcast_pair
+from grumpy_arrow.compute.broadcast import broadcast_nodes
 from grumpy_arrow.compute.elementwise import (
     BINARY,
     UNARY,
@@ -37,19 +38,21 @@ from grumpy_arrow.compute.elementwise import (
     scalar_operand,
     zip_leaves,
 )
-from grumpy_arrow.compute.gather import leaf_rows, leaf_values, take_rows
-from grumpy_arrow.compute.strings import string_kernel
+from grumpy_arrow.compute.gather import leaf_values
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.display import preview
+
+if TYPE_CHECKING:
+    from grumpy_arrow.strings import StringMethods
+
 from grumpy_arrow.errors import (
-    BroadcastError,
     ConversionError,
     DTypeError,
     LayoutError,
     OutOfBoundsError,
 )
 
-__all__ = ["GrumpyArray", "StringMethods", "asarray", "is_scalar"]
+__all__ = ["GrumpyArray", "asarray", "is_scalar"]
 
 _SCALARS = (bool, int, float, str, bytes, np.generic)
 
@@ -260,32 +263,16 @@ class GrumpyArray:
         ------
         LayoutError
             When the value would change list lengths or the layout.
+        ConversionError
+            When the values do not fit the array's dtype.
         """
-        leaves = _leaves_in_order(self.node)
-        sizes = [len(leaf) for leaf in leaves]
-        numbered = GrumpyArray._wrap(_number_leaves(self.node, sizes))
-        selected = numbered[key]
-        if selected is None:
-            raise LayoutError(f"cannot assign into the null row selected by {key!r}")
-        target = selected.node if isinstance(selected, GrumpyArray) else lay.Leaf(
-            pa.array([selected], pa.int64())
-        )  # fmt: skip
-        new_values = _values_for(target, value, self.dtype, key)
-        ids = np.asarray(leaf_rows(target)[0].to_numpy(zero_copy_only=False), dtype=np.int64)
-        flat = pa.concat_arrays([leaf.values for leaf in leaves]) if leaves else None
-        if flat is None or len(ids) == 0:
-            return
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = ids[order]
-        last = np.ones(len(ids), dtype=bool)
-        last[:-1] = sorted_ids[1:] != sorted_ids[:-1]  # later writes win, as in NumPy
-        mask = np.zeros(len(flat), dtype=bool)
-        mask[sorted_ids[last]] = True
-        repl = pc.take(new_values, pa.array(order[last]))
-        updated = pc.replace_with_mask(flat, pa.array(mask), repl)
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        pieces = [updated.slice(int(starts[i]), sizes[i]) for i in range(len(sizes))]
-        node = _replace_leaves(self.node, iter(pieces))
+        keys = _expand_ellipsis(key if isinstance(key, tuple) else (key,), self.ndim)
+        if value is None:
+            value_node: lay.Node = lay.Leaf(pa.nulls(1, type=self.dtype.arrow))
+        else:
+            value_node = asarray([value] if is_scalar(value) else value).node
+        node = asn.assign(self.node, tuple(_normalize_key(k) for k in keys), value_node,
+                          self.dtype, key)  # fmt: skip
         self._data, self._node = lay.to_arrow(node), node
 
     def take(self, indices: Any) -> GrumpyArray:
@@ -450,6 +437,8 @@ class GrumpyArray:
     @property
     def str(self) -> StringMethods:
         """String methods on string leaves (``x.str.upper()``...)."""
+        from grumpy_arrow.strings import StringMethods
+
         return StringMethods(self)
 
     # -- reductions -------------------------------------------------------------------
@@ -588,50 +577,6 @@ class GrumpyArray:
         return from_offsets(self, offsets)
 
 
-class StringMethods:
-    """``x.str``: pyarrow.compute string kernels applied to every string leaf."""
-
-    def __init__(self, arr: GrumpyArray) -> None:
-        if arr.dtype != dt.string:
-            raise DTypeError(f".str needs a string array, got {arr.dtype.name}")
-        self._arr = arr
-
-    def _apply(self, name: str, **options: Any) -> GrumpyArray:
-        return GrumpyArray._wrap(map_leaves(self._arr.node, string_kernel(name, **options)))
-
-    def upper(self) -> GrumpyArray:
-        """Upper-case every string."""
-        return self._apply("upper")
-
-    def lower(self) -> GrumpyArray:
-        """Lower-case every string."""
-        return self._apply("lower")
-
-    def len(self) -> GrumpyArray:
-        """Length in characters (int64)."""
-        return self._apply("len")
-
-    def strip(self) -> GrumpyArray:
-        """Remove leading and trailing whitespace."""
-        return self._apply("strip")
-
-    def contains(self, pattern: str, *, regex: bool = False, case: bool = True) -> GrumpyArray:
-        """Whether each string contains ``pattern`` (a regex when ``regex=True``)."""
-        return self._apply("contains", pattern=pattern, regex=regex, case=case)
-
-    def startswith(self, prefix: str) -> GrumpyArray:
-        """Whether each string starts with ``prefix``."""
-        return self._apply("startswith", prefix=prefix)
-
-    def endswith(self, suffix: str) -> GrumpyArray:
-        """Whether each string ends with ``suffix``."""
-        return self._apply("endswith", suffix=suffix)
-
-    def replace(self, pattern: str, repl: str, *, regex: bool = False) -> GrumpyArray:
-        """Replace every occurrence of ``pattern`` by ``repl``."""
-        return self._apply("replace", pattern=pattern, repl=repl, regex=regex)
-
-
 # -- helpers ----------------------------------------------------------------------------
 
 
@@ -647,31 +592,6 @@ def _broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array])
         return map_leaves(nb, lambda v: kernel(s, v))
     na, nb = broadcast_nodes(na, nb)
     return zip_leaves([na, nb], kernel)
-
-
-def _type_of(node: lay.Node) -> str:
-    return GrumpyArray._wrap(node).type
-
-
-def broadcast_nodes(na: lay.Node, nb: lay.Node) -> tuple[lay.Node, lay.Node]:
-    """Outer-length rules (equal, or 1 against n) then per-row broadcasting."""
-    given = (na, nb)
-    if len(na) != len(nb):
-        if len(nb) == 1:
-            nb = take_rows(nb, np.zeros(len(na), dtype=np.int64))
-        elif len(na) == 1:
-            na = take_rows(na, np.zeros(len(nb), dtype=np.int64))
-        else:
-            raise BroadcastError(
-                f"cannot broadcast {_type_of(na)} with {_type_of(nb)}: outer lengths {len(na)} "
-                f"and {len(nb)} differ and neither is 1"
-            )
-    try:
-        return broadcast_pair(na, nb)
-    except BroadcastError as err:
-        raise BroadcastError(
-            f"cannot broadcast {_type_of(given[0])} with {_type_of(given[1])}: {err}"
-        ) from None
 
 
 def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:
@@ -709,59 +629,3 @@ def _normalize_key(key: Any) -> Any:
             raise DTypeError("a boolean mask index cannot contain nulls")
         return np.asarray(arr.to_numpy(), dtype=bool)
     return np.asarray(arr.to_numpy(), dtype=np.int64)
-
-
-def _leaves_in_order(node: lay.Node) -> list[lay.Leaf]:
-    if isinstance(node, lay.Leaf):
-        return [node]
-    if isinstance(node, lay.ListNode):
-        return _leaves_in_order(node.content)
-    return [node.scalars, *_leaves_in_order(node.lists)]
-
-
-def _replace_leaves(node: lay.Node, pieces: Iterator[pa.Array]) -> lay.Node:
-    if isinstance(node, lay.Leaf):
-        return lay.Leaf(next(pieces))
-    if isinstance(node, lay.ListNode):
-        return lay.ListNode(node.offsets, node.validity, _replace_leaves(node.content, pieces))
-    scalars = lay.Leaf(next(pieces))
-    lists = _replace_leaves(node.lists, pieces)
-    assert isinstance(lists, lay.ListNode)
-    return lay.UnionNode(node.type_ids, scalars, lists)
-
-
-def _number_leaves(node: lay.Node, sizes: list[int]) -> lay.Node:
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    pieces = iter(
-        pa.array(np.arange(starts[i], starts[i + 1], dtype=np.int64)) for i in range(len(sizes))
-    )
-    return _replace_leaves(node, pieces)
-
-
-def _values_for(target: lay.Node, value: Any, dtype: dt.DType, key: Any) -> pa.Array:
-    """The assigned values, broadcast to the selected structure, as one leaf array."""
-    if value is None:
-        v = GrumpyArray(pa.nulls(1, type=dtype.arrow))
-    else:
-        v = asarray([value] if is_scalar(value) else value)
-    ids = GrumpyArray._wrap(target)
-    vn = v.node
-    if len(vn) == 1 and isinstance(vn, lay.Leaf):
-        vn = take_rows(vn, np.zeros(len(target), dtype=np.int64))
-    try:
-        bt, bv = broadcast_nodes(target, vn)
-    except BroadcastError as err:
-        raise LayoutError(f"cannot assign {v.type} into the selection {key!r}: {err}") from None
-    if lay.to_arrow(bt).type != lay.to_arrow(target).type or len(leaf_rows(bt)[0]) != len(
-        leaf_rows(target)[0]
-    ):
-        raise LayoutError(
-            f"assignment to {key!r} would change the structure (value {v.type}, selection "
-            f"{ids.type}); only leaf values can be written"
-        )
-    values = leaf_rows(bv)[0]
-    try:
-        return pc.cast(values, dtype.arrow, safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        got = dt.from_arrow_type(values.type).name
-        raise ConversionError(f"cannot store {got} values in an array of {dtype.name}") from err

@@ -20,8 +20,9 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray, asarray, broadcast_nodes, is_scalar
+from grumpy_arrow.array import GrumpyArray, asarray, is_scalar
 from grumpy_arrow.compute import structure as st
+from grumpy_arrow.compute.broadcast import broadcast_nodes
 from grumpy_arrow.compute.elementwise import (
     BINARY,
     UNARY,

@@ -28,7 +28,7 @@ from grumpy_arrow.compute.gather import (
 )
 from grumpy_arrow.errors import BroadcastError
 
-__all__ = ["broadcast_pair", "same_structure"]
+__all__ = ["broadcast_nodes", "broadcast_pair", "node_type", "same_structure"]
 
 
 def same_structure(a: lay.Node, b: lay.Node) -> bool:
@@ -171,3 +171,35 @@ def _merge_groups(
             )
         merged.append(take_rows(lay.from_arrow(pa.concat_arrays(arrays)), order))
     return merged[0], merged[1]
+
+
+def node_type(node: lay.Node) -> str:
+    """The type string of a node as users see it: ``'3 * var * int64'``."""
+    return f"{len(node)} * {lay.describe(lay.to_arrow(node).type)}"
+
+
+def broadcast_nodes(na: lay.Node, nb: lay.Node) -> tuple[lay.Node, lay.Node]:
+    """Outer-length rules (equal, or 1 against n) then per-row broadcasting.
+
+    Raises
+    ------
+    BroadcastError
+        Naming both operands as they were given.
+    """
+    given = (na, nb)
+    if len(na) != len(nb):
+        if len(nb) == 1:
+            nb = take_rows(nb, np.zeros(len(na), dtype=np.int64))
+        elif len(na) == 1:
+            na = take_rows(na, np.zeros(len(nb), dtype=np.int64))
+        else:
+            raise BroadcastError(
+                f"cannot broadcast {node_type(na)} with {node_type(nb)}: outer lengths "
+                f"{len(na)} and {len(nb)} differ and neither is 1"
+            )
+    try:
+        return broadcast_pair(na, nb)
+    except BroadcastError as err:
+        raise BroadcastError(
+            f"cannot broadcast {node_type(given[0])} with {node_type(given[1])}: {err}"
+        ) from None
