@@ -37,7 +37,9 @@ from grumpy_arrow.errors import (
     GrumpyError,
     LayoutError,
     OutOfBoundsError,
+    SchemaError,
 )
+from grumpy_arrow.frame import DataFrame, LevelView, Schema, dataframe
 from grumpy_arrow.functions import (
     arccos,
     arcsin,
@@ -77,10 +79,14 @@ __all__ = [
     "ConversionError",
     "DType",
     "DTypeError",
+    "DataFrame",
     "GrumpyArray",
     "GrumpyError",
     "LayoutError",
+    "LevelView",
     "OutOfBoundsError",
+    "Schema",
+    "SchemaError",
     "StringMethods",
     "__version__",
     "arccos",
@@ -94,6 +100,7 @@ __all__ = [
     "clip",
     "concat",
     "cos",
+    "dataframe",
     "dtype",
     "errors",
     "exp",

@@ -129,17 +129,49 @@ def from_numpy(arr: np.ndarray) -> GrumpyArray:
     return GrumpyArray(from_numpy_array(arr))
 
 
-def from_arrow(obj: Any) -> GrumpyArray:
-    """Wrap a pyarrow Array/ChunkedArray (or a PyCapsule exporter) without copying values.
+def from_arrow(obj: Any, schema: Any = None) -> Any:
+    """Wrap Arrow data without copying values: arrays become GrumpyArrays, tables frames.
 
-    ``list`` and ``fixed_size_list`` become ``large_list`` (offsets are widened).
+    Parameters
+    ----------
+    obj : pyarrow Array, ChunkedArray, Table, RecordBatch or RecordBatchReader, or any
+        object with ``__arrow_c_array__`` / ``__arrow_c_stream__`` (a DataFrame too).
+    schema : list of levels, optional
+        For tables: the frame's schema (default: the one in the table's metadata).
+
+    Returns
+    -------
+    GrumpyArray or DataFrame
+        ``list`` and ``fixed_size_list`` columns become ``large_list`` (offsets widened).
+
+    Raises
+    ------
+    TypeError
+        For objects that are not Arrow data.
     """
-    if not isinstance(obj, (pa.Array, pa.ChunkedArray)) and not hasattr(
-        obj, "__arrow_c_array__") and not hasattr(obj, "__arrow_c_stream__"):  # fmt: skip
-        raise TypeError(
-            f"from_arrow needs a pyarrow Array/ChunkedArray or an Arrow PyCapsule exporter, "
-            f"got {type(obj).__name__}"
-        )
+    from grumpy_arrow.frame.dataframe import from_arrow_table
+
+    if isinstance(obj, (pa.Table, pa.RecordBatch)):
+        return from_arrow_table(obj, schema)
+    if isinstance(obj, pa.RecordBatchReader):
+        return from_arrow_table(obj.read_all(), schema)
+    if isinstance(obj, (pa.Array, pa.ChunkedArray)) or hasattr(obj, "__arrow_c_array__"):
+        return _array_only(obj, schema)
+    if hasattr(obj, "__arrow_c_stream__"):
+        # One read of the stream; a stream of structs is a table (record batches).
+        chunked = pa.ChunkedArray._import_from_c_capsule(obj.__arrow_c_stream__())
+        if pa.types.is_struct(chunked.type):
+            return from_arrow_table(pa.Table.from_struct_array(chunked), schema)
+        return _array_only(chunked, schema)
+    raise TypeError(
+        f"from_arrow needs a pyarrow Array/ChunkedArray/Table or an Arrow PyCapsule exporter, "
+        f"got {type(obj).__name__}"
+    )
+
+
+def _array_only(obj: Any, schema: Any) -> GrumpyArray:
+    if schema is not None:
+        raise TypeError("schema= applies to tables (frames), not to arrays")
     return GrumpyArray(parse_object(obj, None))
 
 
@@ -193,7 +225,7 @@ def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyAr
 
 
 def concat(arrays: list[Any], dim: int = 0) -> GrumpyArray:
-    """Concatenate rows (``dim=0``) or the lists of each row (``dim=1``).
+    """Concatenate rows (``dim=0``) or the lists of each row (``dim=1``); frames row-wise.
 
     With ``dim=0`` leaf dtypes promote, and scalar rows joined with list rows make a union.
 
@@ -205,9 +237,16 @@ def concat(arrays: list[Any], dim: int = 0) -> GrumpyArray:
     >>> gr.concat([gr.array([[1], [2]]), gr.array([[3], [4, 5]])], dim=1).to_list()
     [[1, 3], [2, 4, 5]]
     """
-    parts = [asarray(a).to_arrow() for a in arrays]
-    if not parts:
+    items = list(arrays)
+    if not items:
         raise ValueError("concat needs at least one array")
+    from grumpy_arrow.frame.dataframe import DataFrame, concat_frames
+
+    if any(isinstance(a, DataFrame) for a in items):
+        if dim != 0 or not all(isinstance(a, DataFrame) for a in items):
+            raise LayoutError("frames concatenate row-wise (dim=0) with frames only")
+        return concat_frames(items)  # type: ignore[return-value]
+    parts = [asarray(a).to_arrow() for a in items]
     if dim == 0:
         return GrumpyArray(st.concat_nodes(parts))
     if dim == 1:

@@ -1,0 +1,493 @@
+"""``DataFrame``: columns of GrumpyArrays living at the named levels of a schema.
+
+A column belongs to the first level whose name or alias equals its name or prefixes it with
+``_``. A column at level k is a list per row at each of the levels 1..k (their offsets are
+shared by every column reaching that level and stored once per level); anything below is the
+column's own (feature axes, unions).
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> df = gr.dataframe(
+...     {
+...         "molecule_id": ["m1", "m2"],
+...         "residue_weight": [[0.5, 0.7, 0.8], [0.9, 1.0]],
+...         "atom_number": [[[1, 2], [3, 4, 5], [6]], [[7, 8], [9]]],
+...     },
+...     schema=["molecule", ("residue", "group"), "atom"],
+... )
+>>> df.atom_number.to_list()
+[1, 2, 3, 4, 5, 6, 7, 8, 9]
+>>> df.residue.atom_number.to_list()
+[[1, 2], [3, 4, 5], [6], [7, 8], [9]]
+>>> df.shape("residue").to_list()
+[3, 2]
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray, asarray
+from grumpy_arrow.compute.structure import flatten_node
+from grumpy_arrow.errors import ColumnNotFoundError, OutOfBoundsError, SchemaError
+from grumpy_arrow.frame.schema import Schema, parse_schema
+
+__all__ = ["DataFrame", "LevelView", "concat_frames", "dataframe", "from_arrow_table"]
+
+METADATA_KEY = b"grumpy_arrow"
+LEVEL_KEY = b"grumpy_arrow.level"
+
+
+def dataframe(mapping: Mapping[str, Any], schema: Any = None) -> DataFrame:
+    """Build a frame from ``{name: array-like}`` with an optional schema of levels.
+
+    Parameters
+    ----------
+    mapping : mapping of str to array-like
+        Columns: GrumpyArrays, nested lists, NumPy or Arrow arrays.
+    schema : list of str or tuple of str, optional
+        Levels outermost first; a tuple gives a level aliases (``("residue", "group")``).
+
+    Raises
+    ------
+    SchemaError
+        A column whose name matches no level, that is not nested deeply enough for its
+        level, whose offsets differ from its level's, or whose row count differs.
+    """
+    if not isinstance(mapping, Mapping):
+        raise TypeError(f"dataframe needs a mapping of column names to arrays, got "
+                        f"{type(mapping).__name__}")  # fmt: skip
+    return DataFrame({str(k): asarray(v) for k, v in mapping.items()}, parse_schema(schema))
+
+
+class DataFrame:
+    """Columns of equal outer length; with a schema, each at a named nested level."""
+
+    __slots__ = ("_columns", "_nrows", "_offsets", "_schema")
+
+    def __init__(
+        self, columns: dict[str, GrumpyArray], schema: Schema | None, nrows: int | None = None
+    ) -> None:
+        self._schema = schema
+        self._columns: dict[str, GrumpyArray] = {}
+        self._offsets: dict[int, np.ndarray] = {}
+        first = next(iter(columns.values()), None)
+        self._nrows = nrows if nrows is not None else (len(first) if first is not None else 0)
+        for name, column in columns.items():
+            self._set(name, column)
+
+    # -- validation -------------------------------------------------------------------
+
+    def _level_name(self, k: int) -> str:
+        return self._schema.levels[k].name if self._schema is not None else f"axis {k}"
+
+    def _set(self, name: str, column: GrumpyArray) -> None:
+        """Validate ``column`` against the schema and store it sharing the level offsets."""
+        if len(column) != self._nrows:
+            parent = self._level_name(0) if self._schema is not None else "row"
+            raise SchemaError(
+                f"column {name!r} has {len(column)} rows; expected {self._nrows} (one per {parent})"
+            )
+        if self._schema is None:
+            self._columns[name] = column
+            return
+        level = self._schema.level_of(name)
+        node = self._check_levels(name, column, level)
+        self._columns[name] = column if node is None else GrumpyArray._wrap(node)
+
+    def _check_levels(self, name: str, column: GrumpyArray, level: int) -> lay.Node | None:
+        """Check the list axes above ``level``; return the column rebuilt on shared offsets."""
+        assert self._schema is not None
+        if column.ndim - 1 < level:
+            raise SchemaError(
+                f"column {name!r} at level {self._level_name(level)!r} needs nesting depth >= "
+                f"{level} (a list per {self._level_name(level - 1)}); got depth "
+                f"{column.ndim - 1} ({column.type})"
+            )
+        pending: dict[int, np.ndarray] = {}
+        shells: list[lay.ListNode] = []
+        node = column.node
+        for k in range(1, level + 1):
+            if not isinstance(node, lay.ListNode):
+                raise SchemaError(
+                    f"column {name!r} at level {self._level_name(level)!r} needs a list per "
+                    f"{self._level_name(k - 1)} at depth {k} (nesting depth >= {level}); got "
+                    f"{column.type}"
+                )
+            expected = self._offsets.get(k, pending.get(k))
+            if expected is None:
+                pending[k] = node.offsets
+            elif expected is not node.offsets and not np.array_equal(expected, node.offsets):
+                raise SchemaError(self._mismatch(name, k, expected, node.offsets))
+            shells.append(node)
+            node = node.content
+        self._offsets.update(pending)
+        if not shells:
+            return None
+        # Rebuild on the level's own offsets array so each level's offsets live once.
+        for k in range(level, 0, -1):
+            shell = shells[k - 1]
+            node = lay.ListNode(self._offsets[k], shell.validity, node)
+        return node
+
+    def _mismatch(self, name: str, k: int, expected: np.ndarray, got: np.ndarray) -> str:
+        want, have = np.diff(expected), np.diff(got)
+        if len(want) != len(have):
+            return (
+                f"column {name!r} has {len(have)} {self._level_name(k - 1)} entries at depth "
+                f"{k}; the frame's level {self._level_name(k)!r} has {len(want)}"
+            )
+        row = int(np.flatnonzero(want != have)[0])
+        return (
+            f"column {name!r} does not match the offsets of level {self._level_name(k)!r}: "
+            f"{self._level_name(k - 1)} {row} has {int(have[row])} "
+            f"{self._level_name(k)} entries, expected {int(want[row])}"
+        )
+
+    # -- inspection -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._nrows
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in order."""
+        return list(self._columns)
+
+    @property
+    def schema(self) -> Schema | None:
+        """The levels, or None for a frame without a schema."""
+        return self._schema
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Each column's type string (``'3 * var * float64'``...)."""
+        return {name: col.type for name, col in self._columns.items()}
+
+    def level_of(self, column: str) -> str | None:
+        """The primary name of the level a column is at (None without a schema)."""
+        self._column(column)
+        return None if self._schema is None else self._level_name(self._schema.level_of(column))
+
+    def count(self, level: str | int) -> int:
+        """How many entities the frame has at ``level`` (rows for the outer level).
+
+        Raises
+        ------
+        SchemaError
+            For an unknown level, or a level no column reaches yet.
+        """
+        k = self._level_index(level)
+        return self._nrows if k == 0 else int(self._level_offsets(k)[-1])
+
+    def shape(self, dim: str | int = 0) -> Any:
+        """Rows for dim 0; for a level below, its entity counts nested like the levels above.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"a_x": [[[1], [2, 3]], [[4]]]}, schema=["m", "r", "a"])
+        >>> df.shape(0), df.shape("r").to_list(), df.shape("a").to_list()
+        (2, [2, 1], [[1, 2], [1]])
+        """
+        k = self._level_index(dim)
+        if k == 0:
+            return self._nrows
+        node: lay.Node = lay.Leaf(pa.array(np.diff(self._level_offsets(k))))
+        for j in range(k - 1, 0, -1):
+            node = lay.ListNode(self._level_offsets(j), None, node)
+        return GrumpyArray._wrap(node)
+
+    def _level_index(self, level: str | int) -> int:
+        if self._schema is None:
+            if isinstance(level, int) and not isinstance(level, bool) and level == 0:
+                return 0
+            raise SchemaError(f"level {level!r} needs a schema; this frame has none")
+        return self._schema.index(level)
+
+    def _level_offsets(self, k: int) -> np.ndarray:
+        found = self._offsets.get(k)
+        if found is None:
+            raise SchemaError(
+                f"level {self._level_name(k)!r} has no columns yet, so its offsets are unknown"
+            )
+        return found
+
+    # -- access -----------------------------------------------------------------------
+
+    def _column(self, name: str) -> GrumpyArray:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise ColumnNotFoundError(
+                f"no column {name!r}; the columns are {', '.join(self._columns) or '(none)'}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._columns
+
+    def __getitem__(self, key: Any) -> Any:
+        """``df["col"]`` a column, ``df[["a", "b"]]`` a sub-frame, else outer-row selection."""
+        if isinstance(key, str):
+            return self._column(key)
+        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+            return DataFrame({k: self._column(k) for k in key}, self._schema, self._nrows)
+        return self._select(key)
+
+    def _select(self, key: Any) -> DataFrame:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            i = int(key)
+            if not -self._nrows <= i < self._nrows:
+                raise OutOfBoundsError(
+                    f"row {i} is out of bounds for a frame with {self._nrows} rows"
+                )
+            key = slice(i % self._nrows, i % self._nrows + 1)
+        picked = {name: col[key] for name, col in self._columns.items()}
+        nrows = len(next(iter(picked.values()))) if picked else len(range(self._nrows)[key])
+        return DataFrame(picked, self._schema, nrows)
+
+    def __setitem__(self, name: str, values: Any) -> None:
+        """Add or replace a column (validated against the schema; nothing changes on error)."""
+        if not isinstance(name, str):
+            raise TypeError(f"column names are strings, got {name!r}")
+        column = asarray(values)
+        saved = dict(self._offsets)
+        try:
+            self._set(name, column)
+        except SchemaError:
+            self._offsets = saved
+            raise
+
+    def __delitem__(self, name: str) -> None:
+        self._column(name)
+        del self._columns[name]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._schema is not None:
+            try:
+                return LevelView(self, self._schema.index(name))
+            except SchemaError:
+                pass
+        if name in self._columns:
+            return self.peel(name, self._own_level(name))
+        raise AttributeError(
+            f"DataFrame has no column or level {name!r}; columns: "
+            f"{', '.join(self._columns) or '(none)'}"
+            + (f"; levels: {self._schema}" if self._schema is not None else "")
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"set columns with df[{name!r}] = ... or df.<level>.{name} = ...; "
+            "attributes of a DataFrame are read-only"
+        )
+
+    def _own_level(self, name: str) -> int:
+        return 0 if self._schema is None else self._schema.level_of(name)
+
+    def peel(self, name: str, level: str | int) -> GrumpyArray:
+        """Column ``name`` with the outer axes down to ``level`` merged into one.
+
+        Union rows on a peeled axis count as one element (a length-1 list).
+
+        Raises
+        ------
+        SchemaError
+            If the column lives above ``level``.
+        """
+        k = self._level_index(level)
+        column = self._column(name)
+        own = self._own_level(name)
+        if k > own:
+            raise SchemaError(
+                f"column {name!r} lives at level {self._level_name(own)!r}, above "
+                f"{self._level_name(k)!r}: it has no value per {self._level_name(k)}"
+            )
+        node = column.node
+        for _ in range(k):
+            node = flatten_node(node, 1)
+        return column if k == 0 else GrumpyArray._wrap(node)
+
+    def assign_at(self, level: str | int, name: str, values: Any) -> None:
+        """``df.<level>.<name> = values``: nested values (one per row) or one per entity.
+
+        Flat per-entity values are re-nested with the stored offsets of the levels above.
+
+        Raises
+        ------
+        SchemaError
+            If the length is neither the row count nor the entity count at ``level``.
+        """
+        k = self._level_index(level)
+        column = asarray(values)
+        if len(column) != self._nrows or k == 0:
+            entities = self.count(k)
+            if len(column) != entities:
+                raise SchemaError(
+                    f"cannot assign {len(column)} values to {name!r} at level "
+                    f"{self._level_name(k)!r}: expected {self._nrows} (one per "
+                    f"{self._level_name(0)}, nested) or {entities} (one per "
+                    f"{self._level_name(k)})"
+                )
+            node = column.node
+            for j in range(k, 0, -1):
+                node = lay.ListNode(self._level_offsets(j), None, node)
+            column = GrumpyArray._wrap(node)
+        self[name] = column
+
+    # -- conversion -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds."""
+        return {name: col.to_list() for name, col in self._columns.items()}
+
+    def to_arrow(self) -> pa.Table:
+        """A ``pa.Table`` (zero-copy); schema and levels are kept in the metadata."""
+        fields, arrays = [], []
+        for name, col in self._columns.items():
+            meta = None
+            if self._schema is not None:
+                meta = {LEVEL_KEY: self._level_name(self._schema.level_of(name)).encode()}
+            fields.append(pa.field(name, col.to_arrow().type, metadata=meta))
+            arrays.append(col.to_arrow())
+        info = {"kind": "dataframe", "version": 1,
+                "schema": None if self._schema is None else self._schema.to_json()}  # fmt: skip
+        schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(info).encode()})
+        return pa.Table.from_arrays(arrays, schema=schema) if arrays else schema.empty_table()
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        """Arrow PyCapsule stream protocol: ``pa.table(df)``, Polars, DuckDB..."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
+    # -- display ----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        head = f"<DataFrame {self._nrows} rows"
+        head += f"; levels {self._schema}" if self._schema is not None else "; no schema"
+        lines = [head]
+        width = max((len(n) for n in self._columns), default=0)
+        for i, (name, col) in enumerate(self._columns.items()):
+            if i == 20:
+                lines.append(f"  ... {len(self._columns) - 20} more columns")
+                break
+            level = f"  [{self.level_of(name)}]" if self._schema is not None else ""
+            preview = repr(col[:3]).split(" type=")[0].removeprefix("<GrumpyArray ")
+            lines.append(f"  {name:<{width}}  {col.type}{level}  {preview[:60]}")
+        return "\n".join(lines) + ">"
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for name, col in list(self._columns.items())[:50]:
+            level = self.level_of(name) or ""
+            preview = repr(col[:3]).split(" type=")[0].removeprefix("<GrumpyArray ")[:80]
+            cells = (name, level, col.type, preview)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                        + "</tr>")  # fmt: skip
+        levels = html.escape(str(self._schema)) if self._schema is not None else "no schema"
+        return (
+            f"<div><p>DataFrame: {self._nrows} rows; levels {levels}</p>"
+            "<table><thead><tr><th>column</th><th>level</th><th>type</th><th>first rows</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+
+class LevelView:
+    """``df.<level>``: columns peeled to that level, assignment and drill-down."""
+
+    __slots__ = ("_frame", "_level")
+    _frame: DataFrame
+    _level: int
+
+    def __init__(self, frame: DataFrame, level: int) -> None:
+        object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_level", level)
+
+    def __getattr__(self, name: str) -> GrumpyArray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._frame.peel(name, self._level)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._frame.assign_at(self._level, name, value)
+
+    def __len__(self) -> int:
+        return self._frame.count(self._level)
+
+    def __repr__(self) -> str:
+        return f"<LevelView {self._frame._level_name(self._level)!r} of {len(self)} entities>"
+
+    def frame(self) -> DataFrame:
+        """The frame seen from this level: its entities are the rows, the schema starts here.
+
+        Columns above the level are dropped (they have no value per entity).
+        """
+        frame, k = self._frame, self._level
+        if k == 0:
+            return frame
+        assert frame.schema is not None
+        columns = {
+            name: frame.peel(name, k) for name in frame.columns if frame.schema.level_of(name) >= k
+        }
+        return DataFrame(columns, frame.schema.below(k), frame.count(k))
+
+    def __getitem__(self, key: Any) -> Any:
+        """Select entities at this level (``df.molecule[0].residue[1]``)."""
+        return self.frame()[key]
+
+
+def concat_frames(frames: Iterable[DataFrame]) -> DataFrame:
+    """Row-wise concatenation of frames with the same schema and columns.
+
+    Raises
+    ------
+    SchemaError
+        When schemas or column names differ.
+    """
+    from grumpy_arrow.functions import concat
+
+    frames = list(frames)
+    first = frames[0]
+    for i, other in enumerate(frames[1:], start=1):
+        if other.schema != first.schema:
+            raise SchemaError(
+                f"cannot concatenate frames with different schemas: frame 0 has "
+                f"{first.schema}, frame {i} has {other.schema}"
+            )
+        if other.columns != first.columns:
+            raise SchemaError(
+                f"cannot concatenate frames with different columns: frame 0 has "
+                f"{first.columns}, frame {i} has {other.columns}"
+            )
+    columns = {name: concat([f[name] for f in frames]) for name in first.columns}
+    return DataFrame(columns, first.schema, sum(len(f) for f in frames))
+
+
+def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None) -> DataFrame:
+    """A frame over a ``pa.Table``'s columns (zero-copy for ``large_list`` columns).
+
+    The schema comes from ``schema`` or, when absent, from the table's grumpy metadata.
+    """
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    if schema is None:
+        raw = (table.schema.metadata or {}).get(METADATA_KEY)
+        if raw is not None:
+            try:
+                schema = json.loads(raw)["schema"]
+            except (ValueError, KeyError, TypeError) as err:
+                raise SchemaError(f"malformed grumpy_arrow metadata on the table: {raw!r}") from err
+    columns = {name: asarray(table.column(name)) for name in table.column_names}
+    return DataFrame(columns, parse_schema(schema), table.num_rows)
