@@ -158,11 +158,13 @@ def from_arrow(obj: Any, schema: Any = None) -> Any:
     if isinstance(obj, (pa.Array, pa.ChunkedArray)) or hasattr(obj, "__arrow_c_array__"):
         return _array_only(obj, schema)
     if hasattr(obj, "__arrow_c_stream__"):
-        # One read of the stream; a stream of structs is a table (record batches).
-        chunked = pa.ChunkedArray._import_from_c_capsule(obj.__arrow_c_stream__())
-        if pa.types.is_struct(chunked.type):
-            return from_arrow_table(pa.Table.from_struct_array(chunked), schema)
-        return _array_only(chunked, schema)
+        # A stream of record batches is a table (its schema metadata kept); Arrow refuses to
+        # import any other stream as batches, and that one is an array.
+        try:
+            reader = pa.RecordBatchReader.from_stream(obj)
+        except pa.ArrowInvalid:
+            return _array_only(obj, schema)
+        return from_arrow_table(reader.read_all(), schema)
     raise TypeError(
         f"from_arrow needs a pyarrow Array/ChunkedArray/Table or an Arrow PyCapsule exporter, "
         f"got {type(obj).__name__}"

@@ -301,23 +301,24 @@ class DataFrame:
     def peel(self, name: str, level: str | int) -> GrumpyArray:
         """Column ``name`` with the outer axes down to ``level`` merged into one.
 
-        Union rows on a peeled axis count as one element (a length-1 list).
+        Each peel step concatenates the rows; union rows on a peeled axis count as one
+        element (a length-1 list), so a scalar-or-list column peels too.
 
         Raises
         ------
         SchemaError
-            If the column lives above ``level``.
+            If the column runs out of axes before ``level`` (a flat column at a level above).
         """
         k = self._level_index(level)
         column = self._column(name)
-        own = self._own_level(name)
-        if k > own:
-            raise SchemaError(
-                f"column {name!r} lives at level {self._level_name(own)!r}, above "
-                f"{self._level_name(k)!r}: it has no value per {self._level_name(k)}"
-            )
         node = column.node
-        for _ in range(k):
+        for step in range(k):
+            if isinstance(node, lay.Leaf):
+                own = self._level_name(self._own_level(name))
+                raise SchemaError(
+                    f"column {name!r} (level {own!r}, {column.type}) has no axis to peel down "
+                    f"to level {self._level_name(k)!r}: it ends after {step} peel step(s)"
+                )
             node = flatten_node(node, 1)
         return column if k == 0 else GrumpyArray._wrap(node)
 
