@@ -12,14 +12,15 @@ import numpy as np
 
 from grumpy_arrow.errors import GrumpyError
 
-__all__ = ["build_demo_arrays", "main"]
+__all__ = ["build_demo_arrays", "build_demo_frame", "main"]
 
 
-def build_demo_arrays(molecules: int, seed: int = 0) -> dict[str, Any]:
-    """A realistic molecule -> residue -> atom dataset as grumpy arrays.
+def build_demo_frame(molecules: int, seed: int = 0) -> Any:
+    """A realistic molecule -> residue -> atom frame.
 
-    Residues per molecule and atoms per residue vary; ``go_term`` holds one annotation for
-    some molecules and a list for others (a scalar-or-list union).
+    Residues per molecule and atoms per residue vary; ``molecule_go_term`` holds one
+    annotation for some molecules and a list for others (a scalar-or-list union). Built
+    from NumPy buffers and offsets, as a loader from a structure file would.
     """
     import grumpy_arrow as gr
 
@@ -28,14 +29,33 @@ def build_demo_arrays(molecules: int, seed: int = 0) -> dict[str, Any]:
     atoms = rng.integers(5, 15, int(residues.sum()))
     n_atoms = int(atoms.sum())
     coords = rng.normal(0.0, 10.0, (n_atoms, 3)).astype(np.float32)
-    atom_x = gr.from_offsets(gr.from_offsets(coords[:, 0], _offsets(atoms)), _offsets(residues))
-    weight = gr.from_offsets(rng.uniform(50, 200, len(atoms)), _offsets(residues))
-    terms = [f"GO:{rng.integers(0, 10**7):07d}" for _ in range(molecules)]
+    residue_off, atom_off = _offsets(residues), _offsets(atoms)
+    per_atom = {
+        f"atom_{axis}": gr.from_offsets(gr.from_offsets(coords[:, i], atom_off), residue_off)
+        for i, axis in enumerate("xyz")
+    }
+    names = np.array(["ALA", "GLY", "SER", "LYS", "HIS", "TRP"], dtype=object)
     go_rows: list[Any] = [
-        t if i % 3 else [t, f"GO:{(i * 7919) % 10**7:07d}"] for i, t in enumerate(terms)
+        f"GO:{rng.integers(0, 10**7):07d}" if i % 3 else [f"GO:{i:07d}", f"GO:{i + 1:07d}"]
+        for i in range(molecules)
     ]
-    go_term = gr.array(go_rows, dtype=gr.string)
-    return {"atom_x": atom_x, "residue_weight": weight, "go_term": go_term}
+    return gr.dataframe(
+        {
+            "molecule_id": [f"mol{i:06d}" for i in range(molecules)],
+            "molecule_go_term": gr.array(go_rows, dtype=gr.string),
+            "residue_name": gr.from_offsets(names[rng.integers(0, 6, len(atoms))], residue_off),
+            "residue_weight": gr.from_offsets(rng.uniform(50, 200, len(atoms)), residue_off),
+            **per_atom,
+        },
+        schema=["molecule", ("residue", "group"), "atom"],
+    )
+
+
+def build_demo_arrays(molecules: int, seed: int = 0) -> dict[str, Any]:
+    """The demo frame's main columns as plain arrays (for array-only use)."""
+    df = build_demo_frame(molecules, seed)
+    return {"atom_x": df["atom_x"], "residue_weight": df["residue_weight"],
+            "go_term": df["molecule_go_term"]}  # fmt: skip
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -48,27 +68,35 @@ def _timed(label: str, fn: Callable[[], Any], out: list[str]) -> Any:
     start = time.perf_counter()
     result = fn()
     ms = (time.perf_counter() - start) * 1e3
-    out.append(f"  {label:<44} {ms:9.2f} ms")
+    out.append(f"  {label:<48} {ms:9.2f} ms")
     return result
 
 
 def run_demo(molecules: int) -> str:
-    """Build the demo arrays, compute on them, and return the report text."""
+    """Build the demo frame, compute on it at every level, and return the report text."""
     lines: list[str] = [f"grumpy-arrow demo: {molecules} molecules (molecule -> residue -> atom)"]
-    data = _timed("build arrays", lambda: build_demo_arrays(molecules), lines)
-    atom_x, weight, go = data["atom_x"], data["residue_weight"], data["go_term"]
-    n_atoms = len(atom_x.flatten())
-    lines.append(f"  atom_x: {atom_x.type}, {n_atoms} atoms")
-    lines.append(f"  go_term: {go.type} (union: {go.is_union})")
-    centre = _timed("per-residue mean of atom_x (dim=-1)", lambda: atom_x.mean(dim=-1), lines)
-    _timed("per-molecule max residue weight (dim=1)", lambda: weight.max(dim=1), lines)
-    shifted = _timed("centre atoms on their residue (broadcast)", lambda: atom_x - centre, lines)
-    _timed("count atoms with |x| > 10", lambda: (abs(shifted) > 10).sum(), lines)
-    per_row = _timed("go_term.str.len() on a union", lambda: go.str.len(), lines)
-    first = ", ".join(f"{v:.2f}" for v in centre[0][:3].to_list())
-    lines.append(f"  first molecule residue centres: [{first}, ...]")
-    lines.append(f"  go_term lengths, first 3 rows: {per_row[:3].to_list()}")
-    rate = n_atoms / max(1e-9, _seconds(lambda: atom_x.sum(dim=-1)))
+    df = _timed("build frame", lambda: build_demo_frame(molecules), lines)
+    n_res, n_atoms = df.count("residue"), df.count("atom")
+    lines.append(f"  {n_res} residues, {n_atoms} atoms; levels {df.schema}")
+    for name, col in df.dtypes.items():
+        lines.append(f"    {name:<18} {col}  [{df.level_of(name)}]")
+    centre = _timed("per-residue mean of atom_x (df.residue...)",
+                    lambda: df.residue.atom_x.mean(dim=-1), lines)  # fmt: skip
+    _timed("store it: df.residue.residue_cx = ...",
+           lambda: setattr(df.residue, "residue_cx", centre), lines)  # fmt: skip
+    _timed("centre atoms on their residue (broadcast)",
+           lambda: df.__setitem__("atom_dx", df["atom_x"] - df["residue_cx"]), lines)  # fmt: skip
+    _timed("per-molecule max residue weight (dim=1)",
+           lambda: df["residue_weight"].max(dim=1), lines)  # fmt: skip
+    far = _timed("count atoms with |dx| > 10", lambda: (abs(df.atom_dx) > 10).sum(), lines)
+    go_len = _timed("molecule_go_term.str.len() on a union",
+                    lambda: df["molecule_go_term"].str.len(), lines)  # fmt: skip
+    table = _timed("df.to_arrow() (zero-copy)", lambda: df.to_arrow(), lines)
+    first = ", ".join(f"{v:.2f}" for v in df["residue_cx"][0][:3].to_list())
+    lines.append(f"  first molecule residue centres: [{first}, ...]; atoms far out: {far}")
+    lines.append(f"  go_term lengths, first 3 rows: {go_len[:3].to_list()}")
+    lines.append(f"  Arrow table: {table.num_columns} columns, {table.nbytes / 1e6:.1f} MB")
+    rate = n_atoms / max(1e-9, _seconds(lambda: df.residue.atom_x.sum(dim=-1)))
     lines.append(f"  segmented sum throughput: {rate / 1e6:.1f} M values/s")
     return "\n".join(lines)
 

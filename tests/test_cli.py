@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from grumpy_arrow.cli import build_demo_arrays, main
+from grumpy_arrow.cli import build_demo_arrays, build_demo_frame, main
 
 
 def test_demo_arrays_have_the_documented_layouts() -> None:
@@ -21,8 +21,16 @@ def test_demo_prints_its_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--rows", "40"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("grumpy-arrow demo: 40 molecules")
-    assert "per-residue mean of atom_x (dim=-1)" in out
-    assert "go_term: 40 * union[string, var * string] (union: True)" in out
+    assert "per-residue mean of atom_x (df.residue...)" in out
+    assert "    molecule_go_term   40 * union[string, var * string]  [molecule]" in out
+
+
+def test_demo_frame_has_the_documented_levels() -> None:
+    df = build_demo_frame(5, seed=2)
+    assert df.schema is not None and df.schema.names == ["molecule", "residue", "atom"]
+    assert df.dtypes["atom_x"] == "5 * var * var * float32"
+    assert df.count("residue") == int(df.shape("residue").sum())
+    assert df.count("atom") == len(df.atom_x)
 
 
 def test_demo_rejects_bad_rows(capsys: pytest.CaptureFixture[str]) -> None:
