@@ -388,3 +388,28 @@ def test_attributes_are_read_only(df: gr.DataFrame) -> None:
 def test_dataframe_needs_a_mapping() -> None:
     with pytest.raises(TypeError, match="dataframe needs a mapping"):
         gr.dataframe([1, 2])  # type: ignore[arg-type]
+
+
+def test_flat_assignment_when_entities_equal_rows() -> None:
+    frame = gr.dataframe({"residue_w": [[1.0], [2.0]]}, schema=SCHEMA)
+    frame.residue.residue_v = [5.0, 6.0]
+    assert frame["residue_v"].to_list() == [[5.0], [6.0]]
+    frame.molecule.molecule_n = [1, 2]
+    assert frame["molecule_n"].to_list() == [1, 2]
+
+
+def test_assignment_through_another_levels_view_is_refused(df: gr.DataFrame) -> None:
+    with pytest.raises(gr.SchemaError) as info:
+        df.atom.residue_foo = list(range(9))
+    assert str(info.value) == (
+        "column 'residue_foo' belongs to level 'residue' by its name; assign it through "
+        "df.residue.residue_foo (or df['residue_foo'] = nested values), not through level 'atom'"
+    )
+    assert "residue_foo" not in df
+
+
+def test_levels_are_names_or_ints(df: gr.DataFrame) -> None:
+    with pytest.raises(TypeError, match=r"a level is a name or an int, got 1\.5"):
+        df.shape(1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a level is a name or an int, got True"):
+        df.shape(True)

@@ -207,8 +207,10 @@ class DataFrame:
         return GrumpyArray._wrap(node)
 
     def _level_index(self, level: str | int) -> int:
+        if isinstance(level, bool) or not isinstance(level, (str, int)):
+            raise TypeError(f"a level is a name or an int, got {level!r}")
         if self._schema is None:
-            if isinstance(level, int) and not isinstance(level, bool) and level == 0:
+            if level == 0:
                 return 0
             raise SchemaError(f"level {level!r} needs a schema; this frame has none")
         return self._schema.index(level)
@@ -333,8 +335,16 @@ class DataFrame:
             If the length is neither the row count nor the entity count at ``level``.
         """
         k = self._level_index(level)
+        if self._schema is not None and self._own_level(name) != k:
+            own = self._level_name(self._own_level(name))
+            raise SchemaError(
+                f"column {name!r} belongs to level {own!r} by its name; assign it through "
+                f"df.{own}.{name} (or df[{name!r}] = nested values), not through level "
+                f"{self._level_name(k)!r}"
+            )
         column = asarray(values)
-        if len(column) != self._nrows or k == 0:
+        nested = len(column) == self._nrows and column.ndim - 1 >= k
+        if not nested and k > 0:
             entities = self.count(k)
             if len(column) != entities:
                 raise SchemaError(
@@ -397,9 +407,9 @@ class DataFrame:
             cells = (name, level, col.type, preview)
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
                         + "</tr>")  # fmt: skip
-        levels = html.escape(str(self._schema)) if self._schema is not None else "no schema"
+        levels = f"levels {html.escape(str(self._schema))}" if self._schema else "no schema"
         return (
-            f"<div><p>DataFrame: {self._nrows} rows; levels {levels}</p>"
+            f"<div><p>DataFrame: {self._nrows} rows; {levels}</p>"
             "<table><thead><tr><th>column</th><th>level</th><th>type</th><th>first rows</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )

@@ -94,7 +94,7 @@ class Schema:
             For an unknown name or an index outside the schema.
         """
         if isinstance(level, bool) or not isinstance(level, (str, int)):
-            raise SchemaError(f"a level is a name or an int, got {level!r}")
+            raise TypeError(f"a level is a name or an int, got {level!r}")
         if isinstance(level, int):
             k = level + len(self.levels) if level < 0 else level
             if not 0 <= k < len(self.levels):
