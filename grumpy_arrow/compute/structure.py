@@ -91,7 +91,7 @@ def _merge_level(node: lay.Node) -> tuple[lay.Node, np.ndarray]:
 def flatten_node(node: lay.Node, k: int) -> lay.Node:
     """Merge axis ``k`` into axis ``k - 1`` (``k >= 1``)."""
     if k == 1:
-        return _merge_level(node)[0]
+        return node.content if isinstance(node, lay.ListNode) else _merge_level(node)[0]
     if isinstance(node, lay.Leaf):
         raise OutOfBoundsError(f"cannot flatten dim {k}: the values have no such axis")
     if isinstance(node, lay.UnionNode):

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray, asarray
+from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute.structure import flatten_node
 from grumpy_arrow.errors import ColumnNotFoundError, OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.schema import Schema, parse_schema
@@ -44,6 +45,8 @@ __all__ = ["DataFrame", "LevelView", "concat_frames", "dataframe", "from_arrow_t
 
 METADATA_KEY = b"grumpy_arrow"
 LEVEL_KEY = b"grumpy_arrow.level"
+UNION_KEY = b"grumpy_arrow.union_flags"  # on a lowered union column: its flags column
+FLAGS_KEY = b"grumpy_arrow.flags_of"  # on a flags column: the column it belongs to
 
 
 def dataframe(mapping: Mapping[str, Any], schema: Any = None) -> DataFrame:
@@ -125,7 +128,7 @@ class DataFrame:
             expected = self._offsets.get(k, pending.get(k))
             if expected is None:
                 pending[k] = node.offsets
-            elif expected is not node.offsets and not np.array_equal(expected, node.offsets):
+            elif not _same_offsets(expected, node.offsets):
                 raise SchemaError(self._mismatch(name, k, expected, node.offsets))
             shells.append(node)
             node = node.content
@@ -365,23 +368,49 @@ class DataFrame:
         """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds."""
         return {name: col.to_list() for name, col in self._columns.items()}
 
-    def to_arrow(self) -> pa.Table:
-        """A ``pa.Table`` (zero-copy); schema and levels are kept in the metadata."""
+    def to_arrow(self, *, unions: str = "native") -> pa.Table:
+        """A ``pa.Table`` (zero-copy); schema and levels are kept in the metadata.
+
+        Parameters
+        ----------
+        unions : {"native", "lowered"}
+            ``"lowered"`` writes each union column ``c`` as a list column ``c`` (scalar rows
+            as one-element lists) plus a boolean ``c__is_scalar`` column, the form Polars,
+            DuckDB and Parquet accept; :func:`grumpy_arrow.from_arrow` restores the union.
+        """
+        if unions not in ("native", "lowered"):
+            raise ValueError(f"unions must be 'native' or 'lowered', got {unions!r}")
         fields, arrays = [], []
         for name, col in self._columns.items():
-            meta = None
+            meta = {}
             if self._schema is not None:
-                meta = {LEVEL_KEY: self._level_name(self._schema.level_of(name)).encode()}
-            fields.append(pa.field(name, col.to_arrow().type, metadata=meta))
-            arrays.append(col.to_arrow())
+                meta[LEVEL_KEY] = self._level_name(self._schema.level_of(name)).encode()
+            flags = None
+            node = col.node
+            if unions == "lowered" and lowering.has_union(col.to_arrow().type):
+                lowered, flags = lowering.lower_node(node)
+                node = lowered
+                meta[UNION_KEY] = (name + lowering.FLAG_SUFFIX).encode()
+            arr = lay.to_arrow(node)
+            fields.append(pa.field(name, arr.type, metadata=meta or None))
+            arrays.append(arr)
+            if flags is not None:
+                flag_arr = lay.to_arrow(flags)
+                fields.append(pa.field(name + lowering.FLAG_SUFFIX, flag_arr.type,
+                                       metadata={FLAGS_KEY: name.encode()}))  # fmt: skip
+                arrays.append(flag_arr)
         info = {"kind": "dataframe", "version": 1,
                 "schema": None if self._schema is None else self._schema.to_json()}  # fmt: skip
         schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(info).encode()})
         return pa.Table.from_arrays(arrays, schema=schema) if arrays else schema.empty_table()
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
-        """Arrow PyCapsule stream protocol: ``pa.table(df)``, Polars, DuckDB..."""
-        return self.to_arrow().__arrow_c_stream__(requested_schema)
+        """Arrow PyCapsule stream protocol: ``pa.table(df)``, Polars, DuckDB...
+
+        Union columns leave lowered (see :meth:`to_arrow`), since most consumers cannot
+        take dense unions.
+        """
+        return self.to_arrow(unions="lowered").__arrow_c_stream__(requested_schema)
 
     # -- display ----------------------------------------------------------------------
 
@@ -413,6 +442,17 @@ class DataFrame:
             "<table><thead><tr><th>column</th><th>level</th><th>type</th><th>first rows</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
+
+
+def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal offsets; views of one buffer (columns of one Arrow table) compare in O(1)."""
+    if a is b:
+        return True
+    if a.shape == b.shape and a.dtype == b.dtype and (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    ):
+        return True
+    return bool(np.array_equal(a, b))
 
 
 class LevelView:
@@ -500,5 +540,19 @@ def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None) -> Da
                 schema = json.loads(raw)["schema"]
             except (ValueError, KeyError, TypeError) as err:
                 raise SchemaError(f"malformed grumpy_arrow metadata on the table: {raw!r}") from err
-    columns = {name: asarray(table.column(name)) for name in table.column_names}
+    names = table.column_names
+    flag_of = {
+        name[: -len(lowering.FLAG_SUFFIX)]: name
+        for name in names
+        if name.endswith(lowering.FLAG_SUFFIX) and name[: -len(lowering.FLAG_SUFFIX)] in names
+    }
+    columns = {}
+    for name in names:
+        if name in flag_of.values() and name[: -len(lowering.FLAG_SUFFIX)] in flag_of:
+            continue
+        column = asarray(table.column(name))
+        if name in flag_of:
+            flags = asarray(table.column(flag_of[name]), "bool")
+            column = GrumpyArray._wrap(lowering.raise_node(column.node, flags.node))
+        columns[name] = column
     return DataFrame(columns, parse_schema(schema), table.num_rows)
