@@ -26,6 +26,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
+from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import sort as so
 from grumpy_arrow.compute import structure as st
@@ -52,7 +53,7 @@ from grumpy_arrow.errors import (
     OutOfBoundsError,
 )
 
-__all__ = ["GrumpyArray", "asarray", "is_scalar"]
+__all__ = ["GrumpyArray", "asarray", "from_lowered", "is_lowered_type", "is_scalar"]
 
 _SCALARS = (bool, int, float, str, bytes, np.generic)
 
@@ -66,7 +67,48 @@ def asarray(obj: Any, dtype: Any = None) -> GrumpyArray:
     """``obj`` as a GrumpyArray (no copy when it already is one of the requested dtype)."""
     if isinstance(obj, GrumpyArray) and dtype is None:
         return obj
-    return GrumpyArray(parse_object(obj, None if dtype is None else dt.dtype(dtype)))
+    target = None if dtype is None else dt.dtype(dtype)
+    raised = from_lowered(obj)
+    if raised is not None:
+        return raised if target is None else raised.astype(target, casting="same_kind")
+    return GrumpyArray(parse_object(obj, target))
+
+
+LOWERED_FIELDS = ("values", "is_scalar")
+LOWERED_KEY = b"grumpy_arrow.lowered"
+
+
+def is_lowered_type(typ: pa.DataType) -> bool:
+    """Whether an Arrow type is the lowered form of a union array (struct values/is_scalar)."""
+    return bool(
+        pa.types.is_struct(typ)
+        and typ.num_fields == 2
+        and tuple(typ.field(i).name for i in range(2)) == LOWERED_FIELDS
+    )
+
+
+def from_lowered(obj: Any) -> GrumpyArray | None:
+    """The union array behind a lowered export (``struct<values, is_scalar>``), else None.
+
+    Accepts pyarrow Arrays/ChunkedArrays and PyCapsule array exporters.
+    """
+    arr: Any = obj
+    if not isinstance(obj, (pa.Array, pa.ChunkedArray)):
+        if isinstance(obj, GrumpyArray) or not hasattr(obj, "__arrow_c_array__"):
+            return None
+        schema = getattr(obj, "__arrow_c_schema__", None)
+        if schema is None or not is_lowered_type(pa.DataType._import_from_c_capsule(schema())):
+            return None
+        arr = pa.array(obj)
+    if not is_lowered_type(arr.type):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        raise LayoutError("a lowered union (struct<values, is_scalar>) cannot have null rows")
+    values = GrumpyArray(parse_object(arr.field(0), None))
+    flags = GrumpyArray(parse_object(arr.field(1), dt.bool_))
+    return GrumpyArray._wrap(lowering.raise_node(values.node, flags.node))
 
 
 class GrumpyArray:
@@ -164,9 +206,28 @@ class GrumpyArray:
         """Nested Python lists (None for nulls)."""
         return list(self._data.to_pylist())
 
-    def to_arrow(self) -> pa.Array:
-        """The Arrow array (large_list / dense_union / leaf), zero-copy."""
-        return self._data
+    def to_arrow(self, *, unions: builtins.str = "native") -> pa.Array:
+        """The Arrow array (large_list / dense_union / leaf), zero-copy.
+
+        Parameters
+        ----------
+        unions : {"native", "lowered"}
+            ``"lowered"`` exports a union array as ``struct<values, is_scalar>`` (scalar rows
+            as one-element lists plus flags), which Polars, DuckDB and Parquet accept and
+            :func:`grumpy_arrow.from_arrow` turns back into the union.
+        """
+        if unions == "native" or not lowering.has_union(self._data.type):
+            _check_unions(unions)
+            return self._data
+        _check_unions(unions)
+        values, flags = lowering.lower_node(self.node)
+        assert flags is not None
+        value_arr = lay.to_arrow(values)
+        fields = [
+            pa.field("values", value_arr.type, metadata={LOWERED_KEY: b"union"}),
+            pa.field("is_scalar", lay.to_arrow(flags).type),
+        ]
+        return pa.StructArray.from_arrays([value_arr, lay.to_arrow(flags)], fields=fields)
 
     def to_numpy(self, pad: Any = None) -> Any:
         """A NumPy array for rectangular data without nulls (zero-copy where possible).
@@ -213,12 +274,28 @@ class GrumpyArray:
         return out if dtype is None else out.astype(dtype)
 
     def __arrow_c_array__(self, requested_schema: Any = None) -> Any:
-        """Arrow PyCapsule protocol: export the array (zero-copy)."""
-        return self._data.__arrow_c_array__(requested_schema)
+        """Arrow PyCapsule protocol: export the array (zero-copy).
+
+        Unions leave lowered (``struct<values, is_scalar>``) unless the consumer requests
+        the native union type.
+        """
+        if requested_schema is not None:
+            requested = pa.DataType._import_from_c_capsule(requested_schema)
+            if requested.equals(self._data.type):
+                return self._data.__arrow_c_array__(requested_schema)
+        return self._export().__arrow_c_array__(requested_schema)
 
     def __arrow_c_schema__(self) -> Any:
-        """Arrow PyCapsule protocol: export the type."""
-        return self._data.type.__arrow_c_schema__()
+        """Arrow PyCapsule protocol: export the type (lowered for unions)."""
+        return self._export().type.__arrow_c_schema__()
+
+    def _export(self) -> pa.Array:
+        """What leaves through the PyCapsule protocol: unions lowered where they can be
+        (one union per column); a union inside a union's list child leaves native."""
+        try:
+            return self.to_arrow(unions="lowered")
+        except LayoutError:
+            return self._data
 
     def __repr__(self) -> str:
         return f"<GrumpyArray {preview(self.node)} type={self.type!r}>"
@@ -598,6 +675,11 @@ def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:
     while isinstance(node, lay.ListNode):
         node = node.content
     return node if isinstance(node, lay.Leaf) else None
+
+
+def _check_unions(unions: str) -> None:
+    if unions not in ("native", "lowered"):
+        raise ValueError(f"unions must be 'native' or 'lowered', got {unions!r}")
 
 
 def _expand_ellipsis(keys: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:

@@ -105,12 +105,10 @@ def array(obj: Any, dtype: Any = None) -> GrumpyArray:
     """
     target = None if dtype is None else dt.dtype(dtype)
     if isinstance(obj, GrumpyArray):
-        return (
-            obj
-            if target is None or obj.dtype == target
-            else obj.astype(target, casting="same_kind")
-        )
-    return GrumpyArray(parse_object(obj, target))
+        if target is None or obj.dtype == target:
+            return obj
+        return obj.astype(target, casting="same_kind")
+    return asarray(obj, target)
 
 
 def from_numpy(arr: np.ndarray) -> GrumpyArray:
@@ -174,7 +172,7 @@ def from_arrow(obj: Any, schema: Any = None) -> Any:
 def _array_only(obj: Any, schema: Any) -> GrumpyArray:
     if schema is not None:
         raise TypeError("schema= applies to tables (frames), not to arrays")
-    return GrumpyArray(parse_object(obj, None))
+    return asarray(obj)
 
 
 def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyArray:

@@ -223,8 +223,8 @@ def test_array_from_its_own_arrow_array_is_identity(x: gr.GrumpyArray) -> None:
 @FAST
 @given(ARRAYS)
 def test_array_round_trips_through_pycapsule_export(x: gr.GrumpyArray) -> None:
-    exported = pa.array(x)
-    assert exported.equals(x.to_arrow())
+    exported = pa.array(x)  # unions leave lowered (struct<values, is_scalar>) where they can
+    assert exported.equals(x._export())
     assert_same_array(gr.array(exported), x)
 
 
