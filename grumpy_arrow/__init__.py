@@ -70,6 +70,7 @@ from grumpy_arrow.functions import (
     where,
     zeros_like,
 )
+from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.strings import StringMethods
 
 __version__ = "0.1.0"
@@ -111,6 +112,7 @@ __all__ = [
     "from_arrow",
     "from_numpy",
     "from_offsets",
+    "from_parquet",
     "full_like",
     "int16",
     "int32",
@@ -130,6 +132,8 @@ __all__ = [
     "sqrt",
     "string",
     "tan",
+    "to_parquet",
+    "to_polars",
     "uint16",
     "uint32",
     "uint64",

@@ -68,6 +68,7 @@ def asarray(obj: Any, dtype: Any = None) -> GrumpyArray:
     if isinstance(obj, GrumpyArray) and dtype is None:
         return obj
     target = None if dtype is None else dt.dtype(dtype)
+    obj = _import_capsule(obj)
     raised = from_lowered(obj)
     if raised is not None:
         return raised if target is None else raised.astype(target, casting="same_kind")
@@ -87,23 +88,22 @@ def is_lowered_type(typ: pa.DataType) -> bool:
     )
 
 
-def from_lowered(obj: Any) -> GrumpyArray | None:
-    """The union array behind a lowered export (``struct<values, is_scalar>``), else None.
+def _import_capsule(obj: Any) -> Any:
+    """Arrow PyCapsule exporters (Polars, DuckDB, nanoarrow...) as pyarrow objects, read once."""
+    if isinstance(obj, (pa.Array, pa.ChunkedArray, GrumpyArray, np.ndarray, list, tuple)):
+        return obj
+    if hasattr(obj, "__arrow_c_array__"):
+        return pa.array(obj)
+    if hasattr(obj, "__arrow_c_stream__"):
+        return pa.chunked_array(obj)
+    return obj
 
-    Accepts pyarrow Arrays/ChunkedArrays and PyCapsule array exporters.
-    """
-    arr: Any = obj
-    if not isinstance(obj, (pa.Array, pa.ChunkedArray)):
-        if isinstance(obj, GrumpyArray) or not hasattr(obj, "__arrow_c_array__"):
-            return None
-        schema = getattr(obj, "__arrow_c_schema__", None)
-        if schema is None or not is_lowered_type(pa.DataType._import_from_c_capsule(schema())):
-            return None
-        arr = pa.array(obj)
-    if not is_lowered_type(arr.type):
+
+def from_lowered(obj: Any) -> GrumpyArray | None:
+    """The union array behind a lowered export (``struct<values, is_scalar>``), else None."""
+    if not isinstance(obj, (pa.Array, pa.ChunkedArray)) or not is_lowered_type(obj.type):
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = obj.combine_chunks() if isinstance(obj, pa.ChunkedArray) else obj
     if arr.null_count:
         raise LayoutError("a lowered union (struct<values, is_scalar>) cannot have null rows")
     values = GrumpyArray(parse_object(arr.field(0), None))
@@ -279,11 +279,13 @@ class GrumpyArray:
         Unions leave lowered (``struct<values, is_scalar>``) unless the consumer requests
         the native union type.
         """
-        if requested_schema is not None:
-            requested = pa.DataType._import_from_c_capsule(requested_schema)
-            if requested.equals(self._data.type):
-                return self._data.__arrow_c_array__(requested_schema)
-        return self._export().__arrow_c_array__(requested_schema)
+        if requested_schema is None:
+            return self._export().__arrow_c_array__()
+        # Importing the requested schema consumes its capsule: hand pyarrow a fresh one.
+        requested = pa.DataType._import_from_c_capsule(requested_schema)
+        if requested.equals(self._data.type):
+            return self._data.__arrow_c_array__()
+        return self._export().__arrow_c_array__(requested.__arrow_c_schema__())
 
     def __arrow_c_schema__(self) -> Any:
         """Arrow PyCapsule protocol: export the type (lowered for unions)."""

@@ -128,6 +128,11 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
         return union_type(canonical_type(scalar, where=where), canonical_type(lst, where=where))
     if pa.types.is_dictionary(typ):
         return canonical_type(typ.value_type, where=where)
+    # View layouts (Polars, DuckDB) become the offset-based layouts grumpy computes on.
+    if pa.types.is_string_view(typ):
+        return pa.large_string()
+    if pa.types.is_binary_view(typ):
+        return pa.large_binary()
     try:
         dt.from_arrow_type(typ)
     except Exception as err:

@@ -1,0 +1,110 @@
+"""Parquet files for arrays and frames; unions are stored lowered and restored on reading.
+
+Examples
+--------
+>>> import tempfile, os, grumpy_arrow as gr
+>>> df = gr.dataframe({"m_go": ["GO:1", ["GO:2", "GO:3"]], "r_w": [[1.0], [2.0, 3.0]]},
+...                   schema=["m", "r"])
+>>> path = os.path.join(tempfile.mkdtemp(), "frame.parquet")
+>>> gr.to_parquet(df, path)
+>>> back = gr.from_parquet(path)
+>>> back.schema, back.m_go.to_list()
+(Schema(['m', 'r']), ['GO:1', ['GO:2', 'GO:3']])
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grumpy_arrow.array import GrumpyArray, asarray
+from grumpy_arrow.compute.lowering import FLAG_SUFFIX
+from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
+from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame, from_arrow_table
+
+__all__ = ["ARRAY_COLUMN", "from_parquet", "to_parquet"]
+
+ARRAY_COLUMN = "values"
+
+
+def to_parquet(obj: Any, path: Any, **kwargs: Any) -> None:
+    """Write an array or a frame to a Parquet file (union columns lowered).
+
+    Parameters
+    ----------
+    obj : GrumpyArray, DataFrame, or anything ``gr.array`` takes
+        An array is stored as a one-column table named ``values``.
+    path : str, path or file-like
+        Passed to ``pyarrow.parquet.write_table`` with ``**kwargs`` (compression,
+        filesystem, ...).
+
+    Raises
+    ------
+    LayoutError
+        For a union inside a union's list child, which Parquet cannot hold.
+    """
+    table = _to_table(obj)
+    pq.write_table(table, path, **kwargs)
+
+
+def _to_table(obj: Any) -> pa.Table:
+    if isinstance(obj, DataFrame):
+        return obj.to_arrow(unions="lowered")
+    arr = asarray(obj)
+    frame = DataFrame({ARRAY_COLUMN: arr}, None)
+    table = frame.to_arrow(unions="lowered")
+    info = json.loads(table.schema.metadata[METADATA_KEY])
+    info["kind"] = "array"
+    return table.replace_schema_metadata({METADATA_KEY: json.dumps(info).encode()})
+
+
+def from_parquet(path: Any, *, columns: list[str] | None = None, schema: Any = None,
+                 **kwargs: Any) -> Any:  # fmt: skip
+    """Read a Parquet file written by :func:`to_parquet` (or any Parquet file as a frame).
+
+    Parameters
+    ----------
+    columns : list of str, optional
+        Columns to read; a union column's ``__is_scalar`` companion is read with it.
+    schema : list of levels, optional
+        The frame's schema (default: the one stored in the file).
+
+    Returns
+    -------
+    GrumpyArray or DataFrame
+        An array when the file holds one written with ``to_parquet(array)``.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        For a requested column the file does not have.
+    """
+    wanted = None
+    if columns is not None:
+        names = pq.read_schema(path, **_schema_kwargs(kwargs)).names
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise ColumnNotFoundError(
+                f"no column {missing[0]!r} in {path}; the columns are {', '.join(names)}"
+            )
+        wanted = [n for n in names if n in columns or _flag_base(n) in columns]
+    table = pq.read_table(path, columns=wanted, **kwargs)
+    frame = from_arrow_table(table, schema)
+    info = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+    if info.get("kind") == "array":
+        if frame.columns != [ARRAY_COLUMN]:
+            raise LayoutError(f"{path} holds an array but its columns are {frame.columns}")
+        column: GrumpyArray = frame[ARRAY_COLUMN]
+        return column
+    return frame
+
+
+def _flag_base(name: str) -> str | None:
+    return name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
+
+
+def _schema_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k in ("filesystem", "memory_map")}

@@ -1,0 +1,47 @@
+"""Polars: frames and arrays go over the Arrow PyCapsule protocol with unions lowered.
+
+``pl.DataFrame(df)`` and ``pl.Series(x)`` already work; :func:`to_polars` adds the option
+to force native unions and turns anything Polars raises about them (errors or Rust panics,
+which derive from ``BaseException``) into a :class:`~grumpy_arrow.errors.LayoutError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grumpy_arrow.array import asarray
+from grumpy_arrow.errors import LayoutError
+from grumpy_arrow.frame.dataframe import DataFrame
+
+__all__ = ["to_polars"]
+
+
+def to_polars(obj: Any, *, unions: str = "lowered") -> Any:
+    """A ``polars.DataFrame`` (for frames) or ``polars.Series`` (for arrays).
+
+    Raises
+    ------
+    ImportError
+        Without polars (``pip install grumpy_arrow[test]`` or ``pip install polars``).
+    LayoutError
+        When Polars cannot take the data (native unions), whatever Polars raised.
+    """
+    try:
+        import polars as pl
+    except ImportError as err:  # pragma: no cover - exercised without polars
+        raise ImportError("to_polars needs polars: pip install polars") from err
+    if isinstance(obj, DataFrame):
+        data: Any = obj.to_arrow(unions=unions)
+        convert = pl.from_arrow
+    else:
+        data = asarray(obj).to_arrow(unions=unions)
+        convert = pl.from_arrow
+    try:
+        return convert(data)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:
+        raise LayoutError(
+            f"polars cannot take this data ({type(err).__name__}: {err}); export unions "
+            "lowered (the default)"
+        ) from err
