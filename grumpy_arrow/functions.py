@@ -224,7 +224,7 @@ def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyAr
     return GrumpyArray._wrap(node)
 
 
-def concat(arrays: list[Any], dim: int = 0) -> GrumpyArray:
+def concat(arrays: list[Any], dim: int = 0) -> Any:
     """Concatenate rows (``dim=0``) or the lists of each row (``dim=1``); frames row-wise.
 
     With ``dim=0`` leaf dtypes promote, and scalar rows joined with list rows make a union.
@@ -245,7 +245,7 @@ def concat(arrays: list[Any], dim: int = 0) -> GrumpyArray:
     if any(isinstance(a, DataFrame) for a in items):
         if dim != 0 or not all(isinstance(a, DataFrame) for a in items):
             raise LayoutError("frames concatenate row-wise (dim=0) with frames only")
-        return concat_frames(items)  # type: ignore[return-value]
+        return concat_frames(items)
     parts = [asarray(a).to_arrow() for a in items]
     if dim == 0:
         return GrumpyArray(st.concat_nodes(parts))

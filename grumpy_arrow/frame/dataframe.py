@@ -38,7 +38,7 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute.structure import flatten_node
-from grumpy_arrow.errors import ColumnNotFoundError, OutOfBoundsError, SchemaError
+from grumpy_arrow.errors import ColumnNotFoundError, LayoutError, OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.schema import Schema, parse_schema
 
 __all__ = ["DataFrame", "LevelView", "concat_frames", "dataframe", "from_arrow_table"]
@@ -346,7 +346,10 @@ class DataFrame:
                 f"{self._level_name(k)!r}"
             )
         column = asarray(values)
-        nested = len(column) == self._nrows and column.ndim - 1 >= k
+        # Per-entity values win a tie (as many entities as rows): that is what a level view
+        # holds; nested values of that length go through df[name] = values.
+        tie = k > 0 and k in self._offsets and self.count(k) == self._nrows
+        nested = len(column) == self._nrows and column.ndim - 1 >= k and not tie
         if not nested and k > 0:
             entities = self.count(k)
             if len(column) != entities:
@@ -378,7 +381,7 @@ class DataFrame:
             as one-element lists) plus a boolean ``c__is_scalar`` column, the form Polars,
             DuckDB and Parquet accept; :func:`grumpy_arrow.from_arrow` restores the union.
         """
-        if unions not in ("native", "lowered"):
+        if unions not in ("native", "lowered", "auto"):
             raise ValueError(f"unions must be 'native' or 'lowered', got {unions!r}")
         fields, arrays = [], []
         for name, col in self._columns.items():
@@ -387,10 +390,15 @@ class DataFrame:
                 meta[LEVEL_KEY] = self._level_name(self._schema.level_of(name)).encode()
             flags = None
             node = col.node
-            if unions == "lowered" and lowering.has_union(col.to_arrow().type):
-                lowered, flags = lowering.lower_node(node)
-                node = lowered
-                meta[UNION_KEY] = (name + lowering.FLAG_SUFFIX).encode()
+            if unions != "native" and lowering.has_union(col.to_arrow().type):
+                try:
+                    node, flags = lowering.lower_node(node)
+                except LayoutError:
+                    if unions == "lowered":
+                        raise
+                    node, flags = col.node, None  # "auto": a union in a union leaves native
+                if flags is not None:
+                    meta[UNION_KEY] = (name + lowering.FLAG_SUFFIX).encode()
             arr = lay.to_arrow(node)
             fields.append(pa.field(name, arr.type, metadata=meta or None))
             arrays.append(arr)
@@ -408,9 +416,10 @@ class DataFrame:
         """Arrow PyCapsule stream protocol: ``pa.table(df)``, Polars, DuckDB...
 
         Union columns leave lowered (see :meth:`to_arrow`), since most consumers cannot
-        take dense unions.
+        take dense unions; a union inside a union's list child, which cannot be lowered,
+        leaves native.
         """
-        return self.to_arrow(unions="lowered").__arrow_c_stream__(requested_schema)
+        return self.to_arrow(unions="auto").__arrow_c_stream__(requested_schema)
 
     # -- display ----------------------------------------------------------------------
 
@@ -448,8 +457,10 @@ def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal offsets; views of one buffer (columns of one Arrow table) compare in O(1)."""
     if a is b:
         return True
-    if a.shape == b.shape and a.dtype == b.dtype and (
-        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    if (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and (a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
     ):
         return True
     return bool(np.array_equal(a, b))

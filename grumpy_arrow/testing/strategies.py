@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,13 +37,20 @@ except ImportError as err:  # pragma: no cover - exercised by a test with hypoth
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.frame.dataframe import DataFrame, dataframe
 from grumpy_arrow.functions import array
 
 __all__ = [
     "ALL_DTYPES",
+    "COLUMN_SUFFIXES",
+    "LEVEL_NAMES",
+    "FrameSpec",
     "arrays",
+    "column_level",
+    "dataframes",
     "dtype_and_values",
     "dtypes",
+    "frames",
     "leaf_values",
     "nested_values",
 ]
@@ -230,3 +238,268 @@ def arrays(
         )
     )
     return array(value, dtype=d)
+
+
+# -- frames -------------------------------------------------------------------------------
+
+LEVEL_NAMES: tuple[str, ...] = (
+    "molecule", "residue", "atom", "group", "chain", "model", "site", "bond", "ring", "side",
+    "side_chain", "res", "a", "b",
+)  # fmt: skip
+"""Names :func:`frames` gives levels (and aliases). ``side`` / ``side_chain`` exercise the
+first-match rule: ``side_chain_x`` belongs to ``side`` when that level comes first."""
+
+COLUMN_SUFFIXES: tuple[str, ...] = ("x", "y", "id", "name", "number", "weight", "tags")
+"""What :func:`frames` appends to a level name (after ``_``) to name a column."""
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """A drawn frame as plain Python data: what :func:`frames` returns.
+
+    Attributes
+    ----------
+    columns : dict of str to list
+        Each column's nested Python values (one item per outer row), as
+        :func:`grumpy_arrow.array` takes them.
+    dtypes : dict of str to DType
+        Each column's leaf dtype (pass it to ``gr.array``: all-null columns need it).
+    schema : list or None
+        The levels, outermost first: a name or a tuple of aliases; None for no schema.
+    levels : dict of str to int
+        The index of the level each column belongs to (0 without a schema).
+    counts : tuple of list of int
+        ``counts[k - 1]`` holds, for each entity at level ``k - 1`` in order, how many
+        entities of level ``k`` it has (a null list has 0), for levels ``k = 1, 2, ...``.
+        Every level has its counts, also levels no column reaches.
+    nrows : int
+        The number of outer rows.
+    """
+
+    columns: dict[str, list[Any]]
+    dtypes: dict[str, dt.DType]
+    schema: list[str | tuple[str, ...]] | None
+    levels: dict[str, int]
+    counts: tuple[list[int], ...]
+    nrows: int
+
+    def arrays(self) -> dict[str, GrumpyArray]:
+        """The columns as GrumpyArrays built with their dtypes."""
+        return {name: array(v, dtype=self.dtypes[name]) for name, v in self.columns.items()}
+
+    def build(self) -> DataFrame:
+        """``gr.dataframe(self.arrays(), schema=self.schema)``."""
+        return dataframe(self.arrays(), schema=self.schema)
+
+
+def column_level(schema: list[str | tuple[str, ...]], column: str) -> int:
+    """The first level whose name or alias equals ``column`` or prefixes it with ``_``.
+
+    A plain-Python statement of the rule of SPEC §2 (-1 when no level matches).
+    """
+    for i, item in enumerate(schema):
+        names = (item,) if isinstance(item, str) else item
+        if any(column == n or column.startswith(n + "_") for n in names):
+            return i
+    return -1
+
+
+def _group(items: list[Any], counts: list[int]) -> list[list[Any]]:
+    out, pos = [], 0
+    for c in counts:
+        out.append(items[pos : pos + c])
+        pos += c
+    return out
+
+
+@st.composite
+def frames(
+    draw: st.DrawFn,
+    max_levels: int = 3,
+    max_columns: int = 4,
+    unions: bool = True,
+    nulls: bool = True,
+    *,
+    with_schema: bool | None = True,
+    null_levels: bool = False,
+    max_rows: int = 4,
+    max_list_size: int = 3,
+    max_feature_depth: int = 2,
+) -> FrameSpec:
+    """Random frames as :class:`FrameSpec`: a schema, a consistent level tree, columns.
+
+    With a schema, 1 to ``max_levels`` levels are drawn (some with an alias), a row count
+    and, for each level below the first, how many entities each parent entity has. Each
+    column is named after a level name or alias (``residue``, ``group_x``...), belongs to the
+    first level that name matches, has a random leaf dtype and one value per entity of its
+    level, nested in the lists of the levels above. Those values may carry feature axes
+    (lists below the level), a union (scalar-or-list) below the level and nulls.
+
+    Without a schema the columns are any :func:`nested_values` of a shared row count.
+
+    Parameters
+    ----------
+    max_levels : int, default 3
+    max_columns : int, default 4
+    unions : bool, default True
+        Whether a column may hold scalar-or-list unions below its level.
+    nulls : bool, default True
+        Whether leaves, feature lists and rows below the level may be ``None``.
+    with_schema : bool or None, default True
+        True: always a schema; False: never; None: either.
+    null_levels : bool, default False
+        Whether a column may hold ``None`` for an empty list of a level (a null list there;
+        the level's offsets are unchanged, but re-nesting flat values gives ``[]`` back).
+    max_rows : int, default 4
+        At least one row is drawn with a schema (so Python values of deep columns have
+        their nesting depth); without a schema the frame may be empty.
+    max_list_size : int, default 3
+        The most entities of a level per parent entity, and the longest feature list.
+    max_feature_depth : int, default 2
+        The deepest nesting of a column's values below its level.
+
+    Raises
+    ------
+    ValueError
+        If ``max_levels`` is not in 1..7 or ``max_columns`` is below 1.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from grumpy_arrow.testing import assert_values_equal
+    >>> from grumpy_arrow.testing.strategies import frames
+    >>> @settings(max_examples=10, deadline=None, database=None)
+    ... @given(frames())
+    ... def test_to_dict(spec):
+    ...     assert_values_equal(spec.build().to_dict(), spec.columns)
+    >>> test_to_dict()
+    """
+    if not 1 <= max_levels <= len(LEVEL_NAMES) // 2:
+        raise ValueError(f"max_levels must be in 1..{len(LEVEL_NAMES) // 2}, got {max_levels}")
+    if max_columns < 1:
+        raise ValueError(f"max_columns must be >= 1, got {max_columns}")
+    schema_drawn = draw(st.booleans()) if with_schema is None else with_schema
+    if not schema_drawn:
+        return draw(
+            _schemaless_frames(
+                max_columns, unions, nulls, max_rows, max_list_size, max_feature_depth
+            )
+        )
+    nlevels = draw(st.integers(1, max_levels))
+    alias_counts = [draw(st.integers(1, 2)) for _ in range(nlevels)]
+    pool = draw(st.permutations(LEVEL_NAMES))
+    schema: list[str | tuple[str, ...]] = []
+    pos = 0
+    for n in alias_counts:
+        names = tuple(pool[pos : pos + n])
+        pos += n
+        schema.append(names[0] if n == 1 else names)
+    nrows = draw(st.integers(1, max(1, max_rows)))
+    totals = [nrows]
+    counts: list[list[int]] = []
+    for k in range(1, nlevels):
+        c = draw(st.lists(st.integers(0, max_list_size), min_size=totals[-1], max_size=totals[-1]))
+        # Keep every level but the last non-empty: a level-k column needs an entity at
+        # level k - 1 for its Python values to have their nesting depth.
+        if k < nlevels - 1 and sum(c) == 0:
+            c[0] = 1
+        counts.append(c)
+        totals.append(sum(c))
+    prefixes = [n for item in schema for n in ((item,) if isinstance(item, str) else item)]
+    ncols = draw(st.integers(1, max_columns))
+    columns: dict[str, list[Any]] = {}
+    dtypes_: dict[str, dt.DType] = {}
+    levels: dict[str, int] = {}
+    for _ in range(ncols):
+        prefix = draw(st.sampled_from(prefixes))
+        suffix = draw(st.sampled_from(("", *COLUMN_SUFFIXES)))
+        name = f"{prefix}_{suffix}" if suffix else prefix
+        if name in columns:
+            continue
+        level = column_level(schema, name)
+        d = draw(dtypes())
+        union = unions and draw(st.booleans())
+        own = draw(
+            nested_values(
+                d,
+                draw(st.integers(0, max_feature_depth)),
+                unions=union,
+                nulls=nulls,
+                min_size=totals[level],
+                max_size=totals[level],
+                max_list_size=max_list_size,
+            )
+        )
+        values: list[Any] = own
+        for k in range(level, 0, -1):
+            grouped: list[Any] = _group(values, counts[k - 1])
+            empty = [i for i, g in enumerate(grouped) if not g]
+            if null_levels and empty:
+                # A null list, but never all of them: then the Python values would lose
+                # this list axis (all-None items are null leaves).
+                nulled = draw(st.sets(st.sampled_from(empty)))
+                if len(nulled) < len(grouped):
+                    grouped = [None if i in nulled else g for i, g in enumerate(grouped)]
+            values = grouped
+        columns[name], dtypes_[name], levels[name] = values, d, level
+    return FrameSpec(columns, dtypes_, schema, levels, tuple(counts), nrows)
+
+
+@st.composite
+def _schemaless_frames(
+    draw: st.DrawFn,
+    max_columns: int,
+    unions: bool,
+    nulls: bool,
+    max_rows: int,
+    max_list_size: int,
+    max_depth: int,
+) -> FrameSpec:
+    nrows = draw(st.integers(0, max_rows))
+    names = draw(
+        st.lists(
+            st.sampled_from(("x", "y", "name", "values", "tags", "id")),
+            min_size=1,
+            max_size=max_columns,
+            unique=True,
+        )
+    )
+    columns: dict[str, list[Any]] = {}
+    dtypes_: dict[str, dt.DType] = {}
+    for name in names:
+        d = draw(dtypes())
+        dtypes_[name] = d
+        columns[name] = draw(
+            nested_values(
+                d,
+                max_depth,
+                unions=unions,
+                nulls=nulls,
+                min_size=nrows,
+                max_size=nrows,
+                max_list_size=max_list_size,
+            )
+        )
+    return FrameSpec(columns, dtypes_, None, dict.fromkeys(names, 0), (), nrows)
+
+
+def dataframes(
+    max_levels: int = 3,
+    max_columns: int = 4,
+    unions: bool = True,
+    nulls: bool = True,
+    **kwargs: Any,
+) -> st.SearchStrategy[DataFrame]:
+    """Built frames: :func:`frames` (same arguments) mapped through :meth:`FrameSpec.build`.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from grumpy_arrow.testing.strategies import dataframes
+    >>> @settings(max_examples=10, deadline=None, database=None)
+    ... @given(dataframes(with_schema=None))
+    ... def test_columns_have_the_row_count(df):
+    ...     assert all(len(df[c]) == len(df) for c in df.columns)
+    >>> test_columns_have_the_row_count()
+    """
+    return frames(max_levels, max_columns, unions, nulls, **kwargs).map(FrameSpec.build)
