@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from grumpy_arrow import errors
+from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.dtypes import (
     DType,
@@ -71,9 +72,9 @@ from grumpy_arrow.functions import (
     zeros_like,
 )
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
+from grumpy_arrow.storage import Handle, append, load, save
+from grumpy_arrow.storage import open_store as open
 from grumpy_arrow.strings import StringMethods
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BroadcastError",
@@ -83,6 +84,7 @@ __all__ = [
     "DataFrame",
     "GrumpyArray",
     "GrumpyError",
+    "Handle",
     "LayoutError",
     "LevelView",
     "OutOfBoundsError",
@@ -90,6 +92,7 @@ __all__ = [
     "SchemaError",
     "StringMethods",
     "__version__",
+    "append",
     "arccos",
     "arcsin",
     "arctan",
@@ -121,12 +124,15 @@ __all__ = [
     "isfinite",
     "isinf",
     "isnan",
+    "load",
     "log",
     "log10",
     "log2",
     "ones_like",
+    "open",
     "promote_types",
     "round",
+    "save",
     "sign",
     "sin",
     "sqrt",

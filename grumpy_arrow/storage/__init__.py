@@ -1,0 +1,6 @@
+"""Zarr v3 stores: one 1-D Zarr array per Arrow buffer plus a ``grumpy.json`` manifest."""
+
+from grumpy_arrow.storage.api import append, load, save
+from grumpy_arrow.storage.handle import Handle, open_store
+
+__all__ = ["Handle", "append", "load", "open_store", "save"]

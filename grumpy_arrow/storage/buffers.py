@@ -1,0 +1,236 @@
+"""Layout nodes <-> named 1-D buffers (one per Arrow buffer) and the layout tree naming them.
+
+Leaf names are deterministic: ``<column>/<path>-<role>`` where ``path`` is ``r`` for the
+column's root node, ``.c`` steps into a list's content and ``.s`` / ``.l`` into a union's
+scalar / list child; roles are ``values``, ``validity``, ``offsets``, ``data`` (string
+bytes), ``type_ids`` and ``value_offsets``. List axes of a frame level use the level's
+shared offsets leaf ``_levels/<level>-offsets`` instead of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pyarrow as pa
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.errors import StoreFormatError
+
+__all__ = [
+    "Reader",
+    "arrow_type",
+    "assemble",
+    "column_buffers",
+    "layout_signature",
+    "leaf_name",
+    "level_leaf",
+    "node_rows",
+]
+
+Reader = Callable[[str], np.ndarray]
+_STORED = {"bool_": "bool", "string": "uint8", "binary": "uint8"}
+
+
+def leaf_name(column: str, path: str, role: str) -> str:
+    """The deterministic leaf name of a buffer (column names are URL-quoted)."""
+    return f"{quote(column, safe='')}/{path}-{role}"
+
+
+def level_leaf(level: str) -> str:
+    """The leaf holding a frame level's shared offsets."""
+    return f"_levels/{quote(level, safe='')}-offsets"
+
+
+def stored_dtype(role: str, leaf_dtype: str) -> str:
+    """The Zarr dtype of a leaf."""
+    if role in ("offsets", "value_offsets"):
+        return "int64"
+    if role == "validity":
+        return "bool"
+    if role == "type_ids":
+        return "int8"
+    if role == "data":
+        return "uint8"
+    return _STORED.get(leaf_dtype, leaf_dtype)
+
+
+def column_buffers(
+    node: lay.Node, column: str, level_names: Mapping[int, str] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The layout tree of a column and its buffers for this batch.
+
+    Offsets buffers start at 0 and have ``rows + 1`` entries; validity buffers appear only
+    where the batch has nulls. ``level_names`` maps a list depth to the frame level whose
+    shared offsets that depth uses.
+    """
+    buffers: dict[str, np.ndarray] = {}
+    layout = _walk(node, column, "r", 0, level_names or {}, buffers, True)
+    return layout, buffers
+
+
+def _walk(
+    node: lay.Node,
+    column: str,
+    path: str,
+    depth: int,
+    levels: Mapping[int, str],
+    out: dict[str, np.ndarray],
+    level_axis: bool,
+) -> dict[str, Any]:
+    validity_name = leaf_name(column, path, "validity")
+    if isinstance(node, lay.Leaf):
+        return _leaf(node.values, column, path, validity_name, out)
+    if isinstance(node, lay.ListNode):
+        level = levels.get(depth + 1) if level_axis else None
+        offsets_name = level_leaf(level) if level else leaf_name(column, path, "offsets")
+        out[offsets_name] = np.asarray(node.offsets, dtype=np.int64)
+        if node.validity is not None and not node.validity.all():
+            out[validity_name] = node.validity
+        content = _walk(
+            node.content, column, path + ".c", depth + 1, levels, out, level is not None
+        )
+        return {
+            "kind": "list",
+            "offsets": offsets_name,
+            "validity": validity_name,
+            "level": level,
+            "content": content,
+        }
+    type_ids_name = leaf_name(column, path, "type_ids")
+    value_offsets_name = leaf_name(column, path, "value_offsets")
+    is_list = node.type_ids.astype(bool)
+    out[type_ids_name] = node.type_ids.astype(np.int8)
+    out[value_offsets_name] = np.where(is_list, np.cumsum(is_list) - 1, np.cumsum(~is_list) - 1)
+    scalar = _walk(node.scalars, column, path + ".s", depth, levels, out, False)
+    lists = _walk(node.lists, column, path + ".l", depth, levels, out, False)
+    return {
+        "kind": "union",
+        "type_ids": type_ids_name,
+        "value_offsets": value_offsets_name,
+        "scalar": scalar,
+        "list": lists,
+    }
+
+
+def _leaf(
+    values: pa.Array, column: str, path: str, validity_name: str, out: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    d = dt.from_arrow_type(values.type)
+    if values.null_count:
+        out[validity_name] = np.asarray(values.is_valid().to_numpy(zero_copy_only=False))
+    if d.kind in "US":
+        typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+        arr = values.cast(typ) if values.type != typ else values
+        bufs = arr.buffers()
+        raw_offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+        start, stop = int(raw_offsets[0]), int(raw_offsets[-1])
+        data = (
+            np.frombuffer(bufs[2], dtype=np.uint8)[start:stop]
+            if bufs[2]
+            else np.zeros(0, dtype=np.uint8)
+        )
+        offsets_name, data_name = (
+            leaf_name(column, path, "offsets"),
+            leaf_name(column, path, "data"),
+        )
+        out[offsets_name] = raw_offsets - start
+        out[data_name] = data
+        return {
+            "kind": "leaf",
+            "dtype": d.name,
+            "offsets": offsets_name,
+            "data": data_name,
+            "validity": validity_name,
+        }
+    name = leaf_name(column, path, "values")
+    filled = (
+        values.fill_null(pa.scalar(False if d.kind == "b" else 0, values.type))
+        if (values.null_count)
+        else values
+    )
+    out[name] = np.asarray(filled.to_numpy(zero_copy_only=False))
+    return {"kind": "leaf", "dtype": d.name, "values": name, "validity": validity_name}
+
+
+def arrow_type(layout: dict[str, Any]) -> pa.DataType:
+    """The Arrow type a layout tree describes."""
+    kind = layout["kind"]
+    if kind == "leaf":
+        d = dt.dtype(layout["dtype"])
+        if d.kind == "U":
+            return pa.large_string()
+        return pa.large_binary() if d.kind == "S" else d.arrow
+    if kind == "list":
+        return lay.list_of(arrow_type(layout["content"]))
+    return lay.union_type(arrow_type(layout["scalar"]), arrow_type(layout["list"]))
+
+
+def layout_signature(layout: dict[str, Any]) -> str:
+    """The layout with leaf names removed: two batches can share a store iff equal."""
+    kind = layout["kind"]
+    if kind == "leaf":
+        return layout["dtype"]
+    if kind == "list":
+        level = f"@{layout['level']}" if layout.get("level") else ""
+        return f"list{level}<{layout_signature(layout['content'])}>"
+    return f"union<{layout_signature(layout['scalar'])}, {layout_signature(layout['list'])}>"
+
+
+def node_rows(layout: dict[str, Any], lengths: Mapping[str, int]) -> int:
+    """How many rows a node has, from the committed lengths of its leaves."""
+    if layout["kind"] == "leaf" and "values" in layout:
+        return lengths.get(layout["values"], 0)
+    if layout["kind"] == "union":
+        return lengths.get(layout["type_ids"], 0)
+    return max(lengths.get(layout["offsets"], 0) - 1, 0)
+
+
+def assemble(layout: dict[str, Any], read: Reader, present: Callable[[str], bool]) -> lay.Node:
+    """Rebuild a node from whole leaves (``read(name)`` gives a leaf's committed values).
+
+    Raises
+    ------
+    StoreFormatError
+        When leaf lengths do not agree with each other.
+    """
+    kind = layout["kind"]
+    name = layout.get("validity")
+    validity = read(name).astype(bool) if name and present(name) else None
+    if kind == "leaf":
+        d = dt.dtype(layout["dtype"])
+        mask = None if validity is None else ~validity
+        if d.kind in "US":
+            offsets = read(layout["offsets"])
+            data = read(layout["data"])
+            typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+            buffers = [
+                None if mask is None else bitmap(validity),
+                pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
+                pa.py_buffer(np.ascontiguousarray(data)),
+            ]
+            return lay.Leaf(pa.Array.from_buffers(typ, len(offsets) - 1, buffers))
+        values = read(layout["values"])
+        return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
+    if kind == "list":
+        offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
+        content = assemble(layout["content"], read, present)
+        if len(offsets) == 0 or int(offsets[-1]) != len(content):
+            raise StoreFormatError(
+                f"leaf {layout['offsets']!r} ends at {int(offsets[-1]) if len(offsets) else None}"
+                f" but its content has {len(content)} rows"
+            )
+        return lay.ListNode(offsets - offsets[0], validity, content)
+    type_ids = np.asarray(read(layout["type_ids"]), dtype=np.int8)
+    scalar = assemble(layout["scalar"], read, present)
+    lists = assemble(layout["list"], read, present)
+    assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
+    return lay.UnionNode(type_ids, scalar, lists)
+
+
+def bitmap(valid: np.ndarray | None) -> pa.Buffer | None:
+    """An Arrow validity bitmap from booleans (None when there is nothing to mask)."""
+    return None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))

@@ -1,0 +1,386 @@
+"""Writing stores: first save, true append, atomic commit, the writer lock.
+
+A commit writes every leaf's new data first (at the committed length, cutting off any
+uncommitted tail a crashed writer left), then the manifest, atomically. Readers trust only
+the manifest's lengths, so a crash at any point leaves the previous state readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow import layout as lay
+from grumpy_arrow._version import __version__
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError
+from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.storage import buffers as bf
+from grumpy_arrow.storage.manifest import (
+    MANIFEST_NAME,
+    ColumnSpec,
+    LeafSpec,
+    LevelSpec,
+    Manifest,
+)
+from grumpy_arrow.storage.zarr import LeafStore
+
+__all__ = ["ARRAY_COLUMN", "DEFAULT_CHUNK", "Batch", "commit", "lock", "new_manifest"]
+
+ARRAY_COLUMN = "array"
+DEFAULT_CHUNK = 1 << 18  # elements per chunk; see docs/performance.md for the measurement
+LOCK_NAME = "grumpy.lock"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch to write: its kind, columns and schema."""
+
+    kind: str
+    columns: dict[str, GrumpyArray]
+    schema: Any
+    rows: int
+
+    @classmethod
+    def of(cls, obj: GrumpyArray | DataFrame) -> Batch:
+        if isinstance(obj, DataFrame):
+            schema = None if obj.schema is None else obj.schema.to_json()
+            return cls("dataframe", {c: obj[c] for c in obj.columns}, schema, len(obj))
+        return cls("array", {ARRAY_COLUMN: obj}, None, len(obj))
+
+
+def _level_names(schema: Any) -> dict[int, str]:
+    if schema is None:
+        return {}
+    names = [lv if isinstance(lv, str) else lv[0] for lv in schema]
+    return {depth: names[depth] for depth in range(1, len(names))}
+
+
+def _column_level(schema: Any, name: str) -> int:
+    from grumpy_arrow.frame.schema import parse_schema
+
+    parsed = parse_schema(schema)
+    return 0 if parsed is None else parsed.level_of(name)
+
+
+def _buffers_of(
+    batch: Batch,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], dict[str, int]]:
+    """Layouts, buffers and per-validity-leaf row counts of a batch."""
+    layouts: dict[str, dict[str, Any]] = {}
+    buffers: dict[str, np.ndarray] = {}
+    rows: dict[str, int] = {}
+    levels = _level_names(batch.schema)
+    for name, column in batch.columns.items():
+        own = _column_level(batch.schema, name)
+        reach = {d: lv for d, lv in levels.items() if d <= own}
+        layout, bufs = bf.column_buffers(column.node, name, reach)
+        layouts[name] = layout
+        for key, value in bufs.items():
+            buffers.setdefault(key, value)  # shared level offsets: the first column's
+        _validity_rows(layout, bufs, rows)
+    return layouts, buffers, rows
+
+
+def _validity_rows(
+    layout: dict[str, Any], bufs: dict[str, np.ndarray], out: dict[str, int]
+) -> None:
+    if layout.get("validity"):
+        out[layout["validity"]] = bf.node_rows(layout, {k: len(v) for k, v in bufs.items()})
+    if layout["kind"] == "list":
+        _validity_rows(layout["content"], bufs, out)
+    elif layout["kind"] == "union":
+        _validity_rows(layout["scalar"], bufs, out)
+        _validity_rows(layout["list"], bufs, out)
+
+
+def _roles(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
+    """Leaf name -> role for every leaf a layout names."""
+    for role in ("values", "validity", "offsets", "data", "type_ids", "value_offsets"):
+        if layout.get(role):
+            out[layout[role]] = role
+    if layout["kind"] == "list":
+        _roles(layout["content"], out)
+    elif layout["kind"] == "union":
+        _roles(layout["scalar"], out)
+        _roles(layout["list"], out)
+    return out
+
+
+def _depths(layout: dict[str, Any], depth: int, out: dict[str, int]) -> dict[str, int]:
+    for role in ("values", "validity", "offsets", "data", "type_ids", "value_offsets"):
+        if layout.get(role):
+            out.setdefault(layout[role], depth)
+    if layout["kind"] == "list":
+        _depths(layout["content"], depth + 1, out)
+    elif layout["kind"] == "union":
+        _depths(layout["scalar"], depth, out)
+        _depths(layout["list"], depth, out)
+    return out
+
+
+def _leaf_dtypes(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
+    roles = _roles(layout, {})
+    for name, role in roles.items():
+        out[name] = bf.stored_dtype(role, _dtype_of(layout, name) or "")
+    return out
+
+
+def _dtype_of(layout: dict[str, Any], name: str) -> str | None:
+    if layout["kind"] == "leaf" and name == layout.get("values"):
+        return str(layout["dtype"])
+    for child in ("content", "scalar", "list"):
+        if child in layout:
+            found = _dtype_of(layout[child], name)
+            if found:
+                return found
+    return None
+
+
+def new_manifest(
+    batch: Batch, *, chunk_size: int | None, chunk_dim: Any, compressor: str
+) -> Manifest:
+    """An empty manifest (0 rows) with the batch's columns and levels."""
+    layouts, _, _ = _buffers_of(batch)
+    levels = _level_names(batch.schema)
+    level_specs = tuple(
+        LevelSpec(name, depth, bf.level_leaf(name))
+        for depth, name in sorted(levels.items())
+        if any(bf.level_leaf(name) in _roles(lay_, {}) for lay_ in layouts.values())
+    )
+    leaves: dict[str, LeafSpec] = {}
+    columns = []
+    for name, layout in layouts.items():
+        level = None
+        if batch.schema is not None:
+            level = levels.get(_column_level(batch.schema, name)) or _first_level(batch.schema)
+        columns.append(ColumnSpec(name, layout, level))
+    return Manifest(
+        kind=batch.kind,
+        rows=0,
+        columns=tuple(columns),
+        leaves=leaves,
+        schema=batch.schema,
+        levels=level_specs,
+        chunk_size=int(chunk_size or DEFAULT_CHUNK),
+        chunk_dim=chunk_dim,
+        compressor=compressor,
+        creator=f"grumpy_arrow {__version__}",
+    )
+
+
+def _first_level(schema: Any) -> str:
+    first = schema[0]
+    return first if isinstance(first, str) else first[0]
+
+
+def _check_compatible(
+    manifest: Manifest, batch: Batch, layouts: dict[str, dict[str, Any]], where: str
+) -> None:
+    if batch.kind != manifest.kind:
+        raise SchemaError(f"{where}: cannot append a {batch.kind} to a store of a {manifest.kind}")
+    if batch.schema != manifest.schema:
+        raise SchemaError(
+            f"{where}: the batch's schema {batch.schema} differs from the store's {manifest.schema}"
+        )
+    stored = [c.name for c in manifest.columns]
+    if list(layouts) != stored:
+        raise SchemaError(f"{where}: the batch has columns {list(layouts)}; the store has {stored}")
+    for column in manifest.columns:
+        want = bf.layout_signature(column.layout)
+        got = bf.layout_signature(layouts[column.name])
+        if want != got:
+            raise SchemaError(
+                f"{where}: column {column.name!r} has layout {got}; the store holds {want}"
+            )
+
+
+def _chunk_for(depth: int, manifest: Manifest, schema_levels: dict[int, str]) -> int:
+    if manifest.chunk_dim is None:
+        return manifest.chunk_size
+    target = manifest.chunk_dim
+    if isinstance(target, str):
+        by_name = {name: d for d, name in schema_levels.items()}
+        target = by_name.get(target, 0)
+    return manifest.chunk_size if depth == target else DEFAULT_CHUNK
+
+
+def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -> Manifest:
+    """Append ``obj`` after the committed rows and commit; returns the new manifest.
+
+    Raises
+    ------
+    SchemaError
+        If the batch does not fit the store (nothing is written then).
+    """
+    batch = _fit_unions(Batch.of(obj), manifest)
+    layouts, buffers, validity_rows = _buffers_of(batch)
+    _check_compatible(manifest, batch, layouts, store.url)
+    roles: dict[str, str] = {}
+    depths: dict[str, int] = {}
+    dtypes: dict[str, str] = {}
+    for column in manifest.columns:
+        _roles(column.layout, roles)
+        _depths(column.layout, 0, depths)
+        _leaf_dtypes(column.layout, dtypes)
+    levels = _level_names(manifest.schema)
+    leaves = dict(manifest.leaves)
+    for name, role in roles.items():
+        old = leaves.get(name)
+        data = buffers.get(name)
+        if role == "validity":
+            if data is None and old is None:
+                continue
+            if data is None:
+                data = np.ones(validity_rows.get(name, 0), dtype=bool)
+        if data is None:
+            continue
+        if old is None:
+            chunk = _chunk_for(depths.get(name, 0), manifest, levels)
+            store.create(name, dtypes[name], chunk, manifest.compressor)
+            if role == "validity" and manifest.rows:
+                # The first nulls of a node: the rows before them were all valid.
+                fill = _committed_rows(name, manifest)
+                store.write(name, 0, np.ones(fill, dtype=bool))
+                old = LeafSpec(dtypes[name], fill)
+            else:
+                old = LeafSpec(dtypes[name], 0, 0 if role == "offsets" else None)
+        values = _shifted(name, role, data, old, manifest, buffers)
+        store.write(name, old.length, values)
+        last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
+        leaves[name] = LeafSpec(old.dtype, old.length + len(values), last)
+    new = replace(manifest, rows=manifest.rows + batch.rows, leaves=leaves)
+    store.write_atomic(MANIFEST_NAME, new.to_json().encode())
+    return new
+
+
+def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:
+    """Columns of scalar rows only (or list rows only) join a union column as its rows."""
+    import pyarrow as pa
+
+    from grumpy_arrow.compute.structure import concat_nodes
+
+    columns = dict(batch.columns)
+    for spec in manifest.columns:
+        column = columns.get(spec.name)
+        if column is None or spec.layout["kind"] != "union" or column.is_union:
+            continue
+        scalar = pa.array([], type=bf.arrow_type(spec.layout["scalar"]))
+        lists = lay.from_arrow(pa.array([], type=bf.arrow_type(spec.layout["list"])))
+        assert isinstance(lists, lay.ListNode)
+        empty = lay.to_arrow(lay.UnionNode(np.zeros(0, dtype=np.int8), lay.Leaf(scalar), lists))
+        try:
+            columns[spec.name] = GrumpyArray(concat_nodes([column.to_arrow(), empty]))
+        except (GrumpyError, ValueError, TypeError):  # no fit: the layout check names it
+            continue
+    return replace(batch, columns=columns)
+
+
+def _committed_rows(validity: str, manifest: Manifest) -> int:
+    """Rows the node of a validity leaf had before this batch."""
+    lengths = {k: v.length for k, v in manifest.leaves.items()}
+    for column in manifest.columns:
+        found = _find_validity(column.layout, validity)
+        if found is not None:
+            return bf.node_rows(found, lengths)
+    return 0
+
+
+def _find_validity(layout: dict[str, Any], name: str) -> dict[str, Any] | None:
+    if layout.get("validity") == name:
+        return layout
+    for child in ("content", "scalar", "list"):
+        if child in layout:
+            found = _find_validity(layout[child], name)
+            if found is not None:
+                return found
+    return None
+
+
+def _shifted(
+    name: str,
+    role: str,
+    data: np.ndarray,
+    old: LeafSpec,
+    manifest: Manifest,
+    buffers: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Batch buffers as store values: offsets continue from the committed ones."""
+    if role == "offsets":
+        # The first write keeps the leading 0; later ones continue from the last offset.
+        return data if old.length == 0 else data[1:] + int(old.last or 0)
+    if role == "value_offsets":
+        for column in manifest.columns:
+            union = _find_union(column.layout, name)
+            if union is not None:
+                lengths = {k: v.length for k, v in manifest.leaves.items()}
+                scalar_base = bf.node_rows(union["scalar"], lengths)
+                list_base = bf.node_rows(union["list"], lengths)
+                type_ids = buffers[union["type_ids"]]
+                return data + np.where(type_ids == 1, list_base, scalar_base)
+    return data
+
+
+def _find_union(layout: dict[str, Any], value_offsets: str) -> dict[str, Any] | None:
+    if layout.get("value_offsets") == value_offsets:
+        return layout
+    for child in ("content", "scalar", "list"):
+        if child in layout:
+            found = _find_union(layout[child], value_offsets)
+            if found is not None:
+                return found
+    return None
+
+
+@contextlib.contextmanager
+def lock(store: LeafStore) -> Iterator[None]:
+    """Hold the store's writer lock (local stores); a second writer gets a StoreError."""
+    if not store.local:
+        yield
+        return
+    os.makedirs(store.root, exist_ok=True)
+    path = os.path.join(store.root, LOCK_NAME)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _stale(path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                continue
+            raise StoreError(
+                f"{store.url}: another writer holds the lock ({path}); one writer at a time "
+                "(parallel writers use shards)"
+            ) from None
+        break
+    else:  # pragma: no cover - lost a race twice
+        raise StoreError(f"{store.url}: could not take the writer lock {path}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _stale(path: str) -> bool:
+    """A lock whose process is gone (killed writers leave one behind)."""
+    try:
+        with open(path) as fh:
+            pid = int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return True
+    if pid <= 0 or pid == os.getpid():
+        return pid != os.getpid()
+    try:
+        os.kill(pid, 0)
+    except OSError as err:
+        return err.errno == errno.ESRCH
+    return False
