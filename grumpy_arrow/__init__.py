@@ -72,7 +72,7 @@ from grumpy_arrow.functions import (
     zeros_like,
 )
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
-from grumpy_arrow.storage import Handle, append, load, save
+from grumpy_arrow.storage import Handle, append, load, save, validate
 from grumpy_arrow.storage import open_store as open
 from grumpy_arrow.strings import StringMethods
 
@@ -144,6 +144,7 @@ __all__ = [
     "uint32",
     "uint64",
     "uint8",
+    "validate",
     "where",
     "zeros_like",
 ]

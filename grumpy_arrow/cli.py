@@ -115,7 +115,52 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="build a nested dataset and compute on it")
     demo.add_argument("--rows", type=int, default=2000, help="molecules to build (default 2000)")
+    info = sub.add_parser("info", help="describe a store: schema, columns, rows, bytes, chunks")
+    info.add_argument("path", help="a store path or fsspec URL")
+    head = sub.add_parser("head", help="print the first rows of a store")
+    head.add_argument("path", help="a store path or fsspec URL")
+    head.add_argument("-n", type=int, default=5, help="rows to print (default 5)")
+    check = sub.add_parser("validate", help="check every leaf of a store (exit 1 on problems)")
+    check.add_argument("path", help="a store path or fsspec URL")
     return parser
+
+
+def _info(path: str) -> str:
+    from grumpy_arrow.storage.validate import store_info
+
+    info = store_info(path)
+    lines = [f"{info['path']}: {info['kind']}, {info['rows']} rows"]
+    if info["schema"] is not None:
+        lines.append(f"  schema: {info['schema']}")
+    for name, col in info["columns"].items():
+        level = f"  [{col['level']}]" if col["level"] else ""
+        lines.append(f"  {name}: {col['layout']}{level}")
+    size = info["bytes_on_disk"]
+    lines.append(f"  leaves: {info['leaves']}; on disk: {size / 1e6:.2f} MB" if size >= 0
+                 else f"  leaves: {info['leaves']}")  # fmt: skip
+    lines.append(
+        f"  chunking: chunk_size={info['chunk_size']} chunk_dim={info['chunk_dim']} "
+        f"(leaf chunks {info['leaf_chunks']}); compressor: {info['compressor']}"
+    )
+    lines.append(f"  written by {info['creator']}")
+    return "\n".join(lines)
+
+
+def _head(path: str, n: int) -> str:
+    import grumpy_arrow as gr
+
+    if n < 0:
+        raise ValueError(f"-n must be >= 0, got {n}")
+    handle = gr.open(path, cache="none")
+    rows = handle[: min(n, len(handle))]
+    if isinstance(rows, gr.GrumpyArray):
+        return "\n".join(f"{i}: {row!r}" for i, row in enumerate(rows.to_list()))
+    table = rows.to_dict()
+    lines = []
+    for i in range(len(rows)):
+        cells = ", ".join(f"{k}={v[i]!r}" for k, v in table.items())
+        lines.append(f"{i}: {cells}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,6 +171,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.rows < 1:
                 raise ValueError(f"--rows must be at least 1, got {args.rows}")
             print(run_demo(args.rows))
+        elif args.command == "info":
+            print(_info(args.path))
+        elif args.command == "head":
+            print(_head(args.path, args.n))
+        elif args.command == "validate":
+            from grumpy_arrow.storage.validate import validate
+
+            problems = validate(args.path)
+            if problems:
+                for problem in problems:
+                    print(f"grumpy-arrow: corrupt: {problem}", file=sys.stderr)
+                return 1
+            print(f"{args.path}: ok")
         return 0
     except (GrumpyError, ValueError, OSError) as err:
         print(f"grumpy-arrow: error: {err}", file=sys.stderr)

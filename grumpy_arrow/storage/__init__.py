@@ -2,5 +2,6 @@
 
 from grumpy_arrow.storage.api import append, load, save
 from grumpy_arrow.storage.handle import Handle, open_store
+from grumpy_arrow.storage.validate import store_info, validate
 
-__all__ = ["Handle", "append", "load", "open_store", "save"]
+__all__ = ["Handle", "append", "load", "open_store", "save", "store_info", "validate"]
