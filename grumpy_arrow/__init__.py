@@ -72,6 +72,7 @@ from grumpy_arrow.functions import (
     zeros_like,
 )
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
+from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
 from grumpy_arrow.storage import Handle, append, load, save, validate
 from grumpy_arrow.storage import open_store as open
 from grumpy_arrow.strings import StringMethods
@@ -83,7 +84,9 @@ __all__ = [
     "DTypeError",
     "DataFrame",
     "GrumpyArray",
+    "GrumpyDtype",
     "GrumpyError",
+    "GrumpyList",
     "Handle",
     "LayoutError",
     "LevelView",
@@ -115,6 +118,7 @@ __all__ = [
     "from_arrow",
     "from_numpy",
     "from_offsets",
+    "from_pandas",
     "from_parquet",
     "full_like",
     "int16",

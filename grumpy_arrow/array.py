@@ -229,6 +229,19 @@ class GrumpyArray:
         ]
         return pa.StructArray.from_arrays([value_arr, lay.to_arrow(flags)], fields=fields)
 
+    def to_pandas(self, *, index: Any = None, name: Any = None) -> Any:
+        """A pandas Series: GrumpyDtype for nested/union data, nullable dtypes for flat ones.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> str(gr.array([[1, 2], [], None]).to_pandas().dtype)
+        'grumpy[var * int64]'
+        """
+        from grumpy_arrow.pandas.convert import to_pandas
+
+        return to_pandas(self, index=index, name=name)
+
     def to_numpy(self, pad: Any = None) -> Any:
         """A NumPy array for rectangular data without nulls (zero-copy where possible).
 

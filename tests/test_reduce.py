@@ -136,10 +136,13 @@ def test_flat_array_dim_zero_is_a_scalar() -> None:
 def test_union_root_reductions() -> None:
     u = gr.array([1, [2, 3], 4, None, []])
     assert u.sum() == 10
-    assert u.sum(dim=-1).to_list() == [1, 5, 4, 0, 0]
+    # A null scalar row stays null (as a null list row does); the empty list sums to 0.
+    assert u.sum(dim=-1).to_list() == [1, 5, 4, None, 0]
     assert u.mean(dim=-1).to_list() == [1.0, 2.5, 4.0, None, None]
-    assert u.count(dim=-1).to_list() == [1, 2, 1, 0, 0]
+    assert u.count(dim=-1).to_list() == [1, 2, 1, None, 0]
     assert u.max(dim=0).to_list() == [1, 3, 4, None, None]
+    assert u.sum(dim=0).to_list() == [1, 5, 4, None, 0]
+    assert u.any(dim=-1).to_list() == [True, True, True, None, False]
     assert u.argmax(dim=-1).to_list() == [0, 1, 0, None, None]
     assert u.std(dim=-1).to_list() == [0.0, 0.5, 0.0, None, None]
 

@@ -248,7 +248,12 @@ def reduce(node: lay.Node, op: str, dim: int | None, ndim: int) -> Any:
         if isinstance(node, lay.UnionNode):
             values, rows = leaf_rows(node)
             offsets = offsets_from_lengths(np.bincount(rows, minlength=len(node)))
-            return lay.Leaf(segment_reduce(values, offsets, op))
+            reduced = segment_reduce(values, offsets, op)
+            # Scalar rows pass through: a null one stays null.
+            null_rows = np.zeros(len(node), dtype=bool)
+            scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
+            null_rows[np.flatnonzero(node.type_ids == 0)] = scalar_null
+            return lay.Leaf(_null_rows(reduced, ~null_rows))
         merged = _merge(node, np.zeros(len(node), dtype=np.int64), 1,
                         _local_positions(node.offsets), op)  # fmt: skip
         return slice_rows(merged.content, 0, len(merged.content))
@@ -338,26 +343,24 @@ def _reduce_union(node: lay.UnionNode, op: str, k: int, axis: int) -> lay.Node:
 
 
 def _pass_scalars(scalars: pa.Array, op: str, result_type: pa.DataType) -> pa.Array:
-    """A scalar row reduced on its own: itself for value reductions, 0/1 for counts/args."""
+    """A scalar row reduced on its own: itself for value reductions, 0/1 for counts/args.
+
+    A null scalar row stays null for every reduction, as a null list row does.
+    """
+    valid = pc.is_valid(scalars)
+    null = pa.scalar(None, type=result_type)
     if op in ("count", "count_nonzero"):
-        valid = pc.is_valid(scalars)
-        keep = valid if op == "count" else pc.and_(valid, pc.not_equal(scalars, 0))
-        return pc.cast(keep, pa.int64())
+        one = pa.scalar(1, pa.int64())
+        if op == "count_nonzero":
+            ones = pc.if_else(pc.not_equal(scalars, 0), one, pa.scalar(0, pa.int64()))
+            return pc.if_else(valid, ones, pa.scalar(None, pa.int64()))
+        return pc.if_else(valid, one, pa.scalar(None, pa.int64()))
     if op in ("argmin", "argmax"):
-        return pc.if_else(pc.is_valid(scalars), pa.scalar(0, pa.int64()),
-                          pa.scalar(None, pa.int64()))  # fmt: skip
+        return pc.if_else(valid, pa.scalar(0, pa.int64()), pa.scalar(None, pa.int64()))
     if op in ("std", "var", "ptp"):
-        zero = pa.scalar(0, type=result_type)
-        return pc.if_else(pc.is_valid(scalars), zero, pa.scalar(None, type=result_type))
+        return pc.if_else(valid, pa.scalar(0, type=result_type), null)
     if op in ("any", "all"):
-        return (
-            pc.not_equal(scalars, 0)
-            if op == "any"
-            else pc.fill_null(pc.not_equal(scalars, 0), True)
-        )
-    if op in ("sum", "prod"):
-        filled = pc.fill_null(scalars, 0 if op == "sum" else 1)
-        return pc.cast(filled, result_type)
+        return pc.not_equal(scalars, 0)
     return pc.cast(scalars, result_type)
 
 

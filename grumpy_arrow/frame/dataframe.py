@@ -367,6 +367,12 @@ class DataFrame:
 
     # -- conversion -------------------------------------------------------------------
 
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame (GrumpyDtype columns; the schema in ``attrs["grumpy_schema"]``)."""
+        from grumpy_arrow.pandas.convert import frame_to_pandas
+
+        return frame_to_pandas(self)
+
     def to_dict(self) -> dict[str, list[Any]]:
         """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds."""
         return {name: col.to_list() for name, col in self._columns.items()}

@@ -51,8 +51,11 @@ def _as_batch(obj: Any) -> GrumpyArray | DataFrame:
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
         return from_arrow_table(obj)
     module = type(obj).__module__
-    if module.startswith("pandas") and type(obj).__name__ == "DataFrame":
-        return from_arrow_table(pa.Table.from_pandas(obj, preserve_index=False))
+    if module.startswith("pandas") and type(obj).__name__ in ("DataFrame", "Series"):
+        from grumpy_arrow.pandas.convert import from_pandas
+
+        converted: GrumpyArray | DataFrame = from_pandas(obj)
+        return converted
     return asarray(obj)
 
 

@@ -1,0 +1,47 @@
+"""pandas integration: the ``GrumpyDtype`` extension dtype, its array, and ``.gr`` accessors.
+
+Importing this package registers ``GrumpyDtype`` (so ``pd.api.types.pandas_dtype(
+"grumpy[var * int64]")`` works) and the ``s.gr`` / ``df.gr`` accessors.
+
+Examples
+--------
+>>> import pandas as pd
+>>> import grumpy_arrow as gr
+>>> from grumpy_arrow.pandas import to_pandas
+>>> s = to_pandas(gr.array([[1, 2, 3], [], [4, 5]]))
+>>> s
+0    [1, 2, 3]
+1           []
+2       [4, 5]
+dtype: grumpy[var * int64]
+>>> s.gr.mean(dim=-1).tolist()
+[2.0, <NA>, 4.5]
+"""
+
+from __future__ import annotations
+
+from grumpy_arrow.pandas.accessor import GrumpyFrameAccessor, GrumpySeriesAccessor
+from grumpy_arrow.pandas.array import GrumpyExtensionArray
+from grumpy_arrow.pandas.convert import (
+    as_grumpy,
+    frame_to_pandas,
+    from_pandas,
+    to_pandas,
+    to_pandas_array,
+)
+from grumpy_arrow.pandas.dtype import GrumpyDtype, parse_type
+from grumpy_arrow.pandas.scalar import GrumpyList
+
+__all__ = [
+    "GrumpyDtype",
+    "GrumpyExtensionArray",
+    "GrumpyFrameAccessor",
+    "GrumpyList",
+    "GrumpySeriesAccessor",
+    "as_grumpy",
+    "frame_to_pandas",
+    "from_pandas",
+    "parse_type",
+    "to_pandas",
+    "to_pandas_array",
+]

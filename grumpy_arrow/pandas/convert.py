@@ -1,0 +1,229 @@
+"""Conversions between grumpy arrays/frames and pandas Series/DataFrames.
+
+grumpy -> pandas: nested and union arrays become :class:`GrumpyDtype` columns (zero-copy);
+flat arrays become the matching nullable pandas dtype (``Int64``, ``UInt8``, ``Float32``,
+``boolean``, ``string``) with nulls as ``pd.NA`` and NaN kept as a value. ``float16`` and
+``binary`` have no nullable pandas dtype and stay ``GrumpyDtype`` leaves.
+
+pandas -> grumpy: ``GrumpyDtype``, ``pd.ArrowDtype`` and nullable columns go through Arrow
+(zero-copy where Arrow allows); NumPy columns become leaves (NaN is a value, as in NumPy);
+object columns holding lists are built like ``gr.array(list_of_rows)``. So every dtype,
+null and union written by :func:`frame_to_pandas` comes back exactly.
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> from grumpy_arrow.pandas import from_pandas, to_pandas
+>>> s = to_pandas(gr.array([1, [2, 3], None]))
+>>> s.dtype, to_pandas(gr.array([1, None])).dtype
+(GrumpyDtype('union[int64, var * int64]'), Int64Dtype())
+>>> from_pandas(s).to_list()
+[1, [2, 3], None]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pandas.api.extensions import ExtensionArray
+
+from grumpy_arrow import dtypes as dt
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compute.gather import expand_ranges, take_rows
+from grumpy_arrow.construct import parse_object
+from grumpy_arrow.errors import DTypeError, LayoutError
+from grumpy_arrow.frame import DataFrame, dataframe
+from grumpy_arrow.pandas.array import GrumpyExtensionArray, _unbox
+from grumpy_arrow.pandas.cast import fit_array, null_node
+from grumpy_arrow.pandas.dtype import normalize_type
+
+__all__ = [
+    "SCHEMA_ATTR",
+    "as_grumpy",
+    "explode",
+    "frame_to_pandas",
+    "from_pandas",
+    "to_pandas",
+    "to_pandas_array",
+]
+
+SCHEMA_ATTR = "grumpy_schema"
+
+_MASKED: dict[str, Any] = {"i": pd.arrays.IntegerArray, "u": pd.arrays.IntegerArray,
+                           "f": pd.arrays.FloatingArray}  # fmt: skip
+
+
+def to_pandas_array(arr: GrumpyArray) -> Any:
+    """The pandas array for ``arr``: GrumpyExtensionArray when nested, else nullable."""
+    data = arr.to_arrow()
+    if lay.arrow_depth(data.type) or pa.types.is_union(data.type):
+        return GrumpyExtensionArray(data)
+    leaf = arr.dtype
+    if leaf.kind in _MASKED and leaf != dt.float16:
+        filled = data.fill_null(0.0 if leaf.kind == "f" else 0) if data.null_count else data
+        values = np.asarray(filled.to_numpy(zero_copy_only=False))
+        return _MASKED[leaf.kind](values, _null_mask(data))
+    if leaf == dt.bool_:
+        filled = data.fill_null(False) if data.null_count else data
+        values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+        return pd.arrays.BooleanArray(values, _null_mask(data))
+    if leaf == dt.string:
+        string = pd.StringDtype(na_value=pd.NA)
+        return data.to_pandas(types_mapper=lambda _: string).array
+    return GrumpyExtensionArray(data)
+
+
+def _null_mask(data: pa.Array) -> np.ndarray:
+    if data.null_count == 0:
+        return np.zeros(len(data), dtype=bool)
+    return np.asarray(data.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def to_pandas(arr: GrumpyArray, *, index: Any = None, name: Any = None) -> pd.Series:
+    """``arr`` as a pandas Series (see the module docstring for the dtypes).
+
+    Parameters
+    ----------
+    arr : GrumpyArray
+    index : pandas Index or array-like, optional
+        The Series index (default: a RangeIndex).
+    name : hashable, optional
+        The Series name.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> to_pandas(gr.array([[1.5, 2.0], []]), name="x").dtype.name
+    'grumpy[var * float64]'
+    """
+    if not isinstance(arr, GrumpyArray):
+        raise TypeError(f"to_pandas needs a GrumpyArray, got {type(arr).__name__}")
+    return pd.Series(to_pandas_array(arr), index=index, name=name, copy=False)
+
+
+def frame_to_pandas(frame: DataFrame) -> pd.DataFrame:
+    """A grumpy DataFrame as a pandas DataFrame; its schema goes to ``attrs["grumpy_schema"]``.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_z": [[6, 1], [8]]}, schema=["mol", "atom"])
+    >>> pdf = frame_to_pandas(df)
+    >>> pdf.dtypes.astype(str).tolist(), pdf.attrs["grumpy_schema"]
+    (['Int64', 'grumpy[var * int64]'], ['mol', 'atom'])
+    """
+    if not isinstance(frame, DataFrame):
+        raise TypeError(f"frame_to_pandas needs a grumpy DataFrame, got {type(frame).__name__}")
+    columns = {name: to_pandas_array(frame[name]) for name in frame.columns}
+    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
+    if frame.schema is not None:
+        out.attrs[SCHEMA_ATTR] = frame.schema.to_json()
+    return out
+
+
+def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> Any:
+    """A pandas DataFrame as a grumpy DataFrame, or a Series as a GrumpyArray.
+
+    Parameters
+    ----------
+    obj : pandas.DataFrame or pandas.Series
+        Columns of GrumpyDtype, ``pd.ArrowDtype``, nullable or NumPy dtypes, or object
+        columns of (nested) lists. The index is not kept (``reset_index()`` first to keep
+        it as a column).
+    schema : list of levels, optional
+        For frames: the schema; default ``obj.attrs["grumpy_schema"]`` when present.
+
+    Raises
+    ------
+    TypeError
+        For other objects, a schema given with a Series, or columns grumpy cannot hold
+        (:class:`~grumpy_arrow.errors.DTypeError`).
+    SchemaError
+        When the columns break the schema.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"mol_id": [1, 2], "atom_z": [[6, 1], [8]]})
+    >>> frame = from_pandas(df, schema=["mol", "atom"])
+    >>> frame.atom_z.to_list(), frame["mol_id"].dtype
+    ([6, 1, 8], dtype('int64'))
+    """
+    if isinstance(obj, pd.Series):
+        if schema is not None:
+            raise TypeError("schema= applies to DataFrames, not to a Series")
+        return as_grumpy(obj)
+    if not isinstance(obj, pd.DataFrame):
+        raise TypeError(f"from_pandas needs a pandas DataFrame or Series, got {type(obj).__name__}")
+    if schema is None:
+        schema = obj.attrs.get(SCHEMA_ATTR)
+    names = [str(c) for c in obj.columns]
+    if len(set(names)) != len(names):
+        raise ValueError(f"column names must be unique, got {names}")
+    return dataframe({name: as_grumpy(obj.iloc[:, i]) for i, name in enumerate(names)}, schema)
+
+
+def as_grumpy(values: Any) -> GrumpyArray:
+    """A pandas Series / array (or anything ``gr.array`` takes) as a GrumpyArray.
+
+    Raises
+    ------
+    DTypeError
+        (a TypeError) For columns grumpy cannot hold: datetimes, all-null object columns,
+        strings mixed with numbers...
+    """
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.array
+    if isinstance(values, GrumpyExtensionArray):
+        return values.to_array()
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        values = values.to_numpy()
+    dtype = getattr(values, "dtype", type(values).__name__)
+    try:
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            rows = [None if _is_missing(v) else _unbox(v) for v in values.tolist()]
+            return GrumpyArray(parse_object(rows, None))
+        if isinstance(values, np.ndarray) and values.dtype.kind in "mMV":
+            raise DTypeError(f"NumPy dtype {values.dtype} has no grumpy equivalent")
+        if hasattr(values, "__arrow_array__"):
+            values = values.__arrow_array__()
+        elif isinstance(values, ExtensionArray):  # e.g. Categorical: pyarrow knows it
+            values = pa.array(values)
+        return GrumpyArray(_normalized(parse_object(values, None)))
+    except (DTypeError, LayoutError, pa.ArrowException) as err:
+        raise DTypeError(f"a column of dtype {dtype} cannot become a grumpy array: {err}") from err
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def _normalized(arr: pa.Array) -> pa.Array:
+    """``large_string`` leaves (pandas' Arrow strings) back to grumpy's ``string``."""
+    target = normalize_type(arr.type)
+    return arr if target.equals(arr.type) else fit_array(arr, target)
+
+
+def explode(arr: GrumpyArray) -> tuple[Any, np.ndarray]:
+    """``Series.explode`` for grumpy rows: each list's elements, then per-row counts.
+
+    Empty lists and null rows give one NA each; scalar rows of a union give themselves.
+    """
+    if arr.ndim == 1 and not arr.is_union:
+        return to_pandas_array(arr), np.ones(len(arr), dtype=np.uint64)
+    lens = np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)
+    content = arr.flatten(dim=1)
+    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    counts = np.maximum(lens, 1)
+    valid = np.repeat(lens > 0, counts)
+    if valid.any():
+        positions = expand_ranges(offsets[:-1], counts)
+        node = take_rows(content.node, positions, None if valid.all() else valid)
+    else:
+        node = null_node(content.to_arrow().type, len(valid))
+    return to_pandas_array(GrumpyArray._wrap(node)), counts.astype(np.uint64)

@@ -1,0 +1,123 @@
+"""``GrumpyList``: the scalar pandas returns for a list row of a grumpy column.
+
+pandas and NumPy treat iterable values as sequences of values in many code paths (array
+construction, ``setitem``, ``fillna``, ``isin``, ``np.asarray``), so a list row comes back
+as a value that is deliberately *not* a sequence: no ``__iter__``, ``__len__`` or
+``__getitem__``. It holds the row as a
+:class:`~grumpy_arrow.GrumpyArray` (zero-copy), compares equal to another ``GrumpyList``
+or a Python list with the same contents, orders lexicographically (after every scalar,
+so that scalar-or-list columns sort too), and is hashable.
+
+Examples
+--------
+>>> import pandas as pd
+>>> s = pd.Series(pd.array([[1, 2], [], [3]], dtype="grumpy[var * int64]"))
+>>> row = s[0]
+>>> row
+GrumpyList([1, 2])
+>>> row == [1, 2], row.to_list(), row < s[2], pd.api.types.is_list_like(row)
+(True, [1, 2], True, False)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.display import preview
+from grumpy_arrow.pandas.keys import tag_value
+
+__all__ = ["GrumpyList"]
+
+
+class GrumpyList:
+    """One list row of a grumpy column (not a sequence, so pandas never unpacks it).
+
+    Parameters
+    ----------
+    values : GrumpyArray or pyarrow.Array
+        The row's contents.
+    """
+
+    __slots__ = ("_array", "_key")
+
+    def __init__(self, values: GrumpyArray | pa.Array) -> None:
+        self._array = values if isinstance(values, GrumpyArray) else GrumpyArray(values)
+        self._key: Any = None
+
+    def to_array(self) -> GrumpyArray:
+        """The row's contents as a GrumpyArray (zero-copy)."""
+        return self._array
+
+    def to_list(self) -> list[Any]:
+        """The row's contents as (nested) Python lists."""
+        return self._array.to_list()
+
+    @property
+    def size(self) -> int:
+        """Number of elements in the row (its outer length)."""
+        return len(self._array)
+
+    @property
+    def key(self) -> Any:
+        """The row's tagged key (see :mod:`grumpy_arrow.pandas.keys`): equal rows have equal
+        keys, and keys order rows lexicographically."""
+        if self._key is None:
+            self._key = tag_value(self.to_list())
+        return self._key
+
+    def _other_key(self, other: Any) -> Any:
+        """The key of ``other`` if it is a value a row compares with, else NotImplemented."""
+        if isinstance(other, GrumpyList):
+            return other.key
+        if isinstance(other, (list, tuple)):
+            return tag_value(_as_lists(other))
+        if isinstance(other, (bool, int, float, str, bytes)):
+            return tag_value(other)
+        return NotImplemented
+
+    def __eq__(self, other: object) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key == key
+
+    def __ne__(self, other: object) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key != key
+
+    def __lt__(self, other: Any) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key < key
+
+    def __le__(self, other: Any) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key <= key
+
+    def __gt__(self, other: Any) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key > key
+
+    def __ge__(self, other: Any) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else self.key >= key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"GrumpyList({preview(self._array.node)})"
+
+    def __str__(self) -> str:
+        return str(self.to_list())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (GrumpyList, (self._array.to_arrow(),))
+
+
+def _as_lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    if isinstance(value, GrumpyList):
+        return value.to_list()
+    return value
