@@ -8,4 +8,5 @@ mypy
 # The benchmark scripts must keep working: a tiny smoke run (timings are meaningless here).
 python benchmarks/bench_compute.py --smoke > /dev/null
 python benchmarks/bench_frame.py --smoke > /dev/null
+python benchmarks/bench_pandas.py --smoke > /dev/null
 pytest -q "$@"
