@@ -343,10 +343,25 @@ class GrumpyArray:
         if len(keys) == 1 and isinstance(keys[0], slice) and keys[0].step in (None, 1):
             start, stop, _ = keys[0].indices(len(self))
             return GrumpyArray(self._data.slice(start, max(0, stop - start)))
+        if len(keys) == 1 and isinstance(keys[0], np.ndarray) and keys[0].dtype.kind in "iu":
+            return self._take_rows(keys[0])
         out = ix.getitem(self.node, tuple(_normalize_key(k) for k in keys))
         if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
             return GrumpyArray._wrap(out)
         return out
+
+    def _take_rows(self, idx: np.ndarray) -> GrumpyArray:
+        """Outer gather by an int array: Arrow's take on the whole array (one kernel call)."""
+        n = len(self)
+        idx = idx.reshape(-1)
+        if len(idx) and (int(idx.min()) < -n or int(idx.max()) >= n):
+            bad = int(idx[np.flatnonzero((idx < -n) | (idx >= n))[0]])
+            raise OutOfBoundsError(f"index {bad} is out of bounds for axis 0 with length {n}")
+        if len(idx) and int(idx.min()) < 0:
+            idx = np.where(idx < 0, idx + n, idx)
+        if self.is_union:  # Arrow's take keeps union children uncompacted: use the nodes
+            return GrumpyArray._wrap(ix.select_rows(self.node, idx.astype(np.int64)))
+        return GrumpyArray(self._data.take(pa.array(idx, type=pa.int64())))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """Write leaf values where the structure stays the same.

@@ -244,7 +244,8 @@ class DataFrame:
         if isinstance(key, str):
             return self._column(key)
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-            return DataFrame({k: self._column(k) for k in key}, self._schema, self._nrows)
+            return DataFrame._from_valid({k: self._column(k) for k in key}, self._schema,
+                                         self._nrows)  # fmt: skip
         return self._select(key)
 
     def _select(self, key: Any) -> DataFrame:
@@ -257,7 +258,27 @@ class DataFrame:
             key = slice(i % self._nrows, i % self._nrows + 1)
         picked = {name: col[key] for name, col in self._columns.items()}
         nrows = len(next(iter(picked.values()))) if picked else len(range(self._nrows)[key])
-        return DataFrame(picked, self._schema, nrows)
+        return DataFrame._from_valid(picked, self._schema, nrows)
+
+    @classmethod
+    def _from_valid(cls, columns: dict[str, GrumpyArray], schema: Schema | None, nrows: int
+                    ) -> DataFrame:  # fmt: skip
+        """A frame of columns known to fit ``schema`` (the same row selection of a valid
+        frame's columns): the level offsets are read off, not checked again."""
+        frame = cls.__new__(cls)
+        frame._schema, frame._columns, frame._nrows = schema, dict(columns), nrows
+        frame._offsets = {}
+        if schema is not None:
+            for name, column in columns.items():
+                level = schema.level_of(name)
+                if all(k in frame._offsets for k in range(1, level + 1)):
+                    continue
+                node = column.node
+                for k in range(1, level + 1):
+                    assert isinstance(node, lay.ListNode)
+                    frame._offsets.setdefault(k, node.offsets)
+                    node = node.content
+        return frame
 
     def __setitem__(self, name: str, values: Any) -> None:
         """Add or replace a column (validated against the schema; nothing changes on error)."""

@@ -18,8 +18,13 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compute.gather import offsets_from_lengths, take_rows
-from grumpy_arrow.errors import ColumnNotFoundError, OutOfBoundsError, SchemaError
+from grumpy_arrow.compute.gather import expand_ranges, offsets_from_lengths, take_rows
+from grumpy_arrow.errors import (
+    ColumnNotFoundError,
+    OutOfBoundsError,
+    SchemaError,
+    StoreFormatError,
+)
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage.api import load_manifest, read_manifest
@@ -31,7 +36,16 @@ from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 __all__ = ["Handle", "open_store"]
 
 DEFAULT_CACHE = 256 * 2**20
-GAP = 4096  # ranges closer than this many elements are read as one
+GAP_BYTES = 32 * 1024  # ranges closer than this are read as one
+PARALLEL_ROWS = 4096  # read columns on threads only for selections larger than this
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One shared pool for column reads (created on first use, per process)."""
+    if not _POOL or _POOL[0]._shutdown:
+        _POOL[:] = [ThreadPoolExecutor(max_workers=4, thread_name_prefix="grumpy-read")]
+    return _POOL[0]
 
 
 def open_store(
@@ -212,8 +226,20 @@ class Handle:
         rows = self._rows(indices)
         view = self if columns is None else self._view(columns)
         specs = view._specs()
-        with ThreadPoolExecutor(max_workers=min(4, max(1, len(specs)))) as pool:
-            nodes = list(pool.map(lambda s: self._read_rows(s, rows), specs))
+        resident = self._resident()
+        if resident is not None:
+            picked = (
+                resident[rows]
+                if self._manifest.kind == "array"
+                else resident[[s.name for s in specs]][rows]
+            )
+            return picked
+        if len(rows) <= PARALLEL_ROWS or len(specs) == 1:
+            # Small plans are a few dozen reads that hold the GIL between syscalls: threads
+            # only add their start-up cost (measured in benchmarks/bench_storage.py).
+            nodes = [self._read_rows(s, rows) for s in specs]
+        else:
+            nodes = list(_pool().map(lambda s: self._read_rows(s, rows), specs))
         return self._result(specs, nodes, len(rows))
 
     def read(
@@ -354,26 +380,35 @@ class Handle:
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
     def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-        """Values of ``[starts[i], stops[i])`` concatenated, reading merged blocks."""
+        """Values of ``[starts[i], stops[i])`` concatenated, reading merged blocks.
+
+        With the chunk cache, a leaf that fits in a quarter of the budget is kept whole
+        after its second use, and later gathers are one fancy index into it.
+        """
         store = self._store
         length = self._manifest.leaves[name].length
+        dtype = store.leaf_meta(name)[1]
         if len(starts) == 0:
-            dtype = store.leaf_meta(name)[1]
             return np.zeros(0, dtype=dtype)
         if int(stops.max()) > length:
-            from grumpy_arrow.errors import StoreFormatError
-
             raise StoreFormatError(
                 f"{store.url}: leaf {name!r} is read up to {int(stops.max())} but commits "
                 f"{length} values"
             )
-        gap = GAP
+        whole = self._whole(name, length, dtype)
+        if whole is not None:
+            if len(starts) == 1:
+                return whole[int(starts[0]) : int(stops[0])]
+            return whole[expand_ranges(starts, stops - starts)]
+        gap = GAP_BYTES // dtype.itemsize
         # Merge ranges into blocks (sorted input: a new block starts at a big gap).
         new_block = np.ones(len(starts), dtype=bool)
         new_block[1:] = starts[1:] - np.maximum.accumulate(stops)[:-1] > gap
         block_id = np.cumsum(new_block) - 1
         block_start = starts[new_block]
         block_stop = np.maximum.reduceat(stops, np.flatnonzero(new_block))
+        if self._cache is None or len(block_start) > 1:
+            store.advise(name, block_start, block_stop)
         blocks = [
             store.read(name, int(a), int(b), self._cache, length)
             for a, b in zip(block_start, block_stop, strict=True)
@@ -383,9 +418,48 @@ class Handle:
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         base = np.concatenate([[0], np.cumsum([len(b) for b in blocks])])[:-1]
         local = starts - block_start[block_id] + base[block_id]
-        from grumpy_arrow.compute.gather import expand_ranges
-
         return joined[expand_ranges(local, stops - starts)]
+
+    def _resident(self) -> Any:
+        """The whole store in memory, from the second selection on, when it fits in a
+        quarter of the cache budget (warm small stores): a selection is then an in-memory
+        ``take``, without a read plan."""
+        cache = self._cache
+        if cache is None:
+            return None
+        holder = cache.get(("", -2))
+        if holder is not None:
+            with self._store.stats.lock:
+                self._store.stats.cache_hits += 1
+            return holder.item()
+        leaves = self._manifest.leaves
+        total = sum(
+            spec.length * self._store.leaf_meta(n)[1].itemsize for n, spec in leaves.items()
+        )
+        if total > cache.budget // 4 or not cache.seen(("", -2)):
+            return None
+        loaded = load_manifest(self._store, self._manifest, None)
+        holder = np.empty((), dtype=object)
+        holder[()] = loaded
+        cache.put(("", -2), holder)
+        cache.used += total  # the holder's nbytes does not see what it holds
+        return loaded
+
+    def _whole(self, name: str, length: int, dtype: np.dtype[Any]) -> np.ndarray | None:
+        cache = self._cache
+        if cache is None or length * dtype.itemsize > cache.budget // 4:
+            return None
+        key = (name, -1)
+        found = cache.get(key)
+        if found is not None:
+            with self._store.stats.lock:
+                self._store.stats.cache_hits += 1
+            return found
+        if not cache.seen(key):
+            return None
+        values = self._store.read_whole(name, length)
+        cache.put(key, values)
+        return values
 
 
 def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

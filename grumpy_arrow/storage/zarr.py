@@ -10,6 +10,8 @@ paths against each other and against plain ``zarr.open_array``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -133,6 +135,9 @@ class LeafStore:
             )
         self._arrays: dict[str, Any] = {}
         self._meta: dict[str, tuple[int, np.dtype[Any], bool]] = {}
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._fd_lock = threading.Lock()
         self.stats = IOStats()
 
     # -- files ------------------------------------------------------------------------
@@ -146,15 +151,16 @@ class LeafStore:
     def read_text(self, name: str) -> bytes:
         return bytes(self.fs.cat_file(self.file_path(name)))
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
         """Write a small file so readers see the old or the new content, never a mix."""
         target = self.file_path(name)
         if self.local:
             tmp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if sync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, target)
         else:
             self.fs.pipe_file(target, data)
@@ -179,14 +185,56 @@ class LeafStore:
         return arr
 
     def leaf_meta(self, name: str) -> tuple[int, np.dtype[Any], bool]:
-        """``(chunk length, dtype, direct)``: direct when chunk files are raw local bytes."""
+        """``(chunk length, dtype, direct)``: direct when chunk files are raw local bytes.
+
+        Local leaves read their ``zarr.json`` directly (a JSON parse, no zarr round trip).
+        """
         meta = self._meta.get(name)
         if meta is None:
-            arr = self.array(name)
-            direct = self.local and not arr.compressors and not arr.filters
-            meta = (int(arr.chunks[0]), np.dtype(arr.dtype), direct)
+            doc = self._zarr_json(name) if self.local else None
+            if doc is not None:
+                codecs = doc.get("codecs") or []
+                direct = (
+                    len(codecs) == 1
+                    and codecs[0].get("name") == "bytes"
+                    and (codecs[0].get("configuration") or {}).get("endian", "little") == "little"
+                )
+                chunk = int(doc["chunk_grid"]["configuration"]["chunk_shape"][0])
+                meta = (chunk, np.dtype(doc["data_type"]), direct)
+            else:
+                arr = self.array(name)
+                meta = (int(arr.chunks[0]), np.dtype(arr.dtype), False)
             self._meta[name] = meta
         return meta
+
+    def _zarr_json(self, name: str) -> dict[str, Any] | None:
+        """A local leaf's Zarr metadata document (cached)."""
+        doc = self._docs.get(name)
+        if doc is None:
+            path = os.path.join(self.root, name, "zarr.json")
+            try:
+                with open(path, "rb") as fh:
+                    doc = json.loads(fh.read())
+            except FileNotFoundError as err:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} is missing ({path})") from err
+            except ValueError as err:
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} has unreadable Zarr metadata ({path}: {err})"
+                ) from err
+            if doc.get("node_type") != "array" or doc.get("zarr_format") != 3:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} is not a Zarr v3 array")
+            self._docs[name] = doc
+        return doc
+
+    def _resize_direct(self, name: str, length: int) -> None:
+        """Set a local leaf's shape by rewriting its ``zarr.json`` (atomic), as zarr would."""
+        doc = self._zarr_json(name)
+        assert doc is not None
+        if doc["shape"] == [length]:
+            return
+        doc = dict(doc, shape=[length])
+        self._docs[name] = doc
+        self.write_atomic(f"{name}/zarr.json", json.dumps(doc, indent=2).encode(), sync=False)
 
     def create(self, name: str, dtype: str, chunk: int, compressor: str) -> None:
         arr = self.group().create_array(
@@ -201,20 +249,24 @@ class LeafStore:
         )
         self._arrays[name] = arr
         self._meta.pop(name, None)
+        self._docs.pop(name, None)
 
     def write(self, name: str, start: int, values: np.ndarray) -> None:
         """Write ``values`` at ``start`` and cut the leaf to end there (true append)."""
-        arr = self.array(name)
-        stop = start + len(values)
-        if arr.shape[0] != stop:
-            arr.resize((stop,))
-        if len(values) == 0:
-            return
         chunk, dtype, direct = self.leaf_meta(name)
+        stop = start + len(values)
         values = np.ascontiguousarray(values, dtype=dtype)
         if direct:
-            self._pwrite(name, start, values, chunk)
-        else:
+            # Data first, then the shape: a crash in between leaves a shorter shape, and
+            # the manifest (written after both) is what readers trust anyway.
+            if len(values):
+                self._pwrite(name, start, values, chunk)
+            self._resize_direct(name, stop)
+            return
+        arr = self.array(name)
+        if arr.shape[0] != stop:
+            arr.resize((stop,))
+        if len(values):
             arr[start:stop] = values
 
     def _pwrite(self, name: str, start: int, values: np.ndarray, chunk: int) -> None:
@@ -315,9 +367,9 @@ class LeafStore:
         while pos < stop:
             k, within = divmod(pos, chunk)
             n = min(chunk - within, stop - pos)
-            path = os.path.join(self.root, name, "c", str(k))
+            path = f"{self.root}/{name}/c/{k}"
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = self._fd(path)
             except FileNotFoundError as err:
                 if whole:  # a whole-chunk read past the written end
                     out = out[: pos - start]
@@ -325,12 +377,9 @@ class LeafStore:
                 raise StoreFormatError(
                     f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
                 ) from err
-            try:
-                got = os.preadv(
-                    fd, [view[(pos - start) * size : (pos - start + n) * size]], within * size
-                )
-            finally:
-                os.close(fd)
+            got = os.preadv(
+                fd, [view[(pos - start) * size : (pos - start + n) * size]], within * size
+            )
             if got != n * size:
                 if whole:
                     out = out[: pos - start + got // size]
@@ -344,6 +393,60 @@ class LeafStore:
             chunks += 1
         self.stats.add(out.nbytes, chunks)
         return out
+
+    def _fd(self, path: str) -> int:
+        """An open read-only descriptor for a chunk file (an LRU of at most 256).
+
+        ``pread`` needs no file position, so descriptors are shared by threads (and by a
+        forked child, whose copies stay valid).
+        """
+        with self._fd_lock:
+            fd = self._fds.get(path)
+            if fd is not None:
+                self._fds.move_to_end(path)
+                return fd
+            fd = os.open(path, os.O_RDONLY)
+            self._fds[path] = fd
+            if len(self._fds) > 256:
+                _, old = self._fds.popitem(last=False)
+                os.close(old)
+            return fd
+
+    def advise(self, name: str, starts: np.ndarray, stops: np.ndarray) -> None:
+        """Tell the kernel which byte ranges are about to be read (direct leaves), so a cold
+        read fetches them in parallel instead of one ``pread`` after another."""
+        chunk, dtype, direct = self.leaf_meta(name)
+        if not direct or not hasattr(os, "posix_fadvise") or len(starts) < 2:
+            return
+        size = dtype.itemsize
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            pos = a
+            while pos < b:
+                k, within = divmod(pos, chunk)
+                n = min(chunk - within, b - pos)
+                try:
+                    fd = self._fd(f"{self.root}/{name}/c/{k}")
+                    os.posix_fadvise(fd, within * size, n * size, os.POSIX_FADV_WILLNEED)
+                except OSError:
+                    return  # the read itself reports what is wrong
+                pos += n
+
+    def forget(self, name: str) -> None:
+        """Drop what is cached about a leaf (its writer changed it)."""
+        with self._fd_lock:
+            for path in [p for p in self._fds if p.startswith(f"{self.root}/{name}/")]:
+                os.close(self._fds.pop(path))
+
+    def close(self) -> None:
+        """Close the cached descriptors."""
+        with self._fd_lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown nothing is left to do
+            self.close()
 
     def read_whole(self, name: str, length: int) -> np.ndarray:
         """The committed values ``[0, length)`` of a leaf (the fast path for loads)."""
