@@ -9,4 +9,5 @@ mypy
 python benchmarks/bench_compute.py --smoke > /dev/null
 python benchmarks/bench_frame.py --smoke > /dev/null
 python benchmarks/bench_pandas.py --smoke > /dev/null
+python benchmarks/bench_storage.py --smoke --no-lance > /dev/null
 pytest -q "$@"
