@@ -75,6 +75,7 @@ from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
 from grumpy_arrow.storage import Handle, append, load, save, validate
 from grumpy_arrow.storage import open_store as open
+from grumpy_arrow.streaming import Stream, stream
 from grumpy_arrow.strings import StringMethods
 
 __all__ = [
@@ -93,6 +94,7 @@ __all__ = [
     "OutOfBoundsError",
     "Schema",
     "SchemaError",
+    "Stream",
     "StringMethods",
     "__version__",
     "append",
@@ -140,6 +142,7 @@ __all__ = [
     "sign",
     "sin",
     "sqrt",
+    "stream",
     "string",
     "tan",
     "to_parquet",

@@ -1,0 +1,523 @@
+"""``gr.stream``: deterministic, resumable, rank-aware batches from a store or memory.
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> st = gr.stream(gr.array([[i] for i in range(10)]), batch_size=4)
+>>> len(st), [b.to_list() for b in st][-1]
+(3, [[8], [9]])
+>>> len(gr.stream(gr.array(list(range(10))), batch_size=4, drop_last=True))
+2
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.errors import OutOfBoundsError, SchemaError
+from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.streaming import plan as pl
+
+__all__ = ["Stream", "stream"]
+
+
+@dataclass(frozen=True)
+class _Params:
+    batch_size: int
+    drop_last: bool
+    batch_on: Any
+    shuffle: Any
+    seed: int | None
+    world_size: int
+    rank: int
+    even: bool
+    in_memory: bool
+    columns: tuple[str, ...] | None
+
+
+def stream(
+    source: Any,
+    batch_size: int = 32,
+    *,
+    drop_last: bool = False,
+    batch_on: Any = None,
+    shuffle: Any = None,
+    seed: int | None = None,
+    workers: int = 0,
+    world_size: int = 1,
+    rank: int = 0,
+    in_memory: bool = False,
+    columns: list[str] | None = None,
+    epoch: int = 0,
+    even: bool = False,
+) -> Stream:
+    """Batches of a store (path or open handle) or of an in-memory array or frame.
+
+    Parameters
+    ----------
+    batch_size : int
+        Rows per batch, or with ``batch_on`` entities per batch.
+    drop_last : bool
+        Drop a final under-full batch.
+    batch_on : str or int, optional
+        Pack whole rows until the entity count at this level (name, or depth for arrays)
+        would pass ``batch_size``; a row with more entities forms its own batch.
+    shuffle : bool, str or int, optional
+        ``True`` permutes the batch order each epoch; a level name (or depth) also permutes
+        the entities of that level within each batch (rows for the outer level, children
+        within their parent below it), the same permutation for every column at or below
+        the level. Needs ``seed``.
+    seed : int, optional
+        The seed; the order is a pure function of ``(seed, epoch)``.
+    workers : int
+        Batches read ahead on background threads (order preserved).
+    world_size, rank : int
+        Data-parallel ranks: rank ``r`` takes plan positions ``i % world_size == r``.
+    in_memory : bool
+        Load a store once and yield zero-copy slices.
+    columns : list of str, optional
+        Read only these columns (frames).
+    epoch : int
+        The starting epoch (see :meth:`Stream.set_epoch`).
+    even : bool
+        Give every rank the same number of batches (drops up to ``world_size - 1`` batches
+        at the end of the plan); the default keeps every batch (exactly-once coverage).
+
+    Raises
+    ------
+    ValueError
+        For invalid parameters, naming them (a shuffle without a seed among them).
+    """
+    _check(batch_size, "batch_size", minimum=1)
+    _check(world_size, "world_size", minimum=1)
+    _check(workers, "workers", minimum=0)
+    if not isinstance(rank, int) or not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank!r}")
+    if shuffle not in (None, False) and seed is None:
+        raise ValueError("shuffle needs a seed (seed=...): batches must be reproducible")
+    data = _Source.of(source, in_memory=in_memory, columns=columns)
+    params = _Params(
+        batch_size,
+        bool(drop_last),
+        batch_on,
+        shuffle,
+        seed,
+        world_size,
+        rank,
+        bool(even),
+        bool(in_memory),
+        None if columns is None else tuple(columns),
+    )
+    return Stream(data, params, epoch=epoch, workers=workers)
+
+
+def _check(value: Any, name: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+class _Source:
+    """What batches are read from: an in-memory object or a store handle."""
+
+    def __init__(self, obj: Any, handle: Any) -> None:
+        self.obj, self.handle = obj, handle
+
+    @classmethod
+    def of(cls, source: Any, *, in_memory: bool, columns: list[str] | None) -> _Source:
+        from grumpy_arrow.storage.handle import Handle, open_store
+
+        if isinstance(source, (GrumpyArray, DataFrame)):
+            obj = source if columns is None else source[list(columns)]
+            return cls(obj, None)
+        handle = source if isinstance(source, Handle) else None
+        if handle is None:
+            if not isinstance(source, (str, os.PathLike)):
+                raise TypeError(
+                    "stream needs a store path, a gr.open handle, a GrumpyArray or a "
+                    f"DataFrame, got {type(source).__name__}"
+                )
+            handle = open_store(source)
+        if columns is not None:
+            handle = handle[list(columns)]
+        if in_memory:
+            return cls(handle.load(), None)
+        return cls(None, handle)
+
+    def __len__(self) -> int:
+        return len(self.obj if self.obj is not None else self.handle)
+
+    @property
+    def schema(self) -> Any:
+        if self.obj is not None:
+            return self.obj.schema if isinstance(self.obj, DataFrame) else None
+        return self.handle.schema
+
+    def counts(self, level: Any) -> np.ndarray:
+        """Entities per row at ``level`` (union rows count as one)."""
+        schema = self.schema
+        if schema is not None:
+            k = schema.index(level)
+        elif isinstance(level, int) and not isinstance(level, bool):
+            k = level
+        else:
+            raise SchemaError(f"batch_on={level!r} names a level, but the data has no schema")
+        if k == 0:
+            return np.ones(len(self), dtype=np.int64)
+        shape = self.shape(k)
+        return _per_row_totals(shape, k)
+
+    def shape(self, k: int) -> Any:
+        obj = self.obj if self.obj is not None else self.handle
+        return obj.shape(k)
+
+    def rows(self, rows: np.ndarray) -> Any:
+        """The rows (sorted, or any order) as an in-memory batch."""
+        if self.obj is not None:
+            contiguous = len(rows) and int(rows[-1]) - int(rows[0]) == len(rows) - 1 and bool(
+                np.all(np.diff(rows) == 1))  # fmt: skip
+            if contiguous:
+                return self.obj[int(rows[0]) : int(rows[-1]) + 1]
+            return self.obj[rows]
+        return self.handle.take(rows)
+
+
+def _per_row_totals(shape: GrumpyArray, k: int) -> np.ndarray:
+    """Sum the (nested) counts of ``shape(k)`` per outer row; null counts count 0."""
+    node = shape
+    for _ in range(k - 1):
+        node = node.sum(dim=-1)
+    values = node.to_arrow().fill_null(0).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.int64)
+
+
+class Stream:
+    """A sequence of batches; iterate it, index it, ``apply`` transforms, save its state."""
+
+    def __init__(
+        self,
+        data: _Source,
+        params: _Params,
+        *,
+        epoch: int = 0,
+        workers: int = 0,
+        positions: np.ndarray | None = None,
+        transforms: tuple[Callable[[Any], Any], ...] = (),
+        cpu: int = 1,
+        prefetch: int | None = None,
+        executor: str = "thread",
+    ) -> None:
+        self._data, self._params = data, params
+        self._epoch = int(epoch)
+        self._workers = workers
+        self._selection = positions  # positions into this rank's list, composed
+        self._transforms, self._cpu, self._prefetch, self._executor = (
+            transforms, cpu, prefetch, executor)  # fmt: skip
+        self._consumed = 0
+        self._plan_cache: tuple[int, list[tuple[int, int]]] | None = None
+
+    # -- the plan ---------------------------------------------------------------------
+
+    def _batches(self) -> list[tuple[int, int]]:
+        """Row ranges of the plan (before shuffling), computed once."""
+        if self._plan_cache is None:
+            p = self._params
+            if p.batch_on is None:
+                ranges = pl.row_batches(len(self._data), p.batch_size, drop_last=p.drop_last)
+            else:
+                counts = self._data.counts(p.batch_on)
+                ranges = pl.packed_batches(counts, p.batch_size, drop_last=p.drop_last)
+            self._plan_cache = (0, ranges)
+        return self._plan_cache[1]
+
+    def _positions(self) -> np.ndarray:
+        """Plan positions this stream yields this epoch, in order."""
+        p = self._params
+        n = len(self._batches())
+        order = (pl.shuffled_order(n, p.seed or 0, self._epoch) if p.shuffle not in (None, False)
+                 else np.arange(n, dtype=np.int64))  # fmt: skip
+        mine = order[pl.rank_positions(n, p.world_size, p.rank, even=p.even)]
+        return mine if self._selection is None else mine[self._selection]
+
+    def __len__(self) -> int:
+        """Batches this rank yields per epoch (from metadata only)."""
+        p = self._params
+        total = len(self._batches())
+        mine = len(pl.rank_positions(total, p.world_size, p.rank, even=p.even))
+        return mine if self._selection is None else len(self._selection)
+
+    def __getitem__(self, key: Any) -> Stream:
+        """A stream over some of this stream's batch positions (selections compose)."""
+        n = len(self)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            i = int(key)
+            if not -n <= i < n:
+                raise OutOfBoundsError(f"batch {i} is out of range for a stream of {n} batches")
+            chosen = np.array([i % n], dtype=np.int64)
+        elif isinstance(key, slice):
+            chosen = np.arange(*key.indices(n), dtype=np.int64)
+        else:
+            chosen = np.asarray(key, dtype=np.int64).reshape(-1)
+            bad = (chosen < -n) | (chosen >= n)
+            if bad.any():
+                raise OutOfBoundsError(
+                    f"batch {int(chosen[np.flatnonzero(bad)[0]])} is out of range for a "
+                    f"stream of {n} batches"
+                )
+            chosen = np.where(chosen < 0, chosen + n, chosen)
+        base = np.arange(n, dtype=np.int64) if self._selection is None else self._selection
+        return self._copy(positions=base[chosen])
+
+    def _copy(self, **changes: Any) -> Stream:
+        out = Stream(
+            self._data, self._params, epoch=self._epoch, workers=self._workers,
+            positions=changes.get("positions", self._selection),
+            transforms=changes.get("transforms", self._transforms),
+            cpu=changes.get("cpu", self._cpu), prefetch=changes.get("prefetch", self._prefetch),
+            executor=changes.get("executor", self._executor),
+        )  # fmt: skip
+        out._plan_cache = self._plan_cache
+        return out
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _read(self, position: int) -> Any:
+        """The batch at plan ``position`` (in-batch shuffles applied)."""
+        start, stop = self._batches()[int(position)]
+        rows = np.arange(start, stop, dtype=np.int64)
+        p = self._params
+        within = p.shuffle not in (None, False, True)
+        if within and self._level(p.shuffle) == 0:
+            rows = rows[pl.epoch_rng(p.seed or 0, self._epoch, position).permutation(len(rows))]
+        batch = self._data.rows(rows)
+        if within and self._level(p.shuffle) > 0:
+            batch = _shuffle_inner(batch, self._level(p.shuffle),
+                                   pl.epoch_rng(p.seed or 0, self._epoch, position))  # fmt: skip
+        return batch
+
+    def _level(self, level: Any) -> int:
+        schema = self._data.schema
+        if schema is not None:
+            return schema.index(level)
+        if isinstance(level, int) and not isinstance(level, bool):
+            return level
+        raise SchemaError(f"shuffle={level!r} names a level, but the data has no schema")
+
+    def batch(self, i: int) -> Any:
+        """Batch ``i`` of this stream (transforms applied)."""
+        position = int(self._positions()[i])
+        out = self._read(position)
+        for fn in self._transforms:
+            out = fn(out)
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        """Yield the remaining batches of this epoch, in order (then start over at 0)."""
+        positions = self._positions()
+        start = self._consumed
+        todo = range(start, len(positions))
+        produce = self._producer(positions)
+        ahead = max(self._workers, self._cpu if self._cpu > 1 else 0) + (self._prefetch or 0)
+        if ahead <= 0:
+            for i in todo:
+                item = produce(i)
+                self._consumed = i + 1
+                yield item
+        else:
+            yield from self._ordered(todo, produce, ahead)
+        self._consumed = 0
+
+    def _producer(self, positions: np.ndarray) -> Callable[[int], Any]:
+        transforms = self._transforms
+
+        def produce(i: int) -> Any:
+            out = self._read(int(positions[i]))
+            for fn in transforms:
+                try:
+                    out = fn(out)
+                except Exception as err:
+                    err.add_note(f"raised by a transform of batch {i} (plan position "
+                                 f"{int(positions[i])}, epoch {self._epoch})")  # fmt: skip
+                    raise
+            return out
+
+        return produce
+
+    def _ordered(self, todo: range, produce: Callable[[int], Any], ahead: int) -> Iterator[Any]:
+        """Run ``produce`` ahead on a pool, yielding results strictly in order."""
+        workers = max(1, self._cpu, self._workers)
+        pool: Executor
+        if self._executor == "process" and self._transforms:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            read = ThreadPoolExecutor(max_workers=max(1, self._workers))
+            fns = self._transforms
+
+            def submit(i: int) -> Future[Any]:
+                raw = read.submit(self._read, int(self._positions()[i]))
+                return pool.submit(_apply_all, fns, raw.result(), i)
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grumpy-stream")
+            read = pool
+
+            def submit(i: int) -> Future[Any]:
+                return pool.submit(produce, i)
+
+        pending: deque[tuple[int, Future[Any]]] = deque()
+        it = iter(todo)
+        try:
+            for i in it:
+                pending.append((i, submit(i)))
+                if len(pending) > ahead:
+                    break
+            while pending:
+                i, future = pending.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, submit(nxt)))
+                item = future.result()
+                self._consumed = i + 1
+                yield item
+        finally:
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            if read is not pool:
+                read.shutdown(wait=False, cancel_futures=True)
+
+    # -- transforms, epochs, state ----------------------------------------------------
+
+    def apply(
+        self,
+        *fns: Callable[[Any], Any],
+        cpu: int = 1,
+        prefetch: int | None = None,
+        executor: str = "thread",
+    ) -> Stream:
+        """A lazy stream whose batches pass through ``fns`` in order.
+
+        ``cpu > 1`` runs batches in parallel (threads: pyarrow and NumPy release the GIL;
+        ``executor="process"`` for GIL-bound Python transforms, which must be picklable)
+        and still yields them strictly in batch order. An exception in a transform
+        surfaces at iteration with a note naming the batch.
+        """
+        _check(cpu, "cpu", minimum=1)
+        if executor not in ("thread", "process"):
+            raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
+        if prefetch is not None:
+            _check(prefetch, "prefetch", minimum=0)
+        for fn in fns:
+            if not callable(fn):
+                raise TypeError(f"apply needs callables, got {fn!r}")
+        return self._copy(transforms=self._transforms + fns, cpu=cpu, prefetch=prefetch,
+                          executor=executor)  # fmt: skip
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch`` (a new shuffle) from its first batch."""
+        self._epoch = int(epoch)
+        self._consumed = 0
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch."""
+        return self._epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """A small dict to resume from: epoch, batches consumed, seed and plan parameters."""
+        p = self._params
+        return {
+            "epoch": self._epoch,
+            "batches_consumed": self._consumed,
+            "seed": p.seed,
+            "batch_size": p.batch_size,
+            "drop_last": p.drop_last,
+            "batch_on": p.batch_on,
+            "shuffle": p.shuffle,
+            "world_size": p.world_size,
+            "rank": p.rank,
+            "even": p.even,
+            "batches": len(self),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume at the next batch after ``state`` (plan parameters must match).
+
+        Raises
+        ------
+        ValueError
+            When the state belongs to a stream with other plan parameters.
+        """
+        mine = self.state_dict()
+        for key in ("seed", "batch_size", "drop_last", "batch_on", "shuffle", "world_size",
+                    "rank", "even", "batches"):  # fmt: skip
+            if key in state and state[key] != mine[key]:
+                raise ValueError(
+                    f"state_dict was saved with {key}={state[key]!r}; this stream has "
+                    f"{key}={mine[key]!r}"
+                )
+        consumed = int(state.get("batches_consumed", 0))
+        if not 0 <= consumed <= len(self):
+            raise ValueError(f"batches_consumed={consumed} is outside [0, {len(self)}]")
+        self._epoch = int(state.get("epoch", 0))
+        self._consumed = consumed
+
+    def __repr__(self) -> str:
+        p = self._params
+        return (
+            f"<Stream {len(self)} batches of {p.batch_size}"
+            f"{' ' + str(p.batch_on) if p.batch_on is not None else ' rows'}, epoch "
+            f"{self._epoch}, rank {p.rank}/{p.world_size}, shuffle={p.shuffle!r}>"
+        )
+
+
+def _apply_all(fns: tuple[Callable[[Any], Any], ...], batch: Any, i: int) -> Any:
+    for fn in fns:
+        try:
+            batch = fn(batch)
+        except Exception as err:
+            err.add_note(f"raised by a transform of batch {i}")
+            raise
+    return batch
+
+
+def _shuffle_inner(batch: Any, level: int, rng: np.random.Generator) -> Any:
+    """Permute the entities of ``level`` within each parent, for every column reaching it."""
+    index = _inner_permutation(batch.shape(level), rng)
+    if isinstance(batch, DataFrame):
+        schema = batch.schema
+        out = {}
+        for name in batch.columns:
+            column = batch[name]
+            reaches = schema.level_of(name) >= level if schema is not None else (
+                column.ndim - 1 >= level)  # fmt: skip
+            out[name] = column[index] if reaches else column
+        return DataFrame(out, schema, len(batch))
+    return batch[index]
+
+
+def _inner_permutation(counts: GrumpyArray, rng: np.random.Generator) -> GrumpyArray:
+    """A ragged index, nested like ``counts``, shuffling each parent's children."""
+    from grumpy_arrow import layout as lay
+    from grumpy_arrow.compute.gather import offsets_from_lengths
+
+    flat = np.asarray(counts.flatten().to_arrow().fill_null(0).to_numpy(zero_copy_only=False),
+                      dtype=np.int64)  # fmt: skip
+    parent = np.repeat(np.arange(len(flat), dtype=np.int64), flat)
+    order = np.lexsort((rng.random(len(parent)), parent))
+    offsets = offsets_from_lengths(flat)
+    local = order - np.repeat(offsets[:-1], flat)
+    per_parent = lay.ListNode(offsets, None, lay.Leaf(pa.array(local)))
+
+    def rebuild(node: lay.Node) -> lay.Node:
+        if isinstance(node, lay.ListNode):
+            return lay.ListNode(node.offsets, node.validity, rebuild(node.content))
+        return per_parent
+
+    return GrumpyArray._wrap(rebuild(counts.node))
