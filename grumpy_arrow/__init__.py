@@ -155,3 +155,12 @@ __all__ = [
     "where",
     "zeros_like",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``gr.torch`` is imported on first use (it needs PyTorch)."""
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module("grumpy_arrow.interop.torch")
+    raise AttributeError(f"module 'grumpy_arrow' has no attribute {name!r}")

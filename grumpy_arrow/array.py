@@ -229,6 +229,15 @@ class GrumpyArray:
         ]
         return pa.StructArray.from_arrays([value_arr, lay.to_arrow(flags)], fields=fields)
 
+    def to_torch(self, *, pad: Any = 0, layout: builtins.str = "padded") -> Any:
+        """Tensors: ``(values, mask)`` padded, or a ``torch.nested`` jagged tensor.
+
+        Union rows become length-1 rows and an ``is_scalar`` mask is added. Needs PyTorch.
+        """
+        from grumpy_arrow.interop.torch import to_torch
+
+        return to_torch(self, pad=pad, layout=layout)
+
     def to_pandas(self, *, index: Any = None, name: Any = None) -> Any:
         """A pandas Series: GrumpyDtype for nested/union data, nullable dtypes for flat ones.
 

@@ -388,6 +388,17 @@ class DataFrame:
 
     # -- conversion -------------------------------------------------------------------
 
+    def to_numpy(self, *, pad: Any = 0) -> dict[str, Any]:
+        """``{column: (values, mask)}`` padded NumPy arrays (see ``GrumpyArray.to_numpy``)."""
+        return {name: col.to_numpy(pad=pad) for name, col in self._columns.items()}
+
+    def to_torch(self, *, pad: Any = 0, layout: str = "padded") -> dict[str, Any]:
+        """``{column: tensors}`` (see ``GrumpyArray.to_torch``). Needs PyTorch."""
+        from grumpy_arrow.interop.torch import to_torch
+
+        out: dict[str, Any] = to_torch(self, pad=pad, layout=layout)
+        return out
+
     def to_pandas(self) -> Any:
         """A pandas DataFrame (GrumpyDtype columns; the schema in ``attrs["grumpy_schema"]``)."""
         from grumpy_arrow.pandas.convert import frame_to_pandas
