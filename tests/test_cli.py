@@ -23,6 +23,8 @@ def test_demo_prints_its_report(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert out.startswith("grumpy-arrow demo: 40 molecules")
     assert "per-residue mean of atom_x (df.residue...)" in out
+    assert "gr.open (manifest only)" in out
+    assert "shuffled epoch, " in out and "apply(cpu=2)" in out
     assert "    molecule_go_term   40 * union[string, var * string]  [molecule]" in out
 
 

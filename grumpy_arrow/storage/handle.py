@@ -36,7 +36,7 @@ from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 __all__ = ["Handle", "open_store"]
 
 DEFAULT_CACHE = 256 * 2**20
-GAP_BYTES = 32 * 1024  # ranges closer than this are read as one
+GAP_BYTES = 8 * 1024  # ranges closer than this are read as one (two pages)
 PARALLEL_ROWS = 4096  # read columns on threads only for selections larger than this
 _POOL: list[ThreadPoolExecutor] = []
 
@@ -96,6 +96,9 @@ class Handle:
     def _open(self) -> None:
         self._store = LeafStore(self._path, self._options["storage_options"], read_only=True)
         self._manifest = read_manifest(self._store)
+        self._selection_id = 0
+        self._touched: dict[str, int] = {}
+        self._memo: list[tuple[Any, np.ndarray]] = []
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -191,6 +194,7 @@ class Handle:
         out = Handle.__new__(Handle)
         out._path, out._options, out._columns = self._path, self._options, columns
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
+        out._selection_id, out._touched, out._memo = 0, self._touched, []
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
                 raise ColumnNotFoundError(
@@ -226,6 +230,7 @@ class Handle:
         rows = self._rows(indices)
         view = self if columns is None else self._view(columns)
         specs = view._specs()
+        self._selection_id += 1
         resident = self._resident()
         if resident is not None:
             picked = (
@@ -252,6 +257,7 @@ class Handle:
         """
         rows = self._rows(int(i))
         specs = (self if columns is None else self._view(columns))._specs()
+        self._selection_id += 1
         ranges = ranges or {}
         for name in ranges:
             if name not in [s.name for s in specs]:
@@ -390,6 +396,18 @@ class Handle:
         dtype = store.leaf_meta(name)[1]
         if len(starts) == 0:
             return np.zeros(0, dtype=dtype)
+        # Columns of one level share its offsets leaf: read those ranges once per selection.
+        memo_key = (self._selection_id, name, starts.tobytes(), stops.tobytes())
+        if self._memo and self._memo[0][0] == memo_key:
+            return self._memo[0][1]
+        out = self._gather_ranges(name, starts, stops, length, dtype)
+        if name.startswith("_levels/"):
+            self._memo[:] = [(memo_key, out)]
+        return out
+
+    def _gather_ranges(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
+                       dtype: np.dtype[Any]) -> np.ndarray:  # fmt: skip
+        store = self._store
         if int(stops.max()) > length:
             raise StoreFormatError(
                 f"{store.url}: leaf {name!r} is read up to {int(stops.max())} but commits "
@@ -410,7 +428,7 @@ class Handle:
         if self._cache is None or len(block_start) > 1:
             store.advise(name, block_start, block_stop)
         blocks = [
-            store.read(name, int(a), int(b), self._cache, length)
+            store.read(name, int(a), int(b), self._cache, length, self._admit)
             for a, b in zip(block_start, block_stop, strict=True)
         ]
         if len(blocks) == 1 and len(starts) == 1:
@@ -445,6 +463,12 @@ class Handle:
         cache.used += total  # the holder's nbytes does not see what it holds
         return loaded
 
+    def _admit(self, key: tuple[str, int]) -> bool:
+        """Whether a chunk was needed by an earlier selection (then it is read whole and
+        cached); chunks touched twice within one selection are not."""
+        first = self._touched.setdefault(f"{key[0]}#{key[1]}", self._selection_id)
+        return first != self._selection_id
+
     def _whole(self, name: str, length: int, dtype: np.dtype[Any]) -> np.ndarray | None:
         cache = self._cache
         if cache is None or length * dtype.itemsize > cache.budget // 4:
@@ -455,7 +479,10 @@ class Handle:
             with self._store.stats.lock:
                 self._store.stats.cache_hits += 1
             return found
-        if not cache.seen(key):
+        # Admit a whole leaf when a later selection needs it again (one selection that
+        # touches a shared offsets leaf from several columns does not count).
+        first = self._touched.setdefault(name, self._selection_id)
+        if first == self._selection_id:
             return None
         values = self._store.read_whole(name, length)
         cache.put(key, values)

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,6 +298,7 @@ class LeafStore:
         stop: int,
         cache: ChunkCache | None = None,
         length: int | None = None,
+        admit: Callable[[tuple[str, int]], bool] | None = None,
     ) -> np.ndarray:
         """Values ``[start, stop)`` of a leaf whose committed length is ``length``.
 
@@ -314,7 +316,8 @@ class LeafStore:
         for k in range(first, last + 1):
             lo, hi = max(start, k * chunk), min(stop, (k + 1) * chunk)
             key = (name, k)
-            if direct and cache is not None and cache.get(key) is None and not cache.seen(key):
+            seen = admit(key) if admit is not None else cache is not None and cache.seen(key)
+            if direct and cache is not None and cache.get(key) is None and not seen:
                 parts.append(self._pread(name, lo, hi, chunk, dtype))
                 continue
             whole = self._chunk(name, k, chunk, dtype, direct, cache, length)
