@@ -67,6 +67,8 @@ def zip_leaves(nodes: list[lay.Node], fn: Callable[..., pa.Array]) -> lay.Node:
 def numpy_view(values: pa.Array, fill: Any) -> np.ndarray:
     """Values as NumPy (zero-copy without nulls); nulls replaced by ``fill``."""
     if values.null_count:
+        if pa.types.is_boolean(values.type):
+            fill = bool(fill)
         values = pc.fill_null(values, pa.scalar(fill, type=values.type))
     return np.asarray(values.to_numpy(zero_copy_only=False))
 

@@ -198,6 +198,7 @@ def append(obj: Any, path: Any, *, storage_options: dict[str, Any] | None = None
         store is left unchanged.
     """
     store = LeafStore(path, storage_options)
+    read_manifest(store)  # no store here: fail before creating anything
     with lock(store):
         manifest = read_manifest(store)
         commit(store, manifest, _as_batch(obj))

@@ -142,6 +142,7 @@ def _leaf(
         return {
             "kind": "leaf",
             "dtype": d.name,
+            "arrow": str(values.type),
             "offsets": offsets_name,
             "data": data_name,
             "validity": validity_name,
@@ -207,12 +208,16 @@ def assemble(layout: dict[str, Any], read: Reader, present: Callable[[str], bool
             offsets = read(layout["offsets"])
             data = read(layout["data"])
             typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+            width = layout.get("arrow")
             buffers = [
                 None if mask is None else bitmap(validity),
                 pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
                 pa.py_buffer(np.ascontiguousarray(data)),
             ]
-            return lay.Leaf(pa.Array.from_buffers(typ, len(offsets) - 1, buffers))
+            arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
+            if width in ("string", "binary"):  # the width it was saved with
+                arr = arr.cast(pa.string() if width == "string" else pa.binary())
+            return lay.Leaf(arr)
         values = read(layout["values"])
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
     if kind == "list":

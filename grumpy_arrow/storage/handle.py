@@ -99,6 +99,7 @@ class Handle:
         self._selection_id = 0
         self._touched: dict[str, int] = {}
         self._memo: list[tuple[Any, np.ndarray]] = []
+        self._store_bytes: int | None = None
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -150,6 +151,8 @@ class Handle:
         """Rows for dim 0; entity counts of a level (read from offsets leaves only)."""
         if dim == 0:
             return len(self)
+        if self._manifest.kind == "dataframe":
+            return self._frame_shape(dim)
         spec = self._specs()[0]
         if self._manifest.kind == "dataframe":
             schema = self.schema
@@ -163,6 +166,31 @@ class Handle:
             dim = k
         node = self._read_rows(spec, np.arange(len(self), dtype=np.int64), depth_limit=dim)
         return GrumpyArray._wrap(node).shape(dim)
+
+    def _frame_shape(self, dim: Any) -> Any:
+        """As ``DataFrame.shape``: entity counts from the levels' shared offsets leaves."""
+        from grumpy_arrow import layout as lay_
+
+        schema = self.schema
+        if schema is None:
+            raise SchemaError(f"level {dim!r} needs a schema; this store has none")
+        k = schema.index(dim)
+        if k == 0:
+            return len(self)
+        by_name = {lv.name: lv.offsets for lv in self._manifest.levels}
+
+        def offsets(j: int) -> np.ndarray:
+            name = by_name.get(schema.levels[j].name)
+            if name is None:
+                raise SchemaError(
+                    f"level {schema.levels[j].name!r} has no columns, so its offsets are unknown"
+                )
+            return self._store.read_whole(name, self._manifest.leaves[name].length)
+
+        node: lay_.Node = lay_.Leaf(pa.array(np.diff(offsets(k))))
+        for j in range(k - 1, 0, -1):
+            node = lay_.ListNode(offsets(j), None, node)
+        return GrumpyArray._wrap(node)
 
     def stats(self) -> dict[str, int]:
         """Bytes, chunks and read calls so far (and cache hits)."""
@@ -186,7 +214,8 @@ class Handle:
             return self._view([key])
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return self._view(key)
-        return self.take(self._rows(key), squeeze=isinstance(key, (int, np.integer)))
+        squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
+        return self.take(self._rows(key), squeeze=squeeze)
 
     def _view(self, columns: list[str]) -> Handle:
         if self._manifest.kind == "array":
@@ -195,6 +224,7 @@ class Handle:
         out._path, out._options, out._columns = self._path, self._options, columns
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._touched, out._memo = 0, self._touched, []
+        out._store_bytes = self._store_bytes
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
                 raise ColumnNotFoundError(
@@ -226,7 +256,17 @@ class Handle:
         return np.where(idx < 0, idx + n, idx)
 
     def take(self, indices: Any, columns: list[str] | None = None, *, squeeze: bool = False) -> Any:
-        """The rows at ``indices`` (any order) as an in-memory array or frame."""
+        """The rows at ``indices`` (any order) as an in-memory array or frame.
+
+        With ``squeeze`` (what ``h[i]`` uses) an array store gives the row itself, as
+        ``x[i]`` does; a frame store gives a one-row frame, as ``df[i]`` does.
+        """
+        out = self._take(indices, columns)
+        if squeeze and self._manifest.kind == "array":
+            return out[0]
+        return out
+
+    def _take(self, indices: Any, columns: list[str] | None) -> Any:
         rows = self._rows(indices)
         view = self if columns is None else self._view(columns)
         specs = view._specs()
@@ -337,15 +377,15 @@ class Handle:
         type_ids = self._gather(layout["type_ids"], starts, stops).astype(np.int8)
         positions = self._gather(layout["value_offsets"], starts, stops)
         scalar = self._read_rows_in(layout["scalar"], positions[type_ids == 0], depth_limit, depth)
-        lists = self._read_rows_in(layout["list"], positions[type_ids == 1], depth_limit, depth)
+        lists = self._read_rows_in(layout["list"], positions[type_ids == 1], depth_limit, depth,
+                                   inner if depth == 0 else None)  # fmt: skip
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
 
-    def _read_rows_in(
-        self, layout: dict[str, Any], rows: np.ndarray, depth_limit: int | None, depth: int
-    ) -> lay.Node:
+    def _read_rows_in(self, layout: dict[str, Any], rows: np.ndarray, depth_limit: int | None,
+                      depth: int, inner: slice | None = None) -> lay.Node:  # fmt: skip
         starts, stops = _runs(rows) if len(rows) else (rows, rows)
-        return self._read_ranges(layout, starts, stops, None, depth_limit, depth)
+        return self._read_ranges(layout, starts, stops, inner, depth_limit, depth)
 
     def _validity(
         self, layout: dict[str, Any], starts: np.ndarray, stops: np.ndarray
@@ -381,7 +421,10 @@ class Handle:
                 pa.py_buffer(offsets),
                 pa.py_buffer(np.ascontiguousarray(data)),
             ]
-            return lay.Leaf(pa.Array.from_buffers(typ, len(offsets) - 1, bufs))
+            arr = pa.Array.from_buffers(typ, len(offsets) - 1, bufs)
+            if layout.get("arrow") in ("string", "binary"):  # the width it was saved with
+                arr = arr.cast(pa.string() if layout["arrow"] == "string" else pa.binary())
+            return lay.Leaf(arr)
         values = self._gather(layout["values"], starts, stops)
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
@@ -454,7 +497,7 @@ class Handle:
         total = sum(
             spec.length * self._store.leaf_meta(n)[1].itemsize for n, spec in leaves.items()
         )
-        if total > cache.budget // 4 or not cache.seen(("", -2)):
+        if total > cache.budget // 4 or not self._busy() or not cache.seen(("", -2)):
             return None
         loaded = load_manifest(self._store, self._manifest, None)
         holder = np.empty((), dtype=object)
@@ -463,11 +506,22 @@ class Handle:
         cache.used += total  # the holder's nbytes does not see what it holds
         return loaded
 
+    def _busy(self) -> bool:
+        """Whether this handle has read at least an eighth of the store: from then on whole
+        chunks, leaves and (small) stores are kept, since it is being read a lot. Before,
+        reads stay exact, so a few random selections read a small fraction of the store."""
+        if self._store_bytes is None:
+            self._store_bytes = sum(
+                spec.length * self._store.leaf_meta(name)[1].itemsize
+                for name, spec in self._manifest.leaves.items()
+            )
+        return self._store.stats.bytes_read * 8 >= self._store_bytes
+
     def _admit(self, key: tuple[str, int]) -> bool:
-        """Whether a chunk was needed by an earlier selection (then it is read whole and
-        cached); chunks touched twice within one selection are not."""
+        """Whether a chunk is read whole and cached: the handle is busy and an earlier
+        selection needed the chunk (two touches within one selection do not count)."""
         first = self._touched.setdefault(f"{key[0]}#{key[1]}", self._selection_id)
-        return first != self._selection_id
+        return first != self._selection_id and self._busy()
 
     def _whole(self, name: str, length: int, dtype: np.dtype[Any]) -> np.ndarray | None:
         cache = self._cache
@@ -482,7 +536,7 @@ class Handle:
         # Admit a whole leaf when a later selection needs it again (one selection that
         # touches a shared offsets leaf from several columns does not count).
         first = self._touched.setdefault(name, self._selection_id)
-        if first == self._selection_id:
+        if first == self._selection_id or not self._busy():
             return None
         values = self._store.read_whole(name, length)
         cache.put(key, values)

@@ -161,7 +161,21 @@ def parse_manifest(text: str | bytes, where: str) -> Manifest:
             ColumnSpec(_field(col, "name", str, where, f"columns[{i}]."), layout, col.get("level"))
         )
     levels = []
-    for i, lv in enumerate(doc.get("levels") or []):
+    raw_levels = doc.get("levels") or []
+    if not isinstance(raw_levels, list):
+        raise StoreFormatError(f"{where}: field 'levels' must be a list")
+    schema = doc.get("schema")
+    if schema is not None:
+        from grumpy_arrow.errors import SchemaError
+        from grumpy_arrow.frame.schema import parse_schema
+
+        try:
+            parse_schema(schema)
+        except (SchemaError, TypeError) as err:
+            raise StoreFormatError(f"{where}: field 'schema' is not a schema ({err})") from err
+    for i, lv in enumerate(raw_levels):
+        if not isinstance(lv, dict):
+            raise StoreFormatError(f"{where}: field 'levels[{i}]' must be an object")
         offsets = _field(lv, "offsets", str, where, f"levels[{i}].")
         if offsets not in leaves:
             raise StoreFormatError(
@@ -209,6 +223,18 @@ _ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets")
 def _check_layout(node: Any, leaves: dict[str, LeafSpec], where: str, path: str) -> None:
     if not isinstance(node, dict) or node.get("kind") not in _NODE_KINDS:
         raise StoreFormatError(f"{where}: field '{path}' is not a layout node")
+    if node["kind"] == "leaf":
+        from grumpy_arrow import dtypes as dt
+        from grumpy_arrow.errors import DTypeError
+
+        try:
+            if not isinstance(node.get("dtype"), str):
+                raise TypeError("missing")
+            dt.dtype(node["dtype"])
+        except (DTypeError, TypeError) as err:
+            raise StoreFormatError(
+                f"{where}: field '{path}.dtype' is {node.get('dtype')!r}, not a grumpy dtype"
+            ) from err
     for role in _ROLES:
         ref = node.get(role)
         # A validity leaf exists only once its node has had a null.

@@ -190,7 +190,7 @@ def _check_compatible(
             f"{where}: the batch's schema {batch.schema} differs from the store's {manifest.schema}"
         )
     stored = [c.name for c in manifest.columns]
-    if list(layouts) != stored:
+    if sorted(layouts) != sorted(stored):
         raise SchemaError(f"{where}: the batch has columns {list(layouts)}; the store has {stored}")
     for column in manifest.columns:
         want = bf.layout_signature(column.layout)
@@ -206,8 +206,10 @@ def _chunk_for(depth: int, manifest: Manifest, schema_levels: dict[int, str]) ->
         return manifest.chunk_size
     target = manifest.chunk_dim
     if isinstance(target, str):
-        by_name = {name: d for d, name in schema_levels.items()}
-        target = by_name.get(target, 0)
+        from grumpy_arrow.frame.schema import parse_schema
+
+        schema = parse_schema(manifest.schema)
+        target = schema.index(target) if schema is not None else -1  # aliases too
     return manifest.chunk_size if depth == target else DEFAULT_CHUNK
 
 
@@ -220,6 +222,9 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
         If the batch does not fit the store (nothing is written then).
     """
     batch = _fit_unions(Batch.of(obj), manifest)
+    order = [c.name for c in manifest.columns]
+    if set(batch.columns) == set(order):  # same columns in another order: the store's order
+        batch = replace(batch, columns={name: batch.columns[name] for name in order})
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
     roles: dict[str, str] = {}
@@ -344,7 +349,10 @@ def lock(store: LeafStore) -> Iterator[None]:
     if not store.local:
         yield
         return
-    os.makedirs(store.root, exist_ok=True)
+    try:
+        os.makedirs(store.root, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"{store.url}: cannot write a store here ({err})") from err
     path = os.path.join(store.root, LOCK_NAME)
     for _ in range(2):
         try:

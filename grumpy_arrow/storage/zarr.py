@@ -208,6 +208,23 @@ class LeafStore:
             self._meta[name] = meta
         return meta
 
+    def leaf_length(self, name: str) -> int:
+        """The Zarr shape of a leaf (at least its committed length in a sound store)."""
+        if self.local:
+            doc = self._zarr_json(name)
+            assert doc is not None
+            return int(doc["shape"][0])
+        return int(self.array(name).shape[0])
+
+    def _require_chunks(self, name: str, first: int, stop: int) -> None:
+        """Every chunk is written, so a missing one is damage, not fill values (local)."""
+        if not self.local:
+            return
+        for k in range(first, stop):
+            path = os.path.join(self.root, name, "c", str(k))
+            if not os.path.exists(path):
+                raise StoreFormatError(f"{self.url}: leaf {name!r} is missing chunk {k} ({path})")
+
     def _zarr_json(self, name: str) -> dict[str, Any] | None:
         """A local leaf's Zarr metadata document (cached)."""
         doc = self._docs.get(name)
@@ -264,7 +281,9 @@ class LeafStore:
                 self._pwrite(name, start, values, chunk)
             self._resize_direct(name, stop)
             return
-        arr = self.array(name)
+        # Every chunk is written, even one equal to the fill value, so a missing chunk
+        # file always means damage (zarr's write_empty_chunks is a runtime setting).
+        arr = self.array(name).with_config({"write_empty_chunks": True})
         if arr.shape[0] != stop:
             arr.resize((stop,))
         if len(values):
@@ -311,7 +330,26 @@ class LeafStore:
             return np.zeros(0, dtype=dtype)
         if direct and cache is None:
             return self._pread(name, start, stop, chunk, dtype)
+        if direct and cache is not None:
+            # The exact range read before (a repeated selection) comes from memory.
+            range_key = (f"{name}@{start}:{stop}", -3)
+            hit = cache.get(range_key)
+            if hit is not None:
+                with self.stats.lock:
+                    self.stats.cache_hits += 1
+                return hit
         first, last = start // chunk, (stop - 1) // chunk
+        if (
+            direct
+            and cache is not None
+            and not any(
+                cache.get((name, k)) is not None or (admit is not None and admit((name, k)))
+                for k in range(first, last + 1)
+            )
+        ):
+            values = self._pread(name, start, stop, chunk, dtype)
+            cache.put(range_key, values)
+            return values
         parts = []
         for k in range(first, last + 1):
             lo, hi = max(start, k * chunk), min(stop, (k + 1) * chunk)
@@ -347,7 +385,14 @@ class LeafStore:
         else:
             arr = self.array(name)
             stop = min((k + 1) * chunk, arr.shape[0])
-            values = np.asarray(arr[k * chunk : stop])
+            self._require_chunks(name, k, k + 1)
+            try:
+                values = np.asarray(arr[k * chunk : stop])
+            except Exception as err:  # a codec that cannot decode a damaged chunk
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} chunk {k} cannot be decoded "
+                    f"({type(err).__name__}: {err})"
+                ) from err
             self.stats.add(values.nbytes, 1)
         if cache is not None:
             cache.put(key, values)
@@ -454,15 +499,21 @@ class LeafStore:
     def read_whole(self, name: str, length: int) -> np.ndarray:
         """The committed values ``[0, length)`` of a leaf (the fast path for loads)."""
         chunk, dtype, direct = self.leaf_meta(name)
+        shape = self.leaf_length(name)
+        if shape < length:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} has {shape} values; the manifest commits {length}"
+            )
         if direct:
             return self._pread(name, 0, length, chunk, dtype)
         arr = self.array(name)
-        if arr.shape[0] < length:
+        self._require_chunks(name, 0, -(-length // chunk))
+        try:
+            values = np.asarray(arr[:length])
+        except Exception as err:  # a codec that cannot decode a damaged chunk
             raise StoreFormatError(
-                f"{self.url}: leaf {name!r} has {arr.shape[0]} values; the manifest commits "
-                f"{length}"
-            )
-        values = np.asarray(arr[:length])
+                f"{self.url}: leaf {name!r} cannot be decoded ({type(err).__name__}: {err})"
+            ) from err
         self.stats.add(values.nbytes, -(-length // chunk))
         return values
 
