@@ -199,3 +199,10 @@ def test_positional_sum_mean_count_with_nulls_and_exactness() -> None:
     assert big.sum(dim=0).to_list() == [2**60 + 3, 1]
     assert gr.array([[True, False], [True]]).sum(dim=0).to_list() == [2, 0]
     assert gr.array([[1, 2]], dtype=gr.int8).sum(dim=0).dtype is gr.int64
+
+
+def test_bool_reductions_with_nulls() -> None:
+    x = gr.array([True, None, False])
+    assert x.any() is True
+    assert x.all() is False
+    assert gr.isnan(gr.array([None, None], dtype=gr.float64)).any() is False
