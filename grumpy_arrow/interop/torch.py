@@ -184,6 +184,8 @@ class IterableDataset(_IterBase):
         info = torch.utils.data.get_worker_info()
         stream = self.stream
         if info is not None and info.num_workers > 1:
-            stream = stream[info.id :: info.num_workers]
+            # Resume where the stream stands, then deal the rest out to the workers.
+            start = stream.state_dict()["batches_consumed"]
+            stream = stream[start:][info.id :: info.num_workers]
         for batch in stream:
             yield batch if self.transform is None else self.transform(batch)

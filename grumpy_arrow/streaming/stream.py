@@ -102,9 +102,15 @@ def stream(
     _check(workers, "workers", minimum=0)
     if not isinstance(rank, int) or not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank!r}")
-    if shuffle not in (None, False) and seed is None:
+    if _shuffles(shuffle) and seed is None:
         raise ValueError("shuffle needs a seed (seed=...): batches must be reproducible")
+    if seed is not None:
+        _check(seed, "seed", minimum=0)
+    _check(epoch, "epoch", minimum=0)
     data = _Source.of(source, in_memory=in_memory, columns=columns)
+    for name, level in (("batch_on", batch_on), ("shuffle", shuffle)):
+        if level is not None and not isinstance(level, bool):
+            _check_level(data, level, name)
     params = _Params(
         batch_size,
         bool(drop_last),
@@ -118,6 +124,32 @@ def stream(
         None if columns is None else tuple(columns),
     )
     return Stream(data, params, epoch=epoch, workers=workers)
+
+
+def _shuffles(shuffle: Any) -> bool:
+    """Whether ``shuffle`` asks for any shuffle (``0`` is a depth, not False)."""
+    return shuffle is not None and shuffle is not False
+
+
+def _within(shuffle: Any) -> bool:
+    """Whether ``shuffle`` names a level (a name or a depth) to shuffle within batches."""
+    return isinstance(shuffle, (str, int, np.integer)) and not isinstance(shuffle, bool)
+
+
+def _check_level(data: _Source, level: Any, name: str) -> None:
+    """A level name or depth that exists in the data, or a ValueError naming ``name``."""
+    schema = data.schema
+    try:
+        if schema is not None:
+            schema.index(level)
+            return
+    except (SchemaError, TypeError) as err:
+        raise ValueError(f"{name}={level!r}: {err}") from None
+    if not isinstance(level, (int, np.integer)) or isinstance(level, bool):
+        raise ValueError(f"{name}={level!r} names a level, but the data has no schema")
+    depth = data.ndim() - 1
+    if not 0 <= int(level) <= depth:
+        raise ValueError(f"{name}={level!r} is not a depth of this data (0 to {depth})")
 
 
 def _check(value: Any, name: str, *, minimum: int) -> None:
@@ -174,6 +206,17 @@ class _Source:
             return np.ones(len(self), dtype=np.int64)
         shape = self.shape(k)
         return _per_row_totals(shape, k)
+
+    def ndim(self) -> int:
+        """Nesting depth + 1 of the data (arrays; frames report their deepest column)."""
+        if self.obj is not None:
+            if isinstance(self.obj, DataFrame):
+                return max((self.obj[c].ndim for c in self.obj.columns), default=1)
+            return int(self.obj.ndim)
+        from grumpy_arrow import layout as lay_
+        from grumpy_arrow.storage.buffers import arrow_type
+
+        return 1 + max(lay_.arrow_depth(arrow_type(c.layout)) for c in self.handle.manifest.columns)
 
     def shape(self, k: int) -> Any:
         obj = self.obj if self.obj is not None else self.handle
@@ -242,7 +285,7 @@ class Stream:
         """Plan positions this stream yields this epoch, in order."""
         p = self._params
         n = len(self._batches())
-        order = (pl.shuffled_order(n, p.seed or 0, self._epoch) if p.shuffle not in (None, False)
+        order = (pl.shuffled_order(n, p.seed or 0, self._epoch) if _shuffles(p.shuffle)
                  else np.arange(n, dtype=np.int64))  # fmt: skip
         mine = order[pl.rank_positions(n, p.world_size, p.rank, even=p.even)]
         return mine if self._selection is None else mine[self._selection]
@@ -294,7 +337,7 @@ class Stream:
         start, stop = self._batches()[int(position)]
         rows = np.arange(start, stop, dtype=np.int64)
         p = self._params
-        within = p.shuffle not in (None, False, True)
+        within = _within(p.shuffle)
         if within and self._level(p.shuffle) == 0:
             rows = rows[pl.epoch_rng(p.seed or 0, self._epoch, position).permutation(len(rows))]
         batch = self._data.rows(rows)
