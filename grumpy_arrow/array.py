@@ -363,11 +363,13 @@ class GrumpyArray:
         """Outer gather by an int array: Arrow's take on the whole array (one kernel call)."""
         n = len(self)
         idx = idx.reshape(-1)
-        if len(idx) and (int(idx.min()) < -n or int(idx.max()) >= n):
-            bad = int(idx[np.flatnonzero((idx < -n) | (idx >= n))[0]])
-            raise OutOfBoundsError(f"index {bad} is out of bounds for axis 0 with length {n}")
-        if len(idx) and int(idx.min()) < 0:
-            idx = np.where(idx < 0, idx + n, idx)
+        if len(idx):
+            low, high = int(idx.min()), int(idx.max())
+            if low < -n or high >= n:
+                bad = int(idx[np.flatnonzero((idx < -n) | (idx >= n))[0]])
+                raise OutOfBoundsError(f"index {bad} is out of bounds for axis 0 with length {n}")
+            if low < 0:
+                idx = np.where(idx < 0, idx + n, idx)
         if self.is_union:  # Arrow's take keeps union children uncompacted: use the nodes
             return GrumpyArray._wrap(ix.select_rows(self.node, idx.astype(np.int64)))
         return GrumpyArray(self._data.take(pa.array(idx, type=pa.int64())))

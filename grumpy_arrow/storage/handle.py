@@ -273,12 +273,20 @@ class Handle:
         self._selection_id += 1
         resident = self._resident()
         if resident is not None:
-            picked = (
-                resident[rows]
-                if self._manifest.kind == "array"
-                else resident[[s.name for s in specs]][rows]
-            )
-            return picked
+            loaded, table = resident
+            if self._manifest.kind == "array":
+                return loaded[rows]
+            names = [s.name for s in specs]
+            if table is None:
+                return loaded[names][rows] if len(names) != len(loaded.columns) else loaded[rows]
+            # One Arrow take over every column, then a frame of columns known to be valid.
+            if len(names) != table.num_columns:
+                table = table.select(names)
+            picked = table.take(rows)
+            picked_columns = {
+                n: GrumpyArray(_one_chunk(picked.column(i))) for i, n in enumerate(names)
+            }
+            return DataFrame._from_valid(picked_columns, loaded.schema, len(rows))
         if len(rows) <= PARALLEL_ROWS or len(specs) == 1:
             # Small plans are a few dozen reads that hold the GIL between syscalls: threads
             # only add their start-up cost (measured in benchmarks/bench_storage.py).
@@ -501,10 +509,15 @@ class Handle:
             return None
         loaded = load_manifest(self._store, self._manifest, None)
         holder = np.empty((), dtype=object)
-        holder[()] = loaded
+        table = None
+        if self._manifest.kind == "dataframe" and not any(
+            loaded[c].is_union for c in loaded.columns
+        ):
+            table = loaded.to_arrow()  # union columns take the node path (compact children)
+        holder[()] = (loaded, table)
         cache.put(("", -2), holder)
         cache.used += total  # the holder's nbytes does not see what it holds
-        return loaded
+        return (loaded, table)
 
     def _busy(self) -> bool:
         """Whether this handle has read at least an eighth of the store: from then on whole
@@ -541,6 +554,10 @@ class Handle:
         values = self._store.read_whole(name, length)
         cache.put(key, values)
         return values
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
