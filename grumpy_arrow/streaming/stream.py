@@ -400,12 +400,20 @@ class Stream:
         pool: Executor
         if self._executor == "process" and self._transforms:
             pool = ProcessPoolExecutor(max_workers=workers)
-            read = ThreadPoolExecutor(max_workers=max(1, self._workers))
+            # Reader threads read ahead and hand each batch to a process as soon as it is
+            # read; the plan positions are computed once per epoch.
+            read = ThreadPoolExecutor(max_workers=max(2, workers, self._workers))
             fns = self._transforms
+            positions = self._positions()
+            epoch = self._epoch
+
+            def run(i: int) -> Any:
+                position = int(positions[i])
+                return pool.submit(_apply_all, fns, self._read(position), i, position,
+                                   epoch).result()  # fmt: skip
 
             def submit(i: int) -> Future[Any]:
-                raw = read.submit(self._read, int(self._positions()[i]))
-                return pool.submit(_apply_all, fns, raw.result(), i)
+                return read.submit(run, i)
         else:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grumpy-stream")
             read = pool
@@ -520,12 +528,16 @@ class Stream:
         )
 
 
-def _apply_all(fns: tuple[Callable[[Any], Any], ...], batch: Any, i: int) -> Any:
+def _apply_all(fns: tuple[Callable[[Any], Any], ...], batch: Any, i: int, position: int,
+               epoch: int) -> Any:  # fmt: skip
+    """Run the transforms in a worker process (the note matches the thread executor's)."""
     for fn in fns:
         try:
             batch = fn(batch)
         except Exception as err:
-            err.add_note(f"raised by a transform of batch {i}")
+            err.add_note(
+                f"raised by a transform of batch {i} (plan position {position}, epoch {epoch})"
+            )
             raise
     return batch
 
