@@ -125,8 +125,8 @@ try:  # real torch datasets when torch is there (this module is imported on firs
     from torch.utils.data import Dataset as _MapBase
     from torch.utils.data import IterableDataset as _IterBase
 except ImportError:  # pragma: no cover - exercised without torch
-    _MapBase = object  # type: ignore[misc,assignment]
-    _IterBase = object  # type: ignore[misc,assignment]
+    _MapBase = object
+    _IterBase = object
 
 
 class Dataset(_MapBase):
