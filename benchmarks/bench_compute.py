@@ -36,13 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import gc
-import os
-import platform
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +45,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from _common import (
+    Op,
+    best_ms,
+    host_info,
+    import_awkward,
+    machine_markdown,
+    optional_version,
+    version_info,
+)
+from _common import markdown_table as md_table
+from _common import text_table as plain_table
 
 import grumpy_arrow as gr
 
@@ -69,17 +74,6 @@ OPS = (
     "a > t",
     CONSTRUCTION,
 )
-
-
-def import_awkward(enabled: bool) -> Any:
-    """The ``awkward`` module, or None when it is not installed (or disabled)."""
-    if not enabled:
-        return None
-    try:
-        import awkward
-    except ImportError:
-        return None
-    return awkward
 
 
 # ---------------------------------------------------------------------------------------
@@ -191,8 +185,6 @@ def large_list(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
 
 # ---------------------------------------------------------------------------------------
 # the ops of every library: name -> zero-argument callable returning a computed result
-
-Op = Callable[[], Any]
 
 
 def grumpy_ops(w: Workload) -> dict[str, Op]:
@@ -390,36 +382,6 @@ def check_rectangular(w: Workload, ops: dict[str, Op]) -> None:
 # timing
 
 
-def best_ms(fns: dict[str, Op], repeat: int, budget_s: float, passes: int) -> dict[str, float]:
-    """Best time of one call of every library's op, in ms.
-
-    After a warm-up call of each, every library gets a block of back-to-back calls (warm
-    caches, as with :mod:`timeit`): at least ``repeat`` calls, and for fast ops as many as
-    fit in ``budget_s / passes`` (at most 100). The blocks run in ``passes`` passes over the
-    libraries, so a burst of other work on a shared machine during one block does not decide
-    the result: the fastest call is the least disturbed one.
-    """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        first, best = {}, {}
-        for lib, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            first[lib] = best[lib] = time.perf_counter() - start
-        for _ in range(passes):
-            for lib, fn in fns.items():
-                calls = max(repeat, min(100, int(budget_s / passes / max(first[lib], 1e-9))))
-                for _ in range(calls):
-                    start = time.perf_counter()
-                    fn()
-                    best[lib] = min(best[lib], time.perf_counter() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {lib: t * 1e3 for lib, t in best.items()}
-
-
 @dataclass(frozen=True)
 class Row:
     """One op's timings (ms; None when a peer has no such op) and its verdict."""
@@ -509,83 +471,22 @@ def cells(row: Row) -> list[str]:
 
 def text_table(rows: list[Row]) -> str:
     """A fixed-width table for the terminal."""
-    table = [list(HEADER), *(cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
-    lines = []
-    for k, line in enumerate(table):
-        parts = [
-            c.ljust(widths[i]) if i in (0, 8) else c.rjust(widths[i]) for i, c in enumerate(line)
-        ]
-        lines.append(" | ".join(parts).rstrip())
-        if k == 0:
-            lines.append("-+-".join("-" * wd for wd in widths))
-    return "\n".join(lines)
+    return plain_table(HEADER, [cells(r) for r in rows], left=(0, 8))
 
 
 def markdown_table(rows: list[Row]) -> str:
     """The same table in Markdown."""
-    lines = [
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join([" --- "] + [" ---: "] * 7 + [" --- "]) + "|",
-    ]
+    body = []
     for row in rows:
         c = cells(row)
         c[0] = f"`{c[0]}`" if row.op != CONSTRUCTION else "construction `gr.array(rows)`"
-        lines.append("| " + " | ".join(c) + " |")
-    return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str:
-    """The commit the benchmark runs on, noting changes to tracked files of the package."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "grumpy_arrow"],
-            cwd=here.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "commit unknown"
-    return head.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
+        body.append(c)
+    return md_table(HEADER, body, left=(0, 8))
 
 
 def machine(ak: Any) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
-    now = datetime.datetime.now(datetime.UTC).astimezone()
-    return [
-        ("date", now.strftime("%Y-%m-%d %H:%M %Z")),
-        ("platform", platform.platform()),
-        ("cpu", cpu_model()),
-        ("cores", str(os.cpu_count())),
-        ("python", platform.python_version()),
-        ("grumpy_arrow", f"{gr.__version__} ({git_revision()})"),
-        ("numpy", np.__version__),
-        ("pyarrow", pa.__version__),
-        ("awkward", "not installed (n/a)" if ak is None else ak.__version__),
-    ]
+    return [*host_info(), *version_info(), ("awkward", optional_version(ak))]
 
 
 def summary(results: dict[str, list[Row]]) -> str:
@@ -601,7 +502,7 @@ def write_markdown(
     path: Path, info: list[tuple[str, str]], sizes: Sizes, results: dict[str, list[Row]]
 ) -> None:
     """The machine and one table per dtype, as Markdown."""
-    out = ["| machine | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in info), ""]
+    out = machine_markdown(info)
     for dtype, rows in results.items():
         out += [
             f"### {dtype} ({sizes.rows} rows x ~{sizes.row_len} values)",

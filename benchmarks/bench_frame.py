@@ -49,16 +49,10 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
-import datetime
 import gc
-import os
-import platform
 import pstats
 import resource
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +60,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from _common import (
+    Op,
+    best_ms,
+    host_info,
+    import_awkward,
+    machine_markdown,
+    optional_version,
+    text_table,
+    version_info,
+)
+from _common import markdown_table as md_table
 
 import grumpy_arrow as gr
 
@@ -73,20 +78,6 @@ PEERS = ("numpy", "pyarrow", "awkward")
 LIBS = ("grumpy", *PEERS)
 SCHEMA = ["molecule", "residue", "atom"]
 AMINO = "ALAARGASNASPCYSGLNGLUGLYHISILELEULYSMETPHEPROSERTHRTRPTYRVAL"  # 20 codes, 3 bytes
-
-Op = Callable[[], Any]
-
-
-def import_awkward(enabled: bool) -> Any:
-    """The ``awkward`` module, or None when it is not installed (or disabled)."""
-    if not enabled:
-        return None
-    try:
-        import awkward
-    except ImportError:
-        return None
-    return awkward
-
 
 # ---------------------------------------------------------------------------------------
 # sizes and workload
@@ -560,35 +551,6 @@ def check_results(s: Setup, groups: dict[str, dict[str, dict[str, Op]]]) -> None
 # timing
 
 
-def best_ms(fns: dict[str, Op], repeat: int, budget_s: float, passes: int) -> dict[str, float]:
-    """Best time of one call of every library's op, in ms.
-
-    After a warm-up call of each, every library gets a block of back-to-back calls: at
-    least ``repeat``, and for fast ops as many as fit in ``budget_s / passes`` (at most
-    100). The blocks run in ``passes`` passes over the libraries, so a burst of other work
-    on a shared machine during one block does not decide the result.
-    """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        first, best = {}, {}
-        for lib, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            first[lib] = best[lib] = time.perf_counter() - start
-        for _ in range(passes):
-            for lib, fn in fns.items():
-                calls = max(repeat, min(100, int(budget_s / passes / max(first[lib], 1e-9))))
-                for _ in range(calls):
-                    start = time.perf_counter()
-                    fn()
-                    best[lib] = min(best[lib], time.perf_counter() - start)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {lib: t * 1e3 for lib, t in best.items()}
-
-
 def python_calls(fn: Op) -> int:
     """Function calls (Python and builtin) made by one call of ``fn``, counted by cProfile."""
     profiler = cProfile.Profile()
@@ -653,6 +615,11 @@ def time_scaling(small: Any, full: Any, full_molecules: int, sizes: Sizes) -> li
 # report
 
 
+def markdown_table(header: tuple[str, ...], body: list[list[str]]) -> str:
+    """A Markdown table with the first cell of each row as code."""
+    return md_table(header, [[f"`{line[0].strip()}`", *line[1:]] for line in body])
+
+
 def _ms(x: float | None) -> str:
     if x is None:
         return "n/a"
@@ -697,81 +664,9 @@ def scaling_cells(s: Scaling) -> list[str]:
     ]
 
 
-def text_table(header: tuple[str, ...], body: list[list[str]]) -> str:
-    """A fixed-width table for the terminal (first column left-aligned)."""
-    table = [list(header), *body]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    lines = []
-    for k, line in enumerate(table):
-        parts = [c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(line)]
-        lines.append(" | ".join(parts).rstrip())
-        if k == 0:
-            lines.append("-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(header: tuple[str, ...], body: list[list[str]]) -> str:
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|",
-    ]
-    for line in body:
-        first = line[0].strip()
-        lines.append("| " + " | ".join([f"`{first}`", *line[1:]]) + " |")
-    return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str:
-    """The commit the benchmark runs on, noting changes to tracked files of the package."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "grumpy_arrow"],
-            cwd=here.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "commit unknown"
-    return head.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
-
-
 def machine(ak: Any) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
-    now = datetime.datetime.now(datetime.UTC).astimezone()
-    return [
-        ("date", now.strftime("%Y-%m-%d %H:%M %Z")),
-        ("platform", platform.platform()),
-        ("cpu", cpu_model()),
-        ("cores", str(os.cpu_count())),
-        ("python", platform.python_version()),
-        ("grumpy_arrow", f"{gr.__version__} ({git_revision()})"),
-        ("numpy", np.__version__),
-        ("pyarrow", pa.__version__),
-        ("awkward", "not installed (n/a)" if ak is None else ak.__version__),
-    ]
+    return [*host_info(), *version_info(), ("awkward", optional_version(ak))]
 
 
 def describe(m: Molecules) -> str:
@@ -836,7 +731,7 @@ def print_report(r: Report) -> None:
 
 
 def write_markdown(path: Path, r: Report) -> None:
-    out = ["| machine | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in r.info), ""]
+    out = machine_markdown(r.info)
     out += [f"Workload: {r.workload}", ""]
     out += [
         "### Construction (zero-copy)",

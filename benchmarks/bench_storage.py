@@ -55,15 +55,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import datetime
-import gc
 import io
 import os
-import platform
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -76,6 +72,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import zarr
+from _common import (
+    CAN_DROP,
+    Table,
+    best_of,
+    drop_page_cache,
+    files_under,
+    filesystem,
+    host_info,
+    machine_markdown,
+    optional_version,
+    timed,
+    version_info,
+)
 
 import grumpy_arrow as gr
 
@@ -221,18 +230,9 @@ def make_workload(sizes: Sizes, seed: int) -> Workload:
 # files, page cache, checks
 
 
-def files_under(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return [Path(root) / f for root, _, files in os.walk(path) for f in files]
-
-
 def disk_bytes(path: Path) -> int:
     """Bytes allocated on disk (sparse chunk files count what they hold)."""
     return sum(f.stat().st_blocks * 512 for f in files_under(path))
-
-
-CAN_DROP = hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_DONTNEED")
 
 
 def sync(path: Path) -> None:
@@ -241,18 +241,6 @@ def sync(path: Path) -> None:
         fd = os.open(f, os.O_RDONLY)
         try:
             os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def drop_page_cache(path: Path) -> None:
-    """Evict the files under ``path`` from the OS page cache (fsync, then DONTNEED)."""
-    for f in files_under(path):
-        fd = os.open(f, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            if CAN_DROP:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
 
@@ -294,38 +282,6 @@ def check(ok: bool, what: str) -> None:
 
 # ---------------------------------------------------------------------------------------
 # timing
-
-
-def best_of(
-    fn: Callable[[], Any],
-    repeat: int,
-    before: Callable[[], Any] | None = None,
-    after: Callable[[], Any] | None = None,
-) -> float:
-    """Best seconds of ``repeat`` calls; ``before`` / ``after`` run untimed around each."""
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        if before is not None:
-            before()
-        best = min(best, timed(fn))
-        if after is not None:
-            after()
-    return best
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds of one call, garbage collector paused; the result is freed after timing."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        out = fn()
-        elapsed = time.perf_counter() - start
-    finally:
-        if was:
-            gc.enable()
-    del out
-    return elapsed
 
 
 def run_pass(take: Take, batches: list[np.ndarray]) -> float:
@@ -899,45 +855,6 @@ def diagnostics(w: Workload, root: Path, sizes: Sizes) -> tuple[Table, list[str]
 # report
 
 
-@dataclass
-class Table:
-    """A titled table of text cells (first column left-aligned, the others right)."""
-
-    title: str
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    left: tuple[int, ...] = (0,)
-
-    def text(self) -> str:
-        table = [self.header, *self.rows]
-        widths = [max(len(line[i]) for line in table) for i in range(len(self.header))]
-        lines = [self.title, ""]
-        for k, line in enumerate(table):
-            parts = [
-                c.ljust(widths[i]) if i in self.left else c.rjust(widths[i])
-                for i, c in enumerate(line)
-            ]
-            lines.append(" | ".join(parts).rstrip())
-            if k == 0:
-                lines.append("-+-".join("-" * wd for wd in widths))
-        lines += self.notes
-        return "\n".join(lines)
-
-    def markdown(self) -> str:
-        align = [" --- " if i in self.left else " ---: " for i in range(len(self.header))]
-        lines = [
-            f"### {self.title}",
-            "",
-            "| " + " | ".join(self.header) + " |",
-            "|" + "|".join(align) + "|",
-            *("| " + " | ".join(row) + " |" for row in self.rows),
-        ]
-        if self.notes:
-            lines += ["", *self.notes]
-        return "\n".join(lines)
-
-
 def _ms(s: float | None, scale: float = 1e3) -> str:
     if s is None:
         return "n/a"
@@ -1206,71 +1123,13 @@ def bar_table(items: list[Bar]) -> Table:
 # machine
 
 
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str:
-    """The commit the benchmark runs on, noting changes to tracked files of the package."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "grumpy_arrow"],
-            cwd=here.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "commit unknown"
-    return head.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
-
-
-def filesystem(path: Path) -> str:
-    """The filesystem type and device of ``path`` (from /proc/mounts, best match)."""
-    best = ("", "unknown", "unknown")
-    try:
-        with open("/proc/mounts", encoding="utf-8") as f:
-            for line in f:
-                dev, mount, kind = line.split()[:3]
-                if str(path).startswith(mount) and len(mount) >= len(best[0]):
-                    best = (mount, kind, dev)
-    except OSError:
-        pass
-    return f"{best[1]} on {best[2]}"
-
-
 def machine(lance: Any, root: Path) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
-    now = datetime.datetime.now(datetime.UTC).astimezone()
     return [
-        ("date", now.strftime("%Y-%m-%d %H:%M %Z")),
-        ("platform", platform.platform()),
-        ("cpu", cpu_model()),
-        ("cores", str(os.cpu_count())),
-        ("python", platform.python_version()),
-        ("grumpy_arrow", f"{gr.__version__} ({git_revision()})"),
-        ("numpy", np.__version__),
-        ("pyarrow", pa.__version__),
+        *host_info(),
+        *version_info(),
         ("zarr", zarr.__version__),
-        ("pylance", "not installed (n/a)" if lance is None else lance.__version__),
+        ("pylance", optional_version(lance)),
         ("data dir", f"{root} ({filesystem(root)})"),
         ("page cache drop", "posix_fadvise DONTNEED" if CAN_DROP else "not available"),
     ]
@@ -1307,7 +1166,7 @@ class Report:
         print(table.text(), flush=True)
 
     def write_markdown(self, path: Path) -> None:
-        out = ["| machine | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in self.info), ""]
+        out = machine_markdown(self.info)
         for t in self.tables:
             out += [t.markdown(), ""]
         if self.extra:

@@ -53,14 +53,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
-import gc
 import itertools
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +69,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _common import (
+    CAN_DROP,
+    Table,
+    best_of,
+    drop_page_cache,
+    files_under,
+    filesystem,
+    host_info,
+    machine_markdown,
+    optional_version,
+    timed,
+    version_info,
+)
 
 import grumpy_arrow as gr
 
@@ -179,32 +188,6 @@ def plan(rows: int, batch_rows: int, seed: int, epoch: int) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------
-# files, page cache
-
-
-def files_under(path: Path) -> list[Path]:
-    if path.is_file():
-        return [path]
-    return [Path(root) / f for root, _, files in os.walk(path) for f in files]
-
-
-CAN_DROP = hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_DONTNEED")
-
-
-def drop_page_cache(*paths: Path) -> None:
-    """Evict the files under ``paths`` from the OS page cache (fsync, then DONTNEED)."""
-    for path in paths:
-        for f in files_under(path):
-            fd = os.open(f, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-                if CAN_DROP:
-                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------
 # checks
 
 
@@ -263,31 +246,6 @@ def check_epoch(
 
 # ---------------------------------------------------------------------------------------
 # timing
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    """Seconds of one call, garbage collector paused; the result is freed after timing."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        out = fn()
-        elapsed = time.perf_counter() - start
-    finally:
-        if was:
-            gc.enable()
-    del out
-    return elapsed
-
-
-def best_of(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None) -> float:
-    """Best seconds of ``repeat`` calls; ``before`` runs untimed before each."""
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        if before is not None:
-            before()
-        best = min(best, timed(fn))
-    return best
 
 
 def drain(batches: Iterable[Any]) -> int:
@@ -695,45 +653,6 @@ def apply_rows(store: Path, sizes: Sizes, seed: int) -> list[ApplyRow]:
 # tables
 
 
-@dataclass
-class Table:
-    """A titled table of text cells (first column left-aligned, the others right)."""
-
-    title: str
-    header: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    left: tuple[int, ...] = (0,)
-
-    def text(self) -> str:
-        table = [self.header, *self.rows]
-        widths = [max(len(line[i]) for line in table) for i in range(len(self.header))]
-        lines = [self.title, ""]
-        for k, line in enumerate(table):
-            parts = [
-                c.ljust(widths[i]) if i in self.left else c.rjust(widths[i])
-                for i, c in enumerate(line)
-            ]
-            lines.append(" | ".join(parts).rstrip())
-            if k == 0:
-                lines.append("-+-".join("-" * wd for wd in widths))
-        lines += self.notes
-        return "\n".join(lines)
-
-    def markdown(self) -> str:
-        align = [" --- " if i in self.left else " ---: " for i in range(len(self.header))]
-        lines = [
-            f"### {self.title}",
-            "",
-            "| " + " | ".join(self.header) + " |",
-            "|" + "|".join(align) + "|",
-            *("| " + " | ".join(row) + " |" for row in self.rows),
-        ]
-        if self.notes:
-            lines += ["", *self.notes]
-        return "\n".join(lines)
-
-
 def _ms(s: float | None) -> str:
     if s is None:
         return "n/a"
@@ -840,57 +759,6 @@ def apply_table(rows: list[ApplyRow], sizes: Sizes) -> Table:
 # machine
 
 
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str:
-    """The commit the benchmark runs on, noting changes to tracked files of the package."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "grumpy_arrow"],
-            cwd=here.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "commit unknown"
-    return head.stdout.strip() + (" + local changes" if status.stdout.strip() else "")
-
-
-def filesystem(path: Path) -> str:
-    """The filesystem type and device of ``path`` (from /proc/mounts, best match)."""
-    best = ("", "unknown", "unknown")
-    try:
-        with open("/proc/mounts", encoding="utf-8") as f:
-            for line in f:
-                dev, mount, kind = line.split()[:3]
-                if str(path).startswith(mount) and len(mount) >= len(best[0]):
-                    best = (mount, kind, dev)
-    except OSError:
-        pass
-    return f"{best[1]} on {best[2]}"
-
-
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -900,19 +768,12 @@ def load_average() -> str:
 
 def machine(root: Path, torch: Any, datasets: Any) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
-    now = datetime.datetime.now(datetime.UTC).astimezone()
     return [
-        ("date", now.strftime("%Y-%m-%d %H:%M %Z")),
-        ("platform", platform.platform()),
-        ("cpu", cpu_model()),
-        ("cores", str(os.cpu_count())),
+        *host_info(),
         ("load avg", f"{load_average()} (1, 5, 15 min; at start)"),
-        ("python", platform.python_version()),
-        ("grumpy_arrow", f"{gr.__version__} ({git_revision()})"),
-        ("numpy", np.__version__),
-        ("pyarrow", pa.__version__),
-        ("torch", "not installed (n/a)" if torch is None else torch.__version__),
-        ("datasets", "not installed (n/a)" if datasets is None else datasets.__version__),
+        *version_info(),
+        ("torch", optional_version(torch)),
+        ("datasets", optional_version(datasets)),
         ("data dir", f"{root} ({filesystem(root)})"),
         ("page cache drop", "posix_fadvise DONTNEED" if CAN_DROP else "not available"),
     ]
@@ -1014,7 +875,7 @@ class Report:
         print(table.text(), flush=True)
 
     def write_markdown(self, path: Path) -> None:
-        out = ["| machine | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in self.info), ""]
+        out = machine_markdown(self.info)
         for t in self.tables:
             out += [t.markdown(), ""]
         path.write_text("\n".join(out), encoding="utf-8")
