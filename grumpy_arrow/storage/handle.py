@@ -154,16 +154,6 @@ class Handle:
         if self._manifest.kind == "dataframe":
             return self._frame_shape(dim)
         spec = self._specs()[0]
-        if self._manifest.kind == "dataframe":
-            schema = self.schema
-            if schema is None:
-                raise SchemaError(f"level {dim!r} needs a schema; this store has none")
-            k = schema.index(dim)
-            if k == 0:
-                return len(self)
-            name = schema.levels[k].name
-            spec = next(c for c in self._manifest.columns if _reaches(c.layout, name))
-            dim = k
         node = self._read_rows(spec, np.arange(len(self), dtype=np.int64), depth_limit=dim)
         return GrumpyArray._wrap(node).shape(dim)
 
@@ -579,9 +569,3 @@ def _cut(
     a, b, _ = key.indices(length)
     b = max(a, b)
     return starts + a, starts + b, np.array([b - a], dtype=np.int64)
-
-
-def _reaches(layout: dict[str, Any], level: str) -> bool:
-    if layout.get("kind") == "list":
-        return layout.get("level") == level or _reaches(layout["content"], level)
-    return False
