@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from grumpy_arrow import errors
+from grumpy_arrow import errors, savers
 from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.dtypes import (
@@ -73,6 +73,7 @@ from grumpy_arrow.functions import (
 )
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
+from grumpy_arrow.savers.runner import run
 from grumpy_arrow.storage import Handle, append, load, save, validate
 from grumpy_arrow.storage import open_store as open
 from grumpy_arrow.streaming import Stream, stream
@@ -138,7 +139,9 @@ __all__ = [
     "open",
     "promote_types",
     "round",
+    "run",
     "save",
+    "savers",
     "sign",
     "sin",
     "sqrt",

@@ -14,7 +14,8 @@ so ``except ValueError`` keeps working for code that does not know about grumpy_
     ├── OutOfBoundsError(IndexError)    an index outside an axis
     ├── DivisionByZeroError(ZeroDivisionError)   integer division or modulo by zero
     └── StoreError(OSError)             a store that cannot be read or written
-        └── StoreFormatError(ValueError)   a store whose manifest or leaves are malformed
+        ├── StoreFormatError(ValueError)   a store whose manifest or leaves are malformed
+        └── DatasetNotFoundError(FileNotFoundError)   a saver's dataset that does not exist
 
 Messages say what was expected, what was received, and where (position, column, level,
 row, leaf or store).
@@ -27,6 +28,7 @@ __all__ = [
     "ColumnNotFoundError",
     "ConversionError",
     "DTypeError",
+    "DatasetNotFoundError",
     "DivisionByZeroError",
     "GrumpyError",
     "LayoutError",
@@ -88,3 +90,7 @@ class StoreError(GrumpyError, OSError):
 
 class StoreFormatError(StoreError, ValueError):
     """A store's manifest or leaves are malformed, missing, truncated or of unknown version."""
+
+
+class DatasetNotFoundError(StoreError, FileNotFoundError):
+    """A saver was asked to update (or load) a dataset that does not exist."""

@@ -11,4 +11,5 @@ python benchmarks/bench_frame.py --smoke > /dev/null
 python benchmarks/bench_pandas.py --smoke > /dev/null
 python benchmarks/bench_storage.py --smoke --no-lance > /dev/null 2>&1
 python benchmarks/bench_stream.py --smoke --no-hf > /dev/null 2>&1
+python benchmarks/bench_savers.py --smoke > /dev/null 2>&1
 pytest -q "$@"

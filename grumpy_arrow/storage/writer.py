@@ -31,7 +31,15 @@ from grumpy_arrow.storage.manifest import (
 )
 from grumpy_arrow.storage.zarr import LeafStore
 
-__all__ = ["ARRAY_COLUMN", "DEFAULT_CHUNK", "Batch", "commit", "lock", "new_manifest"]
+__all__ = [
+    "ARRAY_COLUMN",
+    "DEFAULT_CHUNK",
+    "Batch",
+    "commit",
+    "lock",
+    "lock_file",
+    "new_manifest",
+]
 
 ARRAY_COLUMN = "array"
 DEFAULT_CHUNK = 1 << 18  # elements per chunk; see docs/performance.md for the measurement
@@ -354,6 +362,18 @@ def lock(store: LeafStore) -> Iterator[None]:
     except OSError as err:
         raise StoreError(f"{store.url}: cannot write a store here ({err})") from err
     path = os.path.join(store.root, LOCK_NAME)
+    busy = (
+        f"{store.url}: another writer holds the lock ({path}); one writer at a time "
+        "(parallel writers use shards)"
+    )
+    with lock_file(path, busy):
+        yield
+
+
+@contextlib.contextmanager
+def lock_file(path: str, busy: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (holding our pid); if a live process holds it, raise
+    ``StoreError(busy)``. The lock of a dead process (a killed writer) is taken over."""
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -362,13 +382,10 @@ def lock(store: LeafStore) -> Iterator[None]:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)
                 continue
-            raise StoreError(
-                f"{store.url}: another writer holds the lock ({path}); one writer at a time "
-                "(parallel writers use shards)"
-            ) from None
+            raise StoreError(busy) from None
         break
     else:  # pragma: no cover - lost a race twice
-        raise StoreError(f"{store.url}: could not take the writer lock {path}")
+        raise StoreError(f"could not take the lock {path}")
     try:
         os.write(fd, str(os.getpid()).encode())
         os.close(fd)

@@ -470,6 +470,36 @@ class Stream:
         return self._copy(transforms=self._transforms + fns, cpu=cpu, prefetch=prefetch,
                           executor=executor)  # fmt: skip
 
+    def save(self, saver: Any, *, save_interval: int = 1, progress: bool = False) -> int:
+        """Iterate the stream and hand its batches (after ``apply``) to ``saver``.
+
+        Every ``save_interval`` batches are joined and saved as one, in batch order even
+        when ``apply(cpu=N)`` workers finish out of order; the rest is flushed at the end
+        and when a transform raises (the batches before it are kept). With an ``update``
+        saver, rows are written at their positions in the stream's output.
+
+        Returns
+        -------
+        int
+            The number of batches saved.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, grumpy_arrow as gr
+        >>> from grumpy_arrow.savers import NumpySaver
+        >>> path = os.path.join(tempfile.mkdtemp(), "sums.npy")
+        >>> x = gr.array([[1, 2], [3], [4, 5, 6], []])
+        >>> gr.stream(x, batch_size=2).apply(lambda b: b.sum(dim=1).to_numpy(), cpu=2).save(
+        ...     NumpySaver(path), save_interval=2)
+        2
+        >>> np.load(path).tolist()
+        [3, 3, 15, 0]
+        """
+        from grumpy_arrow.streaming.collect import collect
+
+        return collect(iter(self), saver, save_interval=save_interval, progress=progress,
+                       total=len(self))  # fmt: skip
+
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` (a new shuffle) from its first batch."""
         self._epoch = int(epoch)

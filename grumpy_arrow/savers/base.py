@@ -1,0 +1,526 @@
+"""The ``Saver`` contract: append / overwrite / update of rectangular or ragged batches.
+
+A saver turns each batch into one of two forms before anything is written:
+
+* **rectangular**: one array of shape ``(rows, *shape)`` (any rank);
+* **ragged**: ``values`` of shape ``(total, *shape)`` plus ``offsets`` (``rows + 1``
+  int64 from 0): row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+
+Backends (``ZarrSaver``, ``HDF5Saver``, ``NumpySaver``) store those one or two arrays and
+implement a handful of primitives; the rules (approach parsing, dtype and shape checks,
+index forms, locking, "nothing is written on bad input") live here, once.
+
+Commit order makes a crash harmless: data first, the row count last (the zarr shape, the
+``.npy`` header, the offsets). The next append starts at the committed length, so an
+uncommitted tail is overwritten, never read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.errors import DatasetNotFoundError, OutOfBoundsError, SchemaError, StoreError
+from grumpy_arrow.storage.writer import lock_file
+
+__all__ = [
+    "APPROACHES",
+    "Batch",
+    "BufferSaver",
+    "Info",
+    "Saver",
+    "parse_approach",
+    "parse_indices",
+]
+
+APPROACHES = ("append", "overwrite", "update")
+OPTIONS = ("dtype", "compression", "compression_opts", "chunks")
+CHUNK_BYTES = 1 << 20  # default chunk: about 1 MiB of rows
+
+
+def parse_approach(approach: Any) -> str:
+    """``" Append "`` → ``"append"``; anything but the three approaches is a ValueError."""
+    if isinstance(approach, str):
+        key = "".join(approach.split()).lower()
+        if key in APPROACHES:
+            return key
+    raise ValueError(f"approach must be one of {', '.join(APPROACHES)}, got {approach!r}")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch in storable form: ``values`` and, for ragged batches, ``offsets``."""
+
+    values: np.ndarray
+    offsets: np.ndarray | None
+
+    @property
+    def ragged(self) -> bool:
+        return self.offsets is not None
+
+    def __len__(self) -> int:
+        return len(self.values) if self.offsets is None else len(self.offsets) - 1
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one row (rectangular) or one element of a row (ragged)."""
+        return tuple(self.values.shape[1:])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        assert self.offsets is not None
+        return np.diff(self.offsets)
+
+
+@dataclass(frozen=True)
+class Info:
+    """What a stored dataset holds: committed rows, form, element shape and dtype."""
+
+    rows: int
+    ragged: bool
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+
+def to_batch(data: Any, dtype: Any = None) -> Batch:
+    """Lists, NumPy arrays and ``GrumpyArray``\\ s as a rectangular or ragged ``Batch``.
+
+    A list of rows of different lengths (lists or arrays with equal trailing shapes)
+    is ragged; so is a ``GrumpyArray`` of lists whose inner levels are regular.
+    """
+    from grumpy_arrow.array import GrumpyArray
+
+    if isinstance(data, GrumpyArray):
+        return _from_grumpy(data, dtype)
+    if isinstance(data, np.ndarray) and data.dtype != object:
+        if data.ndim == 0:
+            raise SchemaError(
+                "a batch is a sequence of rows; got a 0-d array (wrap one row in a list)"
+            )
+        return Batch(data if dtype is None else data.astype(dtype, copy=False), None)
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
+        if isinstance(data, (range, tuple)) or hasattr(data, "__iter__"):
+            data = list(data)
+        else:
+            raise SchemaError(
+                f"a batch is a sequence of rows; got {type(data).__name__} ({data!r:.60})"
+            )
+    if len(data) == 0:
+        return Batch(np.zeros(0, dtype=dtype or np.float64), None)
+    try:
+        values = np.asarray(data, dtype=dtype)
+    except ValueError:  # rows of different lengths: NumPy refuses an inhomogeneous shape
+        return _ragged_rows(data, dtype)
+    if values.dtype == object:
+        return _ragged_rows(data, dtype)
+    return Batch(values, None)
+
+
+def _ragged_rows(rows: Any, dtype: Any) -> Batch:
+    """Rows of different lengths. Python rows go through Arrow's builder (``gr.array``);
+    a list of NumPy arrays is concatenated (one ``np.concatenate``, no per-element work)."""
+    if all(isinstance(r, np.ndarray) for r in rows):
+        arrays = [r if r.ndim else r.reshape(1) for r in rows]
+        trailing = {a.shape[1:] for a in arrays}
+        if len(trailing) > 1:
+            raise SchemaError(
+                f"ragged rows must share their trailing shape; got {sorted(trailing)}"
+            )
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        values = np.concatenate(arrays)
+        if dtype is not None:
+            values = values.astype(dtype, copy=False)
+        return Batch(values, _offsets(lengths))
+    from grumpy_arrow.functions import array
+
+    try:
+        converted = array(list(rows), dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise SchemaError(f"cannot store this batch as rectangular or ragged data: {err}") from err
+    return _from_grumpy(converted, None)
+
+
+def _from_grumpy(data: Any, dtype: Any) -> Batch:
+    from grumpy_arrow import layout as lay
+    from grumpy_arrow.array import GrumpyArray
+    from grumpy_arrow.errors import LayoutError
+
+    hint = "use GrumpySaver for unions, nulls and deeper nesting"
+    node = data.node
+    try:
+        if isinstance(node, lay.ListNode):
+            if node.validity is not None and not node.validity.all():
+                raise LayoutError("it has null rows")
+            offsets = np.asarray(node.offsets, dtype=np.int64)
+            start, stop = int(offsets[0]), int(offsets[-1])
+            content = GrumpyArray._wrap(node.content)[start:stop]
+            values = content.to_numpy() if len(content) else _empty_values(content)
+            batch = Batch(values, offsets - start)
+        else:
+            batch = Batch(data.to_numpy(), None)
+    except LayoutError as err:
+        raise SchemaError(f"cannot store {data.type} as values + offsets: {err} ({hint})") from err
+    if dtype is not None:
+        batch = Batch(batch.values.astype(dtype, copy=False), batch.offsets)
+    return batch
+
+
+def _empty_values(content: Any) -> np.ndarray:
+    return np.zeros(0, dtype=content.dtype.numpy)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def default_chunks(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, ...]:
+    """About ``CHUNK_BYTES`` of rows per chunk (whole rows)."""
+    row_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
+    return (max(1, CHUNK_BYTES // max(1, row_bytes)), *shape)
+
+
+def fit(batch: Batch, info: Info, where: str) -> Batch:
+    """The batch in the stored dataset's form and dtype, or a SchemaError saying why not.
+
+    A rectangular batch ``(rows, k, *shape)`` joins a ragged dataset as rows of length
+    ``k``; values are cast to the stored dtype when NumPy's ``same_kind`` rule allows it.
+    """
+    if info.ragged and not batch.ragged and batch.values.ndim >= 1 and len(batch):
+        if batch.values.ndim == 1:
+            raise SchemaError(
+                f"{where}: the dataset holds ragged rows; the batch is 1-D scalars "
+                f"{batch.values.shape}"
+            )
+        k = batch.values.shape[1]
+        flat = batch.values.reshape((-1, *batch.values.shape[2:]))
+        batch = Batch(flat, np.arange(len(batch) + 1, dtype=np.int64) * k)
+    elif info.ragged and not batch.ragged:
+        batch = Batch(np.zeros((0, *info.shape), dtype=info.dtype), np.zeros(1, np.int64))
+    if batch.ragged and not info.ragged:
+        lengths = batch.lengths
+        if info.shape and len(batch) and bool((lengths == info.shape[0]).all()):
+            # Lists of one length (a GrumpyArray of a rectangular block) are rows.
+            shaped = batch.values.reshape((len(batch), info.shape[0], *batch.values.shape[1:]))
+            batch = Batch(shaped, None)
+        else:
+            found = np.unique(lengths)[:5].tolist()
+            raise SchemaError(
+                f"{where}: the dataset holds rectangular rows of shape {info.shape}; the "
+                f"batch is ragged (row lengths {found}{'...' if len(found) == 5 else ''})"
+            )
+    if batch.shape != info.shape:
+        what = "elements" if info.ragged else "rows"
+        raise SchemaError(
+            f"{where}: the dataset's {what} have shape {info.shape}; the batch's have {batch.shape}"
+        )
+    if batch.values.dtype != info.dtype:
+        if not np.can_cast(batch.values.dtype, info.dtype, casting="same_kind"):
+            raise SchemaError(
+                f"{where}: the dataset holds {info.dtype}; the batch is "
+                f"{batch.values.dtype} (pass dtype= to convert)"
+            )
+        batch = Batch(batch.values.astype(info.dtype), batch.offsets)
+    return batch
+
+
+def parse_indices(indices: Any, rows: int, count: int, where: str) -> np.ndarray:
+    """Row positions of an update: a list, range, slice, or an int/bool NumPy array.
+
+    Negative positions count from the end (as in NumPy). The positions must be in range,
+    distinct, and as many as the batch has rows.
+    """
+    if indices is None:
+        raise ValueError(f"{where}: approach 'update' needs indices= (the rows to write)")
+    if isinstance(indices, slice):
+        step = 1 if indices.step is None else int(indices.step)
+        if step == 0:
+            raise ValueError(f"{where}: slice step cannot be zero")
+        start = 0 if indices.start is None else int(indices.start)
+        start = start + rows if start < 0 else start
+        if indices.stop is None:  # as many rows as the batch has, from start
+            positions = start + step * np.arange(count, dtype=np.int64)
+        else:
+            stop = int(indices.stop)
+            stop = stop + rows if stop < 0 else stop
+            positions = np.arange(start, stop, step, dtype=np.int64)
+    elif isinstance(indices, range):
+        positions = np.arange(indices.start, indices.stop, indices.step, dtype=np.int64)
+    else:
+        arr = np.asarray(indices)
+        if arr.dtype == bool:
+            if arr.shape != (rows,):
+                raise OutOfBoundsError(
+                    f"{where}: a boolean index needs {rows} entries (one per row), got {arr.shape}"
+                )
+            arr = np.flatnonzero(arr)
+        if arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"{where}: indices must be integers, got {arr.dtype}")
+        positions = arr.astype(np.int64).reshape(-1)
+        positions = np.where(positions < 0, positions + rows, positions)
+    bad = (positions < 0) | (positions >= rows)
+    if bad.any():
+        first = int(positions[np.flatnonzero(bad)[0]])
+        raise OutOfBoundsError(
+            f"{where}: index {first} is out of range for a dataset of {rows} rows"
+        )
+    if len(positions) != count:
+        raise SchemaError(f"{where}: {len(positions)} indices for a batch of {count} rows")
+    if len(np.unique(positions)) != len(positions):
+        raise ValueError(f"{where}: indices repeat a row; each row can be written once")
+    return positions
+
+
+_TARGET_LOCKS: dict[str, threading.RLock] = {}
+_TARGET_LOCKS_GUARD = threading.Lock()
+
+
+def _target_lock(key: str) -> threading.RLock:
+    """One lock per target in this process, shared by every saver instance writing it."""
+    with _TARGET_LOCKS_GUARD:
+        return _TARGET_LOCKS.setdefault(key, threading.RLock())
+
+
+@contextlib.contextmanager
+def process_lock(path: str | None, what: str, *, remove_dir: bool = False) -> Iterator[None]:
+    """Hold a lock file for the length of one save; another live process gets StoreError.
+
+    Several processes must write distinct targets (files or datasets): this turns an
+    overlap that would corrupt data into an error. Locks of dead processes are taken over.
+    """
+    if path is None:
+        yield
+        return
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"{what}: cannot write here ({err})") from err
+    busy = (
+        f"{what}: another process is writing it (lock {path}); processes must write "
+        "distinct files, datasets or shards"
+    )
+    try:
+        with lock_file(path, busy):
+            yield
+    finally:
+        if remove_dir:  # a lock directory of its own: gone when no lock is held
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(path))
+
+
+class Saver(ABC):
+    """Persist results batch by batch: ``save(data, indices=None, **kwargs)``.
+
+    Parameters
+    ----------
+    approach : {"append", "overwrite", "update"}
+        ``append`` adds rows after the stored ones (creating the dataset on first use)
+        and never rewrites stored data; ``overwrite`` replaces the dataset; ``update``
+        writes rows at ``indices`` of an existing dataset. Case and spaces are ignored.
+
+    Notes
+    -----
+    One instance may be called from several threads (calls are serialized). Several
+    processes must write distinct targets; an overlap is refused with ``StoreError``
+    where a lock file can detect it (local paths).
+    """
+
+    path: str
+
+    def __init__(self, *, approach: str = "append") -> None:
+        self.approach = approach
+        self._lock = threading.RLock()
+
+    @property
+    def approach(self) -> str:
+        """The approach (settable; parsed on assignment)."""
+        return self._approach
+
+    @approach.setter
+    def approach(self, value: str) -> None:
+        self._approach = parse_approach(value)
+
+    @abstractmethod
+    def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
+        """Write ``data`` by the saver's approach (``indices``: the rows of an update)."""
+
+    @abstractmethod
+    def load(self) -> Any:
+        """Everything saved so far."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r}, approach={self.approach!r})"
+
+
+class BufferSaver(Saver):
+    """A saver storing one array (rectangular) or values + offsets (ragged) per dataset.
+
+    Subclasses implement the storage primitives; the rules live here.
+    """
+
+    _lock_dir_owned = False  # whether the lock file sits in a directory of its own
+
+    def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
+        """Write ``data`` by the saver's approach.
+
+        Parameters
+        ----------
+        data : list, NumPy array or GrumpyArray
+            Rectangular rows of any rank, or ragged rows (stored as values + offsets).
+        indices : list, range, slice or integer/boolean NumPy array, optional
+            The rows to write (``update`` only).
+        dtype, compression, compression_opts, chunks
+            Storage options; ``compression`` and ``chunks`` apply when a dataset is
+            created.
+
+        Raises
+        ------
+        ValueError
+            For an unknown approach or option, or indices outside ``update``.
+        DatasetNotFoundError
+            For ``update`` of a dataset that does not exist.
+        OutOfBoundsError
+            For an update index out of range.
+        SchemaError
+            When the batch does not fit the stored dataset (shape, form, dtype). Nothing
+            is written in any of these cases.
+        """
+        unknown = sorted(set(kwargs) - set(OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.save got unknown option(s) {', '.join(unknown)}; "
+                f"the options are {', '.join(OPTIONS)}"
+            )
+        approach = self.approach
+        if indices is not None and approach != "update":
+            raise ValueError(
+                f"{self._where()}: indices= applies to approach 'update', not {approach!r}"
+            )
+        batch = self._prepare(data, kwargs)
+        with (
+            self._lock,
+            _target_lock(self._key()),
+            process_lock(self._lock_path(), self._where(), remove_dir=self._lock_dir_owned),
+            self._session(),
+        ):
+            if approach == "overwrite":
+                self._create(batch, kwargs, replace=True)
+                return
+            info = self._info()
+            if approach == "append":
+                if not len(batch):
+                    return  # nothing to add (and an empty list carries no shape)
+                if info is None:
+                    self._create(batch, kwargs, replace=False)
+                else:
+                    self._append(fit(batch, info, self._where()), info)
+                return
+            if info is None:
+                raise DatasetNotFoundError(
+                    f"{self._where()}: update needs an existing dataset; there is none "
+                    "(save with approach 'append' or 'overwrite' first)"
+                )
+            rows = parse_indices(indices, info.rows, len(batch), self._where())
+            if len(rows):
+                self._update(fit(batch, info, self._where()), rows, info)
+
+    def _prepare(self, data: Any, options: dict[str, Any]) -> Batch:
+        self._check_options(options)
+        return to_batch(data, options.get("dtype"))
+
+    def _check_options(self, options: dict[str, Any]) -> None:
+        """Backends refuse options they cannot honour."""
+
+    def _update(self, batch: Batch, rows: np.ndarray, info: Info) -> None:
+        if not batch.ragged:
+            order = np.argsort(rows, kind="stable")
+            self._write_rows(rows[order], batch.values[order])
+            return
+        old = self._offsets_at(rows)  # (len(rows), 2): start and stop of each stored row
+        lengths = old[:, 1] - old[:, 0]
+        differ = np.flatnonzero(lengths != batch.lengths)
+        if len(differ):
+            k = int(differ[0])
+            raise SchemaError(
+                f"{self._where()}: row {int(rows[k])} holds {int(lengths[k])} values; the "
+                f"update gives {int(batch.lengths[k])}. Ragged updates keep row lengths "
+                "(rewrite the dataset with approach 'overwrite' to change them)"
+            )
+        from grumpy_arrow.compute.gather import expand_ranges
+
+        positions = expand_ranges(old[:, 0], lengths)
+        order = np.argsort(positions, kind="stable")
+        self._write_values(positions[order], batch.values[order])
+
+    def load(self) -> Any:
+        """The stored dataset: a NumPy array, or a ``GrumpyArray`` for ragged data.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            If nothing has been saved yet.
+        """
+        with self._lock, _target_lock(self._key()):
+            info = self._info()
+            if info is None:
+                raise DatasetNotFoundError(f"{self._where()}: there is no dataset to load")
+            values, offsets = self._read(info)
+        if offsets is None:
+            return values
+        from grumpy_arrow.functions import from_offsets
+
+        return from_offsets(values, offsets)
+
+    # -- what a backend implements ------------------------------------------------------
+
+    def _session(self) -> contextlib.AbstractContextManager[Any]:
+        """Held around one save or load: backends keep their file or group open in it."""
+        return contextlib.nullcontext()
+
+    @abstractmethod
+    def _where(self) -> str:
+        """The target, for messages (path and dataset)."""
+
+    @abstractmethod
+    def _key(self) -> str:
+        """A string naming the target uniquely in this process."""
+
+    @abstractmethod
+    def _lock_path(self) -> str | None:
+        """The lock file guarding the target across processes (None: no lock)."""
+
+    @abstractmethod
+    def _info(self) -> Info | None:
+        """The stored dataset's committed state, or None when there is none."""
+
+    @abstractmethod
+    def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+        """Write ``batch`` as the whole dataset (replacing any existing one)."""
+
+    @abstractmethod
+    def _append(self, batch: Batch, info: Info) -> None:
+        """Add ``batch`` after the committed rows (data first, the row count last)."""
+
+    @abstractmethod
+    def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Rectangular update: ``dataset[rows] = values`` with ``rows`` increasing."""
+
+    @abstractmethod
+    def _write_values(self, positions: np.ndarray, values: np.ndarray) -> None:
+        """Ragged update: ``values[positions] = values`` with ``positions`` increasing."""
+
+    @abstractmethod
+    def _offsets_at(self, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), 2)`` start/stop of stored ragged rows."""
+
+    @abstractmethod
+    def _read(self, info: Info) -> tuple[np.ndarray, np.ndarray | None]:
+        """Committed values (and offsets for ragged data)."""

@@ -1,0 +1,233 @@
+"""``GrumpySaver``: ragged, union and dataframe results in a grumpy store.
+
+``append`` is the store's true append (only the new rows are written). ``overwrite``
+and ``update`` write a complete new store next to the old one and swap it in, so a
+failure leaves the old store untouched; ``update`` may change row lengths and nesting
+(it costs one read and one write of the store: for frequent in-place updates of
+rectangular data, ``ZarrSaver`` or ``HDF5Saver`` write only the touched rows).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.errors import DatasetNotFoundError, SchemaError
+from grumpy_arrow.savers.base import OPTIONS, Saver, _target_lock, parse_indices, process_lock
+
+__all__ = ["GrumpySaver"]
+
+
+class GrumpySaver(Saver):
+    """Save arrays, dataframes (and anything ``gr.save`` takes) to a grumpy store.
+
+    Parameters
+    ----------
+    path : str or path
+        The store (a directory; fsspec URLs work for ``append``).
+    approach : {"append", "overwrite", "update"}
+        See :class:`~grumpy_arrow.savers.Saver`.
+
+    Notes
+    -----
+    Options: ``dtype`` (cast an array batch), ``compression`` (``"none"``, ``"zstd"``,
+    ``"blosc"``) and ``chunks`` (elements per chunk, or a chunk shape whose product is)
+    apply when the store is created. Rectangular batches are stored as lists, so
+    ``load()`` gives a ``GrumpyArray`` (``.to_numpy()`` makes it a NumPy array again).
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> from grumpy_arrow.savers import GrumpySaver
+    >>> path = os.path.join(tempfile.mkdtemp(), "ids.gr")
+    >>> saver = GrumpySaver(path)
+    >>> saver.save(["P1", ["P2-1", "P2-2"]])
+    >>> saver.save([None, "P4"])
+    >>> saver.load().to_list()
+    ['P1', ['P2-1', 'P2-2'], None, 'P4']
+    >>> GrumpySaver(path, approach="update").save([["a", "b", "c"]], indices=[0])
+    >>> gr.load(path).to_list()
+    [['a', 'b', 'c'], ['P2-1', 'P2-2'], None, 'P4']
+    """
+
+    def __init__(self, path: Any, approach: str = "append") -> None:
+        super().__init__(approach=approach)
+        self.path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
+        self._local = "://" not in self.path or self.path.startswith("file://")
+        if self._local:
+            self.path = os.path.abspath(self.path.removeprefix("file://"))
+
+    def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
+        """Write ``data`` (array, frame, ``pa.Table``, pandas, lists) by the approach.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            For ``update`` without a store.
+        OutOfBoundsError, SchemaError
+            For bad indices, or rows that do not fit the store; nothing is written.
+        """
+        from grumpy_arrow.storage.api import _as_batch
+
+        unknown = sorted(set(kwargs) - set(OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"GrumpySaver.save got unknown option(s) {', '.join(unknown)}; the options "
+                f"are {', '.join(OPTIONS)}"
+            )
+        if kwargs.get("compression_opts") is not None:
+            raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
+        approach = self.approach
+        if indices is not None and approach != "update":
+            raise ValueError(
+                f"{self.path}: indices= applies to approach 'update', not {approach!r}"
+            )
+        batch = _as_batch(data)
+        if kwargs.get("dtype") is not None:
+            if not hasattr(batch, "astype"):
+                raise TypeError(f"{self.path}: dtype= applies to array batches, not frames")
+            batch = batch.astype(kwargs["dtype"])
+        lock = f"{self.path}.saver.lock" if self._local else None
+        with self._lock, _target_lock(f"grumpy:{self.path}"), process_lock(lock, self.path):
+            if approach != "overwrite" and self._exists():
+                batch = self._cast_like_store(batch)
+            if approach == "append":
+                self._append_batch(batch, kwargs)
+            elif approach == "overwrite":
+                self._replace(batch, kwargs)
+            else:
+                self._update_rows(batch, indices)
+
+    def _cast_like_store(self, batch: Any) -> Any:
+        """Cast array columns to the store's dtypes where NumPy's ``same_kind`` allows it
+        (int64 results into a float32 store); other differences are left for the store's
+        own check to report."""
+        from grumpy_arrow.array import GrumpyArray
+        from grumpy_arrow.dtypes import can_cast
+        from grumpy_arrow.frame.dataframe import DataFrame
+        from grumpy_arrow.storage.handle import open_store
+
+        template = open_store(self.path, cache="none")[0:0]
+
+        def cast(column: GrumpyArray, like: GrumpyArray) -> GrumpyArray:
+            if column.dtype != like.dtype and can_cast(column.dtype, like.dtype, "same_kind"):
+                return column.astype(like.dtype)
+            return column
+
+        if isinstance(batch, GrumpyArray) and isinstance(template, GrumpyArray):
+            return cast(batch, template)
+        if isinstance(batch, DataFrame) and isinstance(template, DataFrame):
+            columns = {
+                name: cast(batch[name], template[name]) if name in template.columns else batch[name]
+                for name in batch.columns
+            }
+            return DataFrame(columns, batch.schema, len(batch))
+        return batch
+
+    def _save_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if options.get("compression") is not None:
+            out["compressor"] = options["compression"]
+        if options.get("chunks") is not None:
+            # Leaves are 1-D: a chunk shape (rows, *row) means rows x row elements.
+            out["chunk_size"] = int(np.prod(options["chunks"], dtype=np.int64))
+        return out
+
+    def _exists(self) -> bool:
+        from grumpy_arrow.storage.manifest import MANIFEST_NAME
+        from grumpy_arrow.storage.zarr import LeafStore
+
+        return LeafStore(self.path).exists(MANIFEST_NAME)
+
+    def _append_batch(self, batch: Any, options: dict[str, Any]) -> None:
+        from grumpy_arrow.storage.api import append, save
+
+        if not len(batch):
+            return
+        if self._exists():
+            append(batch, self.path)
+        else:
+            save(batch, self.path, **self._save_options(options))
+
+    def _replace(self, batch: Any, options: dict[str, Any]) -> None:
+        """Write a whole new store beside the old one, then swap (local paths)."""
+        from grumpy_arrow.storage.api import save
+
+        if not self._local or not os.path.exists(self.path):
+            save(batch, self.path, **self._save_options(options))
+            return
+        self._replace_with(batch, self._save_options(options))
+
+    def _update_rows(self, batch: Any, indices: Any) -> None:
+        from grumpy_arrow.functions import concat
+        from grumpy_arrow.storage.api import load, read_manifest
+        from grumpy_arrow.storage.zarr import LeafStore
+
+        if not self._exists():
+            raise DatasetNotFoundError(
+                f"{self.path}: update needs an existing store; there is none (save with "
+                "approach 'append' or 'overwrite' first)"
+            )
+        manifest = read_manifest(LeafStore(self.path, read_only=True))
+        old = load(self.path)
+        rows = parse_indices(indices, len(old), len(batch), self.path)
+        if not len(rows):
+            return
+        try:
+            combined = concat([old, batch])
+        except (ValueError, TypeError) as err:
+            raise SchemaError(f"{self.path}: the update rows do not fit the store: {err}") from err
+        if _types(combined) != _types(old):
+            raise SchemaError(
+                f"{self.path}: the update rows change the store's types from {_types(old)} "
+                f"to {_types(combined)}; update keeps types (use approach 'overwrite')"
+            )
+        order = np.arange(len(old), dtype=np.int64)
+        order[rows] = len(old) + np.arange(len(batch), dtype=np.int64)
+        options = {"compressor": manifest.compressor, "chunk_size": manifest.chunk_size}
+        if manifest.chunk_dim is not None:
+            options["chunk_dim"] = manifest.chunk_dim
+        self._replace_with(combined[order], options)
+
+    def _replace_with(self, obj: Any, save_options: dict[str, Any]) -> None:
+        """Write a complete store to a sibling directory, then swap it in (local paths)."""
+        from grumpy_arrow.storage.api import save
+
+        if not self._local:
+            save(obj, self.path, **save_options)
+            return
+        tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            save(obj, tmp, **save_options)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        trash = f"{self.path}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(self.path, trash)
+        os.rename(tmp, self.path)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def load(self) -> Any:
+        """The store's content (an array or a frame).
+
+        Raises
+        ------
+        DatasetNotFoundError
+            If nothing has been saved yet.
+        """
+        from grumpy_arrow.storage.api import load
+
+        if not self._exists():
+            raise DatasetNotFoundError(f"{self.path}: there is no store to load")
+        return load(self.path)
+
+
+def _types(obj: Any) -> Any:
+    """An array's type, or a frame's column types (without the row count)."""
+    if hasattr(obj, "columns"):
+        return {name: obj[name].type.split(" * ", 1)[1] for name in obj.columns}
+    return str(obj.type).split(" * ", 1)[1]

@@ -1,0 +1,212 @@
+"""``NumpySaver``: a ``.npy`` file grown in place; ragged data adds an offsets file.
+
+An append writes the new rows after the committed ones and then rewrites the header's
+shape in place: the existing data is never read or rewritten, so the k-th append costs
+the same as the first. The header is written with room for an axis-0 length of 21
+digits (as NumPy's own writer does), so it never has to move. A finished file is a plain
+``.npy``: ``np.load`` reads it.
+
+Ragged data: ``<stem>.npy`` holds the values ``(total, *shape)`` and
+``<stem>.offsets.npy`` holds the ``rows + 1`` int64 offsets; row ``i`` is
+``values[offsets[i]:offsets[i + 1]]``. The offsets file's header is the commit.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.errors import SchemaError, StoreFormatError
+from grumpy_arrow.savers.base import Batch, BufferSaver, Info
+
+__all__ = ["NumpySaver", "offsets_path"]
+
+MAGIC = b"\x93NUMPY"
+GROWTH_DIGITS = 21  # room for any axis-0 length: the header never moves on append
+
+
+def offsets_path(path: str) -> str:
+    """The offsets file next to a ragged ``.npy``: ``a.npy`` → ``a.offsets.npy``."""
+    stem = path[:-4] if path.endswith(".npy") else path
+    return f"{stem}.offsets.npy"
+
+
+def _header_text(dtype: np.dtype[Any], shape: tuple[int, ...]) -> str:
+    descr = np.lib.format.dtype_to_descr(dtype)
+    return f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}"
+
+
+def _header(dtype: np.dtype[Any], shape: tuple[int, ...], size: int | None = None) -> bytes:
+    """A version-1.0 header of ``size`` bytes (default: the size that fits any length)."""
+    text = _header_text(dtype, shape)
+    if size is None:
+        widest = len(text) + GROWTH_DIGITS + 1
+        size = -(-(len(MAGIC) + 4 + widest) // 64) * 64
+    room = size - len(MAGIC) - 4 - 1
+    if len(text) > room or room > 0xFFFF:
+        raise StoreFormatError(
+            f"the .npy header for shape {shape} does not fit its {size}-byte slot"
+        )
+    body = text.ljust(room) + "\n"
+    return MAGIC + bytes([1, 0]) + (room + 1).to_bytes(2, "little") + body.encode("latin1")
+
+
+def _read_header(fh: Any, path: str) -> tuple[np.dtype[Any], tuple[int, ...], int]:
+    """dtype, shape and header size of an open ``.npy`` (any version)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    except ValueError as err:
+        raise StoreFormatError(f"{path}: not a readable .npy file ({err})") from err
+    if fortran and len(shape) > 1:
+        raise StoreFormatError(f"{path}: a Fortran-ordered .npy cannot be appended to")
+    return np.dtype(dtype), tuple(shape), fh.tell()
+
+
+def _write_new(path: str, values: np.ndarray) -> None:
+    """A fresh ``.npy`` with a growable header, written to a temporary name and renamed."""
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    values = np.ascontiguousarray(values)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(_header(values.dtype, tuple(values.shape)))
+            fh.write(values.tobytes())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _grow(path: str, start: int, values: np.ndarray) -> int:
+    """Write ``values`` from row ``start`` (dropping rows past it), then the new shape.
+
+    Returns the new row count.
+    """
+    with open(path, "r+b") as fh:
+        dtype, shape, size = _read_header(fh, path)
+        if values.dtype != dtype or tuple(values.shape[1:]) != shape[1:]:
+            raise SchemaError(
+                f"{path}: holds {dtype} rows of shape {shape[1:]}; got {values.dtype} "
+                f"{tuple(values.shape[1:])}"
+            )
+        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        fh.seek(size + start * row_bytes)
+        fh.write(np.ascontiguousarray(values).tobytes())
+        fh.truncate()
+        rows = start + len(values)
+        text = _header_text(dtype, (rows, *shape[1:]))
+        if len(text) + 1 > size - len(MAGIC) - 4:
+            raise StoreFormatError(
+                f"{path}: its header has no room for {rows} rows (a file from another "
+                "writer?); save it once with approach 'overwrite' to append to it"
+            )
+        fh.seek(0)
+        fh.write(_header(dtype, (rows, *shape[1:]), size))
+    return rows
+
+
+def _shape_of(path: str) -> tuple[np.dtype[Any], tuple[int, ...]]:
+    with open(path, "rb") as fh:
+        dtype, shape, _ = _read_header(fh, path)
+    return dtype, shape
+
+
+class NumpySaver(BufferSaver):
+    """Save batches to a ``.npy`` file, appending in place.
+
+    Parameters
+    ----------
+    path : str or path
+        The ``.npy`` file (local). Ragged data also writes ``<stem>.offsets.npy``.
+    approach : {"append", "overwrite", "update"}
+        See :class:`~grumpy_arrow.savers.Saver`.
+
+    Notes
+    -----
+    ``compression`` and ``chunks`` are refused: a ``.npy`` file is neither.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from grumpy_arrow.savers import NumpySaver
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.npy")
+    >>> saver = NumpySaver(path)
+    >>> saver.save([1, 2, 3, 4, 5])
+    >>> saver.save([6, 7, 8, 9, 10])
+    >>> np.load(path).tolist()
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    """
+
+    def __init__(self, path: Any, approach: str = "append") -> None:
+        super().__init__(approach=approach)
+        self.path = os.path.abspath(os.fspath(path))
+
+    def _where(self) -> str:
+        return self.path
+
+    def _key(self) -> str:
+        return f"npy:{self.path}"
+
+    def _lock_path(self) -> str | None:
+        return f"{self.path}.lock"
+
+    def _check_options(self, options: dict[str, Any]) -> None:
+        for name in ("compression", "compression_opts", "chunks"):
+            if options.get(name) is not None:
+                raise ValueError(
+                    f"{self.path}: NumpySaver writes plain .npy files, which have no "
+                    f"{name}; use ZarrSaver or HDF5Saver for it"
+                )
+
+    def _info(self) -> Info | None:
+        if not os.path.exists(self.path):
+            return None
+        dtype, shape = _shape_of(self.path)
+        if not shape:
+            raise StoreFormatError(f"{self.path}: holds a 0-d array; a dataset needs rows")
+        side = offsets_path(self.path)
+        if os.path.exists(side):
+            _, offsets_shape = _shape_of(side)
+            return Info(offsets_shape[0] - 1, True, shape[1:], dtype)
+        return Info(shape[0], False, shape[1:], dtype)
+
+    def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+        side = offsets_path(self.path)
+        _write_new(self.path, batch.values)
+        if batch.offsets is not None:
+            _write_new(side, batch.offsets)
+        elif os.path.exists(side):
+            os.remove(side)
+
+    def _append(self, batch: Batch, info: Info) -> None:
+        if batch.offsets is None:
+            _grow(self.path, info.rows, batch.values)
+            return
+        side = offsets_path(self.path)
+        base = int(np.load(side, mmap_mode="r")[info.rows])
+        _grow(self.path, base, batch.values)
+        _grow(side, info.rows + 1, batch.offsets[1:] + base)
+
+    def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
+        target = np.load(self.path, mmap_mode="r+")
+        target[rows] = values
+        target.flush()
+
+    def _write_values(self, positions: np.ndarray, values: np.ndarray) -> None:
+        self._write_rows(positions, values)
+
+    def _offsets_at(self, rows: np.ndarray) -> np.ndarray:
+        offsets = np.load(offsets_path(self.path), mmap_mode="r")
+        return np.stack([offsets[rows], offsets[rows + 1]], axis=1).astype(np.int64)
+
+    def _read(self, info: Info) -> tuple[np.ndarray, np.ndarray | None]:
+        if not info.ragged:
+            return np.load(self.path)[: info.rows], None
+        offsets = np.load(offsets_path(self.path))[: info.rows + 1].astype(np.int64)
+        return np.load(self.path)[: int(offsets[-1])], offsets

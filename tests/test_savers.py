@@ -1,0 +1,1409 @@
+"""Savers (SPEC §5): one conformance suite, ``SaverTests``, run on every saver.
+
+``SaverTests`` is subclassed once per backend (``TestZarrSaver``, ``TestHDF5Saver``,
+``TestNumpySaver``, ``TestGrumpySaver``); a subclass says how to build its saver, where its
+lock file is and how to read its target with the plain library (``np.load``, ``zarr``,
+``h5py``, the store's ``grumpy.json`` + Zarr leaves). Every test builds a **new saver
+instance for every call** (``make()``), so each call re-opens the file: nothing can pass
+because state was cached in one object.
+
+Covered, with exact values and dtypes (load and plain reader):
+
+- approach parsing (case, spaces, the setter) and the ``ValueError`` listing the three;
+- append of lists, NumPy arrays (1-D to 3-D), ``GrumpyArray``\\ s, bools, ragged rows
+  (lists, ``GrumpyArray``\\ s, arrays ``(k_i, 3)``), many batches == one save;
+- overwrite (rectangular <-> ragged, dtype changes); update with every index form;
+- every refused call leaves the target byte-identical (lock files aside) and loadable as
+  before, and does not leave its lock behind;
+- ``dtype`` / ``compression`` / ``chunks``; several datasets per file; threads; the lock
+  file against another live process and the take-over of a dead one's lock;
+- append never rewrites stored data (``.npy`` inode and bytes, Zarr chunk files), and
+  interrupted appends (an uncommitted tail) are ignored by ``load`` and overwritten by the
+  next append.
+
+Known bugs are marked ``xfail(strict=True)`` through ``KNOWN_BUGS`` (test id -> reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import subprocess
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+import fsspec
+import numpy as np
+import pytest
+import zarr
+
+import grumpy_arrow as gr
+from grumpy_arrow.errors import (
+    DatasetNotFoundError,
+    OutOfBoundsError,
+    SchemaError,
+    StoreError,
+    StoreFormatError,
+)
+from grumpy_arrow.savers import GrumpySaver, HDF5Saver, NumpySaver, Saver, ZarrSaver
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover - h5py is in the test extra
+    h5py = None
+
+Make = Callable[..., Any]
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def rows_of(values: np.ndarray, offsets: np.ndarray | None) -> list[Any]:
+    """Python rows of a rectangular array, or of ragged values + offsets."""
+    if offsets is None:
+        return values.tolist()
+    return [values[a:b].tolist() for a, b in itertools.pairwise(offsets)]
+
+
+def target_files(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes; lock files (``*.lock``, ``.locks/``) aside."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.endswith(".lock") and ".locks" not in path.parts:
+            out[rel] = path.read_bytes()
+    return out
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def live_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A live child process (another 'writer'); killed at the end if still running."""
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+ZEROS10 = [0] * 10
+
+# update index forms over ``arange(10)``: (indices, batch) -> positions the batch lands on
+INDEX_FORMS = [
+    pytest.param([2, 5, 8], [2, 5, 8], id="list"),
+    pytest.param([9, 0, 4], [9, 0, 4], id="list-unsorted"),
+    pytest.param([-1, -10], [9, 0], id="list-negative"),
+    pytest.param(range(3, 6), [3, 4, 5], id="range"),
+    pytest.param(range(1, 8, 3), [1, 4, 7], id="range-step"),
+    pytest.param(slice(7, None), [7, 8, 9], id="slice-stop-none"),
+    pytest.param(slice(None, None), [0, 1, 2], id="slice-all-none"),
+    pytest.param(slice(-3, None), [7, 8, 9], id="slice-negative-start"),
+    pytest.param(slice(-4, -1), [6, 7, 8], id="slice-negative-both"),
+    pytest.param(slice(1, 7, 2), [1, 3, 5], id="slice-step"),
+    pytest.param(slice(8, 2, -3), [8, 5], id="slice-negative-step"),
+    pytest.param(slice(-1, None, -1), [9, 8, 7], id="slice-negative-step-stop-none"),
+    pytest.param(slice(2, None, -1), [2, 1, 0], id="slice-negative-step-to-row-0"),
+    pytest.param(np.array([6, 3]), [6, 3], id="numpy-int64"),
+    pytest.param(np.array([0, 9], dtype=np.int32), [0, 9], id="numpy-int32"),
+    pytest.param(np.array([-2, 1], dtype=np.int64), [8, 1], id="numpy-negative"),
+    pytest.param(np.arange(10) % 4 == 0, [0, 4, 8], id="numpy-bool"),
+    pytest.param(np.array([], dtype=np.int64), [], id="numpy-empty"),
+]
+
+# -- the conformance suite ----------------------------------------------------------------
+
+
+class SaverTests:
+    """The contract every saver keeps. Subclasses implement the four hooks below."""
+
+    saver_cls: ClassVar[type[Saver]]
+    #: buffer savers refuse ragged rows into a rectangular dataset and other row shapes;
+    #: GrumpySaver stores any rows (2-D batches are lists to it).
+    strict_shapes: ClassVar[bool] = True
+    #: GrumpySaver rewrites the store on update, so ragged rows may change length.
+    ragged_update_resizes: ClassVar[bool] = False
+    #: test name (with parameters) -> reason: marked xfail(strict=True).
+    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def target(self, tmp_path: Path) -> str:
+        raise NotImplementedError
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        raise NotImplementedError
+
+    def lock_file(self, saver: Saver) -> str:
+        raise NotImplementedError
+
+    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
+        """Rows and stored dtype, read with the plain library (no grumpy_arrow)."""
+        raise NotImplementedError
+
+    def as_numpy(self, loaded: Any) -> np.ndarray:
+        """``load()`` of rectangular data as NumPy (buffer savers return NumPy itself)."""
+        assert isinstance(loaded, np.ndarray), type(loaded)
+        return loaded
+
+    # -- fixtures and shared checks -------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _known_bugs(self, request: pytest.FixtureRequest) -> None:
+        reason = self.KNOWN_BUGS.get(request.node.name)
+        if reason is not None:
+            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+    @pytest.fixture
+    def make(self, tmp_path: Path) -> Make:
+        """``make(approach="append", name="dataset")``: a NEW saver instance every call."""
+        target = self.target(tmp_path)
+
+        def make(approach: str = "append", name: str = "dataset") -> Saver:
+            return self.new(target, approach, name)
+
+        return make
+
+    def expect(
+        self,
+        make: Make,
+        rows: list[Any],
+        dtype: Any,
+        *,
+        ragged: bool = False,
+        name: str = "dataset",
+    ) -> None:
+        """``load()`` (of a fresh saver) and the plain reader both give exactly ``rows``."""
+        loaded = make(name=name).load()
+        if ragged:
+            assert isinstance(loaded, gr.GrumpyArray)
+            assert loaded.to_list() == rows
+            assert np.dtype(loaded.dtype.numpy) == np.dtype(dtype)
+        else:
+            arr = self.as_numpy(loaded)
+            assert arr.dtype == np.dtype(dtype)
+            assert arr.tolist() == rows
+            assert arr.shape == np.array(rows, dtype=dtype).shape
+        assert self.plain(make, name) == (rows, np.dtype(dtype))
+
+    def state(self, make: Make) -> Any:
+        try:
+            loaded = make().load()
+        except DatasetNotFoundError:
+            return "missing"
+        if isinstance(loaded, np.ndarray):
+            return (loaded.tolist(), loaded.dtype, loaded.shape)
+        return (loaded.to_list(), str(loaded.type))
+
+    @contextlib.contextmanager
+    def unchanged(self, make: Make, tmp_path: Path) -> Iterator[None]:
+        """The block must leave the target's bytes and content as they were, and no lock."""
+        before_files, before = target_files(tmp_path), self.state(make)
+        yield
+        assert target_files(tmp_path) == before_files
+        assert self.state(make) == before
+        assert not os.path.exists(self.lock_file(make()))
+
+    # -- approach -------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("given", "parsed"),
+        [
+            ("append", "append"),
+            (" Append ", "append"),
+            ("OVER write", "overwrite"),
+            ("over\twrite\n", "overwrite"),
+            ("UpDaTe", "update"),
+        ],
+        ids=["plain", "spaces-case", "inner-space", "tabs-newline", "mixed-case"],
+    )
+    def test_approach_is_parsed(self, make: Make, given: str, parsed: str) -> None:
+        assert make(given).approach == parsed
+
+    def test_approach_setter_parses_and_is_used(self, make: Make) -> None:
+        saver = make()
+        saver.approach = " OverWrite "
+        assert saver.approach == "overwrite"
+        saver.save(ZEROS10)
+        saver = make()
+        saver.approach = "Update"
+        saver.save([99, 88, 77], indices=[2, 5, 8])
+        self.expect(make, [0, 0, 99, 0, 0, 88, 0, 0, 77, 0], "int64")
+
+    @pytest.mark.parametrize("bad", ["add", "", "appendd", "append overwrite", None, 1], ids=repr)
+    def test_bad_approach_raises_listing_the_three(self, make: Make, bad: Any) -> None:
+        with pytest.raises(ValueError, match=r"append, overwrite, update") as info:
+            make(bad)
+        assert repr(bad) in str(info.value)
+        saver = make("update")
+        with pytest.raises(ValueError, match=r"append, overwrite, update"):
+            saver.approach = bad
+        assert saver.approach == "update"
+
+    def test_repr_names_class_path_and_approach(self, make: Make) -> None:
+        saver = make(" UPDATE ")
+        assert type(saver) is self.saver_cls
+        assert repr(saver) == f"{type(saver).__name__}({saver.path!r}, approach='update')"
+
+    # -- append ---------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("batches", "rows", "dtype"),
+        [
+            pytest.param([[1, 2, 3], [4, 5]], [1, 2, 3, 4, 5], "int64", id="lists-int"),
+            pytest.param([[0.5], [1.5, 2.5]], [0.5, 1.5, 2.5], "float64", id="lists-float"),
+            pytest.param([[True, False], [True]], [True, False, True], "bool", id="lists-bool"),
+            pytest.param(
+                [np.array([1, 2], np.int32), np.array([3], np.int32)], [1, 2, 3], "int32",
+                id="numpy-1d-int32",
+            ),
+            pytest.param(
+                [np.array([0.25, 0.5], np.float32), np.array([0.75], np.float32)],
+                [0.25, 0.5, 0.75], "float32", id="numpy-1d-float32",
+            ),
+            pytest.param(
+                [np.arange(6).reshape(2, 3), np.arange(6, 9).reshape(1, 3)],
+                [[0, 1, 2], [3, 4, 5], [6, 7, 8]], "int64", id="numpy-2d",
+            ),
+            pytest.param(
+                [np.arange(24.0).reshape(2, 3, 4), np.arange(24.0, 36.0).reshape(1, 3, 4)],
+                np.arange(36.0).reshape(3, 3, 4).tolist(), "float64", id="numpy-3d",
+            ),
+            pytest.param(
+                [[[1, 2], [3, 4]], np.array([[5, 6]])], [[1, 2], [3, 4], [5, 6]], "int64",
+                id="list-2d-then-numpy-2d",
+            ),
+            pytest.param(
+                [gr.array([1.0, 2.0]), gr.array([3.0])], [1.0, 2.0, 3.0], "float64",
+                id="grumpy-array",
+            ),
+            pytest.param(
+                [[10, 20], gr.array([30]), np.array([40])], [10, 20, 30, 40], "int64",
+                id="mixed-list-grumpy-numpy",
+            ),
+        ],
+    )  # fmt: skip
+    def test_append_round_trips(
+        self, make: Make, batches: list[Any], rows: list[Any], dtype: str
+    ) -> None:
+        for batch in batches:
+            make().save(batch)
+        self.expect(make, rows, dtype)
+
+    def test_append_grumpy_rows_of_equal_length_to_rectangular(self, make: Make) -> None:
+        make().save(np.zeros((1, 3)))
+        make().save(gr.array(np.ones((2, 3))))
+        self.expect(make, [[0.0] * 3, [1.0] * 3, [1.0] * 3], "float64")
+
+    @pytest.mark.parametrize(
+        ("batches", "rows", "dtype"),
+        [
+            pytest.param(
+                [[[1, 2], [3], []], [[4, 5, 6]]], [[1, 2], [3], [], [4, 5, 6]], "int64",
+                id="lists",
+            ),
+            pytest.param(
+                [[[], [0.5]], [[1.5, 2.5], [3.5]]], [[], [0.5], [1.5, 2.5], [3.5]], "float64",
+                id="lists-first-row-empty",
+            ),
+            pytest.param(
+                [gr.array([[1, 2], [3]]), gr.array([[4], [], [5, 6, 7]])],
+                [[1, 2], [3], [4], [], [5, 6, 7]], "int64", id="grumpy-array",
+            ),
+            pytest.param(
+                [gr.array([[9], [1, 2], [3]])[1:], [[4]]], [[1, 2], [3], [4]], "int64",
+                id="grumpy-array-sliced",
+            ),
+            pytest.param(
+                [[np.array([1, 2], np.int32), np.array([3], np.int32)], [np.array([4], np.int32)]],
+                [[1, 2], [3], [4]], "int32", id="numpy-rows",
+            ),
+            pytest.param(
+                [[[1, 2], [3]], np.array([[7, 8], [9, 10]])], [[1, 2], [3], [7, 8], [9, 10]],
+                "int64", id="rectangular-joins-ragged",
+            ),
+        ],
+    )  # fmt: skip
+    def test_append_ragged_round_trips(
+        self, make: Make, batches: list[Any], rows: list[Any], dtype: str
+    ) -> None:
+        for batch in batches:
+            make().save(batch)
+        self.expect(make, rows, dtype, ragged=True)
+
+    def test_append_ragged_rows_with_trailing_shape(self, make: Make) -> None:
+        a = np.arange(6.0).reshape(2, 3)
+        b = np.arange(6.0, 9.0).reshape(1, 3)
+        c = np.arange(9.0, 21.0).reshape(4, 3)
+        make().save([a, b])
+        make().save([np.zeros((0, 3)), c])
+        rows = [a.tolist(), b.tolist(), [], c.tolist()]
+        self.expect(make, rows, "float64", ragged=True)
+        loaded = make().load()
+        assert [loaded[i].to_numpy().shape for i in (0, 1, 3)] == [(2, 3), (1, 3), (4, 3)]
+
+    @pytest.mark.parametrize("form", ["1d", "2d", "ragged"])
+    def test_append_in_pieces_equals_one_save(self, make: Make, tmp_path: Path, form: str) -> None:
+        rng = np.random.default_rng(7)
+        batches: list[Any] = []
+        for _ in range(12):
+            n = int(rng.integers(1, 6))
+            if form == "1d":
+                batches.append(rng.normal(size=n))
+            elif form == "2d":
+                batches.append(rng.integers(-100, 100, size=(n, 2)))
+            else:
+                batches.append([rng.normal(size=int(rng.integers(0, 4))) for _ in range(n)])
+        for batch in batches:
+            make().save(batch)
+        os.makedirs(tmp_path / "once")
+        one = self.new(self.target(tmp_path / "once"), "overwrite", "dataset")
+        whole = [row for batch in batches for row in batch] if form == "ragged" else (
+            np.concatenate(batches))  # fmt: skip
+        one.save(whole)
+        pieces, once = make().load(), self.new(one.path, "append", "dataset").load()
+        if form == "ragged":
+            assert pieces.to_list() == once.to_list() == [r.tolist() for r in whole]
+        else:
+            assert self.as_numpy(pieces).tolist() == self.as_numpy(once).tolist()
+            assert self.as_numpy(pieces).tolist() == whole.tolist()
+            assert self.as_numpy(pieces).dtype == whole.dtype
+
+    def test_empty_append_writes_nothing(self, make: Make, tmp_path: Path) -> None:
+        with self.unchanged(make, tmp_path):
+            make().save([])
+        assert self.state(make) == "missing"
+        make().save([1, 2])
+        with self.unchanged(make, tmp_path):
+            make().save([])
+            make().save(np.zeros(0, dtype=np.int64))
+
+    # -- overwrite ------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("first", "second", "rows", "dtype", "ragged"),
+        [
+            pytest.param([1, 2, 3], [7.5], [7.5], "float64", False, id="int-to-float-shorter"),
+            pytest.param(
+                [1.0], np.arange(6, dtype=np.int16).reshape(3, 2), [[0, 1], [2, 3], [4, 5]],
+                "int16", False, id="1d-to-2d-int16",
+            ),
+            pytest.param(
+                np.ones((2, 3)), [[1, 2], [3]], [[1, 2], [3]], "int64", True,
+                id="rectangular-to-ragged",
+            ),
+            pytest.param(
+                [[1, 2], [3]], [4, 5, 6, 7], [4, 5, 6, 7], "int64", False,
+                id="ragged-to-rectangular",
+            ),
+            pytest.param(
+                [[1, 2], [3]], [[0.5], [], [1.5, 2.5]], [[0.5], [], [1.5, 2.5]], "float64",
+                True, id="ragged-to-ragged-float",
+            ),
+        ],
+    )  # fmt: skip
+    def test_overwrite_replaces(
+        self, make: Make, first: Any, second: Any, rows: list[Any], dtype: str, ragged: bool
+    ) -> None:
+        make().save(first)
+        make(" over write ").save(second)
+        self.expect(make, rows, dtype, ragged=ragged)
+
+    def test_overwrite_creates_a_missing_dataset(self, make: Make) -> None:
+        make("overwrite").save([3, 1, 2])
+        self.expect(make, [3, 1, 2], "int64")
+
+    # -- update ---------------------------------------------------------------------------
+
+    def test_update_seed_example(self, make: Make) -> None:
+        make("overwrite").save(ZEROS10)
+        make("update").save([99, 88, 77], indices=[2, 5, 8])
+        self.expect(make, [0, 0, 99, 0, 0, 88, 0, 0, 77, 0], "int64")
+
+    @pytest.mark.parametrize(("indices", "positions"), INDEX_FORMS)
+    def test_update_index_forms(self, make: Make, indices: Any, positions: list[int]) -> None:
+        make().save(np.arange(10))
+        batch = [100 + k for k in range(len(positions))]
+        make("update").save(batch, indices=indices)
+        expected = np.arange(10)
+        expected[positions] = batch
+        self.expect(make, expected.tolist(), "int64")
+
+    def test_update_rows_of_a_2d_dataset(self, make: Make) -> None:
+        make().save(np.zeros((4, 2)))
+        make("update").save(np.array([[1.0, 2.0], [3.0, 4.0]]), indices=np.array([3, 1]))
+        self.expect(make, [[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [1.0, 2.0]], "float64")
+
+    def test_update_casts_same_kind(self, make: Make) -> None:
+        make().save([0.5, 1.5, 2.5])
+        make("update").save([7, 8], indices=[0, 2])
+        self.expect(make, [7.0, 1.5, 8.0], "float64")
+
+    def test_update_ragged_rows_of_the_same_length(self, make: Make) -> None:
+        make().save([[1, 2], [3], [], [4, 5, 6]])
+        make("update").save([[7, 8, 9], [], [10, 11]], indices=[3, 2, 0])
+        self.expect(make, [[10, 11], [3], [], [7, 8, 9]], "int64", ragged=True)
+
+    def test_update_ragged_rows_with_trailing_shape(self, make: Make) -> None:
+        make().save([np.zeros((2, 3)), np.zeros((1, 3))])
+        make("update").save([np.ones((1, 3))], indices=[-1])
+        self.expect(make, [[[0.0] * 3] * 2, [[1.0] * 3]], "float64", ragged=True)
+
+    def test_update_ragged_row_with_another_length(self, make: Make, tmp_path: Path) -> None:
+        make().save([[1, 2], [3], []])
+        if self.ragged_update_resizes:
+            make("update").save([[7, 7, 7], [8]], indices=[1, 2])
+            self.expect(make, [[1, 2], [7, 7, 7], [8]], "int64", ragged=True)
+            return
+        refused = pytest.raises(SchemaError, match=r"row 1 holds 1 values; the update gives 3")
+        with self.unchanged(make, tmp_path), refused:
+            make("update").save([[7, 7, 7]], indices=[1])
+
+    def test_empty_update_is_a_no_op(self, make: Make, tmp_path: Path) -> None:
+        make().save([1, 2, 3])
+        with self.unchanged(make, tmp_path):
+            make("update").save([], indices=[])
+
+    # -- refused calls write nothing ------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("setup", "approach", "data", "indices", "options", "error", "match"),
+        [
+            pytest.param(None, "update", [1], [0], {}, DatasetNotFoundError,
+                         "update needs an existing", id="update-missing-dataset"),
+            pytest.param([1, 2, 3], "update", [9], [3], {}, OutOfBoundsError,
+                         "index 3 is out of range for a dataset of 3 rows", id="index-past-end"),
+            pytest.param([1, 2, 3], "update", [9], [-4], {}, OutOfBoundsError,
+                         "out of range for a dataset of 3 rows", id="negative-index-past-start"),
+            pytest.param([1, 2, 3], "update", [8, 9], slice(2, None), {}, OutOfBoundsError,
+                         "index 3 is out of range", id="slice-past-end"),
+            pytest.param([1, 2, 3], "update", [8, 9], range(2, 4), {}, OutOfBoundsError,
+                         "index 3 is out of range", id="range-past-end"),
+            pytest.param([1, 2, 3], "update", [8], np.array([True, False]), {},
+                         OutOfBoundsError, "boolean index needs 3 entries", id="bool-mask-length"),
+            pytest.param([1, 2, 3], "update", [7, 8, 9], [0, 1], {}, SchemaError,
+                         "2 indices for a batch of 3 rows", id="count-mismatch"),
+            pytest.param([1, 2, 3], "update", [8, 9], [1, 1], {}, ValueError,
+                         "indices repeat a row", id="duplicate-indices"),
+            pytest.param([1, 2, 3], "update", [8, 9], [2, -1], {}, ValueError,
+                         "indices repeat a row", id="duplicate-after-negative"),
+            pytest.param([1, 2, 3], "update", [8], None, {}, ValueError,
+                         "needs indices=", id="update-without-indices"),
+            pytest.param([1, 2, 3], "update", [8], [0.5], {}, TypeError,
+                         "indices must be integers", id="float-indices"),
+            pytest.param([1, 2, 3], "update", [1.5], [0], {}, SchemaError,
+                         "int64", id="update-not-same-kind"),
+            pytest.param([1, 2, 3], "append", [1.5], None, {}, SchemaError,
+                         "int64", id="append-not-same-kind"),
+            pytest.param([1, 2, 3], "append", [[1, 2]], None, {}, SchemaError,
+                         r"rows have shape \(\)|store holds int64", id="append-rank-mismatch"),
+            pytest.param([1, 2, 3], "append", [[1], [2, 3]], None, {}, SchemaError,
+                         "batch is ragged|store holds int64", id="append-ragged-into-scalars"),
+            pytest.param([1, 2, 3], "append", [4], [0], {}, ValueError,
+                         "indices= applies to approach 'update', not 'append'",
+                         id="indices-with-append"),
+            pytest.param([1, 2, 3], "overwrite", [4], [0], {}, ValueError,
+                         "indices= applies to approach 'update', not 'overwrite'",
+                         id="indices-with-overwrite"),
+            pytest.param([1, 2, 3], "append", [4], None, {"compresion": "gzip"}, TypeError,
+                         "unknown option.*compresion", id="unknown-option"),
+            pytest.param([1, 2, 3], "overwrite", [4], None, {"level": 3}, TypeError,
+                         "unknown option.*level", id="unknown-option-overwrite"),
+        ],
+    )  # fmt: skip
+    def test_refused_call_writes_nothing(
+        self,
+        make: Make,
+        tmp_path: Path,
+        setup: Any,
+        approach: str,
+        data: Any,
+        indices: Any,
+        options: dict[str, Any],
+        error: type[Exception],
+        match: str,
+    ) -> None:
+        if setup is not None:
+            make().save(setup)
+        with self.unchanged(make, tmp_path), pytest.raises(error, match=match) as info:
+            make(approach).save(data, indices=indices, **options)
+        if error is ValueError:  # not a subclass (SchemaError is a ValueError too)
+            assert info.type is ValueError
+        if error is DatasetNotFoundError:
+            assert isinstance(info.value, FileNotFoundError)
+
+    @pytest.mark.parametrize(
+        ("approach", "data", "indices", "grumpy_rows"),
+        [
+            pytest.param("append", np.ones((1, 4)), None,
+                         [[0.0] * 3, [0.0] * 3, [1.0] * 4], id="append-row-shape"),
+            pytest.param("append", [[1.0, 2.0, 3.0], [4.0, 5.0]], None,
+                         [[0.0] * 3, [0.0] * 3, [1.0, 2.0, 3.0], [4.0, 5.0]],
+                         id="append-ragged-into-rectangular"),
+            pytest.param("append", [np.ones((2, 3)), np.ones((1, 3))], None,
+                         SchemaError, id="append-ragged-rows-into-rectangular"),
+            pytest.param("update", np.ones((1, 4)), [0],
+                         [[1.0] * 4, [0.0] * 3], id="update-row-shape"),
+        ],
+    )  # fmt: skip
+    def test_rows_of_another_shape(
+        self, make: Make, tmp_path: Path, approach: str, data: Any, indices: Any, grumpy_rows: Any
+    ) -> None:
+        """Buffer savers refuse them (nothing written); GrumpySaver stores other lengths as
+        lists (its 2-D rows are lists) but refuses other depths."""
+        make().save(np.zeros((2, 3)))
+        if self.strict_shapes or grumpy_rows is SchemaError:
+            with self.unchanged(make, tmp_path), pytest.raises(SchemaError, match=r"shape|ragged"):
+                make(approach).save(data, indices=indices)
+        else:
+            make(approach).save(data, indices=indices)
+            assert make().load().to_list() == grumpy_rows
+
+    # -- options --------------------------------------------------------------------------
+
+    def test_dtype_option_sets_the_stored_dtype(self, make: Make) -> None:
+        make().save([1, 2, 3], dtype="float32")
+        self.expect(make, [1.0, 2.0, 3.0], "float32")
+        make().save(np.array([4.5], dtype=np.float32))
+        self.expect(make, [1.0, 2.0, 3.0, 4.5], "float32")
+
+    def test_dtype_option_on_ragged_rows(self, make: Make) -> None:
+        make().save([[1, 2], [3]], dtype="int16")
+        self.expect(make, [[1, 2], [3]], "int16", ragged=True)
+
+    def test_append_casts_same_kind_to_the_stored_dtype(self, make: Make) -> None:
+        make().save([0.5], dtype="float32")
+        make().save([1, 2])  # int64 -> float32: same_kind
+        make().save(np.array([2.25]))  # float64 -> float32: same_kind
+        self.expect(make, [0.5, 1.0, 2.0, 2.25], "float32")
+
+    # -- threads and processes ------------------------------------------------------------
+
+    @pytest.mark.parametrize("instances", [1, 2], ids=["one-instance", "two-instances"])
+    def test_threads_append_without_loss(self, make: Make, instances: int) -> None:
+        savers = [make() for _ in range(instances)]
+
+        def work(t: int) -> None:
+            for j in range(25):
+                base = (t * 25 + j) * 3
+                savers[t % instances].save(np.arange(base, base + 3))
+
+        with ThreadPoolExecutor(8) as pool:
+            for future in [pool.submit(work, t) for t in range(8)]:
+                future.result()
+        got = self.as_numpy(make().load()).tolist()
+        assert sorted(got) == list(range(600))  # no row lost or duplicated
+        assert [got[k : k + 3] for k in range(0, 600, 3)] == [
+            [v, v + 1, v + 2] for v in got[::3]
+        ]  # each batch contiguous
+        assert {v % 3 for v in got[::3]} == {0}
+
+    def test_lock_of_a_live_process_refuses_then_is_taken_over(
+        self, make: Make, tmp_path: Path, live_process: subprocess.Popen[bytes]
+    ) -> None:
+        make().save([1, 2, 3])
+        lock = self.lock_file(make())
+        os.makedirs(os.path.dirname(lock), exist_ok=True)
+        Path(lock).write_text(str(live_process.pid))
+        before = target_files(tmp_path)
+        for approach, data, indices in [("append", [4], None), ("update", [9], [0]),
+                                        ("overwrite", [5], None)]:  # fmt: skip
+            with pytest.raises(StoreError, match="another process is writing") as info:
+                make(approach).save(data, indices=indices)
+            assert isinstance(info.value, OSError)
+        assert Path(lock).read_text() == str(live_process.pid)  # the other writer's lock stays
+        assert target_files(tmp_path) == before
+        assert self.as_numpy(make().load()).tolist() == [1, 2, 3]
+        live_process.kill()
+        live_process.wait()
+        make().save([4])  # the dead writer's lock is taken over
+        self.expect(make, [1, 2, 3, 4], "int64")
+        assert not os.path.exists(lock)
+
+    def test_stale_lock_is_taken_over(self, make: Make) -> None:
+        lock = self.lock_file(make())
+        os.makedirs(os.path.dirname(lock), exist_ok=True)
+        Path(lock).write_text(str(dead_pid()))
+        make().save([1, 2])
+        os.makedirs(os.path.dirname(lock), exist_ok=True)  # Zarr's lock directory goes away
+        Path(lock).write_text(str(dead_pid()))
+        make().save([3])
+        self.expect(make, [1, 2, 3], "int64")
+        assert not os.path.exists(lock)
+
+    def test_load_of_nothing_raises(self, make: Make) -> None:
+        with pytest.raises(DatasetNotFoundError, match="no") as info:
+            make().load()
+        assert isinstance(info.value, FileNotFoundError)
+
+
+# -- Zarr ---------------------------------------------------------------------------------
+
+
+class TestZarrSaver(SaverTests):
+    saver_cls = ZarrSaver
+    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
+
+    def target(self, tmp_path: Path) -> str:
+        return str(tmp_path / "results.zarr")
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        return ZarrSaver(target, dataset_name=name, approach=approach)
+
+    def lock_file(self, saver: Saver) -> str:
+        name = saver.dataset_name.replace("/", "%2F")  # type: ignore[attr-defined]
+        parent, group = os.path.split(saver.path)  # type: ignore[attr-defined]
+        return os.path.join(parent, f".{group}.locks", f"{name}.lock")
+
+    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
+        node = zarr.open_group(make().path, mode="r")[name]
+        meta = dict(node.attrs)["grumpy_saver"]
+        if meta["form"] == "ragged":
+            values, offsets = node["values"][...], node["offsets"][...]
+            assert meta["rows"] == len(offsets) - 1 and offsets[-1] == len(values)
+            return rows_of(values, offsets), values.dtype
+        assert meta == {"form": "rectangular", "rows": node.shape[0]}
+        return rows_of(node[...], None), node.dtype
+
+    def test_layout_read_by_plain_zarr(self, make: Make) -> None:
+        make(name="scores").save(np.array([[1, 2], [3, 4]], dtype=np.int32))
+        make(name="coords").save([[1.5], [], [2.5, 3.5]])
+        group = zarr.open_group(make().path, mode="r")
+        scores = group["scores"]
+        assert isinstance(scores, zarr.Array)
+        assert scores[...].tolist() == [[1, 2], [3, 4]] and scores.dtype == np.int32
+        assert dict(scores.attrs) == {"grumpy_saver": {"form": "rectangular", "rows": 2}}
+        coords = group["coords"]
+        assert isinstance(coords, zarr.Group)
+        assert coords["values"][...].tolist() == [1.5, 2.5, 3.5]
+        assert coords["offsets"][...].tolist() == [0, 1, 1, 3]
+        assert coords["offsets"].dtype == np.int64
+        assert dict(coords.attrs) == {"grumpy_saver": {"form": "ragged", "rows": 3}}
+
+    def test_several_datasets_and_nested_groups(self, make: Make) -> None:
+        make(name="raw_data").save([[1.0, 2.0], [3.0, 4.0]])
+        make(name="processed_data").save([3.0, 7.0])
+        make(name="metadata/run").save([42])
+        make(name="experiments/trial_1/data").save([[1], [2, 3]])
+        make(name="raw_data").save([[5.0, 6.0]])
+        self.expect(make, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "float64", name="raw_data")
+        self.expect(make, [3.0, 7.0], "float64", name="processed_data")
+        self.expect(make, [42], "int64", name="metadata/run")
+        self.expect(make, [[1], [2, 3]], "int64", ragged=True, name="experiments/trial_1/data")
+        group = zarr.open_group(make().path, mode="r")
+        assert isinstance(group["metadata"], zarr.Group)
+        assert isinstance(group["experiments/trial_1"], zarr.Group)
+
+    def test_group_members_list_without_warnings(self, make: Make) -> None:
+        make(name="raw_data").save([1.0])
+        make(name="metadata/run").save([42])
+        group = zarr.open_group(make().path, mode="r")
+        assert sorted(group.keys()) == ["metadata", "raw_data"]
+
+    def test_dataset_name_slashes_are_stripped_and_empty_is_refused(self, make: Make) -> None:
+        make(name="/a/b/").save([1])
+        self.expect(make, [1], "int64", name="a/b")
+        for bad in ["", "/", "//"]:
+            with pytest.raises(ValueError, match="dataset_name must be a non-empty string"):
+                make(name=bad)
+
+    @pytest.mark.parametrize(
+        ("compression", "opts", "codec"),
+        [
+            ("zstd", None, {"name": "zstd", "level": 3}),
+            ("zstd", 7, {"name": "zstd", "level": 7}),
+            ("gzip", None, {"name": "gzip", "level": 5}),
+            ("gzip", 9, {"name": "gzip", "level": 9}),
+            ("blosc", 2, {"name": "blosc", "clevel": 2}),
+        ],
+        ids=["zstd", "zstd-7", "gzip", "gzip-9", "blosc-2"],
+    )
+    def test_compression_is_in_the_zarr_metadata(
+        self, make: Make, compression: str, opts: Any, codec: dict[str, Any]
+    ) -> None:
+        make().save(np.arange(1000), compression=compression, compression_opts=opts)
+        make(name="ragged").save([[1, 2], [3]], compression=compression, compression_opts=opts)
+        root = Path(make().path)
+
+        def compressors(array_dir: Path) -> list[dict[str, Any]]:
+            codecs = json.loads((array_dir / "zarr.json").read_text())["codecs"]
+            return [
+                {"name": c["name"], **{k: c["configuration"][k] for k in codec if k != "name"}}
+                for c in codecs
+                if c["name"] not in ("bytes", "transpose")
+            ]
+
+        assert compressors(root / "dataset") == [codec]
+        assert compressors(root / "ragged" / "values") == [codec]
+        assert compressors(root / "ragged" / "offsets") == []
+        make().save(np.arange(1000, 1010))  # appends keep the codec
+        self.expect(make, list(range(1010)), "int64")
+        assert compressors(root / "dataset") == [codec]
+
+    def test_no_compression_by_default(self, make: Make) -> None:
+        make().save([1, 2])
+        group = zarr.open_group(make().path, mode="r")
+        assert group["dataset"].compressors == ()
+
+    @pytest.mark.parametrize(
+        ("data", "chunks", "expected"),
+        [
+            (np.arange(1000), (100,), (100,)),
+            (np.arange(1000), 250, (250,)),
+            (np.zeros((50, 3)), (10,), (10, 3)),
+            (np.zeros((50, 3, 2)), [5, 3, 1], (5, 3, 1)),
+        ],
+        ids=["tuple", "int", "2d-rows", "3d-full-shape"],
+    )
+    def test_chunks_option(self, make: Make, data: Any, chunks: Any, expected: Any) -> None:
+        make().save(data, chunks=chunks)
+        assert zarr.open_group(make().path, mode="r")["dataset"].chunks == expected
+        self.expect(make, data.tolist(), data.dtype)
+
+    def test_default_chunks_hold_about_one_mib_of_rows(self, make: Make) -> None:
+        make().save(np.zeros((3, 4)))
+        assert zarr.open_group(make().path, mode="r")["dataset"].chunks == (32768, 4)
+
+    @pytest.mark.parametrize("approach", ["append", "overwrite"])
+    def test_bad_compression_is_refused_before_writing(
+        self, make: Make, tmp_path: Path, approach: str
+    ) -> None:
+        with pytest.raises(ValueError, match="compression must be one of none, zstd, gzip, blosc"):
+            make(approach).save([1, 2], compression="lz77")
+        assert self.state(make) == "missing"
+        make().save([1, 2])
+        with self.unchanged(make, tmp_path), pytest.raises(ValueError, match="'lz77'"):
+            make(approach).save([3], compression="lz77")
+
+    def test_append_never_rewrites_full_chunks(self, make: Make) -> None:
+        make().save(np.arange(8), chunks=(4,))
+        chunk_dir = Path(make().path) / "dataset" / "c"
+        assert sorted(os.listdir(chunk_dir)) == ["0", "1"]
+        before = {k: (os.stat(chunk_dir / k).st_mtime_ns, os.stat(chunk_dir / k).st_ino,
+                      (chunk_dir / k).read_bytes()) for k in ("0", "1")}  # fmt: skip
+        make().save(np.arange(8, 13))
+        make().save(np.arange(13, 16))
+        assert sorted(os.listdir(chunk_dir)) == ["0", "1", "2", "3"]
+        after = {k: (os.stat(chunk_dir / k).st_mtime_ns, os.stat(chunk_dir / k).st_ino,
+                     (chunk_dir / k).read_bytes()) for k in ("0", "1")}  # fmt: skip
+        assert after == before
+        self.expect(make, list(range(16)), "int64")
+
+    def test_uncommitted_tail_is_ignored_then_overwritten(self, make: Make) -> None:
+        make().save([1, 2, 3])
+        arr = zarr.open_group(make().path, mode="a")["dataset"]
+        arr.resize((6,))
+        arr[3:] = [97, 98, 99]  # a crash after the data, before the "rows" commit
+        assert dict(arr.attrs)["grumpy_saver"]["rows"] == 3
+        assert make().load().tolist() == [1, 2, 3]
+        make().save([4])
+        self.expect(make, [1, 2, 3, 4], "int64")
+        make("update").save([5], indices=[-1])
+        self.expect(make, [1, 2, 3, 5], "int64")
+
+    def test_interrupted_ragged_append_keeps_the_committed_rows(
+        self, make: Make, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import grumpy_arrow.savers.zarr as zarr_saver
+
+        make().save([[1, 2], [3]])
+        real_put, calls = zarr_saver._put, []
+
+        def crash_on_offsets(arr: Any, start: int, data: np.ndarray) -> None:
+            calls.append(start)
+            if len(calls) == 2:  # values written; the offsets and the commit are not
+                raise KeyboardInterrupt("killed")
+            real_put(arr, start, data)
+
+        monkeypatch.setattr(zarr_saver, "_put", crash_on_offsets)
+        with pytest.raises(KeyboardInterrupt):
+            make().save([[7, 7, 7, 7]])
+        monkeypatch.setattr(zarr_saver, "_put", real_put)
+        node = zarr.open_group(make().path, mode="r")["dataset"]
+        assert node["values"][...].tolist() == [1, 2, 3, 7, 7, 7, 7]  # the uncommitted tail
+        assert make().load().to_list() == [[1, 2], [3]]
+        make().save([[4], [5, 6]])
+        self.expect(make, [[1, 2], [3], [4], [5, 6]], "int64", ragged=True)
+
+    def test_array_written_by_other_code_is_appended_to(self, make: Make) -> None:
+        group = zarr.open_group(make().path, mode="w")
+        group.create_array("external", data=np.array([1, 2, 3]))
+        group.create_group("folder")
+        make(name="external").save([4])
+        self.expect(make, [1, 2, 3, 4], "int64", name="external")
+        with pytest.raises(StoreFormatError, match="not written by a grumpy_arrow saver"):
+            make(name="folder").save([1])
+        make("overwrite", name="folder").save([1])
+        self.expect(make, [1], "int64", name="folder")
+
+    def test_fsspec_memory_url(self) -> None:
+        url = f"memory://savers-{uuid.uuid4().hex}/results.zarr"
+        try:
+            ZarrSaver(url, "d").save([1, 2])
+            ZarrSaver(url, "d").save(np.array([3]))
+            ZarrSaver(url, "d", approach="update").save([9], indices=[0])
+            assert ZarrSaver(url, "d").load().tolist() == [9, 2, 3]
+            ZarrSaver(url, "r").save([[1], [2, 3]])
+            ZarrSaver(url, "r").save([[4, 5, 6]])
+            assert ZarrSaver(url, "r").load().to_list() == [[1], [2, 3], [4, 5, 6]]
+            ZarrSaver(url, "d", approach="overwrite").save([[0.5], []])
+            assert ZarrSaver(url, "d").load().to_list() == [[0.5], []]
+            assert ZarrSaver(url, "r").load().to_list() == [[1], [2, 3], [4, 5, 6]]
+        finally:
+            fsspec.filesystem("memory").rm(url.split("://")[1].split("/")[0], recursive=True)
+
+
+# -- HDF5 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.h5py
+@pytest.mark.skipif(h5py is None, reason="needs h5py (the hdf5 extra)")
+class TestHDF5Saver(SaverTests):
+    saver_cls = HDF5Saver
+    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
+
+    def target(self, tmp_path: Path) -> str:
+        return str(tmp_path / "project_data.h5")
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        return HDF5Saver(target, dataset_name=name, approach=approach)
+
+    def lock_file(self, saver: Saver) -> str:
+        return f"{saver.path}.lock"
+
+    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
+        with h5py.File(make().path, "r") as fh:
+            node = fh[name]
+            form = node.attrs["grumpy_saver_form"]
+            rows = int(node.attrs["grumpy_saver_rows"])
+            if form == "ragged":
+                values, offsets = node["values"][()], node["offsets"][()]
+                assert rows == len(offsets) - 1 and offsets[-1] == len(values)
+                return rows_of(values, offsets), values.dtype
+            assert form == "rectangular" and rows == node.shape[0]
+            return rows_of(node[()], None), node.dtype
+
+    def test_layout_read_by_plain_h5py(self, make: Make) -> None:
+        make(name="scores").save(np.array([[1, 2], [3, 4]], dtype=np.int32))
+        make(name="coords").save([[1.5], [], [2.5, 3.5]])
+        with h5py.File(make().path, "r") as fh:
+            scores = fh["scores"]
+            assert isinstance(scores, h5py.Dataset)
+            assert scores[()].tolist() == [[1, 2], [3, 4]] and scores.dtype == np.int32
+            assert scores.maxshape == (None, 2)
+            assert scores.attrs["grumpy_saver_form"] == "rectangular"
+            assert scores.attrs["grumpy_saver_rows"] == 2
+            coords = fh["coords"]
+            assert isinstance(coords, h5py.Group)
+            assert coords["values"][()].tolist() == [1.5, 2.5, 3.5]
+            assert coords["offsets"][()].tolist() == [0, 1, 1, 3]
+            assert coords["offsets"].dtype == np.int64
+            assert coords.attrs["grumpy_saver_form"] == "ragged"
+            assert coords.attrs["grumpy_saver_rows"] == 3
+
+    def test_several_datasets_and_nested_groups(self, make: Make) -> None:
+        make(name="raw_data").save([[1.0, 2.0], [3.0, 4.0]])
+        make(name="processed_data").save([3.0, 7.0])
+        make(name="metadata/run").save([42])
+        make(name="experiments/trial_1/data").save([[1], [2, 3]])
+        make(name="a/b/c").save(np.arange(4).reshape(2, 2))
+        make(name="raw_data").save([[5.0, 6.0]])
+        make("update", name="processed_data").save([8.0], indices=[0])
+        self.expect(make, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "float64", name="raw_data")
+        self.expect(make, [8.0, 7.0], "float64", name="processed_data")
+        self.expect(make, [42], "int64", name="metadata/run")
+        self.expect(make, [[1], [2, 3]], "int64", ragged=True, name="experiments/trial_1/data")
+        self.expect(make, [[0, 1], [2, 3]], "int64", name="a/b/c")
+        with h5py.File(make().path, "r") as fh:
+            assert sorted(fh.keys()) == ["a", "experiments", "metadata", "processed_data",
+                                         "raw_data"]  # fmt: skip
+            assert isinstance(fh["a"], h5py.Group) and isinstance(fh["a/b"], h5py.Group)
+            assert isinstance(fh["a/b/c"], h5py.Dataset)
+            assert isinstance(fh["experiments/trial_1"], h5py.Group)
+
+    def test_threads_write_two_datasets_of_one_file(self, make: Make) -> None:
+        def work(name: str, start: int) -> None:
+            for j in range(20):
+                make(name=name).save([start + j])
+
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(work, n, s) for n, s in
+                       [("a", 0), ("b", 100), ("g/c", 200), ("g/d", 300)]]  # fmt: skip
+            for future in futures:
+                future.result()
+        for name, start in [("a", 0), ("b", 100), ("g/c", 200), ("g/d", 300)]:
+            self.expect(make, list(range(start, start + 20)), "int64", name=name)
+
+    @pytest.mark.parametrize(
+        ("options", "compression", "opts"),
+        [
+            ({"compression": "gzip", "compression_opts": 9}, "gzip", 9),
+            ({"compression": "gzip"}, "gzip", 4),
+            ({"compression": "lzf"}, "lzf", None),
+            ({}, None, None),
+        ],
+        ids=["gzip-9", "gzip", "lzf", "none"],
+    )
+    def test_compression_is_passed_to_h5py(
+        self, make: Make, options: dict[str, Any], compression: Any, opts: Any
+    ) -> None:
+        make().save(np.arange(1000.0), **options)
+        make(name="ragged").save([[1, 2], [3]], **options)
+        make().save([1000.0])
+        with h5py.File(make().path, "r") as fh:
+            for dset in (fh["dataset"], fh["ragged/values"]):
+                assert (dset.compression, dset.compression_opts) == (compression, opts)
+            assert fh["ragged/offsets"].compression is None
+        self.expect(make, [float(v) for v in range(1001)], "float64")
+
+    def test_chunks_option(self, make: Make) -> None:
+        make().save(np.arange(1000), chunks=(100,))
+        make(name="two").save(np.zeros((10, 3)), chunks=(5, 3))
+        make(name="auto").save([1, 2, 3])
+        with h5py.File(make().path, "r") as fh:
+            assert fh["dataset"].chunks == (100,)
+            assert fh["two"].chunks == (5, 3)
+            assert fh["auto"].chunks is not None and fh["auto"].maxshape == (None,)
+
+    def test_bad_compression_is_a_value_error(self, make: Make, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="h5py refused the dataset options"):
+            make().save([1, 2], compression="bogus")
+        assert self.state(make) == "missing"
+        make().save([1, 2])
+        make().save([3], compression="bogus")  # options apply when a dataset is created
+        self.expect(make, [1, 2, 3], "int64")
+        with pytest.raises(ValueError, match="h5py refused the dataset options"):
+            make("overwrite").save([4], compression="bogus")
+        self.expect(make, [1, 2, 3], "int64")
+
+    def test_failed_overwrite_leaves_no_temporary_node(self, make: Make) -> None:
+        make().save([1, 2])
+        with pytest.raises(ValueError, match="h5py refused"):
+            make("overwrite").save([[1], [2, 3]], compression="bogus")
+        self.expect(make, [1, 2], "int64")
+        with h5py.File(make().path, "r") as fh:
+            assert list(fh.keys()) == ["dataset"]
+
+    def test_uncommitted_tail_is_ignored_then_overwritten(self, make: Make) -> None:
+        make().save([1, 2, 3])
+        with h5py.File(make().path, "a") as fh:
+            dset = fh["dataset"]
+            dset.resize(6, axis=0)
+            dset[3:] = [97, 98, 99]  # a crash after the data, before the rows commit
+        assert make().load().tolist() == [1, 2, 3]
+        make().save([4])
+        self.expect(make, [1, 2, 3, 4], "int64")
+
+    def test_interrupted_ragged_append_keeps_the_committed_rows(
+        self, make: Make, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import grumpy_arrow.savers.hdf5 as hdf5_saver
+
+        make().save([[1, 2], [3]])
+        real_put, calls = hdf5_saver._put, []
+
+        def crash_after_values(dset: Any, start: int, data: np.ndarray) -> None:
+            calls.append(start)
+            real_put(dset, start, data)
+            if len(calls) == 1:  # values written; offsets and rows not
+                raise KeyboardInterrupt("killed")
+
+        monkeypatch.setattr(hdf5_saver, "_put", crash_after_values)
+        with pytest.raises(KeyboardInterrupt):
+            make().save([[7, 7, 7, 7]])
+        monkeypatch.setattr(hdf5_saver, "_put", real_put)
+        assert make().load().to_list() == [[1, 2], [3]]
+        make().save([[4], [5, 6]])
+        self.expect(make, [[1, 2], [3], [4], [5, 6]], "int64", ragged=True)
+
+    def test_resizable_dataset_written_by_other_code_is_appended_to(self, make: Make) -> None:
+        with h5py.File(make().path, "w") as fh:
+            fh.create_dataset("external", data=[1, 2, 3], maxshape=(None,))
+        make(name="external").save([4])
+        make("update", name="external").save([9], indices=[0])
+        with h5py.File(make().path, "r") as fh:
+            assert fh["external"][()].tolist() == [9, 2, 3, 4]
+        assert make(name="external").load().tolist() == [9, 2, 3, 4]
+
+
+# -- .npy ---------------------------------------------------------------------------------
+
+
+class TestNumpySaver(SaverTests):
+    saver_cls = NumpySaver
+    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
+
+    def target(self, tmp_path: Path) -> str:
+        return str(tmp_path / "results.npy")
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        return NumpySaver(target, approach=approach)
+
+    def lock_file(self, saver: Saver) -> str:
+        return f"{saver.path}.lock"
+
+    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
+        path = make().path
+        values = np.load(path)
+        side = path[: -len(".npy")] + ".offsets.npy"
+        offsets = np.load(side) if os.path.exists(side) else None
+        if offsets is not None:
+            assert offsets.dtype == np.int64 and offsets[0] == 0 and offsets[-1] == len(values)
+        return rows_of(values, offsets), values.dtype
+
+    @staticmethod
+    def header_size(path: str) -> int:
+        with open(path, "rb") as fh:
+            np.lib.format.read_magic(fh)
+            np.lib.format.read_array_header_1_0(fh)
+            return fh.tell()
+
+    def test_layout_read_by_np_load(self, make: Make, tmp_path: Path) -> None:
+        make().save(np.array([[1, 2], [3, 4]], dtype=np.int32))
+        make().save([[5, 6]])
+        loaded = np.load(tmp_path / "results.npy")
+        assert loaded.dtype == np.int32 and loaded.tolist() == [[1, 2], [3, 4], [5, 6]]
+        ragged = NumpySaver(tmp_path / "coords.npy")
+        ragged.save([[1.5], [], [2.5, 3.5]])
+        NumpySaver(tmp_path / "coords.npy").save([[4.5]])
+        assert np.load(tmp_path / "coords.npy").tolist() == [1.5, 2.5, 3.5, 4.5]
+        offsets = np.load(tmp_path / "coords.offsets.npy")
+        assert offsets.dtype == np.int64 and offsets.tolist() == [0, 1, 1, 3, 4]
+        assert sorted(os.listdir(tmp_path)) == ["coords.npy", "coords.offsets.npy", "results.npy"]
+
+    def test_overwrite_switches_the_offsets_file(self, make: Make, tmp_path: Path) -> None:
+        side = tmp_path / "results.offsets.npy"
+        make().save([[1, 2], [3]])
+        assert side.exists()
+        make("overwrite").save([1.0, 2.0])
+        assert not side.exists()
+        self.expect(make, [1.0, 2.0], "float64")
+        make("overwrite").save([[1], [2, 3]])
+        assert np.load(side).tolist() == [0, 1, 3]
+        self.expect(make, [[1], [2, 3]], "int64", ragged=True)
+
+    @pytest.mark.parametrize(
+        "options",
+        [{"compression": "gzip"}, {"compression_opts": 4}, {"chunks": (100,)}],
+        ids=["compression", "compression_opts", "chunks"],
+    )
+    def test_storage_options_are_refused(
+        self, make: Make, tmp_path: Path, options: dict[str, Any]
+    ) -> None:
+        with pytest.raises(ValueError, match=r"plain \.npy files") as info:
+            make().save([1, 2], **options)
+        assert info.type is ValueError
+        assert self.state(make) == "missing"
+        make().save([1, 2])
+        with self.unchanged(make, tmp_path), pytest.raises(ValueError, match=r"plain \.npy"):
+            make("overwrite").save([3], **options)
+
+    def test_append_grows_the_file_in_place(self, make: Make) -> None:
+        make().save(np.arange(5, dtype=np.int64))
+        path = make().path
+        first = Path(path).read_bytes()
+        size = self.header_size(path)
+        inode = os.stat(path).st_ino
+        for k in range(3):
+            make().save(np.arange(5 + 2 * k, 7 + 2 * k))
+        after = Path(path).read_bytes()
+        assert os.stat(path).st_ino == inode  # not a new file renamed over the old one
+        assert self.header_size(path) == size  # the header never moves
+        assert after[size : len(first)] == first[size:]  # the stored rows are untouched
+        assert after[size:] == np.arange(11, dtype=np.int64).tobytes()
+        assert len(after) == size + 11 * 8
+        self.expect(make, list(range(11)), "int64")
+
+    def test_ragged_append_grows_both_files_in_place(self, make: Make, tmp_path: Path) -> None:
+        make().save([[1, 2], [3]])
+        paths = [tmp_path / "results.npy", tmp_path / "results.offsets.npy"]
+        before = [(os.stat(p).st_ino, p.read_bytes(), self.header_size(str(p))) for p in paths]
+        make().save([[4, 5, 6]])
+        for p, (inode, data, size) in zip(paths, before, strict=True):
+            assert os.stat(p).st_ino == inode
+            assert p.read_bytes()[size : len(data)] == data[size:]
+        self.expect(make, [[1, 2], [3], [4, 5, 6]], "int64", ragged=True)
+
+    def test_file_written_by_np_save_is_appended_to(self, make: Make) -> None:
+        np.save(make().path, np.arange(3.0))
+        make().save([3.0, 4.0])
+        self.expect(make, [0.0, 1.0, 2.0, 3.0, 4.0], "float64")
+
+    def test_uncommitted_tail_is_ignored_then_overwritten(self, make: Make) -> None:
+        make().save(np.array([1, 2, 3], dtype=np.int64))
+        path = make().path
+        size = self.header_size(path)
+        with open(path, "ab") as fh:  # a crash after the data, before the header
+            fh.write(np.array([97, 98], dtype=np.int64).tobytes())
+        assert np.load(path).tolist() == [1, 2, 3]
+        assert make().load().tolist() == [1, 2, 3]
+        make().save([4])
+        assert os.path.getsize(path) == size + 4 * 8  # the tail was overwritten
+        self.expect(make, [1, 2, 3, 4], "int64")
+
+    def test_interrupted_header_rewrite_keeps_the_committed_rows(
+        self, make: Make, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import grumpy_arrow.savers.npy as npy_saver
+
+        make().save([1.5, 2.5])
+        real_header = npy_saver._header
+
+        def crash_on_rewrite(dtype: Any, shape: Any, size: int | None = None) -> bytes:
+            if size is not None:  # data written, header not
+                raise KeyboardInterrupt("killed")
+            return real_header(dtype, shape, size)
+
+        monkeypatch.setattr(npy_saver, "_header", crash_on_rewrite)
+        with pytest.raises(KeyboardInterrupt):
+            make().save([7.5, 8.5, 9.5])
+        monkeypatch.setattr(npy_saver, "_header", real_header)
+        assert np.load(make().path).tolist() == [1.5, 2.5]
+        assert make().load().tolist() == [1.5, 2.5]
+        make().save([3.5])
+        self.expect(make, [1.5, 2.5, 3.5], "float64")
+
+    def test_interrupted_ragged_append_keeps_the_committed_rows(
+        self, make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import grumpy_arrow.savers.npy as npy_saver
+
+        make().save([[1, 2], [3]])
+        real_grow, calls = npy_saver._grow, []
+
+        def crash_on_offsets(path: str, start: int, values: np.ndarray) -> int:
+            calls.append(path)
+            if len(calls) == 2:  # the values file grew (and committed); offsets did not
+                raise KeyboardInterrupt("killed")
+            return real_grow(path, start, values)
+
+        monkeypatch.setattr(npy_saver, "_grow", crash_on_offsets)
+        with pytest.raises(KeyboardInterrupt):
+            make().save([[7, 7, 7, 7]])
+        monkeypatch.setattr(npy_saver, "_grow", real_grow)
+        assert calls[1].endswith("results.offsets.npy")
+        assert np.load(tmp_path / "results.npy").tolist() == [1, 2, 3, 7, 7, 7, 7]
+        assert make().load().to_list() == [[1, 2], [3]]
+        make().save([[4], [5, 6]])
+        self.expect(make, [[1, 2], [3], [4], [5, 6]], "int64", ragged=True)
+
+    def test_zero_d_and_nested_batches_are_refused(self, make: Make, tmp_path: Path) -> None:
+        make().save([1.0, 2.0])
+        cases = [
+            (np.float64(3.0), "a batch is a sequence of rows"),
+            ([np.ones((2, 3)), np.ones((1, 4))], "share their trailing shape"),
+            ([1.0, [2.0, 3.0]], "use GrumpySaver"),
+            ([[1.0], None], "null rows"),
+            ([[[1.0], [2.0, 3.0]], [[4.0]]], "use GrumpySaver"),
+        ]
+        for data, match in cases:
+            with self.unchanged(make, tmp_path), pytest.raises(SchemaError, match=match):
+                make().save(data)
+
+
+# -- grumpy stores ------------------------------------------------------------------------
+
+
+def _decode(group: Any, node: dict[str, Any], leaves: dict[str, Any], lo: int, hi: int) -> Any:
+    """Rows ``lo:hi`` of a layout node of a grumpy store, read with plain zarr."""
+    if node["kind"] == "leaf":
+        return group[node["values"]][lo:hi]
+    assert node["kind"] == "list", node
+    offsets = group[node["offsets"]][lo : hi + 1]
+    return [_decode(group, node["content"], leaves, int(a), int(b)) for a, b in
+            itertools.pairwise(offsets)]  # fmt: skip
+
+
+def _leaf_dtype(node: dict[str, Any]) -> np.dtype[Any]:
+    return np.dtype(node["dtype"]) if node["kind"] == "leaf" else _leaf_dtype(node["content"])
+
+
+def _to_list(x: Any) -> Any:
+    return x.tolist() if isinstance(x, np.ndarray) else [_to_list(v) for v in x]
+
+
+class TestGrumpySaver(SaverTests):
+    saver_cls = GrumpySaver
+    strict_shapes = False
+    ragged_update_resizes = True
+    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
+
+    def target(self, tmp_path: Path) -> str:
+        return str(tmp_path / "results.gr")
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        return GrumpySaver(target, approach=approach)
+
+    def lock_file(self, saver: Saver) -> str:
+        return f"{saver.path}.saver.lock"
+
+    def as_numpy(self, loaded: Any) -> np.ndarray:
+        assert isinstance(loaded, gr.GrumpyArray), type(loaded)
+        return loaded.to_numpy()
+
+    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
+        path = make().path
+        manifest = json.loads(Path(path, "grumpy.json").read_text())
+        assert manifest["format"] == "grumpy_arrow" and manifest["kind"] == "array"
+        layout = manifest["columns"][0]["layout"]
+        group = zarr.open_group(path, mode="r")
+        rows = _decode(group, layout, manifest["leaves"], 0, manifest["rows"])
+        return _to_list(rows), _leaf_dtype(layout)
+
+    def test_layout_read_by_plain_zarr(self, make: Make) -> None:
+        make().save([[1, 2], [3]])
+        make().save([[4, 5, 6]])
+        path = make().path
+        manifest = json.loads(Path(path, "grumpy.json").read_text())
+        assert manifest["rows"] == 3
+        assert manifest["leaves"]["array/r-offsets"] == {"dtype": "int64", "length": 4, "last": 6}
+        assert manifest["leaves"]["array/r.c-values"] == {"dtype": "int64", "length": 6}
+        group = zarr.open_group(path, mode="r")
+        assert group["array/r-offsets"][:4].tolist() == [0, 2, 3, 6]
+        assert group["array/r.c-values"][:6].tolist() == [1, 2, 3, 4, 5, 6]
+
+    def test_compression_and_chunks_options(self, make: Make) -> None:
+        make().save([1.0, 2.0], compression="zstd", chunks=(100,))
+        make().save([3.0])
+        path = make().path
+        manifest = json.loads(Path(path, "grumpy.json").read_text())
+        assert manifest["compressor"] == "zstd"
+        assert manifest["chunking"]["chunk_size"] == 100
+        leaf = zarr.open_group(path, mode="r")["array/r-values"]
+        assert leaf.chunks == (100,)
+        assert [type(c).__name__ for c in leaf.compressors] == ["ZstdCodec"]
+        self.expect(make, [1.0, 2.0, 3.0], "float64")
+
+    def test_compression_opts_and_bad_compression_are_refused(
+        self, make: Make, tmp_path: Path
+    ) -> None:
+        with pytest.raises(ValueError, match="takes no compression_opts"):
+            make().save([1], compression="zstd", compression_opts=3)
+        with pytest.raises(ValueError, match="compressor must be one of"):
+            make().save([1], compression="lz77")
+        assert self.state(make) == "missing"
+        make().save([1, 2])
+        with self.unchanged(make, tmp_path), pytest.raises(ValueError, match="compressor"):
+            make("overwrite").save([3], compression="lz77")
+
+    def test_unions_nulls_and_strings(self, make: Make) -> None:
+        make().save(["P1", ["P2-1", "P2-2"]])
+        make().save([None, "P4"])
+        make("update").save([["a", "b", "c"]], indices=[0])
+        assert make().load().to_list() == [["a", "b", "c"], ["P2-1", "P2-2"], None, "P4"]
+        assert gr.load(make().path).to_list() == [["a", "b", "c"], ["P2-1", "P2-2"], None, "P4"]
+
+    def test_frames(self, make: Make) -> None:
+        def frame(start: int, n: int) -> gr.DataFrame:
+            ids = list(range(start, start + n))
+            return gr.dataframe(
+                {
+                    "molecule_id": ids,
+                    "residue_a": [[10 * m + r for r in range(m % 3)] for m in ids],
+                },
+                schema=["molecule", "residue"],
+            )
+
+        make().save(frame(0, 3))
+        make().save(frame(3, 2))
+        loaded = make().load()
+        assert isinstance(loaded, gr.DataFrame)
+        assert loaded.to_dict() == frame(0, 5).to_dict()
+        make("update").save(frame(7, 1), indices=[1])
+        assert make().load()["molecule_id"].to_list() == [0, 7, 2, 3, 4]
+        assert make().load()["residue_a"].to_list() == [[], [70], [20, 21], [], [40]]
+
+
+# -- the abstract base --------------------------------------------------------------------
+
+
+class ListSaver(Saver):
+    """A minimal custom saver: rows kept in a list."""
+
+    def __init__(self, approach: str = "append") -> None:
+        super().__init__(approach=approach)
+        self.path = "<memory>"
+        self.rows: list[Any] = []
+        self.calls: list[tuple[list[Any], Any]] = []
+
+    def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
+        self.calls.append((list(data), indices))
+        if self.approach == "update":
+            for i, row in zip(indices, data, strict=True):
+                self.rows[i] = row
+        elif self.approach == "overwrite":
+            self.rows = list(data)
+        else:
+            self.rows.extend(data)
+
+    def load(self) -> list[Any]:
+        return list(self.rows)
+
+
+def test_saver_is_abstract() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        Saver()  # type: ignore[abstract]
+
+    class OnlySave(Saver):
+        def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"abstract.*load"):
+        OnlySave()  # type: ignore[abstract]
+    assert gr.savers.Saver is Saver
+    assert gr.savers.APPROACHES == ("append", "overwrite", "update")
+
+
+def test_custom_saver_works_with_run() -> None:
+    saver = ListSaver(" Append")
+    assert repr(saver) == "ListSaver('<memory>', approach='append')"
+    assert gr.run(lambda i: i * 10, range(7), saver=saver, save_interval=3) == 7
+    assert saver.load() == [0, 10, 20, 30, 40, 50, 60]
+    assert [len(batch) for batch, _ in saver.calls] == [3, 3, 1]
+    updater = ListSaver("update")
+    updater.rows = [None] * 5
+    gr.run(lambda i: -i, range(5), saver=updater, save_interval=2)
+    assert updater.load() == [0, -1, -2, -3, -4]
+    assert [indices for _, indices in updater.calls] == [range(0, 2), range(2, 4), range(4, 5)]
+
+
+def test_saver_threads_use_one_lock_per_target(tmp_path: Path) -> None:
+    """A reader thread (load) never sees a half-written batch of a concurrent append."""
+    path = tmp_path / "x.npy"
+    NumpySaver(path).save(np.zeros((1, 4)))
+    stop = threading.Event()
+    seen: list[int] = []
+    torn: list[Any] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            arr = NumpySaver(path).load()
+            seen.append(len(arr))
+            if len(arr) % 2 != 1 or not (arr == arr[:, :1]).all():
+                torn.append(arr)  # a half-written batch or row
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for k in range(1, 40):
+            NumpySaver(path).save(np.full((2, 4), float(k)))
+    finally:
+        stop.set()
+        thread.join()
+    assert torn == []
+    assert len(seen) > 0 and seen == sorted(seen)
+    assert NumpySaver(path).load()[:, 0].tolist() == [0.0] + [
+        float(k) for k in range(1, 40) for _ in range(2)
+    ]
