@@ -74,7 +74,16 @@ from grumpy_arrow.functions import (
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
 from grumpy_arrow.savers.runner import run
-from grumpy_arrow.storage import Handle, append, load, save, validate
+from grumpy_arrow.storage import (
+    Handle,
+    ShardedHandle,
+    ShardedWriter,
+    append,
+    consolidate,
+    load,
+    save,
+    validate,
+)
 from grumpy_arrow.storage import open_store as open
 from grumpy_arrow.streaming import Stream, stream
 from grumpy_arrow.strings import StringMethods
@@ -95,6 +104,8 @@ __all__ = [
     "OutOfBoundsError",
     "Schema",
     "SchemaError",
+    "ShardedHandle",
+    "ShardedWriter",
     "Stream",
     "StringMethods",
     "__version__",
@@ -109,6 +120,7 @@ __all__ = [
     "ceil",
     "clip",
     "concat",
+    "consolidate",
     "cos",
     "dataframe",
     "dtype",

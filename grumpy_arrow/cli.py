@@ -168,6 +168,10 @@ def _info(path: str) -> str:
 
     info = store_info(path)
     lines = [f"{info['path']}: {info['kind']}, {info['rows']} rows"]
+    if "shards" in info:
+        how = "consolidated" if info["consolidated"] else "not consolidated: discovered"
+        size = f" of up to {info['shard_rows']} rows" if info["shard_rows"] else ""
+        lines.append(f"  shards: {len(info['shards'])}{size} ({how})")
     if info["schema"] is not None:
         lines.append(f"  schema: {info['schema']}")
     for name, col in info["columns"].items():

@@ -1343,6 +1343,13 @@ def test_deleted_leaf(compressor: str, tmp_path: Path) -> None:
     }
 
 
+def test_validate_accepts_union_value_offsets_that_go_down(tmp_path: Path) -> None:
+    # Union value_offsets count up per child, so they go down where the child changes:
+    # [1, 2, [3]] has value_offsets [0, 1, 0]. Only list and string offsets must not.
+    gr.save(gr.array([1, 2, [3], [4, 5]]), tmp_path / "u")
+    assert gr.validate(tmp_path / "u") == []
+
+
 def test_deleted_leaf_metadata(store: Path) -> None:
     (store / LEAF / "zarr.json").unlink()
     _raises_format_error(lambda: gr.load(store), str(store), LEAF, "missing")

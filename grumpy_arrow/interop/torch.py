@@ -144,8 +144,10 @@ class Dataset(_MapBase):
     def __init__(self, source: Any, *, columns: list[str] | None = None,
                  transform: Any = None) -> None:  # fmt: skip
         from grumpy_arrow.storage.handle import Handle, open_store
+        from grumpy_arrow.storage.shards import ShardedHandle
 
-        handle = source if isinstance(source, Handle) else open_store(source)
+        sharded = isinstance(source, ShardedHandle)
+        handle = source if isinstance(source, Handle) or sharded else open_store(source)
         self.handle = handle if columns is None else handle[list(columns)]
         self.transform = transform
 

@@ -2,6 +2,19 @@
 
 from grumpy_arrow.storage.api import append, load, save
 from grumpy_arrow.storage.handle import Handle, open_store
+from grumpy_arrow.storage.shard_writer import ShardedWriter
+from grumpy_arrow.storage.shards import ShardedHandle, consolidate
 from grumpy_arrow.storage.validate import store_info, validate
 
-__all__ = ["Handle", "append", "load", "open_store", "save", "store_info", "validate"]
+__all__ = [
+    "Handle",
+    "ShardedHandle",
+    "ShardedWriter",
+    "append",
+    "consolidate",
+    "load",
+    "open_store",
+    "save",
+    "store_info",
+    "validate",
+]

@@ -19,6 +19,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import DataFrame, from_arrow_table
 from grumpy_arrow.storage import buffers as bf
-from grumpy_arrow.storage.manifest import MANIFEST_NAME, Manifest, parse_manifest
+from grumpy_arrow.storage.manifest import MANIFEST_NAME, LeafSpec, Manifest, parse_manifest
 from grumpy_arrow.storage.writer import (
     ARRAY_COLUMN,
     Batch,
@@ -37,7 +38,7 @@ from grumpy_arrow.storage.writer import (
 )
 from grumpy_arrow.storage.zarr import COMPRESSORS, LeafStore
 
-__all__ = ["append", "load", "read_manifest", "save"]
+__all__ = ["append", "load", "load_manifest", "manifest_at", "read_manifest", "save"]
 
 _MODES = ("w", "w-", "a")
 
@@ -96,6 +97,7 @@ def save(
     compressor: str = "default",
     mode: str = "w",
     storage_options: dict[str, Any] | None = None,
+    shard_rows: int | None = None,
 ) -> None:
     """Write an array or frame (or an iterator of them) to a Zarr v3 store.
 
@@ -115,6 +117,11 @@ def save(
         ``"default"`` is ``"none"`` (measured fastest here; see docs/performance.md).
     mode : {"w", "w-", "a"}
         Overwrite, fail if the store exists, or append to it if it exists.
+    shard_rows : int, optional
+        Write a sharded dataset (``shard-000000/``, ... of at most ``shard_rows`` rows
+        each, then a top-level manifest; see :class:`grumpy_arrow.ShardedWriter` and
+        docs/storage.md). ``mode="a"`` then appends to an existing sharded dataset as
+        :func:`append` does.
 
     Raises
     ------
@@ -123,6 +130,13 @@ def save(
     SchemaError
         If a later batch does not fit the first (the store keeps what was committed).
     """
+    if shard_rows is not None:
+        from grumpy_arrow.storage.shard_writer import save_sharded
+
+        save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
+                     chunk_dim=chunk_dim, compressor=compressor, mode=mode,
+                     storage_options=storage_options)  # fmt: skip
+        return
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
     if compressor == "default":
@@ -136,11 +150,17 @@ def save(
     items: Iterable[Any] = obj if _is_stream(obj) else [obj]
     store = LeafStore(path, storage_options)
     exists = store.exists(MANIFEST_NAME)
-    if exists and mode == "w-":
+    sharded = _is_sharded(store)
+    if (exists or sharded) and mode == "w-":
         raise StoreError(f"{store.url}: a store exists already (mode='w-')")
+    if mode == "a" and sharded:
+        from grumpy_arrow.storage.shard_writer import append_sharded
+
+        append_sharded(items, store)
+        return
     with lock(store):
         manifest = read_manifest(store) if exists and mode == "a" else None
-        if exists and mode == "w":
+        if (exists or sharded) and mode == "w":
             _clear(store)
         for item in items:
             batch = _as_batch(item)
@@ -189,6 +209,9 @@ def _clear(store: LeafStore) -> None:
 def append(obj: Any, path: Any, *, storage_options: dict[str, Any] | None = None) -> None:
     """Append rows to an existing store (a true append: only new data is written).
 
+    On a sharded dataset the rows fill its last shard up to the dataset's ``shard_rows``,
+    then go into new shards, and the dataset is consolidated again.
+
     Raises
     ------
     StoreFormatError
@@ -198,6 +221,11 @@ def append(obj: Any, path: Any, *, storage_options: dict[str, Any] | None = None
         store is left unchanged.
     """
     store = LeafStore(path, storage_options)
+    if _is_sharded(store):
+        from grumpy_arrow.storage.shard_writer import append_sharded
+
+        append_sharded([obj], store)
+        return
     read_manifest(store)  # no store here: fail before creating anything
     with lock(store):
         manifest = read_manifest(store)
@@ -220,12 +248,30 @@ def load(
         For a missing, foreign, corrupt or truncated store (naming the leaf or field).
     """
     store = LeafStore(path, storage_options, read_only=True)
-    manifest = read_manifest(store)
+    from grumpy_arrow.storage.shards import load_sharded, read_any
+
+    manifest = read_any(store)
+    if not isinstance(manifest, Manifest):
+        return load_sharded(store, manifest, columns)
     return load_manifest(store, manifest, columns)
 
 
-def load_manifest(store: LeafStore, manifest: Manifest, columns: list[str] | None) -> Any:
-    """Read the committed content of a store (leaves concurrently)."""
+def _is_sharded(store: LeafStore) -> bool:
+    from grumpy_arrow.storage.shards import is_sharded
+
+    return is_sharded(store)
+
+
+def load_manifest(
+    store: LeafStore, manifest: Manifest, columns: list[str] | None, *, rows: int | None = None
+) -> Any:
+    """Read the committed content of a store (leaves concurrently).
+
+    With ``rows`` the store is read at that committed row count (at most the manifest's),
+    as :func:`manifest_at` describes.
+    """
+    if rows is not None:
+        manifest = manifest_at(store, manifest, rows)
     specs = _select(manifest, columns, store.url)
     names = sorted(
         {name for c in specs for name in _leaf_names(c.layout) if name in manifest.leaves}
@@ -280,3 +326,73 @@ def _leaf_names(layout: dict[str, Any]) -> list[str]:
         if child in layout:
             out += _leaf_names(layout[child])
     return out
+
+
+def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
+    """The manifest of the store's first ``rows`` committed rows.
+
+    Appends never rewrite committed values, so cutting every leaf at the length it had
+    when the store held ``rows`` rows gives exactly that earlier state. The cut lengths
+    come from one offset value per list and string node and two values per union
+    (``type_ids`` and ``value_offsets`` of the last row); nothing else is read.
+
+    Raises
+    ------
+    StoreFormatError
+        If the store commits fewer than ``rows`` rows.
+    """
+    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0:
+        raise ValueError(f"rows must be an int >= 0, got {rows!r}")
+    rows = int(rows)
+    if rows == manifest.rows:
+        return manifest
+    if rows > manifest.rows:
+        raise StoreFormatError(
+            f"{store.url}: the store commits {manifest.rows} rows; {rows} were expected"
+        )
+    cut: dict[str, LeafSpec] = {}
+    for column in manifest.columns:
+        _cut_node(store, manifest, column.layout, rows, cut)
+    leaves = {name: cut.get(name, spec) for name, spec in manifest.leaves.items()}
+    return replace(manifest, rows=rows, leaves=leaves)
+
+
+def _cut_node(
+    store: LeafStore, manifest: Manifest, layout: dict[str, Any], n: int, out: dict[str, LeafSpec]
+) -> None:
+    """Record the lengths of a node's leaves when it had ``n`` rows (and recurse)."""
+
+    def value(name: str, i: int) -> int:
+        return int(store.read(name, i, i + 1)[0])
+
+    def put(name: str, length: int, last: int | None = None) -> None:
+        out[name] = LeafSpec(manifest.leaves[name].dtype, length, last)
+
+    if layout.get("validity") in manifest.leaves:
+        put(layout["validity"], n)
+    kind = layout["kind"]
+    if kind == "leaf":
+        if layout.get("values"):
+            put(layout["values"], n)
+        else:  # strings and bytes: offsets and data
+            end = value(layout["offsets"], n)
+            put(layout["offsets"], n + 1, end)
+            put(layout["data"], end)
+    elif kind == "list":
+        done = out.get(layout["offsets"])  # a level's shared offsets: cut once
+        content = done.last if done is not None and done.last is not None else None
+        if content is None:
+            content = value(layout["offsets"], n)
+            put(layout["offsets"], n + 1, content)
+        _cut_node(store, manifest, layout["content"], content, out)
+    else:
+        put(layout["type_ids"], n)
+        put(layout["value_offsets"], n)
+        scalars = 0
+        if n:
+            # Children are compact in row order: the last row's position in its child
+            # tells how many rows each child had.
+            position = value(layout["value_offsets"], n - 1) + 1
+            scalars = position if value(layout["type_ids"], n - 1) == 0 else n - position
+        _cut_node(store, manifest, layout["scalar"], scalars, out)
+        _cut_node(store, manifest, layout["list"], n - scalars, out)

@@ -10,7 +10,7 @@ read concurrently. A decoded-chunk LRU cache with a byte budget serves repeated 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,13 +27,16 @@ from grumpy_arrow.errors import (
 )
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
-from grumpy_arrow.storage.api import load_manifest, read_manifest
+from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
-__all__ = ["Handle", "open_store"]
+if TYPE_CHECKING:
+    from grumpy_arrow.storage.shards import ShardedHandle
+
+__all__ = ["Handle", "open_store", "parse_rows"]
 
 DEFAULT_CACHE = 256 * 2**20
 GAP_BYTES = 8 * 1024  # ranges closer than this are read as one (two pages)
@@ -54,13 +57,20 @@ def open_store(
     cache: str = "chunks",
     cache_bytes: int = DEFAULT_CACHE,
     storage_options: dict[str, Any] | None = None,
-) -> Handle:
+) -> Handle | ShardedHandle:
     """Open a store lazily: nothing but the manifest is read until rows are asked for.
+
+    A sharded dataset (docs/storage.md, "Shards and parallel writers") opens as a
+    :class:`~grumpy_arrow.storage.shards.ShardedHandle`, which has the same interface.
 
     Parameters
     ----------
     cache : {"chunks", "none"}
         Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
+
+    Returns
+    -------
+    Handle or ShardedHandle
 
     Raises
     ------
@@ -69,11 +79,27 @@ def open_store(
     """
     if cache not in ("chunks", "none"):
         raise ValueError(f"cache must be 'chunks' or 'none', got {cache!r}")
-    return Handle(path, cache=cache, cache_bytes=cache_bytes, storage_options=storage_options)
+    from grumpy_arrow.storage.shards import ShardedHandle, read_any
+
+    store = LeafStore(path, storage_options, read_only=True)
+    manifest = read_any(store)
+    if isinstance(manifest, Manifest):
+        return Handle(path, cache=cache, cache_bytes=cache_bytes,
+                      storage_options=storage_options, _manifest=manifest)  # fmt: skip
+    return ShardedHandle(path, cache=cache, cache_bytes=cache_bytes,
+                         storage_options=storage_options, _manifest=manifest)  # fmt: skip
 
 
 class Handle:
-    """A lazy view of a store; picklable (it reopens from its path in a new process)."""
+    """A lazy view of a store; picklable (it reopens from its path in a new process).
+
+    Parameters
+    ----------
+    rows : int, optional
+        Read the store at this committed row count (at most the manifest's): the state it
+        had when it held ``rows`` rows, whatever was appended since. Sharded datasets
+        read each shard at the row count their top-level manifest lists.
+    """
 
     def __init__(
         self,
@@ -83,6 +109,9 @@ class Handle:
         cache_bytes: int = DEFAULT_CACHE,
         storage_options: dict[str, Any] | None = None,
         columns: list[str] | None = None,
+        rows: int | None = None,
+        _manifest: Manifest | None = None,
+        _cache: ChunkCache | None = None,
     ) -> None:
         self._path = path
         self._options: dict[str, Any] = {
@@ -91,17 +120,20 @@ class Handle:
             "storage_options": storage_options,
         }
         self._columns = columns
-        self._open()
+        self._at = rows
+        self._open(_manifest, _cache)
 
-    def _open(self) -> None:
+    def _open(self, manifest: Manifest | None = None, cache: ChunkCache | None = None) -> None:
         self._store = LeafStore(self._path, self._options["storage_options"], read_only=True)
-        self._manifest = read_manifest(self._store)
+        self._manifest = read_manifest(self._store) if manifest is None else manifest
+        if self._at is not None:
+            self._manifest = manifest_at(self._store, self._manifest, self._at)
         self._selection_id = 0
         self._touched: dict[str, int] = {}
         self._memo: list[tuple[Any, np.ndarray]] = []
         self._store_bytes: int | None = None
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
-        self._cache = ChunkCache(int(budget)) if budget else None
+        self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
             names = [c.name for c in self._manifest.columns]
             for c in self._columns:
@@ -111,10 +143,14 @@ class Handle:
                     )
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self._path, "options": self._options, "columns": self._columns}
+        state = {"path": self._path, "options": self._options, "columns": self._columns}
+        if self._at is not None:
+            state["rows"] = self._at
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._path, self._options, self._columns = state["path"], state["options"], state["columns"]
+        self._at = state.get("rows")
         self._open()
 
     # -- metadata ---------------------------------------------------------------------
@@ -212,6 +248,7 @@ class Handle:
             raise SchemaError(f"{self._store.url}: column views apply to frames")
         out = Handle.__new__(Handle)
         out._path, out._options, out._columns = self._path, self._options, columns
+        out._at = self._at
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._touched, out._memo = 0, self._touched, []
         out._store_bytes = self._store_bytes
@@ -224,26 +261,7 @@ class Handle:
         return out
 
     def _rows(self, key: Any) -> np.ndarray:
-        n = len(self)
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            i = int(key)
-            if not -n <= i < n:
-                raise OutOfBoundsError(f"row {i} is out of bounds for a store with {n} rows")
-            return np.array([i % n], dtype=np.int64)
-        if isinstance(key, slice):
-            return np.arange(*key.indices(n), dtype=np.int64)
-        idx = np.asarray(key)
-        if idx.dtype == bool:
-            if len(idx) != n:
-                raise OutOfBoundsError(f"boolean index has length {len(idx)}; the store has {n}")
-            return np.flatnonzero(idx)
-        idx = idx.astype(np.int64).reshape(-1)
-        bad = (idx < -n) | (idx >= n)
-        if bad.any():
-            raise OutOfBoundsError(
-                f"row {int(idx[np.flatnonzero(bad)[0]])} is out of bounds for a store with {n} rows"
-            )
-        return np.where(idx < 0, idx + n, idx)
+        return parse_rows(key, len(self))
 
     def take(self, indices: Any, columns: list[str] | None = None, *, squeeze: bool = False) -> Any:
         """The rows at ``indices`` (any order) as an in-memory array or frame.
@@ -505,8 +523,7 @@ class Handle:
         ):
             table = loaded.to_arrow()  # union columns take the node path (compact children)
         holder[()] = (loaded, table)
-        cache.put(("", -2), holder)
-        cache.used += total  # the holder's nbytes does not see what it holds
+        cache.put(("", -2), holder, nbytes=total)  # its nbytes does not see what it holds
         return (loaded, table)
 
     def _busy(self) -> bool:
@@ -544,6 +561,35 @@ class Handle:
         values = self._store.read_whole(name, length)
         cache.put(key, values)
         return values
+
+
+def parse_rows(key: Any, n: int) -> np.ndarray:
+    """Row numbers (int64, any order) selected by an int, slice, bool mask or indices.
+
+    Raises
+    ------
+    OutOfBoundsError
+        For a row outside ``[-n, n)`` or a mask whose length is not ``n``.
+    """
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        i = int(key)
+        if not -n <= i < n:
+            raise OutOfBoundsError(f"row {i} is out of bounds for a store with {n} rows")
+        return np.array([i % n], dtype=np.int64)
+    if isinstance(key, slice):
+        return np.arange(*key.indices(n), dtype=np.int64)
+    idx = np.asarray(key)
+    if idx.dtype == bool:
+        if len(idx) != n:
+            raise OutOfBoundsError(f"boolean index has length {len(idx)}; the store has {n}")
+        return np.flatnonzero(idx)
+    idx = idx.astype(np.int64).reshape(-1)
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise OutOfBoundsError(
+            f"row {int(idx[np.flatnonzero(bad)[0]])} is out of bounds for a store with {n} rows"
+        )
+    return np.where(idx < 0, idx + n, idx)
 
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:

@@ -8,6 +8,7 @@ description; this module is its implementation.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,9 @@ __all__ = [
     "LeafSpec",
     "LevelSpec",
     "Manifest",
+    "ShardSpec",
+    "ShardedManifest",
+    "parse_any_manifest",
     "parse_manifest",
 ]
 
@@ -28,6 +32,7 @@ FORMAT = "grumpy_arrow"
 VERSION = 1
 MANIFEST_NAME = "grumpy.json"
 _NODE_KINDS = {"leaf", "list", "union"}
+_SHARD_NAME = re.compile(r"shard-[0-9]{6,}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,81 @@ class Manifest:
         raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class ShardSpec:
+    """One shard of a sharded dataset: its directory name and the rows it contributes."""
+
+    name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ShardedManifest:
+    """A sharded dataset's top-level manifest (see ``docs/format.md``, "Sharded datasets").
+
+    ``rows`` is the sum of the shards' listed rows; ``shard_rows`` the rows per shard the
+    writers used (None when they differ or are unknown). ``consolidated`` is False for a
+    manifest discovered from the shard directories (no top-level ``grumpy.json``).
+    """
+
+    rows: int
+    shards: tuple[ShardSpec, ...]
+    shard_rows: int | None = None
+    creator: str = ""
+    version: int = VERSION
+    consolidated: bool = True
+
+    def to_json(self) -> str:
+        """The top-level manifest as pretty JSON text."""
+        doc = {
+            "format": FORMAT,
+            "version": self.version,
+            "kind": "sharded",
+            "rows": self.rows,
+            "shard_rows": self.shard_rows,
+            "shards": [{"name": s.name, "rows": s.rows} for s in self.shards],
+            "creator": self.creator,
+        }
+        return json.dumps(doc, indent=1)
+
+
+def _parse_sharded(doc: dict[str, Any], where: str) -> ShardedManifest:
+    rows = _field(doc, "rows", int, where)
+    shard_rows = doc.get("shard_rows")
+    if shard_rows is not None and (
+        not isinstance(shard_rows, int) or isinstance(shard_rows, bool) or shard_rows < 1
+    ):
+        raise StoreFormatError(
+            f"{where}: {MANIFEST_NAME} field 'shard_rows' must be a positive int or null, got "
+            f"{shard_rows!r}"
+        )
+    shards = []
+    for i, entry in enumerate(_field(doc, "shards", list, where)):
+        if not isinstance(entry, dict):
+            raise StoreFormatError(f"{where}: field 'shards[{i}]' must be an object")
+        name = _field(entry, "name", str, where, f"shards[{i}].")
+        count = _field(entry, "rows", int, where, f"shards[{i}].")
+        if not _SHARD_NAME.fullmatch(name) or count < 0:
+            raise StoreFormatError(
+                f"{where}: field 'shards[{i}]' must name a shard-NNNNNN directory with rows "
+                f">= 0, got {entry!r}"
+            )
+        shards.append(ShardSpec(name, count))
+    numbers = [int(s.name[6:]) for s in shards]
+    if numbers != sorted(set(numbers)):
+        raise StoreFormatError(
+            f"{where}: field 'shards' must list distinct shards in numeric order, got "
+            f"{[s.name for s in shards]}"
+        )
+    if rows != sum(s.rows for s in shards):
+        raise StoreFormatError(
+            f"{where}: field 'rows' is {rows}; the shards list {sum(s.rows for s in shards)}"
+        )
+    return ShardedManifest(
+        rows, tuple(shards), shard_rows, str(doc.get("creator", "")), doc["version"]
+    )
+
+
 def parse_manifest(text: str | bytes, where: str) -> Manifest:
     """Parse and validate manifest text read from store ``where``.
 
@@ -119,6 +199,31 @@ def parse_manifest(text: str | bytes, where: str) -> Manifest:
         For malformed JSON, a foreign format, an unknown version, or a missing or
         ill-typed field — naming the store and the field.
     """
+    doc = _document(text, where)
+    if doc.get("kind") == "sharded":
+        raise StoreFormatError(
+            f"{where}: {MANIFEST_NAME} describes a sharded dataset, not a single store; "
+            "open it with gr.open or gr.load"
+        )
+    return _parse_store(doc, where)
+
+
+def parse_any_manifest(text: str | bytes, where: str) -> Manifest | ShardedManifest:
+    """Parse a store's manifest or a sharded dataset's top-level manifest.
+
+    Raises
+    ------
+    StoreFormatError
+        As :func:`parse_manifest`, for either kind of manifest.
+    """
+    doc = _document(text, where)
+    if doc.get("kind") == "sharded":
+        return _parse_sharded(doc, where)
+    return _parse_store(doc, where)
+
+
+def _document(text: str | bytes, where: str) -> dict[str, Any]:
+    """The JSON object of a manifest, with its format and version checked."""
     try:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
@@ -136,10 +241,15 @@ def parse_manifest(text: str | bytes, where: str) -> Manifest:
             f"{where}: unknown store version {version!r} in {MANIFEST_NAME}; this "
             f"grumpy_arrow reads version {VERSION}"
         )
+    return doc
+
+
+def _parse_store(doc: dict[str, Any], where: str) -> Manifest:
+    version = doc["version"]
     kind = _field(doc, "kind", str, where)
     if kind not in ("array", "dataframe"):
         raise StoreFormatError(
-            f"{where}: field 'kind' must be 'array' or 'dataframe', got {kind!r}"
+            f"{where}: field 'kind' must be 'array', 'dataframe' or 'sharded', got {kind!r}"
         )
     rows = _field(doc, "rows", int, where)
     leaves = {}

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from grumpy_arrow.errors import GrumpyError, StoreFormatError
+from grumpy_arrow.errors import GrumpyError, SchemaError, StoreFormatError
 from grumpy_arrow.storage.api import load_manifest, read_manifest
-from grumpy_arrow.storage.manifest import Manifest
+from grumpy_arrow.storage.manifest import Manifest, ShardedManifest
+from grumpy_arrow.storage.shards import check_same, read_any
 from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = ["store_info", "validate"]
@@ -31,12 +32,22 @@ def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> lis
     expected dtype, that chunk files are present and whole, that offsets start at 0, never
     decrease and end where their content ends, and that every column has the committed
     number of rows.
+
+    For a sharded dataset every listed shard (or, without a top-level manifest, every
+    committed one) is checked so, and also that it commits at least the rows the dataset
+    lists and holds the same columns and layouts as the first shard.
     """
     store = LeafStore(path, storage_options, read_only=True)
     try:
-        manifest = read_manifest(store)
-    except StoreFormatError as err:
+        found = read_any(store)
+    except (StoreFormatError, SchemaError) as err:
         return [str(err)]
+    if isinstance(found, ShardedManifest):
+        return _validate_sharded(store, found)
+    return _validate_store(store, found)
+
+
+def _validate_store(store: LeafStore, manifest: Manifest) -> list[str]:
     problems: list[str] = []
     for name, spec in sorted(manifest.leaves.items()):
         problems += _check_leaf(store, name, spec.length, spec.dtype, spec.last)
@@ -44,6 +55,34 @@ def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> lis
         try:
             load_manifest(store, manifest, None)
         except (GrumpyError, ValueError, OSError) as err:
+            problems.append(str(err))
+    return problems
+
+
+def _validate_sharded(store: LeafStore, top: ShardedManifest) -> list[str]:
+    problems: list[str] = []
+    first: tuple[str, Manifest] | None = None
+    for spec in top.shards:
+        child = LeafStore(f"{store.url.rstrip('/')}/{spec.name}", store.storage_options,
+                          read_only=True)  # fmt: skip
+        try:
+            manifest = read_manifest(child)
+        except StoreFormatError as err:
+            problems.append(f"{store.url}: shard {spec.name!r}: {err}")
+            continue
+        found = _validate_store(child, manifest)
+        problems += [f"{store.url}: shard {spec.name!r}: {p}" for p in found]
+        if manifest.rows < spec.rows:
+            problems.append(
+                f"{store.url}: shard {spec.name!r} commits {manifest.rows} rows; the dataset "
+                f"lists {spec.rows}"
+            )
+        if first is None:
+            first = (spec.name, manifest)
+            continue
+        try:
+            check_same(store.url, first, (spec.name, manifest))
+        except SchemaError as err:
             problems.append(str(err))
     return problems
 
@@ -80,7 +119,7 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
         values = store.read_whole(name, length)
     except (GrumpyError, ValueError, OSError) as err:
         return [str(err)]
-    if name.endswith("offsets") and length:
+    if name.endswith("-offsets") and length:  # not union value_offsets: they go up per child
         if int(values[0]) != 0:
             out.append(f"{where} starts at {int(values[0])}; offsets start at 0")
         if np.any(np.diff(values) < 0):
@@ -92,9 +131,42 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
 
 
 def store_info(path: Any, *, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What ``grumpy-arrow info`` prints: kind, rows, schema, columns, leaves, bytes, chunks."""
+    """What ``grumpy-arrow info`` prints: kind, rows, schema, columns, leaves, bytes, chunks.
+
+    For a sharded dataset the columns and chunking are the first shard's, ``rows`` and
+    ``leaves`` are totals, and ``shards`` lists each shard's name and (listed) rows;
+    ``consolidated`` says whether a top-level manifest lists them (else they were
+    discovered).
+    """
     store = LeafStore(path, storage_options, read_only=True)
-    manifest: Manifest = read_manifest(store)
+    found = read_any(store)
+    if isinstance(found, ShardedManifest):
+        return _sharded_info(store, found)
+    return _store_info(store, found)
+
+
+def _sharded_info(store: LeafStore, top: ShardedManifest) -> dict[str, Any]:
+    parts = []
+    for spec in top.shards:
+        child = LeafStore(f"{store.url.rstrip('/')}/{spec.name}", store.storage_options,
+                          read_only=True)  # fmt: skip
+        parts.append(_store_info(child, read_manifest(child), sizes=False))
+    info = dict(parts[0])
+    info.update(
+        path=store.url,
+        rows=top.rows,
+        leaves=sum(p["leaves"] for p in parts),
+        bytes_on_disk=_bytes_on_disk(store),
+        leaf_chunks=sorted({c for p in parts for c in p["leaf_chunks"]}),
+        creator=top.creator or info["creator"],
+        shards=[{"name": s.name, "rows": s.rows} for s in top.shards],
+        shard_rows=top.shard_rows,
+        consolidated=top.consolidated,
+    )
+    return info
+
+
+def _bytes_on_disk(store: LeafStore) -> int:
     try:
         if store.local:  # allocated blocks: chunk files past the data are sparse
             nbytes = sum(
@@ -106,6 +178,11 @@ def store_info(path: Any, *, storage_options: dict[str, Any] | None = None) -> d
             nbytes = int(store.fs.du(store.root))
     except (OSError, ValueError):
         nbytes = -1
+    return nbytes
+
+
+def _store_info(store: LeafStore, manifest: Manifest, *, sizes: bool = True) -> dict[str, Any]:
+    nbytes = _bytes_on_disk(store) if sizes else -1
     chunks = {}
     for name in manifest.leaves:
         chunks[name] = store.leaf_meta(name)[0]

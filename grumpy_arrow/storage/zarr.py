@@ -69,51 +69,87 @@ class IOStats:
         }
 
 
-class ChunkCache:
-    """An LRU of decoded chunks, bounded by bytes (0 disables it)."""
+class _LRU:
+    """The state scoped :class:`ChunkCache` views share: items, their sizes, the byte budget."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._lock = threading.Lock()
+        self.items: OrderedDict[tuple[str, int], tuple[np.ndarray, int]] = OrderedDict()
+        self.seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.lock = threading.Lock()
+
+
+class ChunkCache:
+    """An LRU of decoded chunks, bounded by bytes (0 disables it).
+
+    :meth:`scoped` gives a view whose keys live in their own namespace but which shares
+    the items and the budget: the shards of a sharded dataset use one cache between them.
+    """
+
+    def __init__(self, budget: int, *, _lru: _LRU | None = None, _scope: str = "") -> None:
+        self._lru = _LRU(budget) if _lru is None else _lru
+        self._scope = _scope
+
+    @property
+    def budget(self) -> int:
+        return self._lru.budget
+
+    @property
+    def used(self) -> int:
+        return self._lru.used
+
+    def scoped(self, scope: str) -> ChunkCache:
+        """A view of this cache whose keys do not meet those of other scopes."""
+        return ChunkCache(0, _lru=self._lru, _scope=f"{self._scope}{scope}\x00")
+
+    def _key(self, key: tuple[str, int]) -> tuple[str, int]:
+        return (self._scope + key[0], key[1]) if self._scope else key
 
     def seen(self, key: tuple[str, int]) -> bool:
         """Whether ``key`` was touched before (and remember that it now was)."""
-        with self._lock:
-            if key in self._seen:
+        key, lru = self._key(key), self._lru
+        with lru.lock:
+            if key in lru.seen:
                 return True
-            self._seen[key] = None
-            if len(self._seen) > 1 << 16:
-                self._seen.popitem(last=False)
+            lru.seen[key] = None
+            if len(lru.seen) > 1 << 16:
+                lru.seen.popitem(last=False)
             return False
 
     def get(self, key: tuple[str, int]) -> np.ndarray | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+        key, lru = self._key(key), self._lru
+        with lru.lock:
+            found = lru.items.get(key)
+            if found is None:
+                return None
+            lru.items.move_to_end(key)
+            return found[0]
 
-    def put(self, key: tuple[str, int], value: np.ndarray) -> None:
-        if value.nbytes > self.budget:
+    def put(self, key: tuple[str, int], value: np.ndarray, *, nbytes: int | None = None) -> None:
+        """Keep ``value``; ``nbytes`` is what it holds when its own ``nbytes`` cannot see
+        that (an object array holding a loaded store)."""
+        size = value.nbytes if nbytes is None else int(nbytes)
+        key, lru = self._key(key), self._lru
+        if size > lru.budget:
             return
-        with self._lock:
-            old = self._items.pop(key, None)
+        with lru.lock:
+            old = lru.items.pop(key, None)
             if old is not None:
-                self.used -= old.nbytes
-            self._items[key] = value
-            self.used += value.nbytes
-            while self.used > self.budget and self._items:
-                _, dropped = self._items.popitem(last=False)
-                self.used -= dropped.nbytes
+                lru.used -= old[1]
+            lru.items[key] = (value, size)
+            lru.used += size
+            while lru.used > lru.budget and lru.items:
+                _, (_, dropped) = lru.items.popitem(last=False)
+                lru.used -= dropped
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._seen.clear()
-            self.used = 0
+        """Empty the whole cache (every scope)."""
+        lru = self._lru
+        with lru.lock:
+            lru.items.clear()
+            lru.seen.clear()
+            lru.used = 0
 
 
 class LeafStore:

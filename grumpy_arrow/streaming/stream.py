@@ -166,11 +166,12 @@ class _Source:
     @classmethod
     def of(cls, source: Any, *, in_memory: bool, columns: list[str] | None) -> _Source:
         from grumpy_arrow.storage.handle import Handle, open_store
+        from grumpy_arrow.storage.shards import ShardedHandle
 
         if isinstance(source, (GrumpyArray, DataFrame)):
             obj = source if columns is None else source[list(columns)]
             return cls(obj, None)
-        handle = source if isinstance(source, Handle) else None
+        handle = source if isinstance(source, (Handle, ShardedHandle)) else None
         if handle is None:
             if not isinstance(source, (str, os.PathLike)):
                 raise TypeError(

@@ -1,0 +1,539 @@
+"""Sharded datasets: a directory of stores written by independent writers, read as one.
+
+A sharded dataset is a directory holding shard stores ``shard-000000/``,
+``shard-000001/``, ... (each a normal store with its own atomic commits and writer lock)
+and, once consolidated, a top-level ``grumpy.json`` listing every shard with the rows it
+contributes. Global row order is shard number order, then row order inside a shard.
+
+- ``gr.ShardedWriter`` (:mod:`.shard_writer`) writes shards ``shard_start``,
+  ``shard_start + shard_step``, ... of at most ``shard_rows`` rows each, so ``K`` writers
+  with ``shard_start=k, shard_step=K`` never touch the same shard.
+- :func:`consolidate` lists the committed shards (a shard without a committed manifest is
+  a writer that died before its first commit, and is skipped), checks that they agree on
+  kind, schema, columns and layouts, and writes the top-level manifest.
+- :class:`ShardedHandle` (what ``gr.open`` returns for a sharded dataset) reads the rows
+  the top-level manifest lists, even if writers have committed more since: a snapshot.
+  Without a top-level manifest the committed shards are discovered when it opens.
+
+Examples
+--------
+>>> import os, tempfile, grumpy_arrow as gr
+>>> path = os.path.join(tempfile.mkdtemp(), "sharded.gr")
+>>> gr.save(gr.array([[i] * (i % 3) for i in range(10)]), path, shard_rows=4)
+>>> sorted(d for d in os.listdir(path) if d.startswith("shard-"))
+['shard-000000', 'shard-000001', 'shard-000002']
+>>> h = gr.open(path)
+>>> len(h), [s.rows for s in h.shards]
+(10, [4, 4, 2])
+>>> h[[9, 0, 5]].to_list()
+[[], [], [5, 5]]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import threading
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow._version import __version__
+from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreFormatError
+from grumpy_arrow.frame.schema import parse_schema
+from grumpy_arrow.storage.api import _clear, _select, read_manifest
+from grumpy_arrow.storage.buffers import layout_signature
+from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows
+from grumpy_arrow.storage.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ShardedManifest,
+    ShardSpec,
+    parse_any_manifest,
+)
+from grumpy_arrow.storage.writer import lock
+from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
+
+__all__ = [
+    "DEFAULT_SHARD_ROWS",
+    "ShardedHandle",
+    "consolidate",
+    "is_sharded",
+    "list_shards",
+    "load_sharded",
+    "read_any",
+    "shard_name",
+]
+
+DEFAULT_SHARD_ROWS = 1 << 16
+_SHARD = re.compile(r"shard-([0-9]{6,})")
+
+
+def shard_name(number: int) -> str:
+    """The directory name of shard ``number`` (``shard-000042``)."""
+    return f"shard-{number:06d}"
+
+
+# -- the directory ----------------------------------------------------------------------
+
+
+def _child(store: LeafStore, name: str, *, read_only: bool) -> LeafStore:
+    return LeafStore(f"{store.url.rstrip('/')}/{name}", store.storage_options,
+                     read_only=read_only)  # fmt: skip
+
+
+def list_shards(store: LeafStore) -> list[tuple[int, str]]:
+    """``(number, name)`` of every ``shard-NNNNNN`` directory, in numeric order."""
+    try:
+        if store.local:
+            names = [e.name for e in os.scandir(store.root) if e.is_dir()]
+        else:
+            entries = store.fs.ls(store.root, detail=True)
+            names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
+                     if e.get("type") == "directory"]  # fmt: skip
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = [(int(m.group(1)), n) for n in names if (m := _SHARD.fullmatch(n))]
+    return sorted(found)
+
+
+def is_sharded(store: LeafStore) -> bool:
+    """Whether ``store`` holds a sharded dataset (consolidated or not)."""
+    try:
+        text = store.read_text(MANIFEST_NAME)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return bool(list_shards(store))
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("kind") == "sharded"
+
+
+def read_any(store: LeafStore) -> Manifest | ShardedManifest:
+    """A store's manifest, a sharded dataset's top-level one, or one discovered from the
+    committed shards when there is no top-level manifest.
+
+    Raises
+    ------
+    StoreFormatError
+        When the path holds neither, or a manifest is malformed.
+    SchemaError
+        When discovered shards disagree on kind, schema, columns or layouts.
+    """
+    try:
+        text = store.read_text(MANIFEST_NAME)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        if not list_shards(store):
+            return read_manifest(store)  # raises: not a store
+        return _discover(store)
+    return parse_any_manifest(text, store.url)
+
+
+def _committed(store: LeafStore) -> list[tuple[int, str, Manifest]]:
+    """The shards that have a committed manifest (others: a writer died before its first
+    commit, or is about to make it)."""
+    out = []
+    for number, name in list_shards(store):
+        child = _child(store, name, read_only=True)
+        if not child.exists(MANIFEST_NAME):
+            continue
+        out.append((number, name, read_manifest(child)))
+    return out
+
+
+def _discover(store: LeafStore) -> ShardedManifest:
+    committed = _committed(store)
+    if not committed:
+        raise StoreFormatError(
+            f"{store.url}: no shard has a committed {MANIFEST_NAME} yet (shard directories "
+            "exist, but no writer has committed to one)"
+        )
+    return _manifest_of(store, committed, consolidated=False)
+
+
+def _manifest_of(
+    store: LeafStore, committed: list[tuple[int, str, Manifest]], *, consolidated: bool
+) -> ShardedManifest:
+    first = committed[0]
+    for other in committed[1:]:
+        check_same(store.url, (first[1], first[2]), (other[1], other[2]))
+    sizes = {m.attrs.get("shard_rows") for _, _, m in committed}
+    size = sizes.pop() if len(sizes) == 1 else None
+    shards = tuple(ShardSpec(name, m.rows) for _, name, m in committed)
+    return ShardedManifest(
+        rows=sum(s.rows for s in shards),
+        shards=shards,
+        shard_rows=size if isinstance(size, int) and size >= 1 else None,
+        creator=f"grumpy_arrow {__version__}",
+        consolidated=consolidated,
+    )
+
+
+def check_same(where: str, a: tuple[str, Manifest], b: tuple[str, Manifest]) -> None:
+    """Raise a SchemaError naming both shards unless they hold the same kind of rows."""
+    (name_a, ma), (name_b, mb) = a, b
+
+    def fail(what: str, got: Any, want: Any) -> None:
+        raise SchemaError(
+            f"{where}: shard {name_b!r} does not match shard {name_a!r}: its {what} is "
+            f"{got}; {name_a!r} has {want}"
+        )
+
+    if ma.kind != mb.kind:
+        fail("kind", mb.kind, ma.kind)
+    if ma.schema != mb.schema:
+        fail("schema", mb.schema, ma.schema)
+    names_a, names_b = [c.name for c in ma.columns], [c.name for c in mb.columns]
+    if names_a != names_b:
+        fail("column list", names_b, names_a)
+    for ca, cb in zip(ma.columns, mb.columns, strict=True):
+        sa, sb = layout_signature(ca.layout), layout_signature(cb.layout)
+        if sa != sb:
+            fail(f"layout of column {ca.name!r}", sb, sa)
+
+
+def consolidate(path: Any, *, storage_options: dict[str, Any] | None = None) -> ShardedManifest:
+    """Write the top-level manifest of a sharded dataset, listing its committed shards.
+
+    Takes the directory's writer lock, lists the ``shard-NNNNNN`` directories that have a
+    committed manifest (skipping the others: writers that died before their first commit),
+    checks they hold the same kind of rows, and writes ``grumpy.json`` atomically with each
+    shard's committed row count. Readers then see exactly those rows (a snapshot) until
+    the next consolidation. Running it again is safe at any time.
+
+    Returns
+    -------
+    ShardedManifest
+        What was written: ``rows`` (the total), ``shards`` (name and rows of each) and
+        ``shard_rows``.
+
+    Raises
+    ------
+    StoreFormatError
+        If no shard is committed, a shard's manifest is malformed, or the path holds a
+        single store.
+    SchemaError
+        If two shards differ in kind, schema, columns or layouts (naming both).
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> path = os.path.join(tempfile.mkdtemp(), "ds.gr")
+    >>> for k in range(2):
+    ...     with gr.ShardedWriter(path, shard_start=k, shard_step=2, shard_rows=3) as w:
+    ...         w.write(gr.array([10 * k + i for i in range(5)]))
+    >>> info = gr.consolidate(path)
+    >>> info.rows, [(s.name, s.rows) for s in info.shards]
+    (10, [('shard-000000', 3), ('shard-000001', 3), ('shard-000002', 2), ('shard-000003', 2)])
+    >>> gr.load(path).to_list()
+    [0, 1, 2, 10, 11, 12, 3, 4, 13, 14]
+    """
+    store = LeafStore(path, storage_options)
+    _refuse_single(store)
+    if not list_shards(store):
+        raise StoreFormatError(f"{store.url}: no shard-NNNNNN directories to consolidate")
+    with lock(store):
+        return _consolidate(store)
+
+
+def _consolidate(store: LeafStore) -> ShardedManifest:
+    committed = _committed(store)
+    if not committed:
+        raise StoreFormatError(
+            f"{store.url}: no shard has a committed {MANIFEST_NAME}; nothing to consolidate"
+        )
+    top = _manifest_of(store, committed, consolidated=True)
+    store.write_atomic(MANIFEST_NAME, top.to_json().encode())
+    return top
+
+
+def _refuse_single(store: LeafStore) -> None:
+    if store.exists(MANIFEST_NAME) and not is_sharded(store):
+        raise StoreFormatError(
+            f"{store.url}: holds a single store, not a sharded dataset (write shards into "
+            "a new directory, or save with mode='w' to replace it)"
+        )
+
+
+def _remove(store: LeafStore) -> None:
+    """Delete a shard (under its lock, so a writer still at work is not pulled away)."""
+    if store.local:
+        with lock(store):
+            _clear(store)
+        shutil.rmtree(store.root, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            store.fs.rm(store.root, recursive=True)
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def load_sharded(store: LeafStore, top: ShardedManifest, columns: list[str] | None) -> Any:
+    """``gr.load`` of a sharded dataset: every shard at its listed rows, concatenated."""
+    handle = ShardedHandle(store.url, cache="none", storage_options=store.storage_options,
+                           _manifest=top)  # fmt: skip
+    if columns is not None:
+        _select(handle.manifest, columns, store.url)  # the errors gr.load gives for stores
+        return handle[list(columns)].load()
+    return handle.load()
+
+
+def _concat(parts: list[Any]) -> Any:
+    from grumpy_arrow.functions import concat
+
+    return parts[0] if len(parts) == 1 else concat(parts)
+
+
+class ShardedHandle:
+    """A lazy view of a sharded dataset with the interface of
+    :class:`~grumpy_arrow.storage.handle.Handle`.
+
+    Each shard is opened on first use, at the row count the top-level manifest lists
+    (rows committed after the consolidation are not seen), and checked against the first
+    shard. Shards share one chunk cache of ``cache_bytes``. The handle pickles as its
+    path, options and the shard list, so a worker process sees the same snapshot.
+    """
+
+    def __init__(
+        self,
+        path: Any,
+        *,
+        cache: str = "chunks",
+        cache_bytes: int = DEFAULT_CACHE,
+        storage_options: dict[str, Any] | None = None,
+        columns: list[str] | None = None,
+        _manifest: ShardedManifest | None = None,
+    ) -> None:
+        self._path = path
+        self._options: dict[str, Any] = {
+            "cache": cache,
+            "cache_bytes": cache_bytes,
+            "storage_options": storage_options,
+        }
+        self._columns = columns
+        self._open(_manifest)
+
+    def _open(self, top: ShardedManifest | None) -> None:
+        self._store = LeafStore(self._path, self._options["storage_options"], read_only=True)
+        if top is None:
+            found = read_any(self._store)
+            if not isinstance(found, ShardedManifest):
+                raise StoreFormatError(
+                    f"{self._store.url}: holds a single store, not a sharded dataset"
+                )
+            top = found
+        if not top.shards:
+            raise StoreFormatError(f"{self._store.url}: the dataset lists no shards")
+        self._top = top
+        self._bounds = np.concatenate([[0], np.cumsum([s.rows for s in top.shards])]).astype(
+            np.int64
+        )
+        self._handles: list[Handle | None] = [None] * len(top.shards)
+        self._lock = threading.RLock()
+        budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
+        self._cache = ChunkCache(int(budget)) if budget else None
+        template = self._shard(0).manifest
+        self._template = replace(template, rows=top.rows, leaves={})
+        if self._columns is not None:
+            self._check_columns(self._columns)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self._path, "options": self._options, "columns": self._columns,
+                "manifest": self._top}  # fmt: skip
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._path, self._options, self._columns = state["path"], state["options"], state["columns"]
+        self._open(state["manifest"])
+
+    def _shard(self, k: int) -> Handle:
+        """Shard ``k``'s handle at its listed rows (opened and checked on first use)."""
+        handle = self._handles[k]
+        if handle is not None:
+            return handle
+        with self._lock:
+            handle = self._handles[k]
+            if handle is None:
+                handle = self._open_shard(k)
+                self._handles[k] = handle
+        return handle
+
+    def _open_shard(self, k: int) -> Handle:
+        spec = self._top.shards[k]
+        url = f"{self._store.url.rstrip('/')}/{spec.name}"
+        try:
+            handle = Handle(
+                url,
+                cache=self._options["cache"],
+                cache_bytes=self._options["cache_bytes"],
+                storage_options=self._options["storage_options"],
+                rows=spec.rows,
+                _cache=None if self._cache is None else self._cache.scoped(spec.name),
+            )
+        except StoreFormatError as err:
+            raise StoreFormatError(
+                f"{self._store.url}: shard {spec.name!r}, listed with {spec.rows} rows, "
+                f"cannot be read: {err}"
+            ) from err
+        if k:
+            first = self._shard(0).manifest
+            check_same(self._store.url, (self._top.shards[0].name, first),
+                       (spec.name, handle.manifest))  # fmt: skip
+        return handle
+
+    # -- metadata ---------------------------------------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        """The shards' common manifest: kind, schema, levels, columns and chunking of every
+        shard, with ``rows`` the dataset's total (``leaves`` is empty: each shard has its
+        own; see :attr:`shards`)."""
+        return self._template
+
+    @property
+    def sharded_manifest(self) -> ShardedManifest:
+        """The top-level manifest this handle reads (or the one discovered when it opened)."""
+        return self._top
+
+    @property
+    def shards(self) -> tuple[ShardSpec, ...]:
+        """Name and listed rows of every shard, in row order."""
+        return self._top.shards
+
+    @property
+    def kind(self) -> str:
+        """``"array"`` or ``"dataframe"``."""
+        return self._template.kind
+
+    def __len__(self) -> int:
+        return self._top.rows
+
+    @property
+    def columns(self) -> list[str]:
+        """The frame's columns (those of this view)."""
+        if self._columns is not None:
+            return list(self._columns)
+        return [c.name for c in self._template.columns]
+
+    @property
+    def schema(self) -> Any:
+        """The frame's schema (None for arrays and frames without one)."""
+        return parse_schema(self._template.schema)
+
+    def _nonempty(self) -> list[int]:
+        """Shards with rows (shard 0 alone when none has any: results keep their type)."""
+        ks = [k for k, s in enumerate(self._top.shards) if s.rows]
+        return ks or [0]
+
+    def shape(self, dim: Any = 0) -> Any:
+        """Rows for dim 0; entity counts of a level, concatenated over the shards."""
+        if dim == 0:
+            return len(self)
+        parts = [self._shard(k).shape(dim) for k in self._nonempty()]
+        if isinstance(parts[0], (int, np.integer)):
+            return len(self)
+        return _concat(parts)
+
+    def stats(self) -> dict[str, int]:
+        """Bytes, chunks and read calls so far (and cache hits), summed over the shards."""
+        total = {"bytes_read": 0, "chunks_read": 0, "calls": 0, "cache_hits": 0}
+        for handle in self._handles:
+            if handle is not None:
+                for key, value in handle.stats().items():
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    def __repr__(self) -> str:
+        return (
+            f"<grumpy sharded dataset {self._store.url!r}: {self.kind}, {len(self)} rows in "
+            f"{len(self._top.shards)} shards, columns {self.columns}>"
+        )
+
+    # -- reads ------------------------------------------------------------------------
+
+    def load(self) -> Any:
+        """Everything (or this view's columns) in memory."""
+        parts = [self._view_of(k).load() for k in self._nonempty()]
+        return _concat(parts)
+
+    def _view_of(self, k: int) -> Handle:
+        handle = self._shard(k)
+        return handle if self._columns is None else handle[list(self._columns)]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self._view([key])
+        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+            return self._view(key)
+        squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
+        return self.take(parse_rows(key, len(self)), squeeze=squeeze)
+
+    def _check_columns(self, columns: list[str]) -> None:
+        if self._template.kind == "array":
+            raise SchemaError(f"{self._store.url}: column views apply to frames")
+        names = [c.name for c in self._template.columns]
+        for c in columns:
+            if c not in names:
+                raise ColumnNotFoundError(
+                    f"{self._store.url}: no column {c!r}; the columns are {', '.join(names)}"
+                )
+
+    def _view(self, columns: list[str]) -> ShardedHandle:
+        self._check_columns(columns)
+        out = ShardedHandle.__new__(ShardedHandle)
+        out.__dict__.update(self.__dict__)  # shares the shard handles, cache and lock
+        out._columns = list(columns)
+        return out
+
+    def take(self, indices: Any, columns: list[str] | None = None, *, squeeze: bool = False) -> Any:
+        """The rows at ``indices`` (any order, repeats and shard boundaries allowed) as an
+        in-memory array or frame; ``squeeze`` as :meth:`Handle.take`."""
+        if columns is not None:
+            self._check_columns(columns)
+        else:
+            columns = self._columns
+        out = self._take(parse_rows(indices, len(self)), columns)
+        if squeeze and self._template.kind == "array":
+            return out[0]
+        return out
+
+    def _take(self, rows: np.ndarray, columns: list[str] | None) -> Any:
+        if len(rows) == 0:
+            return self._shard(self._nonempty()[0]).take(rows, columns)
+        shard = np.searchsorted(self._bounds, rows, side="right") - 1
+        local = rows - self._bounds[shard]
+        if shard[0] == shard[-1] and bool(np.all(shard == shard[0])):
+            return self._shard(int(shard[0])).take(local, columns)
+        # Group the rows by shard (stable: each shard keeps the requested order), read
+        # each group with one planned take, and restore the order with one gather.
+        order = None if bool(np.all(np.diff(shard) >= 0)) else np.argsort(shard, kind="stable")
+        if order is not None:
+            shard, local = shard[order], local[order]
+        cuts = np.concatenate([[0], np.flatnonzero(np.diff(shard)) + 1, [len(rows)]])
+        parts = [
+            self._shard(int(shard[a])).take(local[a:b], columns)
+            for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
+        ]
+        out = _concat(parts)
+        if order is not None:
+            inverse = np.empty_like(order)
+            inverse[order] = np.arange(len(order), dtype=order.dtype)
+            out = out[inverse]
+        return out
+
+    def read(
+        self, i: int, *, ranges: dict[str, slice] | None = None, columns: list[str] | None = None
+    ) -> Any:
+        """Row ``i``, reading only ``ranges`` of its ragged columns (as :meth:`Handle.read`)."""
+        row = int(parse_rows(int(i), len(self))[0])
+        k = int(np.searchsorted(self._bounds, row, side="right") - 1)
+        if columns is not None:
+            self._check_columns(columns)
+        else:
+            columns = self._columns
+        return self._shard(k).read(row - int(self._bounds[k]), ranges=ranges, columns=columns)
