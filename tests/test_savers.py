@@ -1407,3 +1407,45 @@ def test_saver_threads_use_one_lock_per_target(tmp_path: Path) -> None:
     assert NumpySaver(path).load()[:, 0].tolist() == [0.0] + [
         float(k) for k in range(1, 40) for _ in range(2)
     ]
+
+
+# -- ragged= (buffer savers) --------------------------------------------------------------
+
+BUFFER_SAVERS = [
+    pytest.param(lambda p, **kw: ZarrSaver(p + ".zarr", **kw), id="zarr"),
+    pytest.param(
+        lambda p, **kw: HDF5Saver(p + ".h5", **kw),
+        id="hdf5",
+        marks=[pytest.mark.h5py, pytest.mark.skipif(h5py is None, reason="needs h5py")],
+    ),
+    pytest.param(lambda p, **kw: NumpySaver(p + ".npy", **kw), id="npy"),
+]
+
+
+@pytest.mark.parametrize("new", BUFFER_SAVERS)
+def test_ragged_true_keeps_a_first_batch_of_equal_lengths_ragged(
+    new: Callable[..., Saver], tmp_path: Path
+) -> None:
+    target = str(tmp_path / "out")
+    gr.run(
+        lambda i: np.arange(i % 3 + 1, dtype=np.float32) + i,
+        range(7),
+        saver=new(target, ragged=True),
+        save_interval=1,
+    )
+    rows = new(target).load().to_list()
+    assert rows == [[float(i + j) for j in range(i % 3 + 1)] for i in range(7)]
+
+
+@pytest.mark.parametrize("new", BUFFER_SAVERS)
+def test_ragged_false_refuses_rows_of_different_lengths(
+    new: Callable[..., Saver], tmp_path: Path
+) -> None:
+    target = str(tmp_path / "out")
+    with pytest.raises(SchemaError, match="ragged=False"):
+        new(target, ragged=False).save([[1, 2], [3]])
+    with pytest.raises(SchemaError, match="ragged=True stores rows"):
+        new(target, ragged=True).save([1, 2])
+    with pytest.raises(ValueError, match="ragged must be"):
+        new(target, ragged="yes")
+    assert not any(tmp_path.iterdir()) or all(p.name.startswith(".") for p in tmp_path.iterdir())

@@ -368,6 +368,31 @@ class BufferSaver(Saver):
 
     _lock_dir_owned = False  # whether the lock file sits in a directory of its own
 
+    def __init__(self, *, approach: str = "append", ragged: bool | None = None) -> None:
+        super().__init__(approach=approach)
+        if ragged not in (None, True, False):
+            raise ValueError(f"ragged must be None, True or False, got {ragged!r}")
+        self.ragged = ragged
+
+    def _form(self, batch: Batch) -> Batch:
+        """Apply the ``ragged=`` choice: True stores even equal-length rows as values +
+        offsets (so a first batch of equal lengths cannot fix a rectangular dataset)."""
+        if self.ragged and not batch.ragged and batch.values.ndim >= 2:
+            k = batch.values.shape[1]
+            flat = batch.values.reshape((-1, *batch.values.shape[2:]))
+            return Batch(flat, np.arange(len(batch) + 1, dtype=np.int64) * k)
+        if self.ragged and not batch.ragged and len(batch):
+            raise SchemaError(
+                f"{self._where()}: ragged=True stores rows of values; the batch is 1-D "
+                f"scalars {batch.values.shape}"
+            )
+        if self.ragged is False and batch.ragged:
+            raise SchemaError(
+                f"{self._where()}: ragged=False stores rectangular rows; the batch's rows "
+                "have different lengths"
+            )
+        return batch
+
     def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
         """Write ``data`` by the saver's approach.
 
@@ -377,9 +402,9 @@ class BufferSaver(Saver):
             Rectangular rows of any rank, or ragged rows (stored as values + offsets).
         indices : list, range, slice or integer/boolean NumPy array, optional
             The rows to write (``update`` only).
-        dtype, compression, compression_opts, chunks
-            Storage options; ``compression`` and ``chunks`` apply when a dataset is
-            created.
+        **kwargs
+            Storage options ``dtype``, ``compression``, ``compression_opts`` and ``chunks``;
+            ``compression`` and ``chunks`` apply when a dataset is created.
 
         Raises
         ------
@@ -404,7 +429,7 @@ class BufferSaver(Saver):
             raise ValueError(
                 f"{self._where()}: indices= applies to approach 'update', not {approach!r}"
             )
-        batch = self._prepare(data, kwargs)
+        batch = self._form(self._prepare(data, kwargs))
         with (
             self._lock,
             _target_lock(self._key()),

@@ -52,6 +52,9 @@ class HDF5Saver(BufferSaver):
         Several savers may write different datasets of one file (from one process).
     approach : {"append", "overwrite", "update"}
         See :class:`~grumpy_arrow.savers.Saver`.
+    ragged : bool, optional
+        As for :class:`~grumpy_arrow.savers.NumpySaver`: ``True`` always stores values +
+        offsets, ``None`` takes the form of the first batch.
 
     Notes
     -----
@@ -70,8 +73,15 @@ class HDF5Saver(BufferSaver):
     [[1.0, 2.0], [3.0, 4.0]]
     """
 
-    def __init__(self, path: Any, dataset_name: str = "dataset", approach: str = "append") -> None:
-        super().__init__(approach=approach)
+    def __init__(
+        self,
+        path: Any,
+        dataset_name: str = "dataset",
+        approach: str = "append",
+        *,
+        ragged: bool | None = None,
+    ) -> None:
+        super().__init__(approach=approach, ragged=ragged)
         if not isinstance(dataset_name, str) or not dataset_name.strip("/"):
             raise ValueError(f"dataset_name must be a non-empty string, got {dataset_name!r}")
         self.path = os.path.abspath(os.fspath(path))

@@ -126,6 +126,10 @@ class NumpySaver(BufferSaver):
         The ``.npy`` file (local). Ragged data also writes ``<stem>.offsets.npy``.
     approach : {"append", "overwrite", "update"}
         See :class:`~grumpy_arrow.savers.Saver`.
+    ragged : bool, optional
+        ``True`` stores rows as values + offsets even when a batch's rows happen to have
+        one length (results whose lengths vary from batch to batch); ``False`` refuses
+        ragged batches; ``None`` (default) takes the form of the first batch.
 
     Notes
     -----
@@ -143,8 +147,8 @@ class NumpySaver(BufferSaver):
     [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     """
 
-    def __init__(self, path: Any, approach: str = "append") -> None:
-        super().__init__(approach=approach)
+    def __init__(self, path: Any, approach: str = "append", *, ragged: bool | None = None) -> None:
+        super().__init__(approach=approach, ragged=ragged)
         self.path = os.path.abspath(os.fspath(path))
 
     def _where(self) -> str:

@@ -65,6 +65,9 @@ class ZarrSaver(BufferSaver):
         share one group.
     approach : {"append", "overwrite", "update"}
         See :class:`~grumpy_arrow.savers.Saver`.
+    ragged : bool, optional
+        As for :class:`~grumpy_arrow.savers.NumpySaver`: ``True`` always stores values +
+        offsets, ``None`` takes the form of the first batch.
     storage_options : dict, optional
         Passed to fsspec for URLs.
 
@@ -91,9 +94,10 @@ class ZarrSaver(BufferSaver):
         dataset_name: str = "dataset",
         approach: str = "append",
         *,
+        ragged: bool | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(approach=approach)
+        super().__init__(approach=approach, ragged=ragged)
         if not isinstance(dataset_name, str) or not dataset_name.strip("/"):
             raise ValueError(f"dataset_name must be a non-empty string, got {dataset_name!r}")
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
