@@ -28,6 +28,7 @@ The garbage collector is paused while timing, as :mod:`timeit` does.
 Usage::
 
     python benchmarks/bench_compute.py                       # full run, about 30 s
+    python benchmarks/bench_compute.py --quick               # full sizes, fewer calls, ~10 s
     python benchmarks/bench_compute.py --smoke               # tiny sizes, 1 repeat (CI)
     python benchmarks/bench_compute.py --markdown out.md     # also write Markdown tables
 """
@@ -102,6 +103,17 @@ FULL = Sizes(
     repeat=7,
     construction_repeat=5,
     budget_s=0.2,
+    passes=2,
+)
+# the full workload with fewer calls per op (run_all.py --quick): the same ratios, noisier
+QUICK = Sizes(
+    rows=4096,
+    row_len=256,
+    gathers=1000,
+    members=50,
+    repeat=3,
+    construction_repeat=2,
+    budget_s=0.05,
     passes=2,
 )
 SMOKE = Sizes(
@@ -515,7 +527,9 @@ def write_markdown(
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat (for CI)")
+    mode.add_argument("--quick", action="store_true", help="full sizes, fewer calls per op")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     parser.add_argument("--repeat", type=int, help="calls per block (default 7, 5 to build)")
     parser.add_argument("--seed", type=int, default=20240917, help="seed of the data")
@@ -525,7 +539,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.repeat is not None:
         sizes = dataclasses.replace(
             sizes,

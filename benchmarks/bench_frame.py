@@ -39,6 +39,7 @@ the ratios are reported, not judged.
 Usage::
 
     python benchmarks/bench_frame.py                       # full run, 100k molecules, ~2 min
+    python benchmarks/bench_frame.py --quick               # 10k molecules, ~20 s
     python benchmarks/bench_frame.py --smoke               # tiny sizes, 1 repeat (CI)
     python benchmarks/bench_frame.py --molecules 20000     # another size
     python benchmarks/bench_frame.py --markdown out.md     # also write Markdown tables
@@ -96,6 +97,8 @@ class Sizes:
 
 
 FULL = Sizes(molecules=100_000, residues=(20, 40), atoms=(5, 15), repeat=5, budget_s=1.0, passes=2)
+# a tenth of the molecules, fewer calls (run_all.py --quick): real ratios, noisier
+QUICK = Sizes(molecules=10_000, residues=(20, 40), atoms=(5, 15), repeat=3, budget_s=0.3, passes=2)
 SMOKE = Sizes(molecules=200, residues=(2, 6), atoms=(1, 4), repeat=1, budget_s=0.0, passes=1)
 
 
@@ -758,7 +761,9 @@ def write_markdown(path: Path, r: Report) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repeat (for CI)")
+    mode.add_argument("--quick", action="store_true", help="10,000 molecules, fewer calls")
     parser.add_argument("--molecules", type=int, metavar="N", help="molecules (default 100000)")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     parser.add_argument("--repeat", type=int, help="calls per block at least (default 5)")
@@ -769,7 +774,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.molecules is not None:
         sizes = dataclasses.replace(sizes, molecules=args.molecules)
     if args.repeat is not None:

@@ -22,13 +22,16 @@ have no Arrow kernels for them, so the table shows what pandas raises instead.
 
 The grumpy accessor is timed on the GrumpyDtype Series and on the ArrowDtype Series (where
 it first views the data as a GrumpyArray). Every result is checked against the pandas peer
-before timing. Timings are the best of N calls in milliseconds (N = 5, 1 in smoke mode),
-with the garbage collector paused; ratio = pandas time / grumpy time (> 1: grumpy faster).
+before timing. Timings are the best of N calls in milliseconds (N = 5, 3 in quick mode, 1 in
+smoke mode), with the garbage collector paused; ratio = pandas time / grumpy time (> 1:
+grumpy faster).
 
 Usage::
 
-    python benchmarks/bench_pandas.py            # full run (about a minute)
-    python benchmarks/bench_pandas.py --smoke    # 2,000 rows, 1 call (CI)
+    python benchmarks/bench_pandas.py                    # full run (about a minute)
+    python benchmarks/bench_pandas.py --quick            # 200,000 rows, 3 calls (~10 s)
+    python benchmarks/bench_pandas.py --smoke            # 2,000 rows, 1 call (CI)
+    python benchmarks/bench_pandas.py --markdown out.md  # also write Markdown tables
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from _common import host_info, machine_markdown, markdown_table, version_info
 
 import grumpy_arrow as gr
 from grumpy_arrow.pandas import GrumpyExtensionArray
@@ -112,7 +117,7 @@ def check(op: str, ours: pd.Series, theirs: pd.Series) -> None:
         raise AssertionError(f"{op}: grumpy and pandas indexes differ")
 
 
-def run(rows: int, repeats: int) -> list[tuple[str, float, float, float]]:
+def run(rows: int, repeats: int) -> list[Timing]:
     """(op, grumpy on GrumpyDtype, grumpy on ArrowDtype, pandas ArrowDtype) timings."""
     s_gr, s_arrow = build(rows)
     results = []
@@ -130,7 +135,11 @@ def run(rows: int, repeats: int) -> list[tuple[str, float, float, float]]:
     return results
 
 
-def table(results: list[tuple[str, float, float, float]]) -> str:
+Timing = tuple[str, float, float, float]
+RowOp = tuple[str, float, str]  # (op, GrumpyDtype ms, what pandas ArrowDtype does)
+
+
+def table(results: list[Timing]) -> str:
     head = (
         f"{'op':<12} {'gr on Grumpy':>13} {'gr on Arrow':>12} {'pandas .list':>13} "
         f"{'ratio':>7} {'ratio (Arrow)':>14}"
@@ -144,10 +153,10 @@ def table(results: list[tuple[str, float, float, float]]) -> str:
     return "\n".join(lines)
 
 
-def row_ops(rows: int, repeats: int) -> str:
+def row_ops(rows: int, repeats: int) -> list[RowOp]:
     """Timings of whole-row pandas operations, and what ArrowDtype does with them."""
     s_gr, s_arrow = build(rows)
-    lines = [f"{'row op':<14} {'GrumpyDtype':>12}  pandas ArrowDtype", "-" * 60]
+    out = []
     for op, fn in ROW_OPS.items():
         ours = best_ms(lambda f=fn: f(s_gr), repeats)  # type: ignore[misc]
         try:
@@ -155,8 +164,70 @@ def row_ops(rows: int, repeats: int) -> str:
             theirs = f"{best_ms(lambda f=fn: f(s_arrow), repeats):.1f} ms"  # type: ignore[misc]
         except (pa.ArrowException, TypeError, ValueError) as err:
             theirs = f"raises {type(err).__name__}"
-        lines.append(f"{op:<14} {ours:>9.1f} ms  {theirs}")
+        out.append((op, ours, theirs))
+    return out
+
+
+def row_ops_table(results: list[RowOp]) -> str:
+    lines = [f"{'row op':<14} {'GrumpyDtype':>12}  pandas ArrowDtype", "-" * 60]
+    lines += [f"{op:<14} {ours:>9.1f} ms  {theirs}" for op, ours, theirs in results]
     return "\n".join(lines)
+
+
+def _ms(x: float) -> str:
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def write_markdown(
+    path: Path,
+    rows: int,
+    repeats: int,
+    results: list[Timing],
+    whole_rows: list[RowOp],
+    note: str,
+) -> None:
+    """The machine and both tables, as Markdown."""
+    info = [*host_info(), *version_info(), ("pandas", pd.__version__)]
+    header = [
+        "op",
+        "`.gr` on GrumpyDtype ms",
+        "`.gr` on ArrowDtype ms",
+        "pandas `.list` ms",
+        "ratio",
+        "ratio (ArrowDtype)",
+    ]
+    body = [
+        [
+            op,
+            _ms(ours),
+            _ms(ours_arrow),
+            _ms(theirs),
+            f"{theirs / ours:.2f}x",
+            f"{theirs / ours_arrow:.2f}x",
+        ]
+        for op, ours, ours_arrow, theirs in results
+    ]
+    out = machine_markdown(info)
+    out += [
+        f"### Accessor ops: {rows:,} rows of int64 lists (lengths 1..19), best of {repeats} "
+        "call(s)",
+        "",
+        markdown_table(header, body),
+        "",
+        "ratio = pandas `.list` time / grumpy `.gr` time (> 1: grumpy faster).",
+        "",
+        f"### Whole-row operations ({rows:,} rows)",
+        "",
+        markdown_table(
+            ["row op", "GrumpyDtype ms", "pandas ArrowDtype"],
+            [[op, _ms(ours), theirs] for op, ours, theirs in whole_rows],
+            left=(0, 2),
+        ),
+        "",
+        f"Empty rows: `{note}`.",
+        "",
+    ]
+    path.write_text("\n".join(out), encoding="utf-8")
 
 
 def empty_rows_note() -> str:
@@ -172,25 +243,34 @@ def empty_rows_note() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="2,000 rows, 1 call (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="2,000 rows, 1 call (for CI)")
+    mode.add_argument("--quick", action="store_true", help="200,000 rows, 3 calls")
     parser.add_argument("--rows", type=int, default=None, help="rows (default 1,000,000)")
     parser.add_argument("--repeats", type=int, default=None, help="calls per timing (5)")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     args = parser.parse_args(argv)
-    rows = args.rows or (2_000 if args.smoke else 1_000_000)
-    repeats = args.repeats or (1 if args.smoke else 5)
+    rows = args.rows or (2_000 if args.smoke else 200_000 if args.quick else 1_000_000)
+    repeats = args.repeats or (1 if args.smoke else 3 if args.quick else 5)
     print(
         f"pandas {pd.__version__}, pyarrow {pa.__version__}, numpy {np.__version__}, "
         f"Python {platform.python_version()}, {platform.machine()}"
     )
     print(f"{rows:,} rows of int64 lists (lengths 1..19), best of {repeats} call(s)")
     print("ratio = pandas .list time / grumpy .gr time (> 1: grumpy faster)\n")
-    print(table(run(rows, repeats)))
+    results = run(rows, repeats)
+    print(table(results))
     print()
-    print(row_ops(rows, max(1, repeats // 2)))
+    whole_rows = row_ops(rows, max(1, repeats // 2))
+    print(row_ops_table(whole_rows))
     print()
-    print(empty_rows_note())
+    note = empty_rows_note()
+    print(note)
     if args.smoke:
         print("smoke run: sizes are tiny, timings measure call overhead only")
+    if args.markdown is not None:
+        write_markdown(args.markdown, rows, repeats, results, whole_rows, note)
+        print(f"Markdown written to {args.markdown}")
     return 0
 
 

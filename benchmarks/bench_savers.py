@@ -37,6 +37,7 @@ rounds; methods run round-robin within a round.
 Usage::
 
     python benchmarks/bench_savers.py                    # full run, about a minute
+    python benchmarks/bench_savers.py --quick            # 50 batches, 2 rounds, ~20 s
     python benchmarks/bench_savers.py --smoke            # tiny sizes, seconds (CI)
     python benchmarks/bench_savers.py --markdown out.md  # also write Markdown tables
     python benchmarks/bench_savers.py --profile          # + cProfile of each saver's appends
@@ -111,6 +112,17 @@ FULL = Sizes(
     window=5,
     update_rows=1000,
     update_repeat=3,
+)
+# a quarter of the batches, 2 rounds (run_all.py --quick): real ratios, noisier
+QUICK = Sizes(
+    batches=50,
+    batch_rows=1000,
+    width=64,
+    chunk_rows=4096,
+    rounds=2,
+    window=5,
+    update_rows=1000,
+    update_repeat=2,
 )
 SMOKE = Sizes(
     batches=6,
@@ -845,7 +857,9 @@ def machine(root: Path) -> list[tuple[str, str]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode.add_argument("--quick", action="store_true", help="50 batches, 2 rounds")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     parser.add_argument("--dir", type=Path, default=Path("/tmp"), help="where data is written")
     parser.add_argument("--seed", type=int, default=20240917, help="seed of the data")
@@ -876,7 +890,7 @@ class Report:
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     if args.batches is not None:
         sizes = Sizes(**{**sizes.__dict__, "batches": max(2, args.batches)})
     report = Report(machine(root))

@@ -45,6 +45,7 @@ of several calls or passes (the garbage collector is paused, as :mod:`timeit` do
 Usage::
 
     python benchmarks/bench_storage.py                       # full run, a few minutes
+    python benchmarks/bench_storage.py --quick               # fewer calls, no grid, ~40 s
     python benchmarks/bench_storage.py --smoke               # tiny sizes, seconds (CI)
     python benchmarks/bench_storage.py --markdown out.md     # also write Markdown tables
     python benchmarks/bench_storage.py --profile             # + pools vs serial, cProfile
@@ -143,6 +144,22 @@ FULL = Sizes(
     repeat=5,
     save_repeat=3,
     passes=3,
+)
+# the same table, fewer batches, calls and appends, and no chunk/codec grid (run_all.py
+# --quick): the bars' ratios are real, only noisier
+QUICK = Sizes(
+    rows=100_000,
+    mean_len=100,
+    batches=100,
+    batch_rows=32,
+    slow_batches=3,
+    grid_batches=30,
+    grid_budget_s=0.25,
+    appends=100,
+    append_rows=1000,
+    repeat=3,
+    save_repeat=1,
+    passes=2,
 )
 SMOKE = Sizes(
     rows=2000,
@@ -1141,7 +1158,11 @@ def machine(lance: Any, root: Path) -> list[tuple[str, str]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode.add_argument(
+        "--quick", action="store_true", help="same table, fewer calls, no chunk/codec grid"
+    )
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     parser.add_argument("--dir", type=Path, default=Path("/tmp"), help="where data is written")
     parser.add_argument("--seed", type=int, default=20240917, help="seed of the data")
@@ -1175,7 +1196,7 @@ class Report:
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     lance = None if args.no_lance else import_lance()
     report = Report(machine(lance, root))
     for key, value in report.info:
@@ -1225,7 +1246,7 @@ def run(args: argparse.Namespace, root: Path) -> Report:
     report.add(access_table(access_rows, sizes.batch_rows))
 
     # chunk size x compressor
-    if not args.no_grid:
+    if not (args.no_grid or args.quick):
         report.add(grid_table(measure_grid(w, root, sizes, log), w.nbytes))
 
     # 3. append
@@ -1238,6 +1259,8 @@ def run(args: argparse.Namespace, root: Path) -> Report:
     report.add(bar_table(bars(io_rows, access_rows, res, w.nbytes)))
     if args.smoke:
         print("smoke run: the sizes are tiny, so timings measure call overhead, not the bars")
+    if args.quick:
+        print("quick run: fewer calls and appends, no chunk_size x compressor grid")
     if args.profile:
         table, texts = diagnostics(w, root, sizes)
         report.add(table)

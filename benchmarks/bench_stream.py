@@ -46,6 +46,7 @@ several epochs (the garbage collector is paused, as :mod:`timeit` does).
 Usage::
 
     python benchmarks/bench_stream.py                    # full run, about 2-3 minutes
+    python benchmarks/bench_stream.py --quick            # 10,000 rows, about 20 s
     python benchmarks/bench_stream.py --smoke            # tiny sizes, seconds (CI)
     python benchmarks/bench_stream.py --markdown out.md  # also write Markdown tables
 """
@@ -127,6 +128,18 @@ FULL = Sizes(
     apply_repeat=3,
     apply_checked=300,
     apply_segments=6,
+)
+# a tenth of the rows, fewer epochs and rounds (run_all.py --quick): real ratios, noisier
+QUICK = Sizes(
+    rows=10_000,
+    mean_len=100,
+    batch_rows=32,
+    repeat=2,
+    slow_batches=3,
+    fft_n=4096,
+    apply_repeat=2,
+    apply_checked=100,
+    apply_segments=4,
 )
 SMOKE = Sizes(
     rows=2000,
@@ -855,7 +868,9 @@ def verify(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) -> lis
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (for CI)")
+    mode.add_argument("--quick", action="store_true", help="10,000 rows, fewer epochs")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write Markdown")
     parser.add_argument("--dir", type=Path, default=Path("/tmp"), help="where data is written")
     parser.add_argument("--seed", type=int, default=20240917, help="seed of data and shuffles")
@@ -882,7 +897,7 @@ class Report:
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:
-    sizes = SMOKE if args.smoke else FULL
+    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
     torch = import_optional("torch")
     datasets = None if args.no_hf else import_optional("datasets")
     report = Report(machine(root, torch, datasets))

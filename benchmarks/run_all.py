@@ -1,0 +1,732 @@
+"""Run every benchmark suite, one after another, and report every bar of SPEC §9.
+
+The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_stream``,
+``bench_pandas``, ``bench_savers``) run as subprocesses of the same Python, in sequence and
+never in parallel: each suite measures its peers in the same run, and a second suite running
+beside it would disturb them. Their output streams through as they run. Each suite writes
+its tables as Markdown (``--markdown``); the bars of SPEC §9 are read from those tables and
+printed at the end as one summary table (bar, measured value, peer, verdict), with the
+machine and the date.
+
+Verdicts: ``met`` / ``NOT MET`` for the bars SPEC §9 states, the same for the bars a suite
+adds of its own (marked "suite bar"), and ``no bar`` for what SPEC §9 asks to report
+without a bar. A missed bar is reported, never an error: the exit status is non-zero only
+when a suite crashes (or writes no tables).
+
+Modes: the default runs every suite at full size (about 8 minutes on a 2-core machine, 1.5
+GB of memory at the peak); ``--quick`` runs each suite's ``--quick`` mode (reduced sizes or
+fewer calls: real ratios, noisier; about 1.5 minutes); ``--smoke`` runs each suite's
+``--smoke`` mode (tiny sizes: it checks that the scripts work, its timings mean nothing;
+for CI, under 30 seconds).
+
+``--write-docs`` rewrites the generated parts of ``docs/performance.md``: each suite's
+tables between ``<!-- BEGIN GENERATED: NAME -->`` and ``<!-- END GENERATED: NAME -->``
+and the summary of all bars between the ``summary`` markers, each with its machine and
+date. The hand-written text around the markers stays. With ``--only``, the other suites'
+blocks are kept, and the summary is rebuilt from all the blocks in the page.
+
+Usage::
+
+    python benchmarks/run_all.py                          # full run, about 8 minutes
+    python benchmarks/run_all.py --quick                  # reduced sizes, about 1.5 minutes
+    python benchmarks/run_all.py --smoke                  # tiny sizes (CI), under 30 s
+    python benchmarks/run_all.py --markdown out.md        # also write all tables
+    python benchmarks/run_all.py --write-docs             # rewrite docs/performance.md
+    python benchmarks/run_all.py --only storage --write-docs   # rerun one suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import host_info, markdown_table, text_table, version_info
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs" / "performance.md"
+SUITES = ("compute", "frame", "storage", "stream", "pandas", "savers")
+OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets")
+
+# ---------------------------------------------------------------------------------------
+# running the suites
+
+
+@dataclass
+class SuiteRun:
+    """One suite's subprocess: how it went and the Markdown it wrote."""
+
+    name: str
+    mode: str
+    command: list[str]
+    returncode: int
+    seconds: float
+    date: str
+    load_before: str
+    markdown: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.markdown is not None
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def duration(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes} min {s:02d} s" if minutes else f"{seconds:.1f} s"
+
+
+def run_suite(name: str, mode: str, out_dir: Path) -> SuiteRun:
+    """Run ``bench_<name>.py`` in ``mode``, its output streaming through to ours."""
+    md = out_dir / f"{name}.md"
+    flags = [] if mode == "full" else [f"--{mode}"]
+    command = [sys.executable, str(HERE / f"bench_{name}.py"), *flags, "--markdown", str(md)]
+    shown = " ".join(["python", f"benchmarks/bench_{name}.py", *flags])
+    print(f"\n{'=' * 88}\n== {name}: {shown}\n{'=' * 88}", flush=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    date, load = now(), load_average()
+    start = time.perf_counter()
+    try:
+        code = subprocess.run(command, env=env, check=False).returncode
+    except OSError as err:
+        print(f"== {name}: could not start: {err}", file=sys.stderr, flush=True)
+        code = 127
+    seconds = time.perf_counter() - start
+    text = md.read_text(encoding="utf-8") if md.exists() else None
+    status = "ok" if code == 0 and text is not None else f"FAILED (exit {code})"
+    print(f"== {name}: {status} in {duration(seconds)}", flush=True)
+    return SuiteRun(name, mode, command, code, seconds, date, load, text)
+
+
+# ---------------------------------------------------------------------------------------
+# reading the suites' Markdown tables
+
+
+@dataclass(frozen=True)
+class MdTable:
+    """A Markdown table and the heading above it."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+
+    def row(self, first: str | Callable[[str], bool]) -> dict[str, str] | None:
+        """The row whose first cell (backticks removed) is ``first`` (or passes it)."""
+        for cells in self.rows:
+            key = cells[0].replace("`", "").strip()
+            if (first(key) if callable(first) else key == first) and len(cells) == len(self.header):
+                return dict(zip(self.header, cells, strict=True))
+        return None
+
+
+def parse_tables(md: str) -> list[MdTable]:
+    """Every table of a Markdown text, titled by the heading above it."""
+    tables: list[MdTable] = []
+    title, block = "", []
+    for line in [*md.splitlines(), ""]:
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            block.append([c.strip() for c in stripped.strip("|").split("|")])
+            continue
+        if len(block) >= 2:
+            tables.append(MdTable(title, block[0], block[2:]))
+        block = []
+        heading = re.match(r"#{1,6}\s+(.*)", stripped)
+        if heading:
+            title = heading.group(1).strip()
+    return tables
+
+
+def find(tables: Sequence[MdTable], prefix: str) -> MdTable | None:
+    return next((t for t in tables if t.title.startswith(prefix)), None)
+
+
+def cell(row: dict[str, str] | None, key: str) -> str:
+    return "n/a" if row is None else row.get(key, "n/a") or "n/a"
+
+
+# ---------------------------------------------------------------------------------------
+# the bars
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One line of the summary."""
+
+    area: str
+    bar: str
+    measured: str
+    peer: str
+    verdict: str  # met, NOT MET (...), n/a, no bar
+    kind: str = "spec"  # spec: SPEC §9 states it; suite: the suite's own; report: no bar
+
+    def cells(self) -> list[str]:
+        name = self.bar + (" (suite bar)" if self.kind == "suite" else "")
+        return [self.area, name, self.measured, self.peer, self.verdict]
+
+    def markdown_cells(self) -> list[str]:
+        """The cells with ``*`` escaped (``(a*b).sum()`` is not emphasis)."""
+        return [c.replace("*", "\\*").replace("|", "\\|") for c in self.cells()]
+
+
+def verdict(text: str) -> str:
+    """A suite's verdict cell as ``met`` / ``NOT MET (...)`` / ``n/a``."""
+    text = text.strip()
+    if text.lower().startswith("not met"):
+        rest = text[len("not met") :].lstrip(": ").strip()
+        return f"NOT MET ({rest})" if rest else "NOT MET"
+    return text if text else "n/a"
+
+
+def missing(area: str, bar: str, kind: str = "spec") -> Bar:
+    return Bar(area, bar, "not measured", "", "n/a", kind)
+
+
+def compute_bars(md: str) -> list[Bar]:
+    tables = parse_tables(md)
+    out = []
+    for dtype in ("int32", "float64"):
+        table = find(tables, dtype)
+        if table is None:
+            out.append(missing(f"compute {dtype}", "every op <= 1.5x NumPy, < Awkward"))
+            continue
+        for cells in table.rows:
+            row = dict(zip(table.header, cells, strict=False))
+            op = cells[0].replace("`", "")
+            g = f"{row['grumpy ms']} ms"
+            if op.startswith("construction"):
+                out.append(
+                    Bar(
+                        f"compute {dtype}",
+                        "construction from lists <= 1.3x pa.array, < Awkward",
+                        f"{g} ({row['grumpy/pyarrow']} pa.array, {row['grumpy/awkward']} Awkward)",
+                        f"pa.array {row['pyarrow ms']} ms, Awkward {row['awkward ms']} ms",
+                        verdict(row["verdict"]),
+                    )
+                )
+                continue
+            out.append(
+                Bar(
+                    f"compute {dtype}",
+                    f"{op} <= 1.5x NumPy, < Awkward",
+                    f"{g} ({row['grumpy/numpy']} NumPy, {row['grumpy/awkward']} Awkward)",
+                    f"NumPy {row['numpy ms']} ms, Awkward {row['awkward ms']} ms",
+                    verdict(row["verdict"]),
+                )
+            )
+    return out
+
+
+def storage_bars(md: str) -> list[Bar]:
+    tables = parse_tables(md)
+    io, acc = find(tables, "Save and full load"), find(tables, "Random access")
+    app, bars = find(tables, "Append"), find(tables, "Bars")
+
+    def judged(name: str) -> str:
+        return verdict(cell(bars.row(name) if bars else None, "verdict"))
+
+    out = []
+    if io is None:
+        out += [missing("storage", "load >= 50 % of np.load"), missing("storage", "load > Parquet")]
+    else:
+        me, npy = io.row("grumpy (default)"), io.row("np.save / np.load")
+        parquet = [r for r in (io.row("Parquet (snappy)"), io.row("Parquet (none)")) if r]
+        pq = min(parquet, key=lambda r: float(r["load ms"].replace(",", "")), default=None)
+        out.append(
+            Bar(
+                "storage",
+                "full load >= 50 % of the raw limit",
+                f"{cell(me, 'load MB/s')} MB/s = {cell(me, 'vs np.load')} "
+                f"(cold {cell(me, 'cold MB/s')} MB/s)",
+                f"np.load {cell(npy, 'load MB/s')} MB/s (cold {cell(npy, 'cold MB/s')})",
+                judged("load >= 50 % of np.load"),
+            )
+        )
+        out.append(
+            Bar(
+                "storage",
+                "full load faster than Parquet",
+                f"{cell(me, 'load ms')} ms",
+                f"{cell(pq, 'format')} {cell(pq, 'load ms')} ms",
+                judged("load faster than Parquet"),
+            )
+        )
+    if acc is None:
+        out.append(missing("random access", "warm >= 10x Parquet and the naive read"))
+    else:
+        me = acc.row("grumpy")
+        mine = f"{cell(me, 'warm ms')} ms/batch ({cell(me, 'warm b/s')} b/s)"
+        for peer, label, bar in (
+            (
+                "Parquet read_table + take",
+                "Parquet read_table + take",
+                "random warm >= 10x Parquet",
+            ),
+            ("naive zarr per-row read", "naive per-row zarr read", "random warm >= 10x naive read"),
+        ):
+            p = acc.row(peer)
+            out.append(
+                Bar(
+                    "random access",
+                    f"warm 32-row batch >= 10x {label}",
+                    f"{mine}: {cell(p, 'grumpy speed-up warm')}",
+                    f"{cell(p, 'warm ms')} ms/batch",
+                    judged(bar),
+                )
+            )
+        ipc, lance = acc.row("Arrow IPC memory map"), acc.row("Lance take")
+        out.append(
+            Bar(
+                "random access",
+                "warm batches/s vs Arrow IPC memory map, Lance take",
+                f"{cell(me, 'warm b/s')} b/s",
+                f"IPC mmap {cell(ipc, 'warm b/s')} b/s, Lance {cell(lance, 'warm b/s')} b/s",
+                "no bar",
+                "report",
+            )
+        )
+        out.append(
+            Bar(
+                "random access",
+                "cold batch faster than Lance take",
+                f"{cell(me, 'cold ms')} ms/batch",
+                f"Lance {cell(lance, 'cold ms')} ms/batch",
+                judged("random cold faster than Lance take"),
+                "suite",
+            )
+        )
+        mem = acc.row("in-memory Arrow take")
+        out.append(
+            Bar(
+                "random access",
+                "warm batch within 2x of in-memory Arrow take",
+                f"{cell(me, 'warm ms')} ms/batch",
+                f"pa.Table.take {cell(mem, 'warm ms')} ms/batch",
+                judged("random warm within 2x of in-memory Arrow take"),
+                "suite",
+            )
+        )
+    if app is None:
+        out.append(missing("append", "last / first <= 1.5x"))
+    else:
+        n = re.match(r"Append: (\d+) x gr.append of (\d+) rows", app.title)
+        count, rows = n.groups() if n else ("?", "?")
+        out.append(
+            Bar(
+                "append",
+                f"{count} appends of {rows} rows: last / first <= 1.5x",
+                f"{cell(app.row('last / first'), 'value')} (median of last 10 / first 10: "
+                f"{cell(app.row('median of last 10 / median of first 10'), 'value')})",
+                f"first append {cell(app.row('first append ms'), 'value')} ms",
+                judged("append last / first <= 1.5"),
+            )
+        )
+        once = app.row(lambda k: k.startswith("one gr.save of the same"))
+        total = app.row(lambda k: k.startswith("total of"))
+        out.append(
+            Bar(
+                "append",
+                "appends total vs one save",
+                f"{cell(total, 'value')} ms = "
+                f"{cell(app.row('appends total / save once'), 'value')}",
+                f"one gr.save {cell(once, 'value')} ms",
+                "no bar",
+                "report",
+            )
+        )
+    return out
+
+
+def stream_bars(md: str) -> list[Bar]:
+    tables = parse_tables(md)
+    epochs, apply = find(tables, "Epochs"), find(tables, "apply")
+    out = []
+    if epochs is None:
+        out.append(missing("streaming", "shuffled epoch vs read limit", "report"))
+    else:
+        warm = epochs.row("shuffled, warm (same stream, set_epoch)")
+        cold = epochs.row("shuffled, cold (page cache dropped)")
+        raw = epochs.row("np.load of the buffers (raw limit), warm")
+        seq = epochs.row("Parquet iter_batches, sequential, warm")
+        out.append(
+            Bar(
+                "streaming",
+                "shuffled epoch of 32-row batches: rows/s vs the sequential read limit",
+                f"warm {cell(warm, 'rows/s')} rows/s = {cell(warm, 'vs raw limit')} of the "
+                f"limit, {cell(warm, 'vs Parquet seq')} Parquet seq; cold "
+                f"{cell(cold, 'rows/s')} rows/s",
+                f"np.load {cell(raw, 'rows/s')} rows/s; Parquet iter_batches "
+                f"{cell(seq, 'rows/s')} rows/s",
+                "no bar",
+                "report",
+            )
+        )
+    if apply is None:
+        out.append(missing("streaming", "apply(cpu=2) speed-up", "report"))
+    else:
+        two = apply.row("st.apply(f, cpu=2)")
+        pool = apply.row("transform only, 2 threads")
+        out.append(
+            Bar(
+                "streaming",
+                "apply(cpu=2) speed-up on a GIL-releasing transform",
+                f"{cell(two, 'speed-up vs cpu=1')} vs cpu=1",
+                f"bare 2-thread pool: {cell(pool, 'vs serial loop')} vs a serial loop",
+                "no bar",
+                "report",
+            )
+        )
+    return out
+
+
+SAVER_PEERS = {
+    "ZarrSaver": "raw zarr (reopen)",
+    "HDF5Saver": "raw h5py (reopen)",
+    "NumpySaver": "raw h5py (reopen)",
+    "GrumpySaver": "raw zarr (reopen)",
+}
+
+
+def savers_bars(md: str) -> list[Bar]:
+    tables = parse_tables(md)
+    rect, ragged = (
+        find(tables, "Append throughput, rectangular"),
+        find(tables, "Append throughput, ragged"),
+    )
+    bars = find(tables, "Bars")
+    out = []
+    if rect is None or ragged is None:
+        out.append(missing("savers", "append throughput vs raw h5py / zarr", "report"))
+    else:
+        for saver, peer in SAVER_PEERS.items():
+            column = "vs " + peer.removeprefix("raw ").replace("(", "").replace(")", "")
+            mine = [rect.row(saver), ragged.row(saver)]
+            theirs = [rect.row(peer), ragged.row(peer)]
+            out.append(
+                Bar(
+                    "savers",
+                    f"{saver} append MB/s vs {peer} (rect / ragged)",
+                    " / ".join(cell(r, "MB/s") for r in mine)
+                    + " MB/s = "
+                    + " / ".join(cell(r, column) for r in mine),
+                    " / ".join(cell(r, "MB/s") for r in theirs) + " MB/s",
+                    "no bar",
+                    "report",
+                )
+            )
+    for label in ("rectangular", "ragged"):
+        name = f"NumpySaver append last / first <= 1.5 ({label})"
+        row = bars.row(name) if bars else None
+        measured = cell(row, "measured")
+        out.append(
+            Bar(
+                "savers",
+                name.replace(" <= 1.5", " <= 1.5x"),
+                measured.split(" (")[0],
+                "its own first appends",
+                verdict(cell(row, "verdict")),
+                "suite",
+            )
+        )
+    return out
+
+
+def pandas_bars(md: str) -> list[Bar]:
+    table = find(parse_tables(md), "Accessor ops")
+    if table is None:
+        return [missing("pandas", "accessor ops vs pd.ArrowDtype .list", "report")]
+    out = []
+    for cells in table.rows:
+        row = dict(zip(table.header, cells, strict=False))
+        out.append(
+            Bar(
+                "pandas",
+                f"s.gr {cells[0]} vs ArrowDtype s.list",
+                f"{row['`.gr` on GrumpyDtype ms']} ms (pandas / grumpy = {row['ratio']})",
+                f"{row['pandas `.list` ms']} ms",
+                "no bar",
+                "report",
+            )
+        )
+    return out
+
+
+BARS: dict[str, Callable[[str], list[Bar]]] = {
+    "compute": compute_bars,
+    "storage": storage_bars,
+    "stream": stream_bars,
+    "savers": savers_bars,
+    "pandas": pandas_bars,
+}
+
+
+def all_bars(markdown: dict[str, str]) -> list[Bar]:
+    """The summary lines, in SPEC §9's order, from each suite's Markdown."""
+    out: list[Bar] = []
+    for name in ("compute", "storage", "stream", "savers", "pandas"):
+        if name in markdown:
+            out += BARS[name](markdown[name])
+    return out
+
+
+def tally(bars: list[Bar]) -> str:
+    def count(kind: str) -> str:
+        judged = [b for b in bars if b.kind == kind and b.verdict != "n/a"]
+        met = sum(b.verdict.startswith("met") for b in judged)
+        return f"{met} of {len(judged)}"
+
+    return (
+        f"SPEC §9 bars met: {count('spec')}; suite bars met: {count('suite')}; "
+        f"reported without a bar: {sum(b.kind == 'report' for b in bars)}"
+    )
+
+
+HEADER = ["area", "bar", "measured (grumpy)", "peer", "verdict"]
+
+
+# ---------------------------------------------------------------------------------------
+# machine and report
+
+
+def optional_versions() -> list[tuple[str, str]]:
+    """Versions of the optional peers, read without importing them (installed or not)."""
+    from importlib import metadata
+
+    out = []
+    for dist, name in zip(
+        ("awkward", "h5py", "pylance", "torch", "datasets"), OPTIONAL, strict=True
+    ):
+        try:
+            out.append((dist, metadata.version(dist)))
+        except metadata.PackageNotFoundError:
+            out.append((dist, f"not installed ({name} peers n/a)"))
+    return out
+
+
+def machine() -> list[tuple[str, str]]:
+    """The machine, the load on it now, and the versions of grumpy_arrow and its peers."""
+    load = ("load avg", f"{load_average()} (1, 5, 15 min)")
+    return [*host_info(), load, *version_info(), *optional_versions()]
+
+
+def runs_table(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    header = ["suite", "mode", "date", "time", "load avg before", "status"]
+    body = [
+        [
+            r["name"],
+            r["mode"],
+            r["date"],
+            duration(r["seconds"]),
+            r.get("load_before", "?"),
+            r.get("status", "ok"),
+        ]
+        for r in runs
+    ]
+    return header, body
+
+
+def run_meta(run: SuiteRun) -> dict[str, Any]:
+    return {
+        "name": run.name,
+        "mode": run.mode,
+        "date": run.date,
+        "seconds": round(run.seconds, 1),
+        "load_before": run.load_before,
+        "status": "ok" if run.ok else f"FAILED (exit {run.returncode})",
+    }
+
+
+def summary_markdown(
+    bars: list[Bar], info: list[tuple[str, str]], runs: list[dict[str, Any]], note: str
+) -> list[str]:
+    """The summary block: tally, table of bars, runs of the suites, machine."""
+    header, body = runs_table(runs)
+    return [
+        tally(bars) + ".",
+        "",
+        markdown_table(HEADER, [b.markdown_cells() for b in bars], left=(0, 1, 2, 3, 4)),
+        "",
+        note,
+        "",
+        markdown_table(header, body, left=(0, 1, 2, 4, 5)),
+        "",
+        "| machine (summary written) | |",
+        "| --- | --- |",
+        *(f"| {k} | {v} |" for k, v in info),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# docs/performance.md
+
+BLOCK = re.compile(
+    r"<!-- BEGIN GENERATED: (?P<name>\w+) -->\n(?P<body>.*?)<!-- END GENERATED: (?P=name) -->",
+    re.DOTALL,
+)
+META = re.compile(r"<!-- run_all: (\{.*?\}) -->")
+
+
+def suite_block(run: SuiteRun) -> str:
+    """A suite's generated block: how it ran, then its own Markdown."""
+    meta = run_meta(run)
+    flag = "" if run.mode == "full" else f" --{run.mode}"
+    return "\n".join(
+        [
+            f"<!-- run_all: {json.dumps(meta)} -->",
+            "",
+            f"Generated by `python benchmarks/run_all.py{flag} --write-docs` on {run.date} "
+            f"({run.mode} sizes; the suite took {duration(run.seconds)}, load average "
+            f"{run.load_before} before it). Do not edit by hand: the next run rewrites it.",
+            "",
+            (run.markdown or "").strip(),
+            "",
+        ]
+    )
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the block ``name`` replaced (appended as a new section if missing)."""
+    # a blank line before the END marker: a comment right under a table would be a row
+    body = body.rstrip("\n") + "\n\n"
+    new = f"<!-- BEGIN GENERATED: {name} -->\n{body}<!-- END GENERATED: {name} -->"
+    for m in BLOCK.finditer(text):
+        if m.group("name") == name:
+            return text[: m.start()] + new + text[m.end() :]
+    return text.rstrip("\n") + f"\n\n## {name} (generated)\n\n{new}\n"
+
+
+def write_docs(path: Path, runs: list[SuiteRun]) -> None:
+    """Rewrite the blocks of the suites that ran, then the summary from every block."""
+    text = path.read_text(encoding="utf-8")
+    for run in runs:
+        if run.ok:
+            text = replace_block(text, run.name, suite_block(run))
+    blocks = {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
+    markdown, metas = {}, []
+    for name in SUITES:
+        body = blocks.get(name)
+        if body is None:
+            continue
+        markdown[name] = body
+        meta = META.search(body)
+        if meta:
+            metas.append(json.loads(meta.group(1)))
+    note = (
+        "Each suite's tables, machine and date are in its section below; the suites ran one "
+        "after another, never side by side. Other work on the machine (see the load average "
+        "before each suite) moves the milliseconds far more than the ratios; ratios within "
+        "about 10 % of a bar can land on either side of it from run to run."
+    )
+    lines = [
+        f"Generated by `python benchmarks/run_all.py --write-docs` on {now()} from the suite "
+        "sections below. Do not edit by hand: the next run rewrites it.",
+        "",
+        *summary_markdown(all_bars(markdown), machine(), metas, note),
+        "",
+    ]
+    text = replace_block(text, "summary", "\n".join(lines))
+    path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="each suite's --quick (~1.5 min)")
+    mode.add_argument("--smoke", action="store_true", help="each suite's --smoke (for CI)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"rewrite the generated parts of {DOCS.name}"
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=SUITES, metavar="NAME", help=f"run these of {SUITES}"
+    )
+    args = parser.parse_args(argv)
+    if args.write_docs and args.smoke:
+        parser.error("--write-docs with --smoke: smoke timings are not results")
+    return args
+
+
+def print_summary(runs: list[SuiteRun], bars: list[Bar], info: list[tuple[str, str]]) -> None:
+    print(f"\n{'=' * 88}\nSummary: every bar of SPEC §9\n{'=' * 88}")
+    for key, value in info:
+        print(f"{key:>15}: {value}")
+    print()
+    header, body = runs_table([run_meta(r) for r in runs])
+    print(text_table(header, body, left=(0, 1, 2, 4, 5)))
+    print()
+    print(text_table(HEADER, [b.cells() for b in bars], left=(0, 1, 2, 3, 4)))
+    print()
+    print(tally(bars))
+    if runs and runs[0].mode == "smoke":
+        print("smoke run: tiny sizes, so the verdicts above mean nothing (the scripts work)")
+
+
+def write_markdown(path: Path, runs: list[SuiteRun], bars: list[Bar], info: Any) -> None:
+    note = "The suites ran one after another in this run; each section has its machine."
+    out = [
+        "# grumpy_arrow benchmarks",
+        "",
+        "## All bars of SPEC §9",
+        "",
+        *summary_markdown(bars, info, [run_meta(r) for r in runs], note),
+        "",
+    ]
+    for run in runs:
+        out += [f"## {run.name}", ""]
+        out += [run.markdown.strip() if run.markdown else f"FAILED (exit {run.returncode})", ""]
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = "quick" if args.quick else "smoke" if args.smoke else "full"
+    names = [n for n in SUITES if args.only is None or n in args.only]
+    info = machine()
+    start = time.perf_counter()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="run_all_") as tmp:
+        for name in names:
+            runs.append(run_suite(name, mode, Path(tmp)))
+    markdown = {r.name: r.markdown for r in runs if r.markdown is not None}
+    bars = all_bars(markdown)
+    print_summary(runs, bars, info)
+    print(f"all suites: {duration(time.perf_counter() - start)}")
+    if args.markdown is not None:
+        write_markdown(args.markdown, runs, bars, info)
+        print(f"Markdown written to {args.markdown}")
+    if args.write_docs:
+        write_docs(DOCS, runs)
+        print(f"{DOCS} rewritten (generated blocks only)")
+    failed = [r.name for r in runs if not r.ok]
+    if failed:
+        print(f"FAILED suites: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
