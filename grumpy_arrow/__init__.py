@@ -75,6 +75,7 @@ from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
 from grumpy_arrow.savers.runner import run
 from grumpy_arrow.storage import (
+    Fragment,
     Handle,
     ShardedHandle,
     ShardedWriter,
@@ -94,6 +95,7 @@ __all__ = [
     "DType",
     "DTypeError",
     "DataFrame",
+    "Fragment",
     "GrumpyArray",
     "GrumpyDtype",
     "GrumpyError",
@@ -173,9 +175,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``gr.torch`` is imported on first use (it needs PyTorch)."""
-    if name == "torch":
+    """``gr.torch``, ``gr.dask`` and ``gr.ray`` are imported on first use (they need
+    PyTorch, Dask and Ray; their functions raise an ImportError naming the extra without)."""
+    if name in ("torch", "dask", "ray"):
         import importlib
 
-        return importlib.import_module("grumpy_arrow.interop.torch")
+        return importlib.import_module(f"grumpy_arrow.interop.{name}")
     raise AttributeError(f"module 'grumpy_arrow' has no attribute {name!r}")

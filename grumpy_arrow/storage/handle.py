@@ -34,6 +34,7 @@ from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
 if TYPE_CHECKING:
+    from grumpy_arrow.storage.fragments import Fragment
     from grumpy_arrow.storage.shards import ShardedHandle
 
 __all__ = ["Handle", "open_store", "parse_rows"]
@@ -221,6 +222,23 @@ class Handle:
     def stats(self) -> dict[str, int]:
         """Bytes, chunks and read calls so far (and cache hits)."""
         return self._store.stats.as_dict()
+
+    def fragments(self, rows_per_fragment: int | None = None) -> list[Fragment]:
+        """Picklable row ranges covering every row once, in order, for parallel readers.
+
+        Fragments end on chunk boundaries of the row-level leaves: by default each is one
+        chunk of rows; ``rows_per_fragment`` is rounded down to whole chunks (smaller
+        values cut chunks into pieces of that many rows). See
+        :mod:`grumpy_arrow.storage.fragments`.
+
+        Raises
+        ------
+        ValueError
+            If ``rows_per_fragment`` is not None or an int >= 1.
+        """
+        from grumpy_arrow.storage.fragments import plan_fragments
+
+        return plan_fragments(self, rows_per_fragment)
 
     def __repr__(self) -> str:
         return (

@@ -38,7 +38,7 @@ import re
 import shutil
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from grumpy_arrow.storage.manifest import (
 )
 from grumpy_arrow.storage.writer import lock
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
+
+if TYPE_CHECKING:
+    from grumpy_arrow.storage.fragments import Fragment
 
 __all__ = [
     "DEFAULT_SHARD_ROWS",
@@ -447,6 +450,13 @@ class ShardedHandle:
                 for key, value in handle.stats().items():
                     total[key] = total.get(key, 0) + value
         return total
+
+    def fragments(self, rows_per_fragment: int | None = None) -> list[Fragment]:
+        """Picklable row ranges covering every row once, in order (as
+        :meth:`Handle.fragments`); no fragment crosses a shard, empty shards have none."""
+        from grumpy_arrow.storage.fragments import plan_fragments
+
+        return plan_fragments(self, rows_per_fragment)
 
     def __repr__(self) -> str:
         return (
