@@ -108,6 +108,7 @@ INDEX_FORMS = [
     pytest.param([-1, -10], [9, 0], id="list-negative"),
     pytest.param(range(3, 6), [3, 4, 5], id="range"),
     pytest.param(range(1, 8, 3), [1, 4, 7], id="range-step"),
+    pytest.param(range(-3, 0), [7, 8, 9], id="range-negative"),
     pytest.param(slice(7, None), [7, 8, 9], id="slice-stop-none"),
     pytest.param(slice(None, None), [0, 1, 2], id="slice-all-none"),
     pytest.param(slice(-3, None), [7, 8, 9], id="slice-negative-start"),

@@ -252,9 +252,9 @@ def parse_indices(indices: Any, rows: int, count: int, where: str) -> np.ndarray
             stop = int(indices.stop)
             stop = stop + rows if stop < 0 else stop
             positions = np.arange(start, stop, step, dtype=np.int64)
-    elif isinstance(indices, range):
-        positions = np.arange(indices.start, indices.stop, indices.step, dtype=np.int64)
     else:
+        if isinstance(indices, range):  # negative positions count from the end, as in lists
+            indices = np.arange(indices.start, indices.stop, indices.step, dtype=np.int64)
         arr = np.asarray(indices)
         if arr.dtype == bool:
             if arr.shape != (rows,):
