@@ -39,7 +39,7 @@ from grumpy_arrow.compute.elementwise import (
     scalar_operand,
     zip_leaves,
 )
-from grumpy_arrow.compute.gather import leaf_values
+from grumpy_arrow.compute.gather import leaf_values, take_primitive_lists
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.display import preview
 
@@ -372,6 +372,9 @@ class GrumpyArray:
                 idx = np.where(idx < 0, idx + n, idx)
         if self.is_union:  # Arrow's take keeps union children uncompacted: use the nodes
             return GrumpyArray._wrap(ix.select_rows(self.node, idx.astype(np.int64)))
+        fast = take_primitive_lists(self._data, idx)
+        if fast is not None:
+            return GrumpyArray(fast)
         return GrumpyArray(self._data.take(pa.array(idx, type=pa.int64())))
 
     def __setitem__(self, key: Any, value: Any) -> None:

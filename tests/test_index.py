@@ -210,3 +210,22 @@ def test_index_errors_name_the_inner_axis_and_row() -> None:
 def test_float_ragged_index_is_refused() -> None:
     with pytest.raises(gr.DTypeError, match="index arrays must be integer or boolean, got float64"):
         gr.array([[10, 20], [30]])[gr.array([[0.5], []])]
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float64", "uint8"])
+def test_row_gather_of_primitive_lists_matches_arrow_take(dtype: str) -> None:
+    """The NumPy fast path for ``large_list<number>`` rows equals Arrow's ``take``,
+    on sliced arrays too (non-zero offsets), with repeats and negative indices."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(0, 6, 50)
+    values = rng.integers(0, 100, int(lengths.sum())).astype(dtype)
+    x = gr.from_offsets(values, np.concatenate([[0], np.cumsum(lengths)]))[5:45]
+    idx = np.array([3, 3, -1, 0, 39, 17, 17, -40], dtype=np.int64)
+    expected = pc.take(x.to_arrow(), pa.array(np.where(idx < 0, idx + 40, idx)))
+    got = x[idx].to_arrow()
+    assert got.equals(expected)
+    assert got.type == pa.large_list(pa.from_numpy_dtype(np.dtype(dtype)))
+    assert x[np.zeros(0, dtype=np.int64)].to_list() == []
