@@ -66,12 +66,27 @@ def open_store(
 
     Parameters
     ----------
+    path : str or path
+        A store or sharded dataset: a local path or an fsspec URL.
     cache : {"chunks", "none"}
         Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
+    cache_bytes : int
+        The cache's budget (default 256 MiB; all shards of a dataset share it).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
 
     Returns
     -------
     Handle or ShardedHandle
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.gr")
+    >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), path)
+    >>> h = gr.open(path)
+    >>> len(h), h[[2, 0]].to_list()
+    (3, [[4, 5, 6], [1, 2]])
 
     Raises
     ------
