@@ -1138,16 +1138,22 @@ def test_append_scalars_and_lists_to_a_union_column(where: Callable[[str], str])
         gr.append(gr.dataframe({"molecule_tag": ["x"], "atom_x": [[]]}, schema=schema), path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not supported yet: plain list rows do not join a union *inside* a list column on append "
-    "(list<int64> into list<union<int64, list<int64>>> raises SchemaError)",
-)
 def test_append_plain_rows_to_a_union_inside_lists(tmp_path: Path) -> None:
     gr.save(gr.array([[1, [2, 3]], [4]]), tmp_path / "s")
     gr.append(gr.array([[5, 6]]), tmp_path / "s")
     gr.append(gr.array([[[7], []]]), tmp_path / "s")
-    assert gr.load(tmp_path / "s").to_list() == [[1, [2, 3]], [4], [5, 6], [[7], []]]
+    gr.append(gr.array([[None, 8], None]), tmp_path / "s")
+    assert gr.load(tmp_path / "s").to_list() == [
+        [1, [2, 3]],
+        [4],
+        [5, 6],
+        [[7], []],
+        [None, 8],
+        None,
+    ]
+    assert gr.validate(tmp_path / "s") == []
+    with pytest.raises(SchemaError, match="list<float64>"):
+        gr.append(gr.array([[[1.5]]]), tmp_path / "s")  # a dtype that does not fit: refused
 
 
 def test_append_to_empty_store_and_empty_batches(where: Callable[[str], str]) -> None:

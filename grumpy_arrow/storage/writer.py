@@ -274,25 +274,54 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
 
 
 def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:
-    """Columns of scalar rows only (or list rows only) join a union column as its rows."""
-    import pyarrow as pa
-
-    from grumpy_arrow.compute.structure import concat_nodes
-
+    """Columns of scalar rows only (or list rows only) join a union column as its rows,
+    at the root or inside lists (``list<int64>`` rows into ``list<union<...>>``)."""
     columns = dict(batch.columns)
     for spec in manifest.columns:
         column = columns.get(spec.name)
-        if column is None or spec.layout["kind"] != "union" or column.is_union:
+        if column is None or not _has_union(spec.layout):
             continue
-        scalar = pa.array([], type=bf.arrow_type(spec.layout["scalar"]))
-        lists = lay.from_arrow(pa.array([], type=bf.arrow_type(spec.layout["list"])))
-        assert isinstance(lists, lay.ListNode)
-        empty = lay.to_arrow(lay.UnionNode(np.zeros(0, dtype=np.int8), lay.Leaf(scalar), lists))
         try:
-            columns[spec.name] = GrumpyArray(concat_nodes([column.to_arrow(), empty]))
+            columns[spec.name] = GrumpyArray._wrap(_as_layout(column.node, spec.layout))
         except (GrumpyError, ValueError, TypeError):  # no fit: the layout check names it
             continue
     return replace(batch, columns=columns)
+
+
+def _as_layout(node: lay.Node, layout: dict[str, Any]) -> lay.Node:
+    """``node`` with a union wherever ``layout`` has one and ``node`` has plain rows."""
+    if layout["kind"] == "union" and not isinstance(node, lay.UnionNode):
+        if isinstance(node, lay.Leaf):
+            lists = _empty_node(layout["list"])
+            assert isinstance(lists, lay.ListNode)
+            return lay.UnionNode(np.zeros(len(node), dtype=np.int8), node, lists)
+        scalars = _empty_node(layout["scalar"])
+        assert isinstance(scalars, lay.Leaf) and isinstance(node, lay.ListNode)
+        return lay.UnionNode(np.ones(len(node), dtype=np.int8), scalars, node)
+    if layout["kind"] == "list" and isinstance(node, lay.ListNode):
+        content = _as_layout(node.content, layout["content"])
+        return lay.ListNode(node.offsets, node.validity, content)
+    return node
+
+
+def _has_union(layout: dict[str, Any]) -> bool:
+    if layout["kind"] == "union":
+        return True
+    return layout["kind"] == "list" and _has_union(layout["content"])
+
+
+def _empty_node(layout: dict[str, Any]) -> lay.Node:
+    """A node of no rows with the layout's types (Arrow cannot build empty unions)."""
+    import pyarrow as pa
+
+    if layout["kind"] == "leaf":
+        return lay.Leaf(pa.array([], type=bf.arrow_type(layout)))
+    if layout["kind"] == "list":
+        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout["content"]))
+    scalar = _empty_node(layout["scalar"])
+    lists = _empty_node(layout["list"])
+    assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
+    return lay.UnionNode(np.zeros(0, dtype=np.int8), scalar, lists)
 
 
 def _committed_rows(validity: str, manifest: Manifest) -> int:
