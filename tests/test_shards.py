@@ -808,3 +808,29 @@ def test_info_and_cli_on_a_sharded_dataset(sharded23: Path, capsys: pytest.Captu
     assert capsys.readouterr().out == f"{sharded23}: ok\n"
     assert cli_main(["head", str(sharded23), "-n", "6"]) == 0
     assert capsys.readouterr().out.splitlines()[5].startswith("5: molecule_id=5, ")
+
+
+def test_writers_given_like_share_the_union_layout(tmp_path: Path) -> None:
+    """Independent writers whose batches hold only scalar rows or only list rows produce
+    shards with the same union column when they share ``like``; without it, consolidate
+    refuses the mismatch."""
+    like = gr.dataframe({"id": gr.array([], dtype=gr.int64), "u": gr.array([1, [2]])[0:0]})
+    path = tmp_path / "ds"
+    with gr.ShardedWriter(path, 0, 2, 2, like=like) as w:
+        w.write(gr.dataframe({"id": [0, 1, 2], "u": [1, 2, None]}))
+    with gr.ShardedWriter(path, 1, 2, 2, like=like) as w:
+        w.write(gr.dataframe({"id": [3, 4], "u": [[3], [4, 5]]}))
+    top = gr.consolidate(path)
+    assert [s.rows for s in top.shards] == [2, 2, 1]
+    loaded = gr.load(path)
+    assert loaded["id"].to_list() == [0, 1, 3, 4, 2]
+    assert loaded["u"].to_list() == [1, 2, [3], [4, 5], None]
+    assert loaded["u"].is_union
+
+    plain = tmp_path / "plain"
+    with gr.ShardedWriter(plain, 0, 2, 2) as w:
+        w.write(gr.dataframe({"id": [0], "u": [1]}))
+    with gr.ShardedWriter(plain, 1, 2, 2) as w:
+        w.write(gr.dataframe({"id": [1], "u": [[2]]}))
+    with pytest.raises(SchemaError, match="layout of column 'u'"):
+        gr.consolidate(plain)

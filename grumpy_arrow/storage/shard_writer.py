@@ -85,6 +85,11 @@ class ShardedWriter:
         chunking and compressor of the dataset's existing shards.
     chunk_size, chunk_dim, compressor :
         As for :func:`grumpy_arrow.save`.
+    like : array or frame, optional
+        An object (an empty slice is enough) whose columns and layouts the new shards
+        take, instead of those of this writer's first batch. Independent writers pass the
+        same ``like`` so a scalar-or-list column is a union in every shard, even in one
+        whose rows happen to be all scalars.
 
     Raises
     ------
@@ -121,6 +126,7 @@ class ShardedWriter:
         chunk_dim: Any = None,
         compressor: str = "default",
         storage_options: dict[str, Any] | None = None,
+        like: Any = None,
     ) -> None:
         self._start = _check_int(shard_start, "shard_start", 0)
         self._step = _check_int(shard_step, "shard_step", 1)
@@ -140,6 +146,7 @@ class ShardedWriter:
         self._top = LeafStore(path, storage_options)
         _refuse_single(self._top)
         self._template: Manifest | None = None
+        self._like = None if like is None else _as_batch(like)
         self._current: _Open | None = None
         self._next = self._start
         self._fill: int | None = None  # the existing shard mode "a" continues
@@ -299,8 +306,10 @@ class ShardedWriter:
             # Every shard of a dataset stores the same columns the same way (a batch of
             # scalar rows joins a union column, as an append does).
             return replace(self._template, rows=0, leaves={}, attrs=attrs)
-        _check_chunk_dim(self._options["chunk_dim"], piece)
-        manifest = new_manifest(Batch.of(piece), **self._options)
+        # ``like`` (or else the first batch) fixes the columns and layouts of the shards.
+        model = piece if self._like is None else self._like
+        _check_chunk_dim(self._options["chunk_dim"], model)
+        manifest = new_manifest(Batch.of(model), **self._options)
         return replace(manifest, attrs=attrs)
 
     def _finish(self) -> None:
