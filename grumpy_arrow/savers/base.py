@@ -37,6 +37,7 @@ __all__ = [
     "Info",
     "Saver",
     "parse_approach",
+    "parse_dataset_name",
     "parse_indices",
 ]
 
@@ -232,6 +233,13 @@ def fit(batch: Batch, info: Info, where: str) -> Batch:
     return batch
 
 
+def parse_dataset_name(name: Any) -> str:
+    """A dataset's path inside its file or group (``/`` makes groups), without outer ``/``."""
+    if not isinstance(name, str) or not name.strip("/"):
+        raise ValueError(f"dataset_name must be a non-empty string, got {name!r}")
+    return name.strip("/")
+
+
 def parse_indices(indices: Any, rows: int, count: int, where: str) -> np.ndarray:
     """Row positions of an update: a list, range, slice, or an int/bool NumPy array.
 
@@ -352,6 +360,25 @@ class Saver(ABC):
     def save(self, data: Any, indices: Any = None, **kwargs: Any) -> None:
         """Write ``data`` by the saver's approach (``indices``: the rows of an update)."""
 
+    def _check_call(self, indices: Any, options: dict[str, Any]) -> str:
+        """The approach of this call, after refusing unknown options and stray indices."""
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.save got unknown option(s) {', '.join(unknown)}; "
+                f"the options are {', '.join(OPTIONS)}"
+            )
+        approach = self.approach
+        if indices is not None and approach != "update":
+            raise ValueError(
+                f"{self._where()}: indices= applies to approach 'update', not {approach!r}"
+            )
+        return approach
+
+    def _where(self) -> str:
+        """The target, for messages."""
+        return self.path
+
     @abstractmethod
     def load(self) -> Any:
         """Everything saved so far."""
@@ -418,17 +445,7 @@ class BufferSaver(Saver):
             When the batch does not fit the stored dataset (shape, form, dtype). Nothing
             is written in any of these cases.
         """
-        unknown = sorted(set(kwargs) - set(OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__}.save got unknown option(s) {', '.join(unknown)}; "
-                f"the options are {', '.join(OPTIONS)}"
-            )
-        approach = self.approach
-        if indices is not None and approach != "update":
-            raise ValueError(
-                f"{self._where()}: indices= applies to approach 'update', not {approach!r}"
-            )
+        approach = self._check_call(indices, kwargs)
         batch = self._form(self._prepare(data, kwargs))
         with (
             self._lock,

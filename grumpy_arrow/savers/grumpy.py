@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.errors import DatasetNotFoundError, SchemaError
-from grumpy_arrow.savers.base import OPTIONS, Saver, _target_lock, parse_indices, process_lock
+from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
 
 __all__ = ["GrumpySaver"]
 
@@ -73,19 +73,9 @@ class GrumpySaver(Saver):
         """
         from grumpy_arrow.storage.api import _as_batch
 
-        unknown = sorted(set(kwargs) - set(OPTIONS))
-        if unknown:
-            raise TypeError(
-                f"GrumpySaver.save got unknown option(s) {', '.join(unknown)}; the options "
-                f"are {', '.join(OPTIONS)}"
-            )
+        approach = self._check_call(indices, kwargs)
         if kwargs.get("compression_opts") is not None:
             raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
-        approach = self.approach
-        if indices is not None and approach != "update":
-            raise ValueError(
-                f"{self.path}: indices= applies to approach 'update', not {approach!r}"
-            )
         batch = _as_batch(data)
         if kwargs.get("dtype") is not None:
             if not hasattr(batch, "astype"):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks
+from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
 
 __all__ = ["HDF5Saver"]
 
@@ -82,10 +82,8 @@ class HDF5Saver(BufferSaver):
         ragged: bool | None = None,
     ) -> None:
         super().__init__(approach=approach, ragged=ragged)
-        if not isinstance(dataset_name, str) or not dataset_name.strip("/"):
-            raise ValueError(f"dataset_name must be a non-empty string, got {dataset_name!r}")
         self.path = os.path.abspath(os.fspath(path))
-        self.dataset_name = dataset_name.strip("/")
+        self.dataset_name = parse_dataset_name(dataset_name)
 
     def _where(self) -> str:
         return f"{self.path}::{self.dataset_name}"

@@ -28,7 +28,7 @@ import zarr.codecs
 from fsspec.implementations.local import LocalFileSystem
 
 from grumpy_arrow.errors import StoreError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks
+from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
 
 __all__ = ["ZarrSaver"]
 
@@ -98,10 +98,8 @@ class ZarrSaver(BufferSaver):
         storage_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(approach=approach, ragged=ragged)
-        if not isinstance(dataset_name, str) or not dataset_name.strip("/"):
-            raise ValueError(f"dataset_name must be a non-empty string, got {dataset_name!r}")
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
-        self.dataset_name = dataset_name.strip("/")
+        self.dataset_name = parse_dataset_name(dataset_name)
         self.storage_options = dict(storage_options or {})
         fs, root = fsspec.core.url_to_fs(self.path, **self.storage_options)
         self._local = isinstance(fs, LocalFileSystem)

@@ -36,7 +36,7 @@ from grumpy_arrow.storage.writer import (
     lock,
     new_manifest,
 )
-from grumpy_arrow.storage.zarr import COMPRESSORS, LeafStore
+from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
 __all__ = ["append", "load", "load_manifest", "manifest_at", "read_manifest", "save"]
 
@@ -139,12 +139,7 @@ def save(
         return
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
-    if compressor == "default":
-        compressor = "none"
-    if compressor not in COMPRESSORS:
-        raise ValueError(
-            f"compressor must be one of default, {', '.join(COMPRESSORS)}, got {compressor!r}"
-        )
+    compressor = parse_compressor(compressor)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     items: Iterable[Any] = obj if _is_stream(obj) else [obj]

@@ -38,7 +38,7 @@ from grumpy_arrow.storage.shards import (
     shard_name,
 )
 from grumpy_arrow.storage.writer import Batch, commit, lock, new_manifest
-from grumpy_arrow.storage.zarr import COMPRESSORS, LeafStore
+from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
 __all__ = ["ShardedWriter", "append_sharded", "save_sharded"]
 
@@ -133,12 +133,7 @@ class ShardedWriter:
         self._shard_rows = _check_int(shard_rows, "shard_rows", 1)
         if mode not in ("w", "w-", "a"):
             raise ValueError(f"mode must be one of w, w-, a, got {mode!r}")
-        if compressor == "default":
-            compressor = "none"
-        if compressor not in COMPRESSORS:
-            raise ValueError(
-                f"compressor must be one of default, {', '.join(COMPRESSORS)}, got {compressor!r}"
-            )
+        compressor = parse_compressor(compressor)
         if chunk_size is not None:
             _check_int(chunk_size, "chunk_size", 1)
         self._options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim,

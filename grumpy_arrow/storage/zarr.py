@@ -28,9 +28,27 @@ from zarr.storage import FsspecStore, LocalStore
 
 from grumpy_arrow.errors import StoreError, StoreFormatError
 
-__all__ = ["COMPRESSORS", "ChunkCache", "IOStats", "LeafStore", "compressor_codecs"]
+__all__ = [
+    "COMPRESSORS",
+    "ChunkCache",
+    "IOStats",
+    "LeafStore",
+    "compressor_codecs",
+    "parse_compressor",
+]
 
 COMPRESSORS = ("none", "zstd", "blosc")
+
+
+def parse_compressor(name: Any) -> str:
+    """A compressor name, with ``"default"`` resolved (to ``"none"``: measured fastest)."""
+    if name == "default":
+        return "none"
+    if name not in COMPRESSORS:
+        raise ValueError(
+            f"compressor must be one of default, {', '.join(COMPRESSORS)}, got {name!r}"
+        )
+    return str(name)
 
 
 def compressor_codecs(name: str) -> Any:
