@@ -35,6 +35,7 @@ __all__ = [
     "canonical_type",
     "describe",
     "from_arrow",
+    "is_list_type",
     "is_valid_mask",
     "lengths",
     "count_nulls",
@@ -97,7 +98,8 @@ def union_type(scalar: pa.DataType, lst: pa.DataType) -> pa.DataType:
     return pa.dense_union([pa.field(UNION_FIELDS[0], scalar), pa.field(UNION_FIELDS[1], lst)])
 
 
-def _is_list(typ: pa.DataType) -> bool:
+def is_list_type(typ: pa.DataType) -> bool:
+    """Whether an Arrow type is any list: list, large, fixed-size or a list view."""
     return bool(
         pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
         or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ)
@@ -113,7 +115,7 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
         For structs, maps, sparse unions, unions not of the scalar-or-list form, and
         unsupported leaf types.
     """
-    if _is_list(typ):
+    if is_list_type(typ):
         return list_of(canonical_type(typ.value_type, where=where))
     if pa.types.is_union(typ):
         if typ.mode != "dense" or typ.num_fields != 2 or list(typ.type_codes) != [0, 1]:
@@ -121,7 +123,7 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
                 f"{where}: expected a dense union with type codes [0, 1] (scalar, list), got {typ}"
             )
         scalar, lst = typ.field(0).type, typ.field(1).type
-        if _is_list(scalar) or pa.types.is_union(scalar) or not _is_list(lst):
+        if is_list_type(scalar) or pa.types.is_union(scalar) or not is_list_type(lst):
             raise LayoutError(
                 f"{where}: expected union child 0 to be a scalar and child 1 a list, got {typ}"
             )
@@ -145,7 +147,7 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
 
 def arrow_depth(typ: pa.DataType) -> int:
     """Maximum list depth of a (canonical) type: 0 for a leaf."""
-    if _is_list(typ):
+    if is_list_type(typ):
         return 1 + arrow_depth(typ.value_type)
     if pa.types.is_union(typ):
         return max(arrow_depth(typ.field(0).type), arrow_depth(typ.field(1).type))
@@ -154,7 +156,7 @@ def arrow_depth(typ: pa.DataType) -> int:
 
 def arrow_leaf_type(typ: pa.DataType) -> pa.DataType:
     """The Arrow type at the bottom of a list-chain / union type."""
-    if _is_list(typ):
+    if is_list_type(typ):
         return arrow_leaf_type(typ.value_type)
     if pa.types.is_union(typ):
         return arrow_leaf_type(typ.field(0).type)
@@ -163,7 +165,7 @@ def arrow_leaf_type(typ: pa.DataType) -> pa.DataType:
 
 def describe(typ: pa.DataType) -> str:
     """Awkward-like type string: ``var * int64``, ``union[int64, var * int64]``."""
-    if _is_list(typ):
+    if is_list_type(typ):
         return f"var * {describe(typ.value_type)}"
     if pa.types.is_union(typ):
         return f"union[{describe(typ.field(0).type)}, {describe(typ.field(1).type)}]"

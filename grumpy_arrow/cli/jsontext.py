@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow.errors import LayoutError
+from grumpy_arrow.layout import is_list_type
 
 __all__ = [
     "float_text",
@@ -53,11 +54,7 @@ _SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t
 def is_nested(typ: pa.DataType) -> bool:
     """Whether a column type is a list, struct, map or union (which CSV cannot hold)."""
     return bool(
-        pa.types.is_list(typ)
-        or pa.types.is_large_list(typ)
-        or pa.types.is_fixed_size_list(typ)
-        or pa.types.is_list_view(typ)
-        or pa.types.is_large_list_view(typ)
+        is_list_type(typ)
         or pa.types.is_struct(typ)
         or pa.types.is_map(typ)
         or pa.types.is_union(typ)
@@ -93,7 +90,7 @@ def to_json_text(arr: Any, where: str) -> pa.Array:
         or (pa.types.is_fixed_size_binary(typ) or pa.types.is_binary_view(typ))
     ):
         raise LayoutError(f"column {where!r} holds binary data ({typ}), which JSON cannot hold")
-    elif _is_list(typ):
+    elif is_list_type(typ):
         text = _lists(arr, where)
     elif pa.types.is_struct(typ):
         text = _structs(arr, where)
@@ -103,16 +100,6 @@ def to_json_text(arr: Any, where: str) -> pa.Array:
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as err:
             raise LayoutError(f"column {where!r} has type {typ}, which has no JSON form") from err
     return pc.fill_null(pc.cast(text, pa.large_string()), _s("null"))
-
-
-def _is_list(typ: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_list(typ)
-        or pa.types.is_large_list(typ)
-        or pa.types.is_fixed_size_list(typ)
-        or pa.types.is_list_view(typ)
-        or pa.types.is_large_list_view(typ)
-    )
 
 
 def float_text(arr: pa.Array) -> pa.Array:
