@@ -269,12 +269,7 @@ class Handle:
         return load_manifest(self._store, self._manifest, columns)
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return self._view([key])
-        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-            return self._view(key)
-        squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
-        return self.take(self._rows(key), squeeze=squeeze)
+        return select(self, key)
 
     def _view(self, columns: list[str]) -> Handle:
         if self._manifest.kind == "array":
@@ -594,6 +589,17 @@ class Handle:
         values = self._store.read_whole(name, length)
         cache.put(key, values)
         return values
+
+
+def select(handle: Any, key: Any) -> Any:
+    """``handle[key]`` of a store or sharded dataset: column names give a lazy view,
+    anything else an in-memory selection of rows."""
+    if isinstance(key, str):
+        return handle._view([key])
+    if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
+        return handle._view(key)
+    squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
+    return handle.take(parse_rows(key, len(handle)), squeeze=squeeze)
 
 
 def parse_rows(key: Any, n: int) -> np.ndarray:

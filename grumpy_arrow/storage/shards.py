@@ -47,7 +47,7 @@ from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreFormatErr
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage.api import _clear, _select, read_manifest
 from grumpy_arrow.storage.buffers import layout_signature
-from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows
+from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows, select
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -476,12 +476,7 @@ class ShardedHandle:
         return handle if self._columns is None else handle[list(self._columns)]
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return self._view([key])
-        if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-            return self._view(key)
-        squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
-        return self.take(parse_rows(key, len(self)), squeeze=squeeze)
+        return select(self, key)
 
     def _check_columns(self, columns: list[str]) -> None:
         if self._template.kind == "array":
