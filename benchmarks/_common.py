@@ -183,6 +183,28 @@ class Table:
         return "\n".join(lines)
 
 
+@dataclass
+class Report:
+    """The tables of one benchmark run (printed as they come) and its machine facts."""
+
+    info: list[tuple[str, str]]
+    tables: list[Table] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def add(self, table: Table) -> None:
+        self.tables.append(table)
+        print()
+        print(table.text(), flush=True)
+
+    def write_markdown(self, path: Path) -> None:
+        out = machine_markdown(self.info)
+        for t in self.tables:
+            out += [t.markdown(), ""]
+        if self.extra:
+            out += ["```", *self.extra, "```", ""]
+        path.write_text("\n".join(out), encoding="utf-8")
+
+
 # ---------------------------------------------------------------------------------------
 # machine
 

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _common
 import h5py
 import numpy as np
 import zarr
@@ -71,7 +72,6 @@ from _common import (
     drop_page_cache,
     filesystem,
     host_info,
-    machine_markdown,
     version_info,
 )
 
@@ -869,24 +869,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 @dataclass
-class Report:
-    info: list[tuple[str, str]]
-    tables: list[Table] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
+class Report(_common.Report):
+    """The common report, plus whether a measured method failed (the run exits 1)."""
+
     failed: bool = False
-
-    def add(self, table: Table) -> None:
-        self.tables.append(table)
-        print()
-        print(table.text(), flush=True)
-
-    def write_markdown(self, path: Path) -> None:
-        out = machine_markdown(self.info)
-        for t in self.tables:
-            out += [t.markdown(), ""]
-        if self.extra:
-            out += ["```", *self.extra, "```", ""]
-        path.write_text("\n".join(out), encoding="utf-8")
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:

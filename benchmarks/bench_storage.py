@@ -75,13 +75,13 @@ import pyarrow.parquet as pq
 import zarr
 from _common import (
     CAN_DROP,
+    Report,
     Table,
     best_of,
     drop_page_cache,
     files_under,
     filesystem,
     host_info,
-    machine_markdown,
     optional_version,
     timed,
     version_info,
@@ -1173,26 +1173,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", action="store_true", help="diagnose: thread pools vs serial, cProfile"
     )
     return parser.parse_args(argv)
-
-
-@dataclass
-class Report:
-    info: list[tuple[str, str]]
-    tables: list[Table] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-
-    def add(self, table: Table) -> None:
-        self.tables.append(table)
-        print()
-        print(table.text(), flush=True)
-
-    def write_markdown(self, path: Path) -> None:
-        out = machine_markdown(self.info)
-        for t in self.tables:
-            out += [t.markdown(), ""]
-        if self.extra:
-            out += ["```", *self.extra, "```", ""]
-        path.write_text("\n".join(out), encoding="utf-8")
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:

@@ -63,7 +63,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +72,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from _common import (
     CAN_DROP,
+    Report,
     Table,
     best_of,
     drop_page_cache,
     files_under,
     filesystem,
     host_info,
-    machine_markdown,
     optional_version,
     timed,
     version_info,
@@ -877,23 +877,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-hf", action="store_true", help="skip HF datasets (as n/a)")
     parser.add_argument("--no-apply", action="store_true", help="skip the apply section")
     return parser.parse_args(argv)
-
-
-@dataclass
-class Report:
-    info: list[tuple[str, str]]
-    tables: list[Table] = field(default_factory=list)
-
-    def add(self, table: Table) -> None:
-        self.tables.append(table)
-        print()
-        print(table.text(), flush=True)
-
-    def write_markdown(self, path: Path) -> None:
-        out = machine_markdown(self.info)
-        for t in self.tables:
-            out += [t.markdown(), ""]
-        path.write_text("\n".join(out), encoding="utf-8")
 
 
 def run(args: argparse.Namespace, root: Path) -> Report:
