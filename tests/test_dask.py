@@ -33,6 +33,7 @@ import pytest
 import grumpy_arrow as gr
 from grumpy_arrow.errors import ColumnNotFoundError, StoreError, StoreFormatError
 from grumpy_arrow.interop.partitions import from_partition
+from grumpy_arrow.testing import assert_arrow_equal as assert_same
 
 dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
@@ -96,19 +97,6 @@ def make_nested(n: int) -> gr.DataFrame:
         },
         schema=["mol", "res", "atom"],
     )
-
-
-def assert_same(got: Any, want: Any) -> None:
-    """Same kind, schema, columns, Arrow types and values (unions compared natively)."""
-    if isinstance(want, gr.GrumpyArray):
-        assert isinstance(got, gr.GrumpyArray)
-        assert got.to_arrow().type == want.to_arrow().type
-        assert got.to_arrow().equals(want.to_arrow())
-        return
-    assert isinstance(got, gr.DataFrame), type(got)
-    assert (got.columns, got.schema, len(got)) == (want.columns, want.schema, len(want))
-    for name in want.columns:
-        assert_same(got[name], want[name])
 
 
 # -- fixtures ---------------------------------------------------------------------------

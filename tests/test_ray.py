@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +28,7 @@ import pytest
 
 import grumpy_arrow as gr
 from grumpy_arrow.errors import StoreError, StoreFormatError
+from grumpy_arrow.testing import assert_arrow_equal as assert_same
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
@@ -70,19 +70,6 @@ def make_frame(n: int, seed: int = 1) -> gr.DataFrame:
         {"mol_w": rng.random(n), "atom_x": gr.array(atoms), "mol_u": gr.array(union)},
         schema=["mol", "atom"],
     )
-
-
-def assert_same(got: Any, want: Any) -> None:
-    """Same kind, schema, columns, Arrow types and values (unions compared natively)."""
-    if isinstance(want, gr.GrumpyArray):
-        assert isinstance(got, gr.GrumpyArray)
-        assert got.to_arrow().type == want.to_arrow().type
-        assert got.to_arrow().equals(want.to_arrow())
-        return
-    assert isinstance(got, gr.DataFrame), type(got)
-    assert (got.columns, got.schema, len(got)) == (want.columns, want.schema, len(want))
-    for name in want.columns:
-        assert_same(got[name], want[name])
 
 
 @pytest.fixture(scope="module")

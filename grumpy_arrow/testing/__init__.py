@@ -14,6 +14,11 @@ Examples
 
 from __future__ import annotations
 
-from grumpy_arrow.testing.asserts import assert_array_equal, assert_values_equal, values_equal
+from grumpy_arrow.testing.asserts import (
+    assert_array_equal,
+    assert_arrow_equal,
+    assert_values_equal,
+    values_equal,
+)
 
-__all__ = ["assert_array_equal", "assert_values_equal", "values_equal"]
+__all__ = ["assert_array_equal", "assert_arrow_equal", "assert_values_equal", "values_equal"]

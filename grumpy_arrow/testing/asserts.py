@@ -28,7 +28,7 @@ import numpy as np
 
 from grumpy_arrow.array import GrumpyArray
 
-__all__ = ["assert_array_equal", "assert_values_equal", "values_equal"]
+__all__ = ["assert_array_equal", "assert_arrow_equal", "assert_values_equal", "values_equal"]
 
 _NUMBER = (int, float, np.integer, np.floating)
 
@@ -118,3 +118,38 @@ def assert_array_equal(
     if check_type and actual.type != expected.type:
         raise AssertionError(f"types differ: {actual.type!r} != {expected.type!r}")
     assert_values_equal(actual.to_list(), expected.to_list())
+
+
+def assert_arrow_equal(actual: Any, expected: Any) -> None:
+    """Assert two arrays (or frames, column by column) have equal Arrow types and data.
+
+    Stricter than :func:`assert_array_equal`: the Arrow types must match exactly (offset
+    widths, string widths, union children), and unions are compared natively. Frames
+    must also have the same columns, schema and length.
+
+    Raises
+    ------
+    AssertionError
+        At the first difference.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> from grumpy_arrow.testing import assert_arrow_equal
+    >>> assert_arrow_equal(gr.array([1, [2, 3]]), gr.array([1, [2, 3]]))
+    """
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    if isinstance(expected, GrumpyArray):
+        assert isinstance(actual, GrumpyArray), type(actual)
+        assert actual.to_arrow().type == expected.to_arrow().type
+        assert actual.to_arrow().equals(expected.to_arrow())
+        return
+    assert isinstance(actual, DataFrame), type(actual)
+    assert (actual.columns, actual.schema, len(actual)) == (
+        expected.columns,
+        expected.schema,
+        len(expected),
+    )
+    for name in expected.columns:
+        assert_arrow_equal(actual[name], expected[name])
