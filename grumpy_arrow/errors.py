@@ -15,6 +15,7 @@ so ``except ValueError`` keeps working for code that does not know about grumpy_
     ├── DivisionByZeroError(ZeroDivisionError)   integer division or modulo by zero
     └── StoreError(OSError)             a store that cannot be read or written
         ├── StoreFormatError(ValueError)   a store whose manifest or leaves are malformed
+        ├── StoreLockedError(TimeoutError)   another writer holds the store's lock
         └── DatasetNotFoundError(FileNotFoundError)   a saver's dataset that does not exist
 
 Messages say what was expected, what was received, and where (position, column, level,
@@ -37,6 +38,7 @@ __all__ = [
     "SchemaError",
     "StoreError",
     "StoreFormatError",
+    "StoreLockedError",
 ]
 
 
@@ -94,3 +96,7 @@ class StoreFormatError(StoreError, ValueError):
 
 class DatasetNotFoundError(StoreError, FileNotFoundError):
     """A saver was asked to update (or load) a dataset that does not exist."""
+
+
+class StoreLockedError(StoreError, TimeoutError):
+    """Another writer held the store's (or dataset's) lock for longer than the timeout."""

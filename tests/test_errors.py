@@ -19,6 +19,7 @@ from grumpy_arrow import errors
         (errors.DivisionByZeroError, ZeroDivisionError),
         (errors.StoreError, OSError),
         (errors.StoreFormatError, ValueError),
+        (errors.StoreLockedError, TimeoutError),
     ],
     ids=lambda c: c.__name__,
 )
@@ -30,6 +31,7 @@ def test_every_error_is_a_grumpy_error_and_its_builtin(cls: type, builtin: type)
 def test_store_format_error_is_also_a_store_error() -> None:
     assert issubclass(errors.StoreFormatError, errors.StoreError)
     assert issubclass(errors.StoreFormatError, OSError)
+    assert issubclass(errors.StoreLockedError, errors.StoreError)
 
 
 def test_column_not_found_message_is_not_quoted() -> None:
