@@ -31,6 +31,7 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
+from conftest import is_locked
 
 import grumpy_arrow as gr
 from grumpy_arrow.cli import main as cli_main
@@ -154,7 +155,9 @@ def test_save_with_shard_rows_writes_shards_and_the_top_level_manifest(tmp_path:
     assert shard_rows_on_disk(path) == {"shard-000000": 4, "shard-000001": 4, "shard-000002": 2}
     shard = json.loads((path / "shard-000001" / "grumpy.json").read_text())
     assert shard["kind"] == "array" and shard["attrs"] == {"shard_rows": 4}
-    assert sorted(os.listdir(path)) == ["grumpy.json", *shard_dirs(path)]  # no lock left
+    # The lock file stays (an flock, released: never deleted, so never raced for).
+    assert sorted(os.listdir(path)) == ["grumpy.json", "grumpy.lock", *shard_dirs(path)]
+    assert not is_locked(path / "grumpy.lock")
 
 
 @pytest.mark.parametrize("shard_rows", [1, 5, 22, 23, 100], ids=lambda n: f"shard_rows={n}")
@@ -524,7 +527,7 @@ def test_writer_splits_batches_and_reports_rows_and_shards(tmp_path: Path) -> No
     path = tmp_path / "w.gr"
     w = gr.ShardedWriter(path, shard_start=2, shard_step=5, shard_rows=4)
     w.write(make_frame(range(3)))
-    assert (path / "shard-000002" / "grumpy.lock").exists()  # held while it fills the shard
+    assert is_locked(path / "shard-000002" / "grumpy.lock")  # held while it fills the shard
     w.write(make_frame(range(3, 13)))  # 1 + 4 + 4 + 1 rows
     w.write(make_frame(range(13, 13)))  # nothing
     assert (w.rows, w.shards) == (13, ("shard-000002", "shard-000007", "shard-000012",
@@ -532,7 +535,7 @@ def test_writer_splits_batches_and_reports_rows_and_shards(tmp_path: Path) -> No
     assert repr(w) == (f"<ShardedWriter {str(path)!r}: shards 2, 7, ... of 4 rows; 13 rows "
                        "written to 4 shards>")  # fmt: skip
     w.close()
-    assert not any(path.rglob("grumpy.lock"))
+    assert not any(is_locked(lock) for lock in path.rglob("grumpy.lock"))
     with pytest.raises(StoreError, match="closed"):
         w.write(make_frame([1]))
     assert shard_rows_on_disk(path) == {
@@ -672,7 +675,7 @@ def test_killed_writer_leaves_every_committed_row_readable(tmp_path: Path) -> No
     gr.consolidate(path)
     ids = gr.load(path)["molecule_id"].to_list()
     assert sorted(i for i in ids if i < 10000) == list(range(1000, 1000 + len(killed) + 13))
-    assert not any(path.rglob("grumpy.lock"))
+    assert not any(is_locked(lock) for lock in path.rglob("grumpy.lock"))
 
 
 # -- errors, validation, the CLI ----------------------------------------------------------

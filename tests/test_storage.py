@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import os
 import pickle
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import zarr
+from conftest import is_locked
 
 import grumpy_arrow as gr
 from grumpy_arrow.errors import (
@@ -50,7 +52,9 @@ from grumpy_arrow.errors import (
     SchemaError,
     StoreError,
     StoreFormatError,
+    StoreLockedError,
 )
+from grumpy_arrow.storage.writer import lock_file
 from grumpy_arrow.storage.zarr import LeafStore
 from grumpy_arrow.testing import assert_values_equal, values_equal
 
@@ -517,7 +521,7 @@ def test_generator_keeps_committed_batches_on_a_bad_one(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="float64"):
         gr.save(gen(), tmp_path / "s")
     assert gr.load(tmp_path / "s").to_list() == [[1], [2, 3], [4]]
-    assert not (tmp_path / "s" / LOCK).exists()
+    assert not is_locked(tmp_path / "s" / LOCK)
 
 
 # -- 3. lazy access -----------------------------------------------------------------------
@@ -896,7 +900,9 @@ def test_plain_zarr_reads_every_leaf(compressor: str, tmp_path: Path) -> None:
         assert arr.dtype == np.dtype(spec["dtype"])
         assert arr.dtype.kind in "biuf", name  # no Zarr variable-length strings
         assert arr.shape == (spec["length"],), name  # a plain reader sees exactly the data
-        assert bool(arr.compressors) == (compressor != "none"), name
+        codecs = [type(c).__name__ for c in arr.compressors]
+        assert codecs[-1] == "Crc32cCodec", name  # every chunk carries a checksum
+        assert (len(codecs) > 1) == (compressor != "none"), name
         assert_values_equal(
             arr[: spec["length"]].tolist(), ours.read_whole(name, spec["length"]).tolist()
         )
@@ -915,9 +921,10 @@ def test_plain_zarr_reads_every_leaf(compressor: str, tmp_path: Path) -> None:
 def test_plain_zarr_lists_the_group(tmp_path: Path) -> None:
     gr.save(levels_frame(), tmp_path / "s")
     group = zarr.open_group(str(tmp_path / "s"), mode="r")
-    # zarr-python 3.1 warns about grumpy.json, the one non-Zarr object at the root.
+    # zarr-python 3.1 warns about grumpy.json and grumpy.lock, the non-Zarr objects at the
+    # root.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*grumpy.json.*", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*grumpy.(json|lock).*", category=UserWarning)
         names = sorted(group.group_keys())
     assert names == sorted(
         {"_levels", "molecule_id", "molecule_name", "molecule_tag", "residue_name",
@@ -1204,51 +1211,80 @@ def test_overwrite_removes_old_leaves(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def live_pid() -> Iterator[int]:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        yield proc.pid
-    finally:
+def lock_holder(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Start a process that takes the writer lock of a store and keeps it until the end."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def hold(store: Path) -> None:
+        code = (
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code, str(store / LOCK)],
+                                stdout=subprocess.PIPE)  # fmt: skip
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline() == b"held\n"
+
+    yield hold
+    for proc in procs:
         proc.kill()
         proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
-@pytest.fixture
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.mark.parametrize("pid", ["live", "parent"])
-def test_second_writer_is_refused(pid: str, tmp_path: Path, live_pid: int) -> None:
+def test_second_writer_is_refused_after_its_timeout(
+    tmp_path: Path, lock_holder: Callable[[Path], None]
+) -> None:
     path = tmp_path / "s"
     gr.save(gr.array([[1.0]]), path)
-    holder = live_pid if pid == "live" else os.getppid()
-    (path / LOCK).write_text(str(holder))
+    lock_holder(path)
     before = snapshot(path)
     writers: list[Callable[[], None]] = [
-        lambda: gr.append(gr.array([[2.0]]), path),
-        lambda: gr.save(gr.array([[2.0]]), path, mode="a"),
-        lambda: gr.save(gr.array([3]), path, mode="w"),
+        lambda: gr.append(gr.array([[2.0]]), path, timeout=0.2),
+        lambda: gr.save(gr.array([[2.0]]), path, mode="a", timeout=0),
+        lambda: gr.save(gr.array([3]), path, mode="w", timeout=0.1),
     ]
     for write in writers:
-        with pytest.raises(StoreError, match="lock") as info:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError, match="another writer holds the lock") as info:
             write()
+        assert time.monotonic() - started < 5
         assert str(path) in str(info.value)
+        assert isinstance(info.value, StoreError) and isinstance(info.value, TimeoutError)
         assert snapshot(path) == before
-        assert (path / LOCK).read_text() == str(holder)
+    assert is_locked(path / LOCK)
     assert gr.load(path).to_list() == [[1.0]]  # readers do not need the lock
     assert gr.open(path)[0].to_list() == [1.0]
 
 
-def test_stale_lock_is_taken_over(tmp_path: Path, dead_pid: int) -> None:
+def test_second_writer_in_the_same_process_waits_for_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    gr.save(gr.array([1]), path)
+    done: list[float] = []
+    with lock_file(str(path / LOCK), "busy"):
+        worker = threading.Thread(
+            target=lambda: (gr.append(gr.array([2]), path, timeout=30),
+                            done.append(time.monotonic())))  # fmt: skip
+        worker.start()
+        time.sleep(0.3)
+        assert done == []  # still waiting
+        released = time.monotonic()
+    worker.join(10)
+    assert len(done) == 1 and done[0] >= released
+    assert gr.load(path).to_list() == [1, 2]
+
+
+def test_lock_file_left_by_a_dead_writer_is_free(tmp_path: Path) -> None:
     path = tmp_path / "s"
     gr.save(gr.array([[1.0]]), path)
-    for content in (str(dead_pid), "", "not a pid"):
-        (path / LOCK).write_text(content)
-        gr.append(gr.array([[2.0]]), path)
-        assert not (path / LOCK).exists()
+    for content in ("12345", "", "not a pid"):
+        (path / LOCK).write_text(content)  # whatever a dead writer left: no flock on it
+        gr.append(gr.array([[2.0]]), path, timeout=0)
+        assert not is_locked(path / LOCK)
     assert gr.load(path).to_list() == [[1.0], [2.0], [2.0], [2.0]]
 
 
@@ -1257,8 +1293,8 @@ def test_lock_released_after_errors(tmp_path: Path) -> None:
     gr.save(gr.array([1]), path)
     with pytest.raises(SchemaError):
         gr.append(gr.array(["x"]), path)
-    assert not (path / LOCK).exists()
-    gr.append(gr.array([2]), path)
+    assert not is_locked(path / LOCK)
+    gr.append(gr.array([2]), path, timeout=0)
     assert gr.load(path).to_list() == [1, 2]
 
 

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -27,7 +28,9 @@ import numpy as np
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import DataFrame, from_arrow_table
+from grumpy_arrow.storage import atomic
 from grumpy_arrow.storage import buffers as bf
+from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.manifest import MANIFEST_NAME, LeafSpec, Manifest, parse_manifest
 from grumpy_arrow.storage.writer import (
     ARRAY_COLUMN,
@@ -98,6 +101,8 @@ def save(
     mode: str = "w",
     storage_options: dict[str, Any] | None = None,
     shard_rows: int | None = None,
+    durable: bool = True,
+    timeout: float | None = None,
 ) -> None:
     """Write an array or frame (or an iterator of them) to a Zarr v3 store.
 
@@ -115,20 +120,34 @@ def save(
         use the default.
     compressor : {"default", "none", "zstd", "blosc"}
         ``"default"`` is ``"none"`` (measured fastest here; see docs/performance.md).
+        Every chunk also carries a crc32c checksum, verified when it is read whole.
     mode : {"w", "w-", "a"}
-        Overwrite, fail if the store exists, or append to it if it exists.
+        Overwrite, fail if the store exists, or append to it if it exists. Overwriting a
+        local store builds the new one beside it and swaps it in whole: a failure or a
+        crash leaves the old store, whole. A folder holding anything but a store is
+        refused, never emptied.
     shard_rows : int, optional
         Write a sharded dataset (``shard-000000/``, ... of at most ``shard_rows`` rows
         each, then a top-level manifest; see :class:`grumpy_arrow.ShardedWriter` and
         docs/storage.md). ``mode="a"`` then appends to an existing sharded dataset as
         :func:`append` does.
+    durable : bool
+        Flush every commit to the disk before returning (default). ``False`` skips the
+        fsyncs (scratch data: a power cut may lose recent commits, a crash of the process
+        does not).
+    timeout : float, optional
+        Seconds to wait for another writer's lock (default
+        :data:`~grumpy_arrow.storage.writer.LOCK_TIMEOUT`).
 
     Raises
     ------
     StoreError
-        If ``mode="w-"`` and the store exists, or another writer holds the lock.
+        If ``mode="w-"`` and the store exists, or the folder holds other files.
+    StoreLockedError
+        If another writer held the lock for ``timeout`` seconds.
     SchemaError
-        If a later batch does not fit the first (the store keeps what was committed).
+        If a later batch does not fit the first. Writing a new store, the committed
+        batches stay; overwriting one, the old store stays.
     """
     if shard_rows is not None:
         from grumpy_arrow.storage.shard_writer import save_sharded
@@ -142,8 +161,11 @@ def save(
     compressor = parse_compressor(compressor)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    _check_chunk_dim_type(chunk_dim)
     items: Iterable[Any] = obj if _is_stream(obj) else [obj]
-    store = LeafStore(path, storage_options)
+    store = LeafStore(path, storage_options, durable=durable)
+    if store.local:
+        atomic.recover(store.root)
     exists = store.exists(MANIFEST_NAME)
     sharded = _is_sharded(store)
     if (exists or sharded) and mode == "w-":
@@ -153,59 +175,164 @@ def save(
 
         append_sharded(items, store)
         return
-    with lock(store):
-        manifest = read_manifest(store) if exists and mode == "a" else None
-        if (exists or sharded) and mode == "w":
-            _clear(store)
-        for item in items:
-            batch = _as_batch(item)
-            if manifest is None:
-                _check_chunk_dim(chunk_dim, batch)
-                manifest = new_manifest(
-                    Batch.of(batch),
-                    chunk_size=chunk_size,
-                    chunk_dim=chunk_dim,
-                    compressor=compressor,
-                )
-                store.group()
-            manifest = commit(store, manifest, batch)
-        if manifest is None:
+    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
+    with lock(store, timeout=timeout):
+        if exists and mode == "a":
+            manifest = read_manifest(store)
+            for item in items:
+                manifest = commit(store, manifest, _as_batch(item))
+            return
+        if store.local:
+            refuse_foreign(store)
+            if exists or sharded:
+                _replace_local(store, items, options)
+                return
+        elif exists or sharded:
+            items = _clear_after_first(store, items)
+        if _write_new(store, items, options) is None:
             raise ValueError("save got an empty iterator: nothing to write")
 
 
-def _check_chunk_dim(chunk_dim: Any, batch: GrumpyArray | DataFrame) -> None:
+def _write_new(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) -> Any:
+    """Commit every item to an empty store; the last manifest (None: no item)."""
+    manifest = None
+    for item in items:
+        batch = _as_batch(item)
+        if manifest is None:
+            _check_chunk_dim(options["chunk_dim"], batch)
+            manifest = new_manifest(Batch.of(batch), **options)
+            with store.translate("the group"):
+                store.group()
+        manifest = commit(store, manifest, batch)
+    return manifest
+
+
+def _replace_local(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) -> None:
+    """Build the new store beside the old one, then swap it in (the old store stays, whole,
+    if anything fails or the process dies before the swap)."""
+    atomic.sweep(store.root)
+    tmp = atomic.sibling(store.root)
+    try:
+        new = LeafStore(tmp, durable=store.durable)
+        if _write_new(new, items, options) is None:
+            raise ValueError("save got an empty iterator: nothing to write")
+        new.close()
+        with store.translate("the new store"):
+            atomic.swap_in(tmp, store.root, durable=store.durable)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    store.close()
+    store._arrays.clear()
+    store._meta.clear()
+    store._docs.clear()
+
+
+def _clear_after_first(store: LeafStore, items: Iterable[Any]) -> Iterator[Any]:
+    """Remote stores cannot swap folders: the old store is removed once the first item has
+    converted (so bad input loses nothing), then the new one is written in its place."""
+    iterator = iter(items)
+    try:
+        first = _as_batch(next(iterator))
+    except StopIteration:
+        raise ValueError("save got an empty iterator: nothing to write") from None
+    _clear(store)
+    return itertools.chain([first], iterator)
+
+
+_OWN_FILES = frozenset({MANIFEST_NAME, "grumpy.lock", "zarr.json"})
+
+
+def refuse_foreign(store: LeafStore) -> None:
+    """Refuse to overwrite a local folder that holds anything a store would not: files
+    other than the store's own, links, folders that are not Zarr nodes or shards.
+
+    Raises
+    ------
+    StoreError
+        Naming the first few foreign entries.
+    """
+    try:
+        entries = sorted(os.listdir(store.root))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError as err:
+        raise StoreError(f"{store.url}: is a file, not a folder for a store") from err
+    foreign = [e for e in entries if not _is_own(store.root, e)]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        what = "a store and other files" if _OWN_FILES & set(entries) else "files"
+        raise StoreError(
+            f"{store.url}: the folder holds {what} ({shown}); gr.save replaces only a "
+            "grumpy store or an empty folder, so nothing was written or deleted"
+        )
+
+
+def _is_own(root: str, entry: str) -> bool:
+    full = os.path.join(root, entry)
+    if os.path.islink(full):
+        return False
+    if entry in _OWN_FILES or entry.startswith(f"{MANIFEST_NAME}.tmp-"):
+        return os.path.isfile(full)
+    if not os.path.isdir(full):
+        return False
+    return os.path.isfile(os.path.join(full, "zarr.json")) or (
+        entry.startswith("shard-") and entry[6:].isdigit()
+    )
+
+
+def _check_chunk_dim_type(chunk_dim: Any) -> None:
     if chunk_dim is None:
         return
     if isinstance(chunk_dim, bool) or not isinstance(chunk_dim, (str, int)):
         raise TypeError(f"chunk_dim must be a level name or a depth, got {chunk_dim!r}")
+    if isinstance(chunk_dim, int) and chunk_dim < 0:
+        raise ValueError(f"chunk_dim must be a depth >= 0, got {chunk_dim}")
+
+
+def _check_chunk_dim(chunk_dim: Any, batch: GrumpyArray | DataFrame) -> None:
+    _check_chunk_dim_type(chunk_dim)
     if isinstance(chunk_dim, str):
         if not isinstance(batch, DataFrame) or batch.schema is None:
             raise SchemaError(f"chunk_dim={chunk_dim!r} names a level, but there is no schema")
         batch.schema.index(chunk_dim)  # unknown level -> SchemaError
-    elif chunk_dim < 0:
-        raise ValueError(f"chunk_dim must be a depth >= 0, got {chunk_dim}")
 
 
 def _clear(store: LeafStore) -> None:
+    """Remove a store's own entries (the lock file stays); a folder with anything else is
+    refused first (:func:`refuse_foreign`)."""
     if store.local:
+        refuse_foreign(store)
         for entry in os.listdir(store.root):
             full = os.path.join(store.root, entry)
-            if os.path.isdir(full):
+            if os.path.isdir(full) and not os.path.islink(full):
                 shutil.rmtree(full)
             elif entry != "grumpy.lock":
                 os.remove(full)
     else:
         for entry in store.fs.ls(store.root, detail=False):
             store.fs.rm(entry, recursive=True)
+    store.close()
     store._arrays.clear()
     store._meta.clear()
+    store._docs.clear()
 
 
-def append(obj: Any, path: Any, *, storage_options: dict[str, Any] | None = None) -> None:
+def append(
+    obj: Any,
+    path: Any,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    durable: bool = True,
+    timeout: float | None = None,
+) -> None:
     """Append rows to an existing store (a true append: only new data is written).
 
     On a sharded dataset the rows fill its last shard up to the dataset's ``shard_rows``,
     then go into new shards, and the dataset is consolidated again.
+
+    One writer at a time: a second one waits for the lock up to ``timeout`` seconds
+    (default :data:`~grumpy_arrow.storage.writer.LOCK_TIMEOUT`), then raises
+    ``StoreLockedError``. ``durable`` as in :func:`save`.
 
     Raises
     ------
@@ -214,17 +341,22 @@ def append(obj: Any, path: Any, *, storage_options: dict[str, Any] | None = None
     SchemaError
         If the batch's kind, columns, schema or layouts differ from the store's; the
         store is left unchanged.
+    StoreLockedError
+        If another writer held the lock for ``timeout`` seconds.
     """
-    store = LeafStore(path, storage_options)
+    store = LeafStore(path, storage_options, durable=durable)
+    if store.local:
+        atomic.recover(store.root)
     if _is_sharded(store):
         from grumpy_arrow.storage.shard_writer import append_sharded
 
         append_sharded([obj], store)
         return
     read_manifest(store)  # no store here: fail before creating anything
-    with lock(store):
+    batch = _as_batch(obj)
+    with lock(store, timeout=timeout):
         manifest = read_manifest(store)
-        commit(store, manifest, _as_batch(obj))
+        commit(store, manifest, batch)
 
 
 def load(
@@ -243,6 +375,8 @@ def load(
         For a missing, foreign, corrupt or truncated store (naming the leaf or field).
     """
     store = LeafStore(path, storage_options, read_only=True)
+    if store.local:
+        atomic.recover(store.root)
     from grumpy_arrow.storage.shards import load_sharded, read_any
 
     manifest = read_any(store)
@@ -280,8 +414,10 @@ def load_manifest(
             )
         )
     result = {}
+    for name, values in arrays.items():
+        ck.check_dtype(values, manifest.leaves[name].dtype, store.url, name)
     for spec in specs:
-        node = bf.assemble(spec.layout, arrays.__getitem__, arrays.__contains__)
+        node = bf.assemble(spec.layout, arrays.__getitem__, arrays.__contains__, store.url)
         if len(node) != manifest.rows:
             raise StoreFormatError(
                 f"{store.url}: column {spec.name!r} has {len(node)} rows; the manifest "

@@ -19,6 +19,7 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.storage import checks as ck
 
 __all__ = [
     "Reader",
@@ -190,50 +191,90 @@ def node_rows(layout: dict[str, Any], lengths: Mapping[str, int]) -> int:
     return max(lengths.get(layout["offsets"], 0) - 1, 0)
 
 
-def assemble(layout: dict[str, Any], read: Reader, present: Callable[[str], bool]) -> lay.Node:
+def assemble(
+    layout: dict[str, Any], read: Reader, present: Callable[[str], bool], where: str = "store"
+) -> lay.Node:
     """Rebuild a node from whole leaves (``read(name)`` gives a leaf's committed values).
+
+    Every buffer is checked before Arrow sees it (:mod:`grumpy_arrow.storage.checks`):
+    offsets start at 0, never decrease and end at their content's length, union type ids
+    are 0 or 1 with value offsets that match them, validity covers the node's rows.
 
     Raises
     ------
     StoreFormatError
-        When leaf lengths do not agree with each other.
+        When a leaf breaks one of these rules or lengths disagree, naming ``where`` (the
+        store), the leaf and the first bad position.
     """
     kind = layout["kind"]
     name = layout.get("validity")
     validity = read(name).astype(bool) if name and present(name) else None
+    node: lay.Node
     if kind == "leaf":
-        d = dt.dtype(layout["dtype"])
-        mask = None if validity is None else ~validity
-        if d.kind in "US":
-            offsets = read(layout["offsets"])
-            data = read(layout["data"])
-            typ = pa.large_string() if d.kind == "U" else pa.large_binary()
-            width = layout.get("arrow")
-            buffers = [
-                None if mask is None else bitmap(validity),
-                pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
-                pa.py_buffer(np.ascontiguousarray(data)),
-            ]
-            arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
-            if width in ("string", "binary"):  # the width it was saved with
-                arr = arr.cast(pa.string() if width == "string" else pa.binary())
-            return lay.Leaf(arr)
-        values = read(layout["values"])
-        return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
-    if kind == "list":
+        node = _assemble_leaf(layout, read, validity, where)
+    elif kind == "list":
         offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
-        content = assemble(layout["content"], read, present)
-        if len(offsets) == 0 or int(offsets[-1]) != len(content):
+        content = assemble(layout["content"], read, present, where)
+        ck.check_offsets(offsets, len(content), where, layout["offsets"])
+        node = lay.ListNode(offsets, validity, content)
+    else:
+        type_ids = np.asarray(read(layout["type_ids"]), dtype=np.int8)
+        ck.check_type_ids(type_ids, where, layout["type_ids"])
+        positions = read(layout["value_offsets"])
+        ck.check_length(positions, len(type_ids), where, layout["value_offsets"])
+        ck.check_positions(type_ids, positions, where, layout["value_offsets"], whole=True)
+        scalar = assemble(layout["scalar"], read, present, where)
+        lists = assemble(layout["list"], read, present, where)
+        scalars = int(np.count_nonzero(type_ids == 0))
+        if len(scalar) != scalars or len(lists) != len(type_ids) - scalars:
             raise StoreFormatError(
-                f"leaf {layout['offsets']!r} ends at {int(offsets[-1]) if len(offsets) else None}"
-                f" but its content has {len(content)} rows"
+                f"{where}: leaf {layout['type_ids']!r} has {scalars} scalar and "
+                f"{len(type_ids) - scalars} list rows; the children hold {len(scalar)} and "
+                f"{len(lists)}"
             )
-        return lay.ListNode(offsets - offsets[0], validity, content)
-    type_ids = np.asarray(read(layout["type_ids"]), dtype=np.int8)
-    scalar = assemble(layout["scalar"], read, present)
-    lists = assemble(layout["list"], read, present)
-    assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
-    return lay.UnionNode(type_ids, scalar, lists)
+        assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
+        node = lay.UnionNode(type_ids, scalar, lists)
+    if validity is not None:
+        ck.check_length(validity, len(node), where, str(name))
+    return node
+
+
+def _assemble_leaf(
+    layout: dict[str, Any], read: Reader, validity: np.ndarray | None, where: str
+) -> lay.Leaf:
+    d = dt.dtype(layout["dtype"])
+    mask = None if validity is None else ~validity
+    if d.kind in "US":
+        offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
+        data = read(layout["data"])
+        ck.check_offsets(offsets, len(data), where, layout["offsets"])
+        if validity is not None:
+            ck.check_length(validity, len(offsets) - 1, where, layout["validity"])
+        typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+        width = layout.get("arrow")
+        buffers = [
+            None if mask is None else bitmap(validity),
+            pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
+            pa.py_buffer(np.ascontiguousarray(data)),
+        ]
+        arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
+        if d.kind == "U":
+            _check_utf8(arr, where, layout["data"])
+        if width in ("string", "binary"):  # the width it was saved with
+            arr = arr.cast(pa.string() if width == "string" else pa.binary())
+        return lay.Leaf(arr)
+    values = read(layout["values"])
+    if validity is not None:
+        ck.check_length(validity, len(values), where, layout["validity"])
+    return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
+
+
+def _check_utf8(arr: pa.Array, where: str, leaf: str) -> None:
+    """Text leaves hold valid UTF-8 (a flipped bit in an unchecksummed store may not)."""
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid as err:
+        raise StoreFormatError(f"{where}: leaf {leaf!r} holds invalid text ({err})") from err
 
 
 def bitmap(valid: np.ndarray | None) -> pa.Buffer | None:

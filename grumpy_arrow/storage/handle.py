@@ -27,8 +27,10 @@ from grumpy_arrow.errors import (
 )
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
+from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
+from grumpy_arrow.storage.buffers import node_rows
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
@@ -148,6 +150,8 @@ class Handle:
         self._touched: dict[str, int] = {}
         self._memo: list[tuple[Any, np.ndarray]] = []
         self._store_bytes: int | None = None
+        self._lengths: dict[str, int] | None = None
+        self._typed: set[str] = set()
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -280,6 +284,7 @@ class Handle:
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._touched, out._memo = 0, self._touched, []
         out._store_bytes = self._store_bytes
+        out._lengths, out._typed = self._lengths, self._typed
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
                 raise ColumnNotFoundError(
@@ -308,21 +313,27 @@ class Handle:
         specs = view._specs()
         self._selection_id += 1
         resident = self._resident()
-        if resident is not None:
-            loaded, table = resident
-            if self._manifest.kind == "array":
-                return loaded[rows]
-            names = [s.name for s in specs]
-            if table is None:
-                return loaded[names][rows] if len(names) != len(loaded.columns) else loaded[rows]
-            # One Arrow take over every column, then a frame of columns known to be valid.
-            if len(names) != table.num_columns:
-                table = table.select(names)
-            picked = table.take(rows)
-            picked_columns = {
-                n: GrumpyArray(_one_chunk(picked.column(i))) for i, n in enumerate(names)
-            }
-            return DataFrame._from_valid(picked_columns, loaded.schema, len(rows))
+        if resident is None:
+            read_before = self._store.stats.bytes_read
+            out = self._take_planned(rows, specs)
+            if self._store.stats.bytes_read != read_before:
+                self._resident(admit=True)  # read from disk again: maybe keep the store
+            return out
+        loaded, table = resident
+        if self._manifest.kind == "array":
+            return loaded[rows]
+        names = [s.name for s in specs]
+        if table is None:
+            return loaded[names][rows] if len(names) != len(loaded.columns) else loaded[rows]
+        # One Arrow take over every column, then a frame of columns known to be valid.
+        if len(names) != table.num_columns:
+            table = table.select(names)
+        picked = table.take(rows)
+        picked_columns = {n: GrumpyArray(_one_chunk(picked.column(i))) for i, n in enumerate(names)}
+        return DataFrame._from_valid(picked_columns, loaded.schema, len(rows))
+
+    def _take_planned(self, rows: np.ndarray, specs: list[ColumnSpec]) -> Any:
+        """Rows read through the planner (the store is not resident)."""
         if len(rows) <= PARALLEL_ROWS or len(specs) == 1:
             # Small plans are a few dozen reads that hold the GIL between syscalls: threads
             # only add their start-up cost (measured in benchmarks/bench_storage.py).
@@ -405,6 +416,8 @@ class Handle:
             begins = ends - lens - 1
             child_starts = bounds[begins]
             child_stops = bounds[ends - 1]
+            ck.check_range_bounds(bounds, ends[:-1] - 1, self._rows_of(layout["content"]),
+                                  self._store.url, layout["offsets"])  # fmt: skip
             row_lengths = np.diff(bounds)
             keep = np.ones(len(row_lengths), dtype=bool)
             keep[ends[:-1] - 1] = False  # the seam between two ranges is not a row
@@ -419,12 +432,21 @@ class Handle:
                 )
             return lay.ListNode(offsets_from_lengths(row_lengths), validity, content)
         type_ids = self._gather(layout["type_ids"], starts, stops).astype(np.int8)
+        ck.check_type_ids(type_ids, self._store.url, layout["type_ids"])
         positions = self._gather(layout["value_offsets"], starts, stops)
+        ck.check_positions(type_ids, positions, self._store.url, layout["value_offsets"],
+                           whole=False)  # fmt: skip
         scalar = self._read_rows_in(layout["scalar"], positions[type_ids == 0], depth_limit, depth)
         lists = self._read_rows_in(layout["list"], positions[type_ids == 1], depth_limit, depth,
                                    inner if depth == 0 else None)  # fmt: skip
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
+
+    def _rows_of(self, layout: dict[str, Any]) -> int:
+        """The committed rows of a node (from its leaves' lengths in the manifest)."""
+        if self._lengths is None:
+            self._lengths = {k: v.length for k, v in self._manifest.leaves.items()}
+        return node_rows(layout, self._lengths)
 
     def _read_rows_in(self, layout: dict[str, Any], rows: np.ndarray, depth_limit: int | None,
                       depth: int, inner: slice | None = None) -> lay.Node:  # fmt: skip
@@ -454,6 +476,8 @@ class Handle:
             lens = stops - starts
             ends = np.cumsum(lens + 1)
             begins = ends - lens - 1
+            ck.check_range_bounds(bounds, begins[1:] - 1, self._manifest.leaves[layout["data"]]
+                                  .length, self._store.url, layout["offsets"])  # fmt: skip
             keep = np.ones(len(bounds), dtype=bool)
             keep[begins[1:]] = False
             data = self._gather(layout["data"], bounds[begins], bounds[ends - 1])
@@ -495,16 +519,14 @@ class Handle:
     def _gather_ranges(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
                        dtype: np.dtype[Any]) -> np.ndarray:  # fmt: skip
         store = self._store
-        if int(stops.max()) > length:
+        if int(stops.max()) > length or int(starts.min()) < 0:
             raise StoreFormatError(
-                f"{store.url}: leaf {name!r} is read up to {int(stops.max())} but commits "
-                f"{length} values"
+                f"{store.url}: leaf {name!r} is read from {int(starts.min())} up to "
+                f"{int(stops.max())} but commits {length} values"
             )
-        whole = self._whole(name, length, dtype)
-        if whole is not None:
-            if len(starts) == 1:
-                return whole[int(starts[0]) : int(stops[0])]
-            return whole[expand_ranges(starts, stops - starts)]
+        if name not in self._typed:
+            ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
+            self._typed.add(name)
         gap = GAP_BYTES // dtype.itemsize
         # Merge ranges into blocks (sorted input: a new block starts at a big gap).
         new_block = np.ones(len(starts), dtype=bool)
@@ -512,12 +534,19 @@ class Handle:
         block_id = np.cumsum(new_block) - 1
         block_start = starts[new_block]
         block_stop = np.maximum.reduceat(stops, np.flatnonzero(new_block))
-        if self._cache is None or len(block_start) > 1:
-            store.advise(name, block_start, block_stop)
-        blocks = [
-            store.read(name, int(a), int(b), self._cache, length, self._admit)
-            for a, b in zip(block_start, block_stop, strict=True)
-        ]
+        blocks = self._cached_blocks(name, block_start, block_stop, length)
+        whole = None if blocks is not None else self._whole(name, length, dtype)
+        if whole is not None:
+            if len(starts) == 1:
+                return whole[int(starts[0]) : int(stops[0])]
+            return whole[expand_ranges(starts, stops - starts)]
+        if blocks is None:
+            if self._cache is None or len(block_start) > 1:
+                store.advise(name, block_start, block_stop)
+            blocks = [
+                store.read(name, int(a), int(b), self._cache, length, self._admit)
+                for a, b in zip(block_start, block_stop, strict=True)
+            ]
         if len(blocks) == 1 and len(starts) == 1:
             return blocks[0]
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
@@ -525,10 +554,28 @@ class Handle:
         local = starts - block_start[block_id] + base[block_id]
         return joined[expand_ranges(local, stops - starts)]
 
-    def _resident(self) -> Any:
-        """The whole store in memory, from the second selection on, when it fits in a
-        quarter of the cache budget (warm small stores): a selection is then an in-memory
-        ``take``, without a read plan."""
+    def _cached_blocks(self, name: str, starts: np.ndarray, stops: np.ndarray,
+                       length: int) -> list[np.ndarray] | None:  # fmt: skip
+        """The blocks of a selection when the cache holds every one (a repeated selection
+        reads nothing and admits nothing), else None."""
+        if self._cache is None:
+            return None
+        out = []
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            found = self._store.cached(name, a, b, self._cache, length)
+            if found is None:
+                return None
+            out.append(found)
+        with self._store.stats.lock:
+            self._store.stats.cache_hits += len(out)
+        return out
+
+    def _resident(self, *, admit: bool = False) -> Any:
+        """The whole store in memory when it fits in a quarter of the cache budget (warm
+        small stores): a selection is then an in-memory ``take``, without a read plan.
+
+        It is loaded (``admit``) after the second selection that had to read from disk
+        once the handle is busy; a selection served from the cache loads nothing."""
         cache = self._cache
         if cache is None:
             return None
@@ -541,7 +588,9 @@ class Handle:
         total = sum(
             spec.length * self._store.leaf_meta(n)[1].itemsize for n, spec in leaves.items()
         )
-        if total > cache.budget // 4 or not self._busy() or not cache.seen(("", -2)):
+        if not admit or total > cache.budget // 4 or not self._busy():
+            return None
+        if not cache.seen(("", -2)):
             return None
         loaded = load_manifest(self._store, self._manifest, None)
         holder = np.empty((), dtype=object)

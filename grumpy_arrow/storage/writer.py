@@ -8,8 +8,8 @@ the manifest's lengths, so a crash at any point leaves the previous state readab
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 from grumpy_arrow import layout as lay
 from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError
+from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreLockedError
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage.manifest import (
@@ -34,6 +34,7 @@ from grumpy_arrow.storage.zarr import LeafStore
 __all__ = [
     "ARRAY_COLUMN",
     "DEFAULT_CHUNK",
+    "LOCK_TIMEOUT",
     "Batch",
     "commit",
     "lock",
@@ -44,6 +45,7 @@ __all__ = [
 ARRAY_COLUMN = "array"
 DEFAULT_CHUNK = 1 << 18  # elements per chunk; see docs/performance.md for the measurement
 LOCK_NAME = "grumpy.lock"
+LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the lock by default
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
         last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
         leaves[name] = LeafSpec(old.dtype, old.length + len(values), last)
     new = replace(manifest, rows=manifest.rows + batch.rows, leaves=leaves)
+    store.sync()  # the data is on the disk before the manifest that commits it
     store.write_atomic(MANIFEST_NAME, new.to_json().encode())
     return new
 
@@ -381,8 +384,12 @@ def _find_union(layout: dict[str, Any], value_offsets: str) -> dict[str, Any] | 
 
 
 @contextlib.contextmanager
-def lock(store: LeafStore) -> Iterator[None]:
-    """Hold the store's writer lock (local stores); a second writer gets a StoreError."""
+def lock(store: LeafStore, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the store's writer lock (local stores; see :func:`lock_file`).
+
+    Remote (fsspec) stores have no lock: one writer at a time is the caller's duty there
+    (docs/storage.md, "Writers and locks").
+    """
     if not store.local:
         yield
         return
@@ -395,46 +402,59 @@ def lock(store: LeafStore) -> Iterator[None]:
         f"{store.url}: another writer holds the lock ({path}); one writer at a time "
         "(parallel writers use shards)"
     )
-    with lock_file(path, busy):
+    with lock_file(path, busy, timeout=timeout):
         yield
 
 
 @contextlib.contextmanager
-def lock_file(path: str, busy: str) -> Iterator[None]:
-    """Hold the lock file ``path`` (holding our pid); if a live process holds it, raise
-    ``StoreError(busy)``. The lock of a dead process (a killed writer) is taken over."""
-    for _ in range(2):
+def lock_file(path: str, busy: str, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created if missing, never deleted).
+
+    The operating system releases the lock when its holder's process ends, however it
+    ends, so a killed writer never leaves a stale lock behind. A second writer waits up to
+    ``timeout`` seconds (default :data:`LOCK_TIMEOUT`; 0 means do not wait), then raises
+    ``StoreLockedError(busy)``. If the file was replaced while we waited (a store swapped
+    in by an overwrite), the lock is taken again on the new file.
+    """
+    import fcntl
+
+    wait = LOCK_TIMEOUT if timeout is None else float(timeout)
+    if not wait >= 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+    deadline = time.monotonic() + wait
+    while True:
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if _stale(path):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(path)
-                continue
-            raise StoreError(busy) from None
-        break
-    else:  # pragma: no cover - lost a race twice
-        raise StoreError(f"could not take the lock {path}")
-    try:
-        os.write(fd, str(os.getpid()).encode())
+            fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as err:
+            raise StoreError(f"cannot open the lock file {path} ({err})") from err
+        try:
+            _flock(fd, fcntl, deadline, f"{busy} (waited {wait:g} s)")
+            try:
+                held = os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
+            except FileNotFoundError:
+                held = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if held:
+            break
         os.close(fd)
+    try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+        os.close(fd)  # releases the lock
 
 
-def _stale(path: str) -> bool:
-    """A lock whose process is gone (killed writers leave one behind)."""
-    try:
-        with open(path) as fh:
-            pid = int(fh.read().strip() or 0)
-    except (OSError, ValueError):
-        return True
-    if pid <= 0 or pid == os.getpid():
-        return pid != os.getpid()
-    try:
-        os.kill(pid, 0)
-    except OSError as err:
-        return err.errno == errno.ESRCH
-    return False
+def _flock(fd: int, fcntl: Any, deadline: float, busy: str) -> None:
+    """Take the exclusive lock on ``fd``, polling until ``deadline``."""
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreLockedError(busy) from None
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.02)

@@ -1,21 +1,34 @@
-"""Leaves: 1-D Zarr v3 arrays, written and read through zarr-python, with a direct path.
+"""Leaves: 1-D Zarr v3 arrays, written through zarr-python and read with a direct path.
 
-Every leaf is a plain Zarr v3 array (any Zarr reader opens it). For uncompressed leaves on
-a local filesystem the chunk files are raw little-endian values at ``<leaf>/c/<k>``, so
-this module reads and writes the needed byte ranges of those files directly (``pread`` /
-``pwrite``) instead of decoding whole chunks through zarr-python, which charges a fixed
-cost per chunk and per call; everything else goes through zarr-python. Tests check both
-paths against each other and against plain ``zarr.open_array``.
+Every leaf is a plain Zarr v3 array (any Zarr reader opens it). New leaves end their codec
+chain with Zarr's ``crc32c`` checksum. Writes always go through zarr-python, whose local
+store replaces each chunk file atomically (a temporary file renamed over it), so a killed
+writer never leaves a torn chunk and the checksum always matches the chunk it ends.
+
+For uncompressed leaves on a local filesystem a chunk file is the raw little-endian values
+at ``<leaf>/c/<k>`` (followed by the 4-byte checksum), so this module reads the needed
+byte ranges of those files directly (``pread``) instead of decoding whole chunks through
+zarr-python, which charges a fixed cost per chunk and per call. Whole-chunk reads (loads,
+cached chunks, ``validate``) verify the checksum; exact-range reads of a few rows do not
+(they would have to read the whole chunk). Everything else goes through zarr-python, which
+verifies every chunk it decodes. Tests check both paths against each other and against
+plain ``zarr.open_array``.
+
+Descriptors of chunk files are cached and shared by threads; a descriptor is closed only
+when no reader is using it (:class:`_Descriptors`), so a ``pread`` never reaches a file
+number the kernel has handed to another file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +40,7 @@ from fsspec.implementations.local import LocalFileSystem
 from zarr.storage import FsspecStore, LocalStore
 
 from grumpy_arrow.errors import StoreError, StoreFormatError
+from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
 
 __all__ = [
     "COMPRESSORS",
@@ -51,15 +65,85 @@ def parse_compressor(name: Any) -> str:
     return str(name)
 
 
-def compressor_codecs(name: str) -> Any:
-    """The zarr ``compressors=`` value for a compressor name."""
+def compressor_codecs(name: str) -> list[Any]:
+    """The zarr ``compressors=`` value for a compressor name: the compressor (if any), then
+    the ``crc32c`` checksum of the encoded chunk."""
+    checksum = zarr.codecs.Crc32cCodec()
     if name == "none":
-        return None
+        return [checksum]
     if name == "zstd":
-        return zarr.codecs.ZstdCodec(level=3)
+        return [zarr.codecs.ZstdCodec(level=3), checksum]
     if name == "blosc":
-        return zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+        return [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), checksum]
     raise ValueError(f"compressor must be one of {', '.join(COMPRESSORS)}, got {name!r}")
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class _Descriptor:
+    __slots__ = ("borrows", "doomed", "fd")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.borrows = 0
+        self.doomed = False
+
+
+class _Descriptors:
+    """Open read-only descriptors of chunk files, an LRU of at most ``limit`` idle ones.
+
+    ``pread`` needs no file position, so threads share a descriptor. A descriptor is closed
+    only once no thread is reading through it: eviction skips borrowed ones, and
+    :meth:`drop` marks a borrowed one to be closed by its last borrower. (Closing one that
+    another thread was about to read let the kernel reuse its number for the next
+    ``os.open``, and that thread then read another chunk file.)
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._open: OrderedDict[str, _Descriptor] = OrderedDict()
+        self._lock = threading.Lock()
+        _ALL_DESCRIPTORS.add(self)
+
+    @contextlib.contextmanager
+    def borrow(self, path: str) -> Iterator[int]:
+        """The descriptor of ``path``, open until the block ends (FileNotFoundError if the
+        file is missing; a symlink is refused with ``ELOOP``)."""
+        with self._lock:
+            entry = self._open.get(path)
+            if entry is None:
+                entry = _Descriptor(os.open(path, os.O_RDONLY | _NOFOLLOW))
+                self._open[path] = entry
+                self._evict()
+            else:
+                self._open.move_to_end(path)
+            entry.borrows += 1
+        try:
+            yield entry.fd
+        finally:
+            with self._lock:
+                entry.borrows -= 1
+                if entry.doomed and entry.borrows == 0:
+                    os.close(entry.fd)
+
+    def _evict(self) -> None:
+        excess = len(self._open) - self.limit
+        if excess <= 0:
+            return
+        for path in [p for p, e in self._open.items() if e.borrows == 0][:excess]:
+            os.close(self._open.pop(path).fd)
+
+    def drop(self, prefix: str = "") -> None:
+        """Close the descriptors of paths starting with ``prefix`` (now, or when their last
+        borrower is done)."""
+        with self._lock:
+            for path in [p for p in self._open if p.startswith(prefix)]:
+                entry = self._open.pop(path)
+                if entry.borrows:
+                    entry.doomed = True
+                else:
+                    os.close(entry.fd)
 
 
 @dataclass
@@ -170,15 +254,40 @@ class ChunkCache:
             lru.used = 0
 
 
+_ALL_DESCRIPTORS: weakref.WeakSet[_Descriptors] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # A thread of the parent may have held a lock at the fork: the child's copy would
+    # stay locked forever. The descriptors themselves stay valid in the child.
+    for pool in list(_ALL_DESCRIPTORS):
+        pool._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class LeafStore:
-    """The Zarr group of a store: leaf creation, appends, range reads, the manifest file."""
+    """The Zarr group of a store: leaf creation, appends, range reads, the manifest file.
+
+    ``durable`` (default True) makes every commit reach the disk before it is
+    acknowledged: :meth:`sync` flushes the leaves written since the last commit, then
+    :meth:`write_atomic` flushes the manifest and the directory entry of its rename.
+    """
 
     def __init__(
-        self, path: Any, storage_options: dict[str, Any] | None = None, *, read_only: bool = False
+        self,
+        path: Any,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        read_only: bool = False,
+        durable: bool = True,
     ) -> None:
         self.url = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
         self.storage_options = dict(storage_options or {})
         self.read_only = read_only
+        self.durable = durable
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **self.storage_options)
         self.local = isinstance(self.fs, LocalFileSystem)
         if self.local:
@@ -190,9 +299,11 @@ class LeafStore:
             )
         self._arrays: dict[str, Any] = {}
         self._meta: dict[str, tuple[int, np.dtype[Any], bool]] = {}
+        self._checksum: dict[str, bool] = {}
         self._docs: dict[str, dict[str, Any]] = {}
-        self._fds: OrderedDict[str, int] = OrderedDict()
-        self._fd_lock = threading.Lock()
+        self._inside: set[str] = set()
+        self._unsynced: set[str] = set()
+        self._fds = _Descriptors()
         self.stats = IOStats()
 
     # -- files ------------------------------------------------------------------------
@@ -206,28 +317,74 @@ class LeafStore:
     def read_text(self, name: str) -> bytes:
         return bytes(self.fs.cat_file(self.file_path(name)))
 
-    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
-        """Write a small file so readers see the old or the new content, never a mix."""
+    def write_atomic(self, name: str, data: bytes, *, sync: bool | None = None) -> None:
+        """Write a small file so readers see the old or the new content, never a mix.
+
+        With ``sync`` (default: the store's ``durable``) the content and the directory
+        entry of the rename reach the disk before this returns.
+        """
+        sync = self.durable if sync is None else sync
         target = self.file_path(name)
-        if self.local:
-            tmp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
-            with open(tmp, "wb") as fh:
+        if not self.local:
+            with self.translate(f"the file {name!r}"):
+                self.fs.pipe_file(target, data)
+            return
+        tmp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
+        try:
+            with self.translate(f"the file {name!r}"), open(tmp, "wb") as fh:
                 fh.write(data)
                 if sync:
                     fh.flush()
                     os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        else:
-            self.fs.pipe_file(target, data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        os.replace(tmp, target)
+        if sync:
+            fsync_dir(os.path.dirname(target))
+
+    @contextlib.contextmanager
+    def translate(self, what: str) -> Iterator[None]:
+        """Turn a full disk (or quota) into a ``StoreError`` naming the store."""
+        try:
+            yield
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, StoreError):
+                raise StoreError(
+                    f"{self.url}: no space left on the device while writing {what} "
+                    f"({err.strerror}); the store keeps its last commit"
+                ) from err
+            raise
 
     # -- arrays -----------------------------------------------------------------------
 
     def group(self) -> Any:
         return zarr.open_group(self.zstore, mode="r" if self.read_only else "a")
 
+    def leaf_dir(self, name: str) -> str:
+        """The local folder of a leaf, checked to resolve inside the store (no ``..``, no
+        absolute name, no link that leaves it)."""
+        path = os.path.join(self.root, name)
+        if name not in self._inside:
+            root = os.path.realpath(self.root)
+            parts = name.split("/")
+            if os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+                raise StoreFormatError(f"{self.url}: leaf name {name!r} does not name a folder "
+                                       "inside the store")  # fmt: skip
+            real = os.path.realpath(path)
+            if not real.startswith(root.rstrip(os.sep) + os.sep):
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} resolves to {real}, outside the store (a link?)"
+                )
+            self._inside.add(name)
+        return path
+
     def array(self, name: str) -> Any:
         arr = self._arrays.get(name)
         if arr is None:
+            if self.local:
+                self.leaf_dir(name)
             try:
                 arr = zarr.open_array(self.zstore, path=name, mode="r" if self.read_only else "r+")
             except (FileNotFoundError, KeyError, ValueError) as err:
@@ -240,7 +397,8 @@ class LeafStore:
         return arr
 
     def leaf_meta(self, name: str) -> tuple[int, np.dtype[Any], bool]:
-        """``(chunk length, dtype, direct)``: direct when chunk files are raw local bytes.
+        """``(chunk length, dtype, direct)``: direct when chunk files are raw local bytes
+        (optionally followed by a crc32c checksum).
 
         Local leaves read their ``zarr.json`` directly (a JSON parse, no zarr round trip).
         """
@@ -248,16 +406,11 @@ class LeafStore:
         if meta is None:
             doc = self._zarr_json(name) if self.local else None
             if doc is not None:
-                codecs = doc.get("codecs") or []
-                direct = (
-                    len(codecs) == 1
-                    and codecs[0].get("name") == "bytes"
-                    and (codecs[0].get("configuration") or {}).get("endian", "little") == "little"
-                )
-                chunk = int(doc["chunk_grid"]["configuration"]["chunk_shape"][0])
-                meta = (chunk, np.dtype(doc["data_type"]), direct)
+                meta, self._checksum[name] = _parse_leaf_doc(doc, f"{self.url}: leaf {name!r}")
             else:
                 arr = self.array(name)
+                names = [type(c).__name__ for c in arr.compressors]
+                self._checksum[name] = "Crc32cCodec" in names
                 meta = (int(arr.chunks[0]), np.dtype(arr.dtype), False)
             self._meta[name] = meta
         return meta
@@ -267,7 +420,7 @@ class LeafStore:
         if self.local:
             doc = self._zarr_json(name)
             assert doc is not None
-            return int(doc["shape"][0])
+            return _parse_length(doc, f"{self.url}: leaf {name!r}")
         return int(self.array(name).shape[0])
 
     def _require_chunks(self, name: str, first: int, stop: int) -> None:
@@ -283,84 +436,92 @@ class LeafStore:
         """A local leaf's Zarr metadata document (cached)."""
         doc = self._docs.get(name)
         if doc is None:
-            path = os.path.join(self.root, name, "zarr.json")
+            path = os.path.join(self.leaf_dir(name), "zarr.json")
             try:
                 with open(path, "rb") as fh:
                     doc = json.loads(fh.read())
             except FileNotFoundError as err:
                 raise StoreFormatError(f"{self.url}: leaf {name!r} is missing ({path})") from err
-            except ValueError as err:
+            except (ValueError, OSError) as err:
                 raise StoreFormatError(
                     f"{self.url}: leaf {name!r} has unreadable Zarr metadata ({path}: {err})"
                 ) from err
-            if doc.get("node_type") != "array" or doc.get("zarr_format") != 3:
+            if (
+                not isinstance(doc, dict)
+                or doc.get("node_type") != "array"
+                or doc.get("zarr_format") != 3
+            ):
                 raise StoreFormatError(f"{self.url}: leaf {name!r} is not a Zarr v3 array")
             self._docs[name] = doc
         return doc
 
-    def _resize_direct(self, name: str, length: int) -> None:
-        """Set a local leaf's shape by rewriting its ``zarr.json`` (atomic), as zarr would."""
-        doc = self._zarr_json(name)
-        assert doc is not None
-        if doc["shape"] == [length]:
-            return
-        doc = dict(doc, shape=[length])
-        self._docs[name] = doc
-        self.write_atomic(f"{name}/zarr.json", json.dumps(doc, indent=2).encode(), sync=False)
-
     def create(self, name: str, dtype: str, chunk: int, compressor: str) -> None:
-        arr = self.group().create_array(
-            name,
-            shape=(0,),
-            dtype=dtype,
-            chunks=(chunk,),
-            compressors=compressor_codecs(compressor),
-            fill_value=0,
-            overwrite=True,
-            config={"write_empty_chunks": True},
-        )
+        if self.local:
+            self.leaf_dir(name)
+        with self.translate(f"leaf {name!r}"):
+            arr = self.group().create_array(
+                name,
+                shape=(0,),
+                dtype=dtype,
+                chunks=(chunk,),
+                compressors=compressor_codecs(compressor),
+                fill_value=0,
+                overwrite=True,
+                config={"write_empty_chunks": True},
+            )
         self._arrays[name] = arr
         self._meta.pop(name, None)
         self._docs.pop(name, None)
+        self._unsynced.add(name)
 
     def write(self, name: str, start: int, values: np.ndarray) -> None:
-        """Write ``values`` at ``start`` and cut the leaf to end there (true append)."""
-        chunk, dtype, direct = self.leaf_meta(name)
+        """Write ``values`` at ``start`` and cut the leaf to end there (true append).
+
+        zarr-python writes each touched chunk to a temporary file and renames it over the
+        old one, so the committed values of a partly filled last chunk are never torn, and
+        the chunk's checksum always matches it.
+        """
+        chunk, dtype, _ = self.leaf_meta(name)
         stop = start + len(values)
         values = np.ascontiguousarray(values, dtype=dtype)
-        if direct:
-            # Data first, then the shape: a crash in between leaves a shorter shape, and
-            # the manifest (written after both) is what readers trust anyway.
-            if len(values):
-                self._pwrite(name, start, values, chunk)
-            self._resize_direct(name, stop)
-            return
         # Every chunk is written, even one equal to the fill value, so a missing chunk
         # file always means damage (zarr's write_empty_chunks is a runtime setting).
         arr = self.array(name).with_config({"write_empty_chunks": True})
-        if arr.shape[0] != stop:
-            arr.resize((stop,))
-        if len(values):
-            arr[start:stop] = values
+        with self.translate(f"leaf {name!r}"):
+            if arr.shape[0] != stop:
+                arr.resize((stop,))
+            if len(values):
+                arr[start:stop] = values
+        self._arrays[name] = arr
+        self._docs.pop(name, None)
+        self._fds.drop(f"{self.root}/{name}/")
+        if self.local and self.durable:
+            self._unsynced.add(name)
+            first, last = start // chunk, (stop - 1) // chunk if len(values) else -1
+            for k in range(first, last + 1):
+                self._unsynced.add(f"{name}/c/{k}")
 
-    def _pwrite(self, name: str, start: int, values: np.ndarray, chunk: int) -> None:
-        size = values.dtype.itemsize
-        os.makedirs(os.path.join(self.root, name, "c"), exist_ok=True)
-        pos = 0
-        while pos < len(values):
-            k, within = divmod(start + pos, chunk)
-            n = min(chunk - within, len(values) - pos)
-            path = os.path.join(self.root, name, "c", str(k))
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                # Chunk files are always whole chunks (zarr pads the last one with the fill
-                # value); extending a file with truncate is sparse and costs nothing.
-                if os.fstat(fd).st_size < chunk * size:
-                    os.ftruncate(fd, chunk * size)
-                os.pwrite(fd, values[pos : pos + n].tobytes(), within * size)
-            finally:
-                os.close(fd)
-            pos += n
+    def sync(self) -> None:
+        """Flush what was written since the last call to the disk (durable local stores):
+        the chunk files, then each leaf's metadata and folders."""
+        pending, self._unsynced = self._unsynced, set()
+        if not (self.local and self.durable and pending):
+            return
+        with self.translate("the leaves"):
+            folders = set()
+            for entry in sorted(pending):
+                path = os.path.join(self.root, entry)
+                if "/c/" in entry:
+                    fsync_file(path)
+                    folders.add(os.path.dirname(path))
+                else:
+                    fsync_file(os.path.join(path, "zarr.json"))
+                    while len(path) > len(self.root):  # the leaf's folder up to the root
+                        folders.add(path)
+                        path = os.path.dirname(path)
+                    folders.add(self.root)
+            for folder in sorted(folders, key=len, reverse=True):
+                fsync_dir(folder)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -416,6 +577,27 @@ class LeafStore:
             parts.append(whole[lo - k * chunk : hi - k * chunk])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def cached(
+        self, name: str, start: int, stop: int, cache: ChunkCache, length: int
+    ) -> np.ndarray | None:
+        """Values ``[start, stop)`` if the cache holds them all (the exact range, or every
+        chunk it touches), else None; reads nothing and counts no hit."""
+        chunk = self.leaf_meta(name)[0]
+        if stop <= start:
+            return None
+        hit = cache.get((f"{name}@{start}:{stop}", -3))
+        if hit is not None:
+            return hit
+        parts = []
+        for k in range(start // chunk, (stop - 1) // chunk + 1):
+            whole = cache.get((name, k))
+            if whole is None:
+                return None
+            parts.append(
+                whole[max(start, k * chunk) - k * chunk : min(stop, (k + 1) * chunk) - k * chunk]
+            )
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def _chunk(
         self,
         name: str,
@@ -434,8 +616,10 @@ class LeafStore:
                     self.stats.cache_hits += 1
                 return hit
         if direct:
-            end = (k + 1) * chunk if length is None else min((k + 1) * chunk, length)
-            values = self._pread(name, k * chunk, end, chunk, dtype, whole=True)
+            values = self._chunk_file(name, k, chunk, dtype)
+            if length is not None:
+                values = values[: max(0, min(chunk, length - k * chunk))]
+            self.stats.add(values.nbytes, 1)
         else:
             arr = self.array(name)
             stop = min((k + 1) * chunk, arr.shape[0])
@@ -452,15 +636,42 @@ class LeafStore:
             cache.put(key, values)
         return values
 
+    def _chunk_file(self, name: str, k: int, chunk: int, dtype: np.dtype[Any]) -> np.ndarray:
+        """The values of a direct leaf's whole chunk file ``k``, its checksum verified."""
+        path = f"{self.root}/{name}/c/{k}"
+        checksum = self._checksum.get(name, False)
+        want = chunk * dtype.itemsize + (4 if checksum else 0)
+        try:
+            with self._fds.borrow(path) as fd:
+                size = os.fstat(fd).st_size
+                if size != want:
+                    raise StoreFormatError(
+                        f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk "
+                        f"has {want} ({path})"
+                    )
+                raw = os.pread(fd, want, 0)
+        except FileNotFoundError as err:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
+            ) from err
+        except OSError as err:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
+            ) from err
+        if len(raw) != want:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} chunk {k} has {len(raw)} bytes; a whole chunk has "
+                f"{want} ({path})"
+            )
+        if checksum:
+            _verify(raw, f"{self.url}: leaf {name!r} chunk {k} ({path})")
+            raw = raw[:-4]
+        return np.frombuffer(raw, dtype=dtype)
+
     def _pread(
-        self,
-        name: str,
-        start: int,
-        stop: int,
-        chunk: int,
-        dtype: np.dtype[Any],
-        whole: bool = False,
+        self, name: str, start: int, stop: int, chunk: int, dtype: np.dtype[Any]
     ) -> np.ndarray:
+        """Values ``[start, stop)`` of a direct leaf, exactly those bytes (no checksum)."""
         out = np.empty(stop - start, dtype=dtype)
         view = memoryview(out.data).cast("B")
         size = dtype.itemsize
@@ -471,48 +682,28 @@ class LeafStore:
             n = min(chunk - within, stop - pos)
             path = f"{self.root}/{name}/c/{k}"
             try:
-                fd = self._fd(path)
+                with self._fds.borrow(path) as fd:
+                    got = os.preadv(
+                        fd, [view[(pos - start) * size : (pos - start + n) * size]], within * size
+                    )
+                    found = os.fstat(fd).st_size if got != n * size else 0
             except FileNotFoundError as err:
-                if whole:  # a whole-chunk read past the written end
-                    out = out[: pos - start]
-                    break
                 raise StoreFormatError(
                     f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
                 ) from err
-            got = os.preadv(
-                fd, [view[(pos - start) * size : (pos - start + n) * size]], within * size
-            )
+            except OSError as err:
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
+                ) from err
             if got != n * size:
-                if whole:
-                    out = out[: pos - start + got // size]
-                    chunks += 1
-                    break
                 raise StoreFormatError(
                     f"{self.url}: leaf {name!r} chunk {k} is truncated: expected at least "
-                    f"{(within + n) * size} bytes, found {within * size + got}"
+                    f"{(within + n) * size} bytes, found {found} ({path})"
                 )
             pos += n
             chunks += 1
         self.stats.add(out.nbytes, chunks)
         return out
-
-    def _fd(self, path: str) -> int:
-        """An open read-only descriptor for a chunk file (an LRU of at most 256).
-
-        ``pread`` needs no file position, so descriptors are shared by threads (and by a
-        forked child, whose copies stay valid).
-        """
-        with self._fd_lock:
-            fd = self._fds.get(path)
-            if fd is not None:
-                self._fds.move_to_end(path)
-                return fd
-            fd = os.open(path, os.O_RDONLY)
-            self._fds[path] = fd
-            if len(self._fds) > 256:
-                _, old = self._fds.popitem(last=False)
-                os.close(old)
-            return fd
 
     def advise(self, name: str, starts: np.ndarray, stops: np.ndarray) -> None:
         """Tell the kernel which byte ranges are about to be read (direct leaves), so a cold
@@ -527,49 +718,102 @@ class LeafStore:
                 k, within = divmod(pos, chunk)
                 n = min(chunk - within, b - pos)
                 try:
-                    fd = self._fd(f"{self.root}/{name}/c/{k}")
-                    os.posix_fadvise(fd, within * size, n * size, os.POSIX_FADV_WILLNEED)
+                    with self._fds.borrow(f"{self.root}/{name}/c/{k}") as fd:
+                        os.posix_fadvise(fd, within * size, n * size, os.POSIX_FADV_WILLNEED)
                 except OSError:
                     return  # the read itself reports what is wrong
                 pos += n
 
     def forget(self, name: str) -> None:
         """Drop what is cached about a leaf (its writer changed it)."""
-        with self._fd_lock:
-            for path in [p for p in self._fds if p.startswith(f"{self.root}/{name}/")]:
-                os.close(self._fds.pop(path))
+        self._fds.drop(f"{self.root}/{name}/")
 
     def close(self) -> None:
-        """Close the cached descriptors."""
-        with self._fd_lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds.clear()
+        """Close the cached descriptors (those in use close when their reader is done)."""
+        self._fds.drop()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # at interpreter shutdown nothing is left to do
             self.close()
 
     def read_whole(self, name: str, length: int) -> np.ndarray:
-        """The committed values ``[0, length)`` of a leaf (the fast path for loads)."""
+        """The committed values ``[0, length)`` of a leaf (the fast path for loads), every
+        chunk's checksum verified."""
         chunk, dtype, direct = self.leaf_meta(name)
         shape = self.leaf_length(name)
         if shape < length:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} has {shape} values; the manifest commits {length}"
             )
+        count = -(-length // chunk)
         if direct:
-            return self._pread(name, 0, length, chunk, dtype)
+            out = np.empty(length, dtype=dtype)
+            for k in range(count):
+                values = self._chunk_file(name, k, chunk, dtype)
+                out[k * chunk : (k + 1) * chunk] = values[: min(chunk, length - k * chunk)]
+            self.stats.add(out.nbytes, count)
+            return out
         arr = self.array(name)
-        self._require_chunks(name, 0, -(-length // chunk))
+        self._require_chunks(name, 0, count)
         try:
             values = np.asarray(arr[:length])
         except Exception as err:  # a codec that cannot decode a damaged chunk
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} cannot be decoded ({type(err).__name__}: {err})"
             ) from err
-        self.stats.add(values.nbytes, -(-length // chunk))
+        self.stats.add(values.nbytes, count)
         return values
+
+
+def _verify(raw: bytes, where: str) -> None:
+    """Check the crc32c checksum that ends an encoded chunk (Zarr's ``crc32c`` codec)."""
+    import google_crc32c
+
+    stored = int.from_bytes(raw[-4:], "little")
+    computed = google_crc32c.value(np.frombuffer(raw, dtype=np.uint8)[:-4])
+    if stored != computed:
+        raise StoreFormatError(
+            f"{where}: checksum mismatch (stored crc32c {stored:#010x}, computed "
+            f"{computed:#010x}): the chunk is damaged"
+        )
+
+
+_MAX_CHUNK = 1 << 40
+
+
+def _parse_leaf_doc(
+    doc: dict[str, Any], where: str
+) -> tuple[tuple[int, np.dtype[Any], bool], bool]:
+    """``((chunk, dtype, direct), checksum)`` from a leaf's ``zarr.json``, checked."""
+    try:
+        codecs = doc.get("codecs") or []
+        names = [c.get("name") for c in codecs]
+        first = (codecs[0].get("configuration") or {}) if codecs else {}
+        raw = names[:1] == ["bytes"] and first.get("endian", "little") == "little"
+        direct = raw and names[1:] in ([], ["crc32c"])
+        checksum = bool(names) and names[-1] == "crc32c"
+        chunk = doc["chunk_grid"]["configuration"]["chunk_shape"][0]
+        dtype = np.dtype(doc["data_type"])
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
+        raise StoreFormatError(f"{where} has malformed Zarr metadata ({err!r})") from err
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 0 < chunk <= _MAX_CHUNK:
+        raise StoreFormatError(f"{where} has chunk length {chunk!r}; expected an int >= 1")
+    if dtype.kind not in "biuf" or dtype.itemsize > 8:
+        raise StoreFormatError(f"{where} has data type {dtype}; expected a numeric type")
+    return (chunk, dtype, direct), checksum
+
+
+def _parse_length(doc: dict[str, Any], where: str) -> int:
+    shape = doc.get("shape")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 1
+        or isinstance(shape[0], bool)
+        or not isinstance(shape[0], int)
+        or not 0 <= shape[0] <= 1 << 50
+    ):
+        raise StoreFormatError(f"{where} has shape {shape!r}; expected one length >= 0")
+    return int(shape[0])
 
 
 def check_writable(store: LeafStore) -> None:
