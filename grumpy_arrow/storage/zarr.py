@@ -638,18 +638,21 @@ class LeafStore:
 
     def _chunk_file(self, name: str, k: int, chunk: int, dtype: np.dtype[Any]) -> np.ndarray:
         """The values of a direct leaf's whole chunk file ``k``, its checksum verified."""
+        out = np.empty(chunk, dtype=dtype)
+        self._read_chunk_into(name, k, memoryview(out.data).cast("B"))
+        return out
+
+    def _read_chunk_into(self, name: str, k: int, dest: memoryview) -> None:
+        """Read the whole chunk file ``k`` of a direct leaf into ``dest`` (its exact size)
+        with one ``preadv``, and verify the crc32c checksum that follows the values."""
         path = f"{self.root}/{name}/c/{k}"
         checksum = self._checksum.get(name, False)
-        want = chunk * dtype.itemsize + (4 if checksum else 0)
+        trailer = bytearray(4 if checksum else 0)
+        want = len(dest) + len(trailer)
         try:
             with self._fds.borrow(path) as fd:
-                size = os.fstat(fd).st_size
-                if size != want:
-                    raise StoreFormatError(
-                        f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk "
-                        f"has {want} ({path})"
-                    )
-                raw = os.pread(fd, want, 0)
+                got = os.preadv(fd, [dest, trailer] if checksum else [dest], 0)
+                size = os.fstat(fd).st_size if got != want else want
         except FileNotFoundError as err:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
@@ -658,15 +661,13 @@ class LeafStore:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
             ) from err
-        if len(raw) != want:
+        if got != want or size != want:
             raise StoreFormatError(
-                f"{self.url}: leaf {name!r} chunk {k} has {len(raw)} bytes; a whole chunk has "
+                f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk has "
                 f"{want} ({path})"
             )
         if checksum:
-            _verify(raw, f"{self.url}: leaf {name!r} chunk {k} ({path})")
-            raw = raw[:-4]
-        return np.frombuffer(raw, dtype=dtype)
+            _verify(dest, bytes(trailer), f"{self.url}: leaf {name!r} chunk {k} ({path})")
 
     def _pread(
         self, name: str, start: int, stop: int, chunk: int, dtype: np.dtype[Any]
@@ -747,12 +748,15 @@ class LeafStore:
             )
         count = -(-length // chunk)
         if direct:
-            out = np.empty(length, dtype=dtype)
+            # Whole chunks straight into one buffer (the last one's padding included), each
+            # verified, then a view of the committed values.
+            out = np.empty(count * chunk, dtype=dtype)
+            view = memoryview(out.data).cast("B")
+            step = chunk * dtype.itemsize
             for k in range(count):
-                values = self._chunk_file(name, k, chunk, dtype)
-                out[k * chunk : (k + 1) * chunk] = values[: min(chunk, length - k * chunk)]
-            self.stats.add(out.nbytes, count)
-            return out
+                self._read_chunk_into(name, k, view[k * step : (k + 1) * step])
+            self.stats.add(length * dtype.itemsize, count)
+            return out[:length]
         arr = self.array(name)
         self._require_chunks(name, 0, count)
         try:
@@ -765,12 +769,13 @@ class LeafStore:
         return values
 
 
-def _verify(raw: bytes, where: str) -> None:
-    """Check the crc32c checksum that ends an encoded chunk (Zarr's ``crc32c`` codec)."""
+def _verify(data: memoryview, trailer: bytes, where: str) -> None:
+    """Check the crc32c checksum (``trailer``) that follows a chunk's bytes (Zarr's
+    ``crc32c`` codec)."""
     import google_crc32c
 
-    stored = int.from_bytes(raw[-4:], "little")
-    computed = google_crc32c.value(np.frombuffer(raw, dtype=np.uint8)[:-4])
+    stored = int.from_bytes(trailer, "little")
+    computed = google_crc32c.value(np.frombuffer(data, dtype=np.uint8))
     if stored != computed:
         raise StoreFormatError(
             f"{where}: checksum mismatch (stored crc32c {stored:#010x}, computed "
