@@ -176,6 +176,8 @@ def save(
         append_sharded(items, store)
         return
     options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
+    if store.local and not (exists and mode == "a"):
+        refuse_foreign(store)  # before the lock file is created
     with lock(store, timeout=timeout):
         if exists and mode == "a":
             manifest = read_manifest(store)
@@ -214,6 +216,7 @@ def _replace_local(store: LeafStore, items: Iterable[Any], options: dict[str, An
     tmp = atomic.sibling(store.root)
     try:
         new = LeafStore(tmp, durable=store.durable)
+        new.url = store.url  # errors name the store being replaced, not the hidden folder
         if _write_new(new, items, options) is None:
             raise ValueError("save got an empty iterator: nothing to write")
         new.close()

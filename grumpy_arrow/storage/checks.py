@@ -10,6 +10,7 @@ bad position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,14 @@ __all__ = [
     "check_range_bounds",
     "check_type_ids",
 ]
+
+
+Locate = Callable[[int], int]
+"""Maps a position in the values read to the position in the leaf (lazy reads)."""
+
+
+def _same(i: int) -> int:
+    return i
 
 
 def _fail(where: str, leaf: str, what: str) -> StoreFormatError:
@@ -62,7 +71,7 @@ def check_offsets(offsets: np.ndarray, content: int, where: str, leaf: str) -> N
 
 
 def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, where: str,
-                       leaf: str) -> None:  # fmt: skip
+                       leaf: str, locate: Locate = _same) -> None:  # fmt: skip
     """Offsets gathered for several row ranges (a lazy read): each range's offsets never
     decrease and lie in ``[0, content]``. ``seams`` are the positions where one range
     ends and the next begins (the step across a seam is not a row)."""
@@ -70,16 +79,23 @@ def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, wher
         return
     low = int(bounds.min())
     if low < 0 or int(bounds.max()) > content:
-        bad = np.flatnonzero((bounds < 0) | (bounds > content))[0]
+        bad = int(np.flatnonzero((bounds < 0) | (bounds > content))[0])
         raise _fail(
             where,
             leaf,
-            f"holds {int(bounds[bad])} among the offsets read; they must lie in [0, {content}]",
+            f"holds {int(bounds[bad])} at position {locate(bad)}; offsets lie in [0, {content}]",
         )
     steps = np.diff(bounds)
     steps[seams[seams < len(steps)]] = 0
-    if np.any(steps < 0):
-        raise _fail(where, leaf, "decreases among the offsets read (offsets never decrease)")
+    down = np.flatnonzero(steps < 0)
+    if len(down):
+        at = int(down[0]) + 1
+        raise _fail(
+            where,
+            leaf,
+            f"decreases at position {locate(at)} ({int(bounds[at - 1])} then "
+            f"{int(bounds[at])}); offsets never decrease",
+        )
 
 
 def _check_steps(offsets: np.ndarray, where: str, leaf: str) -> None:
@@ -94,24 +110,44 @@ def _check_steps(offsets: np.ndarray, where: str, leaf: str) -> None:
         )
 
 
-def check_type_ids(type_ids: np.ndarray, where: str, leaf: str) -> None:
+def check_type_ids(type_ids: np.ndarray, where: str, leaf: str, locate: Locate = _same) -> None:
     """Union type ids are 0 (scalar) or 1 (list)."""
     bad = np.flatnonzero((type_ids != 0) & (type_ids != 1))
     if len(bad):
         at = int(bad[0])
-        raise _fail(where, leaf, f"holds {int(type_ids[at])} at position {at}; type ids are 0 or 1")
+        raise _fail(
+            where, leaf, f"holds {int(type_ids[at])} at position {locate(at)}; type ids are 0 or 1"
+        )
 
 
 def check_positions(
-    type_ids: np.ndarray, positions: np.ndarray, where: str, leaf: str, *, whole: bool
+    type_ids: np.ndarray,
+    positions: np.ndarray,
+    where: str,
+    leaf: str,
+    *,
+    whole: bool,
+    locate: Locate = _same,
+    children: tuple[int, int] | None = None,
 ) -> None:
     """Union value offsets: each child's rows are compact and in row order.
 
     For a whole leaf (``whole``) the positions are exactly ``0, 1, 2, ...`` per child; for
-    rows read lazily (sorted, distinct) they strictly increase per child and are >= 0.
+    rows read lazily (sorted, distinct) they lie in ``[0, rows of the child)`` (given by
+    ``children``) and strictly increase per child.
     """
     for tid in (0, 1):
         mine = positions[type_ids == tid]
+        if children is not None:
+            out = np.flatnonzero((mine < 0) | (mine >= children[tid]))
+            if len(out):
+                at = int(np.flatnonzero(type_ids == tid)[int(out[0])])
+                raise _fail(
+                    where,
+                    leaf,
+                    f"holds {int(positions[at])} at position {locate(at)}; child {tid} has "
+                    f"{children[tid]} rows",
+                )
         if whole:
             bad = np.flatnonzero(mine != np.arange(len(mine)))
         else:
@@ -123,6 +159,6 @@ def check_positions(
             raise _fail(
                 where,
                 leaf,
-                f"holds {int(positions[at])} at position {at}, out of order for child {tid} "
-                "(a child's rows are stored compact, in row order)",
+                f"holds {int(positions[at])} at position {locate(at)}, out of order for child "
+                f"{tid} (a child's rows are stored compact, in row order)",
             )
