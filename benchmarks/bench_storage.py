@@ -1024,6 +1024,71 @@ def access_table(rows: list[AccessRow], batch_rows: int) -> Table:
     return out
 
 
+@contextlib.contextmanager
+def read_checks(*, buffers: bool, checksums: bool) -> Iterator[None]:
+    """Turn the read-time buffer checks and chunk checksums off for a comparison (the
+    library has no switch: a store read unchecked can crash the interpreter)."""
+    from grumpy_arrow.storage import buffers as bf
+    from grumpy_arrow.storage import checks as ck
+    from grumpy_arrow.storage import zarr as gz
+
+    def skip(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    names = ["check_dtype", "check_length", "check_offsets", "check_positions",
+             "check_range_bounds", "check_type_ids"]  # fmt: skip
+    saved = [(ck, n, getattr(ck, n)) for n in names]
+    saved += [(bf, "_check_utf8", bf._check_utf8), (gz, "_verify", gz._verify)]
+    try:
+        if not buffers:
+            for module, name, _ in saved[:-1]:
+                setattr(module, name, skip)
+        if not checksums:
+            gz._verify = skip
+        yield
+    finally:
+        for module, name, fn in saved:
+            setattr(module, name, fn)
+
+
+def measure_checks(path: Path, sizes: Sizes, batches: list[np.ndarray]) -> Table:
+    """What validating buffers and verifying checksums cost a load and a random batch of
+    the default store (modes interleaved, medians of ``sizes.repeat * 3`` calls each)."""
+    modes = {
+        "checks and checksums (the default)": (True, True),
+        "buffer checks only": (True, False),
+        "checksums only": (False, True),
+        "neither": (False, False),
+    }
+    loads: dict[str, list[float]] = {m: [] for m in modes}
+    takes: dict[str, list[float]] = {m: [] for m in modes}
+    handle = gr.open(path, cache="none")
+    for i in range(sizes.repeat * 3):
+        for mode, (buffers, checksums) in modes.items():
+            with read_checks(buffers=buffers, checksums=checksums):
+                start = time.perf_counter()
+                gr.load(path)
+                loads[mode].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                handle[batches[i % len(batches)]]
+                takes[mode].append(time.perf_counter() - start)
+    base_load = statistics.median(loads["neither"])
+    base_take = statistics.median(takes["neither"])
+    out = Table(
+        "Read checks: gr.load and one random batch (cache='none') of the default store",
+        ["mode", "load ms", "load vs neither", "batch ms", "batch vs neither"],
+    )
+    for mode in modes:
+        load, take = statistics.median(loads[mode]), statistics.median(takes[mode])
+        out.rows.append([mode, _ms(load), _x(load / base_load), _ms(take), _x(take / base_take)])
+    out.notes.append(
+        "Buffer checks: offsets, union type ids and value offsets, validity lengths, dtypes, "
+        "UTF-8. Checksums: the crc32c of every chunk read whole (a random batch reads "
+        "byte ranges of large chunks, unverified)."
+    )
+    return out
+
+
 def append_table(res: AppendResult, sizes: Sizes) -> Table:
     t = res.times
     out = Table(
@@ -1224,6 +1289,8 @@ def run(args: argparse.Namespace, root: Path) -> Report:
         access_rows.append(measure_access(acc, w, sizes))
         log(f"random access {acc.name}: done")
     report.add(access_table(access_rows, sizes.batch_rows))
+    report.add(measure_checks(root / "default.gr", sizes, w.batches))
+    log("read checks: done")
 
     # chunk size x compressor
     if not (args.no_grid or args.quick):
