@@ -3,6 +3,27 @@
 The manifest is written last on every commit; its row count and leaf lengths are the truth
 (leaves may hold an uncommitted tail beyond them). ``docs/format.md`` is the normative
 description; this module is its implementation.
+
+A manifest is untrusted input: :func:`parse_manifest` checks every field's type and
+bounds (counts in ``[0, MAX_LENGTH]``, layout trees at most ``MAX_DEPTH`` nodes deep,
+chunk sizes in ``[1, MAX_CHUNK_SIZE]``), that every leaf name resolves inside the store,
+that each leaf's dtype fits the role it plays, and that the committed lengths agree with
+each other down every layout tree, so a damaged or hostile manifest is refused with a
+:class:`~grumpy_arrow.errors.StoreFormatError` naming the store and the field before any
+leaf is read.
+
+Examples
+--------
+>>> import pathlib, tempfile, grumpy_arrow as gr
+>>> path = pathlib.Path(tempfile.mkdtemp(), "x.gr")
+>>> gr.save(gr.array([[1, 2], [3]]), path)
+>>> text = (path / MANIFEST_NAME).read_text()
+>>> parse_manifest(text, path).rows
+2
+>>> parse_manifest(text.replace('"rows": 2', '"rows": -2'), "x.gr")
+Traceback (most recent call last):
+...
+grumpy_arrow.errors.StoreFormatError: x.gr: grumpy.json field 'rows' must be an int >= 0, got -2
 """
 
 from __future__ import annotations
@@ -12,18 +33,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.errors import SchemaError, StoreFormatError
+from grumpy_arrow.frame.schema import Schema, parse_schema
+from grumpy_arrow.storage.zarr import COMPRESSORS
 
 __all__ = [
     "FORMAT",
+    "LAYOUT_DTYPES",
     "MANIFEST_NAME",
+    "MAX_CHUNK_SIZE",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
     "VERSION",
+    "ZARR_DTYPES",
     "ColumnSpec",
     "LeafSpec",
     "LevelSpec",
     "Manifest",
     "ShardSpec",
     "ShardedManifest",
+    "is_shard_name",
     "parse_any_manifest",
     "parse_manifest",
 ]
@@ -31,8 +60,41 @@ __all__ = [
 FORMAT = "grumpy_arrow"
 VERSION = 1
 MANIFEST_NAME = "grumpy.json"
-_NODE_KINDS = {"leaf", "list", "union"}
-_SHARD_NAME = re.compile(r"shard-[0-9]{6,}")
+
+MAX_LENGTH = 1 << 48
+"""The largest row count, leaf length or offset a manifest may give (2**48: 256 Ti)."""
+MAX_DEPTH = 64
+"""The deepest layout tree (nodes from a column's root to a leaf node, inclusive), and the
+most levels a schema may have."""
+MAX_CHUNK_SIZE = 1 << 40
+"""The largest ``chunking.chunk_size``."""
+
+#: The Zarr dtypes leaves are stored with (``leaves.<name>.dtype``).
+ZARR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+               "uint64", "float16", "float32", "float64")  # fmt: skip
+#: Layout leaf dtypes and the Zarr dtype of their ``values`` leaf (None: offsets + data).
+LAYOUT_DTYPES: dict[str, str | None] = {
+    **{name: name for name in ZARR_DTYPES if name != "bool"},
+    "bool_": "bool",
+    "string": None,
+    "binary": None,
+}
+_ROLE_DTYPES = {"offsets": "int64", "value_offsets": "int64", "validity": "bool",
+                "type_ids": "int8", "data": "uint8"}  # fmt: skip
+_ARROW_WIDTHS = {"string": ("string", "large_string"), "binary": ("binary", "large_binary")}
+# ``shard_name``'s output exactly: six digits, or more without a leading zero.
+_SHARD_NAME = re.compile(r"shard-([0-9]{6}|[1-9][0-9]{6,11})")
+# A leaf name component: what ``urllib.parse.quote(name, safe="")`` can produce.
+_COMPONENT = re.compile(r"[A-Za-z0-9_.~%-]{1,255}")
+_RESERVED = ("zarr.json", "grumpy.json", "grumpy.lock")
+_STORE_FIELDS = ("format", "version", "kind", "rows", "schema", "levels", "columns",
+                 "leaves", "chunking", "compressor")  # fmt: skip
+_SHARDED_FIELDS = ("format", "version", "kind", "rows", "shards")
+
+
+def is_shard_name(name: str) -> bool:
+    """Whether ``name`` is a shard directory name exactly as writers spell it."""
+    return bool(_SHARD_NAME.fullmatch(name))
 
 
 @dataclass(frozen=True)
@@ -153,41 +215,7 @@ class ShardedManifest:
         return json.dumps(doc, indent=1)
 
 
-def _parse_sharded(doc: dict[str, Any], where: str) -> ShardedManifest:
-    rows = _field(doc, "rows", int, where)
-    shard_rows = doc.get("shard_rows")
-    if shard_rows is not None and (
-        not isinstance(shard_rows, int) or isinstance(shard_rows, bool) or shard_rows < 1
-    ):
-        raise StoreFormatError(
-            f"{where}: {MANIFEST_NAME} field 'shard_rows' must be a positive int or null, got "
-            f"{shard_rows!r}"
-        )
-    shards = []
-    for i, entry in enumerate(_field(doc, "shards", list, where)):
-        if not isinstance(entry, dict):
-            raise StoreFormatError(f"{where}: field 'shards[{i}]' must be an object")
-        name = _field(entry, "name", str, where, f"shards[{i}].")
-        count = _field(entry, "rows", int, where, f"shards[{i}].")
-        if not _SHARD_NAME.fullmatch(name) or count < 0:
-            raise StoreFormatError(
-                f"{where}: field 'shards[{i}]' must name a shard-NNNNNN directory with rows "
-                f">= 0, got {entry!r}"
-            )
-        shards.append(ShardSpec(name, count))
-    numbers = [int(s.name[6:]) for s in shards]
-    if numbers != sorted(set(numbers)):
-        raise StoreFormatError(
-            f"{where}: field 'shards' must list distinct shards in numeric order, got "
-            f"{[s.name for s in shards]}"
-        )
-    if rows != sum(s.rows for s in shards):
-        raise StoreFormatError(
-            f"{where}: field 'rows' is {rows}; the shards list {sum(s.rows for s in shards)}"
-        )
-    return ShardedManifest(
-        rows, tuple(shards), shard_rows, str(doc.get("creator", "")), doc["version"]
-    )
+# -- parsing --------------------------------------------------------------------------------
 
 
 def parse_manifest(text: str | bytes, where: str) -> Manifest:
@@ -196,8 +224,9 @@ def parse_manifest(text: str | bytes, where: str) -> Manifest:
     Raises
     ------
     StoreFormatError
-        For malformed JSON, a foreign format, an unknown version, or a missing or
-        ill-typed field — naming the store and the field.
+        For malformed JSON, a foreign format, an unknown version, a missing, unknown,
+        ill-typed or out-of-bounds field, a leaf name that leaves the store, or lengths
+        that disagree — naming the store and the field.
     """
     doc = _document(text, where)
     if doc.get("kind") == "sharded":
@@ -205,7 +234,7 @@ def parse_manifest(text: str | bytes, where: str) -> Manifest:
             f"{where}: {MANIFEST_NAME} describes a sharded dataset, not a single store; "
             "open it with gr.open or gr.load"
         )
-    return _parse_store(doc, where)
+    return _parse_store(doc, _Fields(where))
 
 
 def parse_any_manifest(text: str | bytes, where: str) -> Manifest | ShardedManifest:
@@ -218,8 +247,8 @@ def parse_any_manifest(text: str | bytes, where: str) -> Manifest | ShardedManif
     """
     doc = _document(text, where)
     if doc.get("kind") == "sharded":
-        return _parse_sharded(doc, where)
-    return _parse_store(doc, where)
+        return _parse_sharded(doc, _Fields(where))
+    return _parse_store(doc, _Fields(where))
 
 
 def _document(text: str | bytes, where: str) -> dict[str, Any]:
@@ -228,133 +257,495 @@ def _document(text: str | bytes, where: str) -> dict[str, Any]:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as err:
         raise StoreFormatError(f"{where}: {MANIFEST_NAME} is not valid JSON ({err})") from err
+    except RecursionError as err:  # the json module recurses once per nested value
+        raise StoreFormatError(
+            f"{where}: {MANIFEST_NAME} nests JSON values too deeply to be a manifest "
+            f"(layout trees are at most {MAX_DEPTH} nodes deep)"
+        ) from err
     if not isinstance(doc, dict):
         raise StoreFormatError(f"{where}: {MANIFEST_NAME} must hold a JSON object")
     if doc.get("format") != FORMAT:
         raise StoreFormatError(
-            f"{where}: {MANIFEST_NAME} field 'format' is {doc.get('format')!r}; expected "
-            f"{FORMAT!r} (not a grumpy_arrow store)"
+            f"{where}: {MANIFEST_NAME} field 'format' is {_show(doc.get('format'))}; "
+            f"expected {FORMAT!r} (not a grumpy_arrow store)"
         )
     version = doc.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:
         raise StoreFormatError(
-            f"{where}: unknown store version {version!r} in {MANIFEST_NAME}; this "
-            f"grumpy_arrow reads version {VERSION}"
+            f"{where}: {MANIFEST_NAME} field 'version': unknown store version "
+            f"{_show(version)}; this grumpy_arrow reads version {VERSION}"
         )
     return doc
 
 
-def _parse_store(doc: dict[str, Any], where: str) -> Manifest:
-    version = doc["version"]
-    kind = _field(doc, "kind", str, where)
-    if kind not in ("array", "dataframe"):
-        raise StoreFormatError(
-            f"{where}: field 'kind' must be 'array', 'dataframe' or 'sharded', got {kind!r}"
-        )
-    rows = _field(doc, "rows", int, where)
-    leaves = {}
-    for name, spec in _field(doc, "leaves", dict, where).items():
-        if not isinstance(spec, dict):
-            raise StoreFormatError(f"{where}: field 'leaves.{name}' must be an object")
-        leaves[name] = LeafSpec(
-            dtype=_field(spec, "dtype", str, where, f"leaves.{name}."),
-            length=_field(spec, "length", int, where, f"leaves.{name}."),
-            last=spec.get("last"),
-        )
-    columns = []
-    for i, col in enumerate(_field(doc, "columns", list, where)):
-        if not isinstance(col, dict):
-            raise StoreFormatError(f"{where}: field 'columns[{i}]' must be an object")
-        layout = _field(col, "layout", dict, where, f"columns[{i}].")
-        _check_layout(layout, leaves, where, f"columns[{i}].layout")
-        columns.append(
-            ColumnSpec(_field(col, "name", str, where, f"columns[{i}]."), layout, col.get("level"))
-        )
-    levels = []
-    raw_levels = doc.get("levels") or []
-    if not isinstance(raw_levels, list):
-        raise StoreFormatError(f"{where}: field 'levels' must be a list")
-    schema = doc.get("schema")
-    if schema is not None:
-        from grumpy_arrow.errors import SchemaError
-        from grumpy_arrow.frame.schema import parse_schema
+def _show(value: Any) -> str:
+    """A short description of a JSON value for a message (never a deep or long repr)."""
+    if isinstance(value, dict):
+        return f"an object of {len(value)} keys"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
-        try:
-            parse_schema(schema)
-        except (SchemaError, TypeError) as err:
-            raise StoreFormatError(f"{where}: field 'schema' is not a schema ({err})") from err
-    for i, lv in enumerate(raw_levels):
-        if not isinstance(lv, dict):
-            raise StoreFormatError(f"{where}: field 'levels[{i}]' must be an object")
-        offsets = _field(lv, "offsets", str, where, f"levels[{i}].")
-        if offsets not in leaves:
-            raise StoreFormatError(
-                f"{where}: field 'levels[{i}].offsets' names unknown leaf {offsets!r}"
+
+def _bound(n: int) -> str:
+    return f"2**{n.bit_length() - 1}" if n > 1024 and n & (n - 1) == 0 else str(n)
+
+
+class _Fields:
+    """Typed, bounded reads of one manifest's fields; errors name the store and field."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, message: str) -> StoreFormatError:
+        return StoreFormatError(f"{self.where}: {MANIFEST_NAME} {message}")
+
+    def wrong(self, field: str, expected: str, got: Any) -> StoreFormatError:
+        return self.fail(f"field '{field}' must be {expected}, got {_show(got)}")
+
+    def as_obj(
+        self, value: Any, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """``value`` as an object with all ``required`` keys and no keys but those."""
+        if not isinstance(value, dict):
+            raise self.wrong(field, "an object", value)
+        prefix = f"{field}." if field else ""
+        for key in required:
+            if key not in value:
+                raise self.fail(f"is missing field '{prefix}{key}'")
+        if field:  # unknown keys are refused inside the manifest (the top level: ignored)
+            for key in value:
+                if key not in required and key not in optional:
+                    allowed = ", ".join(repr(k) for k in (*required, *optional))
+                    raise self.fail(
+                        f"field '{field}' has an unknown key {_show(key)}; expected {allowed}"
+                    )
+        return value
+
+    def as_list(self, value: Any, field: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.wrong(field, "a list", value)
+        return value
+
+    def as_str(self, value: Any, field: str) -> str:
+        if not isinstance(value, str):
+            raise self.wrong(field, "a string", value)
+        return value
+
+    def as_int(self, value: Any, field: str, *, low: int = 0, high: int = MAX_LENGTH) -> int:
+        """An int in ``[low, high]`` (JSON ``true`` and ``1.0`` are not ints)."""
+        if type(value) is not int or value < low:
+            what = "a positive int" if low == 1 else f"an int >= {low}"
+            raise self.wrong(field, what, value)
+        if value > high:
+            raise self.fail(
+                f"field '{field}' is {_show(value)}, more than {_bound(high)}, the largest "
+                "value it may have"
             )
-        levels.append(
-            LevelSpec(
-                _field(lv, "name", str, where, f"levels[{i}]."),
-                _field(lv, "depth", int, where, f"levels[{i}]."),
-                offsets,
-            )
-        )
-    chunking = doc.get("chunking") or {}
+        return value
+
+    def int_or_null(
+        self, value: Any, field: str, *, low: int = 0, high: int = MAX_LENGTH
+    ) -> int | None:
+        if value is None:
+            return None
+        if type(value) is not int or value < low:
+            what = "a positive int" if low == 1 else f"an int >= {low}"
+            raise self.wrong(field, f"{what} or null", value)
+        return self.as_int(value, field, low=low, high=high)
+
+
+# -- store manifests --------------------------------------------------------------------
+
+
+def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
+    if "kind" in doc and doc["kind"] not in ("array", "dataframe"):
+        raise f.wrong("kind", "'array', 'dataframe' or 'sharded'", doc["kind"])
+    f.as_obj(doc, "", _STORE_FIELDS, ("creator", "attrs"))
+    kind: str = doc["kind"]
+    rows = f.as_int(doc["rows"], "rows")
+    schema = _parse_schema(doc["schema"], kind, f)
+    leaves = _parse_leaves(doc["leaves"], f)
+    levels = _parse_levels(doc["levels"], schema, leaves, f)
+    refs: list[_Ref] = [
+        _Ref(lv.offsets, "offsets", f"levels[{i}]", None) for i, lv in enumerate(levels)
+    ]
+    columns = _parse_columns(doc["columns"], kind, schema, refs, f)
+    _check_references(refs, levels, leaves, f)
+    for i, column in enumerate(columns):
+        _check_lengths(column.layout, rows, leaves, f"columns[{i}].layout", f, root=True)
+    chunking = f.as_obj(doc["chunking"], "chunking", ("chunk_size", "chunk_dim"))
+    chunk_size = f.as_int(chunking["chunk_size"], "chunking.chunk_size", low=1, high=MAX_CHUNK_SIZE)
+    compressor = doc["compressor"]
+    if not isinstance(compressor, str) or compressor not in COMPRESSORS:
+        raise f.wrong("compressor", f"one of {', '.join(map(repr, COMPRESSORS))}", compressor)
+    attrs = doc.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise f.wrong("attrs", "an object", attrs)
+    if "shard_rows" in attrs:  # free-form but for this one, which appends rely on
+        f.as_int(attrs["shard_rows"], "attrs.shard_rows", low=1)
     return Manifest(
         kind=kind,
         rows=rows,
-        columns=tuple(columns),
+        columns=columns,
         leaves=leaves,
-        schema=doc.get("schema"),
-        levels=tuple(levels),
-        chunk_size=int(chunking.get("chunk_size") or 0),
-        chunk_dim=chunking.get("chunk_dim"),
-        compressor=str(doc.get("compressor", "none")),
-        creator=str(doc.get("creator", "")),
-        version=version,
-        attrs=dict(doc.get("attrs") or {}),
+        schema=doc["schema"],
+        levels=levels,
+        chunk_size=chunk_size,
+        chunk_dim=_parse_chunk_dim(chunking["chunk_dim"], schema, f),
+        compressor=compressor,
+        creator=f.as_str(doc.get("creator", ""), "creator"),
+        version=doc["version"],
+        attrs=dict(attrs),
     )
 
 
-def _field(doc: dict[str, Any], key: str, typ: type, where: str, prefix: str = "") -> Any:
-    if key not in doc:
-        raise StoreFormatError(f"{where}: {MANIFEST_NAME} is missing field '{prefix}{key}'")
-    value = doc[key]
-    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise StoreFormatError(
-            f"{where}: {MANIFEST_NAME} field '{prefix}{key}' must be {typ.__name__}, got "
-            f"{type(value).__name__}"
-        )
-    return value
+def _parse_schema(value: Any, kind: str, f: _Fields) -> Schema | None:
+    if value is None:
+        return None
+    if kind == "array":
+        raise f.wrong("schema", "null for an array store", value)
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_DEPTH:
+        raise f.wrong("schema", f"a list of 1 to {MAX_DEPTH} levels, or null", value)
+    for i, level in enumerate(value):
+        if not isinstance(level, str) and not (
+            isinstance(level, list) and all(isinstance(name, str) for name in level)
+        ):
+            raise f.wrong(f"schema[{i}]", "a level name or a list of aliases", level)
+    try:
+        return parse_schema(value)
+    except (SchemaError, TypeError) as err:
+        raise f.fail(f"field 'schema' is not a schema ({err})") from err
 
 
-_ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets")
+def _parse_leaves(value: Any, f: _Fields) -> dict[str, LeafSpec]:
+    if not isinstance(value, dict):
+        raise f.wrong("leaves", "an object", value)
+    leaves = {}
+    for name, spec in value.items():
+        field = f"leaves.{name}"
+        _check_leaf_name(name, None, "leaves", f)
+        f.as_obj(spec, field, ("dtype", "length"), ("last",))
+        dtype = spec["dtype"]
+        if not isinstance(dtype, str) or dtype not in ZARR_DTYPES:
+            raise f.wrong(f"{field}.dtype", f"a Zarr dtype ({', '.join(ZARR_DTYPES)})", dtype)
+        length = f.as_int(spec["length"], f"{field}.length")
+        leaves[name] = LeafSpec(dtype, length, f.int_or_null(spec.get("last"), f"{field}.last"))
+    return leaves
 
 
-def _check_layout(node: Any, leaves: dict[str, LeafSpec], where: str, path: str) -> None:
-    if not isinstance(node, dict) or node.get("kind") not in _NODE_KINDS:
-        raise StoreFormatError(f"{where}: field '{path}' is not a layout node")
-    if node["kind"] == "leaf":
-        from grumpy_arrow import dtypes as dt
-        from grumpy_arrow.errors import DTypeError
-
-        try:
-            if not isinstance(node.get("dtype"), str):
-                raise TypeError("missing")
-            dt.dtype(node["dtype"])
-        except (DTypeError, TypeError) as err:
-            raise StoreFormatError(
-                f"{where}: field '{path}.dtype' is {node.get('dtype')!r}, not a grumpy dtype"
-            ) from err
-    for role in _ROLES:
-        ref = node.get(role)
-        # A validity leaf exists only once its node has had a null.
-        if ref is not None and ref not in leaves and role != "validity":
-            raise StoreFormatError(
-                f"{where}: field '{path}.{role}' names leaf {ref!r}, which the manifest does "
-                "not list"
+def _parse_levels(
+    value: Any, schema: Schema | None, leaves: dict[str, LeafSpec], f: _Fields
+) -> tuple[LevelSpec, ...]:
+    levels: list[LevelSpec] = []
+    items = f.as_list(value, "levels")
+    if items and schema is None:
+        raise f.fail("field 'levels' lists levels, but field 'schema' is null")
+    for i, item in enumerate(items):
+        field = f"levels[{i}]"
+        f.as_obj(item, field, ("name", "depth", "offsets"))
+        name = f.as_str(item["name"], f"{field}.name")
+        assert schema is not None
+        depth = f.as_int(item["depth"], f"{field}.depth", low=1, high=len(schema) - 1)
+        if name != schema.names[depth] or depth in [lv.depth for lv in levels]:
+            raise f.fail(
+                f"field '{field}' is level {_show(name)} at depth {depth}; the schema's level "
+                f"at depth {depth} is {_show(schema.names[depth])}, listed once"
             )
-    if node["kind"] == "list":
-        _check_layout(node.get("content"), leaves, where, f"{path}.content")
-    elif node["kind"] == "union":
-        _check_layout(node.get("scalar"), leaves, where, f"{path}.scalar")
-        _check_layout(node.get("list"), leaves, where, f"{path}.list")
+        offsets = f.as_str(item["offsets"], f"{field}.offsets")
+        _check_leaf_name(offsets, "offsets", f"{field}.offsets", f)
+        if offsets not in leaves:
+            raise f.fail(f"field '{field}.offsets' names unknown leaf {offsets!r}")
+        levels.append(LevelSpec(name, depth, offsets))
+    return tuple(levels)
+
+
+def _parse_columns(
+    value: Any, kind: str, schema: Schema | None, refs: list[_Ref], f: _Fields
+) -> tuple[ColumnSpec, ...]:
+    columns: list[ColumnSpec] = []
+    seen: set[str] = set()
+    items = f.as_list(value, "columns")
+    for i, item in enumerate(items):
+        field = f"columns[{i}]"
+        f.as_obj(item, field, ("name", "level", "layout"))
+        name = f.as_str(item["name"], f"{field}.name")
+        if not name or name in seen:
+            raise f.wrong(f"{field}.name", "a distinct, non-empty column name", name)
+        seen.add(name)
+        level = item["level"]
+        if schema is None and level is not None:
+            raise f.wrong(f"{field}.level", "null (there is no schema)", level)
+        if schema is not None:
+            try:
+                want = schema.names[schema.level_of(name)]
+            except SchemaError as err:
+                raise f.fail(f"field '{field}.name' is not a column of the schema ({err})") from err
+            if level != want:
+                raise f.wrong(
+                    f"{field}.level", f"{_show(want)}, the level of column {_show(name)}", level
+                )
+        _parse_node(item["layout"], f"{field}.layout", 1, refs, f)
+        columns.append(ColumnSpec(name, item["layout"], level))
+    names = [c.name for c in columns]
+    if kind == "array" and names != ["array"]:
+        raise f.fail(
+            "field 'columns' of an array store must hold one column, named 'array'; got "
+            f"{len(names)} ({', '.join(_show(n) for n in names[:3])})"
+        )
+    return tuple(columns)
+
+
+def _parse_chunk_dim(value: Any, schema: Schema | None, f: _Fields) -> Any:
+    if value is None or (type(value) is int and 0 <= value <= MAX_DEPTH):
+        return value
+    if isinstance(value, str) and schema is not None:
+        try:
+            schema.index(value)
+        except SchemaError as err:
+            raise f.fail(f"field 'chunking.chunk_dim' names no level ({err})") from err
+        return value
+    raise f.wrong(
+        "chunking.chunk_dim",
+        f"null, a level name of the schema or a depth in [0, {MAX_DEPTH}]",
+        value,
+    )
+
+
+# -- layout trees -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A reference to a leaf: its name, the role it plays and where (None: a level)."""
+
+    name: str
+    role: str
+    field: str
+    node: dict[str, Any] | None
+
+
+def _parse_node(node: Any, field: str, depth: int, refs: list[_Ref], f: _Fields) -> None:
+    """Check a layout node's keys and leaf names, recording its references, and recurse."""
+    if depth > MAX_DEPTH:
+        raise f.fail(
+            f"field '{field}' nests layout nodes deeper than {MAX_DEPTH}, the most "
+            "a layout tree may have"
+        )
+    if not isinstance(node, dict):
+        raise f.wrong(field, "a layout node (an object)", node)
+    if "kind" not in node:
+        raise f.fail(f"is missing field '{field}.kind'")
+    kind = node["kind"]
+    if kind == "leaf":
+        if "dtype" not in node:
+            raise f.fail(f"is missing field '{field}.dtype'")
+        dtype = node["dtype"]
+        if not isinstance(dtype, str) or dtype not in LAYOUT_DTYPES:
+            raise f.wrong(f"{field}.dtype", f"a grumpy dtype ({', '.join(LAYOUT_DTYPES)})", dtype)
+        fixed = LAYOUT_DTYPES[dtype] is not None
+        roles = ("values", "validity") if fixed else ("offsets", "data", "validity")
+        f.as_obj(node, field, ("kind", "dtype", *roles), () if fixed else ("arrow",))
+        if "arrow" in node and node["arrow"] not in _ARROW_WIDTHS[dtype]:
+            raise f.wrong(
+                f"{field}.arrow", " or ".join(map(repr, _ARROW_WIDTHS[dtype])), node["arrow"]
+            )
+    elif kind == "list":
+        roles = ("offsets", "validity")
+        f.as_obj(node, field, ("kind", *roles, "level", "content"))
+        if node["level"] is not None:
+            f.as_str(node["level"], f"{field}.level")
+    elif kind == "union":
+        roles = ("type_ids", "value_offsets")
+        f.as_obj(node, field, ("kind", *roles, "scalar", "list"))
+        for child, want in (("scalar", "leaf"), ("list", "list")):
+            if not isinstance(node[child], dict) or node[child].get("kind") != want:
+                raise f.wrong(f"{field}.{child}", f"a {want} node", node[child])
+    else:
+        raise f.wrong(f"{field}.kind", "'leaf', 'list' or 'union' (a layout node)", kind)
+    for role in roles:
+        name = f.as_str(node[role], f"{field}.{role}")
+        _check_leaf_name(name, role, f"{field}.{role}", f)
+        refs.append(_Ref(name, role, field, node))
+    for child in ("content", "scalar", "list"):
+        if child in node and kind != "leaf":
+            _parse_node(node[child], f"{field}.{child}", depth + 1, refs, f)
+
+
+def _check_leaf_name(name: str, role: str | None, field: str, f: _Fields) -> None:
+    """A leaf name is ``<column>/<path>-<role>``: two safe components inside the store."""
+    parts = name.split("/")
+    if "\x00" in name or "\\" in name:
+        reason = "it holds a NUL or a backslash"
+    elif name.startswith("/"):
+        reason = "it is an absolute path"
+    elif any(p in ("", ".", "..") for p in parts):
+        reason = "it has an empty, '.' or '..' component"
+    elif len(parts) != 2:
+        reason = "a leaf name has two components, '<column>/<path>-<role>'"
+    elif not all(_COMPONENT.fullmatch(p) for p in parts):
+        reason = (
+            "its components must be 1 to 255 letters, digits or '_.~%-' (column "
+            "names are URL-quoted)"
+        )
+    elif parts[0] in _RESERVED:
+        reason = f"{parts[0]!r} is a file of the store"
+    elif role is not None and not parts[1].endswith(f"-{role}"):
+        reason = f"the {role} leaf of a node is named '...-{role}'"
+    else:
+        return
+    raise f.fail(
+        f"field '{field}' names leaf {_show(name)}, which is not a leaf name inside "
+        f"the store: {reason}"
+    )
+
+
+def _check_references(
+    refs: list[_Ref], levels: tuple[LevelSpec, ...], leaves: dict[str, LeafSpec], f: _Fields
+) -> None:
+    """Each leaf has one role with its dtype; only a level's offsets leaf is shared (by the
+    list nodes of that level); every listed leaf is used; offsets record their end."""
+    shared = {lv.offsets: lv.name for lv in levels}
+    by_name = {lv.name: lv.offsets for lv in levels}
+    used: dict[str, _Ref] = {}
+    for ref in refs:
+        where = f"{ref.field}.{ref.role}" if ref.node is not None else f"{ref.field}.offsets"
+        level = None if ref.node is None or ref.role != "offsets" else ref.node.get("level")
+        if level is not None and by_name.get(level) != ref.name:
+            raise f.fail(
+                f"field '{ref.field}.level' is {_show(level)}; a list of a level "
+                "uses that level's offsets leaf, listed in field 'levels'"
+            )
+        if ref.name in shared and ref.node is not None and level != shared[ref.name]:
+            raise f.fail(
+                f"field '{where}' names leaf {ref.name!r}, the offsets of level "
+                f"{_show(shared[ref.name])}, in a node that is not a list of that level"
+            )
+        if ref.name in used and ref.name not in shared:
+            raise f.fail(
+                f"field '{where}' names leaf {ref.name!r}, which field "
+                f"'{used[ref.name].field}' uses too; leaves are not shared"
+            )
+        used[ref.name] = ref
+        spec = leaves.get(ref.name)
+        if spec is None:
+            # A validity leaf exists only once its node has had a null.
+            if ref.role != "validity":
+                raise f.fail(
+                    f"field '{where}' names leaf {ref.name!r}, which the manifest does not list"
+                )
+            continue
+        _check_spec(ref, spec, f)
+    for name in leaves:
+        if name not in used:
+            raise f.fail(f"field 'leaves' lists leaf {name!r}, which no column or level uses")
+
+
+def _check_spec(ref: _Ref, spec: LeafSpec, f: _Fields) -> None:
+    field = f"leaves.{ref.name}"
+    want = _ROLE_DTYPES.get(ref.role)
+    if want is None:  # values: the layout's dtype as stored
+        assert ref.node is not None
+        want = LAYOUT_DTYPES[ref.node["dtype"]]
+    if spec.dtype != want:
+        raise f.fail(
+            f"field '{field}.dtype' is {spec.dtype!r}; the leaf holds the "
+            f"{ref.role} of '{ref.field}', stored as {want!r}"
+        )
+    if ref.role == "offsets" and spec.length and spec.last is None:
+        raise f.fail(f"is missing field '{field}.last' (offsets leaves record their last offset)")
+    if ref.role != "offsets" and spec.last is not None:
+        raise f.fail(
+            f"field '{field}.last' is {spec.last}; only offsets leaves have one "
+            f"(this one holds {ref.role})"
+        )
+
+
+def _check_lengths(
+    node: dict[str, Any],
+    rows: int,
+    leaves: dict[str, LeafSpec],
+    field: str,
+    f: _Fields,
+    *,
+    root: bool = False,
+) -> None:
+    """The committed lengths of a node's leaves agree with its ``rows`` (and recurse)."""
+
+    def expect(role: str, want: int) -> int | None:
+        spec = leaves.get(node[role])
+        if spec is None:  # an absent validity leaf: every row is valid
+            return None
+        if spec.length != want:
+            context = f"field 'rows' is {rows}" if root else f"the node has {rows} rows"
+            raise f.fail(
+                f"fields disagree: leaf {node[role]!r}, the {role} of '{field}', has "
+                f"length {spec.length} (field 'leaves.{node[role]}.length'); {context}, so it "
+                f"must have {want}"
+            )
+        return spec.last
+
+    if "validity" in node:
+        expect("validity", rows)
+    kind = node["kind"]
+    if kind == "leaf" and "values" in node:
+        expect("values", rows)
+    elif kind == "leaf":
+        expect("data", expect("offsets", rows + 1) or 0)
+    elif kind == "list":
+        _check_lengths(
+            node["content"], expect("offsets", rows + 1) or 0, leaves, f"{field}.content", f
+        )
+    else:
+        expect("type_ids", rows)
+        expect("value_offsets", rows)
+        counts = {c: _node_rows(node[c], leaves) for c in ("scalar", "list")}
+        if counts["scalar"] + counts["list"] != rows:
+            raise f.fail(
+                f"fields disagree: the union at '{field}' has {rows} rows, but its children "
+                f"hold {counts['scalar']} scalar and {counts['list']} list rows (their leaves' "
+                "lengths)"
+            )
+        for child, count in counts.items():
+            _check_lengths(node[child], count, leaves, f"{field}.{child}", f)
+
+
+def _node_rows(node: dict[str, Any], leaves: dict[str, LeafSpec]) -> int:
+    """A node's rows by the length of its values or offsets leaf."""
+    if "values" in node:
+        return leaves[node["values"]].length
+    return max(leaves[node["offsets"]].length - 1, 0)
+
+
+# -- sharded datasets -------------------------------------------------------------------
+
+
+def _parse_sharded(doc: dict[str, Any], f: _Fields) -> ShardedManifest:
+    f.as_obj(doc, "", _SHARDED_FIELDS, ("shard_rows", "creator"))
+    rows = f.as_int(doc["rows"], "rows")
+    shard_rows = f.int_or_null(doc.get("shard_rows"), "shard_rows", low=1)
+    shards = []
+    for i, entry in enumerate(f.as_list(doc["shards"], "shards")):
+        field = f"shards[{i}]"
+        f.as_obj(entry, field, ("name", "rows"))
+        name = entry["name"]
+        if not isinstance(name, str) or not is_shard_name(name):
+            raise f.fail(
+                f"field '{field}.name' must name a shard-NNNNNN directory (as "
+                f"writers spell it), got {_show(name)}"
+            )
+        shards.append(ShardSpec(name, f.as_int(entry["rows"], f"{field}.rows")))
+    numbers = [int(s.name[6:]) for s in shards]
+    if numbers != sorted(set(numbers)):
+        raise f.fail(
+            f"field 'shards' must list distinct shards in numeric order, got "
+            f"{[s.name for s in shards][:20]}"
+        )
+    total = sum(s.rows for s in shards)
+    if rows != total:
+        raise f.fail(f"field 'rows' is {rows}; the shards list {total} (field 'shards')")
+    creator = f.as_str(doc.get("creator", ""), "creator")
+    return ShardedManifest(rows, tuple(shards), shard_rows, creator, doc["version"])

@@ -9,6 +9,7 @@ top-level manifest except that ``mode="w"`` removes one listing a shard it delet
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,11 +24,12 @@ from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
     ShardedManifest,
+    is_shard_name,
     parse_any_manifest,
 )
 from grumpy_arrow.storage.shards import (
     DEFAULT_SHARD_ROWS,
-    _child,
+    _clear_shard,
     _committed,
     _consolidate,
     _refuse_single,
@@ -36,8 +38,9 @@ from grumpy_arrow.storage.shards import (
     list_shards,
     read_any,
     shard_name,
+    shard_store,
 )
-from grumpy_arrow.storage.writer import Batch, commit, lock, new_manifest
+from grumpy_arrow.storage.writer import LOCK_NAME, Batch, commit, lock, new_manifest
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
 __all__ = ["ShardedWriter", "append_sharded", "save_sharded"]
@@ -79,7 +82,9 @@ class ShardedWriter:
         Rows per shard (>= 1).
     mode : {"w", "w-", "a"}
         ``"w"`` deletes this writer's own existing shards (only those in its sequence)
-        first, and the top-level manifest if it lists one of them; ``"w-"`` fails if one
+        first, and the top-level manifest if it lists one of them (it refuses a directory
+        that holds anything but shards, ``grumpy.json`` and ``grumpy.lock``, and shard
+        directories that are links); ``"w-"`` fails if one
         exists; ``"a"`` continues after this writer's last existing shard, filling it if
         it holds fewer than ``shard_rows`` rows. New shards of ``"a"`` take the columns,
         chunking and compressor of the dataset's existing shards.
@@ -97,9 +102,11 @@ class ShardedWriter:
         For invalid arguments, naming them.
     StoreError
         If another writer holds the lock of a shard this one writes (shard sequences that
-        collide), or ``mode="w-"`` finds a shard of this writer.
+        collide), ``mode="w-"`` finds a shard of this writer, or ``mode="w"`` finds files
+        that are not part of a sharded dataset.
     StoreFormatError
-        If ``path`` holds a single (unsharded) store.
+        If ``path`` holds a single (unsharded) store, or a shard directory is a symbolic
+        link.
 
     Examples
     --------
@@ -148,6 +155,8 @@ class ShardedWriter:
         self._rows = 0
         self._names: list[str] = []
         self._closed = False
+        if mode == "w":
+            _check_dataset_dir(self._top)
         own = self._own()
         if mode == "w-" and own:
             raise StoreError(
@@ -175,7 +184,7 @@ class ShardedWriter:
             with contextlib.suppress(FileNotFoundError):
                 self._top.fs.rm(self._top.file_path(MANIFEST_NAME))
         for _, name in own:
-            _remove(_child(self._top, name, read_only=False))
+            _remove(shard_store(self._top, name, read_only=False))
 
     def _resume(self, own: list[tuple[int, str]]) -> None:
         committed = _committed(self._top)
@@ -184,7 +193,7 @@ class ShardedWriter:
         if not own:
             return
         number, name = own[-1]
-        child = _child(self._top, name, read_only=True)
+        child = shard_store(self._top, name, read_only=True)
         full = child.exists(MANIFEST_NAME) and read_manifest(child).rows >= self._shard_rows
         self._next = number + self._step if full else number
         self._fill = None if full else number
@@ -256,14 +265,14 @@ class ShardedWriter:
         if self._current is not None:
             return self._current
         number = self._next
-        store = _child(self._top, shard_name(number), read_only=False)
+        store = shard_store(self._top, shard_name(number), read_only=False)
         held = contextlib.ExitStack()
         held.enter_context(lock(store))  # StoreError if another writer is at work here
         try:
             manifest = read_manifest(store) if store.exists(MANIFEST_NAME) else None
             if manifest is None:
                 if store.fs.exists(store.root):
-                    _clear(store)  # what a writer that died before its first commit left
+                    _clear_shard(store)  # what a writer that died before its first commit left
             elif number != self._fill:
                 raise StoreError(
                     f"{store.url}: another writer has committed to this shard since this "
@@ -314,6 +323,36 @@ class ShardedWriter:
             self._next = shard.number + self._step
 
 
+def _is_dataset_entry(name: str) -> bool:
+    return (
+        name in (MANIFEST_NAME, LOCK_NAME)
+        or name.startswith(f"{MANIFEST_NAME}.tmp-")  # an interrupted atomic write
+        or is_shard_name(name)
+    )
+
+
+def _check_dataset_dir(store: LeafStore) -> None:
+    """Refuse to delete shards in a directory that holds more than a sharded dataset."""
+    try:
+        if store.local:
+            names = os.listdir(store.root)
+        else:
+            names = [
+                e.rstrip("/").rsplit("/", 1)[-1] for e in store.fs.ls(store.root, detail=False)
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    strange = sorted(n for n in names if not _is_dataset_entry(n))
+    if strange:
+        raise StoreError(
+            f"{store.url}: holds {strange[0]!r}"
+            f"{f' (and {len(strange) - 1} more)' if len(strange) > 1 else ''}, which is not "
+            f"part of a sharded dataset (only shard-NNNNNN directories, {MANIFEST_NAME} and "
+            f"{LOCK_NAME} are); ShardedWriter(mode='w') deletes shards only in a dataset's "
+            "own directory"
+        )
+
+
 def save_sharded(
     obj: Any,
     path: Any,
@@ -339,9 +378,14 @@ def save_sharded(
             _refuse_single(store)
         append_sharded(items, store)
         return
+    single = exists and not is_sharded(store)
+    if not single:
+        _check_dataset_dir(store)  # before a lock file appears in someone's folder
     with lock(store):
-        if exists:
-            _clear(store)
+        if single:
+            _clear(store)  # a single store that mode="w" replaces
+        # The writer (shards 0, 1, ...) deletes the dataset's shards, refusing a directory
+        # that holds anything else.
         with ShardedWriter(path, 0, 1, shard_rows, mode="w", chunk_size=chunk_size,
                            chunk_dim=chunk_dim, compressor=compressor,
                            storage_options=storage_options) as writer:  # fmt: skip

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import threading
 from dataclasses import replace
@@ -43,9 +42,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from grumpy_arrow._version import __version__
-from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreFormatError
+from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
-from grumpy_arrow.storage.api import _clear, _select, read_manifest
+from grumpy_arrow.storage.api import _select, read_manifest
 from grumpy_arrow.storage.buffers import layout_signature
 from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows, select
 from grumpy_arrow.storage.manifest import (
@@ -53,9 +52,10 @@ from grumpy_arrow.storage.manifest import (
     Manifest,
     ShardedManifest,
     ShardSpec,
+    is_shard_name,
     parse_any_manifest,
 )
-from grumpy_arrow.storage.writer import lock
+from grumpy_arrow.storage.writer import LOCK_NAME, lock
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
 if TYPE_CHECKING:
@@ -70,10 +70,10 @@ __all__ = [
     "load_sharded",
     "read_any",
     "shard_name",
+    "shard_store",
 ]
 
 DEFAULT_SHARD_ROWS = 1 << 16
-_SHARD = re.compile(r"shard-([0-9]{6,})")
 
 
 def shard_name(number: int) -> str:
@@ -84,24 +84,57 @@ def shard_name(number: int) -> str:
 # -- the directory ----------------------------------------------------------------------
 
 
-def _child(store: LeafStore, name: str, *, read_only: bool) -> LeafStore:
+def shard_store(store: LeafStore, name: str, *, read_only: bool) -> LeafStore:
+    """The store of shard ``name`` of the dataset ``store``.
+
+    Raises
+    ------
+    StoreFormatError
+        If ``name`` is not a shard name, or (local datasets) the shard directory is a
+        symbolic link: shards are read and written only inside the dataset.
+    """
+    if not is_shard_name(name):
+        raise StoreFormatError(f"{store.url}: {name!r} is not a shard directory name")
+    if store.local:
+        _refuse_link(store, name)
     return LeafStore(f"{store.url.rstrip('/')}/{name}", store.storage_options,
                      read_only=read_only)  # fmt: skip
 
 
+def _refuse_link(store: LeafStore, name: str) -> None:
+    path = os.path.join(store.root, name)
+    if os.path.islink(path):
+        raise StoreFormatError(
+            f"{store.url}: shard directory {name!r} is a symbolic link (to "
+            f"{os.readlink(path)!r}); a dataset's shards must be directories inside it, and "
+            "nothing is read, written or deleted through a link"
+        )
+
+
 def list_shards(store: LeafStore) -> list[tuple[int, str]]:
-    """``(number, name)`` of every ``shard-NNNNNN`` directory, in numeric order."""
+    """``(number, name)`` of every ``shard-NNNNNN`` directory, in numeric order.
+
+    Raises
+    ------
+    StoreFormatError
+        If a shard name is a symbolic link (local datasets).
+    """
     try:
         if store.local:
-            names = [e.name for e in os.scandir(store.root) if e.is_dir()]
+            names = []
+            with os.scandir(store.root) as entries:
+                for entry in entries:
+                    if entry.is_symlink() and is_shard_name(entry.name):
+                        _refuse_link(store, entry.name)
+                    if entry.is_dir(follow_symlinks=False):
+                        names.append(entry.name)
         else:
             entries = store.fs.ls(store.root, detail=True)
             names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
                      if e.get("type") == "directory"]  # fmt: skip
     except (FileNotFoundError, NotADirectoryError):
         return []
-    found = [(int(m.group(1)), n) for n in names if (m := _SHARD.fullmatch(n))]
-    return sorted(found)
+    return sorted((int(n[6:]), n) for n in names if is_shard_name(n))
 
 
 def is_sharded(store: LeafStore) -> bool:
@@ -112,7 +145,7 @@ def is_sharded(store: LeafStore) -> bool:
         return bool(list_shards(store))
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the parser reports those
         return False
     return isinstance(doc, dict) and doc.get("kind") == "sharded"
 
@@ -142,7 +175,7 @@ def _committed(store: LeafStore) -> list[tuple[int, str, Manifest]]:
     commit, or is about to make it)."""
     out = []
     for number, name in list_shards(store):
-        child = _child(store, name, read_only=True)
+        child = shard_store(store, name, read_only=True)
         if not child.exists(MANIFEST_NAME):
             continue
         out.append((number, name, read_manifest(child)))
@@ -264,14 +297,45 @@ def _refuse_single(store: LeafStore) -> None:
 
 
 def _remove(store: LeafStore) -> None:
-    """Delete a shard (under its lock, so a writer still at work is not pulled away)."""
-    if store.local:
-        with lock(store):
-            _clear(store)
-        shutil.rmtree(store.root, ignore_errors=True)
-    else:
+    """Delete a shard (under its lock, so a writer still at work is not pulled away).
+
+    Never through a link: a shard directory that is one is refused, and links inside it
+    are removed, not followed.
+    """
+    if not store.local:
         with contextlib.suppress(FileNotFoundError):
             store.fs.rm(store.root, recursive=True)
+        return
+    if os.path.islink(store.root):
+        raise StoreError(
+            f"{store.url}: is a symbolic link (to {os.readlink(store.root)!r}); a shard "
+            "directory that is a link is not deleted"
+        )
+    with lock(store):
+        _empty_dir(store.root)
+    shutil.rmtree(store.root, ignore_errors=True)
+
+
+def _clear_shard(store: LeafStore) -> None:
+    """Empty a shard directory (what a writer that died before its first commit left)."""
+    if store.local:
+        _empty_dir(store.root)
+    else:
+        for entry in store.fs.ls(store.root, detail=False):
+            store.fs.rm(entry, recursive=True)
+
+
+def _empty_dir(path: str) -> None:
+    """Delete everything in the local directory ``path`` but its lock file, removing links
+    (to files or directories) without following them."""
+    with contextlib.suppress(FileNotFoundError), os.scandir(path) as entries:
+        for entry in list(entries):
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)  # never follows links inside (fd-based on Linux)
+            else:
+                os.unlink(entry.path)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -368,8 +432,8 @@ class ShardedHandle:
 
     def _open_shard(self, k: int) -> Handle:
         spec = self._top.shards[k]
-        url = f"{self._store.url.rstrip('/')}/{spec.name}"
         try:
+            url = shard_store(self._store, spec.name, read_only=True).url
             handle = Handle(
                 url,
                 cache=self._options["cache"],

@@ -12,17 +12,20 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
 
-from grumpy_arrow.errors import GrumpyError, SchemaError, StoreFormatError
+from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.storage.api import load_manifest, read_manifest
 from grumpy_arrow.storage.manifest import Manifest, ShardedManifest
-from grumpy_arrow.storage.shards import check_same, read_any
+from grumpy_arrow.storage.shards import check_same, read_any, shard_store
 from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = ["store_info", "validate"]
+
+_CHUNK_KEY = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
 def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> list[str]:
@@ -31,7 +34,8 @@ def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> lis
     Checks the manifest, that every leaf exists with at least its committed length and the
     expected dtype, that chunk files are present and whole, that offsets start at 0, never
     decrease and end where their content ends, and that every column has the committed
-    number of rows.
+    number of rows. The work is bounded by the data present: chunk files are listed, not
+    probed one name at a time, and a leaf is read only once all its chunks are there.
 
     For a sharded dataset every listed shard (or, without a top-level manifest, every
     committed one) is checked so, and also that it commits at least the rows the dataset
@@ -40,7 +44,7 @@ def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> lis
     store = LeafStore(path, storage_options, read_only=True)
     try:
         found = read_any(store)
-    except (StoreFormatError, SchemaError) as err:
+    except (StoreError, SchemaError) as err:
         return [str(err)]
     if isinstance(found, ShardedManifest):
         return _validate_sharded(store, found)
@@ -54,8 +58,8 @@ def _validate_store(store: LeafStore, manifest: Manifest) -> list[str]:
     if not problems:
         try:
             load_manifest(store, manifest, None)
-        except (GrumpyError, ValueError, OSError) as err:
-            problems.append(str(err))
+        except (GrumpyError, ValueError, OSError, MemoryError) as err:
+            problems.append(str(err) or type(err).__name__)
     return problems
 
 
@@ -63,9 +67,8 @@ def _validate_sharded(store: LeafStore, top: ShardedManifest) -> list[str]:
     problems: list[str] = []
     first: tuple[str, Manifest] | None = None
     for spec in top.shards:
-        child = LeafStore(f"{store.url.rstrip('/')}/{spec.name}", store.storage_options,
-                          read_only=True)  # fmt: skip
         try:
+            child = shard_store(store, spec.name, read_only=True)
             manifest = read_manifest(child)
         except StoreFormatError as err:
             problems.append(f"{store.url}: shard {spec.name!r}: {err}")
@@ -101,32 +104,68 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
         out.append(f"{where} holds {arr.shape[0]} values; the manifest commits {length}")
     if str(arr.dtype) != dtype:
         out.append(f"{where} has dtype {arr.dtype}; the manifest says {dtype}")
-    chunk, np_dtype, direct = store.leaf_meta(name)
+    try:
+        chunk, np_dtype, direct = store.leaf_meta(name)
+    except (GrumpyError, ValueError, OSError) as err:
+        return [*out, str(err)]
+    if chunk < 1:
+        return [*out, f"{where} has chunk length {chunk}; expected an int >= 1"]
     if direct and length:
-        for k in range(-(-length // chunk)):
-            file = os.path.join(store.root, name, "c", str(k))
-            want = chunk * np_dtype.itemsize
-            try:
-                size = os.path.getsize(file)
-            except FileNotFoundError:
-                out.append(f"{where} is missing chunk {k} ({file})")
-                continue
-            if size < want:
-                out.append(f"{where} chunk {k} is truncated: {size} bytes, expected {want}")
+        count = -(-length // chunk)
+        out += _check_chunk_files(store, name, where, count, chunk * np_dtype.itemsize)
     if out:
         return out
     try:
         values = store.read_whole(name, length)
-    except (GrumpyError, ValueError, OSError) as err:
-        return [str(err)]
+    except (GrumpyError, ValueError, OSError, MemoryError) as err:
+        return [str(err) or type(err).__name__]
     if name.endswith("-offsets") and length:  # not union value_offsets: they go up per child
         if int(values[0]) != 0:
-            out.append(f"{where} starts at {int(values[0])}; offsets start at 0")
+            out.append(f"{where} starts at {int(values[0])} (position 0); offsets start at 0")
         if np.any(np.diff(values) < 0):
             at = int(np.flatnonzero(np.diff(values) < 0)[0]) + 1
             out.append(f"{where} decreases at position {at}")
         if last is not None and int(values[-1]) != last:
-            out.append(f"{where} ends at {int(values[-1])}; the manifest says {last}")
+            out.append(
+                f"{where} ends at {int(values[-1])} (position {length - 1}); the manifest says "
+                f"{last}"
+            )
+    return out
+
+
+def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size: int
+                       ) -> list[str]:  # fmt: skip
+    """Chunks ``0 .. count - 1`` of a direct leaf exist with at least ``size`` bytes.
+
+    Lists the leaf's chunk folder once, so the work is bounded by the files present
+    however large ``count`` (a manifest's claim) is.
+    """
+    folder = os.path.join(store.root, name, "c")
+    try:
+        with os.scandir(folder) as entries:
+            present = {int(e.name): e.path for e in entries if _CHUNK_KEY.fullmatch(e.name)}
+    except FileNotFoundError:
+        present = {}
+    except OSError as err:
+        return [f"{where}: its chunk folder {folder} cannot be listed ({err.strerror})"]
+    out = []
+    have = sorted(k for k in present if k < count)
+    if len(have) < count:
+        first = next(k for k, got in enumerate([*have, count]) if k != got)
+        path = os.path.join(folder, str(first))
+        if count - len(have) == 1:
+            out.append(f"{where} is missing chunk {first} ({path})")
+        else:
+            out.append(f"{where} is missing {count - len(have)} of its {count} chunks, the "
+                       f"first chunk {first} ({path})")  # fmt: skip
+    for k in have:
+        try:
+            got = os.path.getsize(present[k])
+        except OSError as err:
+            out.append(f"{where} chunk {k} cannot be read ({err.strerror})")
+            continue
+        if got < size:
+            out.append(f"{where} chunk {k} is truncated: {got} bytes, expected {size}")
     return out
 
 
@@ -148,8 +187,7 @@ def store_info(path: Any, *, storage_options: dict[str, Any] | None = None) -> d
 def _sharded_info(store: LeafStore, top: ShardedManifest) -> dict[str, Any]:
     parts = []
     for spec in top.shards:
-        child = LeafStore(f"{store.url.rstrip('/')}/{spec.name}", store.storage_options,
-                          read_only=True)  # fmt: skip
+        child = shard_store(store, spec.name, read_only=True)
         parts.append(_store_info(child, read_manifest(child), sizes=False))
     info = dict(parts[0])
     info.update(
