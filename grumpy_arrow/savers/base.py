@@ -12,7 +12,10 @@ index forms, locking, "nothing is written on bad input") live here, once.
 
 Commit order makes a crash harmless: data first, the row count last (the zarr shape, the
 ``.npy`` header, the offsets). The next append starts at the committed length, so an
-uncommitted tail is overwritten, never read.
+uncommitted tail is overwritten, never read. Overwrites and updates are all or nothing
+(each backend says how); whatever a killed save left is recovered or swept by the next
+open (:meth:`BufferSaver._recover`). A full disk (ENOSPC) raises :class:`StoreError`
+naming the target (:func:`~grumpy_arrow.savers.files.translate_no_space`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.errors import DatasetNotFoundError, OutOfBoundsError, SchemaError, StoreError
+from grumpy_arrow.savers.files import translate_no_space
 from grumpy_arrow.storage.writer import lock_file
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "parse_approach",
     "parse_dataset_name",
     "parse_indices",
+    "process_lock",
 ]
 
 APPROACHES = ("append", "overwrite", "update")
@@ -298,11 +303,13 @@ def _target_lock(key: str) -> threading.RLock:
 
 
 @contextlib.contextmanager
-def process_lock(path: str | None, what: str, *, remove_dir: bool = False) -> Iterator[None]:
+def process_lock(path: str | None, what: str) -> Iterator[None]:
     """Hold a lock file for the length of one save; another live process gets StoreError.
 
     Several processes must write distinct targets (files or datasets): this turns an
     overlap that would corrupt data into an error. Locks of dead processes are taken over.
+    The lock's folder is never removed: another process may be taking a lock in it (two
+    processes writing different datasets of one Zarr group share it).
     """
     if path is None:
         yield
@@ -315,13 +322,8 @@ def process_lock(path: str | None, what: str, *, remove_dir: bool = False) -> It
         f"{what}: another process is writing it (lock {path}); processes must write "
         "distinct files, datasets or shards"
     )
-    try:
-        with lock_file(path, busy):
-            yield
-    finally:
-        if remove_dir:  # a lock directory of its own: gone when no lock is held
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.dirname(path))
+    with lock_file(path, busy):
+        yield
 
 
 class Saver(ABC):
@@ -393,8 +395,6 @@ class BufferSaver(Saver):
     Subclasses implement the storage primitives; the rules live here.
     """
 
-    _lock_dir_owned = False  # whether the lock file sits in a directory of its own
-
     def __init__(self, *, approach: str = "append", ragged: bool | None = None) -> None:
         super().__init__(approach=approach)
         if ragged not in (None, True, False):
@@ -448,31 +448,37 @@ class BufferSaver(Saver):
         approach = self._check_call(indices, kwargs)
         batch = self._form(self._prepare(data, kwargs))
         with (
+            translate_no_space(self._where()),
             self._lock,
             _target_lock(self._key()),
-            process_lock(self._lock_path(), self._where(), remove_dir=self._lock_dir_owned),
-            self._session(),
+            process_lock(self._lock_path(), self._where()),
         ):
-            if approach == "overwrite":
-                self._create(batch, kwargs, replace=True)
-                return
-            info = self._info()
-            if approach == "append":
-                if not len(batch):
-                    return  # nothing to add (and an empty list carries no shape)
-                if info is None:
-                    self._create(batch, kwargs, replace=False)
-                else:
-                    self._append(fit(batch, info, self._where()), info)
-                return
+            self._recover(locked=True)
+            with self._session():
+                self._save(approach, batch, indices, kwargs)
+
+    def _save(self, approach: str, batch: Batch, indices: Any, kwargs: dict[str, Any]) -> None:
+        """The body of :meth:`save`, holding the locks and the session."""
+        if approach == "overwrite":
+            self._create(batch, kwargs, replace=True)
+            return
+        info = self._info()
+        if approach == "append":
+            if not len(batch):
+                return  # nothing to add (and an empty list carries no shape)
             if info is None:
-                raise DatasetNotFoundError(
-                    f"{self._where()}: update needs an existing dataset; there is none "
-                    "(save with approach 'append' or 'overwrite' first)"
-                )
-            rows = parse_indices(indices, info.rows, len(batch), self._where())
-            if len(rows):
-                self._update(fit(batch, info, self._where()), rows, info)
+                self._create(batch, kwargs, replace=False)
+            else:
+                self._append(fit(batch, info, self._where()), info)
+            return
+        if info is None:
+            raise DatasetNotFoundError(
+                f"{self._where()}: update needs an existing dataset; there is none "
+                "(save with approach 'append' or 'overwrite' first)"
+            )
+        rows = parse_indices(indices, info.rows, len(batch), self._where())
+        if len(rows):
+            self._update(fit(batch, info, self._where()), rows, info)
 
     def _prepare(self, data: Any, options: dict[str, Any]) -> Batch:
         self._check_options(options)
@@ -511,6 +517,7 @@ class BufferSaver(Saver):
             If nothing has been saved yet.
         """
         with self._lock, _target_lock(self._key()):
+            self._recover(locked=False)
             info = self._info()
             if info is None:
                 raise DatasetNotFoundError(f"{self._where()}: there is no dataset to load")
@@ -522,6 +529,15 @@ class BufferSaver(Saver):
         return from_offsets(values, offsets)
 
     # -- what a backend implements ------------------------------------------------------
+
+    def _recover(self, *, locked: bool) -> None:
+        """Finish or undo what a killed save left, so the target reads as a whole state.
+
+        Called at the start of every save (holding the target's locks: ``locked=True``)
+        and every load (``locked=False``: a backend that must write to recover takes the
+        lock itself, see :func:`~grumpy_arrow.savers.files.recover_under_lock`). Staged
+        leftovers are swept later, by the next overwrite or update.
+        """
 
     def _session(self) -> contextlib.AbstractContextManager[Any]:
         """Held around one save or load: backends keep their file or group open in it."""

@@ -1,23 +1,29 @@
 """``GrumpySaver``: ragged, union and dataframe results in a grumpy store.
 
-``append`` is the store's true append (only the new rows are written). ``overwrite``
-and ``update`` write a complete new store next to the old one and swap it in, so a
-failure leaves the old store untouched; ``update`` may change row lengths and nesting
-(it costs one read and one write of the store: for frequent in-place updates of
-rectangular data, ``ZarrSaver`` or ``HDF5Saver`` write only the touched rows).
+``append`` is the store's true append (only the new rows are written; the manifest is
+its atomic commit). ``overwrite``, ``update`` and the first save of a local store write a
+complete new store beside the target (``.<name>.new-<hex>``) and swap it in with
+:func:`~grumpy_arrow.storage.atomic.swap_in` (one ``renameat2`` exchange on Linux), so a
+failure or a kill leaves the old store, whole, or the new one. Every save and load first
+calls :func:`~grumpy_arrow.storage.atomic.recover` (a swap cut between its two renames,
+where there is no exchange), and a replace first sweeps what killed replaces left beside
+the store. ``update`` may change row lengths and nesting (it costs one read and one write of
+the store: for frequent updates of rectangular data, ``ZarrSaver`` rewrites only the
+touched chunks).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from typing import Any
 
 import numpy as np
 
 from grumpy_arrow.errors import DatasetNotFoundError, SchemaError
 from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
+from grumpy_arrow.savers.files import translate_no_space
+from grumpy_arrow.storage.atomic import recover, sibling, swap_in, sweep
 
 __all__ = ["GrumpySaver"]
 
@@ -82,7 +88,14 @@ class GrumpySaver(Saver):
                 raise TypeError(f"{self.path}: dtype= applies to array batches, not frames")
             batch = batch.astype(kwargs["dtype"])
         lock = f"{self.path}.saver.lock" if self._local else None
-        with self._lock, _target_lock(f"grumpy:{self.path}"), process_lock(lock, self.path):
+        with (
+            translate_no_space(self.path),
+            self._lock,
+            _target_lock(f"grumpy:{self.path}"),
+            process_lock(lock, self.path),
+        ):
+            if self._local:
+                recover(self.path)
             if approach != "overwrite" and self._exists():
                 batch = self._cast_like_store(batch)
             if approach == "append":
@@ -140,16 +153,13 @@ class GrumpySaver(Saver):
             return
         if self._exists():
             append(batch, self.path)
+        elif self._local:
+            self._replace_with(batch, self._save_options(options))
         else:
             save(batch, self.path, **self._save_options(options))
 
     def _replace(self, batch: Any, options: dict[str, Any]) -> None:
         """Write a whole new store beside the old one, then swap (local paths)."""
-        from grumpy_arrow.storage.api import save
-
-        if not self._local or not os.path.exists(self.path):
-            save(batch, self.path, **self._save_options(options))
-            return
         self._replace_with(batch, self._save_options(options))
 
     def _update_rows(self, batch: Any, indices: Any) -> None:
@@ -190,16 +200,14 @@ class GrumpySaver(Saver):
         if not self._local:
             save(obj, self.path, **save_options)
             return
-        tmp = f"{self.path}.tmp-{uuid.uuid4().hex[:8]}"
+        sweep(self.path)  # what killed replaces left (we hold the saver's lock)
+        staged = sibling(self.path, "new")
         try:
-            save(obj, tmp, **save_options)
+            save(obj, staged, **save_options)
+            swap_in(staged, self.path)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(staged, ignore_errors=True)
             raise
-        trash = f"{self.path}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(self.path, trash)
-        os.rename(tmp, self.path)
-        shutil.rmtree(trash, ignore_errors=True)
 
     def load(self) -> Any:
         """The store's content (an array or a frame).
@@ -211,6 +219,8 @@ class GrumpySaver(Saver):
         """
         from grumpy_arrow.storage.api import load
 
+        if self._local:
+            recover(self.path)
         if not self._exists():
             raise DatasetNotFoundError(f"{self.path}: there is no store to load")
         return load(self.path)

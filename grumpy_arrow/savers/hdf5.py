@@ -10,11 +10,25 @@ Each carries the attributes ``grumpy_saver_form`` and ``grumpy_saver_rows`` (the
 written after the data). A resizable dataset written by other code is appended to as
 rectangular rows. The file is opened for each call and closed after it, so other
 readers see every finished save.
+
+What a kill or a full disk leaves:
+
+* **overwrite** (and the creation of a dataset) and **update** work on a copy of the file
+  (a reflink where the filesystem has them), flushed and closed, then renamed over the
+  file: a kill or an error leaves the old file, whole; the staged copy
+  (``.<name>.h5.new-<hex>``) is removed by the next overwrite or update.
+* **append** writes in place: data, flush, the row count, flush. The free space is
+  checked before writing, the file is written without HDF5's chunk cache (a failed write
+  raises at once instead of when h5py frees the dataset, where it is only printed) and
+  each flush is checked, so a full disk raises ``StoreError`` instead of acknowledging
+  rows it could not write. An HDF5 file open for writing is not crash-safe: a kill
+  mid-append can damage it (keep one file per process, and copies of what matters).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,10 +38,13 @@ import numpy as np
 
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
+from grumpy_arrow.savers.files import check_room, copy_file, is_no_space, sweep_beside
+from grumpy_arrow.storage.atomic import fsync_dir, fsync_file, sibling
 
 __all__ = ["HDF5Saver"]
 
 FORM, ROWS = "grumpy_saver_form", "grumpy_saver_rows"
+METADATA_ROOM = 1 << 20  # bytes of free space kept for HDF5's own metadata on a save
 
 
 def _h5py() -> Any:
@@ -98,14 +115,24 @@ class HDF5Saver(BufferSaver):
     def _session(self) -> Iterator[None]:
         """One save opens the file at most once (and closes it at the end)."""
         self._session_file: Any = None
+        self._session_path = self.path  # a staged copy while copy-on-write
         self._in_session = True
         try:
             yield
+        except RuntimeError as err:  # h5py's word for some failed writes
+            self._drop_session_file()
+            if is_no_space(err):
+                raise self._write_error(self.path, "write", err) from err
+            raise
+        except BaseException:
+            self._drop_session_file()
+            raise
+        else:
+            self._close_session_file()
         finally:
             self._in_session = False
-            if self._session_file is not None:
-                self._session_file.close()
             self._session_file = None
+            self._session_path = self.path
 
     def _file(self, mode: str) -> Any:
         """A context giving the open file: ``"r"`` reads, ``"a"`` may create the file."""
@@ -120,15 +147,89 @@ class HDF5Saver(BufferSaver):
         return contextlib.nullcontext(fh)
 
     def _open(self, mode: str) -> Any:
-        h5py = _h5py()
+        """Open the file (inside a copy-on-write: the staged copy, created if need be)."""
+        path = self._session_path if getattr(self, "_in_session", False) else self.path
+        if mode == "r+" and path != self.path and not os.path.exists(path):
+            mode = "a"
+        # No raw-data chunk cache when writing: HDF5 writes a chunk at once, so a failed
+        # write (a full disk) raises here, not in the dataset's __dealloc__ where h5py
+        # can only print it (the save would be acknowledged). Each save reopens the file,
+        # so the cache would be flushed at its end anyway.
+        options = {} if mode == "r" else {"rdcc_nbytes": 0}
         try:
-            return h5py.File(self.path, mode)
+            return _h5py().File(path, mode, **options)
         except FileNotFoundError:
             raise
         except OSError as err:
-            raise StoreError(
-                f"{self.path}: cannot open the HDF5 file (mode {mode!r}): {err}"
-            ) from err
+            raise StoreError(f"{path}: cannot open the HDF5 file (mode {mode!r}): {err}") from err
+
+    def _flush(self, fh: Any) -> None:
+        """``fh.flush()``, checked: h5py reports a failed write only here (or at close)."""
+        try:
+            fh.flush()
+        except (OSError, RuntimeError) as err:
+            raise self._write_error(fh.filename, "flush", err) from err
+
+    def _write_error(self, path: str, step: str, err: BaseException) -> StoreError:
+        if is_no_space(err):
+            return StoreError(
+                errno.ENOSPC,
+                f"{self._where()}: the save needs free space on the disk; got ENOSPC (no "
+                f"space left on the device) at the {step} of {path}. The save did not "
+                "complete: free some space and save again",
+            )
+        return StoreError(f"{self._where()}: expected the {step} of {path} to succeed; got {err}")
+
+    def _close_session_file(self) -> None:
+        """Flush (checked) and close the session's file."""
+        fh, self._session_file = self._session_file, None
+        if fh is None:
+            return
+        try:
+            self._flush(fh)
+        except BaseException:
+            _close_quietly(fh)
+            raise
+        path = fh.filename
+        try:
+            fh.close()
+        except (OSError, RuntimeError) as err:
+            _UNCLOSABLE.append(fh)  # see _close_quietly
+            raise self._write_error(path, "close", err) from err
+
+    def _drop_session_file(self) -> None:
+        fh, self._session_file = self._session_file, None
+        if fh is not None:
+            _close_quietly(fh)
+
+    @contextlib.contextmanager
+    def _copy_on_write(self, needed: int) -> Iterator[None]:
+        """Point the session at a copy of the file; on success the copy replaces the file.
+
+        A kill or an error anywhere leaves the old file as it was (the staged copy is
+        removed here on an error, or by the next save after a kill).
+        """
+        self._drop_session_file()
+        sweep_beside(self.path)  # the staged copy of a killed overwrite or update
+        exists = os.path.exists(self.path)
+        check_room(self.path, needed + (os.path.getsize(self.path) if exists else 0), self._where())
+        staged = sibling(self.path, "new")
+        try:
+            if exists:
+                copy_file(self.path, staged)
+            self._session_path = staged
+            yield
+            self._close_session_file()
+            fsync_file(staged)
+            os.replace(staged, self.path)
+            fsync_dir(os.path.dirname(self.path))
+        except BaseException:
+            self._drop_session_file()
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(staged)
+            raise
+        finally:
+            self._session_path = self.path
 
     # -- primitives ---------------------------------------------------------------------
 
@@ -158,21 +259,17 @@ class HDF5Saver(BufferSaver):
         )
 
     def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+        """Write the dataset into a copy of the file, then rename the copy over it."""
         self._try_options(batch, options)
-        with self._file("a") as fh:
-            target = self.dataset_name
-            swap = replace and self.dataset_name in fh
-            if swap:
-                target = f"{self.dataset_name}.tmp-{uuid.uuid4().hex[:8]}"
-            try:
-                self._write_node(fh, target, batch, options)
-            except BaseException:
-                if target in fh:
-                    del fh[target]
-                raise
-            if swap:
+        with self._copy_on_write(_size_bound(batch)), self._file("a") as fh:
+            if self.dataset_name in fh:
                 del fh[self.dataset_name]
-                fh.move(target, self.dataset_name)
+            self._write_node(fh, self.dataset_name, batch, options)
+
+    def _update(self, batch: Batch, rows: np.ndarray, info: Info) -> None:
+        """Write the rows into a copy of the file, then rename the copy over it."""
+        with self._copy_on_write(_size_bound(batch)):
+            super()._update(batch, rows, info)
 
     def _try_options(self, batch: Batch, options: dict[str, Any]) -> None:
         """Create the dataset's first rows in an in-memory file: h5py's verdict on the
@@ -209,16 +306,29 @@ class HDF5Saver(BufferSaver):
             raise ValueError(f"{self._where()}: h5py refused the dataset options: {err}") from err
 
     def _append(self, batch: Batch, info: Info) -> None:
+        """In place: data, flush, then the row count (the commit), flush.
+
+        The free space is checked first: HDF5 that meets a full disk leaves objects that
+        cannot be closed (h5py/h5py#914, #2160), so the save should not get there.
+        """
+        check_room(self.path, _size_bound(batch), self._where())
         with self._file("a") as fh:
-            node = fh[self.dataset_name]
-            if batch.ragged:
-                assert batch.offsets is not None
-                base = int(node["offsets"][info.rows])
-                _put(node["values"], base, batch.values)
-                _put(node["offsets"], info.rows + 1, batch.offsets[1:] + base)
-            else:
-                _put(node, info.rows, batch.values)
-            node.attrs[ROWS] = info.rows + len(batch)
+            self._append_data(fh, batch, info)
+            self._flush(fh)
+            fh[self.dataset_name].attrs[ROWS] = info.rows + len(batch)
+            self._flush(fh)
+
+    def _append_data(self, fh: Any, batch: Batch, info: Info) -> None:
+        """Write the rows after the committed ones (the datasets are released on return:
+        a failed flush then holds no dataset object, see :func:`_close_quietly`)."""
+        node = fh[self.dataset_name]
+        if batch.ragged:
+            assert batch.offsets is not None
+            base = int(node["offsets"][info.rows])
+            _put(node["values"], base, batch.values)
+            _put(node["offsets"], info.rows + 1, batch.offsets[1:] + base)
+        else:
+            _put(node, info.rows, batch.values)
 
     def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
         with self._file("a") as fh:
@@ -240,6 +350,29 @@ class HDF5Saver(BufferSaver):
                 return node[: info.rows], None
             offsets = node["offsets"][: info.rows + 1].astype(np.int64)
             return node["values"][: int(offsets[-1])], offsets
+
+
+def _size_bound(batch: Batch) -> int:
+    """Bytes a save of ``batch`` may need on the disk: twice its data (HDF5 allocates
+    whole chunks) and a mebibyte for a partly filled chunk and metadata."""
+    offsets = 0 if batch.offsets is None else batch.offsets.nbytes
+    return 2 * (batch.values.nbytes + offsets) + METADATA_ROOM
+
+
+_UNCLOSABLE: list[Any] = []
+
+
+def _close_quietly(fh: Any) -> None:
+    """Close a file whose write already failed (the first error is the one reported).
+
+    A file HDF5 could not flush (a full disk) cannot be closed either, and h5py crashes
+    when such an object is freed (h5py/h5py#914, #2160): it is kept here instead, so the
+    process lives on to handle the error.
+    """
+    try:
+        fh.close()
+    except Exception:  # any failure: keep the object, never free it
+        _UNCLOSABLE.append(fh)
 
 
 def _put(dataset: Any, start: int, data: np.ndarray) -> None:

@@ -9,18 +9,41 @@ digits (as NumPy's own writer does), so it never has to move. A finished file is
 Ragged data: ``<stem>.npy`` holds the values ``(total, *shape)`` and
 ``<stem>.offsets.npy`` holds the ``rows + 1`` int64 offsets; row ``i`` is
 ``values[offsets[i]:offsets[i + 1]]``. The offsets file's header is the commit.
+
+Overwrite and update are all or nothing:
+
+* **overwrite** stages the new file (or pair) beside the old one, then writes a commit
+  record ``.<name>.npy.commit`` naming the staged files and their final names, then
+  renames them in (:func:`~grumpy_arrow.savers.files.commit_files`). A kill before the
+  record leaves the old files; after it, the next open finishes the renames.
+* **update** first writes the rows it will change, as they are, to an undo journal
+  ``.<name>.npy.undo`` (flushed to the disk), then writes the rows in place, then removes
+  the journal. A kill in between leaves the journal: the next open writes the old rows
+  back.
+
+A reader (``load``) that finds a record or a journal takes the writer's lock to finish
+it, so it never repairs a save that is still running.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-import uuid
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from grumpy_arrow.errors import SchemaError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info
+from grumpy_arrow.savers.base import Batch, BufferSaver, Info, process_lock
+from grumpy_arrow.savers.files import (
+    commit_files,
+    finish_commit,
+    recover_under_lock,
+    stage_file,
+    sweep_beside,
+)
+from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
 
 __all__ = ["NumpySaver", "offsets_path"]
 
@@ -69,18 +92,58 @@ def _read_header(fh: Any, path: str) -> tuple[np.dtype[Any], tuple[int, ...], in
     return np.dtype(dtype), tuple(shape), fh.tell()
 
 
-def _write_new(path: str, values: np.ndarray) -> None:
-    """A fresh ``.npy`` with a growable header, written to a temporary name and renamed."""
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+def _stage_npy(path: str, values: np.ndarray) -> str:
+    """A complete ``.npy`` with a growable header, staged beside ``path`` (flushed)."""
     values = np.ascontiguousarray(values)
+
+    def write(fh: BinaryIO) -> None:
+        fh.write(_header(values.dtype, tuple(values.shape)))
+        fh.write(values.tobytes())
+
+    return stage_file(path, write)
+
+
+def _record_path(path: str) -> str:
+    """The commit record of an overwrite of ``path`` (and its offsets file)."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.commit")
+
+
+def _journal_path(path: str) -> str:
+    """The undo journal of an update of ``path``."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.undo")
+
+
+def _write_journal(path: str, rows: np.ndarray, old: np.ndarray) -> None:
+    """Save the rows an update is about to change, durably, before it changes them."""
+    journal = _journal_path(path)
+    staged = stage_file(journal, lambda fh: np.savez(fh, rows=rows, values=old))
+    os.replace(staged, journal)
+    fsync_dir(os.path.dirname(journal))
+
+
+def _roll_back(path: str) -> None:
+    """Write the rows of an interrupted update's journal back, then drop the journal."""
+    journal = _journal_path(path)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(_header(values.dtype, tuple(values.shape)))
-            fh.write(values.tobytes())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        with np.load(journal) as doc:
+            rows, old = doc["rows"], doc["values"]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError) as err:
+        raise StoreFormatError(
+            f"{journal}: expected the undo journal of an interrupted update (rows and "
+            f"values); got unreadable content ({err})"
+        ) from err
+    if len(rows):
+        target = np.load(path, mmap_mode="r+")
+        target[rows] = old
+        target.flush()
+        del target
+        fsync_file(path)
+    os.remove(journal)
+    fsync_dir(os.path.dirname(journal))
 
 
 def _grow(path: str, start: int, values: np.ndarray) -> int:
@@ -168,6 +231,27 @@ class NumpySaver(BufferSaver):
                     f"{name}; use ZarrSaver or HDF5Saver for it"
                 )
 
+    def _pending(self) -> bool:
+        """Whether a killed save left a commit record or an undo journal."""
+        return os.path.exists(_record_path(self.path)) or os.path.exists(_journal_path(self.path))
+
+    def _finish(self) -> None:
+        finish_commit(_record_path(self.path))
+        _roll_back(self.path)
+
+    def _recover(self, *, locked: bool) -> None:
+        if not locked:
+            lock = functools.partial(process_lock, self._lock_path(), self.path)
+            recover_under_lock(lock, self.path, self._pending, self._finish)
+            return
+        if self._pending():
+            self._finish()
+
+    def _sweep(self) -> None:
+        """Remove what killed overwrites and updates staged (before staging anew)."""
+        path = self.path
+        sweep_beside(path, offsets_path(path), _record_path(path), _journal_path(path))
+
     def _info(self) -> Info | None:
         if not os.path.exists(self.path):
             return None
@@ -181,12 +265,20 @@ class NumpySaver(BufferSaver):
         return Info(shape[0], False, shape[1:], dtype)
 
     def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+        """Stage the new file (and offsets), then commit them as one step."""
+        self._sweep()
         side = offsets_path(self.path)
-        _write_new(self.path, batch.values)
-        if batch.offsets is not None:
-            _write_new(side, batch.offsets)
-        elif os.path.exists(side):
-            os.remove(side)
+        moves: dict[str, str] = {}
+        try:
+            moves[_stage_npy(self.path, batch.values)] = self.path
+            if batch.offsets is not None:
+                moves[_stage_npy(side, batch.offsets)] = side
+        except BaseException:
+            for staged in moves:
+                os.remove(staged)
+            raise
+        removals = [side] if batch.offsets is None and os.path.exists(side) else []
+        commit_files(_record_path(self.path), moves, removals)
 
     def _append(self, batch: Batch, info: Info) -> None:
         if batch.offsets is None:
@@ -198,9 +290,20 @@ class NumpySaver(BufferSaver):
         _grow(side, info.rows + 1, batch.offsets[1:] + base)
 
     def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Journal the old rows, write the new ones in place, then drop the journal."""
+        self._sweep()
         target = np.load(self.path, mmap_mode="r+")
-        target[rows] = values
-        target.flush()
+        _write_journal(self.path, rows, np.asarray(target[rows]))
+        try:
+            target[rows] = values
+            target.flush()
+            del target
+            fsync_file(self.path)
+        except BaseException:
+            with contextlib.suppress(Exception):  # else the next open rolls it back
+                _roll_back(self.path)
+            raise
+        os.remove(_journal_path(self.path))
 
     def _write_values(self, positions: np.ndarray, values: np.ndarray) -> None:
         self._write_rows(positions, values)

@@ -10,12 +10,29 @@ Either node carries the attribute ``"grumpy_saver": {"form": ..., "rows": n}``. 
 is the commit: an append resizes and writes the data, then updates ``rows``; a crash in
 between leaves extra rows past ``rows`` that the next append overwrites (plain Zarr
 readers should read ``[:rows]`` after a crash; ``saver.load()`` does).
+
+Local groups replace a dataset's folder in one step, so a kill leaves the old dataset or
+the new one, whole (the other datasets of the group are never touched):
+
+* **overwrite** (and the creation of a dataset) builds the new node in a staging folder
+  beside the group (``.<group>.staging/``: inside the group, Zarr readers would list it),
+  then swaps it in with :func:`~grumpy_arrow.storage.atomic.swap_in`;
+* **update** clones the dataset's folder there with hard links, rewrites only the chunk
+  files it touches (each first given an inode of its own), and swaps the clone in. It
+  costs one hard link per chunk file of the dataset plus the touched chunks.
+
+Every save and load first calls :func:`~grumpy_arrow.storage.atomic.recover` on the
+dataset's folder; an overwrite or update first sweeps what killed saves of the dataset
+left in the staging folder.
+Remote (fsspec) groups have no rename: there an overwrite removes the old node before
+moving the new one in, and an update writes in place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -29,6 +46,8 @@ from fsspec.implementations.local import LocalFileSystem
 
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
+from grumpy_arrow.savers.files import clone_tree, unshare
+from grumpy_arrow.storage.atomic import recover, swap_in, sweep
 
 __all__ = ["ZarrSaver"]
 
@@ -86,8 +105,6 @@ class ZarrSaver(BufferSaver):
     [[[0, 0, 0]], [[1, 1, 1], [2, 2, 2]]]
     """
 
-    _lock_dir_owned = True
-
     def __init__(
         self,
         path: Any,
@@ -117,9 +134,35 @@ class ZarrSaver(BufferSaver):
         if not self._local:
             return None
         # Beside the group, not in it: Zarr readers warn about foreign files in a group.
+        return os.path.join(self._beside("locks"), self._flat_name() + ".lock")
+
+    def _beside(self, what: str) -> str:
+        """A folder beside the group, shared by its datasets (``.<group>.<what>``)."""
         parent, name = os.path.split(self._root)
-        locks = os.path.join(parent, f".{name}.locks")
-        return os.path.join(locks, self.dataset_name.replace("/", "%2F") + ".lock")
+        return os.path.join(parent, f".{name}.{what}")
+
+    def _flat_name(self) -> str:
+        return self.dataset_name.replace("/", "%2F")
+
+    def _dataset_dir(self) -> str:
+        return os.path.join(self._root, *self.dataset_name.split("/"))
+
+    def _stage(self) -> str:
+        """A new folder name in the staging folder, for this dataset (whose leftovers of
+        killed saves are removed first: the caller holds the dataset's lock)."""
+        staging = self._beside("staging")
+        os.makedirs(staging, exist_ok=True)  # shared and never removed, like the locks
+        prefix = f"{self._flat_name()}.new-"
+        for entry in os.listdir(staging):
+            if entry.startswith(prefix):
+                shutil.rmtree(os.path.join(staging, entry), ignore_errors=True)
+        sweep(self._dataset_dir())  # ``.<name>.old-`` of a swap without exchange
+        return os.path.join(staging, f"{prefix}{uuid.uuid4().hex[:12]}")
+
+    def _recover(self, *, locked: bool) -> None:
+        """Undo a swap cut between its two renames (where there is no exchange)."""
+        if self._local:
+            recover(self._dataset_dir())
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
@@ -144,6 +187,14 @@ class ZarrSaver(BufferSaver):
 
     def _open_group(self, mode: str) -> Any:
         try:
+            return self._try_open_group(mode)
+        except zarr.errors.ContainsGroupError:
+            # Another process created the group between zarr's look and its create
+            # (processes writing different datasets of one group): open that one.
+            return self._try_open_group(mode)
+
+    def _try_open_group(self, mode: str) -> Any:
+        try:
             if self._local:
                 return zarr.open_group(self._root, mode=mode)
             return zarr.open_group(
@@ -151,6 +202,8 @@ class ZarrSaver(BufferSaver):
             )
         except (FileNotFoundError, zarr.errors.GroupNotFoundError):
             return None
+        except zarr.errors.ContainsGroupError:
+            raise
         except (ValueError, TypeError, zarr.errors.ContainsArrayError) as err:
             raise StoreError(f"{self.path}: not a Zarr v3 group ({err})") from err
 
@@ -196,6 +249,38 @@ class ZarrSaver(BufferSaver):
         return Info(int(meta["rows"]), False, tuple(node.shape[1:]), node.dtype)
 
     def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+        """Build the node in the staging folder, then swap it in (local groups)."""
+        if not self._local:
+            self._create_remote(batch, options, replace=replace)
+            return
+        group = self._group("a")
+        parent = posixpath.dirname(self.dataset_name)
+        if parent:
+            _require_group(group, parent)
+        staged = self._stage()
+        try:
+            self._build(staged, batch, options)
+            swap_in(staged, self._dataset_dir())
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        self._session_node = None  # the dataset is new: look it up again
+
+    def _build(self, path: str, batch: Batch, options: dict[str, Any]) -> None:
+        """Write ``batch`` as a complete node (array or group) at the folder ``path``."""
+        compressors = zarr_compressors(options.get("compression"), options.get("compression_opts"))
+        chunks = options.get("chunks")
+        if batch.ragged:
+            assert batch.offsets is not None
+            node = zarr.open_group(path, mode="w")
+            self._new_array(node, "values", batch.values, chunks, compressors)
+            self._new_array(node, "offsets", batch.offsets, None, None)
+            node.attrs[ATTR] = {"form": "ragged", "rows": len(batch)}
+        else:
+            node = self._new_array(path, None, batch.values, chunks, compressors)
+            node.attrs[ATTR] = {"form": "rectangular", "rows": len(batch)}
+
+    def _create_remote(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
         group = self._group("a")
         target = self.dataset_name
         swap = replace and self._node() is not None
@@ -214,36 +299,36 @@ class ZarrSaver(BufferSaver):
             node.attrs[ATTR] = {"form": "rectangular", "rows": len(batch)}
         if swap:
             self._swap(group, target)
-        self._session_node = None  # the dataset is new: look it up again
+        self._session_node = None
 
     @staticmethod
-    def _new_array(group: Any, name: str, data: np.ndarray, chunks: Any, compressors: Any) -> Any:
+    def _new_array(
+        parent: Any, name: str | None, data: np.ndarray, chunks: Any, compressors: Any
+    ) -> Any:
+        """An array ``name`` of the group ``parent``, or (``name=None``) at the folder
+        ``parent``, holding ``data``."""
         chunk_shape = default_chunks(tuple(data.shape[1:]), data.dtype)
         if chunks is not None:
             chunk_shape = tuple(chunks) if isinstance(chunks, (tuple, list)) else (int(chunks),)
             chunk_shape = chunk_shape + tuple(data.shape[len(chunk_shape) :])
-        arr = group.create_array(
-            name,
-            shape=data.shape,
-            dtype=data.dtype,
-            chunks=chunk_shape,
-            compressors=compressors,
-            fill_value=0,
-            overwrite=True,
-        )
+        spec = {
+            "shape": data.shape,
+            "dtype": data.dtype,
+            "chunks": chunk_shape,
+            "compressors": compressors,
+            "fill_value": 0,
+            "overwrite": True,
+        }
+        if name is None:
+            arr = zarr.create_array(parent, **spec)
+        else:
+            arr = parent.create_array(name, **spec)
         if data.size:
             arr[...] = data
         return arr
 
     def _swap(self, group: Any, tmp: str) -> None:
-        """Replace the dataset by the freshly written ``tmp`` (a rename where local)."""
-        if self._local:
-            final = os.path.join(self._root, self.dataset_name)
-            trash = f"{final}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(final, trash)
-            os.rename(os.path.join(self._root, tmp), final)
-            shutil.rmtree(trash, ignore_errors=True)
-            return
+        """Replace the remote dataset by the freshly written ``tmp`` (not atomic)."""
         fs, _ = fsspec.core.url_to_fs(self.path, **self.storage_options)
         final = f"{self._root.rstrip('/')}/{self.dataset_name}"
         fs.rm(final, recursive=True)
@@ -263,10 +348,32 @@ class ZarrSaver(BufferSaver):
         node.attrs[ATTR] = {"form": form, "rows": info.rows + len(batch)}
 
     def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
-        self._node().oindex[rows] = values
+        if not self._local:
+            self._node().oindex[rows] = values
+            return
+        self._rewrite(None, rows, values)
 
     def _write_values(self, positions: np.ndarray, values: np.ndarray) -> None:
-        self._node()["values"].oindex[positions] = values
+        if not self._local:
+            self._node()["values"].oindex[positions] = values
+            return
+        self._rewrite("values", positions, values)
+
+    def _rewrite(self, member: str | None, positions: np.ndarray, values: np.ndarray) -> None:
+        """Update a hard-linked clone of the dataset (touched chunks unshared), swap it in."""
+        staged = self._stage()
+        try:
+            clone_tree(self._dataset_dir(), staged)
+            path = staged if member is None else os.path.join(staged, member)
+            arr = zarr.open_array(path, mode="r+")
+            for chunk_file in _chunk_files(arr, path, positions):
+                unshare(chunk_file)
+            arr.oindex[positions] = values
+            swap_in(staged, self._dataset_dir())
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        self._session_node = None
 
     def _offsets_at(self, rows: np.ndarray) -> np.ndarray:
         offsets = self._node()["offsets"]
@@ -285,6 +392,51 @@ class ZarrSaver(BufferSaver):
 
     def _check_options(self, options: dict[str, Any]) -> None:
         zarr_compressors(options.get("compression"), options.get("compression_opts"))
+        chunks = options.get("chunks")
+        sizes = chunks if isinstance(chunks, (tuple, list)) else (chunks,)
+        if chunks is not None and not (sizes and all(_is_positive_int(c) for c in sizes)):
+            raise ValueError(
+                f"{self._where()}: chunks must be a positive int (rows per chunk) or a tuple "
+                f"of positive ints (rows, then the row's axes), got {chunks!r}"
+            )
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value > 0)
+
+
+def _require_group(group: Any, name: str) -> None:
+    """``group.require_group(name)``, tolerating another process creating it meanwhile."""
+    try:
+        group.require_group(name)
+    except zarr.errors.ContainsGroupError:
+        group.require_group(name)
+
+
+def _chunk_files(arr: Any, path: str, positions: np.ndarray) -> list[str]:
+    """The files of the chunks holding rows ``positions`` of the array at ``path``.
+
+    Metadata this reader does not know (another chunk grid, a Zarr version's other
+    attributes) gives every file of the array: all of them are then unshared.
+    """
+    try:
+        meta = arr.metadata
+        grid = tuple(int(c) for c in meta.chunk_grid.chunk_shape)
+        counts = [-(-int(n) // c) for n, c in zip(arr.shape, grid, strict=True)]
+        firsts = np.unique(positions // grid[0]).tolist()
+        keys = [
+            meta.encode_chunk_key((int(i), *rest))
+            for i in firsts
+            for rest in np.ndindex(*counts[1:])
+        ]
+    except (AttributeError, TypeError, ValueError):
+        keys = [
+            os.path.relpath(os.path.join(folder, name), path)
+            for folder, _, names in os.walk(path)
+            for name in names
+            if name not in ("zarr.json", ".zarray", ".zattrs")
+        ]
+    return [os.path.join(path, *key.replace(os.sep, "/").split("/")) for key in keys]
 
 
 def _put(arr: Any, start: int, data: np.ndarray) -> None:
