@@ -101,8 +101,10 @@ def test_demo_saves_streams_fills_the_savers_and_checks_them(tmp_path: Path) -> 
     ):
         assert expected in text, expected
     assert " MB on disk" in text and " rows/s" in text and " MB/s" in text
-    assert sorted(os.listdir(out)) == ["demo.gr", "features.npy", "residue_centres.gr",
-                                       "results.zarr"]  # fmt: skip
+    # Lock files and the Zarr saver's hidden staging folder stay (shared, never deleted).
+    outputs = [e for e in os.listdir(out) if not e.startswith(".") and not e.endswith(".lock")]
+    assert sorted(outputs) == ["demo.gr", "features.npy", "residue_centres.gr",
+                               "results.zarr"]  # fmt: skip
     saved = gr.load(out / "demo.gr")
     assert len(saved) == 40
     assert saved.to_arrow().equals(build_demo_frame(40, seed=3).to_arrow())
@@ -150,7 +152,7 @@ def test_info_head_and_validate_on_a_store(store: Path) -> None:
         "  columns (7): name, dtype, [level], layout, leaves, MB on disk",
     ]
     assert lines[5].split() == ["molecule_uniprot", "union[string,", "var", "*", "string]",
-                                "[molecule]", "union<string,", "list<string>>", "8", "0.07"]  # fmt: skip
+                                "[molecule]", "union<string,", "list<string>>", "8", "0.10"]  # fmt: skip
     assert lines[10].split()[:6] == ["atom_xyz", "var", "*", "var", "*", "float64"]
     assert lines[-2].startswith("  chunking: chunk_size=262144 chunk_dim=None")
     head = _run("head", str(store), "-n", "2", "--columns", "molecule_id,molecule_uniprot",

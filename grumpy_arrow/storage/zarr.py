@@ -533,10 +533,14 @@ class LeafStore:
             path = os.path.join(folder, str(k))
             tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.partial"
             try:
+                raw = memoryview(buf.data).cast("B")
                 with open(tmp, "wb") as fh:
-                    fh.write(memoryview(buf.data).cast("B"))
+                    # The zero padding after the values is a hole (sparse), as before.
+                    fh.write(raw[: (b - lo) * values.dtype.itemsize])
+                    fh.truncate(len(raw))
                     if checksum:
                         crc = google_crc32c.value(buf.view(np.uint8))
+                        fh.seek(len(raw))
                         fh.write(int(crc).to_bytes(4, "little"))
                 os.replace(tmp, path)
             except BaseException:
