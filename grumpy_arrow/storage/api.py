@@ -154,7 +154,7 @@ def save(
 
         save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
                      chunk_dim=chunk_dim, compressor=compressor, mode=mode,
-                     storage_options=storage_options)  # fmt: skip
+                     storage_options=storage_options, timeout=timeout)  # fmt: skip
         return
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
@@ -173,7 +173,7 @@ def save(
     if mode == "a" and sharded:
         from grumpy_arrow.storage.shard_writer import append_sharded
 
-        append_sharded(items, store)
+        append_sharded(items, store, timeout=timeout)
         return
     options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
     if store.local and not (exists and mode == "a"):
@@ -353,7 +353,7 @@ def append(
     if _is_sharded(store):
         from grumpy_arrow.storage.shard_writer import append_sharded
 
-        append_sharded([obj], store)
+        append_sharded([obj], store, timeout=timeout)
         return
     read_manifest(store)  # no store here: fail before creating anything
     batch = _as_batch(obj)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,7 +20,15 @@ import numpy as np
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import DataFrame
-from grumpy_arrow.storage.api import _as_batch, _check_chunk_dim, _clear, _is_stream, read_manifest
+from grumpy_arrow.storage import atomic
+from grumpy_arrow.storage.api import (
+    _as_batch,
+    _check_chunk_dim,
+    _clear,
+    _is_stream,
+    read_manifest,
+    refuse_foreign,
+)
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -32,6 +41,7 @@ from grumpy_arrow.storage.shards import (
     _clear_shard,
     _committed,
     _consolidate,
+    _refuse_link,
     _refuse_single,
     _remove,
     is_sharded,
@@ -363,6 +373,7 @@ def save_sharded(
     compressor: str,
     mode: str,
     storage_options: dict[str, Any] | None,
+    timeout: float | None = None,
 ) -> None:
     """``gr.save(..., shard_rows=N)``: one writer, then :func:`consolidate`."""
     _check_int(shard_rows, "shard_rows", 1)
@@ -376,29 +387,54 @@ def save_sharded(
     if exists and mode == "a":
         if not is_sharded(store):
             _refuse_single(store)
-        append_sharded(items, store)
+        append_sharded(items, store, timeout=timeout)
         return
     single = exists and not is_sharded(store)
-    if not single:
-        _check_dataset_dir(store)  # before a lock file appears in someone's folder
-    with lock(store):
+    # Before a lock file appears in someone's folder: a store being replaced holds only
+    # its own entries, a dataset only shards and its manifest.
+    if single and store.local:
+        refuse_foreign(store)
+    elif not single:
+        _check_dataset_dir(store)
+        if store.local:
+            for _, name in list_shards(store):
+                _refuse_link(store, name)
+    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
+    with lock(store, timeout=timeout):
+        if exists and store.local:
+            # Built beside the old dataset (or store) and swapped in whole: bad input, an
+            # empty iterator or a kill leaves the old one.
+            atomic.sweep(store.root)
+            tmp = atomic.sibling(store.root)
+            try:
+                _write_shards(tmp, items, shard_rows, options, None)
+                with store.translate("the new dataset"):
+                    atomic.swap_in(tmp, store.root)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
         if single:
-            _clear(store)  # a single store that mode="w" replaces
+            _clear(store)  # a remote single store that mode="w" replaces
         # The writer (shards 0, 1, ...) deletes the dataset's shards, refusing a directory
         # that holds anything else.
-        with ShardedWriter(path, 0, 1, shard_rows, mode="w", chunk_size=chunk_size,
-                           chunk_dim=chunk_dim, compressor=compressor,
-                           storage_options=storage_options) as writer:  # fmt: skip
-            for item in items:
-                writer.write(item)
-        if not writer.shards:
-            raise ValueError("save got an empty iterator: nothing to write")
-        _consolidate(store)
+        _write_shards(path, items, shard_rows, options, storage_options)
 
 
-def append_sharded(items: Iterable[Any], store: LeafStore) -> None:
+def _write_shards(path: Any, items: Iterable[Any], shard_rows: int, options: dict[str, Any],
+                  storage_options: dict[str, Any] | None) -> None:  # fmt: skip
+    """One writer filling shards 0, 1, ... of a new dataset at ``path``, then consolidate."""
+    with ShardedWriter(path, 0, 1, shard_rows, mode="w", storage_options=storage_options,
+                       **options) as writer:  # fmt: skip
+        for item in items:
+            writer.write(item)
+    if not writer.shards:
+        raise ValueError("save got an empty iterator: nothing to write")
+    _consolidate(LeafStore(path, storage_options))
+
+
+def append_sharded(items: Iterable[Any], store: LeafStore, *, timeout: float | None = None) -> None:
     """``gr.append`` on a sharded dataset: fill the last shard, then new ones; consolidate."""
-    with lock(store):  # one appender or consolidator at a time
+    with lock(store, timeout=timeout):  # one appender or consolidator at a time
         top = read_any(store)
         assert isinstance(top, ShardedManifest)
         committed = _committed(store)
