@@ -703,14 +703,25 @@ class LeafStore:
     def _read_chunk_into(self, name: str, k: int, dest: memoryview) -> None:
         """Read the whole chunk file ``k`` of a direct leaf into ``dest`` (its exact size)
         with one ``preadv``, and verify the crc32c checksum that follows the values."""
-        path = f"{self.root}/{name}/c/{k}"
         checksum = self._checksum.get(name, False)
         trailer = bytearray(4 if checksum else 0)
         want = len(dest) + len(trailer)
+        path, got, size = self._preadv(name, k, [dest, trailer] if checksum else [dest], 0)
+        if got != want or size != want:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk has "
+                f"{want} ({path})"
+            )
+        if checksum:
+            _verify(dest, bytes(trailer), f"{self.url}: leaf {name!r} chunk {k} ({path})")
+
+    def _preadv(self, name: str, k: int, buffers: list[Any], offset: int) -> tuple[str, int, int]:
+        """``preadv`` of chunk file ``k`` into ``buffers`` from ``offset``: the file's path,
+        the bytes read and the file's size."""
+        path = f"{self.root}/{name}/c/{k}"
         try:
             with self._fds.borrow(path) as fd:
-                got = os.preadv(fd, [dest, trailer] if checksum else [dest], 0)
-                size = os.fstat(fd).st_size if got != want else want
+                return path, os.preadv(fd, buffers, offset), os.fstat(fd).st_size
         except FileNotFoundError as err:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
@@ -719,13 +730,6 @@ class LeafStore:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
             ) from err
-        if got != want or size != want:
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk has "
-                f"{want} ({path})"
-            )
-        if checksum:
-            _verify(dest, bytes(trailer), f"{self.url}: leaf {name!r} chunk {k} ({path})")
 
     def _pread(
         self, name: str, start: int, stop: int, chunk: int, dtype: np.dtype[Any]
@@ -757,21 +761,8 @@ class LeafStore:
                 pos += n
                 chunks += 1
                 continue
-            path = f"{self.root}/{name}/c/{k}"
-            try:
-                with self._fds.borrow(path) as fd:
-                    got = os.preadv(
-                        fd, [view[(pos - start) * size : (pos - start + n) * size]], within * size
-                    )
-                    found = os.fstat(fd).st_size if got != n * size else 0
-            except FileNotFoundError as err:
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
-                ) from err
-            except OSError as err:
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
-                ) from err
+            dest = view[(pos - start) * size : (pos - start + n) * size]
+            path, got, found = self._preadv(name, k, [dest], within * size)
             if got != n * size:
                 raise StoreFormatError(
                     f"{self.url}: leaf {name!r} chunk {k} is truncated: expected at least "
