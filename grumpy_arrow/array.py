@@ -53,7 +53,7 @@ from grumpy_arrow.errors import (
     OutOfBoundsError,
 )
 
-__all__ = ["GrumpyArray", "asarray", "from_lowered", "is_lowered_type", "is_scalar"]
+__all__ = ["GrumpyArray", "asarray", "from_lowered", "is_lowered_type", "is_scalar", "parse_index"]
 
 _SCALARS = (bool, int, float, str, bytes, np.generic)
 
@@ -229,14 +229,17 @@ class GrumpyArray:
         ]
         return pa.StructArray.from_arrays([value_arr, lay.to_arrow(flags)], fields=fields)
 
-    def to_torch(self, *, pad: Any = 0, layout: builtins.str = "padded") -> Any:
+    def to_torch(self, *, pad: Any = 0, layout: builtins.str = "padded", copy: bool = True) -> Any:
         """Tensors: ``(values, mask)`` padded, or a ``torch.nested`` jagged tensor.
 
-        Union rows become length-1 rows and an ``is_scalar`` mask is added. Needs PyTorch.
+        Union rows become length-1 rows and an ``is_scalar`` mask is added. The tensors
+        own their memory; ``copy=False`` shares this array's buffers where it can, and then
+        writing into a tensor changes this array (see
+        :func:`grumpy_arrow.interop.torch.to_torch`). Needs PyTorch.
         """
         from grumpy_arrow.interop.torch import to_torch
 
-        return to_torch(self, pad=pad, layout=layout)
+        return to_torch(self, pad=pad, layout=layout, copy=copy)
 
     def to_pandas(self, *, index: Any = None, name: Any = None) -> Any:
         """A pandas Series: GrumpyDtype for nested/union data, nullable dtypes for flat ones.
@@ -352,9 +355,11 @@ class GrumpyArray:
         if len(keys) == 1 and isinstance(keys[0], slice) and keys[0].step in (None, 1):
             start, stop, _ = keys[0].indices(len(self))
             return GrumpyArray(self._data.slice(start, max(0, stop - start)))
-        if len(keys) == 1 and isinstance(keys[0], np.ndarray) and keys[0].dtype.kind in "iu":
+        if (len(keys) == 1 and isinstance(keys[0], np.ndarray) and keys[0].dtype.kind in "iu"
+                and keys[0].ndim <= 1):  # fmt: skip
             return self._take_rows(keys[0])
-        out = ix.getitem(self.node, tuple(_normalize_key(k) for k in keys))
+        # A 2-D NumPy index is nested, like a list of lists: a per-row (ragged) index.
+        out = ix.getitem(self.node, tuple(parse_index(k) for k in keys))
         if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
             return GrumpyArray._wrap(out)
         return out
@@ -392,7 +397,7 @@ class GrumpyArray:
             value_node: lay.Node = lay.Leaf(pa.nulls(1, type=self.dtype.arrow))
         else:
             value_node = asarray([value] if is_scalar(value) else value).node
-        node = asn.assign(self.node, tuple(_normalize_key(k) for k in keys), value_node,
+        node = asn.assign(self.node, tuple(parse_index(k) for k in keys), value_node,
                           self.dtype, key)  # fmt: skip
         self._data, self._node = lay.to_arrow(node), node
 
@@ -734,7 +739,36 @@ def _expand_ellipsis(keys: tuple[Any, ...], ndim: int) -> tuple[Any, ...]:
     return keys[:at] + (slice(None),) * fill + keys[at + 1 :]
 
 
-def _normalize_key(key: Any) -> Any:
+def parse_index(key: Any) -> Any:
+    """One axis of an index key, validated and normalized for :mod:`grumpy_arrow.compute.index`.
+
+    Parameters
+    ----------
+    key : int, slice, array-like of ints or bools, or GrumpyArray
+        What ``x[key]`` (or one entry of a tuple key) was given.
+
+    Returns
+    -------
+    int, slice, numpy.ndarray or layout node
+        An ``int``; the slice itself; an int64 array (a gather) or bool array (a mask)
+        for 1-D keys; the key's layout node for nested keys (a per-row, ragged index).
+
+    Raises
+    ------
+    DTypeError
+        For a bool or a string, an index array that is not integer or boolean (floats
+        are never truncated), or a boolean mask with nulls.
+
+    Examples
+    --------
+    >>> from grumpy_arrow.array import parse_index
+    >>> parse_index(2), parse_index([0, -1]).tolist()
+    (2, [0, -1])
+    >>> parse_index([1.9])
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.DTypeError: index arrays must be integer or boolean, got float64
+    """
     if isinstance(key, (bool, np.bool_)):
         raise DTypeError("a single bool is not a valid index; use a boolean mask array")
     if isinstance(key, (int, np.integer)):

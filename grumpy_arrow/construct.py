@@ -10,6 +10,7 @@ scalars and lists mix, and finds the exact position of a bad value for the error
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -225,15 +226,25 @@ def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any)
         typ = pa.string() if depth <= 1 else None
     else:
         typ = None
-    try:
-        if typ is not None:
-            for _ in range(depth - 1):
-                typ = lay.list_of(typ)
-            arr = pa.array(obj, type=typ)
-        else:
-            arr = pa.array(obj)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
-            TypeError, ValueError):  # fmt: skip
+    # pyarrow's type inference segfaults when a np.datetime64 precedes other NumPy scalars
+    # (pyarrow 16-21), and its text builders take bytes into string columns unchecked
+    # (invalid UTF-8): the leaf types are checked first, and anything else goes to the
+    # Python builder, which names the value. Explicitly typed non-text builds need no check.
+    text = (dtype is not None and dtype.kind in "US") or isinstance(first, (str, bytes))
+    if typ is None or text:
+        types = _leaf_types(obj)
+        if not _arrow_safe(types, dtype):
+            return None
+        if typ is None and types and all(_is_integer_type(t, dtype) for t in types):
+            # Only integers: the typed builder has no float to truncate, and skips the
+            # inference pass (beyond int64 it raises, and inference picks uint64 below).
+            typ = dtype.arrow if dtype is not None else pa.int64()
+            arr = _build(obj, typ, depth)
+            if arr is not None:
+                return arr
+            typ = None
+    arr = _build(obj, typ, depth)
+    if arr is None:
         return None
     leaf = lay.arrow_leaf_type(arr.type)
     if pa.types.is_null(leaf) or pa.types.is_struct(arr.type):
@@ -253,6 +264,68 @@ def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any)
     return arr
 
 
+def _build(obj: Any, typ: pa.DataType | None, depth: int) -> pa.Array | None:
+    """Arrow's builder with ``typ`` at the leaves (or inference), None when it refuses."""
+    try:
+        if typ is not None:
+            for _ in range(depth - 1):
+                typ = lay.list_of(typ)
+            return pa.array(obj, type=typ)
+        return pa.array(obj)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
+            TypeError, ValueError):  # fmt: skip
+        return None
+
+
+def _leaf_types(obj: Sequence[Any]) -> set[type]:
+    """The types of the leaf values of nested sequences (None and sequences excluded).
+
+    One ``set(map(type, ...))`` per nesting level over ``chain``-ed rows; only the levels
+    above the last are materialized (with a Python loop over their rows only where nulls
+    or scalars sit among the lists).
+    """
+    found: set[type] = set()
+    rows: list[Any] = [obj]
+    while rows:
+        types = set(map(type, chain.from_iterable(rows)))
+        lists = {t for t in types if issubclass(t, _SEQ)}
+        found |= types - lists
+        if not lists:
+            break
+        level = chain.from_iterable(rows)
+        rows = list(level) if types == lists else [x for x in level if isinstance(x, _SEQ)]
+    found.discard(type(None))
+    return found
+
+
+def _is_integer_type(t: type, dtype: dt.DType | None) -> bool:
+    """Python ints (NumPy integers too for an integer ``dtype``; without one, Arrow's
+    inference keeps their width)."""
+    if dtype is not None and dtype.kind not in "iu":
+        return False
+    if issubclass(t, np.integer):
+        return dtype is not None
+    return issubclass(t, int) and not issubclass(t, bool)
+
+
+def _arrow_safe(types: set[type], dtype: dt.DType | None) -> bool:
+    """Whether leaves of these types can go to Arrow's builder (see the caller)."""
+    text = binary = False
+    for t in types:
+        kind: str
+        if issubclass(t, np.generic):
+            kind = np.dtype(t).kind
+        else:
+            kind = next((k for base, k in _KINDS.items() if issubclass(t, base)), "?")
+        if kind not in "biufUS":
+            return False
+        text |= kind == "U"
+        binary |= kind == "S"
+    if dtype is not None and dtype.kind == "S":
+        return True
+    return not binary or (not text and (dtype is None or dtype.kind != "U"))
+
+
 _NONE, _SCALAR, _LIST = 0, 1, 2
 
 
@@ -265,6 +338,8 @@ def _build_python(obj: Any, dtype: dt.DType | None) -> pa.Array:
     leaves: list[list[Any]] = []
     plan = _plan_level(list(obj), leaves)
     values = [v for chunk in leaves for v in chunk]
+    if dtype is not None:
+        _check_values(values, obj, dtype)
     leaf_dtype = dtype if dtype is not None else _infer_leaf_dtype(values, obj)
     converted = _convert_leaves(values, leaf_dtype, obj)
     cursor = [0]
@@ -319,6 +394,7 @@ def _assemble(plan: tuple[Any, ...], values: pa.Array, cursor: list[int], dtype:
 
 
 _KINDS = {bool: "b", int: "i", float: "f", str: "U", bytes: "S"}
+_GROUPS = {"U": "strings", "S": "bytes"}  # kinds that mix with nothing else ("numbers" do)
 
 
 def _value_kind(v: Any) -> str | None:
@@ -333,6 +409,30 @@ def _value_kind(v: Any) -> str | None:
     return None
 
 
+def _unsupported(v: Any, obj: Any, i: int) -> DTypeError:
+    return DTypeError(
+        f"unsupported value {v!r} of type {type(v).__name__} at position "
+        f"{_leaf_path(obj, i)}; expected bool, int, float, str or bytes"
+    )
+
+
+def _check_values(values: list[Any], obj: Any, dtype: dt.DType) -> None:
+    """Refuse values of no supported kind, and bytes for a string dtype, before Arrow sees
+    them (its inference crashes on some NumPy scalar mixes, and it would store the bytes
+    as unchecked UTF-8)."""
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        k = _value_kind(v)
+        if k is None:
+            raise _unsupported(v, obj, i)
+        if k == "S" and dtype.kind == "U":
+            raise DTypeError(
+                f"cannot put bytes {v!r} at position {_leaf_path(obj, i)} into a string "
+                "array: expected str; decode the bytes first, or pass dtype=gr.binary"
+            )
+
+
 def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
     kinds: dict[str, int] = {}
     for i, v in enumerate(values):
@@ -340,10 +440,7 @@ def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
             continue
         k = _value_kind(v)
         if k is None:
-            raise DTypeError(
-                f"unsupported value {v!r} of type {type(v).__name__} at position "
-                f"{_leaf_path(obj, i)}; expected bool, int, float, str or bytes"
-            )
+            raise _unsupported(v, obj, i)
         kinds.setdefault(k, i)
     if not kinds:
         if values:
@@ -353,11 +450,14 @@ def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
     text = [k for k in kinds if k in "US"]
     if text and len(kinds) > 1:
         first_kind = min(kinds, key=kinds.__getitem__)
-        bad = min((i for k, i in kinds.items() if (k in "US") != (first_kind in "US")))
+        # Strings, bytes and numbers are three kinds that do not mix (str and bytes too:
+        # pass dtype=gr.binary to store text as bytes).
+        group = _GROUPS.get(first_kind, "numbers")
+        bad = min(i for k, i in kinds.items() if _GROUPS.get(k, "numbers") != group)
+        hint = "; pass dtype=gr.binary to store text as bytes" if set("US") <= kinds.keys() else ""
         raise DTypeError(
-            f"cannot mix {'strings' if first_kind == 'U' else 'numbers'} with "
-            f"{values[bad]!r} at position {_leaf_path(obj, bad)}; all values of an array "
-            "share one dtype"
+            f"cannot mix {group} with {values[bad]!r} at position {_leaf_path(obj, bad)}; "
+            f"all values of an array share one dtype{hint}"
         )
     if text:
         return dt.string if text[0] == "U" else dt.binary

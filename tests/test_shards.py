@@ -37,6 +37,7 @@ import grumpy_arrow as gr
 from grumpy_arrow.cli import main as cli_main
 from grumpy_arrow.errors import (
     ColumnNotFoundError,
+    DTypeError,
     OutOfBoundsError,
     SchemaError,
     StoreError,
@@ -313,7 +314,7 @@ def test_array_dataset_selections(tmp_path: Path) -> None:
     assert h[3] is None and x[3] is None  # a null scalar row
     assert h[8].to_list() == x[8].to_list() == [] and h[9] == x[9] == 9
     assert h.shape(1).to_list() == x.shape(1).to_list()
-    with pytest.raises(SchemaError, match="column views apply to frames"):
+    with pytest.raises(DTypeError, match="column views apply to frames"):
         h["array"]
 
 

@@ -130,7 +130,7 @@ def _selected_cases(request: pytest.FixtureRequest) -> list[dict[str, str]]:
     out = {}
     for item in request.session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if item.module is not sys.modules[__name__] or "case" not in params:
+        if getattr(item, "module", None) is not sys.modules[__name__] or "case" not in params:
             continue
         if item.get_closest_marker("slow") is None or slow:
             out[case_id(params["case"])] = params["case"]

@@ -111,7 +111,7 @@ def test_padded_batches_of_a_stream() -> None:
 def test_jagged_offsets_are_the_arrow_offsets() -> None:
     x = gr.array([[1, 2, 3], [], [4, 5], [6]])
     arrow = x.to_arrow()
-    nt = to_torch(x, layout="jagged")
+    nt = to_torch(x, layout="jagged", copy=False)
     assert nt.is_nested
     tensor_equal(nt.offsets(), arrow.offsets.to_pylist(), torch.int64)
     tensor_equal(nt.offsets(), [0, 3, 3, 5, 6], torch.int64)
@@ -357,7 +357,7 @@ def test_iterable_dataset_spawned_workers(store: Path) -> None:
 def test_to_torch_shares_arrow_memory() -> None:
     values = pa.array(np.arange(6, dtype=np.int64))
     x = gr.array(values)
-    t = to_torch(x)
+    t = to_torch(x, copy=False)
     tensor_equal(t, list(range(6)), torch.int64)
     assert t.data_ptr() == values.buffers()[1].address
 

@@ -10,7 +10,7 @@ docs/interop.md); the store side raises and lowers them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow.cli.jsontext import (
+    DepthScanner,
     float_text,
     from_json_text,
     is_nested,
@@ -207,8 +208,26 @@ def _text_input(path: str) -> Any:
 def _read_jsonl(path: str, batch_rows: int, block_size: int) -> FileSource:
     import pyarrow.json as pj
 
+    _check_json_depth(path, block_size)
     reader = pj.open_json(_text_input(path), read_options=pj.ReadOptions(block_size=block_size))
     return FileSource(reader.schema, None, rebatch(_hinted(reader, path), batch_rows))
+
+
+def _check_json_depth(path: str, block_size: int) -> None:
+    """Refuse a file with a line nested deeper than ``MAX_JSON_DEPTH`` before pyarrow's JSON
+    reader sees it (its parser overflows the C stack on deep nesting: a segfault).
+
+    A first pass over the (decompressed) text, read natively on this thread: a Python
+    file object in front of pyarrow's reader would be called from its I/O threads, which
+    hang or abort the interpreter at exit after an error.
+    """
+    scanner = DepthScanner(lambda line: f"{path}: line {line}")
+    stream = _text_input(path)
+    try:
+        while chunk := stream.read(block_size):
+            scanner.feed(chunk)
+    finally:
+        stream.close()
 
 
 def _read_csv(path: str, batch_rows: int, block_size: int, nested_as_json: bool) -> FileSource:
@@ -227,7 +246,7 @@ def _read_csv(path: str, batch_rows: int, block_size: int, nested_as_json: bool)
     batches = _hinted(reader, path)
     schema = reader.schema
     if nested_as_json:
-        batches, schema = _decode_json_columns(batches, schema)
+        batches, schema = _decode_json_columns(batches, schema, path)
     return FileSource(schema, None, rebatch(batches, batch_rows))
 
 
@@ -243,7 +262,7 @@ def _hinted(reader: Any, path: str) -> Iterator[pa.RecordBatch]:
 
 
 def _decode_json_columns(
-    batches: Iterator[pa.RecordBatch], schema: pa.Schema
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, path: str
 ) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
     """CSV cells holding JSON arrays or objects (``--nested-as-json``) parsed back into
     nested columns; which columns, and their types, follow from the first batch."""
@@ -256,13 +275,16 @@ def _decode_json_columns(
             continue
         valid = column.drop_null()
         if pc.all(pc.match_substring_regex(valid, r"^\s*[\[{]")).as_py():
-            types[name] = from_json_text(column, None, name).type
+            types[name] = from_json_text(column, None, name, locate=_cells(path, name, 0)).type
+
+    seen = [0]  # rows of the earlier batches
 
     def decode(batch: pa.RecordBatch) -> pa.RecordBatch:
         arrays = [
-            from_json_text(col, types[n], n) if n in types else col
+            from_json_text(col, types[n], n, locate=_cells(path, n, seen[0])) if n in types else col
             for n, col in zip(batch.schema.names, batch.columns, strict=True)
         ]
+        seen[0] += batch.num_rows
         return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
     def run() -> Iterator[pa.RecordBatch]:
@@ -272,6 +294,12 @@ def _decode_json_columns(
 
     fields = [pa.field(f.name, types.get(f.name, f.type)) for f in schema]
     return run(), pa.schema(fields, metadata=schema.metadata)
+
+
+def _cells(path: str, name: str, before: int) -> Callable[[int], str]:
+    """Where value ``i`` of column ``name`` in a batch after ``before`` rows sits in a CSV
+    file (line 1 is the header; JSON text in a cell holds no raw newline)."""
+    return lambda i: f"{path}: line {before + i + 2}, column {name!r}"
 
 
 def rebatch(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

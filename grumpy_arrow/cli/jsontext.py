@@ -24,16 +24,20 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from grumpy_arrow.errors import LayoutError
+from grumpy_arrow.errors import ConversionError, LayoutError
 from grumpy_arrow.layout import is_list_type
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "DepthScanner",
+    "JSONDepthError",
     "float_text",
     "from_json_text",
     "is_nested",
@@ -41,6 +45,11 @@ __all__ = [
     "to_json_text",
     "write_text",
 ]
+
+# pyarrow's JSON parser recurses once per nested array or object, and overflows the C
+# stack (a segfault, not an exception) somewhere between 10,000 and 50,000 levels. Text is
+# scanned before it reaches the parser and refused past this depth.
+MAX_JSON_DEPTH = 1000
 
 
 def _s(text: str) -> pa.Scalar:
@@ -182,16 +191,25 @@ def write_text(sink: IO[bytes] | Any, text: pa.Array) -> int:
     return stop - start
 
 
-def from_json_text(text: pa.Array, typ: pa.DataType | None, where: str) -> pa.Array:
+def from_json_text(
+    text: pa.Array,
+    typ: pa.DataType | None,
+    where: str,
+    *,
+    locate: Callable[[int], str] | None = None,
+) -> pa.Array:
     """Parse a column of JSON texts (``null`` for nulls) into Arrow values.
 
     ``typ`` fixes the result type (a later batch must parse like the first); ``None``
-    infers it.
+    infers it. ``locate(i)`` names where value ``i`` came from in error messages (default:
+    the column and the value's index).
 
     Raises
     ------
     pyarrow.ArrowInvalid
         For text that is not JSON or does not fit ``typ`` (with the column named).
+    JSONDepthError
+        For a value nested deeper than :data:`MAX_JSON_DEPTH` arrays and objects.
     """
     import io
 
@@ -201,6 +219,13 @@ def from_json_text(text: pa.Array, typ: pa.DataType | None, where: str) -> pa.Ar
     rows = pc.binary_join_element_wise(_s('{"v":'), text, _s("}\n"), _s(""))
     sink = io.BytesIO()
     write_text(sink, rows)
+    # Each row adds one object around the value: the value may have MAX_JSON_DEPTH levels.
+    scanner = DepthScanner(
+        lambda line: (locate or (lambda i: f"column {where!r}, value {i}"))(line - 1),
+        limit=MAX_JSON_DEPTH + 1,
+        wrapped=True,
+    )
+    scanner.feed(sink.getbuffer())
     schema = None if typ is None else pa.schema([pa.field("v", typ)])
     longest = pc.max(pc.binary_length(rows)).as_py() or 0
     # A row must fit in one parser block.
@@ -213,3 +238,128 @@ def from_json_text(text: pa.Array, typ: pa.DataType | None, where: str) -> pa.Ar
     if table.num_rows != len(text):  # empty input: no rows at all
         return pa.nulls(len(text), typ or pa.null())
     return table.column("v").combine_chunks()
+
+
+class JSONDepthError(ConversionError):
+    """JSON text nested deeper than :data:`MAX_JSON_DEPTH` arrays and objects."""
+
+
+class DepthScanner:
+    """Checks that JSON lines fed to it in pieces nest at most ``limit`` arrays and objects.
+
+    Brackets inside strings do not count (escaped quotes are followed); every newline ends a
+    line, as in JSON Lines. The work is a few NumPy passes over each piece's bytes, then
+    over the positions of its brackets and quotes, never a Python loop over characters.
+
+    Parameters
+    ----------
+    locate : callable
+        ``locate(line)`` (1-based) names a line in the error message, e.g. the file and line.
+    limit : int
+        The deepest nesting allowed (default :data:`MAX_JSON_DEPTH`).
+    wrapped : bool
+        Each line is one value wrapped in an object by the caller: the message then
+        reports the depth of the value (one less than the line's).
+
+    Examples
+    --------
+    >>> scanner = DepthScanner(lambda line: f"data.jsonl: line {line}", limit=3)
+    >>> scanner.feed(b'{"a": [[1]], "s": "[[[[["}\\n')
+    >>> scanner.feed(b'{"a": [[[1]]]}\\n')
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.cli.jsontext.JSONDepthError: data.jsonl: line 2: JSON nested deeper than 3 ...
+    """
+
+    def __init__(
+        self, locate: Callable[[int], str], *, limit: int = MAX_JSON_DEPTH, wrapped: bool = False
+    ) -> None:
+        self.locate, self.limit, self.wrapped = locate, limit, wrapped
+        self.line = 1  # the line the next piece starts in
+        self.depth = 0  # open arrays/objects of that line
+        self.in_string = False
+        self.backslashes = 0  # backslashes ending the previous piece
+
+    def feed(self, data: Any) -> None:
+        """Scan the next piece of text (bytes-like).
+
+        Raises
+        ------
+        JSONDepthError
+            At the first line nested deeper than the limit, naming it.
+        """
+        b = np.frombuffer(data, dtype=np.uint8)
+        if not len(b):
+            return
+        newlines = np.flatnonzero(b == 10)
+        opens = np.flatnonzero((b | 32) == 123)  # "[" is 0x5b, "{" 0x7b
+        # Fast path: a line with at most `limit` opening brackets (in strings or not) cannot
+        # nest deeper than that; then only the last line's state needs the exact scan.
+        per_line = np.diff(np.searchsorted(opens, newlines), prepend=0, append=len(opens))
+        per_line[0] += self.depth
+        if int(per_line.max()) <= self.limit and len(newlines):
+            self.line += len(newlines)
+            self.depth, self.in_string, self.backslashes = 0, False, 0
+            b = b[int(newlines[-1]) + 1 :]
+        self._scan(b)
+
+    def _scan(self, b: np.ndarray) -> None:
+        """The exact scan, on the positions of brackets, quotes, backslashes and newlines."""
+        kinds = _KINDS[b]
+        pos = np.flatnonzero(kinds)
+        kind = kinds[pos]
+        m = len(kind)
+        is_newline = kind == _NEWLINE
+        real_quote = np.zeros(m, dtype=bool)
+        real_quote[self._real_quotes(pos, kind)] = True
+        # Index of the newline each item's line starts after (-1: the line carried in).
+        after = np.maximum.accumulate(np.where(is_newline, np.arange(m), -1)) if m else pos
+        carried = after < 0
+        quotes = np.cumsum(real_quote)
+        in_line = quotes - np.where(carried, 0, quotes[np.maximum(after, 0)])
+        # Inside a string: an odd number of real quotes before the item in its line.
+        inside = ((in_line - real_quote) % 2 == 1) != (carried & self.in_string)
+        step = np.where(inside, 0, np.where(kind == _OPEN, 1, np.where(kind == _CLOSE, -1, 0)))
+        total = np.cumsum(step)
+        depth = total - np.where(carried, -self.depth, total[np.maximum(after, 0)])
+        deep = np.flatnonzero(depth > self.limit)
+        if len(deep):
+            line = self.line + int(np.count_nonzero(is_newline[: deep[0]]))
+            shown = self.limit - 1 if self.wrapped else self.limit
+            raise JSONDepthError(
+                f"{self.locate(line)}: JSON nested deeper than {shown} arrays/objects; at "
+                f"most {shown} are read (deeper text would overflow the JSON parser)"
+            )
+        if m:
+            self.depth = int(depth[-1])
+            self.in_string = bool((in_line[-1] % 2 == 1) != (carried[-1] and self.in_string))
+            self.line += int(np.count_nonzero(is_newline))
+        tail = b[::-1] != 92
+        self.backslashes = int(np.argmax(tail)) if tail.any() else self.backslashes + len(b)
+
+    def _real_quotes(self, pos: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """Indices (into ``pos``) of the quotes that open or close strings (not ``\\"``)."""
+        quotes = np.flatnonzero(kind == _QUOTE)
+        # An odd run of backslashes right before a quote escapes it; follow the (rare)
+        # runs back, one backslash per round.
+        run = np.zeros(len(quotes), dtype=np.int64)
+        j = quotes - 1
+        want = pos[quotes] - 1  # where the next backslash of the run would be
+        alive = np.ones(len(quotes), dtype=bool)
+        while alive.any():
+            at_start = alive & (want < 0)
+            run[at_start] += self.backslashes  # the run goes on in the previous piece
+            alive &= (want >= 0) & (j >= 0)
+            alive[alive] = (kind[j[alive]] == _BACKSLASH) & (pos[j[alive]] == want[alive])
+            run[alive] += 1
+            j, want = j - 1, want - 1
+        return quotes[run % 2 == 0]
+
+
+_OPEN, _CLOSE, _QUOTE, _BACKSLASH, _NEWLINE = 1, 2, 3, 4, 5
+_KINDS = np.zeros(256, dtype=np.int8)
+_KINDS[[ord("["), ord("{")]] = _OPEN
+_KINDS[[ord("]"), ord("}")]] = _CLOSE
+_KINDS[ord('"')] = _QUOTE
+_KINDS[ord("\\")] = _BACKSLASH
+_KINDS[ord("\n")] = _NEWLINE

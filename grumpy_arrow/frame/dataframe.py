@@ -35,13 +35,26 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray, asarray
+from grumpy_arrow.array import GrumpyArray, asarray, parse_index
 from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute.structure import flatten_node
-from grumpy_arrow.errors import ColumnNotFoundError, LayoutError, OutOfBoundsError, SchemaError
+from grumpy_arrow.errors import (
+    ColumnNotFoundError,
+    DTypeError,
+    LayoutError,
+    OutOfBoundsError,
+    SchemaError,
+)
 from grumpy_arrow.frame.schema import Schema, parse_schema
 
-__all__ = ["DataFrame", "LevelView", "concat_frames", "dataframe", "from_arrow_table"]
+__all__ = [
+    "DataFrame",
+    "LevelView",
+    "concat_frames",
+    "dataframe",
+    "from_arrow_table",
+    "parse_row_key",
+]
 
 METADATA_KEY = b"grumpy_arrow"
 LEVEL_KEY = b"grumpy_arrow.level"
@@ -194,6 +207,9 @@ class DataFrame:
     def shape(self, dim: str | int = 0) -> Any:
         """Rows for dim 0; for a level below, its entity counts nested like the levels above.
 
+        A parent that is null in every column reaching the level has a null count (as
+        ``df[col].shape(k)`` gives for each column), not 0.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
@@ -204,10 +220,34 @@ class DataFrame:
         k = self._level_index(dim)
         if k == 0:
             return self._nrows
-        node: lay.Node = lay.Leaf(pa.array(np.diff(self._level_offsets(k))))
+        valid = self._level_validity(k)
+        counts = pa.array(np.diff(self._level_offsets(k)), mask=None if valid is None else ~valid)
+        node: lay.Node = lay.Leaf(counts)
         for j in range(k - 1, 0, -1):
-            node = lay.ListNode(self._level_offsets(j), None, node)
+            node = lay.ListNode(self._level_offsets(j), self._level_validity(j), node)
         return GrumpyArray._wrap(node)
+
+    def _level_validity(self, k: int) -> np.ndarray | None:
+        """Which parents (entities of level ``k - 1``) have a list at level ``k``.
+
+        A parent is null at level ``k`` when every column reaching the level is null
+        there (as ``df[col].shape(k)`` says for each of them); None when none is.
+        """
+        if self._schema is None:
+            return None
+        valid: np.ndarray | None = None
+        for name, column in self._columns.items():
+            if self._schema.level_of(name) < k:
+                continue
+            node = column.node
+            for _ in range(k - 1):
+                assert isinstance(node, lay.ListNode)
+                node = node.content
+            assert isinstance(node, lay.ListNode)
+            if node.validity is None:
+                return None
+            valid = node.validity.copy() if valid is None else valid | node.validity
+        return None if valid is None or valid.all() else valid
 
     def _level_index(self, level: str | int) -> int:
         if isinstance(level, bool) or not isinstance(level, (str, int)):
@@ -249,15 +289,9 @@ class DataFrame:
         return self._select(key)
 
     def _select(self, key: Any) -> DataFrame:
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            i = int(key)
-            if not -self._nrows <= i < self._nrows:
-                raise OutOfBoundsError(
-                    f"row {i} is out of bounds for a frame with {self._nrows} rows"
-                )
-            key = slice(i % self._nrows, i % self._nrows + 1)
-        picked = {name: col[key] for name, col in self._columns.items()}
-        nrows = len(next(iter(picked.values()))) if picked else len(range(self._nrows)[key])
+        rows = parse_row_key(key, self._nrows)
+        picked = {name: col[rows] for name, col in self._columns.items()}
+        nrows = len(range(self._nrows)[rows]) if isinstance(rows, slice) else len(rows)
         return DataFrame._from_valid(picked, self._schema, nrows)
 
     @classmethod
@@ -351,7 +385,9 @@ class DataFrame:
     def assign_at(self, level: str | int, name: str, values: Any) -> None:
         """``df.<level>.<name> = values``: nested values (one per row) or one per entity.
 
-        Flat per-entity values are re-nested with the stored offsets of the levels above.
+        Flat per-entity values are re-nested with the stored offsets of the levels above; a
+        parent that is null at a level (in every column reaching it, see :meth:`shape`)
+        stays null, as it does when the same values are given nested.
 
         Raises
         ------
@@ -380,9 +416,10 @@ class DataFrame:
                     f"{self._level_name(0)}, nested) or {entities} (one per "
                     f"{self._level_name(k)})"
                 )
+            # Null parents stay null, as they do when the same values come nested.
             node = column.node
             for j in range(k, 0, -1):
-                node = lay.ListNode(self._level_offsets(j), None, node)
+                node = lay.ListNode(self._level_offsets(j), self._level_validity(j), node)
             column = GrumpyArray._wrap(node)
         self[name] = column
 
@@ -392,11 +429,17 @@ class DataFrame:
         """``{column: (values, mask)}`` padded NumPy arrays (see ``GrumpyArray.to_numpy``)."""
         return {name: col.to_numpy(pad=pad) for name, col in self._columns.items()}
 
-    def to_torch(self, *, pad: Any = 0, layout: str = "padded") -> dict[str, Any]:
-        """``{column: tensors}`` (see ``GrumpyArray.to_torch``). Needs PyTorch."""
+    def to_torch(
+        self, *, pad: Any = 0, layout: str = "padded", copy: bool = True
+    ) -> dict[str, Any]:
+        """``{column: tensors}`` (see ``GrumpyArray.to_torch``). Needs PyTorch.
+
+        The tensors own their memory; with ``copy=False`` they share the columns' buffers
+        where they can, and writing into them changes this frame.
+        """
         from grumpy_arrow.interop.torch import to_torch
 
-        out: dict[str, Any] = to_torch(self, pad=pad, layout=layout)
+        out: dict[str, Any] = to_torch(self, pad=pad, layout=layout, copy=copy)
         return out
 
     def to_pandas(self) -> Any:
@@ -489,6 +532,77 @@ class DataFrame:
             "<table><thead><tr><th>column</th><th>level</th><th>type</th><th>first rows</th>"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
+
+
+def parse_row_key(key: Any, nrows: int) -> slice | np.ndarray:
+    """The rows of a frame that ``df[key]`` selects (a frame is indexed by rows only).
+
+    Parameters
+    ----------
+    key : int, slice, Ellipsis, 1-D array-like of ints or bools, or GrumpyArray
+        An int keeps its row as a one-row frame; ``...`` is every row.
+    nrows : int
+        The frame's row count.
+
+    Returns
+    -------
+    slice or numpy.ndarray
+        A slice, or row numbers (int64, non-negative, any order, repeats allowed).
+
+    Raises
+    ------
+    DTypeError
+        For a tuple (frames have one axis; index a column to reach inside rows), a nested
+        (per-row) index, or a key that :func:`grumpy_arrow.array.parse_index` refuses.
+    OutOfBoundsError
+        For a row outside ``[-nrows, nrows)`` or a mask whose length is not ``nrows``.
+    ValueError
+        For a slice with step 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parse_row_key(-1, 3)
+    slice(2, 3, None)
+    >>> parse_row_key([0, -1], 3).tolist(), parse_row_key(np.array([True, False, True]), 3).tolist()
+    ([0, 2], [0, 2])
+    """
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
+        i = int(key)
+        if not -nrows <= i < nrows:
+            raise OutOfBoundsError(f"row {i} is out of bounds for a frame with {nrows} rows")
+        return slice(i % nrows, i % nrows + 1)
+    if key is Ellipsis:
+        return slice(None)
+    if isinstance(key, slice):
+        key.indices(nrows)  # a step of 0 raises here, as it does for arrays
+        return key
+    if isinstance(key, tuple):
+        raise DTypeError(
+            f"a frame is indexed by rows (an int, a slice, an integer array or a boolean "
+            f"mask), got the tuple {key!r}; to index inside rows, index a column: "
+            "df[name][rows, ...]"
+        )
+    entry = parse_index(key)
+    if not isinstance(entry, np.ndarray):
+        raise DTypeError(
+            "a frame is indexed by rows with a 1-D key; got a nested (per-row) index of "
+            f"type {GrumpyArray._wrap(entry).type}; per-row selection applies to a column: "
+            "df[name][index]"
+        )
+    if entry.dtype == bool:
+        if len(entry) != nrows:
+            raise OutOfBoundsError(
+                f"boolean index has length {len(entry)} but the frame has {nrows} rows"
+            )
+        return np.flatnonzero(entry)
+    bad = (entry < -nrows) | (entry >= nrows)
+    if bad.any():
+        raise OutOfBoundsError(
+            f"row {int(entry[np.flatnonzero(bad)[0]])} is out of bounds for a frame with "
+            f"{nrows} rows"
+        )
+    return np.where(entry < 0, entry + nrows, entry)
 
 
 def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:

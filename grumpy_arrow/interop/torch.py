@@ -1,8 +1,10 @@
 """PyTorch: tensors from ragged batches, and datasets over stores and streams.
 
 ``to_torch(x, pad=0)`` gives a dense tensor and a boolean mask; ``layout="jagged"`` gives a
-``torch.nested`` jagged tensor built from the Arrow offsets and values (no copy where torch
-allows). Union rows appear as length-1 rows, with an ``is_scalar`` mask.
+``torch.nested`` jagged tensor built from the Arrow offsets and values. Union rows appear as
+length-1 rows, with an ``is_scalar`` mask. Tensors own their memory unless ``copy=False``
+asks for tensors that share the Arrow buffers (torch has no read-only tensors, so a write
+into those would change the source).
 
 ``Dataset`` is map-style (``__getitems__`` reads a whole batch through the read planner);
 ``IterableDataset`` splits a stream's batches across DataLoader workers (and, through the
@@ -32,42 +34,78 @@ def _torch() -> Any:
     return torch
 
 
-def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded") -> Any:
+def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True) -> Any:
     """A tensor (or tensors) from an array or a frame.
 
     Parameters
     ----------
+    x : GrumpyArray, DataFrame or array-like
+        What to convert (array-likes go through :func:`grumpy_arrow.array`).
     pad : scalar
         Fill value of padded layouts.
     layout : {"padded", "jagged"}
         ``"padded"``: ``(values, mask)`` dense tensors (mask True where a value exists);
         flat arrays without nulls give just the tensor. ``"jagged"``: a ``torch.nested``
         jagged tensor (one ragged dim: lists of numbers, or lists of fixed-size rows).
+    copy : bool
+        ``True`` (the default): every tensor owns its memory, so writing into it never
+        changes ``x``. ``False``: tensors share memory with ``x``'s Arrow buffers where the
+        layout allows it (flat arrays without nulls; the values and offsets of jagged
+        tensors). Arrow buffers are meant to be immutable and torch cannot mark a tensor
+        read-only, so **writing into such a tensor writes through into** ``x``, into every
+        array, frame, slice or in-memory stream sharing those buffers (later epochs of
+        ``gr.stream(..., in_memory=True)`` included). Padded tensors of ragged data are
+        always new memory.
 
     Returns
     -------
     tensor, or (tensor, mask), or for unions (…, is_scalar); for frames a dict by column.
+
+    Raises
+    ------
+    LayoutError
+        For strings, or a layout the chosen tensor layout cannot hold (naming it).
+    ValueError
+        For an unknown ``layout``.
+    TypeError
+        For a ``copy`` that is not a bool.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> x = gr.array([1.0, 2.0, 3.0])
+    >>> t = x.to_torch()
+    >>> t -= 1
+    >>> x.to_list()
+    [1.0, 2.0, 3.0]
+    >>> shared = x.to_torch(copy=False)  # writes would reach x: read only
+    >>> shared.tolist()
+    [1.0, 2.0, 3.0]
     """
     from grumpy_arrow.frame.dataframe import DataFrame
 
+    if not isinstance(copy, bool):
+        raise TypeError(f"to_torch(copy=...) takes True or False, got {copy!r}")
     if isinstance(x, DataFrame):
-        return {name: to_torch(x[name], pad=pad, layout=layout) for name in x.columns}
+        return {name: to_torch(x[name], pad=pad, layout=layout, copy=copy) for name in x.columns}
     arr = asarray(x)
     torch = _torch()
     is_scalar = None
     if arr.is_union:
         node = arr.node
         assert isinstance(node, lay.UnionNode)
-        is_scalar = _tensor(torch, node.type_ids == 0)
+        is_scalar = _tensor(torch, node.type_ids == 0, copy=False)  # a new array already
     if layout == "jagged":
-        out = _jagged(arr, torch)
+        out = _jagged(arr, torch, copy)
     elif layout == "padded":
         if arr.ndim == 1 and arr.null_count == 0 and arr.dtype.kind in "iufb":
-            return _tensor(torch, np.ascontiguousarray(arr.to_numpy()))
-        values, mask = arr.to_numpy(pad=pad)
+            # Bools are bit-packed in Arrow: to_numpy builds a new array for them.
+            fresh = arr.dtype.kind == "b"
+            return _tensor(torch, np.ascontiguousarray(arr.to_numpy()), copy=copy and not fresh)
+        values, mask = arr.to_numpy(pad=pad)  # both new arrays
         if values.dtype == object:
             raise LayoutError("strings cannot become tensors; encode them to numbers first")
-        out = (_tensor(torch, values), _tensor(torch, mask))
+        out = (_tensor(torch, values, copy=False), _tensor(torch, mask, copy=False))
     else:
         raise ValueError(f"layout must be 'padded' or 'jagged', got {layout!r}")
     if is_scalar is not None:
@@ -75,9 +113,16 @@ def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded") -> Any:
     return out
 
 
-def _tensor(torch: Any, values: np.ndarray) -> Any:
-    """A tensor sharing ``values``' memory. Arrow buffers are read-only, which torch only
-    warns about; the tensors are views for reading (copy before writing into them)."""
+def _tensor(torch: Any, values: np.ndarray, *, copy: bool) -> Any:
+    """A tensor of ``values``: its own copy, or (``copy=False``) sharing their memory.
+
+    ``copy=False`` is for arrays made for this tensor alone, and for the explicit
+    zero-copy of ``to_torch(copy=False)``. Arrow buffers are read-only, which torch only
+    warns about (it has no read-only tensors), so that warning is silenced here: the
+    docstring of :func:`to_torch` says what writing does.
+    """
+    if copy:
+        return torch.from_numpy(np.array(values, copy=True, order="C"))
     if values.flags.writeable:
         return torch.from_numpy(values)
     with warnings.catch_warnings():
@@ -85,7 +130,7 @@ def _tensor(torch: Any, values: np.ndarray) -> Any:
         return torch.from_numpy(values)
 
 
-def _jagged(arr: GrumpyArray, torch: Any) -> Any:
+def _jagged(arr: GrumpyArray, torch: Any, copy: bool) -> Any:
     from grumpy_arrow.compute.structure import lift_union
 
     node = lift_union(arr.node)
@@ -103,22 +148,28 @@ def _jagged(arr: GrumpyArray, torch: Any) -> Any:
         leaf = content.content
         if not isinstance(leaf, lay.Leaf):
             raise LayoutError(f"cannot make a jagged tensor of {arr.type}")
-        values = _values(leaf).reshape(-1, width)
+        values, fresh = _values(leaf)
+        values = values.reshape(-1, width)
     elif isinstance(content, lay.Leaf):
-        values = _values(content)
+        values, fresh = _values(content)
     else:
         raise LayoutError(f"cannot make a jagged tensor of {arr.type}")
-    offsets = _tensor(torch, np.ascontiguousarray(node.offsets, dtype=np.int64))
-    return torch.nested.nested_tensor_from_jagged(_tensor(torch, values), offsets=offsets)
+    # The offsets may be the frame's shared level offsets: copied unless copy=False.
+    offsets = _tensor(torch, np.ascontiguousarray(node.offsets, dtype=np.int64), copy=copy)
+    values_t = _tensor(torch, values, copy=copy and not fresh)
+    return torch.nested.nested_tensor_from_jagged(values_t, offsets=offsets)
 
 
-def _values(leaf: lay.Leaf) -> np.ndarray:
+def _values(leaf: lay.Leaf) -> tuple[np.ndarray, bool]:
+    """The leaf's values as NumPy, and whether that array is new (not Arrow's memory)."""
     if leaf.values.null_count:
         raise LayoutError("a jagged tensor cannot hold nulls; fill them first")
     values = leaf.values.to_numpy(zero_copy_only=False)
     if values.dtype == object:
         raise LayoutError("strings cannot become tensors; encode them to numbers first")
-    return np.ascontiguousarray(values)
+    # Arrow's zero-copy views are read-only; bools (bit-packed) come out as a new array.
+    fresh = bool(values.flags.writeable) and values.dtype == np.bool_
+    return np.ascontiguousarray(values), fresh
 
 
 try:  # real torch datasets when torch is there (this module is imported on first use)

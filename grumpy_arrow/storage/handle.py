@@ -21,7 +21,6 @@ from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import expand_ranges, offsets_from_lengths, take_rows
 from grumpy_arrow.errors import (
     ColumnNotFoundError,
-    OutOfBoundsError,
     SchemaError,
     StoreFormatError,
 )
@@ -214,7 +213,8 @@ class Handle:
         return GrumpyArray._wrap(node).shape(dim)
 
     def _frame_shape(self, dim: Any) -> Any:
-        """As ``DataFrame.shape``: entity counts from the levels' shared offsets leaves."""
+        """As ``DataFrame.shape``: entity counts from the levels' shared offsets leaves, null
+        where a parent is null in every column reaching the level (validity leaves)."""
         from grumpy_arrow import layout as lay_
 
         schema = self.schema
@@ -231,12 +231,34 @@ class Handle:
                 raise SchemaError(
                     f"level {schema.levels[j].name!r} has no columns, so its offsets are unknown"
                 )
-            return self._store.read_whole(name, self._manifest.leaves[name].length)
+            values = self._store.read_whole(name, self._manifest.leaves[name].length)
+            ck.check_offsets(values, int(values[-1]) if len(values) else 0, self._store.url, name)
+            return values
 
-        node: lay_.Node = lay_.Leaf(pa.array(np.diff(offsets(k))))
+        valid = self._level_validity(k)
+        counts = pa.array(np.diff(offsets(k)), mask=None if valid is None else ~valid)
+        node: lay_.Node = lay_.Leaf(counts)
         for j in range(k - 1, 0, -1):
-            node = lay_.ListNode(offsets(j), None, node)
+            node = lay_.ListNode(offsets(j), self._level_validity(j), node)
         return GrumpyArray._wrap(node)
+
+    def _level_validity(self, k: int) -> np.ndarray | None:
+        """Which parents have a list at level ``k``: null where every column reaching the
+        level is null (as ``DataFrame.shape`` decides); None when none is null."""
+        schema = self.schema
+        valid: np.ndarray | None = None
+        for spec in self._specs():
+            if schema.level_of(spec.name) < k:
+                continue
+            layout = spec.layout
+            for _ in range(k - 1):
+                layout = layout.get("content", layout)
+            name = layout.get("validity")
+            if layout["kind"] != "list" or not name or name not in self._manifest.leaves:
+                return None
+            mine = self._store.read_whole(name, self._manifest.leaves[name].length).astype(bool)
+            valid = mine if valid is None else valid | mine
+        return None if valid is None or valid.all() else valid
 
     def stats(self) -> dict[str, int]:
         """Bytes, chunks and read calls so far (and cache hits)."""
@@ -409,15 +431,15 @@ class Handle:
         if kind == "leaf":
             return self._leaf(layout, starts, stops, validity)
         if kind == "list":
-            bounds = self._gather(layout["offsets"], starts, stops + 1)
+            bounds = self._offsets(
+                layout["offsets"], starts, stops, self._rows_of(layout["content"])
+            )
             lens = stops - starts
             # Offsets of each range, then the content range each one covers.
             ends = np.cumsum(lens + 1)
             begins = ends - lens - 1
             child_starts = bounds[begins]
             child_stops = bounds[ends - 1]
-            ck.check_range_bounds(bounds, ends[:-1] - 1, self._rows_of(layout["content"]),
-                                  self._store.url, layout["offsets"])  # fmt: skip
             row_lengths = np.diff(bounds)
             keep = np.ones(len(row_lengths), dtype=bool)
             keep[ends[:-1] - 1] = False  # the seam between two ranges is not a row
@@ -432,15 +454,35 @@ class Handle:
                 )
             return lay.ListNode(offsets_from_lengths(row_lengths), validity, content)
         type_ids = self._gather(layout["type_ids"], starts, stops).astype(np.int8)
-        ck.check_type_ids(type_ids, self._store.url, layout["type_ids"])
+        where = self._store.url
+        ck.check_type_ids(type_ids, where, layout["type_ids"], _locator(starts, stops))
         positions = self._gather(layout["value_offsets"], starts, stops)
-        ck.check_positions(type_ids, positions, self._store.url, layout["value_offsets"],
-                           whole=False)  # fmt: skip
+        children = (self._rows_of(layout["scalar"]), self._rows_of(layout["list"]))
+        ck.check_positions(type_ids, positions, where, layout["value_offsets"], whole=False,
+                           locate=_locator(starts, stops), children=children)  # fmt: skip
         scalar = self._read_rows_in(layout["scalar"], positions[type_ids == 0], depth_limit, depth)
         lists = self._read_rows_in(layout["list"], positions[type_ids == 1], depth_limit, depth,
                                    inner if depth == 0 else None)  # fmt: skip
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
+
+    def _offsets(
+        self, name: str, starts: np.ndarray, stops: np.ndarray, content: int
+    ) -> np.ndarray:
+        """Offsets ``[starts[i], stops[i] + 1)`` of each row range, checked: within
+        ``[0, content]`` and never decreasing, from the offset before each range on (so a
+        row whose start offset fell below its predecessor's is caught too)."""
+        lead = (starts > 0).astype(np.int64)
+        raw = self._gather(name, starts - lead, stops + 1)
+        lens = stops + 1 - starts + lead
+        ends = np.cumsum(lens)
+        ck.check_range_bounds(raw, ends[:-1] - 1, content, self._store.url, name,
+                              _locator(starts - lead, stops + 1))  # fmt: skip
+        if not lead.any():
+            return raw
+        keep = np.ones(len(raw), dtype=bool)
+        keep[(ends - lens)[lead == 1]] = False
+        return raw[keep]
 
     def _rows_of(self, layout: dict[str, Any]) -> int:
         """The committed rows of a node (from its leaves' lengths in the manifest)."""
@@ -472,12 +514,11 @@ class Handle:
         d = dt.dtype(layout["dtype"])
         mask = None if validity is None else ~validity
         if d.kind in "US":
-            bounds = self._gather(layout["offsets"], starts, stops + 1)
+            data_length = self._manifest.leaves[layout["data"]].length
+            bounds = self._offsets(layout["offsets"], starts, stops, data_length)
             lens = stops - starts
             ends = np.cumsum(lens + 1)
             begins = ends - lens - 1
-            ck.check_range_bounds(bounds, begins[1:] - 1, self._manifest.leaves[layout["data"]]
-                                  .length, self._store.url, layout["offsets"])  # fmt: skip
             keep = np.ones(len(bounds), dtype=bool)
             keep[begins[1:]] = False
             data = self._gather(layout["data"], bounds[begins], bounds[ends - 1])
@@ -526,6 +567,12 @@ class Handle:
             )
         if name not in self._typed:
             ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
+            shape = store.leaf_length(name)
+            if shape < length:
+                raise StoreFormatError(
+                    f"{store.url}: leaf {name!r} has {shape} values (positions {shape} on are "
+                    f"missing); the manifest commits {length}"
+                )
             self._typed.add(name)
         gap = GAP_BYTES // dtype.itemsize
         # Merge ranges into blocks (sorted input: a new block starts at a big gap).
@@ -642,42 +689,33 @@ class Handle:
 
 def select(handle: Any, key: Any) -> Any:
     """``handle[key]`` of a store or sharded dataset: column names give a lazy view,
-    anything else an in-memory selection of rows."""
-    if isinstance(key, str):
-        return handle._view([key])
-    if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-        return handle._view(key)
-    squeeze = isinstance(key, (int, np.integer)) and not isinstance(key, bool)
-    return handle.take(parse_rows(key, len(handle)), squeeze=squeeze)
+    anything else an in-memory selection equal to ``handle.load()[key]`` (see
+    :func:`grumpy_arrow.storage.keys.select`)."""
+    from grumpy_arrow.storage.keys import select as select_key
+
+    return select_key(handle, key)
 
 
 def parse_rows(key: Any, n: int) -> np.ndarray:
-    """Row numbers (int64, any order) selected by an int, slice, bool mask or indices.
+    """Row numbers (int64, any order) selected by an int, slice, bool mask or indices
+    (see :func:`grumpy_arrow.storage.keys.parse_rows`).
 
     Raises
     ------
+    DTypeError
+        For floats, bools, tuples and nested indices.
     OutOfBoundsError
         For a row outside ``[-n, n)`` or a mask whose length is not ``n``.
     """
-    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        i = int(key)
-        if not -n <= i < n:
-            raise OutOfBoundsError(f"row {i} is out of bounds for a store with {n} rows")
-        return np.array([i % n], dtype=np.int64)
-    if isinstance(key, slice):
-        return np.arange(*key.indices(n), dtype=np.int64)
-    idx = np.asarray(key)
-    if idx.dtype == bool:
-        if len(idx) != n:
-            raise OutOfBoundsError(f"boolean index has length {len(idx)}; the store has {n}")
-        return np.flatnonzero(idx)
-    idx = idx.astype(np.int64).reshape(-1)
-    bad = (idx < -n) | (idx >= n)
-    if bad.any():
-        raise OutOfBoundsError(
-            f"row {int(idx[np.flatnonzero(bad)[0]])} is out of bounds for a store with {n} rows"
-        )
-    return np.where(idx < 0, idx + n, idx)
+    from grumpy_arrow.storage.keys import parse_rows as parse
+
+    return parse(key, n)
+
+
+def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:
+    """Position ``i`` of values gathered from ranges ``[starts, stops)`` -> leaf position
+    (worked out only when a check fails)."""
+    return lambda i: int(expand_ranges(starts, stops - starts)[i])
 
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:

@@ -83,7 +83,8 @@ def stream(
     world_size, rank : int
         Data-parallel ranks: rank ``r`` takes plan positions ``i % world_size == r``.
     in_memory : bool
-        Load a store once and yield zero-copy slices.
+        Load a store once and yield zero-copy slices (every epoch slices the same buffers:
+        ``to_numpy`` views are read-only and ``to_torch`` copies unless ``copy=False``).
     columns : list of str, optional
         Read only these columns (frames).
     epoch : int
