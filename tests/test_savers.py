@@ -43,7 +43,7 @@ import fsspec
 import numpy as np
 import pytest
 import zarr
-from conftest import is_locked
+from _locks import is_locked
 
 import grumpy_arrow as gr
 from grumpy_arrow.errors import (

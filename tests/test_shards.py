@@ -31,7 +31,7 @@ from typing import Any
 import fsspec
 import numpy as np
 import pytest
-from conftest import is_locked
+from _locks import is_locked
 
 import grumpy_arrow as gr
 from grumpy_arrow.cli import main as cli_main

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 import zarr
-from conftest import is_locked
+from _locks import is_locked
 
 import grumpy_arrow as gr
 from grumpy_arrow.testing import assert_values_equal
