@@ -419,8 +419,10 @@ def load_manifest(
     result = {}
     for name, values in arrays.items():
         ck.check_dtype(values, manifest.leaves[name].dtype, store.url, name)
+    verified = frozenset(n for n in arrays if store.checksummed(n))
     for spec in specs:
-        node = bf.assemble(spec.layout, arrays.__getitem__, arrays.__contains__, store.url)
+        node = bf.assemble(spec.layout, arrays.__getitem__, arrays.__contains__, store.url,
+                           verified)  # fmt: skip
         if len(node) != manifest.rows:
             raise StoreFormatError(
                 f"{store.url}: column {spec.name!r} has {len(node)} rows; the manifest "

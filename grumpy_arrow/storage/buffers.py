@@ -192,13 +192,19 @@ def node_rows(layout: dict[str, Any], lengths: Mapping[str, int]) -> int:
 
 
 def assemble(
-    layout: dict[str, Any], read: Reader, present: Callable[[str], bool], where: str = "store"
+    layout: dict[str, Any],
+    read: Reader,
+    present: Callable[[str], bool],
+    where: str = "store",
+    verified: frozenset[str] = frozenset(),
 ) -> lay.Node:
     """Rebuild a node from whole leaves (``read(name)`` gives a leaf's committed values).
 
     Every buffer is checked before Arrow sees it (:mod:`grumpy_arrow.storage.checks`):
     offsets start at 0, never decrease and end at their content's length, union type ids
-    are 0 or 1 with value offsets that match them, validity covers the node's rows.
+    are 0 or 1 with value offsets that match them, validity covers the node's rows, and
+    text is valid UTF-8 unless its data leaf is in ``verified`` (read whole with every
+    chunk's checksum verified: it holds the bytes that were written, checked then).
 
     Raises
     ------
@@ -211,10 +217,10 @@ def assemble(
     validity = read(name).astype(bool) if name and present(name) else None
     node: lay.Node
     if kind == "leaf":
-        node = _assemble_leaf(layout, read, validity, where)
+        node = _assemble_leaf(layout, read, validity, where, verified)
     elif kind == "list":
         offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
-        content = assemble(layout["content"], read, present, where)
+        content = assemble(layout["content"], read, present, where, verified)
         ck.check_offsets(offsets, len(content), where, layout["offsets"])
         node = lay.ListNode(offsets, validity, content)
     else:
@@ -223,8 +229,8 @@ def assemble(
         positions = read(layout["value_offsets"])
         ck.check_length(positions, len(type_ids), where, layout["value_offsets"])
         ck.check_positions(type_ids, positions, where, layout["value_offsets"], whole=True)
-        scalar = assemble(layout["scalar"], read, present, where)
-        lists = assemble(layout["list"], read, present, where)
+        scalar = assemble(layout["scalar"], read, present, where, verified)
+        lists = assemble(layout["list"], read, present, where, verified)
         scalars = int(np.count_nonzero(type_ids == 0))
         if len(scalar) != scalars or len(lists) != len(type_ids) - scalars:
             raise StoreFormatError(
@@ -240,7 +246,11 @@ def assemble(
 
 
 def _assemble_leaf(
-    layout: dict[str, Any], read: Reader, validity: np.ndarray | None, where: str
+    layout: dict[str, Any],
+    read: Reader,
+    validity: np.ndarray | None,
+    where: str,
+    verified: frozenset[str],
 ) -> lay.Leaf:
     d = dt.dtype(layout["dtype"])
     mask = None if validity is None else ~validity
@@ -258,7 +268,7 @@ def _assemble_leaf(
             pa.py_buffer(np.ascontiguousarray(data)),
         ]
         arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
-        if d.kind == "U":
+        if d.kind == "U" and layout["data"] not in verified:
             _check_utf8(arr, where, layout["data"])
         if width in ("string", "binary"):  # the width it was saved with
             arr = arr.cast(pa.string() if width == "string" else pa.binary())

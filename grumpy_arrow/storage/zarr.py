@@ -416,6 +416,11 @@ class LeafStore:
             self._meta[name] = meta
         return meta
 
+    def checksummed(self, name: str) -> bool:
+        """Whether a leaf's chunks carry a crc32c checksum (verified when read whole)."""
+        self.leaf_meta(name)
+        return self._checksum.get(name, False)
+
     def leaf_length(self, name: str) -> int:
         """The Zarr shape of a leaf (at least its committed length in a sound store)."""
         if self.local:
