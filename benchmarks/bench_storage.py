@@ -254,12 +254,10 @@ def disk_bytes(path: Path) -> int:
 
 def sync(path: Path) -> None:
     """fsync every file under ``path`` (write-back now, not during the next timing)."""
+    from grumpy_arrow.storage.atomic import fsync_file
+
     for f in files_under(path):
-        fd = os.open(f, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(str(f))
 
 
 def remove(path: Path) -> None:
