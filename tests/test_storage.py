@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import pickle
 import shutil
 import subprocess
@@ -1537,3 +1538,16 @@ def test_memory_store_not_found(memory_base: str) -> None:
     url = f"{memory_base}/missing"
     _raises_format_error(lambda: gr.load(url), url, "not a grumpy_arrow store")
     _raises_format_error(lambda: gr.open(url), url, "not a grumpy_arrow store")
+
+
+def test_columns_named_like_the_stores_own_files_get_folders_of_their_own(tmp_path: Path) -> None:
+    df = gr.dataframe({".": [1, 2], "..": [[1], [2, 3]], "zarr.json": ["a", "b"],
+                       "_levels": [1.5, None], "grumpy.json": [True, False]})  # fmt: skip
+    path = tmp_path / "s"
+    gr.save(df, path)
+    assert sorted(os.listdir(path)) == ["%2E", "%2E.", "%5Flevels", "%67rumpy.json",
+                                        "%7Aarr.json", "grumpy.json", "grumpy.lock",
+                                        "zarr.json"]  # fmt: skip
+    assert gr.load(path).to_dict() == df.to_dict()
+    assert gr.open(path)[[1, 0]].to_dict() == df[[1, 0]].to_dict()
+    assert gr.validate(path) == []

@@ -38,12 +38,23 @@ _STORED = {"bool_": "bool", "string": "uint8", "binary": "uint8"}
 
 def leaf_name(column: str, path: str, role: str) -> str:
     """The deterministic leaf name of a buffer (column names are URL-quoted)."""
-    return f"{quote(column, safe='')}/{path}-{role}"
+    return f"{quote_name(column)}/{path}-{role}"
+
+
+_TAKEN = frozenset({".", "..", "zarr.json", "grumpy.json", "grumpy.lock", "_levels"})
+
+
+def quote_name(name: str) -> str:
+    """A column or level name as one folder name: URL-quoted, and a name the folder cannot
+    hold as it is (``.``, ``..``, the store's own files, ``_levels``) with its first
+    character quoted too (``%2E.``, ``%7Aarr.json``)."""
+    quoted = quote(name, safe="")
+    return f"%{ord(quoted[0]):02X}{quoted[1:]}" if quoted in _TAKEN else quoted
 
 
 def level_leaf(level: str) -> str:
     """The leaf holding a frame level's shared offsets."""
-    return f"_levels/{quote(level, safe='')}-offsets"
+    return f"_levels/{quote_name(level)}-offsets"
 
 
 def stored_dtype(role: str, leaf_dtype: str) -> str:
