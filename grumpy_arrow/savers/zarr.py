@@ -259,25 +259,29 @@ class ZarrSaver(BufferSaver):
             _require_group(group, parent)
         staged = self._stage()
         try:
-            self._build(staged, batch, options)
+            self._build(staged, None, batch, options)
             swap_in(staged, self._dataset_dir())
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
         self._session_node = None  # the dataset is new: look it up again
 
-    def _build(self, path: str, batch: Batch, options: dict[str, Any]) -> None:
-        """Write ``batch`` as a complete node (array or group) at the folder ``path``."""
+    def _build(self, parent: Any, name: str | None, batch: Batch, options: dict[str, Any]) -> None:
+        """Write ``batch`` as a complete node (array or group): ``name`` in the group
+        ``parent``, or (``name=None``) at the folder ``parent``."""
         compressors = zarr_compressors(options.get("compression"), options.get("compression_opts"))
         chunks = options.get("chunks")
         if batch.ragged:
             assert batch.offsets is not None
-            node = zarr.open_group(path, mode="w")
+            if name is None:
+                node = zarr.open_group(parent, mode="w")
+            else:
+                node = parent.create_group(name, overwrite=True)
             self._new_array(node, "values", batch.values, chunks, compressors)
             self._new_array(node, "offsets", batch.offsets, None, None)
             node.attrs[ATTR] = {"form": "ragged", "rows": len(batch)}
         else:
-            node = self._new_array(path, None, batch.values, chunks, compressors)
+            node = self._new_array(parent, name, batch.values, chunks, compressors)
             node.attrs[ATTR] = {"form": "rectangular", "rows": len(batch)}
 
     def _create_remote(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
@@ -286,17 +290,7 @@ class ZarrSaver(BufferSaver):
         swap = replace and self._node() is not None
         if swap:
             target = f"{self.dataset_name}.tmp-{uuid.uuid4().hex[:8]}"
-        compressors = zarr_compressors(options.get("compression"), options.get("compression_opts"))
-        chunks = options.get("chunks")
-        if batch.ragged:
-            assert batch.offsets is not None
-            node = group.create_group(target, overwrite=True)
-            self._new_array(node, "values", batch.values, chunks, compressors)
-            self._new_array(node, "offsets", batch.offsets, None, None)
-            node.attrs[ATTR] = {"form": "ragged", "rows": len(batch)}
-        else:
-            node = self._new_array(group, target, batch.values, chunks, compressors)
-            node.attrs[ATTR] = {"form": "rectangular", "rows": len(batch)}
+        self._build(group, target, batch, options)
         if swap:
             self._swap(group, target)
         self._session_node = None

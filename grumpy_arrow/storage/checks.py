@@ -138,27 +138,21 @@ def check_positions(
     """
     for tid in (0, 1):
         mine = positions[type_ids == tid]
+        checks = []
         if children is not None:
             out = np.flatnonzero((mine < 0) | (mine >= children[tid]))
-            if len(out):
-                at = int(np.flatnonzero(type_ids == tid)[int(out[0])])
-                raise _fail(
-                    where,
-                    leaf,
-                    f"holds {int(positions[at])} at position {locate(at)}; child {tid} has "
-                    f"{children[tid]} rows",
-                )
+            checks.append((out, f"child {tid} has {children[tid]} rows"))
         if whole:
             bad = np.flatnonzero(mine != np.arange(len(mine)))
         else:
             bad = np.flatnonzero(np.diff(mine) <= 0) + 1
             if len(mine) and mine[0] < 0:
                 bad = np.zeros(1, dtype=np.int64)
-        if len(bad):
-            at = int(np.flatnonzero(type_ids == tid)[int(bad[0])])
-            raise _fail(
-                where,
-                leaf,
-                f"holds {int(positions[at])} at position {locate(at)}, out of order for child "
-                f"{tid} (a child's rows are stored compact, in row order)",
-            )
+        checks.append((bad, f"out of order for child {tid} (a child's rows are stored "
+                            "compact, in row order)"))  # fmt: skip
+        for found, why in checks:
+            if len(found):
+                at = int(np.flatnonzero(type_ids == tid)[int(found[0])])
+                raise _fail(
+                    where, leaf, f"holds {int(positions[at])} at position {locate(at)}; {why}"
+                )
