@@ -83,6 +83,7 @@ from grumpy_arrow.storage import (
     consolidate,
     load,
     save,
+    upgrade,
     validate,
 )
 from grumpy_arrow.storage import open_store as open
@@ -168,6 +169,7 @@ __all__ = [
     "uint32",
     "uint64",
     "uint8",
+    "upgrade",
     "validate",
     "where",
     "zeros_like",

@@ -342,7 +342,8 @@ def assert_same_files(before: dict[str, bytes], after: dict[str, bytes], what: s
 # -- data ---------------------------------------------------------------------------------
 
 KILL_ROWS = 40  # rows per batch of the kill loops
-KILL_CHUNK = 64  # elements per chunk: every batch crosses chunk boundaries
+KILL_CHUNK = 64  # elements per inner chunk: batches cross inner-chunk boundaries
+KILL_SHARD = 2 * KILL_CHUNK  # elements per shard file: appends replace and add shard files
 KILL_SCHEMA = ["mol", "atom"]
 
 
@@ -383,7 +384,8 @@ def kill_prefix(k: int, rows: int = KILL_ROWS, light: bool = False) -> dict[str,
 
 
 def race_frame() -> Any:
-    """3000 rows of 3-lists in 6 columns (over 1000 chunk files at ``chunk_size=64``)."""
+    """3000 rows of 3-lists in 6 columns (over 1000 shard files at ``chunk_size=64,
+    shard_size=64``)."""
     import grumpy_arrow as gr
 
     x = gr.array([[i, i + 1, i + 2] for i in range(3000)])
@@ -413,13 +415,13 @@ def probe_save_kill_batches(path: str, batches: list[int], compressor: str, shar
     import grumpy_arrow as gr
 
     if sharded:
-        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, chunk_size=KILL_CHUNK,
+        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
                               compressor=compressor, like=kill_batch(0)[0:0]) as w:  # fmt: skip
             for b in batches:
                 w.write(kill_batch(b))
         gr.consolidate(path)
     else:
-        gr.save((kill_batch(b) for b in batches), path, chunk_size=KILL_CHUNK,
+        gr.save((kill_batch(b) for b in batches), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
                 compressor=compressor)  # fmt: skip
     return len(gr.open(path))
 
@@ -614,13 +616,13 @@ def child_kill_writer(mode: str) -> None:
                 yield batch
             say("end")
 
-        gr.save(items(), path, chunk_size=KILL_CHUNK, compressor=compressor)
+        gr.save(items(), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD, compressor=compressor)
     elif mode == "append":
         for j, batch in enumerate(batches):
             gr.append(batch, path)
             say(f"committed {first + j + 1}")
     elif mode == "sharded":
-        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, mode="a", chunk_size=KILL_CHUNK,
+        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, mode="a", chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
                               compressor=compressor, like=kill_batch(0)[0:0]) as w:  # fmt: skip
             for j, batch in enumerate(batches):
                 w.write(batch)
@@ -665,7 +667,7 @@ def child_overwrite(path: str, compressor: str, count: int, rows: int) -> None:
             yield batch
         say("end")
 
-    gr.save(items(), path, chunk_size=KILL_CHUNK, compressor=compressor)
+    gr.save(items(), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD, compressor=compressor)
     say("saved")
 
 
@@ -684,7 +686,7 @@ def probe_check_after_overwrite(path: str, count: int, rows: int) -> dict[str, A
         out["state"] = "new"
     else:
         out["state"] = f"neither: {len(got['mol_id'])} rows"
-    gr.save(kill_batch(OLD_STORE_BATCH), path, chunk_size=KILL_CHUNK)
+    gr.save(kill_batch(OLD_STORE_BATCH), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD)
     out["replaced_equal"] = gr.load(path).to_dict() == _kill_batch_dict(OLD_STORE_BATCH, KILL_ROWS)
     parent = os.path.dirname(os.path.abspath(path))
     out["siblings"] = sorted(os.listdir(parent))
@@ -784,7 +786,13 @@ def probe_disk_full(parent: str, compressor: str, op: str, target: str) -> dict[
     import grumpy_arrow as gr
 
     path = os.path.join(parent, "store.gr")
-    gr.save((kill_batch(k) for k in range(2)), path, chunk_size=KILL_CHUNK, compressor=compressor)
+    gr.save(
+        (kill_batch(k) for k in range(2)),
+        path,
+        chunk_size=KILL_CHUNK,
+        shard_size=KILL_SHARD,
+        compressor=compressor,
+    )
     before = gr.load(path).to_dict()
     out: dict[str, Any] = {"path": path, "error": None}
     with disk_full(parent, target) as refused:
@@ -792,7 +800,7 @@ def probe_disk_full(parent: str, compressor: str, op: str, target: str) -> dict[
             if op == "append":
                 gr.append(kill_batch(2), path)
             else:
-                gr.save((kill_batch(k) for k in range(5, 8)), path, chunk_size=KILL_CHUNK,
+                gr.save((kill_batch(k) for k in range(5, 8)), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
                         compressor=compressor)  # fmt: skip
         except Exception as err:
             out["error"] = _error(err)
@@ -807,7 +815,8 @@ def probe_disk_full(parent: str, compressor: str, op: str, target: str) -> dict[
 # -- the corruption matrix -------------------------------------------------------------------
 
 CORRUPT_ROWS = 150
-CORRUPT_CHUNK = 32
+CORRUPT_CHUNK = 32  # values per inner chunk
+CORRUPT_SHARD = 64  # values per shard file: two inner chunks (an index of 36 bytes)
 CORRUPT_SCHEMA = ["mol", "res", "atom"]
 
 
@@ -939,28 +948,32 @@ def probe_build_corruption_store(path: str, compressor: str, store: str) -> list
     import grumpy_arrow as gr
 
     obj = corruption_frame() if store == "frame" else corruption_array()
-    gr.save(obj, path, chunk_size=CORRUPT_CHUNK, compressor=compressor)
+    gr.save(obj, path, chunk_size=CORRUPT_CHUNK, shard_size=CORRUPT_SHARD, compressor=compressor)
     return sorted(json.loads(Path(path, "grumpy.json").read_text())["leaves"])
 
 
-def _leaf_geometry(path: str, leaf: str) -> tuple[int, int, int]:
-    """``(committed length, chunk length, itemsize)`` of a leaf, from the manifest and
-    the leaf's ``zarr.json``."""
+def _leaf_geometry(path: str, leaf: str) -> tuple[int, int, int, int]:
+    """``(committed length, inner chunk length, shard length, itemsize)`` of a version-2
+    leaf, from the manifest and the leaf's ``zarr.json`` (docs/format.md: the chunk grid
+    gives the shard length, the ``sharding_indexed`` codec the inner chunk length)."""
     manifest = json.loads(Path(path, "grumpy.json").read_text())
     if leaf not in manifest["leaves"]:
         raise KeyError(f"the manifest has no leaf {leaf!r}")
     meta = json.loads(Path(path, leaf, "zarr.json").read_text())
-    chunk = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
+    shard = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
+    (sharding,) = meta["codecs"]
+    assert sharding["name"] == "sharding_indexed", meta["codecs"]
+    chunk = int(sharding["configuration"]["chunk_shape"][0])
     itemsize = np.dtype(meta["data_type"]).itemsize
-    return int(manifest["leaves"][leaf]["length"]), chunk, itemsize
+    return int(manifest["leaves"][leaf]["length"]), chunk, shard, itemsize
 
 
 def damage_store(path: str, leaf: str, damage: str, compressor: str) -> dict[str, Any]:
     """Damage one leaf of the store at ``path``; what was done (position, chunk, bytes)."""
     import zarr
 
-    length, chunk, itemsize = _leaf_geometry(path, leaf)
-    info: dict[str, Any] = {"length": length, "chunk": chunk}
+    length, chunk, shard, itemsize = _leaf_geometry(path, leaf)
+    info: dict[str, Any] = {"length": length, "chunk": chunk, "shard": shard}
     if damage in VALUE_DAMAGES:
         arr = zarr.open_array(os.path.join(path, leaf), mode="r+")
         values = np.asarray(arr[:length])
@@ -985,26 +998,29 @@ def damage_store(path: str, leaf: str, damage: str, compressor: str) -> dict[str
             arr.resize((i,))
         info["position"] = int(i)
         return info
-    full_chunks = length // chunk
-    k = full_chunks // 2 if full_chunks else 0
-    committed = min(chunk, length - k * chunk) * itemsize  # committed bytes of chunk k
+    # The middle shard file holding committed values (every leaf has several).
+    shards = -(-length // shard)
+    k = shards // 2
+    committed = min(chunk, length - k * shard) * itemsize  # committed bytes of its chunk 0
+    index = (shard // chunk) * 16 + 4  # (offset, nbytes) per inner chunk, then a crc32c
     file = Path(path, leaf, "c", str(k))
     size = file.stat().st_size
-    info.update(chunk_index=k, file=str(file), file_size=size, full_size=chunk * itemsize)
+    info.update(shards=shards, shard_index=k, file=str(file), file_size=size, index_bytes=index)
     if damage == "chunk-missing":
         file.unlink()
     elif damage == "chunk-zero-length":
         file.write_bytes(b"")
     elif damage == "chunk-truncated":
-        # 100 bytes where the chunk's committed values are longer, else half of them
-        # (half of the file for a compressed chunk): the cut always removes committed data.
-        whole = committed if compressor == "none" else size
-        cut = 100 if whole > 100 else whole // 2
+        # Cut to fewer bytes than the shard's index (which ends the file): the cut removes
+        # committed data, and the reader can tell the file is too short.
+        cut = index // 2
         with open(file, "r+b") as fh:
             fh.truncate(cut)
         info["cut"] = cut
     else:  # chunk-bit-flip: bit 0 of a byte inside the committed values (or the stream)
         data = bytearray(file.read_bytes())
+        # A raw shard holds its inner chunk 0's values from byte 0; a compressed one,
+        # its chunks' streams, then the index: the middle byte is one of them.
         at = committed // 2 if compressor == "none" else size // 2
         data[at] ^= 0x01
         file.write_bytes(bytes(data))

@@ -132,9 +132,10 @@ def loaded(big_path: Path) -> gr.DataFrame:
 
 @pytest.fixture(scope="module")
 def nested_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """4000 nested rows in one store with chunks of 1000 elements: four fragments."""
+    """4000 nested rows in one store with inner chunks and shard files of 1000 elements:
+    four fragments."""
     path = tmp_path_factory.mktemp("dask") / "nested.gr"
-    gr.save(make_nested(4000), path, chunk_size=1000)
+    gr.save(make_nested(4000), path, chunk_size=1000, shard_size=1000)
     return path
 
 
@@ -142,9 +143,15 @@ def nested_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_partitions_are_fragments_indexed_by_global_row(client: Any, big_path: Path) -> None:
+    # A default fragment is one shard file of the row-level leaves: the int64 offsets
+    # leaves compress ("auto": zstd), so their inner chunks hold 512 values and their shard
+    # files 128 of them, 65 536 rows; fragment ends are whole inner chunks of the largest
+    # (the int8 union type ids, 4096), and never cross a shard of the dataset.
     ddf = gr.dask.read(big_path)
-    assert ddf.npartitions == 4
-    assert ddf.divisions == (0, 250_000, 500_000, 750_000, 999_999)
+    assert ddf.npartitions == 16
+    assert ddf.divisions == (0, 65_536, 131_072, 196_608, 250_000, 315_536, 381_072, 446_608,
+                             500_000, 565_536, 631_072, 696_608, 750_000, 815_536, 881_072,
+                             946_608, 999_999)  # fmt: skip
     assert list(ddf.columns) == ["mol_w", "atom_x", "mol_u", "mol_u__is_scalar"]
     assert [str(t) for t in ddf.dtypes] == [
         "double[pyarrow]",
@@ -155,8 +162,9 @@ def test_partitions_are_fragments_indexed_by_global_row(client: Any, big_path: P
     assert ddf._meta.attrs == {"grumpy_schema": ["mol", "atom"]}
     assert len(ddf) == N
     small = gr.dask.read(big_path, rows_per_fragment=100_000)
-    assert small.divisions == (0, 100_000, 200_000, 250_000, 350_000, 450_000, 500_000,
-                               600_000, 700_000, 750_000, 850_000, 950_000, 999_999)  # fmt: skip
+    # 100 000 rows round down to whole inner chunks of 4096: 98 304.
+    assert small.divisions == (0, 98_304, 196_608, 250_000, 348_304, 446_608, 500_000,
+                               598_304, 696_608, 750_000, 848_304, 946_608, 999_999)  # fmt: skip
 
 
 def test_compute_equals_the_loaded_frame(client: Any, big_path: Path, loaded: gr.DataFrame) -> None:
@@ -190,10 +198,10 @@ def test_column_selections_are_pushed_into_the_reads(
     client: Any, big_path: Path, loaded: gr.DataFrame
 ) -> None:
     ddf = gr.dask.read(big_path)
-    got = ddf[["mol_u__is_scalar", "mol_w"]].partitions[1].compute()
+    got = ddf[["mol_u__is_scalar", "mol_w"]].partitions[3].compute()
     assert list(got.columns) == ["mol_u__is_scalar", "mol_w"]
-    assert got.index.equals(pd.RangeIndex(250_000, 500_000))
-    want = loaded[250_000:500_000].to_arrow(unions="lowered")
+    assert got.index.equals(pd.RangeIndex(196_608, 250_000))
+    want = loaded[196_608:250_000].to_arrow(unions="lowered")
     assert np.array_equal(got["mol_w"].to_numpy(), want.column("mol_w").to_numpy())
     assert got["mol_u__is_scalar"].tolist() == want.column("mol_u__is_scalar").to_pylist()
     # The task reads only the store columns the partition columns come from.
@@ -227,7 +235,7 @@ def test_grumpy_form_keeps_grumpy_dtypes(client: Any, nested_path: Path) -> None
 
 def test_array_stores_read_as_one_values_column(client: Any, tmp_path: Path) -> None:
     x = gr.array([i if i % 2 else [i] * (i % 5) for i in range(3000)])
-    gr.save(x, tmp_path / "a.gr", chunk_size=1000)
+    gr.save(x, tmp_path / "a.gr", chunk_size=1000, shard_size=1000)
     ddf = gr.dask.read(tmp_path / "a.gr")
     assert (ddf.npartitions, list(ddf.columns)) == (3, ["values", "values__is_scalar"])
     assert ddf._meta.attrs == {"grumpy_kind": "array"}
@@ -247,8 +255,9 @@ def test_fragments_pickled_to_workers_read_the_loaded_slices(
     client: Any, big_path: Path, loaded: gr.DataFrame
 ) -> None:
     fragments = gr.open(big_path)[["atom_x", "mol_u"]].fragments(150_000)
-    assert [(f.start, f.stop) for f in fragments][:3] == [(0, 150_000), (150_000, 250_000),
-                                                          (250_000, 400_000)]  # fmt: skip
+    # 150 000 rows round down to whole inner chunks of 4096 (the int8 type ids): 147 456.
+    assert [(f.start, f.stop) for f in fragments][:3] == [(0, 147_456), (147_456, 250_000),
+                                                          (250_000, 397_456)]  # fmt: skip
     tables = client.gather(client.map(gr.Fragment.to_arrow, fragments, unions="native"))
     for fragment, table in zip(fragments, tables, strict=True):
         want = loaded[["atom_x", "mol_u"]][fragment.start : fragment.stop].to_arrow()
@@ -274,7 +283,7 @@ def test_write_the_million_rows_back_in_parallel(
     client: Any, big_path: Path, loaded: gr.DataFrame, tmp_path: Path
 ) -> None:
     info = gr.dask.write(gr.dask.read(big_path), tmp_path / "big.gr")
-    assert (info.rows, len(info.shards)) == (N, 4)
+    assert (info.rows, len(info.shards)) == (N, 16)  # one shard per partition
     assert_same(gr.load(tmp_path / "big.gr"), loaded)
 
 

@@ -4,9 +4,9 @@ Covered here, with exact expected values:
 
 - coverage: every row exactly once, in order, for arrays and frames, single stores and
   sharded datasets (empty shards included), with the default and explicit sizes;
-- alignment: no fragment crosses a shard; fragment ends sit on chunk boundaries of the
-  row-level leaves (the default is one chunk; sizes are rounded down to whole chunks, and
-  sizes below a chunk cut chunks without straddling them);
+- alignment: no fragment crosses a shard; fragment ends sit on inner-chunk boundaries of
+  the row-level leaves (the default is one shard file of rows; sizes are rounded down to
+  whole chunks, and sizes below a chunk cut chunks without straddling them);
 - reading: ``to_arrow`` (lowered and native unions; arrays as one ``values`` column),
   ``to_grumpy`` (all columns, a subset, a column view's fragments) equal slicing
   ``gr.load``; fragments pickle and read in a spawned process and from ``memory://``;
@@ -77,24 +77,24 @@ def frame() -> gr.DataFrame:
 
 @pytest.fixture(scope="module")
 def store(frame: gr.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``frame`` in one store with chunks of 16 elements."""
+    """``frame`` in one store with inner chunks and shard files of 16 elements."""
     path = tmp_path_factory.mktemp("fragments") / "frame.gr"
-    gr.save(frame, path, chunk_size=16)
+    gr.save(frame, path, chunk_size=16, shard_size=16)
     return path
 
 
 @pytest.fixture(scope="module")
 def sharded(frame: gr.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``frame`` in shards of 40 rows, chunks of 16 elements."""
+    """``frame`` in shards of 40 rows, inner chunks and shard files of 16 elements."""
     path = tmp_path_factory.mktemp("fragments") / "sharded.gr"
-    gr.save(frame, path, shard_rows=40, chunk_size=16)
+    gr.save(frame, path, shard_rows=40, chunk_size=16, shard_size=16)
     return path
 
 
 # -- planning ---------------------------------------------------------------------------
 
 
-def test_default_fragments_are_one_chunk_of_rows(store: Path) -> None:
+def test_default_fragments_are_one_shard_file_of_rows(store: Path) -> None:
     frags = gr.open(store).fragments()
     assert spans(frags) == [(0, 16), (16, 32), (32, 48), (48, 64), (64, 80), (80, 96), (96, 100)]
     assert [len(f) for f in frags] == [16] * 6 + [4]
@@ -163,7 +163,11 @@ def test_the_outer_chunk_is_that_of_the_row_level_leaves(tmp_path: Path) -> None
     path = tmp_path / "dim.gr"
     gr.save(make_frame(50), path, chunk_size=8, chunk_dim="atom")
     h = gr.open(path)
-    assert fr.outer_chunk(h) == 262_144
+    # "auto" compresses these small leaves, so their inner chunks hold 4 KiB of values:
+    # the largest is that of the bool and int8 leaves, 4096; the smallest shard file that
+    # of the float64 and int64 leaves, 128 inner chunks of 512.
+    assert {h._store.format(n).codec for n in h.manifest.leaves} == {"zstd"}
+    assert fr.outer_chunk(h) == (4096, 65_536)
     assert spans(h.fragments()) == [(0, 50)]
 
 
@@ -235,7 +239,7 @@ def test_column_subsets(frame: gr.DataFrame, sharded: Path) -> None:
 
 def test_array_stores_give_one_values_column(tmp_path: Path) -> None:
     x = make_array(50)
-    gr.save(x, tmp_path / "a.gr", chunk_size=16, shard_rows=20)
+    gr.save(x, tmp_path / "a.gr", chunk_size=16, shard_size=16, shard_rows=20)
     frags = gr.open(tmp_path / "a.gr").fragments()
     assert spans(frags) == [(0, 16), (16, 20), (20, 36), (36, 40), (40, 50)]
     assert {f.kind for f in frags} == {"array"}
@@ -298,7 +302,7 @@ def memory_path() -> Iterator[str]:
 
 def test_fragments_of_fsspec_stores_keep_the_url(memory_path: str) -> None:
     frame = make_frame(30)
-    gr.save(frame, memory_path, chunk_size=16, shard_rows=20)
+    gr.save(frame, memory_path, chunk_size=16, shard_size=16, shard_rows=20)
     frags = gr.open(memory_path).fragments()
     assert [f.path for f in frags] == [memory_path] * 3
     assert [f.store_path for f in frags] == [f"{memory_path}/shard-000000"] * 2 + [

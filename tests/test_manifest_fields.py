@@ -105,6 +105,9 @@ def _set(doc: Any, path: Path_, value: Any) -> None:
 # label they have in any store, plus validity leaves (absent: every row is valid).
 OPTIONAL = {"creator", "attrs", "shard_rows", "attrs.shard_rows"}
 NULLABLE = {"schema", "chunking.chunk_dim", "shard_rows"}
+# Null in a version-2 manifest only (inner chunks sized by bytes); a version-1 manifest
+# must give an int (checked one by one below).
+NULLABLE_V2 = {"chunking.chunk_size"}
 
 
 def _benign(doc: dict[str, Any], path: Path_, hostile: str) -> bool:
@@ -116,7 +119,11 @@ def _benign(doc: dict[str, Any], path: Path_, hostile: str) -> bool:
             or (path[0] == "leaves" and len(path) == 2 and str(path[1]).endswith("-validity"))
         )
     if hostile == "null":
-        return original is None or (label in NULLABLE and doc.get("kind") != "dataframe")
+        return (
+            original is None
+            or (label in NULLABLE and doc.get("kind") != "dataframe")
+            or (label in NULLABLE_V2 and doc.get("version") == 2)
+        )
     return False
 
 
@@ -309,7 +316,8 @@ def test_every_hostile_field_is_a_store_format_error(
 
 def test_the_matrix_edits_every_field_of_each_store(outcomes: dict[str, Any]) -> None:
     labels = {_label(c[1]) for c in outcomes["cases"].values() if c[0] == "frame"}
-    for field in ("rows", "chunking.chunk_size", "levels[0].depth", "levels[0].offsets",
+    for field in ("rows", "chunking.chunk_size", "chunking.shard_size", "levels[0].depth",
+                  "levels[0].offsets",
                   "columns[3].layout.content.scalar.dtype", "attrs", "compressor",
                   "leaves._levels/residue-offsets.last", "columns[2].layout.level"):  # fmt: skip
         assert field in labels
@@ -533,7 +541,36 @@ def test_json_nested_too_deeply_is_refused() -> None:
         ),
         (
             lambda d: d.__setitem__("compressor", "gzip"),
-            "field 'compressor' must be one of 'none', 'zstd', 'blosc', got 'gzip'",
+            "field 'compressor' must be one of 'auto', 'none', 'zstd', 'blosc', got 'gzip'",
+        ),
+        (
+            lambda d: d["chunking"].__setitem__("shard_size", 0),
+            "field 'chunking.shard_size' must be a positive int, got 0",
+        ),
+        (
+            lambda d: d["chunking"].__setitem__("shard_size", 2**41),
+            "field 'chunking.shard_size' is 2199023255552, more than 2**40, the largest value "
+            "it may have",
+        ),
+        (
+            lambda d: d["chunking"].pop("shard_size"),
+            "is missing field 'chunking.shard_size'",
+        ),
+        (
+            lambda d: d.update(version=1, compressor="zstd",
+                               chunking={"chunk_size": None, "chunk_dim": None}),
+            "field 'chunking.chunk_size' must be a positive int, got null",
+        ),
+        (
+            lambda d: d.update(version=1, compressor="auto",
+                               chunking={"chunk_size": 2, "chunk_dim": None}),
+            "field 'compressor' must be one of 'none', 'zstd', 'blosc', got 'auto'",
+        ),
+        (
+            lambda d: d.update(version=1, compressor="zstd",
+                               chunking={"chunk_size": 2, "shard_size": None, "chunk_dim": None}),
+            "field 'chunking' has an unknown key 'shard_size'; expected 'chunk_size', "
+            "'chunk_dim'",
         ),
         (
             lambda d: d.__setitem__("attrs", {"shard_rows": 0}),
@@ -541,7 +578,11 @@ def test_json_nested_too_deeply_is_refused() -> None:
         ),
         (
             lambda d: d.__setitem__("version", True),
-            "field 'version': unknown store version true; this grumpy_arrow reads version 1",
+            "field 'version': unknown store version true; this grumpy_arrow reads versions 1, 2",
+        ),
+        (
+            lambda d: d.__setitem__("version", 3),
+            "field 'version': unknown store version 3; this grumpy_arrow reads versions 1, 2",
         ),
     ],
     ids=[
@@ -550,7 +591,9 @@ def test_json_nested_too_deeply_is_refused() -> None:
         "unused-leaf", "shared-leaf", "unknown-node-key", "missing-node-key",
         "union-scalar-kind", "arrow-width", "unknown-level", "array-column-name",
         "array-schema", "chunk-size-bound", "chunk-dim-depth", "chunk-dim-level",
-        "compressor", "attrs-shard-rows", "version-bool",
+        "compressor", "shard-size-zero", "shard-size-bound", "shard-size-missing",
+        "v1-chunk-size-null", "v1-compressor-auto", "v1-shard-size", "attrs-shard-rows",
+        "version-bool", "version-3",
     ],
 )  # fmt: skip
 def test_cross_checks_name_the_field(edit: Any, message: str, strings_doc: dict[str, Any]
@@ -588,7 +631,9 @@ def test_real_manifests_parse_back_to_what_was_written(tmp_path: Path) -> None:
 
 def test_validate_lists_chunk_files_instead_of_probing_every_name(tmp_path: Path) -> None:
     store = tmp_path / "big.gr"
-    gr.save(gr.array(np.arange(3, dtype=np.int64)), store, chunk_size=1)
+    # Three shard files of one value each; the edited manifest claims 2**48 of them.
+    gr.save(gr.array(np.arange(3, dtype=np.int64)), store, chunk_size=1, shard_size=1)
+    assert sorted(os.listdir(store / "array/r-values/c")) == ["0", "1", "2"]
     doc = json.loads((store / MANIFEST).read_text())
     doc["rows"] = MAX_LENGTH
     doc["leaves"]["array/r-values"]["length"] = MAX_LENGTH
@@ -604,6 +649,6 @@ def test_validate_lists_chunk_files_instead_of_probing_every_name(tmp_path: Path
     assert proc.stdout.strip() == repr(
         [
             f"{store}: leaf 'array/r-values' is missing {MAX_LENGTH - 3} of its {MAX_LENGTH} "
-            f"chunks, the first chunk 3 ({leaf})"
+            f"shards, the first shard 3 ({leaf})"
         ]
     )

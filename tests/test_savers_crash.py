@@ -624,9 +624,9 @@ DISK_SAVERS = [
 def test_a_full_disk_raises_and_keeps_every_acknowledged_row(
     saver: str, room_check: bool, small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Append 128 KiB batches to a 2 MiB disk: the save that does not fit raises StoreError
-    (ENOSPC, naming the target); every acknowledged row loads; an overwrite then fails
-    the same way and leaves the dataset as it was. (Before the fix, HDF5 acknowledged
+    """Append 128 KiB batches of random floats to a 2 MiB disk: the save that does not
+    fit raises StoreError (ENOSPC, naming the target); every acknowledged row loads; an
+    overwrite then fails the same way and leaves the dataset as it was. (Before the fix, HDF5 acknowledged
     every append and the file then crashed ``load``.)"""
     if not room_check:  # HDF5's own write error must surface too
         monkeypatch.setattr(hdf5_saver, "check_room", lambda *args: None)
@@ -634,7 +634,9 @@ def test_a_full_disk_raises_and_keeps_every_acknowledged_row(
     target = target_of(case, small_disk)
     batches: list[list[Any]] = []
     for k in range(40):
-        batch = np.full((4096, 4), float(k))  # 128 KiB
+        # 128 KiB of random floats: no codec shrinks them much (constant batches would
+        # compress to almost nothing in a store whose default compressor is "auto").
+        batch = np.random.default_rng(k).random((4096, 4))
         try:
             make_saver(case, target, "append").save(batch, chunks=_chunks(case, batch))
         except StoreError as err:
@@ -647,7 +649,8 @@ def test_a_full_disk_raises_and_keeps_every_acknowledged_row(
     assert len(batches) > 0
     assert loaded(case, target) == batches
     with pytest.raises(StoreError) as info:
-        make_saver(case, target, "overwrite").save(np.ones((len(batches) + 4096, 4)))
+        bigger = np.random.default_rng(40).random((len(batches) + 4096, 4))
+        make_saver(case, target, "overwrite").save(bigger)
     assert info.value.errno == errno.ENOSPC
     assert loaded(case, target) == batches
 

@@ -142,7 +142,7 @@ def test_save_with_shard_rows_writes_shards_and_the_top_level_manifest(tmp_path:
     assert shard_dirs(path) == ["shard-000000", "shard-000001", "shard-000002"]
     assert top_manifest(path) == {
         "format": "grumpy_arrow",
-        "version": 1,
+        "version": 2,
         "kind": "sharded",
         "rows": 10,
         "shard_rows": 4,
@@ -511,10 +511,26 @@ def test_handle_rows_cut_every_layout_at_an_earlier_commit(name: str, tmp_path: 
         ({"shard_step": True}, "shard_step must be an int >= 1, got True"),
         ({"shard_rows": 0}, "shard_rows must be an int >= 1, got 0"),
         ({"mode": "x"}, "mode must be one of w, w-, a, got 'x'"),
-        ({"compressor": "lzma"}, "compressor must be one of default, none, zstd, blosc"),
+        (
+            {"compressor": "lzma"},
+            "compressor must be one of default, auto, none, zstd, blosc, got 'lzma'",
+        ),
         ({"chunk_size": 0}, "chunk_size must be an int >= 1, got 0"),
+        ({"shard_size": 0}, "shard_size must be an int >= 1, got 0"),
+        ({"shard_size": True}, "shard_size must be an int >= 1, got True"),
     ],
-    ids=["start<0", "start-float", "step=0", "step-bool", "rows=0", "mode", "compr", "chunk"],
+    ids=[
+        "start<0",
+        "start-float",
+        "step=0",
+        "step-bool",
+        "rows=0",
+        "mode",
+        "compr",
+        "chunk",
+        "shard",
+        "shard-bool",
+    ],
 )
 def test_writer_rejects_bad_arguments(kwargs: dict[str, Any], message: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

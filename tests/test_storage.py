@@ -61,7 +61,29 @@ from grumpy_arrow.testing import assert_values_equal, values_equal
 
 MANIFEST = "grumpy.json"
 LOCK = "grumpy.lock"
-DEFAULT_CHUNK = 262_144  # the documented default chunk length (elements)
+# The documented default inner chunk, by the leaf's codec: 32 KiB of raw values, 4 KiB of
+# compressed ones.
+INNER_BYTES = {"raw": 32_768, "zstd": 4_096, "blosc": 4_096}
+
+
+def leaf_codec(path: Path, name: str) -> str:
+    """The codec of a leaf's inner chunks (``raw``, ``zstd`` or ``blosc``), from the
+    sharding codec's chain in its ``zarr.json``."""
+    doc = json.loads((path / name / "zarr.json").read_text())
+    (sharding,) = doc["codecs"]
+    assert sharding["name"] == "sharding_indexed", name
+    names = [c["name"] for c in sharding["configuration"]["codecs"]]
+    assert names[0] == "bytes" and names[-1] == "crc32c", names
+    return names[1] if len(names) == 3 else "raw"
+
+
+def default_chunk(path: Path, name: str) -> int:
+    """The documented default inner-chunk length of a leaf: 32 KiB of its values when they
+    are stored raw, 4 KiB when compressed."""
+    itemsize = zarr.open_array(str(path), path=name, mode="r").dtype.itemsize
+    return INNER_BYTES[leaf_codec(path, name)] // itemsize
+
+
 COMPRESSORS = ["none", "zstd", "blosc"]
 SCHEMA = ["molecule", ("residue", "group"), "atom"]
 
@@ -272,7 +294,11 @@ def test_array_round_trip_chunk_sizes(case: str, chunk_size: int | None, tmp_pat
     x = ARRAYS[case]()
     gr.save(x, tmp_path / "s", chunk_size=chunk_size)
     assert_same_array(gr.load(tmp_path / "s"), x)
-    assert manifest(tmp_path / "s")["chunking"]["chunk_size"] == (chunk_size or DEFAULT_CHUNK)
+    assert manifest(tmp_path / "s")["chunking"]["chunk_size"] == chunk_size
+    for name in manifest(tmp_path / "s")["leaves"]:
+        assert leaf_chunks(tmp_path / "s", name) == (
+            chunk_size or default_chunk(tmp_path / "s", name)
+        )
 
 
 def test_round_trip_exact_values(where: Callable[[str], str]) -> None:
@@ -432,10 +458,12 @@ def test_must_show_chunk_dim_level(tmp_path: Path) -> None:
         "atom_label/r.c.c-offsets", "atom_label/r.c.c-data", "atom_label/r.c.c-validity",
     }  # fmt: skip
     assert {n for n, c in chunks.items() if c == 3} == at_atoms
-    assert all(c == DEFAULT_CHUNK for n, c in chunks.items() if n not in at_atoms)
-    assert chunks["_levels/atom-offsets"] == DEFAULT_CHUNK
-    assert chunks["molecule_id/r-values"] == DEFAULT_CHUNK
-    assert manifest(path)["chunking"] == {"chunk_size": 3, "chunk_dim": "atom"}
+    assert all(c == default_chunk(path, n) for n, c in chunks.items() if n not in at_atoms)
+    # "auto" compresses leaves of fewer than 4 KiB of values: 4 KiB inner chunks.
+    assert {leaf_codec(path, n) for n in chunks} == {"zstd"}
+    assert chunks["_levels/atom-offsets"] == 512  # int64
+    assert chunks["molecule_id/r-values"] == default_chunk(path, "molecule_id/r-values")
+    assert manifest(path)["chunking"] == {"chunk_size": 3, "shard_size": None, "chunk_dim": "atom"}
 
 
 def test_must_show_chunk_dim_depth(tmp_path: Path) -> None:
@@ -444,11 +472,13 @@ def test_must_show_chunk_dim_depth(tmp_path: Path) -> None:
     gr.save(x, path, chunk_size=3, chunk_dim=1)
     assert_same_array(gr.load(path), x)
     chunks = {name: leaf_chunks(path, name) for name in manifest(path)["leaves"]}
+    # "auto" compresses leaves of fewer than 4 KiB of values: 4 KiB inner chunks.
+    assert {leaf_codec(path, n) for n in chunks} == {"zstd"}
     assert chunks == {
-        "array/r-offsets": DEFAULT_CHUNK,
-        "array/r-validity": DEFAULT_CHUNK,
+        "array/r-offsets": 512,  # int64: 4 KiB
+        "array/r-validity": 4096,  # bool
         "array/r.c-offsets": 3,
-        "array/r.c.c-values": DEFAULT_CHUNK,
+        "array/r.c.c-values": 512,
     }
 
 
@@ -463,14 +493,16 @@ def test_chunk_dim_level_equals_its_depth(tmp_path: Path) -> None:
     assert by_name == by_depth
     assert by_name["group_weight/r.c-values"] == 3
     assert by_name["_levels/atom-offsets"] == 3  # one entry per residue (+1)
-    assert by_name["atom_x/r.c.c-values"] == DEFAULT_CHUNK
+    assert by_name["atom_x/r.c.c-values"] == default_chunk(tmp_path / "name", "atom_x/r.c.c-values")
 
 
 def test_chunk_dim_alias(tmp_path: Path) -> None:
     df = levels_frame()
     gr.save(df, tmp_path / "s", chunk_size=3, chunk_dim="group")
     assert leaf_chunks(tmp_path / "s", "group_weight/r.c-values") == 3
-    assert leaf_chunks(tmp_path / "s", "molecule_id/r-values") == DEFAULT_CHUNK
+    assert leaf_chunks(tmp_path / "s", "molecule_id/r-values") == default_chunk(
+        tmp_path / "s", "molecule_id/r-values"
+    )
 
 
 def test_must_show_generator_of_one_row_batches(where: Callable[[str], str]) -> None:
@@ -695,9 +727,9 @@ def test_read_range_inside_a_row(tmp_path: Path) -> None:
     before = h.stats()["bytes_read"]
     got = h.read(row, ranges={"atom_x": slice(32, 42)}, columns=["atom_x"])
     assert got["atom_x"].to_list() == [[float(7000 + a) for a in range(32, 42)]]
-    # Two offsets and ten float64 values (plus, at most, a little planner slack): far less
-    # than the row's ~100 values.
-    assert h.stats()["bytes_read"] - before <= 200
+    # The inner chunks (64 values) holding two offsets and ten float64 values: at most
+    # two of each, decoded; the other columns and the rest of the store are not read.
+    assert h.stats()["bytes_read"] - before <= 4 * 64 * 8
     full = h.read(row, ranges={"atom_x": slice(32, 42)})
     assert full.columns == df.columns
     assert full["atom_x"].to_list() == [df["atom_x"].to_list()[row][32:42]]
@@ -730,13 +762,14 @@ def test_read_range_on_union_list_row(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[gr.GrumpyArray, Path]:
-    """20 000 rows of 90..110 float64 values, chunk_size 4096."""
+    """20 000 rows of 90..110 float64 values, chunk_size 512, zstd (every leaf goes
+    through the chunk cache; raw leaves are gathered from mapped files instead)."""
     rng = np.random.default_rng(42)
     lengths = rng.integers(90, 111, 20_000)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     x = gr.from_offsets(rng.random(int(offsets[-1])), offsets)
     path = tmp_path_factory.mktemp("big") / "s"
-    gr.save(x, path, chunk_size=4096)
+    gr.save(x, path, chunk_size=512, compressor="zstd")
     return x, path
 
 
@@ -901,10 +934,16 @@ def test_plain_zarr_reads_every_leaf(compressor: str, tmp_path: Path) -> None:
         assert arr.ndim == 1
         assert arr.dtype == np.dtype(spec["dtype"])
         assert arr.dtype.kind in "biuf", name  # no Zarr variable-length strings
-        assert arr.shape == (spec["length"],), name  # a plain reader sees exactly the data
-        codecs = [type(c).__name__ for c in arr.compressors]
-        assert codecs[-1] == "Crc32cCodec", name  # every chunk carries a checksum
-        assert (len(codecs) > 1) == (compressor != "none"), name
+        # Shapes grow geometrically: only the manifest's length is data.
+        assert arr.shape[0] >= spec["length"], name
+        assert arr.chunks == (3,) and arr.shards is not None, name  # sharded inner chunks
+        (sharding,) = arr.metadata.codecs
+        inner = [type(c).__name__ for c in sharding.codecs]
+        assert inner[-1] == "Crc32cCodec", name  # every inner chunk carries a checksum
+        if compressor == "none":
+            assert inner == ["BytesCodec", "Crc32cCodec"], name
+        else:
+            assert inner[1] == {"zstd": "ZstdCodec", "blosc": "BloscCodec"}[compressor], name
         assert_values_equal(
             arr[: spec["length"]].tolist(), ours.read_whole(name, spec["length"]).tolist()
         )
@@ -948,12 +987,12 @@ def test_manifest_shape(tmp_path: Path) -> None:
     gr.save(levels_frame(), tmp_path / "s", chunk_size=5, compressor="zstd")
     doc = manifest(tmp_path / "s")
     assert doc["format"] == "grumpy_arrow"
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     assert doc["creator"].startswith("grumpy_arrow ")
     assert doc["kind"] == "dataframe"
     assert doc["rows"] == 4
     assert doc["schema"] == ["molecule", ["residue", "group"], "atom"]
-    assert doc["chunking"] == {"chunk_size": 5, "chunk_dim": None}
+    assert doc["chunking"] == {"chunk_size": 5, "shard_size": None, "chunk_dim": None}
     assert doc["compressor"] == "zstd"
     assert [c["name"] for c in doc["columns"]] == levels_frame().columns
     assert {c["name"]: c["level"] for c in doc["columns"]}["group_weight"] == "residue"
@@ -1301,25 +1340,28 @@ def test_lock_released_after_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("compressor", ["none", "zstd"])
-def test_append_does_not_rewrite_earlier_chunks(compressor: str, tmp_path: Path) -> None:
+def test_append_does_not_rewrite_earlier_shards(compressor: str, tmp_path: Path) -> None:
+    """An append rewrites at most the last shard file of each leaf: full shards are never
+    touched again (same bytes, same file)."""
     path = tmp_path / "s"
-    chunk = 4
 
     def batch(k: int) -> gr.GrumpyArray:  # 3 rows, 3 values
         return gr.array([[float(k), float(k) + 0.5], [], [float(-k)]])
 
     names = gr.array([["ab", "c"], ["d"]])
-    gr.save(batch(0), path, chunk_size=chunk, compressor=compressor)
-    gr.save(names, tmp_path / "t", chunk_size=chunk, compressor=compressor)
-    gr.append(batch(1), path)  # 6 values: chunk 0 of the values leaf is full
-    gr.append(names, tmp_path / "t")  # 8 bytes of strings: chunk 0 of the data is full
+    options = {"chunk_size": 4, "shard_size": 8, "compressor": compressor}
+    gr.save(batch(0), path, **options)
+    gr.save(names, tmp_path / "t", **options)
+    for k in (1, 2):
+        gr.append(batch(k), path)  # 9 values, 10 offsets: shard 0 of both leaves is full
+        gr.append(names, tmp_path / "t")  # 12 bytes of strings: shard 0 of the data is full
     watched = [
         path / "array/r.c-values/c/0",
         path / "array/r-offsets/c/0",
         tmp_path / "t/array/r.c-data/c/0",
     ]
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino) for p in watched}
-    for k in range(2, 22):
+    for k in range(3, 22):
         gr.append(batch(k), path)
         gr.append(names, tmp_path / "t")
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino) for p in watched}
@@ -1328,7 +1370,7 @@ def test_append_does_not_rewrite_earlier_chunks(compressor: str, tmp_path: Path)
     assert len(got) == 3 * 22
     assert got.to_list() == [row for k in range(22) for row in batch(k).to_list()]
     assert gr.load(tmp_path / "t").to_list() == names.to_list() * 22
-    assert len(list((path / "array/r.c-values/c").iterdir())) == math.ceil(66 / chunk)
+    assert len(list((path / "array/r.c-values/c").iterdir())) == math.ceil(66 / 8)
 
 
 # -- 7. corrupt and foreign stores --------------------------------------------------------
@@ -1336,8 +1378,9 @@ def test_append_does_not_rewrite_earlier_chunks(compressor: str, tmp_path: Path)
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    """A frame store with chunk_size 2: atom_x values [0.1, 0.2 | 0.3, 0.4 | None, 0.6]."""
-    gr.save(levels_frame(), tmp_path / "s", chunk_size=2)
+    """A frame store with inner chunks and shard files of 2 values: atom_x values
+    [0.1, 0.2 | 0.3, 0.4 | None, 0.6] in shard files c/0, c/1, c/2."""
+    gr.save(levels_frame(), tmp_path / "s", chunk_size=2, shard_size=2)
     return tmp_path / "s"
 
 
@@ -1369,7 +1412,7 @@ def test_truncated_chunk(size: int, store: Path) -> None:
 
 
 def test_truncated_chunk_compressed(tmp_path: Path) -> None:
-    gr.save(levels_frame(), tmp_path / "s", chunk_size=2, compressor="zstd")
+    gr.save(levels_frame(), tmp_path / "s", chunk_size=2, shard_size=2, compressor="zstd")
     with open(tmp_path / "s" / LEAF / "c" / "1", "r+b") as fh:
         fh.truncate(3)
     _raises_format_error(lambda: gr.load(tmp_path / "s"), str(tmp_path / "s"), LEAF)
@@ -1401,13 +1444,13 @@ def test_deleted_leaf_metadata(store: Path) -> None:
 
 def test_deleted_chunk(store: Path) -> None:
     (store / LEAF / "c" / "1").unlink()
-    _raises_format_error(lambda: gr.load(store), str(store), LEAF, "chunk 1")
-    assert any(LEAF in problem and "chunk 1" in problem for problem in gr.validate(store))
-    _raises_format_error(lambda: gr.open(store)[3], str(store), LEAF, "chunk 1")
+    _raises_format_error(lambda: gr.load(store), str(store), LEAF, "shard 1")
+    assert any(LEAF in problem and "shard 1" in problem for problem in gr.validate(store))
+    _raises_format_error(lambda: gr.open(store)[3], str(store), LEAF, "shard 1")
 
 
 def test_deleted_chunk_compressed(tmp_path: Path) -> None:
-    gr.save(levels_frame(), tmp_path / "s", chunk_size=2, compressor="zstd")
+    gr.save(levels_frame(), tmp_path / "s", chunk_size=2, shard_size=2, compressor="zstd")
     (tmp_path / "s" / LEAF / "c" / "1").unlink()
     _raises_format_error(lambda: gr.load(tmp_path / "s"), str(tmp_path / "s"), LEAF)
 

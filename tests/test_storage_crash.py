@@ -78,13 +78,14 @@ for k, batch in enumerate(batches, start=1):
 """
 
 
-def _leaf_tails(path: Path) -> dict[str, tuple[int, int]]:
-    """Leaves whose Zarr array is longer than the committed length: (shape, committed)."""
+def _short_leaves(path: Path) -> dict[str, tuple[int, int]]:
+    """Leaves whose Zarr shape is below the committed length: (shape, committed). (Shapes
+    grow geometrically, so a longer one is normal; only the manifest's length is data.)"""
     doc = json.loads((path / "grumpy.json").read_text())
     out = {}
     for name, spec in doc["leaves"].items():
         size = zarr.open_array(str(path), path=name, mode="r").shape[0]
-        if size != spec["length"]:
+        if size < spec["length"]:
             out[name] = (size, spec["length"])
     return out
 
@@ -138,7 +139,7 @@ def test_writer_killed_mid_append(compressor: str, delay: float, tmp_path: Path)
     got = gr.load(path)
     assert len(got) == (batches + 1) * ROWS
     assert_values_equal(got.to_dict(), expected(batches + 1))
-    assert _leaf_tails(path) == {}
+    assert _short_leaves(path) == {}
     h = gr.open(path)
     last = np.arange(batches * ROWS, (batches + 1) * ROWS)
     assert_values_equal(h[last].to_dict(), make_batch(batches).to_dict())

@@ -2,8 +2,9 @@
 
 The contract these tests define:
 
-1. descriptor race: loads and threads sharing one handle over a store of more chunk files
-   than the descriptor cache holds read exactly the stored data;
+1. descriptor race: loads and threads sharing one handle over a store of more shard files
+   than the pool of open shard files holds (so shards are evicted and reopened while
+   other threads read them) read exactly the stored data;
 2. concurrent writers: every append that returned is there exactly once, in order; a
    writer that cannot get the lock waits (``timeout=``) or raises ``StoreLockedError``;
    readers never see a torn state;
@@ -38,6 +39,7 @@ import pytest
 from _store_probes import (
     KILL_CHUNK,
     KILL_ROWS,
+    KILL_SHARD,
     OLD_STORE_BATCH,
     Child,
     ProbeServer,
@@ -77,12 +79,19 @@ def _without_lock(snapshot: dict[str, bytes]) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def race_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("race") / "race.gr"
-    gr.save(race_frame(), path, chunk_size=64)
+    gr.save(race_frame(), path, chunk_size=64, shard_size=64)
     return path
 
 
-def test_race_store_has_more_chunk_files_than_the_descriptor_cache(race_store: Path) -> None:
-    assert count_chunk_files(race_store) >= 1000
+def test_race_store_has_more_shard_files_than_the_open_shard_pool(race_store: Path) -> None:
+    # Per column: 3001 offsets and 9000 values in shard files of 64: 47 + 141 files.
+    assert count_chunk_files(race_store) == 6 * (47 + 141)
+    h = gr.open(race_store)
+    pool = h._store.shards
+    assert pool.limit == 256  # LocalShards: open shard files a handle keeps at most
+    assert count_chunk_files(race_store) > 4 * pool.limit
+    h.load()  # opens every shard file once: the pool stays at its limit
+    assert len(pool._open) == pool.limit
 
 
 def test_hundred_loads_equal_the_in_memory_frame(race_store: Path, server: ProbeServer) -> None:
@@ -178,7 +187,7 @@ def test_append_with_the_default_wait_raises_store_locked_error_after_lock_timeo
 def test_readers_see_only_whole_committed_appends(tmp_path: Path, server: ProbeServer) -> None:
     path = tmp_path / "torn.gr"
     rows, appends = 5, 200
-    gr.save(kill_batch(0, rows, light=True), path, chunk_size=KILL_CHUNK)
+    gr.save(kill_batch(0, rows, light=True), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD)
     done = tmp_path / "done"
     with spawn("child_append_batches", str(path), 1, appends, rows, str(done)) as writer:
         seen = server.call("probe_watch_loads", str(path), str(done), rows, appends + 1, 240.0,
@@ -271,7 +280,7 @@ def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
 @pytest.fixture
 def old_store(tmp_path: Path) -> Path:
     path = tmp_path / "old.gr"
-    gr.save(kill_batch(OLD_STORE_BATCH), path, chunk_size=KILL_CHUNK)
+    gr.save(kill_batch(OLD_STORE_BATCH), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD)
     return path
 
 
@@ -309,7 +318,13 @@ def test_killed_overwrite_leaves_the_old_or_the_new_store_whole(
         compressor = ("none", "zstd")[step % 2]
         path = tmp_path / f"o{step}" / "store.gr"
         path.parent.mkdir()
-        gr.save(kill_batch(OLD_STORE_BATCH), path, chunk_size=KILL_CHUNK, compressor=compressor)
+        gr.save(
+            kill_batch(OLD_STORE_BATCH),
+            path,
+            chunk_size=KILL_CHUNK,
+            shard_size=KILL_SHARD,
+            compressor=compressor,
+        )
         target = r.randint(0, count + 1)  # an item; `count`, `count + 1`: after the last one
         with spawn("child_overwrite", str(path), compressor, count, rows) as child:
             child.wait_for(lambda line: line == "ready")
@@ -423,9 +438,9 @@ def test_repeated_take_without_cache_reads_the_same_bytes_again(
 
 def test_durable_false_writes_the_same_data(tmp_path: Path) -> None:
     durable, fast = tmp_path / "durable.gr", tmp_path / "fast.gr"
-    gr.save(kill_batch(0), durable, chunk_size=KILL_CHUNK)
+    gr.save(kill_batch(0), durable, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD)
     gr.append(kill_batch(1), durable)
-    gr.save(kill_batch(0), fast, chunk_size=KILL_CHUNK, durable=False)
+    gr.save(kill_batch(0), fast, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD, durable=False)
     gr.append(kill_batch(1), fast, durable=False)
     assert gr.load(fast).to_dict() == gr.load(durable).to_dict() == kill_prefix(2)
     assert gr.validate(fast) == []
@@ -443,7 +458,7 @@ def test_durable_switch_decides_whether_writes_are_synced(
             os, name, lambda fd, real=real, name=name: (synced.append(name), real(fd))[1]
         )
     path = tmp_path / "s.gr"
-    gr.save(kill_batch(0), path, chunk_size=KILL_CHUNK, durable=durable)
+    gr.save(kill_batch(0), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD, durable=durable)
     after_save = len(synced)
     gr.append(kill_batch(1), path, durable=durable)
     if durable:

@@ -3,21 +3,22 @@
 Two pristine stores hold every leaf role: a frame (int and float values, validity, string
 offsets and data, own and shared level offsets, union type_ids and value_offsets at the
 root and inside lists) and an array (null list rows, a union inside lists). They are
-written with ``chunk_size=32`` (every leaf spans several chunks) and compressor ``none``
-and ``zstd``. Each case damages one leaf of a copy:
+written with ``chunk_size=32, shard_size=64`` (every leaf spans several shard files of two
+inner chunks) and compressor ``none`` and ``zstd``. Each case damages one leaf of a copy:
 
 - value damages, written through zarr into the leaf named by the manifest (so checksums
   stay valid): offsets that decrease, whose last entry points past the data, or whose first
   is negative; a union type id 7; a union value offset past its child; a validity leaf cut
   short;
-- file damages of one chunk file inside the committed range: truncated (to 100 bytes, or
-  half of a smaller chunk), missing, one flipped bit, zero length.
+- file damages of the middle shard file of the leaf (inside the committed range):
+  truncated (to half of its index, which ends the file), missing, one flipped bit (in the
+  values of a raw shard; in the middle of a compressed one), zero length.
 
 Then, in a child process (a segfault or a hang fails the case, not the run):
 ``gr.load(p).to_dict()`` (``to_list()`` for the array), ``gr.open(p)[rows]`` for every row
 (shuffled) and for a few rows, ``gr.validate(p)`` and the ``validate`` command. Each read
 gives a ``StoreFormatError`` naming the store and the leaf (value damages: also the first
-bad position; bit flips: a checksum; truncation: the right byte figures) or data exactly
+bad position; bit flips: a checksum; truncation: the bytes left) or data exactly
 equal to the undamaged data - never a signal, another exception type, or silently wrong
 data. Bit flips must be caught by a whole read. ``gr.validate`` reports a problem naming
 the store and the leaf (and the position, checksum or byte figures), and the command exits
@@ -26,6 +27,7 @@ with status 1 naming the leaf.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -161,9 +163,9 @@ def _message_gaps(case: dict[str, str], facts: dict[str, Any], message: str) -> 
         gaps.append(f"the first bad position {info['position']}")
     if damage == "chunk-bit-flip" and "checksum" not in message.lower():
         gaps.append("a checksum")
-    if damage == "chunk-truncated" and case["compressor"] == "none":
+    if damage == "chunk-truncated":
         figures = [int(a or b) for a, b in re.findall(r"(\d+) bytes|found (\d+)", message)]
-        limit = info["full_size"] + 4  # a whole chunk, with its crc32c
+        limit = info["file_size"]  # no figure larger than the undamaged file
         if info["cut"] not in figures or any(f > limit for f in figures):
             gaps.append(f"the byte figures ({info['cut']} bytes found, at most {limit} expected)")
     return gaps
@@ -217,6 +219,9 @@ def judge(case: dict[str, str], facts: dict[str, Any]) -> tuple[str, list[str]]:
 def test_pristine_stores_hold_every_leaf_role(matrix: Matrix) -> None:
     for key, leaves in matrix.leaves.items():
         assert leaves == sorted(CORRUPT_STORES[key.split("-")[1]]), key
+        for leaf in leaves:  # several shard files: a file damage spares the others
+            shards = os.listdir(Path(matrix.pristine[key], leaf, "c"))
+            assert len(shards) >= 2 and "0" in shards and "1" in shards, (key, leaf, shards)
     assert set(CORRUPT_LEAVES.values()) == {
         "values", "validity", "offsets", "data", "type_ids", "value_offsets"
     }  # fmt: skip

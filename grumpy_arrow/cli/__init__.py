@@ -180,6 +180,21 @@ def _store_parsers(sub: Any, common: _Parser) -> None:
         "every shard); list the problems and exit 1 if there are any.",
     )
     check.add_argument("path", help="a store path or fsspec URL")
+    up = sub.add_parser(
+        "upgrade",
+        parents=[common],
+        help="rewrite a store in the current format",
+        description="Rewrite a version-1 store (or every shard of a sharded dataset) in "
+        "the current format version, batch by batch, swapping the new store in whole; "
+        "stores already current are left alone.",
+    )
+    up.add_argument("path", help="a store path or fsspec URL")
+    up.add_argument(
+        "--compressor",
+        default="default",
+        choices=["default", "auto", "none", "zstd", "blosc"],
+        help="the new store's compressor (default: auto)",
+    )
 
 
 def _convert_parser(sub: Any, common: _Parser) -> None:
@@ -320,6 +335,10 @@ def _run(args: argparse.Namespace) -> int:
             print(text)
     elif command == "validate":
         return _validate(args.path)
+    elif command == "upgrade":
+        from grumpy_arrow.storage.upgrade import upgrade
+
+        print(upgrade(args.path, compressor=args.compressor))
     elif command == "convert":
         return _convert(args)
     elif command == "bench":

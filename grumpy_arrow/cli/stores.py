@@ -62,12 +62,9 @@ def _level_counts(rows: int, parts: list[tuple[Any, Any]]) -> dict[str, int]:
 
 
 def _leaves(layout: dict[str, Any]) -> list[str]:
-    roles = ("values", "validity", "offsets", "data", "type_ids", "value_offsets")
-    out = [layout[r] for r in roles if layout.get(r)]
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            out += _leaves(layout[child])
-    return out
+    from grumpy_arrow.storage.buffers import leaf_names
+
+    return leaf_names(layout)
 
 
 def _type(layout: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ Examples
 >>> root = tempfile.mkdtemp()
 >>> frame = gr.dataframe({"mol_go": [1, [2, 3], 4, [5]], "atom_z": [[6], [], [7, 8], [9]]},
 ...                      schema=["mol", "atom"])
->>> gr.save(frame, os.path.join(root, "in.gr"), chunk_size=2)
+>>> gr.save(frame, os.path.join(root, "in.gr"), chunk_size=2, shard_size=2)
 >>> ddf = gr.dask.read(os.path.join(root, "in.gr"))
 >>> ddf.npartitions, ddf.divisions, list(ddf.columns)
 (2, (0, 2, 3), ['mol_go', 'mol_go__is_scalar', 'atom_z'])

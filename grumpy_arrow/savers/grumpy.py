@@ -40,8 +40,9 @@ class GrumpySaver(Saver):
 
     Notes
     -----
-    Options: ``dtype`` (cast an array batch), ``compression`` (``"none"``, ``"zstd"``,
-    ``"blosc"``) and ``chunks`` (elements per chunk, or a chunk shape whose product is)
+    Options: ``dtype`` (cast an array batch), ``compression`` (``"auto"``, the default,
+    ``"none"``, ``"zstd"``, ``"blosc"``) and ``chunks`` (values per inner chunk, or a chunk
+    shape whose product is)
     apply when the store is created. Rectangular batches are stored as lists, so
     ``load()`` gives a ``GrumpyArray`` (``.to_numpy()`` makes it a NumPy array again).
 

@@ -5,6 +5,7 @@ from grumpy_arrow.storage.fragments import Fragment
 from grumpy_arrow.storage.handle import Handle, open_store
 from grumpy_arrow.storage.shard_writer import ShardedWriter
 from grumpy_arrow.storage.shards import ShardedHandle, consolidate
+from grumpy_arrow.storage.upgrade import upgrade
 from grumpy_arrow.storage.validate import store_info, validate
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "open_store",
     "save",
     "store_info",
+    "upgrade",
     "validate",
 ]

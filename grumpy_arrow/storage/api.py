@@ -99,6 +99,8 @@ def save(
     chunk_dim: Any = None,
     compressor: str = "default",
     mode: str = "w",
+    shard_size: int | None = None,
+    dictionary: Any = None,
     storage_options: dict[str, Any] | None = None,
     shard_rows: int | None = None,
     durable: bool = True,
@@ -114,13 +116,23 @@ def save(
     path : str or path
         A local path or an fsspec URL (``memory://``, ``file://``, ``s3://``...).
     chunk_size : int, optional
-        Elements per chunk of every leaf (default 262 144).
+        Values per inner chunk of every leaf (the unit a read decodes; default: 32 KiB
+        of values of a raw leaf, 4 KiB of a compressed one, so 512 for zstd int64).
     chunk_dim : str or int, optional
-        Apply ``chunk_size`` only to the leaves at this level (name) or depth; the others
-        use the default.
-    compressor : {"default", "none", "zstd", "blosc"}
-        ``"default"`` is ``"none"`` (measured fastest here; see docs/performance.md).
-        Every chunk also carries a crc32c checksum, verified when it is read whole.
+        Apply ``chunk_size`` and ``shard_size`` only to the leaves at this level (name)
+        or depth; the others use the defaults.
+    compressor : {"default", "auto", "none", "zstd", "blosc"}
+        ``"default"`` is ``"auto"``: zstd for each leaf whose first values it shrinks to
+        80 % or less, raw bytes for the others (measured in docs/performance.md).
+        Every inner chunk also carries a crc32c checksum, verified whenever it is read.
+    shard_size : int, optional
+        Values per shard file of every leaf, rounded up to whole inner chunks (default:
+        4 MiB of values; an append rewrites at most the last shard of each leaf).
+    dictionary : bool or list of str, optional
+        Store string and binary leaves dictionary-encoded (an ``int32`` index per row
+        into the distinct values): ``None`` (default) where the first batch has at least
+        256 values and at most one distinct value in 4, ``True`` always, ``False`` never,
+        or the names of the columns to encode. Loads give back plain strings.
     mode : {"w", "w-", "a"}
         Overwrite, fail if the store exists, or append to it if it exists. Overwriting a
         local store builds the new one beside it and swaps it in whole: a failure or a
@@ -153,14 +165,17 @@ def save(
         from grumpy_arrow.storage.shard_writer import save_sharded
 
         save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
-                     chunk_dim=chunk_dim, compressor=compressor, mode=mode,
+                     chunk_dim=chunk_dim, compressor=compressor, mode=mode, shard_size=shard_size,
+                     dictionary=dictionary,
                      storage_options=storage_options, timeout=timeout)  # fmt: skip
         return
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
     compressor = parse_compressor(compressor)
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    for what, value in (("chunk_size", chunk_size), ("shard_size", shard_size)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):  # fmt: skip
+            raise ValueError(f"{what} must be a positive int, got {value!r}")
     _check_chunk_dim_type(chunk_dim)
     items: Iterable[Any] = obj if _is_stream(obj) else [obj]
     store = LeafStore(path, storage_options, durable=durable)
@@ -175,7 +190,8 @@ def save(
 
         append_sharded(items, store, timeout=timeout)
         return
-    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
+    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
+               "shard_size": shard_size, "dictionary": dictionary}  # fmt: skip
     if store.local and not (exists and mode == "a"):
         refuse_foreign(store)  # before the lock file is created
     with lock(store, timeout=timeout):
@@ -224,10 +240,7 @@ def _replace_local(store: LeafStore, items: Iterable[Any], options: dict[str, An
             atomic.swap_in(tmp, store.root, durable=store.durable)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    store.close()
-    store._arrays.clear()
-    store._meta.clear()
-    store._docs.clear()
+    store.reset()
 
 
 def _clear_after_first(store: LeafStore, items: Iterable[Any]) -> Iterator[Any]:
@@ -314,10 +327,7 @@ def _clear(store: LeafStore) -> None:
     else:
         for entry in store.fs.ls(store.root, detail=False):
             store.fs.rm(entry, recursive=True)
-    store.close()
-    store._arrays.clear()
-    store._meta.clear()
-    store._docs.clear()
+    store.reset()
 
 
 def append(
@@ -453,15 +463,7 @@ def _select(manifest: Manifest, columns: list[str] | None, where: str) -> list[A
 
 
 def _leaf_names(layout: dict[str, Any]) -> list[str]:
-    out = [
-        layout[r]
-        for r in ("values", "validity", "offsets", "data", "type_ids", "value_offsets")
-        if layout.get(r)
-    ]
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            out += _leaf_names(layout[child])
-    return out
+    return bf.leaf_names(layout)
 
 
 def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
@@ -510,6 +512,8 @@ def _cut_node(
     if kind == "leaf":
         if layout.get("values"):
             put(layout["values"], n)
+        elif layout.get("indices"):  # a dictionary only grows: it stays whole
+            put(layout["indices"], n)
         else:  # strings and bytes: offsets and data
             end = value(layout["offsets"], n)
             put(layout["offsets"], n + 1, end)

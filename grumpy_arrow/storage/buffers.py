@@ -20,6 +20,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
+from grumpy_arrow.storage import dictionary
 
 __all__ = [
     "Reader",
@@ -28,11 +29,25 @@ __all__ = [
     "column_buffers",
     "layout_signature",
     "leaf_name",
+    "leaf_names",
     "level_leaf",
     "node_rows",
 ]
 
 Reader = Callable[[str], np.ndarray]
+ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets", "indices")
+"""Every role a leaf can play in a layout node (see docs/format.md)."""
+
+
+def leaf_names(layout: dict[str, Any]) -> list[str]:
+    """Every leaf a layout tree names, node by node (a node's own, then its children's)."""
+    out = [layout[r] for r in ROLES if layout.get(r)]
+    for child in ("content", "scalar", "list"):
+        if child in layout:
+            out += leaf_names(layout[child])
+    return out
+
+
 _STORED = {"bool_": "bool", "string": "uint8", "binary": "uint8"}
 
 
@@ -67,6 +82,8 @@ def stored_dtype(role: str, leaf_dtype: str) -> str:
         return "int8"
     if role == "data":
         return "uint8"
+    if role == "indices":
+        return "int32"
     return _STORED.get(leaf_dtype, leaf_dtype)
 
 
@@ -197,6 +214,8 @@ def node_rows(layout: dict[str, Any], lengths: Mapping[str, int]) -> int:
     """How many rows a node has, from the committed lengths of its leaves."""
     if layout["kind"] == "leaf" and "values" in layout:
         return lengths.get(layout["values"], 0)
+    if layout["kind"] == "leaf" and "indices" in layout:
+        return lengths.get(layout["indices"], 0)
     if layout["kind"] == "union":
         return lengths.get(layout["type_ids"], 0)
     return max(lengths.get(layout["offsets"], 0) - 1, 0)
@@ -269,18 +288,23 @@ def _assemble_leaf(
         offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
         data = read(layout["data"])
         ck.check_offsets(offsets, len(data), where, layout["offsets"])
-        if validity is not None:
+        if validity is not None and not layout.get("indices"):
             ck.check_length(validity, len(offsets) - 1, where, layout["validity"])
         typ = pa.large_string() if d.kind == "U" else pa.large_binary()
         width = layout.get("arrow")
+        indices = read(layout["indices"]) if layout.get("indices") else None
         buffers = [
-            None if mask is None else bitmap(validity),
+            None if mask is None or indices is not None else bitmap(validity),
             pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
             pa.py_buffer(np.ascontiguousarray(data)),
         ]
         arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
         if d.kind == "U" and layout["data"] not in verified:
             _check_utf8(arr, where, layout["data"])
+        if indices is not None:
+            if validity is not None:
+                ck.check_length(validity, len(indices), where, layout["validity"])
+            arr = dictionary.decode(indices, arr, validity, where, layout["indices"])
         if width in ("string", "binary"):  # the width it was saved with
             arr = arr.cast(pa.string() if width == "string" else pa.binary())
         return lay.Leaf(arr)

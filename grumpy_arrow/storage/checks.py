@@ -19,6 +19,7 @@ from grumpy_arrow.errors import StoreFormatError
 
 __all__ = [
     "check_dtype",
+    "check_indices",
     "check_length",
     "check_offsets",
     "check_positions",
@@ -95,6 +96,21 @@ def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, wher
             leaf,
             f"decreases at position {locate(at)} ({int(bounds[at - 1])} then "
             f"{int(bounds[at])}); offsets never decrease",
+        )
+
+
+def check_indices(indices: np.ndarray, size: int, where: str, leaf: str,
+                  locate: Locate = _same) -> None:  # fmt: skip
+    """Dictionary indices lie in ``[0, size)`` (the dictionary's entries)."""
+    if len(indices) == 0:
+        return
+    if int(indices.min()) < 0 or int(indices.max()) >= size:
+        bad = int(np.flatnonzero((indices < 0) | (indices >= size))[0])
+        raise _fail(
+            where,
+            leaf,
+            f"holds {int(indices[bad])} at position {locate(bad)}; the dictionary has "
+            f"{size} entries",
         )
 
 

@@ -1,9 +1,10 @@
 """Fragments: picklable row ranges of a store, the unit of work of Dask and Ray readers.
 
 ``h.fragments()`` cuts a store (or a sharded dataset) into consecutive row ranges that
-cover every row exactly once, in order. A fragment never crosses a shard, and its ends sit
-on chunk boundaries of the outer (row-level) leaves: with the default size a fragment is
-one outer chunk of rows, so two fragments never decode the same outer chunk. A
+cover every row exactly once, in order. A fragment never crosses a shard of a sharded
+dataset, and its ends sit on inner-chunk boundaries of the outer (row-level) leaves, so
+two fragments never decode the same inner chunk; with the default size a fragment is one
+shard file of rows (of the row-level leaf with the smallest shards). A
 :class:`Fragment` is a small frozen value (path, options, row range, shard, columns): it
 pickles to another process or machine, where :meth:`Fragment.to_arrow` and
 :meth:`Fragment.to_grumpy` open the store (once per process) and read the range through the
@@ -14,7 +15,7 @@ Examples
 >>> import os, tempfile, pickle, grumpy_arrow as gr
 >>> path = os.path.join(tempfile.mkdtemp(), "frags.gr")
 >>> gr.save(gr.array([[i] * (i % 3) for i in range(10)]), path, shard_rows=6, chunk_size=4)
->>> frags = gr.open(path).fragments()
+>>> frags = gr.open(path).fragments(rows_per_fragment=4)
 >>> [(f.start, f.stop, f.shard) for f in frags]
 [(0, 4, 'shard-000000'), (4, 6, 'shard-000000'), (6, 10, 'shard-000001')]
 >>> pickle.loads(pickle.dumps(frags[1])).to_grumpy().to_list()
@@ -48,7 +49,7 @@ __all__ = ["FRAGMENT_CACHE", "TABLE_COLUMN", "Fragment", "plan_fragments", "tabl
 
 FRAGMENT_CACHE = 64 * 2**20  # the chunk cache the fragment handles of a process share
 TABLE_COLUMN = "values"  # an array store's column in tables and frames (as gr.to_parquet)
-_ROW_KEYS = ("values", "validity", "offsets", "type_ids", "value_offsets")
+_ROW_KEYS = ("values", "validity", "offsets", "type_ids", "value_offsets", "indices")
 _OPEN_LIMIT = 16  # handles kept open per process
 
 
@@ -205,8 +206,8 @@ def _store_fragments(
     n = len(handle)
     if n == 0:
         return []
-    chunk = outer_chunk(handle)
-    bounds = _bounds(n, chunk, size)
+    chunk, per_file = outer_chunk(handle)
+    bounds = _bounds(n, chunk, per_file if size is None else size)
     columns = None if handle._columns is None else tuple(handle._columns)
     per_row = _store_bytes(handle) / n
     common: dict[str, Any] = {"kind": handle.kind, "shard": shard, "offset": offset,
@@ -218,12 +219,12 @@ def _store_fragments(
     ]
 
 
-def _bounds(n: int, chunk: int, size: int | None) -> np.ndarray:
+def _bounds(n: int, chunk: int, size: int) -> np.ndarray:
     """Fragment boundaries in ``[0, n]``: every ``step`` rows, where ``step`` is a whole
     number of chunks (at most ``size``, at least one); a ``size`` below one chunk cuts
     every chunk into pieces of ``size`` rows, so no fragment straddles a chunk boundary."""
-    if size is None or size >= chunk:
-        step = chunk if size is None else (size // chunk) * chunk
+    if size >= chunk:
+        step = (size // chunk) * chunk
         starts = np.arange(0, n, step, dtype=np.int64)
     else:
         within = np.arange(0, chunk, size, dtype=np.int64)
@@ -233,18 +234,27 @@ def _bounds(n: int, chunk: int, size: int | None) -> np.ndarray:
     return np.concatenate([starts, [n]])
 
 
-def outer_chunk(handle: Handle) -> int:
-    """Rows per chunk of the row-level leaves of the handle's columns (writers give them
-    one size; the largest, should they differ)."""
+def outer_chunk(handle: Handle) -> tuple[int, int]:
+    """``(chunk, shard)`` in rows of the row-level leaves of the handle's columns: the
+    largest inner chunk (a multiple of the others: every default chunk length is a power
+    of two, and ``chunk_size=`` gives all leaves one) and the smallest shard, rounded down
+    to whole chunks (a fragment of that many rows reads whole shard files)."""
     manifest = handle.manifest
     store = handle._store
-    sizes = [
-        store.leaf_meta(name)[0]
+    formats = [
+        store.format(name)
         for spec in handle._specs()
         for key in _ROW_KEYS
-        if (name := spec.layout.get(key)) and name in manifest.leaves
+        if (name := spec.layout.get(key))
+        and name in manifest.leaves
+        and not (key == "offsets" and spec.layout.get("indices"))  # a dictionary's
     ]
-    return max(sizes) if sizes else max(len(handle), 1)
+    if not formats:
+        rows = max(len(handle), 1)
+        return rows, rows
+    chunk = max(f.chunk for f in formats)
+    shard = min(f.shard for f in formats)
+    return chunk, max(chunk, shard // chunk * chunk)
 
 
 def _store_bytes(handle: Handle) -> int:

@@ -1,9 +1,17 @@
 """``gr.open``: lazy handles that read only the leaf ranges a selection needs.
 
-The read planner turns a set of rows into sorted ranges, walks each column's layout tree
-(offsets first, then the ranges of the content they point to), merges ranges that share
-chunks or sit close together, and reads each leaf's merged ranges in one go; columns are
-read concurrently. A decoded-chunk LRU cache with a byte budget serves repeated reads, and
+The read path has three parts:
+
+- the **planner** (here): a set of rows becomes sorted row ranges, and each column's
+  layout tree is walked level by level with whole-array NumPy work — offsets of all the
+  ranges first (one gather per level, shared by the columns of a frame level), then the
+  ranges of the content they point to — down to one gather per leaf;
+- the **backend** (:meth:`.zarr.LeafStore.backend`): the direct local reader
+  (:mod:`.local`) or zarr-python (:class:`.zarr.ZarrLeaves`), which turns a leaf's
+  ranges into the inner chunks they touch and gathers the values;
+- the **cache** (:mod:`.cache`): decoded inner chunks, one key type and one LRU with a
+  byte budget per handle.
+
 ``stats()`` counts the bytes and chunks read so partial I/O is testable.
 """
 
@@ -28,8 +36,9 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
+from grumpy_arrow.storage.buffers import _check_utf8, node_rows
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
-from grumpy_arrow.storage.buffers import node_rows
+from grumpy_arrow.storage.dictionary import decode, strings
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
@@ -41,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Handle", "open_store", "parse_rows"]
 
 DEFAULT_CACHE = 256 * 2**20
-GAP_BYTES = 8 * 1024  # ranges closer than this are read as one (two pages)
 PARALLEL_ROWS = 4096  # read columns on threads only for selections larger than this
 _POOL: list[ThreadPoolExecutor] = []
 
@@ -146,10 +154,11 @@ class Handle:
         if self._at is not None:
             self._manifest = manifest_at(self._store, self._manifest, self._at)
         self._selection_id = 0
-        self._touched: dict[str, int] = {}
-        self._memo: list[tuple[Any, np.ndarray]] = []
-        self._store_bytes: int | None = None
+        # Level offsets read in the current selection, by (leaf, ranges): every column of
+        # a level uses them (one entry per level; emptied when a selection starts).
+        self._memo: dict[Any, np.ndarray] = {}
         self._lengths: dict[str, int] | None = None
+        self._dictionaries: dict[str, pa.Array] = {}
         self._typed: set[str] = set()
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
@@ -304,9 +313,9 @@ class Handle:
         out._path, out._options, out._columns = self._path, self._options, columns
         out._at = self._at
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
-        out._selection_id, out._touched, out._memo = 0, self._touched, []
-        out._store_bytes = self._store_bytes
+        out._selection_id, out._memo = 0, {}
         out._lengths, out._typed = self._lengths, self._typed
+        out._dictionaries = self._dictionaries
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
                 raise ColumnNotFoundError(
@@ -332,27 +341,8 @@ class Handle:
     def _take(self, indices: Any, columns: list[str] | None) -> Any:
         rows = self._rows(indices)
         view = self if columns is None else self._view(columns)
-        specs = view._specs()
         self._selection_id += 1
-        resident = self._resident()
-        if resident is None:
-            read_before = self._store.stats.bytes_read
-            out = self._take_planned(rows, specs)
-            if self._store.stats.bytes_read != read_before:
-                self._resident(admit=True)  # read from disk again: maybe keep the store
-            return out
-        loaded, table = resident
-        if self._manifest.kind == "array":
-            return loaded[rows]
-        names = [s.name for s in specs]
-        if table is None:
-            return loaded[names][rows] if len(names) != len(loaded.columns) else loaded[rows]
-        # One Arrow take over every column, then a frame of columns known to be valid.
-        if len(names) != table.num_columns:
-            table = table.select(names)
-        picked = table.take(rows)
-        picked_columns = {n: GrumpyArray(_one_chunk(picked.column(i))) for i, n in enumerate(names)}
-        return DataFrame._from_valid(picked_columns, loaded.schema, len(rows))
+        return self._take_planned(rows, view._specs())
 
     def _take_planned(self, rows: np.ndarray, specs: list[ColumnSpec]) -> Any:
         """Rows read through the planner (the store is not resident)."""
@@ -513,6 +503,13 @@ class Handle:
     ) -> lay.Leaf:
         d = dt.dtype(layout["dtype"])
         mask = None if validity is None else ~validity
+        if d.kind in "US" and layout.get("indices"):
+            indices = self._gather(layout["indices"], starts, stops)
+            arr = decode(indices, self._dictionary(layout), validity, self._store.url,
+                         layout["indices"], _locator(starts, stops))  # fmt: skip
+            if layout.get("arrow") in ("string", "binary"):  # the width it was saved with
+                arr = arr.cast(pa.string() if layout["arrow"] == "string" else pa.binary())
+            return lay.Leaf(arr)
         if d.kind in "US":
             data_length = self._manifest.leaves[layout["data"]].length
             bounds = self._offsets(layout["offsets"], starts, stops, data_length)
@@ -537,35 +534,34 @@ class Handle:
         values = self._gather(layout["values"], starts, stops)
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
-    def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-        """Values of ``[starts[i], stops[i])`` concatenated, reading merged blocks.
+    def _dictionary(self, layout: dict[str, Any]) -> pa.Array:
+        """The committed dictionary of a dictionary-encoded leaf, read whole and checked
+        once per handle (dictionaries are small: one entry per distinct value)."""
+        key = layout["offsets"]
+        found = self._dictionaries.get(key)
+        if found is None:
+            leaves = self._manifest.leaves
+            offsets = self._store.read_whole(key, leaves[key].length)
+            data = self._store.read_whole(layout["data"], leaves[layout["data"]].length)
+            ck.check_offsets(offsets, len(data), self._store.url, key)
+            found = strings(offsets, data, layout["dtype"] == "binary")
+            if layout["dtype"] == "string" and not self._store.checksummed(layout["data"]):
+                _check_utf8(found, self._store.url, layout["data"])
+            self._dictionaries[key] = found
+        return found
 
-        With the chunk cache, a leaf that fits in a quarter of the budget is kept whole
-        after its second use, and later gathers are one fancy index into it.
-        """
+    def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+        """Values of ``[starts[i], stops[i])`` concatenated: one whole-array gather per
+        leaf by the store's backend, through the chunk cache."""
         store = self._store
         length = self._manifest.leaves[name].length
-        dtype = store.leaf_meta(name)[1]
-        if len(starts) == 0:
-            return np.zeros(0, dtype=dtype)
-        # Columns of one level share its offsets leaf: read those ranges once per selection.
-        memo_key = (self._selection_id, name, starts.tobytes(), stops.tobytes())
-        if self._memo and self._memo[0][0] == memo_key:
-            return self._memo[0][1]
-        out = self._gather_ranges(name, starts, stops, length, dtype)
-        if name.startswith("_levels/"):
-            self._memo[:] = [(memo_key, out)]
-        return out
-
-    def _gather_ranges(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
-                       dtype: np.dtype[Any]) -> np.ndarray:  # fmt: skip
-        store = self._store
-        if int(stops.max()) > length or int(starts.min()) < 0:
+        if len(starts) and (int(stops.max()) > length or int(starts.min()) < 0):
             raise StoreFormatError(
                 f"{store.url}: leaf {name!r} is read from {int(starts.min())} up to "
                 f"{int(stops.max())} but commits {length} values"
             )
         if name not in self._typed:
+            dtype = store.format(name).dtype
             ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
             shape = store.leaf_length(name)
             if shape < length:
@@ -574,117 +570,19 @@ class Handle:
                     f"missing); the manifest commits {length}"
                 )
             self._typed.add(name)
-        gap = GAP_BYTES // dtype.itemsize
-        # Merge ranges into blocks (sorted input: a new block starts at a big gap).
-        new_block = np.ones(len(starts), dtype=bool)
-        new_block[1:] = starts[1:] - np.maximum.accumulate(stops)[:-1] > gap
-        block_id = np.cumsum(new_block) - 1
-        block_start = starts[new_block]
-        block_stop = np.maximum.reduceat(stops, np.flatnonzero(new_block))
-        blocks = self._cached_blocks(name, block_start, block_stop, length)
-        whole = None if blocks is not None else self._whole(name, length, dtype)
-        if whole is not None:
-            if len(starts) == 1:
-                return whole[int(starts[0]) : int(stops[0])]
-            return whole[expand_ranges(starts, stops - starts)]
-        if blocks is None:
-            if self._cache is None or len(block_start) > 1:
-                store.advise(name, block_start, block_stop)
-            blocks = [
-                store.read(name, int(a), int(b), self._cache, length, self._admit)
-                for a, b in zip(block_start, block_stop, strict=True)
-            ]
-        if len(blocks) == 1 and len(starts) == 1:
-            return blocks[0]
-        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        base = np.concatenate([[0], np.cumsum([len(b) for b in blocks])])[:-1]
-        local = starts - block_start[block_id] + base[block_id]
-        return joined[expand_ranges(local, stops - starts)]
-
-    def _cached_blocks(self, name: str, starts: np.ndarray, stops: np.ndarray,
-                       length: int) -> list[np.ndarray] | None:  # fmt: skip
-        """The blocks of a selection when the cache holds every one (a repeated selection
-        reads nothing and admits nothing), else None."""
-        if self._cache is None:
-            return None
-        out = []
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            found = self._store.cached(name, a, b, self._cache, length)
-            if found is None:
-                return None
-            out.append(found)
-        with self._store.stats.lock:
-            self._store.stats.cache_hits += len(out)
+        # Columns of one level share its offsets leaf: read those ranges once per selection.
+        shared = name.startswith("_levels/")
+        if shared:
+            memo_key = (self._selection_id, name, starts.tobytes(), stops.tobytes())
+            found = self._memo.get(memo_key)
+            if found is not None:
+                return found
+        out = store.gather(name, starts, stops, length, self._cache)
+        if shared:
+            if len(self._memo) > 64:  # an earlier selection's (each level is read once)
+                self._memo.clear()
+            self._memo[memo_key] = out
         return out
-
-    def _resident(self, *, admit: bool = False) -> Any:
-        """The whole store in memory when it fits in a quarter of the cache budget (warm
-        small stores): a selection is then an in-memory ``take``, without a read plan.
-
-        It is loaded (``admit``) after the second selection that had to read from disk
-        once the handle is busy; a selection served from the cache loads nothing."""
-        cache = self._cache
-        if cache is None:
-            return None
-        holder = cache.get(("", -2))
-        if holder is not None:
-            with self._store.stats.lock:
-                self._store.stats.cache_hits += 1
-            return holder.item()
-        leaves = self._manifest.leaves
-        total = sum(
-            spec.length * self._store.leaf_meta(n)[1].itemsize for n, spec in leaves.items()
-        )
-        if not admit or total > cache.budget // 4 or not self._busy():
-            return None
-        if not cache.seen(("", -2)):
-            return None
-        loaded = load_manifest(self._store, self._manifest, None)
-        holder = np.empty((), dtype=object)
-        table = None
-        if self._manifest.kind == "dataframe" and not any(
-            loaded[c].is_union for c in loaded.columns
-        ):
-            table = loaded.to_arrow()  # union columns take the node path (compact children)
-        holder[()] = (loaded, table)
-        cache.put(("", -2), holder, nbytes=total)  # its nbytes does not see what it holds
-        return (loaded, table)
-
-    def _busy(self) -> bool:
-        """Whether this handle has read at least an eighth of the store: from then on whole
-        chunks, leaves and (small) stores are kept, since it is being read a lot. Before,
-        reads stay exact, so a few random selections read a small fraction of the store."""
-        if self._store_bytes is None:
-            self._store_bytes = sum(
-                spec.length * self._store.leaf_meta(name)[1].itemsize
-                for name, spec in self._manifest.leaves.items()
-            )
-        return self._store.stats.bytes_read * 8 >= self._store_bytes
-
-    def _admit(self, key: tuple[str, int]) -> bool:
-        """Whether a chunk is read whole and cached: the handle is busy and an earlier
-        selection needed the chunk (two touches within one selection do not count)."""
-        first = self._touched.setdefault(f"{key[0]}#{key[1]}", self._selection_id)
-        return first != self._selection_id and self._busy()
-
-    def _whole(self, name: str, length: int, dtype: np.dtype[Any]) -> np.ndarray | None:
-        cache = self._cache
-        if cache is None or length * dtype.itemsize > cache.budget // 4:
-            return None
-        key = (name, -1)
-        found = cache.get(key)
-        if found is not None:
-            with self._store.stats.lock:
-                self._store.stats.cache_hits += 1
-            return found
-        # Admit a whole leaf when a later selection needs it again (one selection that
-        # touches a shared offsets leaf from several columns does not count).
-        first = self._touched.setdefault(name, self._selection_id)
-        if first == self._selection_id or not self._busy():
-            return None
-        values = self._store.read_whole(name, length)
-        cache.put(key, values)
-        return values
 
 
 def select(handle: Any, key: Any) -> Any:

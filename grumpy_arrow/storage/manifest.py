@@ -58,7 +58,9 @@ __all__ = [
 ]
 
 FORMAT = "grumpy_arrow"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
+"""Store versions this library reads (it writes :data:`VERSION`; appends keep a store's own)."""
 MANIFEST_NAME = "grumpy.json"
 
 MAX_LENGTH = 1 << 48
@@ -80,7 +82,7 @@ LAYOUT_DTYPES: dict[str, str | None] = {
     "binary": None,
 }
 _ROLE_DTYPES = {"offsets": "int64", "value_offsets": "int64", "validity": "bool",
-                "type_ids": "int8", "data": "uint8"}  # fmt: skip
+                "type_ids": "int8", "data": "uint8", "indices": "int32"}  # fmt: skip
 _ARROW_WIDTHS = {"string": ("string", "large_string"), "binary": ("binary", "large_binary")}
 # ``shard_name``'s output exactly: six digits, or more without a leading zero.
 _SHARD_NAME = re.compile(r"shard-([0-9]{6}|[1-9][0-9]{6,11})")
@@ -140,9 +142,10 @@ class Manifest:
     leaves: dict[str, LeafSpec]
     schema: list[Any] | None = None
     levels: tuple[LevelSpec, ...] = ()
-    chunk_size: int = 0
+    chunk_size: int | None = None
     chunk_dim: Any = None
-    compressor: str = "none"
+    shard_size: int | None = None
+    compressor: str = "auto"
     creator: str = ""
     version: int = VERSION
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -163,11 +166,17 @@ class Manifest:
                 {"name": c.name, "level": c.level, "layout": c.layout} for c in self.columns
             ],
             "leaves": {name: spec.to_json() for name, spec in sorted(self.leaves.items())},
-            "chunking": {"chunk_size": self.chunk_size, "chunk_dim": self.chunk_dim},
+            "chunking": self._chunking(),
             "compressor": self.compressor,
             "attrs": self.attrs,
         }
         return json.dumps(doc, indent=1)
+
+    def _chunking(self) -> dict[str, Any]:
+        if self.version == 1:
+            return {"chunk_size": self.chunk_size, "chunk_dim": self.chunk_dim}
+        return {"chunk_size": self.chunk_size, "shard_size": self.shard_size,
+                "chunk_dim": self.chunk_dim}  # fmt: skip
 
     def column(self, name: str) -> ColumnSpec:
         """The column spec by name (KeyError if absent)."""
@@ -270,10 +279,11 @@ def _document(text: str | bytes, where: str) -> dict[str, Any]:
             f"expected {FORMAT!r} (not a grumpy_arrow store)"
         )
     version = doc.get("version")
-    if type(version) is not int or version != VERSION:
+    if type(version) is not int or version not in READABLE:
         raise StoreFormatError(
             f"{where}: {MANIFEST_NAME} field 'version': unknown store version "
-            f"{_show(version)}; this grumpy_arrow reads version {VERSION}"
+            f"{_show(version)}; this grumpy_arrow reads versions "
+            f"{', '.join(map(str, READABLE))}"
         )
     return doc
 
@@ -377,11 +387,19 @@ def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
     _check_references(refs, levels, leaves, f)
     for i, column in enumerate(columns):
         _check_lengths(column.layout, rows, leaves, f"columns[{i}].layout", f, root=True)
-    chunking = f.as_obj(doc["chunking"], "chunking", ("chunk_size", "chunk_dim"))
-    chunk_size = f.as_int(chunking["chunk_size"], "chunking.chunk_size", low=1, high=MAX_CHUNK_SIZE)
+    keys = ("chunk_size", "chunk_dim") if doc["version"] == 1 else ("chunk_size", "shard_size",
+                                                                   "chunk_dim")  # fmt: skip
+    chunking = f.as_obj(doc["chunking"], "chunking", keys)
+    chunk_size = chunking["chunk_size"]
+    if chunk_size is not None or doc["version"] == 1:  # null (by bytes) from version 2 on
+        chunk_size = f.as_int(chunk_size, "chunking.chunk_size", low=1, high=MAX_CHUNK_SIZE)
+    shard_size = chunking.get("shard_size")
+    if shard_size is not None:
+        shard_size = f.as_int(shard_size, "chunking.shard_size", low=1, high=MAX_CHUNK_SIZE)
     compressor = doc["compressor"]
-    if not isinstance(compressor, str) or compressor not in COMPRESSORS:
-        raise f.wrong("compressor", f"one of {', '.join(map(repr, COMPRESSORS))}", compressor)
+    known = COMPRESSORS if doc["version"] > 1 else tuple(c for c in COMPRESSORS if c != "auto")
+    if not isinstance(compressor, str) or compressor not in known:
+        raise f.wrong("compressor", f"one of {', '.join(map(repr, known))}", compressor)
     attrs = doc.get("attrs", {})
     if not isinstance(attrs, dict):
         raise f.wrong("attrs", "an object", attrs)
@@ -396,6 +414,7 @@ def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
         levels=levels,
         chunk_size=chunk_size,
         chunk_dim=_parse_chunk_dim(chunking["chunk_dim"], schema, f),
+        shard_size=shard_size,
         compressor=compressor,
         creator=f.as_str(doc.get("creator", ""), "creator"),
         version=doc["version"],
@@ -548,7 +567,9 @@ def _parse_node(node: Any, field: str, depth: int, refs: list[_Ref], f: _Fields)
             raise f.wrong(f"{field}.dtype", f"a grumpy dtype ({', '.join(LAYOUT_DTYPES)})", dtype)
         fixed = LAYOUT_DTYPES[dtype] is not None
         roles = ("values", "validity") if fixed else ("offsets", "data", "validity")
-        f.as_obj(node, field, ("kind", "dtype", *roles), () if fixed else ("arrow",))
+        f.as_obj(node, field, ("kind", "dtype", *roles), () if fixed else ("arrow", "indices"))
+        if "indices" in node:  # dictionary-encoded: offsets and data hold the dictionary
+            roles = (*roles, "indices")
         if "arrow" in node and node["arrow"] not in _ARROW_WIDTHS[dtype]:
             raise f.wrong(
                 f"{field}.arrow", " or ".join(map(repr, _ARROW_WIDTHS[dtype])), node["arrow"]
@@ -693,6 +714,12 @@ def _check_lengths(
     kind = node["kind"]
     if kind == "leaf" and "values" in node:
         expect("values", rows)
+    elif kind == "leaf" and "indices" in node:  # the dictionary has its own length
+        expect("indices", rows)
+        spec = leaves.get(node["offsets"])
+        if spec is not None and spec.length == 0:
+            raise f.fail(f"field 'leaves.{node['offsets']}.length' is 0; offsets have >= 1 entry")
+        expect("data", (spec.last or 0) if spec is not None else 0)
     elif kind == "leaf":
         expect("data", expect("offsets", rows + 1) or 0)
     elif kind == "list":
@@ -717,6 +744,8 @@ def _node_rows(node: dict[str, Any], leaves: dict[str, LeafSpec]) -> int:
     """A node's rows by the length of its values or offsets leaf."""
     if "values" in node:
         return leaves[node["values"]].length
+    if "indices" in node:
+        return leaves[node["indices"]].length
     return max(leaves[node["offsets"]].length - 1, 0)
 
 

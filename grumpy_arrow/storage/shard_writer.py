@@ -98,7 +98,7 @@ class ShardedWriter:
         exists; ``"a"`` continues after this writer's last existing shard, filling it if
         it holds fewer than ``shard_rows`` rows. New shards of ``"a"`` take the columns,
         chunking and compressor of the dataset's existing shards.
-    chunk_size, chunk_dim, compressor :
+    chunk_size, chunk_dim, compressor, shard_size, dictionary :
         As for :func:`grumpy_arrow.save`.
     like : array or frame, optional
         An object (an empty slice is enough) whose columns and layouts the new shards
@@ -144,6 +144,8 @@ class ShardedWriter:
         compressor: str = "default",
         storage_options: dict[str, Any] | None = None,
         like: Any = None,
+        shard_size: int | None = None,
+        dictionary: Any = None,
     ) -> None:
         self._start = _check_int(shard_start, "shard_start", 0)
         self._step = _check_int(shard_step, "shard_step", 1)
@@ -153,8 +155,11 @@ class ShardedWriter:
         compressor = parse_compressor(compressor)
         if chunk_size is not None:
             _check_int(chunk_size, "chunk_size", 1)
+        if shard_size is not None:
+            _check_int(shard_size, "shard_size", 1)
         self._options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim,
-                         "compressor": compressor}  # fmt: skip
+                         "compressor": compressor, "shard_size": shard_size,
+                         "dictionary": dictionary}  # fmt: skip
         self._top = LeafStore(path, storage_options)
         _refuse_single(self._top)
         self._template: Manifest | None = None
@@ -374,6 +379,8 @@ def save_sharded(
     mode: str,
     storage_options: dict[str, Any] | None,
     timeout: float | None = None,
+    shard_size: int | None = None,
+    dictionary: Any = None,
 ) -> None:
     """``gr.save(..., shard_rows=N)``: one writer, then :func:`consolidate`."""
     _check_int(shard_rows, "shard_rows", 1)
@@ -399,7 +406,8 @@ def save_sharded(
         if store.local:
             for _, name in list_shards(store):
                 _refuse_link(store, name)
-    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor}
+    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
+               "shard_size": shard_size, "dictionary": dictionary}  # fmt: skip
     with lock(store, timeout=timeout):
         if exists and store.local:
             # Built beside the old dataset (or store) and swapped in whole: bad input, an

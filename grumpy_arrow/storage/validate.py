@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreFormatError
+from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.api import load_manifest, read_manifest
 from grumpy_arrow.storage.manifest import Manifest, ShardedManifest
 from grumpy_arrow.storage.shards import check_same, read_any, shard_store
@@ -105,14 +106,14 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
     if str(arr.dtype) != dtype:
         out.append(f"{where} has dtype {arr.dtype}; the manifest says {dtype}")
     try:
-        chunk, np_dtype, direct = store.leaf_meta(name)
+        fmt = store.format(name)
     except (GrumpyError, ValueError, OSError) as err:
         return [*out, str(err)]
-    if chunk < 1:
-        return [*out, f"{where} has chunk length {chunk}; expected an int >= 1"]
-    if direct and length:
-        count = -(-length // chunk)
-        out += _check_chunk_files(store, name, where, count, chunk * np_dtype.itemsize)
+    if store.local and length:
+        count = -(-length // fmt.shard)
+        least = sh.index_bytes(fmt) if fmt.sharded else 1
+        out += _check_chunk_files(store, name, where, count, least,
+                                  "shard" if fmt.sharded else "chunk")  # fmt: skip
     if out:
         return out
     try:
@@ -133,9 +134,10 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
     return out
 
 
-def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size: int
-                       ) -> list[str]:  # fmt: skip
-    """Chunks ``0 .. count - 1`` of a direct leaf exist with at least ``size`` bytes.
+def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size: int,
+                       noun: str) -> list[str]:  # fmt: skip
+    """Files ``0 .. count - 1`` (shards, or version-1 chunks) of a local leaf exist with at
+    least ``size`` bytes.
 
     Lists the leaf's chunk folder once, so the work is bounded by the files present
     however large ``count`` (a manifest's claim) is.
@@ -154,18 +156,18 @@ def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size
         first = next(k for k, got in enumerate([*have, count]) if k != got)
         path = os.path.join(folder, str(first))
         if count - len(have) == 1:
-            out.append(f"{where} is missing chunk {first} ({path})")
+            out.append(f"{where} is missing {noun} {first} ({path})")
         else:
-            out.append(f"{where} is missing {count - len(have)} of its {count} chunks, the "
-                       f"first chunk {first} ({path})")  # fmt: skip
+            out.append(f"{where} is missing {count - len(have)} of its {count} {noun}s, the "
+                       f"first {noun} {first} ({path})")  # fmt: skip
     for k in have:
         try:
             got = os.path.getsize(present[k])
         except OSError as err:
-            out.append(f"{where} chunk {k} cannot be read ({err.strerror})")
+            out.append(f"{where} {noun} {k} cannot be read ({err.strerror})")
             continue
         if got < size:
-            out.append(f"{where} chunk {k} is truncated: {got} bytes, expected {size}")
+            out.append(f"{where} {noun} {k} is truncated: {got} bytes, expected at least {size}")
     return out
 
 
@@ -223,7 +225,7 @@ def _store_info(store: LeafStore, manifest: Manifest, *, sizes: bool = True) -> 
     nbytes = _bytes_on_disk(store) if sizes else -1
     chunks = {}
     for name in manifest.leaves:
-        chunks[name] = store.leaf_meta(name)[0]
+        chunks[name] = store.format(name).chunk
     from grumpy_arrow.storage.buffers import layout_signature
 
     return {

@@ -22,6 +22,8 @@ from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreLockedError
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import buffers as bf
+from grumpy_arrow.storage import checks as ck
+from grumpy_arrow.storage import dictionary
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     ColumnSpec,
@@ -43,9 +45,10 @@ __all__ = [
 ]
 
 ARRAY_COLUMN = "array"
-DEFAULT_CHUNK = 1 << 18  # elements per chunk; see docs/performance.md for the measurement
+DEFAULT_CHUNK = None  # elements per inner chunk: None sizes them by bytes (sharding.INNER_BYTES)
 LOCK_NAME = "grumpy.lock"
 LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the lock by default
+ROLES = bf.ROLES
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def _validity_rows(
 
 def _roles(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
     """Leaf name -> role for every leaf a layout names."""
-    for role in ("values", "validity", "offsets", "data", "type_ids", "value_offsets"):
+    for role in ROLES:
         if layout.get(role):
             out[layout[role]] = role
     if layout["kind"] == "list":
@@ -124,7 +127,7 @@ def _roles(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
 
 
 def _depths(layout: dict[str, Any], depth: int, out: dict[str, int]) -> dict[str, int]:
-    for role in ("values", "validity", "offsets", "data", "type_ids", "value_offsets"):
+    for role in ROLES:
         if layout.get(role):
             out.setdefault(layout[role], depth)
     if layout["kind"] == "list":
@@ -154,10 +157,23 @@ def _dtype_of(layout: dict[str, Any], name: str) -> str | None:
 
 
 def new_manifest(
-    batch: Batch, *, chunk_size: int | None, chunk_dim: Any, compressor: str
+    batch: Batch,
+    *,
+    chunk_size: int | None,
+    chunk_dim: Any,
+    compressor: str,
+    shard_size: int | None = None,
+    dictionary: Any = None,
 ) -> Manifest:
-    """An empty manifest (0 rows) with the batch's columns and levels."""
-    layouts, _, _ = _buffers_of(batch)
+    """An empty manifest (0 rows) with the batch's columns and levels; string leaves are
+    dictionary-encoded as :mod:`.dictionary` decides (``dictionary``: True, False, None
+    for automatic, or a list of the column names to encode)."""
+    layouts, buffers, _ = _buffers_of(batch)
+    for name, layout in layouts.items():
+        option = dictionary
+        if isinstance(dictionary, (list, tuple, set, frozenset)):
+            option = name in dictionary  # the columns named: always; the others: never
+        _mark_dictionaries(layout, buffers, option)
     levels = _level_names(batch.schema)
     level_specs = tuple(
         LevelSpec(name, depth, bf.level_leaf(name))
@@ -178,11 +194,58 @@ def new_manifest(
         leaves=leaves,
         schema=batch.schema,
         levels=level_specs,
-        chunk_size=int(chunk_size or DEFAULT_CHUNK),
+        chunk_size=int(chunk_size) if chunk_size else DEFAULT_CHUNK,
         chunk_dim=chunk_dim,
+        shard_size=int(shard_size) if shard_size else None,
         compressor=compressor,
         creator=f"grumpy_arrow {__version__}",
     )
+
+
+def _mark_dictionaries(layout: dict[str, Any], buffers: dict[str, np.ndarray], option: Any) -> None:
+    """Give the string leaves of a new column that :func:`.dictionary.worth_it` picks an
+    ``indices`` leaf (their offsets and data then hold the dictionary)."""
+    if layout["kind"] == "leaf" and "offsets" in layout:
+        binary = layout["dtype"] == "binary"
+        offsets, data = buffers[layout["offsets"]], buffers[layout["data"]]
+        if dictionary.worth_it(offsets, data, binary, option):
+            layout["indices"] = layout["offsets"][: -len("offsets")] + "indices"
+        return
+    for child in ("content", "scalar", "list"):
+        if child in layout:
+            _mark_dictionaries(layout[child], buffers, option)
+
+
+def _encode_dictionaries(
+    store: LeafStore, manifest: Manifest, buffers: dict[str, np.ndarray]
+) -> None:
+    """Turn the batch buffers of dictionary-encoded leaves into indices and the values
+    their dictionaries gain (in place)."""
+    for column in manifest.columns:
+        for leaf in _dictionary_leaves(column.layout):
+            offsets_name, data_name = leaf["offsets"], leaf["data"]
+            if offsets_name not in buffers:
+                continue
+            known = None
+            spec = manifest.leaves.get(offsets_name)
+            if spec is not None and spec.length > 1:
+                d_offsets = store.read_whole(offsets_name, spec.length)
+                d_data = store.read_whole(data_name, manifest.leaves[data_name].length)
+                ck.check_offsets(d_offsets, len(d_data), store.url, offsets_name)
+                known = dictionary.strings(d_offsets, d_data, leaf["dtype"] == "binary")
+            indices, new_offsets, new_data = dictionary.encode(
+                buffers[offsets_name], buffers[data_name], leaf["dtype"] == "binary", known
+            )
+            buffers[leaf["indices"]] = indices
+            buffers[offsets_name] = new_offsets
+            buffers[data_name] = new_data
+
+
+def _dictionary_leaves(layout: dict[str, Any]) -> list[dict[str, Any]]:
+    if layout["kind"] == "leaf":
+        return [layout] if layout.get("indices") else []
+    return [leaf for child in ("content", "scalar", "list") if child in layout
+            for leaf in _dictionary_leaves(layout[child])]  # fmt: skip
 
 
 def _first_level(schema: Any) -> str:
@@ -211,16 +274,19 @@ def _check_compatible(
             )
 
 
-def _chunk_for(depth: int, manifest: Manifest, schema_levels: dict[int, str]) -> int:
+def _chunk_for(depth: int, manifest: Manifest) -> tuple[int | None, int | None]:
+    """``(chunk_size, shard_size)`` of a new leaf at ``depth`` (None: sized by bytes)."""
     if manifest.chunk_dim is None:
-        return manifest.chunk_size
+        return manifest.chunk_size, manifest.shard_size
     target = manifest.chunk_dim
     if isinstance(target, str):
         from grumpy_arrow.frame.schema import parse_schema
 
         schema = parse_schema(manifest.schema)
         target = schema.index(target) if schema is not None else -1  # aliases too
-    return manifest.chunk_size if depth == target else DEFAULT_CHUNK
+    if depth == target:
+        return manifest.chunk_size, manifest.shard_size
+    return None, None
 
 
 def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -> Manifest:
@@ -237,6 +303,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
         batch = replace(batch, columns={name: batch.columns[name] for name in order})
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
+    _encode_dictionaries(store, manifest, buffers)
     roles: dict[str, str] = {}
     depths: dict[str, int] = {}
     dtypes: dict[str, str] = {}
@@ -244,7 +311,6 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
         _roles(column.layout, roles)
         _depths(column.layout, 0, depths)
         _leaf_dtypes(column.layout, dtypes)
-    levels = _level_names(manifest.schema)
     leaves = dict(manifest.leaves)
     for name, role in roles.items():
         old = leaves.get(name)
@@ -256,9 +322,12 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
                 data = np.ones(validity_rows.get(name, 0), dtype=bool)
         if data is None:
             continue
-        if old is None:
-            chunk = _chunk_for(depths.get(name, 0), manifest, levels)
-            store.create(name, dtypes[name], chunk, manifest.compressor)
+        if old is None or (old.length == 0 and len(data) and manifest.compressor == "auto"):
+            # A new leaf, or one that holds nothing yet (a store created from an empty
+            # batch): its codec is chosen from these first values.
+            chunk, shard = _chunk_for(depths.get(name, 0), manifest)
+            store.create(name, dtypes[name], manifest.compressor, chunk=chunk, shard=shard,
+                         sample=data)  # fmt: skip
             if role == "validity" and manifest.rows:
                 # The first nulls of a node: the rows before them were all valid.
                 fill = _committed_rows(name, manifest)

@@ -1,22 +1,10 @@
-"""Leaves: 1-D Zarr v3 arrays, written through zarr-python and read with a direct path.
+"""Leaves: 1-D Zarr v3 arrays. Version-2 leaves use the sharding codec (see
+:mod:`.sharding`); local ones are read and written by :mod:`.local` directly, everything
+else (remote stores, version-1 leaves, codecs :mod:`.sharding` does not decode) through
+zarr-python.
 
-Every leaf is a plain Zarr v3 array (any Zarr reader opens it). New leaves end their codec
-chain with Zarr's ``crc32c`` checksum. Writes always go through zarr-python, whose local
-store replaces each chunk file atomically (a temporary file renamed over it), so a killed
-writer never leaves a torn chunk and the checksum always matches the chunk it ends.
-
-For uncompressed leaves on a local filesystem a chunk file is the raw little-endian values
-at ``<leaf>/c/<k>`` (followed by the 4-byte checksum), so this module reads the needed
-byte ranges of those files directly (``pread``) instead of decoding whole chunks through
-zarr-python, which charges a fixed cost per chunk and per call. Whole-chunk reads (loads,
-cached chunks, ``validate``) verify the checksum; exact-range reads of a few rows do not
-(they would have to read the whole chunk). Everything else goes through zarr-python, which
-verifies every chunk it decodes. Tests check both paths against each other and against
-plain ``zarr.open_array``.
-
-Descriptors of chunk files are cached and shared by threads; a descriptor is closed only
-when no reader is using it (:class:`_Descriptors`), so a ``pread`` never reaches a file
-number the kernel has handed to another file.
+Both paths give the same values (tests check them against each other and against plain
+``zarr.open_array``) and verify the crc32c checksum of every chunk they decode.
 """
 
 from __future__ import annotations
@@ -27,10 +15,8 @@ import json
 import os
 import threading
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import fsspec
 import numpy as np
@@ -39,25 +25,35 @@ import zarr.codecs
 from fsspec.implementations.local import LocalFileSystem
 from zarr.storage import FsspecStore, LocalStore
 
+from grumpy_arrow.compute.gather import expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
+from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
+from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
+from grumpy_arrow.storage.local import LocalShards, write_doc
 
 __all__ = [
     "COMPRESSORS",
     "ChunkCache",
     "IOStats",
+    "LeafBackend",
     "LeafStore",
+    "ZarrLeaves",
+    "choose_codec",
     "compressor_codecs",
     "parse_compressor",
 ]
 
-COMPRESSORS = ("none", "zstd", "blosc")
+COMPRESSORS = ("auto", "none", "zstd", "blosc")
+AUTO_RATIO = 0.8  # "auto" compresses a leaf when zstd makes its first values this small
+AUTO_SAMPLE = 4096  # bytes of first values "auto" needs to judge (fewer: zstd)
 
 
 def parse_compressor(name: Any) -> str:
-    """A compressor name, with ``"default"`` resolved (to ``"none"``: measured fastest)."""
+    """A compressor name, with ``"default"`` resolved to ``"auto"`` (zstd for every leaf
+    it shrinks, raw bytes for the others: measured in docs/performance.md)."""
     if name == "default":
-        return "none"
+        return "auto"
     if name not in COMPRESSORS:
         raise ValueError(
             f"compressor must be one of default, {', '.join(COMPRESSORS)}, got {name!r}"
@@ -65,215 +61,45 @@ def parse_compressor(name: Any) -> str:
     return str(name)
 
 
+def choose_codec(compressor: str, sample: np.ndarray | None) -> str:
+    """The codec of a new leaf: ``auto`` tries zstd on the first values (up to 64 KiB)
+    and keeps it when they shrink to :data:`AUTO_RATIO` or less (or when there are fewer
+    than :data:`AUTO_SAMPLE` bytes of them)."""
+    if compressor == "none":
+        return "raw"
+    if compressor != "auto":
+        return compressor
+    if sample is None or len(sample) * sample.dtype.itemsize < AUTO_SAMPLE:
+        return "zstd"  # too few values to judge; the padding of their chunk compresses away
+    import zstandard
+
+    raw = np.ascontiguousarray(sample).view(np.uint8)[: 64 * 1024]
+    packed = zstandard.ZstdCompressor(level=sh.ZSTD_LEVEL).compress(raw.data)
+    return "zstd" if len(packed) <= AUTO_RATIO * len(raw) else "raw"
+
+
 def compressor_codecs(name: str) -> list[Any]:
-    """The zarr ``compressors=`` value for a compressor name: the compressor (if any), then
-    the ``crc32c`` checksum of the encoded chunk."""
+    """The zarr ``compressors=`` value of a leaf codec (``raw``, ``zstd``, ``blosc``): the
+    compressor (if any), then the ``crc32c`` checksum of the encoded chunk."""
     checksum = zarr.codecs.Crc32cCodec()
-    if name == "none":
+    if name in ("raw", "none"):
         return [checksum]
     if name == "zstd":
-        return [zarr.codecs.ZstdCodec(level=3), checksum]
+        return [zarr.codecs.ZstdCodec(level=sh.ZSTD_LEVEL), checksum]
     if name == "blosc":
         return [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), checksum]
-    raise ValueError(f"compressor must be one of {', '.join(COMPRESSORS)}, got {name!r}")
+    raise ValueError(f"a leaf codec is one of raw, zstd, blosc, got {name!r}")
 
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-VERIFY_BYTES = 64 * 1024  # a chunk this small is read whole (and verified) even for one row
-
-
-class _Descriptor:
-    __slots__ = ("borrows", "doomed", "fd")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.borrows = 0
-        self.doomed = False
-
-
-class _Descriptors:
-    """Open read-only descriptors of chunk files, an LRU of at most ``limit`` idle ones.
-
-    ``pread`` needs no file position, so threads share a descriptor. A descriptor is closed
-    only once no thread is reading through it: eviction skips borrowed ones, and
-    :meth:`drop` marks a borrowed one to be closed by its last borrower. (Closing one that
-    another thread was about to read let the kernel reuse its number for the next
-    ``os.open``, and that thread then read another chunk file.)
-    """
-
-    def __init__(self, limit: int = 256) -> None:
-        self.limit = limit
-        self._open: OrderedDict[str, _Descriptor] = OrderedDict()
-        self._lock = threading.Lock()
-        _ALL_DESCRIPTORS.add(self)
-
-    @contextlib.contextmanager
-    def borrow(self, path: str) -> Iterator[int]:
-        """The descriptor of ``path``, open until the block ends (FileNotFoundError if the
-        file is missing; a symlink is refused with ``ELOOP``)."""
-        with self._lock:
-            entry = self._open.get(path)
-            if entry is None:
-                entry = _Descriptor(os.open(path, os.O_RDONLY | _NOFOLLOW))
-                self._open[path] = entry
-                self._evict()
-            else:
-                self._open.move_to_end(path)
-            entry.borrows += 1
-        try:
-            yield entry.fd
-        finally:
-            with self._lock:
-                entry.borrows -= 1
-                if entry.doomed and entry.borrows == 0:
-                    os.close(entry.fd)
-
-    def _evict(self) -> None:
-        excess = len(self._open) - self.limit
-        if excess <= 0:
-            return
-        for path in [p for p, e in self._open.items() if e.borrows == 0][:excess]:
-            os.close(self._open.pop(path).fd)
-
-    def drop(self, prefix: str = "") -> None:
-        """Close the descriptors of paths starting with ``prefix`` (now, or when their last
-        borrower is done)."""
-        with self._lock:
-            for path in [p for p in self._open if p.startswith(prefix)]:
-                entry = self._open.pop(path)
-                if entry.borrows:
-                    entry.doomed = True
-                else:
-                    os.close(entry.fd)
-
-
-@dataclass
-class IOStats:
-    """What a handle has read: bytes, chunks and read calls (for partial-I/O checks)."""
-
-    bytes_read: int = 0
-    chunks_read: int = 0
-    calls: int = 0
-    cache_hits: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, nbytes: int, chunks: int) -> None:
-        with self.lock:
-            self.bytes_read += nbytes
-            self.chunks_read += chunks
-            self.calls += 1
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "bytes_read": self.bytes_read,
-            "chunks_read": self.chunks_read,
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-        }
-
-
-class _LRU:
-    """The state scoped :class:`ChunkCache` views share: items, their sizes, the byte budget."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.used = 0
-        self.items: OrderedDict[tuple[str, int], tuple[np.ndarray, int]] = OrderedDict()
-        self.seen: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self.lock = threading.Lock()
-
-
-class ChunkCache:
-    """An LRU of decoded chunks, bounded by bytes (0 disables it).
-
-    :meth:`scoped` gives a view whose keys live in their own namespace but which shares
-    the items and the budget: the shards of a sharded dataset use one cache between them.
-    """
-
-    def __init__(self, budget: int, *, _lru: _LRU | None = None, _scope: str = "") -> None:
-        self._lru = _LRU(budget) if _lru is None else _lru
-        self._scope = _scope
-
-    @property
-    def budget(self) -> int:
-        return self._lru.budget
-
-    @property
-    def used(self) -> int:
-        return self._lru.used
-
-    def scoped(self, scope: str) -> ChunkCache:
-        """A view of this cache whose keys do not meet those of other scopes."""
-        return ChunkCache(0, _lru=self._lru, _scope=f"{self._scope}{scope}\x00")
-
-    def _key(self, key: tuple[str, int]) -> tuple[str, int]:
-        return (self._scope + key[0], key[1]) if self._scope else key
-
-    def seen(self, key: tuple[str, int]) -> bool:
-        """Whether ``key`` was touched before (and remember that it now was)."""
-        key, lru = self._key(key), self._lru
-        with lru.lock:
-            if key in lru.seen:
-                return True
-            lru.seen[key] = None
-            if len(lru.seen) > 1 << 16:
-                lru.seen.popitem(last=False)
-            return False
-
-    def get(self, key: tuple[str, int]) -> np.ndarray | None:
-        key, lru = self._key(key), self._lru
-        with lru.lock:
-            found = lru.items.get(key)
-            if found is None:
-                return None
-            lru.items.move_to_end(key)
-            return found[0]
-
-    def put(self, key: tuple[str, int], value: np.ndarray, *, nbytes: int | None = None) -> None:
-        """Keep ``value``; ``nbytes`` is what it holds when its own ``nbytes`` cannot see
-        that (an object array holding a loaded store)."""
-        size = value.nbytes if nbytes is None else int(nbytes)
-        key, lru = self._key(key), self._lru
-        if size > lru.budget:
-            return
-        with lru.lock:
-            old = lru.items.pop(key, None)
-            if old is not None:
-                lru.used -= old[1]
-            lru.items[key] = (value, size)
-            lru.used += size
-            while lru.used > lru.budget and lru.items:
-                _, (_, dropped) = lru.items.popitem(last=False)
-                lru.used -= dropped
-
-    def clear(self) -> None:
-        """Empty the whole cache (every scope)."""
-        lru = self._lru
-        with lru.lock:
-            lru.items.clear()
-            lru.seen.clear()
-            lru.used = 0
-
-
-_ALL_DESCRIPTORS: weakref.WeakSet[_Descriptors] = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    # A thread of the parent may have held a lock at the fork: the child's copy would
-    # stay locked forever. The descriptors themselves stay valid in the child.
-    for pool in list(_ALL_DESCRIPTORS):
-        pool._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+_GROUP_DOC = {"attributes": {}, "zarr_format": 3, "consolidated_metadata": None,
+              "node_type": "group"}  # fmt: skip
 
 
 class LeafStore:
     """The Zarr group of a store: leaf creation, appends, range reads, the manifest file.
 
     ``durable`` (default True) makes every commit reach the disk before it is
-    acknowledged: :meth:`sync` flushes the leaves written since the last commit, then
+    acknowledged: :meth:`sync` flushes the files written since the last commit, then
     :meth:`write_atomic` flushes the manifest and the directory entry of its rename.
     """
 
@@ -298,14 +124,14 @@ class LeafStore:
             self.zstore = FsspecStore.from_url(
                 self.url, storage_options=self.storage_options or None, read_only=read_only
             )
+        self.stats = IOStats()
+        self.shards = LocalShards(self.url, self.root, self.stats)
+        self.generic = ZarrLeaves(self)
         self._arrays: dict[str, Any] = {}
-        self._meta: dict[str, tuple[int, np.dtype[Any], bool]] = {}
-        self._checksum: dict[str, bool] = {}
+        self._formats: dict[str, sh.LeafFormat] = {}
         self._docs: dict[str, dict[str, Any]] = {}
         self._inside: set[str] = set()
         self._unsynced: set[str] = set()
-        self._fds = _Descriptors()
-        self.stats = IOStats()
 
     # -- files ------------------------------------------------------------------------
 
@@ -397,36 +223,35 @@ class LeafStore:
             self._arrays[name] = arr
         return arr
 
-    def leaf_meta(self, name: str) -> tuple[int, np.dtype[Any], bool]:
-        """``(chunk length, dtype, direct)``: direct when chunk files are raw local bytes
-        (optionally followed by a crc32c checksum).
-
-        Local leaves read their ``zarr.json`` directly (a JSON parse, no zarr round trip).
-        """
-        meta = self._meta.get(name)
-        if meta is None:
-            doc = self._zarr_json(name) if self.local else None
-            if doc is not None:
-                meta, self._checksum[name] = _parse_leaf_doc(doc, f"{self.url}: leaf {name!r}")
+    def format(self, name: str) -> sh.LeafFormat:
+        """How a leaf is stored (from its ``zarr.json``, parsed once and checked)."""
+        fmt = self._formats.get(name)
+        if fmt is None:
+            where = f"{self.url}: leaf {name!r}"
+            if self.local:
+                doc = self._zarr_json(name)
             else:
-                arr = self.array(name)
-                names = [type(c).__name__ for c in arr.compressors]
-                self._checksum[name] = "Crc32cCodec" in names
-                meta = (int(arr.chunks[0]), np.dtype(arr.dtype), False)
-            self._meta[name] = meta
-        return meta
+                try:
+                    doc = self.array(name).metadata.to_dict()
+                except AttributeError as err:
+                    raise StoreFormatError(f"{where} is not a Zarr v3 array") from err
+            fmt = sh.parse_leaf_doc(doc, where)
+            self._formats[name] = fmt
+        return fmt
+
+    def direct(self, name: str) -> bool:
+        """Whether a leaf's files are read and written by :mod:`.local` (version-2 leaves
+        of local stores with codecs it knows)."""
+        return self.local and self.format(name).direct
 
     def checksummed(self, name: str) -> bool:
-        """Whether a leaf's chunks carry a crc32c checksum (verified when read whole)."""
-        self.leaf_meta(name)
-        return self._checksum.get(name, False)
+        """Whether a leaf's chunks carry a crc32c checksum (verified whenever decoded)."""
+        return self.format(name).checksum
 
     def leaf_length(self, name: str) -> int:
         """The Zarr shape of a leaf (at least its committed length in a sound store)."""
         if self.local:
-            doc = self._zarr_json(name)
-            assert doc is not None
-            return _parse_length(doc, f"{self.url}: leaf {name!r}")
+            return _parse_length(self._zarr_json(name), f"{self.url}: leaf {name!r}")
         return int(self.array(name).shape[0])
 
     def _require_chunks(self, name: str, first: int, stop: int) -> None:
@@ -438,7 +263,7 @@ class LeafStore:
             if not os.path.exists(path):
                 raise StoreFormatError(f"{self.url}: leaf {name!r} is missing chunk {k} ({path})")
 
-    def _zarr_json(self, name: str) -> dict[str, Any] | None:
+    def _zarr_json(self, name: str) -> dict[str, Any]:
         """A local leaf's Zarr metadata document (cached)."""
         doc = self._docs.get(name)
         if doc is None:
@@ -461,423 +286,266 @@ class LeafStore:
             self._docs[name] = doc
         return doc
 
-    def create(self, name: str, dtype: str, chunk: int, compressor: str) -> None:
-        if self.local:
-            self.leaf_dir(name)
+    # -- writes -----------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        dtype: str,
+        compressor: str,
+        *,
+        chunk: int | None = None,
+        shard: int | None = None,
+        sample: np.ndarray | None = None,
+    ) -> None:
+        """Create an empty version-2 leaf (see :func:`.sharding.plan_format` for ``chunk``
+        and ``shard``); ``compressor`` ``auto`` picks its codec from ``sample`` (its first
+        values)."""
+        fmt = sh.plan_format(dtype, choose_codec(compressor, sample), chunk, shard)
         with self.translate(f"leaf {name!r}"):
-            arr = self.group().create_array(
-                name,
-                shape=(0,),
-                dtype=dtype,
-                chunks=(chunk,),
-                compressors=compressor_codecs(compressor),
-                fill_value=0,
-                overwrite=True,
-                config={"write_empty_chunks": True},
-            )
-        self._arrays[name] = arr
-        self._meta.pop(name, None)
-        self._docs.pop(name, None)
-        self._unsynced.add(name)
+            if self.local:
+                folder = self.leaf_dir(name)
+                self._make_groups(name)
+                os.makedirs(folder, exist_ok=True)
+                for old in ("c", "zarr.json"):  # a leaf left by an unfinished first commit
+                    target = os.path.join(folder, old)
+                    if os.path.isdir(target) and not os.path.islink(target):
+                        import shutil
+
+                        shutil.rmtree(target)
+                    elif os.path.lexists(target):
+                        os.remove(target)
+                doc = sh.leaf_doc(fmt, 0)
+                write_doc(os.path.join(folder, "zarr.json"), doc)
+                self._docs[name] = doc
+                self._unsynced.add(name)
+            else:
+                arr = self.group().create_array(
+                    name, shape=(0,), dtype=dtype, chunks=(fmt.chunk,), shards=(fmt.shard,),
+                    compressors=compressor_codecs(fmt.codec), fill_value=0, overwrite=True,
+                )  # fmt: skip
+                self._arrays[name] = arr
+        self._formats[name] = fmt
+        self.shards.drop(f"{name}/")
+
+    def _make_groups(self, name: str) -> None:
+        """The Zarr group documents of the folders above a local leaf (plain Zarr readers
+        walk them)."""
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            doc = os.path.join(self.root, *parts[:i], "zarr.json")
+            if not os.path.exists(doc):
+                os.makedirs(os.path.dirname(doc), exist_ok=True)
+                write_doc(doc, _GROUP_DOC)
+                self._unsynced.add("/".join(parts[:i]))
 
     def write(self, name: str, start: int, values: np.ndarray) -> None:
-        """Write ``values`` at ``start`` and cut the leaf to end there (true append).
+        """Write ``values`` at ``start`` (a leaf's committed length): true append.
 
-        Each touched chunk is written whole to a temporary file that is renamed over the
-        old one (zarr-python's local store does the same), so the committed values of a
-        partly filled last chunk are never torn and a chunk's checksum always matches it.
-        Direct leaves do this here, without zarr's per-call cost; the others through zarr.
+        Values past ``start`` that an interrupted writer left are replaced; the leaf's
+        Zarr shape grows geometrically (doubling), so most appends rewrite no metadata.
         """
-        chunk, dtype, direct = self.leaf_meta(name)
+        fmt = self.format(name)
         stop = start + len(values)
-        values = np.ascontiguousarray(values, dtype=dtype)
+        values = np.ascontiguousarray(values, dtype=fmt.dtype)
         with self.translate(f"leaf {name!r}"):
-            if direct:
-                # Data first, then the shape: a crash in between leaves a shorter shape, and
-                # the manifest (written after both) is what readers trust anyway.
+            if self.direct(name):
+                written: list[str] = []
                 if len(values):
-                    self._write_chunks(name, start, values, chunk)
-                self._resize_direct(name, stop)
+                    self.shards.write(name, fmt, start, values, written)
+                if self.durable:
+                    self._unsynced.update(written)
+                shape = self.leaf_length(name)
+                if stop > shape:
+                    self._resize_local(name, max(stop, 2 * shape))
             else:
-                # Every chunk is written, even one equal to the fill value, so a missing
-                # chunk file always means damage (write_empty_chunks is a runtime setting).
-                arr = self.array(name).with_config({"write_empty_chunks": True})
-                if arr.shape[0] != stop:
-                    arr.resize((stop,))
-                if len(values):
-                    arr[start:stop] = values
-                self._arrays[name] = arr
-                self._docs.pop(name, None)
-        self._fds.drop(f"{self.root}/{name}/")
+                self._write_zarr(name, fmt, start, stop, values)
+        self.shards.drop(f"{name}/")
+
+    def _write_zarr(self, name: str, fmt: sh.LeafFormat, start: int, stop: int,
+                    values: np.ndarray) -> None:  # fmt: skip
+        # Every chunk is written, even one equal to the fill value, so a missing chunk
+        # file always means damage (write_empty_chunks is a runtime setting).
+        arr = self.array(name).with_config({"write_empty_chunks": True})
+        shape = arr.shape[0]
+        if fmt.sharded and stop > shape:
+            arr.resize((max(stop, 2 * shape),))
+        elif not fmt.sharded and shape != stop:
+            arr.resize((stop,))  # version-1 leaves keep their exact length
+        if len(values):
+            arr[start:stop] = values
+        self._arrays[name] = arr
+        self._docs.pop(name, None)
         if self.local and self.durable:
             self._unsynced.add(name)
-            first, last = start // chunk, (stop - 1) // chunk if len(values) else -1
-            for k in range(first, last + 1):
-                self._unsynced.add(f"{name}/c/{k}")
+            first, last = start // fmt.shard, (stop - 1) // fmt.shard if len(values) else -1
+            self._unsynced.update(f"{self.root}/{name}/c/{k}" for k in range(first, last + 1))
 
-    def _write_chunks(self, name: str, start: int, values: np.ndarray, chunk: int) -> None:
-        """Write the chunks of a direct leaf that ``values`` (at ``start``) touch, each as a
-        new whole file (values, zero padding, checksum) renamed into place. A partly
-        filled first chunk keeps its committed values ``[k * chunk, start)``, read back
-        with their checksum verified (damage is reported, never re-checksummed)."""
-        import google_crc32c
-
-        folder = os.path.join(self.leaf_dir(name), "c")
-        os.makedirs(folder, exist_ok=True)
-        checksum = self._checksum.get(name, False)
-        stop = start + len(values)
-        for k in range(start // chunk, (stop - 1) // chunk + 1):
-            lo = k * chunk
-            if start > lo:
-                buf = self._chunk_file(name, k, chunk, values.dtype)
-                buf[start - lo :] = 0
-            else:
-                buf = np.zeros(chunk, dtype=values.dtype)
-            a, b = max(start, lo), min(stop, lo + chunk)
-            buf[a - lo : b - lo] = values[a - start : b - start]
-            path = os.path.join(folder, str(k))
-            tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.partial"
-            try:
-                raw = memoryview(buf.data).cast("B")
-                with open(tmp, "wb") as fh:
-                    # The zero padding after the values is a hole (sparse), as before.
-                    fh.write(raw[: (b - lo) * values.dtype.itemsize])
-                    fh.truncate(len(raw))
-                    if checksum:
-                        crc = google_crc32c.value(buf.view(np.uint8))
-                        fh.seek(len(raw))
-                        fh.write(int(crc).to_bytes(4, "little"))
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.remove(tmp)
-                raise
-
-    def _resize_direct(self, name: str, length: int) -> None:
-        """Set a local leaf's shape by rewriting its ``zarr.json`` (atomic), as zarr would."""
-        doc = self._zarr_json(name)
-        assert doc is not None
-        if doc["shape"] == [length]:
-            return
-        doc = dict(doc, shape=[length])
+    def _resize_local(self, name: str, length: int) -> None:
+        """Set a local leaf's shape by rewriting its ``zarr.json`` (atomic)."""
+        doc = dict(self._zarr_json(name), shape=[int(length)])
+        write_doc(os.path.join(self.leaf_dir(name), "zarr.json"), doc)
         self._docs[name] = doc
         self._arrays.pop(name, None)
-        self.write_atomic(f"{name}/zarr.json", json.dumps(doc, indent=2).encode(), sync=False)
+        if self.durable:
+            self._unsynced.add(name)
 
     def sync(self) -> None:
         """Flush what was written since the last call to the disk (durable local stores):
-        the chunk files, then each leaf's metadata and folders."""
+        the shard files, then each leaf's metadata and the folders up to the root."""
         pending, self._unsynced = self._unsynced, set()
         if not (self.local and self.durable and pending):
             return
         with self.translate("the leaves"):
             folders = set()
             for entry in sorted(pending):
+                if entry.startswith(self.root + "/"):  # a shard file
+                    fsync_file(entry)
+                    folders.add(os.path.dirname(entry))
+                    continue
                 path = os.path.join(self.root, entry)
-                if "/c/" in entry:
-                    fsync_file(path)
-                    folders.add(os.path.dirname(path))
-                else:
-                    fsync_file(os.path.join(path, "zarr.json"))
-                    while len(path) > len(self.root):  # the leaf's folder up to the root
-                        folders.add(path)
-                        path = os.path.dirname(path)
-                    folders.add(self.root)
+                fsync_file(os.path.join(path, "zarr.json"))
+                while len(path) > len(self.root):  # the leaf's folder up to the root
+                    folders.add(path)
+                    path = os.path.dirname(path)
+                folders.add(self.root)
             for folder in sorted(folders, key=len, reverse=True):
-                fsync_dir(folder)
+                if os.path.isdir(folder):
+                    fsync_dir(folder)
 
     # -- reads ------------------------------------------------------------------------
 
-    def read(
-        self,
-        name: str,
-        start: int,
-        stop: int,
-        cache: ChunkCache | None = None,
-        length: int | None = None,
-        admit: Callable[[tuple[str, int]], bool] | None = None,
-    ) -> np.ndarray:
-        """Values ``[start, stop)`` of a leaf whose committed length is ``length``.
+    def backend(self, name: str) -> LeafBackend:
+        """The backend that reads a leaf: the direct local reader for version-2 leaves of
+        local stores with codecs it knows, zarr-python for everything else."""
+        return self.shards if self.direct(name) else self.generic
 
-        Direct leaves read exactly the bytes asked for; with a cache, a chunk touched a
-        second time is read whole (up to ``length``) and kept, so one pass over a store
-        costs no more than the bytes it needs while repeated reads come from memory.
-        """
-        chunk, dtype, direct = self.leaf_meta(name)
-        if stop <= start:
-            return np.zeros(0, dtype=dtype)
-        if direct and cache is None:
-            return self._pread(name, start, stop, chunk, dtype)
-        if direct and cache is not None:
-            # The exact range read before (a repeated selection) comes from memory.
-            range_key = (f"{name}@{start}:{stop}", -3)
-            hit = cache.get(range_key)
-            if hit is not None:
-                with self.stats.lock:
-                    self.stats.cache_hits += 1
-                return hit
-        first, last = start // chunk, (stop - 1) // chunk
-        if (
-            direct
-            and cache is not None
-            and not any(
-                cache.get((name, k)) is not None or (admit is not None and admit((name, k)))
-                for k in range(first, last + 1)
-            )
-        ):
-            values = self._pread(name, start, stop, chunk, dtype)
-            cache.put(range_key, values)
-            return values
-        parts = []
-        for k in range(first, last + 1):
-            lo, hi = max(start, k * chunk), min(stop, (k + 1) * chunk)
-            key = (name, k)
-            seen = admit(key) if admit is not None else cache is not None and cache.seen(key)
-            if direct and cache is not None and cache.get(key) is None and not seen:
-                parts.append(self._pread(name, lo, hi, chunk, dtype))
-                continue
-            whole = self._chunk(name, k, chunk, dtype, direct, cache, length)
-            parts.append(whole[lo - k * chunk : hi - k * chunk])
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    def gather(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
+               cache: ChunkCache | None = None) -> np.ndarray:  # fmt: skip
+        """Values of ``[starts[i], stops[i])`` concatenated, in the order given (every
+        range inside the committed ``[0, length)``)."""
+        return self.backend(name).gather(name, self.format(name), starts, stops, length, cache)
 
-    def cached(
-        self, name: str, start: int, stop: int, cache: ChunkCache, length: int
-    ) -> np.ndarray | None:
-        """Values ``[start, stop)`` if the cache holds them all (the exact range, or every
-        chunk it touches), else None; reads nothing and counts no hit."""
-        chunk = self.leaf_meta(name)[0]
-        if stop <= start:
-            return None
-        hit = cache.get((f"{name}@{start}:{stop}", -3))
-        if hit is not None:
-            return hit
-        parts = []
-        for k in range(start // chunk, (stop - 1) // chunk + 1):
-            whole = cache.get((name, k))
-            if whole is None:
-                return None
-            parts.append(
-                whole[max(start, k * chunk) - k * chunk : min(stop, (k + 1) * chunk) - k * chunk]
-            )
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def _chunk(
-        self,
-        name: str,
-        k: int,
-        chunk: int,
-        dtype: np.dtype[Any],
-        direct: bool,
-        cache: ChunkCache | None,
-        length: int | None = None,
-    ) -> np.ndarray:
-        key = (name, k)
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not None:
-                with self.stats.lock:
-                    self.stats.cache_hits += 1
-                return hit
-        if direct:
-            values = self._chunk_file(name, k, chunk, dtype)
-            if length is not None:
-                values = values[: max(0, min(chunk, length - k * chunk))]
-            self.stats.add(values.nbytes, 1)
-        else:
-            arr = self.array(name)
-            stop = min((k + 1) * chunk, arr.shape[0])
-            self._require_chunks(name, k, k + 1)
-            try:
-                values = np.asarray(arr[k * chunk : stop])
-            except Exception as err:  # a codec that cannot decode a damaged chunk
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} chunk {k} cannot be decoded "
-                    f"({type(err).__name__}: {err})"
-                ) from err
-            self.stats.add(values.nbytes, 1)
-        if cache is not None:
-            cache.put(key, values)
-        return values
-
-    def _chunk_file(self, name: str, k: int, chunk: int, dtype: np.dtype[Any]) -> np.ndarray:
-        """The values of a direct leaf's whole chunk file ``k``, its checksum verified."""
-        out = np.empty(chunk, dtype=dtype)
-        self._read_chunk_into(name, k, memoryview(out.data).cast("B"))
-        return out
-
-    def _read_chunk_into(self, name: str, k: int, dest: memoryview) -> None:
-        """Read the whole chunk file ``k`` of a direct leaf into ``dest`` (its exact size)
-        with one ``preadv``, and verify the crc32c checksum that follows the values."""
-        checksum = self._checksum.get(name, False)
-        trailer = bytearray(4 if checksum else 0)
-        want = len(dest) + len(trailer)
-        path, got, size = self._preadv(name, k, [dest, trailer] if checksum else [dest], 0)
-        if got != want or size != want:
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} chunk {k} has {size} bytes; a whole chunk has "
-                f"{want} ({path})"
-            )
-        if checksum:
-            _verify(dest, bytes(trailer), f"{self.url}: leaf {name!r} chunk {k} ({path})")
-
-    def _preadv(self, name: str, k: int, buffers: list[Any], offset: int) -> tuple[str, int, int]:
-        """``preadv`` of chunk file ``k`` into ``buffers`` from ``offset``: the file's path,
-        the bytes read and the file's size."""
-        path = f"{self.root}/{name}/c/{k}"
-        try:
-            with self._fds.borrow(path) as fd:
-                return path, os.preadv(fd, buffers, offset), os.fstat(fd).st_size
-        except FileNotFoundError as err:
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} is missing chunk {k} ({path})"
-            ) from err
-        except OSError as err:
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} chunk {k} cannot be read ({path}: {err})"
-            ) from err
-
-    def _pread(
-        self, name: str, start: int, stop: int, chunk: int, dtype: np.dtype[Any]
-    ) -> np.ndarray:
-        """Values ``[start, stop)`` of a direct leaf.
-
-        A chunk the range covers whole, or a small one (at most :data:`VERIFY_BYTES`), is
-        read whole and its checksum verified; of a large chunk only the bytes asked for are
-        read, unverified (verifying would read the whole chunk for a few rows).
-        """
-        out = np.empty(stop - start, dtype=dtype)
-        view = memoryview(out.data).cast("B")
-        size = dtype.itemsize
-        verify = self._checksum.get(name, False)
-        pos = start
-        chunks = 0
-        while pos < stop:
-            k, within = divmod(pos, chunk)
-            n = min(chunk - within, stop - pos)
-            if verify and (n == chunk or chunk * size <= VERIFY_BYTES):
-                if n == chunk:
-                    self._read_chunk_into(
-                        name, k, view[(pos - start) * size : (pos - start + n) * size]
-                    )
-                else:
-                    out[pos - start : pos - start + n] = self._chunk_file(name, k, chunk, dtype)[
-                        within : within + n
-                    ]
-                pos += n
-                chunks += 1
-                continue
-            dest = view[(pos - start) * size : (pos - start + n) * size]
-            path, got, found = self._preadv(name, k, [dest], within * size)
-            if got != n * size:
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} chunk {k} is truncated: expected at least "
-                    f"{(within + n) * size} bytes, found {found} ({path})"
-                )
-            pos += n
-            chunks += 1
-        self.stats.add(out.nbytes, chunks)
-        return out
-
-    def advise(self, name: str, starts: np.ndarray, stops: np.ndarray) -> None:
-        """Tell the kernel which byte ranges are about to be read (direct leaves), so a cold
-        read fetches them in parallel instead of one ``pread`` after another."""
-        chunk, dtype, direct = self.leaf_meta(name)
-        if not direct or not hasattr(os, "posix_fadvise") or len(starts) < 2:
-            return
-        size = dtype.itemsize
-        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-            pos = a
-            while pos < b:
-                k, within = divmod(pos, chunk)
-                n = min(chunk - within, b - pos)
-                try:
-                    with self._fds.borrow(f"{self.root}/{name}/c/{k}") as fd:
-                        os.posix_fadvise(fd, within * size, n * size, os.POSIX_FADV_WILLNEED)
-                except OSError:
-                    return  # the read itself reports what is wrong
-                pos += n
-
-    def forget(self, name: str) -> None:
-        """Drop what is cached about a leaf (its writer changed it)."""
-        self._fds.drop(f"{self.root}/{name}/")
-
-    def close(self) -> None:
-        """Close the cached descriptors (those in use close when their reader is done)."""
-        self._fds.drop()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # at interpreter shutdown nothing is left to do
-            self.close()
+    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Values ``[start, stop)`` of a leaf (no cache)."""
+        bounds = np.array([start], dtype=np.int64), np.array([stop], dtype=np.int64)
+        return self.gather(name, *bounds, stop)
 
     def read_whole(self, name: str, length: int) -> np.ndarray:
-        """The committed values ``[0, length)`` of a leaf (the fast path for loads), every
+        """The committed values ``[0, length)`` of a leaf (the path of loads), every
         chunk's checksum verified."""
-        chunk, dtype, direct = self.leaf_meta(name)
+        fmt = self.format(name)
         shape = self.leaf_length(name)
         if shape < length:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} has {shape} values; the manifest commits {length}"
             )
-        count = -(-length // chunk)
-        if direct:
-            # Whole chunks straight into one buffer (the last one's padding included), each
-            # verified, then a view of the committed values.
-            out = np.empty(count * chunk, dtype=dtype)
-            view = memoryview(out.data).cast("B")
-            step = chunk * dtype.itemsize
-            for k in range(count):
-                self._read_chunk_into(name, k, view[k * step : (k + 1) * step])
-            self.stats.add(length * dtype.itemsize, count)
-            return out[:length]
-        arr = self.array(name)
-        self._require_chunks(name, 0, count)
+        if length == 0:
+            return np.zeros(0, dtype=fmt.dtype)
+        return self.backend(name).read_whole(name, fmt, length)
+
+    def forget(self, name: str) -> None:
+        """Drop what is open of a leaf (its writer changed it)."""
+        self.shards.drop(f"{name}/")
+
+    def reset(self) -> None:
+        """Forget everything known about the leaves (the store was replaced)."""
+        self.close()
+        self._arrays.clear()
+        self._formats.clear()
+        self._docs.clear()
+        self._inside.clear()
+
+    def close(self) -> None:
+        """Close the open shard files (those in use close when their reader is done)."""
+        self.shards.drop()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown nothing is left to do
+            self.close()
+
+
+class LeafBackend(Protocol):
+    """What reads the committed values of leaves: :class:`.local.LocalShards` (the direct
+    local reader) and :class:`ZarrLeaves` (zarr-python, any fsspec store)."""
+
+    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
+               length: int, cache: ChunkCache | None) -> np.ndarray: ...  # fmt: skip
+
+    def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray: ...
+
+
+class ZarrLeaves:
+    """The generic backend: leaves read through zarr-python (remote stores, version-1
+    leaves, codecs the direct reader does not decode), whole inner chunks (or version-1
+    chunks) at a time, consecutive ones in one read, through the chunk cache."""
+
+    def __init__(self, store: LeafStore) -> None:
+        self._store = weakref.proxy(store)
+
+    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
+               length: int, cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
+        pos = expand_ranges(starts, stops - starts)
+        if len(pos) == 0:
+            return np.zeros(0, dtype=fmt.dtype)
+        chunk_of = pos // fmt.chunk
+        touched, slot = np.unique(chunk_of, return_inverse=True)
+        blocks = self._chunks(name, fmt, touched, length, cache)
+        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
+
+    def _chunks(self, name: str, fmt: sh.LeafFormat, touched: np.ndarray, length: int,
+                cache: ChunkCache | None) -> list[np.ndarray]:  # fmt: skip
+        """The chunks ``touched`` (sorted), each ``fmt.chunk`` values (the last one cut at
+        ``length`` is padded), runs of consecutive chunks in one read. A Python step per
+        chunk (a cache lookup), not per value."""
+        store, c = self._store, fmt.chunk
+        out: dict[int, np.ndarray] = {}
+        missing = []
+        keys = {k: chunk_key(store.file_path(name), k, c, length) for k in touched.tolist()}
+        for k in touched.tolist():
+            hit = cache.get(keys[k]) if cache is not None else None
+            if hit is not None:
+                store.stats.hit()
+                out[k] = hit
+            else:
+                missing.append(k)
+        cuts = [i for i in range(1, len(missing)) if missing[i] != missing[i - 1] + 1]
+        for run in np.split(np.asarray(missing, dtype=np.int64), cuts):
+            if len(run) == 0:
+                continue
+            lo, hi = int(run[0]) * c, min((int(run[-1]) + 1) * c, length)
+            if not fmt.sharded:
+                store._require_chunks(name, int(run[0]), int(run[-1]) + 1)
+            values = self._read(name, lo, hi)
+            store.stats.add(values.nbytes, len(run))
+            padded = np.zeros(len(run) * c, dtype=fmt.dtype)
+            padded[: len(values)] = values
+            for i, k in enumerate(run.tolist()):
+                block = padded[i * c : (i + 1) * c]
+                if cache is not None:
+                    cache.put(keys[k], block.copy())
+                out[k] = block
+        return [out[k] for k in touched.tolist()]
+
+    def _read(self, name: str, lo: int, hi: int) -> np.ndarray:
         try:
-            values = np.asarray(arr[:length])
+            return np.asarray(self._store.array(name)[lo:hi])
+        except StoreFormatError:
+            raise
         except Exception as err:  # a codec that cannot decode a damaged chunk
             raise StoreFormatError(
-                f"{self.url}: leaf {name!r} cannot be decoded ({type(err).__name__}: {err})"
+                f"{self._store.url}: leaf {name!r} values [{lo}, {hi}) cannot be decoded "
+                f"({type(err).__name__}: {err})"
             ) from err
-        self.stats.add(values.nbytes, count)
+
+    def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray:
+        store = self._store
+        if not fmt.sharded:
+            store._require_chunks(name, 0, -(-length // fmt.chunk))
+        values = self._read(name, 0, length)
+        store.stats.add(values.nbytes, -(-length // fmt.chunk))
         return values
-
-
-def _verify(data: memoryview, trailer: bytes, where: str) -> None:
-    """Check the crc32c checksum (``trailer``) that follows a chunk's bytes (Zarr's
-    ``crc32c`` codec)."""
-    import google_crc32c
-
-    stored = int.from_bytes(trailer, "little")
-    computed = google_crc32c.value(np.frombuffer(data, dtype=np.uint8))
-    if stored != computed:
-        raise StoreFormatError(
-            f"{where}: checksum mismatch (stored crc32c {stored:#010x}, computed "
-            f"{computed:#010x}): the chunk is damaged"
-        )
-
-
-_MAX_CHUNK = 1 << 40
-
-
-def _parse_leaf_doc(
-    doc: dict[str, Any], where: str
-) -> tuple[tuple[int, np.dtype[Any], bool], bool]:
-    """``((chunk, dtype, direct), checksum)`` from a leaf's ``zarr.json``, checked."""
-    try:
-        codecs = doc.get("codecs") or []
-        names = [c.get("name") for c in codecs]
-        first = (codecs[0].get("configuration") or {}) if codecs else {}
-        raw = names[:1] == ["bytes"] and first.get("endian", "little") == "little"
-        direct = raw and names[1:] in ([], ["crc32c"])
-        checksum = bool(names) and names[-1] == "crc32c"
-        chunk = doc["chunk_grid"]["configuration"]["chunk_shape"][0]
-        dtype = np.dtype(doc["data_type"])
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
-        raise StoreFormatError(f"{where} has malformed Zarr metadata ({err!r})") from err
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 0 < chunk <= _MAX_CHUNK:
-        raise StoreFormatError(f"{where} has chunk length {chunk!r}; expected an int >= 1")
-    if dtype.kind not in "biuf" or dtype.itemsize > 8:
-        raise StoreFormatError(f"{where} has data type {dtype}; expected a numeric type")
-    return (chunk, dtype, direct), checksum
 
 
 def _parse_length(doc: dict[str, Any], where: str) -> int:

@@ -1,0 +1,501 @@
+"""The direct local backend: shard files of version-2 leaves, read and written without
+zarr-python.
+
+Reads: a shard file is opened once (its index read and checked, raw shards memory-mapped)
+and shared by threads; an open shard is closed only when no reader holds it. Values are
+gathered per leaf with whole-array NumPy work: every position of a request at once, one
+fancy index per touched shard (raw) or per request over the decoded inner chunks
+(compressed). Every inner chunk a reader touches has its checksum verified (raw chunks
+once per open shard).
+
+Writes are copy-on-write: a shard touched by an append is written whole to a temporary
+file (the committed inner chunks copied as they are, the partly filled one re-encoded)
+and renamed over the old one, so a killed writer leaves the old shard, and a reader that
+holds the old file keeps reading it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import mmap
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.compute.gather import expand_ranges
+from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.storage import sharding as sh
+from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
+
+__all__ = ["LocalShards", "positions_of"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class _Shard:
+    """One open shard file: descriptor, checked index, and for a regular raw shard a map
+    of the file with a flat view of its values (chunk ``j``'s values start at element
+    ``j * stride / itemsize``)."""
+
+    __slots__ = ("fd", "flat", "map", "nbytes", "offsets", "path", "size", "unverified",
+                 "users", "verified", "written")  # fmt: skip
+
+    def __init__(self, path: str, fd: int, size: int, offsets: np.ndarray, nbytes: np.ndarray,
+                 regular: bool, fmt: sh.LeafFormat) -> None:  # fmt: skip
+        self.path, self.fd, self.size = path, fd, size
+        self.offsets, self.nbytes = offsets, nbytes
+        self.users = 0
+        self.written = int(np.count_nonzero(nbytes >= 0))
+        self.map: mmap.mmap | None = None
+        self.flat: np.ndarray | None = None
+        self.verified = np.zeros(len(offsets), dtype=bool)
+        self.unverified = self.written
+        if regular and size:
+            self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            self.flat = np.frombuffer(self.map, dtype=fmt.dtype, count=size // fmt.dtype.itemsize)
+
+    def close(self) -> None:
+        # The map closes when the last array viewing it is gone (closing it now would
+        # fail while a gathered view is alive); the descriptor can go now.
+        os.close(self.fd)
+
+
+_ALL: weakref.WeakSet[LocalShards] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # A thread of the parent may have held a pool's lock at the fork: the child's copy
+    # would stay locked forever. Descriptors and maps stay valid in the child.
+    for pool in list(_ALL):
+        pool.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+class LocalShards:
+    """Shard files of the version-2 leaves of one local store."""
+
+    def __init__(self, url: str, root: str, stats: IOStats, limit: int = 256) -> None:
+        self.url, self.root, self.limit, self.stats = url, root, limit, stats
+        self._open: OrderedDict[str, _Shard] = OrderedDict()
+        self._retired: list[_Shard] = []
+        self._lock = threading.Lock()
+        _ALL.add(self)
+
+    # -- open shards ------------------------------------------------------------------
+
+    def path(self, name: str, k: int) -> str:
+        return f"{self.root}/{name}/c/{k}"
+
+    @contextlib.contextmanager
+    def borrow(self, name: str, k: int, fmt: sh.LeafFormat) -> Iterator[_Shard]:
+        path = self.path(name, k)
+        with self._lock:
+            shard = self._open.get(path)
+            if shard is not None:
+                self._open.move_to_end(path)
+                shard.users += 1
+        if shard is None:
+            fresh = self._load(name, k, fmt)
+            with self._lock:
+                shard = self._open.get(path)
+                if shard is None:
+                    shard = self._open[path] = fresh
+                else:
+                    fresh.close()
+                shard.users += 1
+                self._evict()
+        try:
+            yield shard
+        finally:
+            with self._lock:
+                shard.users -= 1
+                self._close_retired()
+
+    def _evict(self) -> None:
+        while len(self._open) > self.limit:
+            _, old = self._open.popitem(last=False)
+            self._retired.append(old)
+        self._close_retired()
+
+    def _close_retired(self) -> None:
+        keep = []
+        for shard in self._retired:
+            if shard.users:
+                keep.append(shard)
+            else:
+                shard.close()
+        self._retired = keep
+
+    def drop(self, prefix: str = "") -> None:
+        """Forget open shards under ``<root>/<prefix>`` (a writer replaced them)."""
+        full = f"{self.root}/{prefix}"
+        with self._lock:
+            for path in [p for p in self._open if p.startswith(full)]:
+                self._retired.append(self._open.pop(path))
+            self._close_retired()
+
+    def after_fork(self) -> None:
+        """A child process inherits the parent's descriptors and maps, which stay valid;
+        it starts with a fresh lock and forgets the parent's borrowers."""
+        self._lock = threading.Lock()
+        for shard in self._open.values():
+            shard.users = 0
+        self._retired = []
+
+    def _load(self, name: str, k: int, fmt: sh.LeafFormat) -> _Shard:
+        path = self.path(name, k)
+        where = f"{self.url}: leaf {name!r} shard {k} ({path})"
+        try:
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError as err:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} is missing shard {k} ({path})"
+            ) from err
+        except OSError as err:
+            raise StoreFormatError(f"{where} cannot be opened ({err})") from err
+        try:
+            size = os.fstat(fd).st_size
+            need = sh.index_bytes(fmt)
+            if size < need:
+                raise StoreFormatError(f"{where} has {size} bytes, less than its {need}-byte index")
+            tail = os.pread(fd, need, size - need)
+            offsets, nbytes = sh.parse_index(fmt, tail, size, where)
+            regular = sh.is_regular(fmt, offsets, nbytes) and _prefix_written(nbytes)
+            return _Shard(path, fd, size, offsets, nbytes, regular, fmt)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    # -- reads ------------------------------------------------------------------------
+
+    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
+               length: int, cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
+        """Values of ``[starts[i], stops[i])`` concatenated (every range inside
+        ``[0, length)``, checked by the caller)."""
+        pos = expand_ranges(starts, stops - starts)
+        if len(pos) == 0:
+            return np.zeros(0, dtype=fmt.dtype)
+        if fmt.codec == "raw":
+            out = np.empty(len(pos), dtype=fmt.dtype)
+            if all(self._gather_mapped(name, fmt, k, pos, sel, out)
+                   for k, sel in _by_shard(pos, fmt.shard)):  # fmt: skip
+                return out
+        return self._gather_chunks(name, fmt, pos, length, cache)
+
+    def _gather_mapped(self, name: str, fmt: sh.LeafFormat, k: int, pos: np.ndarray,
+                       sel: Any, out: np.ndarray) -> bool:  # fmt: skip
+        """Gather ``pos[sel]`` (all in shard ``k``; ``sel`` a slice or an index array)
+        from the shard's map into ``out[sel]``; False if the shard is not a regular raw
+        shard (then it is read chunk by chunk)."""
+        with self.borrow(name, k, fmt) as shard:
+            if shard.flat is None:
+                return False
+            local = pos[sel] - k * fmt.shard
+            j = local // fmt.chunk
+            if len(j) and int(j.max()) >= shard.written:
+                return False  # a chunk past the written ones: the chunk path reports it
+            if shard.unverified:
+                self._verify_mapped(name, fmt, k, shard, j)
+            index = j * (fmt.stride // fmt.dtype.itemsize - fmt.chunk) + local
+            out[sel] = shard.flat.take(index)
+            self.stats.add(len(index) * fmt.dtype.itemsize, 0)
+            return True
+
+    def _verify_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
+                       j: np.ndarray) -> None:  # fmt: skip
+        """Verify the checksums of the inner chunks ``j`` of a mapped shard not verified
+        yet (each once per open shard: a Python step per chunk, not per value)."""
+        touched = _unique_sorted(j) if _ascending(j) else np.unique(j)
+        fresh = touched[~shard.verified[touched]]
+        assert shard.map is not None
+        for c in fresh.tolist():
+            a = c * fmt.stride
+            sh.verify(shard.map[a : a + fmt.chunk_bytes + 4],
+                      f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
+        shard.verified[fresh] = True
+        shard.unverified -= len(fresh)
+
+    def _gather_chunks(self, name: str, fmt: sh.LeafFormat, pos: np.ndarray, length: int,
+                       cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
+        chunk_of = pos // fmt.chunk
+        if _ascending(chunk_of):
+            touched = _unique_sorted(chunk_of)
+            slot = np.cumsum(np.concatenate([[0], chunk_of[1:] != chunk_of[:-1]]))
+        else:
+            touched, slot = np.unique(chunk_of, return_inverse=True)
+        blocks = self.chunks(name, fmt, touched.tolist(), length, cache)
+        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
+
+    def chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int], length: int,
+               cache: ChunkCache | None) -> list[np.ndarray]:  # fmt: skip
+        """The decoded inner chunks ``wanted`` (sorted, distinct) of a leaf, in order.
+
+        The cache is asked for all of them at once; the missing ones are read shard by
+        shard (one open shard, one ``pread`` per run of adjacent chunks), each verified
+        and decoded. One Python step per touched inner chunk, not per value.
+        """
+        leaf = f"{self.root}/{name}"
+        keys = [chunk_key(leaf, c, fmt.chunk, length) for c in wanted]
+        found: list[np.ndarray | None] = (
+            cache.get_many(keys) if cache is not None else [None] * len(keys)
+        )
+        missing = [i for i, hit in enumerate(found) if hit is None]
+        if len(missing) < len(found):
+            self.stats.hit(len(found) - len(missing))
+        if not missing:
+            return found  # type: ignore[return-value]
+        fresh: list[tuple[Any, np.ndarray]] = []
+        nbytes = 0
+        for k, group in itertools.groupby(missing, key=lambda i: wanted[i] // fmt.per_shard):
+            items = list(group)
+            with self.borrow(name, k, fmt) as shard:
+                for i, values in zip(items, self._read_chunks(name, fmt, k, shard,
+                                     [wanted[i] - k * fmt.per_shard for i in items]),
+                                     strict=True):  # fmt: skip
+                    found[i] = values
+                    fresh.append((keys[i], values))
+                    nbytes += values.nbytes
+        self.stats.add(nbytes, len(fresh))
+        if cache is not None:
+            cache.put_many(fresh)
+        return found  # type: ignore[return-value]
+
+    def _read_chunks(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
+                     js: list[int]) -> list[np.ndarray]:  # fmt: skip
+        """Inner chunks ``js`` (ascending) of an open shard: runs of chunks stored next to
+        each other are read with one ``pread``."""
+        offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
+        if min(sizes) < 0:
+            j = js[sizes.index(min(sizes))]
+            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was never "
+                                   "written, but holds committed values")  # fmt: skip
+        out: list[np.ndarray] = []
+        i = 0
+        while i < len(js):
+            stop = i + 1  # a run of chunks stored one after the other: one read
+            while stop < len(js) and offsets[stop] == offsets[stop - 1] + sizes[stop - 1]:
+                stop += 1
+            a, b = offsets[i], offsets[stop - 1] + sizes[stop - 1]
+            data = os.pread(shard.fd, b - a, a)
+            if len(data) != b - a:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {len(data)} "
+                                       f"of {b - a} bytes at {a}")  # fmt: skip
+            view = memoryview(data)
+            for n in range(i, stop):
+                lo = offsets[n] - a
+                where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
+                out.append(sh.decode_chunk(fmt, view[lo : lo + sizes[n]], where))
+            i = stop
+        return out
+
+    def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray:
+        """The values ``[0, length)`` of a leaf: each shard read with one ``pread``, every
+        inner chunk verified."""
+        out = np.empty(length, dtype=fmt.dtype)
+        for k in range(-(-length // fmt.shard)):
+            lo = k * fmt.shard
+            n = min(fmt.shard, length - lo)
+            count = -(-n // fmt.chunk)
+            with self.borrow(name, k, fmt) as shard:
+                if int(np.count_nonzero(shard.nbytes[:count] >= 0)) != count:
+                    j = int(np.flatnonzero(shard.nbytes[:count] < 0)[0])
+                    raise StoreFormatError(
+                        f"{self.url}: leaf {name!r} shard {k} chunk {j} was never written, "
+                        "but holds committed values"
+                    )
+                end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
+                data = os.pread(shard.fd, end, 0)
+                if len(data) != end:
+                    raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
+                self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
+        self.stats.add(out.nbytes, -(-length // fmt.chunk))
+        return out
+
+    def _decode_into(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
+                     count: int, dest: np.ndarray) -> None:  # fmt: skip
+        view = memoryview(data)
+        for j in range(count):  # one step per inner chunk, each a whole-buffer decode
+            a = int(shard.offsets[j])
+            raw = view[a : a + int(shard.nbytes[j])]
+            where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
+            lo = j * fmt.chunk
+            hi = min(len(dest), lo + fmt.chunk)
+            if fmt.codec == "raw":
+                body = sh.verify(raw, where)
+                if len(body) != fmt.chunk_bytes:
+                    raise StoreFormatError(
+                        f"{where}: {len(body)} bytes; a chunk has {fmt.chunk_bytes}"
+                    )
+                dest[lo:hi] = np.frombuffer(body, dtype=fmt.dtype, count=hi - lo)
+            else:
+                dest[lo:hi] = sh.decode_chunk(fmt, raw, where)[: hi - lo]
+        shard.verified[:count] = True
+
+    # -- writes -----------------------------------------------------------------------
+
+    def write(self, name: str, fmt: sh.LeafFormat, start: int, values: np.ndarray,
+              written: list[str]) -> None:  # fmt: skip
+        """Write ``values`` at ``start`` (the committed length): every shard they touch
+        is replaced by a new file; the paths written are added to ``written``."""
+        stop = start + len(values)
+        folder = f"{self.root}/{name}/c"
+        os.makedirs(folder, exist_ok=True)
+        for k in range(start // fmt.shard, (stop - 1) // fmt.shard + 1):
+            lo = k * fmt.shard
+            a, b = max(start, lo), min(stop, lo + fmt.shard)
+            chunks = self._kept(name, fmt, k, a - lo) if a > lo else []
+            tail = np.zeros(0, dtype=fmt.dtype)
+            if (a - lo) % fmt.chunk:
+                tail = self._committed_tail(name, fmt, k, a - lo)
+            body = np.concatenate([tail, values[a - start : b - start]])
+            for i in range(0, len(body), fmt.chunk):
+                piece = body[i : i + fmt.chunk]
+                if len(piece) < fmt.chunk:
+                    piece = np.concatenate([piece, np.zeros(fmt.chunk - len(piece), fmt.dtype)])
+                chunks.append(sh.encode_chunk(fmt, piece))
+            chunks += [None] * (fmt.per_shard - len(chunks))
+            pieces, _, _ = sh.shard_bytes(fmt, chunks)
+            path = f"{folder}/{k}"
+            _replace(path, pieces)
+            written.append(path)
+        self.drop(f"{name}/")
+
+    def _kept(self, name: str, fmt: sh.LeafFormat, k: int, committed: int) -> list[bytes | None]:
+        """The encoded inner chunks of shard ``k`` that hold only committed values (the
+        first ``committed // chunk``), copied as they are (each keeps its checksum)."""
+        count = committed // fmt.chunk
+        if count == 0:
+            return []
+        offsets, nbytes, fd = self._fresh_index(name, fmt, k)
+        try:
+            if np.any(nbytes[:count] < 0):
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} shard {k} is missing committed chunks"
+                )
+            end = int((offsets[:count] + nbytes[:count]).max())
+            data = os.pread(fd, end, 0)
+        finally:
+            os.close(fd)
+        view = memoryview(data)
+        out: list[bytes | None] = []
+        for j in range(count):
+            a = int(offsets[j])
+            out.append(bytes(view[a : a + int(nbytes[j])]))
+        return out
+
+    def _committed_tail(self, name: str, fmt: sh.LeafFormat, k: int, committed: int) -> np.ndarray:
+        """The committed values of the partly filled inner chunk of shard ``k``, decoded
+        with its checksum verified (damage is reported, never re-checksummed)."""
+        j, n = divmod(committed, fmt.chunk)
+        offsets, nbytes, fd = self._fresh_index(name, fmt, k)
+        where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
+        try:
+            if nbytes[j] < 0:
+                raise StoreFormatError(f"{where} was never written, but holds committed values")
+            data = os.pread(fd, int(nbytes[j]), int(offsets[j]))
+        finally:
+            os.close(fd)
+        return sh.decode_chunk(fmt, data, where)[:n].copy()
+
+    def _fresh_index(
+        self, name: str, fmt: sh.LeafFormat, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The index of the shard file now on disk (not a possibly older open one) and an
+        open descriptor of it (the caller closes it)."""
+        path = self.path(name, k)
+        where = f"{self.url}: leaf {name!r} shard {k} ({path})"
+        try:
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError as err:
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} is missing shard {k} ({path})"
+            ) from err
+        except OSError as err:  # a link (ELOOP: never followed), a folder, no permission
+            raise StoreFormatError(f"{where} cannot be opened ({err})") from err
+        try:
+            size = os.fstat(fd).st_size
+            need = sh.index_bytes(fmt)
+            if size < need:
+                raise StoreFormatError(
+                    f"{where} is truncated: {size} bytes, less than its {need}-byte index"
+                )
+            offsets, nbytes = sh.parse_index(fmt, os.pread(fd, need, size - need), size, where)
+        except BaseException:
+            os.close(fd)
+            raise
+        return offsets, nbytes, fd
+
+
+def write_doc(path: str, doc: dict[str, Any]) -> None:
+    """Write a small JSON document atomically (temporary file, rename)."""
+    _replace(path, [json.dumps(doc, separators=(",", ":")).encode()])
+
+
+def _replace(path: str, pieces: list[bytes]) -> None:
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.partial"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(b"".join(pieces))  # one write call: pieces are small inner chunks
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def positions_of(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Every position of the ranges ``[starts[i], stops[i])``, in order."""
+    return expand_ranges(starts, stops - starts)
+
+
+def _prefix_written(nbytes: np.ndarray) -> bool:
+    """Whether the written chunks of a shard are a prefix (what regular maps assume)."""
+    written = nbytes >= 0
+    count = int(np.count_nonzero(written))
+    return bool(written[:count].all())
+
+
+def _ascending(values: np.ndarray) -> bool:
+    return len(values) < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    if len(values) == 0:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+def _by_shard(pos: np.ndarray, shard: int) -> list[tuple[int, Any]]:
+    """``(k, selection)`` for each shard file ``k`` that positions fall in: slices of
+    ``pos`` when it is ascending (the planner's usual order: found by binary search, no
+    sort), else index arrays."""
+    if _ascending(pos):
+        first, last = int(pos[0]) // shard, int(pos[-1]) // shard
+        if first == last:
+            return [(first, slice(None))]
+        bounds = np.searchsorted(pos, np.arange(first + 1, last + 1) * shard)
+        edges = [0, *bounds.tolist(), len(pos)]
+        return [(first + i, slice(a, b)) for i, (a, b) in enumerate(itertools.pairwise(edges))
+                if b > a]  # fmt: skip
+    keys = pos // shard
+    low, high = int(keys.min()), int(keys.max())
+    if low == high:
+        return [(low, slice(None))]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    return [(int(keys[g[0]]), g) for g in np.split(order, cuts)]

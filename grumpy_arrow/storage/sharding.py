@@ -1,0 +1,414 @@
+"""The leaf format of version-2 stores: 1-D Zarr v3 arrays with the sharding codec.
+
+A leaf's values are cut into **inner chunks** of ``chunk`` elements (32 KiB of raw values,
+4 KiB of compressed ones by default), each encoded on its own (raw bytes, or zstd /
+blosc) and followed by its crc32c checksum; the inner chunks of ``shard`` consecutive
+elements live in one **shard file**
+``<leaf>/c/<k>``, which ends with the shard index (``(offset, nbytes)`` per inner chunk,
+little-endian uint64, then the index's own crc32c). That is Zarr v3's
+``sharding_indexed`` codec exactly, so any Zarr v3 reader opens every leaf.
+
+This module is the format only — metadata documents, encoding and decoding of inner
+chunks and shard indexes, all checked — with no file I/O; :mod:`.local` reads and writes
+shard files with it, :mod:`.zarr` routes everything else through zarr-python.
+
+Uncompressed (``raw``) shards are written **regular**: inner chunk ``j`` starts at byte
+``j * (chunk_bytes + 8)`` (its values, its checksum, four bytes of padding so every chunk
+starts 8-byte aligned), so a reader can map a shard and gather values without reading the
+index entry of every chunk. A reader checks that an index is regular before relying on it.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grumpy_arrow.errors import StoreFormatError
+
+__all__ = [
+    "CODECS",
+    "EMPTY",
+    "INNER_BYTES",
+    "SHARD_BYTES",
+    "LeafFormat",
+    "decode_chunk",
+    "encode_chunk",
+    "encode_index",
+    "leaf_doc",
+    "parse_index",
+    "parse_leaf_doc",
+    "plan_format",
+]
+
+INNER_BYTES = {"raw": 32 * 1024, "zstd": 4 * 1024, "blosc": 4 * 1024}
+"""Values per inner chunk (bytes) by codec: a random row decodes whole inner chunks, so
+compressed ones are small (see docs/performance.md)."""
+SHARD_CHUNKS = 128  # inner chunks per shard file: an index of 2 KiB
+MAX_PER_SHARD = 1024  # inner chunks per shard at most (``chunk_size=`` alone: 16 KiB index)
+SHARD_BYTES = 4 * 1024 * 1024  # values per shard file at most when ``chunk_size=`` is given
+CODECS = ("raw", "zstd", "blosc")
+EMPTY = (1 << 64) - 1  # the index entry of an inner chunk that was never written
+ZSTD_LEVEL = 3
+_MAX_CHUNK = 1 << 40
+_PAD = 4  # bytes after a raw chunk's checksum, so the next chunk starts 8-byte aligned
+
+
+@dataclass(frozen=True)
+class LeafFormat:
+    """How a leaf's values are stored, from its ``zarr.json``.
+
+    ``sharded`` leaves are version-2 leaves; the others (version 1) have one chunk per
+    file (``shard == chunk``). ``codec`` is ``raw``, ``zstd``, ``blosc`` or ``other`` (a
+    chain this module does not decode: read through zarr-python).
+    """
+
+    dtype: np.dtype[Any]
+    chunk: int
+    shard: int
+    codec: str
+    checksum: bool
+    sharded: bool
+    level: int = ZSTD_LEVEL
+    blosc: tuple[str, int, str] = ("lz4", 5, "shuffle")
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk * self.dtype.itemsize
+
+    @property
+    def per_shard(self) -> int:
+        """Inner chunks per shard file."""
+        return self.shard // self.chunk
+
+    @property
+    def direct(self) -> bool:
+        """Whether :mod:`.local` reads and writes the leaf's files itself."""
+        return self.sharded and self.checksum and self.codec in CODECS
+
+    @property
+    def stride(self) -> int:
+        """Bytes from one inner chunk to the next in a regular raw shard."""
+        return self.chunk_bytes + 4 + _PAD
+
+
+def plan_format(dtype: Any, codec: str, chunk: int | None = None,
+                shard: int | None = None) -> LeafFormat:  # fmt: skip
+    """The format of a new leaf.
+
+    Inner chunks hold ``chunk`` values (default :data:`INNER_BYTES` of the codec; at most
+    ``shard``). Shard files hold ``shard`` values rounded up to whole inner chunks; by
+    default :data:`SHARD_CHUNKS` inner chunks (4 MiB of raw values, 512 KiB of compressed
+    ones), or with ``chunk`` given, :data:`SHARD_BYTES` of values in at most
+    :data:`MAX_PER_SHARD` inner chunks.
+    """
+    dtype = np.dtype(dtype)
+    if codec not in CODECS:
+        raise ValueError(f"a leaf codec is one of {', '.join(CODECS)}, got {codec!r}")
+    inner = int(chunk) if chunk else max(1, INNER_BYTES[codec] // dtype.itemsize)
+    if shard:
+        inner = inner if chunk else min(inner, int(shard))
+        per_shard = -(-int(shard) // inner)
+    elif chunk:
+        per_shard = min(MAX_PER_SHARD, max(1, SHARD_BYTES // (inner * dtype.itemsize)))
+    else:
+        per_shard = SHARD_CHUNKS
+    return LeafFormat(dtype, inner, inner * per_shard, codec, True, True)
+
+
+def _bytes_codec(dtype: np.dtype[Any]) -> dict[str, Any]:
+    if dtype.itemsize == 1:
+        return {"name": "bytes"}
+    return {"name": "bytes", "configuration": {"endian": "little"}}
+
+
+def leaf_doc(fmt: LeafFormat, shape: int) -> dict[str, Any]:
+    """The ``zarr.json`` document of a version-2 leaf (what zarr-python writes for the
+    same array)."""
+    inner: list[dict[str, Any]] = [_bytes_codec(fmt.dtype)]
+    if fmt.codec == "zstd":
+        inner.append({"name": "zstd", "configuration": {"level": fmt.level, "checksum": False}})
+    elif fmt.codec == "blosc":
+        cname, clevel, shuffle = fmt.blosc
+        inner.append(
+            {
+                "name": "blosc",
+                "configuration": {"typesize": fmt.dtype.itemsize, "cname": cname,
+                                  "clevel": clevel, "shuffle": shuffle, "blocksize": 0},
+            }
+        )  # fmt: skip
+    inner.append({"name": "crc32c"})
+    return {
+        "shape": [int(shape)],
+        "data_type": "bool" if fmt.dtype.kind == "b" else fmt.dtype.name,
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [fmt.shard]}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": False if fmt.dtype.kind == "b" else 0,
+        "codecs": [
+            {
+                "name": "sharding_indexed",
+                "configuration": {
+                    "chunk_shape": [fmt.chunk],
+                    "codecs": inner,
+                    "index_codecs": [
+                        {"name": "bytes", "configuration": {"endian": "little"}},
+                        {"name": "crc32c"},
+                    ],
+                    "index_location": "end",
+                },
+            }
+        ],
+        "attributes": {},
+        "zarr_format": 3,
+        "node_type": "array",
+        "storage_transformers": [],
+    }
+
+
+def _length(value: Any, where: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_CHUNK:
+        raise StoreFormatError(f"{where} has {what} {value!r}; expected an int in [1, 2**40]")
+    return value
+
+
+def _little(codec: dict[str, Any], dtype: np.dtype[Any]) -> bool:
+    endian = (codec.get("configuration") or {}).get("endian", "little")
+    return codec.get("name") == "bytes" and (endian == "little" or dtype.itemsize == 1)
+
+
+def _inner_codec(
+    chain: list[dict[str, Any]], dtype: np.dtype[Any]
+) -> tuple[str, bool, dict[str, Any]]:
+    """``(codec, checksum, configuration)`` of an inner codec chain."""
+    names = [c.get("name") for c in chain]
+    checksum = bool(names) and names[-1] == "crc32c"
+    body = chain[:-1] if checksum else chain
+    if not body or not _little(body[0], dtype):
+        return "other", checksum, {}
+    if len(body) == 1:
+        return "raw", checksum, {}
+    if len(body) == 2 and body[1].get("name") in ("zstd", "blosc"):
+        return str(body[1]["name"]), checksum, dict(body[1].get("configuration") or {})
+    return "other", checksum, {}
+
+
+def parse_leaf_doc(doc: dict[str, Any], where: str) -> LeafFormat:
+    """A leaf's :class:`LeafFormat` from its ``zarr.json``, every field checked."""
+    try:
+        dtype = np.dtype(doc["data_type"])
+        chunk = doc["chunk_grid"]["configuration"]["chunk_shape"][0]
+        codecs = list(doc.get("codecs") or [])
+        if codecs and codecs[0].get("name") == "sharding_indexed":
+            conf = codecs[0].get("configuration") or {}
+            shard = _length(chunk, where, "shard length")
+            chunk = _length(conf["chunk_shape"][0], where, "inner chunk length")
+            index = [c.get("name") for c in conf.get("index_codecs") or []]
+            codec, checksum, extra = _inner_codec(list(conf.get("codecs") or []), dtype)
+            if (
+                len(codecs) != 1
+                or index != ["bytes", "crc32c"]
+                or not _little(conf["index_codecs"][0], np.dtype("u8"))
+                or conf.get("index_location", "end") != "end"
+            ):
+                codec = "other"
+            sharded = True
+        else:
+            chunk = shard = _length(chunk, where, "chunk length")
+            codec, checksum, extra = _inner_codec(codecs, dtype)
+            sharded = False
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
+        raise StoreFormatError(f"{where} has malformed Zarr metadata ({err!r})") from err
+    if dtype.kind not in "biuf" or dtype.itemsize > 8:
+        raise StoreFormatError(f"{where} has data type {dtype}; expected a numeric type")
+    if sharded and shard % chunk:
+        raise StoreFormatError(
+            f"{where} has shards of {shard} values, not a multiple of its inner chunks of {chunk}"
+        )
+    level = extra.get("level", ZSTD_LEVEL) if codec == "zstd" else ZSTD_LEVEL
+    blosc = ("lz4", 5, "shuffle")
+    if codec == "blosc":
+        blosc = (str(extra.get("cname", "lz4")), int(extra.get("clevel", 5)),
+                 str(extra.get("shuffle", "shuffle")))  # fmt: skip
+    return LeafFormat(dtype, chunk, shard, codec, checksum, sharded, int(level), blosc)
+
+
+# -- inner chunks ---------------------------------------------------------------------
+
+
+def _crc(data: Any) -> int:
+    import google_crc32c
+
+    if isinstance(data, memoryview):
+        data = np.frombuffer(data, dtype=np.uint8)
+    return int(google_crc32c.value(data))
+
+
+_LOCAL = threading.local()
+
+
+def _decompressor() -> Any:
+    """This thread's zstd decompressor (one per thread: they are not thread-safe, and
+    making one per chunk costs more than decoding a small chunk)."""
+    found = getattr(_LOCAL, "zstd", None)
+    if found is None:
+        import zstandard
+
+        found = _LOCAL.zstd = zstandard.ZstdDecompressor()
+    return found
+
+
+def _compressor(level: int) -> Any:
+    found = getattr(_LOCAL, "zstd_c", None)
+    if found is None or found[0] != level:
+        import zstandard
+
+        found = _LOCAL.zstd_c = (level, zstandard.ZstdCompressor(level=level))
+    return found[1]
+
+
+def _blosc(fmt: LeafFormat) -> Any:
+    from numcodecs import Blosc
+
+    cname, clevel, shuffle = fmt.blosc
+    modes = {"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE, "bitshuffle": Blosc.BITSHUFFLE}
+    return Blosc(cname=cname, clevel=clevel, shuffle=modes.get(shuffle, Blosc.SHUFFLE))
+
+
+def encode_chunk(fmt: LeafFormat, values: np.ndarray) -> bytes:
+    """One inner chunk (exactly ``fmt.chunk`` values) encoded, its checksum appended."""
+    values = np.ascontiguousarray(values, dtype=fmt.dtype)
+    assert len(values) == fmt.chunk, (len(values), fmt.chunk)
+    raw = values.view(np.uint8)
+    if fmt.codec == "raw":
+        body = raw.tobytes()
+    elif fmt.codec == "zstd":
+        body = _compressor(fmt.level).compress(raw.data)
+    else:
+        body = bytes(_blosc(fmt).encode(values))
+    return body + struct.pack("<I", _crc(body))
+
+
+def verify(data: Any, where: str) -> memoryview:
+    """The payload of an encoded inner chunk (or index) ``data`` whose last four bytes are
+    its crc32c checksum, checked."""
+    view = memoryview(data).cast("B")
+    if len(view) < 4:
+        raise StoreFormatError(f"{where}: {len(view)} bytes cannot hold a checksum")
+    body = view[:-4]
+    stored = int.from_bytes(view[-4:], "little")
+    computed = _crc(body)
+    if stored != computed:
+        raise StoreFormatError(
+            f"{where}: checksum mismatch (stored crc32c {stored:#010x}, computed "
+            f"{computed:#010x}): the chunk is damaged"
+        )
+    return body
+
+
+def decode_chunk(fmt: LeafFormat, data: Any, where: str) -> np.ndarray:
+    """The ``fmt.chunk`` values of one encoded inner chunk, its checksum verified and its
+    decoded size checked (a hostile frame cannot make it allocate more)."""
+    body = verify(data, where)
+    want = fmt.chunk_bytes
+    try:
+        if fmt.codec == "raw":
+            out = body
+        elif fmt.codec == "zstd":
+            import zstandard
+
+            claimed = zstandard.frame_content_size(body)
+            if claimed not in (-1, want):  # refused before anything is allocated
+                raise StoreFormatError(
+                    f"{where}: its zstd frame claims {claimed} bytes; an inner chunk has {want}"
+                )
+            out = _decompressor().decompress(body, max_output_size=want)
+        else:
+            out = _blosc(fmt).decode(body)
+    except StoreFormatError:
+        raise
+    except Exception as err:  # a codec's own error type for a frame it cannot decode
+        raise StoreFormatError(f"{where}: cannot be decoded ({type(err).__name__}: {err})") from err
+    if len(out) != want:
+        raise StoreFormatError(f"{where}: decodes to {len(out)} bytes; an inner chunk has {want}")
+    return np.frombuffer(out, dtype=fmt.dtype)
+
+
+# -- shard indexes --------------------------------------------------------------------
+
+
+def index_bytes(fmt: LeafFormat) -> int:
+    """The size of a shard's index (with its checksum)."""
+    return fmt.per_shard * 16 + 4
+
+
+def encode_index(fmt: LeafFormat, offsets: np.ndarray, nbytes: np.ndarray) -> bytes:
+    """A shard index (``EMPTY`` for chunks never written) with its checksum."""
+    table = np.empty((fmt.per_shard, 2), dtype="<u8")
+    table[:, 0] = offsets
+    table[:, 1] = nbytes
+    body = table.tobytes()
+    return body + struct.pack("<I", _crc(body))
+
+
+def parse_index(fmt: LeafFormat, data: Any, size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, nbytes)`` of a shard index read from the end of a file of ``size``
+    bytes: checksum verified, every written chunk inside the data part of the file."""
+    try:
+        body = verify(data, f"{where} index")
+    except StoreFormatError as err:
+        raise StoreFormatError(f"{err} (a truncated or damaged shard file)") from None
+    table = np.frombuffer(body, dtype="<u8").reshape(-1, 2)
+    if len(table) != fmt.per_shard:
+        raise StoreFormatError(
+            f"{where} index has {len(table)} entries; a shard holds {fmt.per_shard} chunks"
+        )
+    offsets, nbytes = table[:, 0], table[:, 1]
+    empty = (offsets == EMPTY) & (nbytes == EMPTY)
+    limit = size - index_bytes(fmt)
+    bad = ~empty & ((nbytes > limit) | (offsets > limit) | (nbytes < 4))
+    fine = ~empty & ~bad
+    bad[fine] = (offsets[fine] + nbytes[fine]) > limit  # both <= limit: no overflow
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise StoreFormatError(
+            f"{where} index entry {j} points at bytes [{int(offsets[j])}, "
+            f"+{int(nbytes[j])}) of a file whose chunks end at byte {limit}"
+        )
+    return offsets.astype(np.int64, copy=True), np.where(empty, -1, nbytes).astype(np.int64)
+
+
+def is_regular(fmt: LeafFormat, offsets: np.ndarray, nbytes: np.ndarray) -> bool:
+    """Whether a raw shard's written chunks sit at ``j * stride`` (mappable)."""
+    if fmt.codec != "raw":
+        return False
+    written = nbytes >= 0
+    j = np.flatnonzero(written)
+    return bool(np.all(offsets[j] == j * fmt.stride) and np.all(nbytes[j] == fmt.chunk_bytes + 4))
+
+
+def shard_bytes(
+    fmt: LeafFormat, chunks: list[bytes | None]
+) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """The pieces of a shard file holding ``chunks`` (``None``: never written), in order,
+    with the index last; raw chunks are laid out regular."""
+    offsets = np.full(fmt.per_shard, EMPTY, dtype=np.uint64)
+    nbytes = np.full(fmt.per_shard, EMPTY, dtype=np.uint64)
+    pieces: list[bytes] = []
+    pos = 0
+    pad = b"\0" * _PAD
+    for j, chunk in enumerate(chunks):
+        if chunk is None:
+            continue
+        if fmt.codec == "raw":
+            assert pos == j * fmt.stride, "raw shards are written from their first chunk on"
+        offsets[j], nbytes[j] = pos, len(chunk)
+        pieces.append(chunk)
+        pos += len(chunk)
+        if fmt.codec == "raw":
+            pieces.append(pad)
+            pos += _PAD
+    pieces.append(encode_index(fmt, offsets, nbytes))
+    return pieces, offsets, nbytes

@@ -1,0 +1,433 @@
+"""Version-2 leaves: the sharding codec, both read backends, appends, dictionaries, upgrade.
+
+- the leaf documents are what zarr-python writes for the same arrays, and plain zarr reads
+  every leaf; stores written through either backend read back exactly through both;
+- a reader test suite runs against the direct local backend and the zarr-python path
+  (forced for local stores), over every compressor, several shard files per leaf, appends,
+  caches and threads;
+- an append rewrites at most the last shard file of a leaf, never a committed inner
+  chunk's bytes, and rewrites a leaf's ``zarr.json`` only when its shape doubles;
+- small stores stay small; damaged shard indexes and chunks are reported, never read;
+- dictionary-encoded string leaves; ``grumpy-arrow upgrade`` of the golden version-1 stores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+import pytest
+import zarr
+import zarr.codecs
+from test_format_v1 import STORES, golden_copy
+
+import grumpy_arrow as gr
+from grumpy_arrow.cli import main
+from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.storage import sharding as sh
+from grumpy_arrow.storage.zarr import LeafStore
+
+
+def molecules(n: int, seed: int = 0) -> gr.DataFrame:
+    """``n`` molecules with ragged atoms: floats with nulls, element symbols (few distinct
+    values: dictionary-encoded once there are enough), a scalar-or-list union."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 9, n)
+    elements = np.array(["C", "H", "O", "N", "S"])
+    return gr.dataframe(
+        {
+            "mol_id": list(range(n)),
+            "mol_tag": [int(i) if i % 3 else [int(i), int(i) + 1] for i in range(n)],
+            "atom_x": [
+                [None if (i + j) % 11 == 0 else float(i * 10 + j) / 4 for j in range(int(k))]
+                for i, k in enumerate(sizes)
+            ],
+            "atom_el": [
+                [str(elements[(i + j) % 5]) for j in range(int(k))] for i, k in enumerate(sizes)
+            ],
+        },
+        schema=["mol", "atom"],
+    )
+
+
+def rows_of(df: gr.DataFrame, rows: Any) -> dict[str, list[Any]]:
+    return df[np.asarray(rows, dtype=np.int64)].to_dict()
+
+
+@pytest.fixture(params=["direct", "zarr"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on the direct local backend, or with every leaf of local stores read and
+    written through zarr-python (the generic path of remote stores)."""
+    if request.param == "zarr":
+        monkeypatch.setattr(LeafStore, "direct", lambda self, name: False)
+    return str(request.param)
+
+
+# -- the format -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", ["raw", "zstd", "blosc"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int32", "float64", "uint8"])
+def test_leaf_documents_are_what_zarr_writes(codec: str, dtype: str) -> None:
+    fmt = sh.plan_format(dtype, codec, 64, 256)
+    store = zarr.storage.MemoryStore()
+    compressors = {
+        "raw": [],
+        "zstd": [zarr.codecs.ZstdCodec(level=3)],
+        "blosc": [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")],
+    }
+    arr = zarr.create_array(store, shape=(7,), dtype=dtype, chunks=(64,), shards=(256,),
+                            compressors=[*compressors[codec], zarr.codecs.Crc32cCodec()],
+                            fill_value=0)  # fmt: skip
+    want = json.loads(json.dumps(arr.metadata.to_dict()))
+    assert sh.leaf_doc(fmt, 7) == want
+    assert sh.parse_leaf_doc(want, "x") == fmt
+
+
+def test_plan_format_defaults() -> None:
+    raw = sh.plan_format("float32", "raw")
+    assert (raw.chunk, raw.shard, raw.per_shard) == (8192, 8192 * 128, 128)  # 32 KiB, 4 MiB
+    packed = sh.plan_format("int64", "zstd")
+    assert (packed.chunk, packed.shard) == (512, 512 * 128)  # 4 KiB, 512 KiB
+    assert sh.plan_format("int8", "raw", chunk=1).shard == 1024  # at most 1024 inner chunks
+    assert sh.plan_format("int64", "raw", chunk=3, shard=10).shard == 12  # whole chunks
+    assert sh.plan_format("int64", "zstd", shard=100).chunk == 100  # chunk <= shard
+    assert sh.index_bytes(raw) == 128 * 16 + 4
+
+
+def test_raw_shards_are_regular_and_zarr_reads_them(tmp_path: Path) -> None:
+    values = np.arange(10_000, dtype=np.int64)
+    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=1000,
+            shard_size=4000)  # fmt: skip
+    leaf = tmp_path / "s" / "array" / "r-values"
+    assert sorted(os.listdir(leaf / "c")) == ["0", "1", "2"]
+    fmt = sh.parse_leaf_doc(json.loads((leaf / "zarr.json").read_text()), "leaf")
+    data = (leaf / "c" / "0").read_bytes()
+    offsets, nbytes = sh.parse_index(fmt, data[-sh.index_bytes(fmt) :], len(data), "shard")
+    assert offsets.tolist() == [0, 8008, 16016, 24032 - 8]
+    assert nbytes.tolist() == [8004] * 4
+    assert sh.is_regular(fmt, offsets, nbytes)
+    # The values of inner chunk 1 (1000..1999), then their checksum, at byte 8008.
+    assert np.frombuffer(data[8008 : 8008 + 8000], np.int64).tolist() == list(range(1000, 2000))
+    arr = zarr.open_array(str(tmp_path / "s"), path="array/r-values", mode="r")
+    assert arr[:10_000].tolist() == values.tolist()
+    assert arr.shape[0] >= 10_000
+
+
+def test_zarr_written_shards_read_through_the_direct_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = molecules(300)
+    for compressor in ("none", "zstd"):
+        path = tmp_path / compressor
+        with monkeypatch.context() as m:
+            m.setattr(LeafStore, "direct", lambda self, name: False)
+            gr.save(df[:200], path, compressor=compressor, chunk_size=16, shard_size=64)
+            gr.append(df[200:], path)
+        assert gr.load(path).to_dict() == df.to_dict()
+        rows = np.random.default_rng(1).permutation(300)[:50]
+        assert gr.open(path, cache="none")[rows].to_dict() == rows_of(df, rows)
+        gr.append(df[:10], path)  # the direct writer continues a zarr-written leaf
+        assert gr.load(path)[300:].to_dict() == df[:10].to_dict()
+
+
+# -- the reader suite, on both backends --------------------------------------------------
+
+
+@pytest.mark.parametrize("compressor", ["none", "zstd", "blosc", "auto"])
+def test_reader_suite(backend: str, compressor: str, tmp_path: Path) -> None:
+    df = molecules(500, seed=3)
+    path = tmp_path / "s"
+    gr.save(df[:100], path, compressor=compressor, chunk_size=8, shard_size=32)
+    for a in range(100, 500, 130):
+        gr.append(df[a : a + 130], path)
+    assert gr.load(path).to_dict() == df.to_dict()
+    assert gr.validate(path) == []
+    rng = np.random.default_rng(7)
+    for cache in ("chunks", "none"):
+        h = gr.open(path, cache=cache)
+        for _ in range(4):
+            rows = rng.choice(500, 40, replace=True)  # any order, repeats
+            assert h[rows].to_dict() == rows_of(df, rows)
+        assert h[499].to_dict() == rows_of(df, [499])
+        assert h[["atom_x"]][rng.permutation(500)[:9]].to_dict()["atom_x"] is not None
+        row = int(np.argmax([len(r) for r in df["atom_x"].to_list()]))
+        got = h.read(row, ranges={"atom_x": slice(2, 5)}, columns=["atom_x"])
+        assert got["atom_x"].to_list() == [df["atom_x"].to_list()[row][2:5]]
+    # At an earlier commit: the first 230 rows, whatever was appended since.
+    assert gr.Handle(path, rows=230).load().to_dict() == df[:230].to_dict()
+
+
+def test_reader_suite_threads(backend: str, tmp_path: Path) -> None:
+    df = molecules(400, seed=5)
+    path = tmp_path / "s"
+    gr.save(df, path, chunk_size=8, shard_size=16)
+    h = gr.open(path)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(20):
+                rows = rng.choice(400, 16, replace=False)
+                assert h[rows].to_dict() == rows_of(df, rows)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_memory_stores_are_small_and_read_back(backend: str) -> None:
+    base = f"memory://sharding-{backend}-{os.getpid()}"
+    df = molecules(3)
+    gr.save(df, f"{base}/s.gr")
+    fs = fsspec.filesystem("memory")
+    total = sum(fs.size(f) for f in fs.find(f"/sharding-{backend}-{os.getpid()}/s.gr"))
+    try:
+        assert total <= 64 * 1024
+        assert gr.load(f"{base}/s.gr").to_dict() == df.to_dict()
+        assert gr.open(f"{base}/s.gr")[[2, 0]].to_dict() == rows_of(df, [2, 0])
+    finally:
+        fs.rm(f"/sharding-{backend}-{os.getpid()}", recursive=True)
+
+
+def test_a_three_row_frame_is_a_few_kilobytes(tmp_path: Path) -> None:
+    gr.save(molecules(3), tmp_path / "s")
+    files = [Path(r) / f for r, _, fs in os.walk(tmp_path / "s") for f in fs]
+    # 9 leaves: a 2 KiB shard index, about 600 bytes of zarr.json and a few bytes each
+    assert sum(f.stat().st_size for f in files) <= 32 * 1024
+
+
+def test_files_are_bounded_by_the_data(tmp_path: Path) -> None:
+    # 32 MB of raw float64 values: 8 shard files of 4 MiB, plus a constant.
+    values = np.random.default_rng(0).random(4 * 1024 * 1024)
+    gr.save(gr.array(values), tmp_path / "s", compressor="none")
+    shards = os.listdir(tmp_path / "s" / "array" / "r-values" / "c")
+    assert len(shards) == 8
+    assert sum(len(fs) for _, _, fs in os.walk(tmp_path / "s")) <= 8 + 6
+
+
+# -- appends ------------------------------------------------------------------------------
+
+
+def _chunks_of(path: Path, fmt: sh.LeafFormat) -> list[bytes]:
+    data = path.read_bytes()
+    offsets, nbytes = sh.parse_index(fmt, data[-sh.index_bytes(fmt) :], len(data), str(path))
+    return [data[o : o + n] for o, n in zip(offsets.tolist(), nbytes.tolist(), strict=True)
+            if n >= 0]  # fmt: skip
+
+
+@pytest.mark.parametrize("compressor", ["none", "zstd"])
+def test_appends_keep_committed_inner_chunks_and_grow_shapes_geometrically(
+    compressor: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "s"
+    leaf = path / "array" / "r-values"
+    gr.save(gr.array(np.arange(5, dtype=np.int64)), path, compressor=compressor,
+            chunk_size=4, shard_size=64)  # fmt: skip
+    fmt = sh.parse_leaf_doc(json.loads((leaf / "zarr.json").read_text()), "leaf")
+    docs = set()
+    seen: list[bytes] = []
+    for k in range(1, 40):
+        before = _chunks_of(leaf / "c" / "0", fmt) if (leaf / "c" / "0").exists() else []
+        gr.append(gr.array(np.arange(5 * k, 5 * k + 5, dtype=np.int64)), path)
+        after = _chunks_of(leaf / "c" / "0", fmt)
+        full = (5 * k) // 4  # inner chunks that were full before this append
+        assert after[:full] == before[:full]
+        docs.add((leaf / "zarr.json").read_text())
+        seen = after
+    assert gr.load(path).to_list() == list(range(200))
+    assert len(seen) == 16  # shard 0 holds 64 values: 16 chunks of 4
+    # Shapes 5, 10, 20, 40, 80, 160, 320: the metadata was rewritten 6 times in 39 appends.
+    assert len(docs) == 6
+    shape = json.loads((leaf / "zarr.json").read_text())["shape"][0]
+    assert shape == 320 and zarr.open_array(str(path), path="array/r-values").shape == (320,)
+
+
+def test_a_handle_cache_stays_right_across_appends(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    gr.save(gr.array([[1, 2], [3]]), path, compressor="zstd", chunk_size=4)
+    h = gr.open(path)
+    assert h[[1, 0]].to_list() == [[3], [1, 2]]  # the partly filled chunks are cached
+    gr.append(gr.array([[4], [5, 6, 7]]), path)
+    fresh = gr.open(path)
+    fresh._cache = h._cache  # one cache, two commits: keys tell the partial chunks apart
+    assert fresh[[3, 2, 0]].to_list() == [[5, 6, 7], [4], [1, 2]]
+    assert h[[1, 0]].to_list() == [[3], [1, 2]]
+
+
+# -- damage ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def damaged(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Path, Path]]:
+    """A store with a float leaf in shard files of 8 values (inner chunks of 4)."""
+    path = tmp_path / "s"
+    values = np.arange(40, dtype=np.float64) / 8
+    gr.save(gr.array(values), path, compressor=getattr(request, "param", "none"),
+            chunk_size=4, shard_size=8)  # fmt: skip
+    yield path, path / "array" / "r-values" / "c" / "1"
+
+
+def _expect_damage(path: Path, *words: str, row: int = 9) -> None:
+    for call in (lambda: gr.load(path), lambda: gr.open(path, cache="none")[[row, 2]]):
+        with pytest.raises(StoreFormatError) as info:
+            call()
+        text = str(info.value)
+        assert str(path) in text and "array/r-values" in text, text
+        for word in words:
+            assert word in text, text
+    assert any("array/r-values" in p for p in gr.validate(path))
+
+
+@pytest.mark.parametrize("damaged", ["none", "zstd"], indirect=True)
+def test_a_flipped_bit_in_an_inner_chunk_is_caught(damaged: tuple[Path, Path]) -> None:
+    path, shard = damaged
+    data = bytearray(shard.read_bytes())
+    data[5] ^= 0x10  # inside inner chunk 0 of shard 1 (values 8..11)
+    shard.write_bytes(bytes(data))
+    _expect_damage(path, "shard 1", "chunk 0")
+
+
+def test_an_index_pointing_past_the_file_is_refused(damaged: tuple[Path, Path]) -> None:
+    path, shard = damaged
+    data = bytearray(shard.read_bytes())
+    fmt = sh.plan_format("float64", "raw", 4, 8)
+    index = np.frombuffer(bytes(data[-sh.index_bytes(fmt) : -4]), "<u8").copy()
+    index[2] = 1 << 40  # chunk 1's offset
+    body = index.tobytes()
+    data[-sh.index_bytes(fmt) :] = body + struct.pack("<I", sh._crc(body))
+    shard.write_bytes(bytes(data))
+    _expect_damage(path, "shard 1", "index entry 1")
+
+
+def test_a_damaged_index_is_reported(damaged: tuple[Path, Path]) -> None:
+    path, shard = damaged
+    data = bytearray(shard.read_bytes())
+    data[-7] ^= 1
+    shard.write_bytes(bytes(data))
+    _expect_damage(path, "shard 1", "truncated or damaged")
+
+
+def test_a_zstd_frame_cannot_claim_more_than_a_chunk(tmp_path: Path) -> None:
+    import zstandard
+
+    path = tmp_path / "s"
+    gr.save(gr.array(np.arange(16, dtype=np.int64)), path, compressor="zstd", chunk_size=4,
+            shard_size=4)  # fmt: skip
+    shard = path / "array" / "r-values" / "c" / "1"
+    fmt = sh.plan_format("int64", "zstd", 4, 4)
+    bomb = zstandard.ZstdCompressor().compress(bytes(1 << 24))  # 16 MiB of zeros
+    chunk = bomb + struct.pack("<I", sh._crc(bomb))
+    pieces, _, _ = sh.shard_bytes(fmt, [chunk])
+    shard.write_bytes(b"".join(pieces))
+    _expect_damage(path, "shard 1", "chunk 0", "claims 16777216 bytes", row=5)
+
+
+# -- dictionaries ---------------------------------------------------------------------------
+
+
+def test_low_cardinality_strings_are_dictionary_encoded(tmp_path: Path) -> None:
+    df = molecules(400)
+    gr.save(df, tmp_path / "s")
+    doc = json.loads((tmp_path / "s" / "grumpy.json").read_text())
+    layouts = {c["name"]: c["layout"] for c in doc["columns"]}
+    leaf = layouts["atom_el"]["content"]
+    assert leaf["indices"] == "atom_el/r.c-indices"
+    assert doc["leaves"]["atom_el/r.c-indices"]["dtype"] == "int32"
+    assert doc["leaves"]["atom_el/r.c-data"]["length"] == 5  # "CHONS"
+    assert doc["leaves"]["atom_el/r.c-offsets"] == {"dtype": "int64", "length": 6, "last": 5}
+    assert gr.load(tmp_path / "s").to_dict() == df.to_dict()
+    gr.save(df, tmp_path / "plain", dictionary=False)
+    plain = json.loads((tmp_path / "plain" / "grumpy.json").read_text())
+    assert "indices" not in plain["columns"][3]["layout"]["content"]
+    gr.save(df[:3], tmp_path / "forced", dictionary=["atom_el"])
+    forced = json.loads((tmp_path / "forced" / "grumpy.json").read_text())
+    assert forced["columns"][3]["layout"]["content"]["indices"] == "atom_el/r.c-indices"
+    assert gr.load(tmp_path / "forced").to_dict() == df[:3].to_dict()
+
+
+def test_dictionaries_grow_on_append_and_keep_their_indices(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    first = ["C", "H", None, "O"] * 100
+    gr.save(gr.dataframe({"m_el": first}, schema=["m"]), path)
+    more = ["Fe", "C", "Zn", None, "Fe"]
+    gr.append(gr.dataframe({"m_el": more}, schema=["m"]), path)
+    assert gr.load(path)["m_el"].to_list() == first + more
+    doc = json.loads((path / "grumpy.json").read_text())
+    assert bytes(zarr.open_array(str(path), path="m_el/r-data")[:7]) == b"CHOFeZn"
+    assert doc["leaves"]["m_el/r-offsets"]["last"] == 7
+    h = gr.open(path)
+    assert h[[401, 2, 403, 0]]["m_el"].to_list() == ["C", None, None, "C"]
+    assert gr.Handle(path, rows=400).load()["m_el"].to_list() == first
+
+
+def test_an_index_outside_the_dictionary_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    gr.save(gr.dataframe({"m_el": ["C", "H"] * 200}, schema=["m"]), path, compressor="none")
+    arr = zarr.open_array(str(path), path="m_el/r-indices", mode="r+")
+    arr[7] = 2  # the dictionary has 2 entries
+    for call in (lambda: gr.load(path), lambda: gr.open(path)[[7]]):
+        with pytest.raises(StoreFormatError, match=r"m_el/r-indices.*holds 2 at position 7"):
+            call()
+
+
+# -- upgrade ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(STORES))
+def test_upgrade_rewrites_golden_stores_in_version_2(name: str, tmp_path: Path) -> None:
+    path = golden_copy(tmp_path, name)
+    before = gr.load(path)
+    report = gr.upgrade(path)
+    assert report.upgraded and not report.current
+    after = gr.load(path)
+    assert type(after) is type(before)
+    if isinstance(before, gr.DataFrame):
+        assert after.schema == before.schema and after.columns == before.columns
+        assert after.to_dict() == before.to_dict()
+        assert [str(after[c].dtype) for c in after.columns] == [
+            str(before[c].dtype) for c in before.columns
+        ]
+    else:
+        assert after.to_list() == before.to_list() and str(after.dtype) == str(before.dtype)
+    manifests = [p for p in path.rglob("grumpy.json")]
+    assert all(json.loads(p.read_text())["version"] == 2 for p in manifests)
+    assert gr.validate(path) == []
+    assert gr.upgrade(path).upgraded == ()  # nothing left to do
+
+
+def test_upgrade_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = golden_copy(tmp_path, "frame.gr")
+    assert main(["upgrade", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: rewrote 1 store(s) in format version 2\n"
+    assert main(["upgrade", str(path)]) == 0
+    assert capsys.readouterr().out == f"{path}: already format version 2; nothing to do\n"
+
+
+def test_handles_of_stores_and_sharded_datasets_are_store_readers(tmp_path: Path) -> None:
+    from grumpy_arrow.storage.reader import StoreReader
+
+    df = molecules(30)
+    gr.save(df, tmp_path / "one.gr")
+    gr.save(df, tmp_path / "many.gr", shard_rows=7)
+    one, many = gr.open(tmp_path / "one.gr"), gr.open(tmp_path / "many.gr")
+    assert isinstance(one, gr.Handle) and isinstance(many, gr.ShardedHandle)
+    members = [m for m in vars(StoreReader) if not m.startswith("_")] + ["__len__"]
+    for reader in (one, many):
+        assert isinstance(reader, StoreReader)
+        assert all(hasattr(type(reader), m) for m in members)
+        assert reader[[29, 3]].to_dict() == rows_of(df, [29, 3])
+        assert reader.read(3).to_dict() == rows_of(df, [3])
