@@ -20,8 +20,9 @@ default) that is deleted at the end:
    page cache warm (the files were just written) and cold (dropped before every call with
    ``posix_fadvise(POSIX_FADV_DONTNEED)`` after an ``fsync``, which needs no root). Saves
    are timed into the page cache: every peer's files are synced after the timed call, so
-   write-back never lands in the next measurement. A grid of ``chunk_size`` (2^16, 2^18,
-   2^20) x compressor (none, zstd, blosc) shows the choice of defaults, with random-access
+   write-back never lands in the next measurement. A grid of inner ``chunk_size`` (the
+   default by bytes, 2^9, 2^11, 2^13 values) x compressor (auto, none, zstd, blosc) shows
+   the choice of defaults, with random-access
    times of each store. Bars: load >= 50 % of ``np.load`` and faster than Parquet.
 2. **Random access**: 200 batches of 32 random rows (distinct within a batch, random order;
    the same index sets for every peer). *Cold*: a fresh handle after the page cache of the
@@ -93,9 +94,11 @@ os.environ.setdefault("LANCE_LOG", "error")  # no "creating a new dataset" warni
 
 SCHEMA = ["sample"]
 MB = 1e6
-CHUNK_SIZES = (2**16, 2**18, 2**20)
-COMPRESSORS = ("none", "zstd", "blosc")
-DEFAULT_CHUNK = 2**18  # grumpy's default (writer.DEFAULT_CHUNK); checked against the manifest
+# Inner-chunk lengths (values) of the grid; None: the default (16 KiB of raw values, 4 KiB
+# of compressed ones, per leaf).
+CHUNK_SIZES: tuple[int | None, ...] = (None, 2**9, 2**11, 2**13)
+COMPRESSORS = ("auto", "none", "zstd", "blosc")
+DEFAULT_CHUNK = None  # grumpy's default (writer.DEFAULT_CHUNK); checked against the manifest
 
 Take = Callable[[np.ndarray], Any]
 
@@ -484,7 +487,8 @@ class GridRow:
     batches: int
 
 
-def measure_config(w: Workload, path: Path, chunk: int, compressor: str, sizes: Sizes) -> GridRow:
+def measure_config(w: Workload, path: Path, chunk: int | None, compressor: str,
+                   sizes: Sizes) -> GridRow:  # fmt: skip
     """Save, check, load and random batches of one ``chunk_size`` / compressor store."""
     want = w.table
 
@@ -946,10 +950,10 @@ def grid_table(rows: list[GridRow], nbytes: int) -> Table:
         left=(0, 1),
     )
     for r in rows:
-        mark = " (default)" if r.chunk == DEFAULT_CHUNK and r.compressor == "none" else ""
+        mark = " (default)" if r.chunk is None and r.compressor == "auto" else ""
         out.rows.append(
             [
-                f"2^{r.chunk.bit_length() - 1}{mark}",
+                f"{_chunk(r.chunk)}{mark}",
                 r.compressor,
                 _ms(r.save_s),
                 _mbs(nbytes, r.save_s),
@@ -966,10 +970,14 @@ def grid_table(rows: list[GridRow], nbytes: int) -> Table:
     out.notes = [
         "rand cold-handle: gr.open(cache='none') fresh per pass, page cache warm; rand warm:",
         "gr.open() default chunk cache after one pass; batches: as many as fit the time budget.",
-        f"fastest load: 2^{best_load.chunk.bit_length() - 1} {best_load.compressor}; fastest "
-        f"cold-handle batch: 2^{best_rand.chunk.bit_length() - 1} {best_rand.compressor}.",
+        f"fastest load: {_chunk(best_load.chunk)} {best_load.compressor}; fastest "
+        f"cold-handle batch: {_chunk(best_rand.chunk)} {best_rand.compressor}.",
     ]
     return out
+
+
+def _chunk(chunk: int | None) -> str:
+    return "by bytes" if chunk is None else f"2^{chunk.bit_length() - 1}"
 
 
 def access_table(rows: list[AccessRow], batch_rows: int) -> Table:
@@ -1028,21 +1036,25 @@ def read_checks(*, buffers: bool, checksums: bool) -> Iterator[None]:
     library has no switch: a store read unchecked can crash the interpreter)."""
     from grumpy_arrow.storage import buffers as bf
     from grumpy_arrow.storage import checks as ck
-    from grumpy_arrow.storage import zarr as gz
+    from grumpy_arrow.storage import sharding as sh
 
     def skip(*args: Any, **kwargs: Any) -> None:
         return None
 
     names = ["check_dtype", "check_length", "check_offsets", "check_positions",
-             "check_range_bounds", "check_type_ids"]  # fmt: skip
+             "check_range_bounds", "check_type_ids", "check_indices"]  # fmt: skip
     saved = [(ck, n, getattr(ck, n)) for n in names]
-    saved += [(bf, "_check_utf8", bf._check_utf8), (gz, "_verify", gz._verify)]
+    saved += [(bf, "_check_utf8", bf._check_utf8), (sh, "verify", sh.verify)]
+
+    def unchecked(data: Any, where: str) -> memoryview:
+        return memoryview(data).cast("B")[:-4]
+
     try:
         if not buffers:
             for module, name, _ in saved[:-1]:
                 setattr(module, name, skip)
         if not checksums:
-            gz._verify = skip
+            sh.verify = unchecked
         yield
     finally:
         for module, name, fn in saved:
@@ -1080,9 +1092,9 @@ def measure_checks(path: Path, sizes: Sizes, batches: list[np.ndarray]) -> Table
         load, take = statistics.median(loads[mode]), statistics.median(takes[mode])
         out.rows.append([mode, _ms(load), _x(load / base_load), _ms(take), _x(take / base_take)])
     out.notes.append(
-        "Buffer checks: offsets, union type ids and value offsets, validity lengths, dtypes, "
-        "UTF-8. Checksums: the crc32c of every chunk read whole (a random batch reads "
-        "byte ranges of large chunks, unverified)."
+        "Buffer checks: offsets, union type ids and value offsets, dictionary indices, "
+        "validity lengths, dtypes, UTF-8. Checksums: the crc32c of every inner chunk and "
+        "shard index read (raw chunks of a mapped shard once per open shard)."
     )
     return out
 
@@ -1265,10 +1277,10 @@ def run(args: argparse.Namespace, root: Path) -> Report:
         io_rows.append(measure_format(fmt, sizes))
         log(f"save/load {fmt.name}: done")
     manifest = gr.open(root / "default.gr").manifest
-    if manifest.chunk_size != DEFAULT_CHUNK or manifest.compressor != "none":
+    if manifest.chunk_size != DEFAULT_CHUNK or manifest.compressor != "auto":
         print(
             f"note: the default store uses chunk_size {manifest.chunk_size}, compressor "
-            f"{manifest.compressor}; the grid marks 2^18 / none as the default"
+            f"{manifest.compressor}; the grid marks 'by bytes' / auto as the default"
         )
     report.add(io_table(io_rows, w.nbytes))
 
