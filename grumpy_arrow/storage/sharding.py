@@ -238,10 +238,15 @@ def parse_leaf_doc(doc: dict[str, Any], where: str) -> LeafFormat:
 # -- inner chunks ---------------------------------------------------------------------
 
 
+def crc(data: Any) -> int:
+    """The crc32c of a bytes-like object."""
+    return _crc(data)
+
+
 def _crc(data: Any) -> int:
     import google_crc32c
 
-    if isinstance(data, memoryview):
+    if isinstance(data, (memoryview, bytearray)):
         data = np.frombuffer(data, dtype=np.uint8)
     return int(google_crc32c.value(data))
 
