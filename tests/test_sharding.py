@@ -431,3 +431,14 @@ def test_handles_of_stores_and_sharded_datasets_are_store_readers(tmp_path: Path
         assert all(hasattr(type(reader), m) for m in members)
         assert reader[[29, 3]].to_dict() == rows_of(df, [29, 3])
         assert reader.read(3).to_dict() == rows_of(df, [3])
+
+
+def test_loads_of_shards_with_more_chunks_than_one_read_call_takes(tmp_path: Path) -> None:
+    # chunk_size alone: 1024 inner chunks per shard file, 2048 buffers (IOV_MAX is 1024).
+    values = np.arange(3000, dtype=np.int64)
+    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=2)
+    fmt = sh.parse_leaf_doc(
+        json.loads((tmp_path / "s" / "array" / "r-values" / "zarr.json").read_text()), "leaf"
+    )
+    assert fmt.per_shard == 1024
+    assert gr.load(tmp_path / "s").to_list() == values.tolist()

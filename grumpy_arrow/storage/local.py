@@ -352,10 +352,15 @@ class LocalShards:
         for j in range(count):
             buffers.append(view[j * cb : (j + 1) * cb] if j < full else tail)
             buffers.append(memoryview(trailers)[8 * j : 8 * j + 8])
-        got = os.preadv(shard.fd, buffers, 0)
-        if got != count * fmt.stride:
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {got} of "
-                                   f"{count * fmt.stride} bytes")  # fmt: skip
+        # At most 512 chunks (1024 buffers: IOV_MAX) and 256 MiB per call.
+        step = max(1, min(512, (256 << 20) // fmt.stride))
+        for first in range(0, count, step):
+            last = min(count, first + step)
+            want = (last - first) * fmt.stride
+            got = os.preadv(shard.fd, buffers[2 * first : 2 * last], first * fmt.stride)
+            if got != want:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {got} of "
+                                       f"{want} bytes at {first * fmt.stride}")  # fmt: skip
         for j in range(count):
             body = buffers[2 * j]
             stored = int.from_bytes(trailers[8 * j : 8 * j + 4], "little")
