@@ -459,7 +459,7 @@ def test_must_show_chunk_dim_level(tmp_path: Path) -> None:
     }  # fmt: skip
     assert {n for n, c in chunks.items() if c == 3} == at_atoms
     assert all(c == default_chunk(path, n) for n, c in chunks.items() if n not in at_atoms)
-    # "auto" compresses leaves of fewer than 4 KiB of values: 4 KiB inner chunks.
+    # "auto" compresses leaves of fewer than 32 KiB of values: 4 KiB inner chunks.
     assert {leaf_codec(path, n) for n in chunks} == {"zstd"}
     assert chunks["_levels/atom-offsets"] == 512  # int64
     assert chunks["molecule_id/r-values"] == default_chunk(path, "molecule_id/r-values")
@@ -472,7 +472,7 @@ def test_must_show_chunk_dim_depth(tmp_path: Path) -> None:
     gr.save(x, path, chunk_size=3, chunk_dim=1)
     assert_same_array(gr.load(path), x)
     chunks = {name: leaf_chunks(path, name) for name in manifest(path)["leaves"]}
-    # "auto" compresses leaves of fewer than 4 KiB of values: 4 KiB inner chunks.
+    # "auto" compresses leaves of fewer than 32 KiB of values: 4 KiB inner chunks.
     assert {leaf_codec(path, n) for n in chunks} == {"zstd"}
     assert chunks == {
         "array/r-offsets": 512,  # int64: 4 KiB

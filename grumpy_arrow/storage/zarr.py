@@ -46,7 +46,9 @@ __all__ = [
 
 COMPRESSORS = ("auto", "none", "zstd", "blosc")
 AUTO_RATIO = 0.8  # "auto" compresses a leaf when zstd makes its first values this small
-AUTO_SAMPLE = 4096  # bytes of first values "auto" needs to judge (fewer: zstd)
+AUTO_SAMPLE = sh.INNER_BYTES["raw"]  # bytes of first values "auto" needs to judge (fewer:
+# zstd, whose frames hold the zero padding of a leaf's last, partly filled inner chunk in
+# a few bytes, where a raw chunk would store it)
 
 
 def parse_compressor(name: Any) -> str:
