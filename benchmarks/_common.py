@@ -289,3 +289,26 @@ def optional_version(module: Any) -> str:
 def machine_markdown(info: list[tuple[str, str]]) -> list[str]:
     """The machine as the lines of a two-column Markdown table, then a blank line."""
     return ["| machine | |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in info), ""]
+
+
+def tables_equal(got: pa.Table, want: pa.Table) -> bool:
+    """Same rows and wanted columns with equal values (types cast to the wanted ones;
+    metadata and extra columns ignored)."""
+    if got.num_rows != want.num_rows:
+        return False
+    for name in want.column_names:
+        if name not in got.column_names:
+            return False
+        a = got.column(name).combine_chunks()
+        b = want.column(name).combine_chunks()
+        if a.type != b.type:
+            a = a.cast(b.type)
+        if not a.equals(b):
+            return False
+    return True
+
+
+def check(ok: bool, what: str) -> None:
+    """Stop a benchmark whose result differs from the in-memory data."""
+    if not ok:
+        raise AssertionError(f"{what}: the result differs from the in-memory data")

@@ -104,10 +104,12 @@ from _common import (
     Report,
     Table,
     best_of,
+    check,
     drop_page_cache,
     files_under,
     filesystem,
     host_info,
+    tables_equal,
     version_info,
 )
 
@@ -595,24 +597,7 @@ def as_table(x: Any) -> pa.Table:
 
 def same_table(got: Any, want: pa.Table) -> bool:
     """Same columns with equal values (types cast to the wanted ones; metadata ignored)."""
-    got = as_table(got)
-    if got.num_rows != want.num_rows:
-        return False
-    for name in want.column_names:
-        if name not in got.column_names:
-            return False
-        a = got.column(name).combine_chunks()
-        b = want.column(name).combine_chunks()
-        if a.type != b.type:
-            a = a.cast(b.type)
-        if not a.equals(b):
-            return False
-    return True
-
-
-def check(ok: bool, what: str) -> None:
-    if not ok:
-        raise AssertionError(f"{what}: the result differs from the in-memory data")
+    return tables_equal(as_table(got), want)
 
 
 def no_gc() -> Callable[[], None]:
