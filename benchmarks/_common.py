@@ -12,7 +12,9 @@ import datetime
 import gc
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -312,3 +314,18 @@ def check(ok: bool, what: str) -> None:
     """Stop a benchmark whose result differs from the in-memory data."""
     if not ok:
         raise AssertionError(f"{what}: the result differs from the in-memory data")
+
+
+def run_in_scratch(run: Callable[[Any, Path], Any], args: Any, prefix: str) -> int:
+    """A suite's ``main``: ``run(args, root)`` in a scratch folder under ``args.dir``
+    (removed afterwards), then the report written as Markdown when ``--markdown`` asks."""
+    args.dir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=args.dir))
+    try:
+        report = run(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.markdown is not None:
+        report.write_markdown(args.markdown)
+        print(f"Markdown written to {args.markdown}")
+    return 0

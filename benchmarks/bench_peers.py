@@ -86,7 +86,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import types
 import warnings
@@ -109,6 +108,7 @@ from _common import (
     files_under,
     filesystem,
     host_info,
+    run_in_scratch,
     tables_equal,
     version_info,
 )
@@ -1963,16 +1963,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child_scale:
         print(json.dumps(scale_child(json.loads(args.child_scale))))
         return 0
-    args.dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench_peers_", dir=args.dir))
-    try:
-        report = run(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.markdown is not None:
-        report.write_markdown(args.markdown)
-        print(f"Markdown written to {args.markdown}")
-    return 0
+    return run_in_scratch(run, args, "bench_peers_")
 
 
 if __name__ == "__main__":

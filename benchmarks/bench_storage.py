@@ -63,7 +63,6 @@ import pstats
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -85,6 +84,7 @@ from _common import (
     filesystem,
     host_info,
     optional_version,
+    run_in_scratch,
     tables_equal,
     timed,
     version_info,
@@ -1315,16 +1315,7 @@ def run(args: argparse.Namespace, root: Path) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench_storage_", dir=args.dir))
-    try:
-        report = run(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.markdown is not None:
-        report.write_markdown(args.markdown)
-        print(f"Markdown written to {args.markdown}")
-    return 0
+    return run_in_scratch(run, args, "bench_storage_")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -59,6 +58,7 @@ from _common import (
     drop_page_cache,
     filesystem,
     host_info,
+    run_in_scratch,
     version_info,
 )
 from bench_peers import FULL, QUICK, SMOKE, dist_version, imported_from, make_workload, sync
@@ -413,16 +413,7 @@ def run(args: argparse.Namespace, root: Path) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench_zarr_backends_", dir=args.dir))
-    try:
-        report = run(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.markdown is not None:
-        report.write_markdown(args.markdown)
-        print(f"Markdown written to {args.markdown}")
-    return 0
+    return run_in_scratch(run, args, "bench_zarr_backends_")
 
 
 if __name__ == "__main__":
