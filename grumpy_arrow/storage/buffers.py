@@ -9,7 +9,7 @@ shared offsets leaf ``_levels/<level>-offsets`` instead of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -28,8 +28,11 @@ __all__ = [
     "assemble",
     "column_buffers",
     "layout_signature",
+    "buffers_of",
+    "find",
     "leaf_name",
     "leaf_names",
+    "nodes",
     "level_leaf",
     "node_rows",
 ]
@@ -39,13 +42,33 @@ ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets", "
 """Every role a leaf can play in a layout node (see docs/format.md)."""
 
 
+def nodes(layout: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every node of a layout tree with its list depth, parents before children (a list's
+    content is one level deeper; a union's children are at the union's depth)."""
+    yield layout, depth
+    if layout["kind"] == "list":
+        yield from nodes(layout["content"], depth + 1)
+    elif layout["kind"] == "union":
+        yield from nodes(layout["scalar"], depth)
+        yield from nodes(layout["list"], depth)
+
+
+def buffers_of(layout: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], int]]:
+    """``(leaf name, role, node, depth)`` of every leaf a layout tree names, node by node."""
+    for node, depth in nodes(layout):
+        for role in ROLES:
+            if node.get(role):
+                yield node[role], role, node, depth
+
+
+def find(layout: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The node of a layout tree that names leaf ``name`` (in any role), or None."""
+    return next((node for leaf, _, node, _ in buffers_of(layout) if leaf == name), None)
+
+
 def leaf_names(layout: dict[str, Any]) -> list[str]:
     """Every leaf a layout tree names, node by node (a node's own, then its children's)."""
-    out = [layout[r] for r in ROLES if layout.get(r)]
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            out += leaf_names(layout[child])
-    return out
+    return [name for name, _, _, _ in buffers_of(layout)]
 
 
 _STORED = {"bool_": "bool", "string": "uint8", "binary": "uint8"}

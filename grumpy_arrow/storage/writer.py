@@ -48,7 +48,6 @@ ARRAY_COLUMN = "array"
 DEFAULT_CHUNK = None  # elements per inner chunk: None sizes them by bytes (sharding.INNER_BYTES)
 LOCK_NAME = "grumpy.lock"
 LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the lock by default
-ROLES = bf.ROLES
 
 
 @dataclass(frozen=True)
@@ -104,56 +103,31 @@ def _buffers_of(
 def _validity_rows(
     layout: dict[str, Any], bufs: dict[str, np.ndarray], out: dict[str, int]
 ) -> None:
-    if layout.get("validity"):
-        out[layout["validity"]] = bf.node_rows(layout, {k: len(v) for k, v in bufs.items()})
-    if layout["kind"] == "list":
-        _validity_rows(layout["content"], bufs, out)
-    elif layout["kind"] == "union":
-        _validity_rows(layout["scalar"], bufs, out)
-        _validity_rows(layout["list"], bufs, out)
+    """The rows of each validity leaf's node in this batch."""
+    lengths = {k: len(v) for k, v in bufs.items()}
+    for node, _ in bf.nodes(layout):
+        if node.get("validity"):
+            out[node["validity"]] = bf.node_rows(node, lengths)
 
 
 def _roles(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
     """Leaf name -> role for every leaf a layout names."""
-    for role in ROLES:
-        if layout.get(role):
-            out[layout[role]] = role
-    if layout["kind"] == "list":
-        _roles(layout["content"], out)
-    elif layout["kind"] == "union":
-        _roles(layout["scalar"], out)
-        _roles(layout["list"], out)
+    out.update((name, role) for name, role, _, _ in bf.buffers_of(layout))
     return out
 
 
-def _depths(layout: dict[str, Any], depth: int, out: dict[str, int]) -> dict[str, int]:
-    for role in ROLES:
-        if layout.get(role):
-            out.setdefault(layout[role], depth)
-    if layout["kind"] == "list":
-        _depths(layout["content"], depth + 1, out)
-    elif layout["kind"] == "union":
-        _depths(layout["scalar"], depth, out)
-        _depths(layout["list"], depth, out)
+def _depths(layout: dict[str, Any], out: dict[str, int]) -> dict[str, int]:
+    """Leaf name -> list depth of its node (a level's shared offsets: the first one)."""
+    for name, _, _, depth in bf.buffers_of(layout):
+        out.setdefault(name, depth)
     return out
 
 
 def _leaf_dtypes(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
-    roles = _roles(layout, {})
-    for name, role in roles.items():
-        out[name] = bf.stored_dtype(role, _dtype_of(layout, name) or "")
+    """Leaf name -> the Zarr dtype it is stored with."""
+    for name, role, node, _ in bf.buffers_of(layout):
+        out[name] = bf.stored_dtype(role, str(node["dtype"]) if role == "values" else "")
     return out
-
-
-def _dtype_of(layout: dict[str, Any], name: str) -> str | None:
-    if layout["kind"] == "leaf" and name == layout.get("values"):
-        return str(layout["dtype"])
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            found = _dtype_of(layout[child], name)
-            if found:
-                return found
-    return None
 
 
 def new_manifest(
@@ -205,15 +179,12 @@ def new_manifest(
 def _mark_dictionaries(layout: dict[str, Any], buffers: dict[str, np.ndarray], option: Any) -> None:
     """Give the string leaves of a new column that :func:`.dictionary.worth_it` picks an
     ``indices`` leaf (their offsets and data then hold the dictionary)."""
-    if layout["kind"] == "leaf" and "offsets" in layout:
-        binary = layout["dtype"] == "binary"
-        offsets, data = buffers[layout["offsets"]], buffers[layout["data"]]
-        if dictionary.worth_it(offsets, data, binary, option):
-            layout["indices"] = layout["offsets"][: -len("offsets")] + "indices"
-        return
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            _mark_dictionaries(layout[child], buffers, option)
+    for node, _ in bf.nodes(layout):
+        if node["kind"] == "leaf" and "offsets" in node:
+            binary = node["dtype"] == "binary"
+            offsets, data = buffers[node["offsets"]], buffers[node["data"]]
+            if dictionary.worth_it(offsets, data, binary, option):
+                node["indices"] = node["offsets"][: -len("offsets")] + "indices"
 
 
 def _encode_dictionaries(
@@ -242,10 +213,7 @@ def _encode_dictionaries(
 
 
 def _dictionary_leaves(layout: dict[str, Any]) -> list[dict[str, Any]]:
-    if layout["kind"] == "leaf":
-        return [layout] if layout.get("indices") else []
-    return [leaf for child in ("content", "scalar", "list") if child in layout
-            for leaf in _dictionary_leaves(layout[child])]  # fmt: skip
+    return [node for node, _ in bf.nodes(layout) if node.get("indices")]
 
 
 def _first_level(schema: Any) -> str:
@@ -309,7 +277,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
     dtypes: dict[str, str] = {}
     for column in manifest.columns:
         _roles(column.layout, roles)
-        _depths(column.layout, 0, depths)
+        _depths(column.layout, depths)
         _leaf_dtypes(column.layout, dtypes)
     leaves = dict(manifest.leaves)
     for name, role in roles.items():
@@ -400,21 +368,10 @@ def _committed_rows(validity: str, manifest: Manifest) -> int:
     """Rows the node of a validity leaf had before this batch."""
     lengths = {k: v.length for k, v in manifest.leaves.items()}
     for column in manifest.columns:
-        found = _find_validity(column.layout, validity)
+        found = bf.find(column.layout, validity)
         if found is not None:
             return bf.node_rows(found, lengths)
     return 0
-
-
-def _find_validity(layout: dict[str, Any], name: str) -> dict[str, Any] | None:
-    if layout.get("validity") == name:
-        return layout
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            found = _find_validity(layout[child], name)
-            if found is not None:
-                return found
-    return None
 
 
 def _shifted(
@@ -431,7 +388,7 @@ def _shifted(
         return data if old.length == 0 else data[1:] + int(old.last or 0)
     if role == "value_offsets":
         for column in manifest.columns:
-            union = _find_union(column.layout, name)
+            union = bf.find(column.layout, name)
             if union is not None:
                 lengths = {k: v.length for k, v in manifest.leaves.items()}
                 scalar_base = bf.node_rows(union["scalar"], lengths)
@@ -439,17 +396,6 @@ def _shifted(
                 type_ids = buffers[union["type_ids"]]
                 return data + np.where(type_ids == 1, list_base, scalar_base)
     return data
-
-
-def _find_union(layout: dict[str, Any], value_offsets: str) -> dict[str, Any] | None:
-    if layout.get("value_offsets") == value_offsets:
-        return layout
-    for child in ("content", "scalar", "list"):
-        if child in layout:
-            found = _find_union(layout[child], value_offsets)
-            if found is not None:
-                return found
-    return None
 
 
 @contextlib.contextmanager
