@@ -442,3 +442,34 @@ def test_loads_of_shards_with_more_chunks_than_one_read_call_takes(tmp_path: Pat
     )
     assert fmt.per_shard == 1024
     assert gr.load(tmp_path / "s").to_list() == values.tolist()
+
+
+def test_threads_verify_every_mapped_chunk(tmp_path: Path) -> None:
+    """Threads reading one mapped shard at once still verify each chunk: damage in the
+    last chunk read is caught whatever the interleaving."""
+    values = np.arange(64 * 100, dtype=np.int64)
+    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=64,
+            shard_size=64 * 100)  # fmt: skip
+    shard = tmp_path / "s" / "array" / "r-values" / "c" / "0"
+    data = bytearray(shard.read_bytes())
+    data[99 * (64 * 8 + 8) + 3] ^= 1  # inside inner chunk 99
+    shard.write_bytes(bytes(data))
+    h = gr.open(tmp_path / "s", cache="none")
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(30):
+            try:
+                h.take(rng.choice(64 * 99, 8, replace=False))  # chunks 0..98: sound
+            except StoreFormatError as err:  # pragma: no cover - reported below
+                errors.append(str(err))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with pytest.raises(StoreFormatError, match="shard 0 chunk 99"):
+        h.take([64 * 99 + 5])

@@ -236,7 +236,8 @@ class LocalShards:
             sh.verify(shard.map[a : a + fmt.chunk_bytes + 4],
                       f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
         shard.verified[fresh] = True
-        shard.unverified -= len(fresh)
+        # Counted again, not decremented: two threads may verify the same chunk at once.
+        shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
     def _gather_chunks(self, name: str, fmt: sh.LeafFormat, pos: np.ndarray, length: int,
                        cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
@@ -371,6 +372,7 @@ class LocalShards:
             rest = len(dest) - full * fmt.chunk
             dest[full * fmt.chunk :] = np.frombuffer(tail, dtype=fmt.dtype, count=rest)
         shard.verified[:count] = True
+        shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
     def _decode_into(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
                      count: int, dest: np.ndarray) -> None:  # fmt: skip
@@ -391,6 +393,7 @@ class LocalShards:
             else:
                 dest[lo:hi] = sh.decode_chunk(fmt, raw, where)[: hi - lo]
         shard.verified[:count] = True
+        shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
     # -- writes -----------------------------------------------------------------------
 
