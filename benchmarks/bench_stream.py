@@ -57,9 +57,7 @@ import argparse
 import functools
 import itertools
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +78,7 @@ from _common import (
     filesystem,
     host_info,
     optional_version,
+    run_in_scratch,
     timed,
     version_info,
 )
@@ -926,17 +925,7 @@ def run(args: argparse.Namespace, root: Path) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench_stream_", dir=args.dir))
-    try:
-        report = run(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.markdown is not None:
-        report.write_markdown(args.markdown)
-        print(f"Markdown written to {args.markdown}")
-    return 0
+    return run_in_scratch(run, parse_args(argv), "bench_stream_")
 
 
 if __name__ == "__main__":

@@ -308,7 +308,7 @@ def test_an_index_pointing_past_the_file_is_refused(damaged: tuple[Path, Path]) 
     index = np.frombuffer(bytes(data[-sh.index_bytes(fmt) : -4]), "<u8").copy()
     index[2] = 1 << 40  # chunk 1's offset
     body = index.tobytes()
-    data[-sh.index_bytes(fmt) :] = body + struct.pack("<I", sh._crc(body))
+    data[-sh.index_bytes(fmt) :] = body + struct.pack("<I", sh.crc(body))
     shard.write_bytes(bytes(data))
     _expect_damage(path, "shard 1", "index entry 1")
 
@@ -330,7 +330,7 @@ def test_a_zstd_frame_cannot_claim_more_than_a_chunk(tmp_path: Path) -> None:
     shard = path / "array" / "r-values" / "c" / "1"
     fmt = sh.plan_format("int64", "zstd", 4, 4)
     bomb = zstandard.ZstdCompressor().compress(bytes(1 << 24))  # 16 MiB of zeros
-    chunk = bomb + struct.pack("<I", sh._crc(bomb))
+    chunk = bomb + struct.pack("<I", sh.crc(bomb))
     pieces, _, _ = sh.shard_bytes(fmt, [chunk])
     shard.write_bytes(b"".join(pieces))
     _expect_damage(path, "shard 1", "chunk 0", "claims 16777216 bytes", row=5)

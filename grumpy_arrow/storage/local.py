@@ -34,7 +34,7 @@ from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 
-__all__ = ["LocalShards", "positions_of"]
+__all__ = ["LocalShards", "write_doc"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -407,10 +407,10 @@ class LocalShards:
         for k in range(start // fmt.shard, (stop - 1) // fmt.shard + 1):
             lo = k * fmt.shard
             a, b = max(start, lo), min(stop, lo + fmt.shard)
-            chunks = self._kept(name, fmt, k, a - lo) if a > lo else []
+            chunks: list[bytes | None] = []
             tail = np.zeros(0, dtype=fmt.dtype)
-            if (a - lo) % fmt.chunk:
-                tail = self._committed_tail(name, fmt, k, a - lo)
+            if a > lo:
+                chunks, tail = self._committed(name, fmt, k, a - lo)
             body = np.concatenate([tail, values[a - start : b - start]])
             for i in range(0, len(body), fmt.chunk):
                 piece = body[i : i + fmt.chunk]
@@ -424,49 +424,33 @@ class LocalShards:
             written.append(path)
         self.drop(f"{name}/")
 
-    def _kept(self, name: str, fmt: sh.LeafFormat, k: int, committed: int) -> list[bytes | None]:
-        """The encoded inner chunks of shard ``k`` that hold only committed values (the
-        first ``committed // chunk``), copied as they are (each keeps its checksum)."""
-        count = committed // fmt.chunk
-        if count == 0:
-            return []
-        offsets, nbytes, fd = self._fresh_index(name, fmt, k)
-        try:
-            if np.any(nbytes[:count] < 0):
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} shard {k} is missing committed chunks"
-                )
-            end = int((offsets[:count] + nbytes[:count]).max())
-            data = os.pread(fd, end, 0)
-        finally:
-            os.close(fd)
-        view = memoryview(data)
-        out: list[bytes | None] = []
-        for j in range(count):
-            a = int(offsets[j])
-            out.append(bytes(view[a : a + int(nbytes[j])]))
-        return out
-
-    def _committed_tail(self, name: str, fmt: sh.LeafFormat, k: int, committed: int) -> np.ndarray:
-        """The committed values of the partly filled inner chunk of shard ``k``, decoded
+    def _committed(self, name: str, fmt: sh.LeafFormat, k: int, committed: int
+                   ) -> tuple[list[bytes | None], np.ndarray]:  # fmt: skip
+        """What a rewrite of shard ``k`` keeps of its first ``committed`` values, from the
+        file now on disk (not a possibly older open one), read with one ``pread``: the
+        encoded inner chunks that hold only committed values, copied as they are (each
+        keeps its checksum), and the committed values of the partly filled one, decoded
         with its checksum verified (damage is reported, never re-checksummed)."""
-        j, n = divmod(committed, fmt.chunk)
-        offsets, nbytes, fd = self._fresh_index(name, fmt, k)
-        where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
+        count, n = divmod(committed, fmt.chunk)
+        used = count + (1 if n else 0)
+        fd, _, offsets, nbytes = self._open_index(name, k, fmt)
         try:
-            if nbytes[j] < 0:
-                raise StoreFormatError(f"{where} was never written, but holds committed values")
-            data = os.pread(fd, int(nbytes[j]), int(offsets[j]))
+            if np.any(nbytes[:used] < 0):
+                j = int(np.flatnonzero(nbytes[:used] < 0)[0])
+                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
+                                       "never written, but holds committed values")  # fmt: skip
+            end = int((offsets[:used] + nbytes[:used]).max())
+            data = memoryview(os.pread(fd, end, 0))
         finally:
             os.close(fd)
-        return sh.decode_chunk(fmt, data, where)[:n].copy()
-
-    def _fresh_index(self, name: str, fmt: sh.LeafFormat, k: int
-                     ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
-        """The index of the shard file now on disk (not a possibly older open one) and an
-        open descriptor of it (the caller closes it)."""
-        fd, _, offsets, nbytes = self._open_index(name, k, fmt)
-        return offsets, nbytes, fd
+        pieces = [data[int(o) : int(o) + int(b)] for o, b in zip(offsets[:used], nbytes[:used],
+                  strict=True)]  # fmt: skip
+        kept: list[bytes | None] = [bytes(p) for p in pieces[:count]]
+        tail = np.zeros(0, dtype=fmt.dtype)
+        if n:
+            where = f"{self.url}: leaf {name!r} shard {k} chunk {count}"
+            tail = sh.decode_chunk(fmt, pieces[count], where)[:n].copy()
+        return kept, tail
 
 
 def write_doc(path: str, doc: dict[str, Any]) -> None:
@@ -484,11 +468,6 @@ def _replace(path: str, pieces: list[bytes]) -> None:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
-
-
-def positions_of(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Every position of the ranges ``[starts[i], stops[i])``, in order."""
-    return expand_ranges(starts, stops - starts)
 
 
 def _prefix_written(nbytes: np.ndarray) -> bool:

@@ -35,6 +35,7 @@ __all__ = [
     "INNER_BYTES",
     "SHARD_BYTES",
     "LeafFormat",
+    "crc",
     "decode_chunk",
     "encode_chunk",
     "encode_index",
@@ -240,10 +241,6 @@ def parse_leaf_doc(doc: dict[str, Any], where: str) -> LeafFormat:
 
 def crc(data: Any) -> int:
     """The crc32c of a bytes-like object."""
-    return _crc(data)
-
-
-def _crc(data: Any) -> int:
     import google_crc32c
 
     if isinstance(data, (memoryview, bytearray)):
@@ -293,7 +290,7 @@ def encode_chunk(fmt: LeafFormat, values: np.ndarray) -> bytes:
         body = _compressor(fmt.level).compress(raw.data)
     else:
         body = bytes(_blosc(fmt).encode(values))
-    return body + struct.pack("<I", _crc(body))
+    return body + struct.pack("<I", crc(body))
 
 
 def verify(data: Any, where: str) -> memoryview:
@@ -304,7 +301,7 @@ def verify(data: Any, where: str) -> memoryview:
         raise StoreFormatError(f"{where}: {len(view)} bytes cannot hold a checksum")
     body = view[:-4]
     stored = int.from_bytes(view[-4:], "little")
-    computed = _crc(body)
+    computed = crc(body)
     if stored != computed:
         raise StoreFormatError(
             f"{where}: checksum mismatch (stored crc32c {stored:#010x}, computed "
@@ -355,7 +352,7 @@ def encode_index(fmt: LeafFormat, offsets: np.ndarray, nbytes: np.ndarray) -> by
     table[:, 0] = offsets
     table[:, 1] = nbytes
     body = table.tobytes()
-    return body + struct.pack("<I", _crc(body))
+    return body + struct.pack("<I", crc(body))
 
 
 def parse_index(fmt: LeafFormat, data: Any, size: int, where: str) -> tuple[np.ndarray, np.ndarray]:
