@@ -346,12 +346,13 @@ class Handle:
 
     def _take_planned(self, rows: np.ndarray, specs: list[ColumnSpec]) -> Any:
         """Rows read through the planner (the store is not resident)."""
+        plan = _plan_rows(rows)  # worked out once for every column
         if len(rows) <= PARALLEL_ROWS or len(specs) == 1:
             # Small plans are a few dozen reads that hold the GIL between syscalls: threads
             # only add their start-up cost (measured in benchmarks/bench_storage.py).
-            nodes = [self._read_rows(s, rows) for s in specs]
+            nodes = [self._read_rows(s, rows, plan=plan) for s in specs]
         else:
-            nodes = list(_pool().map(lambda s: self._read_rows(s, rows), specs))
+            nodes = list(_pool().map(lambda s: self._read_rows(s, rows, plan=plan), specs))
         return self._result(specs, nodes, len(rows))
 
     def read(
@@ -371,7 +372,8 @@ class Handle:
                 raise ColumnNotFoundError(
                     f"{self._store.url}: no column {name!r} to read a range of"
                 )
-        nodes = [self._read_rows(s, rows, inner=ranges.get(s.name)) for s in specs]
+        plan = _plan_rows(rows)
+        nodes = [self._read_rows(s, rows, inner=ranges.get(s.name), plan=plan) for s in specs]
         return self._result(specs, nodes, 1)
 
     def _result(self, specs: list[ColumnSpec], nodes: list[lay.Node], nrows: int) -> Any:
@@ -394,16 +396,13 @@ class Handle:
         *,
         inner: slice | None = None,
         depth_limit: int | None = None,
+        plan: _RowPlan | None = None,
     ) -> lay.Node:
-        """The node of ``rows`` (any order, repeats allowed) of one column."""
-        if len(rows) == 0:
-            starts = stops = np.zeros(0, dtype=np.int64)
-            order = rows
-        else:
-            unique, order = np.unique(rows, return_inverse=True)
-            starts, stops = _runs(unique)
+        """The node of ``rows`` (any order, repeats allowed) of one column (``plan``:
+        :func:`_plan_rows` of ``rows``, when the caller reads several columns)."""
+        starts, stops, order = plan if plan is not None else _plan_rows(rows)
         node = self._read_ranges(spec.layout, starts, stops, inner, depth_limit, 0)
-        if len(rows) and (len(unique) != len(rows) or not np.all(np.diff(rows) > 0)):
+        if order is not None:
             node = take_rows(node, order)
         return node
 
@@ -417,32 +416,20 @@ class Handle:
         depth: int,
     ) -> lay.Node:
         kind = layout["kind"]
-        validity = self._validity(layout, starts, stops)
-        if kind == "leaf":
-            return self._leaf(layout, starts, stops, validity)
         if kind == "list":
-            bounds = self._offsets(
-                layout["offsets"], starts, stops, self._rows_of(layout["content"])
+            validity, offsets, child_starts, child_stops = self._list_ranges(
+                layout, starts, stops, inner if depth == 0 else None
             )
-            lens = stops - starts
-            # Offsets of each range, then the content range each one covers.
-            ends = np.cumsum(lens + 1)
-            begins = ends - lens - 1
-            child_starts = bounds[begins]
-            child_stops = bounds[ends - 1]
-            row_lengths = np.diff(bounds)
-            keep = np.ones(len(row_lengths), dtype=bool)
-            keep[ends[:-1] - 1] = False  # the seam between two ranges is not a row
-            row_lengths = row_lengths[keep[: len(row_lengths)]]
-            if inner is not None and depth == 0:
-                child_starts, child_stops, row_lengths = _cut(child_starts, child_stops, inner)
             if depth_limit is not None and depth + 1 >= depth_limit:
-                content: lay.Node = lay.Leaf(pa.nulls(int(row_lengths.sum()), pa.int8()))
+                content: lay.Node = lay.Leaf(pa.nulls(int(offsets[-1]), pa.int8()))
             else:
                 content = self._read_ranges(
                     layout["content"], child_starts, child_stops, None, depth_limit, depth + 1
                 )
-            return lay.ListNode(offsets_from_lengths(row_lengths), validity, content)
+            return lay.ListNode(offsets, validity, content)
+        validity = self._validity(layout, starts, stops)
+        if kind == "leaf":
+            return self._leaf(layout, starts, stops, validity)
         type_ids = self._gather(layout["type_ids"], starts, stops).astype(np.int8)
         where = self._store.url
         ck.check_type_ids(type_ids, where, layout["type_ids"], _locator(starts, stops))
@@ -455,6 +442,50 @@ class Handle:
                                    inner if depth == 0 else None)  # fmt: skip
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
+
+    def _list_ranges(
+        self, layout: dict[str, Any], starts: np.ndarray, stops: np.ndarray, inner: slice | None
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+        """``(validity, offsets, child_starts, child_stops)`` of the lists in row ranges
+        ``[starts, stops)`` of a list node: the result's offsets and the content range of
+        each row range. Every column of a level shares that level's offsets leaf, so the
+        answer is worked out once per selection and reused (the same offsets array, which
+        the frame then compares in O(1))."""
+        shared = inner is None and layout["offsets"].startswith("_levels/")
+        if shared:
+            validity_leaf = layout.get("validity")
+            if validity_leaf not in self._manifest.leaves:
+                validity_leaf = None  # named in the layout, never written: no nulls
+            memo_key = ("list", self._selection_id, layout["offsets"], validity_leaf,
+                        starts.tobytes(), stops.tobytes())  # fmt: skip
+            found = self._memo.get(memo_key)
+            if found is not None:
+                return found  # type: ignore[return-value]
+        validity = self._validity(layout, starts, stops)
+        bounds = self._offsets(layout["offsets"], starts, stops, self._rows_of(layout["content"]))
+        lens = stops - starts
+        # Offsets of each range, then the content range each one covers.
+        ends = np.cumsum(lens + 1)
+        begins = ends - lens - 1
+        child_starts = bounds[begins]
+        child_stops = bounds[ends - 1]
+        if len(starts) <= 1:
+            row_lengths = np.diff(bounds)
+        else:
+            keep = np.ones(len(bounds) - 1, dtype=bool)
+            keep[ends[:-1] - 1] = False  # the seam between two ranges is not a row
+            row_lengths = np.diff(bounds)[keep]
+        if inner is not None:
+            child_starts, child_stops, row_lengths = _cut(child_starts, child_stops, inner)
+        ranges = (validity, offsets_from_lengths(row_lengths), child_starts, child_stops)
+        if shared:
+            self._remember(memo_key, ranges)
+        return ranges
+
+    def _remember(self, key: Any, value: Any) -> None:
+        if len(self._memo) > 64:  # an earlier selection's (each level is read once)
+            self._memo.clear()
+        self._memo[key] = value
 
     def _offsets(
         self, name: str, starts: np.ndarray, stops: np.ndarray, content: int
@@ -579,9 +610,7 @@ class Handle:
                 return found
         out = store.gather(name, starts, stops, length, self._cache)
         if shared:
-            if len(self._memo) > 64:  # an earlier selection's (each level is read once)
-                self._memo.clear()
-            self._memo[memo_key] = out
+            self._remember(memo_key, out)
         return out
 
 
@@ -618,6 +647,24 @@ def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+_RowPlan = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+
+
+def _plan_rows(rows: np.ndarray) -> _RowPlan:
+    """``(starts, stops, order)``: the distinct rows as ascending ``[start, stop)`` runs,
+    and the positions that put what they read back into the requested order (None when
+    the rows are ascending and distinct already)."""
+    if len(rows) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, None
+    if len(rows) == 1 or bool(np.all(rows[1:] > rows[:-1])):
+        starts, stops = _runs(rows)
+        return starts, stops, None
+    unique, order = np.unique(rows, return_inverse=True)
+    starts, stops = _runs(unique)
+    return starts, stops, order
 
 
 def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -57,8 +57,9 @@ class _Shard:
         self.flat: np.ndarray | None = None
         self.verified = np.zeros(len(offsets), dtype=bool)
         self.unverified = self.written
-        if regular and size:
+        if size and (regular or fmt.codec == "zstd"):
             self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        if regular and self.map is not None:
             self.flat = np.frombuffer(self.map, dtype=fmt.dtype, count=size // fmt.dtype.itemsize)
 
     def close(self) -> None:
@@ -274,9 +275,12 @@ class LocalShards:
         for k, group in itertools.groupby(missing, key=lambda i: wanted[i] // fmt.per_shard):
             items = list(group)
             with self.borrow(name, k, fmt) as shard:
-                for i, values in zip(items, self._read_chunks(name, fmt, k, shard,
-                                     [wanted[i] - k * fmt.per_shard for i in items]),
-                                     strict=True):  # fmt: skip
+                js = [wanted[i] - k * fmt.per_shard for i in items]
+                if shard.map is not None and fmt.codec == "zstd":
+                    decoded = self._decode_mapped(name, fmt, k, shard, js, cache is not None)
+                else:
+                    decoded = self._read_chunks(name, fmt, k, shard, js)
+                for i, values in zip(items, decoded, strict=True):
                     found[i] = values
                     fresh.append((keys[i], values))
                     nbytes += values.nbytes
@@ -284,6 +288,55 @@ class LocalShards:
         if cache is not None:
             cache.put_many(fresh)
         return found  # type: ignore[return-value]
+
+    def _decode_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
+                       js: list[int], keep: bool) -> list[np.ndarray]:  # fmt: skip
+        """Inner chunks ``js`` of a mapped zstd shard, decoded in one call (the frames are
+        cut from the map by the shard index; each frame's size is bounded by the size it
+        must decode to). Checksums are verified once per open shard, as for raw maps: a
+        shard file never changes once written (appends replace it). With ``keep`` each
+        chunk is its own copy (the cache holds it), else a view of one decoded buffer."""
+        import zstandard
+
+        assert shard.map is not None
+        idx = np.asarray(js, dtype=np.int64)
+        offsets, sizes = shard.offsets[idx], shard.nbytes[idx]
+        if int(sizes.min()) < 4:
+            bad = int(np.argmin(sizes))
+            if sizes[bad] < 0:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]} "
+                                       "was never written, but holds committed values")  # fmt: skip
+            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]}: "
+                                   f"{int(sizes[bad])} bytes cannot hold a checksum")  # fmt: skip
+        fresh = ~shard.verified[idx]
+        if fresh.any():
+            for c, a, n in zip(idx[fresh].tolist(), offsets[fresh].tolist(), sizes[fresh].tolist(),
+                               strict=True):  # fmt: skip
+                sh.verify(shard.map[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}")
+            shard.verified[idx[fresh]] = True
+        segments = np.empty((len(idx), 2), dtype=np.uint64)
+        segments[:, 0] = offsets
+        segments[:, 1] = sizes - 4  # the frame, without its checksum
+        want = np.full(len(idx), fmt.chunk_bytes, dtype=np.uint64)
+        try:
+            frames = zstandard.BufferWithSegments(memoryview(shard.map), segments.tobytes())
+            out = sh.decompressor().multi_decompress_to_buffer(
+                frames, decompressed_sizes=want.tobytes()
+            )
+            data = b"".join(out)
+        except Exception as err:
+            # Decode chunk by chunk to say which one fails and why (what it claims to hold).
+            for c, a, n in zip(js, offsets.tolist(), sizes.tolist(), strict=True):
+                sh.decode_chunk(fmt, shard.map[a : a + n],
+                                f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
+            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: chunks {js} cannot "
+                                   f"be decoded ({type(err).__name__}: {err})"
+                                   ) from err  # fmt: skip
+        if len(data) != len(idx) * fmt.chunk_bytes:
+            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: {len(idx)} chunks "
+                                   f"decode to {len(data)} bytes")  # fmt: skip
+        blocks = np.frombuffer(data, dtype=fmt.dtype).reshape(len(idx), fmt.chunk)
+        return [b.copy() for b in blocks] if keep else list(blocks)
 
     def _read_chunks(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
                      js: list[int]) -> list[np.ndarray]:  # fmt: skip

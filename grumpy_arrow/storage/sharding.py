@@ -251,7 +251,7 @@ def crc(data: Any) -> int:
 _LOCAL = threading.local()
 
 
-def _decompressor() -> Any:
+def decompressor() -> Any:
     """This thread's zstd decompressor (one per thread: they are not thread-safe, and
     making one per chunk costs more than decoding a small chunk)."""
     found = getattr(_LOCAL, "zstd", None)
@@ -326,7 +326,7 @@ def decode_chunk(fmt: LeafFormat, data: Any, where: str) -> np.ndarray:
                 raise StoreFormatError(
                     f"{where}: its zstd frame claims {claimed} bytes; an inner chunk has {want}"
                 )
-            out = _decompressor().decompress(body, max_output_size=want)
+            out = decompressor().decompress(body, max_output_size=want)
         else:
             out = _blosc(fmt).decode(body)
     except StoreFormatError:
