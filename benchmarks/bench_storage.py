@@ -551,18 +551,18 @@ class NaiveZarr:
 
     def __init__(self, path: Path) -> None:
         manifest = gr.open(path).manifest
-        ids = manifest.column("sample_id").layout
-        names = manifest.column("sample_name").layout
-        lists = manifest.column("sample_values").layout
+        ids: Any = manifest.column("sample_id").layout  # a LeafLayout
+        names: Any = manifest.column("sample_name").layout  # a LeafLayout of strings
+        lists: Any = manifest.column("sample_values").layout  # a ListLayout of a leaf
 
         def leaf(name: str) -> Any:
             return zarr.open_array(store=str(path), path=name, mode="r")
 
-        self.ids = leaf(ids["values"])
-        self.name_data = leaf(names["data"])
-        self.values = leaf(lists["content"]["values"])
-        self.name_offsets = np.asarray(leaf(names["offsets"])[:])
-        self.value_offsets = np.asarray(leaf(lists["offsets"])[:])
+        self.ids = leaf(ids.values)
+        self.name_data = leaf(names.data)
+        self.values = leaf(lists.content.values)
+        self.name_offsets = np.asarray(leaf(names.offsets)[:])
+        self.value_offsets = np.asarray(leaf(lists.offsets)[:])
 
     def take(self, idx: np.ndarray) -> pa.Table:
         no, vo = self.name_offsets, self.value_offsets

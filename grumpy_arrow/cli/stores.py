@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grumpy_arrow.errors import StoreFormatError
+
+if TYPE_CHECKING:
+    from grumpy_arrow.storage.layouts import Layout
 
 __all__ = ["head_text", "info_dict", "info_json", "info_text", "short_repr", "validate_lines"]
 
@@ -36,7 +39,7 @@ def info_dict(path: str) -> dict[str, Any]:
     info["levels"] = _level_counts(info["rows"], parts)
     first = parts[0][1]
     for spec in first.columns:
-        leaves = [n for n in _leaves(spec.layout) if n in first.leaves]
+        leaves = [n for n in spec.layout.leaf_names() if n in first.leaves]
         column = info["columns"][spec.name]
         column["type"] = _type(spec.layout)
         column["leaves"] = len(leaves)
@@ -61,20 +64,15 @@ def _level_counts(rows: int, parts: list[tuple[Any, Any]]) -> dict[str, int]:
     return counts
 
 
-def _leaves(layout: dict[str, Any]) -> list[str]:
-    from grumpy_arrow.storage.buffers import leaf_names
-
-    return leaf_names(layout)
-
-
-def _type(layout: dict[str, Any]) -> str:
+def _type(layout: Layout) -> str:
     """The column's type in ``df.dtypes`` notation, without the row count."""
-    kind = layout["kind"]
-    if kind == "leaf":
-        return str(layout["dtype"])
-    if kind == "list":
-        return f"var * {_type(layout['content'])}"
-    return f"union[{_type(layout['scalar'])}, {_type(layout['list'])}]"
+    from grumpy_arrow.storage.layouts import LeafLayout, ListLayout
+
+    if isinstance(layout, LeafLayout):
+        return layout.dtype
+    if isinstance(layout, ListLayout):
+        return f"var * {_type(layout.content)}"
+    return f"union[{_type(layout.scalar)}, {_type(layout.list)}]"
 
 
 def _disk(store: Any, names: list[str]) -> int:

@@ -31,6 +31,7 @@ from grumpy_arrow.frame.dataframe import DataFrame, from_arrow_table
 from grumpy_arrow.storage import atomic
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
+from grumpy_arrow.storage import layouts as ly
 from grumpy_arrow.storage.manifest import MANIFEST_NAME, LeafSpec, Manifest, parse_manifest
 from grumpy_arrow.storage.writer import (
     ARRAY_COLUMN,
@@ -416,7 +417,7 @@ def load_manifest(
         manifest = manifest_at(store, manifest, rows)
     specs = _select(manifest, columns, store.url)
     names = sorted(
-        {name for c in specs for name in _leaf_names(c.layout) if name in manifest.leaves}
+        {name for c in specs for name in c.layout.leaf_names() if name in manifest.leaves}
     )
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(names)))) as pool:
         arrays = dict(
@@ -462,17 +463,14 @@ def _select(manifest: Manifest, columns: list[str] | None, where: str) -> list[A
     return [manifest.column(c) for c in columns]
 
 
-def _leaf_names(layout: dict[str, Any]) -> list[str]:
-    return bf.leaf_names(layout)
-
-
 def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
     """The manifest of the store's first ``rows`` committed rows.
 
     Appends never rewrite committed values, so cutting every leaf at the length it had
     when the store held ``rows`` rows gives exactly that earlier state. The cut lengths
     come from one offset value per list and string node and two values per union
-    (``type_ids`` and ``value_offsets`` of the last row); nothing else is read.
+    (``type_ids`` and ``value_offsets`` of the last row); nothing else is read (the
+    rules, the inverse of an append's: :func:`grumpy_arrow.storage.layouts.cut`).
 
     Raises
     ------
@@ -488,51 +486,15 @@ def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
         raise StoreFormatError(
             f"{store.url}: the store commits {manifest.rows} rows; {rows} were expected"
         )
-    cut: dict[str, LeafSpec] = {}
-    for column in manifest.columns:
-        _cut_node(store, manifest, column.layout, rows, cut)
-    leaves = {name: cut.get(name, spec) for name, spec in manifest.leaves.items()}
-    return replace(manifest, rows=rows, leaves=leaves)
-
-
-def _cut_node(
-    store: LeafStore, manifest: Manifest, layout: dict[str, Any], n: int, out: dict[str, LeafSpec]
-) -> None:
-    """Record the lengths of a node's leaves when it had ``n`` rows (and recurse)."""
 
     def value(name: str, i: int) -> int:
         return int(store.read(name, i, i + 1)[0])
 
-    def put(name: str, length: int, last: int | None = None) -> None:
-        out[name] = LeafSpec(manifest.leaves[name].dtype, length, last)
-
-    if layout.get("validity") in manifest.leaves:
-        put(layout["validity"], n)
-    kind = layout["kind"]
-    if kind == "leaf":
-        if layout.get("values"):
-            put(layout["values"], n)
-        elif layout.get("indices"):  # a dictionary only grows: it stays whole
-            put(layout["indices"], n)
-        else:  # strings and bytes: offsets and data
-            end = value(layout["offsets"], n)
-            put(layout["offsets"], n + 1, end)
-            put(layout["data"], end)
-    elif kind == "list":
-        done = out.get(layout["offsets"])  # a level's shared offsets: cut once
-        content = done.last if done is not None and done.last is not None else None
-        if content is None:
-            content = value(layout["offsets"], n)
-            put(layout["offsets"], n + 1, content)
-        _cut_node(store, manifest, layout["content"], content, out)
-    else:
-        put(layout["type_ids"], n)
-        put(layout["value_offsets"], n)
-        scalars = 0
-        if n:
-            # Children are compact in row order: the last row's position in its child
-            # tells how many rows each child had.
-            position = value(layout["value_offsets"], n - 1) + 1
-            scalars = position if value(layout["type_ids"], n - 1) == 0 else n - position
-        _cut_node(store, manifest, layout["scalar"], scalars, out)
-        _cut_node(store, manifest, layout["list"], n - scalars, out)
+    cut: dict[str, tuple[int, int | None]] = {}
+    for column in manifest.columns:
+        ly.cut(column.layout, rows, value, manifest.leaves, cut)
+    leaves = {
+        name: LeafSpec(spec.dtype, *cut[name]) if name in cut else spec
+        for name, spec in manifest.leaves.items()
+    }
+    return replace(manifest, rows=rows, leaves=leaves)

@@ -1,4 +1,5 @@
-"""Layout nodes <-> named 1-D buffers (one per Arrow buffer) and the layout tree naming them.
+"""Layout nodes <-> named 1-D buffers (one per Arrow buffer), named by a column's layout
+tree (:mod:`.layouts`).
 
 Leaf names are deterministic: ``<column>/<path>-<role>`` where ``path`` is ``r`` for the
 column's root node, ``.c`` steps into a list's content and ``.s`` / ``.l`` into a union's
@@ -9,8 +10,7 @@ shared offsets leaf ``_levels/<level>-offsets`` instead of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 import numpy as np
@@ -21,57 +21,18 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
+from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 
 __all__ = [
     "Reader",
     "arrow_type",
     "assemble",
     "column_buffers",
-    "layout_signature",
-    "buffers_of",
-    "find",
     "leaf_name",
-    "leaf_names",
-    "nodes",
     "level_leaf",
-    "node_rows",
 ]
 
 Reader = Callable[[str], np.ndarray]
-ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets", "indices")
-"""Every role a leaf can play in a layout node (see docs/format.md)."""
-
-
-def nodes(layout: dict[str, Any], depth: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
-    """Every node of a layout tree with its list depth, parents before children (a list's
-    content is one level deeper; a union's children are at the union's depth)."""
-    yield layout, depth
-    if layout["kind"] == "list":
-        yield from nodes(layout["content"], depth + 1)
-    elif layout["kind"] == "union":
-        yield from nodes(layout["scalar"], depth)
-        yield from nodes(layout["list"], depth)
-
-
-def buffers_of(layout: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], int]]:
-    """``(leaf name, role, node, depth)`` of every leaf a layout tree names, node by node."""
-    for node, depth in nodes(layout):
-        for role in ROLES:
-            if node.get(role):
-                yield node[role], role, node, depth
-
-
-def find(layout: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The node of a layout tree that names leaf ``name`` (in any role), or None."""
-    return next((node for leaf, _, node, _ in buffers_of(layout) if leaf == name), None)
-
-
-def leaf_names(layout: dict[str, Any]) -> list[str]:
-    """Every leaf a layout tree names, node by node (a node's own, then its children's)."""
-    return [name for name, _, _, _ in buffers_of(layout)]
-
-
-_STORED = {"bool_": "bool", "string": "uint8", "binary": "uint8"}
 
 
 def leaf_name(column: str, path: str, role: str) -> str:
@@ -95,24 +56,9 @@ def level_leaf(level: str) -> str:
     return f"_levels/{quote_name(level)}-offsets"
 
 
-def stored_dtype(role: str, leaf_dtype: str) -> str:
-    """The Zarr dtype of a leaf."""
-    if role in ("offsets", "value_offsets"):
-        return "int64"
-    if role == "validity":
-        return "bool"
-    if role == "type_ids":
-        return "int8"
-    if role == "data":
-        return "uint8"
-    if role == "indices":
-        return "int32"
-    return _STORED.get(leaf_dtype, leaf_dtype)
-
-
 def column_buffers(
     node: lay.Node, column: str, level_names: Mapping[int, str] | None = None
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+) -> tuple[Layout, dict[str, np.ndarray]]:
     """The layout tree of a column and its buffers for this batch.
 
     Offsets buffers start at 0 and have ``rows + 1`` entries; validity buffers appear only
@@ -132,7 +78,7 @@ def _walk(
     levels: Mapping[int, str],
     out: dict[str, np.ndarray],
     level_axis: bool,
-) -> dict[str, Any]:
+) -> Layout:
     validity_name = leaf_name(column, path, "validity")
     if isinstance(node, lay.Leaf):
         return _leaf(node.values, column, path, validity_name, out)
@@ -145,13 +91,8 @@ def _walk(
         content = _walk(
             node.content, column, path + ".c", depth + 1, levels, out, level is not None
         )
-        return {
-            "kind": "list",
-            "offsets": offsets_name,
-            "validity": validity_name,
-            "level": level,
-            "content": content,
-        }
+        return ListLayout(offsets=offsets_name, validity=validity_name, level=level,
+                          content=content)  # fmt: skip
     type_ids_name = leaf_name(column, path, "type_ids")
     value_offsets_name = leaf_name(column, path, "value_offsets")
     is_list = node.type_ids.astype(bool)
@@ -159,18 +100,14 @@ def _walk(
     out[value_offsets_name] = np.where(is_list, np.cumsum(is_list) - 1, np.cumsum(~is_list) - 1)
     scalar = _walk(node.scalars, column, path + ".s", depth, levels, out, False)
     lists = _walk(node.lists, column, path + ".l", depth, levels, out, False)
-    return {
-        "kind": "union",
-        "type_ids": type_ids_name,
-        "value_offsets": value_offsets_name,
-        "scalar": scalar,
-        "list": lists,
-    }
+    assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
+    return UnionLayout(type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar,
+                       list=lists)  # fmt: skip
 
 
 def _leaf(
     values: pa.Array, column: str, path: str, validity_name: str, out: dict[str, np.ndarray]
-) -> dict[str, Any]:
+) -> LeafLayout:
     d = dt.from_arrow_type(values.type)
     if values.null_count:
         out[validity_name] = np.asarray(values.is_valid().to_numpy(zero_copy_only=False))
@@ -191,14 +128,8 @@ def _leaf(
         )
         out[offsets_name] = raw_offsets - start
         out[data_name] = data
-        return {
-            "kind": "leaf",
-            "dtype": d.name,
-            "arrow": str(values.type),
-            "offsets": offsets_name,
-            "data": data_name,
-            "validity": validity_name,
-        }
+        return LeafLayout(dtype=d.name, arrow=str(values.type), offsets=offsets_name,
+                          data=data_name, validity=validity_name)  # fmt: skip
     name = leaf_name(column, path, "values")
     filled = (
         values.fill_null(pa.scalar(False if d.kind == "b" else 0, values.type))
@@ -206,46 +137,16 @@ def _leaf(
         else values
     )
     out[name] = np.asarray(filled.to_numpy(zero_copy_only=False))
-    return {"kind": "leaf", "dtype": d.name, "values": name, "validity": validity_name}
+    return LeafLayout(dtype=d.name, values=name, validity=validity_name)
 
 
-def arrow_type(layout: dict[str, Any]) -> pa.DataType:
+def arrow_type(layout: Layout) -> pa.DataType:
     """The Arrow type a layout tree describes."""
-    kind = layout["kind"]
-    if kind == "leaf":
-        d = dt.dtype(layout["dtype"])
-        if d.kind == "U":
-            return pa.large_string()
-        return pa.large_binary() if d.kind == "S" else d.arrow
-    if kind == "list":
-        return lay.list_of(arrow_type(layout["content"]))
-    return lay.union_type(arrow_type(layout["scalar"]), arrow_type(layout["list"]))
-
-
-def layout_signature(layout: dict[str, Any]) -> str:
-    """The layout with leaf names removed: two batches can share a store iff equal."""
-    kind = layout["kind"]
-    if kind == "leaf":
-        return layout["dtype"]
-    if kind == "list":
-        level = f"@{layout['level']}" if layout.get("level") else ""
-        return f"list{level}<{layout_signature(layout['content'])}>"
-    return f"union<{layout_signature(layout['scalar'])}, {layout_signature(layout['list'])}>"
-
-
-def node_rows(layout: dict[str, Any], lengths: Mapping[str, int]) -> int:
-    """How many rows a node has, from the committed lengths of its leaves."""
-    if layout["kind"] == "leaf" and "values" in layout:
-        return lengths.get(layout["values"], 0)
-    if layout["kind"] == "leaf" and "indices" in layout:
-        return lengths.get(layout["indices"], 0)
-    if layout["kind"] == "union":
-        return lengths.get(layout["type_ids"], 0)
-    return max(lengths.get(layout["offsets"], 0) - 1, 0)
+    return layout.arrow_type()
 
 
 def assemble(
-    layout: dict[str, Any],
+    layout: Layout,
     read: Reader,
     present: Callable[[str], bool],
     where: str = "store",
@@ -265,29 +166,28 @@ def assemble(
         When a leaf breaks one of these rules or lengths disagree, naming ``where`` (the
         store), the leaf and the first bad position.
     """
-    kind = layout["kind"]
-    name = layout.get("validity")
+    name = layout.validity
     validity = read(name).astype(bool) if name and present(name) else None
     node: lay.Node
-    if kind == "leaf":
+    if isinstance(layout, LeafLayout):
         node = _assemble_leaf(layout, read, validity, where, verified)
-    elif kind == "list":
-        offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
-        content = assemble(layout["content"], read, present, where, verified)
-        ck.check_offsets(offsets, len(content), where, layout["offsets"])
+    elif isinstance(layout, ListLayout):
+        offsets = np.asarray(read(layout.offsets), dtype=np.int64)
+        content = assemble(layout.content, read, present, where, verified)
+        ck.check_offsets(offsets, len(content), where, layout.offsets)
         node = lay.ListNode(offsets, validity, content)
     else:
-        type_ids = np.asarray(read(layout["type_ids"]), dtype=np.int8)
-        ck.check_type_ids(type_ids, where, layout["type_ids"])
-        positions = read(layout["value_offsets"])
-        ck.check_length(positions, len(type_ids), where, layout["value_offsets"])
-        ck.check_positions(type_ids, positions, where, layout["value_offsets"], whole=True)
-        scalar = assemble(layout["scalar"], read, present, where, verified)
-        lists = assemble(layout["list"], read, present, where, verified)
+        type_ids = np.asarray(read(layout.type_ids), dtype=np.int8)
+        ck.check_type_ids(type_ids, where, layout.type_ids)
+        positions = read(layout.value_offsets)
+        ck.check_length(positions, len(type_ids), where, layout.value_offsets)
+        ck.check_positions(type_ids, positions, where, layout.value_offsets, whole=True)
+        scalar = assemble(layout.scalar, read, present, where, verified)
+        lists = assemble(layout.list, read, present, where, verified)
         scalars = int(np.count_nonzero(type_ids == 0))
         if len(scalar) != scalars or len(lists) != len(type_ids) - scalars:
             raise StoreFormatError(
-                f"{where}: leaf {layout['type_ids']!r} has {scalars} scalar and "
+                f"{where}: leaf {layout.type_ids!r} has {scalars} scalar and "
                 f"{len(type_ids) - scalars} list rows; the children hold {len(scalar)} and "
                 f"{len(lists)}"
             )
@@ -299,41 +199,42 @@ def assemble(
 
 
 def _assemble_leaf(
-    layout: dict[str, Any],
+    layout: LeafLayout,
     read: Reader,
     validity: np.ndarray | None,
     where: str,
     verified: frozenset[str],
 ) -> lay.Leaf:
-    d = dt.dtype(layout["dtype"])
+    d = dt.dtype(layout.dtype)
     mask = None if validity is None else ~validity
-    if d.kind in "US":
-        offsets = np.asarray(read(layout["offsets"]), dtype=np.int64)
-        data = read(layout["data"])
-        ck.check_offsets(offsets, len(data), where, layout["offsets"])
-        if validity is not None and not layout.get("indices"):
-            ck.check_length(validity, len(offsets) - 1, where, layout["validity"])
+    if layout.values is None:
+        offsets_name, data_name = layout.text_leaves()
+        offsets = np.asarray(read(offsets_name), dtype=np.int64)
+        data = read(data_name)
+        ck.check_offsets(offsets, len(data), where, offsets_name)
+        if validity is not None and not layout.indices:
+            ck.check_length(validity, len(offsets) - 1, where, layout.validity)
         typ = pa.large_string() if d.kind == "U" else pa.large_binary()
-        width = layout.get("arrow")
-        indices = read(layout["indices"]) if layout.get("indices") else None
+        indices = read(layout.indices) if layout.indices else None
         buffers = [
             None if mask is None or indices is not None else bitmap(validity),
             pa.py_buffer(np.ascontiguousarray(offsets, dtype=np.int64)),
             pa.py_buffer(np.ascontiguousarray(data)),
         ]
         arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
-        if d.kind == "U" and layout["data"] not in verified:
-            _check_utf8(arr, where, layout["data"])
+        if d.kind == "U" and data_name not in verified:
+            _check_utf8(arr, where, data_name)
         if indices is not None:
+            assert layout.indices is not None
             if validity is not None:
-                ck.check_length(validity, len(indices), where, layout["validity"])
-            arr = dictionary.decode(indices, arr, validity, where, layout["indices"])
-        if width in ("string", "binary"):  # the width it was saved with
-            arr = arr.cast(pa.string() if width == "string" else pa.binary())
+                ck.check_length(validity, len(indices), where, layout.validity)
+            arr = dictionary.decode(indices, arr, validity, where, layout.indices)
+        if layout.arrow in ("string", "binary"):  # the width it was saved with
+            arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
         return lay.Leaf(arr)
-    values = read(layout["values"])
+    values = read(layout.values)
     if validity is not None:
-        ck.check_length(validity, len(values), where, layout["validity"])
+        ck.check_length(validity, len(values), where, layout.validity)
     return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
 

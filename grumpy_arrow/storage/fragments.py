@@ -43,6 +43,7 @@ from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
 if TYPE_CHECKING:
     from grumpy_arrow.storage.handle import Handle
+    from grumpy_arrow.storage.layouts import Layout
     from grumpy_arrow.storage.shards import ShardedHandle
 
 __all__ = ["FRAGMENT_CACHE", "TABLE_COLUMN", "Fragment", "plan_fragments", "table_of"]
@@ -244,10 +245,8 @@ def outer_chunk(handle: Handle) -> tuple[int, int]:
     formats = [
         store.format(name)
         for spec in handle._specs()
-        for key in _ROW_KEYS
-        if (name := spec.layout.get(key))
-        and name in manifest.leaves
-        and not (key == "offsets" and spec.layout.get("indices"))  # a dictionary's
+        for name in _row_leaves(spec.layout)
+        if name in manifest.leaves
     ]
     if not formats:
         rows = max(len(handle), 1)
@@ -255,6 +254,15 @@ def outer_chunk(handle: Handle) -> tuple[int, int]:
     chunk = max(f.chunk for f in formats)
     shard = min(f.shard for f in formats)
     return chunk, max(chunk, shard // chunk * chunk)
+
+
+def _row_leaves(layout: Layout) -> list[str]:
+    """The leaves of a column's root node with an entry per row (offsets: one more), so
+    neither string data nor a dictionary's offsets."""
+    own = layout.buffers()
+    dictionary = any(role == "indices" for role, _ in own)
+    return [name for role, name in own
+            if role in _ROW_KEYS and not (role == "offsets" and dictionary)]  # fmt: skip
 
 
 def _store_bytes(handle: Handle) -> int:

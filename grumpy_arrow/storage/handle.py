@@ -36,9 +36,10 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
-from grumpy_arrow.storage.buffers import _check_utf8, node_rows
+from grumpy_arrow.storage.buffers import _check_utf8
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.dictionary import decode, strings
+from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
@@ -261,9 +262,9 @@ class Handle:
                 continue
             layout = spec.layout
             for _ in range(k - 1):
-                layout = layout.get("content", layout)
-            name = layout.get("validity")
-            if layout["kind"] != "list" or not name or name not in self._manifest.leaves:
+                layout = layout.content if isinstance(layout, ListLayout) else layout
+            name = layout.validity
+            if not isinstance(layout, ListLayout) or not name or name not in self._manifest.leaves:
                 return None
             mine = self._store.read_whole(name, self._manifest.leaves[name].length).astype(bool)
             valid = mine if valid is None else valid | mine
@@ -408,15 +409,14 @@ class Handle:
 
     def _read_ranges(
         self,
-        layout: dict[str, Any],
+        layout: Layout,
         starts: np.ndarray,
         stops: np.ndarray,
         inner: slice | None,
         depth_limit: int | None,
         depth: int,
     ) -> lay.Node:
-        kind = layout["kind"]
-        if kind == "list":
+        if isinstance(layout, ListLayout):
             validity, offsets, child_starts, child_stops = self._list_ranges(
                 layout, starts, stops, inner if depth == 0 else None
             )
@@ -424,45 +424,45 @@ class Handle:
                 content: lay.Node = lay.Leaf(pa.nulls(int(offsets[-1]), pa.int8()))
             else:
                 content = self._read_ranges(
-                    layout["content"], child_starts, child_stops, None, depth_limit, depth + 1
+                    layout.content, child_starts, child_stops, None, depth_limit, depth + 1
                 )
             return lay.ListNode(offsets, validity, content)
         validity = self._validity(layout, starts, stops)
-        if kind == "leaf":
+        if isinstance(layout, LeafLayout):
             return self._leaf(layout, starts, stops, validity)
-        type_ids = self._gather(layout["type_ids"], starts, stops).astype(np.int8)
+        type_ids = self._gather(layout.type_ids, starts, stops).astype(np.int8)
         where = self._store.url
-        ck.check_type_ids(type_ids, where, layout["type_ids"], _locator(starts, stops))
-        positions = self._gather(layout["value_offsets"], starts, stops)
-        children = (self._rows_of(layout["scalar"]), self._rows_of(layout["list"]))
-        ck.check_positions(type_ids, positions, where, layout["value_offsets"], whole=False,
+        ck.check_type_ids(type_ids, where, layout.type_ids, _locator(starts, stops))
+        positions = self._gather(layout.value_offsets, starts, stops)
+        children = (self._rows_of(layout.scalar), self._rows_of(layout.list))
+        ck.check_positions(type_ids, positions, where, layout.value_offsets, whole=False,
                            locate=_locator(starts, stops), children=children)  # fmt: skip
-        scalar = self._read_rows_in(layout["scalar"], positions[type_ids == 0], depth_limit, depth)
-        lists = self._read_rows_in(layout["list"], positions[type_ids == 1], depth_limit, depth,
+        scalar = self._read_rows_in(layout.scalar, positions[type_ids == 0], depth_limit, depth)
+        lists = self._read_rows_in(layout.list, positions[type_ids == 1], depth_limit, depth,
                                    inner if depth == 0 else None)  # fmt: skip
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
 
     def _list_ranges(
-        self, layout: dict[str, Any], starts: np.ndarray, stops: np.ndarray, inner: slice | None
+        self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray, inner: slice | None
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
         """``(validity, offsets, child_starts, child_stops)`` of the lists in row ranges
         ``[starts, stops)`` of a list node: the result's offsets and the content range of
         each row range. Every column of a level shares that level's offsets leaf, so the
         answer is worked out once per selection and reused (the same offsets array, which
         the frame then compares in O(1))."""
-        shared = inner is None and layout["offsets"].startswith("_levels/")
+        shared = inner is None and layout.offsets.startswith("_levels/")
         if shared:
-            validity_leaf = layout.get("validity")
+            validity_leaf: str | None = layout.validity
             if validity_leaf not in self._manifest.leaves:
                 validity_leaf = None  # named in the layout, never written: no nulls
-            memo_key = ("list", self._selection_id, layout["offsets"], validity_leaf,
+            memo_key = ("list", self._selection_id, layout.offsets, validity_leaf,
                         starts.tobytes(), stops.tobytes())  # fmt: skip
             found = self._memo.get(memo_key)
             if found is not None:
                 return found  # type: ignore[return-value]
         validity = self._validity(layout, starts, stops)
-        bounds = self._offsets(layout["offsets"], starts, stops, self._rows_of(layout["content"]))
+        bounds = self._offsets(layout.offsets, starts, stops, self._rows_of(layout.content))
         lens = stops - starts
         # Offsets of each range, then the content range each one covers.
         ends = np.cumsum(lens + 1)
@@ -505,21 +505,19 @@ class Handle:
         keep[(ends - lens)[lead == 1]] = False
         return raw[keep]
 
-    def _rows_of(self, layout: dict[str, Any]) -> int:
+    def _rows_of(self, layout: Layout) -> int:
         """The committed rows of a node (from its leaves' lengths in the manifest)."""
         if self._lengths is None:
             self._lengths = {k: v.length for k, v in self._manifest.leaves.items()}
-        return node_rows(layout, self._lengths)
+        return layout.rows(self._lengths)
 
-    def _read_rows_in(self, layout: dict[str, Any], rows: np.ndarray, depth_limit: int | None,
+    def _read_rows_in(self, layout: Layout, rows: np.ndarray, depth_limit: int | None,
                       depth: int, inner: slice | None = None) -> lay.Node:  # fmt: skip
         starts, stops = _runs(rows) if len(rows) else (rows, rows)
         return self._read_ranges(layout, starts, stops, inner, depth_limit, depth)
 
-    def _validity(
-        self, layout: dict[str, Any], starts: np.ndarray, stops: np.ndarray
-    ) -> np.ndarray | None:
-        name = layout.get("validity")
+    def _validity(self, layout: Layout, starts: np.ndarray, stops: np.ndarray) -> np.ndarray | None:
+        name = layout.validity
         if not name or name not in self._manifest.leaves:
             return None
         valid = self._gather(name, starts, stops).astype(bool)
@@ -527,29 +525,30 @@ class Handle:
 
     def _leaf(
         self,
-        layout: dict[str, Any],
+        layout: LeafLayout,
         starts: np.ndarray,
         stops: np.ndarray,
         validity: np.ndarray | None,
     ) -> lay.Leaf:
-        d = dt.dtype(layout["dtype"])
+        d = dt.dtype(layout.dtype)
         mask = None if validity is None else ~validity
-        if d.kind in "US" and layout.get("indices"):
-            indices = self._gather(layout["indices"], starts, stops)
+        if d.kind in "US" and layout.indices:
+            indices = self._gather(layout.indices, starts, stops)
             arr = decode(indices, self._dictionary(layout), validity, self._store.url,
-                         layout["indices"], _locator(starts, stops))  # fmt: skip
-            if layout.get("arrow") in ("string", "binary"):  # the width it was saved with
-                arr = arr.cast(pa.string() if layout["arrow"] == "string" else pa.binary())
+                         layout.indices, _locator(starts, stops))  # fmt: skip
+            if layout.arrow in ("string", "binary"):  # the width it was saved with
+                arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
             return lay.Leaf(arr)
         if d.kind in "US":
-            data_length = self._manifest.leaves[layout["data"]].length
-            bounds = self._offsets(layout["offsets"], starts, stops, data_length)
+            offsets_name, data_name = layout.text_leaves()
+            data_length = self._manifest.leaves[data_name].length
+            bounds = self._offsets(offsets_name, starts, stops, data_length)
             lens = stops - starts
             ends = np.cumsum(lens + 1)
             begins = ends - lens - 1
             keep = np.ones(len(bounds), dtype=bool)
             keep[begins[1:]] = False
-            data = self._gather(layout["data"], bounds[begins], bounds[ends - 1])
+            data = self._gather(data_name, bounds[begins], bounds[ends - 1])
             sizes = np.diff(bounds)[keep[1:]] if len(bounds) > 1 else np.zeros(0, np.int64)
             offsets = offsets_from_lengths(sizes)
             typ = pa.large_string() if d.kind == "U" else pa.large_binary()
@@ -559,25 +558,26 @@ class Handle:
                 pa.py_buffer(np.ascontiguousarray(data)),
             ]
             arr = pa.Array.from_buffers(typ, len(offsets) - 1, bufs)
-            if layout.get("arrow") in ("string", "binary"):  # the width it was saved with
-                arr = arr.cast(pa.string() if layout["arrow"] == "string" else pa.binary())
+            if layout.arrow in ("string", "binary"):  # the width it was saved with
+                arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
             return lay.Leaf(arr)
-        values = self._gather(layout["values"], starts, stops)
+        assert layout.values is not None
+        values = self._gather(layout.values, starts, stops)
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
-    def _dictionary(self, layout: dict[str, Any]) -> pa.Array:
+    def _dictionary(self, layout: LeafLayout) -> pa.Array:
         """The committed dictionary of a dictionary-encoded leaf, read whole and checked
         once per handle (dictionaries are small: one entry per distinct value)."""
-        key = layout["offsets"]
+        key, data_name = layout.text_leaves()
         found = self._dictionaries.get(key)
         if found is None:
             leaves = self._manifest.leaves
             offsets = self._store.read_whole(key, leaves[key].length)
-            data = self._store.read_whole(layout["data"], leaves[layout["data"]].length)
+            data = self._store.read_whole(data_name, leaves[data_name].length)
             ck.check_offsets(offsets, len(data), self._store.url, key)
-            found = strings(offsets, data, layout["dtype"] == "binary")
-            if layout["dtype"] == "string" and not self._store.checksummed(layout["data"]):
-                _check_utf8(found, self._store.url, layout["data"])
+            found = strings(offsets, data, layout.dtype == "binary")
+            if layout.dtype == "string" and not self._store.checksummed(data_name):
+                _check_utf8(found, self._store.url, data_name)
             self._dictionaries[key] = found
         return found
 

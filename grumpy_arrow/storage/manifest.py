@@ -35,6 +35,19 @@ from typing import Any
 
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.frame.schema import Schema, parse_schema
+from grumpy_arrow.storage.layouts import (
+    LAYOUT_DTYPES,
+    MAX_DEPTH,
+    ZARR_DTYPES,
+    Fields,
+    LeafLayout,
+    ListLayout,
+    from_dict,
+    stored_dtype,
+)
+from grumpy_arrow.storage.layouts import Layout as Layout
+from grumpy_arrow.storage.layouts import check_leaf_name as _check_leaf_name
+from grumpy_arrow.storage.layouts import show as _show
 from grumpy_arrow.storage.zarr import COMPRESSORS
 
 __all__ = [
@@ -65,30 +78,11 @@ MANIFEST_NAME = "grumpy.json"
 
 MAX_LENGTH = 1 << 48
 """The largest row count, leaf length or offset a manifest may give (2**48: 256 Ti)."""
-MAX_DEPTH = 64
-"""The deepest layout tree (nodes from a column's root to a leaf node, inclusive), and the
-most levels a schema may have."""
 MAX_CHUNK_SIZE = 1 << 40
 """The largest ``chunking.chunk_size``."""
 
-#: The Zarr dtypes leaves are stored with (``leaves.<name>.dtype``).
-ZARR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-               "uint64", "float16", "float32", "float64")  # fmt: skip
-#: Layout leaf dtypes and the Zarr dtype of their ``values`` leaf (None: offsets + data).
-LAYOUT_DTYPES: dict[str, str | None] = {
-    **{name: name for name in ZARR_DTYPES if name != "bool"},
-    "bool_": "bool",
-    "string": None,
-    "binary": None,
-}
-_ROLE_DTYPES = {"offsets": "int64", "value_offsets": "int64", "validity": "bool",
-                "type_ids": "int8", "data": "uint8", "indices": "int32"}  # fmt: skip
-_ARROW_WIDTHS = {"string": ("string", "large_string"), "binary": ("binary", "large_binary")}
 # ``shard_name``'s output exactly: six digits, or more without a leading zero.
 _SHARD_NAME = re.compile(r"shard-([0-9]{6}|[1-9][0-9]{6,11})")
-# A leaf name component: what ``urllib.parse.quote(name, safe="")`` can produce.
-_COMPONENT = re.compile(r"[A-Za-z0-9_.~%-]{1,255}")
-_RESERVED = ("zarr.json", "grumpy.json", "grumpy.lock")
 _STORE_FIELDS = ("format", "version", "kind", "rows", "schema", "levels", "columns",
                  "leaves", "chunking", "compressor")  # fmt: skip
 _SHARDED_FIELDS = ("format", "version", "kind", "rows", "shards")
@@ -125,10 +119,11 @@ class LevelSpec:
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """A column: its name, level (frames) and layout tree of leaf references."""
+    """A column: its name, level (frames) and layout tree of leaf references
+    (:mod:`.layouts`)."""
 
     name: str
-    layout: dict[str, Any]
+    layout: Layout
     level: str | None = None
 
 
@@ -163,7 +158,8 @@ class Manifest:
                 {"name": lv.name, "depth": lv.depth, "offsets": lv.offsets} for lv in self.levels
             ],
             "columns": [
-                {"name": c.name, "level": c.level, "layout": c.layout} for c in self.columns
+                {"name": c.name, "level": c.level, "layout": c.layout.to_dict()}
+                for c in self.columns
             ],
             "leaves": {name: spec.to_json() for name, spec in sorted(self.leaves.items())},
             "chunking": self._chunking(),
@@ -288,61 +284,16 @@ def _document(text: str | bytes, where: str) -> dict[str, Any]:
     return doc
 
 
-def _show(value: Any) -> str:
-    """A short description of a JSON value for a message (never a deep or long repr)."""
-    if isinstance(value, dict):
-        return f"an object of {len(value)} keys"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
-
-
 def _bound(n: int) -> str:
     return f"2**{n.bit_length() - 1}" if n > 1024 and n & (n - 1) == 0 else str(n)
 
 
-class _Fields:
+class _Fields(Fields):
     """Typed, bounded reads of one manifest's fields; errors name the store and field."""
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def fail(self, message: str) -> StoreFormatError:
-        return StoreFormatError(f"{self.where}: {MANIFEST_NAME} {message}")
-
-    def wrong(self, field: str, expected: str, got: Any) -> StoreFormatError:
-        return self.fail(f"field '{field}' must be {expected}, got {_show(got)}")
-
-    def as_obj(
-        self, value: Any, field: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """``value`` as an object with all ``required`` keys and no keys but those."""
-        if not isinstance(value, dict):
-            raise self.wrong(field, "an object", value)
-        prefix = f"{field}." if field else ""
-        for key in required:
-            if key not in value:
-                raise self.fail(f"is missing field '{prefix}{key}'")
-        if field:  # unknown keys are refused inside the manifest (the top level: ignored)
-            for key in value:
-                if key not in required and key not in optional:
-                    allowed = ", ".join(repr(k) for k in (*required, *optional))
-                    raise self.fail(
-                        f"field '{field}' has an unknown key {_show(key)}; expected {allowed}"
-                    )
-        return value
 
     def as_list(self, value: Any, field: str) -> list[Any]:
         if not isinstance(value, list):
             raise self.wrong(field, "a list", value)
-        return value
-
-    def as_str(self, value: Any, field: str) -> str:
-        if not isinstance(value, str):
-            raise self.wrong(field, "a string", value)
         return value
 
     def as_int(self, value: Any, field: str, *, low: int = 0, high: int = MAX_LENGTH) -> int:
@@ -507,8 +458,13 @@ def _parse_columns(
                 raise f.wrong(
                     f"{field}.level", f"{_show(want)}, the level of column {_show(name)}", level
                 )
-        _parse_node(item["layout"], f"{field}.layout", 1, refs, f)
-        columns.append(ColumnSpec(name, item["layout"], level))
+        layout = from_dict(item["layout"], where=f.where, field=f"{field}.layout")
+        refs.extend(
+            _Ref(leaf, role, path, node)
+            for path, node in layout.named_nodes(f"{field}.layout")
+            for role, leaf in node.buffers()
+        )
+        columns.append(ColumnSpec(name, layout, level))
     names = [c.name for c in columns]
     if kind == "array" and names != ["array"]:
         raise f.fail(
@@ -544,84 +500,7 @@ class _Ref:
     name: str
     role: str
     field: str
-    node: dict[str, Any] | None
-
-
-def _parse_node(node: Any, field: str, depth: int, refs: list[_Ref], f: _Fields) -> None:
-    """Check a layout node's keys and leaf names, recording its references, and recurse."""
-    if depth > MAX_DEPTH:
-        raise f.fail(
-            f"field '{field}' nests layout nodes deeper than {MAX_DEPTH}, the most "
-            "a layout tree may have"
-        )
-    if not isinstance(node, dict):
-        raise f.wrong(field, "a layout node (an object)", node)
-    if "kind" not in node:
-        raise f.fail(f"is missing field '{field}.kind'")
-    kind = node["kind"]
-    if kind == "leaf":
-        if "dtype" not in node:
-            raise f.fail(f"is missing field '{field}.dtype'")
-        dtype = node["dtype"]
-        if not isinstance(dtype, str) or dtype not in LAYOUT_DTYPES:
-            raise f.wrong(f"{field}.dtype", f"a grumpy dtype ({', '.join(LAYOUT_DTYPES)})", dtype)
-        fixed = LAYOUT_DTYPES[dtype] is not None
-        roles = ("values", "validity") if fixed else ("offsets", "data", "validity")
-        f.as_obj(node, field, ("kind", "dtype", *roles), () if fixed else ("arrow", "indices"))
-        if "indices" in node:  # dictionary-encoded: offsets and data hold the dictionary
-            roles = (*roles, "indices")
-        if "arrow" in node and node["arrow"] not in _ARROW_WIDTHS[dtype]:
-            raise f.wrong(
-                f"{field}.arrow", " or ".join(map(repr, _ARROW_WIDTHS[dtype])), node["arrow"]
-            )
-    elif kind == "list":
-        roles = ("offsets", "validity")
-        f.as_obj(node, field, ("kind", *roles, "level", "content"))
-        if node["level"] is not None:
-            f.as_str(node["level"], f"{field}.level")
-    elif kind == "union":
-        roles = ("type_ids", "value_offsets")
-        f.as_obj(node, field, ("kind", *roles, "scalar", "list"))
-        for child, want in (("scalar", "leaf"), ("list", "list")):
-            if not isinstance(node[child], dict) or node[child].get("kind") != want:
-                raise f.wrong(f"{field}.{child}", f"a {want} node", node[child])
-    else:
-        raise f.wrong(f"{field}.kind", "'leaf', 'list' or 'union' (a layout node)", kind)
-    for role in roles:
-        name = f.as_str(node[role], f"{field}.{role}")
-        _check_leaf_name(name, role, f"{field}.{role}", f)
-        refs.append(_Ref(name, role, field, node))
-    for child in ("content", "scalar", "list"):
-        if child in node and kind != "leaf":
-            _parse_node(node[child], f"{field}.{child}", depth + 1, refs, f)
-
-
-def _check_leaf_name(name: str, role: str | None, field: str, f: _Fields) -> None:
-    """A leaf name is ``<column>/<path>-<role>``: two safe components inside the store."""
-    parts = name.split("/")
-    if "\x00" in name or "\\" in name:
-        reason = "it holds a NUL or a backslash"
-    elif name.startswith("/"):
-        reason = "it is an absolute path"
-    elif any(p in ("", ".", "..") for p in parts):
-        reason = "it has an empty, '.' or '..' component"
-    elif len(parts) != 2:
-        reason = "a leaf name has two components, '<column>/<path>-<role>'"
-    elif not all(_COMPONENT.fullmatch(p) for p in parts):
-        reason = (
-            "its components must be 1 to 255 letters, digits or '_.~%-' (column "
-            "names are URL-quoted)"
-        )
-    elif parts[0] in _RESERVED:
-        reason = f"{parts[0]!r} is a file of the store"
-    elif role is not None and not parts[1].endswith(f"-{role}"):
-        reason = f"the {role} leaf of a node is named '...-{role}'"
-    else:
-        return
-    raise f.fail(
-        f"field '{field}' names leaf {_show(name)}, which is not a leaf name inside "
-        f"the store: {reason}"
-    )
+    node: Layout | None
 
 
 def _check_references(
@@ -634,7 +513,8 @@ def _check_references(
     used: dict[str, _Ref] = {}
     for ref in refs:
         where = f"{ref.field}.{ref.role}" if ref.node is not None else f"{ref.field}.offsets"
-        level = None if ref.node is None or ref.role != "offsets" else ref.node.get("level")
+        node = ref.node
+        level = node.level if isinstance(node, ListLayout) and ref.role == "offsets" else None
         if level is not None and by_name.get(level) != ref.name:
             raise f.fail(
                 f"field '{ref.field}.level' is {_show(level)}; a list of a level "
@@ -667,10 +547,7 @@ def _check_references(
 
 def _check_spec(ref: _Ref, spec: LeafSpec, f: _Fields) -> None:
     field = f"leaves.{ref.name}"
-    want = _ROLE_DTYPES.get(ref.role)
-    if want is None:  # values: the layout's dtype as stored
-        assert ref.node is not None
-        want = LAYOUT_DTYPES[ref.node["dtype"]]
+    want = "int64" if ref.node is None else stored_dtype(ref.role, ref.node)  # a level: offsets
     if spec.dtype != want:
         raise f.fail(
             f"field '{field}.dtype' is {spec.dtype!r}; the leaf holds the "
@@ -686,7 +563,7 @@ def _check_spec(ref: _Ref, spec: LeafSpec, f: _Fields) -> None:
 
 
 def _check_lengths(
-    node: dict[str, Any],
+    node: Layout,
     rows: int,
     leaves: dict[str, LeafSpec],
     field: str,
@@ -696,57 +573,49 @@ def _check_lengths(
 ) -> None:
     """The committed lengths of a node's leaves agree with its ``rows`` (and recurse)."""
 
-    def expect(role: str, want: int) -> int | None:
-        spec = leaves.get(node[role])
+    def expect(role: str, name: str, want: int) -> int | None:
+        spec = leaves.get(name)
         if spec is None:  # an absent validity leaf: every row is valid
             return None
         if spec.length != want:
             context = f"field 'rows' is {rows}" if root else f"the node has {rows} rows"
             raise f.fail(
-                f"fields disagree: leaf {node[role]!r}, the {role} of '{field}', has "
-                f"length {spec.length} (field 'leaves.{node[role]}.length'); {context}, so it "
+                f"fields disagree: leaf {name!r}, the {role} of '{field}', has "
+                f"length {spec.length} (field 'leaves.{name}.length'); {context}, so it "
                 f"must have {want}"
             )
         return spec.last
 
-    if "validity" in node:
-        expect("validity", rows)
-    kind = node["kind"]
-    if kind == "leaf" and "values" in node:
-        expect("values", rows)
-    elif kind == "leaf" and "indices" in node:  # the dictionary has its own length
-        expect("indices", rows)
-        spec = leaves.get(node["offsets"])
+    if node.validity is not None:
+        expect("validity", node.validity, rows)
+    if isinstance(node, LeafLayout) and node.values is not None:
+        expect("values", node.values, rows)
+    elif isinstance(node, LeafLayout) and node.indices is not None:
+        # The dictionary has its own length.
+        expect("indices", node.indices, rows)
+        offsets, data = node.text_leaves()
+        spec = leaves.get(offsets)
         if spec is not None and spec.length == 0:
-            raise f.fail(f"field 'leaves.{node['offsets']}.length' is 0; offsets have >= 1 entry")
-        expect("data", (spec.last or 0) if spec is not None else 0)
-    elif kind == "leaf":
-        expect("data", expect("offsets", rows + 1) or 0)
-    elif kind == "list":
-        _check_lengths(
-            node["content"], expect("offsets", rows + 1) or 0, leaves, f"{field}.content", f
-        )
+            raise f.fail(f"field 'leaves.{offsets}.length' is 0; offsets have >= 1 entry")
+        expect("data", data, (spec.last or 0) if spec is not None else 0)
+    elif isinstance(node, LeafLayout):
+        offsets, data = node.text_leaves()
+        expect("data", data, expect("offsets", offsets, rows + 1) or 0)
+    elif isinstance(node, ListLayout):
+        content = expect("offsets", node.offsets, rows + 1) or 0
+        _check_lengths(node.content, content, leaves, f"{field}.content", f)
     else:
-        expect("type_ids", rows)
-        expect("value_offsets", rows)
-        counts = {c: _node_rows(node[c], leaves) for c in ("scalar", "list")}
-        if counts["scalar"] + counts["list"] != rows:
+        expect("type_ids", node.type_ids, rows)
+        expect("value_offsets", node.value_offsets, rows)
+        lengths = {name: spec.length for name, spec in leaves.items()}
+        scalars, lists = node.scalar.rows(lengths), node.list.rows(lengths)
+        if scalars + lists != rows:
             raise f.fail(
                 f"fields disagree: the union at '{field}' has {rows} rows, but its children "
-                f"hold {counts['scalar']} scalar and {counts['list']} list rows (their leaves' "
-                "lengths)"
+                f"hold {scalars} scalar and {lists} list rows (their leaves' lengths)"
             )
-        for child, count in counts.items():
-            _check_lengths(node[child], count, leaves, f"{field}.{child}", f)
-
-
-def _node_rows(node: dict[str, Any], leaves: dict[str, LeafSpec]) -> int:
-    """A node's rows by the length of its values or offsets leaf."""
-    if "values" in node:
-        return leaves[node["values"]].length
-    if "indices" in node:
-        return leaves[node["indices"]].length
-    return max(leaves[node["offsets"]].length - 1, 0)
+        _check_lengths(node.scalar, scalars, leaves, f"{field}.scalar", f)
+        _check_lengths(node.list, lists, leaves, f"{field}.list", f)
 
 
 # -- sharded datasets -------------------------------------------------------------------

@@ -45,7 +45,6 @@ from grumpy_arrow._version import __version__
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage.api import _select, read_manifest
-from grumpy_arrow.storage.buffers import layout_signature
 from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows, select
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
@@ -228,7 +227,7 @@ def check_same(where: str, a: tuple[str, Manifest], b: tuple[str, Manifest]) -> 
     if names_a != names_b:
         fail("column list", names_b, names_a)
     for ca, cb in zip(ma.columns, mb.columns, strict=True):
-        sa, sb = layout_signature(ca.layout), layout_signature(cb.layout)
+        sa, sb = ca.layout.signature(), cb.layout.signature()
         if sa != sb:
             fail(f"layout of column {ca.name!r}", sb, sa)
 

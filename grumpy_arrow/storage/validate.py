@@ -226,16 +226,13 @@ def _store_info(store: LeafStore, manifest: Manifest, *, sizes: bool = True) -> 
     chunks = {}
     for name in manifest.leaves:
         chunks[name] = store.format(name).chunk
-    from grumpy_arrow.storage.buffers import layout_signature
-
     return {
         "path": store.url,
         "kind": manifest.kind,
         "rows": manifest.rows,
         "schema": manifest.schema,
         "columns": {
-            c.name: {"level": c.level, "layout": layout_signature(c.layout)}
-            for c in manifest.columns
+            c.name: {"level": c.level, "layout": c.layout.signature()} for c in manifest.columns
         },
         "leaves": len(manifest.leaves),
         "bytes_on_disk": nbytes,

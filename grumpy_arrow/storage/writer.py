@@ -24,6 +24,8 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
+from grumpy_arrow.storage import layouts as ly
+from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     ColumnSpec,
@@ -83,9 +85,9 @@ def _column_level(schema: Any, name: str) -> int:
 
 def _buffers_of(
     batch: Batch,
-) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], dict[str, int]]:
+) -> tuple[dict[str, Layout], dict[str, np.ndarray], dict[str, int]]:
     """Layouts, buffers and per-validity-leaf row counts of a batch."""
-    layouts: dict[str, dict[str, Any]] = {}
+    layouts: dict[str, Layout] = {}
     buffers: dict[str, np.ndarray] = {}
     rows: dict[str, int] = {}
     levels = _level_names(batch.schema)
@@ -96,38 +98,11 @@ def _buffers_of(
         layouts[name] = layout
         for key, value in bufs.items():
             buffers.setdefault(key, value)  # shared level offsets: the first column's
-        _validity_rows(layout, bufs, rows)
+        lengths = {k: len(v) for k, v in bufs.items()}
+        for node, _ in layout.nodes():  # the rows of each validity leaf's node
+            if node.validity is not None:
+                rows[node.validity] = node.rows(lengths)
     return layouts, buffers, rows
-
-
-def _validity_rows(
-    layout: dict[str, Any], bufs: dict[str, np.ndarray], out: dict[str, int]
-) -> None:
-    """The rows of each validity leaf's node in this batch."""
-    lengths = {k: len(v) for k, v in bufs.items()}
-    for node, _ in bf.nodes(layout):
-        if node.get("validity"):
-            out[node["validity"]] = bf.node_rows(node, lengths)
-
-
-def _roles(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
-    """Leaf name -> role for every leaf a layout names."""
-    out.update((name, role) for name, role, _, _ in bf.buffers_of(layout))
-    return out
-
-
-def _depths(layout: dict[str, Any], out: dict[str, int]) -> dict[str, int]:
-    """Leaf name -> list depth of its node (a level's shared offsets: the first one)."""
-    for name, _, _, depth in bf.buffers_of(layout):
-        out.setdefault(name, depth)
-    return out
-
-
-def _leaf_dtypes(layout: dict[str, Any], out: dict[str, str]) -> dict[str, str]:
-    """Leaf name -> the Zarr dtype it is stored with."""
-    for name, role, node, _ in bf.buffers_of(layout):
-        out[name] = bf.stored_dtype(role, str(node["dtype"]) if role == "values" else "")
-    return out
 
 
 def new_manifest(
@@ -147,12 +122,12 @@ def new_manifest(
         option = dictionary
         if isinstance(dictionary, (list, tuple, set, frozenset)):
             option = name in dictionary  # the columns named: always; the others: never
-        _mark_dictionaries(layout, buffers, option)
+        layouts[name] = _mark_dictionaries(layout, buffers, option)
     levels = _level_names(batch.schema)
     level_specs = tuple(
         LevelSpec(name, depth, bf.level_leaf(name))
         for depth, name in sorted(levels.items())
-        if any(bf.level_leaf(name) in _roles(lay_, {}) for lay_ in layouts.values())
+        if any(bf.level_leaf(name) in lay_.leaf_names() for lay_ in layouts.values())
     )
     leaves: dict[str, LeafSpec] = {}
     columns = []
@@ -176,15 +151,20 @@ def new_manifest(
     )
 
 
-def _mark_dictionaries(layout: dict[str, Any], buffers: dict[str, np.ndarray], option: Any) -> None:
-    """Give the string leaves of a new column that :func:`.dictionary.worth_it` picks an
-    ``indices`` leaf (their offsets and data then hold the dictionary)."""
-    for node, _ in bf.nodes(layout):
-        if node["kind"] == "leaf" and "offsets" in node:
-            binary = node["dtype"] == "binary"
-            offsets, data = buffers[node["offsets"]], buffers[node["data"]]
-            if dictionary.worth_it(offsets, data, binary, option):
-                node["indices"] = node["offsets"][: -len("offsets")] + "indices"
+def _mark_dictionaries(layout: Layout, buffers: dict[str, np.ndarray], option: Any) -> Layout:
+    """The layout of a new column with an ``indices`` leaf for each string leaf that
+    :func:`.dictionary.worth_it` picks (their offsets and data then hold the dictionary)."""
+
+    def mark(leaf: LeafLayout) -> LeafLayout:
+        if leaf.values is not None:
+            return leaf
+        offsets, data = leaf.text_leaves()
+        if not dictionary.worth_it(buffers[offsets], buffers[data], leaf.dtype == "binary",
+                                   option):  # fmt: skip
+            return leaf
+        return replace(leaf, indices=offsets[: -len("offsets")] + "indices")
+
+    return layout.map_leaves(mark)
 
 
 def _encode_dictionaries(
@@ -194,7 +174,8 @@ def _encode_dictionaries(
     their dictionaries gain (in place)."""
     for column in manifest.columns:
         for leaf in _dictionary_leaves(column.layout):
-            offsets_name, data_name = leaf["offsets"], leaf["data"]
+            assert leaf.indices is not None
+            offsets_name, data_name = leaf.text_leaves()
             if offsets_name not in buffers:
                 continue
             known = None
@@ -203,17 +184,17 @@ def _encode_dictionaries(
                 d_offsets = store.read_whole(offsets_name, spec.length)
                 d_data = store.read_whole(data_name, manifest.leaves[data_name].length)
                 ck.check_offsets(d_offsets, len(d_data), store.url, offsets_name)
-                known = dictionary.strings(d_offsets, d_data, leaf["dtype"] == "binary")
+                known = dictionary.strings(d_offsets, d_data, leaf.dtype == "binary")
             indices, new_offsets, new_data = dictionary.encode(
-                buffers[offsets_name], buffers[data_name], leaf["dtype"] == "binary", known
+                buffers[offsets_name], buffers[data_name], leaf.dtype == "binary", known
             )
-            buffers[leaf["indices"]] = indices
+            buffers[leaf.indices] = indices
             buffers[offsets_name] = new_offsets
             buffers[data_name] = new_data
 
 
-def _dictionary_leaves(layout: dict[str, Any]) -> list[dict[str, Any]]:
-    return [node for node, _ in bf.nodes(layout) if node.get("indices")]
+def _dictionary_leaves(layout: Layout) -> list[LeafLayout]:
+    return [node for node, _ in layout.nodes() if isinstance(node, LeafLayout) and node.indices]
 
 
 def _first_level(schema: Any) -> str:
@@ -222,7 +203,7 @@ def _first_level(schema: Any) -> str:
 
 
 def _check_compatible(
-    manifest: Manifest, batch: Batch, layouts: dict[str, dict[str, Any]], where: str
+    manifest: Manifest, batch: Batch, layouts: dict[str, Layout], where: str
 ) -> None:
     if batch.kind != manifest.kind:
         raise SchemaError(f"{where}: cannot append a {batch.kind} to a store of a {manifest.kind}")
@@ -234,8 +215,8 @@ def _check_compatible(
     if sorted(layouts) != sorted(stored):
         raise SchemaError(f"{where}: the batch has columns {list(layouts)}; the store has {stored}")
     for column in manifest.columns:
-        want = bf.layout_signature(column.layout)
-        got = bf.layout_signature(layouts[column.name])
+        want = column.layout.signature()
+        got = layouts[column.name].signature()
         if want != got:
             raise SchemaError(
                 f"{where}: column {column.name!r} has layout {got}; the store holds {want}"
@@ -272,15 +253,15 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
     _encode_dictionaries(store, manifest, buffers)
-    roles: dict[str, str] = {}
-    depths: dict[str, int] = {}
-    dtypes: dict[str, str] = {}
+    # Every leaf once, with its role, node and list depth (a level's shared offsets: the
+    # first list node naming them).
+    owners: dict[str, tuple[str, Layout, int]] = {}
     for column in manifest.columns:
-        _roles(column.layout, roles)
-        _depths(column.layout, depths)
-        _leaf_dtypes(column.layout, dtypes)
+        for name, role, node, depth in column.layout.iter_buffers():
+            owners.setdefault(name, (role, node, depth))
+    lengths = {k: v.length for k, v in manifest.leaves.items()}
     leaves = dict(manifest.leaves)
-    for name, role in roles.items():
+    for name, (role, node, depth) in owners.items():
         old = leaves.get(name)
         data = buffers.get(name)
         if role == "validity":
@@ -290,20 +271,22 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
                 data = np.ones(validity_rows.get(name, 0), dtype=bool)
         if data is None:
             continue
+        dtype = ly.stored_dtype(role, node)
         if old is None or (old.length == 0 and len(data) and manifest.compressor == "auto"):
             # A new leaf, or one that holds nothing yet (a store created from an empty
             # batch): its codec is chosen from these first values.
-            chunk, shard = _chunk_for(depths.get(name, 0), manifest)
-            store.create(name, dtypes[name], manifest.compressor, chunk=chunk, shard=shard,
+            chunk, shard = _chunk_for(depth, manifest)
+            store.create(name, dtype, manifest.compressor, chunk=chunk, shard=shard,
                          sample=data)  # fmt: skip
             if role == "validity" and manifest.rows:
                 # The first nulls of a node: the rows before them were all valid.
-                fill = _committed_rows(name, manifest)
+                fill = node.rows(lengths)
                 store.write(name, 0, np.ones(fill, dtype=bool))
-                old = LeafSpec(dtypes[name], fill)
+                old = LeafSpec(dtype, fill)
             else:
-                old = LeafSpec(dtypes[name], 0, 0 if role == "offsets" else None)
-        values = _shifted(name, role, data, old, manifest, buffers)
+                old = LeafSpec(dtype, 0, 0 if role == "offsets" else None)
+        values = ly.rebase(node, role, data, length=old.length, last=int(old.last or 0),
+                           lengths=lengths, batch=buffers)  # fmt: skip
         store.write(name, old.length, values)
         last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
         leaves[name] = LeafSpec(old.dtype, old.length + len(values), last)
@@ -328,74 +311,40 @@ def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:
     return replace(batch, columns=columns)
 
 
-def _as_layout(node: lay.Node, layout: dict[str, Any]) -> lay.Node:
+def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
     """``node`` with a union wherever ``layout`` has one and ``node`` has plain rows."""
-    if layout["kind"] == "union" and not isinstance(node, lay.UnionNode):
+    if isinstance(layout, UnionLayout) and not isinstance(node, lay.UnionNode):
         if isinstance(node, lay.Leaf):
-            lists = _empty_node(layout["list"])
+            lists = _empty_node(layout.list)
             assert isinstance(lists, lay.ListNode)
             return lay.UnionNode(np.zeros(len(node), dtype=np.int8), node, lists)
-        scalars = _empty_node(layout["scalar"])
+        scalars = _empty_node(layout.scalar)
         assert isinstance(scalars, lay.Leaf) and isinstance(node, lay.ListNode)
         return lay.UnionNode(np.ones(len(node), dtype=np.int8), scalars, node)
-    if layout["kind"] == "list" and isinstance(node, lay.ListNode):
-        content = _as_layout(node.content, layout["content"])
+    if isinstance(layout, ListLayout) and isinstance(node, lay.ListNode):
+        content = _as_layout(node.content, layout.content)
         return lay.ListNode(node.offsets, node.validity, content)
     return node
 
 
-def _has_union(layout: dict[str, Any]) -> bool:
-    if layout["kind"] == "union":
+def _has_union(layout: Layout) -> bool:
+    if isinstance(layout, UnionLayout):
         return True
-    return layout["kind"] == "list" and _has_union(layout["content"])
+    return isinstance(layout, ListLayout) and _has_union(layout.content)
 
 
-def _empty_node(layout: dict[str, Any]) -> lay.Node:
+def _empty_node(layout: Layout) -> lay.Node:
     """A node of no rows with the layout's types (Arrow cannot build empty unions)."""
     import pyarrow as pa
 
-    if layout["kind"] == "leaf":
-        return lay.Leaf(pa.array([], type=bf.arrow_type(layout)))
-    if layout["kind"] == "list":
-        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout["content"]))
-    scalar = _empty_node(layout["scalar"])
-    lists = _empty_node(layout["list"])
+    if isinstance(layout, LeafLayout):
+        return lay.Leaf(pa.array([], type=layout.arrow_type()))
+    if isinstance(layout, ListLayout):
+        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout.content))
+    scalar = _empty_node(layout.scalar)
+    lists = _empty_node(layout.list)
     assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
     return lay.UnionNode(np.zeros(0, dtype=np.int8), scalar, lists)
-
-
-def _committed_rows(validity: str, manifest: Manifest) -> int:
-    """Rows the node of a validity leaf had before this batch."""
-    lengths = {k: v.length for k, v in manifest.leaves.items()}
-    for column in manifest.columns:
-        found = bf.find(column.layout, validity)
-        if found is not None:
-            return bf.node_rows(found, lengths)
-    return 0
-
-
-def _shifted(
-    name: str,
-    role: str,
-    data: np.ndarray,
-    old: LeafSpec,
-    manifest: Manifest,
-    buffers: dict[str, np.ndarray],
-) -> np.ndarray:
-    """Batch buffers as store values: offsets continue from the committed ones."""
-    if role == "offsets":
-        # The first write keeps the leading 0; later ones continue from the last offset.
-        return data if old.length == 0 else data[1:] + int(old.last or 0)
-    if role == "value_offsets":
-        for column in manifest.columns:
-            union = bf.find(column.layout, name)
-            if union is not None:
-                lengths = {k: v.length for k, v in manifest.leaves.items()}
-                scalar_base = bf.node_rows(union["scalar"], lengths)
-                list_base = bf.node_rows(union["list"], lengths)
-                type_ids = buffers[union["type_ids"]]
-                return data + np.where(type_ids == 1, list_base, scalar_base)
-    return data
 
 
 @contextlib.contextmanager
