@@ -37,6 +37,9 @@ from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 __all__ = ["LocalShards", "write_doc"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_THREADS = min(4, os.cpu_count() or 1)
+"""Threads zstd may use to decode the chunks of one shard of a whole-leaf read."""
 
 
 class _Shard:
@@ -290,7 +293,8 @@ class LocalShards:
         return found  # type: ignore[return-value]
 
     def _decode_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                       js: list[int], keep: bool) -> list[np.ndarray]:  # fmt: skip
+                       js: list[int], keep: bool, threads: int = 0
+                       ) -> list[np.ndarray]:  # fmt: skip
         """Inner chunks ``js`` of a mapped zstd shard, decoded in one call (the frames are
         cut from the map by the shard index; each frame's size is bounded by the size it
         must decode to). Checksums are verified once per open shard, as for raw maps: a
@@ -321,7 +325,7 @@ class LocalShards:
         try:
             frames = zstandard.BufferWithSegments(memoryview(shard.map), segments.tobytes())
             out = sh.decompressor().multi_decompress_to_buffer(
-                frames, decompressed_sizes=want.tobytes()
+                frames, decompressed_sizes=want.tobytes(), threads=threads
             )
             data = b"".join(out)
         except Exception as err:
@@ -383,6 +387,11 @@ class LocalShards:
                     )
                 if shard.flat is not None:
                     self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
+                    continue
+                if shard.map is not None and fmt.codec == "zstd":
+                    blocks = self._decode_mapped(name, fmt, k, shard, list(range(count)), False,
+                                                 threads=_THREADS)  # fmt: skip
+                    out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
                     continue
                 end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
                 data = os.pread(shard.fd, end, 0)
@@ -460,50 +469,124 @@ class LocalShards:
         for k in range(start // fmt.shard, (stop - 1) // fmt.shard + 1):
             lo = k * fmt.shard
             a, b = max(start, lo), min(stop, lo + fmt.shard)
-            chunks: list[bytes | None] = []
-            tail = np.zeros(0, dtype=fmt.dtype)
-            if a > lo:
-                chunks, tail = self._committed(name, fmt, k, a - lo)
-            body = np.concatenate([tail, values[a - start : b - start]])
-            for i in range(0, len(body), fmt.chunk):
-                piece = body[i : i + fmt.chunk]
-                if len(piece) < fmt.chunk:
-                    piece = np.concatenate([piece, np.zeros(fmt.chunk - len(piece), fmt.dtype)])
-                chunks.append(sh.encode_chunk(fmt, piece))
-            chunks += [None] * (fmt.per_shard - len(chunks))
-            pieces, _, _ = sh.shard_bytes(fmt, chunks)
             path = f"{folder}/{k}"
-            _replace(path, pieces)
+            tmp = _partial(path)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _CLOEXEC, 0o666)
+                try:
+                    self._write_shard(name, fmt, k, a - lo, values[a - start : b - start], fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                raise
             written.append(path)
         self.drop(f"{name}/")
 
-    def _committed(self, name: str, fmt: sh.LeafFormat, k: int, committed: int
-                   ) -> tuple[list[bytes | None], np.ndarray]:  # fmt: skip
-        """What a rewrite of shard ``k`` keeps of its first ``committed`` values, from the
-        file now on disk (not a possibly older open one), read with one ``pread``: the
-        encoded inner chunks that hold only committed values, copied as they are (each
-        keeps its checksum), and the committed values of the partly filled one, decoded
-        with its checksum verified (damage is reported, never re-checksummed)."""
+    def _write_shard(self, name: str, fmt: sh.LeafFormat, k: int, committed: int,
+                     values: np.ndarray, fd: int) -> None:  # fmt: skip
+        """Shard ``k`` holding its first ``committed`` values (from the file on disk now)
+        then ``values``, written to the new file ``fd``.
+
+        The inner chunks holding only committed values are copied byte for byte (one
+        ``copy_file_range`` of the file's head when they lie in order, as this writer
+        lays them out), never decoded or re-checksummed; the partly filled one is decoded
+        (checksum verified) and encoded again with the new values.
+        """
         count, n = divmod(committed, fmt.chunk)
+        offsets = np.full(fmt.per_shard, -1, dtype=np.int64)
+        nbytes = np.full(fmt.per_shard, -1, dtype=np.int64)
+        tail = np.zeros(0, dtype=fmt.dtype)
+        pos = 0
+        if committed:
+            src, _, old_offsets, old_nbytes = self._open_index(name, k, fmt)
+            try:
+                pos, tail = self._keep(name, fmt, k, src, old_offsets, old_nbytes, count, n, fd)
+            finally:
+                os.close(src)
+            offsets[:count] = _packed(fmt, old_nbytes[:count])  # where _keep put them
+            nbytes[:count] = old_nbytes[:count]
+        body = np.concatenate([tail, values]) if len(tail) else values
+        blob, at, sizes = sh.encode_chunks(fmt, body, threads=_THREADS)
+        used = count + len(at)
+        offsets[count:used], nbytes[count:used] = at + pos, sizes
+        _pwrite_all(fd, blob, pos)
+        empty = nbytes < 0
+        table = np.stack([offsets, nbytes]).astype(np.uint64)
+        table[:, empty] = sh.EMPTY
+        index = sh.encode_index(fmt, table[0], table[1])
+        _pwrite_all(fd, index, pos + len(memoryview(blob).cast("B")))
+
+    def _keep(self, name: str, fmt: sh.LeafFormat, k: int, src: int, old_offsets: np.ndarray,
+              old_nbytes: np.ndarray, count: int, n: int, fd: int
+              ) -> tuple[int, np.ndarray]:  # fmt: skip
+        """Copy the ``count`` full committed chunks of an old shard (descriptor ``src``)
+        to the head of ``fd``; return where the next chunk goes and the ``n`` committed
+        values of the partly filled chunk."""
         used = count + (1 if n else 0)
-        fd, _, offsets, nbytes = self._open_index(name, k, fmt)
-        try:
-            if np.any(nbytes[:used] < 0):
-                j = int(np.flatnonzero(nbytes[:used] < 0)[0])
-                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
-                                       "never written, but holds committed values")  # fmt: skip
-            end = int((offsets[:used] + nbytes[:used]).max())
-            data = memoryview(os.pread(fd, end, 0))
-        finally:
-            os.close(fd)
-        pieces = [data[int(o) : int(o) + int(b)] for o, b in zip(offsets[:used], nbytes[:used],
-                  strict=True)]  # fmt: skip
-        kept: list[bytes | None] = [bytes(p) for p in pieces[:count]]
+        if np.any(old_nbytes[:used] < 0):
+            j = int(np.flatnonzero(old_nbytes[:used] < 0)[0])
+            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
+                                   "never written, but holds committed values")  # fmt: skip
+        packed = _packed(fmt, old_nbytes[:count])
+        end = int(packed[-1] + old_nbytes[count - 1]) if count else 0
+        if fmt.codec == "raw" and count:
+            end = count * fmt.stride
+        if count and np.array_equal(old_offsets[:count], packed):
+            _copy_range(src, fd, end)  # in order, as written here: one copy of the head
+        elif count:
+            for j, at in enumerate(packed.tolist()):  # laid out otherwise: chunk by chunk
+                piece = os.pread(src, int(old_nbytes[j]), int(old_offsets[j]))
+                if len(piece) != int(old_nbytes[j]):
+                    raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j}: "
+                                           f"short read")  # fmt: skip
+                _pwrite_all(fd, piece, at)  # (gaps between raw chunks read as zeros)
         tail = np.zeros(0, dtype=fmt.dtype)
         if n:
             where = f"{self.url}: leaf {name!r} shard {k} chunk {count}"
-            tail = sh.decode_chunk(fmt, pieces[count], where)[:n].copy()
-        return kept, tail
+            data = os.pread(src, int(old_nbytes[count]), int(old_offsets[count]))
+            tail = sh.decode_chunk(fmt, data, where)[:n].copy()
+        return end, tail
+
+
+def _packed(fmt: sh.LeafFormat, nbytes: np.ndarray) -> np.ndarray:
+    """Where this writer puts chunks of ``nbytes`` from a shard's first byte on."""
+    if fmt.codec == "raw":
+        return np.arange(len(nbytes), dtype=np.int64) * fmt.stride
+    return np.concatenate([[0], np.cumsum(nbytes[:-1])]).astype(np.int64)
+
+
+def _copy_range(src: int, dst: int, length: int) -> None:
+    """Bytes ``[0, length)`` of ``src`` to the same place in ``dst``: in the kernel where
+    it can (``copy_file_range``), else through a buffer."""
+    done = 0
+    copy = getattr(os, "copy_file_range", None)
+    if copy is not None:
+        with contextlib.suppress(OSError):  # not supported here (e.g. across file systems)
+            while done < length:
+                got = copy(src, dst, length - done, done, done)
+                if got <= 0:
+                    break
+                done += got
+    while done < length:
+        data = os.pread(src, min(length - done, 64 << 20), done)
+        if not data:
+            raise StoreFormatError(f"a shard file ends at byte {done}, before {length}")
+        _pwrite_all(dst, data, done)
+        done += len(data)
+
+
+def _pwrite_all(fd: int, data: Any, at: int) -> None:
+    view = memoryview(data).cast("B")
+    while len(view):
+        got = os.pwrite(fd, view, at)
+        view, at = view[got:], at + got
+
+
+def _partial(path: str) -> str:
+    return f"{path}.{os.getpid()}-{threading.get_ident()}.partial"
 
 
 def write_doc(path: str, doc: dict[str, Any]) -> None:
@@ -512,7 +595,7 @@ def write_doc(path: str, doc: dict[str, Any]) -> None:
 
 
 def _replace(path: str, pieces: list[bytes]) -> None:
-    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.partial"
+    tmp = _partial(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(b"".join(pieces))  # one write call: pieces are small inner chunks

@@ -293,6 +293,49 @@ def encode_chunk(fmt: LeafFormat, values: np.ndarray) -> bytes:
     return body + struct.pack("<I", crc(body))
 
 
+def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
+                  ) -> tuple[Any, np.ndarray, np.ndarray]:  # fmt: skip
+    """``values`` cut into inner chunks (the last one zero-padded), each encoded with its
+    checksum: ``(blob, offsets, nbytes)``, the bytes to write in a row and each chunk's
+    place in them. Raw chunks are laid out regular (``stride`` apart) with whole-array
+    NumPy; zstd chunks are compressed in one call (``threads`` of them). A Python step
+    per inner chunk remains for its checksum."""
+    values = np.ascontiguousarray(values, dtype=fmt.dtype)
+    m = -(-len(values) // fmt.chunk)
+    if m == 0:
+        return b"", np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    body = np.zeros(m * fmt.chunk, dtype=fmt.dtype)
+    body[: len(values)] = values
+    rows = body.view(np.uint8).reshape(m, fmt.chunk_bytes)
+    if fmt.codec == "raw":
+        blob = np.zeros((m, fmt.stride), dtype=np.uint8)
+        blob[:, : fmt.chunk_bytes] = rows
+        sums = np.array([crc(row) for row in rows], dtype="<u4")
+        blob[:, fmt.chunk_bytes : fmt.chunk_bytes + 4] = sums.view(np.uint8).reshape(m, 4)
+        offsets = np.arange(m, dtype=np.int64) * fmt.stride
+        return blob.reshape(-1), offsets, np.full(m, fmt.chunk_bytes + 4, dtype=np.int64)
+    if fmt.codec == "zstd" and m > 1:
+        import zstandard
+
+        segments = np.empty((m, 2), dtype=np.uint64)
+        segments[:, 0] = np.arange(m, dtype=np.uint64) * fmt.chunk_bytes
+        segments[:, 1] = fmt.chunk_bytes
+        frames = _compressor(fmt.level).multi_compress_to_buffer(
+            zstandard.BufferWithSegments(body.view(np.uint8).data, segments.tobytes()),
+            threads=threads if m >= 64 else 0,  # threads start per call: worth it for many
+        )
+        pieces: list[Any] = []
+        for frame in frames:  # one step per inner chunk: its checksum
+            pieces += (frame, struct.pack("<I", crc(memoryview(frame))))
+    else:
+        pieces = [encode_chunk(fmt, row.view(fmt.dtype)) for row in rows]
+    sizes = np.array([len(memoryview(p)) for p in pieces], dtype=np.int64)
+    if len(pieces) > m:  # zstd: frame, checksum, frame, checksum...
+        sizes = sizes[0::2] + 4
+    offsets = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
+    return b"".join(pieces), offsets, sizes
+
+
 def verify(data: Any, where: str) -> memoryview:
     """The payload of an encoded inner chunk (or index) ``data`` whose last four bytes are
     its crc32c checksum, checked."""
