@@ -121,7 +121,9 @@ def big() -> gr.DataFrame:
 @pytest.fixture(scope="module")
 def big_path(big: gr.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("dask") / "big.gr"
-    gr.save(big, path, shard_rows=SHARD_ROWS)
+    # zstd for every leaf: "auto" would keep the row-level leaves raw (4 MiB shard files:
+    # one fragment per dataset shard); compressed ones give several fragments per shard.
+    gr.save(big, path, shard_rows=SHARD_ROWS, compressor="zstd")
     return path
 
 
@@ -144,7 +146,7 @@ def nested_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_partitions_are_fragments_indexed_by_global_row(client: Any, big_path: Path) -> None:
     # A default fragment is one shard file of the row-level leaves: the int64 offsets
-    # leaves compress ("auto": zstd), so their inner chunks hold 512 values and their shard
+    # leaves are compressed (zstd), so their inner chunks hold 512 values and their shard
     # files 128 of them, 65 536 rows; fragment ends are whole inner chunks of the largest
     # (the int8 union type ids, 4096), and never cross a shard of the dataset.
     ddf = gr.dask.read(big_path)

@@ -210,6 +210,42 @@ def test_a_three_row_frame_is_a_few_kilobytes(tmp_path: Path) -> None:
     assert sum(f.stat().st_size for f in files) <= 32 * 1024
 
 
+def _row_and_item_frame(rows: int) -> Any:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(rows)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(1, 6, rows))]).astype(np.int64)
+    codes = pa.array(rng.integers(0, 4, int(offsets[-1])).astype(np.int64))
+    table = pa.table({
+        "row_id": pa.array(np.arange(rows, dtype=np.int64)),
+        "item_code": pa.LargeListArray.from_arrays(pa.array(offsets), codes),
+    })  # fmt: skip
+    return gr.from_arrow(table, schema=["row", "item"])
+
+
+@pytest.mark.parametrize(
+    ("rows", "codecs"),
+    [
+        # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items.
+        (10_000, {"row_id/r-values": "raw", "_levels/item-offsets": "raw",
+                  "item_code/r.c-values": "zstd"}),
+        # Too few first values to judge: zstd everywhere (the chunk padding compresses away).
+        (100, {"row_id/r-values": "zstd", "_levels/item-offsets": "zstd",
+               "item_code/r.c-values": "zstd"}),
+    ],
+)  # fmt: skip
+def test_auto_keeps_row_level_leaves_raw(rows: int, codecs: dict[str, str],
+                                         tmp_path: Path) -> None:  # fmt: skip
+    df = _row_and_item_frame(rows)
+    gr.save(df, tmp_path / "s")
+    h = gr.open(tmp_path / "s", cache="none")
+    assert {n: h._store.format(n).codec for n in h.manifest.leaves} == codecs
+    assert h[[rows - 1, 0, rows // 2]].to_dict() == df[[rows - 1, 0, rows // 2]].to_dict()
+    gr.save(df, tmp_path / "z", compressor="zstd")  # explicit: every leaf
+    z = gr.open(tmp_path / "z")
+    assert {z._store.format(n).codec for n in z.manifest.leaves} == {"zstd"}
+
+
 def test_files_are_bounded_by_the_data(tmp_path: Path) -> None:
     # 32 MB of raw float64 values: 8 shard files of 4 MiB, plus a constant.
     values = np.random.default_rng(0).random(4 * 1024 * 1024)
@@ -473,3 +509,29 @@ def test_threads_verify_every_mapped_chunk(tmp_path: Path) -> None:
     assert errors == []
     with pytest.raises(StoreFormatError, match="shard 0 chunk 99"):
         h.take([64 * 99 + 5])
+
+
+@pytest.mark.parametrize("compressor", ["none", "zstd"])
+def test_resident_leaves_follow_appends(compressor: str, tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    first = _row_and_item_frame(5_000)
+    gr.save(first, path, compressor=compressor)
+    h = gr.open(path)
+    rows = [4_999, 7, 2_500, 7]
+    for _ in range(4):  # the third read makes every leaf resident
+        assert h[rows].to_dict() == first[rows].to_dict()
+    assert h.stats()["bytes_read"] > 0 and h._cache is not None
+    assert any(key[0].endswith("@all#5000") for key in h._cache._lru.items)
+    more = _row_and_item_frame(300)
+    gr.append(more, path)
+    h2 = gr.open(path)
+    h2._cache = h._cache  # one cache across the commit: resident keys hold their length
+    for _ in range(4):
+        got = h2[[5_299, 4_999, 5_000]]
+        assert got["row_id"].to_list() == [299, 4_999, 0]
+        assert got["item_code"].to_list() == [
+            more["item_code"][299].to_list(),
+            first["item_code"][4_999].to_list(),
+            more["item_code"][0].to_list(),
+        ]
+    assert any(key[0].endswith("@all#5300") for key in h._cache._lru.items)

@@ -799,17 +799,45 @@ def test_partial_io_reads_a_small_fraction(
 
 def test_chunk_cache_serves_repeated_reads(big_store: tuple[gr.GrumpyArray, Path]) -> None:
     x, path = big_store
-    h = gr.open(path, cache="chunks")
+    # A budget too small for the values leaf to become resident: its chunks are cached one
+    # by one (the offsets leaf, 20,001 int64, fits: it is read whole at its third read).
+    h = gr.open(path, cache="chunks", cache_bytes=4_000_000)
     rows = np.random.default_rng(2).choice(20_000, 32, replace=False)
     first = h[rows]
     h[rows]  # the second touch of a chunk keeps it in the cache
-    before = h.stats()
-    third = h[rows]
-    after = h.stats()
-    assert after["cache_hits"] > before["cache_hits"]
-    assert after["bytes_read"] == before["bytes_read"]
+    reads = []
+    for _ in range(3):
+        before = h.stats()
+        again = h[rows]
+        after = h.stats()
+        reads.append(after["bytes_read"] - before["bytes_read"])
+        assert after["cache_hits"] > before["cache_hits"]
+        assert_same_array(again, x[rows])
+    assert reads == [20_001 * 8, 0, 0]
     assert_same_array(first, x[rows])
-    assert_same_array(third, x[rows])
+
+
+def test_a_leaf_read_three_times_becomes_resident(
+    big_store: tuple[gr.GrumpyArray, Path],
+) -> None:
+    x, path = big_store
+    h = gr.open(path, cache="chunks")  # 256 MB: every leaf fits in a quarter of it
+    store = h._store
+    leaves = h.manifest.leaves
+    whole = sum(v.length * store.format(k).dtype.itemsize for k, v in leaves.items())
+    picks = [np.random.default_rng(seed).choice(20_000, 32, replace=False) for seed in range(5)]
+    read = []
+    for rows in picks:
+        before = h.stats()["bytes_read"]
+        assert_same_array(h[rows], x[rows])
+        read.append(h.stats()["bytes_read"] - before)
+    # Reads 1 and 2 read chunks, read 3 reads every leaf whole, reads 4 and 5 nothing.
+    assert 0 < read[0] < 0.05 * whole and 0 < read[1] < 0.05 * whole
+    assert read[2] >= whole - read[0] - read[1]
+    assert read[3:] == [0, 0]
+    # The resident leaves are the cache's: a selection of many rows comes from them too.
+    assert_same_array(h[5_000:15_000], x[5_000:15_000])
+    assert h.stats()["bytes_read"] == sum(read)
 
 
 def test_second_read_hits_the_cache(big_store: tuple[gr.GrumpyArray, Path]) -> None:
@@ -829,7 +857,9 @@ def test_every_selection_reads_a_small_fraction(big_store: tuple[gr.GrumpyArray,
     h = gr.open(path)  # the default cache="chunks"
     total = _logical_bytes(path)
     rng = np.random.default_rng(6)
-    for _ in range(3):
+    # Two: the third read of a leaf reads it whole, on purpose (it becomes resident, see
+    # test_a_leaf_read_three_times_becomes_resident); cache="none" never does.
+    for _ in range(2):
         rows = rng.choice(20_000, 32, replace=False)
         before = h.stats()["bytes_read"]
         assert_same_array(h[rows], x[rows])

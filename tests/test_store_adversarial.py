@@ -395,7 +395,9 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """200 000 rows (about 5 MB in 9 leaves), 64 rows of which are selected."""
     path = tmp_path_factory.mktemp("cache") / "big.gr"
     frame = kill_batch(0, 200_000)
-    gr.save(frame, path, chunk_size=4096)
+    # zstd for every leaf: the chunk cache holds decoded chunks of compressed leaves (raw
+    # ones are gathered from their memory-mapped files, and counted, at every read).
+    gr.save(frame, path, chunk_size=4096, compressor="zstd")
     return path, frame
 
 

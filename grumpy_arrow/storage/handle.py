@@ -18,7 +18,7 @@ The read path has three parts:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +39,7 @@ from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import _check_utf8
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.dictionary import decode, strings
-from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout
+from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
@@ -161,6 +161,7 @@ class Handle:
         self._lengths: dict[str, int] | None = None
         self._dictionaries: dict[str, pa.Array] = {}
         self._typed: set[str] = set()
+        self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -315,7 +316,7 @@ class Handle:
         out._at = self._at
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._memo = 0, {}
-        out._lengths, out._typed = self._lengths, self._typed
+        out._lengths, out._typed, out._unions = self._lengths, self._typed, self._unions
         out._dictionaries = self._dictionaries
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
@@ -401,11 +402,24 @@ class Handle:
     ) -> lay.Node:
         """The node of ``rows`` (any order, repeats allowed) of one column (``plan``:
         :func:`_plan_rows` of ``rows``, when the caller reads several columns)."""
-        starts, stops, order = plan if plan is not None else _plan_rows(rows)
-        node = self._read_ranges(spec.layout, starts, stops, inner, depth_limit, 0)
-        if order is not None:
-            node = take_rows(node, order)
+        plan = plan if plan is not None else _plan_rows(rows)
+        if plan.order is not None and not self._has_union(spec):
+            # Lists and leaves read their ranges in any order: read them as requested
+            # (repeats read again), with no reordering afterwards.
+            return self._read_ranges(spec.layout, *plan.given, inner, depth_limit, 0)
+        node = self._read_ranges(spec.layout, plan.starts, plan.stops, inner, depth_limit, 0)
+        if plan.order is not None:
+            # Union value offsets are checked to increase per child: read in row order.
+            node = take_rows(node, plan.order)
         return node
+
+    def _has_union(self, spec: ColumnSpec) -> bool:
+        found = self._unions.get(spec.name)
+        if found is None:
+            found = self._unions[spec.name] = any(
+                isinstance(node, UnionLayout) for node, _ in spec.layout.nodes()
+            )
+        return found
 
     def _read_ranges(
         self,
@@ -608,7 +622,7 @@ class Handle:
             found = self._memo.get(memo_key)
             if found is not None:
                 return found
-        out = store.gather(name, starts, stops, length, self._cache)
+        out = store.gather(name, starts, stops, length, self._cache, selection=self._selection_id)
         if shared:
             self._remember(memo_key, out)
         return out
@@ -649,26 +663,34 @@ def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-_RowPlan = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
+class _RowPlan(NamedTuple):
+    """How a selection of rows is read (worked out once for all its columns)."""
+
+    starts: np.ndarray
+    """The distinct rows as ascending ``[start, stop)`` runs of consecutive rows..."""
+    stops: np.ndarray
+    order: np.ndarray | None
+    """...and the positions that put what they read into the requested order (None when
+    the rows are ascending and distinct already)."""
+    given: tuple[np.ndarray, np.ndarray]
+    """The rows as runs in the requested order, repeats included."""
 
 
 def _plan_rows(rows: np.ndarray) -> _RowPlan:
-    """``(starts, stops, order)``: the distinct rows as ascending ``[start, stop)`` runs,
-    and the positions that put what they read back into the requested order (None when
-    the rows are ascending and distinct already)."""
+    """The :class:`_RowPlan` of ``rows`` (int64, any order, repeats allowed)."""
     if len(rows) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, None
+        return _RowPlan(empty, empty, None, (empty, empty))
     if len(rows) == 1 or bool(np.all(rows[1:] > rows[:-1])):
         starts, stops = _runs(rows)
-        return starts, stops, None
+        return _RowPlan(starts, stops, None, (starts, stops))
     unique, order = np.unique(rows, return_inverse=True)
     starts, stops = _runs(unique)
-    return starts, stops, order
+    return _RowPlan(starts, stops, order, _runs(rows))
 
 
 def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique rows as ``[start, stop)`` runs of consecutive rows."""
+    """Rows as ``[start, stop)`` runs of consecutive rows, in their order."""
     rows = np.asarray(rows, dtype=np.int64)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
     starts = rows[np.concatenate([[0], breaks])]

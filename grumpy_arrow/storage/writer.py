@@ -277,7 +277,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
             # batch): its codec is chosen from these first values.
             chunk, shard = _chunk_for(depth, manifest)
             store.create(name, dtype, manifest.compressor, chunk=chunk, shard=shard,
-                         sample=data)  # fmt: skip
+                         sample=data, row_level=depth == 0)  # fmt: skip
             if role == "validity" and manifest.rows:
                 # The first nulls of a node: the rows before them were all valid.
                 fill = node.rows(lengths)

@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 COMPRESSORS = ("auto", "none", "zstd", "blosc")
+RESIDENT_AFTER = 3
+"""Reads of a leaf (through a cache) after which it is read whole and kept resident."""
+RESIDENT_SHARE = 4
+"""A resident leaf takes at most this share (1/n) of the cache's byte budget."""
 AUTO_RATIO = 0.8  # "auto" compresses a leaf when zstd makes its first values this small
 AUTO_SAMPLE = sh.INNER_BYTES["raw"]  # bytes of first values "auto" needs to judge (fewer:
 # zstd, whose frames hold the zero padding of a leaf's last, partly filled inner chunk in
@@ -63,16 +67,23 @@ def parse_compressor(name: Any) -> str:
     return str(name)
 
 
-def choose_codec(compressor: str, sample: np.ndarray | None) -> str:
+def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool = False) -> str:
     """The codec of a new leaf: ``auto`` tries zstd on the first values (up to 64 KiB)
     and keeps it when they shrink to :data:`AUTO_RATIO` or less (or when there are fewer
-    than :data:`AUTO_SAMPLE` bytes of them)."""
+    than :data:`AUTO_SAMPLE` bytes of them).
+
+    A ``row_level`` leaf (one or a few values per outer row: a column's own values,
+    top-level offsets) with at least :data:`AUTO_SAMPLE` bytes of first values stays raw
+    under ``auto``: a random row reads a few bytes of it, which compression would turn
+    into decoding a whole inner chunk, and it holds a small share of a store's bytes."""
     if compressor == "none":
         return "raw"
     if compressor != "auto":
         return compressor
     if sample is None or len(sample) * sample.dtype.itemsize < AUTO_SAMPLE:
         return "zstd"  # too few values to judge; the padding of their chunk compresses away
+    if row_level:
+        return "raw"
     import zstandard
 
     raw = np.ascontiguousarray(sample).view(np.uint8)[: 64 * 1024]
@@ -134,6 +145,7 @@ class LeafStore:
         self._docs: dict[str, dict[str, Any]] = {}
         self._inside: set[str] = set()
         self._unsynced: set[str] = set()
+        self._selections: dict[str, tuple[Any, int]] = {}  # (last selection, count) per leaf
 
     # -- files ------------------------------------------------------------------------
 
@@ -299,11 +311,13 @@ class LeafStore:
         chunk: int | None = None,
         shard: int | None = None,
         sample: np.ndarray | None = None,
+        row_level: bool = False,
     ) -> None:
         """Create an empty version-2 leaf (see :func:`.sharding.plan_format` for ``chunk``
         and ``shard``); ``compressor`` ``auto`` picks its codec from ``sample`` (its first
-        values)."""
-        fmt = sh.plan_format(dtype, choose_codec(compressor, sample), chunk, shard)
+        values) and ``row_level`` (see :func:`choose_codec`)."""
+        codec = choose_codec(compressor, sample, row_level=row_level)
+        fmt = sh.plan_format(dtype, codec, chunk, shard)
         with self.translate(f"leaf {name!r}"):
             if self.local:
                 folder = self.leaf_dir(name)
@@ -423,10 +437,47 @@ class LeafStore:
         return self.shards if self.direct(name) else self.generic
 
     def gather(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
-               cache: ChunkCache | None = None) -> np.ndarray:  # fmt: skip
+               cache: ChunkCache | None = None, *, selection: Any = None
+               ) -> np.ndarray:  # fmt: skip
         """Values of ``[starts[i], stops[i])`` concatenated, in the order given (every
-        range inside the committed ``[0, length)``)."""
-        return self.backend(name).gather(name, self.format(name), starts, stops, length, cache)
+        range inside the committed ``[0, length)``).
+
+        With a cache, a leaf read in :data:`RESIDENT_AFTER` selections (``selection``
+        tells them apart: reads with the same one count once; None: every read counts)
+        whose values fit in
+        1/:data:`RESIDENT_SHARE` of the cache's budget is read whole once (every chunk
+        verified) and kept in the cache as one decoded array, the **resident** form of
+        the leaf: later reads are one NumPy gather from it, with no per-shard or
+        per-chunk step. It is keyed by the committed length (an append makes a new one;
+        the old one ages out of the LRU like any chunk).
+        """
+        fmt = self.format(name)
+        if cache is not None and length * fmt.dtype.itemsize <= cache.budget // RESIDENT_SHARE:
+            whole = self._resident(name, length, cache, selection)
+            if whole is not None:
+                if len(starts) == 1:
+                    return whole[int(starts[0]) : int(stops[0])].copy()
+                return whole[expand_ranges(starts, stops - starts)]
+        return self.backend(name).gather(name, fmt, starts, stops, length, cache)
+
+    def _resident(self, name: str, length: int, cache: ChunkCache, selection: Any
+                  ) -> np.ndarray | None:  # fmt: skip
+        """The whole leaf from the cache; read into it at the leaf's
+        :data:`RESIDENT_AFTER`-th selection; None before."""
+        key = (f"{self.file_path(name)}@all#{length}", -1)
+        whole = cache.get(key)
+        if whole is not None:
+            self.stats.hit()
+            return whole
+        last, count = self._selections.get(name, (None, 0))
+        if selection is None or selection != last:
+            count += 1
+            self._selections[name] = (selection, count)
+        if count < RESIDENT_AFTER:
+            return None
+        whole = self.read_whole(name, length)
+        cache.put(key, whole)
+        return whole
 
     def read(self, name: str, start: int, stop: int) -> np.ndarray:
         """Values ``[start, stop)`` of a leaf (no cache)."""
