@@ -535,3 +535,30 @@ def test_resident_leaves_follow_appends(compressor: str, tmp_path: Path) -> None
             more["item_code"][0].to_list(),
         ]
     assert any(key[0].endswith("@all#5300") for key in h._cache._lru.items)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [7, 3, 3, 9, 7, 4],  # a narrow span: flags and a running count
+        [5, 1_000_000, 5, 12],  # a wide one: np.unique
+        [42],
+    ],
+)
+def test_unique_inverse_is_np_unique(values: list[int]) -> None:
+    from grumpy_arrow.storage.local import unique_inverse
+
+    arr = np.array(values, dtype=np.int64)
+    found, inverse = unique_inverse(arr)
+    want, want_inverse = np.unique(arr, return_inverse=True)
+    assert found.tolist() == want.tolist() and inverse.tolist() == want_inverse.tolist()
+    assert found[inverse].tolist() == values
+
+
+def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
+    df = _row_and_item_frame(20_000)
+    for compressor in ("none", "zstd"):
+        gr.save(df, tmp_path / compressor, compressor=compressor, chunk_size=256, shard_size=1024)
+        h = gr.open(tmp_path / compressor, cache="none")
+        rows = [19_999, 3, 3, 15_000, 0, 19_999, 7_777, 7_778, 7_779, 2]
+        assert h[rows].to_dict() == df[rows].to_dict()

@@ -34,7 +34,7 @@ from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 
-__all__ = ["LocalShards", "write_doc"]
+__all__ = ["LocalShards", "unique_inverse", "write_doc"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -232,7 +232,7 @@ class LocalShards:
                        j: np.ndarray) -> None:  # fmt: skip
         """Verify the checksums of the inner chunks ``j`` of a mapped shard not verified
         yet (each once per open shard: a Python step per chunk, not per value)."""
-        touched = _unique_sorted(j) if _ascending(j) else np.unique(j)
+        touched = _unique_sorted(j) if _ascending(j) else unique_inverse(j)[0]
         fresh = touched[~shard.verified[touched]]
         assert shard.map is not None
         for c in fresh.tolist():
@@ -250,7 +250,7 @@ class LocalShards:
             touched = _unique_sorted(chunk_of)
             slot = np.cumsum(np.concatenate([[0], chunk_of[1:] != chunk_of[:-1]]))
         else:
-            touched, slot = np.unique(chunk_of, return_inverse=True)
+            touched, slot = unique_inverse(chunk_of)
         blocks = self.chunks(name, fmt, touched.tolist(), length, cache)
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
@@ -278,11 +278,10 @@ class LocalShards:
         for k, group in itertools.groupby(missing, key=lambda i: wanted[i] // fmt.per_shard):
             items = list(group)
             with self.borrow(name, k, fmt) as shard:
+                # (pread, not the map: faulting in the pages of scattered chunks costs
+                # more than reading them; measured on random 32-row batches)
                 js = [wanted[i] - k * fmt.per_shard for i in items]
-                if shard.map is not None and fmt.codec == "zstd":
-                    decoded = self._decode_mapped(name, fmt, k, shard, js, cache is not None)
-                else:
-                    decoded = self._read_chunks(name, fmt, k, shard, js)
+                decoded = self._read_chunks(name, fmt, k, shard, js)
                 for i, values in zip(items, decoded, strict=True):
                     found[i] = values
                     fresh.append((keys[i], values))
@@ -293,13 +292,13 @@ class LocalShards:
         return found  # type: ignore[return-value]
 
     def _decode_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                       js: list[int], keep: bool, threads: int = 0
-                       ) -> list[np.ndarray]:  # fmt: skip
-        """Inner chunks ``js`` of a mapped zstd shard, decoded in one call (the frames are
-        cut from the map by the shard index; each frame's size is bounded by the size it
-        must decode to). Checksums are verified once per open shard, as for raw maps: a
-        shard file never changes once written (appends replace it). With ``keep`` each
-        chunk is its own copy (the cache holds it), else a view of one decoded buffer."""
+                       js: list[int], threads: int = 0) -> list[np.ndarray]:  # fmt: skip
+        """Inner chunks ``js`` of a mapped zstd shard, decoded in one call on ``threads``
+        (the frames are cut from the map by the shard index; each must decode to exactly
+        one chunk). The path of whole-leaf reads, which fault the map's pages in order;
+        scattered chunks read faster with ``pread`` (:meth:`_read_chunks`). Checksums are
+        verified once per open shard, as for raw maps: a shard file never changes once
+        written (appends replace it). The chunks are views of one decoded buffer."""
         import zstandard
 
         assert shard.map is not None
@@ -340,7 +339,7 @@ class LocalShards:
             raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: {len(idx)} chunks "
                                    f"decode to {len(data)} bytes")  # fmt: skip
         blocks = np.frombuffer(data, dtype=fmt.dtype).reshape(len(idx), fmt.chunk)
-        return [b.copy() for b in blocks] if keep else list(blocks)
+        return list(blocks)
 
     def _read_chunks(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
                      js: list[int]) -> list[np.ndarray]:  # fmt: skip
@@ -389,7 +388,7 @@ class LocalShards:
                     self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
                     continue
                 if shard.map is not None and fmt.codec == "zstd":
-                    blocks = self._decode_mapped(name, fmt, k, shard, list(range(count)), False,
+                    blocks = self._decode_mapped(name, fmt, k, shard, list(range(count)),
                                                  threads=_THREADS)  # fmt: skip
                     out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
                     continue
@@ -626,6 +625,24 @@ def _unique_sorted(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for integers in a narrow span (chunk
+    numbers of a request), without sorting the values: a flag per value of the span, then
+    a running count as the lookup table (a request's positions come in the order rows
+    were asked for, and sorting thousands of them cost more than the read)."""
+    if len(values) == 0:
+        return values, values
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > 8 * len(values) + 4096:
+        found, inverse = np.unique(values, return_inverse=True)
+        return found, inverse
+    flags = np.zeros(span, dtype=bool)
+    flags[values - low] = True
+    lookup = np.cumsum(flags) - 1
+    return np.flatnonzero(flags) + low, lookup[values - low]
+
+
 def _by_shard(pos: np.ndarray, shard: int) -> list[tuple[int, Any]]:
     """``(k, selection)`` for each shard file ``k`` that positions fall in: slices of
     ``pos`` when it is ascending (the planner's usual order: found by binary search, no
@@ -642,6 +659,9 @@ def _by_shard(pos: np.ndarray, shard: int) -> list[tuple[int, Any]]:
     low, high = int(keys.min()), int(keys.max())
     if low == high:
         return [(low, slice(None))]
+    if high - low < 16:  # a few shards: one pass over the positions each, no sort
+        return [(k, sel) for k in range(low, high + 1)
+                if len(sel := np.flatnonzero(keys == k))]  # fmt: skip
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1

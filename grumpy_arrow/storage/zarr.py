@@ -30,7 +30,7 @@ from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
-from grumpy_arrow.storage.local import LocalShards, write_doc
+from grumpy_arrow.storage.local import LocalShards, unique_inverse, write_doc
 
 __all__ = [
     "COMPRESSORS",
@@ -542,7 +542,7 @@ class ZarrLeaves:
         if len(pos) == 0:
             return np.zeros(0, dtype=fmt.dtype)
         chunk_of = pos // fmt.chunk
-        touched, slot = np.unique(chunk_of, return_inverse=True)
+        touched, slot = unique_inverse(chunk_of)
         blocks = self._chunks(name, fmt, touched, length, cache)
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
