@@ -562,3 +562,15 @@ def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
         h = gr.open(tmp_path / compressor, cache="none")
         rows = [19_999, 3, 3, 15_000, 0, 19_999, 7_777, 7_778, 7_779, 2]
         assert h[rows].to_dict() == df[rows].to_dict()
+
+
+@pytest.mark.parametrize(("soft", "want"), [(1024, 256), (20_000, 4096), (100, 64)])
+def test_open_shard_limit_follows_the_descriptor_limit(
+    soft: int, want: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resource
+
+    from grumpy_arrow.storage.local import open_limit
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (soft, 1 << 20))
+    assert open_limit() == want

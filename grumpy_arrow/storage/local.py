@@ -71,6 +71,21 @@ class _Shard:
         os.close(self.fd)
 
 
+def open_limit() -> int:
+    """How many shard files one store keeps open: a quarter of the process's descriptor
+    limit, between 64 and 4096 (256 under the common soft limit of 1024). A store whose
+    shards outnumber it reopens them (index read and checked, chunks verified again)."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return 256
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return 4096
+    return max(64, min(4096, soft // 4))
+
+
 _ALL: weakref.WeakSet[LocalShards] = weakref.WeakSet()
 
 
@@ -88,8 +103,9 @@ if hasattr(os, "register_at_fork"):
 class LocalShards:
     """Shard files of the version-2 leaves of one local store."""
 
-    def __init__(self, url: str, root: str, stats: IOStats, limit: int = 256) -> None:
-        self.url, self.root, self.limit, self.stats = url, root, limit, stats
+    def __init__(self, url: str, root: str, stats: IOStats, limit: int | None = None) -> None:
+        self.url, self.root, self.stats = url, root, stats
+        self.limit = open_limit() if limit is None else limit
         self._open: OrderedDict[str, _Shard] = OrderedDict()
         self._retired: list[_Shard] = []
         self._lock = threading.Lock()
