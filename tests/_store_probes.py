@@ -105,8 +105,12 @@ def _tail(handle: Any, limit: int = 3000) -> str:
 
 
 _SERVER = """
-import faulthandler, json, sys, traceback
+import faulthandler, json, resource, sys, traceback
 faulthandler.enable()
+# The common soft descriptor limit (1024): stores keep 256 shard files open, so the race
+# probes, whose stores have more shard files than that, exercise the pool's evictions.
+_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
 sys.path.insert(0, sys.argv[1])
 import _store_probes as P
 for line in sys.stdin:
@@ -450,6 +454,13 @@ def _error(err: BaseException) -> dict[str, Any]:
         "locked_error": isinstance(err, StoreLockedError),
         "errno": getattr(err, "errno", None),
     }
+
+
+def probe_open_limit() -> int:
+    """The open shard files a store keeps in the probe server (see ``_SERVER``)."""
+    from grumpy_arrow.storage.local import open_limit
+
+    return open_limit()
 
 
 def probe_race_loads(path: str, times: int) -> dict[str, Any]:

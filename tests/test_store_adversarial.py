@@ -83,15 +83,27 @@ def race_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_race_store_has_more_shard_files_than_the_open_shard_pool(race_store: Path) -> None:
+def test_race_store_has_more_shard_files_than_the_open_shard_pool(
+    race_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Per column: 3001 offsets and 9000 values in shard files of 64: 47 + 141 files.
     assert count_chunk_files(race_store) == 6 * (47 + 141)
+    import resource
+
+    # The probe server runs under the common soft descriptor limit of 1024, as here.
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 1 << 20))
     h = gr.open(race_store)
     pool = h._store.shards
     assert pool.limit == 256  # LocalShards: open shard files a handle keeps at most
     assert count_chunk_files(race_store) > 4 * pool.limit
     h.load()  # opens every shard file once: the pool stays at its limit
     assert len(pool._open) == pool.limit
+
+
+def test_probes_run_with_an_open_shard_pool_smaller_than_the_race_store(
+    race_store: Path, server: ProbeServer
+) -> None:
+    assert server.call("probe_open_limit") == 256 < count_chunk_files(race_store) // 4
 
 
 def test_hundred_loads_equal_the_in_memory_frame(race_store: Path, server: ProbeServer) -> None:

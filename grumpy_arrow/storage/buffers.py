@@ -224,13 +224,14 @@ def _assemble_leaf(
         arr = pa.Array.from_buffers(typ, len(offsets) - 1, buffers)
         if d.kind == "U" and data_name not in verified:
             _check_utf8(arr, where, data_name)
+        if layout.arrow in ("string", "binary"):  # the width it was saved with (a
+            # dictionary is cast before it is decoded: a few entries, not every value)
+            arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
         if indices is not None:
             assert layout.indices is not None
             if validity is not None:
                 ck.check_length(validity, len(indices), where, layout.validity)
             arr = dictionary.decode(indices, arr, validity, where, layout.indices)
-        if layout.arrow in ("string", "binary"):  # the width it was saved with
-            arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
         return lay.Leaf(arr)
     values = read(layout.values)
     if validity is not None:

@@ -94,8 +94,8 @@ def decode(
     locate: ck.Locate = ck._same,
 ) -> pa.Array:
     """The values at ``indices`` (checked to lie inside the dictionary; ``locate`` maps a
-    position to the leaf's) as a plain ``large_string`` / ``large_binary`` array, null
-    where ``validity`` is false."""
+    position to the leaf's) as a plain array of the dictionary's type, null where
+    ``validity`` is false."""
     ck.check_indices(indices, len(dictionary), where, leaf, locate)
     out = dictionary.take(pa.array(indices, type=pa.int32()))
     if validity is not None:

@@ -550,8 +550,6 @@ class Handle:
             indices = self._gather(layout.indices, starts, stops)
             arr = decode(indices, self._dictionary(layout), validity, self._store.url,
                          layout.indices, _locator(starts, stops))  # fmt: skip
-            if layout.arrow in ("string", "binary"):  # the width it was saved with
-                arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
             return lay.Leaf(arr)
         if d.kind in "US":
             offsets_name, data_name = layout.text_leaves()
@@ -592,6 +590,8 @@ class Handle:
             found = strings(offsets, data, layout.dtype == "binary")
             if layout.dtype == "string" and not self._store.checksummed(data_name):
                 _check_utf8(found, self._store.url, data_name)
+            if layout.arrow in ("string", "binary"):  # the width it was saved with
+                found = found.cast(pa.string() if layout.arrow == "string" else pa.binary())
             self._dictionaries[key] = found
         return found
 
