@@ -107,7 +107,7 @@ def _tail(handle: Any, limit: int = 3000) -> str:
 _SERVER = """
 import faulthandler, json, resource, sys, traceback
 faulthandler.enable()
-# The common soft descriptor limit (1024): stores keep 256 shard files open, so the race
+# The common soft descriptor limit (1024): stores keep 128 shard files open, so the race
 # probes, whose stores have more shard files than that, exercise the pool's evictions.
 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))

@@ -564,7 +564,8 @@ def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
         assert h[rows].to_dict() == df[rows].to_dict()
 
 
-@pytest.mark.parametrize(("soft", "want"), [(1024, 256), (20_000, 4096), (100, 64)])
+@pytest.mark.parametrize(("soft", "want"), [(1024, 128), (20_000, 2500), (100_000, 4096),
+                                           (100, 64)])  # fmt: skip
 def test_open_shard_limit_follows_the_descriptor_limit(
     soft: int, want: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -574,3 +575,36 @@ def test_open_shard_limit_follows_the_descriptor_limit(
 
     monkeypatch.setattr(resource, "getrlimit", lambda _: (soft, 1 << 20))
     assert open_limit() == want
+
+
+def test_out_of_descriptors_closes_idle_shards_and_reads_on(tmp_path: Path) -> None:
+    """Many stores open at once under a low descriptor limit (the shards of a sharded
+    dataset): an open that finds no descriptor closes idle shards everywhere and goes on."""
+    import resource
+
+    df = _row_and_item_frame(4_000)
+    paths = []
+    for i in range(12):
+        paths.append(tmp_path / f"s{i}")
+        gr.save(df, paths[-1], compressor="none", chunk_size=64, shard_size=64)
+    from grumpy_arrow.storage.local import _release_idle
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    handles = [gr.open(p, cache="none") for p in paths]  # each may keep 2500 shards open
+    _release_idle()  # what earlier tests of this process left open
+    used = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 64
+    spare = max(400, used)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + spare, hard))
+    try:
+        # 12 stores of 190 shard files each (two descriptors per open shard, 2280 files):
+        # an eighth of the limit, at most spare / 4 open shards in all, shared between the
+        # stores that hold some, leaves half the spare descriptors free.
+        for h in handles:
+            assert h.load().to_dict() == df.to_dict()
+        assert handles[0][[3_999, 5]].to_dict() == df[[3_999, 5]].to_dict()
+        # Bounded near the budget (an eighth of the limit): a store keeps the share it had
+        # when it last opened a shard; the others are trimmed to theirs by each opener.
+        budget = (used + spare) // 8
+        assert sum(len(h._store.shards._open) for h in handles) <= budget + budget // 4
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -94,16 +94,17 @@ def test_race_store_has_more_shard_files_than_the_open_shard_pool(
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 1 << 20))
     h = gr.open(race_store)
     pool = h._store.shards
-    assert pool.limit == 256  # LocalShards: open shard files a handle keeps at most
+    assert pool.limit == 128  # LocalShards: open shard files a handle keeps at most
     assert count_chunk_files(race_store) > 4 * pool.limit
-    h.load()  # opens every shard file once: the pool stays at its limit
-    assert len(pool._open) == pool.limit
+    h.load()  # opens every shard file once: the pool stays within its limit (its share
+    # of it, when other stores of the process hold open shards too)
+    assert 0 < len(pool._open) <= pool.limit
 
 
 def test_probes_run_with_an_open_shard_pool_smaller_than_the_race_store(
     race_store: Path, server: ProbeServer
 ) -> None:
-    assert server.call("probe_open_limit") == 256 < count_chunk_files(race_store) // 4
+    assert server.call("probe_open_limit") == 128 < count_chunk_files(race_store) // 4
 
 
 def test_hundred_loads_equal_the_in_memory_frame(race_store: Path, server: ProbeServer) -> None:

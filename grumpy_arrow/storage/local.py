@@ -17,6 +17,8 @@ holds the old file keeps reading it.
 from __future__ import annotations
 
 import contextlib
+import errno
+import gc
 import itertools
 import json
 import mmap
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.compute.gather import expand_ranges
-from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 
@@ -72,9 +74,13 @@ class _Shard:
 
 
 def open_limit() -> int:
-    """How many shard files one store keeps open: a quarter of the process's descriptor
-    limit, between 64 and 4096 (256 under the common soft limit of 1024). A store whose
-    shards outnumber it reopens them (index read and checked, chunks verified again)."""
+    """How many shard files one store keeps open: an eighth of the process's descriptor
+    limit (a mapped shard holds two: ours and the map's), between 64 and 4096 (128 under
+    the common soft limit of 1024). A store whose shards outnumber it reopens them (index
+    read and checked, chunks verified again). Stores holding open shards at once (the
+    shards of a sharded dataset) share it (:func:`_share`); should the process still run
+    out of descriptors, a shard open closes the idle shards of every store and tries
+    again."""
     try:
         import resource
 
@@ -83,7 +89,57 @@ def open_limit() -> int:
         return 256
     if soft == resource.RLIM_INFINITY or soft <= 0:
         return 4096
-    return max(64, min(4096, soft // 4))
+    return max(64, min(4096, soft // 8))
+
+
+def _share() -> int:
+    """Open shards one store may keep now: :func:`open_limit` split between the stores
+    that hold open shards (the shards of a sharded dataset), at least 2 each."""
+    active = sum(1 for pool in list(_ALL) if pool._open)
+    return max(2, open_limit() // max(1, active))
+
+
+def _balance(opener: LocalShards) -> None:
+    """After ``opener`` opened a shard: when the stores of the process hold more open
+    shards than :func:`open_limit`, the others are trimmed to an equal share. (A step
+    per store with open shards, on the rare path of opening a shard file.)"""
+    pools = [pool for pool in list(_ALL) if pool._open]
+    budget = open_limit()
+    if sum(len(pool._open) for pool in pools) <= budget:
+        return
+    share = max(2, budget // len(pools))
+    for pool in pools:
+        if pool is not opener and len(pool._open) > share:
+            pool.trim(share)
+
+
+def _release_idle() -> None:
+    """Close the idle open shards of every store of the process (out of descriptors)."""
+    for pool in list(_ALL):
+        pool.release_idle()
+    gc.collect()  # the map of a closed shard holds a descriptor until it is collected
+
+
+def _open_read(path: str) -> int:
+    """A descriptor of ``path`` for reading (never through a link). Out of descriptors
+    (EMFILE, ENFILE), the idle open shards of every store are closed and the open tried
+    once more; failing again, a :class:`StoreError` says what to do."""
+    flags = os.O_RDONLY | _NOFOLLOW | _CLOEXEC
+    try:
+        return os.open(path, flags)
+    except OSError as err:
+        if err.errno not in (errno.EMFILE, errno.ENFILE):
+            raise
+    _release_idle()
+    try:
+        return os.open(path, flags)
+    except OSError as err:
+        if err.errno not in (errno.EMFILE, errno.ENFILE):
+            raise
+        raise StoreError(
+            f"cannot open {path}: the process is out of file descriptors ({err}); raise "
+            "the limit (ulimit -n) or close handles of other stores"
+        ) from err
 
 
 _ALL: weakref.WeakSet[LocalShards] = weakref.WeakSet()
@@ -134,6 +190,7 @@ class LocalShards:
                     fresh.close()
                 shard.users += 1
                 self._evict()
+            _balance(self)
         try:
             yield shard
         finally:
@@ -142,7 +199,8 @@ class LocalShards:
                 self._close_retired()
 
     def _evict(self) -> None:
-        while len(self._open) > self.limit:
+        limit = min(self.limit, _share())
+        while len(self._open) > limit:
             _, old = self._open.popitem(last=False)
             self._retired.append(old)
         self._close_retired()
@@ -164,6 +222,22 @@ class LocalShards:
                 self._retired.append(self._open.pop(path))
             self._close_retired()
 
+    def trim(self, keep: int) -> None:
+        """Close the least recently used open shards past ``keep`` (idle ones close now,
+        held ones when their readers are done)."""
+        with self._lock:
+            while len(self._open) > keep:
+                _, old = self._open.popitem(last=False)
+                self._retired.append(old)
+            self._close_retired()
+
+    def release_idle(self) -> None:
+        """Close every open shard no reader holds (the process ran out of descriptors)."""
+        with self._lock:
+            for path in [p for p, shard in self._open.items() if not shard.users]:
+                self._retired.append(self._open.pop(path))
+            self._close_retired()
+
     def after_fork(self) -> None:
         """A child process inherits the parent's descriptors and maps, which stay valid;
         it starts with a fresh lock and forgets the parent's borrowers."""
@@ -176,7 +250,13 @@ class LocalShards:
         fd, size, offsets, nbytes = self._open_index(name, k, fmt)
         try:
             regular = sh.is_regular(fmt, offsets, nbytes) and _prefix_written(nbytes)
-            return _Shard(self.path(name, k), fd, size, offsets, nbytes, regular, fmt)
+            try:
+                return _Shard(self.path(name, k), fd, size, offsets, nbytes, regular, fmt)
+            except OSError as err:  # the map needs a descriptor of its own
+                if err.errno not in (errno.EMFILE, errno.ENFILE):
+                    raise
+                _release_idle()
+                return _Shard(self.path(name, k), fd, size, offsets, nbytes, regular, fmt)
         except BaseException:
             os.close(fd)
             raise
@@ -189,7 +269,7 @@ class LocalShards:
         path = self.path(name, k)
         where = f"{self.url}: leaf {name!r} shard {k} ({path})"
         try:
-            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            fd = _open_read(path)
         except FileNotFoundError as err:
             raise StoreFormatError(
                 f"{self.url}: leaf {name!r} is missing shard {k} ({path})"
