@@ -53,7 +53,6 @@ import pstats
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -940,18 +939,16 @@ def run(args: argparse.Namespace, root: Path) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="bench_savers_", dir=args.dir))
-    for sub in ("rect", "ragged"):
-        (root / sub).mkdir()
-    try:
-        report = run(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    if args.markdown is not None:
-        report.write_markdown(args.markdown)
-        print(f"Markdown written to {args.markdown}")
-    if report.failed:
+    reports: list[Any] = []
+
+    def run_in(args: Any, root: Path) -> Any:
+        for sub in ("rect", "ragged"):
+            (root / sub).mkdir()
+        reports.append(run(args, root))
+        return reports[-1]
+
+    _common.run_in_scratch(run_in, args, "bench_savers_")
+    if reports[-1].failed:
         print("some methods FAILED (see the tables and stderr)", file=sys.stderr)
         return 1
     return 0

@@ -62,7 +62,7 @@ class _Shard:
         self.flat: np.ndarray | None = None
         self.verified = np.zeros(len(offsets), dtype=bool)
         self.unverified = self.written
-        if size and (regular or fmt.codec == "zstd"):
+        if size and regular:
             self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         if regular and self.map is not None:
             self.flat = np.frombuffer(self.map, dtype=fmt.dtype, count=size // fmt.dtype.itemsize)
@@ -387,17 +387,16 @@ class LocalShards:
             cache.put_many(fresh)
         return found  # type: ignore[return-value]
 
-    def _decode_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
+    def _decode_frames(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
                        js: list[int], threads: int = 0) -> list[np.ndarray]:  # fmt: skip
-        """Inner chunks ``js`` of a mapped zstd shard, decoded in one call on ``threads``
-        (the frames are cut from the map by the shard index; each must decode to exactly
-        one chunk). The path of whole-leaf reads, which fault the map's pages in order;
-        scattered chunks read faster with ``pread`` (:meth:`_read_chunks`). Checksums are
-        verified once per open shard, as for raw maps: a shard file never changes once
-        written (appends replace it). The chunks are views of one decoded buffer."""
+        """Inner chunks ``js`` of a zstd shard whose bytes ``data`` were read from its
+        start, decoded in one call on ``threads`` (the frames are cut from ``data`` by the
+        shard index; each must decode to exactly one chunk): the path of whole-leaf reads.
+        Checksums are verified once per open shard, as for raw maps: a shard file never
+        changes once written (appends replace it). The chunks are views of one decoded
+        buffer."""
         import zstandard
 
-        assert shard.map is not None
         idx = np.asarray(js, dtype=np.int64)
         offsets, sizes = shard.offsets[idx], shard.nbytes[idx]
         if int(sizes.min()) < 4:
@@ -411,14 +410,14 @@ class LocalShards:
         if fresh.any():
             for c, a, n in zip(idx[fresh].tolist(), offsets[fresh].tolist(), sizes[fresh].tolist(),
                                strict=True):  # fmt: skip
-                sh.verify(shard.map[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}")
+                sh.verify(data[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}")
             shard.verified[idx[fresh]] = True
         segments = np.empty((len(idx), 2), dtype=np.uint64)
         segments[:, 0] = offsets
         segments[:, 1] = sizes - 4  # the frame, without its checksum
         want = np.full(len(idx), fmt.chunk_bytes, dtype=np.uint64)
         try:
-            frames = zstandard.BufferWithSegments(memoryview(shard.map), segments.tobytes())
+            frames = zstandard.BufferWithSegments(data, segments.tobytes())
             out = sh.decompressor().multi_decompress_to_buffer(
                 frames, decompressed_sizes=want.tobytes(), threads=threads
             )
@@ -426,7 +425,7 @@ class LocalShards:
         except Exception as err:
             # Decode chunk by chunk to say which one fails and why (what it claims to hold).
             for c, a, n in zip(js, offsets.tolist(), sizes.tolist(), strict=True):
-                sh.decode_chunk(fmt, shard.map[a : a + n],
+                sh.decode_chunk(fmt, data[a : a + n],
                                 f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
             raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: chunks {js} cannot "
                                    f"be decoded ({type(err).__name__}: {err})"
@@ -483,15 +482,15 @@ class LocalShards:
                 if shard.flat is not None:
                     self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
                     continue
-                if shard.map is not None and fmt.codec == "zstd":
-                    blocks = self._decode_mapped(name, fmt, k, shard, list(range(count)),
-                                                 threads=_THREADS)  # fmt: skip
-                    out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
-                    continue
                 end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
                 data = os.pread(shard.fd, end, 0)
                 if len(data) != end:
                     raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
+                if fmt.codec == "zstd":
+                    blocks = self._decode_frames(name, fmt, k, shard, data, list(range(count)),
+                                                 threads=_THREADS)  # fmt: skip
+                    out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
+                    continue
                 self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
         self.stats.add(out.nbytes, -(-length // fmt.chunk))
         return out
