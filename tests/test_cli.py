@@ -221,9 +221,10 @@ def test_validate_names_a_truncated_leaf(tmp_path: Path) -> None:
     bad = _run("validate", str(path))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.splitlines() == [
-        # A shard file ends with its index: 128 entries of 16 bytes and a checksum.
+        # A shard file ends with its index: 64 entries of 16 bytes (a small first batch:
+        # shards of 64 inner chunks) and a checksum.
         f"grumpy-arrow: corrupt: {path}: leaf 'array/r.c-values' shard 0 is truncated: 8 "
-        "bytes, expected at least 2052",
+        "bytes, expected at least 1028",
         f"grumpy-arrow: error: {path}: 1 problem found",
     ]
 

@@ -94,8 +94,20 @@ def test_leaf_documents_are_what_zarr_writes(codec: str, dtype: str) -> None:
 def test_plan_format_defaults() -> None:
     raw = sh.plan_format("float32", "raw")
     assert (raw.chunk, raw.shard, raw.per_shard) == (8192, 8192 * 128, 128)  # 32 KiB, 4 MiB
-    packed = sh.plan_format("int64", "zstd")
-    assert (packed.chunk, packed.shard) == (512, 512 * 128)  # 4 KiB, 512 KiB
+    # Compressed shards follow the first batch: 256 KiB of values below 256 KiB of them,
+    # 512 KiB up to 8 MiB, then 4 MiB; raw ones hold 4 MiB whatever it is.
+    for first, per_shard in [(0, 64), (256 * 1024 - 1, 64), (256 * 1024, 128),
+                             (8 * 1024 * 1024 - 1, 128), (8 * 1024 * 1024, 1024)]:  # fmt: skip
+        packed = sh.plan_format("int64", "zstd", first=first)
+        assert (packed.chunk, packed.shard) == (512, 512 * per_shard), first
+        assert sh.plan_format("float32", "raw", first=first).per_shard == 128
+    scaled = sh.plan_format("float64", "raw", decimals=2, first=1 << 20)
+    assert (scaled.dtype, scaled.logical, scaled.codec) == (
+        np.dtype("<i8"),
+        np.dtype("f8"),
+        "blosc",
+    )
+    assert (scaled.chunk, scaled.per_shard, scaled.blosc) == (512, 128, ("lz4", 5, "bitshuffle"))
     assert sh.plan_format("int8", "raw", chunk=1).shard == 1024  # at most 1024 inner chunks
     assert sh.plan_format("int64", "raw", chunk=3, shard=10).shard == 12  # whole chunks
     assert sh.plan_format("int64", "zstd", shard=100).chunk == 100  # chunk <= shard

@@ -606,7 +606,7 @@ class Handle:
                 f"{int(stops.max())} but commits {length} values"
             )
         if name not in self._typed:
-            dtype = store.format(name).dtype
+            dtype = store.format(name).logical
             ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
             shape = store.leaf_length(name)
             if shape < length:

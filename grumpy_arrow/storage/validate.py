@@ -103,12 +103,12 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
     out = []
     if arr.shape[0] < length:
         out.append(f"{where} holds {arr.shape[0]} values; the manifest commits {length}")
-    if str(arr.dtype) != dtype:
-        out.append(f"{where} has dtype {arr.dtype}; the manifest says {dtype}")
     try:
         fmt = store.format(name)
     except (GrumpyError, ValueError, OSError) as err:
         return [*out, str(err)]
+    if str(fmt.logical) != dtype:  # a decimal-scaled leaf's integers read as its floats
+        out.append(f"{where} has dtype {fmt.logical}; the manifest says {dtype}")
     if store.local and length:
         count = -(-length // fmt.shard)
         least = sh.index_bytes(fmt) if fmt.sharded else 1

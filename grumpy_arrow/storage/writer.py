@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from grumpy_arrow.storage.manifest import (
     LevelSpec,
     Manifest,
 )
-from grumpy_arrow.storage.zarr import LeafStore
+from grumpy_arrow.storage.zarr import LeafStore, NotDecimal
 
 __all__ = [
     "ARRAY_COLUMN",
@@ -252,6 +253,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
         batch = replace(batch, columns={name: batch.columns[name] for name in order})
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
+    _stored_names(manifest, layouts, buffers)
     _encode_dictionaries(store, manifest, buffers)
     # Every leaf once, with its role, node and list depth (a level's shared offsets: the
     # first list node naming them).
@@ -261,6 +263,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
             owners.setdefault(name, (role, node, depth))
     lengths = {k: v.length for k, v in manifest.leaves.items()}
     leaves = dict(manifest.leaves)
+    renamed: dict[str, str] = {}  # decimal-scaled leaves converted for this batch
     for name, (role, node, depth) in owners.items():
         old = leaves.get(name)
         data = buffers.get(name)
@@ -287,13 +290,72 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
                 old = LeafSpec(dtype, 0, 0 if role == "offsets" else None)
         values = ly.rebase(node, role, data, length=old.length, last=int(old.last or 0),
                            lengths=lengths, batch=buffers)  # fmt: skip
-        store.write(name, old.length, values)
+        try:
+            store.write(name, old.length, values)
+        except NotDecimal:
+            leaves.pop(name)
+            fresh = _convert(store, manifest, name, dtype, values, set(leaves),
+                             *_chunk_for(depth, manifest))  # fmt: skip
+            renamed[name] = name = fresh
+            store.write(name, old.length, values)
         last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
         leaves[name] = LeafSpec(old.dtype, old.length + len(values), last)
-    new = replace(manifest, rows=manifest.rows + batch.rows, leaves=leaves)
+    columns = manifest.columns
+    if renamed:
+        columns = tuple(replace(c, layout=_renamed(c.layout, renamed)) for c in columns)
+    new = replace(manifest, rows=manifest.rows + batch.rows, leaves=leaves, columns=columns)
     store.sync()  # the data is on the disk before the manifest that commits it
     store.write_atomic(MANIFEST_NAME, new.to_json().encode())
+    for old_name in renamed:  # no committed manifest names them any more
+        store.remove(old_name)
     return new
+
+
+def _stored_names(manifest: Manifest, layouts: dict[str, Layout],
+                  buffers: dict[str, np.ndarray]) -> None:  # fmt: skip
+    """Key the batch's values buffers by the store's leaf names (in place): a converted
+    decimal-scaled leaf keeps its data under a new name (see :func:`_convert`), while a
+    batch names its buffers from the column alone."""
+    for column in manifest.columns:
+        pairs = zip(layouts[column.name].nodes(), column.layout.nodes(), strict=True)
+        for (mine, _), (stored, _) in pairs:
+            if not (isinstance(mine, LeafLayout) and isinstance(stored, LeafLayout)):
+                continue
+            if mine.values and stored.values and mine.values != stored.values:
+                buffers[stored.values] = buffers.pop(mine.values)
+
+
+def _convert(store: LeafStore, manifest: Manifest, name: str, dtype: str, values: np.ndarray,
+             taken: set[str], chunk: int | None, shard: int | None) -> str:  # fmt: skip
+    """A copy of the decimal-scaled values leaf ``name`` under a new name, made for the
+    ``values`` to append that it cannot hold exactly: scaled again if the committed values
+    and these share some places (:func:`.zarr.choose_decimals` over all of them), plain
+    floats otherwise. One rewrite of the leaf, once: the old leaf stays untouched until
+    the manifest naming the new one is committed."""
+    spec = manifest.leaves[name]
+    committed = store.read_whole(name, spec.length)
+    head, role = name.rsplit("-", 1)
+    head = re.sub(r"~[0-9]+$", "", head)  # converted before: r.c~1-values -> r.c~2-values
+    n = 1
+    while f"{head}~{n}-{role}" in taken or store.exists(f"{head}~{n}-{role}/zarr.json"):
+        n += 1
+    fresh = f"{head}~{n}-{role}"
+    every = np.concatenate([committed, np.asarray(values, dtype=committed.dtype)])
+    store.create(fresh, dtype, manifest.compressor, chunk=chunk, shard=shard, sample=every,
+                 exact=True)  # fmt: skip
+    store.write(fresh, 0, committed)
+    return fresh
+
+
+def _renamed(layout: Layout, renamed: dict[str, str]) -> Layout:
+    """``layout`` with the values leaves in ``renamed`` under their new names."""
+
+    def rename(leaf: LeafLayout) -> LeafLayout:
+        if leaf.values in renamed:
+            return replace(leaf, values=renamed[leaf.values])
+        return leaf
+
+    return layout.map_leaves(rename)
 
 
 def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:

@@ -27,6 +27,7 @@ from zarr.storage import FsspecStore, LocalStore
 
 from grumpy_arrow.compute.gather import expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
+from grumpy_arrow.storage import decimals
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
@@ -39,7 +40,9 @@ __all__ = [
     "LeafBackend",
     "LeafStore",
     "ZarrLeaves",
+    "NotDecimal",
     "choose_codec",
+    "choose_decimals",
     "compressor_codecs",
     "parse_compressor",
 ]
@@ -50,6 +53,10 @@ RESIDENT_AFTER = 3
 RESIDENT_SHARE = 4
 """A resident leaf takes at most this share (1/n) of the cache's byte budget."""
 AUTO_RATIO = 0.8  # "auto" compresses a leaf when zstd makes its first values this small
+DECIMAL_SAMPLE = 64 * 1024
+DECIMAL_MIN = 256
+"""Values a new float leaf's first batch needs before :func:`choose_decimals` judges it."""
+"""Bytes of first values :func:`choose_decimals` judges (the writes check every value)."""
 AUTO_SAMPLE = sh.INNER_BYTES["raw"]  # bytes of first values "auto" needs to judge (fewer:
 # zstd, whose frames hold the zero padding of a leaf's last, partly filled inner chunk in
 # a few bytes, where a raw chunk would store it)
@@ -91,17 +98,51 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
     return "zstd" if len(packed) <= AUTO_RATIO * len(raw) else "raw"
 
 
-def compressor_codecs(name: str) -> list[Any]:
-    """The zarr ``compressors=`` value of a leaf codec (``raw``, ``zstd``, ``blosc``): the
-    compressor (if any), then the ``crc32c`` checksum of the encoded chunk."""
+def choose_decimals(compressor: str, sample: np.ndarray | None, *,
+                    row_level: bool = False) -> int | None:  # fmt: skip
+    """The decimal places a new float leaf is scaled by (:mod:`.decimals`), or None.
+
+    Only ``auto`` scales, and only a leaf whose first values (at least
+    :data:`DECIMAL_MIN` of them) come back bit for bit at some places
+    and then shrink to :data:`AUTO_RATIO` or less with the scaled leaves' codec. Row-level
+    leaves stay raw, as in :func:`choose_codec`. A later append that does not scale
+    exactly converts the leaf (see :func:`.writer.commit`)."""
+    if compressor != "auto" or row_level or sample is None:
+        return None
+    if sample.dtype.name not in decimals.STORED or len(sample) < DECIMAL_MIN:
+        return None
+    places = decimals.find(sample)
+    if places is None:
+        return None
+    from numcodecs import blosc
+
+    whole = min(len(sample), 64 * 1024 // sample.dtype.itemsize) // 8 * 8  # bit shuffle
+    head = decimals.encode(sample[:whole], places)  # works on whole groups of 8 values
+    assert head is not None  # every value scales, so the first ones do
+    cname, clevel, shuffle = sh.SCALED_BLOSC
+    packed = blosc.compress(head, cname.encode(), clevel, 2 if shuffle == "bitshuffle" else 1)
+    return places if len(packed) <= AUTO_RATIO * sample[: len(head)].nbytes else None
+
+
+def compressor_codecs(name: str, blosc: tuple[str, int, str] = ("lz4", 5, "shuffle")
+                      ) -> list[Any]:  # fmt: skip
+    """The zarr ``compressors=`` value of a leaf codec (``raw``, ``zstd``, ``blosc`` with
+    ``blosc``'s cname, clevel and shuffle): the compressor (if any), then the ``crc32c``
+    checksum of the encoded chunk."""
     checksum = zarr.codecs.Crc32cCodec()
     if name in ("raw", "none"):
         return [checksum]
     if name == "zstd":
         return [zarr.codecs.ZstdCodec(level=sh.ZSTD_LEVEL), checksum]
     if name == "blosc":
-        return [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), checksum]
+        cname, clevel, shuffle = blosc
+        return [zarr.codecs.BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle), checksum]
     raise ValueError(f"a leaf codec is one of raw, zstd, blosc, got {name!r}")
+
+
+class NotDecimal(StoreError):
+    """Values written to a decimal-scaled leaf do not scale exactly (the writer then
+    converts the leaf; nothing was written)."""
 
 
 _GROUP_DOC = {"attributes": {}, "zarr_format": 3, "consolidated_metadata": None,
@@ -312,12 +353,19 @@ class LeafStore:
         shard: int | None = None,
         sample: np.ndarray | None = None,
         row_level: bool = False,
+        exact: bool = False,
     ) -> None:
         """Create an empty version-2 leaf (see :func:`.sharding.plan_format` for ``chunk``
         and ``shard``); ``compressor`` ``auto`` picks its codec from ``sample`` (its first
-        values) and ``row_level`` (see :func:`choose_codec`)."""
+        values) and ``row_level`` (see :func:`choose_codec`, :func:`choose_decimals`;
+        ``exact``: ``sample`` holds every value the leaf will get, all of them judged for
+        decimal scaling, not only the first)."""
         codec = choose_codec(compressor, sample, row_level=row_level)
-        fmt = sh.plan_format(dtype, codec, chunk, shard)
+        first = 0 if sample is None else sample.nbytes
+        if sample is not None and not exact:
+            sample = sample[: DECIMAL_SAMPLE // max(1, sample.dtype.itemsize)]
+        places = choose_decimals(compressor, sample, row_level=row_level)
+        fmt = sh.plan_format(dtype, codec, chunk, shard, decimals=places, first=first)
         with self.translate(f"leaf {name!r}"):
             if self.local:
                 folder = self.leaf_dir(name)
@@ -336,9 +384,11 @@ class LeafStore:
                 self._docs[name] = doc
                 self._unsynced.add(name)
             else:
+                doc = sh.leaf_doc(fmt, 0)
                 arr = self.group().create_array(
-                    name, shape=(0,), dtype=dtype, chunks=(fmt.chunk,), shards=(fmt.shard,),
-                    compressors=compressor_codecs(fmt.codec), fill_value=0, overwrite=True,
+                    name, shape=(0,), dtype=fmt.dtype, chunks=(fmt.chunk,), shards=(fmt.shard,),
+                    compressors=compressor_codecs(fmt.codec, fmt.blosc), fill_value=0,
+                    overwrite=True, attributes=doc["attributes"],
                 )  # fmt: skip
                 self._arrays[name] = arr
         self._formats[name] = fmt
@@ -363,6 +413,13 @@ class LeafStore:
         """
         fmt = self.format(name)
         stop = start + len(values)
+        if fmt.decimals is not None:
+            scaled = decimals.encode(np.ascontiguousarray(values, dtype=fmt.logical),
+                                     fmt.decimals)  # fmt: skip
+            if scaled is None:
+                raise NotDecimal(f"{self.url}: leaf {name!r} keeps {fmt.decimals} decimal "
+                                 "places; the values to write have more")  # fmt: skip
+            values = scaled
         values = np.ascontiguousarray(values, dtype=fmt.dtype)
         with self.translate(f"leaf {name!r}"):
             if self.direct(name):
@@ -458,7 +515,8 @@ class LeafStore:
                 if len(starts) == 1:
                     return whole[int(starts[0]) : int(stops[0])].copy()
                 return whole[expand_ranges(starts, stops - starts)]
-        return self.backend(name).gather(name, fmt, starts, stops, length, cache)
+        out = self.backend(name).gather(name, fmt, starts, stops, length, cache)
+        return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
     def _resident(self, name: str, length: int, cache: ChunkCache, selection: Any
                   ) -> np.ndarray | None:  # fmt: skip
@@ -494,8 +552,23 @@ class LeafStore:
                 f"{self.url}: leaf {name!r} has {shape} values; the manifest commits {length}"
             )
         if length == 0:
-            return np.zeros(0, dtype=fmt.dtype)
-        return self.backend(name).read_whole(name, fmt, length)
+            return np.zeros(0, dtype=fmt.logical)
+        out = self.backend(name).read_whole(name, fmt, length)
+        return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
+
+    def remove(self, name: str) -> None:
+        """Delete a leaf no committed manifest names (best effort: what is left is only
+        unreferenced bytes)."""
+        self.shards.drop(f"{name}/")
+        for known in (self._arrays, self._formats, self._docs):
+            known.pop(name, None)
+        with contextlib.suppress(OSError, FileNotFoundError):
+            if self.local:
+                import shutil
+
+                shutil.rmtree(self.leaf_dir(name))
+            else:
+                self.fs.rm(self.file_path(name), recursive=True)
 
     def forget(self, name: str) -> None:
         """Drop what is open of a leaf (its writer changed it)."""
