@@ -107,7 +107,7 @@ def test_plan_format_defaults() -> None:
         np.dtype("f8"),
         "blosc",
     )
-    assert (scaled.chunk, scaled.per_shard, scaled.blosc) == (512, 128, ("lz4", 5, "bitshuffle"))
+    assert (scaled.chunk, scaled.per_shard, scaled.blosc) == (1024, 128, ("lz4", 5, "bitshuffle"))
     assert sh.plan_format("int8", "raw", chunk=1).shard == 1024  # at most 1024 inner chunks
     assert sh.plan_format("int64", "raw", chunk=3, shard=10).shard == 12  # whole chunks
     assert sh.plan_format("int64", "zstd", shard=100).chunk == 100  # chunk <= shard
