@@ -238,9 +238,10 @@ def _row_and_item_frame(rows: int) -> Any:
 @pytest.mark.parametrize(
     ("rows", "codecs"),
     [
-        # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items.
+        # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items (small
+        # integers: bit-shuffled LZ4 packs them tighter than zstd).
         (10_000, {"row_id/r-values": "raw", "_levels/item-offsets": "raw",
-                  "item_code/r.c-values": "zstd"}),
+                  "item_code/r.c-values": "blosc"}),
         # Too few first values to judge: zstd everywhere (the chunk padding compresses away).
         (100, {"row_id/r-values": "zstd", "_levels/item-offsets": "zstd",
                "item_code/r.c-values": "zstd"}),
@@ -256,6 +257,21 @@ def test_auto_keeps_row_level_leaves_raw(rows: int, codecs: dict[str, str],
     gr.save(df, tmp_path / "z", compressor="zstd")  # explicit: every leaf
     z = gr.open(tmp_path / "z")
     assert {z._store.format(n).codec for n in z.manifest.leaves} == {"zstd"}
+
+
+def test_auto_takes_the_smaller_of_zstd_and_bit_shuffle() -> None:
+    from grumpy_arrow.storage.zarr import choose_codec
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, 50_000).astype(np.int32)  # dictionary indices
+    assert choose_codec("auto", codes) == "bitshuffle"
+    fmt = sh.plan_format("int32", "bitshuffle")
+    assert (fmt.codec, fmt.blosc, fmt.chunk) == ("blosc", ("lz4", 5, "bitshuffle"), 1024)
+    words = np.frombuffer(b"the quick brown fox jumps over the lazy dog " * 2000, np.uint8)
+    assert choose_codec("auto", words) == "zstd"  # text
+    assert choose_codec("auto", rng.random(50_000)) == "raw"  # noise: neither shrinks it
+    assert choose_codec("auto", codes[:100]) == "zstd"  # too few to judge
+    assert choose_codec("blosc", codes) == "blosc"  # named: as named
 
 
 def test_files_are_bounded_by_the_data(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from grumpy_arrow.errors import StoreFormatError
 
 __all__ = [
     "CODECS",
-    "SCALED_BLOSC",
+    "BITSHUFFLE",
     "SCALED_INNER_BYTES",
     "SMALL_FIRST",
     "WIDE_FIRST",
@@ -50,7 +50,7 @@ __all__ = [
     "plan_format",
 ]
 
-INNER_BYTES = {"raw": 32 * 1024, "zstd": 4 * 1024, "blosc": 4 * 1024}
+INNER_BYTES = {"raw": 32 * 1024, "zstd": 4 * 1024, "blosc": 4 * 1024, "bitshuffle": 4 * 1024}
 """Values per inner chunk (bytes) by codec: a random row decodes whole inner chunks, so
 compressed ones are small (see docs/performance.md)."""
 SHARD_CHUNKS = 128  # inner chunks per shard file: an index of 2 KiB
@@ -66,9 +66,11 @@ SCALED_INNER_BYTES = 8 * 1024
 8 KiB chunks, 2.58 in 4 KiB ones, with the same random 32-molecule batch time (5.29 ms) and
 whole-leaf reads 10 % faster (half the chunks); 16 KiB chunks gain 1 % more and cost 7 %
 on random batches (the peers benchmark's data)."""
-SCALED_BLOSC = ("lz4", 5, "bitshuffle")
-"""The Blosc settings of decimal-scaled leaves: 2.56 bytes a 3-decimal coordinate against
-2.32 with LZ4HC (2.6x slower to write) and 2.17 with Blosc's zstd (5x slower to decode)."""
+BITSHUFFLE = ("lz4", 5, "bitshuffle")
+"""The Blosc settings of decimal-scaled leaves and of the leaves ``auto`` bit-shuffles
+(codec ``blosc`` in the leaf's format): in 4 KiB chunks, 2.56 bytes a 3-decimal
+coordinate against 2.32 with LZ4HC (2.6x slower to write) and 2.17 with Blosc's zstd (5x
+slower to decode)."""
 EMPTY = (1 << 64) - 1  # the index entry of an inner chunk that was never written
 ZSTD_LEVEL = 3
 _MAX_CHUNK = 1 << 40
@@ -137,15 +139,17 @@ def plan_format(dtype: Any, codec: str, chunk: int | None = None,
     given, :data:`SHARD_BYTES` of values in at most :data:`MAX_PER_SHARD` inner chunks.
 
     With ``decimals``, a float leaf is stored decimal-scaled (:mod:`.decimals`): as
-    integers, compressed with bit-shuffled LZ4 (:data:`SCALED_BLOSC`) whatever ``codec``,
+    integers, compressed with bit-shuffled LZ4 (:data:`BITSHUFFLE`) whatever ``codec``,
     in inner chunks of :data:`SCALED_INNER_BYTES`.
     """
     dtype = np.dtype(dtype)
     blosc = ("lz4", 5, "shuffle")
     inner_bytes = INNER_BYTES.get(codec, 0)
+    if codec == "bitshuffle":  # what "auto" calls Blosc with LZ4 and bit shuffle
+        codec, blosc = "blosc", BITSHUFFLE
     if decimals is not None:
         dtype = {"float32": np.dtype("<i4"), "float64": np.dtype("<i8")}[dtype.name]
-        codec, blosc, inner_bytes = "blosc", SCALED_BLOSC, SCALED_INNER_BYTES
+        codec, blosc, inner_bytes = "blosc", BITSHUFFLE, SCALED_INNER_BYTES
     if codec not in CODECS:
         raise ValueError(f"a leaf codec is one of {', '.join(CODECS)}, got {codec!r}")
     inner = int(chunk) if chunk else max(1, inner_bytes // dtype.itemsize)

@@ -75,9 +75,12 @@ def parse_compressor(name: Any) -> str:
 
 
 def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool = False) -> str:
-    """The codec of a new leaf: ``auto`` tries zstd on the first values (up to 64 KiB)
-    and keeps it when they shrink to :data:`AUTO_RATIO` or less (or when there are fewer
-    than :data:`AUTO_SAMPLE` bytes of them).
+    """The codec of a new leaf: ``auto`` tries zstd and bit-shuffled LZ4 (``bitshuffle``)
+    on the first values (up to 64 KiB), takes the smaller (bit shuffle on a tie: it
+    encodes about 3x and decodes about 2x faster), and keeps it when it shrinks them to
+    :data:`AUTO_RATIO` or less (zstd when there are fewer than :data:`AUTO_SAMPLE` bytes
+    of them). Bit shuffle wins on small integers (dictionary indices: 0.14 of their bytes
+    against zstd's 0.17), zstd on offsets and text.
 
     A ``row_level`` leaf (one or a few values per outer row: a column's own values,
     top-level offsets) with at least :data:`AUTO_SAMPLE` bytes of first values stays raw
@@ -92,10 +95,16 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
     if row_level:
         return "raw"
     import zstandard
+    from numcodecs import blosc
 
-    raw = np.ascontiguousarray(sample).view(np.uint8)[: 64 * 1024]
-    packed = zstandard.ZstdCompressor(level=sh.ZSTD_LEVEL).compress(raw.data)
-    return "zstd" if len(packed) <= AUTO_RATIO * len(raw) else "raw"
+    whole = np.ascontiguousarray(sample[: 64 * 1024 // sample.dtype.itemsize // 8 * 8])
+    raw = whole.view(np.uint8)
+    packed = len(zstandard.ZstdCompressor(level=sh.ZSTD_LEVEL).compress(raw.data))
+    cname, clevel, _ = sh.BITSHUFFLE
+    shuffled = len(blosc.compress(whole, cname.encode(), clevel, 2))
+    if min(packed, shuffled) > AUTO_RATIO * len(raw):
+        return "raw"
+    return "bitshuffle" if shuffled <= packed else "zstd"
 
 
 def choose_decimals(compressor: str, sample: np.ndarray | None, *,
@@ -119,7 +128,7 @@ def choose_decimals(compressor: str, sample: np.ndarray | None, *,
     whole = min(len(sample), 64 * 1024 // sample.dtype.itemsize) // 8 * 8  # bit shuffle
     head = decimals.encode(sample[:whole], places)  # works on whole groups of 8 values
     assert head is not None  # every value scales, so the first ones do
-    cname, clevel, shuffle = sh.SCALED_BLOSC
+    cname, clevel, shuffle = sh.BITSHUFFLE
     packed = blosc.compress(head, cname.encode(), clevel, 2 if shuffle == "bitshuffle" else 1)
     return places if len(packed) <= AUTO_RATIO * sample[: len(head)].nbytes else None
 
