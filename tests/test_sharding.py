@@ -423,6 +423,40 @@ def test_low_cardinality_strings_are_dictionary_encoded(tmp_path: Path) -> None:
     assert gr.load(tmp_path / "forced").to_dict() == df[:3].to_dict()
 
 
+def test_a_store_created_empty_decides_dictionaries_at_its_first_rows(tmp_path: Path) -> None:
+    df = molecules(400)
+    path = tmp_path / "s"
+    gr.save(df[0:0], path)
+    assert json.loads((path / "grumpy.json").read_text())["dictionary"] == "auto"
+    gr.append(df[:200], path)
+    doc = json.loads((path / "grumpy.json").read_text())
+    assert "dictionary" not in doc  # decided
+    assert doc["columns"][3]["layout"]["content"]["indices"] == "atom_el/r.c-indices"
+    assert doc["leaves"]["atom_el/r.c-data"]["length"] == 5  # "CHONS", once each
+    gr.append(df[200:], path)
+    assert gr.load(path).to_dict() == df.to_dict()
+    assert gr.open(path)[[399, 0, 201]].to_dict() == rows_of(df, [399, 0, 201])
+    assert gr.validate(path) == []
+    # An explicit choice is kept; too few first rows decide "plain", as a save's would.
+    for name, option, first in (("off", False, 0), ("few", None, 3)):
+        gr.save(df[0:first], tmp_path / name, dictionary=option)
+        gr.append(df[first:], tmp_path / name)
+        doc = json.loads((tmp_path / name / "grumpy.json").read_text())
+        assert "indices" not in doc["columns"][3]["layout"]["content"], name
+        assert "dictionary" not in doc, name
+        assert gr.load(tmp_path / name).to_dict() == df.to_dict()
+
+
+def test_a_hostile_pending_dictionary_field_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    gr.save(molecules(3)[0:0], path)
+    doc = json.loads((path / "grumpy.json").read_text())
+    doc["dictionary"] = ["atom_el"]
+    (path / "grumpy.json").write_text(json.dumps(doc))
+    with pytest.raises(StoreFormatError, match=r"field 'dictionary'.*'auto' \(or absent\)"):
+        gr.open(path)
+
+
 def test_dictionaries_grow_on_append_and_keep_their_indices(tmp_path: Path) -> None:
     path = tmp_path / "s"
     first = ["C", "H", None, "O"] * 100

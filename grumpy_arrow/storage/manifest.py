@@ -144,6 +144,9 @@ class Manifest:
     creator: str = ""
     version: int = VERSION
     attrs: dict[str, Any] = field(default_factory=dict)
+    dictionary_pending: bool = False
+    """The store was created empty with ``dictionary=None``: its first rows decide which
+    string leaves are dictionary-encoded (written as ``"dictionary": "auto"``)."""
 
     def to_json(self) -> str:
         """The manifest as pretty JSON text."""
@@ -166,6 +169,8 @@ class Manifest:
             "compressor": self.compressor,
             "attrs": self.attrs,
         }
+        if self.dictionary_pending:
+            doc["dictionary"] = "auto"
         return json.dumps(doc, indent=1)
 
     def _chunking(self) -> dict[str, Any]:
@@ -325,7 +330,7 @@ class _Fields(Fields):
 def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
     if "kind" in doc and doc["kind"] not in ("array", "dataframe"):
         raise f.wrong("kind", "'array', 'dataframe' or 'sharded'", doc["kind"])
-    f.as_obj(doc, "", _STORE_FIELDS, ("creator", "attrs"))
+    f.as_obj(doc, "", _STORE_FIELDS, ("creator", "attrs", "dictionary"))
     kind: str = doc["kind"]
     rows = f.as_int(doc["rows"], "rows")
     schema = _parse_schema(doc["schema"], kind, f)
@@ -356,6 +361,9 @@ def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
         raise f.wrong("attrs", "an object", attrs)
     if "shard_rows" in attrs:  # free-form but for this one, which appends rely on
         f.as_int(attrs["shard_rows"], "attrs.shard_rows", low=1)
+    pending = doc.get("dictionary")
+    if pending not in (None, "auto"):
+        raise f.wrong("dictionary", "'auto' (or absent)", pending)
     return Manifest(
         kind=kind,
         rows=rows,
@@ -370,6 +378,7 @@ def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
         creator=f.as_str(doc.get("creator", ""), "creator"),
         version=doc["version"],
         attrs=dict(attrs),
+        dictionary_pending=pending == "auto" and rows == 0,
     )
 
 

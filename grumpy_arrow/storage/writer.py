@@ -149,6 +149,7 @@ def new_manifest(
         shard_size=int(shard_size) if shard_size else None,
         compressor=compressor,
         creator=f"grumpy_arrow {__version__}",
+        dictionary_pending=batch.rows == 0 and dictionary is None,
     )
 
 
@@ -254,6 +255,11 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
     _stored_names(manifest, layouts, buffers)
+    if manifest.dictionary_pending and batch.rows:
+        # A store created empty: its first rows decide, as a first save's would.
+        columns = tuple(replace(c, layout=_mark_dictionaries(c.layout, buffers, None))
+                        for c in manifest.columns)  # fmt: skip
+        manifest = replace(manifest, columns=columns, dictionary_pending=False)
     _encode_dictionaries(store, manifest, buffers)
     # Every leaf once, with its role, node and list depth (a level's shared offsets: the
     # first list node naming them).
