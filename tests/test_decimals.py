@@ -428,3 +428,22 @@ def test_a_blosc_frame_claiming_more_is_refused() -> None:
         sh.decode_chunk(fmt, data, "chunk 0")
     with pytest.raises(StoreFormatError, match="cannot hold a Blosc frame"):
         sh.decode_chunk(fmt, b"abc" + sh.crc(b"abc").to_bytes(4, "little"), "chunk 0")
+
+
+def test_blosc_through_ctypes_matches_numcodecs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """c-blosc called by ctypes writes the frames numcodecs writes, and either decodes
+    them (numcodecs is the path where the library does not export the functions)."""
+    fmt = sh.plan_format("float32", "raw", decimals=3)
+    ints = np.random.default_rng(0).integers(-50_000, 50_000, 10_000).astype(np.int32)
+    assert sh.blosc_encoder() is not None and sh.blosc_decoder() is not None
+    fast = sh.encode_chunks(fmt, ints)
+    one = sh.encode_chunk(fmt, ints[: fmt.chunk])
+    assert bytes(fast[0])[: int(fast[2][0])] == one
+    decoded = sh.decode_chunk(fmt, one, "chunk 0")
+    monkeypatch.setattr(sh, "blosc_encoder", lambda: None)
+    monkeypatch.setattr(sh, "blosc_decoder", lambda: None)
+    slow = sh.encode_chunks(fmt, ints)
+    assert bytes(fast[0]) == bytes(slow[0])
+    assert fast[1].tolist() == slow[1].tolist() and fast[2].tolist() == slow[2].tolist()
+    assert sh.decode_chunk(fmt, one, "chunk 0").tolist() == decoded.tolist()
+    assert decoded.tolist() == ints[: fmt.chunk].tolist()

@@ -400,8 +400,8 @@ def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
     """``values`` cut into inner chunks (the last one zero-padded), each encoded with its
     checksum: ``(blob, offsets, nbytes)``, the bytes to write in a row and each chunk's
     place in them. Raw chunks are laid out regular (``stride`` apart) with whole-array
-    NumPy; zstd chunks are compressed in one call (``threads`` of them). A Python step
-    per inner chunk remains for its checksum."""
+    NumPy; zstd chunks are compressed in one call (``threads`` of them), Blosc ones by
+    one ctypes call each. A Python step per inner chunk remains for its checksum."""
     values = np.ascontiguousarray(values, dtype=fmt.dtype)
     m = -(-len(values) // fmt.chunk)
     if m == 0:
@@ -429,6 +429,8 @@ def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
         pieces: list[Any] = []
         for frame in frames:  # one step per inner chunk: its checksum
             pieces += (frame, struct.pack("<I", crc(memoryview(frame))))
+    elif fmt.codec == "blosc" and blosc_encoder() is not None:
+        pieces = _blosc_pieces(fmt, rows)
     else:
         pieces = [encode_chunk(fmt, row.view(fmt.dtype)) for row in rows]
     sizes = np.array([len(memoryview(p)) for p in pieces], dtype=np.int64)
@@ -436,6 +438,47 @@ def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
         sizes = sizes[0::2] + 4
     offsets = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
     return b"".join(pieces), offsets, sizes
+
+
+def _blosc_pieces(fmt: LeafFormat, rows: np.ndarray) -> list[Any]:
+    """Each row of ``rows`` (one inner chunk's bytes) Blosc-compressed by c-blosc's
+    ``blosc_compress_ctx`` (the frames ``numcodecs.blosc.compress`` makes), then its
+    checksum: frame, checksum, frame, checksum... One ctypes call per inner chunk, the
+    GIL released while it runs (numcodecs' own call costs ~10 µs more per chunk)."""
+    fn = blosc_encoder()
+    cname, clevel, shuffle = fmt.blosc
+    cap = fmt.chunk_bytes + 16  # BLOSC_MAX_OVERHEAD
+    out = np.empty(len(rows) * cap, dtype=np.uint8)
+    view = memoryview(out.data)
+    src, dest, width = rows.ctypes.data, out.ctypes.data, fmt.chunk_bytes
+    code, name, size = _SHUFFLES.get(shuffle, 1), cname.encode(), fmt.dtype.itemsize
+    pieces: list[Any] = []
+    for j in range(len(rows)):
+        n = fn(clevel, code, size, width, src + j * width, dest + j * cap, cap, name, 0, 1)
+        if n <= 0:
+            raise ValueError(f"c-blosc could not compress an inner chunk ({n}, {cname!r})")
+        frame = view[j * cap : j * cap + n]
+        pieces += (frame, struct.pack("<I", crc(frame)))
+    return pieces
+
+
+@functools.cache
+def blosc_encoder() -> Any:
+    """c-blosc's ``blosc_compress_ctx`` as a ctypes function (see :func:`blosc_decoder`),
+    or None."""
+    import ctypes
+
+    from numcodecs import blosc
+
+    try:
+        fn = ctypes.CDLL(blosc.__file__).blosc_compress_ctx
+    except (OSError, AttributeError):
+        return None
+    size, ptr = ctypes.c_size_t, ctypes.c_void_p
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, size, size, ptr, ptr, size, ctypes.c_char_p,
+                   size, ctypes.c_int]  # fmt: skip
+    fn.restype = ctypes.c_int
+    return fn
 
 
 def verify(data: Any, where: str) -> memoryview:
