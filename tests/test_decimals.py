@@ -447,3 +447,30 @@ def test_blosc_through_ctypes_matches_numcodecs(monkeypatch: pytest.MonkeyPatch)
     assert fast[1].tolist() == slow[1].tolist() and fast[2].tolist() == slow[2].tolist()
     assert sh.decode_chunk(fmt, one, "chunk 0").tolist() == decoded.tolist()
     assert decoded.tolist() == ints[: fmt.chunk].tolist()
+
+
+@pytest.mark.parametrize("read", ["row", "load"])
+def test_a_damaged_blosc_frame_in_a_store_is_named(tmp_path: Path, read: str) -> None:
+    """A frame whose checksum holds but whose header lies is refused by random reads and
+    whole-leaf reads alike (the fast paths fall back to the checked decoder)."""
+    path = tmp_path / "s"
+    x = coords(5000)
+    gr.save(ragged(x), path)
+    shard = path / "array" / "r.c-values" / "c" / "0"
+    fmt = sh.parse_leaf_doc(leaf_doc(path, "array/r.c-values"), "leaf")
+    data = bytearray(shard.read_bytes())
+    offsets, sizes = sh.parse_index(fmt, data[-sh.index_bytes(fmt) :], len(data), "shard")
+    a, n = int(offsets[1]), int(sizes[1])
+    data[a + 4 : a + 8] = (fmt.chunk_bytes * 2).to_bytes(4, "little")  # claims two chunks
+    data[a + n - 4 : a + n] = sh.crc(bytes(data[a : a + n - 4])).to_bytes(4, "little")
+    shard.write_bytes(bytes(data))
+    want = rf"leaf 'array/r.c-values' shard 0 chunk 1: its Blosc frame claims {fmt.chunk_bytes * 2}"
+    with pytest.raises(StoreFormatError, match=want):
+        if read == "row":
+            gr.open(path, cache="none")[fmt.chunk // 10 + 1]  # a row in chunk 1
+        else:
+            gr.load(path)
+    # The rows of chunk 0 still read.
+    assert bits(flat_values(gr.open(path, cache="none")[[0, 5]])) == bits(
+        np.concatenate([x[:10], x[50:60]])
+    )
