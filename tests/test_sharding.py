@@ -670,3 +670,24 @@ def test_out_of_descriptors_closes_idle_shards_and_reads_on(tmp_path: Path) -> N
         assert sum(len(h._store.shards._open) for h in handles) <= budget + budget // 4
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_whole_raw_leaves_read_their_shards_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grumpy_arrow.storage import local
+
+    monkeypatch.setattr(local, "PARALLEL_BYTES", 0)  # every leaf of several shards
+    monkeypatch.setattr(local, "_THREADS", 3)
+    values = np.random.default_rng(0).random(100_000)
+    path = tmp_path / "s"
+    gr.save(gr.array(values), path, compressor="none", chunk_size=1000, shard_size=10_000)
+    assert len(os.listdir(path / "array" / "r-values" / "c")) == 10
+    assert gr.load(path).to_numpy().tolist() == values.tolist()
+    # A flipped byte in shard 7 is named, whichever thread read it.
+    shard = path / "array" / "r-values" / "c" / "7"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(StoreFormatError, match="leaf 'array/r-values' shard 7 chunk 0: checksum"):
+        gr.load(path)

@@ -42,7 +42,9 @@ __all__ = ["LocalShards", "unique_inverse", "write_doc"]
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _THREADS = min(4, os.cpu_count() or 1)
-"""Threads zstd may use to decode the chunks of one shard of a whole-leaf read."""
+"""Threads a whole-leaf read uses: for its shards, or for the zstd frames of one shard."""
+PARALLEL_BYTES = 8 << 20
+"""Bytes of values from which a whole-leaf read reads its shards in parallel."""
 
 
 class _Shard:
@@ -472,34 +474,55 @@ class LocalShards:
 
     def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray:
         """The values ``[0, length)`` of a leaf: each shard read with one ``pread``, every
-        inner chunk verified."""
+        inner chunk verified. A raw leaf of :data:`PARALLEL_BYTES` or more reads its
+        shards on one thread per core (``preadv`` releases the GIL: the storage
+        benchmark's load, one 40 MB raw leaf, went from 15 to 12 ms on 2 cores). Compressed
+        leaves read their shards in turn: their per-chunk steps hold the GIL, and in
+        parallel the molecule benchmark's load went from 280 to 360 ms."""
         out = np.empty(length, dtype=fmt.dtype)
-        for k in range(-(-length // fmt.shard)):
-            lo = k * fmt.shard
-            n = min(fmt.shard, length - lo)
-            count = -(-n // fmt.chunk)
-            with self.borrow(name, k, fmt) as shard:
-                if int(np.count_nonzero(shard.nbytes[:count] >= 0)) != count:
-                    j = int(np.flatnonzero(shard.nbytes[:count] < 0)[0])
-                    raise StoreFormatError(
-                        f"{self.url}: leaf {name!r} shard {k} chunk {j} was never written, "
-                        "but holds committed values"
-                    )
-                if shard.flat is not None:
-                    self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
-                    continue
-                end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
-                data = os.pread(shard.fd, end, 0)
-                if len(data) != end:
-                    raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
-                if fmt.codec == "zstd":
-                    blocks = self._decode_frames(name, fmt, k, shard, data, list(range(count)),
-                                                 threads=_THREADS)  # fmt: skip
-                    out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
-                    continue
-                self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
+        shards = -(-length // fmt.shard)
+        if fmt.codec == "raw" and shards > 1 and out.nbytes >= PARALLEL_BYTES and _THREADS > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # A pool per call: its tasks never wait on others (no deadlock when called
+            # from a pool), and nothing is left behind for a fork.
+            with ThreadPoolExecutor(max_workers=min(_THREADS, shards)) as pool:
+                done = [pool.submit(self._read_shard, name, fmt, k, out, 0) for k in range(shards)]
+                for future in done:
+                    future.result()
+        else:
+            for k in range(shards):
+                self._read_shard(name, fmt, k, out, _THREADS)
         self.stats.add(out.nbytes, -(-length // fmt.chunk))
         return out
+
+    def _read_shard(self, name: str, fmt: sh.LeafFormat, k: int, out: np.ndarray,
+                    threads: int) -> None:  # fmt: skip
+        """Shard ``k``'s committed values into their place in ``out`` (the whole leaf),
+        zstd frames decoded on ``threads``."""
+        lo = k * fmt.shard
+        n = min(fmt.shard, len(out) - lo)
+        count = -(-n // fmt.chunk)
+        with self.borrow(name, k, fmt) as shard:
+            if int(np.count_nonzero(shard.nbytes[:count] >= 0)) != count:
+                j = int(np.flatnonzero(shard.nbytes[:count] < 0)[0])
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} shard {k} chunk {j} was never written, "
+                    "but holds committed values"
+                )
+            if shard.flat is not None:
+                self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
+                return
+            end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
+            data = os.pread(shard.fd, end, 0)
+            if len(data) != end:
+                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
+            if fmt.codec == "zstd":
+                blocks = self._decode_frames(name, fmt, k, shard, data, list(range(count)),
+                                             threads=threads)  # fmt: skip
+                out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
+                return
+            self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
 
     def _read_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, count: int,
                      dest: np.ndarray) -> None:  # fmt: skip
