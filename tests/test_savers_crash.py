@@ -292,7 +292,9 @@ def _wait(proc: Any, done: Any, count: int, timeout: float = 60.0) -> float:
 
 @contextlib.contextmanager
 def running(case: Case, target: str, step: int = 0) -> Iterator[tuple[Any, Any]]:
-    done = CTX.Value("q", 0)
+    # No lock: a child SIGKILLed while holding one would leave the parent's next read of
+    # the count blocked forever (seen once in a full run). One writer, one aligned int64.
+    done = CTX.Value("q", 0, lock=False)
     proc = CTX.Process(target=child, args=(case.id, target, done, step))
     proc.start()
     try:
