@@ -4,12 +4,13 @@ Coordinates written with three decimals, prices with two, counts held as floats:
 values carry far fewer bits than their 32 or 64, but their binary mantissas look random,
 so no byte compressor shrinks them (a float32 leaf of 3-decimal coordinates compresses to
 93 % with zstd). Scaled by ``10**d`` they are small integers, which bit-shuffled LZ4 packs
-to about 2.6 bytes a value (the molecule benchmark's coordinates: 40 MB -> 25.6 MB).
+to about 2.3 bytes a value in 8 KiB chunks (the molecule benchmark's coordinates: 40 MB
+-> 22.9 MB).
 
 A float leaf is scaled only when every value comes back **bit for bit**:
 ``float(q / 10**d)`` (the division in float64, then the cast to the leaf's width) must
 equal the value written, for ``q = rint(x * 10**d)``. NaN and infinities never scale;
-``-0.0`` is stored as the smallest integer of the stored type (:data:`NEGATIVE_ZERO`),
+``-0.0`` is stored as the smallest integer of the stored type (:func:`negative_zero`),
 which no other value uses. float32 leaves are stored as int32, float64 leaves as int64
 (values beyond ``2**53`` in magnitude never scale). The scale is recorded in the leaf's
 ``zarr.json`` (``attributes.grumpy``); plain Zarr readers see the integers.

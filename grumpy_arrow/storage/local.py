@@ -594,34 +594,20 @@ class LocalShards:
     def _decode_blosc_into(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
                            data: bytes, count: int, dest: np.ndarray) -> None:  # fmt: skip
         """The first ``count`` Blosc inner chunks of a shard whose bytes ``data`` were read
-        from its start, each verified and decoded straight into its place in ``dest``. A
-        Python step per inner chunk (checksum, header, one decode call), kept to a few
-        operations: a whole-leaf read of decimal-scaled coordinates is ~10,000 of them.
-        Any chunk that fails a check goes through :func:`.sharding.decode_chunk`, which
-        says what is wrong."""
-        from numcodecs import blosc
-
+        from its start, each verified and decoded straight into its place in ``dest``
+        (:func:`_blosc_into`: a few steps per inner chunk; a whole-leaf read of
+        decimal-scaled coordinates is ~5,000 of them). A chunk that fails a check, the
+        partly filled last one, and every chunk where c-blosc's own functions are not
+        exported go through :func:`.sharding.decode_chunk`, which says what is wrong."""
         view = memoryview(data)
-        out = dest.view(np.uint8)
         offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
-        want, full = fmt.chunk_bytes, len(dest) // fmt.chunk
-        unpack, crc, decode = struct.unpack_from, sh.crc, sh.blosc_decoder()
-        source = np.frombuffer(data, dtype=np.uint8).ctypes.data if len(data) else 0
-        target = out.ctypes.data if len(out) else 0
+        full = len(dest) // fmt.chunk
+        block = dest[: full * fmt.chunk].reshape(full, fmt.chunk)
+        decode = sh.blosc_decoder()
         for j in range(count):
             a, n = offsets[j], sizes[j]
-            body = view[a : a + n - 4]
-            if (
-                j < full
-                and n >= 20
-                and unpack("<III", body, 4)[::2] == (want, n - 4)
-                and crc(body) == int.from_bytes(view[a + n - 4 : a + n], "little")
-            ):
-                if decode is None:
-                    blosc.decompress(body, out[j * want : (j + 1) * want])
-                    continue
-                if decode(source + a, target + j * want, want, 1) == want:
-                    continue
+            if j < full and decode is not None and _blosc_into(view, a, n, block, j, decode):
+                continue
             where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
             lo = j * fmt.chunk
             hi = min(len(dest), lo + fmt.chunk)

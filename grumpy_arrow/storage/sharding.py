@@ -57,9 +57,11 @@ SHARD_CHUNKS = 128  # inner chunks per shard file: an index of 2 KiB
 MAX_PER_SHARD = 1024  # inner chunks per shard at most (``chunk_size=`` alone: 16 KiB index)
 SHARD_BYTES = 4 * 1024 * 1024  # values per shard file at most when ``chunk_size=`` is given
 WIDE_FIRST = 8 * 1024 * 1024
-SMALL_FIRST = 256 * 1024
 """Bytes of values in a compressed leaf's first batch from which its shard files hold
-:data:`MAX_PER_SHARD` inner chunks (see :func:`plan_format`)."""
+:data:`SHARD_BYTES` of values (see :func:`plan_format`)."""
+SMALL_FIRST = 256 * 1024
+"""Bytes of values in a compressed leaf's first batch below which its shard files hold
+half of :data:`SHARD_CHUNKS` inner chunks (see :func:`plan_format`)."""
 CODECS = ("raw", "zstd", "blosc")
 SCALED_INNER_BYTES = 8 * 1024
 """Inner chunks of decimal-scaled leaves: 3-decimal coordinates take 2.29 bytes a value in

@@ -54,9 +54,9 @@ RESIDENT_SHARE = 4
 """A resident leaf takes at most this share (1/n) of the cache's byte budget."""
 AUTO_RATIO = 0.8  # "auto" compresses a leaf when zstd makes its first values this small
 DECIMAL_SAMPLE = 64 * 1024
+"""Bytes of first values :func:`choose_decimals` judges (the writes check every value)."""
 DECIMAL_MIN = 256
 """Values a new float leaf's first batch needs before :func:`choose_decimals` judges it."""
-"""Bytes of first values :func:`choose_decimals` judges (the writes check every value)."""
 AUTO_SAMPLE = sh.INNER_BYTES["raw"]  # bytes of first values "auto" needs to judge (fewer:
 # zstd, whose frames hold the zero padding of a leaf's last, partly filled inner chunk in
 # a few bytes, where a raw chunk would store it)
@@ -95,13 +95,11 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
     if row_level:
         return "raw"
     import zstandard
-    from numcodecs import blosc
 
     whole = np.ascontiguousarray(sample[: 64 * 1024 // sample.dtype.itemsize // 8 * 8])
     raw = whole.view(np.uint8)
     packed = len(zstandard.ZstdCompressor(level=sh.ZSTD_LEVEL).compress(raw.data))
-    cname, clevel, _ = sh.BITSHUFFLE
-    shuffled = len(blosc.compress(whole, cname.encode(), clevel, 2))
+    shuffled = _bitshuffled_size(whole)
     if min(packed, shuffled) > AUTO_RATIO * len(raw):
         return "raw"
     return "bitshuffle" if shuffled <= packed else "zstd"
@@ -123,14 +121,19 @@ def choose_decimals(compressor: str, sample: np.ndarray | None, *,
     places = decimals.find(sample)
     if places is None:
         return None
-    from numcodecs import blosc
-
     whole = min(len(sample), 64 * 1024 // sample.dtype.itemsize) // 8 * 8  # bit shuffle
     head = decimals.encode(sample[:whole], places)  # works on whole groups of 8 values
     assert head is not None  # every value scales, so the first ones do
-    cname, clevel, shuffle = sh.BITSHUFFLE
-    packed = blosc.compress(head, cname.encode(), clevel, 2 if shuffle == "bitshuffle" else 1)
-    return places if len(packed) <= AUTO_RATIO * sample[: len(head)].nbytes else None
+    return places if _bitshuffled_size(head) <= AUTO_RATIO * head.nbytes else None
+
+
+def _bitshuffled_size(values: np.ndarray) -> int:
+    """Bytes of ``values`` (whole groups of 8) Blosc-compressed as :data:`.sharding.BITSHUFFLE`
+    says: how ``auto`` judges bit shuffle."""
+    from numcodecs import blosc
+
+    cname, clevel, _ = sh.BITSHUFFLE
+    return len(blosc.compress(values, cname.encode(), clevel, blosc.BITSHUFFLE))
 
 
 def compressor_codecs(name: str, blosc: tuple[str, int, str] = ("lz4", 5, "shuffle")
