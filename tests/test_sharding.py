@@ -226,7 +226,7 @@ def _row_and_item_frame(rows: int) -> Any:
     import pyarrow as pa
 
     rng = np.random.default_rng(rows)
-    offsets = np.concatenate([[0], np.cumsum(rng.integers(1, 6, rows))]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(10, 30, rows))]).astype(np.int64)
     codes = pa.array(rng.integers(0, 4, int(offsets[-1])).astype(np.int64))
     table = pa.table({
         "row_id": pa.array(np.arange(rows, dtype=np.int64)),
@@ -238,8 +238,8 @@ def _row_and_item_frame(rows: int) -> Any:
 @pytest.mark.parametrize(
     ("rows", "codecs"),
     [
-        # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items (small
-        # integers: bit-shuffled LZ4 packs them tighter than zstd).
+        # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items (10 to
+        # 29 a row of small integers: bit-shuffled LZ4 packs them tighter than zstd).
         (10_000, {"row_id/r-values": "raw", "_levels/item-offsets": "raw",
                   "item_code/r.c-values": "blosc"}),
         # Too few first values to judge: zstd everywhere (the chunk padding compresses away).
@@ -257,6 +257,36 @@ def test_auto_keeps_row_level_leaves_raw(rows: int, codecs: dict[str, str],
     gr.save(df, tmp_path / "z", compressor="zstd")  # explicit: every leaf
     z = gr.open(tmp_path / "z")
     assert {z._store.format(n).codec for n in z.manifest.leaves} == {"zstd"}
+
+
+def test_auto_keeps_leaves_of_few_values_a_row_raw(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from grumpy_arrow.storage.writer import FEW_PER_ROW
+
+    # 10,000 molecules of 1 to 8 residues (FEW_PER_ROW or fewer a molecule) of 10 to 19
+    # atoms: the residue-level leaves are read a few values a row, so "auto" keeps them raw.
+    rng = np.random.default_rng(7)
+    n = 10_000
+    residues = rng.integers(1, FEW_PER_ROW + 1, n)
+    r_off = np.concatenate([[0], np.cumsum(residues)]).astype(np.int64)
+    atoms = rng.integers(10, 20, int(r_off[-1]))
+    a_off = np.concatenate([[0], np.cumsum(atoms)]).astype(np.int64)
+    codes = pa.array(rng.integers(0, 4, int(r_off[-1])).astype(np.int64))
+    x = pa.array(rng.integers(0, 5, int(a_off[-1])).astype(np.int64))
+    table = pa.table({
+        "residue_code": pa.LargeListArray.from_arrays(pa.array(r_off), codes),
+        "atom_x": pa.LargeListArray.from_arrays(
+            pa.array(r_off), pa.LargeListArray.from_arrays(pa.array(a_off), x)),
+    })  # fmt: skip
+    df = gr.from_arrow(table, schema=["molecule", "residue", "atom"])
+    gr.save(df, tmp_path / "s")
+    h = gr.open(tmp_path / "s", cache="none")
+    codecs = {n: h._store.format(n).codec for n in h.manifest.leaves}
+    assert codecs == {"_levels/residue-offsets": "raw", "_levels/atom-offsets": "raw",
+                      "residue_code/r.c-values": "raw", "atom_x/r.c.c-values": "blosc"}  # fmt: skip
+    rows = [n - 1, 0, 17, 17, 2500, 9000]
+    assert h[rows].to_dict() == df[rows].to_dict()
 
 
 def test_auto_takes_the_smaller_of_zstd_and_bit_shuffle() -> None:

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from grumpy_arrow import layout as lay
 
 __all__ = [
+    "Ranges",
     "as_union",
     "child_ranks",
     "empty_like",
@@ -41,6 +42,26 @@ def expand_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     shift = np.repeat(np.asarray(starts, dtype=np.int64) - new_off[:-1], lens)
     shift += np.arange(total, dtype=np.int64)
     return shift
+
+
+class Ranges:
+    """Ranges ``[starts[i], stops[i])`` read from several leaves of one level: their
+    bounds and their expanded positions are worked out once, on first use, for all of
+    them (the level walk of a store's random reads)."""
+
+    __slots__ = ("_positions", "hi", "lo", "starts", "stops")
+
+    def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
+        self.starts, self.stops = starts, stops
+        self.lo = int(starts.min()) if len(starts) else 0
+        self.hi = int(stops.max()) if len(stops) else 0
+        self._positions: np.ndarray | None = None
+
+    def positions(self) -> np.ndarray:
+        """Every position of the ranges, in order (int64)."""
+        if self._positions is None:
+            self._positions = expand_ranges(self.starts, self.stops - self.starts)
+        return self._positions
 
 
 def take_primitive_lists(arr: pa.Array, rows: np.ndarray) -> pa.Array | None:

@@ -100,6 +100,17 @@ class DataFrame:
         for name, column in columns.items():
             self._set(name, column)
 
+    @classmethod
+    def _of_levels(cls, columns: dict[str, GrumpyArray], schema: Schema, nrows: int,
+                   offsets: dict[int, np.ndarray]) -> DataFrame:  # fmt: skip
+        """A frame whose columns were built on ``offsets`` (level -> the level's offsets
+        array, shared by every column reaching it) by a reader that placed each column at
+        its schema level: the checks of ``__init__`` hold by construction and are not run
+        again (the store's random-row path)."""
+        out = cls.__new__(cls)
+        out._schema, out._columns, out._nrows, out._offsets = schema, columns, nrows, offsets
+        return out
+
     # -- validation -------------------------------------------------------------------
 
     def _level_name(self, k: int) -> str:

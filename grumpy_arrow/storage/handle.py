@@ -26,7 +26,7 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compute.gather import expand_ranges, offsets_from_lengths, take_rows
+from grumpy_arrow.compute.gather import Ranges, expand_ranges, offsets_from_lengths, take_rows
 from grumpy_arrow.errors import (
     ColumnNotFoundError,
     SchemaError,
@@ -162,6 +162,8 @@ class Handle:
         self._dictionaries: dict[str, pa.Array] = {}
         self._typed: set[str] = set()
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
+        self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
+        self._schema: Any = _UNSET
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -206,7 +208,9 @@ class Handle:
     @property
     def schema(self) -> Any:
         """The frame's schema (None for arrays and frames without one)."""
-        return parse_schema(self._manifest.schema)
+        if self._schema is _UNSET:
+            self._schema = parse_schema(self._manifest.schema)
+        return self._schema
 
     def _specs(self) -> list[ColumnSpec]:
         if self._columns is None:
@@ -317,6 +321,7 @@ class Handle:
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._memo = 0, {}
         out._lengths, out._typed, out._unions = self._lengths, self._typed, self._unions
+        out._chains, out._schema = self._chains, self._schema
         out._dictionaries = self._dictionaries
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
@@ -348,6 +353,9 @@ class Handle:
 
     def _take_planned(self, rows: np.ndarray, specs: list[ColumnSpec]) -> Any:
         """Rows read through the planner (the store is not resident)."""
+        chains = self._level_chains(specs)
+        if chains is not None:
+            return self._take_levels(rows, specs, chains)
         plan = _plan_rows(rows)  # worked out once for every column
         if len(rows) <= PARALLEL_ROWS or len(specs) == 1:
             # Small plans are a few dozen reads that hold the GIL between syscalls: threads
@@ -356,6 +364,74 @@ class Handle:
         else:
             nodes = list(_pool().map(lambda s: self._read_rows(s, rows, plan=plan), specs))
         return self._result(specs, nodes, len(rows))
+
+    def _level_chains(self, specs: list[ColumnSpec]) -> list[_Chain] | None:
+        """Each column as the frame's level lists above one leaf (see :class:`_Chain`),
+        when every column is such a chain at its schema level: what :meth:`_take_levels`
+        reads. None for anything else (unions, lists of a column's own, arrays of lists),
+        which the per-column planner reads. Worked out once per set of columns."""
+        key = tuple(s.name for s in specs)
+        if key in self._chains:
+            return self._chains[key]
+        shared = {lv.depth: lv.offsets for lv in self._manifest.levels}
+        schema = self.schema if self._manifest.kind == "dataframe" else None
+        chains: list[_Chain] | None = []
+        for spec in specs:
+            node: Layout = spec.layout
+            lists: list[ListLayout] = []
+            while isinstance(node, ListLayout) and node.offsets == shared.get(len(lists) + 1):
+                lists.append(node)
+                node = node.content
+            try:
+                level = schema.level_of(spec.name) if schema is not None else 0
+            except SchemaError:
+                level = -1
+            if not isinstance(node, LeafLayout) or level != len(lists):
+                chains = None
+                break
+            assert chains is not None
+            chains.append(_Chain(node, tuple(lists)))
+        self._chains[key] = chains
+        return chains
+
+    def _take_levels(self, rows: np.ndarray, specs: list[ColumnSpec], chains: list[_Chain]
+                     ) -> Any:  # fmt: skip
+        """Rows (any order, repeats allowed) of columns that are level chains: each level's
+        offsets read once for all its columns (the rows as runs in the requested order,
+        then the content ranges they point to, level by level), then one gather per leaf
+        straight into the requested order, and the frame built on the shared level
+        offsets with no second check (they are the planner's own arrays). The path of
+        random batches and ``h[i]``: a few NumPy calls per level and per leaf."""
+        depth = max(len(c.lists) for c in chains)
+        ranges = [_runs(rows) if len(rows) else (rows, rows)]
+        offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+        for d in range(1, depth + 1):
+            layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
+            level_offsets, child_starts, child_stops = self._level_ranges(layout, *ranges[d - 1])
+            offsets.append(level_offsets)
+            ranges.append((child_starts, child_stops))
+
+        spans = [Ranges(*r) for r in ranges]  # each level's bounds and positions, once
+
+        def read(chain: _Chain) -> lay.Node:
+            k = len(chain.lists)
+            starts, stops = ranges[k]
+            validity = self._validity(chain.leaf, starts, stops)
+            node: lay.Node = self._leaf(chain.leaf, starts, stops, validity, spans[k])
+            for d in range(k, 0, -1):
+                validity = self._validity(chain.lists[d - 1], *ranges[d - 1])
+                node = lay.ListNode(offsets[d], validity, node)
+            return node
+
+        if len(rows) <= PARALLEL_ROWS or len(chains) == 1:
+            nodes = [read(c) for c in chains]
+        else:
+            nodes = list(_pool().map(read, chains))
+        arrays = {s.name: GrumpyArray._wrap(n) for s, n in zip(specs, nodes, strict=True)}
+        if self._manifest.kind == "array":
+            return arrays[ARRAY_COLUMN]
+        return DataFrame._of_levels(arrays, self.schema, len(rows),
+                                    {d: offsets[d] for d in range(1, depth + 1)})  # fmt: skip
 
     def read(
         self, i: int, *, ranges: dict[str, slice] | None = None, columns: list[str] | None = None
@@ -476,6 +552,21 @@ class Handle:
             if found is not None:
                 return found  # type: ignore[return-value]
         validity = self._validity(layout, starts, stops)
+        if inner is None:
+            ranges = (validity, *self._level_ranges(layout, starts, stops))
+        else:
+            bounds = self._offsets(layout.offsets, starts, stops, self._rows_of(layout.content))
+            child_starts, child_stops, row_lengths = _cut(bounds[:1], bounds[-1:], inner)
+            ranges = (validity, offsets_from_lengths(row_lengths), child_starts, child_stops)
+        if shared:
+            self._remember(memo_key, ranges)
+        return ranges
+
+    def _level_ranges(self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """``(offsets, child_starts, child_stops)`` of the lists in row ranges ``[starts,
+        stops)`` of a list node: the result's offsets and the content range of each row
+        range (one checked gather of the offsets leaf)."""
         bounds = self._offsets(layout.offsets, starts, stops, self._rows_of(layout.content))
         lens = stops - starts
         # Offsets of each range, then the content range each one covers.
@@ -489,12 +580,7 @@ class Handle:
             keep = np.ones(len(bounds) - 1, dtype=bool)
             keep[ends[:-1] - 1] = False  # the seam between two ranges is not a row
             row_lengths = np.diff(bounds)[keep]
-        if inner is not None:
-            child_starts, child_stops, row_lengths = _cut(child_starts, child_stops, inner)
-        ranges = (validity, offsets_from_lengths(row_lengths), child_starts, child_stops)
-        if shared:
-            self._remember(memo_key, ranges)
-        return ranges
+        return offsets_from_lengths(row_lengths), child_starts, child_stops
 
     def _remember(self, key: Any, value: Any) -> None:
         if len(self._memo) > 64:  # an earlier selection's (each level is read once)
@@ -543,11 +629,12 @@ class Handle:
         starts: np.ndarray,
         stops: np.ndarray,
         validity: np.ndarray | None,
+        span: Ranges | None = None,
     ) -> lay.Leaf:
         d = dt.dtype(layout.dtype)
         mask = None if validity is None else ~validity
         if d.kind in "US" and layout.indices:
-            indices = self._gather(layout.indices, starts, stops)
+            indices = self._gather(layout.indices, starts, stops, span)
             arr = decode(indices, self._dictionary(layout), validity, self._store.url,
                          layout.indices, _locator(starts, stops))  # fmt: skip
             return lay.Leaf(arr)
@@ -574,7 +661,7 @@ class Handle:
                 arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
             return lay.Leaf(arr)
         assert layout.values is not None
-        values = self._gather(layout.values, starts, stops)
+        values = self._gather(layout.values, starts, stops, span)
         return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
 
     def _dictionary(self, layout: LeafLayout) -> pa.Array:
@@ -595,15 +682,21 @@ class Handle:
             self._dictionaries[key] = found
         return found
 
-    def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray,
+                span: Ranges | None = None) -> np.ndarray:  # fmt: skip
         """Values of ``[starts[i], stops[i])`` concatenated: one whole-array gather per
-        leaf by the store's backend, through the chunk cache."""
+        leaf by the store's backend, through the chunk cache (``span``: the same ranges,
+        with the bounds and positions the leaves of a level share)."""
         store = self._store
         length = self._manifest.leaves[name].length
-        if len(starts) and (int(stops.max()) > length or int(starts.min()) < 0):
+        if span is not None:
+            lo, hi = span.lo, span.hi
+        else:
+            lo, hi = (int(starts.min()), int(stops.max())) if len(starts) else (0, 0)
+        if hi > length or lo < 0:
             raise StoreFormatError(
-                f"{store.url}: leaf {name!r} is read from {int(starts.min())} up to "
-                f"{int(stops.max())} but commits {length} values"
+                f"{store.url}: leaf {name!r} is read from {lo} up to {hi} but commits "
+                f"{length} values"
             )
         if name not in self._typed:
             dtype = store.format(name).logical
@@ -622,7 +715,8 @@ class Handle:
             found = self._memo.get(memo_key)
             if found is not None:
                 return found
-        out = store.gather(name, starts, stops, length, self._cache, selection=self._selection_id)
+        out = store.gather(name, starts, stops, length, self._cache,
+                           selection=self._selection_id, span=span)  # fmt: skip
         if shared:
             self._remember(memo_key, out)
         return out
@@ -661,6 +755,17 @@ def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+_UNSET: Any = object()
+
+
+class _Chain(NamedTuple):
+    """A frame column read by the level walk (:meth:`Handle._take_levels`): its leaf, and
+    the list nodes above it, outermost first, each on its level's shared offsets."""
+
+    leaf: LeafLayout
+    lists: tuple[ListLayout, ...]
 
 
 class _RowPlan(NamedTuple):

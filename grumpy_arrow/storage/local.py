@@ -16,7 +16,9 @@ holds the old file keeps reading it.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import ctypes
 import errno
 import gc
 import itertools
@@ -27,7 +29,6 @@ import struct
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ __all__ = ["LocalShards", "unique_inverse", "write_doc"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
 _THREADS = min(4, os.cpu_count() or 1)
 """Threads a whole-leaf read uses: for its shards, or for the zstd frames of one shard."""
 PARALLEL_BYTES = 8 << 20
@@ -175,30 +178,34 @@ class LocalShards:
     def path(self, name: str, k: int) -> str:
         return f"{self.root}/{name}/c/{k}"
 
-    @contextlib.contextmanager
-    def borrow(self, name: str, k: int, fmt: sh.LeafFormat) -> Iterator[_Shard]:
-        path = self.path(name, k)
+    def acquire(self, name: str, k: int, fmt: sh.LeafFormat) -> _Shard:
+        """Shard file ``k`` of a leaf, opened (index read and checked) or found open, held
+        until :meth:`release` (an evicted shard closes when its last reader releases it).
+        Two plain calls, not a context manager: a random batch takes about a hundred."""
+        path = f"{self.root}/{name}/c/{k}"
         with self._lock:
             shard = self._open.get(path)
             if shard is not None:
                 self._open.move_to_end(path)
                 shard.users += 1
-        if shard is None:
-            fresh = self._load(name, k, fmt)
-            with self._lock:
-                shard = self._open.get(path)
-                if shard is None:
-                    shard = self._open[path] = fresh
-                else:
-                    fresh.close()
-                shard.users += 1
-                self._evict()
-            _balance(self)
-        try:
-            yield shard
-        finally:
-            with self._lock:
-                shard.users -= 1
+                return shard
+        fresh = self._load(name, k, fmt)
+        with self._lock:
+            shard = self._open.get(path)
+            if shard is None:
+                shard = self._open[path] = fresh
+            else:
+                fresh.close()
+            shard.users += 1
+            self._evict()
+        _balance(self)
+        return shard
+
+    def release(self, shard: _Shard) -> None:
+        """Give back a shard from :meth:`acquire`."""
+        with self._lock:
+            shard.users -= 1
+            if self._retired:
                 self._close_retired()
 
     def _evict(self) -> None:
@@ -298,22 +305,28 @@ class LocalShards:
                length: int, cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
         """Values of ``[starts[i], stops[i])`` concatenated (every range inside
         ``[0, length)``, checked by the caller)."""
-        pos = expand_ranges(starts, stops - starts)
-        if len(pos) == 0:
-            return np.zeros(0, dtype=fmt.dtype)
+        lens = stops - starts
         if fmt.codec == "raw":
+            pos = expand_ranges(starts, lens)
+            if len(pos) == 0:
+                return np.zeros(0, dtype=fmt.dtype)
             out = np.empty(len(pos), dtype=fmt.dtype)
             if all(self._gather_mapped(name, fmt, k, pos, sel, out)
                    for k, sel in _by_shard(pos, fmt.shard)):  # fmt: skip
                 return out
-        return self._gather_chunks(name, fmt, pos, length, cache)
+        if not lens.all():
+            starts, stops, lens = starts[lens > 0], stops[lens > 0], lens[lens > 0]
+        if len(starts) == 0:
+            return np.zeros(0, dtype=fmt.dtype)
+        return self._gather_chunks(name, fmt, starts, stops, lens, length, cache)
 
     def _gather_mapped(self, name: str, fmt: sh.LeafFormat, k: int, pos: np.ndarray,
                        sel: Any, out: np.ndarray) -> bool:  # fmt: skip
         """Gather ``pos[sel]`` (all in shard ``k``; ``sel`` a slice or an index array)
         from the shard's map into ``out[sel]``; False if the shard is not a regular raw
         shard (then it is read chunk by chunk)."""
-        with self.borrow(name, k, fmt) as shard:
+        shard = self.acquire(name, k, fmt)
+        try:
             if shard.flat is None:
                 return False
             local = pos[sel] - k * fmt.shard
@@ -326,6 +339,8 @@ class LocalShards:
             out[sel] = shard.flat.take(index)
             self.stats.add(len(index) * fmt.dtype.itemsize, 0)
             return True
+        finally:
+            self.release(shard)
 
     def _verify_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
                        j: np.ndarray) -> None:  # fmt: skip
@@ -342,52 +357,84 @@ class LocalShards:
         # Counted again, not decremented: two threads may verify the same chunk at once.
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
-    def _gather_chunks(self, name: str, fmt: sh.LeafFormat, pos: np.ndarray, length: int,
+    def _gather_chunks(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray,
+                       stops: np.ndarray, lens: np.ndarray, length: int,
                        cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
-        chunk_of = pos // fmt.chunk
-        if _ascending(chunk_of):
-            touched = _unique_sorted(chunk_of)
-            slot = np.cumsum(np.concatenate([[0], chunk_of[1:] != chunk_of[:-1]]))
+        """Values of the non-empty ranges ``[starts, stops)`` (``lens`` long) from the
+        inner chunks they touch. The work is per range, not per value: each range covers
+        consecutive chunks, which sit next to each other among the touched chunks
+        (sorted), so it is one run of the decoded block, found by a binary search."""
+        c = fmt.chunk
+        first = starts // c
+        count = (stops - 1) // c - first + 1
+        touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
+        if cache is None:
+            joined = self._decode_chunks(name, fmt, touched.tolist()).reshape(-1)
         else:
-            touched, slot = unique_inverse(chunk_of)
-        blocks = self.chunks(name, fmt, touched.tolist(), length, cache)
-        joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
+            blocks = self.chunks(name, fmt, touched.tolist(), length, cache)
+            joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        begins = np.searchsorted(touched, first) * c + (starts - first * c)
+        if len(begins) == 1:
+            b = int(begins[0])
+            return joined[b : b + int(lens[0])].copy()
+        return joined[expand_ranges(begins, lens)]
+
+    def _decode_chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int]) -> np.ndarray:
+        """The inner chunks ``wanted`` (sorted, distinct) of a leaf decoded into the rows
+        of one ``(len(wanted), chunk)`` block, shard by shard: the path of reads with no
+        cache (one allocation, no list of chunks)."""
+        block = np.empty((len(wanted), fmt.chunk), dtype=fmt.dtype)
+        per, i = fmt.per_shard, 0
+        while i < len(wanted):
+            k = wanted[i] // per
+            stop = bisect.bisect_left(wanted, (k + 1) * per, i)
+            shard = self.acquire(name, k, fmt)
+            try:
+                self._read_chunks(name, fmt, k, shard, [c - k * per for c in wanted[i:stop]],
+                                  block, i)  # fmt: skip
+            finally:
+                self.release(shard)
+            i = stop
+        self.stats.add(block.nbytes, len(wanted))
+        return block
 
     def chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int], length: int,
-               cache: ChunkCache | None) -> list[np.ndarray]:  # fmt: skip
-        """The decoded inner chunks ``wanted`` (sorted, distinct) of a leaf, in order.
+               cache: ChunkCache) -> list[np.ndarray]:  # fmt: skip
+        """The decoded inner chunks ``wanted`` (sorted, distinct) of a leaf, in order,
+        through the cache.
 
         The cache is asked for all of them at once; the missing ones are read shard by
         shard (one open shard, one ``pread`` per run of adjacent chunks), each verified
-        and decoded. One Python step per touched inner chunk, not per value.
+        and decoded, then put in the cache. One Python step per touched inner chunk, not
+        per value.
         """
         leaf = f"{self.root}/{name}"
         keys = [chunk_key(leaf, c, fmt.chunk, length) for c in wanted]
-        found: list[np.ndarray | None] = (
-            cache.get_many(keys) if cache is not None else [None] * len(keys)
-        )
+        found: list[np.ndarray | None] = cache.get_many(keys)
         missing = [i for i, hit in enumerate(found) if hit is None]
         if len(missing) < len(found):
             self.stats.hit(len(found) - len(missing))
         if not missing:
             return found  # type: ignore[return-value]
         fresh: list[tuple[Any, np.ndarray]] = []
-        nbytes = 0
         for k, group in itertools.groupby(missing, key=lambda i: wanted[i] // fmt.per_shard):
             items = list(group)
-            with self.borrow(name, k, fmt) as shard:
+            # A block per shard's chunks: what the cache keeps alive of it is at most the
+            # chunks one read of one shard decoded.
+            block = np.empty((len(items), fmt.chunk), dtype=fmt.dtype)
+            shard = self.acquire(name, k, fmt)
+            try:
                 # (pread, not the map: faulting in the pages of scattered chunks costs
                 # more than reading them; measured on random 32-row batches)
                 js = [wanted[i] - k * fmt.per_shard for i in items]
-                decoded = self._read_chunks(name, fmt, k, shard, js)
-                for i, values in zip(items, decoded, strict=True):
-                    found[i] = values
-                    fresh.append((keys[i], values))
-                    nbytes += values.nbytes
-        self.stats.add(nbytes, len(fresh))
-        if cache is not None:
-            cache.put_many(fresh)
+                self._read_chunks(name, fmt, k, shard, js, block, 0)
+            finally:
+                self.release(shard)
+            for i, values in zip(items, block, strict=True):
+                found[i] = values
+                fresh.append((keys[i], values))
+        self.stats.add(len(fresh) * fmt.chunk_bytes, len(fresh))
+        cache.put_many(fresh)
         return found  # type: ignore[return-value]
 
     def _decode_frames(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
@@ -440,37 +487,38 @@ class LocalShards:
         return list(blocks)
 
     def _read_chunks(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                     js: list[int]) -> list[np.ndarray]:  # fmt: skip
-        """Inner chunks ``js`` (ascending) of an open shard: runs of chunks stored next to
-        each other are read with one ``pread``."""
+                     js: list[int], block: np.ndarray, row: int) -> None:  # fmt: skip
+        """Inner chunks ``js`` (ascending) of an open shard decoded into rows ``row,
+        row + 1, ...`` of ``block`` (C order): runs of chunks stored next to each other
+        are read with one ``pread``; Blosc chunks are checked and decoded in place
+        (:func:`_blosc_into`), others through :func:`.sharding.decode_chunk`."""
         offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
         if min(sizes) < 0:
             j = js[sizes.index(min(sizes))]
             raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was never "
                                    "written, but holds committed values")  # fmt: skip
-        out: list[np.ndarray] = []
         decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
-        block = np.empty((len(js), fmt.chunk), dtype=fmt.dtype) if decode else None
-        i = 0
-        while i < len(js):
+        crc, want = _crc32c(), fmt.chunk_bytes
+        dest = block.ctypes.data + row * want
+        i, count = 0, len(js)
+        while i < count:
             stop = i + 1  # a run of chunks stored one after the other: one read
-            while stop < len(js) and offsets[stop] == offsets[stop - 1] + sizes[stop - 1]:
+            while stop < count and offsets[stop] == offsets[stop - 1] + sizes[stop - 1]:
                 stop += 1
             a, b = offsets[i], offsets[stop - 1] + sizes[stop - 1]
             data = os.pread(shard.fd, b - a, a)
             if len(data) != b - a:
                 raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {len(data)} "
                                        f"of {b - a} bytes at {a}")  # fmt: skip
-            view = memoryview(data)
+            base = _address(data) if decode is not None else 0
             for n in range(i, stop):
-                lo = offsets[n] - a
-                if block is not None and _blosc_into(view, lo, sizes[n], block, n, decode):
-                    out.append(block[n])
+                lo, size = offsets[n] - a, sizes[n]
+                if decode is not None and _blosc_into(data, base, lo, size, dest + n * want,
+                                                      want, decode, crc):  # fmt: skip
                     continue
                 where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
-                out.append(sh.decode_chunk(fmt, view[lo : lo + sizes[n]], where))
+                block[row + n] = sh.decode_chunk(fmt, memoryview(data)[lo : lo + size], where)
             i = stop
-        return out
 
     def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray:
         """The values ``[0, length)`` of a leaf: each shard read with one ``pread``, every
@@ -503,7 +551,8 @@ class LocalShards:
         lo = k * fmt.shard
         n = min(fmt.shard, len(out) - lo)
         count = -(-n // fmt.chunk)
-        with self.borrow(name, k, fmt) as shard:
+        shard = self.acquire(name, k, fmt)
+        try:
             if int(np.count_nonzero(shard.nbytes[:count] >= 0)) != count:
                 j = int(np.flatnonzero(shard.nbytes[:count] < 0)[0])
                 raise StoreFormatError(
@@ -523,6 +572,8 @@ class LocalShards:
                 out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
                 return
             self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
+        finally:
+            self.release(shard)
 
     def _read_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, count: int,
                      dest: np.ndarray) -> None:  # fmt: skip
@@ -602,11 +653,12 @@ class LocalShards:
         view = memoryview(data)
         offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
         full = len(dest) // fmt.chunk
-        block = dest[: full * fmt.chunk].reshape(full, fmt.chunk)
-        decode = sh.blosc_decoder()
+        decode, crc, want = sh.blosc_decoder(), _crc32c(), fmt.chunk_bytes
+        base, out = _address(data), dest.ctypes.data
         for j in range(count):
             a, n = offsets[j], sizes[j]
-            if j < full and decode is not None and _blosc_into(view, a, n, block, j, decode):
+            if j < full and decode is not None and _blosc_into(data, base, a, n, out + j * want,
+                                                               want, decode, crc):  # fmt: skip
                 continue
             where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
             lo = j * fmt.chunk
@@ -771,20 +823,33 @@ def _prefix_written(nbytes: np.ndarray) -> bool:
     return bool(written[:count].all())
 
 
-def _blosc_into(view: memoryview, lo: int, size: int, block: np.ndarray, n: int,
-                decode: Any) -> bool:  # fmt: skip
-    """Decode the Blosc inner chunk ``view[lo : lo + size]`` (frame and checksum) into row
-    ``n`` of ``block`` if its checksum and header check out and c-blosc decodes exactly one
-    chunk; False otherwise (then :func:`.sharding.decode_chunk` says what is wrong). The
-    few steps a random read takes per compressed chunk, with no allocation."""
-    want = block.shape[1] * block.itemsize
-    body = view[lo : lo + size - 4]
-    if size < 20 or struct.unpack_from("<III", body, 4)[::2] != (want, size - 4):
+def _blosc_into(data: bytes, base: int, lo: int, size: int, dest: int, want: int,
+                decode: Any, crc: Any) -> bool:  # fmt: skip
+    """Decode the Blosc inner chunk ``data[lo : lo + size]`` (frame and checksum; ``base``
+    the address of ``data``'s bytes) into the ``want`` bytes at address ``dest`` if its
+    checksum and header check out and c-blosc decodes exactly one chunk; False otherwise
+    (then :func:`.sharding.decode_chunk` says what is wrong). ``crc`` is
+    ``google_crc32c.value``. The few steps a read takes per compressed chunk, with no
+    NumPy call and no allocation but the checksum's slice (about 5 us a chunk, 3 of them
+    c-blosc's)."""
+    end = lo + size - 4
+    if size < 20 or struct.unpack_from("<III", data, lo + 4)[::2] != (want, size - 4):
         return False
-    if sh.crc(body) != int.from_bytes(view[lo + size - 4 : lo + size], "little"):
+    if crc(data[lo:end]) != int.from_bytes(data[end : end + 4], "little"):
         return False
-    source = np.frombuffer(body, dtype=np.uint8).ctypes.data
-    return bool(decode(source, block.ctypes.data + n * want, want, 1) == want)
+    return bool(decode(base + lo, dest, want, 1) == want)
+
+
+def _crc32c() -> Any:
+    """``google_crc32c.value`` (imported on first use)."""
+    import google_crc32c
+
+    return google_crc32c.value
+
+
+def _address(data: bytes) -> int:
+    """The address of a bytes object's buffer (for c-blosc; ``data`` must stay alive)."""
+    return int(ctypes.cast(data, ctypes.c_void_p).value or 0)  # type: ignore[arg-type]
 
 
 def _ascending(values: np.ndarray) -> bool:

@@ -25,7 +25,7 @@ import zarr.codecs
 from fsspec.implementations.local import LocalFileSystem
 from zarr.storage import FsspecStore, LocalStore
 
-from grumpy_arrow.compute.gather import expand_ranges
+from grumpy_arrow.compute.gather import Ranges, expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import decimals
 from grumpy_arrow.storage import sharding as sh
@@ -82,8 +82,9 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
     of them). Bit shuffle wins on small integers (dictionary indices: 0.14 of their bytes
     against zstd's 0.17), zstd on offsets and text.
 
-    A ``row_level`` leaf (one or a few values per outer row: a column's own values,
-    top-level offsets) with at least :data:`AUTO_SAMPLE` bytes of first values stays raw
+    A ``row_level`` leaf (a few values per outer row: a column's own values, top-level
+    offsets, and any leaf whose first batch holds at most :data:`.writer.FEW_PER_ROW`
+    values a row) with at least :data:`AUTO_SAMPLE` bytes of first values stays raw
     under ``auto``: a random row reads a few bytes of it, which compression would turn
     into decoding a whole inner chunk, and it holds a small share of a store's bytes."""
     if compressor == "none":
@@ -199,6 +200,7 @@ class LeafStore:
         self._inside: set[str] = set()
         self._unsynced: set[str] = set()
         self._selections: dict[str, tuple[Any, int]] = {}  # (last selection, count) per leaf
+        self._resident_keys: dict[tuple[str, int], Any] = {}  # cache keys of whole leaves
 
     # -- files ------------------------------------------------------------------------
 
@@ -506,8 +508,8 @@ class LeafStore:
         return self.shards if self.direct(name) else self.generic
 
     def gather(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
-               cache: ChunkCache | None = None, *, selection: Any = None
-               ) -> np.ndarray:  # fmt: skip
+               cache: ChunkCache | None = None, *, selection: Any = None,
+               span: Ranges | None = None) -> np.ndarray:  # fmt: skip
         """Values of ``[starts[i], stops[i])`` concatenated, in the order given (every
         range inside the committed ``[0, length)``).
 
@@ -519,6 +521,9 @@ class LeafStore:
         the leaf: later reads are one NumPy gather from it, with no per-shard or
         per-chunk step. It is keyed by the committed length (an append makes a new one;
         the old one ages out of the LRU like any chunk).
+
+        ``span`` (the same ranges as a :class:`.gather.Ranges`) shares their expanded
+        positions with the other leaves of a level.
         """
         fmt = self.format(name)
         if cache is not None and length * fmt.dtype.itemsize <= cache.budget // RESIDENT_SHARE:
@@ -526,7 +531,8 @@ class LeafStore:
             if whole is not None:
                 if len(starts) == 1:
                     return whole[int(starts[0]) : int(stops[0])].copy()
-                return whole[expand_ranges(starts, stops - starts)]
+                pos = span.positions() if span is not None else None
+                return whole[pos if pos is not None else expand_ranges(starts, stops - starts)]
         out = self.backend(name).gather(name, fmt, starts, stops, length, cache)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
@@ -534,7 +540,9 @@ class LeafStore:
                   ) -> np.ndarray | None:  # fmt: skip
         """The whole leaf from the cache; read into it at the leaf's
         :data:`RESIDENT_AFTER`-th selection; None before."""
-        key = (f"{self.file_path(name)}@all#{length}", -1)
+        key = self._resident_keys.get((name, length))
+        if key is None:
+            key = self._resident_keys[name, length] = (f"{self.file_path(name)}@all#{length}", -1)
         whole = cache.get(key)
         if whole is not None:
             self.stats.hit()
