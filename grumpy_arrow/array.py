@@ -206,7 +206,9 @@ class GrumpyArray:
         """Nested Python lists (None for nulls)."""
         return list(self._data.to_pylist())
 
-    def to_arrow(self, *, unions: builtins.str = "native") -> pa.Array:
+    def to_arrow(
+        self, *, unions: builtins.str = "native", dictionaries: builtins.str = "decode"
+    ) -> pa.Array:
         """The Arrow array (large_list / dense_union / leaf), zero-copy.
 
         Parameters
@@ -215,14 +217,23 @@ class GrumpyArray:
             ``"lowered"`` exports a union array as ``struct<values, is_scalar>`` (scalar rows
             as one-element lists plus flags), which Polars, DuckDB and Parquet accept and
             :func:`grumpy_arrow.from_arrow` turns back into the union.
+        dictionaries : {"decode", "keep"}
+            String leaves held dictionary-encoded (as a store's dictionary leaves are
+            read: see docs/storage.md) leave as plain strings, the type they were saved
+            with (decoded once, then kept), or with ``"keep"`` as the dictionary arrays
+            themselves (zero-copy: an int32 index per value).
         """
-        if unions == "native" or not lowering.has_union(self._data.type):
-            _check_unions(unions)
-            return self._data
         _check_unions(unions)
+        if dictionaries not in ("decode", "keep"):
+            raise ValueError(f"dictionaries must be 'decode' or 'keep', got {dictionaries!r}")
+        keep = dictionaries == "keep"
+        if unions == "native" or not lowering.has_union(self._data.type):
+            if keep or not lay.has_dictionary(self._data.type):
+                return self._data
+            return lay.to_arrow(self.node, dictionaries=False)
         values, flags = lowering.lower_node(self.node)
         assert flags is not None
-        value_arr = lay.to_arrow(values)
+        value_arr = lay.to_arrow(values, dictionaries=keep)
         fields = [
             pa.field("values", value_arr.type, metadata={LOWERED_KEY: b"union"}),
             pa.field("is_scalar", lay.to_arrow(flags).type),
@@ -322,7 +333,7 @@ class GrumpyArray:
         try:
             return self.to_arrow(unions="lowered")
         except LayoutError:
-            return self._data
+            return self.to_arrow()
 
     def __repr__(self) -> str:
         return f"<GrumpyArray {preview(self.node)} type={self.type!r}>"

@@ -17,6 +17,7 @@ compact, so kernels never deal with Arrow slice offsets. :func:`from_arrow` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +36,7 @@ __all__ = [
     "canonical_type",
     "describe",
     "from_arrow",
+    "has_dictionary",
     "is_list_type",
     "is_valid_mask",
     "lengths",
@@ -47,14 +49,49 @@ __all__ = [
 UNION_FIELDS = ("scalar", "list")
 
 
-@dataclass(frozen=True, eq=False)
 class Leaf:
-    """Flat values (an Arrow array of a leaf dtype)."""
+    """Flat values (an Arrow array of a leaf dtype).
 
-    values: pa.Array
+    A string or binary leaf may be **dictionary-encoded**: built from a
+    ``pa.DictionaryArray`` (as a store's dictionary leaves are read), it keeps that array
+    as ``encoded`` (one small index per value, the distinct strings once), and
+    :func:`to_arrow`, so every export, gives it as it is. ``values`` is the decoded array,
+    worked out on first use and kept: compute sees plain strings and needs no case of its
+    own. Dictionaries of other value types are decoded at once.
+    """
+
+    __slots__ = ("_values", "encoded")
+
+    def __init__(self, values: pa.Array) -> None:
+        self.encoded: pa.DictionaryArray | None = None
+        self._values: pa.Array | None = values
+        if pa.types.is_dictionary(values.type):
+            value_type = values.type.value_type
+            if _is_text(value_type):
+                self.encoded, self._values = values, None
+            else:
+                self._values = values.dictionary_decode()
+
+    @property
+    def values(self) -> pa.Array:
+        """The values, decoded if the leaf is dictionary-encoded (once; then kept)."""
+        found = self._values
+        if found is None:
+            assert self.encoded is not None
+            # Two threads may decode at once: each gets equal arrays, one is kept.
+            found = self._values = self.encoded.dictionary_decode()
+        return found
+
+    @property
+    def arrow(self) -> pa.Array:
+        """The leaf as exported: the dictionary array when encoded, else the values."""
+        return self.encoded if self.encoded is not None else self.values
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.arrow)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Leaf, (self.arrow,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +119,11 @@ class UnionNode:
 
 
 Node = Leaf | ListNode | UnionNode
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ)
+                or pa.types.is_binary(typ) or pa.types.is_large_binary(typ))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,11 +197,14 @@ def arrow_depth(typ: pa.DataType) -> int:
 
 
 def arrow_leaf_type(typ: pa.DataType) -> pa.DataType:
-    """The Arrow type at the bottom of a list-chain / union type."""
+    """The Arrow type at the bottom of a list-chain / union type (a dictionary's value
+    type for dictionary-encoded leaves)."""
     if is_list_type(typ):
         return arrow_leaf_type(typ.value_type)
     if pa.types.is_union(typ):
         return arrow_leaf_type(typ.field(0).type)
+    if pa.types.is_dictionary(typ):
+        return typ.value_type
     return typ
 
 
@@ -169,7 +214,7 @@ def describe(typ: pa.DataType) -> str:
         return f"var * {describe(typ.value_type)}"
     if pa.types.is_union(typ):
         return f"union[{describe(typ.field(0).type)}, {describe(typ.field(1).type)}]"
-    return dt.from_arrow_type(typ).name
+    return dt.from_arrow_type(arrow_leaf_type(typ)).name
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,9 +241,7 @@ def from_arrow(arr: pa.Array) -> Node:
         return _list_from_arrow(arr)
     if pa.types.is_union(typ):
         return _union_from_arrow(arr)
-    if pa.types.is_dictionary(typ):
-        return Leaf(arr.dictionary_decode())
-    return Leaf(arr)
+    return Leaf(arr)  # a dictionary of strings stays encoded (see Leaf)
 
 
 def _list_from_arrow(arr: pa.Array) -> ListNode:
@@ -251,12 +294,22 @@ def _validity_buffer(validity: np.ndarray | None) -> pa.Buffer | None:
     return pa.py_buffer(np.packbits(validity, bitorder="little"))
 
 
-def to_arrow(node: Node) -> pa.Array:
-    """Assemble an Arrow array from nodes without copying values."""
+def has_dictionary(typ: pa.DataType) -> bool:
+    """Whether a list-chain / union type holds a dictionary-encoded leaf."""
+    if is_list_type(typ):
+        return has_dictionary(typ.value_type)
+    if pa.types.is_union(typ):
+        return has_dictionary(typ.field(0).type) or has_dictionary(typ.field(1).type)
+    return bool(pa.types.is_dictionary(typ))
+
+
+def to_arrow(node: Node, *, dictionaries: bool = True) -> pa.Array:
+    """Assemble an Arrow array from nodes without copying values (dictionary-encoded
+    leaves as dictionary arrays, or decoded with ``dictionaries=False``)."""
     if isinstance(node, Leaf):
-        return node.values
+        return node.arrow if dictionaries else node.values
     if isinstance(node, ListNode):
-        content = to_arrow(node.content)
+        content = to_arrow(node.content, dictionaries=dictionaries)
         offsets = np.ascontiguousarray(node.offsets, dtype=np.int64)
         return pa.Array.from_buffers(
             list_of(content.type),
@@ -264,7 +317,8 @@ def to_arrow(node: Node) -> pa.Array:
             [_validity_buffer(node.validity), pa.py_buffer(offsets)],
             children=[content],
         )
-    scalars, lists = to_arrow(node.scalars), to_arrow(node.lists)
+    scalars = to_arrow(node.scalars, dictionaries=dictionaries)
+    lists = to_arrow(node.lists, dictionaries=dictionaries)
     is_list = node.type_ids.astype(bool)
     value_offsets = np.where(is_list, np.cumsum(is_list) - 1, np.cumsum(~is_list) - 1)
     return pa.UnionArray.from_dense(

@@ -502,6 +502,64 @@ def test_dictionaries_grow_on_append_and_keep_their_indices(tmp_path: Path) -> N
     assert gr.Handle(path, rows=400).load()["m_el"].to_list() == first
 
 
+def _encoded_leaf(arr: gr.GrumpyArray) -> Any:
+    node = arr.node
+    while not hasattr(node, "encoded"):
+        node = node.content
+    return node.encoded
+
+
+@pytest.mark.parametrize("cache", ["chunks", "none"])
+def test_dictionary_leaves_stay_encoded_in_memory(cache: str, tmp_path: Path) -> None:
+    import pickle
+
+    import pyarrow as pa
+
+    path = tmp_path / "s"
+    df = molecules(800, seed=4)
+    gr.save(df, path)
+    h = gr.open(path, cache=cache)
+    rows = [799, 3, 3, 400, 0]
+    for got, want in ((h[rows], df[rows]), (gr.load(path), df)):
+        el = got["atom_el"]
+        enc = _encoded_leaf(el)
+        assert enc.type == pa.dictionary(pa.int32(), pa.string())  # the width it was saved with
+        assert enc.dictionary.to_pylist() == ["C", "H", "O", "N", "S"]
+        assert str(el.dtype) == "string" and el.type == want["atom_el"].type
+        # Exports give the saved type by default (equal tables), the codes on request.
+        assert got.to_arrow().equals(want.to_arrow())
+        kept = el.to_arrow(dictionaries="keep")
+        assert kept.type == pa.large_list(enc.type)
+        assert kept.to_pylist() == want["atom_el"].to_list()
+        table = got.to_arrow(dictionaries="keep")
+        assert table.schema.field("atom_el").type == kept.type
+        assert table.schema.field("mol_id").type == pa.int64()
+        # Compute sees the strings.
+        assert (el == "O").to_list() == (want["atom_el"] == "O").to_list()
+        assert el.unique().to_list() == want["atom_el"].unique().to_list()
+        back = pickle.loads(pickle.dumps(el))
+        assert _encoded_leaf(back).equals(enc) and back.to_list() == el.to_list()
+    with pytest.raises(ValueError, match="dictionaries must be 'decode' or 'keep', got 'x'"):
+        gr.load(path).to_arrow(dictionaries="x")
+    # A loaded (encoded) frame appends like any other and reads back exactly.
+    gr.append(gr.load(path)[10:20], path)
+    assert gr.load(path)[800:].to_dict() == df[10:20].to_dict()
+
+
+def test_only_text_dictionaries_stay_encoded() -> None:
+    import pyarrow as pa
+
+    from grumpy_arrow import layout as lay
+
+    ints = lay.Leaf(pa.array([7, 8, 7]).dictionary_encode())
+    assert ints.encoded is None and ints.values.to_pylist() == [7, 8, 7]
+    words = lay.Leaf(pa.array(["a", None, "a"]).dictionary_encode())
+    assert words.encoded is not None and len(words) == 3
+    assert words.values.to_pylist() == ["a", None, "a"]
+    assert lay.to_arrow(words).type == pa.dictionary(pa.int32(), pa.string())
+    assert lay.to_arrow(words, dictionaries=False).type == pa.string()
+
+
 def test_an_index_outside_the_dictionary_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s"
     gr.save(gr.dataframe({"m_el": ["C", "H"] * 200}, schema=["m"]), path, compressor="none")

@@ -463,7 +463,7 @@ class DataFrame:
         """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds."""
         return {name: col.to_list() for name, col in self._columns.items()}
 
-    def to_arrow(self, *, unions: str = "native") -> pa.Table:
+    def to_arrow(self, *, unions: str = "native", dictionaries: str = "decode") -> pa.Table:
         """A ``pa.Table`` (zero-copy); schema and levels are kept in the metadata.
 
         Parameters
@@ -472,9 +472,15 @@ class DataFrame:
             ``"lowered"`` writes each union column ``c`` as a list column ``c`` (scalar rows
             as one-element lists) plus a boolean ``c__is_scalar`` column, the form Polars,
             DuckDB and Parquet accept; :func:`grumpy_arrow.from_arrow` restores the union.
+        dictionaries : {"decode", "keep"}
+            Dictionary-encoded string columns (a store's, as read) leave as plain strings,
+            or with ``"keep"`` as dictionary arrays (see :meth:`GrumpyArray.to_arrow`).
         """
         if unions not in ("native", "lowered", "auto"):
             raise ValueError(f"unions must be 'native' or 'lowered', got {unions!r}")
+        if dictionaries not in ("decode", "keep"):
+            raise ValueError(f"dictionaries must be 'decode' or 'keep', got {dictionaries!r}")
+        keep = dictionaries == "keep"
         fields, arrays = [], []
         for name, col in self._columns.items():
             meta = {}
@@ -482,7 +488,7 @@ class DataFrame:
                 meta[LEVEL_KEY] = self._level_name(self._schema.level_of(name)).encode()
             flags = None
             node = col.node
-            if unions != "native" and lowering.has_union(col.to_arrow().type):
+            if unions != "native" and lowering.has_union(col.to_arrow(dictionaries="keep").type):
                 try:
                     node, flags = lowering.lower_node(node)
                 except LayoutError:
@@ -491,7 +497,7 @@ class DataFrame:
                     node, flags = col.node, None  # "auto": a union in a union leaves native
                 if flags is not None:
                     meta[UNION_KEY] = (name + lowering.FLAG_SUFFIX).encode()
-            arr = lay.to_arrow(node)
+            arr = lay.to_arrow(node, dictionaries=keep)
             fields.append(pa.field(name, arr.type, metadata=meta or None))
             arrays.append(arr)
             if flags is not None:

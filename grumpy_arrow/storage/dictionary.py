@@ -94,10 +94,10 @@ def decode(
     locate: ck.Locate = ck._same,
 ) -> pa.Array:
     """The values at ``indices`` (checked to lie inside the dictionary; ``locate`` maps a
-    position to the leaf's) as a plain array of the dictionary's type, null where
-    ``validity`` is false."""
+    position to the leaf's) as a ``pa.DictionaryArray`` (int32 indices) over
+    ``dictionary``, null where ``validity`` is false: the strings are not copied out
+    (a take of 16K short strings costs about 130 us; the dictionary array 15)."""
     ck.check_indices(indices, len(dictionary), where, leaf, locate)
-    out = dictionary.take(pa.array(indices, type=pa.int32()))
-    if validity is not None:
-        out = pc.if_else(pa.array(validity), out, pa.scalar(None, out.type))
-    return out
+    mask = None if validity is None else ~np.asarray(validity, dtype=bool)
+    codes = pa.array(np.asarray(indices, dtype=np.int32), mask=mask)
+    return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)
