@@ -706,7 +706,13 @@ def test_unique_inverse_is_np_unique(values: list[int]) -> None:
 
 
 def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
-    df = _row_and_item_frame(20_000)
+    base = _row_and_item_frame(20_000)
+    codes = base["item_code"]
+    # Three leaves of the item level: two of one geometry (one read plan, shared), one
+    # of another (float32: twice the values per chunk and shard).
+    df = gr.dataframe({"row_id": base["row_id"], "item_code": codes, "item_twice": codes * 2,
+                       "item_half": (codes / 2).astype("float32")},
+                      schema=["row", "item"])  # fmt: skip
     for compressor in ("none", "zstd"):
         gr.save(df, tmp_path / compressor, compressor=compressor, chunk_size=256, shard_size=1024)
         h = gr.open(tmp_path / compressor, cache="none")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,13 +51,15 @@ class Ranges:
     bounds and their expanded positions are worked out once, on first use, for all of
     them (the level walk of a store's random reads)."""
 
-    __slots__ = ("_positions", "hi", "lo", "starts", "stops")
+    __slots__ = ("_positions", "hi", "lo", "memo", "starts", "stops")
 
     def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
         self.starts, self.stops = starts, stops
         self.lo = int(starts.min()) if len(starts) else 0
         self.hi = int(stops.max()) if len(stops) else 0
         self._positions: np.ndarray | None = None
+        self.memo: dict[Any, Any] = {}
+        """What readers work out once for all the leaves of the level (read plans)."""
 
     def positions(self) -> np.ndarray:
         """Every position of the ranges, in order (int64)."""

@@ -533,7 +533,7 @@ class LeafStore:
                     return whole[int(starts[0]) : int(stops[0])].copy()
                 pos = span.positions() if span is not None else None
                 return whole[pos if pos is not None else expand_ranges(starts, stops - starts)]
-        out = self.backend(name).gather(name, fmt, starts, stops, length, cache)
+        out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
     def _resident(self, name: str, length: int, cache: ChunkCache, selection: Any
@@ -616,7 +616,8 @@ class LeafBackend(Protocol):
     local reader) and :class:`ZarrLeaves` (zarr-python, any fsspec store)."""
 
     def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
-               length: int, cache: ChunkCache | None) -> np.ndarray: ...  # fmt: skip
+               length: int, cache: ChunkCache | None, span: Ranges | None = None
+               ) -> np.ndarray: ...  # fmt: skip
 
     def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray: ...
 
@@ -630,8 +631,9 @@ class ZarrLeaves:
         self._store = weakref.proxy(store)
 
     def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
-               length: int, cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
-        pos = expand_ranges(starts, stops - starts)
+               length: int, cache: ChunkCache | None, span: Ranges | None = None
+               ) -> np.ndarray:  # fmt: skip
+        pos = span.positions() if span is not None else expand_ranges(starts, stops - starts)
         if len(pos) == 0:
             return np.zeros(0, dtype=fmt.dtype)
         chunk_of = pos // fmt.chunk
