@@ -16,8 +16,7 @@ compact, so kernels never deal with Arrow slice offsets. :func:`from_arrow` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -49,49 +48,43 @@ __all__ = [
 UNION_FIELDS = ("scalar", "list")
 
 
+@dataclass(frozen=True, eq=False)
 class Leaf:
     """Flat values (an Arrow array of a leaf dtype).
 
     A string or binary leaf may be **dictionary-encoded**: built from a
     ``pa.DictionaryArray`` (as a store's dictionary leaves are read), it keeps that array
-    as ``encoded`` (one small index per value, the distinct strings once), and
-    :func:`to_arrow`, so every export, gives it as it is. ``values`` is the decoded array,
-    worked out on first use and kept: compute sees plain strings and needs no case of its
-    own. Dictionaries of other value types are decoded at once.
+    (one small index per value, the distinct strings once), and :func:`to_arrow` gives it
+    as it is. ``values`` is the decoded array, worked out on first use and kept: compute
+    sees plain strings and needs no case of its own. Dictionaries of other value types
+    are decoded at once.
     """
 
-    __slots__ = ("_values", "encoded")
+    arrow: pa.Array
+    """The leaf as built and exported: the values, or the dictionary array."""
+    _decoded: list[pa.Array] = field(default_factory=list, init=False, repr=False)
 
-    def __init__(self, values: pa.Array) -> None:
-        self.encoded: pa.DictionaryArray | None = None
-        self._values: pa.Array | None = values
-        if pa.types.is_dictionary(values.type):
-            value_type = values.type.value_type
-            if _is_text(value_type):
-                self.encoded, self._values = values, None
-            else:
-                self._values = values.dictionary_decode()
+    def __post_init__(self) -> None:
+        typ = self.arrow.type
+        if pa.types.is_dictionary(typ) and not _is_text(typ.value_type):
+            object.__setattr__(self, "arrow", self.arrow.dictionary_decode())
+
+    @property
+    def encoded(self) -> pa.DictionaryArray | None:
+        """The dictionary array of a dictionary-encoded leaf, else None."""
+        return self.arrow if pa.types.is_dictionary(self.arrow.type) else None
 
     @property
     def values(self) -> pa.Array:
         """The values, decoded if the leaf is dictionary-encoded (once; then kept)."""
-        found = self._values
-        if found is None:
-            assert self.encoded is not None
-            # Two threads may decode at once: each gets equal arrays, one is kept.
-            found = self._values = self.encoded.dictionary_decode()
-        return found
-
-    @property
-    def arrow(self) -> pa.Array:
-        """The leaf as exported: the dictionary array when encoded, else the values."""
-        return self.encoded if self.encoded is not None else self.values
+        if not pa.types.is_dictionary(self.arrow.type):
+            return self.arrow
+        if not self._decoded:  # two threads may decode at once: both get equal arrays
+            self._decoded.append(self.arrow.dictionary_decode())
+        return self._decoded[0]
 
     def __len__(self) -> int:
         return len(self.arrow)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Leaf, (self.arrow,))
 
 
 @dataclass(frozen=True, eq=False)
