@@ -449,7 +449,7 @@ def test_blosc_through_ctypes_matches_numcodecs(monkeypatch: pytest.MonkeyPatch)
     assert decoded.tolist() == ints[: fmt.chunk].tolist()
 
 
-@pytest.mark.parametrize("read", ["row", "load"])
+@pytest.mark.parametrize("read", ["row", "rows", "load"])
 def test_a_damaged_blosc_frame_in_a_store_is_named(tmp_path: Path, read: str) -> None:
     """A frame whose checksum holds but whose header lies is refused by random reads and
     whole-leaf reads alike (the fast paths fall back to the checked decoder)."""
@@ -468,6 +468,8 @@ def test_a_damaged_blosc_frame_in_a_store_is_named(tmp_path: Path, read: str) ->
     with pytest.raises(StoreFormatError, match=want):
         if read == "row":
             gr.open(path, cache="none")[fmt.chunk // 10 + 1]  # a row in chunk 1
+        elif read == "rows":  # chunks 0 to 2, read as one run of adjacent chunks
+            gr.open(path, cache="none")[0 : 2 * fmt.chunk // 10 + 5]
         else:
             gr.load(path)
     # The rows of chunk 0 still read.

@@ -516,11 +516,18 @@ class LocalShards:
             if len(data) != b - a:
                 raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {len(data)} "
                                        f"of {b - a} bytes at {a}")  # fmt: skip
-            base = _address(data) if decode is not None else 0
+            # (a run of one chunk, the usual case, hands c-blosc the bytes object itself:
+            # ctypes passes its buffer, with no address to work out)
+            base = _address(data) if decode is not None and stop > i + 1 else data
             for n in range(i, stop):
                 lo, size = offsets[n] - a, sizes[n]
-                if decode is not None and _blosc_into(data, base, lo, size, dest + n * want,
-                                                      want, decode, crc):  # fmt: skip
+                # _blosc_into, inlined: a call less per chunk (about 10 % of a chunk's cost)
+                end = lo + size - 4
+                if (decode is not None and size >= 20
+                        and _HEADER(data, lo + 4)[::2] == (want, size - 4)
+                        and crc(data[lo:end]) == _TRAILER(data, end)[0]
+                        and decode(base + lo if lo else base, dest + n * want, want, 1) == want
+                        ):  # fmt: skip
                     continue
                 where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
                 block[row + n] = sh.decode_chunk(fmt, memoryview(data)[lo : lo + size], where)
@@ -829,6 +836,10 @@ def _prefix_written(nbytes: np.ndarray) -> bool:
     return bool(written[:count].all())
 
 
+_HEADER = struct.Struct("<III").unpack_from  # a Blosc frame's sizes: raw, block, compressed
+_TRAILER = struct.Struct("<I").unpack_from  # a chunk's crc32c
+
+
 def _blosc_into(data: bytes, base: int, lo: int, size: int, dest: int, want: int,
                 decode: Any, crc: Any) -> bool:  # fmt: skip
     """Decode the Blosc inner chunk ``data[lo : lo + size]`` (frame and checksum; ``base``
@@ -839,9 +850,9 @@ def _blosc_into(data: bytes, base: int, lo: int, size: int, dest: int, want: int
     NumPy call and no allocation but the checksum's slice (about 5 us a chunk, 3 of them
     c-blosc's)."""
     end = lo + size - 4
-    if size < 20 or struct.unpack_from("<III", data, lo + 4)[::2] != (want, size - 4):
+    if size < 20 or _HEADER(data, lo + 4)[::2] != (want, size - 4):
         return False
-    if crc(data[lo:end]) != int.from_bytes(data[end : end + 4], "little"):
+    if crc(data[lo:end]) != _TRAILER(data, end)[0]:
         return False
     return bool(decode(base + lo, dest, want, 1) == want)
 
