@@ -403,23 +403,25 @@ class Handle:
         offsets with no second check (they are the planner's own arrays). The path of
         random batches and ``h[i]``: a few NumPy calls per level and per leaf."""
         depth = max(len(c.lists) for c in chains)
-        ranges = [_runs(rows) if len(rows) else (rows, rows)]
+        # Each level's ranges, with their bounds and positions worked out once.
+        spans = [Ranges(*(_runs(rows) if len(rows) else (rows, rows)))]
         offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         for d in range(1, depth + 1):
             layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
-            level_offsets, child_starts, child_stops = self._level_ranges(layout, *ranges[d - 1])
+            up = spans[d - 1]
+            level_offsets, child_starts, child_stops = self._level_ranges(layout, up.starts,
+                                                                          up.stops)  # fmt: skip
             offsets.append(level_offsets)
-            ranges.append((child_starts, child_stops))
-
-        spans = [Ranges(*r) for r in ranges]  # each level's bounds and positions, once
+            spans.append(Ranges(child_starts, child_stops))
 
         def read(chain: _Chain) -> lay.Node:
             k = len(chain.lists)
-            starts, stops = ranges[k]
-            validity = self._validity(chain.leaf, starts, stops)
-            node: lay.Node = self._leaf(chain.leaf, starts, stops, validity, spans[k])
+            span = spans[k]
+            validity = self._validity(chain.leaf, span.starts, span.stops)
+            node: lay.Node = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
             for d in range(k, 0, -1):
-                validity = self._validity(chain.lists[d - 1], *ranges[d - 1])
+                up = spans[d - 1]
+                validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
                 node = lay.ListNode(offsets[d], validity, node)
             return node
 

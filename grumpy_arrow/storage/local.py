@@ -182,7 +182,7 @@ class LocalShards:
         """Shard file ``k`` of a leaf, opened (index read and checked) or found open, held
         until :meth:`release` (an evicted shard closes when its last reader releases it).
         Two plain calls, not a context manager: a random batch takes about a hundred."""
-        path = f"{self.root}/{name}/c/{k}"
+        path = self.path(name, k)
         with self._lock:
             shard = self._open.get(path)
             if shard is not None:
@@ -521,13 +521,8 @@ class LocalShards:
             base = _address(data) if decode is not None and stop > i + 1 else data
             for n in range(i, stop):
                 lo, size = offsets[n] - a, sizes[n]
-                # _blosc_into, inlined: a call less per chunk (about 10 % of a chunk's cost)
-                end = lo + size - 4
-                if (decode is not None and size >= 20
-                        and _HEADER(data, lo + 4)[::2] == (want, size - 4)
-                        and crc(data[lo:end]) == _TRAILER(data, end)[0]
-                        and decode(base + lo if lo else base, dest + n * want, want, 1) == want
-                        ):  # fmt: skip
+                if decode is not None and _blosc_into(data, base, lo, size, dest + n * want,
+                                                      want, decode, crc):  # fmt: skip
                     continue
                 where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
                 block[row + n] = sh.decode_chunk(fmt, memoryview(data)[lo : lo + size], where)
@@ -840,10 +835,11 @@ _HEADER = struct.Struct("<III").unpack_from  # a Blosc frame's sizes: raw, block
 _TRAILER = struct.Struct("<I").unpack_from  # a chunk's crc32c
 
 
-def _blosc_into(data: bytes, base: int, lo: int, size: int, dest: int, want: int,
+def _blosc_into(data: bytes, base: int | bytes, lo: int, size: int, dest: int, want: int,
                 decode: Any, crc: Any) -> bool:  # fmt: skip
     """Decode the Blosc inner chunk ``data[lo : lo + size]`` (frame and checksum; ``base``
-    the address of ``data``'s bytes) into the ``want`` bytes at address ``dest`` if its
+    the address of ``data``'s bytes, or ``data`` itself when ``lo`` is 0: ctypes passes
+    its buffer) into the ``want`` bytes at address ``dest`` if its
     checksum and header check out and c-blosc decodes exactly one chunk; False otherwise
     (then :func:`.sharding.decode_chunk` says what is wrong). ``crc`` is
     ``google_crc32c.value``. The few steps a read takes per compressed chunk, with no
@@ -854,7 +850,8 @@ def _blosc_into(data: bytes, base: int, lo: int, size: int, dest: int, want: int
         return False
     if crc(data[lo:end]) != _TRAILER(data, end)[0]:
         return False
-    return bool(decode(base + lo, dest, want, 1) == want)
+    source = base if isinstance(base, bytes) else base + lo
+    return bool(decode(source, dest, want, 1) == want)
 
 
 def _crc32c() -> Any:

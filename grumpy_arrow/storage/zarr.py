@@ -531,8 +531,10 @@ class LeafStore:
             if whole is not None:
                 if len(starts) == 1:
                     return whole[int(starts[0]) : int(stops[0])].copy()
-                pos = span.positions() if span is not None else None
-                return whole[pos if pos is not None else expand_ranges(starts, stops - starts)]
+                pos = (
+                    span.positions() if span is not None else expand_ranges(starts, stops - starts)
+                )
+                return whole[pos]
         out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
