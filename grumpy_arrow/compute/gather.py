@@ -46,18 +46,26 @@ def expand_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return shift
 
 
+LONG_RANGES = 256
+"""Ranges of at least this many values on average are copied as slices (see
+:meth:`Ranges.take_from`; measured on 32 ranges of ~500 float32: 11 us as slices, 18 us
+as a gather plus 23 us to expand the positions)."""
+
+
 class Ranges:
     """Ranges ``[starts[i], stops[i])`` read from several leaves of one level: their
     bounds and their expanded positions are worked out once, on first use, for all of
     them (the level walk of a store's random reads)."""
 
-    __slots__ = ("_positions", "hi", "lo", "memo", "starts", "stops")
+    __slots__ = ("_pairs", "_positions", "hi", "lo", "memo", "starts", "stops", "total")
 
     def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
         self.starts, self.stops = starts, stops
         self.lo = int(starts.min()) if len(starts) else 0
         self.hi = int(stops.max()) if len(stops) else 0
+        self.total = int((stops - starts).sum()) if len(starts) else 0
         self._positions: np.ndarray | None = None
+        self._pairs: list[tuple[int, int]] | None = None
         self.memo: dict[Any, Any] = {}
         """What readers work out once for all the leaves of the level (read plans)."""
 
@@ -66,6 +74,19 @@ class Ranges:
         if self._positions is None:
             self._positions = expand_ranges(self.starts, self.stops - self.starts)
         return self._positions
+
+    def take_from(self, values: np.ndarray) -> np.ndarray:
+        """The values of the ranges from a whole array, in order (a copy): slices
+        concatenated when the ranges are long (a few hundred values on average, where
+        that costs about half of a gather of the expanded positions), else one gather."""
+        n = len(self.starts)
+        if n <= 1:
+            return values[self.lo : self.hi].copy()  # (lo = hi = 0 for no range)
+        if self.total >= LONG_RANGES * n:
+            if self._pairs is None:
+                self._pairs = list(zip(self.starts.tolist(), self.stops.tolist(), strict=True))
+            return np.concatenate([values[a:b] for a, b in self._pairs])
+        return values[self.positions()]
 
 
 def take_primitive_lists(arr: pa.Array, rows: np.ndarray) -> pa.Array | None:

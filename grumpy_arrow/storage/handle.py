@@ -17,6 +17,8 @@ The read path has three parts:
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -38,7 +40,7 @@ from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import _check_utf8
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
-from grumpy_arrow.storage.dictionary import decode, strings
+from grumpy_arrow.storage.dictionary import decode, encoded, strings
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
@@ -161,6 +163,9 @@ class Handle:
         self._lengths: dict[str, int] | None = None
         self._dictionaries: dict[str, pa.Array] = {}
         self._typed: set[str] = set()
+        # Resident leaves (see _trusted) already checked whole, by leaf: the array itself,
+        # so a leaf read into the cache again (after eviction) is checked again.
+        self._checked: weakref.WeakValueDictionary[str, np.ndarray] = weakref.WeakValueDictionary()
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
         self._schema: Any = _UNSET
@@ -321,6 +326,7 @@ class Handle:
         out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
         out._selection_id, out._memo = 0, {}
         out._lengths, out._typed, out._unions = self._lengths, self._typed, self._unions
+        out._checked = self._checked
         out._chains, out._schema = self._chains, self._schema
         out._dictionaries = self._dictionaries
         for c in columns:
@@ -409,6 +415,14 @@ class Handle:
         for d in range(1, depth + 1):
             layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
             up = spans[d - 1]
+            whole = self._trusted_offsets(layout.offsets, self._rows_of(layout.content))
+            if whole is not None:
+                # A resident offsets leaf, checked whole once: three gathers, no checks.
+                pos = up.positions()
+                begins = whole[pos]
+                offsets.append(offsets_from_lengths(whole[pos + 1] - begins))
+                spans.append(Ranges(whole[up.starts], whole[up.stops]))
+                continue
             level_offsets, child_starts, child_stops = self._level_ranges(layout, up.starts,
                                                                           up.stops)  # fmt: skip
             offsets.append(level_offsets)
@@ -636,21 +650,32 @@ class Handle:
         d = dt.dtype(layout.dtype)
         mask = None if validity is None else ~validity
         if d.kind in "US" and layout.indices:
+            dictionary = self._dictionary(layout)
+            whole = None if span is None else self._trusted_indices(layout.indices, dictionary)
+            if span is not None and whole is not None:
+                return lay.Leaf(encoded(span.take_from(whole), dictionary, validity))
             indices = self._gather(layout.indices, starts, stops, span)
-            arr = decode(indices, self._dictionary(layout), validity, self._store.url,
+            arr = decode(indices, dictionary, validity, self._store.url,
                          layout.indices, _locator(starts, stops))  # fmt: skip
             return lay.Leaf(arr)
         if d.kind in "US":
             offsets_name, data_name = layout.text_leaves()
             data_length = self._manifest.leaves[data_name].length
-            bounds = self._offsets(offsets_name, starts, stops, data_length)
-            lens = stops - starts
-            ends = np.cumsum(lens + 1)
-            begins = ends - lens - 1
-            keep = np.ones(len(bounds), dtype=bool)
-            keep[begins[1:]] = False
-            data = self._gather(data_name, bounds[begins], bounds[ends - 1])
-            sizes = np.diff(bounds)[keep[1:]] if len(bounds) > 1 else np.zeros(0, np.int64)
+            whole = None if span is None else self._trusted_offsets(offsets_name, data_length)
+            if span is not None and whole is not None:
+                pos = span.positions()
+                first = whole[pos]
+                sizes = whole[pos + 1] - first
+                data = self._gather(data_name, whole[span.starts], whole[span.stops])
+            else:
+                bounds = self._offsets(offsets_name, starts, stops, data_length)
+                lens = stops - starts
+                ends = np.cumsum(lens + 1)
+                begins = ends - lens - 1
+                keep = np.ones(len(bounds), dtype=bool)
+                keep[begins[1:]] = False
+                data = self._gather(data_name, bounds[begins], bounds[ends - 1])
+                sizes = np.diff(bounds)[keep[1:]] if len(bounds) > 1 else np.zeros(0, np.int64)
             offsets = offsets_from_lengths(sizes)
             typ = pa.large_string() if d.kind == "U" else pa.large_binary()
             bufs = [
@@ -684,6 +709,46 @@ class Handle:
             self._dictionaries[key] = found
         return found
 
+    def _check_typed(self, name: str) -> None:
+        """The leaf's stored dtype and length agree with the manifest (once per leaf)."""
+        store = self._store
+        length = self._manifest.leaves[name].length
+        dtype = store.format(name).logical
+        ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
+        shape = store.leaf_length(name)
+        if shape < length:
+            raise StoreFormatError(
+                f"{store.url}: leaf {name!r} has {shape} values (positions {shape} on are "
+                f"missing); the manifest commits {length}"
+            )
+        self._typed.add(name)
+
+    def _trusted(self, name: str, check: Callable[[np.ndarray], None]) -> np.ndarray | None:
+        """The leaf's resident form (:meth:`.zarr.LeafStore.resident`), checked whole by
+        ``check`` the first time this array is seen, so reads from it need no check per
+        selection; None while the leaf is not resident (cache off, too large for it, or
+        not selected often enough yet)."""
+        if self._cache is None:
+            return None
+        if name not in self._typed:
+            self._check_typed(name)
+        length = self._manifest.leaves[name].length
+        whole = self._store.resident(name, length, self._cache, self._selection_id)
+        if whole is not None and self._checked.get(name) is not whole:
+            check(whole)
+            self._checked[name] = whole
+        return whole
+
+    def _trusted_offsets(self, name: str, content: int) -> np.ndarray | None:
+        """:meth:`_trusted` of an offsets leaf over ``content`` entries."""
+        url = self._store.url
+        return self._trusted(name, lambda whole: ck.check_offsets(whole, content, url, name))
+
+    def _trusted_indices(self, name: str, dictionary: pa.Array) -> np.ndarray | None:
+        """:meth:`_trusted` of a dictionary's indices leaf."""
+        url, size = self._store.url, len(dictionary)
+        return self._trusted(name, lambda whole: ck.check_indices(whole, size, url, name))
+
     def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray,
                 span: Ranges | None = None) -> np.ndarray:  # fmt: skip
         """Values of ``[starts[i], stops[i])`` concatenated: one whole-array gather per
@@ -701,15 +766,11 @@ class Handle:
                 f"{length} values"
             )
         if name not in self._typed:
-            dtype = store.format(name).logical
-            ck.check_dtype(np.zeros(0, dtype), self._manifest.leaves[name].dtype, store.url, name)
-            shape = store.leaf_length(name)
-            if shape < length:
-                raise StoreFormatError(
-                    f"{store.url}: leaf {name!r} has {shape} values (positions {shape} on are "
-                    f"missing); the manifest commits {length}"
-                )
-            self._typed.add(name)
+            self._check_typed(name)
+        if span is not None and self._cache is not None:
+            whole = store.resident(name, length, self._cache, self._selection_id)
+            if whole is not None:
+                return span.take_from(whole)
         # Columns of one level share its offsets leaf: read those ranges once per selection.
         shared = name.startswith("_levels/")
         if shared:

@@ -526,8 +526,8 @@ class LeafStore:
         positions with the other leaves of a level.
         """
         fmt = self.format(name)
-        if cache is not None and length * fmt.dtype.itemsize <= cache.budget // RESIDENT_SHARE:
-            whole = self._resident(name, length, cache, selection)
+        if cache is not None:
+            whole = self.resident(name, length, cache, selection)
             if whole is not None:
                 if len(starts) == 1:
                     return whole[int(starts[0]) : int(stops[0])].copy()
@@ -538,10 +538,14 @@ class LeafStore:
         out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
-    def _resident(self, name: str, length: int, cache: ChunkCache, selection: Any
-                  ) -> np.ndarray | None:  # fmt: skip
-        """The whole leaf from the cache; read into it at the leaf's
-        :data:`RESIDENT_AFTER`-th selection; None before."""
+    def resident(self, name: str, length: int, cache: ChunkCache, selection: Any
+                 ) -> np.ndarray | None:  # fmt: skip
+        """The resident form of a leaf (its committed values ``[0, length)``, decoded and
+        verified, kept in ``cache``; see :meth:`gather`): read into the cache at the
+        leaf's :data:`RESIDENT_AFTER`-th selection; None before, and None for leaves
+        larger than 1/:data:`RESIDENT_SHARE` of the cache's budget."""
+        if length * self.format(name).dtype.itemsize > cache.budget // RESIDENT_SHARE:
+            return None
         key = self._resident_keys.get((name, length))
         if key is None:
             key = self._resident_keys[name, length] = (f"{self.file_path(name)}@all#{length}", -1)

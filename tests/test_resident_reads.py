@@ -1,0 +1,197 @@
+"""Random rows from resident leaves (issue 13): once a leaf is read whole into the chunk
+cache, the level walk reads offsets, dictionary indices and values straight from it. Each
+resident leaf is checked whole once (offsets: from 0, never decreasing, ending at their
+content; indices: inside the dictionary), so a damaged store is reported there, and the
+rows read from it are exactly the rows of the frame that was saved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+import grumpy_arrow as gr
+from grumpy_arrow.compute.gather import LONG_RANGES, Ranges
+from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.storage import checks as ck
+from grumpy_arrow.storage.zarr import RESIDENT_AFTER
+
+ROWS = 3_000
+
+
+def molecules(n: int, seed: int = 0) -> gr.DataFrame:
+    """Molecules -> residues -> atoms: empty molecules and residues, float nulls, element
+    symbols (few distinct: dictionary-encoded), residue names (raw strings), an id."""
+    rng = np.random.default_rng(seed)
+    residues = rng.integers(0, 5, n)
+    elements = ["C", "H", "O", "N", "S"]
+    atoms = [[int(a) for a in rng.integers(0, 9, int(r))] for r in residues]
+    return gr.dataframe(
+        {
+            "mol_id": list(range(n)),
+            "mol_name": [None if i % 13 == 4 else f"m{i * 7919 % 10007}" for i in range(n)],
+            "res_name": [[f"R{(i + j) % 37}x{i}" for j in range(len(a))] for i, a in enumerate(atoms)],
+            "atom_x": [
+                [[None if (i + j + k) % 17 == 0 else (i * 100 + j * 10 + k) / 8 for k in range(c)]
+                 for j, c in enumerate(a)]
+                for i, a in enumerate(atoms)
+            ],
+            "atom_el": [
+                [[elements[(i + j + k) % 5] for k in range(c)] for j, c in enumerate(a)]
+                for i, a in enumerate(atoms)
+            ],
+        },
+        schema=["mol", "res", "atom"],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[gr.DataFrame, dict[str, Path]]:
+    df = molecules(ROWS)
+    root = tmp_path_factory.mktemp("resident")
+    paths = {}
+    for compressor in ("auto", "none", "zstd"):
+        paths[compressor] = root / f"{compressor}.gr"
+        # Small inner chunks and shards: every leaf spans many shard files.
+        gr.save(df, paths[compressor], compressor=compressor, chunk_size=256, shard_size=1024)
+    return df, paths
+
+
+def _batches(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = [rng.choice(ROWS, 32, replace=False) for _ in range(12)]
+    out += [np.array([ROWS - 1]), np.array([5, 5, 5, 0]), np.arange(100, 140),
+            rng.integers(0, ROWS, 300), np.array([], dtype=np.int64)]  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("compressor", ["auto", "none", "zstd"])
+def test_resident_takes_equal_the_saved_rows(
+    compressor: str, saved: tuple[gr.DataFrame, dict[str, Path]]
+) -> None:
+    df, paths = saved
+    h = gr.open(paths[compressor])
+    for rows in _batches(1):
+        got = h.take(rows)
+        assert got.to_arrow().equals(df[rows].to_arrow()), rows
+        assert got.to_dict() == df[rows].to_dict()
+    # The level offsets and the dictionary indices became resident and were checked whole.
+    checked = set(h._checked)
+    assert {"_levels/res-offsets", "_levels/atom-offsets", "atom_el/r.c.c-indices"} <= checked
+    # Single rows (h[i]) from the resident leaves, and the same rows with the cache off.
+    cold = gr.open(paths[compressor], cache="none")
+    for i in (0, 1, 4, ROWS // 2, ROWS - 1):
+        assert h[i].to_dict() == df[[i]].to_dict() == cold[i].to_dict()
+
+
+def _damage(path: Path, leaf: str, position: int, value: int) -> None:
+    """Write one value through zarr (its checksum stays valid)."""
+    arr = zarr.open_array(str(path / leaf), mode="r+")
+    arr[position] = value
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("leaf", "damage", "message"),
+    [
+        ("_levels/atom-offsets", "decrease", r"decreases at position {p} "),
+        ("_levels/res-offsets", "negative", r"starts at -3 \(position 0\)"),
+        ("atom_el/r.c.c-indices", "outside", r"holds 99 at position {p}; the dictionary has 5"),
+    ],
+)
+def test_a_resident_leaf_is_checked_whole(
+    leaf: str, damage: str, message: str, saved: tuple[gr.DataFrame, dict[str, Path]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    df, paths = saved
+    path = _copy(paths["none"], tmp_path / "s")
+    length = gr.open(path).manifest.leaves[leaf].length
+    values = np.asarray(zarr.open_array(str(path / leaf), mode="r")[:length])
+    if damage == "decrease":
+        p = int(np.flatnonzero(values[: length - 1] >= 1)[-1]) + 1  # late: rows 0-19 miss it
+        _damage(path, leaf, p, int(values[p - 1]) - 1)
+    elif damage == "negative":
+        p = 0
+        _damage(path, leaf, p, -3)
+    else:
+        p = length - 1
+        _damage(path, leaf, p, 99)
+    h = gr.open(path)
+    early = np.arange(0, 20)
+    # Before the leaf is resident, rows that never reach the damage read exactly
+    # (a damage at position 0 is on every read's way: it is reported at once).
+    for _ in range(RESIDENT_AFTER - 1):
+        if p == 0:
+            with pytest.raises(StoreFormatError, match=leaf):
+                h.take(early)
+        else:
+            assert h.take(early).to_dict() == df[early].to_dict()
+    # At the selection that reads it whole, the whole leaf is checked: the damage is
+    # reported with the leaf and the first bad position, even for these rows.
+    with pytest.raises(StoreFormatError) as err:
+        h.take(early)
+    text = str(err.value)
+    assert str(path) in text and leaf in text
+    assert re.search(message.format(p=p), text), text
+    # ...and stays reported.
+    with pytest.raises(StoreFormatError, match=leaf):
+        h.take(early)
+
+
+def test_a_resident_leaf_is_checked_once_per_read_of_it(
+    saved: tuple[gr.DataFrame, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df, paths = saved
+    calls: list[str] = []
+    real = ck.check_offsets
+    monkeypatch.setattr(ck, "check_offsets",
+                        lambda values, content, where, leaf: (calls.append(leaf),
+                                                              real(values, content, where, leaf)))  # fmt: skip
+    h = gr.open(paths["auto"])
+    for rows in _batches(2):
+        assert h.take(rows).to_dict() == df[rows].to_dict()
+    levels = ["_levels/res-offsets", "_levels/atom-offsets"]
+    assert sorted(c for c in calls if c.startswith("_levels/")) == sorted(levels)
+    # Dropped from the cache, a leaf is read whole again, and checked again (once).
+    h._cache.clear()
+    for rows in _batches(3):
+        assert h.take(rows).to_dict() == df[rows].to_dict()
+    assert sorted(c for c in calls if c.startswith("_levels/")) == sorted(levels * 2)
+
+
+def test_a_cache_too_small_for_residency_reads_the_same_rows(
+    saved: tuple[gr.DataFrame, dict[str, Path]],
+) -> None:
+    df, paths = saved
+    h = gr.open(paths["auto"], cache_bytes=4096)
+    for rows in _batches(4):
+        assert h.take(rows).to_dict() == df[rows].to_dict()
+    assert not set(h._checked)
+
+
+@pytest.mark.parametrize("lengths", [[300, 0, 1000, 256], [3, 1, 0, 7, 2], [5000], []])
+def test_ranges_take_from_copies_the_ranges_in_order(lengths: list[int]) -> None:
+    values = np.arange(20_000, dtype=np.float32) * 0.5
+    rng = np.random.default_rng(len(lengths))
+    starts = rng.integers(0, 20_000 - 5_000, len(lengths)).astype(np.int64)
+    stops = starts + np.asarray(lengths, dtype=np.int64)
+    span = Ranges(starts, stops)
+    want = (np.concatenate([values[a:b] for a, b in zip(starts, stops, strict=True)])
+            if lengths else np.zeros(0, np.float32))  # fmt: skip
+    got = span.take_from(values)
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert span.total == sum(lengths)
+    got[:1] = -1  # a copy: the whole array is untouched
+    assert np.array_equal(values, np.arange(20_000, dtype=np.float32) * 0.5)
+    # Long ranges are copied as slices; short ones through the expanded positions.
+    long = len(lengths) > 1 and sum(lengths) >= LONG_RANGES * len(lengths)
+    assert (span._positions is None) == (long or len(lengths) <= 1)
