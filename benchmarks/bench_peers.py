@@ -626,6 +626,7 @@ class Line:
     name: str
     open: Callable[[Path], Reader]
     note: str = ""
+    stream: bool = False  # take() yields a gr.stream's next batch, whatever it is given
 
 
 @dataclass
@@ -662,6 +663,28 @@ def grumpy_reader(cache: str) -> Callable[[Path], Reader]:
     return open_
 
 
+STREAM_BLOCK, STREAM_WINDOW = 256, 8  # the block shuffle's blocks (molecules) and window
+
+
+def grumpy_stream(**options: Any) -> Callable[[Path], Reader]:
+    """An epoch through ``gr.stream`` (its own batch plan, not the peers' permutation):
+    each ``take`` yields the stream's next batch, of as many molecules as the peers' batch
+    (the stream is made at the first call, with that batch size)."""
+
+    def open_(path: Path) -> Reader:
+        h = gr.open(path)
+        batches: list[Iterator[Any]] = []
+
+        def take(idx: np.ndarray) -> Any:
+            if not batches:
+                batches.append(iter(gr.stream(h, batch_size=len(idx), seed=1, **options)))
+            return next(batches[0])
+
+        return Reader(take, lambda i: h[i])
+
+    return open_
+
+
 def grumpy_peer(compressor: str) -> Peer:
     def write(w: Workload, path: Path) -> None:
         if compressor == "default":
@@ -678,6 +701,17 @@ def grumpy_peer(compressor: str) -> Peer:
             Line(f"{name}, chunk cache", cached, "gr.open(path), warmed by 3 untimed batches")
         )
         epoch.append(Line(f"{name}, cache='none'", bare, "gr.open(path, cache='none')"))
+        epoch += [
+            Line(f"{name}, gr.stream sequential", grumpy_stream(),
+                 "gr.stream(h, 32): consecutive molecules", stream=True),
+            Line(f"{name}, gr.stream shuffle=True", grumpy_stream(shuffle=True),
+                 "gr.stream(h, 32, shuffle=True): a new permutation of the molecules",
+                 stream=True),
+            Line(f"{name}, gr.stream shuffle_block", grumpy_stream(
+                shuffle=True, shuffle_block=STREAM_BLOCK, shuffle_window=STREAM_WINDOW),
+                 f"shuffle_block={STREAM_BLOCK}, shuffle_window={STREAM_WINDOW}",
+                 stream=True),
+        ]  # fmt: skip
     return Peer(
         name,
         "grumpy",
@@ -937,11 +971,27 @@ def write_all(
 # checks before timing
 
 
+def check_stream(line: Line, r: Reader, w: Workload) -> None:
+    """A stream line's epoch: every molecule once, each batch equal to its molecules."""
+    seen = np.zeros(w.rows, dtype=np.int64)
+    plan = epoch_plan(w.rows, len(w.batches[0]), 0)
+    for k, idx in enumerate(plan):
+        batch = as_table(r.take(idx))
+        ids = batch.column("molecule_id").to_numpy()
+        np.add.at(seen, ids - int(w.table.column("molecule_id")[0].as_py()), 1)
+        if k < 3:
+            check(same_table(batch, w.table.take(ids)), f"{line.name} batch {k}")
+    check(bool(np.all(seen == 1)), f"{line.name}: not every molecule exactly once")
+
+
 def check_peer(p: Peer, w: Workload, root: Path) -> None:
     """A few batches, rows and the full read of a peer against the table."""
     path = p.path(root)
     for line in {line.name: line for line in p.lines("access") + p.lines("epoch")}.values():
         r = line.open(path)
+        if line.stream:
+            check_stream(line, r, w)
+            continue
         for idx in w.batches[:3]:
             check(same_table(r.take(idx), w.table.take(idx)), f"{line.name} batch")
         for i in w.singles[:3]:

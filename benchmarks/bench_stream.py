@@ -11,24 +11,27 @@ The store is written once with ``gr.save`` (default settings) under a temporary 
 one epoch (every row once); MB/s counts the bytes of the Arrow buffers those rows hold
 (values, offsets, ids), whatever a format reads from disk.
 
-1. **Epochs**: ``gr.stream(path, batch_size=32)`` sequential and shuffled (``shuffle=True,
-   seed=...``: the order of the 32-row batches is permuted, rows stay contiguous inside a
-   batch). *Cold*: a fresh stream (so a fresh handle) after the page cache of the store's
-   files was dropped (``fsync`` + ``posix_fadvise(POSIX_FADV_DONTNEED)``, no root needed);
-   opening is counted. *Fresh*: a fresh stream, page cache warm. *Warm*: later epochs of
-   the same stream object (``set_epoch``), after one untimed epoch. Variants: a handle
-   without the chunk cache (``gr.open(path, cache="none")``: every batch goes through the
-   read planner), ``in_memory=True`` (load once, then zero-copy slices; the load is shown
-   apart), ``workers=2`` (prefetch threads), and the PyTorch adapters
-   (``gr.torch.IterableDataset`` and the map-style ``gr.torch.Dataset`` with the same
-   batch plan as a ``batch_sampler``). Peers from the same run: the raw sequential read
-   limit (``np.load`` of the three buffers saved as ``.npy``, warm and cold, expressed as
-   rows/s), Parquet (``ParquetFile.iter_batches(batch_size=32)``, sequential; and a
-   shuffled variant, ``read_table`` + ``take`` of each batch's rows, on a few batches as it
-   reads the whole file per batch), and a torch ``DataLoader`` over a HuggingFace
-   ``datasets`` Arrow dataset (``save_to_disk`` / ``load_from_disk``, memory-mapped), fed
-   the same shuffled batch plan through its batched ``__getitem__`` (formats ``arrow`` and
-   ``numpy``) when ``datasets`` and torch are installed (n/a otherwise).
+1. **Epochs**: ``gr.stream(path, batch_size=32)`` sequential and shuffled: "shuffled" rows
+   use ``shuffle="batches", seed=...`` (the order of the 32-row batches is permuted, rows
+   stay contiguous inside a batch); the sample-level shuffles are ``shuffle=True`` (a new
+   permutation of the rows cut into batches) and ``shuffle_block`` (blocks of rows permuted,
+   rows shuffled within windows of blocks). *Cold*: a fresh stream (so a fresh handle) after
+   the page cache of the store's files was dropped (``fsync`` +
+   ``posix_fadvise(POSIX_FADV_DONTNEED)``, no root needed); opening is counted. *Fresh*: a
+   fresh stream, page cache warm. *Warm*: later epochs of the same stream object
+   (``set_epoch``), after one untimed epoch. Variants: a handle without the chunk cache
+   (``gr.open(path, cache="none")``: every batch goes through the read planner),
+   ``in_memory=True`` (load once, then zero-copy slices; the load is shown apart),
+   ``workers=2`` (prefetch threads), and the PyTorch adapters (``gr.torch.IterableDataset``
+   and the map-style ``gr.torch.Dataset`` with the same batch plan as a ``batch_sampler``).
+   Peers from the same run: the raw sequential read limit (``np.load`` of the three buffers
+   saved as ``.npy``, warm and cold, expressed as rows/s), Parquet
+   (``ParquetFile.iter_batches(batch_size=32)``, sequential; and a shuffled variant,
+   ``read_table`` + ``take`` of each batch's rows, on a few batches as it reads the whole
+   file per batch), and a torch ``DataLoader`` over a HuggingFace ``datasets`` Arrow dataset
+   (``save_to_disk`` / ``load_from_disk``, memory-mapped), fed the same shuffled batch plan
+   through its batched ``__getitem__`` (formats ``arrow`` and ``numpy``) when ``datasets``
+   and torch are installed (n/a otherwise).
 2. **apply**: a GIL-releasing transform per batch (pad the batch with ``to_numpy(pad=0)``,
    ``np.fft.rfft`` of every row zero-padded to ``fft_n`` points, sort the magnitudes, keep
    the 8 largest per row) over a warm shuffled epoch: ``apply(f, cpu=1)`` vs ``cpu=2``
@@ -242,6 +245,24 @@ def check_batch(w: Workload, batch: Any, what: str, *, values: bool = True) -> n
     return ids
 
 
+def check_rows_epoch(w: Workload, batches: Iterable[Any], what: str) -> list[list[int]]:
+    """A sample-level shuffled epoch: every row exactly once, each batch's row lengths and
+    values those of its rows (in the batch's order); returns the rows of each batch."""
+    seen = np.zeros(w.rows, dtype=np.int64)
+    out = []
+    for batch in batches:
+        rows = w.row_of_id[batch_ids(batch)]
+        np.add.at(seen, rows, 1)
+        lens, flat = batch_values(batch)
+        want = w.offsets[rows + 1] - w.offsets[rows]
+        check(np.array_equal(lens, want), f"{what}: row lengths")
+        starts = np.repeat(w.offsets[rows] - np.concatenate([[0], np.cumsum(want)[:-1]]), want)
+        check(np.array_equal(flat, w.values[starts + np.arange(len(flat))]), f"{what}: values")
+        out.append(rows.tolist())
+    check(bool(np.all(seen == 1)), f"{what}: not every row exactly once")
+    return out
+
+
 def check_epoch(
     w: Workload, batches: Iterable[Any], what: str, *, values: bool = True
 ) -> list[int]:
@@ -330,6 +351,14 @@ def measure_warm_stream(
     )
 
 
+SAMPLE_SHUFFLES: dict[str, dict[str, Any]] = {
+    "sample shuffle (shuffle=True)": {"shuffle": True},
+    "block shuffle (shuffle_block=1024, 8 a window)": {
+        "shuffle": True, "shuffle_block": 1024, "shuffle_window": 8,
+    },
+}  # fmt: skip
+
+
 def stream_rows(
     w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any, log: Callable[[str], None]
 ) -> list[EpochRow]:
@@ -360,7 +389,7 @@ def stream_rows(
         ),
         measure_fresh(
             "shuffled, cold (page cache dropped)",
-            lambda: gr.stream(str(store), batch_size=b, shuffle=True, seed=seed),
+            lambda: gr.stream(str(store), batch_size=b, shuffle="batches", seed=seed),
             w,
             sizes,
             cold_paths=(store,),
@@ -368,23 +397,36 @@ def stream_rows(
         ),
         measure_warm_stream(
             "shuffled, warm (same stream, set_epoch)",
-            gr.stream(str(store), batch_size=b, shuffle=True, seed=seed),
+            gr.stream(str(store), batch_size=b, shuffle="batches", seed=seed),
             w,
             sizes,
             shuffled=True,
         ),
         measure_warm_stream(
             "shuffled, cache='none' (read planner per batch)",
-            gr.stream(gr.open(str(store), cache="none"), batch_size=b, shuffle=True, seed=seed),
+            gr.stream(
+                gr.open(str(store), cache="none"), batch_size=b, shuffle="batches", seed=seed
+            ),
             w,
             sizes,
             shuffled=True,
             note="page cache warm, no chunk cache",
         ),
     ]
+    for name, kw in SAMPLE_SHUFFLES.items():
+        out.append(
+            measure_warm_stream(
+                f"{name}, warm (same stream, set_epoch)",
+                gr.stream(str(store), batch_size=b, seed=seed, **kw),
+                w,
+                sizes,
+                shuffled=True,
+                note="rows from anywhere: batches are new compositions each epoch",
+            )
+        )
     log("grumpy stream modes: done")
     load_s = best_of(lambda: gr.stream(str(store), batch_size=b, in_memory=True), sizes.repeat)
-    st = gr.stream(str(store), batch_size=b, shuffle=True, seed=seed, in_memory=True)
+    st = gr.stream(str(store), batch_size=b, shuffle="batches", seed=seed, in_memory=True)
     row = measure_warm_stream(
         "shuffled, in_memory=True",
         st,
@@ -395,7 +437,7 @@ def stream_rows(
     )
     row.open_s = load_s
     out.append(row)
-    st = gr.stream(str(store), batch_size=b, shuffle=True, seed=seed, workers=2)
+    st = gr.stream(str(store), batch_size=b, shuffle="batches", seed=seed, workers=2)
     out.append(
         measure_warm_stream("shuffled, workers=2 (prefetch threads)", st, w, sizes, shuffled=True)
     )
@@ -434,7 +476,7 @@ def torch_rows(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) ->
     import grumpy_arrow.interop.torch as gr_torch
 
     b = sizes.batch_rows
-    st = gr.stream(str(store), batch_size=b, shuffle=True, seed=seed)
+    st = gr.stream(str(store), batch_size=b, shuffle="batches", seed=seed)
     ds = gr_torch.IterableDataset(st)
     loader = DataLoader(ds, batch_size=None, num_workers=0)
     drain(loader)
@@ -618,7 +660,7 @@ def apply_rows(store: Path, sizes: Sizes, seed: int) -> list[ApplyRow]:
     shared machine then spoils one short slice of one mode, not a whole epoch.
     """
     fn = functools.partial(fft_top, n=sizes.fft_n)
-    st = gr.stream(str(store), batch_size=sizes.batch_rows, shuffle=True, seed=seed)
+    st = gr.stream(str(store), batch_size=sizes.batch_rows, shuffle="batches", seed=seed)
     pre = list(st)  # warms the handle and gives the batches for the transform-only rows
     variants = {
         "cpu=1": st.apply(fn, cpu=1),
@@ -730,9 +772,10 @@ def epoch_table(rows: list[EpochRow], w: Workload, sizes: Sizes) -> Table:
         + ("" if CAN_DROP else " - NOT AVAILABLE here, so cold = warm")
         + ") and count opening (open ms, included in time ms);",
         "warm rows run later epochs of an open stream (open ms: for in_memory the load, not "
-        "counted). shuffled = batch order",
-        "permuted from (seed, epoch); rows stay contiguous in a batch. vs raw limit: rows/s "
-        "over np.load's (warm).",
+        "counted). shuffled = shuffle='batches': batch order",
+        "permuted from (seed, epoch); rows stay contiguous in a batch. sample / block "
+        "shuffles: shuffle=True (and shuffle_block). vs raw limit: rows/s over np.load's "
+        "(warm).",
     ]
     return out
 
@@ -805,7 +848,7 @@ def verify(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) -> lis
     check(len(gr.stream(path, batch_size=b)) == n_batches, "len(stream)")
     done.append(f"sequential epoch: {n_batches} batches, every row once, values equal")
 
-    st = gr.stream(path, batch_size=b, shuffle=True, seed=seed)
+    st = gr.stream(path, batch_size=b, shuffle="batches", seed=seed)
     e0 = check_epoch(w, st, "shuffled epoch 0")
     again = check_epoch(w, st, "shuffled epoch 0, second pass", values=False)
     st.set_epoch(1)
@@ -813,31 +856,42 @@ def verify(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) -> lis
     want = [int(rows[0]) for rows in plan(w.rows, b, seed, 0)]
     check(e0 == again == want, "shuffle: same (seed, epoch) -> same order")
     check(n_batches < 3 or e0 != e1, "shuffle: epochs differ")
-    fresh = gr.stream(path, batch_size=b, shuffle=True, seed=seed)
+    fresh = gr.stream(path, batch_size=b, shuffle="batches", seed=seed)
     check(check_epoch(w, fresh, "fresh shuffled", values=False) == e0, "shuffle: reproducible")
     done.append("shuffled epochs 0 and 1: every row once, orders differ, reproducible")
 
+    for name, kw in SAMPLE_SHUFFLES.items():
+        st = gr.stream(path, batch_size=b, seed=seed, **kw)
+        first = check_rows_epoch(w, st, f"{name}, epoch 0")
+        check(check_rows_epoch(w, st, f"{name}, again") == first, f"{name}: reproducible")
+        st.set_epoch(1)
+        check(n_batches < 3 or check_rows_epoch(w, st, f"{name}, epoch 1") != first,
+              f"{name}: epochs differ")  # fmt: skip
+        contiguous = sum(r == list(range(r[0], r[0] + len(r))) for r in first)
+        check(n_batches < 3 or contiguous < len(first), f"{name}: batches are row ranges")
+        done.append(f"{name}: every row once, values equal, reproducible, epochs differ")
+
     for name, kw in (("in_memory", {"in_memory": True}), ("workers=2", {"workers": 2})):
-        s = gr.stream(path, batch_size=b, shuffle=True, seed=seed, **kw)
+        s = gr.stream(path, batch_size=b, shuffle="batches", seed=seed, **kw)
         check(check_epoch(w, s, name) == e0, f"{name}: same batches as a plain stream")
-    cold = gr.stream(gr.open(path, cache="none"), batch_size=b, shuffle=True, seed=seed)
+    cold = gr.stream(gr.open(path, cache="none"), batch_size=b, shuffle="batches", seed=seed)
     check(check_epoch(w, cold, "cache='none'") == e0, "cache='none': same batches")
     done.append("in_memory=True, workers=2, cache='none': the same batches in the same order")
 
     ranks = [
-        gr.stream(path, batch_size=b, shuffle=True, seed=seed, world_size=2, rank=r)
+        gr.stream(path, batch_size=b, shuffle="batches", seed=seed, world_size=2, rank=r)
         for r in range(2)
     ]
     both = check_epoch(w, itertools.chain(*ranks), "world_size=2, both ranks")
     check(sorted(both) == sorted(e0) and len(ranks[0]) + len(ranks[1]) == n_batches, "ranks")
     done.append("world_size=2: the ranks split the epoch's batches without overlap")
 
-    st = gr.stream(path, batch_size=b, shuffle=True, seed=seed)
+    st = gr.stream(path, batch_size=b, shuffle="batches", seed=seed)
     it = iter(st)
     for _ in range(min(3, n_batches - 1)):
         next(it)
     state = st.state_dict()
-    resumed = gr.stream(path, batch_size=b, shuffle=True, seed=seed)
+    resumed = gr.stream(path, batch_size=b, shuffle="batches", seed=seed)
     resumed.load_state_dict(state)
     rest = [int(w.row_of_id[batch_ids(x)[0]]) for x in resumed]
     check(rest == e0[state["batches_consumed"] :], "state_dict resume")
@@ -848,7 +902,7 @@ def verify(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) -> lis
 
         import grumpy_arrow.interop.torch as gr_torch
 
-        ds = gr_torch.IterableDataset(gr.stream(path, batch_size=b, shuffle=True, seed=seed))
+        ds = gr_torch.IterableDataset(gr.stream(path, batch_size=b, shuffle="batches", seed=seed))
         check(
             check_epoch(w, DataLoader(ds, batch_size=None), "IterableDataset") == e0,
             "IterableDataset",

@@ -472,6 +472,36 @@ def pandas_bars(md: str) -> list[Bar]:
     return out
 
 
+def stream_shuffle_bars(epoch: MdTable, me: str) -> list[Bar]:
+    """Issue 14's bars: ``gr.stream`` shuffles against its sequential epoch on the
+    molecule store (warm rows/s of the peers' epoch table)."""
+    seq = epoch.row(f"{me}, gr.stream sequential")
+    base = _number(cell(seq, "warm rows/s"))
+    out = []
+    for mode, label, least in (("shuffle_block", "block shuffle (shuffle_block)", 0.6),
+                               ("shuffle=True", "global shuffle (shuffle=True)", 0.2)):  # fmt: skip
+        row = epoch.row(f"{me}, gr.stream {mode}")
+        rate = _number(cell(row, "warm rows/s"))
+        if rate is None or base is None:
+            measured, verdict_ = "n/a", "n/a"
+        else:
+            ratio = rate / base
+            measured = f"{cell(row, 'warm rows/s')} rows/s = {ratio:.2f}x sequential"
+            verdict_ = "met" if ratio >= least else f"NOT MET ({ratio:.2f}x < {least}x)"
+        out.append(Bar("streaming", f"{label} of 32 molecules a batch: >= {least}x the "
+                       "sequential gr.stream epoch (warm)", measured,
+                       f"sequential {cell(seq, 'warm rows/s')} rows/s", verdict_))  # fmt: skip
+    return out
+
+
+def _number(text: str) -> float | None:
+    """A table cell such as ``12,345`` as a float (None for n/a)."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def peers_bars(md: str) -> list[Bar]:
     """What ML users would pick instead: reported, no bar (the suite sets none)."""
     tables = parse_tables(md)
@@ -533,6 +563,8 @@ def peers_bars(md: str) -> list[Bar]:
                 ),
             )
         )
+    if epoch is not None:
+        out += stream_shuffle_bars(epoch, me)
     if load is None:
         out.append(missing("peers", "full read vs np.load", "report"))
     else:

@@ -196,6 +196,13 @@ ORDER_SEED0_EPOCH0 = [2, 4, 3, 6, 5, 0, 1, 7]
 ORDER_SEED0_EPOCH1 = [1, 3, 7, 6, 0, 4, 2, 5]
 ORDER_SEED1_EPOCH0 = [5, 0, 1, 4, 2, 6, 3, 7]
 
+# Row permutations of 24 rows (sample-level shuffle=True), computed once from the same
+# generator (numpy default_rng([seed, epoch]).permutation(24)).
+ROWS_SEED0_EPOCH0 = [18, 4, 21, 10, 11, 2, 22, 6, 23, 3, 20, 8, 0, 16, 12, 19, 13, 7, 5, 17,
+                     14, 9, 1, 15]  # fmt: skip
+ROWS_SEED0_EPOCH1 = [11, 17, 19, 16, 20, 14, 1, 23, 3, 4, 0, 15, 22, 13, 10, 18, 9, 7, 21, 6,
+                     8, 12, 2, 5]  # fmt: skip
+
 
 def batches_of(order: list[int], size: int = 3) -> list[list[int]]:
     return [list(range(size * p, size * p + size)) for p in order]
@@ -213,18 +220,20 @@ def test_same_seed_same_order_other_seed_or_epoch_other_order(
     source: Callable[[Any], Any],
 ) -> None:
     src = source(numbers(24))
-    first = ids(gr.stream(src, 3, shuffle=True, seed=0))
-    again = ids(gr.stream(src, 3, shuffle=True, seed=0))
+    first = ids(gr.stream(src, 3, shuffle="batches", seed=0))
+    again = ids(gr.stream(src, 3, shuffle="batches", seed=0))
     assert first == again == batches_of(ORDER_SEED0_EPOCH0)
-    assert ids(gr.stream(src, 3, shuffle=True, seed=0, epoch=1)) == batches_of(ORDER_SEED0_EPOCH1)
-    assert ids(gr.stream(src, 3, shuffle=True, seed=1)) == batches_of(ORDER_SEED1_EPOCH0)
+    assert ids(gr.stream(src, 3, shuffle="batches", seed=0, epoch=1)) == batches_of(
+        ORDER_SEED0_EPOCH1
+    )
+    assert ids(gr.stream(src, 3, shuffle="batches", seed=1)) == batches_of(ORDER_SEED1_EPOCH0)
     # iterating the same stream twice gives the same epoch again
-    st = gr.stream(src, 3, shuffle=True, seed=0)
+    st = gr.stream(src, 3, shuffle="batches", seed=0)
     assert ids(st) == ids(st) == first
 
 
 def test_set_epoch_changes_the_order(source: Callable[[Any], Any]) -> None:
-    st = gr.stream(source(numbers(24)), 3, shuffle=True, seed=0)
+    st = gr.stream(source(numbers(24)), 3, shuffle="batches", seed=0)
     assert st.epoch == 0
     st.set_epoch(1)
     assert st.epoch == 1
@@ -234,7 +243,7 @@ def test_set_epoch_changes_the_order(source: Callable[[Any], Any]) -> None:
 
 
 def test_many_epochs_are_permutations_of_the_plan() -> None:
-    st = gr.stream(numbers(24), 3, shuffle=True, seed=123)
+    st = gr.stream(numbers(24), 3, shuffle="batches", seed=123)
     seen = set()
     for epoch in range(6):
         st.set_epoch(epoch)
@@ -315,7 +324,7 @@ def test_shuffle_depth_out_of_range_names_shuffle() -> None:
 # -- 3. data-parallel ranks ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shuffle", [None, True])
+@pytest.mark.parametrize("shuffle", [None, "batches", True])
 def test_ranks_are_disjoint_and_cover_all_rows(source: Callable[[Any], Any], shuffle: Any) -> None:
     src = source(numbers(24))
     full = ids(gr.stream(src, 3, shuffle=shuffle, seed=0))
@@ -329,11 +338,13 @@ def test_ranks_are_disjoint_and_cover_all_rows(source: Callable[[Any], Any], shu
     assert rows == list(range(24))
     if shuffle is None:
         assert per_rank[1] == [[3, 4, 5], [15, 16, 17]]
-    else:
+    elif shuffle == "batches":
         assert per_rank[1] == batches_of([ORDER_SEED0_EPOCH0[1], ORDER_SEED0_EPOCH0[5]])
+    else:  # batches 1 and 5 of the epoch's row permutation
+        assert per_rank[1] == [ROWS_SEED0_EPOCH0[3:6], ROWS_SEED0_EPOCH0[15:18]]
 
 
-@pytest.mark.parametrize("shuffle", [None, True])
+@pytest.mark.parametrize("shuffle", [None, "batches", True])
 def test_uneven_ranks_and_even(source: Callable[[Any], Any], shuffle: Any) -> None:
     src = source(numbers(30))  # 10 batches of 3 over 4 ranks
     kw: dict[str, Any] = {"shuffle": shuffle, "seed": 5}
@@ -800,13 +811,13 @@ def test_resume_with_workers_and_apply() -> None:
 
 
 def test_resume_a_later_epoch() -> None:
-    st = gr.stream(numbers(24), 3, shuffle=True, seed=0)
+    st = gr.stream(numbers(24), 3, shuffle="batches", seed=0)
     st.set_epoch(1)
     it = iter(st)
     head = [next(it).to_list() for _ in range(3)]
     state = st.state_dict()
     assert state["epoch"] == 1
-    fresh = gr.stream(numbers(24), 3, shuffle=True, seed=0)  # epoch 0
+    fresh = gr.stream(numbers(24), 3, shuffle="batches", seed=0)  # epoch 0
     fresh.load_state_dict(state)
     assert fresh.epoch == 1
     assert head + ids(fresh) == batches_of(ORDER_SEED0_EPOCH1)
@@ -817,7 +828,7 @@ def test_resume_a_later_epoch() -> None:
 
 
 def test_set_epoch_mid_epoch_restarts() -> None:
-    st = gr.stream(numbers(24), 3, shuffle=True, seed=0)
+    st = gr.stream(numbers(24), 3, shuffle="batches", seed=0)
     it = iter(st)
     next(it)
     next(it)

@@ -1,7 +1,7 @@
 """Property tests for streams (SPEC §4.2, §4.4): random data and random plans.
 
 For random frames (molecules -> residues, 0..4 residues each), batch sizes, packing, shuffles
-(batch order, rows within batches, residues within molecules), seeds, epochs, world sizes,
+(rows, batch order, rows within batches, residues within molecules), seeds, epochs, world sizes,
 ranks, ``even``, ``drop_last`` and prefetching:
 
 - resuming: consuming ``k`` batches, saving ``state_dict()`` and loading it into a fresh
@@ -51,7 +51,7 @@ def frame(counts: list[int]) -> gr.DataFrame:
 @st.composite
 def plan_kwargs(draw: st.DrawFn) -> dict[str, Any]:
     """Keyword arguments of ``gr.stream`` (besides the source)."""
-    shuffle = draw(st.sampled_from([None, True, "molecule", "residue"]))
+    shuffle = draw(st.sampled_from([None, True, "batches", "molecule", "residue"]))
     world_size = draw(st.integers(1, 4))
     return {
         "batch_size": draw(st.integers(1, 6)),
@@ -170,9 +170,13 @@ def test_batches_are_plan_batches_permuted_as_asked(counts: list[int], kw: dict[
     shuffle = kw["shuffle"]
     for batch in got:
         ms = batch["molecule_id"]
-        assert sorted(ms) in plan_sets
-        if shuffle != "molecule":  # rows keep their order inside a batch
-            assert ms == sorted(ms)
+        if shuffle is True:  # rows of the epoch's permutation, packed whole
+            total = sum(counts[m] for m in ms) if kw["batch_on"] else len(ms)
+            assert len(ms) == len(set(ms)) and (total <= kw["batch_size"] or len(ms) == 1)
+        else:  # a plan batch; its rows in order unless the molecule level is shuffled
+            assert sorted(ms) in plan_sets
+            if shuffle != "molecule":
+                assert ms == sorted(ms)
         for m, ra, rb in zip(ms, batch["residue_a"], batch["residue_b"], strict=True):
             original = [100 * m + r for r in range(counts[m])]
             assert rb == [10 * v for v in ra]  # aligned at the residue level

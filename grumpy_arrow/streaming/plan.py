@@ -19,7 +19,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["epoch_rng", "packed_batches", "rank_positions", "row_batches", "shuffled_order"]
+__all__ = [
+    "EpochPlan",
+    "block_order",
+    "cut",
+    "epoch_rng",
+    "packed_batches",
+    "rank_positions",
+    "row_batches",
+    "sample_order",
+    "shuffled_order",
+    "transform_rng",
+]
 
 
 def row_batches(rows: int, batch_size: int, *, drop_last: bool) -> list[tuple[int, int]]:
@@ -61,6 +72,13 @@ def epoch_rng(seed: int, epoch: int, *extra: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(epoch), *map(int, extra)])
 
 
+def transform_rng(seed: int, epoch: int, position: int, k: int) -> np.random.Generator:
+    """The generator handed to the ``k``-th transform of a stream for the batch at plan
+    ``position`` (``[seed, epoch, position, 1, k]``: never the stream of a within-batch
+    shuffle, ``[seed, epoch, position]``)."""
+    return np.random.default_rng([int(seed), int(epoch), int(position), 1, int(k)])
+
+
 def shuffled_order(n_batches: int, seed: int, epoch: int) -> np.ndarray:
     """A permutation of the batch positions for this epoch."""
     return epoch_rng(seed, epoch).permutation(n_batches)
@@ -74,3 +92,76 @@ def rank_positions(n_batches: int, world_size: int, rank: int, *, even: bool) ->
     """
     total = (n_batches // world_size) * world_size if even else n_batches
     return np.arange(rank, total, world_size, dtype=np.int64)
+
+
+def sample_order(rows: int, seed: int, epoch: int) -> np.ndarray:
+    """Every row once, in a random order that is a function of ``(seed, epoch)`` (the
+    sample-level shuffle of ``shuffle=True``)."""
+    return epoch_rng(seed, epoch).permutation(rows)
+
+
+def block_order(rows: int, block: int, window: int, seed: int, epoch: int) -> np.ndarray:
+    """Every row once, shuffled the way ``shuffle_block`` reads them.
+
+    The rows are cut into contiguous blocks of ``block`` rows. The blocks are permuted,
+    and the rows of each run of ``window`` consecutive blocks (in that permuted order)
+    are shuffled among themselves. A window's rows come from ``window`` places of the
+    data, each read contiguously, and no row leaves its window. The whole order is worked
+    out with NumPy (a random key per row, one sort by window and key), with no step per
+    block.
+    """
+    rng = epoch_rng(seed, epoch)
+    n_blocks = -(-rows // block)
+    starts = rng.permutation(n_blocks).astype(np.int64) * block
+    lens = np.minimum(starts + block, rows) - starts
+    members = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    members += np.arange(rows, dtype=np.int64)  # the blocks' rows, block after block
+    windows = np.repeat(np.arange(n_blocks, dtype=np.int64) // window, lens)
+    return members[np.lexsort((rng.random(rows), windows))]
+
+
+def cut(order: np.ndarray, batch_size: int, *, drop_last: bool,
+        counts: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Batch bounds over ``order``: batch ``k`` is ``order[bounds[k]:bounds[k + 1]]``,
+    ``batch_size`` rows each, or with ``counts`` (entities per row) whole rows packed as
+    :func:`packed_batches` packs them, in the order given."""
+    if counts is None:
+        bounds = np.arange(0, len(order) + batch_size, batch_size, dtype=np.int64)
+        bounds[-1] = len(order)
+        bounds = np.unique(bounds)
+        if drop_last and len(bounds) > 1 and bounds[-1] - bounds[-2] < batch_size:
+            bounds = bounds[:-1]
+        return bounds
+    ranges = packed_batches(counts[order], batch_size, drop_last=drop_last)
+    return np.array([0, *(b for _, b in ranges)], dtype=np.int64)
+
+
+class EpochPlan:
+    """The batches of one epoch, in the order they are yielded: each batch's rows and
+    its plan position (what seeds its within-batch shuffle and names it in errors).
+
+    Either fixed ``ranges`` taken in the order ``ids`` (no shuffle, or the batch-order
+    shuffle), or an ``order`` of rows cut at ``bounds`` (sample-level shuffles: the plan
+    position of a batch is its place in the epoch).
+    """
+
+    def __init__(self, *, ranges: list[tuple[int, int]] | None = None,
+                 ids: np.ndarray | None = None, order: np.ndarray | None = None,
+                 bounds: np.ndarray | None = None) -> None:  # fmt: skip
+        self.ranges, self.order, self.bounds = ranges, order, bounds
+        if ranges is not None:
+            self.ids = np.arange(len(ranges), dtype=np.int64) if ids is None else ids
+        else:
+            assert order is not None and bounds is not None
+            self.ids = np.arange(len(bounds) - 1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, k: int) -> np.ndarray:
+        """The rows of batch ``k`` (int64)."""
+        if self.ranges is not None:
+            start, stop = self.ranges[int(self.ids[k])]
+            return np.arange(start, stop, dtype=np.int64)
+        assert self.order is not None and self.bounds is not None
+        return self.order[int(self.bounds[k]) : int(self.bounds[k + 1])]

@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -42,6 +43,8 @@ class _Params:
     even: bool
     in_memory: bool
     columns: tuple[str, ...] | None
+    shuffle_block: int | None = None
+    shuffle_window: int = 8
 
 
 def stream(
@@ -59,6 +62,8 @@ def stream(
     columns: list[str] | None = None,
     epoch: int = 0,
     even: bool = False,
+    shuffle_block: int | None = None,
+    shuffle_window: int = 8,
 ) -> Stream:
     """Batches of a store (path or open handle) or of an in-memory array or frame.
 
@@ -72,8 +77,11 @@ def stream(
         Pack whole rows until the entity count at this level (name, or depth for arrays)
         would pass ``batch_size``; a row with more entities forms its own batch.
     shuffle : bool, str or int, optional
-        ``True`` permutes the batch order each epoch; a level name (or depth) also permutes
-        the entities of that level within each batch (rows for the outer level, children
+        ``True`` shuffles rows: every epoch a new permutation of the rows (a function of
+        ``(seed, epoch)``) is cut into batches, so batches are new compositions each
+        epoch. ``"batches"`` keeps the batches fixed (consecutive rows) and permutes their
+        order each epoch. A level name (or depth) permutes the batch order and the
+        entities of that level within each batch (rows for the outer level, children
         within their parent below it), the same permutation for every column at or below
         the level. Needs ``seed``.
     seed : int, optional
@@ -92,6 +100,14 @@ def stream(
     even : bool
         Give every rank the same number of batches (drops up to ``world_size - 1`` batches
         at the end of the plan); the default keeps every batch (exactly-once coverage).
+    shuffle_block : int, optional
+        With ``shuffle=True``: cut the rows into contiguous blocks of this many rows,
+        permute the blocks, and shuffle rows only within each window of
+        ``shuffle_window`` consecutive blocks (in the permuted order). Reads stay local (a
+        window's blocks are read while its batches are made, through the handle's chunk
+        cache) while each batch mixes rows from ``shuffle_window`` places.
+    shuffle_window : int
+        Blocks per window of ``shuffle_block``.
 
     Raises
     ------
@@ -108,9 +124,17 @@ def stream(
     if seed is not None:
         _check(seed, "seed", minimum=0)
     _check(epoch, "epoch", minimum=0)
+    _check(shuffle_window, "shuffle_window", minimum=1)
+    if shuffle_block is not None:
+        _check(shuffle_block, "shuffle_block", minimum=1)
+        if shuffle is not True:
+            raise ValueError(
+                "shuffle_block needs shuffle=True (a sample-level shuffle), got "
+                f"shuffle={shuffle!r}"
+            )
     data = _Source.of(source, in_memory=in_memory, columns=columns)
     for name, level in (("batch_on", batch_on), ("shuffle", shuffle)):
-        if level is not None and not isinstance(level, bool):
+        if level is not None and not isinstance(level, bool) and level != _BATCHES:
             _check_level(data, level, name)
     params = _Params(
         batch_size,
@@ -123,8 +147,13 @@ def stream(
         bool(even),
         bool(in_memory),
         None if columns is None else tuple(columns),
+        shuffle_block,
+        shuffle_window,
     )
     return Stream(data, params, epoch=epoch, workers=workers)
+
+
+_BATCHES = "batches"  # shuffle="batches": fixed batches, permuted order (never a level)
 
 
 def _shuffles(shuffle: Any) -> bool:
@@ -134,7 +163,9 @@ def _shuffles(shuffle: Any) -> bool:
 
 def _within(shuffle: Any) -> bool:
     """Whether ``shuffle`` names a level (a name or a depth) to shuffle within batches."""
-    return isinstance(shuffle, (str, int, np.integer)) and not isinstance(shuffle, bool)
+    if isinstance(shuffle, str):
+        return shuffle != _BATCHES
+    return isinstance(shuffle, (int, np.integer)) and not isinstance(shuffle, bool)
 
 
 def _check_level(data: _Source, level: Any, name: str) -> None:
@@ -255,7 +286,7 @@ class Stream:
         epoch: int = 0,
         workers: int = 0,
         positions: np.ndarray | None = None,
-        transforms: tuple[Callable[[Any], Any], ...] = (),
+        transforms: tuple[Callable[..., Any], ...] = (),
         cpu: int = 1,
         prefetch: int | None = None,
         executor: str = "thread",
@@ -268,6 +299,9 @@ class Stream:
             transforms, cpu, prefetch, executor)  # fmt: skip
         self._consumed = 0
         self._plan_cache: tuple[int, list[tuple[int, int]]] | None = None
+        self._epoch_plan: tuple[int, pl.EpochPlan] | None = None
+        self._counts: np.ndarray | None = None
+        self._seeded = tuple(_takes_rng(fn) for fn in transforms)  # see _transform
 
     # -- the plan ---------------------------------------------------------------------
 
@@ -283,21 +317,61 @@ class Stream:
             self._plan_cache = (0, ranges)
         return self._plan_cache[1]
 
-    def _positions(self) -> np.ndarray:
-        """Plan positions this stream yields this epoch, in order."""
+    def _plan(self) -> pl.EpochPlan:
+        """This epoch's batches, in the order they are yielded (worked out once per epoch).
+
+        ``shuffle=True`` permutes the rows (or, with ``shuffle_block``, blocks of rows
+        and rows within windows of blocks) and cuts the permutation into batches (packed
+        by ``batch_on`` counts in that order); every other mode takes the fixed batches,
+        in order or permuted."""
+        cached = self._epoch_plan
+        if cached is not None and cached[0] == self._epoch:
+            return cached[1]
         p = self._params
-        n = len(self._batches())
-        order = (pl.shuffled_order(n, p.seed or 0, self._epoch) if _shuffles(p.shuffle)
-                 else np.arange(n, dtype=np.int64))  # fmt: skip
-        mine = order[pl.rank_positions(n, p.world_size, p.rank, even=p.even)]
+        seed = p.seed or 0
+        if p.shuffle is True:
+            n = len(self._data)
+            if p.shuffle_block is not None:
+                order = pl.block_order(n, p.shuffle_block, p.shuffle_window, seed, self._epoch)
+            else:
+                order = pl.sample_order(n, seed, self._epoch)
+            counts = None if p.batch_on is None else self._entity_counts()
+            bounds = pl.cut(order, p.batch_size, drop_last=p.drop_last, counts=counts)
+            plan = pl.EpochPlan(order=order, bounds=bounds)
+        else:
+            ranges = self._batches()
+            ids = (
+                pl.shuffled_order(len(ranges), seed, self._epoch) if _shuffles(p.shuffle) else None
+            )
+            plan = pl.EpochPlan(ranges=ranges, ids=ids)
+        self._epoch_plan = (self._epoch, plan)
+        return plan
+
+    def _entity_counts(self) -> np.ndarray:
+        """Entities per row at the ``batch_on`` level (read once)."""
+        if self._counts is None:
+            self._counts = self._data.counts(self._params.batch_on)
+        return self._counts
+
+    def _positions(self) -> np.ndarray:
+        """Batches of this epoch's plan this stream yields, in order."""
+        p = self._params
+        n = len(self._plan())
+        mine = pl.rank_positions(n, p.world_size, p.rank, even=p.even)
         return mine if self._selection is None else mine[self._selection]
 
     def __len__(self) -> int:
-        """Batches this rank yields per epoch (from metadata only)."""
+        """Batches this rank yields this epoch (from metadata, and for a shuffle packed by
+        ``batch_on`` from the epoch's permutation: its batch count varies by epoch)."""
         p = self._params
-        total = len(self._batches())
-        mine = len(pl.rank_positions(total, p.world_size, p.rank, even=p.even))
-        return mine if self._selection is None else len(self._selection)
+        if self._selection is not None:
+            return len(self._selection)
+        if p.shuffle is True and p.batch_on is None:
+            n = len(self._data)
+            total = n // p.batch_size if p.drop_last else -(-n // p.batch_size)
+        else:
+            total = len(self._plan())
+        return len(pl.rank_positions(total, p.world_size, p.rank, even=p.even))
 
     def __getitem__(self, key: Any) -> Stream:
         """A stream over some of this stream's batch positions (selections compose)."""
@@ -329,15 +403,17 @@ class Stream:
             cpu=changes.get("cpu", self._cpu), prefetch=changes.get("prefetch", self._prefetch),
             executor=changes.get("executor", self._executor),
         )  # fmt: skip
-        out._plan_cache = self._plan_cache
+        out._plan_cache, out._epoch_plan = self._plan_cache, self._epoch_plan
+        out._counts = self._counts
         return out
 
     # -- reading ----------------------------------------------------------------------
 
-    def _read(self, position: int) -> Any:
-        """The batch at plan ``position`` (in-batch shuffles applied)."""
-        start, stop = self._batches()[int(position)]
-        rows = np.arange(start, stop, dtype=np.int64)
+    def _read(self, k: int, plan: pl.EpochPlan | None = None) -> Any:
+        """Batch ``k`` of the epoch's plan (in-batch shuffles applied)."""
+        plan = self._plan() if plan is None else plan
+        rows = plan.rows(k)
+        position = int(plan.ids[k])
         p = self._params
         within = _within(p.shuffle)
         if within and self._level(p.shuffle) == 0:
@@ -358,11 +434,20 @@ class Stream:
 
     def batch(self, i: int) -> Any:
         """Batch ``i`` of this stream (transforms applied)."""
-        position = int(self._positions()[i])
-        out = self._read(position)
-        for fn in self._transforms:
-            out = fn(out)
+        plan = self._plan()
+        k = int(self._positions()[i])
+        out = self._read(k, plan)
+        for j in range(len(self._transforms)):
+            out = self._transform(j, out, int(plan.ids[k]))
         return out
+
+    def _transform(self, j: int, batch: Any, position: int) -> Any:
+        """Transform ``j`` on the batch at plan ``position``: with ``rng=`` (see
+        :meth:`apply`) when it takes one."""
+        fn = self._transforms[j]
+        if not self._seeded[j]:
+            return fn(batch)
+        return fn(batch, rng=pl.transform_rng(self._params.seed or 0, self._epoch, position, j))
 
     def __iter__(self) -> Iterator[Any]:
         """Yield the remaining batches of this epoch, in order (then start over at 0)."""
@@ -382,15 +467,17 @@ class Stream:
 
     def _producer(self, positions: np.ndarray) -> Callable[[int], Any]:
         transforms = self._transforms
+        plan = self._plan()
 
         def produce(i: int) -> Any:
-            out = self._read(int(positions[i]))
-            for fn in transforms:
+            out = self._read(int(positions[i]), plan)
+            for j in range(len(transforms)):
                 try:
-                    out = fn(out)
+                    out = self._transform(j, out, int(plan.ids[positions[i]]))
                 except Exception as err:
+                    where = int(plan.ids[positions[i]])
                     err.add_note(f"raised by a transform of batch {i} (plan position "
-                                 f"{int(positions[i])}, epoch {self._epoch})")  # fmt: skip
+                                 f"{where}, epoch {self._epoch})")  # fmt: skip
                     raise
             return out
 
@@ -408,11 +495,13 @@ class Stream:
             fns = self._transforms
             positions = self._positions()
             epoch = self._epoch
+            plan = self._plan()
+            seeds = (self._params.seed or 0, self._seeded)
 
             def run(i: int) -> Any:
-                position = int(positions[i])
-                return pool.submit(_apply_all, fns, self._read(position), i, position,
-                                   epoch).result()  # fmt: skip
+                k = int(positions[i])
+                return pool.submit(_apply_all, fns, self._read(k, plan), i, int(plan.ids[k]),
+                                   epoch, seeds).result()  # fmt: skip
 
             def submit(i: int) -> Future[Any]:
                 return read.submit(run, i)
@@ -455,6 +544,13 @@ class Stream:
         executor: str = "thread",
     ) -> Stream:
         """A lazy stream whose batches pass through ``fns`` in order.
+
+        A transform with a parameter named ``rng`` is called as ``fn(batch, rng=...)``
+        with a ``numpy.random.Generator`` of its own for each batch:
+        ``numpy.random.default_rng([seed, epoch, position, 1, k])``, where ``position``
+        is the batch's plan position and ``k`` the transform's place among the stream's
+        transforms (the stream's ``seed``, 0 without one). Random augmentations are then
+        the same for any ``cpu`` and executor, after a resume and in :meth:`batch`.
 
         ``cpu > 1`` runs batches in parallel (threads: pyarrow and NumPy release the GIL;
         ``executor="process"`` for GIL-bound Python transforms, which must be picklable)
@@ -526,6 +622,8 @@ class Stream:
             "world_size": p.world_size,
             "rank": p.rank,
             "even": p.even,
+            "shuffle_block": p.shuffle_block,
+            "shuffle_window": p.shuffle_window,
             "batches": len(self),
         }
 
@@ -539,16 +637,25 @@ class Stream:
         """
         mine = self.state_dict()
         for key in ("seed", "batch_size", "drop_last", "batch_on", "shuffle", "world_size",
-                    "rank", "even", "batches"):  # fmt: skip
+                    "rank", "even", "shuffle_block", "shuffle_window"):  # fmt: skip
             if key in state and state[key] != mine[key]:
                 raise ValueError(
                     f"state_dict was saved with {key}={state[key]!r}; this stream has "
                     f"{key}={mine[key]!r}"
                 )
+        epoch, before = int(state.get("epoch", 0)), self._epoch
+        self._epoch = epoch  # (the batch count of a packed shuffle depends on the epoch)
+        batches = len(self)
         consumed = int(state.get("batches_consumed", 0))
-        if not 0 <= consumed <= len(self):
-            raise ValueError(f"batches_consumed={consumed} is outside [0, {len(self)}]")
-        self._epoch = int(state.get("epoch", 0))
+        problem = None
+        if "batches" in state and state["batches"] != batches:
+            problem = (f"state_dict was saved with batches={state['batches']!r}; this stream "
+                       f"has batches={batches!r} in epoch {epoch}")  # fmt: skip
+        elif not 0 <= consumed <= batches:
+            problem = f"batches_consumed={consumed} is outside [0, {batches}]"
+        if problem is not None:
+            self._epoch = before
+            raise ValueError(problem)
         self._consumed = consumed
 
     def __repr__(self) -> str:
@@ -560,12 +667,27 @@ class Stream:
         )
 
 
-def _apply_all(fns: tuple[Callable[[Any], Any], ...], batch: Any, i: int, position: int,
-               epoch: int) -> Any:  # fmt: skip
-    """Run the transforms in a worker process (the note matches the thread executor's)."""
-    for fn in fns:
+def _takes_rng(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a parameter ``rng`` that can be passed by keyword."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # no signature (some builtins): none
+        return False
+    found = params.get("rng")
+    return found is not None and found.kind in (found.POSITIONAL_OR_KEYWORD, found.KEYWORD_ONLY)
+
+
+def _apply_all(fns: tuple[Callable[..., Any], ...], batch: Any, i: int, position: int,
+               epoch: int, seeds: tuple[int, tuple[bool, ...]]) -> Any:  # fmt: skip
+    """Run the transforms in a worker process (the note matches the thread executor's;
+    ``seeds``: the stream's seed and which transforms take ``rng=``)."""
+    seed, seeded = seeds
+    for j, fn in enumerate(fns):
         try:
-            batch = fn(batch)
+            if seeded[j]:
+                batch = fn(batch, rng=pl.transform_rng(seed, epoch, position, j))
+            else:
+                batch = fn(batch)
         except Exception as err:
             err.add_note(
                 f"raised by a transform of batch {i} (plan position {position}, epoch {epoch})"
