@@ -87,7 +87,7 @@ from grumpy_arrow.storage import (
     validate,
 )
 from grumpy_arrow.storage import open_store as open
-from grumpy_arrow.streaming import Stream, stream
+from grumpy_arrow.streaming import Mix, Stream, mix, stream
 from grumpy_arrow.strings import StringMethods
 
 __all__ = [
@@ -104,6 +104,7 @@ __all__ = [
     "Handle",
     "LayoutError",
     "LevelView",
+    "Mix",
     "OutOfBoundsError",
     "Schema",
     "SchemaError",
@@ -150,6 +151,7 @@ __all__ = [
     "log",
     "log10",
     "log2",
+    "mix",
     "ones_like",
     "open",
     "promote_types",

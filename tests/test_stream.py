@@ -845,7 +845,6 @@ BASE_KW: dict[str, Any] = {"batch_size": 3, "shuffle": True, "seed": 1, "world_s
     [
         ({"seed": 2}, "seed"),
         ({"batch_size": 4}, "batch_size"),
-        ({"world_size": 3}, "world_size"),
         ({"rank": 1}, "rank"),
         ({"shuffle": "molecule"}, "shuffle"),
         ({"drop_last": True}, "drop_last"),

@@ -194,3 +194,41 @@ def test_a_state_from_another_block_size_is_refused() -> None:
     other = gr.stream(numbers(50), 5, shuffle=True, seed=1, shuffle_block=5)
     with pytest.raises(ValueError, match="shuffle_block=10; this stream has shuffle_block=5"):
         other.load_state_dict(st.state_dict())
+
+
+@pytest.mark.parametrize(("old", "new"), [(2, 3), (4, 1), (1, 2), (3, 2)])
+@pytest.mark.parametrize("shuffle", [True, None, "batches"])
+def test_elastic_resume_splits_the_unseen_batches(old: int, new: int, shuffle: Any) -> None:
+    kw: dict[str, Any] = {"shuffle": shuffle, "seed": 8, "epoch": 1}
+    src = numbers(101)
+    full = ids(gr.stream(src, 4, **kw))
+    ranks = [gr.stream(src, 4, world_size=old, rank=r, **kw) for r in range(old)]
+    iterators = [iter(s) for s in ranks]
+    steps = 3
+    seen = [next(it) for _ in range(steps) for it in iterators]  # lockstep
+    state = ranks[-1].state_dict()
+    assert state["batches_consumed"] == steps and state["start"] == 0
+    rest: list[list[list[int]]] = []
+    for r in range(new):
+        st = gr.stream(src, 4, world_size=new, rank=r, **kw)
+        st.load_state_dict(state)
+        assert st.epoch == 1 and st.state_dict()["start"] == steps * old
+        left = len(st)
+        rest.append(ids(st))
+        assert left == len(rest[-1])
+        assert len(st) == len(gr.stream(src, 4, world_size=new, rank=r, **kw))  # then whole
+    # The new ranks take the plan's batches after the first steps * old, round-robin.
+    assert [b.to_list() for b in seen] == [full[i * old + r] for i in range(steps)
+                                           for r in range(old)]  # fmt: skip
+    for r in range(new):
+        assert rest[r] == full[steps * old + r :: new]
+    rows = [v for b in seen for v in b.to_list()] + [v for part in rest for b in part for v in b]
+    assert sorted(rows) == list(range(101))
+    # A second elastic resume, from the new world back to the old one.
+    st = gr.stream(src, 4, world_size=new, rank=0, **kw)
+    st.load_state_dict(state)
+    next(iter(st))
+    again = st.state_dict()
+    back = gr.stream(src, 4, world_size=old, rank=0, **kw)
+    back.load_state_dict(again)
+    assert ids(back) == full[steps * old + new :: old]

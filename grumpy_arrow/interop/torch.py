@@ -220,11 +220,47 @@ class IterableDataset(_IterBase):
 
     Use ``DataLoader(IterableDataset(stream), batch_size=None)``: the stream already
     batches. ``set_epoch`` forwards to the stream.
+
+    Parameters
+    ----------
+    stream : Stream
+        What to read (its batches, shuffle, ranks and transforms).
+    format : {"grumpy", "torch"}
+        ``"grumpy"``: batches as the stream gives them (frames or arrays).
+        ``"torch"``: a frame becomes ``{column: tensors}`` (an array, its tensors), each
+        numeric column as :func:`to_torch` makes it with ``pad`` and its ``layout``;
+        string columns stay Python lists.
+    layout : str or dict
+        ``"padded"`` or ``"jagged"`` for every column, or ``{column: layout}`` (columns
+        not named are padded). Columns of one value a row are plain tensors either way.
+    pad : scalar
+        Fill value of padded tensors.
+    transform : callable, optional
+        Applied to every batch after the conversion.
+
+    Notes
+    -----
+    Resuming: ``state_dict()`` / ``load_state_dict()`` follow ``torchdata``'s
+    ``StatefulDataLoader``, which keeps one state per worker. A worker's state is the
+    stream's position when the epoch's iteration began plus the batches this worker has
+    yielded, so a resumed loader reads only the batches still to come. It never reads and
+    discards ("fast-forwards") the ones already seen.
     """
 
-    def __init__(self, stream: Any, *, transform: Any = None) -> None:
+    def __init__(self, stream: Any, *, format: str = "grumpy", layout: Any = "padded",
+                 pad: Any = 0, transform: Any = None) -> None:  # fmt: skip
+        if format not in ("grumpy", "torch"):
+            raise ValueError(f"format must be 'grumpy' or 'torch', got {format!r}")
+        layouts = layout.values() if isinstance(layout, dict) else [layout]
+        for value in layouts:
+            if value not in ("padded", "jagged"):
+                raise ValueError(f"layout must be 'padded' or 'jagged', got {value!r}")
         self.stream = stream
+        self.format, self.layout, self.pad = format, layout, pad
         self.transform = transform
+        self._begin: dict[str, Any] | None = None  # the stream's state when iteration began
+        self._yielded = 0
+        self._resume: dict[str, Any] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.stream.set_epoch(epoch)
@@ -232,13 +268,56 @@ class IterableDataset(_IterBase):
     def __len__(self) -> int:
         return len(self.stream)
 
+    def state_dict(self) -> dict[str, Any]:
+        """This worker's position: the stream's state when the epoch's iteration began
+        and the batches this worker has yielded since."""
+        begin = self._begin if self._begin is not None else self.stream.state_dict()
+        return {"stream": begin, "yielded": self._yielded}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume after ``state`` (applied when iteration starts, in the worker)."""
+        if not isinstance(state, dict) or "stream" not in state or "yielded" not in state:
+            raise ValueError(
+                f"an IterableDataset state holds 'stream' and 'yielded', got {state!r}"
+            )
+        self._resume = state
+
     def __iter__(self) -> Any:
         torch = _torch()
         info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         stream = self.stream
-        if info is not None and info.num_workers > 1:
-            # Resume where the stream stands, then deal the rest out to the workers.
-            start = stream.state_dict()["batches_consumed"]
-            stream = stream[start:][info.id :: info.num_workers]
-        for batch in stream:
-            yield batch if self.transform is None else self.transform(batch)
+        skip = 0
+        if self._resume is not None:
+            stream.load_state_dict(self._resume["stream"])
+            skip = int(self._resume["yielded"])
+            self._resume = None
+        self._begin = stream.state_dict()
+        start = self._begin["batches_consumed"]
+        # This worker's share of the rest of the epoch, less what it has yielded already.
+        part = stream[start:][worker::workers][skip:]
+        self._yielded = skip
+        for batch in part:
+            self._yielded += 1
+            out = self._convert(batch) if self.format == "torch" else batch
+            yield out if self.transform is None else self.transform(out)
+
+    def _convert(self, batch: Any) -> Any:
+        """A batch as tensors (see ``format="torch"``)."""
+        from grumpy_arrow.frame.dataframe import DataFrame
+
+        if not isinstance(batch, DataFrame):
+            return self._column(batch, self._layout_of(None))
+        return {name: self._column(batch[name], self._layout_of(name)) for name in batch.columns}
+
+    def _layout_of(self, name: str | None) -> str:
+        if isinstance(self.layout, dict):
+            return str(self.layout.get(name, "padded"))
+        return str(self.layout)
+
+    def _column(self, column: GrumpyArray, layout: str) -> Any:
+        if column.dtype.kind in "US":
+            return column.to_list()  # strings stay Python values
+        if column.ndim == 1:
+            layout = "padded"  # one value a row: a plain tensor in either layout
+        return to_torch(column, pad=self.pad, layout=layout)

@@ -298,6 +298,9 @@ class Stream:
         self._transforms, self._cpu, self._prefetch, self._executor = (
             transforms, cpu, prefetch, executor)  # fmt: skip
         self._consumed = 0
+        # Batches of the epoch's plan consumed before this stream took over (an elastic
+        # resume from another world size): its ranks split the plan from there.
+        self._start = 0
         self._plan_cache: tuple[int, list[tuple[int, int]]] | None = None
         self._epoch_plan: tuple[int, pl.EpochPlan] | None = None
         self._counts: np.ndarray | None = None
@@ -357,7 +360,8 @@ class Stream:
         """Batches of this epoch's plan this stream yields, in order."""
         p = self._params
         n = len(self._plan())
-        mine = pl.rank_positions(n, p.world_size, p.rank, even=p.even)
+        start = min(self._start, n)
+        mine = start + pl.rank_positions(n - start, p.world_size, p.rank, even=p.even)
         return mine if self._selection is None else mine[self._selection]
 
     def __len__(self) -> int:
@@ -371,6 +375,7 @@ class Stream:
             total = n // p.batch_size if p.drop_last else -(-n // p.batch_size)
         else:
             total = len(self._plan())
+        total -= min(self._start, total)
         return len(pl.rank_positions(total, p.world_size, p.rank, even=p.even))
 
     def __getitem__(self, key: Any) -> Stream:
@@ -404,6 +409,7 @@ class Stream:
             executor=changes.get("executor", self._executor),
         )  # fmt: skip
         out._plan_cache, out._epoch_plan = self._plan_cache, self._epoch_plan
+        out._start = self._start
         out._counts = self._counts
         return out
 
@@ -463,7 +469,7 @@ class Stream:
                 yield item
         else:
             yield from self._ordered(todo, produce, ahead)
-        self._consumed = 0
+        self._consumed = self._start = 0  # the next pass is the whole epoch
 
     def _producer(self, positions: np.ndarray) -> Callable[[int], Any]:
         transforms = self._transforms
@@ -601,7 +607,7 @@ class Stream:
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` (a new shuffle) from its first batch."""
         self._epoch = int(epoch)
-        self._consumed = 0
+        self._consumed = self._start = 0
 
     @property
     def epoch(self) -> int:
@@ -614,6 +620,7 @@ class Stream:
         return {
             "epoch": self._epoch,
             "batches_consumed": self._consumed,
+            "start": self._start,
             "seed": p.seed,
             "batch_size": p.batch_size,
             "drop_last": p.drop_last,
@@ -630,31 +637,47 @@ class Stream:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume at the next batch after ``state`` (plan parameters must match).
 
+        A state saved with another ``world_size`` is an **elastic resume**: every rank
+        of the old world is taken to have consumed as many batches as the saving rank
+        (data-parallel steps run in lockstep), so the first ``start + batches_consumed *
+        world_size`` batches of the epoch's plan are done, and this stream's ranks split
+        the rest. Any rank's state will do.
+
         Raises
         ------
         ValueError
             When the state belongs to a stream with other plan parameters.
         """
         mine = self.state_dict()
-        for key in ("seed", "batch_size", "drop_last", "batch_on", "shuffle", "world_size",
-                    "rank", "even", "shuffle_block", "shuffle_window"):  # fmt: skip
+        elastic = state.get("world_size", mine["world_size"]) != mine["world_size"]
+        keys = ["seed", "batch_size", "drop_last", "batch_on", "shuffle", "even",
+                "shuffle_block", "shuffle_window"]  # fmt: skip
+        if not elastic:
+            keys += ["world_size", "rank"]
+        for key in keys:
             if key in state and state[key] != mine[key]:
                 raise ValueError(
                     f"state_dict was saved with {key}={state[key]!r}; this stream has "
                     f"{key}={mine[key]!r}"
                 )
-        epoch, before = int(state.get("epoch", 0)), self._epoch
-        self._epoch = epoch  # (the batch count of a packed shuffle depends on the epoch)
-        batches = len(self)
+        epoch, before = int(state.get("epoch", 0)), (self._epoch, self._start)
         consumed = int(state.get("batches_consumed", 0))
+        start = int(state.get("start", 0))
+        if elastic:
+            start, consumed = start + consumed * int(state["world_size"]), 0
+        # (the batch count of a packed shuffle depends on the epoch)
+        self._epoch, self._start = epoch, start
+        batches = len(self)
         problem = None
-        if "batches" in state and state["batches"] != batches:
+        if start < 0 or consumed < 0:
+            problem = f"state_dict has start={start}, batches_consumed={consumed}: below 0"
+        elif not elastic and "batches" in state and state["batches"] != batches:
             problem = (f"state_dict was saved with batches={state['batches']!r}; this stream "
                        f"has batches={batches!r} in epoch {epoch}")  # fmt: skip
         elif not 0 <= consumed <= batches:
             problem = f"batches_consumed={consumed} is outside [0, {batches}]"
         if problem is not None:
-            self._epoch = before
+            self._epoch, self._start = before
             raise ValueError(problem)
         self._consumed = consumed
 
