@@ -32,6 +32,8 @@ from grumpy_arrow.storage import atomic
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import layouts as ly
+from grumpy_arrow.storage.codecs import check_codecs, decode_columns, encode_batch
+from grumpy_arrow.storage.codecs import get as get_codec
 from grumpy_arrow.storage.manifest import MANIFEST_NAME, LeafSpec, Manifest, parse_manifest
 from grumpy_arrow.storage.writer import (
     ARRAY_COLUMN,
@@ -106,6 +108,7 @@ def save(
     shard_rows: int | None = None,
     durable: bool = True,
     timeout: float | None = None,
+    codecs: dict[str, str] | None = None,
 ) -> None:
     """Write an array or frame (or an iterator of them) to a Zarr v3 store.
 
@@ -151,6 +154,11 @@ def save(
     timeout : float, optional
         Seconds to wait for another writer's lock (default
         :data:`~grumpy_arrow.storage.writer.LOCK_TIMEOUT`).
+    codecs : dict, optional
+        ``{column: codec name}``: store each row of these top-level columns as the bytes
+        the codec encodes (``"png"``, ``"jpeg"``, ``"npy"``, ``"json"``, ``"msgpack"`` or
+        one of :func:`grumpy_arrow.codecs.register`; ``"array"`` names an array store's
+        values). Reads decode them; appends encode with the store's codecs.
 
     Raises
     ------
@@ -163,6 +171,11 @@ def save(
         batches stay; overwriting one, the old store stays.
     """
     if shard_rows is not None:
+        if codecs:
+            raise ValueError(
+                "codecs are not supported with shard_rows yet: save each "
+                "shard's codec columns without shard_rows, or encode them first"
+            )
         from grumpy_arrow.storage.shard_writer import save_sharded
 
         save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
@@ -193,11 +206,15 @@ def save(
         return
     options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
                "shard_size": shard_size, "dictionary": dictionary}  # fmt: skip
+    if codecs is not None and not (exists and mode == "a"):
+        items = _encoding(items, codecs, store.url)
+        options["codecs"] = codecs
     if store.local and not (exists and mode == "a"):
         refuse_foreign(store)  # before the lock file is created
     with lock(store, timeout=timeout):
         if exists and mode == "a":
             manifest = read_manifest(store)
+            _same_codecs(manifest, codecs, store.url)
             for item in items:
                 manifest = commit(store, manifest, _as_batch(item))
             return
@@ -213,17 +230,43 @@ def save(
 
 
 def _write_new(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) -> Any:
-    """Commit every item to an empty store; the last manifest (None: no item)."""
+    """Commit every item to an empty store; the last manifest (None: no item). With
+    ``options["codecs"]`` the items come encoded already (:func:`_encoding`)."""
     manifest = None
+    codecs = options.get("codecs") or {}
+    creating = {k: v for k, v in options.items() if k != "codecs"}
     for item in items:
         batch = _as_batch(item)
         if manifest is None:
             _check_chunk_dim(options["chunk_dim"], batch)
-            manifest = new_manifest(Batch.of(batch), **options)
+            manifest = new_manifest(Batch.of(batch), **creating)
+            if codecs:
+                manifest = replace(manifest, columns=tuple(
+                    replace(c, codec=codecs.get(c.name)) for c in manifest.columns))  # fmt: skip
             with store.translate("the group"):
                 store.group()
-        manifest = commit(store, manifest, batch)
+        manifest = commit(store, manifest, batch, encoded=bool(codecs))
     return manifest
+
+
+def _encoding(items: Iterable[Any], codecs: Any, where: str) -> Iterator[Any]:
+    """The items with their codec columns encoded (the option checked on the first), so
+    a row a codec refuses fails before anything of the old store is touched."""
+    checked = None
+    for item in items:
+        batch = _as_batch(item)
+        if checked is None:
+            checked = check_codecs(batch, codecs, where)
+        yield encode_batch(batch, checked, where)
+
+
+def _same_codecs(manifest: Manifest, codecs: Any, where: str) -> None:
+    """``codecs=`` given to an append must be the store's (or absent)."""
+    if codecs is None:
+        return
+    kept = {c.name: c.codec for c in manifest.columns if c.codec is not None}
+    if dict(codecs) != kept:
+        raise ValueError(f"{where}: the store keeps codecs {kept}; this append gives {codecs}")
 
 
 def _replace_local(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) -> None:
@@ -442,11 +485,19 @@ def load_manifest(
                 f"commits {manifest.rows}"
             )
         result[spec.name] = GrumpyArray._wrap(node)
+    result = decode_columns(result, codecs_of(manifest, store.url), store.url)
     if manifest.kind == "array":
         return result[ARRAY_COLUMN]
     from grumpy_arrow.frame.schema import parse_schema
 
     return DataFrame(result, parse_schema(manifest.schema), manifest.rows)
+
+
+def codecs_of(manifest: Manifest, where: str) -> dict[str, Any]:
+    """The codecs of a store's columns, by column (a StoreFormatError naming how to
+    register one this process lacks)."""
+    return {c.name: get_codec(c.codec, where, c.name) for c in manifest.columns
+            if c.codec is not None}  # fmt: skip
 
 
 def _cores() -> int:

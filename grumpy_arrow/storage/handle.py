@@ -37,9 +37,10 @@ from grumpy_arrow.errors import (
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
-from grumpy_arrow.storage.api import load_manifest, manifest_at, read_manifest
+from grumpy_arrow.storage.api import codecs_of, load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import _check_utf8
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
+from grumpy_arrow.storage.codecs import decode_columns
 from grumpy_arrow.storage.dictionary import decode, encoded, strings
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
@@ -169,6 +170,7 @@ class Handle:
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
         self._schema: Any = _UNSET
+        self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
         self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
         if self._columns is not None:
@@ -329,6 +331,7 @@ class Handle:
         out._checked = self._checked
         out._chains, out._schema = self._chains, self._schema
         out._dictionaries = self._dictionaries
+        out._codecs = self._codecs
         for c in columns:
             if c not in [s.name for s in self._manifest.columns]:
                 raise ColumnNotFoundError(
@@ -444,6 +447,7 @@ class Handle:
         else:
             nodes = list(_pool().map(read, chains))
         arrays = {s.name: GrumpyArray._wrap(n) for s, n in zip(specs, nodes, strict=True)}
+        arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
             return arrays[ARRAY_COLUMN]
         return DataFrame._of_levels(arrays, self.schema, len(rows),
@@ -472,6 +476,7 @@ class Handle:
 
     def _result(self, specs: list[ColumnSpec], nodes: list[lay.Node], nrows: int) -> Any:
         arrays = {s.name: GrumpyArray._wrap(n) for s, n in zip(specs, nodes, strict=True)}
+        arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
             return arrays[ARRAY_COLUMN]
         schema = self.schema

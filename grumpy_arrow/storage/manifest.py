@@ -125,6 +125,8 @@ class ColumnSpec:
     name: str
     layout: Layout
     level: str | None = None
+    codec: str | None = None
+    """The codec each row is stored with (:mod:`.codecs`); None: stored as it is."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Manifest:
             ],
             "columns": [
                 {"name": c.name, "level": c.level, "layout": c.layout.to_dict()}
+                | ({"codec": c.codec} if c.codec is not None else {})
                 for c in self.columns
             ],
             "leaves": {name: spec.to_json() for name, spec in sorted(self.leaves.items())},
@@ -450,7 +453,7 @@ def _parse_columns(
     items = f.as_list(value, "columns")
     for i, item in enumerate(items):
         field = f"columns[{i}]"
-        f.as_obj(item, field, ("name", "level", "layout"))
+        f.as_obj(item, field, ("name", "level", "layout"), ("codec",))
         name = f.as_str(item["name"], f"{field}.name")
         if not name or name in seen:
             raise f.wrong(f"{field}.name", "a distinct, non-empty column name", name)
@@ -473,7 +476,16 @@ def _parse_columns(
             for path, node in layout.named_nodes(f"{field}.layout")
             for role, leaf in node.buffers()
         )
-        columns.append(ColumnSpec(name, layout, level))
+        codec = item.get("codec")
+        if codec is not None:
+            if not isinstance(codec, str) or not codec or len(codec) > 200:
+                raise f.wrong(f"{field}.codec", "a codec name or absent", codec)
+            if not (isinstance(layout, LeafLayout) and layout.dtype == "binary"):
+                raise f.fail(
+                    f"field '{field}.codec' is {_show(codec)}, but the column's layout is not "
+                    "one binary value per row (what a codec stores)"
+                )
+        columns.append(ColumnSpec(name, layout, level, codec))
     names = [c.name for c in columns]
     if kind == "array" and names != ["array"]:
         raise f.fail(

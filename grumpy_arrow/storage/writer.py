@@ -24,6 +24,7 @@ from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreLocke
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
+from grumpy_arrow.storage import codecs as codecs_
 from grumpy_arrow.storage import dictionary
 from grumpy_arrow.storage import layouts as ly
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
@@ -248,14 +249,21 @@ def _chunk_for(depth: int, manifest: Manifest) -> tuple[int | None, int | None]:
     return None, None
 
 
-def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame) -> Manifest:
+def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *,
+           encoded: bool = False) -> Manifest:  # fmt: skip
     """Append ``obj`` after the committed rows and commit; returns the new manifest.
+
+    Columns the store keeps with a codec are encoded first (unless ``encoded``: the
+    caller did it).
 
     Raises
     ------
     SchemaError
         If the batch does not fit the store (nothing is written then).
     """
+    if not encoded:  # (an array store's one column is named "array", as codecs= names it)
+        named = {c.name: c.codec for c in manifest.columns if c.codec is not None}
+        obj = codecs_.encode_batch(obj, named, store.url)
     batch = _fit_unions(Batch.of(obj), manifest)
     order = [c.name for c in manifest.columns]
     if set(batch.columns) == set(order):  # same columns in another order: the store's order

@@ -1,0 +1,390 @@
+"""Per-column codecs: each row of a column is stored as the bytes its codec encodes, and
+decoded again when it is read (``gr.save(..., codecs={"image": "png"})``).
+
+A codec is a name, an ``encode`` and a ``decode``, and a kind:
+
+- ``"array"`` codecs encode one ``numpy.ndarray`` per row (an image, a spectrum) and
+  decode back to one; the rows come back as nested lists of the decoded arrays' dtype
+  (``n * var * var * var * uint8`` for colour images);
+- ``"object"`` codecs encode the row's Python value (numbers, strings, lists of them)
+  and decode back to such a value.
+
+Built in: ``png`` and ``jpeg`` (Pillow, the ``codecs`` extra; JPEG is lossy), ``npy`` (any
+array, bit for bit; never pickles), ``json`` and ``msgpack`` (the ``codecs`` extra). Stores
+record codecs by name only: a store naming a codec this process has not registered opens
+with an error saying how to register it. Nothing is ever pickled.
+
+Examples
+--------
+>>> import zlib
+>>> import grumpy_arrow as gr
+>>> codec = gr.codecs.register("zlib-text", encode=lambda s: zlib.compress(s.encode()),
+...                            decode=lambda b: zlib.decompress(b).decode())
+>>> "zlib-text" in gr.codecs.names(), codec.kind
+(True, 'object')
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compute.gather import offsets_from_lengths
+from grumpy_arrow.errors import StoreFormatError
+
+__all__ = [
+    "Codec",
+    "arrays_column",
+    "check_codecs",
+    "decode_column",
+    "decode_columns",
+    "encode_batch",
+    "encode_column",
+    "get",
+    "names",
+    "register",
+]
+
+KINDS = ("array", "object")
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A registered codec (see the module docstring)."""
+
+    name: str
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any]
+    kind: str = "object"
+
+
+_LOCK = threading.Lock()
+_REGISTRY: dict[str, Codec] = {}
+
+
+def register(name: str, *, encode: Callable[[Any], bytes], decode: Callable[[bytes], Any],
+             kind: str = "object", replace: bool = False) -> Codec:  # fmt: skip
+    """Register a codec under ``name`` for this process.
+
+    Parameters
+    ----------
+    name : str
+        What stores record (letters, digits, ``-``, ``_`` and ``.``).
+    encode : callable
+        One row's value -> ``bytes`` (an ``numpy.ndarray`` for ``kind="array"``, the
+        row's Python value for ``kind="object"``).
+    decode : callable
+        ``bytes`` -> the row's value.
+    kind : {"object", "array"}
+        What ``encode`` takes and ``decode`` gives (see the module docstring).
+    replace : bool
+        Replace a codec registered under that name (built-ins included).
+
+    Returns
+    -------
+    Codec
+
+    Raises
+    ------
+    ValueError
+        For a bad name or kind, or a name taken (without ``replace=True``).
+    TypeError
+        When ``encode`` or ``decode`` is not callable.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"a codec name is letters, digits, '-', '_' and '.', got {name!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'object' or 'array', got {kind!r}")
+    for what, fn in (("encode", encode), ("decode", decode)):
+        if not callable(fn):
+            raise TypeError(f"{what} must be callable, got {fn!r}")
+    codec = Codec(name, encode, decode, kind)
+    with _LOCK:
+        if name in _REGISTRY and not replace:
+            raise ValueError(
+                f"a codec {name!r} is registered already; pass replace=True to replace it"
+            )
+        _REGISTRY[name] = codec
+    return codec
+
+
+def names() -> list[str]:
+    """The registered codec names, sorted."""
+    with _LOCK:
+        return sorted(_REGISTRY)
+
+
+def get(name: str, where: str = "", column: str = "") -> Codec:
+    """The codec registered as ``name``.
+
+    Raises
+    ------
+    StoreFormatError
+        When no codec of that name is registered (``where``/``column`` name the store
+        and the column that record it), saying how to register one.
+    """
+    with _LOCK:
+        found = _REGISTRY.get(name)
+    if found is None:
+        place = f"{where}: column {column!r} is stored with codec" if where else "codec"
+        raise StoreFormatError(
+            f"{place} {name!r}, which this process has not registered (registered: "
+            f"{', '.join(names())}); register it before opening the store with "
+            f"gr.codecs.register({name!r}, encode=..., decode=...)"
+        )
+    return found
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+def encode_column(column: GrumpyArray, codec: Codec, where: str) -> GrumpyArray:
+    """Each row of ``column`` encoded to bytes (a ``large_binary`` column; null rows stay
+    null).
+
+    A step per row: a codec encodes one row's value at a time (an image, a document),
+    which is what it is for.
+    """
+    if codec.kind == "array":
+        values: list[Any] = [None if v is None else np.asarray(v) for v in _rows(column)]
+    else:
+        values = column.to_list()
+    out: list[bytes | None] = []
+    for i, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            data = codec.encode(value)
+        except Exception as err:
+            err.add_note(f"{where}: codec {codec.name!r} could not encode row {i}")
+            raise
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"{where}: codec {codec.name!r} encoded row {i} to a "
+                f"{type(data).__name__}; encode must return bytes"
+            )
+        out.append(bytes(data))
+    return GrumpyArray._wrap(lay.Leaf(pa.array(out, type=pa.large_binary())))
+
+
+def _rows(column: GrumpyArray) -> list[Any]:
+    """The rows of ``column``: NumPy arrays of rectangular list rows, the values of a flat
+    column; None for null rows."""
+    if column.ndim == 1:
+        return column.to_list()
+    valid = column.to_arrow().is_valid().to_numpy(zero_copy_only=False)
+    return [column[i].to_numpy() if valid[i] else None for i in range(len(column))]
+
+
+def decode_column(column: GrumpyArray, codec: Codec, where: str, name: str) -> GrumpyArray:
+    """The rows of a ``large_binary`` column decoded by ``codec``.
+
+    A step per row, as :func:`encode_column`; ``"array"`` rows are then assembled into
+    nested lists with NumPy (offsets from the arrays' shapes, values concatenated once).
+    """
+    raw = column.to_arrow()
+    blobs = raw.to_pylist()
+    decoded: list[Any] = []
+    for i, blob in enumerate(blobs):
+        if blob is None:
+            decoded.append(None)
+            continue
+        try:
+            decoded.append(codec.decode(blob))
+        except Exception as err:
+            raise StoreFormatError(
+                f"{where}: column {name!r}, row {i}: codec {codec.name!r} could not decode "
+                f"its {len(blob)} bytes ({type(err).__name__}: {err})"
+            ) from err
+    if codec.kind == "array":
+        return arrays_column(decoded, where, name)
+    from grumpy_arrow.functions import array as build
+
+    return build(decoded)
+
+
+def arrays_column(arrays: list[Any], where: str = "", name: str = "") -> GrumpyArray:
+    """A column of NumPy arrays of one ndim and dtype (None: a null row): one list level
+    per axis, the values of all rows in one buffer.
+
+    Raises
+    ------
+    StoreFormatError
+        When the rows differ in ndim or dtype (naming the first that does).
+    """
+    given = [np.asarray(a) for a in arrays if a is not None]
+    if not given:
+        return GrumpyArray._wrap(lay.Leaf(pa.nulls(len(arrays), pa.float64())))
+    ndim, dtype = given[0].ndim, given[0].dtype
+    for i, a in enumerate(arrays):
+        if a is not None and (np.ndim(a) != ndim or np.asarray(a).dtype != dtype):
+            raise StoreFormatError(
+                f"{where}: column {name!r}, row {i}: decoded to a {np.asarray(a).dtype} array "
+                f"of {np.ndim(a)} dims; row 0 gave {dtype}, {ndim} dims (a column holds one "
+                "kind)"
+            )
+    valid = np.array([a is not None for a in arrays])
+    shapes = np.array([np.shape(a) if a is not None else (0,) * ndim for a in arrays],
+                      dtype=np.int64).reshape(len(arrays), ndim)  # fmt: skip
+    values = np.concatenate([np.asarray(a).reshape(-1) for a in given])
+    node: lay.Node = lay.Leaf(pa.array(values))
+    if ndim == 0:
+        mask = ~valid
+        return GrumpyArray._wrap(lay.Leaf(_scatter(values, valid, mask)))
+    # Innermost axis first: list k (of axis d) holds shape[d] entries of the axis below.
+    for d in range(ndim - 1, -1, -1):
+        outer = np.prod(shapes[:, :d], axis=1)  # lists of axis d in each row
+        lengths = np.repeat(shapes[:, d], outer)
+        validity = valid if d == 0 else None
+        node = lay.ListNode(offsets_from_lengths(lengths), validity if not valid.all() else None,
+                            node)  # fmt: skip
+    return GrumpyArray._wrap(node)
+
+
+def _scatter(values: np.ndarray, valid: np.ndarray, mask: np.ndarray) -> pa.Array:
+    out = np.zeros(len(valid), dtype=values.dtype)
+    out[valid] = values
+    return pa.array(out, mask=mask)
+
+
+# -- built-ins --------------------------------------------------------------------------------
+
+
+def _npy_encode(a: np.ndarray) -> bytes:
+    if a.dtype == object:
+        raise TypeError("npy stores numeric arrays; this row holds Python objects")
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npy_decode(b: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(b), allow_pickle=False)
+
+
+def _pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError as err:
+        raise ImportError(
+            "the png and jpeg codecs need Pillow: pip install 'grumpy_arrow[codecs]'"
+        ) from err
+    return Image
+
+
+def _image_encoder(fmt: str, **options: Any) -> Callable[[np.ndarray], bytes]:
+    def encode(a: np.ndarray) -> bytes:
+        if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in
+                                                          (1, 3, 4)):  # fmt: skip
+            raise ValueError(
+                f"{fmt} encodes uint8 images of shape (h, w) or (h, w, 1|3|4); got "
+                f"{a.dtype} {a.shape}"
+            )
+        image = _pil().fromarray(a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a)
+        buf = io.BytesIO()
+        image.save(buf, format=fmt, **options)
+        return buf.getvalue()
+
+    return encode
+
+
+def _image_decode(b: bytes) -> np.ndarray:
+    with _pil().open(io.BytesIO(b)) as image:
+        return np.asarray(image)
+
+
+def _msgpack() -> Any:
+    try:
+        import msgpack  # type: ignore[import-untyped]
+    except ImportError as err:
+        raise ImportError(
+            "the msgpack codec needs msgpack: pip install 'grumpy_arrow[codecs]'"
+        ) from err
+    return msgpack
+
+
+def _json_encode(v: Any) -> bytes:
+    return json.dumps(v, separators=(",", ":"), allow_nan=True).encode()
+
+
+register("npy", encode=_npy_encode, decode=_npy_decode, kind="array")
+register("png", encode=_image_encoder("PNG"), decode=_image_decode, kind="array")
+register("jpeg", encode=_image_encoder("JPEG", quality=95), decode=_image_decode, kind="array")
+register("json", encode=_json_encode, decode=json.loads)
+register("msgpack", encode=lambda v: _msgpack().packb(v),
+         decode=lambda b: _msgpack().unpackb(b, strict_map_key=False))  # fmt: skip
+
+
+# -- frames and stores ------------------------------------------------------------------------
+
+
+def check_codecs(obj: Any, codecs: Any, where: str) -> dict[str, str]:
+    """The ``codecs=`` option of a save, checked against the data: ``{column: codec}``
+    naming top-level columns of a frame (``"array"`` for an array) and registered codecs.
+
+    Raises
+    ------
+    TypeError
+        For a mapping that is not ``{str: str}``.
+    ValueError
+        For a column the data does not have, or one below the top level.
+    StoreFormatError
+        For a codec this process has not registered.
+    """
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    if codecs is None:
+        return {}
+    if not isinstance(codecs, dict):
+        raise TypeError(f"codecs must be a dict {{column: codec name}}, got {codecs!r}")
+    columns = obj.columns if isinstance(obj, DataFrame) else ["array"]
+    schema = obj.schema if isinstance(obj, DataFrame) else None
+    for column, name in codecs.items():
+        if not isinstance(column, str) or not isinstance(name, str):
+            raise TypeError(f"codecs maps column names to codec names (strings), got "
+                            f"{column!r}: {name!r}")  # fmt: skip
+        if column not in columns:
+            raise ValueError(f"codecs names a column {column!r}; the data's columns are "
+                             f"{', '.join(columns)}")  # fmt: skip
+        if schema is not None and schema.level_of(column) != 0:
+            raise ValueError(
+                f"codecs encode whole rows: column {column!r} is at level "
+                f"{schema.levels[schema.level_of(column)].name!r}, below the top level"
+            )
+        get(name, where, column)
+    return dict(codecs)
+
+
+def encode_batch(obj: Any, codecs: dict[str, str], where: str) -> Any:
+    """A frame (or array) with the columns named in ``codecs`` encoded (the others as
+    they are)."""
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    if not codecs:
+        return obj
+    if not isinstance(obj, DataFrame):
+        return encode_column(obj, get(codecs["array"], where, "array"), f"{where}: the array")
+    columns = {name: obj[name] for name in obj.columns}
+    for name, codec in codecs.items():
+        columns[name] = encode_column(columns[name], get(codec, where, name),
+                                      f"{where}: column {name!r}")  # fmt: skip
+    return DataFrame(columns, obj.schema, len(obj))
+
+
+def decode_columns(columns: dict[str, GrumpyArray], codecs: dict[str, Codec],
+                   where: str) -> dict[str, GrumpyArray]:  # fmt: skip
+    """``columns`` with those stored with a codec decoded (a new dict when any is)."""
+    if not codecs or not any(name in codecs for name in columns):
+        return columns
+    return {name: decode_column(col, codecs[name], where, name) if name in codecs else col
+            for name, col in columns.items()}  # fmt: skip
