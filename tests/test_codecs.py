@@ -174,3 +174,54 @@ def test_image_codecs(tmp_path: Path) -> None:
             tmp_path / "j.gr", codecs={"image": "jpeg"})  # fmt: skip
     got = [np.asarray(r, dtype=np.int64) for r in gr.load(tmp_path / "j.gr")["image"].to_list()]
     assert all(np.abs(g - s.astype(np.int64)).max() <= 2 for g, s in zip(got, smooth, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (7, r"field 'columns\[1\].codec'"),
+        ("", r"field 'columns\[1\].codec'"),
+        (["png"], r"field 'columns\[1\].codec'"),
+    ],
+)
+def test_a_hostile_codec_field_is_a_format_error(tmp_path: Path, value: Any,
+                                                 message: str) -> None:  # fmt: skip
+    path = tmp_path / "s.gr"
+    gr.save(frame(4), path, codecs={"image": "png"})
+    manifest = json.loads((path / "grumpy.json").read_text())
+    manifest["columns"][1]["codec"] = value
+    (path / "grumpy.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreFormatError, match=message):
+        gr.open(path)
+
+
+def test_a_codec_on_a_column_that_is_not_binary_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.gr"
+    gr.save(frame(4), path)
+    manifest = json.loads((path / "grumpy.json").read_text())
+    manifest["columns"][0]["codec"] = "json"  # the int64 id column
+    (path / "grumpy.json").write_text(json.dumps(manifest))
+    with pytest.raises(StoreFormatError, match="not one binary value per row"):
+        gr.load(path)
+
+
+def test_bytes_a_codec_cannot_decode_are_reported_with_the_row(tmp_path: Path) -> None:
+    import zarr
+
+    path = tmp_path / "s.gr"
+    gr.save(frame(6), path, codecs={"image": "png"}, compressor="none")
+    leaf = "image/r-data"
+    length = gr.open(path).manifest.leaves[leaf].length
+    arr = zarr.open_array(str(path / leaf), mode="r+")
+    data = np.asarray(arr[:length]).copy()
+    starts = [i for i in range(len(data) - 8) if bytes(data[i : i + 8]) == b"\x89PNG\r\n\x1a\n"]
+    assert len(starts) == 6
+    data[starts[3] + 20 : starts[3] + 40] = 0  # inside row 3's header chunk
+    arr[:length] = data  # through zarr: the checksums stay valid
+    h = gr.open(path)
+    assert h.take([0, 1, 2]).to_dict() == frame(6)[[0, 1, 2]].to_dict()
+    for read in (lambda: h.take([3]), lambda: gr.load(path)):
+        with pytest.raises(StoreFormatError, match=r"column 'image', row \d of the rows read: "
+                                                   r"codec 'png' could not decode its \d+ "
+                                                   "bytes"):  # fmt: skip
+            read()

@@ -195,3 +195,12 @@ def test_ranges_take_from_copies_the_ranges_in_order(lengths: list[int]) -> None
     # Long ranges are copied as slices; short ones through the expanded positions.
     long = len(lengths) > 1 and sum(lengths) >= LONG_RANGES * len(lengths)
     assert (span._positions is None) == (long or len(lengths) <= 1)
+
+
+def test_ranges_positions_of_one_range_and_of_several() -> None:
+    one = Ranges(np.array([7], dtype=np.int64), np.array([12], dtype=np.int64))
+    assert one.positions().tolist() == [7, 8, 9, 10, 11] and one.total == 5
+    empty = Ranges(np.array([3], dtype=np.int64), np.array([3], dtype=np.int64))
+    assert empty.positions().tolist() == [] and empty.take_from(np.arange(9)).tolist() == []
+    many = Ranges(np.array([5, 0, 9], dtype=np.int64), np.array([7, 0, 11], dtype=np.int64))
+    assert many.positions().tolist() == [5, 6, 9, 10]

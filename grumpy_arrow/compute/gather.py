@@ -72,7 +72,10 @@ class Ranges:
     def positions(self) -> np.ndarray:
         """Every position of the ranges, in order (int64)."""
         if self._positions is None:
-            self._positions = expand_ranges(self.starts, self.stops - self.starts)
+            if len(self.starts) == 1:  # one range (a run of consecutive rows)
+                self._positions = np.arange(self.lo, self.hi, dtype=np.int64)
+            else:
+                self._positions = expand_ranges(self.starts, self.stops - self.starts)
         return self._positions
 
     def take_from(self, values: np.ndarray) -> np.ndarray:

@@ -203,8 +203,8 @@ def decode_column(column: GrumpyArray, codec: Codec, where: str, name: str) -> G
             decoded.append(codec.decode(blob))
         except Exception as err:
             raise StoreFormatError(
-                f"{where}: column {name!r}, row {i}: codec {codec.name!r} could not decode "
-                f"its {len(blob)} bytes ({type(err).__name__}: {err})"
+                f"{where}: column {name!r}, row {i} of the rows read: codec {codec.name!r} "
+                f"could not decode its {len(blob)} bytes ({type(err).__name__}: {err})"
             ) from err
     if codec.kind == "array":
         return arrays_column(decoded, where, name)

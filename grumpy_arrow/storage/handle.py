@@ -418,16 +418,7 @@ class Handle:
         for d in range(1, depth + 1):
             layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
             up = spans[d - 1]
-            whole = self._trusted_offsets(layout.offsets, self._rows_of(layout.content))
-            if whole is not None:
-                # A resident offsets leaf, checked whole once: three gathers, no checks.
-                pos = up.positions()
-                begins = whole[pos]
-                offsets.append(offsets_from_lengths(whole[pos + 1] - begins))
-                spans.append(Ranges(whole[up.starts], whole[up.stops]))
-                continue
-            level_offsets, child_starts, child_stops = self._level_ranges(layout, up.starts,
-                                                                          up.stops)  # fmt: skip
+            level_offsets, child_starts, child_stops = self._ranges_of(layout, up)
             offsets.append(level_offsets)
             spans.append(Ranges(child_starts, child_stops))
 
@@ -574,7 +565,7 @@ class Handle:
                 return found  # type: ignore[return-value]
         validity = self._validity(layout, starts, stops)
         if inner is None:
-            ranges = (validity, *self._level_ranges(layout, starts, stops))
+            ranges = (validity, *self._ranges_of(layout, Ranges(starts, stops)))
         else:
             bounds = self._offsets(layout.offsets, starts, stops, self._rows_of(layout.content))
             child_starts, child_stops, row_lengths = _cut(bounds[:1], bounds[-1:], inner)
@@ -582,6 +573,20 @@ class Handle:
         if shared:
             self._remember(memo_key, ranges)
         return ranges
+
+    def _ranges_of(self, layout: ListLayout, up: Ranges
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """:meth:`_level_ranges` of the ranges ``up``; from a resident offsets leaf,
+        checked whole once (:meth:`_trusted`), that is three gathers and no check."""
+        whole = self._trusted_offsets(layout.offsets, self._rows_of(layout.content))
+        if whole is None:
+            return self._level_ranges(layout, up.starts, up.stops)
+        if len(up.starts) == 1:  # one run of rows: slices
+            bounds = whole[up.lo : up.hi + 1]
+            return bounds - bounds[0], bounds[:1].copy(), bounds[-1:].copy()
+        pos = up.positions()
+        begins = whole[pos]
+        return offsets_from_lengths(whole[pos + 1] - begins), whole[up.starts], whole[up.stops]
 
     def _level_ranges(self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
