@@ -225,3 +225,34 @@ def test_bytes_a_codec_cannot_decode_are_reported_with_the_row(tmp_path: Path) -
                                                    r"codec 'png' could not decode its \d+ "
                                                    "bytes"):  # fmt: skip
             read()
+
+
+def test_sharded_datasets_keep_codecs_in_every_shard(tmp_path: Path) -> None:
+    path = tmp_path / "ds.gr"
+    df = frame(25)
+    gr.save(df, path, shard_rows=10, codecs={"image": "png", "spectrum": "npy"})
+    shards = sorted(p.name for p in path.iterdir() if p.name.startswith("shard-"))
+    assert shards == ["shard-000000", "shard-000001", "shard-000002"]
+    for name in shards:
+        columns = json.loads((path / name / "grumpy.json").read_text())["columns"]
+        assert {c["name"]: c.get("codec") for c in columns}["image"] == "png"
+    assert gr.load(path).to_dict() == df.to_dict()
+    h = gr.open(path)
+    assert h.take([24, 3, 11]).to_dict() == df[[24, 3, 11]].to_dict()
+    more = frame(7, seed=2)
+    gr.append(more, path)  # fills the last shard, then a new one: both encode
+    both = gr.load(path)
+    assert both["image"].to_list() == df["image"].to_list() + more["image"].to_list()
+    assert both["spectrum"].to_list() == df["spectrum"].to_list() + more["spectrum"].to_list()
+    # Independent writers passing `like` get the codec columns' layout from it.
+    other = tmp_path / "w.gr"
+    with gr.ShardedWriter(other, 0, 2, shard_rows=5, like=df[:0],
+                          codecs={"image": "png"}) as w:  # fmt: skip
+        w.write(df[:8])
+    with gr.ShardedWriter(other, 1, 2, shard_rows=5, like=df[:0],
+                          codecs={"image": "png"}) as w:  # fmt: skip
+        w.write(df[8:12])
+    gr.consolidate(other)
+    assert sorted(gr.load(other)["id"].to_list()) == list(range(12))
+    assert gr.load(other)["image"].to_list() == [df["image"].to_list()[i] for i in
+                                                 gr.load(other)["id"].to_list()]  # fmt: skip

@@ -171,16 +171,11 @@ def save(
         batches stay; overwriting one, the old store stays.
     """
     if shard_rows is not None:
-        if codecs:
-            raise ValueError(
-                "codecs are not supported with shard_rows yet: save each "
-                "shard's codec columns without shard_rows, or encode them first"
-            )
         from grumpy_arrow.storage.shard_writer import save_sharded
 
         save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
                      chunk_dim=chunk_dim, compressor=compressor, mode=mode, shard_size=shard_size,
-                     dictionary=dictionary,
+                     dictionary=dictionary, codecs=codecs,
                      storage_options=storage_options, timeout=timeout)  # fmt: skip
         return
     if mode not in _MODES:

@@ -29,6 +29,7 @@ from grumpy_arrow.storage.api import (
     read_manifest,
     refuse_foreign,
 )
+from grumpy_arrow.storage.codecs import check_codecs, encode_batch
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -98,8 +99,9 @@ class ShardedWriter:
         exists; ``"a"`` continues after this writer's last existing shard, filling it if
         it holds fewer than ``shard_rows`` rows. New shards of ``"a"`` take the columns,
         chunking and compressor of the dataset's existing shards.
-    chunk_size, chunk_dim, compressor, shard_size, dictionary :
-        As for :func:`grumpy_arrow.save`.
+    chunk_size, chunk_dim, compressor, shard_size, dictionary, codecs :
+        As for :func:`grumpy_arrow.save` (codecs: of new datasets; appends and later
+        shards take the dataset's).
     like : array or frame, optional
         An object (an empty slice is enough) whose columns and layouts the new shards
         take, instead of those of this writer's first batch. Independent writers pass the
@@ -146,8 +148,10 @@ class ShardedWriter:
         like: Any = None,
         shard_size: int | None = None,
         dictionary: Any = None,
+        codecs: dict[str, str] | None = None,
     ) -> None:
         self._start = _check_int(shard_start, "shard_start", 0)
+        self._codecs = codecs
         self._step = _check_int(shard_step, "shard_step", 1)
         self._shard_rows = _check_int(shard_rows, "shard_rows", 1)
         if mode not in ("w", "w-", "a"):
@@ -303,10 +307,16 @@ class ShardedWriter:
     def _commit(self, shard: _Open, piece: GrumpyArray | DataFrame) -> None:
         try:
             manifest = shard.manifest
+            encoded = False
             if manifest is None:
+                if self._template is None and self._codecs is not None:
+                    # The dataset's first piece: encoded once, for its layout and its commit.
+                    where = self._top.url
+                    piece = encode_batch(piece, check_codecs(piece, self._codecs, where), where)
+                    encoded = True
                 manifest = self._new_manifest(piece)
                 shard.store.group()
-            shard.manifest = commit(shard.store, manifest, piece)
+            shard.manifest = commit(shard.store, manifest, piece, encoded=encoded)
         except BaseException:
             if shard.manifest is None:  # nothing committed: leave no empty shard behind
                 self._current = None
@@ -328,8 +338,12 @@ class ShardedWriter:
         # ``like`` (or else the first batch) fixes the columns and layouts of the shards.
         model = piece if self._like is None else self._like
         _check_chunk_dim(self._options["chunk_dim"], model)
+        codecs = {} if self._codecs is None else dict(self._codecs)
+        if self._like is not None and codecs:
+            model = encode_batch(model, check_codecs(model, codecs, self._top.url), self._top.url)
         manifest = new_manifest(Batch.of(model), **self._options)
-        return replace(manifest, attrs=attrs)
+        columns = tuple(replace(c, codec=codecs.get(c.name)) for c in manifest.columns)
+        return replace(manifest, attrs=attrs, columns=columns)
 
     def _finish(self) -> None:
         shard, self._current = self._current, None
@@ -381,6 +395,7 @@ def save_sharded(
     timeout: float | None = None,
     shard_size: int | None = None,
     dictionary: Any = None,
+    codecs: dict[str, str] | None = None,
 ) -> None:
     """``gr.save(..., shard_rows=N)``: one writer, then :func:`consolidate`."""
     _check_int(shard_rows, "shard_rows", 1)
@@ -407,7 +422,7 @@ def save_sharded(
             for _, name in list_shards(store):
                 _refuse_link(store, name)
     options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
-               "shard_size": shard_size, "dictionary": dictionary}  # fmt: skip
+               "shard_size": shard_size, "dictionary": dictionary, "codecs": codecs}  # fmt: skip
     with lock(store, timeout=timeout):
         if exists and store.local:
             # Built beside the old dataset (or store) and swapped in whole: bad input, an
