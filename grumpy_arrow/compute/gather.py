@@ -61,9 +61,14 @@ class Ranges:
 
     def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
         self.starts, self.stops = starts, stops
-        self.lo = int(starts.min()) if len(starts) else 0
-        self.hi = int(stops.max()) if len(stops) else 0
-        self.total = int((stops - starts).sum()) if len(starts) else 0
+        if len(starts) == 1:  # one range (a run of rows, a single row): no reductions
+            self.lo, self.hi = int(starts[0]), int(stops[0])
+            self.total = self.hi - self.lo
+        elif len(starts):
+            self.lo, self.hi = int(starts.min()), int(stops.max())
+            self.total = int((stops - starts).sum())
+        else:
+            self.lo = self.hi = self.total = 0
         self._positions: np.ndarray | None = None
         self._pairs: list[tuple[int, int]] | None = None
         self.memo: dict[Any, Any] = {}

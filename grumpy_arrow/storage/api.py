@@ -228,19 +228,14 @@ def _write_new(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) 
     """Commit every item to an empty store; the last manifest (None: no item). With
     ``options["codecs"]`` the items come encoded already (:func:`_encoding`)."""
     manifest = None
-    codecs = options.get("codecs") or {}
-    creating = {k: v for k, v in options.items() if k != "codecs"}
     for item in items:
         batch = _as_batch(item)
         if manifest is None:
             _check_chunk_dim(options["chunk_dim"], batch)
-            manifest = new_manifest(Batch.of(batch), **creating)
-            if codecs:
-                manifest = replace(manifest, columns=tuple(
-                    replace(c, codec=codecs.get(c.name)) for c in manifest.columns))  # fmt: skip
+            manifest = new_manifest(Batch.of(batch), **options)
             with store.translate("the group"):
                 store.group()
-        manifest = commit(store, manifest, batch, encoded=bool(codecs))
+        manifest = commit(store, manifest, batch, encoded=bool(options.get("codecs")))
     return manifest
 
 
@@ -259,7 +254,7 @@ def _same_codecs(manifest: Manifest, codecs: Any, where: str) -> None:
     """``codecs=`` given to an append must be the store's (or absent)."""
     if codecs is None:
         return
-    kept = {c.name: c.codec for c in manifest.columns if c.codec is not None}
+    kept = manifest.codecs
     if dict(codecs) != kept:
         raise ValueError(f"{where}: the store keeps codecs {kept}; this append gives {codecs}")
 
@@ -491,8 +486,7 @@ def load_manifest(
 def codecs_of(manifest: Manifest, where: str) -> dict[str, Any]:
     """The codecs of a store's columns, by column (a StoreFormatError naming how to
     register one this process lacks)."""
-    return {c.name: get_codec(c.codec, where, c.name) for c in manifest.columns
-            if c.codec is not None}  # fmt: skip
+    return {name: get_codec(codec, where, name) for name, codec in manifest.codecs.items()}
 
 
 def _cores() -> int:

@@ -215,46 +215,41 @@ def decode_column(column: GrumpyArray, codec: Codec, where: str, name: str) -> G
 
 def arrays_column(arrays: list[Any], where: str = "", name: str = "") -> GrumpyArray:
     """A column of NumPy arrays of one ndim and dtype (None: a null row): one list level
-    per axis, the values of all rows in one buffer.
+    per axis, the values of all rows in one buffer (a step per row reads its shape and
+    dtype; offsets and values are whole-array NumPy).
 
     Raises
     ------
     StoreFormatError
         When the rows differ in ndim or dtype (naming the first that does).
     """
-    given = [np.asarray(a) for a in arrays if a is not None]
+    rows = [None if a is None else np.asarray(a) for a in arrays]
+    given = [a for a in rows if a is not None]
     if not given:
-        return GrumpyArray._wrap(lay.Leaf(pa.nulls(len(arrays), pa.float64())))
+        return GrumpyArray._wrap(lay.Leaf(pa.nulls(len(rows), pa.float64())))
     ndim, dtype = given[0].ndim, given[0].dtype
-    for i, a in enumerate(arrays):
-        if a is not None and (np.ndim(a) != ndim or np.asarray(a).dtype != dtype):
+    for i, a in enumerate(rows):
+        if a is not None and (a.ndim != ndim or a.dtype != dtype):
             raise StoreFormatError(
-                f"{where}: column {name!r}, row {i}: decoded to a {np.asarray(a).dtype} array "
-                f"of {np.ndim(a)} dims; row 0 gave {dtype}, {ndim} dims (a column holds one "
-                "kind)"
+                f"{where}: column {name!r}, row {i}: decoded to a {a.dtype} array of {a.ndim} "
+                f"dims; row 0 gave {dtype}, {ndim} dims (a column holds one kind)"
             )
-    valid = np.array([a is not None for a in arrays])
-    shapes = np.array([np.shape(a) if a is not None else (0,) * ndim for a in arrays],
-                      dtype=np.int64).reshape(len(arrays), ndim)  # fmt: skip
-    values = np.concatenate([np.asarray(a).reshape(-1) for a in given])
+    valid = np.array([a is not None for a in rows])
+    values = np.concatenate([a.reshape(-1) for a in given])
+    if ndim == 0:  # one value a row: nulls where a row is None
+        out = np.zeros(len(rows), dtype=values.dtype)
+        out[valid] = values
+        return GrumpyArray._wrap(lay.Leaf(pa.array(out, mask=~valid)))
+    shapes = np.array([(0,) * ndim if a is None else a.shape for a in rows],
+                      dtype=np.int64).reshape(len(rows), ndim)  # fmt: skip
     node: lay.Node = lay.Leaf(pa.array(values))
-    if ndim == 0:
-        mask = ~valid
-        return GrumpyArray._wrap(lay.Leaf(_scatter(values, valid, mask)))
+    top = None if valid.all() else valid
     # Innermost axis first: list k (of axis d) holds shape[d] entries of the axis below.
     for d in range(ndim - 1, -1, -1):
         outer = np.prod(shapes[:, :d], axis=1)  # lists of axis d in each row
         lengths = np.repeat(shapes[:, d], outer)
-        validity = valid if d == 0 else None
-        node = lay.ListNode(offsets_from_lengths(lengths), validity if not valid.all() else None,
-                            node)  # fmt: skip
+        node = lay.ListNode(offsets_from_lengths(lengths), top if d == 0 else None, node)
     return GrumpyArray._wrap(node)
-
-
-def _scatter(values: np.ndarray, valid: np.ndarray, mask: np.ndarray) -> pa.Array:
-    out = np.zeros(len(valid), dtype=values.dtype)
-    out[valid] = values
-    return pa.array(out, mask=mask)
 
 
 # -- built-ins --------------------------------------------------------------------------------

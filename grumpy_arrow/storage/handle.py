@@ -777,10 +777,6 @@ class Handle:
             )
         if name not in self._typed:
             self._check_typed(name)
-        if span is not None and self._cache is not None:
-            whole = store.resident(name, length, self._cache, self._selection_id)
-            if whole is not None:
-                return span.take_from(whole)
         # Columns of one level share its offsets leaf: read those ranges once per selection.
         shared = name.startswith("_levels/")
         if shared:

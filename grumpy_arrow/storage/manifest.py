@@ -182,6 +182,11 @@ class Manifest:
         return {"chunk_size": self.chunk_size, "shard_size": self.shard_size,
                 "chunk_dim": self.chunk_dim}  # fmt: skip
 
+    @property
+    def codecs(self) -> dict[str, str]:
+        """``{column: codec name}`` of the columns stored with a codec."""
+        return {c.name: c.codec for c in self.columns if c.codec is not None}
+
     def column(self, name: str) -> ColumnSpec:
         """The column spec by name (KeyError if absent)."""
         for c in self.columns:

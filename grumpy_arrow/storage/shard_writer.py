@@ -338,12 +338,11 @@ class ShardedWriter:
         # ``like`` (or else the first batch) fixes the columns and layouts of the shards.
         model = piece if self._like is None else self._like
         _check_chunk_dim(self._options["chunk_dim"], model)
-        codecs = {} if self._codecs is None else dict(self._codecs)
-        if self._like is not None and codecs:
-            model = encode_batch(model, check_codecs(model, codecs, self._top.url), self._top.url)
-        manifest = new_manifest(Batch.of(model), **self._options)
-        columns = tuple(replace(c, codec=codecs.get(c.name)) for c in manifest.columns)
-        return replace(manifest, attrs=attrs, columns=columns)
+        if self._like is not None and self._codecs:
+            where = self._top.url
+            model = encode_batch(model, check_codecs(model, self._codecs, where), where)
+        manifest = new_manifest(Batch.of(model), **self._options, codecs=self._codecs)
+        return replace(manifest, attrs=attrs)
 
     def _finish(self) -> None:
         shard, self._current = self._current, None

@@ -123,10 +123,12 @@ def new_manifest(
     compressor: str,
     shard_size: int | None = None,
     dictionary: Any = None,
+    codecs: dict[str, str] | None = None,
 ) -> Manifest:
     """An empty manifest (0 rows) with the batch's columns and levels; string leaves are
     dictionary-encoded as :mod:`.dictionary` decides (``dictionary``: True, False, None
-    for automatic, or a list of the column names to encode)."""
+    for automatic, or a list of the column names to encode). ``codecs`` names the codec
+    of the columns the batch holds encoded (:mod:`.codecs`)."""
     layouts, buffers, _ = _buffers_of(batch)
     for name, layout in layouts.items():
         option = dictionary
@@ -145,7 +147,7 @@ def new_manifest(
         level = None
         if batch.schema is not None:
             level = levels.get(_column_level(batch.schema, name)) or _first_level(batch.schema)
-        columns.append(ColumnSpec(name, layout, level))
+        columns.append(ColumnSpec(name, layout, level, (codecs or {}).get(name)))
     return Manifest(
         kind=batch.kind,
         rows=0,
@@ -262,8 +264,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
         If the batch does not fit the store (nothing is written then).
     """
     if not encoded:  # (an array store's one column is named "array", as codecs= names it)
-        named = {c.name: c.codec for c in manifest.columns if c.codec is not None}
-        obj = codecs_.encode_batch(obj, named, store.url)
+        obj = codecs_.encode_batch(obj, manifest.codecs, store.url)
     batch = _fit_unions(Batch.of(obj), manifest)
     order = [c.name for c in manifest.columns]
     if set(batch.columns) == set(order):  # same columns in another order: the store's order

@@ -529,12 +529,7 @@ class LeafStore:
         if cache is not None:
             whole = self.resident(name, length, cache, selection)
             if whole is not None:
-                if len(starts) == 1:
-                    return whole[int(starts[0]) : int(stops[0])].copy()
-                pos = (
-                    span.positions() if span is not None else expand_ranges(starts, stops - starts)
-                )
-                return whole[pos]
+                return (span if span is not None else Ranges(starts, stops)).take_from(whole)
         out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 

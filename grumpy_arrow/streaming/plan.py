@@ -126,9 +126,7 @@ def cut(order: np.ndarray, batch_size: int, *, drop_last: bool,
     ``batch_size`` rows each, or with ``counts`` (entities per row) whole rows packed as
     :func:`packed_batches` packs them, in the order given."""
     if counts is None:
-        bounds = np.arange(0, len(order) + batch_size, batch_size, dtype=np.int64)
-        bounds[-1] = len(order)
-        bounds = np.unique(bounds)
+        bounds = np.append(np.arange(0, len(order), batch_size, dtype=np.int64), len(order))
         if drop_last and len(bounds) > 1 and bounds[-1] - bounds[-2] < batch_size:
             bounds = bounds[:-1]
         return bounds

@@ -450,10 +450,8 @@ class Stream:
     def _transform(self, j: int, batch: Any, position: int) -> Any:
         """Transform ``j`` on the batch at plan ``position``: with ``rng=`` (see
         :meth:`apply`) when it takes one."""
-        fn = self._transforms[j]
-        if not self._seeded[j]:
-            return fn(batch)
-        return fn(batch, rng=pl.transform_rng(self._params.seed or 0, self._epoch, position, j))
+        return _call(self._transforms[j], self._seeded[j], batch,
+                     (self._params.seed or 0, self._epoch, position, j))  # fmt: skip
 
     def __iter__(self) -> Iterator[Any]:
         """Yield the remaining batches of this epoch, in order (then start over at 0)."""
@@ -477,13 +475,13 @@ class Stream:
 
         def produce(i: int) -> Any:
             out = self._read(int(positions[i]), plan)
+            position = int(plan.ids[positions[i]])
             for j in range(len(transforms)):
                 try:
-                    out = self._transform(j, out, int(plan.ids[positions[i]]))
+                    out = self._transform(j, out, position)
                 except Exception as err:
-                    where = int(plan.ids[positions[i]])
                     err.add_note(f"raised by a transform of batch {i} (plan position "
-                                 f"{where}, epoch {self._epoch})")  # fmt: skip
+                                 f"{position}, epoch {self._epoch})")  # fmt: skip
                     raise
             return out
 
@@ -700,6 +698,13 @@ def _takes_rng(fn: Callable[..., Any]) -> bool:
     return found is not None and found.kind in (found.POSITIONAL_OR_KEYWORD, found.KEYWORD_ONLY)
 
 
+def _call(fn: Callable[..., Any], seeded: bool, batch: Any,
+          where: tuple[int, int, int, int]) -> Any:  # fmt: skip
+    """``fn(batch)``, with ``rng=`` the generator of ``where`` (seed, epoch, plan position,
+    transform) when ``fn`` takes one (``seeded``)."""
+    return fn(batch, rng=pl.transform_rng(*where)) if seeded else fn(batch)
+
+
 def _apply_all(fns: tuple[Callable[..., Any], ...], batch: Any, i: int, position: int,
                epoch: int, seeds: tuple[int, tuple[bool, ...]]) -> Any:  # fmt: skip
     """Run the transforms in a worker process (the note matches the thread executor's;
@@ -707,10 +712,7 @@ def _apply_all(fns: tuple[Callable[..., Any], ...], batch: Any, i: int, position
     seed, seeded = seeds
     for j, fn in enumerate(fns):
         try:
-            if seeded[j]:
-                batch = fn(batch, rng=pl.transform_rng(seed, epoch, position, j))
-            else:
-                batch = fn(batch)
+            batch = _call(fn, seeded[j], batch, (seed, epoch, position, j))
         except Exception as err:
             err.add_note(
                 f"raised by a transform of batch {i} (plan position {position}, epoch {epoch})"
