@@ -23,6 +23,7 @@ from grumpy_arrow.errors import ConversionError, DTypeError, LayoutError
 __all__ = [
     "from_arrow_array",
     "from_numpy_array",
+    "from_numpy_rows",
     "from_python",
     "parse_object",
 ]
@@ -48,6 +49,8 @@ def parse_object(obj: Any, dtype: dt.DType | None) -> pa.Array:
         return _from_arrow_input(pa.array(obj), dtype)
     if hasattr(obj, "__arrow_c_stream__"):
         return _from_arrow_input(_combine(pa.chunked_array(obj)), dtype)
+    if isinstance(obj, (list, tuple)) and _same_inner_shape(obj):
+        return _cast(from_numpy_rows(obj), dtype)
     if isinstance(obj, _SEQ):
         return from_python(list(obj) if isinstance(obj, np.ndarray) else obj, dtype)
     if obj is None or isinstance(obj, (bool, int, float, str, bytes, np.generic)):
@@ -92,6 +95,8 @@ def _cast(arr: pa.Array, dtype: dt.DType | None) -> pa.Array:
 
 
 def _replace_leaf(typ: pa.DataType, leaf: pa.DataType) -> pa.DataType:
+    if pa.types.is_fixed_size_list(typ) and typ.list_size > 0:
+        return lay.fixed_list_of(_replace_leaf(typ.value_type, leaf), typ.list_size)
     if pa.types.is_large_list(typ) or pa.types.is_list(typ):
         return lay.list_of(_replace_leaf(typ.value_type, leaf))
     if pa.types.is_union(typ):
@@ -113,6 +118,9 @@ def from_arrow_array(arr: pa.Array) -> pa.Array:
     LayoutError
         For unsupported types (struct, map, sparse union, ...).
     """
+    if isinstance(arr.type, pa.FixedShapeTensorType):
+        lay.canonical_type(arr.type)  # refuses permuted tensors
+        arr = lay.tensor_storage(arr)
     target = lay.canonical_type(arr.type)
     if target.equals(arr.type):
         return arr
@@ -137,6 +145,11 @@ def _canonical_via_nodes(arr: pa.Array, err: Exception | None) -> pa.Array:
         return lay.to_arrow(
             lay.UnionNode(node.type_ids, lay.Leaf(scalars), _as_list(lay.from_arrow(lists)))
         )
+    if pa.types.is_fixed_size_list(typ) and typ.list_size > 0:
+        node = lay.from_arrow(arr)
+        assert isinstance(node, lay.ListNode)
+        content = lay.from_arrow(from_arrow_array(lay.to_arrow(node.content)))
+        return lay.to_arrow(lay.ListNode(node.offsets, node.validity, content, node.size))
     if pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
         validity = lay.is_valid_mask(arr)
         flat = arr.flatten()
@@ -155,7 +168,8 @@ def _as_list(node: lay.Node) -> lay.ListNode:
 
 
 def from_numpy_array(arr: np.ndarray) -> pa.Array:
-    """A rectangular NumPy array as a list-chain (values zero-copy when contiguous).
+    """A rectangular NumPy array as fixed axes: shape ``(n, 60, 80, 3)`` gives
+    ``n * 60 * 80 * 3 * dtype`` (values zero-copy when contiguous).
 
     A masked array's mask becomes leaf validity. Object arrays go through the Python path.
     """
@@ -172,17 +186,34 @@ def from_numpy_array(arr: np.ndarray) -> pa.Array:
     else:
         values = pa.array(flat, type=dtype.arrow, mask=flat_mask)
     node: lay.Node = lay.Leaf(values)
-    for size in reversed(data.shape[1:]):
-        count = len(node) // size if size else 0
-        if size == 0:
-            count = int(np.prod(data.shape[: data.shape.index(0)])) if 0 in data.shape else 0
-        offsets = (
-            np.arange(0, count * size + 1, size, dtype=np.int64)
-            if size
-            else np.zeros(count + 1, dtype=np.int64)
-        )
-        node = lay.ListNode(offsets, None, node)
+    for k in range(data.ndim - 1, 0, -1):
+        count = int(np.prod(data.shape[:k]))
+        size = int(data.shape[k])
+        node = lay.ListNode(np.arange(count + 1, dtype=np.int64) * size, None, node, size or None)
     return lay.to_arrow(node)
+
+
+def _same_inner_shape(rows: Sequence[Any]) -> bool:
+    """Whether ``rows`` are NumPy arrays (at least 1-D, not object) of one dtype whose
+    shapes agree past the first axis: a ragged column of fixed-shape items."""
+    if not rows or not all(isinstance(r, np.ndarray) for r in rows):
+        return False
+    first = rows[0]
+    if first.ndim == 0 or first.dtype == object or isinstance(first, np.ma.MaskedArray):
+        return False
+    return all(r.ndim == first.ndim and r.shape[1:] == first.shape[1:] and r.dtype == first.dtype
+               and not isinstance(r, np.ma.MaskedArray) for r in rows)  # fmt: skip
+
+
+def from_numpy_rows(rows: Sequence[np.ndarray]) -> pa.Array:
+    """NumPy arrays of one dtype and equal shapes past the first axis as one ragged axis
+    over fixed ones: ``k`` arrays of shape ``(n_i, 3)`` give ``k * var * 3 * dtype``. One
+    concatenation; no Python work per element."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    content = lay.from_arrow(from_numpy_array(np.concatenate(rows)))
+    return lay.to_arrow(lay.ListNode(offsets, None, content))
 
 
 # ---------------------------------------------------------------------------------------

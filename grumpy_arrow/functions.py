@@ -254,6 +254,107 @@ def concat(arrays: list[Any], dim: int = 0) -> Any:
     raise LayoutError(f"concat supports dim=0 or dim=1, got {dim!r}")
 
 
+def stack(arrays: list[Any], axis: int = -1) -> GrumpyArray:
+    """Join arrays of one structure along a new **fixed** axis.
+
+    ``axis=-1`` puts the new axis innermost: three ``n * var * float32`` coordinate
+    columns give ``n * var * 3 * float32`` points. ``axis=0`` puts it outermost: ``k``
+    arrays of ``n`` rows give ``k * n * ...``. The arrays broadcast against each other
+    first (a scalar or per-row value joins every element of its row) and leaf dtypes
+    promote as in arithmetic.
+
+    Parameters
+    ----------
+    arrays : list of array-likes
+        At least one; a union (scalar-or-list rows) cannot be stacked.
+    axis : {-1, 0}
+        Where the new axis goes (also ``ndim``, the same as -1).
+
+    Returns
+    -------
+    GrumpyArray
+
+    Raises
+    ------
+    ValueError
+        For no arrays, or another ``axis``.
+    LayoutError
+        For unions, or ``axis=0`` over arrays of different lengths.
+    BroadcastError
+        When the arrays' structures do not broadcast.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> x, y = gr.array([[1.0, 2.0], [3.0]]), gr.array([[4.0, 5.0], [6.0]])
+    >>> p = gr.stack([x, y, 0.0])
+    >>> p.type, p.to_list()
+    ('2 * var * 3 * float64', [[[1.0, 4.0, 0.0], [2.0, 5.0, 0.0]], [[3.0, 6.0, 0.0]]])
+    >>> gr.stack([gr.array([1, 2]), gr.array([3, 4])], axis=0).type
+    '2 * 2 * int64'
+    """
+    items = list(arrays)
+    if not items:
+        raise ValueError("stack needs at least one array")
+    parts = _stack_operands(items)
+    if axis == 0:
+        lengths = {len(p) for p in parts}
+        if len(lengths) != 1:
+            raise LayoutError(
+                f"stack(axis=0) needs arrays of one length, got lengths {sorted(lengths)}"
+            )
+        joined = st.concat_nodes([p.to_arrow() for p in parts])
+        node = lay.from_arrow(joined)
+        n = len(parts[0])
+        offsets = np.arange(len(parts) + 1, dtype=np.int64) * n
+        return GrumpyArray._wrap(lay.ListNode(offsets, None, node, n))
+    if axis not in (-1, max(p.ndim for p in parts)):
+        raise ValueError(f"stack puts the new axis first (axis=0) or last (axis=-1), got {axis!r}")
+    nodes = [p.node for p in parts]
+    for _ in range(2):  # pairwise against the first until all share one structure
+        for i in range(1, len(nodes)):
+            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i])
+    k = len(nodes)
+
+    def interleave(*leaves: pa.Array) -> pa.Array:
+        # Element j of array i goes to position j * k + i: one take over the concatenation.
+        n = len(leaves[0])
+        order = (np.arange(k, dtype=np.int64)[None, :] * n
+                 + np.arange(n, dtype=np.int64)[:, None]).reshape(-1)  # fmt: skip
+        return pa.concat_arrays(list(leaves)).take(pa.array(order))
+
+    return GrumpyArray._wrap(_wrap_leaves(zip_leaves(nodes, interleave), k))
+
+
+def _stack_operands(items: list[Any]) -> list[GrumpyArray]:
+    """The arrays to stack, scalars made arrays, all of one promoted dtype."""
+    arrays = [asarray(a) for a in items if not is_scalar(a)]
+    if not arrays:
+        raise ValueError("stack needs at least one array (not only scalars)")
+    common = arrays[0].dtype
+    for a in arrays[1:]:
+        common = dt.promote_types(common, a.dtype)
+    for a in items:
+        if is_scalar(a) and a is not None:
+            common = dt.result_type_with_scalar(common, a)
+    out = [asarray(a).astype(common) if not is_scalar(a) else _operand(a, arrays[0]).astype(common)
+           for a in items]  # fmt: skip
+    if any(a.is_union for a in out):
+        raise LayoutError("stack cannot join unions (rows mixing scalars and lists)")
+    return out
+
+
+def _wrap_leaves(node: lay.Node, k: int) -> lay.Node:
+    """``node`` with each leaf of ``k * n`` interleaved values made ``n`` rows of a fixed
+    axis of size ``k``."""
+    if isinstance(node, lay.Leaf):
+        rows = len(node) // k
+        offsets = np.arange(rows + 1, dtype=np.int64) * k
+        return lay.ListNode(offsets, None, node, k)
+    assert isinstance(node, lay.ListNode)
+    return node.with_content(_wrap_leaves(node.content, k))
+
+
 def where(condition: Any, x: Any, y: Any) -> GrumpyArray:
     """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (§1.4)."""
     cond = asarray(condition)

@@ -4,7 +4,10 @@ A grumpy array is an Arrow array of one of three node kinds, nested:
 
 * :class:`Leaf` — a flat Arrow array of a supported dtype (its validity holds leaf nulls);
 * :class:`ListNode` — ``large_list``: int64 ``offsets`` (length ``n + 1``, starting at 0),
-  an optional boolean ``validity`` (``True`` = valid) and a ``content`` node;
+  an optional boolean ``validity`` (``True`` = valid) and a ``content`` node; with a
+  ``size`` it is a **fixed axis** (Arrow ``fixed_size_list``): every valid row holds
+  exactly ``size`` values, a null row none, and the offsets are still materialised so
+  kernels need no case of their own;
 * :class:`UnionNode` — ``dense_union`` "scalar or list per row": ``type_ids`` (0 = scalar,
   1 = list) with the ``scalars`` leaf and the ``lists`` node holding, in row order, only the
   rows of their kind (so the dense union's ``value_offsets`` are implied).
@@ -34,6 +37,8 @@ __all__ = [
     "arrow_leaf_type",
     "canonical_type",
     "describe",
+    "fixed_list_of",
+    "fixed_sizes",
     "from_arrow",
     "has_dictionary",
     "is_list_type",
@@ -42,7 +47,9 @@ __all__ = [
     "count_nulls",
     "list_of",
     "to_arrow",
+    "tensor_storage",
     "union_type",
+    "variable",
 ]
 
 UNION_FIELDS = ("scalar", "list")
@@ -89,14 +96,24 @@ class Leaf:
 
 @dataclass(frozen=True, eq=False)
 class ListNode:
-    """Variable-length lists: ``offsets`` (int64, from 0), ``validity`` or None, ``content``."""
+    """Lists: ``offsets`` (int64, from 0), ``validity`` or None, ``content``.
+
+    ``size`` (at least 1) makes the axis fixed: every valid row has ``size`` values and
+    a null row none (content is compact, as for variable lists), exported as
+    ``fixed_size_list``. An axis of length 0 stays a variable list of empty lists.
+    """
 
     offsets: np.ndarray
     validity: np.ndarray | None
     content: Node
+    size: int | None = None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def with_content(self, content: Node) -> ListNode:
+        """The same lists (offsets, validity, size) over new content of equal length."""
+        return ListNode(self.offsets, self.validity, content, self.size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +145,23 @@ def list_of(typ: pa.DataType) -> pa.DataType:
     return pa.large_list(typ)
 
 
+def fixed_list_of(typ: pa.DataType, size: int) -> pa.DataType:
+    """``fixed_size_list<typ>[size]``: the type of a fixed axis (``size`` >= 1)."""
+    if size < 1:
+        raise LayoutError(f"a fixed axis has a size of at least 1, got {size}")
+    return pa.list_(typ, size)
+
+
+def fixed_sizes(typ: pa.DataType) -> tuple[int, ...]:
+    """The sizes of the fixed axes directly below the top of a type (``(60, 80, 3)`` for
+    ``60 * 80 * 3 * uint8``; ``()`` when the outermost list is variable)."""
+    sizes: list[int] = []
+    while pa.types.is_fixed_size_list(typ):
+        sizes.append(typ.list_size)
+        typ = typ.value_type
+    return tuple(sizes)
+
+
 def union_type(scalar: pa.DataType, lst: pa.DataType) -> pa.DataType:
     """The dense union type of a scalar-or-list node."""
     return pa.dense_union([pa.field(UNION_FIELDS[0], scalar), pa.field(UNION_FIELDS[1], lst)])
@@ -150,7 +184,11 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
         For structs, maps, sparse unions, unions not of the scalar-or-list form, and
         unsupported leaf types.
     """
-    if is_list_type(typ):
+    if isinstance(typ, pa.FixedShapeTensorType):
+        return _tensor_type(typ, where)
+    if pa.types.is_fixed_size_list(typ) and typ.list_size > 0:
+        return fixed_list_of(canonical_type(typ.value_type, where=where), typ.list_size)
+    if is_list_type(typ):  # (a fixed size of 0 is a variable list of empty lists)
         return list_of(canonical_type(typ.value_type, where=where))
     if pa.types.is_union(typ):
         if typ.mode != "dense" or typ.num_fields != 2 or list(typ.type_codes) != [0, 1]:
@@ -180,6 +218,33 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
     return typ
 
 
+def _tensor_type(typ: pa.FixedShapeTensorType, where: str) -> pa.DataType:
+    """Arrow's ``fixed_shape_tensor`` extension as nested fixed axes (row-major)."""
+    permutation = typ.permutation
+    if permutation is not None and list(permutation) != sorted(permutation):
+        raise LayoutError(
+            f"{where}: a fixed_shape_tensor with permutation {list(permutation)} is not "
+            "supported; expected row-major tensors (no permutation)"
+        )
+    out = canonical_type(typ.value_type, where=where)
+    for size in reversed(typ.shape):
+        out = fixed_list_of(out, int(size))
+    return out
+
+
+def tensor_storage(arr: pa.Array) -> pa.Array:
+    """A ``fixed_shape_tensor`` extension array as nested ``fixed_size_list`` arrays
+    (zero-copy: the same values, one fixed axis per tensor dimension)."""
+    typ = arr.type
+    storage = arr.storage
+    values = storage.values.slice(storage.offset * storage.type.list_size,
+                                  len(storage) * storage.type.list_size)  # fmt: skip
+    for size in reversed(typ.shape[1:]):
+        values = pa.FixedSizeListArray.from_arrays(values, int(size))
+    mask = None if storage.null_count == 0 else storage.is_null()
+    return pa.FixedSizeListArray.from_arrays(values, int(typ.shape[0]), mask=mask)
+
+
 def arrow_depth(typ: pa.DataType) -> int:
     """Maximum list depth of a (canonical) type: 0 for a leaf."""
     if is_list_type(typ):
@@ -202,7 +267,10 @@ def arrow_leaf_type(typ: pa.DataType) -> pa.DataType:
 
 
 def describe(typ: pa.DataType) -> str:
-    """Awkward-like type string: ``var * int64``, ``union[int64, var * int64]``."""
+    """Awkward-like type string: ``var * int64``, ``3 * float32`` for a fixed axis,
+    ``union[int64, var * int64]``."""
+    if pa.types.is_fixed_size_list(typ):
+        return f"{typ.list_size} * {describe(typ.value_type)}"
     if is_list_type(typ):
         return f"var * {describe(typ.value_type)}"
     if pa.types.is_union(typ):
@@ -232,6 +300,8 @@ def from_arrow(arr: pa.Array) -> Node:
     typ = arr.type
     if pa.types.is_large_list(typ) or pa.types.is_list(typ):
         return _list_from_arrow(arr)
+    if pa.types.is_fixed_size_list(typ) and typ.list_size > 0:
+        return _fixed_from_arrow(arr)
     if pa.types.is_union(typ):
         return _union_from_arrow(arr)
     return Leaf(arr)  # a dictionary of strings stays encoded (see Leaf)
@@ -255,6 +325,19 @@ def _list_from_arrow(arr: pa.Array) -> ListNode:
     if start != 0:
         offsets = offsets - start
     return ListNode(offsets, validity, from_arrow(values))
+
+
+def _fixed_from_arrow(arr: pa.Array) -> ListNode:
+    size = arr.type.list_size
+    validity = is_valid_mask(arr)
+    if validity is None:
+        offsets = np.arange(len(arr) + 1, dtype=np.int64) * size
+        values = arr.values.slice(arr.offset * size, len(arr) * size)
+        return ListNode(offsets, None, from_arrow(values), size)
+    # A null row's slots hold no values in grumpy (flatten drops them).
+    offsets = np.zeros(len(arr) + 1, dtype=np.int64)
+    np.cumsum(validity * size, out=offsets[1:])
+    return ListNode(offsets, validity, from_arrow(arr.flatten()), size)
 
 
 def _union_from_arrow(arr: pa.Array) -> UnionNode:
@@ -301,6 +384,8 @@ def to_arrow(node: Node, *, dictionaries: bool = True) -> pa.Array:
     leaves as dictionary arrays, or decoded with ``dictionaries=False``)."""
     if isinstance(node, Leaf):
         return node.arrow if dictionaries else node.values
+    if isinstance(node, ListNode) and node.size is not None:
+        return _fixed_to_arrow(node, dictionaries)
     if isinstance(node, ListNode):
         content = to_arrow(node.content, dictionaries=dictionaries)
         offsets = np.ascontiguousarray(node.offsets, dtype=np.int64)
@@ -321,6 +406,39 @@ def to_arrow(node: Node, *, dictionaries: bool = True) -> pa.Array:
         list(UNION_FIELDS),
         [0, 1],
     )
+
+
+def _fixed_to_arrow(node: ListNode, dictionaries: bool) -> pa.Array:
+    """A fixed axis as ``fixed_size_list``; null rows get ``size`` null slots (Arrow's
+    layout reserves them)."""
+    size = node.size
+    assert size is not None
+    content = to_arrow(node.content, dictionaries=dictionaries)
+    valid = len(node) if node.validity is None else int(node.validity.sum())
+    if len(content) != valid * size:
+        raise LayoutError(
+            f"a fixed axis of size {size} over {valid} valid rows needs {valid * size} "
+            f"values, got {len(content)}"
+        )
+    if node.validity is None or valid == len(node):
+        return pa.FixedSizeListArray.from_arrays(content, size)
+    # Slots of null rows: null picks; those of valid rows: their values in order.
+    slots = np.repeat(node.validity, size)
+    picks = np.full(len(slots), -1, dtype=np.int64)
+    picks[slots] = np.arange(len(content), dtype=np.int64)
+    padded = content.take(pa.array(picks, mask=~slots))
+    return pa.FixedSizeListArray.from_arrays(padded, size, mask=pa.array(~node.validity))
+
+
+def variable(node: Node) -> Node:
+    """``node`` with every fixed axis made a variable list (the same offsets and values)."""
+    if isinstance(node, Leaf):
+        return node
+    if isinstance(node, ListNode):
+        return ListNode(node.offsets, node.validity, variable(node.content))
+    lists = variable(node.lists)
+    assert isinstance(lists, ListNode)
+    return UnionNode(node.type_ids, node.scalars, lists)
 
 
 def lengths(node: ListNode) -> np.ndarray:

@@ -156,10 +156,10 @@ def test_unsupported_object_type() -> None:
         gr.array(object())
 
 
-def test_numpy_rectangular_becomes_a_list_chain_sharing_values() -> None:
+def test_numpy_rectangular_becomes_fixed_axes_sharing_values() -> None:
     base = np.arange(12, dtype=np.int32).reshape(3, 4)
     x = gr.array(base)
-    assert x.type == "3 * var * int32"
+    assert x.type == "3 * 4 * int32"
     assert x.to_list() == base.tolist()
     values = x.to_arrow().values
     assert values.buffers()[1].address == base.ctypes.data
@@ -172,7 +172,9 @@ def test_numpy_masked_array_gives_leaf_nulls() -> None:
 
 def test_numpy_strings_and_zero_sized_axes() -> None:
     assert gr.array(np.array(["a", "bc"])).to_list() == ["a", "bc"]
-    assert gr.array(np.zeros((2, 0, 3))).to_list() == [[], []]
+    empty = gr.array(np.zeros((2, 0, 3)))
+    assert empty.to_list() == [[], []]
+    assert empty.type == "2 * var * 3 * float64"  # an axis of length 0 is not a fixed axis
     assert gr.from_numpy(np.arange(3)).to_list() == [0, 1, 2]
 
 
@@ -182,12 +184,15 @@ def test_numpy_object_array_goes_through_python_path() -> None:
     assert gr.array(obj).to_list() == [[1, 2], 3]
 
 
-def test_pyarrow_list_and_fixed_size_list_widen_to_large_list() -> None:
+def test_pyarrow_list_widens_to_large_list_and_fixed_size_list_stays_fixed() -> None:
     small = pa.array([[1, 2], [3]], type=pa.list_(pa.int16()))
     fixed = pa.array([[1, 2], [3, 4]], type=pa.list_(pa.int64(), 2))
     assert gr.array(small).to_arrow().type == pa.large_list(pa.int16())
     assert gr.array(fixed).to_list() == [[1, 2], [3, 4]]
-    assert gr.array(fixed).to_arrow().type == pa.large_list(pa.int64())
+    assert gr.array(fixed).to_arrow().type == pa.list_(pa.int64(), 2)
+    empty = pa.array([[], []], type=pa.list_(pa.int64(), 0))  # size 0: variable lists
+    assert gr.array(empty).to_arrow().type == pa.large_list(pa.int64())
+    assert gr.array(empty).to_list() == [[], []]
 
 
 def test_pyarrow_sliced_list_with_null_backed_by_values() -> None:

@@ -1251,6 +1251,9 @@ def _decode(group: Any, node: dict[str, Any], leaves: dict[str, Any], lo: int, h
     if node["kind"] == "leaf":
         return group[node["values"]][lo:hi]
     assert node["kind"] == "list", node
+    if "offsets" not in node:  # a fixed axis: row i owns content [i * size, (i + 1) * size)
+        k = node["size"]
+        return [_decode(group, node["content"], leaves, i * k, (i + 1) * k) for i in range(lo, hi)]
     offsets = group[node["offsets"]][lo : hi + 1]
     return [_decode(group, node["content"], leaves, int(a), int(b)) for a, b in
             itertools.pairwise(offsets)]  # fmt: skip

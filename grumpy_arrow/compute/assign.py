@@ -72,7 +72,7 @@ def _replace_leaves(node: lay.Node, pieces: Iterator[pa.Array]) -> lay.Node:
     if isinstance(node, lay.Leaf):
         return lay.Leaf(next(pieces))
     if isinstance(node, lay.ListNode):
-        return lay.ListNode(node.offsets, node.validity, _replace_leaves(node.content, pieces))
+        return node.with_content(_replace_leaves(node.content, pieces))
     scalars = lay.Leaf(next(pieces))
     lists = _replace_leaves(node.lists, pieces)
     assert isinstance(lists, lay.ListNode)

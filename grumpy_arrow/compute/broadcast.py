@@ -86,7 +86,7 @@ def broadcast_pair(a: lay.Node, b: lay.Node, path: str = "") -> tuple[lay.Node, 
 def _leaf_vs_list(a: lay.Leaf, b: lay.ListNode, path: str) -> tuple[lay.Node, lay.Node]:
     parents = np.repeat(np.arange(len(b), dtype=np.int64), np.diff(b.offsets))
     ca, cb = broadcast_pair(take_rows(a, parents), b.content, path + "[*]")
-    return lay.ListNode(b.offsets, b.validity, ca), lay.ListNode(b.offsets, b.validity, cb)
+    return b.with_content(ca), b.with_content(cb)
 
 
 def _merge_validity(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
@@ -104,7 +104,8 @@ def _list_vs_list(a: lay.ListNode, b: lay.ListNode, path: str) -> tuple[lay.Node
         # Null rows are empty on both sides, so contents line up row for row.
         ca, cb = broadcast_pair(a.content, b.content, path + "[*]")
         offsets = a.offsets
-        return lay.ListNode(offsets, validity, ca), lay.ListNode(offsets, validity, cb)
+        size = a.size if a.size is not None else b.size  # equal lengths: either's
+        return lay.ListNode(offsets, validity, ca, size), lay.ListNode(offsets, validity, cb, size)
     valid = np.ones(len(a), dtype=bool) if validity is None else validity
     bad = valid & (la != lb) & (la != 1) & (lb != 1)
     if bad.any():
@@ -121,7 +122,11 @@ def _list_vs_list(a: lay.ListNode, b: lay.ListNode, path: str) -> tuple[lay.Node
     ia = a.offsets[:-1][rows] + np.where(la[rows] == 1, 0, j)
     ib = b.offsets[:-1][rows] + np.where(lb[rows] == 1, 0, j)
     ca, cb = broadcast_pair(take_rows(a.content, ia), take_rows(b.content, ib), path + "[*]")
-    return lay.ListNode(offsets, validity, ca), lay.ListNode(offsets, validity, cb)
+    # A fixed axis against lists of one: every valid row has the fixed length.
+    size = a.size if a.size is not None and a.size != 1 else b.size
+    if size is not None and np.any(res[valid] != size):
+        size = None
+    return lay.ListNode(offsets, validity, ca, size), lay.ListNode(offsets, validity, cb, size)
 
 
 def _broadcast_union(a: lay.UnionNode, b: lay.UnionNode, path: str) -> tuple[lay.Node, lay.Node]:

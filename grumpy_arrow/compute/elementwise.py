@@ -43,7 +43,7 @@ def map_leaves(node: lay.Node, fn: Callable[[pa.Array], pa.Array]) -> lay.Node:
     if isinstance(node, lay.Leaf):
         return lay.Leaf(fn(node.values))
     if isinstance(node, lay.ListNode):
-        return lay.ListNode(node.offsets, node.validity, map_leaves(node.content, fn))
+        return node.with_content(map_leaves(node.content, fn))
     scalars = fn(node.scalars.values)
     lists = map_leaves(node.lists, fn)
     assert isinstance(lists, lay.ListNode)
@@ -57,7 +57,7 @@ def zip_leaves(nodes: list[lay.Node], fn: Callable[..., pa.Array]) -> lay.Node:
         return lay.Leaf(fn(*[n.values for n in nodes]))  # type: ignore[union-attr]
     if isinstance(first, lay.ListNode):
         content = zip_leaves([n.content for n in nodes], fn)  # type: ignore[union-attr]
-        return lay.ListNode(first.offsets, first.validity, content)
+        return first.with_content(content)
     scalars = fn(*[n.scalars.values for n in nodes])  # type: ignore[union-attr]
     lists = zip_leaves([n.lists for n in nodes], fn)  # type: ignore[union-attr]
     assert isinstance(lists, lay.ListNode)

@@ -142,7 +142,7 @@ def slice_rows(node: lay.Node, start: int, stop: int) -> lay.Node:
         base, end = int(offsets[0]), int(offsets[-1])
         validity = None if node.validity is None else node.validity[start:stop]
         content = slice_rows(node.content, base, end)
-        return lay.ListNode(offsets - base, validity, content)
+        return lay.ListNode(offsets - base, validity, content, node.size)
     tids = node.type_ids[start:stop]
     is_list = node.type_ids.astype(bool)
     lists_before = int(is_list[:start].sum())
@@ -175,7 +175,7 @@ def take_rows(node: lay.Node, indices: np.ndarray, valid: np.ndarray | None = No
             validity = valid if validity is None else validity & valid
         offsets = offsets_from_lengths(lens)
         child = expand_ranges(node.offsets[:-1][indices], lens)
-        return lay.ListNode(offsets, validity, take_rows(node.content, child))
+        return lay.ListNode(offsets, validity, take_rows(node.content, child), node.size)
     tids = node.type_ids[indices]
     ranks = child_ranks(node.type_ids)[indices]
     if valid is not None:

@@ -129,7 +129,8 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
         j = np.arange(len(rows), dtype=np.int64) - offsets[:-1][rows]
         positions = node.offsets[:-1][rows] + starts[rows] + j * step
         content = take_rows(node.content, positions)
-        return lay.ListNode(offsets, valid, _inner(content, rest, axis + 1))
+        return lay.ListNode(offsets, valid, _inner(content, rest, axis + 1),
+                            _fixed_count(node, counts, valid))  # fmt: skip
     if isinstance(head, np.ndarray) and head.dtype != bool:
         m = len(head)
         local = np.tile(head.astype(np.int64), len(node))
@@ -143,7 +144,8 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
         rows = np.repeat(np.arange(len(node), dtype=np.int64), counts)
         _check_bounds(local, row_lens, None, head, axis, rows)
         content = take_rows(node.content, node.offsets[:-1][rows] + local)
-        return lay.ListNode(offsets_from_lengths(counts), valid, _inner(content, rest, axis + 1))
+        return lay.ListNode(offsets_from_lengths(counts), valid, _inner(content, rest, axis + 1),
+                            _fixed_count(node, counts, valid))  # fmt: skip
     raise TypeError(
         f"unsupported index at axis {axis}: {type(head).__name__}; inner axes take ints, "
         "slices and int arrays (use a ragged array as the first index for per-row selection)"
@@ -232,4 +234,15 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
         return lay.ListNode(offsets_from_lengths(counts), validity,
                             take_rows(node.content, positions))  # fmt: skip
     inner = ragged_index(node.content, content)
-    return lay.ListNode(node.offsets, validity, inner)
+    return lay.ListNode(node.offsets, validity, inner, node.size)
+
+
+def _fixed_count(node: lay.ListNode, counts: np.ndarray, valid: np.ndarray | None) -> int | None:
+    """The size of a fixed axis after a slice or index list took the same number of items
+    from each of its rows (None when ``node`` was variable, or nothing is left)."""
+    if node.size is None:
+        return None
+    kept = counts if valid is None else counts[valid]
+    if len(kept) == 0 or kept[0] == 0 or np.any(kept != kept[0]):
+        return None
+    return int(kept[0])

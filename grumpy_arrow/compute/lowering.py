@@ -63,8 +63,8 @@ def lower_node(node: lay.Node) -> tuple[lay.Node, lay.Node | None]:
         if flags is None:
             return node, None
         return (
-            lay.ListNode(node.offsets, node.validity, values),
-            lay.ListNode(node.offsets, node.validity, flags),
+            node.with_content(values),
+            node.with_content(flags),
         )
     if lower_node(node.lists)[1] is not None:
         raise LayoutError(

@@ -303,7 +303,7 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
         return _reduce_union(node, op, k, axis)
     if k > axis + 1:
         inner = _reduce_below(node.content, op, k, axis + 1)
-        return lay.ListNode(node.offsets, node.validity, inner)
+        return node.with_content(inner)
     content = node.content
     if isinstance(content, lay.Leaf):
         res = segment_reduce(content.values, node.offsets, op)
@@ -316,8 +316,35 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
     lens = np.diff(node.offsets)
     group = np.repeat(np.arange(len(node), dtype=np.int64), lens)
     pos = np.arange(len(group), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
+    if (content.size is not None and content.validity is None
+            and isinstance(content.content, lay.Leaf)):  # fmt: skip
+        return _reduce_fixed(node, content.content.values, content.size, pos, op)
     merged = _merge(content, group, len(node), pos, op)
-    return lay.ListNode(merged.offsets, node.validity, merged.content)
+    return lay.ListNode(merged.offsets, node.validity, merged.content, merged.size)
+
+
+def _reduce_fixed(node: lay.ListNode, values: pa.Array, size: int, pos: np.ndarray, op: str
+                  ) -> lay.ListNode:  # fmt: skip
+    """Reduce a variable axis over fixed rows of ``size`` values (``n * var * 3``: the
+    atoms of each molecule, coordinate by coordinate): one segmented reduction over the
+    values in coordinate-major order. Every valid row keeps its ``size`` results, an
+    empty one too (NumPy's ``np.zeros((0, 3)).sum(axis=0)`` is three zeros)."""
+    total = len(node.content)
+    n = len(node)
+    order = (np.arange(total, dtype=np.int64) * size)[None, :] + np.arange(size)[:, None]
+    shifted = node.offsets[:-1][None, :] + (np.arange(size, dtype=np.int64) * total)[:, None]
+    offsets = np.append(shifted.reshape(-1), size * total)
+    picked = take_rows(lay.Leaf(values), order.reshape(-1))
+    assert isinstance(picked, lay.Leaf)
+    res = segment_reduce(picked.values, offsets, op, np.tile(pos, size))
+    # Results come coordinate-major: row i's are at i, n + i, 2n + i, ...
+    rows = np.arange(n, dtype=np.int64) if node.validity is None else np.flatnonzero(node.validity)
+    back = (rows[:, None] + (np.arange(size, dtype=np.int64) * n)[None, :]).reshape(-1)
+    lengths = np.full(n, size, dtype=np.int64)
+    if node.validity is not None:
+        lengths[~node.validity] = 0
+    return lay.ListNode(offsets_from_lengths(lengths), node.validity,
+                        lay.Leaf(res.take(pa.array(back))), size)  # fmt: skip
 
 
 def _null_rows(res: pa.Array, validity: np.ndarray | None) -> pa.Array:
@@ -380,14 +407,16 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
     new_group = merged_off[:-1][group[item_of]] + pos
     content = items.content
     total = int(merged_off[-1])
+    # Fixed items merge into fixed lists (every group has at least one item).
+    size = items.size if items.size is not None and np.all(merged_len == items.size) else None
     if isinstance(content, lay.ListNode):
         return lay.ListNode(merged_off, None, _merge(content, new_group, total,
-                                                     item_pos[item_of], op))  # fmt: skip
+                                                     item_pos[item_of], op), size)  # fmt: skip
     if isinstance(content, lay.UnionNode):
         raise LayoutError("cannot reduce positionally across lists whose items are unions")
     counted = _bincount_reduce(content.values, new_group, total, op)
     if counted is not None:
-        return lay.ListNode(merged_off, None, lay.Leaf(counted))
+        return lay.ListNode(merged_off, None, lay.Leaf(counted), size)
     # Small keys let NumPy's stable sort use radix sort (outer dims have few positions).
     keys = new_group.astype(np.uint16) if total <= np.iinfo(np.uint16).max else new_group
     order = np.argsort(keys, kind="stable")
@@ -395,7 +424,7 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
     sorted_values = take_rows(content, order)
     assert isinstance(sorted_values, lay.Leaf)
     res = segment_reduce(sorted_values.values, seg_off, op, item_pos[item_of][order])
-    return lay.ListNode(merged_off, None, lay.Leaf(res))
+    return lay.ListNode(merged_off, None, lay.Leaf(res), size)
 
 
 def _bincount_reduce(

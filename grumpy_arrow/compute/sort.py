@@ -58,16 +58,15 @@ def sort_node(node: lay.Node, *, descending: bool, arg: bool) -> lay.Node:
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(node.type_ids, lay.Leaf(scalars), lists)
     if not isinstance(node.content, lay.Leaf):
-        return lay.ListNode(node.offsets, node.validity,
-                            sort_node(node.content, descending=descending, arg=arg))  # fmt: skip
+        return node.with_content(sort_node(node.content, descending=descending, arg=arg))
     dense = _dense_sort(node, descending=descending, arg=arg)
     if dense is not None:
-        return lay.ListNode(node.offsets, node.validity, lay.Leaf(dense))
+        return node.with_content(lay.Leaf(dense))
     order = _order(node, descending)
     if arg:
         local = order - np.repeat(node.offsets[:-1], np.diff(node.offsets))
-        return lay.ListNode(node.offsets, node.validity, lay.Leaf(pa.array(local)))
-    return lay.ListNode(node.offsets, node.validity, take_rows(node.content, order))
+        return node.with_content(lay.Leaf(pa.array(local)))
+    return node.with_content(take_rows(node.content, order))
 
 
 def _dense_sort(node: lay.ListNode, *, descending: bool, arg: bool) -> pa.Array | None:

@@ -39,7 +39,7 @@ def shape_node(node: lay.Node, d: int) -> lay.Node:
             lens = pa.array(np.diff(node.offsets),
                             mask=None if node.validity is None else ~node.validity)  # fmt: skip
             return lay.Leaf(lens)
-        return lay.ListNode(node.offsets, node.validity, shape_node(node.content, d - 1))
+        return node.with_content(shape_node(node.content, d - 1))
     is_list = node.type_ids.astype(bool)
     inner = shape_node(node.lists, d)
     if d == 1:
@@ -102,7 +102,7 @@ def flatten_node(node: lay.Node, k: int) -> lay.Node:
         elements, counts = _merge_level(node.content)
         cum = offsets_from_lengths(counts)
         return lay.ListNode(cum[node.offsets], node.validity, elements)
-    return lay.ListNode(node.offsets, node.validity, flatten_node(node.content, k - 1))
+    return node.with_content(flatten_node(node.content, k - 1))
 
 
 def concat_nodes(arrays: list[pa.Array]) -> pa.Array:
@@ -151,7 +151,7 @@ def _map_leaf_cast(node: lay.Node, leaf: pa.DataType) -> lay.Node:
     if isinstance(node, lay.Leaf):
         return lay.Leaf(pc.cast(node.values, leaf))
     if isinstance(node, lay.ListNode):
-        return lay.ListNode(node.offsets, node.validity, _map_leaf_cast(node.content, leaf))
+        return node.with_content(_map_leaf_cast(node.content, leaf))
     lists = _map_leaf_cast(node.lists, leaf)
     assert isinstance(lists, lay.ListNode)
     return lay.UnionNode(node.type_ids, lay.Leaf(pc.cast(node.scalars.values, leaf)), lists)
@@ -206,7 +206,7 @@ def lift_union(node: lay.Node) -> lay.Node:
     if isinstance(node, lay.Leaf):
         return node
     if isinstance(node, lay.ListNode):
-        return lay.ListNode(node.offsets, node.validity, lift_union(node.content))
+        return node.with_content(lift_union(node.content))
     lists = lift_union(node.lists)
     depth = lay.arrow_depth(lay.to_arrow(lists).type)
     wrapped: lay.Node = node.scalars

@@ -45,7 +45,8 @@ def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True)
         Fill value of padded layouts.
     layout : {"padded", "jagged"}
         ``"padded"``: ``(values, mask)`` dense tensors (mask True where a value exists);
-        flat arrays without nulls give just the tensor. ``"jagged"``: a ``torch.nested``
+        arrays whose every axis is fixed (flat ones, ``n * 60 * 80 * 3 * uint8``) and
+        that have no nulls give just the tensor, of their shape. ``"jagged"``: a ``torch.nested``
         jagged tensor (one ragged dim: lists of numbers, or lists of fixed-size rows).
     copy : bool
         ``True`` (the default): every tensor owns its memory, so writing into it never
@@ -98,7 +99,7 @@ def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True)
     if layout == "jagged":
         out = _jagged(arr, torch, copy)
     elif layout == "padded":
-        if arr.ndim == 1 and arr.null_count == 0 and arr.dtype.kind in "iufb":
+        if _dense(arr):
             # Bools are bit-packed in Arrow: to_numpy builds a new array for them.
             fresh = arr.dtype.kind == "b"
             return _tensor(torch, np.ascontiguousarray(arr.to_numpy()), copy=copy and not fresh)
@@ -130,6 +131,18 @@ def _tensor(torch: Any, values: np.ndarray, *, copy: bool) -> Any:
         return torch.from_numpy(values)
 
 
+def _dense(arr: GrumpyArray) -> bool:
+    """Whether ``arr`` is one dense tensor: numbers, every axis fixed, no nulls."""
+    if arr.null_count or arr.dtype.kind not in "iufb" or arr.is_union:
+        return False
+    node = arr.node
+    while isinstance(node, lay.ListNode):
+        if node.size is None or node.validity is not None:
+            return False
+        node = node.content
+    return isinstance(node, lay.Leaf) and node.values.null_count == 0
+
+
 def _jagged(arr: GrumpyArray, torch: Any, copy: bool) -> Any:
     from grumpy_arrow.compute.structure import lift_union
 
@@ -138,18 +151,22 @@ def _jagged(arr: GrumpyArray, torch: Any, copy: bool) -> Any:
         raise LayoutError(f"a jagged tensor needs list rows, got {arr.type}")
     content = node.content
     if isinstance(content, lay.ListNode):
-        lens = np.diff(content.offsets)
-        if len(lens) and not np.all(lens == lens[0]):
-            raise LayoutError(
-                "a jagged tensor has one ragged dim: the inner lists must all have one "
-                f"length, got {arr.type}"
-            )
-        width = int(lens[0]) if len(lens) else 0
-        leaf = content.content
-        if not isinstance(leaf, lay.Leaf):
+        # Below the ragged dim, every axis has one length (fixed, or equal lists).
+        widths: list[int] = []
+        inner: lay.Node = content
+        while isinstance(inner, lay.ListNode):
+            lens = np.diff(inner.offsets)
+            if len(lens) and not np.all(lens == lens[0]):
+                raise LayoutError(
+                    "a jagged tensor has one ragged dim: the inner lists must all have one "
+                    f"length, got {arr.type}"
+                )
+            widths.append(int(lens[0]) if len(lens) else (inner.size or 0))
+            inner = inner.content
+        if not isinstance(inner, lay.Leaf):
             raise LayoutError(f"cannot make a jagged tensor of {arr.type}")
-        values, fresh = _values(leaf)
-        values = values.reshape(-1, width)
+        values, fresh = _values(inner)
+        values = values.reshape(-1, *widths)
     elif isinstance(content, lay.Leaf):
         values, fresh = _values(content)
     else:

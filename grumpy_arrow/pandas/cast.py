@@ -95,6 +95,7 @@ def _nulls_as_scalars(node: lay.UnionNode) -> lay.UnionNode:
 
 def _fit_list(node: lay.Node, target: pa.DataType) -> lay.ListNode:
     if isinstance(node, lay.ListNode):
+        # The target is a large_list: a fixed axis becomes a variable one.
         return lay.ListNode(node.offsets, node.validity, fit_node(node.content, target.value_type))
     if isinstance(node, lay.UnionNode):
         scalar_rows = node.type_ids == 0

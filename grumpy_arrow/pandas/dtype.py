@@ -114,7 +114,8 @@ def normalize_type(typ: pa.DataType) -> pa.DataType:
         For Arrow types grumpy_arrow cannot represent.
     """
     typ = lay.canonical_type(typ, where="GrumpyDtype")
-    if pa.types.is_large_list(typ):
+    if pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ):
+        # pandas columns hold variable lists: a fixed axis is a var one there.
         return lay.list_of(normalize_type(typ.value_type))
     if pa.types.is_union(typ):
         return lay.union_type(normalize_type(typ.field(0).type), normalize_type(typ.field(1).type))

@@ -43,8 +43,10 @@ class GrumpySaver(Saver):
     Options: ``dtype`` (cast an array batch), ``compression`` (``"auto"``, the default,
     ``"none"``, ``"zstd"``, ``"blosc"``) and ``chunks`` (values per inner chunk, or a chunk
     shape whose product is)
-    apply when the store is created. Rectangular batches are stored as lists, so
-    ``load()`` gives a ``GrumpyArray`` (``.to_numpy()`` makes it a NumPy array again).
+    apply when the store is created. Rectangular batches are stored as variable lists
+    (fixed axes become ``var``), so a later batch may bring rows of another length, as
+    results of a run often do; ``load()`` gives a ``GrumpyArray`` (``.to_numpy()`` makes
+    it a NumPy array again). Save with :func:`grumpy_arrow.save` to keep fixed axes.
 
     Examples
     --------
@@ -83,7 +85,7 @@ class GrumpySaver(Saver):
         approach = self._check_call(indices, kwargs)
         if kwargs.get("compression_opts") is not None:
             raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
-        batch = _as_batch(data)
+        batch = _variable(_as_batch(data))
         if kwargs.get("dtype") is not None:
             if not hasattr(batch, "astype"):
                 raise TypeError(f"{self.path}: dtype= applies to array batches, not frames")
@@ -225,6 +227,20 @@ class GrumpySaver(Saver):
         if not self._exists():
             raise DatasetNotFoundError(f"{self.path}: there is no store to load")
         return load(self.path)
+
+
+def _variable(batch: Any) -> Any:
+    """The batch with fixed axes made variable lists (see the class notes)."""
+    from grumpy_arrow import layout as lay
+    from grumpy_arrow.array import GrumpyArray
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    if isinstance(batch, GrumpyArray):
+        return GrumpyArray._wrap(lay.variable(batch.node))
+    if isinstance(batch, DataFrame):
+        columns = {name: _variable(batch[name]) for name in batch.columns}
+        return DataFrame(columns, batch.schema, len(batch))
+    return batch
 
 
 def _types(obj: Any) -> Any:

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow.compute.gather import take_rows
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
@@ -28,6 +29,8 @@ __all__ = [
     "arrow_type",
     "assemble",
     "column_buffers",
+    "compact_fixed",
+    "fixed_rows",
     "leaf_name",
     "level_leaf",
 ]
@@ -84,6 +87,8 @@ def _walk(
         return _leaf(node.values, column, path, validity_name, out)
     if isinstance(node, lay.ListNode):
         level = levels.get(depth + 1) if level_axis else None
+        if node.size and not level:
+            return _fixed(node, column, path, depth, levels, out, validity_name)
         offsets_name = level_leaf(level) if level else leaf_name(column, path, "offsets")
         out[offsets_name] = np.asarray(node.offsets, dtype=np.int64)
         if node.validity is not None and not node.validity.all():
@@ -92,7 +97,7 @@ def _walk(
             node.content, column, path + ".c", depth + 1, levels, out, level is not None
         )
         return ListLayout(offsets=offsets_name, validity=validity_name, level=level,
-                          content=content)  # fmt: skip
+                          content=content, size=node.size)  # fmt: skip
     type_ids_name = leaf_name(column, path, "type_ids")
     value_offsets_name = leaf_name(column, path, "value_offsets")
     is_list = node.type_ids.astype(bool)
@@ -103,6 +108,27 @@ def _walk(
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
     return UnionLayout(type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar,
                        list=lists)  # fmt: skip
+
+
+def _fixed(
+    node: lay.ListNode,
+    column: str,
+    path: str,
+    depth: int,
+    levels: Mapping[int, str],
+    out: dict[str, np.ndarray],
+    validity_name: str,
+) -> ListLayout:
+    """A fixed axis: no offsets leaf; every row owns ``size`` content rows, so null rows
+    get padding slots (null values) to keep row ``i`` at ``[i * size, (i + 1) * size)``."""
+    assert node.size
+    content = node.content
+    if node.validity is not None and not node.validity.all():
+        out[validity_name] = node.validity
+        content = lay.from_arrow(lay.to_arrow(node).values)  # Arrow's: with the slots
+    layout = _walk(content, column, path + ".c", depth + 1, levels, out, False)
+    return ListLayout(offsets=None, validity=validity_name, level=None, content=layout,
+                      size=node.size)  # fmt: skip
 
 
 def _leaf(
@@ -171,11 +197,21 @@ def assemble(
     node: lay.Node
     if isinstance(layout, LeafLayout):
         node = _assemble_leaf(layout, read, validity, where, verified)
+    elif isinstance(layout, ListLayout) and layout.offsets is None:
+        content = assemble(layout.content, read, present, where, verified)
+        node = fixed_rows(layout, content, validity, where)
+        if validity is not None:
+            ck.check_length(validity, len(node), where, str(name))
+            node = compact_fixed(node)
+        return node
     elif isinstance(layout, ListLayout):
+        assert layout.offsets is not None
         offsets = np.asarray(read(layout.offsets), dtype=np.int64)
         content = assemble(layout.content, read, present, where, verified)
         ck.check_offsets(offsets, len(content), where, layout.offsets)
-        node = lay.ListNode(offsets, validity, content)
+        if layout.size is not None:
+            ck.check_fixed(offsets, validity, layout.size, where, layout.offsets)
+        node = lay.ListNode(offsets, validity, content, layout.size)
     else:
         type_ids = np.asarray(read(layout.type_ids), dtype=np.int8)
         ck.check_type_ids(type_ids, where, layout.type_ids)
@@ -196,6 +232,43 @@ def assemble(
     if validity is not None:
         ck.check_length(validity, len(node), where, str(name))
     return node
+
+
+def fixed_rows(layout: ListLayout, content: lay.Node, validity: np.ndarray | None,
+               where: str) -> lay.ListNode:  # fmt: skip
+    """The rows of a fixed axis stored without offsets over its padded ``content``
+    (``size`` content rows each; null rows' slots still in place: see
+    :func:`compact_fixed`).
+
+    Raises
+    ------
+    StoreFormatError
+        When the content does not hold a whole number of rows.
+    """
+    size = layout.size
+    assert size
+    rows, extra = divmod(len(content), size)
+    if extra:
+        raise StoreFormatError(
+            f"{where}: a fixed axis of size {size} ('{layout.validity}' names its validity) "
+            f"has {len(content)} content values, not a multiple of {size}"
+        )
+    offsets = np.arange(rows + 1, dtype=np.int64) * size
+    return lay.ListNode(offsets, validity, content, size)
+
+
+def compact_fixed(node: lay.ListNode) -> lay.ListNode:
+    """A fixed axis read with its null rows' padding slots, as grumpy holds it: null rows
+    own no content (one gather of the valid rows' slots; nothing when none is null)."""
+    size = node.size
+    assert size is not None
+    if node.validity is None or node.validity.all():
+        return lay.ListNode(node.offsets, None, node.content, size)
+    keep = np.flatnonzero(np.repeat(node.validity, size))
+    lengths = np.where(node.validity, size, 0)
+    offsets = np.zeros(len(node) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return lay.ListNode(offsets, node.validity, take_rows(node.content, keep), size)
 
 
 def _assemble_leaf(

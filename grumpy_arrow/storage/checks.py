@@ -19,6 +19,7 @@ from grumpy_arrow.errors import StoreFormatError
 
 __all__ = [
     "check_dtype",
+    "check_fixed",
     "check_indices",
     "check_length",
     "check_offsets",
@@ -69,6 +70,20 @@ def check_offsets(offsets: np.ndarray, content: int, where: str, leaf: str) -> N
             f"reaches {int(offsets[at])} at position {at}, but its content has {content} "
             f"entries (the last offset must be {content})",
         )
+
+
+def check_fixed(offsets: np.ndarray, validity: np.ndarray | None, size: int, where: str,
+                leaf: str) -> None:  # fmt: skip
+    """Offsets of a fixed axis: ``size`` entries for every valid row, none for a null one."""
+    lengths = np.diff(offsets)
+    want = np.full(len(lengths), size, dtype=np.int64)
+    if validity is not None and len(validity) == len(lengths):
+        want[~validity] = 0
+    bad = np.flatnonzero(lengths != want)
+    if len(bad):
+        at = int(bad[0])
+        raise _fail(where, leaf, f"gives row {at} {int(lengths[at])} entries; the axis is "
+                                 f"fixed at {size} (0 for a null row)")  # fmt: skip
 
 
 def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, where: str,

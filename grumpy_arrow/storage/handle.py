@@ -38,7 +38,7 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.api import codecs_of, load_manifest, manifest_at, read_manifest
-from grumpy_arrow.storage.buffers import _check_utf8
+from grumpy_arrow.storage.buffers import _check_utf8, compact_fixed
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.codecs import decode_columns
 from grumpy_arrow.storage.dictionary import decode, encoded, strings
@@ -518,6 +518,9 @@ class Handle:
         depth_limit: int | None,
         depth: int,
     ) -> lay.Node:
+        if isinstance(layout, ListLayout) and layout.offsets is None:
+            return self._fixed_ranges(layout, starts, stops, inner if depth == 0 else None,
+                                      depth_limit, depth)  # fmt: skip
         if isinstance(layout, ListLayout):
             validity, offsets, child_starts, child_stops = self._list_ranges(
                 layout, starts, stops, inner if depth == 0 else None
@@ -528,6 +531,10 @@ class Handle:
                 content = self._read_ranges(
                     layout.content, child_starts, child_stops, None, depth_limit, depth + 1
                 )
+            if layout.size is not None and inner is None:
+                assert layout.offsets is not None
+                ck.check_fixed(offsets, validity, layout.size, self._store.url, layout.offsets)
+                return lay.ListNode(offsets, validity, content, layout.size)
             return lay.ListNode(offsets, validity, content)
         validity = self._validity(layout, starts, stops)
         if isinstance(layout, LeafLayout):
@@ -545,6 +552,39 @@ class Handle:
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
 
+    def _fixed_ranges(
+        self,
+        layout: ListLayout,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        inner: slice | None,
+        depth_limit: int | None,
+        depth: int,
+    ) -> lay.Node:
+        """Row ranges of a fixed axis stored without offsets: row ``i``'s content is
+        ``[i * size, (i + 1) * size)``, null rows' padding dropped after the read
+        (``inner``: a slice of one row's values, which is no longer fixed)."""
+        size = layout.size
+        assert size
+        validity = self._validity(layout, starts, stops)
+        child_starts, child_stops = starts * size, stops * size
+        if inner is not None:
+            child_starts, child_stops, lengths = _cut(child_starts, child_stops, inner)
+            if validity is not None:
+                lengths = np.where(validity, lengths, 0)
+                child_stops = np.where(validity, child_stops, child_starts)
+        rows = int((stops - starts).sum())
+        total = int((child_stops - child_starts).sum())
+        if depth_limit is not None and depth + 1 >= depth_limit:
+            content: lay.Node = lay.Leaf(pa.nulls(total, pa.int8()))
+        else:
+            content = self._read_ranges(layout.content, child_starts, child_stops, None,
+                                        depth_limit, depth + 1)  # fmt: skip
+        if inner is not None:
+            return lay.ListNode(offsets_from_lengths(lengths), validity, content)
+        node = lay.ListNode(np.arange(rows + 1, dtype=np.int64) * size, validity, content, size)
+        return compact_fixed(node)
+
     def _list_ranges(
         self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray, inner: slice | None
     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
@@ -553,6 +593,7 @@ class Handle:
         each row range. Every column of a level shares that level's offsets leaf, so the
         answer is worked out once per selection and reused (the same offsets array, which
         the frame then compares in O(1))."""
+        assert layout.offsets is not None
         shared = inner is None and layout.offsets.startswith("_levels/")
         if shared:
             validity_leaf: str | None = layout.validity
@@ -578,6 +619,7 @@ class Handle:
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """:meth:`_level_ranges` of the ranges ``up``; from a resident offsets leaf,
         checked whole once (:meth:`_trusted`), that is three gathers and no check."""
+        assert layout.offsets is not None
         whole = self._trusted_offsets(layout.offsets, self._rows_of(layout.content))
         if whole is None:
             return self._level_ranges(layout, up.starts, up.stops)
@@ -593,6 +635,7 @@ class Handle:
         """``(offsets, child_starts, child_stops)`` of the lists in row ranges ``[starts,
         stops)`` of a list node: the result's offsets and the content range of each row
         range (one checked gather of the offsets leaf)."""
+        assert layout.offsets is not None
         bounds = self._offsets(layout.offsets, starts, stops, self._rows_of(layout.content))
         lens = stops - starts
         # Offsets of each range, then the content range each one covers.

@@ -52,6 +52,7 @@ from grumpy_arrow.errors import StoreFormatError
 __all__ = [
     "LAYOUT_DTYPES",
     "MAX_DEPTH",
+    "MAX_SIZE",
     "ROLES",
     "ZARR_DTYPES",
     "Layout",
@@ -65,6 +66,8 @@ __all__ = [
     "stored_dtype",
 ]
 
+MAX_SIZE = 2**31 - 1
+"""The largest size of a fixed axis (Arrow's ``fixed_size_list`` holds an int32)."""
 MAX_DEPTH = 64
 """The deepest layout tree (nodes from a column's root to a leaf node, inclusive), and the
 most levels a schema may have."""
@@ -231,15 +234,23 @@ class LeafLayout(_Node):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListLayout(_Node):
     """A list node (a ``large_list``): ``offsets``, ``validity`` and the ``content`` node;
-    ``level`` names the frame level whose shared offsets leaf ``offsets`` is (or None)."""
+    ``level`` names the frame level whose shared offsets leaf ``offsets`` is (or None).
+
+    With a ``size`` it is a **fixed axis** (a ``fixed_size_list``): every row owns
+    ``size`` content rows, a null row too (its slots hold padding), so row ``i``'s content
+    is ``[i * size, (i + 1) * size)`` and no offsets leaf is stored (``offsets`` is None).
+    """
 
     kind: ClassVar[str] = "list"
-    offsets: str
+    offsets: str | None
     validity: str
     level: str | None
     content: Layout
+    size: int | None = None
 
     def buffers(self) -> tuple[tuple[str, str], ...]:
+        if self.offsets is None:
+            return (("validity", self.validity),)
         return (("offsets", self.offsets), ("validity", self.validity))
 
     def children(self) -> tuple[tuple[str, Layout, int], ...]:
@@ -247,15 +258,21 @@ class ListLayout(_Node):
 
     def rows(self, lengths: Mapping[str, int]) -> int:
         """The node's rows, from the committed lengths of its leaves."""
+        if self.offsets is None:
+            assert self.size is not None  # a fixed axis (size >= 1) stored without offsets
+            return self.content.rows(lengths) // self.size
         return max(lengths.get(self.offsets, 0) - 1, 0)
 
     def signature(self) -> str:
         """The layout with leaf names removed: two batches can share a store iff equal."""
         level = f"@{self.level}" if self.level else ""
-        return f"list{level}<{self.content.signature()}>"
+        size = f"[{self.size}]" if self.size is not None else ""
+        return f"list{size}{level}<{self.content.signature()}>"
 
     def arrow_type(self) -> pa.DataType:
         """The Arrow type the node describes."""
+        if self.size is not None:
+            return lay.fixed_list_of(self.content.arrow_type(), self.size)
         return lay.list_of(self.content.arrow_type())
 
     def map_leaves(self, fn: Callable[[LeafLayout], LeafLayout]) -> Layout:
@@ -264,8 +281,13 @@ class ListLayout(_Node):
 
     def to_dict(self) -> dict[str, Any]:
         """The node as manifest JSON (the keys in the order writers put them)."""
-        return {"kind": "list", "offsets": self.offsets, "validity": self.validity,
-                "level": self.level, "content": self.content.to_dict()}  # fmt: skip
+        out: dict[str, Any] = {"kind": "list"}
+        if self.size is not None:
+            out["size"] = self.size
+        if self.offsets is not None:
+            out["offsets"] = self.offsets
+        out.update(validity=self.validity, level=self.level, content=self.content.to_dict())
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -420,13 +442,7 @@ def _parse(node: Any, field: str, depth: int, f: Fields) -> Layout:
     if kind == "leaf":
         return _parse_leaf(node, field, f)
     if kind == "list":
-        f.as_obj(node, field, ("kind", "offsets", "validity", "level", "content"))
-        level = node["level"]
-        if level is not None:
-            f.as_str(level, f"{field}.level")
-        names = _names(node, ("offsets", "validity"), field, f)
-        content = _parse(node["content"], f"{field}.content", depth + 1, f)
-        return ListLayout(offsets=names[0], validity=names[1], level=level, content=content)
+        return _parse_list(node, field, depth, f)
     if kind == "union":
         f.as_obj(node, field, ("kind", "type_ids", "value_offsets", "scalar", "list"))
         for child, want in (("scalar", "leaf"), ("list", "list")):
@@ -438,6 +454,33 @@ def _parse(node: Any, field: str, depth: int, f: Fields) -> Layout:
         assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
         return UnionLayout(type_ids=names[0], value_offsets=names[1], scalar=scalar, list=lists)
     raise f.wrong(f"{field}.kind", "'leaf', 'list' or 'union' (a layout node)", kind)
+
+
+def _parse_list(node: dict[str, Any], field: str, depth: int, f: Fields) -> ListLayout:
+    """A list node; with ``size``, a fixed axis, whose ``offsets`` leaf is absent unless
+    it is a level's."""
+    size = node.get("size")
+    if "size" in node and (not isinstance(size, int) or isinstance(size, bool)
+                           or not 1 <= size <= MAX_SIZE):  # fmt: skip
+        raise f.wrong(f"{field}.size", f"an integer from 1 to {MAX_SIZE}", size)
+    fixed = size is not None and "offsets" not in node
+    required = ("kind", "validity", "level", "content") if fixed else (
+        "kind", "offsets", "validity", "level", "content")  # fmt: skip
+    f.as_obj(node, field, required, ("size", "offsets"))
+    level = node["level"]
+    if level is not None:
+        f.as_str(level, f"{field}.level")
+    if fixed and level is not None:
+        raise f.fail(
+            f"is missing field '{field}.offsets' (a fixed axis of a level keeps the "
+            "level's offsets leaf)"
+        )
+    roles = ("validity",) if fixed else ("offsets", "validity")
+    names = _names(node, roles, field, f)
+    content = _parse(node["content"], f"{field}.content", depth + 1, f)
+    offsets = None if fixed else names[0]
+    return ListLayout(offsets=offsets, validity=names[-1], level=level, content=content,
+                      size=size)  # fmt: skip
 
 
 def _parse_leaf(node: dict[str, Any], field: str, f: Fields) -> LeafLayout:
@@ -565,7 +608,11 @@ def cut(
             end = value(offsets, rows)
             out[offsets] = (rows + 1, end)
             out[data] = (end, None)
+    elif isinstance(layout, ListLayout) and layout.offsets is None:
+        assert layout.size is not None
+        cut(layout.content, rows * layout.size, value, present, out)
     elif isinstance(layout, ListLayout):
+        assert layout.offsets is not None
         done = out.get(layout.offsets)  # a level's shared offsets: cut once
         content = done[1] if done is not None else None
         if content is None:

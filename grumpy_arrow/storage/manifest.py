@@ -627,7 +627,11 @@ def _check_lengths(
     elif isinstance(node, LeafLayout):
         offsets, data = node.text_leaves()
         expect("data", data, expect("offsets", offsets, rows + 1) or 0)
+    elif isinstance(node, ListLayout) and node.offsets is None:
+        assert node.size is not None
+        _check_lengths(node.content, rows * node.size, leaves, f"{field}.content", f)
     elif isinstance(node, ListLayout):
+        assert node.offsets is not None
         content = expect("offsets", node.offsets, rows + 1) or 0
         _check_lengths(node.content, content, leaves, f"{field}.content", f)
     else:

@@ -384,11 +384,12 @@ def _renamed(layout: Layout, renamed: dict[str, str]) -> Layout:
 
 def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:
     """Columns of scalar rows only (or list rows only) join a union column as its rows,
-    at the root or inside lists (``list<int64>`` rows into ``list<union<...>>``)."""
+    at the root or inside lists (``list<int64>`` rows into ``list<union<...>>``); fixed
+    axes join variable ones as lists, and lists of the right length join a fixed axis."""
     columns = dict(batch.columns)
     for spec in manifest.columns:
         column = columns.get(spec.name)
-        if column is None or not _has_union(spec.layout):
+        if column is None:
             continue
         try:
             columns[spec.name] = GrumpyArray._wrap(_as_layout(column.node, spec.layout))
@@ -407,9 +408,19 @@ def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
         scalars = _empty_node(layout.scalar)
         assert isinstance(scalars, lay.Leaf) and isinstance(node, lay.ListNode)
         return lay.UnionNode(np.ones(len(node), dtype=np.int8), scalars, node)
+    if isinstance(layout, UnionLayout) and isinstance(node, lay.UnionNode):
+        lists = _as_layout(node.lists, layout.list)
+        assert isinstance(lists, lay.ListNode)
+        return lay.UnionNode(node.type_ids, node.scalars, lists)
     if isinstance(layout, ListLayout) and isinstance(node, lay.ListNode):
         content = _as_layout(node.content, layout.content)
-        return lay.ListNode(node.offsets, node.validity, content)
+        size = layout.size
+        if size is not None and node.size != size:
+            lengths = np.diff(node.offsets)
+            valid = lengths if node.validity is None else lengths[node.validity]
+            if np.any(valid != size):
+                size = None  # rows of other lengths: the layout check reports it
+        return lay.ListNode(node.offsets, node.validity, content, size)
     return node
 
 
@@ -426,7 +437,8 @@ def _empty_node(layout: Layout) -> lay.Node:
     if isinstance(layout, LeafLayout):
         return lay.Leaf(pa.array([], type=layout.arrow_type()))
     if isinstance(layout, ListLayout):
-        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout.content))
+        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout.content),
+                            layout.size)  # fmt: skip
     scalar = _empty_node(layout.scalar)
     lists = _empty_node(layout.list)
     assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)

@@ -751,7 +751,7 @@ def _inner_permutation(counts: GrumpyArray, rng: np.random.Generator) -> GrumpyA
 
     def rebuild(node: lay.Node) -> lay.Node:
         if isinstance(node, lay.ListNode):
-            return lay.ListNode(node.offsets, node.validity, rebuild(node.content))
+            return node.with_content(rebuild(node.content))
         return per_parent
 
     return GrumpyArray._wrap(rebuild(counts.node))
