@@ -360,9 +360,11 @@ def _kill_batch_dict(k: int, rows: int, light: bool = False) -> dict[str, list[A
 
 
 def kill_batch(k: int, rows: int = KILL_ROWS, light: bool = False) -> Any:
-    """Batch ``k``: a string, a list-of-float, a union and nullable columns (``light``: the
-    string and list columns only); every value encodes its row id ``k * rows + i``, so
-    order, gaps and repeats show."""
+    """Batch ``k``: a string, a list-of-float, a union, a fixed axis with null rows and
+    nullable columns (``light``: the string and list columns only); every value encodes its
+    row id ``k * rows + i``, so order, gaps and repeats show."""
+    import pyarrow as pa
+
     import grumpy_arrow as gr
 
     ids = list(range(k * rows, (k + 1) * rows))
@@ -372,6 +374,12 @@ def kill_batch(k: int, rows: int = KILL_ROWS, light: bool = False) -> Any:
         "mol_tag": gr.array([None if i % 5 == 2 else [i, -i] if i % 3 == 0 else i for i in ids]),
         "mol_w": gr.array([None if i % 4 == 3 else i / 8 for i in ids], dtype=gr.float64),
         "atom_x": gr.array([[i + j / 16 for j in range(i % 5)] for i in ids], dtype=gr.float64),
+        "mol_pos": gr.from_arrow(
+            pa.array(
+                [None if i % 7 == 5 else [i, -i, i / 4] for i in ids],
+                type=pa.list_(pa.float64(), 3),
+            )
+        ),
     }
     if light:
         columns = {name: columns[name] for name in LIGHT_COLUMNS}
@@ -834,9 +842,14 @@ CORRUPT_SCHEMA = ["mol", "res", "atom"]
 def corruption_frame() -> Any:
     """Every leaf role: int and float values, validity, string offsets and data, own and
     level offsets, union type_ids and value_offsets (at the root and inside lists)."""
+    import pyarrow as pa
+
     import grumpy_arrow as gr
 
     n = range(CORRUPT_ROWS)
+    x = gr.array(
+        [[[i + j / 10 + k / 100 for k in range((i + j) % 3)] for j in range(i % 4)] for i in n]
+    )
     return gr.dataframe(
         {
             "mol_id": gr.array(list(n), dtype=gr.int64),
@@ -848,12 +861,15 @@ def corruption_frame() -> Any:
             "res_pairs": gr.array(
                 [[[i + j + k for k in range((i + j) % 3)] for j in range(i % 4)] for i in n]
             ),
-            "atom_x": gr.array(
-                [
-                    [[i + j / 10 + k / 100 for k in range((i + j) % 3)] for j in range(i % 4)]
-                    for i in n
-                ]
+            "atom_x": x,
+            # A fixed axis with null rows (padding slots in the values), and fixed points
+            # under the atom level (a values leaf only).
+            "mol_pos": gr.from_arrow(
+                pa.array(
+                    [None if i % 5 == 1 else [i, -i / 2] for i in n], type=pa.list_(pa.float64(), 2)
+                )
             ),
+            "atom_xyz": gr.stack([x, x * 2.0, -x]),
         },
         schema=CORRUPT_SCHEMA,
     )
@@ -883,10 +899,14 @@ CORRUPT_LEAVES = {
     "_levels/atom-offsets": "offsets",
     "_levels/res-offsets": "offsets",
     "atom_x/r.c.c-values": "values",
+    "atom_xyz/r.c.c.c-values": "values",
     "mol_id/r-values": "values",
     "mol_name/r-data": "data",
     "mol_name/r-offsets": "offsets",
     "mol_name/r-validity": "validity",
+    "mol_pos/r-validity": "validity",
+    "mol_pos/r.c-validity": "validity",
+    "mol_pos/r.c-values": "values",
     "mol_tag/r-type_ids": "type_ids",
     "mol_tag/r-value_offsets": "value_offsets",
     "mol_tag/r.l-offsets": "offsets",

@@ -17,6 +17,7 @@ The read path has three parts:
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -388,8 +389,14 @@ class Handle:
         for spec in specs:
             node: Layout = spec.layout
             lists: list[ListLayout] = []
-            while isinstance(node, ListLayout) and node.offsets == shared.get(len(lists) + 1):
+            while (isinstance(node, ListLayout) and node.offsets is not None
+                   and node.offsets == shared.get(len(lists) + 1)):  # fmt: skip
                 lists.append(node)
+                node = node.content
+            sizes: list[int] = []
+            while (isinstance(node, ListLayout) and node.offsets is None and node.size
+                   and node.validity not in self._manifest.leaves):  # fmt: skip
+                sizes.append(node.size)
                 node = node.content
             try:
                 level = schema.level_of(spec.name) if schema is not None else 0
@@ -399,7 +406,7 @@ class Handle:
                 chains = None
                 break
             assert chains is not None
-            chains.append(_Chain(node, tuple(lists)))
+            chains.append(_Chain(node, tuple(lists), tuple(sizes)))
         self._chains[key] = chains
         return chains
 
@@ -425,8 +432,15 @@ class Handle:
         def read(chain: _Chain) -> lay.Node:
             k = len(chain.lists)
             span = spans[k]
+            if chain.sizes:  # fixed axes below the level: each row owns prod(sizes) values
+                width = math.prod(chain.sizes)
+                span = span.memo.get(width) or span.memo.setdefault(
+                    width, Ranges(span.starts * width, span.stops * width))  # fmt: skip
             validity = self._validity(chain.leaf, span.starts, span.stops)
             node: lay.Node = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
+            for size in reversed(chain.sizes):
+                rows = len(node) // size
+                node = lay.ListNode(np.arange(rows + 1, dtype=np.int64) * size, None, node, size)
             for d in range(k, 0, -1):
                 up = spans[d - 1]
                 validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
@@ -873,11 +887,14 @@ _UNSET: Any = object()
 
 
 class _Chain(NamedTuple):
-    """A frame column read by the level walk (:meth:`Handle._take_levels`): its leaf, and
-    the list nodes above it, outermost first, each on its level's shared offsets."""
+    """A frame column read by the level walk (:meth:`Handle._take_levels`): its leaf, the
+    list nodes above it, outermost first, each on its level's shared offsets, and the
+    sizes of the fixed axes between the last level and the leaf (stored without offsets
+    and without nulls: ``n * var * 3`` points under the atom level)."""
 
     leaf: LeafLayout
     lists: tuple[ListLayout, ...]
+    sizes: tuple[int, ...] = ()
 
 
 class _RowPlan(NamedTuple):
