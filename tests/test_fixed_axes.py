@@ -196,6 +196,15 @@ def test_indexing_fixed_axes_follows_numpy(key: tuple) -> None:
     assert got.type == " * ".join(map(str, want.shape)) + " * int64"
 
 
+def test_concat_keeps_fixed_axes_of_one_size_else_makes_them_variable() -> None:
+    a = gr.array(np.zeros((2, 3), np.float32))
+    assert gr.concat([a, gr.array(np.ones((1, 3)))]).type == "3 * 3 * float64"
+    mixed = gr.concat([a, gr.array(np.ones((1, 4), np.float32))])
+    assert mixed.type == "3 * var * float32"
+    assert mixed.to_list() == [[0.0] * 3, [0.0] * 3, [1.0] * 4]
+    assert gr.concat([a, gr.array([[5.0]])]).type == "3 * var * float64"
+
+
 def test_null_rows_of_a_fixed_axis_compute_as_nulls() -> None:
     arr = pa.array([[1.0, 2.0], None, [5.0, 7.0]], type=pa.list_(pa.float64(), 2))
     x = gr.from_arrow(arr)

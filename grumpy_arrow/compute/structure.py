@@ -106,7 +106,9 @@ def flatten_node(node: lay.Node, k: int) -> lay.Node:
 
 
 def concat_nodes(arrays: list[pa.Array]) -> pa.Array:
-    """Concatenate rows; leaf dtypes are promoted, list and scalar rows combine to a union.
+    """Concatenate rows; leaf dtypes are promoted, list and scalar rows combine to a union,
+    and fixed axes stay fixed when every array has them with one size (else they become
+    variable lists).
 
     Raises
     ------
@@ -120,6 +122,10 @@ def concat_nodes(arrays: list[pa.Array]) -> pa.Array:
         leaf = dt.promote_types(leaf, dt.from_arrow_type(lay.arrow_leaf_type(arr.type)))
     arrays = [_with_leaf(a, leaf.arrow) for a in arrays]
     types = {str(a.type) for a in arrays}
+    if len(types) > 1 and "fixed_size_list" in "".join(types):
+        # Fixed axes of other sizes (or fixed against variable): variable lists.
+        arrays = [lay.to_arrow(lay.variable(lay.from_arrow(a))) for a in arrays]
+        types = {str(a.type) for a in arrays}
     if len(types) == 1:
         return pa.concat_arrays(arrays)
     nodes = [lay.from_arrow(a) for a in arrays]

@@ -4,8 +4,9 @@ decoded again when it is read (``gr.save(..., codecs={"image": "png"})``).
 A codec is a name, an ``encode`` and a ``decode``, and a kind:
 
 - ``"array"`` codecs encode one ``numpy.ndarray`` per row (an image, a spectrum) and
-  decode back to one; the rows come back as nested lists of the decoded arrays' dtype
-  (``n * var * var * var * uint8`` for colour images);
+  decode back to one; the rows come back as one axis per array axis, of the decoded
+  arrays' dtype, fixed where every row has the same length (``n * 60 * 80 * 3 * uint8``
+  for colour images of one size, ``n * var * var * 3 * uint8`` for sizes that vary);
 - ``"object"`` codecs encode the row's Python value (numbers, strings, lists of them)
   and decode back to such a value.
 
@@ -215,8 +216,9 @@ def decode_column(column: GrumpyArray, codec: Codec, where: str, name: str) -> G
 
 def arrays_column(arrays: list[Any], where: str = "", name: str = "") -> GrumpyArray:
     """A column of NumPy arrays of one ndim and dtype (None: a null row): one list level
-    per axis, the values of all rows in one buffer (a step per row reads its shape and
-    dtype; offsets and values are whole-array NumPy).
+    per axis, fixed where every row has the same length (images of one shape are
+    ``n * 60 * 80 * 3 * uint8``), the values of all rows in one buffer (a step per row
+    reads its shape and dtype; offsets and values are whole-array NumPy).
 
     Raises
     ------
@@ -245,10 +247,13 @@ def arrays_column(arrays: list[Any], where: str = "", name: str = "") -> GrumpyA
     node: lay.Node = lay.Leaf(pa.array(values))
     top = None if valid.all() else valid
     # Innermost axis first: list k (of axis d) holds shape[d] entries of the axis below.
+    # An axis whose length is the same in every row is a fixed axis.
     for d in range(ndim - 1, -1, -1):
         outer = np.prod(shapes[:, :d], axis=1)  # lists of axis d in each row
         lengths = np.repeat(shapes[:, d], outer)
-        node = lay.ListNode(offsets_from_lengths(lengths), top if d == 0 else None, node)
+        first = int(shapes[valid][0, d])
+        size = first if first > 0 and np.all(shapes[valid, d] == first) else None
+        node = lay.ListNode(offsets_from_lengths(lengths), top if d == 0 else None, node, size)
     return GrumpyArray._wrap(node)
 
 
