@@ -683,6 +683,20 @@ class GrumpyArray:
             value_set = asarray(values, self.dtype).flatten().to_arrow()
         return GrumpyArray._wrap(so.isin_node(self.node, value_set, map_leaves))
 
+    def value_counts(self, *, ascending: bool = False, dropna: bool = True) -> Any:
+        """How often each leaf value occurs: a frame of ``value`` and ``count``, most
+        frequent first (see :func:`grumpy_arrow.frame.verbs.value_counts`).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([["C", "H", "H"], ["O", "H"]]).value_counts().to_dict()
+        {'value': ['H', 'C', 'O'], 'count': [3, 1, 1]}
+        """
+        from grumpy_arrow.frame.verbs import value_counts
+
+        return value_counts(self, ascending=ascending, dropna=dropna)
+
     def flatten(self, dim: int | None = None) -> GrumpyArray:
         """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1.
 

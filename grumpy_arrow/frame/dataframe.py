@@ -45,6 +45,7 @@ from grumpy_arrow.errors import (
     OutOfBoundsError,
     SchemaError,
 )
+from grumpy_arrow.frame import verbs
 from grumpy_arrow.frame.schema import Schema, parse_schema
 
 __all__ = [
@@ -365,6 +366,60 @@ class DataFrame:
             f"set columns with df[{name!r}] = ... or df.<level>.{name} = ...; "
             "attributes of a DataFrame are read-only"
         )
+
+    # -- pandas verbs (see :mod:`grumpy_arrow.frame.verbs`) ------------------------------
+
+    def head(self, n: int = 5) -> DataFrame:
+        """The first ``n`` outer rows (all but the last ``-n`` for negative ``n``), each
+        with its lists.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.dataframe({"x": [[1], [2, 3], []]}).head(2).to_dict()
+        {'x': [[1], [2, 3]]}
+        """
+        return self._select(slice(None, int(n)))
+
+    def tail(self, n: int = 5) -> DataFrame:
+        """The last ``n`` outer rows (all but the first ``-n`` for negative ``n``).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.dataframe({"x": [[1], [2, 3], []]}).tail(2).to_dict()
+        {'x': [[2, 3], []]}
+        """
+        n = int(n)
+        return self._select(slice(max(self._nrows - n, 0), None) if n >= 0 else slice(-n, None))
+
+    def copy(self) -> DataFrame:
+        """A frame of its own: adding, replacing or assigning into its columns leaves this
+        one unchanged (the Arrow buffers, which nothing writes to, are shared)."""
+        columns = {
+            name: GrumpyArray(col._data, node=col._node) for name, col in self._columns.items()
+        }
+        return DataFrame._from_valid(columns, self._schema, self._nrows)
+
+    def rename(self, columns: Mapping[str, str], *, errors: str = "ignore") -> DataFrame:
+        """Columns renamed (pandas' ``rename(columns=...)``): see
+        :func:`grumpy_arrow.frame.verbs.rename`."""
+        return verbs.rename(self, columns, errors)
+
+    def drop(self, columns: str | Iterable[str]) -> DataFrame:
+        """The frame without ``columns``: see :func:`grumpy_arrow.frame.verbs.drop`."""
+        return verbs.drop(self, columns)
+
+    def sort_values(self, by: str | Iterable[str], *, ascending: bool | Iterable[bool] = True,
+                    na_position: str = "last") -> DataFrame:  # fmt: skip
+        """Outer rows ordered by flat columns, stably: see
+        :func:`grumpy_arrow.frame.verbs.sort_values`."""
+        return verbs.sort_values(self, by, ascending, na_position)
+
+    def describe(self) -> DataFrame:
+        """Statistics of each numeric column's leaf values: see
+        :func:`grumpy_arrow.frame.verbs.describe`."""
+        return verbs.describe(self)
 
     def _own_level(self, name: str) -> int:
         return 0 if self._schema is None else self._schema.level_of(name)

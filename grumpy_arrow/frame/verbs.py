@@ -1,0 +1,214 @@
+"""The everyday pandas verbs of a frame: ``head``, ``tail``, ``copy``, ``rename``, ``drop``,
+``sort_values``, ``describe`` and, for arrays, ``value_counts``.
+
+They follow pandas' names and semantics where those apply to nested data:
+
+- row verbs (``head``, ``tail``, ``sort_values``) select **outer rows**, and every column
+  keeps its lists (a molecule keeps its atoms);
+- column verbs (``rename``, ``drop``) keep the schema's rules: a renamed column must still
+  name its level;
+- statistics (``describe``, ``value_counts``) pool the **leaf values** of a column, at
+  whatever depth (``describe()["atom_x"]`` describes every atom's x).
+
+Examples
+--------
+>>> import grumpy_arrow as gr
+>>> df = gr.dataframe({"mol_id": [3, 1, 2], "atom_x": [[1.0, 2.0], [], [4.0]]},
+...                   schema=["mol", "atom"])
+>>> df.sort_values("mol_id")["atom_x"].to_list()
+[[], [4.0], [1.0, 2.0]]
+>>> df.head(2).to_dict()
+{'mol_id': [3, 1], 'atom_x': [[1.0, 2.0], []]}
+>>> gr.array([["C", "H", "H"], ["O", "H"]]).value_counts().to_dict()
+{'value': ['H', 'C', 'O'], 'count': [3, 1, 1]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
+
+if TYPE_CHECKING:
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+__all__ = ["DESCRIBE_STATS", "describe", "drop", "rename", "sort_values", "value_counts"]
+
+DESCRIBE_STATS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
+"""The rows of :func:`describe`, as pandas names them."""
+
+
+def _names(columns: str | Iterable[str], frame: DataFrame, verb: str) -> list[str]:
+    """Column names from one name or several, each checked to exist."""
+    names = [columns] if isinstance(columns, str) else list(columns)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{verb}: column names are strings, got {name!r}")
+        if name not in frame:
+            raise ColumnNotFoundError(
+                f"{verb}: no column {name!r}; the columns are {', '.join(frame.columns)}"
+            )
+    return names
+
+
+def rename(frame: DataFrame, columns: Mapping[str, str], errors: str = "ignore") -> DataFrame:
+    """The frame with columns renamed by ``columns`` (pandas' ``rename(columns=...)``).
+
+    Names not in the frame are ignored (``errors="raise"``: refused). Each new name must
+    fit the schema as any column does (its level prefix), and names must stay distinct.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        With ``errors="raise"``, for a name the frame does not have.
+    SchemaError
+        When a new name matches no level, or a column of another level.
+    ValueError
+        For two columns renamed to one name, or an unknown ``errors``.
+    """
+    if errors not in ("ignore", "raise"):
+        raise ValueError(f"rename(errors=...) takes 'ignore' or 'raise', got {errors!r}")
+    if errors == "raise":
+        _names(list(columns), frame, "rename")
+    out: dict[str, GrumpyArray] = {}
+    for name in frame.columns:
+        new = columns.get(name, name)
+        if new in out:
+            raise ValueError(f"rename: two columns would be named {new!r}")
+        out[new] = frame[name]
+    return type(frame)(out, frame.schema, len(frame))
+
+
+def drop(frame: DataFrame, columns: str | Iterable[str]) -> DataFrame:
+    """The frame without ``columns`` (pandas' ``drop(columns=...)``).
+
+    Raises
+    ------
+    ColumnNotFoundError
+        For a name the frame does not have (nothing is dropped then).
+    """
+    gone = set(_names(columns, frame, "drop"))
+    kept = {name: frame[name] for name in frame.columns if name not in gone}
+    return type(frame)._from_valid(kept, frame.schema, len(frame))
+
+
+def sort_values(
+    frame: DataFrame,
+    by: str | Iterable[str],
+    ascending: bool | Iterable[bool] = True,
+    na_position: str = "last",
+) -> DataFrame:
+    """Outer rows ordered by flat columns (pandas' ``sort_values``), stably: rows with
+    equal keys keep their order. Every column keeps its lists with its row.
+
+    Raises
+    ------
+    ColumnNotFoundError
+        For a ``by`` name the frame does not have.
+    LayoutError
+        For a ``by`` column that is not one value per row (a list column; sort by a
+        statistic of it, e.g. ``df["n"] = df["atom_x"].count(dim=1)``).
+    ValueError
+        For ``ascending`` of another length than ``by``, or an unknown ``na_position``.
+    """
+    names = _names(by, frame, "sort_values")
+    orders = [ascending] * len(names) if isinstance(ascending, bool) else list(ascending)
+    if len(orders) != len(names):
+        raise ValueError(
+            f"sort_values: {len(names)} columns to sort by and {len(orders)} ascending flags"
+        )
+    if na_position not in ("first", "last"):
+        raise ValueError(f"sort_values(na_position=...) takes 'first' or 'last', got "
+                         f"{na_position!r}")  # fmt: skip
+    keys = {}
+    for name in names:
+        column = frame[name]
+        if column.ndim != 1 or column.is_union:
+            raise LayoutError(
+                f"sort_values: column {name!r} ({column.type}) is not one value per row; "
+                "sort by a flat column (a statistic of a list column, for example)"
+            )
+        keys[name] = column.to_arrow()
+    table = pa.table(keys)
+    placement = "at_start" if na_position == "first" else "at_end"
+    directions = ["ascending" if a else "descending" for a in orders]
+    try:  # pyarrow >= 25: null placement per key (Arrow's sort is stable)
+        keys_3 = [(n, d, placement) for n, d in zip(names, directions, strict=True)]
+        order = pc.sort_indices(table, sort_keys=keys_3)
+    except (TypeError, ValueError, pa.ArrowInvalid):  # older pyarrow: one for all keys
+        keys_2 = list(zip(names, directions, strict=True))
+        order = pc.sort_indices(table, sort_keys=keys_2, null_placement=placement)
+    return frame[np.asarray(order, dtype=np.int64)]
+
+
+def _leaves(column: GrumpyArray) -> pa.Array:
+    """Every leaf value of a column, at any depth (union scalars and list values)."""
+    flat = column.flatten() if column.ndim > 1 or column.is_union else column
+    return flat.to_arrow()
+
+
+def value_counts(array: GrumpyArray, *, ascending: bool = False, dropna: bool = True) -> Any:
+    """How often each leaf value occurs (pandas' ``value_counts``), as a frame of columns
+    ``value`` and ``count``, most frequent first; ties keep the order in which the values
+    first occur. One hash pass in Arrow (``pyarrow.compute.value_counts``).
+
+    ``dropna=False`` counts nulls too (a ``value`` of None).
+    """
+    # Imported here: the frame module imports this one for its methods.
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    values = _leaves(array)
+    counted = pc.value_counts(values)
+    found, counts = counted.field("values"), counted.field("counts")
+    if dropna and found.null_count:
+        keep = pc.is_valid(found)
+        found, counts = found.filter(keep), counts.filter(keep)
+    # Stable: most frequent first, ties in order of first occurrence.
+    order = np.argsort(-np.asarray(counts) if not ascending else np.asarray(counts), kind="stable")
+    picks = pa.array(order, type=pa.int64())
+    return DataFrame(
+        {"value": GrumpyArray(found.take(picks)), "count": GrumpyArray(counts.take(picks))},
+        None,
+    )
+
+
+def describe(frame: DataFrame) -> DataFrame:
+    """Summary statistics of each numeric column over its leaf values (pandas'
+    ``describe``): a frame with a ``statistic`` column (``count``, ``mean``, ``std``, ``min``,
+    ``25%``, ``50%``, ``75%``, ``max``) and one float64 column per numeric column. Nulls and
+    NaN are left out; ``std`` has ``ddof=1`` and the quantiles interpolate linearly, as in
+    pandas. Columns of strings, bytes and bools are skipped.
+
+    Raises
+    ------
+    ValueError
+        When the frame has no numeric column.
+    """
+    out: dict[str, GrumpyArray] = {"statistic": GrumpyArray(pa.array(list(DESCRIBE_STATS)))}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind not in "iuf":
+            continue
+        out[name] = GrumpyArray(pa.array(_stats(_leaves(column)), type=pa.float64()))
+    if len(out) == 1:
+        raise ValueError(
+            f"describe: no numeric column to describe (columns: {', '.join(frame.columns)})"
+        )
+    return type(frame)(out, None)
+
+
+def _stats(values: pa.Array) -> list[float | None]:
+    """The :data:`DESCRIBE_STATS` of numbers, nulls and NaN left out."""
+    x = np.asarray(values.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return [0.0] + [None] * (len(DESCRIBE_STATS) - 1)
+    std = float(np.std(x, ddof=1)) if len(x) > 1 else None
+    q25, q50, q75 = (float(q) for q in np.quantile(x, [0.25, 0.5, 0.75]))
+    return [float(len(x)), float(np.mean(x)), std, float(x.min()), q25, q50, q75, float(x.max())]
