@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
 
@@ -148,9 +149,14 @@ def sort_values(
 
 
 def _leaves(column: GrumpyArray) -> pa.Array:
-    """Every leaf value of a column, at any depth (union scalars and list values)."""
-    flat = column.flatten() if column.ndim > 1 or column.is_union else column
-    return flat.to_arrow()
+    """Every leaf value of a column, at any depth (union scalars and list values); a
+    dictionary-encoded leaf stays encoded (its content is compact: exactly the values)."""
+    node = column.node
+    while isinstance(node, lay.ListNode):
+        node = node.content
+    if isinstance(node, lay.Leaf):
+        return node.arrow
+    return column.flatten().to_arrow()
 
 
 def value_counts(array: GrumpyArray, *, ascending: bool = False, dropna: bool = True) -> Any:
@@ -164,8 +170,13 @@ def value_counts(array: GrumpyArray, *, ascending: bool = False, dropna: bool = 
     from grumpy_arrow.frame.dataframe import DataFrame
 
     values = _leaves(array)
-    counted = pc.value_counts(values)
-    found, counts = counted.field("values"), counted.field("counts")
+    if pa.types.is_dictionary(values.type):  # count the small indices, not the strings
+        counted = pc.value_counts(values.indices)
+        found = values.dictionary.take(counted.field("values"))
+    else:
+        counted = pc.value_counts(values)
+        found = counted.field("values")
+    counts = counted.field("counts")
     if dropna and found.null_count:
         keep = pc.is_valid(found)
         found, counts = found.filter(keep), counts.filter(keep)
