@@ -171,19 +171,43 @@ class GrumpyArray:
         """Null rows: null leaves, null lists, and null scalar rows of a union."""
         return lay.count_nulls(self.node)
 
-    def is_null(self) -> GrumpyArray:
-        """A flat bool array: True where the row is null (computed from union children)."""
-        node = self.node
-        if isinstance(node, lay.Leaf):
-            return GrumpyArray(pc.is_null(node.values))
-        if isinstance(node, lay.ListNode):
-            valid = np.ones(len(node), dtype=bool) if node.validity is None else node.validity
-            return GrumpyArray(pa.array(~valid))
-        null = np.zeros(len(node), dtype=bool)
-        scalar_rows = np.flatnonzero(node.type_ids == 0)
-        scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
-        null[scalar_rows] = scalar_null
-        return GrumpyArray(pa.array(null))
+    def is_null(self, dim: int = 0) -> GrumpyArray:
+        """True where an entry of axis ``dim`` is null: rows for ``dim=0`` (a flat bool
+        array; union rows from their children), the values for ``dim=-1``, the lists of a
+        level in between; the result has the structure of the axes above ``dim``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, None], None, [3]])
+        >>> x.is_null().to_list(), x.is_null(dim=-1).to_list()
+        ([False, True, False], [[False, True], None, [False]])
+        """
+        k = rd.normalize_dim(dim, self.ndim)
+        if k and k == self.ndim - 1:  # the values, whatever the rows hold (unions too)
+            return GrumpyArray._wrap(map_leaves(self.node, pc.is_null))
+        return GrumpyArray._wrap(_null_at(self.node, k))
+
+    def fill_null(self, value: Any) -> GrumpyArray:
+        """Null values (at any depth, union scalars included) replaced by ``value``, which
+        must fit the leaf dtype exactly; null lists stay null (a list row has no value to
+        fill), as ``is_null(dim=-1)`` shows them.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, None], None, [3]]).fill_null(0).to_list()
+        [[1, 0], None, [3]]
+        """
+        if value is None:
+            raise ValueError("fill_null needs a value (None would leave every null in place)")
+        try:
+            fill = parse_object([value], self.dtype)[0]  # checked: 1.5 does not fit int64
+        except (ConversionError, DTypeError) as err:
+            raise ConversionError(
+                f"fill_null: {value!r} does not fit {self.dtype.name} values"
+            ) from err
+        return GrumpyArray._wrap(map_leaves(self.node, lambda v: pc.fill_null(v, fill)))
 
     def shape(self, dim: int = 0) -> Any:
         """Length of axis ``dim``: an int for dim 0, else a GrumpyArray of list lengths.
@@ -205,6 +229,28 @@ class GrumpyArray:
     def to_list(self) -> list[Any]:
         """Nested Python lists (None for nulls)."""
         return list(self._data.to_pylist())
+
+    def tolist(self) -> list[Any]:
+        """NumPy's name for :meth:`to_list`."""
+        return self.to_list()
+
+    def _single(self, kind: builtins.str) -> Any:
+        """The one value of a length-1 flat array (``float(x)``, ``int(x)``)."""
+        if len(self) != 1 or self.ndim != 1 or self.is_union:
+            raise TypeError(
+                f"only a flat array of length 1 converts to a Python {kind}, got "
+                f"{self.type}; reduce it first (x.sum(), x.mean(dim=...)) or pick a value"
+            )
+        value = self._data[0].as_py()
+        if value is None:
+            raise TypeError(f"cannot convert a null to a Python {kind}")
+        return value
+
+    def __float__(self) -> float:
+        return float(self._single("float"))
+
+    def __int__(self) -> int:
+        return int(self._single("int"))
 
     def to_arrow(
         self, *, unions: builtins.str = "native", dictionaries: builtins.str = "decode"
@@ -614,13 +660,45 @@ class GrumpyArray:
         """Maximum (empty segments give null)."""
         return self._reduce("max", dim)
 
-    def std(self, dim: int | None = None) -> Any:
-        """Population standard deviation (ddof=0; empty segments give null)."""
-        return self._reduce("std", dim)
+    def std(self, dim: int | None = None, *, ddof: int = 0) -> Any:
+        """Standard deviation with ``ddof`` delta degrees of freedom (0: population, as
+        NumPy; 1: sample, as pandas). Segments of ``ddof`` values or fewer give null.
 
-    def var(self, dim: int | None = None) -> Any:
-        """Population variance (ddof=0; empty segments give null)."""
-        return self._reduce("var", dim)
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1.0, 3.0], [2.0], []]).std(dim=1, ddof=1).to_list()
+        [1.4142135623730951, None, None]
+        """
+        return self._spread("std", dim, ddof)
+
+    def var(self, dim: int | None = None, *, ddof: int = 0) -> Any:
+        """Variance with ``ddof`` delta degrees of freedom (see :meth:`std`)."""
+        return self._spread("var", dim, ddof)
+
+    def _spread(self, op: builtins.str, dim: int | None, ddof: int) -> Any:
+        """``var``/``std`` at ``ddof``: the population variance times ``n / (n - ddof)``
+        per segment (``n`` its valid values), null where ``n <= ddof``."""
+        if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
+            raise ValueError(f"ddof must be a non-negative integer, got {ddof!r}")
+        if ddof == 0:
+            return self._reduce(op, dim)
+        var, n = self._reduce("var", dim), self._reduce("count", dim)
+        if not isinstance(var, GrumpyArray):  # dim=None: one value
+            if var is None or n <= ddof:
+                return None
+            scaled = var * n / (n - ddof)
+            return float(np.sqrt(scaled)) if op == "std" else scaled
+
+        def scale(v: pa.Array, count: pa.Array) -> pa.Array:
+            total = pc.cast(count, pa.float64())
+            factor = pc.divide(total, pc.subtract(total, float(ddof)))
+            out = pc.multiply(pc.cast(v, pa.float64()), factor)
+            out = pc.sqrt(out) if op == "std" else out
+            out = pc.if_else(pc.greater(count, ddof), out, pa.scalar(None, pa.float64()))
+            return pc.cast(out, v.type)
+
+        return GrumpyArray._wrap(zip_leaves([var.node, n.node], scale))
 
     def count(self, dim: int | None = None) -> Any:
         """Number of valid values."""
@@ -745,6 +823,28 @@ def _broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array])
     return zip_leaves([na, nb], kernel)
 
 
+def _null_at(node: lay.Node, k: int) -> lay.Node:
+    """Bool leaves marking the null entries of axis ``k`` below ``node``'s rows."""
+    if k > 0:
+        if isinstance(node, lay.UnionNode):
+            raise LayoutError(
+                "is_null(dim > 0) of rows that mix scalars and lists (a union): use "
+                "is_null() for the rows, or is_null(dim=-1) for the values"
+            )
+        if isinstance(node, lay.Leaf):
+            raise OutOfBoundsError(f"dim {k} is deeper than the values")
+        return lay.ListNode(node.offsets, node.validity, _null_at(node.content, k - 1))
+    if isinstance(node, lay.Leaf):
+        return lay.Leaf(pc.is_null(node.values))
+    if isinstance(node, lay.ListNode):
+        return lay.Leaf(pa.array(np.zeros(len(node), bool) if node.validity is None
+                                 else ~node.validity))  # fmt: skip
+    null = np.zeros(len(node), dtype=bool)
+    scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
+    null[np.flatnonzero(node.type_ids == 0)] = scalar_null
+    return lay.Leaf(pa.array(null))
+
+
 def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:
     while isinstance(node, lay.ListNode):
         node = node.content
@@ -810,7 +910,7 @@ def parse_index(key: Any) -> Any:
     if arr.ndim > 1:
         return arr.node
     if arr.dtype == dt.bool_:
-        if arr.null_count:
-            raise DTypeError("a boolean mask index cannot contain nulls")
-        return np.asarray(arr.to_numpy(), dtype=bool)
+        # pandas' rule: a null in a mask selects nothing there.
+        valid = arr._data.fill_null(False) if arr.null_count else arr._data
+        return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
     return np.asarray(arr.to_numpy(), dtype=np.int64)
