@@ -303,11 +303,11 @@ def stack(arrays: list[Any], axis: int = -1) -> GrumpyArray:
             raise LayoutError(
                 f"stack(axis=0) needs arrays of one length, got lengths {sorted(lengths)}"
             )
-        joined = st.concat_nodes([p.to_arrow() for p in parts])
-        node = lay.from_arrow(joined)
-        n = len(parts[0])
-        offsets = np.arange(len(parts) + 1, dtype=np.int64) * n
-        return GrumpyArray._wrap(lay.ListNode(offsets, None, node, n))
+        node = lay.from_arrow(st.concat_nodes([p.to_arrow() for p in parts]))
+        if lengths == {0}:  # rows of no items: an axis of length 0 is not a fixed axis
+            empty = np.zeros(len(parts) + 1, dtype=np.int64)
+            return GrumpyArray._wrap(lay.ListNode(empty, None, node))
+        return GrumpyArray._wrap(lay.fixed_list(node, len(parts[0])))
     if axis not in (-1, max(p.ndim for p in parts)):
         raise ValueError(f"stack puts the new axis first (axis=0) or last (axis=-1), got {axis!r}")
     nodes = [p.node for p in parts]
@@ -348,9 +348,7 @@ def _wrap_leaves(node: lay.Node, k: int) -> lay.Node:
     """``node`` with each leaf of ``k * n`` interleaved values made ``n`` rows of a fixed
     axis of size ``k``."""
     if isinstance(node, lay.Leaf):
-        rows = len(node) // k
-        offsets = np.arange(rows + 1, dtype=np.int64) * k
-        return lay.ListNode(offsets, None, node, k)
+        return lay.fixed_list(node, k)
     assert isinstance(node, lay.ListNode)
     return node.with_content(_wrap_leaves(node.content, k))
 

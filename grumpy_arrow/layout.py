@@ -37,6 +37,8 @@ __all__ = [
     "arrow_leaf_type",
     "canonical_type",
     "describe",
+    "fits_size",
+    "fixed_list",
     "fixed_list_of",
     "fixed_sizes",
     "from_arrow",
@@ -331,9 +333,7 @@ def _fixed_from_arrow(arr: pa.Array) -> ListNode:
     size = arr.type.list_size
     validity = is_valid_mask(arr)
     if validity is None:
-        offsets = np.arange(len(arr) + 1, dtype=np.int64) * size
-        values = arr.values.slice(arr.offset * size, len(arr) * size)
-        return ListNode(offsets, None, from_arrow(values), size)
+        return fixed_list(from_arrow(arr.values.slice(arr.offset * size, len(arr) * size)), size)
     # A null row's slots hold no values in grumpy (flatten drops them).
     offsets = np.zeros(len(arr) + 1, dtype=np.int64)
     np.cumsum(validity * size, out=offsets[1:])
@@ -428,6 +428,22 @@ def _fixed_to_arrow(node: ListNode, dictionaries: bool) -> pa.Array:
     picks[slots] = np.arange(len(content), dtype=np.int64)
     padded = content.take(pa.array(picks, mask=~slots))
     return pa.FixedSizeListArray.from_arrays(padded, size, mask=pa.array(~node.validity))
+
+
+def fixed_list(content: Node, size: int, validity: np.ndarray | None = None) -> ListNode:
+    """``len(content) // size`` rows of a fixed axis, ``size`` content rows each (with
+    ``validity``, a null row still owns its slots: the padding a store's reader drops
+    again)."""
+    assert size >= 1, size
+    offsets = np.arange(len(content) // size + 1, dtype=np.int64) * size
+    return ListNode(offsets, validity, content, size)
+
+
+def fits_size(lengths: np.ndarray, validity: np.ndarray | None, size: int) -> bool:
+    """Whether every valid row of these list ``lengths`` holds ``size`` items (so the
+    lists can be a fixed axis of that size; True when no row is valid)."""
+    valid = lengths if validity is None else lengths[validity]
+    return not np.any(valid != size)
 
 
 def variable(node: Node) -> Node:

@@ -243,6 +243,10 @@ def test_stack_axis_0_and_errors() -> None:
         gr.stack([gr.array([1, [2]]), gr.array([1, [2]])])
     with pytest.raises(ValueError, match="at least one"):
         gr.stack([])
+    # Arrays of no rows: an axis of length 0 is a variable list of empty lists.
+    empty = gr.stack([gr.array([], dtype=gr.int64), gr.array([], dtype=gr.int64)], axis=0)
+    assert empty.type == "2 * var * int64"
+    assert empty.to_list() == [[], []]
 
 
 # -- storage --------------------------------------------------------------------------------

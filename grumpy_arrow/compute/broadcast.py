@@ -124,7 +124,7 @@ def _list_vs_list(a: lay.ListNode, b: lay.ListNode, path: str) -> tuple[lay.Node
     ca, cb = broadcast_pair(take_rows(a.content, ia), take_rows(b.content, ib), path + "[*]")
     # A fixed axis against lists of one: every valid row has the fixed length.
     size = a.size if a.size is not None and a.size != 1 else b.size
-    if size is not None and np.any(res[valid] != size):
+    if size is not None and not lay.fits_size(res, validity, size):
         size = None
     return lay.ListNode(offsets, validity, ca, size), lay.ListNode(offsets, validity, cb, size)
 

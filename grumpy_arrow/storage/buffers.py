@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow.compute.gather import take_rows
+from grumpy_arrow.compute.gather import offsets_from_lengths, take_rows
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
@@ -247,14 +247,12 @@ def fixed_rows(layout: ListLayout, content: lay.Node, validity: np.ndarray | Non
     """
     size = layout.size
     assert size
-    rows, extra = divmod(len(content), size)
-    if extra:
+    if len(content) % size:
         raise StoreFormatError(
             f"{where}: a fixed axis of size {size} ('{layout.validity}' names its validity) "
             f"has {len(content)} content values, not a multiple of {size}"
         )
-    offsets = np.arange(rows + 1, dtype=np.int64) * size
-    return lay.ListNode(offsets, validity, content, size)
+    return lay.fixed_list(content, size, validity)
 
 
 def compact_fixed(node: lay.ListNode) -> lay.ListNode:
@@ -265,9 +263,7 @@ def compact_fixed(node: lay.ListNode) -> lay.ListNode:
     if node.validity is None or node.validity.all():
         return lay.ListNode(node.offsets, None, node.content, size)
     keep = np.flatnonzero(np.repeat(node.validity, size))
-    lengths = np.where(node.validity, size, 0)
-    offsets = np.zeros(len(node) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    offsets = offsets_from_lengths(np.where(node.validity, size, 0))
     return lay.ListNode(offsets, node.validity, take_rows(node.content, keep), size)
 
 

@@ -439,8 +439,7 @@ class Handle:
             validity = self._validity(chain.leaf, span.starts, span.stops)
             node: lay.Node = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
             for size in reversed(chain.sizes):
-                rows = len(node) // size
-                node = lay.ListNode(np.arange(rows + 1, dtype=np.int64) * size, None, node, size)
+                node = lay.fixed_list(node, size)
             for d in range(k, 0, -1):
                 up = spans[d - 1]
                 validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
@@ -587,7 +586,6 @@ class Handle:
             if validity is not None:
                 lengths = np.where(validity, lengths, 0)
                 child_stops = np.where(validity, child_stops, child_starts)
-        rows = int((stops - starts).sum())
         total = int((child_stops - child_starts).sum())
         if depth_limit is not None and depth + 1 >= depth_limit:
             content: lay.Node = lay.Leaf(pa.nulls(total, pa.int8()))
@@ -596,8 +594,7 @@ class Handle:
                                         depth_limit, depth + 1)  # fmt: skip
         if inner is not None:
             return lay.ListNode(offsets_from_lengths(lengths), validity, content)
-        node = lay.ListNode(np.arange(rows + 1, dtype=np.int64) * size, validity, content, size)
-        return compact_fixed(node)
+        return compact_fixed(lay.fixed_list(content, size, validity))
 
     def _list_ranges(
         self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray, inner: slice | None

@@ -265,7 +265,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
     """
     if not encoded:  # (an array store's one column is named "array", as codecs= names it)
         obj = codecs_.encode_batch(obj, manifest.codecs, store.url)
-    batch = _fit_unions(Batch.of(obj), manifest)
+    batch = _fit_layouts(Batch.of(obj), manifest)
     order = [c.name for c in manifest.columns]
     if set(batch.columns) == set(order):  # same columns in another order: the store's order
         batch = replace(batch, columns={name: batch.columns[name] for name in order})
@@ -382,7 +382,7 @@ def _renamed(layout: Layout, renamed: dict[str, str]) -> Layout:
     return layout.map_leaves(rename)
 
 
-def _fit_unions(batch: Batch, manifest: Manifest) -> Batch:
+def _fit_layouts(batch: Batch, manifest: Manifest) -> Batch:
     """Columns of scalar rows only (or list rows only) join a union column as its rows,
     at the root or inside lists (``list<int64>`` rows into ``list<union<...>>``); fixed
     axes join variable ones as lists, and lists of the right length join a fixed axis."""
@@ -415,19 +415,10 @@ def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
     if isinstance(layout, ListLayout) and isinstance(node, lay.ListNode):
         content = _as_layout(node.content, layout.content)
         size = layout.size
-        if size is not None and node.size != size:
-            lengths = np.diff(node.offsets)
-            valid = lengths if node.validity is None else lengths[node.validity]
-            if np.any(valid != size):
-                size = None  # rows of other lengths: the layout check reports it
+        if size is not None and not lay.fits_size(np.diff(node.offsets), node.validity, size):
+            size = None  # rows of other lengths: the layout check reports it
         return lay.ListNode(node.offsets, node.validity, content, size)
     return node
-
-
-def _has_union(layout: Layout) -> bool:
-    if isinstance(layout, UnionLayout):
-        return True
-    return isinstance(layout, ListLayout) and _has_union(layout.content)
 
 
 def _empty_node(layout: Layout) -> lay.Node:
