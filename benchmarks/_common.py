@@ -43,6 +43,17 @@ def import_awkward(enabled: bool) -> Any:
     return awkward
 
 
+def import_polars(enabled: bool) -> Any:
+    """The ``polars`` module, or None when it is not installed (or disabled)."""
+    if not enabled:
+        return None
+    try:
+        import polars
+    except ImportError:
+        return None
+    return polars
+
+
 # ---------------------------------------------------------------------------------------
 # timing
 

@@ -1,18 +1,28 @@
-"""Compute benchmark (SPEC §9 "compute"): grumpy_arrow against NumPy, Awkward and pyarrow.
+"""Compute benchmark (SPEC §9 "compute"): grumpy_arrow against NumPy, Awkward, Polars, pyarrow.
 
 Workload: 4096 rows of ~256 values (row lengths 255..257 drawn with a fixed seed), once with
 int32 leaves (uniform in [0, 1000): 1000 distinct values) and once with float64 leaves
 (standard normal: nearly all distinct); ``b`` has the same row lengths as ``a`` and other
-values. ``isin`` tests 50 values, ``a > t`` compares with the median-ish 500 / 0.0, and the
-fancy get gathers 1000 random rows (with repeats, in random order). Every peer is measured
-in the same run:
+values. ``isin`` tests 50 values, ``a > t`` compares with the median-ish 500 / 0.0,
+``a[a > t]`` keeps the leaves above it (a ragged mask), and the fancy get gathers 1000
+random rows (with repeats, in random order). ``m.sum()`` counts the True leaves of a bool
+array ``m`` of 5x as many rows (about 5.2 M leaves, half of them True). Every peer is
+measured in the same run:
 
-* NumPy on a rectangular 4096 x 256 array (the first 4096 * 256 leaves: about as many);
+* NumPy on a rectangular 4096 x 256 array (the first 4096 * 256 leaves: about as many), and
+  ``np.count_nonzero`` on a rectangular bool array for ``m.sum()`` (``M.sum()`` casts every
+  bool to int64 and takes 7x longer);
 * Awkward on an ``ak.Array`` with the same ragged data (optional: ``n/a`` when missing);
+* Polars on a ``pl.Series`` of ``List`` with the same ragged data (optional, ``n/a`` when
+  missing): per-row ops with the ``.list`` namespace (``list.sum``, ``list.mean``,
+  ``list.eval``, ``list.filter``), totals and ``unique`` on ``.explode()``, the gather with
+  ``Series.gather``. Polars sums Int32 in Int32 (wrapping on overflow), so ``(a*b).sum()``,
+  whose int32 total does not fit, casts to Int64 first; its other int32 sums fit.
 * raw pyarrow (``pyarrow.compute``) on the same ``pa.large_list`` array.
 
-Bars: every op <= 1.5x NumPy and faster than Awkward; construction from nested Python lists
-within 1.3x of ``pa.array(rows, type=...)`` and faster than Awkward.
+Bars: every op <= 1.5x NumPy and faster than Awkward (SPEC §9), and <= 1.5x Polars (issue
+15: <= 1.5x the best of NumPy, Awkward and Polars); construction from nested Python lists
+within 1.3x of ``pa.array(rows, type=...)``, faster than Awkward and <= 1.5x Polars.
 
 Before timing, every result is checked: grumpy and its peers against a NumPy reference
 computed on the very same ragged leaves, and grumpy on the rectangular data against NumPy's
@@ -51,6 +61,7 @@ from _common import (
     best_ms,
     host_info,
     import_awkward,
+    import_polars,
     machine_markdown,
     optional_version,
     version_info,
@@ -60,8 +71,10 @@ from _common import text_table as plain_table
 
 import grumpy_arrow as gr
 
-LIBS = ("grumpy", "numpy", "awkward", "pyarrow")
+LIBS = ("grumpy", "numpy", "awkward", "polars", "pyarrow")
+PEERS = ("numpy", "awkward", "polars", "pyarrow")
 CONSTRUCTION = "construction"
+MASK_SUM = "m.sum() (bool, 5M)"
 OPS = (
     "(a*b).sum()",
     "(a+b).sum()",
@@ -73,6 +86,8 @@ OPS = (
     "unique",
     "fancy get a[idx]",
     "a > t",
+    "a[a > t]",
+    MASK_SUM,
     CONSTRUCTION,
 )
 
@@ -141,6 +156,9 @@ class Workload:
     idx: np.ndarray  # int64 row indices for the fancy get
     members: np.ndarray  # the values of isin
     threshold: int | float
+    m_offsets: np.ndarray  # the bool array of m.sum(): 5x the rows
+    m_values: np.ndarray
+    rect_m: np.ndarray
     rows: list[list[Any]] = field(repr=False)  # nested Python lists for construction
 
     @property
@@ -169,6 +187,10 @@ def make_workload(dtype: str, sizes: Sizes, seed: int) -> Workload:
         b_values = rng.standard_normal(total)
         members = rng.choice(a_values, size=sizes.members, replace=False)
         threshold = 0.0
+    m_lens = rng.integers(m - 1, m + 2, size=5 * n)
+    m_offsets = np.zeros(5 * n + 1, dtype=np.int64)
+    np.cumsum(m_lens, out=m_offsets[1:])
+    m_values = rng.random(int(m_offsets[-1])) < 0.5
     return Workload(
         dtype=dtype,
         offsets=offsets,
@@ -179,6 +201,9 @@ def make_workload(dtype: str, sizes: Sizes, seed: int) -> Workload:
         idx=rng.integers(0, n, size=sizes.gathers).astype(np.int64),
         members=members,
         threshold=threshold,
+        m_offsets=m_offsets,
+        m_values=m_values,
+        rect_m=_first_leaves(m_values, 5 * n, m),
         rows=[a_values[offsets[i] : offsets[i + 1]].tolist() for i in range(n)],
     )
 
@@ -203,6 +228,7 @@ def grumpy_ops(w: Workload) -> dict[str, Op]:
     """grumpy_arrow; arrays are materialised with ``to_arrow()``."""
     a = gr.array(large_list(w.offsets, w.a_values))
     b = gr.array(large_list(w.offsets, w.b_values))
+    m = gr.array(large_list(w.m_offsets, w.m_values))
     dtype = gr.dtype(w.dtype)
     idx, members, t, rows = w.idx, w.members, w.threshold, w.rows
     return {
@@ -216,13 +242,15 @@ def grumpy_ops(w: Workload) -> dict[str, Op]:
         "unique": lambda: a.unique().to_arrow(),
         "fancy get a[idx]": lambda: a[idx].to_arrow(),
         "a > t": lambda: (a > t).to_arrow(),
+        "a[a > t]": lambda: a[a > t].to_arrow(),
+        MASK_SUM: lambda: m.sum(),
         CONSTRUCTION: lambda: gr.array(rows, dtype=dtype).to_arrow(),
     }
 
 
 def numpy_ops(w: Workload) -> dict[str, Op]:
     """NumPy on the rectangular array (there is no ragged construction to compare)."""
-    a, b = w.rect_a, w.rect_b
+    a, b, m = w.rect_a, w.rect_b, w.rect_m
     idx, members, t = w.idx, w.members, w.threshold
     return {
         "(a*b).sum()": lambda: (a * b).sum(),
@@ -235,6 +263,8 @@ def numpy_ops(w: Workload) -> dict[str, Op]:
         "unique": lambda: np.unique(a),
         "fancy get a[idx]": lambda: a[idx],
         "a > t": lambda: a > t,
+        "a[a > t]": lambda: a[a > t],
+        MASK_SUM: lambda: np.count_nonzero(m),
     }
 
 
@@ -248,6 +278,8 @@ def awkward_ops(w: Workload, ak: Any) -> dict[str, Op]:
         return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(w.offsets), content))
 
     a, b = ragged(w.a_values), ragged(w.b_values)
+    content = ak.contents.NumpyArray(w.m_values)
+    m = ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(w.m_offsets), content))
     idx, members, t, rows = w.idx, w.members, w.threshold, w.rows
     counts = ak.num(a, axis=1)
 
@@ -270,7 +302,40 @@ def awkward_ops(w: Workload, ak: Any) -> dict[str, Op]:
         "unique": lambda: np.unique(ak.to_numpy(ak.flatten(a, axis=None))),
         "fancy get a[idx]": lambda: a[idx],
         "a > t": lambda: a > t,
+        "a[a > t]": lambda: a[a > t],
+        MASK_SUM: lambda: ak.count_nonzero(m, axis=None),
         CONSTRUCTION: construct,
+    }
+
+
+def polars_ops(w: Workload, pl: Any) -> dict[str, Op]:
+    """Polars on ``pl.Series`` of ``List``: ``.list`` for per-row work, ``.explode()`` for
+    totals (zero-copy here: no row is empty or null)."""
+    if pl is None:
+        return {}
+    a = pl.Series("a", large_list(w.offsets, w.a_values))
+    b = pl.Series("b", large_list(w.offsets, w.b_values))
+    m = pl.Series("m", large_list(w.m_offsets, w.m_values))
+    idx, t, rows = pl.Series(w.idx), w.threshold, w.rows
+    members = w.members.tolist()
+    el = pl.element()
+    dtype = pl.List(pl.Int32 if w.dtype == "int32" else pl.Float64)
+    wide = pl.Int64 if w.dtype == "int32" else pl.Float64  # Int32 totals wrap in Polars
+
+    return {
+        "(a*b).sum()": lambda: (a.explode() * b.explode()).cast(wide).sum(),
+        "(a+b).sum()": lambda: (a.explode() + b.explode()).sum(),
+        "(a*2).sum()": lambda: (a.explode() * 2).sum(),
+        "a.sum()": lambda: a.explode().sum(),
+        "a.sum(dim=1)": lambda: a.list.sum(),
+        "a.mean(dim=1)": lambda: a.list.mean(),
+        "isin (50 values)": lambda: a.list.eval(el.is_in(members)),
+        "unique": lambda: a.explode().unique().sort(),
+        "fancy get a[idx]": lambda: a.gather(idx),
+        "a > t": lambda: a.list.eval(el > t),
+        "a[a > t]": lambda: a.list.filter(el > t),
+        MASK_SUM: lambda: m.explode().sum(),
+        CONSTRUCTION: lambda: pl.Series(rows, dtype=dtype),
     }
 
 
@@ -290,6 +355,8 @@ def pyarrow_ops(w: Workload) -> dict[str, Op]:
         out = table.group_by("row", use_threads=False).aggregate([("v", agg)])
         return out.column(f"v_{agg}").combine_chunks()
 
+    m = large_list(w.m_offsets, w.m_values)
+
     def rewrap(values: pa.Array) -> pa.Array:
         return pa.LargeListArray.from_arrays(a.offsets, values)
 
@@ -308,6 +375,8 @@ def pyarrow_ops(w: Workload) -> dict[str, Op]:
         "unique": unique,
         "fancy get a[idx]": lambda: pc.take(a, idx),
         "a > t": lambda: rewrap(pc.greater(pc.list_flatten(a), t)),
+        # a[a > t]: pyarrow.compute has no per-list filter (n/a)
+        MASK_SUM: lambda: pc.sum(m.values).as_py(),
         CONSTRUCTION: lambda: pa.array(rows, type=typ),
     }
 
@@ -320,6 +389,8 @@ def _flat(x: Any, ak: Any) -> np.ndarray:
     """Leaf values of any library's result as one NumPy array."""
     if isinstance(x, np.ndarray):
         return x.reshape(-1)
+    if hasattr(x, "to_arrow") and type(x).__module__.startswith("polars"):
+        return _flat(x.to_arrow(), ak)
     if isinstance(x, pa.Array):
         return np.asarray(pc.list_flatten(x) if pa.types.is_large_list(x.type) else x)
     if ak is not None and isinstance(x, ak.Array):
@@ -352,6 +423,8 @@ def references(w: Workload) -> dict[str, np.ndarray]:
         "unique": np.unique(va),
         "fancy get a[idx]": gathered,
         "a > t": va > w.threshold,
+        "a[a > t]": va[va > w.threshold],
+        MASK_SUM: np.array([np.count_nonzero(w.m_values)]),
         CONSTRUCTION: va,
     }
 
@@ -359,7 +432,7 @@ def references(w: Workload) -> dict[str, np.ndarray]:
 def check_results(w: Workload, ops: dict[str, dict[str, Op]], ak: Any) -> None:
     """Raise AssertionError when a ragged result differs from the NumPy reference."""
     want = references(w)
-    for lib in ("grumpy", "awkward", "pyarrow"):
+    for lib in ("grumpy", "awkward", "polars", "pyarrow"):
         for name, fn in ops[lib].items():
             got = _flat(fn(), ak)
             if not _same(got, want[name]):
@@ -371,7 +444,7 @@ def check_results(w: Workload, ops: dict[str, dict[str, Op]], ak: Any) -> None:
 
 def check_rectangular(w: Workload, ops: dict[str, Op]) -> None:
     """grumpy on NumPy's rectangular data must give NumPy's own results."""
-    a, b = gr.from_numpy(w.rect_a), gr.from_numpy(w.rect_b)
+    a, b, m = gr.from_numpy(w.rect_a), gr.from_numpy(w.rect_b), gr.from_numpy(w.rect_m)
     mine: dict[str, Any] = {
         "(a*b).sum()": (a * b).sum(),
         "(a+b).sum()": (a + b).sum(),
@@ -383,6 +456,8 @@ def check_rectangular(w: Workload, ops: dict[str, Op]) -> None:
         "unique": a.unique().to_numpy(),
         "fancy get a[idx]": a[w.idx].to_numpy(),
         "a > t": (a > w.threshold).to_numpy(),
+        "a[a > t]": a[a > w.threshold].flatten().to_numpy(),
+        MASK_SUM: m.sum(),
     }
     for name, fn in ops.items():
         want, got = np.asarray(fn()), np.asarray(mine[name])
@@ -409,7 +484,12 @@ class Row:
         misses, missing = [], []
         first = ("pyarrow", "pa.array", 1.3) if self.op == CONSTRUCTION else ("numpy", "NumPy", 1.5)
         # (peer, label, largest ratio allowed, whether reaching it already misses)
-        for peer, label, limit, strict in ((*first, False), ("awkward", "Awkward", 1.0, True)):
+        bars = (
+            (*first, False),
+            ("awkward", "Awkward", 1.0, True),
+            ("polars", "Polars", 1.5, False),
+        )
+        for peer, label, limit, strict in bars:
             r = self.ratio(peer)
             if r is None:
                 missing.append(label)
@@ -420,14 +500,17 @@ class Row:
 
 
 def run_dtype(
-    dtype: str, sizes: Sizes, seed: int, ak: Any, log: Callable[[str], None]
+    dtype: str, sizes: Sizes, seed: int, peers: tuple[Any, Any], log: Callable[[str], None]
 ) -> list[Row]:
-    """Check, then time, every op of every library on one dtype."""
+    """Check, then time, every op of every library on one dtype (``peers``: the awkward
+    and polars modules, or None)."""
+    ak, pl = peers
     w = make_workload(dtype, sizes, seed)
     ops = {
         "grumpy": grumpy_ops(w),
         "numpy": numpy_ops(w),
         "awkward": awkward_ops(w, ak),
+        "polars": polars_ops(w, pl),
         "pyarrow": pyarrow_ops(w),
     }
     check_results(w, ops, ak)
@@ -450,13 +533,8 @@ def run_dtype(
 
 HEADER = (
     "op",
-    "grumpy ms",
-    "numpy ms",
-    "awkward ms",
-    "pyarrow ms",
-    "grumpy/numpy",
-    "grumpy/awkward",
-    "grumpy/pyarrow",
+    *(f"{lib} ms" for lib in LIBS),
+    *(f"grumpy/{peer}" for peer in PEERS),
     "verdict",
 )
 
@@ -476,14 +554,14 @@ def cells(row: Row) -> list[str]:
     return [
         row.op,
         *(_ms(row.ms[lib]) for lib in LIBS),
-        *(_ratio(row.ratio(p)) for p in ("numpy", "awkward", "pyarrow")),
+        *(_ratio(row.ratio(p)) for p in PEERS),
         row.verdict(),
     ]
 
 
 def text_table(rows: list[Row]) -> str:
     """A fixed-width table for the terminal."""
-    return plain_table(HEADER, [cells(r) for r in rows], left=(0, 8))
+    return plain_table(HEADER, [cells(r) for r in rows], left=(0, len(HEADER) - 1))
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -493,12 +571,17 @@ def markdown_table(rows: list[Row]) -> str:
         c = cells(row)
         c[0] = f"`{c[0]}`" if row.op != CONSTRUCTION else "construction `gr.array(rows)`"
         body.append(c)
-    return md_table(HEADER, body, left=(0, 8))
+    return md_table(HEADER, body, left=(0, len(HEADER) - 1))
 
 
-def machine(ak: Any) -> list[tuple[str, str]]:
+def machine(ak: Any, pl: Any) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
-    return [*host_info(), *version_info(), ("awkward", optional_version(ak))]
+    return [
+        *host_info(),
+        *version_info(),
+        ("awkward", optional_version(ak)),
+        ("polars", optional_version(pl)),
+    ]
 
 
 def summary(results: dict[str, list[Row]]) -> str:
@@ -534,6 +617,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, help="calls per block (default 7, 5 to build)")
     parser.add_argument("--seed", type=int, default=20240917, help="seed of the data")
     parser.add_argument("--no-awkward", action="store_true", help="skip Awkward (as n/a)")
+    parser.add_argument("--no-polars", action="store_true", help="skip Polars (as n/a)")
     return parser.parse_args(argv)
 
 
@@ -547,19 +631,21 @@ def main(argv: list[str] | None = None) -> int:
             construction_repeat=min(args.repeat, sizes.construction_repeat),
         )
     ak = import_awkward(not args.no_awkward)
-    info = machine(ak)
+    pl = import_polars(not args.no_polars)
+    info = machine(ak, pl)
     for key, value in info:
         print(f"{key:>12}: {value}")
     print(
         f"{'workload':>12}: {sizes.rows} rows x {sizes.row_len - 1}..{sizes.row_len + 1} "
-        f"values, fancy get of {sizes.gathers} rows, isin of {sizes.members} values; "
+        f"values, fancy get of {sizes.gathers} rows, isin of {sizes.members} values, "
+        f"m.sum() of 5x the rows; "
         f"best of >= {sizes.repeat * sizes.passes} calls "
         f"({sizes.construction_repeat * sizes.passes} for construction)"
     )
     results: dict[str, list[Row]] = {}
     for dtype in ("int32", "float64"):
         print()
-        results[dtype] = run_dtype(dtype, sizes, args.seed, ak, print)
+        results[dtype] = run_dtype(dtype, sizes, args.seed, (ak, pl), print)
         print(text_table(results[dtype]))
     print()
     print(summary(results))
