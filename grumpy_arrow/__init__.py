@@ -62,6 +62,7 @@ from grumpy_arrow.functions import (
     log,
     log2,
     log10,
+    nonzero,
     ones_like,
     round,
     sign,
@@ -73,6 +74,7 @@ from grumpy_arrow.functions import (
     zeros_like,
 )
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
+from grumpy_arrow.numpy_api import intersect1d, setdiff1d, union1d
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
 from grumpy_arrow.savers.runner import run
 from grumpy_arrow.storage import (
@@ -147,6 +149,7 @@ __all__ = [
     "int32",
     "int64",
     "int8",
+    "intersect1d",
     "isfinite",
     "isinf",
     "isnan",
@@ -155,6 +158,7 @@ __all__ = [
     "log10",
     "log2",
     "mix",
+    "nonzero",
     "ones_like",
     "open",
     "promote_types",
@@ -162,6 +166,7 @@ __all__ = [
     "run",
     "save",
     "savers",
+    "setdiff1d",
     "sign",
     "sin",
     "sqrt",
@@ -175,6 +180,7 @@ __all__ = [
     "uint32",
     "uint64",
     "uint8",
+    "union1d",
     "upgrade",
     "validate",
     "where",

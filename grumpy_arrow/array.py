@@ -42,6 +42,7 @@ from grumpy_arrow.compute.elementwise import (
 from grumpy_arrow.compute.gather import leaf_values, take_primitive_lists
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.display import preview
+from grumpy_arrow.statistics import Statistics
 
 if TYPE_CHECKING:
     from grumpy_arrow.strings import StringMethods
@@ -111,7 +112,7 @@ def from_lowered(obj: Any) -> GrumpyArray | None:
     return GrumpyArray._wrap(lowering.raise_node(values.node, flags.node))
 
 
-class GrumpyArray:
+class GrumpyArray(Statistics):
     """A ragged, nested or union array over one Arrow array.
 
     Build one with :func:`grumpy_arrow.array`. Operations return new arrays; slices share
@@ -481,7 +482,7 @@ class GrumpyArray:
             except (DTypeError, LayoutError, ConversionError):
                 return NotImplemented
         a, b = (other, self) if reflected else (self, other)
-        return GrumpyArray._wrap(_broadcast_apply([a, b], kernel))
+        return GrumpyArray._wrap(broadcast_apply([a, b], kernel))
 
     def _unary(self, name: str) -> GrumpyArray:
         return GrumpyArray._wrap(map_leaves(self.node, UNARY[name]))
@@ -611,11 +612,14 @@ class GrumpyArray:
         return GrumpyArray._wrap(map_leaves(self.node, cast))
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method != "__call__" or kwargs:
-            return NotImplemented
-        from grumpy_arrow.functions import apply_ufunc
+        from grumpy_arrow.numpy_api import array_ufunc
 
-        return apply_ufunc(ufunc, inputs)
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from grumpy_arrow.numpy_api import array_function
+
+        return array_function(func, args, kwargs)
 
     @property
     def str(self) -> StringMethods:
@@ -749,9 +753,44 @@ class GrumpyArray:
             raise LayoutError(f"{name} works along the innermost dim ({self.ndim - 1} or -1), "
                               f"got dim={dim}")  # fmt: skip
 
-    def unique(self) -> GrumpyArray:
-        """Sorted distinct non-null values of all leaves, as a flat array."""
-        return GrumpyArray(so.unique_values(self.node))
+    def unique(self, dim: int | None = None) -> GrumpyArray:
+        """Sorted distinct non-null values: of all leaves as a flat array (``dim=None``),
+        or of every innermost row (``dim=-1``).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[3, 1, 3], [2, 2], []])
+        >>> x.unique().to_list(), x.unique(dim=1).to_list()
+        ([1, 2, 3], [[1, 3], [2], []])
+        """
+        if dim is None:
+            return GrumpyArray(so.unique_values(self.node))
+        self._require_innermost(dim, "unique")
+        from grumpy_arrow.compute import stats
+
+        return GrumpyArray._wrap(stats.map_innermost(self.node, stats.unique_rows, "unique"))
+
+    def copy(self) -> GrumpyArray:
+        """An independent array with the same values: assigning into either
+        (``x[...] = v``) leaves the other as it was. Buffers are shared, never written.
+        """
+        return GrumpyArray._wrap(self.node)
+
+    def where(self, cond: Any, other: Any = None) -> GrumpyArray:
+        """Keep values where ``cond`` is true, ``other`` (null by default) elsewhere:
+        pandas' ``Series.where``; ``cond`` broadcasts like any operand.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, -2], [3]])
+        >>> x.where(x > 0).to_list(), x.where(x > 0, 0).to_list()
+        ([[1, None], [3]], [[1, 0], [3]])
+        """
+        from grumpy_arrow.functions import where
+
+        return where(cond, self, other)
 
     def isin(self, values: Any) -> GrumpyArray:
         """Leafwise membership in ``values`` (same structure, bool leaves)."""
@@ -760,6 +799,43 @@ class GrumpyArray:
         except DTypeError:  # e.g. [None]: nothing to infer, so take this array's dtype
             value_set = asarray(values, self.dtype).flatten().to_arrow()
         return GrumpyArray._wrap(so.isin_node(self.node, value_set, map_leaves))
+
+    def map(self, mapping: Any, *, default: Any = None) -> GrumpyArray:
+        """Replace every leaf value through ``mapping``: a dict, a pandas Series (index ->
+        value) or a function. Values that are not keys give ``default`` (null unless
+        given); nulls stay null. The structure is kept; the result's dtype is inferred
+        from the mapped-to values.
+
+        A dict or Series is one hash lookup over each whole leaf (a dictionary-encoded
+        leaf maps its distinct strings once). A function is called once per distinct
+        value, never per element.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> elements = gr.array([["C", "H", "H"], ["O", "Xx"]])
+        >>> elements.map({"H": 1.008, "C": 12.011, "O": 15.999})
+        <GrumpyArray [[12.011, 1.008, 1.008], [15.999, None]] type='2 * var * float64'>
+        >>> elements.map(str.lower).to_list()
+        [['c', 'h', 'h'], ['o', 'xx']]
+        """
+        from grumpy_arrow.compute import lookup
+
+        if callable(mapping) and not hasattr(mapping, "index"):
+            keys_list = lookup.distinct_values(self.node)
+            mapping = {key: mapping(key) for key in keys_list}
+        elif hasattr(mapping, "index") and hasattr(mapping, "to_numpy"):  # a pandas Series
+            mapping = dict(zip(mapping.index, mapping.to_numpy(), strict=True))
+        if not isinstance(mapping, dict):
+            raise DTypeError(f"map takes a dict, a pandas Series or a function, got "
+                             f"{type(mapping).__name__}")  # fmt: skip
+        keys = asarray(list(mapping), self.dtype if not mapping else None)
+        targets = asarray(list(mapping.values()))
+        if targets.ndim != 1 or keys.ndim != 1:
+            raise DTypeError("map needs scalar keys and scalar values (no lists)")
+        fill = None if default is None else pa.scalar(default)
+        out = lookup.map_node(self.node, keys.to_arrow(), targets.to_arrow(), fill)
+        return GrumpyArray._wrap(out)
 
     def value_counts(self, *, ascending: bool = False, dropna: bool = True) -> Any:
         """How often each leaf value occurs: a frame of ``value`` and ``count``, most
@@ -775,8 +851,10 @@ class GrumpyArray:
 
         return value_counts(self, ascending=ascending, dropna=dropna)
 
-    def flatten(self, dim: int | None = None) -> GrumpyArray:
-        """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1.
+    def flatten(self, dim: int | None = None, *, but: int | None = None) -> GrumpyArray:
+        """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1;
+        ``but=k`` keeps axes 0..k and merges every deeper axis into axis k + 1 (so
+        ``but=0`` gives each row's leaves as one list).
 
         Examples
         --------
@@ -784,7 +862,13 @@ class GrumpyArray:
         >>> x = gr.array([[[1, 2], [3]], [[4]]])
         >>> x.flatten().to_list(), x.flatten(dim=1).to_list(), x.flatten(dim=2).to_list()
         ([1, 2, 3, 4], [[1, 2], [3], [4]], [[1, 2, 3], [4]])
+        >>> x.flatten(but=0).to_list()
+        [[1, 2, 3], [4]]
         """
+        if but is not None:
+            if dim is not None:
+                raise ValueError("flatten takes dim= or but=, not both")
+            return self.flatten_below(but)
         if dim is None:
             return GrumpyArray(leaf_values(self.node))
         k = rd.normalize_dim(dim, self.ndim)
@@ -809,7 +893,7 @@ class GrumpyArray:
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array]) -> lay.Node:
+def broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array]) -> lay.Node:
     """Broadcast two arrays (rules 2-6 of §1.4) and combine their leaves."""
     a, b = arrays
     na, nb = a.node, b.node
@@ -902,6 +986,13 @@ def parse_index(key: Any) -> Any:
         return key
     if isinstance(key, str):
         raise DTypeError(f"arrays are indexed by position, got the string {key!r}")
+    if key is None:
+        raise LayoutError(
+            "None (np.newaxis) is not a supported index: a new length-1 axis cannot be "
+            "added by indexing. Supported keys: ints, slices, int or bool arrays, ragged "
+            "arrays and '...'; to compare every value with its row's value, index the row "
+            "values directly (x - x.mean(dim=1) broadcasts per row), or use gr.stack"
+        )
     arr = key if isinstance(key, GrumpyArray) else asarray(key)
     if len(arr) == 0 and arr.ndim == 1:
         return np.zeros(0, dtype=np.int64)

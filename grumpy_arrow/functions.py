@@ -353,8 +353,30 @@ def _wrap_leaves(node: lay.Node, k: int) -> lay.Node:
     return node.with_content(_wrap_leaves(node.content, k))
 
 
-def where(condition: Any, x: Any, y: Any) -> GrumpyArray:
-    """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (§1.4)."""
+_NO_ARG: Any = object()
+
+
+def where(condition: Any, x: Any = _NO_ARG, y: Any = _NO_ARG) -> Any:
+    """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (§1.4).
+    Either may be None: a null there (``gr.where(x > 0, None, x)`` blanks the rest).
+
+    With the condition alone, NumPy's one-argument ``where``: the coordinates of every
+    true value, one flat int64 array per axis (see :func:`nonzero`).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> x = gr.array([[1.5, -2.0], [3.0]])
+    >>> gr.where(x > 0, None, x).to_list()
+    [[None, -2.0], [None]]
+    >>> rows, positions = gr.where(x > 0)
+    >>> rows.to_list(), positions.to_list()
+    ([0, 1], [0, 0])
+    """
+    if x is _NO_ARG and y is _NO_ARG:
+        return nonzero(condition)
+    if x is _NO_ARG or y is _NO_ARG:
+        raise TypeError("where takes a condition alone, or a condition, x and y")
     cond = asarray(condition)
     if cond.dtype != dt.bool_:
         raise DTypeError(f"where needs a bool condition, got {cond.dtype.name}")
@@ -370,7 +392,27 @@ def where(condition: Any, x: Any, y: Any) -> GrumpyArray:
     return GrumpyArray._wrap(zip_leaves(nodes, lambda c, a, b: pc.if_else(c, a, b)))
 
 
+def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
+    """Coordinates of every true (non-zero, non-null) value: one flat int64 array per
+    axis, as ``np.nonzero`` (row, then position in the row, and so on down).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> [c.to_list() for c in gr.nonzero(gr.array([[0, 3], [], [5, 0, 1]]))]
+    [[0, 2, 2], [1, 0, 2]]
+    """
+    from grumpy_arrow.numpy_api import nonzero_coordinates
+
+    return nonzero_coordinates(condition)
+
+
 def _operand(value: Any, other: Any) -> GrumpyArray:
+    if value is None:  # a null of the other operand's dtype (all-null: no dtype to infer)
+        if other is None:
+            raise DTypeError("where needs x or y to be something other than None")
+        known = asarray([other]) if is_scalar(other) else asarray(other)
+        return GrumpyArray(pa.nulls(1, type=known.dtype.arrow))
     if not is_scalar(value):
         return asarray(value)
     like = asarray(other).dtype if not is_scalar(other) else None

@@ -9,12 +9,13 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.elementwise import map_leaves
-from grumpy_arrow.compute.strings import string_kernel
+from grumpy_arrow.compute.strings import join_node, split_node, string_kernel
 from grumpy_arrow.errors import DTypeError
 
 __all__ = ["StringMethods"]
@@ -43,10 +44,6 @@ class StringMethods:
         """Length in characters (int64)."""
         return self._apply("len")
 
-    def strip(self) -> GrumpyArray:
-        """Remove leading and trailing whitespace."""
-        return self._apply("strip")
-
     def contains(self, pattern: str, *, regex: bool = False, case: bool = True) -> GrumpyArray:
         """Whether each string contains ``pattern`` (a regex when ``regex=True``)."""
         return self._apply("contains", pattern=pattern, regex=regex, case=case)
@@ -62,3 +59,157 @@ class StringMethods:
     def replace(self, pattern: str, repl: str, *, regex: bool = False) -> GrumpyArray:
         """Replace every occurrence of ``pattern`` by ``repl``."""
         return self._apply("replace", pattern=pattern, repl=repl, regex=regex)
+
+    def strip(self, chars: str | None = None) -> GrumpyArray:
+        """Remove leading and trailing whitespace (or any of ``chars``)."""
+        return self._apply("strip", chars=chars)
+
+    def lstrip(self, chars: str | None = None) -> GrumpyArray:
+        """Remove leading whitespace (or any of ``chars``)."""
+        return self._apply("lstrip", chars=chars)
+
+    def rstrip(self, chars: str | None = None) -> GrumpyArray:
+        """Remove trailing whitespace (or any of ``chars``)."""
+        return self._apply("rstrip", chars=chars)
+
+    def title(self) -> GrumpyArray:
+        """Title-case every string."""
+        return self._apply("title")
+
+    def capitalize(self) -> GrumpyArray:
+        """Upper-case the first character, lower-case the rest."""
+        return self._apply("capitalize")
+
+    def byte_len(self) -> GrumpyArray:
+        """Length in UTF-8 bytes (int64); ``len`` counts characters.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array(["Å", "ab"]).str.byte_len().to_list()
+        [2, 2]
+        """
+        return self._apply("byte_len")
+
+    def isdigit(self) -> GrumpyArray:
+        """Whether every character is a digit (and there is at least one)."""
+        return self._apply("isdigit")
+
+    def isalpha(self) -> GrumpyArray:
+        """Whether every character is a letter (and there is at least one)."""
+        return self._apply("isalpha")
+
+    def isspace(self) -> GrumpyArray:
+        """Whether every character is whitespace (and there is at least one)."""
+        return self._apply("isspace")
+
+    def match(self, pattern: str, *, case: bool = True) -> GrumpyArray:
+        """Whether the regex ``pattern`` matches at the start of each string (pandas'
+        ``str.match``; ``fullmatch`` needs the whole string).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([["C1", "xC"], ["Ca"]]).str.match("C").to_list()
+        [[True, False], [True]]
+        """
+        return self._apply("match", pattern=pattern, case=case)
+
+    def fullmatch(self, pattern: str, *, case: bool = True) -> GrumpyArray:
+        """Whether the regex ``pattern`` matches each whole string."""
+        return self._apply("fullmatch", pattern=pattern, case=case)
+
+    def count(self, pattern: str, *, regex: bool = False) -> GrumpyArray:
+        """Non-overlapping occurrences of ``pattern`` in each string (int64).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array(["banana", None]).str.count("an").to_list()
+        [2, None]
+        """
+        return self._apply("count", pattern=pattern, regex=regex)
+
+    def find(self, sub: str) -> GrumpyArray:
+        """Index of the first occurrence of ``sub`` in each string, -1 when absent."""
+        return self._apply("find", sub=sub)
+
+    def slice(self, start: int | None = None, stop: int | None = None,
+              step: int = 1) -> GrumpyArray:  # fmt: skip
+        """Characters ``[start:stop:step]`` of every string (Python's slice rules).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([["hello", "ab"], ["xyz"]]).str.slice(1, 3).to_list()
+        [['el', 'b'], ['yz']]
+        """
+        if step == 0:
+            raise ValueError(".str.slice step cannot be zero")
+        if start is None:
+            start = 0 if step > 0 else -1
+        if stop is None:
+            stop = sys.maxsize if step > 0 else -sys.maxsize
+        return self._apply("slice", start=start, stop=stop, step=step)
+
+    def extract(self, pattern: str) -> GrumpyArray:
+        """The text matched by the single capture group of ``pattern`` (null where the
+        pattern does not match); :meth:`extract_all` gives several groups.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array(["C12", "N3", "H"]).str.extract(r"(\\d+)").to_list()
+        ['12', '3', None]
+        """
+        return self._apply("extract", pattern=pattern)
+
+    def extract_all(self, pattern: str) -> dict[str, GrumpyArray]:
+        """Every capture group of ``pattern``: a dict from group name (``_0``, ``_1``...
+        for unnamed groups) to an array of the same structure (null where no match).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> parts = gr.array(["C12", "N3"]).str.extract_all(r"(?P<el>[A-Z])(\\d+)")
+        >>> {k: v.to_list() for k, v in parts.items()}
+        {'el': ['C', 'N'], '_1': ['12', '3']}
+        """
+        from grumpy_arrow.compute.strings import extract_all, name_groups
+
+        names = name_groups(pattern)[1]
+        return {
+            name: self._apply_fn(lambda v, name=name: extract_all(v, pattern)[name])
+            for name in names
+        }
+
+    def _apply_fn(self, fn: Any) -> GrumpyArray:
+        return GrumpyArray._wrap(map_leaves(self._arr.node, fn))
+
+    def split(self, pat: str | None = None, *, n: int | None = None,
+              regex: bool = False) -> GrumpyArray:  # fmt: skip
+        """Split every string at ``pat`` (whitespace runs when None) into a list: the
+        result has one more, innermost, ``var`` axis. ``n`` limits the splits per string.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> lines = gr.array([["a b", "c"], ["d  e f"]])
+        >>> lines.str.split()
+        <GrumpyArray [[['a', 'b'], ['c']], [['d', 'e', 'f']]] type='2 * var * var * string'>
+        >>> gr.array(["1,2,3"]).str.split(",", n=1).to_list()
+        [['1', '2,3']]
+        """
+        return GrumpyArray._wrap(split_node(self._arr.node, pat, n, regex))
+
+    def join(self, sep: str = "") -> GrumpyArray:
+        """Join every innermost list of strings with ``sep``: one list axis fewer (the
+        inverse of :meth:`split`; a null list gives null, an empty list ``""``).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[["a", "b"], ["c"]], [[]]]).str.join("-").to_list()
+        [['a-b', 'c'], ['']]
+        """
+        return GrumpyArray._wrap(join_node(self._arr.node, sep))

@@ -1,0 +1,344 @@
+"""Row-wise statistics along the innermost axis: order statistics (median, quantiles),
+running totals (cumsum, cumprod), differences, distinct values, histograms and counts.
+
+Every kernel works on one **segmented leaf**: the flat values of the innermost axis and
+the offsets that cut them into rows (a flat array is one segment). Sorting within rows is
+one ``lexsort`` by (value, row); counting is one ``bincount`` over ``row * k + bin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from grumpy_arrow import layout as lay
+from grumpy_arrow.compute.gather import offsets_from_lengths
+from grumpy_arrow.errors import DTypeError, LayoutError
+
+__all__ = [
+    "QUANTILE_METHODS",
+    "Segmented",
+    "bincount",
+    "cumulative",
+    "diff",
+    "histogram",
+    "map_innermost",
+    "n_unique",
+    "parse_quantiles",
+    "quantile",
+    "unique_rows",
+]
+
+QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+
+
+@dataclass(frozen=True)
+class Segmented:
+    """Flat ``values`` cut into rows by ``offsets`` (int64, from 0)."""
+
+    values: pa.Array
+    offsets: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The row of every value."""
+        return np.repeat(np.arange(len(self.offsets) - 1, dtype=np.int64), self.lengths)
+
+
+def map_innermost(node: lay.Node, fn: Callable[[Segmented, lay.ListNode | None], lay.Node],
+                  what: str) -> lay.Node:  # fmt: skip
+    """``node`` with its innermost axis replaced by ``fn(segments, list_node)``.
+
+    A flat array is one segment (``list_node`` None): ``fn`` returns what replaces the
+    whole array. Otherwise ``fn`` gets the innermost lists and returns what replaces them
+    (a leaf of one value per row, or new lists).
+    """
+    if isinstance(node, lay.UnionNode):
+        raise LayoutError(f"{what} of a scalar-or-list union: select one branch first "
+                          "(x[x.is_list()]...) or wrap the scalars as lists")  # fmt: skip
+    if isinstance(node, lay.Leaf):
+        return fn(Segmented(node.values, np.array([0, len(node)], dtype=np.int64)), None)
+    if isinstance(node.content, lay.Leaf):
+        return fn(Segmented(node.content.values, node.offsets), node)
+    return node.with_content(map_innermost(node.content, fn, what))
+
+
+def _numeric(values: pa.Array, what: str) -> np.ndarray:
+    """The values as NumPy (nulls are the caller's business: filled with 0)."""
+    typ = values.type
+    if not (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)):
+        raise DTypeError(f"{what} needs numeric values, got {typ}")
+    if values.null_count:
+        values = values.fill_null(False if pa.types.is_boolean(typ) else 0)
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _valid(values: pa.Array) -> np.ndarray | None:
+    return None if not values.null_count else values.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _rows_out(lst: lay.ListNode | None, offsets: np.ndarray, content: pa.Array,
+              size: int | None) -> lay.Node:  # fmt: skip
+    """New innermost lists (or a new flat array) over ``content``."""
+    if lst is None:
+        return lay.Leaf(content)
+    return lay.ListNode(offsets, lst.validity, lay.Leaf(content), size)
+
+
+def _per_row(lst: lay.ListNode | None, out: pa.Array) -> lay.Node:
+    """One value per row: null rows give null."""
+    if lst is not None and lst.validity is not None:
+        out = pc.if_else(pa.array(lst.validity), out, pa.scalar(None, out.type))
+    return lay.Leaf(out)
+
+
+# -- running totals and differences ----------------------------------------------------
+
+
+def cumulative(seg: Segmented, lst: lay.ListNode | None, op: str) -> lay.Node:
+    """Running sum or product within every row, NumPy's dtypes (small ints widen to
+    int64). A null stays null and does not interrupt the total (pandas' ``skipna``).
+
+    Rows are grouped by length and each group is one ``np.cumsum(axis=1)`` over a
+    ``(rows, length)`` block, so float totals are bit-for-bit NumPy's per-row ones (a
+    cumsum-difference trick would not be). The loop runs once per distinct row length:
+    at most ``sqrt(2 * values)`` times.
+    """
+    ufunc = np.cumsum if op == "cumsum" else np.cumprod
+    fill = 0 if op == "cumsum" else 1
+    x = _numeric(seg.values, op)
+    valid = _valid(seg.values)
+    if valid is not None:
+        x = np.where(valid, x, np.asarray(fill, dtype=x.dtype))
+    out = np.empty(len(x), dtype=ufunc(x[:0]).dtype)
+    lens = seg.lengths
+    starts = seg.offsets[:-1]
+    for length in np.unique(lens[lens > 0]):
+        picked = starts[lens == length]
+        idx = picked[:, None] + np.arange(length, dtype=np.int64)
+        out[idx] = ufunc(x[idx], axis=1)
+    mask = None if valid is None else ~valid
+    return _rows_out(lst, seg.offsets, pa.array(out, mask=mask), lst.size if lst else None)
+
+
+def diff(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
+    """``x[i+1] - x[i]`` within every row (a row of n values gives n - 1; booleans give
+    ``!=``, as NumPy does); null if either side is null."""
+    x = _numeric(seg.values, "diff")
+    valid = _valid(seg.values)
+    starts = seg.offsets[:-1][seg.lengths > 0]
+    keep = np.ones(max(len(x) - 1, 0), dtype=bool)
+    keep[starts[1:] - 1] = False  # pairs that straddle two rows
+    d = x[1:] != x[:-1] if x.dtype == np.bool_ else x[1:] - x[:-1]
+    mask = None if valid is None else ~(valid[1:] & valid[:-1])[keep]
+    lens = np.maximum(seg.lengths - 1, 0)
+    size = None if lst is None or lst.size is None or lst.size < 2 else lst.size - 1
+    return _rows_out(lst, offsets_from_lengths(lens), pa.array(d[keep], mask=mask), size)
+
+
+# -- distinct values -------------------------------------------------------------------
+
+
+def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
+    """Sorted distinct non-null values of every row, and each one's row."""
+    rows = seg.rows
+    values = seg.values
+    if values.null_count:
+        keep = values.is_valid()
+        values, rows = values.filter(keep), rows[keep.to_numpy(zero_copy_only=False)]
+    table = pa.table({"row": rows, "value": values})
+    order = pc.sort_indices(table, sort_keys=[("row", "ascending"), ("value", "ascending")])
+    values, rows = values.take(order), rows[order.to_numpy()]
+    if len(values) == 0:
+        return values, rows
+    first = np.ones(len(values), dtype=bool)
+    same = pc.equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+    # NaN != NaN: count it once per row, as np.unique does
+    if pa.types.is_floating(values.type):
+        nan = pc.is_nan(values).to_numpy(zero_copy_only=False)
+        same |= nan[1:] & nan[:-1]
+    first[1:] = ~(same & (rows[1:] == rows[:-1]))
+    keep_first = pa.array(first)
+    return values.filter(keep_first), rows[first]
+
+
+def unique_rows(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
+    """Sorted distinct non-null values of every row."""
+    values, rows = _sorted_distinct(seg)
+    counts = np.bincount(rows, minlength=len(seg.offsets) - 1)
+    return _rows_out(lst, offsets_from_lengths(counts), values, None)
+
+
+def n_unique(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
+    """How many distinct non-null values every row holds (int64)."""
+    _, rows = _sorted_distinct(seg)
+    counts = np.bincount(rows, minlength=len(seg.offsets) - 1).astype(np.int64)
+    return _per_row(lst, pa.array(counts))
+
+
+# -- order statistics ------------------------------------------------------------------
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray, weak: bool) -> np.ndarray:
+    """NumPy's quantile interpolation, term for term, so results are bit-identical: with
+    a single Python-float quantile (``weak``) a float32 row stays in float32; otherwise
+    the weights are float64 and so is the result."""
+    diff_b_a = b - a
+    if weak:
+        lo_w, hi_w = t.astype(a.dtype), (1 - t).astype(a.dtype)
+    else:
+        lo_w, hi_w = t, 1 - t
+        a, b, diff_b_a = (v.astype(np.float64) for v in (a, b, diff_b_a))
+    out = a + diff_b_a * lo_w
+    upper = t >= 0.5
+    out[upper] = (b - diff_b_a * hi_w)[upper]
+    return out
+
+
+def _quantile_dtype(x: np.ndarray, method: str, weak: bool, median: bool) -> np.dtype[Any]:
+    """The result dtype NumPy gives: lower/higher/nearest pick values (the input dtype);
+    the others interpolate: float64 for integers, and for floats unless one Python-float
+    quantile keeps float32 (``np.median`` always does)."""
+    if method in ("lower", "higher", "nearest") and not median:
+        return x.dtype
+    if x.dtype.kind != "f":
+        return np.dtype(np.float64)
+    return x.dtype if (weak or median) else np.dtype(np.float64)
+
+
+def quantile(seg: Segmented, lst: lay.ListNode | None, qs: np.ndarray, method: str,
+             skip_nan: bool, median: bool, weak: bool = True) -> lay.Node:  # fmt: skip
+    """Quantiles ``qs`` of every row's valid values as NumPy computes them (same dtype,
+    same bits). Empty rows give null; a row holding NaN gives NaN unless ``skip_nan``.
+    Several ``qs`` give a fixed axis of ``len(qs)`` per row.
+    """
+    x = _numeric(seg.values, "median" if median else "quantile")
+    rows = seg.rows
+    keep = _valid(seg.values)
+    nan_rows = np.zeros(len(seg.offsets) - 1, dtype=bool)
+    if x.dtype.kind == "f":
+        nan = np.isnan(x)
+        if keep is not None:
+            nan &= keep
+        if skip_nan:
+            keep = ~nan if keep is None else keep & ~nan
+        else:
+            nan_rows[rows[nan]] = True
+    if keep is not None:
+        x, rows = x[keep], rows[keep]
+    dtype = _quantile_dtype(x, method, weak, median)
+    x = x[np.lexsort((x, rows))]
+    counts = np.bincount(rows, minlength=len(seg.offsets) - 1)
+    has = counts > 0
+    n = counts[has]
+    first = offsets_from_lengths(counts)[:-1][has]
+    out = np.zeros((len(counts), len(qs)), dtype=dtype)
+    for j, q in enumerate(qs):
+        out[has, j] = _row_quantile(x, first, n, q, method, median, weak)
+    if nan_rows.any():
+        out[nan_rows] = np.nan
+    flat = pa.array(out.reshape(-1), mask=np.repeat(~has, len(qs)))
+    if len(qs) == 1:
+        return _per_row(lst, flat)
+    fixed = lay.fixed_list(lay.Leaf(flat), len(qs))
+    if lst is not None and lst.validity is not None:
+        return lay.ListNode(fixed.offsets, lst.validity, fixed.content, fixed.size)
+    return fixed
+
+
+def _row_quantile(x: np.ndarray, first: np.ndarray, n: np.ndarray, q: float, method: str,
+                  median: bool, weak: bool) -> np.ndarray:  # fmt: skip
+    """Quantile ``q`` of the sorted rows ``x[first : first + n]`` (all non-empty)."""
+    if median:
+        lo_i, hi_i = (n - 1) // 2, n // 2
+        a, b = x[first + lo_i], x[first + hi_i]
+        if x.dtype.kind != "f":
+            a, b = a.astype(np.float64), b.astype(np.float64)
+        return np.where(lo_i == hi_i, a, (a + b) / a.dtype.type(2))
+    pos = (n - 1) * q
+    lo_i = np.floor(pos).astype(np.int64)
+    hi_i = np.ceil(pos).astype(np.int64)
+    if method == "lower":
+        return x[first + lo_i]
+    if method == "higher":
+        return x[first + hi_i]
+    if method == "nearest":
+        return x[first + np.around(pos).astype(np.int64)]
+    a, b = x[first + lo_i], x[first + np.minimum(lo_i + 1, n - 1)]
+    t = pos - lo_i
+    if method == "midpoint":
+        t = np.where(pos % 1 == 0, 0.0, 0.5)
+    return _lerp(a, b, t, weak and x.dtype.kind == "f")
+
+
+# -- counting --------------------------------------------------------------------------
+
+
+def _counts_out(lst: lay.ListNode | None, counts: np.ndarray, k: int) -> lay.Node:
+    """Counts of shape ``(rows, k)``: a fixed axis of ``k`` per row (flat for one row of a
+    flat array)."""
+    if lst is None:
+        return lay.Leaf(pa.array(counts.reshape(-1)))
+    fixed = lay.fixed_list(lay.Leaf(pa.array(counts.reshape(-1))), k)
+    return lay.ListNode(fixed.offsets, lst.validity, fixed.content, fixed.size)
+
+
+def histogram(seg: Segmented, lst: lay.ListNode | None, edges: np.ndarray) -> lay.Node:
+    """Counts of every row's valid values in the bins ``edges`` (the last bin closed, as
+    ``np.histogram``; values outside the edges and NaN are not counted)."""
+    x = _numeric(seg.values, "histogram").astype(np.float64, copy=False)
+    rows = seg.rows
+    keep = _valid(seg.values)
+    ok = (x >= edges[0]) & (x <= edges[-1])
+    if keep is not None:
+        ok &= keep
+    x, rows = x[ok], rows[ok]
+    k = len(edges) - 1
+    bins = np.searchsorted(edges, x, side="right") - 1
+    bins[bins == k] = k - 1  # the last edge belongs to the last bin
+    n_rows = len(seg.offsets) - 1
+    counts = np.bincount(rows * k + bins, minlength=n_rows * k).astype(np.int64)
+    return _counts_out(lst, counts.reshape(n_rows, k), k)
+
+
+def bincount(seg: Segmented, lst: lay.ListNode | None, minlength: int) -> lay.Node:
+    """How often every non-negative integer occurs in each row: ``max(minlength, largest
+    value + 1)`` counts per row (a fixed axis)."""
+    typ = seg.values.type
+    if not (pa.types.is_integer(typ) or pa.types.is_boolean(typ)):
+        raise DTypeError(f"bincount needs integer values, got {typ}")
+    x = _numeric(seg.values, "bincount").astype(np.int64, copy=False)
+    rows = seg.rows
+    keep = _valid(seg.values)
+    if keep is not None:
+        x, rows = x[keep], rows[keep]
+    if len(x) and x.min() < 0:
+        raise DTypeError(f"bincount needs non-negative values, got {int(x.min())}")
+    k = max(int(minlength), int(x.max()) + 1 if len(x) else 0)
+    n_rows = len(seg.offsets) - 1
+    if k == 0:
+        return _rows_out(lst, np.zeros(n_rows + 1, dtype=np.int64), pa.array([], pa.int64()),
+                         None)  # fmt: skip
+    counts = np.bincount(rows * k + x, minlength=n_rows * k).astype(np.int64)
+    return _counts_out(lst, counts.reshape(n_rows, k), k)
+
+
+def parse_quantiles(q: Any) -> tuple[np.ndarray, bool]:
+    """``q`` as a float64 array in [0, 1], and whether it was a single number."""
+    scalar = np.ndim(q) == 0
+    try:
+        qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"quantiles must be numbers in [0, 1], got {q!r}") from err
+    if qs.ndim != 1 or len(qs) == 0 or np.isnan(qs).any() or (qs < 0).any() or (qs > 1).any():
+        raise ValueError(f"quantiles must be numbers in [0, 1], got {q!r}")
+    return qs, scalar
