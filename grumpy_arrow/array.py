@@ -210,6 +210,22 @@ class GrumpyArray(Statistics):
             ) from err
         return GrumpyArray._wrap(map_leaves(self.node, lambda v: pc.fill_null(v, fill)))
 
+    def dropna(self, dim: int = 0) -> GrumpyArray:
+        """Drop the null entries of axis ``dim``: null rows (``dim=0``), null lists of an
+        inner axis, or null values (``dim=-1``); the rest keeps its structure.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, None], None, [3]])
+        >>> x.dropna().to_list(), x.dropna(dim=-1).to_list()
+        ([[1, None], [3]], [[1], None, [3]])
+        """
+        keep = ~self.is_null(dim=dim)
+        if keep.ndim == 1:
+            return self[np.asarray(keep.to_numpy(), dtype=bool)]
+        return self[keep]
+
     def shape(self, dim: int = 0) -> Any:
         """Length of axis ``dim``: an int for dim 0, else a GrumpyArray of list lengths.
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute.index import row
 
@@ -11,18 +16,38 @@ _ITEMS = 5  # items shown per list before "..."
 
 
 def preview(node: lay.Node, width: int = 72) -> str:
-    """``[1, 2, ...]``-style text of at most about ``width`` characters."""
-    text = _rows(node, width + 1)
+    """``[1, 2, ...]``-style text of at most about ``width`` characters; float32 and
+    float16 values show at their own precision (``-0.456``, not ``-0.4560000002384186``).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.array([[-0.456, 1.1]], dtype="float32")
+    <GrumpyArray [[-0.456, 1.1]] type='1 * var * float32'>
+    """
+    text = _rows(node, width + 1, _formatter(node))
     return text if len(text) <= width else text[: width - 4] + "...]"
 
 
-def _rows(node: lay.Node, budget: int) -> str:
+def _formatter(node: lay.Node) -> Callable[[object], str]:
+    """``repr``, or NumPy's shortest text of a narrow float (``str(np.float32(v))``)."""
+    while isinstance(node, lay.ListNode):
+        node = node.content
+    leaf = node.scalars if isinstance(node, lay.UnionNode) else node
+    typ = leaf.arrow.type
+    narrow = {pa.float32(): np.float32, pa.float16(): np.float16}.get(typ)
+    if narrow is None:
+        return repr
+    return lambda v: str(narrow(v)) if isinstance(v, float) else repr(v)
+
+
+def _rows(node: lay.Node, budget: int, fmt: Callable[[object], str] = repr) -> str:
     n = len(node)
     shown = n if n <= _ITEMS + 1 else _ITEMS
     parts: list[str] = []
     used = 1
     for i in range(shown):
-        part = _value(row(node, i), budget - used)
+        part = _value(row(node, i), budget - used, fmt)
         parts.append(part)
         used += len(part) + 2
         if used > budget:
@@ -32,7 +57,7 @@ def _rows(node: lay.Node, budget: int) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _value(value: object, budget: int) -> str:
+def _value(value: object, budget: int, fmt: Callable[[object], str]) -> str:
     if isinstance(value, (lay.Leaf, lay.ListNode, lay.UnionNode)):
-        return _rows(value, budget)
-    return repr(value)
+        return _rows(value, budget, fmt)
+    return fmt(value)

@@ -127,7 +127,7 @@ def from_numpy(arr: np.ndarray) -> GrumpyArray:
     return GrumpyArray(from_numpy_array(arr))
 
 
-def from_arrow(obj: Any, schema: Any = None) -> Any:
+def from_arrow(obj: Any, schema: Any = None, *, levels: Any = None) -> Any:
     """Wrap Arrow data without copying values: arrays become GrumpyArrays, tables frames.
 
     Parameters
@@ -136,6 +136,9 @@ def from_arrow(obj: Any, schema: Any = None) -> Any:
         object with ``__arrow_c_array__`` / ``__arrow_c_stream__`` (a DataFrame too).
     schema : list of levels, optional
         For tables: the frame's schema (default: the one in the table's metadata).
+    levels : dict, optional
+        For tables: columns placed at levels by name, whatever their prefix
+        (``{"charge": "atom"}``: a column computed in Polars or DuckDB keeps its name).
 
     Returns
     -------
@@ -150,28 +153,28 @@ def from_arrow(obj: Any, schema: Any = None) -> Any:
     from grumpy_arrow.frame.dataframe import from_arrow_table
 
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
-        return from_arrow_table(obj, schema)
+        return from_arrow_table(obj, schema, levels=levels)
     if isinstance(obj, pa.RecordBatchReader):
-        return from_arrow_table(obj.read_all(), schema)
+        return from_arrow_table(obj.read_all(), schema, levels=levels)
     if isinstance(obj, (pa.Array, pa.ChunkedArray)) or hasattr(obj, "__arrow_c_array__"):
-        return _array_only(obj, schema)
+        return _array_only(obj, schema, levels)
     if hasattr(obj, "__arrow_c_stream__"):
         # A stream of record batches is a table (its schema metadata kept); Arrow refuses to
         # import any other stream as batches, and that one is an array.
         try:
             reader = pa.RecordBatchReader.from_stream(obj)
         except pa.ArrowInvalid:
-            return _array_only(obj, schema)
-        return from_arrow_table(reader.read_all(), schema)
+            return _array_only(obj, schema, levels)
+        return from_arrow_table(reader.read_all(), schema, levels=levels)
     raise TypeError(
         f"from_arrow needs a pyarrow Array/ChunkedArray/Table or an Arrow PyCapsule exporter, "
         f"got {type(obj).__name__}"
     )
 
 
-def _array_only(obj: Any, schema: Any) -> GrumpyArray:
-    if schema is not None:
-        raise TypeError("schema= applies to tables (frames), not to arrays")
+def _array_only(obj: Any, schema: Any, levels: Any) -> GrumpyArray:
+    if schema is not None or levels is not None:
+        raise TypeError("schema= and levels= apply to tables (frames), not to arrays")
     return asarray(obj)
 
 

@@ -228,7 +228,7 @@ def test_schema_error_bad_prefix() -> None:
     assert str(info.value) == (
         "column 'id' matches no level of the schema (molecule → residue(group) → atom): a "
         "column name must equal a level name or alias, or start with one followed by '_' "
-        "(e.g. 'molecule_id')"
+        "(e.g. 'molecule_id'), or be placed by name with levels={'id': 'molecule'}"
     )
 
 

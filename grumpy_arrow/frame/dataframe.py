@@ -29,7 +29,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +48,9 @@ from grumpy_arrow.errors import (
 from grumpy_arrow.frame import verbs
 from grumpy_arrow.frame.schema import Schema, parse_schema
 
+if TYPE_CHECKING:
+    from grumpy_arrow.frame.groupby import GroupBy
+
 __all__ = [
     "DataFrame",
     "LevelView",
@@ -63,7 +66,8 @@ UNION_KEY = b"grumpy_arrow.union_flags"  # on a lowered union column: its flags 
 FLAGS_KEY = b"grumpy_arrow.flags_of"  # on a flags column: the column it belongs to
 
 
-def dataframe(mapping: Mapping[str, Any], schema: Any = None) -> DataFrame:
+def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = None
+              ) -> DataFrame:  # fmt: skip
     """Build a frame from ``{name: array-like}`` with an optional schema of levels.
 
     Parameters
@@ -82,7 +86,8 @@ def dataframe(mapping: Mapping[str, Any], schema: Any = None) -> DataFrame:
     if not isinstance(mapping, Mapping):
         raise TypeError(f"dataframe needs a mapping of column names to arrays, got "
                         f"{type(mapping).__name__}")  # fmt: skip
-    return DataFrame({str(k): asarray(v) for k, v in mapping.items()}, parse_schema(schema))
+    return DataFrame({str(k): asarray(v) for k, v in mapping.items()},
+                     _placed(parse_schema(schema), levels))  # fmt: skip
 
 
 class DataFrame:
@@ -301,6 +306,12 @@ class DataFrame:
         return self._select(key)
 
     def _select(self, key: Any) -> DataFrame:
+        if not isinstance(key, (slice, int, np.integer, type(Ellipsis), tuple)):
+            arr = key if isinstance(key, GrumpyArray) else None
+            if arr is None and isinstance(key, list) and any(isinstance(k, list) for k in key):
+                arr = asarray(key)
+            if arr is not None and arr.ndim > 1:
+                return verbs.select_within(self, arr)
         rows = parse_row_key(key, self._nrows)
         picked = {name: col[rows] for name, col in self._columns.items()}
         nrows = len(range(self._nrows)[rows]) if isinstance(rows, slice) else len(rows)
@@ -415,6 +426,32 @@ class DataFrame:
         """Outer rows ordered by flat columns, stably: see
         :func:`grumpy_arrow.frame.verbs.sort_values`."""
         return verbs.sort_values(self, by, ascending, na_position)
+
+    def dropna(self, *, level: str | int = 0, subset: str | Iterable[str] | None = None
+               ) -> DataFrame:  # fmt: skip
+        """Drop the entities of ``level`` (outer rows by default) where a column of that
+        level (or of ``subset``) is null; deeper columns drop those entities' lists.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, None], "atom_q": [[0.5, None], [1.0]],
+        ...                    "atom_xyz": [[[0.0], [1.0]], [[2.0]]]}, schema=["mol", "atom"])
+        >>> df.dropna().to_dict()
+        {'mol_id': [1], 'atom_q': [[0.5, None]], 'atom_xyz': [[[0.0], [1.0]]]}
+        >>> df.dropna(level="atom").to_dict()
+        {'mol_id': [1, None], 'atom_q': [[0.5], [1.0]], 'atom_xyz': [[[0.0]], [[2.0]]]}
+        """
+        return verbs.dropna(self, level=level, subset=subset)
+
+    def groupby(self, by: str | Iterable[str]) -> GroupBy:
+        """Group the entities of ``by``'s level by its values (see
+        :mod:`grumpy_arrow.frame.groupby`): ``df.groupby("mol_kind").agg({"mol_mass":
+        "mean"})``.
+        """
+        from grumpy_arrow.frame.groupby import GroupBy
+
+        return GroupBy(self, by)
 
     def describe(self) -> DataFrame:
         """Statistics of each numeric column's leaf values: see
@@ -761,7 +798,8 @@ def concat_frames(frames: Iterable[DataFrame]) -> DataFrame:
     return DataFrame(columns, first.schema, sum(len(f) for f in frames))
 
 
-def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None) -> DataFrame:
+def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None, *,
+                     levels: Any = None) -> DataFrame:  # fmt: skip
     """A frame over a ``pa.Table``'s columns (zero-copy for ``large_list`` columns).
 
     The schema comes from ``schema`` or, when absent, from the table's grumpy metadata.
@@ -790,4 +828,13 @@ def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None) -> Da
             flags = asarray(table.column(flag_of[name]), "bool")
             column = GrumpyArray._wrap(lowering.raise_node(column.node, flags.node))
         columns[name] = column
-    return DataFrame(columns, parse_schema(schema), table.num_rows)
+    return DataFrame(columns, _placed(parse_schema(schema), levels), table.num_rows)
+
+
+def _placed(schema: Schema | None, levels: Any) -> Schema | None:
+    """``schema`` with the columns of ``levels=`` placed (a schema is then required)."""
+    if levels is None:
+        return schema
+    if schema is None:
+        raise SchemaError("levels= places columns at the levels of a schema; give schema= too")
+    return schema.with_columns(levels)

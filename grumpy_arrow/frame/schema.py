@@ -12,7 +12,7 @@ Schema(['molecule', ('residue', 'group'), 'atom'])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ class Level:
     """One level: its name and aliases (the first name is the primary one)."""
 
     names: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    """Columns placed at this level by name, whatever their prefix (``levels=``)."""
 
     @property
     def name(self) -> str:
@@ -36,8 +38,11 @@ class Level:
         """True when ``column`` is this level's name or alias, or starts with one + ``_``."""
         return any(column == n or column.startswith(n + "_") for n in self.names)
 
-    def to_json(self) -> str | list[str]:
-        """``"name"`` or ``["name", "alias", ...]``."""
+    def to_json(self) -> str | list[str] | dict[str, list[str]]:
+        """``"name"``, ``["name", "alias", ...]``, or with placed columns
+        ``{"names": [...], "columns": [...]}``."""
+        if self.columns:
+            return {"names": list(self.names), "columns": list(self.columns)}
         return self.names[0] if len(self.names) == 1 else list(self.names)
 
     def __str__(self) -> str:
@@ -64,7 +69,30 @@ class Schema:
         """Primary level names, outermost first."""
         return [lv.name for lv in self.levels]
 
-    def to_json(self) -> list[str | list[str]]:
+    def with_columns(self, levels: Mapping[str, str | int]) -> Schema:
+        """This schema with columns placed at levels by name (``{"charge": "atom"}``),
+        whatever their prefix.
+
+        Examples
+        --------
+        >>> from grumpy_arrow.frame.schema import parse_schema
+        >>> s = parse_schema(["mol", "atom"]).with_columns({"charge": "atom"})
+        >>> s.level_of("charge"), s.to_json()
+        (1, ['mol', {'names': ['atom'], 'columns': ['charge']}])
+        """
+        if not isinstance(levels, Mapping):
+            raise SchemaError(f"levels= maps column names to levels, got {levels!r}")
+        placed: dict[int, list[str]] = {}
+        for column, level in levels.items():
+            if not isinstance(column, str) or not column:
+                raise SchemaError(f"levels= keys are column names, got {column!r}")
+            placed.setdefault(self.index(level), []).append(column)
+        return Schema(tuple(
+            Level(lv.names, tuple(dict.fromkeys(lv.columns + tuple(placed.get(i, ())))))
+            for i, lv in enumerate(self.levels)
+        ))  # fmt: skip
+
+    def to_json(self) -> list[str | list[str] | dict[str, list[str]]]:
         """JSON-friendly form that :func:`parse_schema` reads back."""
         return [lv.to_json() for lv in self.levels]
 
@@ -77,12 +105,16 @@ class Schema:
             If no level name or alias equals the column name or prefixes it with ``_``.
         """
         for i, level in enumerate(self.levels):
+            if column in level.columns:
+                return i
+        for i, level in enumerate(self.levels):
             if level.matches(column):
                 return i
         raise SchemaError(
             f"column {column!r} matches no level of the schema ({self}): a column name must "
             "equal a level name or alias, or start with one followed by '_' "
-            f"(e.g. '{self.levels[0].name}_{column}')"
+            f"(e.g. '{self.levels[0].name}_{column}'), or be placed by name with "
+            f"levels={{{column!r}: {self.levels[0].name!r}}}"
         )
 
     def index(self, level: str | int) -> int:
@@ -132,7 +164,24 @@ def parse_schema(spec: Any) -> Schema | None:
         )
     levels = []
     seen: dict[str, int] = {}
+    placed: dict[str, int] = {}
+    columns_of: list[tuple[str, ...]] = []
     for i, item in enumerate(spec):
+        columns: tuple[str, ...] = ()
+        if isinstance(item, Mapping):
+            if set(item) - {"names", "columns"} or not isinstance(item.get("columns", []), list):
+                raise SchemaError(f"schema level {i} as a mapping has 'names' and 'columns' "
+                                  f"(lists of names), got {item!r}")  # fmt: skip
+            columns = tuple(item.get("columns", []))
+            if not all(isinstance(c, str) and c for c in columns):
+                raise SchemaError(f"schema level {i}: columns are names, got {columns!r}")
+            for c in columns:
+                if c in placed:
+                    raise SchemaError(f"column {c!r} is placed at two levels ({placed[c]} "
+                                      f"and {i})")  # fmt: skip
+                placed[c] = i
+            item = item.get("names")
+        columns_of.append(columns)
         names = (item,) if isinstance(item, str) else tuple(item) if isinstance(
             item, (tuple, list)) else None  # fmt: skip
         if not names or not all(isinstance(n, str) and n for n in names):
@@ -143,5 +192,5 @@ def parse_schema(spec: Any) -> Schema | None:
                     f"level name {n!r} is used twice in the schema (levels {seen[n]} and {i})"
                 )
             seen[n] = i
-        levels.append(Level(names))
+        levels.append(Level(names, columns_of[i]))
     return Schema(tuple(levels))

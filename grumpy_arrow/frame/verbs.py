@@ -39,7 +39,16 @@ from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
 if TYPE_CHECKING:
     from grumpy_arrow.frame.dataframe import DataFrame
 
-__all__ = ["DESCRIBE_STATS", "describe", "drop", "rename", "sort_values", "value_counts"]
+__all__ = [
+    "DESCRIBE_STATS",
+    "describe",
+    "drop",
+    "dropna",
+    "rename",
+    "select_within",
+    "sort_values",
+    "value_counts",
+]
 
 DESCRIBE_STATS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
 """The rows of :func:`describe`, as pandas names them."""
@@ -223,3 +232,73 @@ def _stats(values: pa.Array) -> list[float | None]:
     std = float(np.std(x, ddof=1)) if len(x) > 1 else None
     q25, q50, q75 = (float(q) for q in np.quantile(x, [0.25, 0.5, 0.75]))
     return [float(len(x)), float(np.mean(x)), std, float(x.min()), q25, q50, q75, float(x.max())]
+
+
+def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
+    """``df[mask]`` for a ragged mask (or per-row index) of some level's entities: every
+    column of that level and below keeps the selected entities (an atom column keeps
+    the atoms, a column of each atom's bonds keeps those atoms' bonds); outer columns
+    are kept whole. A null in a mask selects nothing (pandas' rule).
+    """
+    schema = frame.schema
+    depth = key.ndim - 1
+    if schema is None or depth >= len(schema):
+        raise LayoutError(
+            f"a {key.type} key selects entities {depth} levels down, but this frame has "
+            f"{len(schema) if schema else 1} level(s)"
+        )
+    if key.dtype.kind == "b" and key.null_count + _inner_nulls(key):
+        key = key.fill_null(False)
+    node = key.node
+    for k in range(1, depth + 1):
+        if not isinstance(node, lay.ListNode):
+            raise LayoutError(f"a frame key must be lists down to its level, got {key.type}")
+        want = frame._level_offsets(k)
+        if len(node.offsets) != len(want) or not np.array_equal(np.diff(node.offsets),
+                                                                 np.diff(want)):  # fmt: skip
+            raise LayoutError(
+                f"the key's lists at level {schema.levels[k].name!r} do not match the "
+                f"frame's (a mask must come from a column of that level, e.g. "
+                f"df[col] != value)"
+            )
+        node = node.content
+    columns = {
+        name: column[key] if schema.level_of(name) >= depth else column
+        for name, column in frame._columns.items()
+    }
+    from grumpy_arrow.frame.dataframe import DataFrame
+
+    return DataFrame(columns, schema, len(frame))
+
+
+def _inner_nulls(key: GrumpyArray) -> int:
+    leaf = key.node
+    while isinstance(leaf, lay.ListNode):
+        leaf = leaf.content
+    return leaf.values.null_count if isinstance(leaf, lay.Leaf) else 0
+
+
+def dropna(frame: DataFrame, *, level: str | int = 0,
+           subset: str | Iterable[str] | None = None) -> DataFrame:  # fmt: skip
+    """Drop the entities of ``level`` where any column of that level (or of ``subset``)
+    is null; deeper columns lose the dropped entities' lists too."""
+    k = frame._level_index(level)
+    schema = frame.schema
+    names = (
+        _names(subset, frame, "dropna")
+        if subset is not None
+        else [n for n in frame.columns if (schema.level_of(n) if schema else 0) == k]
+    )
+    missing: GrumpyArray | None = None
+    for name in names:
+        here = schema.level_of(name) if schema else 0
+        if here != k:
+            raise LayoutError(f"dropna(level={level!r}): column {name!r} is at level {here}")
+        nulls = frame[name].is_null(dim=k)
+        missing = nulls if missing is None else missing | nulls
+    if missing is None:
+        return frame.copy()
+    keep = ~missing
+    if k == 0:
+        return frame[np.asarray(keep.to_numpy(), dtype=bool)]
+    return select_within(frame, keep)

@@ -398,10 +398,12 @@ def _parse_schema(value: Any, kind: str, f: _Fields) -> Schema | None:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_DEPTH:
         raise f.wrong("schema", f"a list of 1 to {MAX_DEPTH} levels, or null", value)
     for i, level in enumerate(value):
-        if not isinstance(level, str) and not (
-            isinstance(level, list) and all(isinstance(name, str) for name in level)
+        names = level.get("names") if isinstance(level, dict) else level
+        if not isinstance(names, str) and not (
+            isinstance(names, list) and all(isinstance(name, str) for name in names)
         ):
-            raise f.wrong(f"schema[{i}]", "a level name or a list of aliases", level)
+            raise f.wrong(f"schema[{i}]", "a level name, a list of aliases, or "
+                          '{"names": [...], "columns": [...]}', level)  # fmt: skip
     try:
         return parse_schema(value)
     except (SchemaError, TypeError) as err:
