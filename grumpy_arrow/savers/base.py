@@ -6,6 +6,12 @@ A saver turns each batch into one of two forms before anything is written:
 * **ragged**: ``values`` of shape ``(total, *shape)`` plus ``offsets`` (``rows + 1``
   int64 from 0): row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
 
+Strings of any length (``str`` or ``bytes``) are elements like numbers: a batch holds them
+as an ``object`` array with the dtype :data:`~grumpy_arrow.savers.text.TEXT` or
+:data:`~grumpy_arrow.savers.text.BINARY`, and a backend stores them as ``value_offsets`` +
+``data`` (Zarr, HDF5) or as fixed-width NumPy strings (``.npy``); see
+:mod:`grumpy_arrow.savers.text`.
+
 Backends (``ZarrSaver``, ``HDF5Saver``, ``NumpySaver``) store those one or two arrays and
 implement a handful of primitives; the rules (approach parsing, dtype and shape checks,
 index forms, locking, "nothing is written on bad input") live here, once.
@@ -21,16 +27,18 @@ naming the target (:func:`~grumpy_arrow.savers.files.translate_no_space`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from grumpy_arrow.errors import DatasetNotFoundError, OutOfBoundsError, SchemaError, StoreError
+from grumpy_arrow.savers import text
+from grumpy_arrow.savers.batch import Batch, Info, fit, strings_arrow, to_batch
 from grumpy_arrow.savers.files import translate_no_space
 from grumpy_arrow.storage.writer import lock_file
 
@@ -48,7 +56,6 @@ __all__ = [
 
 APPROACHES = ("append", "overwrite", "update")
 OPTIONS = ("dtype", "compression", "compression_opts", "chunks")
-CHUNK_BYTES = 1 << 20  # default chunk: about 1 MiB of rows
 
 
 def parse_approach(approach: Any) -> str:
@@ -58,184 +65,6 @@ def parse_approach(approach: Any) -> str:
         if key in APPROACHES:
             return key
     raise ValueError(f"approach must be one of {', '.join(APPROACHES)}, got {approach!r}")
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A batch in storable form: ``values`` and, for ragged batches, ``offsets``."""
-
-    values: np.ndarray
-    offsets: np.ndarray | None
-
-    @property
-    def ragged(self) -> bool:
-        return self.offsets is not None
-
-    def __len__(self) -> int:
-        return len(self.values) if self.offsets is None else len(self.offsets) - 1
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape of one row (rectangular) or one element of a row (ragged)."""
-        return tuple(self.values.shape[1:])
-
-    @property
-    def lengths(self) -> np.ndarray:
-        assert self.offsets is not None
-        return np.diff(self.offsets)
-
-
-@dataclass(frozen=True)
-class Info:
-    """What a stored dataset holds: committed rows, form, element shape and dtype."""
-
-    rows: int
-    ragged: bool
-    shape: tuple[int, ...]
-    dtype: np.dtype[Any]
-
-
-def to_batch(data: Any, dtype: Any = None) -> Batch:
-    """Lists, NumPy arrays and ``GrumpyArray``\\ s as a rectangular or ragged ``Batch``.
-
-    A list of rows of different lengths (lists or arrays with equal trailing shapes)
-    is ragged; so is a ``GrumpyArray`` of lists whose inner levels are regular.
-    """
-    from grumpy_arrow.array import GrumpyArray
-
-    if isinstance(data, GrumpyArray):
-        return _from_grumpy(data, dtype)
-    if isinstance(data, np.ndarray) and data.dtype != object:
-        if data.ndim == 0:
-            raise SchemaError(
-                "a batch is a sequence of rows; got a 0-d array (wrap one row in a list)"
-            )
-        return Batch(data if dtype is None else data.astype(dtype, copy=False), None)
-    if isinstance(data, (str, bytes)) or not hasattr(data, "__len__"):
-        if isinstance(data, (range, tuple)) or hasattr(data, "__iter__"):
-            data = list(data)
-        else:
-            raise SchemaError(
-                f"a batch is a sequence of rows; got {type(data).__name__} ({data!r:.60})"
-            )
-    if len(data) == 0:
-        return Batch(np.zeros(0, dtype=dtype or np.float64), None)
-    try:
-        values = np.asarray(data, dtype=dtype)
-    except ValueError:  # rows of different lengths: NumPy refuses an inhomogeneous shape
-        return _ragged_rows(data, dtype)
-    if values.dtype == object:
-        return _ragged_rows(data, dtype)
-    return Batch(values, None)
-
-
-def _ragged_rows(rows: Any, dtype: Any) -> Batch:
-    """Rows of different lengths. Python rows go through Arrow's builder (``gr.array``);
-    a list of NumPy arrays is concatenated (one ``np.concatenate``, no per-element work)."""
-    if all(isinstance(r, np.ndarray) for r in rows):
-        arrays = [r if r.ndim else r.reshape(1) for r in rows]
-        trailing = {a.shape[1:] for a in arrays}
-        if len(trailing) > 1:
-            raise SchemaError(
-                f"ragged rows must share their trailing shape; got {sorted(trailing)}"
-            )
-        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        values = np.concatenate(arrays)
-        if dtype is not None:
-            values = values.astype(dtype, copy=False)
-        return Batch(values, _offsets(lengths))
-    from grumpy_arrow.functions import array
-
-    try:
-        converted = array(list(rows), dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise SchemaError(f"cannot store this batch as rectangular or ragged data: {err}") from err
-    return _from_grumpy(converted, None)
-
-
-def _from_grumpy(data: Any, dtype: Any) -> Batch:
-    from grumpy_arrow import layout as lay
-    from grumpy_arrow.array import GrumpyArray
-    from grumpy_arrow.errors import LayoutError
-
-    hint = "use GrumpySaver for unions, nulls and deeper nesting"
-    node = data.node
-    try:
-        if isinstance(node, lay.ListNode):
-            if node.validity is not None and not node.validity.all():
-                raise LayoutError("it has null rows")
-            offsets = np.asarray(node.offsets, dtype=np.int64)
-            start, stop = int(offsets[0]), int(offsets[-1])
-            content = GrumpyArray._wrap(node.content)[start:stop]
-            values = content.to_numpy() if len(content) else _empty_values(content)
-            batch = Batch(values, offsets - start)
-        else:
-            batch = Batch(data.to_numpy(), None)
-    except LayoutError as err:
-        raise SchemaError(f"cannot store {data.type} as values + offsets: {err} ({hint})") from err
-    if dtype is not None:
-        batch = Batch(batch.values.astype(dtype, copy=False), batch.offsets)
-    return batch
-
-
-def _empty_values(content: Any) -> np.ndarray:
-    return np.zeros(0, dtype=content.dtype.numpy)
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
-
-
-def default_chunks(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, ...]:
-    """About ``CHUNK_BYTES`` of rows per chunk (whole rows)."""
-    row_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
-    return (max(1, CHUNK_BYTES // max(1, row_bytes)), *shape)
-
-
-def fit(batch: Batch, info: Info, where: str) -> Batch:
-    """The batch in the stored dataset's form and dtype, or a SchemaError saying why not.
-
-    A rectangular batch ``(rows, k, *shape)`` joins a ragged dataset as rows of length
-    ``k``; values are cast to the stored dtype when NumPy's ``same_kind`` rule allows it.
-    """
-    if info.ragged and not batch.ragged and batch.values.ndim >= 1 and len(batch):
-        if batch.values.ndim == 1:
-            raise SchemaError(
-                f"{where}: the dataset holds ragged rows; the batch is 1-D scalars "
-                f"{batch.values.shape}"
-            )
-        k = batch.values.shape[1]
-        flat = batch.values.reshape((-1, *batch.values.shape[2:]))
-        batch = Batch(flat, np.arange(len(batch) + 1, dtype=np.int64) * k)
-    elif info.ragged and not batch.ragged:
-        batch = Batch(np.zeros((0, *info.shape), dtype=info.dtype), np.zeros(1, np.int64))
-    if batch.ragged and not info.ragged:
-        lengths = batch.lengths
-        if info.shape and len(batch) and bool((lengths == info.shape[0]).all()):
-            # Lists of one length (a GrumpyArray of a rectangular block) are rows.
-            shaped = batch.values.reshape((len(batch), info.shape[0], *batch.values.shape[1:]))
-            batch = Batch(shaped, None)
-        else:
-            found = np.unique(lengths)[:5].tolist()
-            raise SchemaError(
-                f"{where}: the dataset holds rectangular rows of shape {info.shape}; the "
-                f"batch is ragged (row lengths {found}{'...' if len(found) == 5 else ''})"
-            )
-    if batch.shape != info.shape:
-        what = "elements" if info.ragged else "rows"
-        raise SchemaError(
-            f"{where}: the dataset's {what} have shape {info.shape}; the batch's have {batch.shape}"
-        )
-    if batch.values.dtype != info.dtype:
-        if not np.can_cast(batch.values.dtype, info.dtype, casting="same_kind"):
-            raise SchemaError(
-                f"{where}: the dataset holds {info.dtype}; the batch is "
-                f"{batch.values.dtype} (pass dtype= to convert)"
-            )
-        batch = Batch(batch.values.astype(info.dtype), batch.offsets)
-    return batch
 
 
 def parse_dataset_name(name: Any) -> str:
@@ -329,6 +158,11 @@ def process_lock(path: str | None, what: str) -> Iterator[None]:
 class Saver(ABC):
     """Persist results batch by batch: ``save(data, indices=None, **kwargs)``.
 
+    A subclass implements :meth:`save`; :meth:`load` is optional (the base raises
+    ``NotImplementedError`` naming the subclass), as in raygent, so a saver that only
+    writes is complete. Such a subclass may skip ``super().__init__``: its approach is
+    then ``"append"``.
+
     Parameters
     ----------
     approach : {"append", "overwrite", "update"}
@@ -341,9 +175,27 @@ class Saver(ABC):
     One instance may be called from several threads (calls are serialized). Several
     processes must write distinct targets; an overlap is refused with ``StoreError``
     where a lock file can detect it (local paths).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> from grumpy_arrow.savers import Saver
+    >>> class PrintSaver(Saver):
+    ...     def save(self, data, indices=None, **kwargs):
+    ...         print(list(data))
+    >>> gr.run(lambda i: i * i, range(5), saver=PrintSaver(), save_interval=3)
+    [0, 1, 4]
+    [9, 16]
+    5
+    >>> PrintSaver().load()
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: PrintSaver.load is not implemented: PrintSaver only saves ...
     """
 
     path: str
+    #: The storage options ``save`` takes (others are a TypeError listing these).
+    options: ClassVar[tuple[str, ...]] = OPTIONS
 
     def __init__(self, *, approach: str = "append") -> None:
         self.approach = approach
@@ -352,7 +204,7 @@ class Saver(ABC):
     @property
     def approach(self) -> str:
         """The approach (settable; parsed on assignment)."""
-        return self._approach
+        return getattr(self, "_approach", "append")
 
     @approach.setter
     def approach(self, value: str) -> None:
@@ -364,11 +216,11 @@ class Saver(ABC):
 
     def _check_call(self, indices: Any, options: dict[str, Any]) -> str:
         """The approach of this call, after refusing unknown options and stray indices."""
-        unknown = sorted(set(options) - set(OPTIONS))
+        unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise TypeError(
                 f"{type(self).__name__}.save got unknown option(s) {', '.join(unknown)}; "
-                f"the options are {', '.join(OPTIONS)}"
+                f"the options are {', '.join(self.options)}"
             )
         approach = self.approach
         if indices is not None and approach != "update":
@@ -381,12 +233,24 @@ class Saver(ABC):
         """The target, for messages."""
         return self.path
 
-    @abstractmethod
     def load(self) -> Any:
-        """Everything saved so far."""
+        """Everything saved so far.
+
+        Raises
+        ------
+        NotImplementedError
+            In a subclass that only saves (it does not override ``load``).
+        """
+        name = type(self).__name__
+        raise NotImplementedError(
+            f"{name}.load is not implemented: {name} only saves (implement load() in "
+            f"{name} to read its results back)"
+        )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.path!r}, approach={self.approach!r})"
+        path = getattr(self, "path", None)
+        where = "" if path is None else f"{path!r}, "
+        return f"{type(self).__name__}({where}approach={self.approach!r})"
 
 
 class BufferSaver(Saver):
@@ -407,7 +271,8 @@ class BufferSaver(Saver):
         if self.ragged and not batch.ragged and batch.values.ndim >= 2:
             k = batch.values.shape[1]
             flat = batch.values.reshape((-1, *batch.values.shape[2:]))
-            return Batch(flat, np.arange(len(batch) + 1, dtype=np.int64) * k)
+            offsets = np.arange(len(batch) + 1, dtype=np.int64) * k
+            return dataclasses.replace(batch, values=flat, offsets=offsets)
         if self.ragged and not batch.ragged and len(batch):
             raise SchemaError(
                 f"{self._where()}: ragged=True stores rows of values; the batch is 1-D "
@@ -426,7 +291,8 @@ class BufferSaver(Saver):
         Parameters
         ----------
         data : list, NumPy array or GrumpyArray
-            Rectangular rows of any rank, or ragged rows (stored as values + offsets).
+            Rectangular rows of any rank, or ragged rows (stored as values + offsets), of
+            numbers or strings (``str`` or ``bytes`` of any length).
         indices : list, range, slice or integer/boolean NumPy array, optional
             The rows to write (``update`` only).
         **kwargs
@@ -482,16 +348,26 @@ class BufferSaver(Saver):
 
     def _prepare(self, data: Any, options: dict[str, Any]) -> Batch:
         self._check_options(options)
-        return to_batch(data, options.get("dtype"))
+        try:
+            return to_batch(data, options.get("dtype"))
+        except SchemaError as err:
+            raise SchemaError(f"{type(self).__name__} {self._where()}: {err}") from err
 
     def _check_options(self, options: dict[str, Any]) -> None:
         """Backends refuse options they cannot honour."""
 
     def _update(self, batch: Batch, rows: np.ndarray, info: Info) -> None:
-        if not batch.ragged:
-            order = np.argsort(rows, kind="stable")
-            self._write_rows(rows[order], batch.values[order])
-            return
+        positions = self._element_positions(batch, rows) if batch.ragged else rows
+        order = np.argsort(positions, kind="stable")
+        if text.is_variable(info.dtype):
+            self._update_strings(positions[order], batch.values[order], info)
+        elif batch.ragged:
+            self._write_values(positions[order], batch.values[order])
+        else:
+            self._write_rows(positions[order], batch.values[order])
+
+    def _element_positions(self, batch: Batch, rows: np.ndarray) -> np.ndarray:
+        """The stored positions of the elements of ragged ``rows`` (same lengths only)."""
         old = self._offsets_at(rows)  # (len(rows), 2): start and stop of each stored row
         lengths = old[:, 1] - old[:, 0]
         differ = np.flatnonzero(lengths != batch.lengths)
@@ -504,9 +380,19 @@ class BufferSaver(Saver):
             )
         from grumpy_arrow.compute.gather import expand_ranges
 
-        positions = expand_ranges(old[:, 0], lengths)
-        order = np.argsort(positions, kind="stable")
-        self._write_values(positions[order], batch.values[order])
+        return expand_ranges(old[:, 0], lengths)
+
+    def _update_strings(self, elements: np.ndarray, values: np.ndarray, info: Info) -> None:
+        """Replace strings (any new lengths): the stored strings from the first one
+        replaced on are rewritten (``data`` and ``value_offsets``), those before it kept."""
+        k = int(np.prod(info.shape, dtype=np.int64))
+        strings = (elements[:, None] * k + np.arange(k, dtype=np.int64)).reshape(-1)
+        first = int(strings[0])
+        value_offsets, data = self._read_strings(info, first)
+        new = text.splice(
+            value_offsets, data, strings - first, values.reshape(-1), info.dtype, self._where()
+        )
+        self._write_strings(first, *new)
 
     def load(self) -> Any:
         """The stored dataset: a NumPy array, or a ``GrumpyArray`` for ragged data.
@@ -524,8 +410,10 @@ class BufferSaver(Saver):
             values, offsets = self._read(info)
         if offsets is None:
             return values
-        from grumpy_arrow.functions import from_offsets
+        from grumpy_arrow.functions import array, from_offsets
 
+        if text.is_variable(info.dtype):
+            return from_offsets(array(strings_arrow(values, info.dtype)), offsets)
         return from_offsets(values, offsets)
 
     # -- what a backend implements ------------------------------------------------------
@@ -581,4 +469,21 @@ class BufferSaver(Saver):
 
     @abstractmethod
     def _read(self, info: Info) -> tuple[np.ndarray, np.ndarray | None]:
-        """Committed values (and offsets for ragged data)."""
+        """Committed values (and offsets for ragged data); strings as ``object`` arrays."""
+
+    def _read_strings(self, info: Info, first: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stored strings from string ``first`` on: ``value_offsets[first:]`` (as stored,
+        committed ones only) and the ``data`` they delimit (backends storing strings of
+        any length implement it)."""
+        raise NotImplementedError(
+            f"{type(self).__name__}._read_strings is not implemented: "
+            f"{type(self).__name__} does not store strings of any length"
+        )
+
+    def _write_strings(self, first: int, value_offsets: np.ndarray, data: np.ndarray) -> None:
+        """Replace the stored strings from string ``first`` on: ``value_offsets`` from
+        position ``first`` and ``data`` from ``value_offsets[0]``; both end there."""
+        raise NotImplementedError(
+            f"{type(self).__name__}._write_strings is not implemented: "
+            f"{type(self).__name__} does not store strings of any length"
+        )

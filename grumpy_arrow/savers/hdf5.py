@@ -4,7 +4,13 @@ Layout of a dataset named ``name`` (``/`` makes groups):
 
 * rectangular: a resizable dataset ``name`` of shape ``(rows, *shape)``;
 * ragged: a group ``name`` with datasets ``values`` ``(total, *shape)`` and ``offsets``
-  ``(rows + 1,)`` int64.
+  ``(rows + 1,)`` int64;
+* strings (``str`` or ``bytes`` of any length): a group ``name`` with ``value_offsets``
+  ``(strings + 1,)`` int64 and ``data`` uint8 (string ``j`` is
+  ``data[value_offsets[j]:value_offsets[j + 1]]``, UTF-8 for text), plus ``offsets`` when
+  ragged, and the attributes ``grumpy_saver_dtype`` (``"text"`` or ``"binary"``) and
+  ``grumpy_saver_shape`` (the element shape). An update rewrites them from the first
+  updated string on.
 
 Each carries the attributes ``grumpy_saver_form`` and ``grumpy_saver_rows`` (the commit:
 written after the data). A resizable dataset written by other code is appended to as
@@ -28,6 +34,7 @@ What a kill or a full disk leaves:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import uuid
@@ -37,13 +44,16 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
+from grumpy_arrow.savers import text
+from grumpy_arrow.savers.base import BufferSaver, parse_dataset_name
+from grumpy_arrow.savers.batch import Batch, Info, default_chunks
 from grumpy_arrow.savers.files import check_room, copy_file, is_no_space, sweep_beside
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file, sibling
 
 __all__ = ["HDF5Saver"]
 
 FORM, ROWS = "grumpy_saver_form", "grumpy_saver_rows"
+DTYPE, SHAPE = "grumpy_saver_dtype", "grumpy_saver_shape"  # string datasets
 METADATA_ROOM = 1 << 20  # bytes of free space kept for HDF5's own metadata on a save
 
 
@@ -76,8 +86,9 @@ class HDF5Saver(BufferSaver):
     Notes
     -----
     ``compression`` (``"gzip"``, ``"lzf"``...), ``compression_opts`` and ``chunks`` are
-    passed to ``h5py`` when the dataset is created. HDF5 files take one writing process
-    at a time: processes write separate files.
+    passed to ``h5py`` when the dataset is created (for strings: compression to their
+    ``data`` bytes, the first entry of ``chunks`` to their ``value_offsets``). HDF5
+    files take one writing process at a time: processes write separate files.
 
     Examples
     --------
@@ -88,6 +99,9 @@ class HDF5Saver(BufferSaver):
     >>> HDF5Saver(path, dataset_name="metadata/ids").save([7, 8])
     >>> HDF5Saver(path, dataset_name="raw_data").load().tolist()
     [[1.0, 2.0], [3.0, 4.0]]
+    >>> HDF5Saver(path, dataset_name="labels").save(["cat", "", "crème brûlée"])
+    >>> HDF5Saver(path, dataset_name="labels").load().tolist()
+    ['cat', '', 'crème brûlée']
     """
 
     def __init__(
@@ -247,6 +261,10 @@ class HDF5Saver(BufferSaver):
         form = node.attrs.get(FORM)
         if isinstance(form, bytes):
             form = form.decode()
+        if DTYPE in node.attrs:
+            dtype = text.from_name(node.attrs[DTYPE], self._where())
+            shape = tuple(int(n) for n in node.attrs.get(SHAPE, ()))
+            return Info(int(node.attrs[ROWS]), form == "ragged", shape, dtype)
         if form == "ragged":
             values = node["values"]
             return Info(int(node.attrs[ROWS]), True, tuple(values.shape[1:]), values.dtype)
@@ -274,14 +292,27 @@ class HDF5Saver(BufferSaver):
     def _try_options(self, batch: Batch, options: dict[str, Any]) -> None:
         """Create the dataset's first rows in an in-memory file: h5py's verdict on the
         options (filters, levels, chunks) comes before the real file is touched."""
-        sample = Batch(batch.values[:1], None if batch.offsets is None else batch.offsets[:1] * 0)
+        offsets = None if batch.offsets is None else batch.offsets[:1] * 0
+        sample = dataclasses.replace(batch, values=batch.values[:1], offsets=offsets)
         with _h5py().File(
             f"probe-{uuid.uuid4().hex}", "w", driver="core", backing_store=False
         ) as fh:
             self._write_node(fh, "probe", sample, options)
 
     def _write_node(self, fh: Any, target: str, batch: Batch, options: dict[str, Any]) -> None:
-        if batch.ragged:
+        if text.is_variable(batch.dtype):
+            node = fh.create_group(target)
+            value_offsets, data = batch.strings
+            chunks = options.get("chunks")
+            first = {} if chunks is None else {"chunks": _first(chunks)}
+            self._new(node, "value_offsets", value_offsets, first)
+            self._new(node, "data", data, {k: v for k, v in options.items() if k != "chunks"})
+            if batch.offsets is not None:
+                self._new(node, "offsets", batch.offsets, {})
+            node.attrs[FORM] = "ragged" if batch.ragged else "rectangular"
+            node.attrs[DTYPE] = text.name_of(batch.dtype)
+            node.attrs[SHAPE] = np.asarray(batch.shape, dtype=np.int64)
+        elif batch.ragged:
             node = fh.create_group(target)
             self._new(node, "values", batch.values, options)
             self._new(node, "offsets", batch.offsets, {})
@@ -322,7 +353,16 @@ class HDF5Saver(BufferSaver):
         """Write the rows after the committed ones (the datasets are released on return:
         a failed flush then holds no dataset object, see :func:`_close_quietly`)."""
         node = fh[self.dataset_name]
-        if batch.ragged:
+        if text.is_variable(info.dtype):
+            elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
+            first = elements * _size(info.shape)
+            base = int(node["value_offsets"][first])
+            value_offsets, data = batch.strings
+            _put(node["data"], base, data)
+            _put(node["value_offsets"], first + 1, value_offsets[1:] + base)
+            if batch.offsets is not None:
+                _put(node["offsets"], info.rows + 1, batch.offsets[1:] + elements)
+        elif batch.ragged:
             assert batch.offsets is not None
             base = int(node["offsets"][info.rows])
             _put(node["values"], base, batch.values)
@@ -346,17 +386,47 @@ class HDF5Saver(BufferSaver):
     def _read(self, info: Info) -> tuple[np.ndarray, np.ndarray | None]:
         with self._file("r") as fh:
             node = fh[self.dataset_name]
-            if not info.ragged:
+            offsets = node["offsets"][: info.rows + 1].astype(np.int64) if info.ragged else None
+            if text.is_variable(info.dtype):
+                value_offsets, data = self._read_strings(info, 0)
+                return text.decode(
+                    value_offsets, data, info.dtype, info.shape, self._where()
+                ), offsets
+            if offsets is None:
                 return node[: info.rows], None
-            offsets = node["offsets"][: info.rows + 1].astype(np.int64)
             return node["values"][: int(offsets[-1])], offsets
+
+    def _read_strings(self, info: Info, first: int) -> tuple[np.ndarray, np.ndarray]:
+        with self._file("r") as fh:
+            node = fh[self.dataset_name]
+            elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
+            stop = elements * _size(info.shape)
+            value_offsets = node["value_offsets"][first : stop + 1].astype(np.int64)
+            data = node["data"][int(value_offsets[0]) : int(value_offsets[-1])]
+        return value_offsets, data
+
+    def _write_strings(self, first: int, value_offsets: np.ndarray, data: np.ndarray) -> None:
+        """In the copy of the file an update works on (see :meth:`_update`)."""
+        with self._file("a") as fh:
+            node = fh[self.dataset_name]
+            _put(node["data"], int(value_offsets[0]), data)
+            _put(node["value_offsets"], first, value_offsets)
 
 
 def _size_bound(batch: Batch) -> int:
     """Bytes a save of ``batch`` may need on the disk: twice its data (HDF5 allocates
     whole chunks) and a mebibyte for a partly filled chunk and metadata."""
-    offsets = 0 if batch.offsets is None else batch.offsets.nbytes
-    return 2 * (batch.values.nbytes + offsets) + METADATA_ROOM
+    return 2 * batch.nbytes + METADATA_ROOM
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    """Strings in one element of shape ``shape``."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _first(chunks: Any) -> tuple[int]:
+    """The first entry of a ``chunks`` option (strings per chunk of ``value_offsets``)."""
+    return (int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks),)
 
 
 _UNCLOSABLE: list[Any] = []

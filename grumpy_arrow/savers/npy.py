@@ -23,6 +23,11 @@ Overwrite and update are all or nothing:
 
 A reader (``load``) that finds a record or a journal takes the writer's lock to finish
 it, so it never repairs a save that is still running.
+
+Strings are stored as NumPy's fixed-width strings (``<U5``: ``np.load`` reads them; the
+width is the first batch's longest string). A later string longer than the width is
+refused with a ``SchemaError`` (NumPy would cut it); ``ZarrSaver`` and ``HDF5Saver`` store
+strings of any length.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from grumpy_arrow.errors import SchemaError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info, process_lock
+from grumpy_arrow.savers import text
+from grumpy_arrow.savers.base import BufferSaver, process_lock
+from grumpy_arrow.savers.batch import Batch, Info
 from grumpy_arrow.savers.files import (
     commit_files,
     finish_commit,
@@ -196,7 +203,10 @@ class NumpySaver(BufferSaver):
 
     Notes
     -----
-    ``compression`` and ``chunks`` are refused: a ``.npy`` file is neither.
+    ``compression`` and ``chunks`` are refused: a ``.npy`` file is neither. Strings are
+    stored fixed-width (``<U{n}``, ``|S{n}``), ``n`` the first batch's longest: a longer
+    string later is a ``SchemaError`` (NumPy's fixed-width bytes also drop trailing
+    ``b"\\x00"``).
 
     Examples
     --------
@@ -268,9 +278,12 @@ class NumpySaver(BufferSaver):
         """Stage the new file (and offsets), then commit them as one step."""
         self._sweep()
         side = offsets_path(self.path)
+        values = batch.values
+        if text.is_variable(batch.dtype):
+            values = text.fixed_width(values, batch.dtype)
         moves: dict[str, str] = {}
         try:
-            moves[_stage_npy(self.path, batch.values)] = self.path
+            moves[_stage_npy(self.path, values)] = self.path
             if batch.offsets is not None:
                 moves[_stage_npy(side, batch.offsets)] = side
         except BaseException:

@@ -6,7 +6,13 @@ Layout of a dataset named ``name`` inside the group:
 * ragged: a group ``name`` holding arrays ``values`` ``(total, *shape)`` and ``offsets``
   ``(rows + 1,)`` int64.
 
-Either node carries the attribute ``"grumpy_saver": {"form": ..., "rows": n}``. ``rows``
+* strings (``str`` or ``bytes`` of any length): a group ``name`` holding ``value_offsets``
+  ``(strings + 1,)`` int64 and ``data`` uint8 (string ``j`` is
+  ``data[value_offsets[j]:value_offsets[j + 1]]``, UTF-8 for text), plus ``offsets`` when
+  ragged (in elements; an element of shape ``shape`` is ``prod(shape)`` strings).
+
+Either node carries the attribute ``"grumpy_saver": {"form": ..., "rows": n}`` (string
+datasets add ``"dtype": "text"`` or ``"binary"`` and ``"shape"``, the element shape). ``rows``
 is the commit: an append resizes and writes the data, then updates ``rows``; a crash in
 between leaves extra rows past ``rows`` that the next append overwrites (plain Zarr
 readers should read ``[:rows]`` after a crash; ``saver.load()`` does).
@@ -19,7 +25,9 @@ the new one, whole (the other datasets of the group are never touched):
   then swaps it in with :func:`~grumpy_arrow.storage.atomic.swap_in`;
 * **update** clones the dataset's folder there with hard links, rewrites only the chunk
   files it touches (each first given an inode of its own), and swaps the clone in. It
-  costs one hard link per chunk file of the dataset plus the touched chunks.
+  costs one hard link per chunk file of the dataset plus the touched chunks. Strings may
+  change length: their ``value_offsets`` and ``data`` are rewritten from the first
+  updated string on.
 
 Every save and load first calls :func:`~grumpy_arrow.storage.atomic.recover` on the
 dataset's folder; an overwrite or update first sweeps what killed saves of the dataset
@@ -45,31 +53,16 @@ import zarr.codecs
 from fsspec.implementations.local import LocalFileSystem
 
 from grumpy_arrow.errors import StoreError, StoreFormatError
-from grumpy_arrow.savers.base import Batch, BufferSaver, Info, default_chunks, parse_dataset_name
+from grumpy_arrow.savers import text
+from grumpy_arrow.savers.base import OPTIONS, BufferSaver, parse_dataset_name
+from grumpy_arrow.savers.batch import Batch, Info, default_chunks
 from grumpy_arrow.savers.files import clone_tree, unshare
+from grumpy_arrow.savers.zarr_codecs import Codecs, parse_codecs
 from grumpy_arrow.storage.atomic import recover, swap_in, sweep
 
 __all__ = ["ZarrSaver"]
 
 ATTR = "grumpy_saver"
-COMPRESSIONS = ("none", "zstd", "gzip", "blosc")
-
-
-def zarr_compressors(compression: Any, level: Any) -> Any:
-    """The zarr ``compressors=`` value for a compression name and level."""
-    if compression is None or compression == "none":
-        return None
-    if compression == "zstd":
-        return zarr.codecs.ZstdCodec(level=3 if level is None else int(level))
-    if compression == "gzip":
-        return zarr.codecs.GzipCodec(level=5 if level is None else int(level))
-    if compression == "blosc":
-        clevel = 5 if level is None else int(level)
-        return zarr.codecs.BloscCodec(cname="lz4", clevel=clevel, shuffle="shuffle")
-    raise ValueError(
-        f"compression must be one of {', '.join(COMPRESSIONS)} or None for ZarrSaver, "
-        f"got {compression!r}"
-    )
 
 
 class ZarrSaver(BufferSaver):
@@ -90,6 +83,16 @@ class ZarrSaver(BufferSaver):
     storage_options : dict, optional
         Passed to fsspec for URLs.
 
+    Notes
+    -----
+    Besides ``dtype``, ``compression`` (``"zstd"``, ``"gzip"``, ``"blosc"``),
+    ``compression_opts`` (its level) and ``chunks``, ``save`` takes raygent's / zarr v2's
+    ``compressor=`` (one numcodecs or zarr v3 bytes-to-bytes codec, or None) and
+    ``filters=`` (numcodecs or zarr v3 array-to-array codecs), translated to zarr v3
+    codecs (:mod:`grumpy_arrow.savers.zarr_codecs`). All apply when the dataset is
+    created; compressors apply to the values (the ``data`` bytes of strings), filters to
+    numeric values only.
+
     Examples
     --------
     >>> import os, tempfile
@@ -103,7 +106,15 @@ class ZarrSaver(BufferSaver):
     >>> ZarrSaver(path, dataset_name="coords").save([[[0, 0, 0]], [[1, 1, 1], [2, 2, 2]]])
     >>> ZarrSaver(path, dataset_name="coords").load().to_list()
     [[[0, 0, 0]], [[1, 1, 1], [2, 2, 2]]]
+    >>> import numcodecs
+    >>> names = ZarrSaver(path, dataset_name="names")
+    >>> names.save([["C", "O"], ["Cl"]], compressor=numcodecs.Blosc(cname="zstd"))
+    >>> names.save([["Fe", "é"]])
+    >>> names.load().to_list()
+    [['C', 'O'], ['Cl'], ['Fe', 'é']]
     """
+
+    options = (*OPTIONS, "compressor", "filters")
 
     def __init__(
         self,
@@ -243,13 +254,25 @@ class ZarrSaver(BufferSaver):
                 f"{self._where()}: this node was not written by a grumpy_arrow saver (no "
                 f"{ATTR!r} attribute); choose another dataset_name or approach 'overwrite'"
             )
-        if meta["form"] == "ragged":
+        ragged = meta["form"] == "ragged"
+        if meta.get("dtype") is not None:
+            dtype = text.from_name(meta["dtype"], self._where())
+            return Info(int(meta["rows"]), ragged, tuple(meta.get("shape", ())), dtype)
+        if ragged:
             values = node["values"]
             return Info(int(meta["rows"]), True, tuple(values.shape[1:]), values.dtype)
         return Info(int(meta["rows"]), False, tuple(node.shape[1:]), node.dtype)
 
     def _create(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
         """Build the node in the staging folder, then swap it in (local groups)."""
+        codecs = parse_codecs(options, self._where())
+        if codecs.filters and text.is_strings(batch.dtype):
+            raise ValueError(
+                f"{self._where()}: filters apply to numeric values; the batch is "
+                f"{text.describe(batch.dtype)} (compressor= applies to its bytes)"
+            )
+        codecs.check_dtype(batch.dtype, self._where())
+        options = {**options, "_codecs": codecs}
         if not self._local:
             self._create_remote(batch, options, replace=replace)
             return
@@ -269,20 +292,30 @@ class ZarrSaver(BufferSaver):
     def _build(self, parent: Any, name: str | None, batch: Batch, options: dict[str, Any]) -> None:
         """Write ``batch`` as a complete node (array or group): ``name`` in the group
         ``parent``, or (``name=None``) at the folder ``parent``."""
-        compressors = zarr_compressors(options.get("compression"), options.get("compression_opts"))
+        codecs: Codecs = options["_codecs"]
+        compressors, filters = codecs.build()
         chunks = options.get("chunks")
-        if batch.ragged:
-            assert batch.offsets is not None
-            if name is None:
-                node = zarr.open_group(parent, mode="w")
-            else:
-                node = parent.create_group(name, overwrite=True)
-            self._new_array(node, "values", batch.values, chunks, compressors)
-            self._new_array(node, "offsets", batch.offsets, None, None)
-            node.attrs[ATTR] = {"form": "ragged", "rows": len(batch)}
+        form = "ragged" if batch.ragged else "rectangular"
+        if not batch.ragged and not text.is_variable(batch.dtype):
+            node = self._new_array(parent, name, batch.values, chunks, compressors, filters)
+            node.attrs[ATTR] = {"form": form, "rows": len(batch)}
+            return
+        if name is None:
+            node = zarr.open_group(parent, mode="w")
         else:
-            node = self._new_array(parent, name, batch.values, chunks, compressors)
-            node.attrs[ATTR] = {"form": "rectangular", "rows": len(batch)}
+            node = parent.create_group(name, overwrite=True)
+        meta: dict[str, Any] = {"form": form, "rows": len(batch)}
+        if text.is_variable(batch.dtype):
+            value_offsets, data = batch.strings
+            first = None if chunks is None else _first(chunks)
+            self._new_array(node, "value_offsets", value_offsets, first, (), ())
+            self._new_array(node, "data", data, None, compressors, ())
+            meta.update(dtype=text.name_of(batch.dtype), shape=list(batch.shape))
+        else:
+            self._new_array(node, "values", batch.values, chunks, compressors, filters)
+        if batch.offsets is not None:
+            self._new_array(node, "offsets", batch.offsets, None, (), ())
+        node.attrs[ATTR] = meta
 
     def _create_remote(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
         group = self._group("a")
@@ -297,7 +330,7 @@ class ZarrSaver(BufferSaver):
 
     @staticmethod
     def _new_array(
-        parent: Any, name: str | None, data: np.ndarray, chunks: Any, compressors: Any
+        parent: Any, name: str | None, data: np.ndarray, chunks: Any, compressors: Any, filters: Any
     ) -> Any:
         """An array ``name`` of the group ``parent``, or (``name=None``) at the folder
         ``parent``, holding ``data``."""
@@ -310,6 +343,7 @@ class ZarrSaver(BufferSaver):
             "dtype": data.dtype,
             "chunks": chunk_shape,
             "compressors": compressors,
+            "filters": filters,
             "fill_value": 0,
             "overwrite": True,
         }
@@ -330,7 +364,9 @@ class ZarrSaver(BufferSaver):
 
     def _append(self, batch: Batch, info: Info) -> None:
         node = self._node()
-        if batch.ragged:
+        if text.is_variable(info.dtype):
+            self._append_strings(node, batch, info)
+        elif batch.ragged:
             assert batch.offsets is not None
             offsets_arr, values_arr = node["offsets"], node["values"]
             base = int(offsets_arr[info.rows])
@@ -338,8 +374,19 @@ class ZarrSaver(BufferSaver):
             _put(offsets_arr, info.rows + 1, batch.offsets[1:] + base)
         else:
             _put(node, info.rows, batch.values)
-        form = "ragged" if batch.ragged else "rectangular"
-        node.attrs[ATTR] = {"form": form, "rows": info.rows + len(batch)}
+        meta = dict(node.attrs).get(ATTR) or {"form": "rectangular"}
+        node.attrs[ATTR] = {**meta, "rows": info.rows + len(batch)}
+
+    def _append_strings(self, node: Any, batch: Batch, info: Info) -> None:
+        """Bytes first, then their ``value_offsets``, then the row ``offsets``."""
+        elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
+        first = elements * _size(info.shape)
+        base = int(node["value_offsets"][first])
+        value_offsets, data = batch.strings
+        _put(node["data"], base, data)
+        _put(node["value_offsets"], first + 1, value_offsets[1:] + base)
+        if batch.offsets is not None:
+            _put(node["offsets"], info.rows + 1, batch.offsets[1:] + elements)
 
     def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
         if not self._local:
@@ -355,19 +402,62 @@ class ZarrSaver(BufferSaver):
 
     def _rewrite(self, member: str | None, positions: np.ndarray, values: np.ndarray) -> None:
         """Update a hard-linked clone of the dataset (touched chunks unshared), swap it in."""
-        staged = self._stage()
-        try:
-            clone_tree(self._dataset_dir(), staged)
+
+        def edit(staged: str) -> None:
             path = staged if member is None else os.path.join(staged, member)
             arr = zarr.open_array(path, mode="r+")
             for chunk_file in _chunk_files(arr, path, positions):
                 unshare(chunk_file)
             arr.oindex[positions] = values
+
+        self._in_clone(edit)
+
+    def _in_clone(self, edit: Any) -> None:
+        """``edit(folder)`` a hard-linked clone of the dataset's folder, then swap it in."""
+        staged = self._stage()
+        try:
+            clone_tree(self._dataset_dir(), staged)
+            edit(staged)
             swap_in(staged, self._dataset_dir())
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
         self._session_node = None
+
+    def _read_strings(self, info: Info, first: int) -> tuple[np.ndarray, np.ndarray]:
+        node = self._node()
+        stop = self._string_count(node, info)
+        value_offsets = np.asarray(node["value_offsets"][first : stop + 1], dtype=np.int64)
+        data = np.asarray(node["data"][int(value_offsets[0]) : int(value_offsets[-1])])
+        return value_offsets, data
+
+    def _write_strings(self, first: int, value_offsets: np.ndarray, data: np.ndarray) -> None:
+        """Rewrite the strings' tails (in a clone for local groups: only the chunks from
+        the first changed one on are unshared and written)."""
+        tails = {"value_offsets": (first, value_offsets), "data": (int(value_offsets[0]), data)}
+        if not self._local:
+            node = self._node()
+            for member, (start, new) in tails.items():
+                _put(node[member], start, new)
+            return
+
+        def edit(staged: str) -> None:
+            for member, (start, new) in tails.items():
+                path = os.path.join(staged, member)
+                arr = zarr.open_array(path, mode="r+")
+                grid = int(arr.metadata.chunk_grid.chunk_shape[0])
+                stop = max(int(arr.shape[0]), start + 1)
+                for chunk_file in _chunk_files(arr, path, np.arange(start, stop, grid)):
+                    unshare(chunk_file)
+                _put(arr, start, new)
+
+        self._in_clone(edit)
+
+    @staticmethod
+    def _string_count(node: Any, info: Info) -> int:
+        """Committed strings: committed elements times the strings of one element."""
+        elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
+        return elements * _size(info.shape)
 
     def _offsets_at(self, rows: np.ndarray) -> np.ndarray:
         offsets = self._node()["offsets"]
@@ -379,13 +469,18 @@ class ZarrSaver(BufferSaver):
 
     def _read(self, info: Info) -> tuple[np.ndarray, np.ndarray | None]:
         node = self._node()
+        offsets = None
         if info.ragged:
             offsets = np.asarray(node["offsets"][: info.rows + 1], dtype=np.int64)
+        if text.is_variable(info.dtype):
+            value_offsets, data = self._read_strings(info, 0)
+            return text.decode(value_offsets, data, info.dtype, info.shape, self._where()), offsets
+        if offsets is not None:
             return np.asarray(node["values"][: int(offsets[-1])]), offsets
         return np.asarray(node[: info.rows]), None
 
     def _check_options(self, options: dict[str, Any]) -> None:
-        zarr_compressors(options.get("compression"), options.get("compression_opts"))
+        parse_codecs(options, self._where())
         chunks = options.get("chunks")
         sizes = chunks if isinstance(chunks, (tuple, list)) else (chunks,)
         if chunks is not None and not (sizes and all(_is_positive_int(c) for c in sizes)):
@@ -393,6 +488,16 @@ class ZarrSaver(BufferSaver):
                 f"{self._where()}: chunks must be a positive int (rows per chunk) or a tuple "
                 f"of positive ints (rows, then the row's axes), got {chunks!r}"
             )
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    """Strings in one element of shape ``shape``."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _first(chunks: Any) -> tuple[int]:
+    """The first entry of a ``chunks`` option (rows per chunk)."""
+    return (int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks),)
 
 
 def _is_positive_int(value: Any) -> bool:
