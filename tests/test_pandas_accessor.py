@@ -13,7 +13,6 @@ from hypothesis import given, settings
 
 import grumpy_arrow as gr
 from grumpy_arrow.pandas import (
-    GrumpyDtype,
     GrumpyList,
     frame_to_pandas,
     from_pandas,
@@ -342,7 +341,16 @@ def test_categorical_columns_are_read_as_their_values() -> None:
 def test_arrow_tables_from_pandas_come_back_as_grumpy_columns() -> None:
     pdf = pd.DataFrame({"u": to_pandas(gr.array([1, [2], None])), "n": [1, 2, 3]})
     table = pa.Table.from_pandas(pdf)
-    assert table.schema.field("u").type == GrumpyDtype("union[int64, var * int64]").arrow_type
+    # The union leaves lowered (Parquet, Polars and DuckDB cannot take dense unions)...
+    assert table.schema.field("u").type == pa.struct(
+        [pa.field("values", pa.large_list(pa.int64()), metadata={b"grumpy_arrow.lowered": b"union"}),
+         pa.field("is_scalar", pa.bool_())])  # fmt: skip
+    assert table.column("u").to_pylist() == [
+        {"values": [1], "is_scalar": True},
+        {"values": [2], "is_scalar": False},
+        {"values": [None], "is_scalar": True},
+    ]
+    # ...and comes back as the union through the dtype named in pandas' metadata.
     back = table.to_pandas()
     assert back["u"].dtype == pdf["u"].dtype
     assert back["u"].tolist() == [1, [2], NA]
@@ -365,3 +373,77 @@ def test_frame_round_trip_through_pandas_is_exact(frame: gr.DataFrame) -> None:
     for name in frame.columns:
         assert back[name].to_arrow().type == frame[name].to_arrow().type
         assert_array_equal(back[name], frame[name])
+
+
+# -- s.gr.str -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["grumpy", "arrow-large_list"])
+def elements(request: pytest.FixtureRequest) -> pd.Series:
+    """Element symbols per molecule, index m1..m4, with an empty and a null row."""
+    rows = [["C", "h", "Cl"], [], None, ["O"]]
+    index = ["m1", "m2", "m3", "m4"]
+    if request.param == "grumpy":
+        return to_pandas(gr.array(rows), index=index, name="el")
+    return arrow_series(rows, pa.large_list(pa.string()), index=index, name="el")
+
+
+@pytest.mark.parametrize(
+    ("call", "dtype", "expected"),
+    [
+        (lambda s: s.gr.str.upper(), "grumpy[var * string]", [["C", "H", "CL"], [], None, ["O"]]),
+        (lambda s: s.gr.str.len(), "grumpy[var * int64]", [[1, 1, 2], [], None, [1]]),
+        (lambda s: s.gr.str.contains("l"), "grumpy[var * bool_]",
+         [[False, False, True], [], None, [False]]),
+        (lambda s: s.gr.str.startswith("C"), "grumpy[var * bool_]",
+         [[True, False, True], [], None, [False]]),
+        (lambda s: s.gr.str.replace("C", "K"), "grumpy[var * string]",
+         [["K", "h", "Kl"], [], None, ["O"]]),
+    ],
+    ids=["upper", "len", "contains", "startswith", "replace"],
+)  # fmt: skip
+def test_str_methods_work_on_every_string_and_keep_index_and_name(
+    elements: pd.Series, call: Any, dtype: str, expected: list[Any]
+) -> None:
+    out = call(elements)
+    assert str(out.dtype) == dtype
+    assert out.index.tolist() == ["m1", "m2", "m3", "m4"] and out.name == "el"
+    assert from_pandas(out).to_list() == expected
+
+
+def test_str_finds_every_method_of_grumpy_string_methods_by_name() -> None:
+    from grumpy_arrow.strings import StringMethods
+
+    s = to_pandas(gr.array([["a b", "c"], ["d"]]), index=["x", "y"])
+    public = {n for n in dir(StringMethods) if not n.startswith("_")}
+    assert public <= set(dir(s.gr.str))
+    for name in public:  # the same function, documented the same way
+        assert getattr(s.gr.str, name).__doc__ == getattr(StringMethods, name).__doc__
+    assert from_pandas(s.gr.str.split()).to_list() == [[["a", "b"], ["c"]], [["d"]]]
+
+
+def test_str_results_that_are_dicts_of_arrays_become_frames() -> None:
+    s = to_pandas(gr.array([["C12", "N3"], ["H"]]), index=["x", "y"])
+    out = s.gr.str.extract_all(r"(?P<el>[A-Z])(\d+)")
+    assert isinstance(out, pd.DataFrame) and out.index.tolist() == ["x", "y"]
+    assert out.columns.tolist() == ["el", "_1"]
+    assert from_pandas(out["el"]).to_list() == [["C", "N"], [None]]
+    assert from_pandas(out["_1"]).to_list() == [["12", "3"], [None]]
+
+
+def test_str_on_a_union_column_returns_a_union_column() -> None:
+    s = to_pandas(gr.array(["GO:1", ["GO:2", "go:3"], None]), index=[10, 20, 30])
+    out = s.gr.str.upper()
+    assert str(out.dtype) == "grumpy[union[string, var * string]]"
+    assert from_pandas(out).to_list() == ["GO:1", ["GO:2", "GO:3"], None]
+    assert out.index.tolist() == [10, 20, 30]
+
+
+def test_str_refuses_unknown_methods_and_non_string_data() -> None:
+    s = to_pandas(gr.array([["a"]]))
+    with pytest.raises(AttributeError, match=r"s\.gr\.str has no method 'nope'; it has byte_len, "):
+        s.gr.str.nope  # noqa: B018
+    ints = to_pandas(gr.array([[1, 2]]))
+    assert hasattr(ints.gr.str, "upper")  # looking a method up never reads the data
+    with pytest.raises(TypeError, match=r"\.str needs a string array, got int64"):
+        ints.gr.str.upper()

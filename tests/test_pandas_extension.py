@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from pandas.tests.extension import base
 from pandas.tests.extension import conftest as pandas_fixtures
 
-import grumpy_arrow.pandas  # noqa: F401  # registers GrumpyDtype
+import grumpy_arrow as gr
+from grumpy_arrow.errors import BroadcastError
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyExtensionArray, GrumpyList
 
 # pandas' generic fixtures (box_in_series, as_frame, all_arithmetic_operators, ...) live in
@@ -116,6 +117,36 @@ def na_cmp() -> Any:
 class TestGrumpyExtension(base.ExtensionTests):
     """Every base class of pandas' suite (``ExtensionTests`` bundles them; its 2-D tests
     skip themselves because the array is 1-D, as every Arrow-backed array is)."""
+
+    def _get_expected_exception(self, op_name: str, obj: Any, other: Any) -> Any:
+        # Arithmetic works inside the rows (GrumpyArray's broadcasting). The suite adds a
+        # single row (a GrumpyList: TypeError, no arithmetic with a whole row), a Series
+        # repeating data[0] = [1, 2] (its rows do not broadcast with rows of other lengths:
+        # BroadcastError) or the data itself (works); divmod is not implemented.
+        if op_name in ("__divmod__", "__rdivmod__"):
+            return TypeError
+        if isinstance(other, GrumpyExtensionArray):
+            return None
+        if isinstance(other, pd.Series):
+            return BroadcastError
+        return TypeError
+
+    @pytest.mark.parametrize("periods", [1, -2])
+    def test_diff(self, data: GrumpyExtensionArray, periods: int) -> None:
+        if data.dtype.is_union and periods == 1:
+            # [1, 2], 3, [], 4, [5, 6, 7]: each row broadcasts with the previous one.
+            super().test_diff(data, periods)
+            return
+        # Otherwise some row and its neighbour are lists of different lengths, so the
+        # elementwise difference cannot broadcast: it raises, as data - data.shift() does.
+        with pytest.raises(BroadcastError, match="cannot broadcast lists of length"):
+            pd.Series(data[:5]).diff(periods)
+        with pytest.raises(BroadcastError, match="cannot broadcast lists of length"):
+            data[:5] - data[:5].shift(periods)
+        # List rows of equal lengths have a difference (shifted-in rows are null).
+        same = pd.Series(pd.array([[1, 2], [4, 8], [5, 5]], dtype="grumpy[var * int64]"))
+        expected = [pd.NA, [3, 6], [1, -3]] if periods == 1 else [[-4, -3], pd.NA, pd.NA]
+        assert same.diff(periods).tolist() == expected
 
     def _cast_pointwise_result(self, op_name: str, obj: Any, other: Any, pointwise: Any) -> Any:
         # Row comparisons return pandas' nullable boolean (NA where a row is null); the
@@ -404,3 +435,160 @@ def test_factorize_keys_decode_back_to_the_rows(rows: list[Any], type_string: st
     rebuilt = type(arr)._from_factorized(keys, arr)
     assert rebuilt.dtype == arr.dtype
     assert rebuilt.equals(arr)  # row equality: -0.0 equals 0.0 and NaN equals NaN
+
+
+# ---------------------------------------------------------------------------------------
+# Operators: inside the rows (GrumpyArray's), or row by row for row operands
+
+
+def _series(rows: list[Any], type_string: str) -> pd.Series:
+    return pd.Series(pd.array(rows, dtype=f"grumpy[{type_string}]"), index=list("abc")[: len(rows)])
+
+
+def _rows(s: pd.Series) -> list[Any]:
+    return gr.from_pandas(s).to_list()
+
+
+_A, _B = np.float32(1.5), np.float32(-0.456)  # the float32 values of the rows below
+
+
+@pytest.mark.parametrize(
+    ("op", "expected", "type_string"),
+    [
+        (lambda s: s * 2, [[_A * 2, _B * 2], [], None], "var * float32"),
+        (lambda s: 2 * s, [[_A * 2, _B * 2], [], None], "var * float32"),
+        (lambda s: s + s, [[_A + _A, _B + _B], [], None], "var * float32"),
+        (lambda s: s - 1.5, [[_A - _A, _B - _A], [], None], "var * float32"),
+        (lambda s: 1 - s, [[1 - _A, 1 - _B], [], None], "var * float32"),
+        (lambda s: s / 2, [[_A / 2, _B / 2], [], None], "var * float32"),
+        (lambda s: s**2, [[_A * _A, _B * _B], [], None], "var * float32"),
+        (lambda s: -s, [[-_A, -_B], [], None], "var * float32"),
+        (lambda s: abs(s), [[_A, -_B], [], None], "var * float32"),
+        (lambda s: np.sqrt(s * s), [[_A, -_B], [], None], "var * float32"),
+        (lambda s: s * np.array([2, 0, 2]), [[_A * 2, _B * 2], [], None], "var * float64"),
+        (lambda s: s * pd.array([0, 1, 2], dtype="Int64"), [[0.0, -0.0], [], None], "var * float64"),
+    ],
+    ids=["mul", "rmul", "add-self", "sub", "rsub", "div", "pow", "neg", "abs", "ufunc",
+         "per-row-numpy", "per-row-masked"],
+)  # fmt: skip
+def test_arithmetic_works_inside_the_rows_and_keeps_raggedness(
+    op: Any, expected: list[Any], type_string: str
+) -> None:
+    s = _series([[1.5, -0.456], [], None], "var * float32")
+    out = op(s)
+    assert out.dtype == GrumpyDtype(type_string)
+    assert out.index.tolist() == ["a", "b", "c"]
+    assert _rows(out) == [None if r is None else [float(v) for v in r] for r in expected]
+
+
+def test_float32_arithmetic_stays_float32_exactly() -> None:
+    s = _series([[1.5, -0.456], [], None], "var * float32")
+    got = gr.from_pandas(s * 2).to_arrow().values.to_numpy()
+    assert got.tolist() == (np.array([1.5, -0.456], dtype=np.float32) * np.float32(2)).tolist()
+
+
+def test_arithmetic_on_unions_and_flat_columns() -> None:
+    u = _series([5, [1, 2], None], "union[int64, var * int64]")
+    assert (u + 1).dtype == u.dtype and _rows(u + 1) == [6, [2, 3], None]
+    assert _rows(u * u) == [25, [1, 4], None]
+    flat = _series([1.0, None, 3.0], "float16")
+    assert (flat * 2).dtype == GrumpyDtype("float16") and _rows(flat * 2) == [2.0, None, 6.0]
+
+
+def test_comparisons_of_list_rows_with_numbers_are_ragged_boolean_columns() -> None:
+    s = _series([[1, 5], [], None], "var * int64")
+    for out, expected in [
+        (s > 2, [[False, True], [], None]),
+        (s <= 1, [[True, False], [], None]),
+        (s == 5, [[False, True], [], None]),
+        (s != 5, [[True, False], [], None]),
+        (s > gr.array([[0, 9], [], None]), [[True, False], [], None]),
+    ]:
+        assert out.dtype == GrumpyDtype("var * bool_")
+        assert out.index.tolist() == ["a", "b", "c"]
+        assert _rows(out) == expected
+    strings = _series([["H", "C"], ["H"]], "var * string")
+    assert _rows(strings != "H") == [[False, True], [False]]
+
+
+def test_ragged_masks_combine_and_invert() -> None:
+    s = _series([[1, 5, 9], [7]], "var * int64")
+    assert _rows((s > 2) & (s < 8)) == [[False, True, False], [True]]
+    assert _rows((s < 2) | (s > 8)) == [[True, False, True], [False]]
+    assert _rows((s > 2) ^ True) == [[True, False, False], [False]]
+    assert _rows(~(s > 2)) == [[True, False, False], [False]]
+    with pytest.raises(
+        TypeError, match=r"~ negates boolean rows; the column has dtype grumpy\[var \* int64\]"
+    ):
+        _ = ~s
+
+
+def test_comparisons_of_flat_columns_are_pandas_booleans() -> None:
+    flat = _series([1.0, None, float("nan")], "float64")
+    out = flat > 0.5
+    assert str(out.dtype) == "boolean"
+    assert out.tolist() == [True, pd.NA, False]
+
+
+def test_comparisons_with_rows_compare_whole_rows() -> None:
+    s = _series([[1, 5], [], None], "var * int64")
+    assert (s == s["a"]).tolist() == [True, False, pd.NA]
+    assert str((s == s["a"]).dtype) == "boolean"
+    assert (s == [[1, 5], [2], [3]]).tolist() == [True, False, pd.NA]
+    assert (s == s).tolist() == [True, True, pd.NA]
+    assert (s < s["a"]).tolist() == [False, True, pd.NA]
+    assert (s == pd.NA).tolist() == [pd.NA, pd.NA, pd.NA]
+    # In a union column a scalar is a row: row comparisons, as .loc relies on.
+    u = _series([5, [5], None], "union[int64, var * int64]")
+    assert (u == 5).tolist() == [True, False, pd.NA]
+    assert u.groupby(u).size().loc[5] == 1
+
+
+def test_arithmetic_refuses_a_single_row_and_other_lengths() -> None:
+    s = _series([[1, 5], [], None], "var * int64")
+    with pytest.raises(
+        TypeError, match=r"unsupported operand for \+: a GrumpyDtype column .* single row"
+    ):
+        s + s["a"]
+    with pytest.raises(
+        ValueError,
+        match="Lengths must match for \\*: the GrumpyDtype column has 3 rows and the other operand 2",
+    ):
+        s.array * np.array([1, 2])
+    with pytest.raises(BroadcastError, match="cannot broadcast lists of length 2 and 3 at row 0"):
+        s + pd.array([[1, 2, 3], [], None], dtype=s.dtype)
+
+
+def test_operators_defer_to_pandas_containers() -> None:
+    arr = pd.array([[1]], dtype="grumpy[var * int64]")
+    for other in (pd.Series(arr), pd.Index(arr), pd.DataFrame({"a": arr})):
+        assert arr.__add__(other) is NotImplemented
+        assert arr.__gt__(other) is NotImplemented
+
+
+# ---------------------------------------------------------------------------------------
+# len() of list rows, and float32 at float32 precision in reprs
+
+
+def test_list_rows_have_a_length_and_map_len_gives_row_lengths() -> None:
+    s = _series([[1, 2, 3], [], [4]], "var * int64")
+    assert len(s["a"]) == 3 and len(s["b"]) == 0
+    lengths = s.map(len)
+    assert lengths.tolist() == [3, 0, 1] and lengths.index.tolist() == ["a", "b", "c"]
+    nested = _series([[[1, 2], [3]], []], "var * var * int64")
+    assert nested.map(len).tolist() == [2, 0]
+    assert not pd.api.types.is_list_like(s["a"])  # still never unpacked by pandas
+
+
+def test_float32_shows_at_float32_precision() -> None:
+    s = _series([[1.5, -0.456], [], None], "var * float32")
+    assert repr(s) == (
+        "a    [1.5, -0.456]\nb               []\nc             <NA>\ndtype: grumpy[var * float32]"
+    )
+    assert repr(s["a"]) == "GrumpyList([1.5, -0.456])"
+    u = _series([-0.456, [0.1, 2.0]], "union[float32, var * float32]")
+    assert repr(u.to_frame("u")) == "            u\na      -0.456\nb  [0.1, 2.0]"
+    wide = _series([[-0.456]], "var * float64")
+    assert "-0.4560000002384186" not in repr(wide) and "-0.456" in repr(wide)
+    as_64 = pd.Series(pd.array([[float(np.float32(-0.456))]], dtype="grumpy[var * float64]"))
+    assert repr(as_64).splitlines()[0] == "0    [-0.4560000002384186]"

@@ -1,7 +1,8 @@
 """pandas integration: the ``GrumpyDtype`` extension dtype, its array, and ``.gr`` accessors.
 
 Importing this package registers ``GrumpyDtype`` (so ``pd.api.types.pandas_dtype(
-"grumpy[var * int64]")`` works) and the ``s.gr`` / ``df.gr`` accessors.
+"grumpy[var * int64]")`` works, and ``pd.read_parquet`` finds the dtypes named in a file's
+metadata) and the ``s.gr`` / ``df.gr`` accessors (``s.gr.str`` for strings).
 
 Examples
 --------
@@ -20,7 +21,11 @@ dtype: grumpy[var * int64]
 
 from __future__ import annotations
 
-from grumpy_arrow.pandas.accessor import GrumpyFrameAccessor, GrumpySeriesAccessor
+from grumpy_arrow.pandas.accessor import (
+    GrumpyFrameAccessor,
+    GrumpySeriesAccessor,
+    GrumpyStringAccessor,
+)
 from grumpy_arrow.pandas.array import GrumpyExtensionArray
 from grumpy_arrow.pandas.convert import (
     as_grumpy,
@@ -38,6 +43,7 @@ __all__ = [
     "GrumpyFrameAccessor",
     "GrumpyList",
     "GrumpySeriesAccessor",
+    "GrumpyStringAccessor",
     "as_grumpy",
     "frame_to_pandas",
     "from_pandas",

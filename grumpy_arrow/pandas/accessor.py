@@ -20,10 +20,23 @@ Examples
 [1, <NA>, 4]
 >>> s.gr.flatten().index.tolist()
 ['a', 'a', 'a', 'c', 'c']
+
+``s.gr.str`` has the string methods of :class:`~grumpy_arrow.GrumpyArray` (``upper``,
+``len``, ``contains``, ``split``... every method of :class:`grumpy_arrow.strings.
+StringMethods`, looked up by name) on every string inside the rows:
+
+>>> names = pd.Series([["C1", "h2"], [], ["O"]], dtype="grumpy[var * string]", name="el")
+>>> up = names.gr.str.upper()
+>>> up.name, up.dtype, up.tolist()[2]
+('el', GrumpyDtype('var * string'), GrumpyList(['O']))
+>>> names.gr.str.len().gr.sum(dim=-1).tolist()
+[4, 0, 1]
 """
 
 from __future__ import annotations
 
+import builtins
+import functools
 from typing import Any
 
 import numpy as np
@@ -38,8 +51,9 @@ from grumpy_arrow.compute.reduce import normalize_dim
 from grumpy_arrow.frame import DataFrame
 from grumpy_arrow.pandas.convert import as_grumpy, from_pandas, to_pandas, to_pandas_array
 from grumpy_arrow.pandas.dtype import GrumpyDtype
+from grumpy_arrow.strings import StringMethods
 
-__all__ = ["GrumpyFrameAccessor", "GrumpySeriesAccessor"]
+__all__ = ["GrumpyFrameAccessor", "GrumpySeriesAccessor", "GrumpyStringAccessor"]
 
 
 def _supported(dtype: Any) -> bool:
@@ -90,6 +104,17 @@ class GrumpySeriesAccessor:
             rows = np.arange(len(arr), dtype=np.int64)
             result = GrumpyArray._wrap(take_rows(result.node, rows, valid))
         return self._per_row(result)
+
+    def _wrapped(self, result: Any) -> Any:
+        """A per-row result with this Series' index and name: a GrumpyArray as a Series, a
+        dict of them as a DataFrame; anything else as it is."""
+        if isinstance(result, GrumpyArray):
+            return self._per_row(result)
+        if isinstance(result, dict) and all(isinstance(v, GrumpyArray) for v in result.values()):
+            index = self._series.index
+            columns = {k: to_pandas_array(v) for k, v in result.items()}
+            return pd.DataFrame(columns, index=index, copy=False)
+        return result
 
     def _reduced(self, result: Any, dim: int | None) -> Any:
         if not isinstance(result, GrumpyArray):
@@ -213,6 +238,64 @@ class GrumpySeriesAccessor:
     def ptp(self, dim: int | None = None) -> Any:
         """Peak to peak, max - min (empty lists give NA)."""
         return self._reduced(self.to_array().ptp(dim=dim), dim)
+
+    # Last in the class body: from here on, ``str`` in this class's namespace is this.
+    @property
+    def str(self) -> GrumpyStringAccessor:
+        """String methods on the strings inside the rows (``s.gr.str.upper()``): see
+        :class:`GrumpyStringAccessor`."""
+        return GrumpyStringAccessor(self)
+
+
+class GrumpyStringAccessor:
+    """``s.gr.str``: :class:`grumpy_arrow.strings.StringMethods` on a Series.
+
+    Every public method of ``StringMethods`` is found by name (so methods added there
+    appear here); its result comes back with the Series' index and name: a Series for an
+    array result (``GrumpyDtype`` when nested, a nullable dtype when flat), a DataFrame
+    for a dict of arrays (``extract_all``).
+
+    Raises
+    ------
+    AttributeError
+        For a name ``StringMethods`` does not have.
+    DTypeError
+        (a TypeError) When a method is called on a Series whose leaves are not strings.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> s = gr.array(["GO:1", ["GO:2", "go:3"], None]).to_pandas()
+    >>> s.gr.str.contains("GO").dtype
+    GrumpyDtype('union[bool_, var * bool_]')
+    >>> gr.from_pandas(s.gr.str.slice(3)).to_list()
+    ['1', ['2', '3'], None]
+    """
+
+    def __init__(self, accessor: GrumpySeriesAccessor) -> None:
+        self._accessor = accessor
+
+    def __getattr__(self, name: builtins.str) -> Any:
+        if name.startswith("_") or not callable(getattr(StringMethods, name, None)):
+            methods = ", ".join(_string_methods())
+            raise AttributeError(f"s.gr.str has no method {name!r}; it has {methods}")
+
+        @functools.wraps(getattr(StringMethods, name))
+        def call(*args: Any, **kwargs: Any) -> Any:
+            # The data are looked at when called, so hasattr() never raises a DTypeError.
+            method = getattr(self._accessor.to_array().str, name)
+            return self._accessor._wrapped(method(*args, **kwargs))
+
+        return call
+
+    def __dir__(self) -> list[builtins.str]:
+        return sorted(set(super().__dir__()) | set(_string_methods()))
+
+
+def _string_methods() -> list[str]:
+    """Public methods of ``GrumpyArray.str``."""
+    return sorted(n for n in dir(StringMethods)
+                  if not n.startswith("_") and callable(getattr(StringMethods, n)))  # fmt: skip
 
 
 def _element(arr: GrumpyArray, i: int) -> GrumpyArray:

@@ -3,7 +3,13 @@
 Rows are boxed as Python scalars (scalar rows), :class:`~grumpy_arrow.pandas.GrumpyList`
 (list rows) or ``pd.NA`` (null rows). Positional work — take, slicing, concatenation,
 filling, missing values — runs on the Arrow data through the layout nodes; hashing and
-ordering go through per-row keys (:mod:`~grumpy_arrow.pandas.ordering`).
+ordering go through per-row keys (:mod:`~grumpy_arrow.pandas.ordering`); operators work
+inside the rows like ``GrumpyArray``'s or compare whole rows (:mod:`~grumpy_arrow.pandas.ops`).
+
+Arrow consumers (``pa.array(arr)``, ``pa.Table.from_pandas``, ``DataFrame.to_parquet``) get
+union columns lowered to ``struct<values, is_scalar>`` (docs/interop.md), and
+``GrumpyDtype.__from_arrow__`` raises them again, so ``to_parquet`` / ``read_parquet``
+round-trip every GrumpyDtype column exactly.
 
 The Arrow data are immutable, so an array and its views (``arr[a:b]``, ``arr.view()``)
 share a small mutable buffer: writing a row replaces the buffer's Arrow array, and every
@@ -12,6 +18,7 @@ view sees the write, as with NumPy views. ``copy()`` is O(1) for the same reason
 Examples
 --------
 >>> import pandas as pd
+>>> import pyarrow as pa
 >>> import grumpy_arrow as gr
 >>> from grumpy_arrow.pandas import GrumpyExtensionArray
 >>> s = pd.Series(GrumpyExtensionArray(gr.array([[1, 2], [], None, [1, 2]])))
@@ -21,13 +28,15 @@ GrumpyDtype('var * int64')
 ([False, False, True, False], [2, 1])
 >>> s[0]
 GrumpyList([1, 2])
+>>> gr.from_pandas(s * 10).to_list(), pa.array(s.array).type == s.dtype.arrow_type
+([[10, 20], [], None, [10, 20]], True)
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -39,13 +48,16 @@ from pandas.api.indexers import check_array_indexer
 from pandas.api.types import is_integer, is_list_like, pandas_dtype
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.array import GrumpyArray, from_lowered
 from grumpy_arrow.compute.gather import take_rows
+from grumpy_arrow.compute.lowering import has_union
 from grumpy_arrow.construct import parse_object
-from grumpy_arrow.display import preview
+from grumpy_arrow.errors import LayoutError
 from grumpy_arrow.pandas import ordering
 from grumpy_arrow.pandas.cast import fit_array, null_node
 from grumpy_arrow.pandas.dtype import GrumpyDtype
+from grumpy_arrow.pandas.format import format_scalar
+from grumpy_arrow.pandas.ops import GrumpyOpsMixin
 from grumpy_arrow.pandas.scalar import GrumpyList
 
 __all__ = ["GrumpyExtensionArray"]
@@ -65,7 +77,7 @@ class _Buffer:
         self.array = array
 
 
-class GrumpyExtensionArray(ExtensionArray):
+class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
     """A pandas ExtensionArray of grumpy rows (lists, scalar-or-list unions or leaves).
 
     Parameters
@@ -83,6 +95,9 @@ class GrumpyExtensionArray(ExtensionArray):
     """
 
     __array_priority__ = 1000
+    # Above pandas' other arrays (1000), so that ``Int64 column * grumpy column`` defers to
+    # this array's reflected operator instead of unpacking its rows as objects.
+    __pandas_priority__ = 1500
     _readonly: bool  # ExtensionArray's flag (False by default), absent from the stubs
     _buffer: _Buffer
     _start: int
@@ -207,8 +222,21 @@ class GrumpyExtensionArray(ExtensionArray):
         return GrumpyArray(self._arrow)
 
     def __arrow_array__(self, type: Any = None) -> pa.Array:
-        """Arrow protocol for ``pa.array(arr)`` / ``pa.Table.from_pandas`` (zero-copy)."""
+        """Arrow protocol for ``pa.array(arr)`` / ``pa.Table.from_pandas`` / ``to_parquet``.
+
+        Columns with a union leave lowered, as ``struct<values, is_scalar>``
+        (:meth:`GrumpyArray.to_arrow` with ``unions="lowered"``), which Parquet and other
+        consumers take and ``GrumpyDtype.__from_arrow__`` raises again; a union inside a
+        union's list child cannot be lowered and leaves native. Other columns are zero-copy.
+        ``type`` asks for a type: the native union type gives the union.
+        """
         arr = self._arrow
+        if type is not None and arr.type.equals(type):
+            return arr
+        if has_union(arr.type):
+            # Two union levels in one column cannot be lowered: only the native form exists.
+            with contextlib.suppress(LayoutError):
+                arr = self.to_array().to_arrow(unions="lowered")
         if type is not None and not arr.type.equals(type):
             return arr.cast(type)
         return arr
@@ -270,10 +298,18 @@ class GrumpyExtensionArray(ExtensionArray):
         return np.fromiter(self._arrow.to_pylist(), dtype=object, count=len(self))
 
     def _formatter(self, boxed: bool = False) -> Any:
+        """Text of one row for pandas' repr: list rows as bounded previews, float32 and
+        float16 values at their own precision (``-0.456``)."""
+        leaf = self._dtype.leaf
+
         def fmt(value: Any) -> str:
             if isinstance(value, GrumpyList):
-                return preview(value.to_array().node)
-            return str(value) if boxed or value is pd.NA else repr(value)
+                return value.preview()
+            if value is pd.NA:
+                return str(value)
+            if isinstance(value, float) or not boxed:
+                return format_scalar(value, leaf)
+            return str(value)
 
         return fmt
 
@@ -406,7 +442,7 @@ class GrumpyExtensionArray(ExtensionArray):
             raise TypeError("ExtensionArray.fillna does not support filling with a dict")
         return super().fillna(value=value, limit=limit, copy=copy)
 
-    # -- hashing, ordering, comparisons (per-row keys: see grumpy_arrow.pandas.ordering) ---
+    # -- hashing and ordering (per-row keys: see grumpy_arrow.pandas.ordering) ------------
 
     def _values_for_factorize(self) -> tuple[np.ndarray, Any]:
         """Hashable per-row keys (a Python loop over rows: lists have no Arrow hash)."""
@@ -440,24 +476,6 @@ class GrumpyExtensionArray(ExtensionArray):
     def searchsorted(self, value: Any, side: Any = "left", sorter: Any = None) -> Any:
         """Insertion points of ``value`` (one row or a list-like of rows) in sorted rows."""
         return ordering.searchsorted(self, value, side, sorter)
-
-    def __eq__(self, other: object) -> Any:
-        return ordering.compare(self, other, operator.eq)
-
-    def __ne__(self, other: object) -> Any:
-        return ordering.compare(self, other, operator.ne)
-
-    def __lt__(self, other: Any) -> Any:
-        return ordering.compare(self, other, operator.lt)
-
-    def __le__(self, other: Any) -> Any:
-        return ordering.compare(self, other, operator.le)
-
-    def __gt__(self, other: Any) -> Any:
-        return ordering.compare(self, other, operator.gt)
-
-    def __ge__(self, other: Any) -> Any:
-        return ordering.compare(self, other, operator.ge)
 
     # -- reductions and reshaping -------------------------------------------------------
 
@@ -493,6 +511,9 @@ def _as_dtype(dtype: Any) -> GrumpyDtype | None:
 
 
 def _parse(values: pa.Array | pa.ChunkedArray, target: GrumpyDtype | None) -> pa.Array:
+    raised = from_lowered(values)  # a union as __arrow_array__ lowered it (read_parquet...)
+    if raised is not None:
+        return raised.to_arrow()
     try:
         return parse_object(values, None if target is None else target.leaf)
     except pa.ArrowException as err:

@@ -7,8 +7,10 @@ flat arrays become the matching nullable pandas dtype (``Int64``, ``UInt8``, ``F
 
 pandas -> grumpy: ``GrumpyDtype``, ``pd.ArrowDtype`` and nullable columns go through Arrow
 (zero-copy where Arrow allows); NumPy columns become leaves (NaN is a value, as in NumPy);
-object columns holding lists are built like ``gr.array(list_of_rows)``. So every dtype,
-null and union written by :func:`frame_to_pandas` comes back exactly.
+object columns holding lists are built like ``gr.array(list_of_rows)``; a lowered union
+pair ``c`` / ``c__is_scalar`` (what ``pd.read_parquet`` gives for a file of
+``gr.to_parquet``) is raised into ``c``. So every dtype, null and union written by
+:func:`frame_to_pandas` or ``gr.to_parquet`` comes back exactly.
 
 Examples
 --------
@@ -34,6 +36,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import expand_ranges, take_rows
+from grumpy_arrow.compute.lowering import FLAG_SUFFIX, raise_node
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.errors import DTypeError, LayoutError
 from grumpy_arrow.frame import DataFrame, dataframe
@@ -47,6 +50,7 @@ __all__ = [
     "explode",
     "frame_to_pandas",
     "from_pandas",
+    "raise_lowered",
     "to_pandas",
     "to_pandas_array",
 ]
@@ -164,7 +168,44 @@ def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> Any:
     names = [str(c) for c in obj.columns]
     if len(set(names)) != len(names):
         raise ValueError(f"column names must be unique, got {names}")
-    return dataframe({name: as_grumpy(obj.iloc[:, i]) for i, name in enumerate(names)}, schema)
+    columns = {name: as_grumpy(obj.iloc[:, i]) for i, name in enumerate(names)}
+    return dataframe(raise_lowered(columns), schema)
+
+
+def raise_lowered(columns: dict[str, GrumpyArray]) -> dict[str, GrumpyArray]:
+    """Columns with each lowered union pair ``c`` / ``c__is_scalar`` raised into ``c``.
+
+    That is how pandas reads a union column of a file written by ``gr.to_parquet``; the
+    pair is recognised by the name suffix, as :func:`grumpy_arrow.from_arrow` does.
+
+    Raises
+    ------
+    LayoutError
+        When the flags do not fit their values column.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> values, flags = gr.array([[7], [1, 2]]), gr.array([True, False])
+    >>> raised = raise_lowered({"c": values, "c__is_scalar": flags})
+    >>> list(raised), raised["c"].to_list()
+    (['c'], [7, [1, 2]])
+    """
+    out = {}
+    for name, column in columns.items():
+        base = name[: -len(FLAG_SUFFIX)] if name.endswith(FLAG_SUFFIX) else None
+        if base is not None and base in columns:
+            continue
+        flags = columns.get(name + FLAG_SUFFIX)
+        if flags is not None:
+            if flags.dtype != dt.bool_:
+                raise LayoutError(
+                    f"column {name + FLAG_SUFFIX!r} holds the is_scalar flags of {name!r} and "
+                    f"must be boolean, got {flags.dtype.name}"
+                )
+            column = GrumpyArray._wrap(raise_node(column.node, flags.node))
+        out[name] = column
+    return out
 
 
 def as_grumpy(values: Any) -> GrumpyArray:

@@ -232,7 +232,25 @@ class GrumpyDtype(ExtensionDtype):
         return f"GrumpyDtype({self.type_string!r})"
 
     def __from_arrow__(self, array: pa.Array | pa.ChunkedArray) -> GrumpyExtensionArray:
-        """Build the pandas array from Arrow data (``pa.Table.to_pandas()`` calls this)."""
+        """Build the pandas array from Arrow data (``pa.Table.to_pandas()`` and
+        ``pd.read_parquet`` call this for columns whose pandas metadata names this dtype).
+
+        A lowered union (``struct<values, is_scalar>``, what
+        ``GrumpyExtensionArray.__arrow_array__`` exports) is raised back into the union.
+
+        Raises
+        ------
+        TypeError
+            When the data do not fit this dtype.
+
+        Examples
+        --------
+        >>> import pyarrow as pa, grumpy_arrow as gr
+        >>> dtype = GrumpyDtype("union[int64, var * int64]")
+        >>> lowered = pa.array(gr.array([7, [1, 2], None]))
+        >>> lowered.type.names, dtype.__from_arrow__(lowered).to_array().to_list()
+        (['values', 'is_scalar'], [7, [1, 2], None])
+        """
         from grumpy_arrow.pandas.array import GrumpyExtensionArray
 
         return GrumpyExtensionArray(array, dtype=self)

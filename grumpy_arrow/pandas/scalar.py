@@ -2,8 +2,9 @@
 
 pandas and NumPy treat iterable values as sequences of values in many code paths (array
 construction, ``setitem``, ``fillna``, ``isin``, ``np.asarray``), so a list row comes back
-as a value that is deliberately *not* a sequence: no ``__iter__``, ``__len__`` or
-``__getitem__``. It holds the row as a
+as a value that is deliberately *not* a sequence: no ``__iter__`` or ``__getitem__`` (what
+pandas' ``is_list_like`` and NumPy's sequence check look for). It has a length, so
+``len(row)`` and ``s.map(len)`` give the row's number of elements. It holds the row as a
 :class:`~grumpy_arrow.GrumpyArray` (zero-copy), compares equal to another ``GrumpyList``
 or a Python list with the same contents, orders lexicographically (after every scalar,
 so that scalar-or-list columns sort too), and is hashable.
@@ -17,6 +18,8 @@ Examples
 GrumpyList([1, 2])
 >>> row == [1, 2], row.to_list(), row < s[2], pd.api.types.is_list_like(row)
 (True, [1, 2], True, False)
+>>> len(row), s.map(len).tolist()
+(2, [2, 0, 1])
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.display import preview
+from grumpy_arrow.pandas.format import format_row
 from grumpy_arrow.pandas.keys import tag_value
 
 __all__ = ["GrumpyList"]
@@ -59,6 +62,14 @@ class GrumpyList:
     def size(self) -> int:
         """Number of elements in the row (its outer length)."""
         return len(self._array)
+
+    def __len__(self) -> int:
+        """Number of elements in the row (its outer length), as ``size``."""
+        return len(self._array)
+
+    def preview(self, width: int = 72) -> str:
+        """Bounded text of the row (float32 values at float32 precision)."""
+        return format_row(self._array, width)
 
     @property
     def key(self) -> Any:
@@ -106,7 +117,7 @@ class GrumpyList:
         return hash(self.key)
 
     def __repr__(self) -> str:
-        return f"GrumpyList({preview(self._array.node)})"
+        return f"GrumpyList({self.preview()})"
 
     def __str__(self) -> str:
         return str(self.to_list())
