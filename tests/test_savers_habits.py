@@ -142,6 +142,20 @@ def test_ragged_true_keeps_equal_length_string_rows_ragged(make: Any, tmp_path: 
 
 
 @pytest.mark.parametrize("make", ALL)
+def test_empty_string_datasets_and_rows_of_no_strings(make: Any, tmp_path: Path) -> None:
+    new = make(tmp_path)
+    new("overwrite").save(np.array([], dtype="<U1"))
+    empty = new().load()
+    assert (empty.shape, empty.tolist()) == ((0,), [])
+    new().save([""])
+    assert new().load().tolist() == [""]
+    new("overwrite").save([[], []], dtype=str)  # rows of shape (0,): no strings at all
+    new().save(np.zeros((1, 0), dtype="<U1"))
+    loaded = new().load()
+    assert (loaded.shape, loaded.tolist()) == ((3, 0), [[], [], []])
+
+
+@pytest.mark.parametrize("make", ALL)
 def test_bytes_round_trip_exactly(make: Any, tmp_path: Path) -> None:
     new = make(tmp_path)
     new().save([b"ab", b"", b"\xff\x00c"])

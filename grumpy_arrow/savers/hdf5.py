@@ -389,9 +389,11 @@ class HDF5Saver(BufferSaver):
             offsets = node["offsets"][: info.rows + 1].astype(np.int64) if info.ragged else None
             if text.is_variable(info.dtype):
                 value_offsets, data = self._read_strings(info, 0)
-                return text.decode(
-                    value_offsets, data, info.dtype, info.shape, self._where()
-                ), offsets
+                count = info.rows if offsets is None else int(offsets[-1])
+                values = text.decode(
+                    value_offsets, data, info.dtype, info.shape, self._where(), count=count
+                )
+                return values, offsets
             if offsets is None:
                 return node[: info.rows], None
             return node["values"][: int(offsets[-1])], offsets

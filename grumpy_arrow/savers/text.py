@@ -203,8 +203,12 @@ def decode(
     dtype: np.dtype[Any],
     shape: tuple[int, ...],
     where: str = "strings",
+    *,
+    count: int | None = None,
 ) -> np.ndarray:
     """Strings of ``value_offsets`` + ``data`` as an ``object`` array ``(n, *shape)``.
+
+    ``count`` is ``n``, the number of elements (needed when ``shape`` holds no string).
 
     Examples
     --------
@@ -214,7 +218,12 @@ def decode(
     ['a', '', 'é']
     """
     flat = to_arrow(value_offsets, data, dtype, where).to_numpy(zero_copy_only=False)
-    return flat.reshape((-1, *shape)) if shape else flat
+    if not shape:
+        return flat
+    if count is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        count = len(flat) // size if size else 0
+    return flat.reshape((count, *shape))
 
 
 def fixed_width(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:

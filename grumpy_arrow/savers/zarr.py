@@ -43,7 +43,7 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsspec
@@ -272,9 +272,8 @@ class ZarrSaver(BufferSaver):
                 f"{text.describe(batch.dtype)} (compressor= applies to its bytes)"
             )
         codecs.check_dtype(batch.dtype, self._where())
-        options = {**options, "_codecs": codecs}
         if not self._local:
-            self._create_remote(batch, options, replace=replace)
+            self._create_remote(batch, options, codecs, replace=replace)
             return
         group = self._group("a")
         parent = posixpath.dirname(self.dataset_name)
@@ -282,17 +281,18 @@ class ZarrSaver(BufferSaver):
             _require_group(group, parent)
         staged = self._stage()
         try:
-            self._build(staged, None, batch, options)
+            self._build(staged, None, batch, options, codecs)
             swap_in(staged, self._dataset_dir())
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
             raise
         self._session_node = None  # the dataset is new: look it up again
 
-    def _build(self, parent: Any, name: str | None, batch: Batch, options: dict[str, Any]) -> None:
+    def _build(
+        self, parent: Any, name: str | None, batch: Batch, options: dict[str, Any], codecs: Codecs
+    ) -> None:
         """Write ``batch`` as a complete node (array or group): ``name`` in the group
         ``parent``, or (``name=None``) at the folder ``parent``."""
-        codecs: Codecs = options["_codecs"]
         compressors, filters = codecs.build()
         chunks = options.get("chunks")
         form = "ragged" if batch.ragged else "rectangular"
@@ -317,13 +317,15 @@ class ZarrSaver(BufferSaver):
             self._new_array(node, "offsets", batch.offsets, None, (), ())
         node.attrs[ATTR] = meta
 
-    def _create_remote(self, batch: Batch, options: dict[str, Any], *, replace: bool) -> None:
+    def _create_remote(
+        self, batch: Batch, options: dict[str, Any], codecs: Codecs, *, replace: bool
+    ) -> None:
         group = self._group("a")
         target = self.dataset_name
         swap = replace and self._node() is not None
         if swap:
             target = f"{self.dataset_name}.tmp-{uuid.uuid4().hex[:8]}"
-        self._build(group, target, batch, options)
+        self._build(group, target, batch, options, codecs)
         if swap:
             self._swap(group, target)
         self._session_node = None
@@ -412,7 +414,7 @@ class ZarrSaver(BufferSaver):
 
         self._in_clone(edit)
 
-    def _in_clone(self, edit: Any) -> None:
+    def _in_clone(self, edit: Callable[[str], None]) -> None:
         """``edit(folder)`` a hard-linked clone of the dataset's folder, then swap it in."""
         staged = self._stage()
         try:
@@ -474,7 +476,11 @@ class ZarrSaver(BufferSaver):
             offsets = np.asarray(node["offsets"][: info.rows + 1], dtype=np.int64)
         if text.is_variable(info.dtype):
             value_offsets, data = self._read_strings(info, 0)
-            return text.decode(value_offsets, data, info.dtype, info.shape, self._where()), offsets
+            count = info.rows if offsets is None else int(offsets[-1])
+            values = text.decode(
+                value_offsets, data, info.dtype, info.shape, self._where(), count=count
+            )
+            return values, offsets
         if offsets is not None:
             return np.asarray(node["values"][: int(offsets[-1])]), offsets
         return np.asarray(node[: info.rows]), None
