@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow.compute.elementwise import bool_to_numpy
 from grumpy_arrow.compute.gather import (
     child_ranks,
     offsets_from_lengths,
@@ -198,8 +199,7 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
     if isinstance(idx, lay.Leaf):
         values = idx.values
         if pa.types.is_boolean(values.type):
-            mask = np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False))
-            return take_rows(node, np.flatnonzero(mask))
+            return take_rows(node, np.flatnonzero(bool_to_numpy(values)))
         return select_rows(node, np.asarray(values.to_numpy(zero_copy_only=False)))
     if not isinstance(idx, lay.ListNode) or not isinstance(node, lay.ListNode):
         raise LayoutError("ragged indexing needs list rows in both the array and the index")
@@ -225,16 +225,23 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
             f"ragged index row {r} has length {int(ilens[r])} but the array row has {int(lens[r])}"
         )
     if isinstance(content, lay.Leaf):
-        mask = np.asarray(content.values.fill_null(False).to_numpy(zero_copy_only=False))
-        rows = np.repeat(np.arange(len(node), dtype=np.int64), ilens)
-        counts = np.bincount(rows[mask], minlength=len(node)).astype(np.int64)
-        # Same lengths row by row, so a leaf's position in the mask is its position in the row.
-        kept = rows[mask]
-        positions = np.flatnonzero(mask) - idx.offsets[:-1][kept] + node.offsets[:-1][kept]
-        return lay.ListNode(offsets_from_lengths(counts), validity,
-                            take_rows(node.content, positions))  # fmt: skip
+        return _filter_items(node, bool_to_numpy(content.values), validity)
     inner = ragged_index(node.content, content)
     return lay.ListNode(node.offsets, validity, inner, node.size)
+
+
+def _filter_items(node: lay.ListNode, mask: np.ndarray, validity: np.ndarray | None
+                  ) -> lay.ListNode:  # fmt: skip
+    """The items of ``node`` where ``mask`` (one bool per item, nulls False) is True.
+
+    Both offsets start at 0 and the row lengths are equal, so a mask position is the
+    position of the item it selects. The kept positions are found once for the whole
+    buffer; the new offsets count the kept positions before every row boundary (a
+    ``searchsorted`` of the offsets, which are sorted), so no per-row count is needed.
+    """
+    positions = np.flatnonzero(mask)
+    offsets = np.searchsorted(positions, node.offsets).astype(np.int64, copy=False)
+    return lay.ListNode(offsets, validity, take_rows(node.content, positions))
 
 
 def _fixed_count(node: lay.ListNode, counts: np.ndarray, valid: np.ndarray | None) -> int | None:
