@@ -296,8 +296,9 @@ class BufferSaver(Saver):
         indices : list, range, slice or integer/boolean NumPy array, optional
             The rows to write (``update`` only).
         **kwargs
-            Storage options ``dtype``, ``compression``, ``compression_opts`` and ``chunks``;
-            ``compression`` and ``chunks`` apply when a dataset is created.
+            Storage options ``dtype``, ``compression``, ``compression_opts`` and ``chunks``
+            (``ZarrSaver`` also ``compressor`` and ``filters``: the class's ``options``);
+            all but ``dtype`` apply when a dataset is created.
 
         Raises
         ------
