@@ -259,3 +259,13 @@ def test_float32_inside_lists_keeps_its_bits(tmp_path: Path) -> None:
     got = back.x.to_arrow().values.to_numpy()
     assert got.dtype == np.float32
     assert got.view(np.uint32).tolist() == values.view(np.uint32).tolist()
+
+
+def test_malformed_pandas_attrs_in_a_file_are_reported(tmp_path: Path) -> None:
+    table = pa.table({"a": [1, 2]}).replace_schema_metadata({b"PANDAS_ATTRS": b"{not json"})
+    pq.write_table(table, tmp_path / "bad.parquet")
+    with pytest.raises(gr.errors.SchemaError, match=r"bad\.parquet: malformed pandas attrs"):
+        gr.from_parquet(tmp_path / "bad.parquet")
+    other = pa.table({"a": [1, 2]}).replace_schema_metadata({b"PANDAS_ATTRS": b'{"x": 1}'})
+    pq.write_table(other, tmp_path / "other.parquet")
+    assert gr.from_parquet(tmp_path / "other.parquet").schema is None
