@@ -10,7 +10,7 @@ import pyarrow as pa
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute.index import row
 
-__all__ = ["preview"]
+__all__ = ["format_scalar", "preview"]
 
 _ITEMS = 5  # items shown per list before "..."
 
@@ -29,16 +29,34 @@ def preview(node: lay.Node, width: int = 72) -> str:
     return text if len(text) <= width else text[: width - 4] + "...]"
 
 
+_NARROW = {pa.float32(): np.float32, pa.float16(): np.float16}
+
+
+def format_scalar(value: object, leaf: pa.DataType) -> str:
+    """``repr`` of one leaf value of Arrow type ``leaf``; a float16/float32 value as the
+    shortest text that reads back to it (``-0.456``, not the float64 it widens to).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> format_scalar(-0.4560000002384186, pa.float32()), format_scalar("H", pa.string())
+    ('-0.456', "'H'")
+    """
+    narrow = _NARROW.get(leaf)
+    if narrow is not None and isinstance(value, float):
+        return str(narrow(value))
+    return repr(value)
+
+
 def _formatter(node: lay.Node) -> Callable[[object], str]:
-    """``repr``, or NumPy's shortest text of a narrow float (``str(np.float32(v))``)."""
+    """How the leaf values of ``node`` are written."""
     while isinstance(node, lay.ListNode):
         node = node.content
     leaf = node.scalars if isinstance(node, lay.UnionNode) else node
     typ = leaf.arrow.type
-    narrow = {pa.float32(): np.float32, pa.float16(): np.float16}.get(typ)
-    if narrow is None:
-        return repr
-    return lambda v: str(narrow(v)) if isinstance(v, float) else repr(v)
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    return lambda v: format_scalar(v, typ)
 
 
 def _rows(node: lay.Node, budget: int, fmt: Callable[[object], str] = repr) -> str:
