@@ -197,8 +197,7 @@ def _same_dtype(x: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return x, wanted
     if x.dtype.kind in "iu" and wanted.dtype.kind in "iu":
         info = np.iinfo(x.dtype)
-        keep = [int(v) for v in wanted.tolist() if info.min <= int(v) <= info.max]
-        return x, np.array(keep, dtype=x.dtype)
+        return x, wanted[(wanted >= info.min) & (wanted <= info.max)].astype(x.dtype)
     return x.astype(wanted.dtype), wanted
 
 

@@ -50,7 +50,7 @@ def expand_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
 BLOCK_RANGES = 64
 """Ranges of at least this many values on average are copied as blocks by
 :func:`take_ranges` (below it, a gather of the expanded positions is faster)."""
-_EXACT_LENGTHS = 8  # at most this many distinct lengths: one block per range
+_EXACT_LENGTHS = 8  # lengths spanning fewer values than this: one block per range
 _BLOCK_BYTES = 1 << 20  # the temporary of one block copy, at most (stays in cache)
 
 
@@ -61,8 +61,8 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarr
     are one fancy index of the ``w``-wide sliding windows of ``x`` (a zero-copy strided
     view) and one fancy assignment into those of the output, so NumPy copies whole rows,
     as for a rectangular ``A[idx]`` (when every range has the same length, the gathered
-    windows are the result). With at most 8 distinct lengths every length is its own
-    group; otherwise the ranges are grouped by ``floor(log2(length))`` and each copies
+    windows are the result). When the lengths span fewer than 8 values every length is
+    its own group; otherwise the ranges are grouped by ``floor(log2(length))`` and each copies
     two blocks of its group's shortest length, from its start and from its end (they
     overlap in the middle, which writes the same values twice). The loops run once per
     group (at most 64 times) and per 1 MB of copied values, never per range. On 1000 rows
@@ -74,19 +74,19 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarr
     total = int(lens.sum())
     if total < BLOCK_RANGES * len(lens) or x.ndim != 1 or not x.flags.c_contiguous:
         return x[expand_ranges(starts, lens)]
-    distinct = np.unique(lens)
-    if len(distinct) == 1:  # all of one length: the gathered windows are the result
-        return _windows(x, int(distinct[0]))[starts].reshape(-1)
+    shortest, longest = int(lens.min()), int(lens.max())
+    if shortest == longest:  # all of one length: the gathered windows are the result
+        return _windows(x, longest)[starts].reshape(-1)
     new_starts = offsets_from_lengths(lens)[:-1]
     out = np.empty(total, dtype=x.dtype)
-    if len(distinct) <= _EXACT_LENGTHS:
-        for w in distinct.tolist():
+    if longest - shortest < _EXACT_LENGTHS:
+        for w in (shortest + np.flatnonzero(np.bincount(lens - shortest))).tolist():
             if w:
                 picked = np.flatnonzero(lens == w)
                 _copy_blocks(out, x, starts[picked], new_starts[picked], w)
         return out
     group = np.frexp(lens.astype(np.float64))[1]  # floor(log2(length)) + 1; 0 if empty
-    for g in np.unique(group).tolist():
+    for g in np.flatnonzero(np.bincount(group)).tolist():
         if g == 0:
             continue
         picked = np.flatnonzero(group == g)

@@ -133,7 +133,8 @@ def _narrow_sum_dtype(
         return np.dtype(np.int32) if longest < 2**31 else None
     if d.kind not in "iu" or x.dtype.itemsize != 4 or longest == 0:
         return None
-    lo, hi = (v.as_py() for v in pc.min_max(values).values())
+    bounds = pc.min_max(values).as_py()
+    lo, hi = bounds["min"], bounds["max"]
     if lo is None:
         return None
     if d.kind == "u":
