@@ -253,6 +253,9 @@ def test_take_ranges_equals_the_gather_of_expanded_positions(lengths: str, dtype
     got = gather.take_ranges(x, starts, picked)
     assert got.dtype == x.dtype
     assert np.array_equal(got, x[gather.expand_ranges(starts, picked)])
+    none = np.zeros(0, np.int64)
+    assert gather.take_ranges(x, none, none).shape == (0,)
+    assert gather.take_ranges(x, starts[:3], np.zeros(3, np.int64)).shape == (0,)
 
 
 @pytest.mark.parametrize("dtype", ["int32", "float64", "uint8"])

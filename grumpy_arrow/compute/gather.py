@@ -72,7 +72,7 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarr
     lens = np.asarray(lens, dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
     total = int(lens.sum())
-    if total < BLOCK_RANGES * len(lens) or x.ndim != 1 or not x.flags.c_contiguous:
+    if total == 0 or total < BLOCK_RANGES * len(lens) or x.ndim != 1 or not x.flags.c_contiguous:
         return x[expand_ranges(starts, lens)]
     shortest, longest = int(lens.min()), int(lens.max())
     if shortest == longest:  # all of one length: the gathered windows are the result
