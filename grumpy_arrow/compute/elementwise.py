@@ -219,7 +219,11 @@ def _isin_table(x: np.ndarray, wanted: np.ndarray, lo: int, hi: int) -> np.ndarr
 
 def _isin_hash(x: np.ndarray, members: np.ndarray) -> np.ndarray | None:
     """Membership by the bits of 4- or 8-byte values in a perfect hash of ``members``
-    (None when no multiplier spreads them over at most 2**16 slots without collision)."""
+    (None when no multiplier spreads them over at most 2**16 slots without collision).
+
+    The values go through in blocks of 64 Ki (a loop of ``len(x) / 65536`` steps, never
+    per value) so that the hash and lookup temporaries stay in cache.
+    """
     unsigned = np.dtype(f"u{x.itemsize}")
     width = 8 * x.itemsize
     keys = np.unique(members.view(unsigned))  # of the bits: 0.0 and -0.0 stay apart
