@@ -57,7 +57,7 @@ from _common import host_info, markdown_table, text_table, version_info
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
 SUITES = ("compute", "frame", "storage", "stream", "pandas", "savers", "peers")
-OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular")
+OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular", "polars")
 
 # ---------------------------------------------------------------------------------------
 # running the suites
@@ -209,7 +209,7 @@ def compute_bars(md: str) -> list[Bar]:
     for dtype in ("int32", "float64"):
         table = find(tables, dtype)
         if table is None:
-            out.append(missing(f"compute {dtype}", "every op <= 1.5x NumPy, < Awkward"))
+            out.append(missing(f"compute {dtype}", "every op <= 1.5x NumPy and Polars, < Awkward"))
             continue
         for cells in table.rows:
             row = dict(zip(table.header, cells, strict=False))
@@ -226,12 +226,15 @@ def compute_bars(md: str) -> list[Bar]:
                     )
                 )
                 continue
+            polars = row.get("grumpy/polars", "n/a")
             out.append(
                 Bar(
                     f"compute {dtype}",
-                    f"{op} <= 1.5x NumPy, < Awkward",
-                    f"{g} ({row['grumpy/numpy']} NumPy, {row['grumpy/awkward']} Awkward)",
-                    f"NumPy {row['numpy ms']} ms, Awkward {row['awkward ms']} ms",
+                    f"{op} <= 1.5x NumPy and Polars, < Awkward",
+                    f"{g} ({row['grumpy/numpy']} NumPy, {row['grumpy/awkward']} Awkward, "
+                    f"{polars} Polars)",
+                    f"NumPy {row['numpy ms']} ms, Awkward {row['awkward ms']} ms, "
+                    f"Polars {row.get('polars ms', 'n/a')} ms",
                     verdict(row["verdict"]),
                 )
             )
@@ -650,7 +653,8 @@ def optional_versions() -> list[tuple[str, str]]:
     from importlib import metadata
 
     out = []
-    dists = ("awkward", "h5py", "pylance", "torch", "datasets", "mosaicml-streaming", "granular")
+    dists = ("awkward", "h5py", "pylance", "torch", "datasets", "mosaicml-streaming", "granular",
+             "polars")  # fmt: skip
     for dist, name in zip(dists, OPTIONAL, strict=True):
         try:
             out.append((dist, metadata.version(dist)))

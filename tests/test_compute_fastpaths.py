@@ -336,3 +336,34 @@ def test_outer_mask_with_nulls_selects_nothing_there() -> None:
     assert x[outer].to_list() == [[1], []]
     sliced = gr.array(pa.array([False, True, None, True, True]).slice(1, 4))
     assert x[sliced].to_list() == [[1], [], [4]]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
+                                   "int64", "uint64"])  # fmt: skip
+def test_unique_of_narrow_integers_uses_a_presence_table_with_exact_results(dtype: str) -> None:
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(3)
+    low = max(int(info.min), -(2**40))
+    narrow = rng.integers(low, low + 5000, 20_000).astype(dtype)
+    extremes = np.array([info.min, info.max, info.min], dtype=dtype)
+    for values in (narrow, extremes, np.concatenate([narrow[:10], extremes])):
+        got = gr.array(values).unique()
+        assert got.dtype.name == dtype
+        assert got.to_list() == np.unique(values).tolist()
+    with_nulls = gr.array(pa.array([3, None, 1, 3], type=pa.from_numpy_dtype(np.dtype(dtype))))
+    assert with_nulls.unique().to_list() == [1, 3]
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3, 8, 13])
+@pytest.mark.parametrize("length", [1, 7, 8, 9, 100, 1001])
+def test_validity_masks_unpack_sliced_bitmaps_exactly(offset: int, length: int) -> None:
+    from grumpy_arrow import layout as lay
+
+    rng = np.random.default_rng(offset * 1000 + length)
+    flags = rng.random(length + 20) < 0.7
+    values = pa.array(np.arange(length + 20), mask=~flags).slice(offset, length)
+    lists = pa.array([[1] if f else None for f in flags]).slice(offset, length)
+    for arr in (values, lists):
+        want = flags[offset : offset + length]
+        got = lay.is_valid_mask(arr)
+        assert (got is None and want.all()) or got.tolist() == want.tolist()

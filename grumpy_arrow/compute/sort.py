@@ -121,8 +121,35 @@ def unique_values(node: lay.Node) -> pa.Array:
         # benchmarks/bench_compute.py); NaN stays a value, as in np.unique.
         valid = values.drop_null().to_numpy(zero_copy_only=False)
         return pa.array(np.unique(valid))
+    if pa.types.is_integer(values.type) and len(values):
+        narrow = _narrow_unique(values)
+        if narrow is not None:
+            return narrow
     distinct = pc.unique(values).drop_null()
     return pc.take(distinct, pc.sort_indices(distinct))
+
+
+NARROW_SPAN = 1 << 20
+"""Integers spanning at most this many values are made distinct by a presence table (one
+``np.bincount``; int32 in [0, 1000) over 1M values: 1.4 ms against 8 ms hashing)."""
+
+
+def _narrow_unique(values: pa.Array) -> pa.Array | None:
+    """Sorted distinct integers by a presence table, or None when the span is too wide."""
+    bounds = pc.min_max(values)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or high - low >= NARROW_SPAN:
+        return None if low is not None else pa.array([], values.type)
+    x = values.drop_null().to_numpy(zero_copy_only=False)
+    base = x.dtype.type(low)
+    # Unsigned values subtract in their own dtype (uint64 beyond int64 stays exact, and
+    # x >= low); signed ones in int64 (int8 127 - -128 would wrap).
+    shifted = x - base if x.dtype.kind == "u" else x.astype(np.int64) - np.int64(low)
+    present = np.bincount(shifted.astype(np.int64, copy=False), minlength=high - low + 1)
+    found = np.flatnonzero(present)
+    if x.dtype.kind == "u":
+        return pa.array(found.astype(x.dtype) + base)
+    return pa.array((found + np.int64(low)).astype(x.dtype))
 
 
 def isin_node(node: lay.Node, value_set: pa.Array, fn: Any) -> lay.Node:
