@@ -273,3 +273,13 @@ def test_results_are_new_arrays_and_share_offsets() -> None:
 
 def test_bool_array_plus_python_bool_counts() -> None:
     assert (gr.array([True, False]) + True).to_list() == [2, 1]
+
+
+@pytest.mark.parametrize("op", ["__gt__", "__lt__", "__eq__", "__ne__", "__ge__", "__le__"])
+def test_float16_compares_like_numpy(op: str) -> None:
+    values = np.array([1.5, -2.0, 0.0, 65504.0], dtype=np.float16)
+    x = gr.array([values[:2].tolist(), values[2:].tolist()], dtype="float16")
+    for other in (0, np.float16(1.5), gr.array([1.5, 0.0], dtype="float16")):
+        right = other if not isinstance(other, gr.GrumpyArray) else np.array([1.5, 1.5, 0.0, 0.0])
+        want = getattr(values, op)(right).tolist()
+        assert getattr(x, op)(other).to_list() == [want[:2], want[2:]]

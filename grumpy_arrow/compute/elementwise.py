@@ -375,8 +375,9 @@ def _compare(fn: Callable[..., pa.Array], ufunc: np.ufunc
     def kernel(a: Operand, b: Operand) -> pa.Array:
         ta, tb = _types(a, b)
         common = ta
-        if ta != tb:
+        if ta != tb or ta == dt.float16:  # (Arrow has no float16 comparison: float32 does)
             a, b, common = _promote(a, b, arithmetic=False)
+            common = dt.float32 if common == dt.float16 else common
         views = _numpy_views(a, b, common)
         if views is not None:
             return bool_from_numpy(np.atleast_1d(ufunc(views[0], views[1])))
