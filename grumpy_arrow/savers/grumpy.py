@@ -24,6 +24,7 @@ from grumpy_arrow.errors import DatasetNotFoundError, SchemaError
 from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
 from grumpy_arrow.savers.files import translate_no_space
 from grumpy_arrow.storage.atomic import recover, sibling, swap_in, sweep
+from grumpy_arrow.storage.widening import first_inexact, holds_values
 
 __all__ = ["GrumpySaver"]
 
@@ -110,25 +111,25 @@ class GrumpySaver(Saver):
 
     def _cast_like_store(self, batch: Any) -> Any:
         """Cast array columns to the store's dtypes where NumPy's ``same_kind`` allows it
-        (int64 results into a float32 store); other differences are left for the store's
-        own check to report."""
+        (int64 results into a float32 store) and nothing changes value (integers beyond
+        what the float holds exactly are left to the store, which widens or refuses).
+        Columns the store holds no value of yet (all empty lists) are not cast: they take
+        the batch's dtype. Other differences are left for the store's own check."""
         from grumpy_arrow.array import GrumpyArray
-        from grumpy_arrow.dtypes import can_cast
         from grumpy_arrow.frame.dataframe import DataFrame
+        from grumpy_arrow.storage.api import read_manifest
         from grumpy_arrow.storage.handle import open_store
+        from grumpy_arrow.storage.zarr import LeafStore
 
         template = open_store(self.path, cache="none")[0:0]
-
-        def cast(column: GrumpyArray, like: GrumpyArray) -> GrumpyArray:
-            if column.dtype != like.dtype and can_cast(column.dtype, like.dtype, "same_kind"):
-                return column.astype(like.dtype)
-            return column
-
+        manifest = read_manifest(LeafStore(self.path, read_only=True))
+        lengths = {name: spec.length for name, spec in manifest.leaves.items()}
+        typed = {c.name for c in manifest.columns if holds_values(c.layout, lengths)}
         if isinstance(batch, GrumpyArray) and isinstance(template, GrumpyArray):
-            return cast(batch, template)
+            return _cast(batch, template) if typed else batch
         if isinstance(batch, DataFrame) and isinstance(template, DataFrame):
             columns = {
-                name: cast(batch[name], template[name]) if name in template.columns else batch[name]
+                name: _cast(batch[name], template[name]) if name in typed else batch[name]
                 for name in batch.columns
             }
             return DataFrame(columns, batch.schema, len(batch))
@@ -241,6 +242,19 @@ def _variable(batch: Any) -> Any:
         columns = {name: _variable(batch[name]) for name in batch.columns}
         return DataFrame(columns, batch.schema, len(batch))
     return batch
+
+
+def _cast(column: Any, like: Any) -> Any:
+    """``column`` as ``like``'s dtype if ``same_kind`` casting allows it and every value
+    stays the same (see :meth:`GrumpySaver._cast_like_store`)."""
+    from grumpy_arrow.compute.gather import leaf_values
+    from grumpy_arrow.dtypes import can_cast
+
+    if column.dtype == like.dtype or not can_cast(column.dtype, like.dtype, "same_kind"):
+        return column
+    if first_inexact(leaf_values(column.node), like.dtype.name) is not None:
+        return column
+    return column.astype(like.dtype)
 
 
 def _types(obj: Any) -> Any:

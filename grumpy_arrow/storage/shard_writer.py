@@ -316,7 +316,8 @@ class ShardedWriter:
                     encoded = True
                 manifest = self._new_manifest(piece)
                 shard.store.group()
-            shard.manifest = commit(shard.store, manifest, piece, encoded=encoded)
+            # Every shard keeps the dataset's one layout: no widening appends here.
+            shard.manifest = commit(shard.store, manifest, piece, encoded=encoded, widen=False)
         except BaseException:
             if shard.manifest is None:  # nothing committed: leave no empty shard behind
                 self._current = None

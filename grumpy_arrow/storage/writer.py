@@ -25,7 +25,7 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import codecs as codecs_
-from grumpy_arrow.storage import dictionary
+from grumpy_arrow.storage import dictionary, widening
 from grumpy_arrow.storage import layouts as ly
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import (
@@ -252,26 +252,38 @@ def _chunk_for(depth: int, manifest: Manifest) -> tuple[int | None, int | None]:
 
 
 def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *,
-           encoded: bool = False) -> Manifest:  # fmt: skip
+           encoded: bool = False, widen: bool = True) -> Manifest:  # fmt: skip
     """Append ``obj`` after the committed rows and commit; returns the new manifest.
 
     Columns the store keeps with a codec are encoded first (unless ``encoded``: the
-    caller did it).
+    caller did it). With ``widen`` (the default) a batch wider than the store widens its
+    layouts (:mod:`.widening`: list or scalar columns to scalar-or-list unions, integers
+    to floats, nodes without rows to the batch's types) in the same commit; the shards of
+    a dataset, which must all keep one layout, do not.
 
     Raises
     ------
     SchemaError
-        If the batch does not fit the store (nothing is written then).
+        If the batch does not fit the store, or an integer would not be exact as the
+        float its column widens to (nothing is written then).
     """
     if not encoded:  # (an array store's one column is named "array", as codecs= names it)
         obj = codecs_.encode_batch(obj, manifest.codecs, store.url)
     batch = _fit_layouts(Batch.of(obj), manifest)
+    wide = widening.Widening(manifest, {})
+    if widen and batch.rows:
+        wide = widening.plan(store, manifest, {k: v.node for k, v in batch.columns.items()})
+        wrapped = {k: GrumpyArray._wrap(v) for k, v in wide.columns.items()}
+        manifest, batch = wide.manifest, replace(batch, columns=wrapped)
     order = [c.name for c in manifest.columns]
     if set(batch.columns) == set(order):  # same columns in another order: the store's order
         batch = replace(batch, columns={name: batch.columns[name] for name in order})
     layouts, buffers, validity_rows = _buffers_of(batch)
     _check_compatible(manifest, batch, layouts, store.url)
-    _stored_names(manifest, layouts, buffers)
+    manifest = _write_first(store, manifest, wide.writes, batch.rows)
+    names = _stored_names(manifest, layouts)
+    buffers = {names.get(k, k): v for k, v in buffers.items()}
+    validity_rows = {names.get(k, k): v for k, v in validity_rows.items()}
     if manifest.dictionary_pending and batch.rows:
         # A store created empty: its first rows decide, as a first save's would.
         columns = tuple(replace(c, layout=_mark_dictionaries(c.layout, buffers, None))
@@ -330,23 +342,43 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
     new = replace(manifest, rows=manifest.rows + batch.rows, leaves=leaves, columns=columns)
     store.sync()  # the data is on the disk before the manifest that commits it
     store.write_atomic(MANIFEST_NAME, new.to_json().encode())
-    for old_name in renamed:  # no committed manifest names them any more
+    for old_name in (*renamed, *wide.retired):  # no committed manifest names them any more
         store.remove(old_name)
     return new
 
 
-def _stored_names(manifest: Manifest, layouts: dict[str, Layout],
-                  buffers: dict[str, np.ndarray]) -> None:  # fmt: skip
-    """Key the batch's values buffers by the store's leaf names (in place): a converted
-    decimal-scaled leaf keeps its data under a new name (see :func:`_convert`), while a
-    batch names its buffers from the column alone."""
+def _write_first(store: LeafStore, manifest: Manifest, writes: tuple[widening.LeafWrite, ...],
+                 rows: int) -> Manifest:  # fmt: skip
+    """Create and fill the leaves a widening commit needs before its batch (under names
+    the committed manifest does not use); the manifest listing them (not committed)."""
+    if not writes:
+        return manifest
+    leaves = dict(manifest.leaves)
+    for w in writes:
+        chunk, shard = _chunk_for(w.depth, manifest)
+        few = w.depth == 0 or len(w.data) <= FEW_PER_ROW * (manifest.rows + rows + 1)
+        sample = w.data if w.sample is None else w.sample
+        store.create(w.name, w.dtype, manifest.compressor, chunk=chunk, shard=shard,
+                     sample=sample, row_level=few, exact=w.sample is not None)  # fmt: skip
+        store.write(w.name, 0, w.data)
+        leaves[w.name] = LeafSpec(w.dtype, len(w.data))
+    return replace(manifest, leaves=leaves)
+
+
+def _stored_names(manifest: Manifest, layouts: dict[str, Layout]) -> dict[str, str]:
+    """The store's leaf name of each of the batch's buffers whose name differs: a batch
+    names its buffers from the column alone, while a store keeps the names its leaves
+    were given (a converted decimal-scaled leaf, see :func:`_convert`; the children of a
+    union an append widened, see :mod:`.widening`)."""
+    names: dict[str, str] = {}
     for column in manifest.columns:
         pairs = zip(layouts[column.name].nodes(), column.layout.nodes(), strict=True)
         for (mine, _), (stored, _) in pairs:
-            if not (isinstance(mine, LeafLayout) and isinstance(stored, LeafLayout)):
-                continue
-            if mine.values and stored.values and mine.values != stored.values:
-                buffers[stored.values] = buffers.pop(mine.values)
+            theirs = dict(stored.buffers())
+            for role, name in mine.buffers():
+                if theirs.get(role, name) != name:
+                    names[name] = theirs[role]
+    return names
 
 
 def _convert(store: LeafStore, manifest: Manifest, name: str, dtype: str, values: np.ndarray,
@@ -400,18 +432,11 @@ def _fit_layouts(batch: Batch, manifest: Manifest) -> Batch:
 
 def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
     """``node`` with a union wherever ``layout`` has one and ``node`` has plain rows."""
-    if isinstance(layout, UnionLayout) and not isinstance(node, lay.UnionNode):
-        if isinstance(node, lay.Leaf):
-            lists = _empty_node(layout.list)
-            assert isinstance(lists, lay.ListNode)
-            return lay.UnionNode(np.zeros(len(node), dtype=np.int8), node, lists)
-        scalars = _empty_node(layout.scalar)
-        assert isinstance(scalars, lay.Leaf) and isinstance(node, lay.ListNode)
-        return lay.UnionNode(np.ones(len(node), dtype=np.int8), scalars, node)
-    if isinstance(layout, UnionLayout) and isinstance(node, lay.UnionNode):
-        lists = _as_layout(node.lists, layout.list)
+    if isinstance(layout, UnionLayout):
+        union = widening.as_union(node, layout)
+        lists = _as_layout(union.lists, layout.list)
         assert isinstance(lists, lay.ListNode)
-        return lay.UnionNode(node.type_ids, node.scalars, lists)
+        return lay.UnionNode(union.type_ids, union.scalars, lists)
     if isinstance(layout, ListLayout) and isinstance(node, lay.ListNode):
         content = _as_layout(node.content, layout.content)
         size = layout.size
@@ -419,21 +444,6 @@ def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
             size = None  # rows of other lengths: the layout check reports it
         return lay.ListNode(node.offsets, node.validity, content, size)
     return node
-
-
-def _empty_node(layout: Layout) -> lay.Node:
-    """A node of no rows with the layout's types (Arrow cannot build empty unions)."""
-    import pyarrow as pa
-
-    if isinstance(layout, LeafLayout):
-        return lay.Leaf(pa.array([], type=layout.arrow_type()))
-    if isinstance(layout, ListLayout):
-        return lay.ListNode(np.zeros(1, dtype=np.int64), None, _empty_node(layout.content),
-                            layout.size)  # fmt: skip
-    scalar = _empty_node(layout.scalar)
-    lists = _empty_node(layout.list)
-    assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
-    return lay.UnionNode(np.zeros(0, dtype=np.int8), scalar, lists)
 
 
 @contextlib.contextmanager
