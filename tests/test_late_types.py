@@ -645,3 +645,121 @@ def test_writer_killed_during_widening_appends_many_times(
     delay: float, tmp_path: Path, expected: tuple[dict[str, list[Any]], dict[str, list[Any]]]
 ) -> None:
     _kill_run(tmp_path, delay, *expected)
+
+
+# -- grumpy-arrow convert: JSON Lines whose fields change type ------------------------------
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    if path.suffix == ".gz":
+        import gzip
+
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def _convert(*args: str) -> None:
+    from grumpy_arrow.cli import main
+
+    assert main(["convert", *args]) == 0
+
+
+def test_convert_builds_a_union_of_strings_and_lists(tmp_path: Path) -> None:
+    rows = [
+        {"id": "P1", "n": 1},
+        {"id": ["P2-1", "P2-2"], "n": 2},
+        {"id": None, "n": 3},
+        {"id": [], "n": 4},
+        {"id": "P5", "n": 5},
+    ]
+    src = _jsonl(tmp_path / "ids.jsonl", rows)
+    _convert(str(src), str(tmp_path / "ids.gr"))
+    got = gr.load(tmp_path / "ids.gr")
+    assert got.to_dict() == {"id": ["P1", ["P2-1", "P2-2"], None, [], "P5"], "n": [1, 2, 3, 4, 5]}
+    assert got.dtypes == {"id": "5 * union[string, var * string]", "n": "5 * int64"}
+
+
+@pytest.mark.parametrize("name", ["late.jsonl", "late.jsonl.gz"])
+def test_convert_widens_when_types_change_after_the_first_block(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The switch comes after the first block (4 KiB) and the first batches (500 rows)
+    were written to the store: the store widens as later batches come."""
+    n = 3000
+
+    def row(i: int) -> dict[str, Any]:
+        return {
+            "i": i,
+            "tag": [f"t{i}", "x"] if i < 2000 else f"s{i}",  # lists, then strings
+            "score": i if i < 2500 else i + 0.5,  # integers, then floats
+            "hits": [] if i < 2800 else [i, i + 1],  # empty lists, then integers
+            "note": None if i < 2900 else f"n{i}",  # nulls, then strings
+        }
+
+    src = _jsonl(tmp_path / name, [row(i) for i in range(n)])
+    dst = tmp_path / "late.gr"
+    _convert(str(src), str(dst), "--block-size", "4096", "--batch-rows", "500")
+    assert ": 3000 rows in " in capsys.readouterr().out
+    got = gr.load(dst)
+    want = [row(i) for i in range(n)]
+    assert got.to_dict() == {
+        "i": list(range(n)),
+        "tag": [r["tag"] for r in want],
+        "score": [float(r["score"]) for r in want],
+        "hits": [r["hits"] for r in want],
+        "note": [r["note"] for r in want],
+    }
+    assert got.dtypes == {
+        "i": "3000 * int64",
+        "tag": "3000 * union[string, var * string]",
+        "score": "3000 * float64",
+        "hits": "3000 * var * int64",
+        "note": "3000 * string",
+    }
+    assert gr.validate(dst) == []
+
+
+def test_convert_lowers_a_json_union_into_parquet(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    src = _jsonl(tmp_path / "u.jsonl", [{"id": "P1"}, {"id": ["P2", "P3"]}, {"id": None}])
+    _convert(str(src), str(tmp_path / "u.parquet"))
+    table = pq.read_table(tmp_path / "u.parquet")
+    assert table.column_names == ["id", "id__is_scalar"]
+    assert gr.from_parquet(tmp_path / "u.parquet").to_dict() == {"id": ["P1", ["P2", "P3"], None]}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        pytest.param(
+            [{"a": 1}] * 300 + [{"a": "x"}], "line 301: field 'a' (\"x\") changed from int64 to string",
+            id="int-then-string",
+        ),
+        pytest.param(
+            [{"a": [1]}] * 300 + [{"a": ["x"]}],
+            "line 301: field 'a' ([\"x\"]) changed from var * int64 to var * string",
+            id="lists-of-another-type",
+        ),
+        pytest.param(
+            [{"a": 1}, {"a": [1, "x"]}],
+            "line 2: field 'a' ([1, \"x\"]) mixes types: cannot mix numbers with 'x'",
+            id="mixed-list",
+        ),
+    ],
+)  # fmt: skip
+def test_convert_refuses_a_field_that_changes_in_another_way(
+    rows: list[dict[str, Any]], message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from grumpy_arrow.cli import main
+
+    src = _jsonl(tmp_path / "bad.jsonl", rows)
+    assert main(["convert", str(src), str(tmp_path / "bad.gr"), "--block-size", "2048"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"grumpy-arrow: error: {src}: {message}")
+    assert err.count("\n") == 1 and "a larger --block-size widens it" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]

@@ -26,6 +26,7 @@ from grumpy_arrow.cli.formats import (
     IPC_COMPRESSORS,
     PARQUET_COMPRESSORS,
     FileSink,
+    FileSource,
     UsageError,
     detect_format,
     file_size,
@@ -34,6 +35,7 @@ from grumpy_arrow.cli.formats import (
     parse_format,
     read_file,
 )
+from grumpy_arrow.cli.jsontext import read_json_lines, rebatch_tables
 
 __all__ = ["STORE_COMPRESSORS", "ConvertOptions", "convert", "parse_levels", "store_table"]
 
@@ -172,13 +174,16 @@ def _open_source(opts: ConvertOptions, src_fmt: str, dst_fmt: str) -> _Source:
         if dst_fmt == "store":
             return _Source(slices, n)
         return _Source((store_table(obj) for obj in slices), n)
-    found = read_file(
-        opts.src,
-        src_fmt,
-        batch_rows=opts.batch_rows,
-        block_size=opts.block_size,
-        nested_as_json=opts.nested_as_json,
-    )
+    if src_fmt == "jsonl":
+        found = _read_jsonl(opts)
+    else:
+        found = read_file(
+            opts.src,
+            src_fmt,
+            batch_rows=opts.batch_rows,
+            block_size=opts.block_size,
+            nested_as_json=opts.nested_as_json,
+        )
     batches = _or_empty(found.batches, found.schema)
     if dst_fmt == "store":
         info = _grumpy_info(found.schema)
@@ -188,6 +193,35 @@ def _open_source(opts: ConvertOptions, src_fmt: str, dst_fmt: str) -> _Source:
         return _Source(items, found.rows)
     tables = (_lowered(pa.Table.from_batches([b])) for b in batches)
     return _Source(tables, found.rows)
+
+
+def _read_jsonl(opts: ConvertOptions) -> FileSource:
+    """JSON Lines in batches whose field types may change from one block to the next
+    (:func:`.jsontext.read_json_lines`): a field that is a string on some lines and a list
+    on others becomes a union, even when the lists come after the first block; the store
+    widens as the batches come (docs/storage.md, "Appends that widen types")."""
+    from grumpy_arrow.cli.formats import _text_input
+
+    stream = _text_input(opts.src)
+    tables = read_json_lines(stream, block_size=opts.block_size,
+                             locate=lambda line: f"{opts.src}: line {line}")  # fmt: skip
+    try:
+        first = next(tables, None)
+    except BaseException:
+        stream.close()
+        raise
+    if first is None:
+        stream.close()
+        raise pa.ArrowInvalid(f"{opts.src}: cannot be read as jsonl: Empty JSON stream")
+
+    def every() -> Iterator[pa.Table]:
+        try:
+            yield first
+            yield from tables
+        finally:
+            stream.close()
+
+    return FileSource(first.schema, None, rebatch_tables(every(), opts.batch_rows))
 
 
 def _or_empty(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -216,10 +250,28 @@ def _grumpy_batch(batch: pa.RecordBatch, levels: Any, kind: str) -> Any:
     from grumpy_arrow.frame.dataframe import from_arrow_table
     from grumpy_arrow.interop.parquet import ARRAY_COLUMN
 
-    frame = from_arrow_table(batch, levels)
+    frame = from_arrow_table(_typed(batch), levels)
     if kind == "array" and frame.columns == [ARRAY_COLUMN]:
         return frame[ARRAY_COLUMN]
     return frame
+
+
+def _typed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with null-typed values (a JSON field that is null or ``[]`` on every line
+    so far) as float64, grumpy's type of values never seen; the store gives such a column
+    the first real dtype that comes (docs/storage.md, "Appends that widen types")."""
+    fields = [pa.field(f.name, _no_null(f.type), f.nullable, f.metadata) for f in batch.schema]
+    if all(f.type.equals(g.type) for f, g in zip(fields, batch.schema, strict=True)):
+        return batch
+    return batch.cast(pa.schema(fields, metadata=batch.schema.metadata))
+
+
+def _no_null(typ: pa.DataType) -> pa.DataType:
+    if pa.types.is_null(typ):
+        return pa.float64()
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return pa.large_list(_no_null(typ.value_type))
+    return typ
 
 
 def store_table(obj: Any) -> pa.Table:

@@ -51,6 +51,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.storage import buffers as bf
+from grumpy_arrow.storage import layouts as ly
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
 from grumpy_arrow.storage.manifest import Manifest
 from grumpy_arrow.storage.zarr import LeafStore
@@ -76,7 +77,8 @@ class LeafWrite:
 
     ``data`` is the whole committed part (``len(data)`` becomes its committed length);
     ``depth`` is the node's list depth (for chunk sizes); ``sample`` every value the leaf
-    gets in this commit (to choose its codec and decimal scaling), or None for ``data``.
+    gets in this commit (to choose its codec and decimal scaling), or None for ``data``;
+    ``last`` the last offset of an offsets leaf.
     """
 
     name: str
@@ -84,6 +86,7 @@ class LeafWrite:
     data: np.ndarray
     depth: int
     sample: np.ndarray | None = None
+    last: int | None = None  # an offsets leaf's last offset
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class _Context:
     taken: set[str]
     writes: list[LeafWrite] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    nulls: dict[str, bool] = field(default_factory=dict)  # validity leaf -> all null
 
     def where(self) -> str:
         return f"{self.store.url}: column {self.column!r}"
@@ -281,9 +285,13 @@ def _one_dtype(stored: Layout, node: lay.Node, ctx: _Context) -> tuple[Layout, l
     at, else :class:`_NoFit`."""
     if not stored.rows(ctx.lengths) and not _has_level(stored):
         return stored, node  # (a column without rows takes the batch's layout whole)
-    have = {leaf.dtype for leaf in _leaf_layouts(stored) if leaf.rows(ctx.lengths)}
+    typed = [leaf for leaf in _leaf_layouts(stored) if leaf.rows(ctx.lengths)]
+    have = {leaf.dtype for leaf in typed}
     brings = _leaves(node)
     got = {node_signature(leaf) for leaf in brings if leaf.arrow.null_count < len(leaf)}
+    if len(have) > 1 or (got and have and have != got):
+        # Leaves of nothing but nulls have no real dtype either (read only here).
+        have = {leaf.dtype for leaf in typed if not _all_null(leaf, ctx)}
     if len(have) > 1 or len(got) > 1:
         raise _NoFit  # (not a column grumpy_arrow writes)
     if not got or have == got:
@@ -326,6 +334,8 @@ def _retype(stored: Layout, target: str, ctx: _Context, meeting: tuple[str, str]
         if not stored.rows(ctx.lengths):
             empty = lay.Leaf(pa.array([], type=dt.dtype(target).arrow))
             return _replace_empty(stored, empty, ctx)
+        if _all_null(stored, ctx):
+            return _nulls_as(stored, target, ctx, depth)
         return _convert(stored, target, ctx, depth, meeting, sample)
     if isinstance(stored, ListLayout):
         content = _retype(stored.content, target, ctx, meeting, sample, depth + 1)
@@ -382,6 +392,33 @@ def _leaves(node: lay.Node) -> list[lay.Leaf]:
 
 def _leaf_layouts(layout: Layout) -> list[LeafLayout]:
     return [n for n, _ in layout.nodes() if isinstance(n, LeafLayout)]
+
+
+def _all_null(leaf: LeafLayout, ctx: _Context) -> bool:
+    """Whether every committed value of the leaf is null (its validity leaf is read)."""
+    if leaf.validity not in ctx.nulls:
+        valid = _validity(leaf, leaf.rows(ctx.lengths), ctx)
+        ctx.nulls[leaf.validity] = valid is not None and not valid.any()
+    return ctx.nulls[leaf.validity]
+
+
+def _nulls_as(stored: LeafLayout, target: str, ctx: _Context, depth: int) -> LeafLayout:
+    """A leaf of nothing but nulls as a ``target`` leaf of as many nulls (new leaves; the
+    validity leaf stays)."""
+    rows = stored.rows(ctx.lengths)
+    ctx.retired += [name for role, name in stored.buffers()
+                    if role != "validity" and name in ctx.manifest.leaves]  # fmt: skip
+    if dt.dtype(target).kind in "US":
+        offsets, data = _fresh_names(ctx, _base(stored), ("offsets", "data"))
+        ctx.write(LeafWrite(offsets, "int64", np.zeros(rows + 1, dtype=np.int64), depth, last=0))
+        ctx.write(LeafWrite(data, "uint8", np.zeros(0, dtype=np.uint8), depth))
+        return LeafLayout(dtype=target, offsets=offsets, data=data, validity=stored.validity)
+    (values,) = _fresh_names(ctx, _base(stored), ("values",))
+    zeros = np.zeros(rows, dtype=dt.dtype(target).numpy)
+    stored_as = ly.LAYOUT_DTYPES[target]  # (bool_ leaves are Zarr bool)
+    assert stored_as is not None
+    ctx.write(LeafWrite(values, stored_as, zeros, depth))
+    return LeafLayout(dtype=target, values=values, validity=stored.validity)
 
 
 def _validity(stored: LeafLayout, rows: int, ctx: _Context) -> np.ndarray | None:

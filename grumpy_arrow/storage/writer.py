@@ -360,8 +360,9 @@ def _write_first(store: LeafStore, manifest: Manifest, writes: tuple[widening.Le
         sample = w.data if w.sample is None else w.sample
         store.create(w.name, w.dtype, manifest.compressor, chunk=chunk, shard=shard,
                      sample=sample, row_level=few, exact=w.sample is not None)  # fmt: skip
-        store.write(w.name, 0, w.data)
-        leaves[w.name] = LeafSpec(w.dtype, len(w.data))
+        if len(w.data):
+            store.write(w.name, 0, w.data)
+        leaves[w.name] = LeafSpec(w.dtype, len(w.data), w.last)
     return replace(manifest, leaves=leaves)
 
 
