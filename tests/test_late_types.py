@@ -277,6 +277,27 @@ def test_a_union_child_never_used_takes_the_first_real_dtype(tmp_path: Path) -> 
     check_store(path, [[], [], 1, [2, 3]], "4 * union[int64, var * int64]")
 
 
+@pytest.mark.parametrize(
+    ("first", "later", "want", "typ"),
+    [
+        pytest.param(gr.array([None, None], dtype=gr.float64), gr.array(["x", None]),
+                     [None, None, "x", None], "4 * string", id="nulls-then-strings"),
+        pytest.param(gr.array([[None], None], dtype=gr.float64), gr.array([[True]]),
+                     [[None], None, [True]], "3 * var * bool_", id="null-values-then-bools"),
+        pytest.param(gr.array([None, [None]], dtype=gr.int64), gr.array([["a"], "b"]),
+                     [None, [None], ["a"], "b"], "4 * union[string, var * string]",
+                     id="null-lists-then-a-union"),
+    ],
+)  # fmt: skip
+def test_a_column_of_nulls_takes_the_first_real_dtype(
+    first: gr.GrumpyArray, later: gr.GrumpyArray, want: list[Any], typ: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.gr"
+    gr.save(first, path)
+    gr.append(later, path)
+    check_store(path, want, typ)
+
+
 def test_empty_and_null_batches_take_the_store_types(tmp_path: Path) -> None:
     path = tmp_path / "s.gr"
     gr.save(gr.array([["a"], "b"]), path)
@@ -763,3 +784,23 @@ def test_convert_refuses_a_field_that_changes_in_another_way(
     assert err.startswith(f"grumpy-arrow: error: {src}: {message}")
     assert err.count("\n") == 1 and "a larger --block-size widens it" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
+def test_convert_to_a_file_refuses_a_type_that_changes_after_the_first_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from grumpy_arrow.cli import main
+
+    rows = [{"tag": ["t"]}] * 1000 + [{"tag": "s"}]
+    src = _jsonl(tmp_path / "late.jsonl", rows)
+    dst = tmp_path / "late.parquet"
+    assert main(["convert", str(src), str(dst), "--block-size", "2048"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"grumpy-arrow: error: {src}: field 'tag' changes from var * string to "
+        "union[string, var * string] in the rows from "
+    )
+    assert "a parquet file holds the one schema of its first rows: convert to a store" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.jsonl"]
+    _convert(str(src), str(dst), "--block-size", str(1 << 20))  # one block shows both
+    assert gr.from_parquet(dst).to_dict() == {"tag": [["t"]] * 1000 + ["s"]}

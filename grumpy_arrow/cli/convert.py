@@ -4,6 +4,9 @@ Batches flow one at a time from a reader (:mod:`.formats`, or slices of an opene
 to a writer (``gr.save`` of a generator — a true append per batch — or a file writer), so
 neither side has to fit in memory. Union columns leave a store lowered
 (``<col>`` + ``<col>__is_scalar``) and are raised again when a file is read into a store.
+JSON Lines fields that mix scalars and arrays are read as unions, and a field whose type
+changes after the first block widens the store as its batches come
+(:func:`.jsontext.read_json_lines`, docs/storage.md "Appends that widen types").
 
 A new local destination is written under a temporary name next to it and renamed into
 place at the end, so a failed or interrupted conversion leaves no half-written output.
@@ -191,8 +194,44 @@ def _open_source(opts: ConvertOptions, src_fmt: str, dst_fmt: str) -> _Source:
         kind = info.get("kind", "dataframe")
         items = (_grumpy_batch(b, levels, kind) for b in batches)
         return _Source(items, found.rows)
+    if src_fmt == "jsonl":
+        batches = _one_schema(batches, opts.src, dst_fmt)
     tables = (_lowered(pa.Table.from_batches([b])) for b in batches)
     return _Source(tables, found.rows)
+
+
+def _one_schema(batches: Iterator[pa.RecordBatch], src: str, dst_fmt: str
+                ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+    """The batches, refused from the first whose field types differ from the first
+    batch's: a file holds one schema (a store widens instead)."""
+    first: pa.Schema | None = None
+    rows = 0
+    for batch in batches:
+        if first is None:
+            first = batch.schema
+        elif not batch.schema.equals(first):
+            raise pa.ArrowInvalid(
+                f"{src}: {_schema_change(first, batch.schema)} in the rows from {rows + 1} "
+                f"on; a {dst_fmt} file holds the one schema of its first rows: convert to "
+                "a store, which widens, or give a --block-size large enough for the first "
+                "block to show every type"
+            )
+        rows += batch.num_rows
+        yield batch
+
+
+def _schema_change(old: pa.Schema, new: pa.Schema) -> str:
+    from grumpy_arrow.cli.jsontext import show_type
+
+    for name in dict.fromkeys([*old.names, *new.names]):
+        if name not in new.names:
+            return f"field {name!r} is missing"
+        if name not in old.names:
+            return f"field {name!r} appears"
+        a, b = old.field(name).type, new.field(name).type
+        if not a.equals(b):
+            return f"field {name!r} changes from {show_type(a)} to {show_type(b)}"
+    return "the fields change order"
 
 
 def _read_jsonl(opts: ConvertOptions) -> FileSource:

@@ -1,4 +1,6 @@
-"""Arrow columns as JSON text, whole buffers at a time (``convert`` writes JSONL and CSV).
+"""Arrow columns as JSON text, whole buffers at a time (``convert`` writes JSONL and CSV),
+and JSON Lines read back block by block with field types that may change
+(:func:`read_json_lines`).
 
 pyarrow reads JSON but does not write it. Encoding a column is a handful of
 ``pyarrow.compute`` string kernels over its buffers — never a Python loop over rows:
@@ -46,6 +48,7 @@ __all__ = [
     "merge_types",
     "read_json_lines",
     "rebatch_tables",
+    "show_type",
     "to_json_text",
     "write_text",
 ]
@@ -619,18 +622,18 @@ def merge_types(old: pa.DataType | None, new: pa.DataType) -> pa.DataType:
         return pa.float64()
     (sa, la), (sb, lb) = _parts(a), _parts(b)
     if la is None and lb is None:
-        raise TypeError(f"changed from {_show(a)} to {_show(b)}")
+        raise TypeError(f"changed from {show_type(a)} to {show_type(b)}")
     scalar = sa if sb is None else sb if sa is None else merge_types(sa, sb)
     lists = la if lb is None else lb if la is None else _merge_lists(la, lb)
     if scalar is None:
         assert lists is not None
         return lists
     if lists is None or is_list_type(scalar) or pa.types.is_union(scalar):
-        raise TypeError(f"changed from {_show(a)} to {_show(b)}")
+        raise TypeError(f"changed from {show_type(a)} to {show_type(b)}")
     try:  # one leaf type under the union: scalars and the lists' values
         merge_types(scalar, arrow_leaf_type(lists))
     except TypeError:
-        raise TypeError(f"changed from {_show(a)} to {_show(b)}") from None
+        raise TypeError(f"changed from {show_type(a)} to {show_type(b)}") from None
     return union_type(scalar, lists)
 
 
@@ -638,11 +641,17 @@ def _merge_lists(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     try:
         return pa.large_list(merge_types(a.value_type, b.value_type))
     except TypeError:
-        raise TypeError(f"changed from {_show(a)} to {_show(b)}") from None
+        raise TypeError(f"changed from {show_type(a)} to {show_type(b)}") from None
 
 
-def _show(typ: pa.DataType) -> str:
-    """A type as grumpy writes it (``var * string``), or Arrow's name."""
+def show_type(typ: pa.DataType) -> str:
+    """A type as grumpy writes it, or Arrow's name for types grumpy has none for.
+
+    Examples
+    --------
+    >>> show_type(pa.list_(pa.string())), show_type(pa.struct([("a", pa.int8())]))
+    ('var * string', 'struct<a: int8>')
+    """
     from grumpy_arrow.layout import describe
 
     try:

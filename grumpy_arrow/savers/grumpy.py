@@ -49,6 +49,14 @@ class GrumpySaver(Saver):
     results of a run often do; ``load()`` gives a ``GrumpyArray`` (``.to_numpy()`` makes
     it a NumPy array again). Save with :func:`grumpy_arrow.save` to keep fixed axes.
 
+    Results whose types appear late widen the store (docs/storage.md, "Appends that
+    widen types"): scalar results after list ones (or lists after scalars) make a
+    scalar-or-list union, floats after integers make the column float (integers exact in
+    it, else ``SchemaError`` and nothing written), and results after empty lists give
+    them their first real dtype. A batch is first cast to the store's dtype where
+    ``same_kind`` casting allows and no value changes (int64 results into a float32
+    store), as the other savers do.
+
     Examples
     --------
     >>> import os, tempfile, grumpy_arrow as gr
@@ -62,6 +70,11 @@ class GrumpySaver(Saver):
     >>> GrumpySaver(path, approach="update").save([["a", "b", "c"]], indices=[0])
     >>> gr.load(path).to_list()
     [['a', 'b', 'c'], ['P2-1', 'P2-2'], None, 'P4']
+    >>> late = GrumpySaver(os.path.join(tempfile.mkdtemp(), "late.gr"))
+    >>> late.save([[1, 2], []])
+    >>> late.save([3.5])
+    >>> late.load().to_list()
+    [[1.0, 2.0], [], 3.5]
     """
 
     def __init__(self, path: Any, approach: str = "append") -> None:

@@ -9,14 +9,16 @@ first could not show. :func:`plan` works out, column by column, the layout both 
   leaves and names unchanged, so the committed rows are *re-described*, not copied: only
   the union's ``type_ids`` and ``value_offsets`` are written for them (all ones, or all
   zeros, and ``0, 1, 2, ...``);
-- **int -> float**: an integer leaf meeting floats (or a float leaf meeting integers)
+- **int -> float**: a column of integers meeting floats (or of floats meeting integers)
   takes NumPy's promoted float dtype (``int8`` ... ``int32`` with ``float64`` give
-  ``float64``, ``int16`` with ``float32`` gives ``float32``); the side that changes is cast
-  (the store's committed values copied into a new leaf), and every integer must be exact
-  in the float: at most ``2**53`` in magnitude for ``float64`` (else :class:`SchemaError`);
+  ``float64``, ``int16`` with ``float32`` gives ``float32``) in every leaf, since a
+  column has one dtype (a union's scalars and its lists' values too); the side that
+  changes is cast (the store's committed values copied into new leaves), and every
+  integer must be exact in the float: at most ``2**53`` in magnitude for ``float64``
+  (else :class:`SchemaError`);
 - **late types**: a node with no committed rows (lists that were all empty, a union child
-  never used) takes the batch's layout, and a batch node with no rows or only nulls takes
-  the store's.
+  never used) takes the batch's layout, a column whose committed values are all null
+  takes the batch's dtype, and a batch node with no rows or only nulls takes the store's.
 
 Nothing is written here. The plan names the leaves to create and fill before the commit
 (new names: a union's two leaves, a converted leaf ``<path>~<n>-values``, never a name the
@@ -143,6 +145,19 @@ def plan(store: LeafStore, manifest: Manifest, columns: Mapping[str, lay.Node]) 
         naming the column, the value and where it is; nothing is written.
     StoreFormatError
         When a committed leaf read for a conversion does not hold what the manifest says.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> from grumpy_arrow.storage.api import read_manifest
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.gr")
+    >>> gr.save(gr.array([[1, 2], [3]]), path)
+    >>> store = LeafStore(path)
+    >>> wide = plan(store, read_manifest(store), {"array": gr.array([4]).node})
+    >>> wide.manifest.columns[0].layout.signature()
+    'union<int64, list<int64>>'
+    >>> [(w.name, w.data.tolist()) for w in wide.writes]
+    [('array/r-type_ids', [1, 1]), ('array/r-value_offsets', [0, 1])]
     """
     lengths = {name: spec.length for name, spec in manifest.leaves.items()}
     taken = set(manifest.leaves)
@@ -461,7 +476,14 @@ def first_inexact(values: np.ndarray | pa.Array, target: str) -> int | None:
 
 def holds_values(layout: Layout, lengths: Mapping[str, int]) -> bool:
     """Whether a column's leaves hold any committed value (``lengths``: the committed
-    leaf lengths): a column of empty lists does not, and takes the first real dtype."""
+    leaf lengths): a column of empty lists does not, and takes the first real dtype.
+
+    Examples
+    --------
+    >>> leaf = LeafLayout(dtype="float64", values="x/r-values", validity="x/r-validity")
+    >>> holds_values(leaf, {"x/r-values": 0}), holds_values(leaf, {"x/r-values": 3})
+    (False, True)
+    """
     return any(leaf.rows(lengths) for leaf in _leaf_layouts(layout))
 
 
@@ -530,7 +552,14 @@ def _fresh_layout(node: lay.Node, base: str, ctx: _Context) -> Layout:
 
 
 def renamed(layout: Layout, mapping: Mapping[str, str]) -> Layout:
-    """``layout`` with every leaf name in ``mapping`` replaced (any role)."""
+    """``layout`` with every leaf name in ``mapping`` replaced (any role).
+
+    Examples
+    --------
+    >>> leaf = LeafLayout(dtype="int64", values="x/r-values", validity="x/r-validity")
+    >>> renamed(leaf, {"x/r-values": "x/r~1-values"}).values
+    'x/r~1-values'
+    """
 
     def name(value: str | None) -> Any:
         return None if value is None else mapping.get(value, value)
@@ -553,7 +582,14 @@ def renamed(layout: Layout, mapping: Mapping[str, str]) -> Layout:
 
 def node_signature(node: lay.Node) -> str:
     """A batch node's layout without leaf names or levels, as
-    :meth:`~.layouts.LeafLayout.signature` writes it (``list<union<int64, list<int64>>>``)."""
+    :meth:`~.layouts.LeafLayout.signature` writes it.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> node_signature(gr.array([[1, [2]], []]).node)
+    'list<union<int64, list<int64>>>'
+    """
     if isinstance(node, lay.Leaf):
         return dt.from_arrow_type(lay.arrow_leaf_type(node.arrow.type)).name
     if isinstance(node, lay.ListNode):
@@ -578,7 +614,15 @@ def _has_level(layout: Layout) -> bool:
 
 
 def as_union(node: lay.Node, layout: UnionLayout) -> lay.UnionNode:
-    """Plain scalar or list rows as rows of a union like ``layout``."""
+    """Plain scalar or list rows as rows of a union like ``layout``.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> layout, _ = bf.column_buffers(gr.array([1, [2]]).node, "x")
+    >>> as_union(gr.array([[3, 4], [5]]).node, layout).type_ids.tolist()
+    [1, 1]
+    """
     if isinstance(node, lay.UnionNode):
         return node
     if isinstance(node, lay.Leaf):
@@ -591,7 +635,14 @@ def as_union(node: lay.Node, layout: UnionLayout) -> lay.UnionNode:
 
 
 def empty_node(layout: Layout) -> lay.Node:
-    """A node of no rows with the layout's types (Arrow cannot build empty unions)."""
+    """A node of no rows with the layout's types (Arrow cannot build empty unions).
+
+    Examples
+    --------
+    >>> leaf = LeafLayout(dtype="int8", values="x/r-values", validity="x/r-validity")
+    >>> empty_node(leaf).arrow.type, len(empty_node(leaf))
+    (DataType(int8), 0)
+    """
     if isinstance(layout, LeafLayout):
         return lay.Leaf(pa.array([], type=layout.arrow_type()))
     if isinstance(layout, ListLayout):
