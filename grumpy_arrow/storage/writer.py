@@ -216,7 +216,7 @@ def _first_level(schema: Any) -> str:
 
 
 def _check_compatible(
-    manifest: Manifest, batch: Batch, layouts: dict[str, Layout], where: str
+    manifest: Manifest, batch: Batch, layouts: dict[str, Layout], where: str, *, widen: bool
 ) -> None:
     if batch.kind != manifest.kind:
         raise SchemaError(f"{where}: cannot append a {batch.kind} to a store of a {manifest.kind}")
@@ -231,8 +231,13 @@ def _check_compatible(
         want = column.layout.signature()
         got = layouts[column.name].signature()
         if want != got:
+            why = (
+                "appends widen scalars and lists to a union, integers to floats and columns "
+                "without values, not this" if widen
+                else "the shards of a dataset keep one layout"
+            )  # fmt: skip
             raise SchemaError(
-                f"{where}: column {column.name!r} has layout {got}; the store holds {want}"
+                f"{where}: column {column.name!r} has layout {got}; the store holds {want} ({why})"
             )
 
 
@@ -279,7 +284,7 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
     if set(batch.columns) == set(order):  # same columns in another order: the store's order
         batch = replace(batch, columns={name: batch.columns[name] for name in order})
     layouts, buffers, validity_rows = _buffers_of(batch)
-    _check_compatible(manifest, batch, layouts, store.url)
+    _check_compatible(manifest, batch, layouts, store.url, widen=widen)
     manifest = _write_first(store, manifest, wide.writes, batch.rows)
     names = _stored_names(manifest, layouts)
     buffers = {names.get(k, k): v for k, v in buffers.items()}
