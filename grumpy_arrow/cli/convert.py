@@ -6,7 +6,7 @@ neither side has to fit in memory. Union columns leave a store lowered
 (``<col>`` + ``<col>__is_scalar``) and are raised again when a file is read into a store.
 JSON Lines fields that mix scalars and arrays are read as unions, and a field whose type
 changes after the first block widens the store as its batches come
-(:func:`.jsontext.read_json_lines`, docs/storage.md "Appends that widen types").
+(:func:`.jsonlines.read_json_lines`, docs/storage.md "Appends that widen types").
 
 A new local destination is written under a temporary name next to it and renamed into
 place at the end, so a failed or interrupted conversion leaves no half-written output.
@@ -38,7 +38,7 @@ from grumpy_arrow.cli.formats import (
     parse_format,
     read_file,
 )
-from grumpy_arrow.cli.jsontext import read_json_lines, rebatch_tables
+from grumpy_arrow.cli.jsonlines import read_json_lines, rebatch_tables
 
 __all__ = ["STORE_COMPRESSORS", "ConvertOptions", "convert", "parse_levels", "store_table"]
 
@@ -221,7 +221,7 @@ def _one_schema(batches: Iterator[pa.RecordBatch], src: str, dst_fmt: str
 
 
 def _schema_change(old: pa.Schema, new: pa.Schema) -> str:
-    from grumpy_arrow.cli.jsontext import show_type
+    from grumpy_arrow.cli.jsonlines import show_type
 
     for name in dict.fromkeys([*old.names, *new.names]):
         if name not in new.names:
@@ -236,7 +236,7 @@ def _schema_change(old: pa.Schema, new: pa.Schema) -> str:
 
 def _read_jsonl(opts: ConvertOptions) -> FileSource:
     """JSON Lines in batches whose field types may change from one block to the next
-    (:func:`.jsontext.read_json_lines`): a field that is a string on some lines and a list
+    (:func:`.jsonlines.read_json_lines`): a field that is a string on some lines and a list
     on others becomes a union, even when the lists come after the first block; the store
     widens as the batches come (docs/storage.md, "Appends that widen types")."""
     from grumpy_arrow.cli.formats import _text_input
