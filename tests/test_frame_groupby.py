@@ -184,3 +184,21 @@ def test_float32_shows_at_float32_precision() -> None:
     assert repr(x) == "<GrumpyArray [[-0.456, 1.1, None]] type='1 * var * float32'>"
     assert "[[-0.456, 1.1, None]]" in repr(gr.dataframe({"a": x}))
     assert repr(gr.array(pa.array([0.1], pa.float16()))) == "<GrumpyArray [0.1] type='1 * float16'>"
+
+
+def test_placed_columns_survive_save_append_open_and_take(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "placed.gr"
+    df = gr.dataframe({"mol_id": [1, 2], "score": [0.5, 0.25], "atom_x": [[1.0], [2.0, 3.0]],
+                       "charge": [[-1], [0, 1]]}, schema=["mol", "atom"],
+                      levels={"score": "mol", "charge": "atom"})  # fmt: skip
+    gr.save(df, path, chunk_size=1)
+    gr.append(df, path)
+    back = gr.load(path)
+    assert back.level_of("score") == "mol" and back.level_of("charge") == "atom"
+    assert back.to_dict()["charge"] == [[-1], [0, 1], [-1], [0, 1]]
+    handle = gr.open(path)
+    assert handle.take([3, 0]).to_dict()["charge"] == [[0, 1], [-1]]
+    assert handle.schema.to_json() == df.schema.to_json()
+    assert gr.validate(path) == []

@@ -246,11 +246,17 @@ def test_frame_store_keys(tmp_path: Path) -> None:
     assert h[[2, 0]].to_dict() == {"molecule_id": [9, 7], "atom_x": [[3.0], [1.0, 2.0]]}
     assert h[gr.array([False, True, True])].to_dict() == {
         "molecule_id": [8, 9], "atom_x": [None, [3.0]]}  # fmt: skip
-    for key in [(1, 0), 1.9, [[0], [1], [0]]]:
+    for key in [(1, 0), 1.9]:
         with pytest.raises(DTypeError):
             h[key]
         with pytest.raises(DTypeError):
             df[key]
+    # ragged keys select inside rows, on the store as in memory
+    gather = [[1, 0], [], [0]]
+    assert h[gather].to_dict() == df[gather].to_dict() == {
+        "molecule_id": [7, 8, 9], "atom_x": [[2.0, 1.0], None, [3.0]]}  # fmt: skip
+    with pytest.raises(OutOfBoundsError, match="out of bounds for axis 1 with length 0 in row 1"):
+        h[[[0], [1], [0]]]
     with pytest.raises(OutOfBoundsError, match="row 3 is out of bounds for a frame with 3 rows"):
         h[[3]]
 

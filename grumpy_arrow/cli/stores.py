@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.frame.schema import parse_schema
 
 if TYPE_CHECKING:
     from grumpy_arrow.storage.layouts import Layout
@@ -52,8 +53,7 @@ def info_dict(path: str) -> dict[str, Any]:
 def _level_counts(rows: int, parts: list[tuple[Any, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     if parts[0][1].schema:
-        first = parts[0][1].schema[0]
-        counts[first if isinstance(first, str) else first[0]] = rows
+        counts[parse_schema(parts[0][1].schema).names[0]] = rows  # type: ignore[union-attr]
     for _, manifest in parts:
         for level in manifest.levels:
             spec = manifest.leaves.get(level.offsets)

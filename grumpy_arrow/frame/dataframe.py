@@ -306,12 +306,9 @@ class DataFrame:
         return self._select(key)
 
     def _select(self, key: Any) -> DataFrame:
-        if not isinstance(key, (slice, int, np.integer, type(Ellipsis), tuple)):
-            arr = key if isinstance(key, GrumpyArray) else None
-            if arr is None and isinstance(key, list) and any(isinstance(k, list) for k in key):
-                arr = asarray(key)
-            if arr is not None and arr.ndim > 1:
-                return verbs.select_within(self, arr)
+        nested = verbs.nested_key(key)
+        if nested is not None:
+            return verbs.select_within(self, nested)
         rows = parse_row_key(key, self._nrows)
         picked = {name: col[rows] for name, col in self._columns.items()}
         nrows = len(range(self._nrows)[rows]) if isinstance(rows, slice) else len(rows)

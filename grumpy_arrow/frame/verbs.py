@@ -44,6 +44,7 @@ __all__ = [
     "describe",
     "drop",
     "dropna",
+    "nested_key",
     "rename",
     "select_within",
     "sort_values",
@@ -234,11 +235,25 @@ def _stats(values: pa.Array) -> list[float | None]:
     return [float(len(x)), float(np.mean(x)), std, float(x.min()), q25, q50, q75, float(x.max())]
 
 
+def nested_key(key: Any) -> GrumpyArray | None:
+    """``key`` as an array when it is a ragged (per-row) key of a frame: a GrumpyArray with
+    list rows, or a list holding lists; None for row keys."""
+    if isinstance(key, GrumpyArray):
+        return key if key.ndim > 1 else None
+    if isinstance(key, list) and any(isinstance(k, list) for k in key):
+        from grumpy_arrow.array import asarray
+
+        arr = asarray(key)
+        return arr if arr.ndim > 1 else None
+    return None
+
+
 def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
     """``df[mask]`` for a ragged mask (or per-row index) of some level's entities: every
     column of that level and below keeps the selected entities (an atom column keeps
     the atoms, a column of each atom's bonds keeps those atoms' bonds); outer columns
-    are kept whole. A null in a mask selects nothing (pandas' rule).
+    are kept whole. A null in a mask selects nothing (pandas' rule). An integer key
+    gathers entities inside each row (``[[2, 0], [], [1]]``), in any order and number.
     """
     schema = frame.schema
     depth = key.ndim - 1
@@ -249,13 +264,19 @@ def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
         )
     if key.dtype.kind == "b" and key.null_count + _inner_nulls(key):
         key = key.fill_null(False)
+    if len(key) != len(frame):
+        raise LayoutError(f"a ragged key has one entry per row: got {len(key)} for a frame "
+                          f"of {len(frame)} rows")  # fmt: skip
     node = key.node
+    # A mask matches its level's lists; an index (a per-row gather) may have any length
+    # there, but matches the levels above.
+    last = depth if key.dtype.kind == "b" else depth - 1
     for k in range(1, depth + 1):
         if not isinstance(node, lay.ListNode):
             raise LayoutError(f"a frame key must be lists down to its level, got {key.type}")
         want = frame._level_offsets(k)
-        if len(node.offsets) != len(want) or not np.array_equal(np.diff(node.offsets),
-                                                                 np.diff(want)):  # fmt: skip
+        if k <= last and (len(node.offsets) != len(want) or not np.array_equal(
+                np.diff(node.offsets), np.diff(want))):  # fmt: skip
             raise LayoutError(
                 f"the key's lists at level {schema.levels[k].name!r} do not match the "
                 f"frame's (a mask must come from a column of that level, e.g. "

@@ -60,6 +60,10 @@ def select(handle: Any, key: Any) -> Any:
             return handle._view([key])
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return handle._view(key)
+        from grumpy_arrow.frame.verbs import nested_key
+
+        if nested_key(key) is not None:  # a mask inside rows needs every row
+            return handle.load()[key]
         rows = parse_row_key(key, n)
         if isinstance(rows, slice):
             rows = np.arange(*rows.indices(n), dtype=np.int64)

@@ -82,8 +82,11 @@ class Batch:
 def _level_names(schema: Any) -> dict[int, str]:
     if schema is None:
         return {}
-    names = [lv if isinstance(lv, str) else lv[0] for lv in schema]
-    return {depth: names[depth] for depth in range(1, len(names))}
+    from grumpy_arrow.frame.schema import parse_schema
+
+    parsed = parse_schema(schema)  # (levels may be names, alias lists or placed columns)
+    assert parsed is not None
+    return {depth: parsed.names[depth] for depth in range(1, len(parsed.names))}
 
 
 def _column_level(schema: Any, name: str) -> int:
@@ -211,8 +214,11 @@ def _dictionary_leaves(layout: Layout) -> list[LeafLayout]:
 
 
 def _first_level(schema: Any) -> str:
-    first = schema[0]
-    return first if isinstance(first, str) else first[0]
+    from grumpy_arrow.frame.schema import parse_schema
+
+    parsed = parse_schema(schema)  # (levels may be names, alias lists or placed columns)
+    assert parsed is not None
+    return parsed.names[0]
 
 
 def _check_compatible(
