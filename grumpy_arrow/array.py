@@ -39,7 +39,7 @@ from grumpy_arrow.compute.elementwise import (
     scalar_operand,
     zip_leaves,
 )
-from grumpy_arrow.compute.gather import leaf_values, take_primitive_lists
+from grumpy_arrow.compute.gather import leaf_values, take_primitive_lists, take_rows
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.display import preview
 from grumpy_arrow.statistics import Statistics
@@ -209,6 +209,37 @@ class GrumpyArray(Statistics):
                 f"fill_null: {value!r} does not fit {self.dtype.name} values"
             ) from err
         return GrumpyArray._wrap(map_leaves(self.node, lambda v: pc.fill_null(v, fill)))
+
+    @property
+    def fields(self) -> list[builtins.str]:
+        """The field names of an array of records (``[]`` for any other array).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([{"x": 1.0, "el": "C"}]).fields
+        ['x', 'el']
+        """
+        node = _records_below(self.node)
+        return [] if node is None else list(node.names)
+
+    def field(self, name: builtins.str) -> GrumpyArray:
+        """Field ``name`` of an array of records, with the lists above the records kept
+        (``x[name]`` does the same). A null record gives a null there.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> atoms = gr.array([[{"x": 1.0, "el": "C"}, {"x": 2.0, "el": "H"}], []])
+        >>> atoms.field("x")
+        <GrumpyArray [[1.0, 2.0], []] type='2 * var * float64'>
+
+        Raises
+        ------
+        DTypeError
+            For an array without records, or a name that is not a field.
+        """
+        return GrumpyArray._wrap(_field_node(self.node, name))
 
     def dropna(self, dim: int = 0) -> GrumpyArray:
         """Drop the null entries of axis ``dim``: null rows (``dim=0``), null lists of an
@@ -424,6 +455,8 @@ class GrumpyArray(Statistics):
 
     def __getitem__(self, key: Any) -> Any:
         """NumPy/Awkward indexing: rows, slices, gathers, masks, per-axis tuples, ragged."""
+        if isinstance(key, builtins.str) and self.dtype.kind == "V":
+            return self.field(key)
         keys = key if isinstance(key, tuple) else (key,)
         keys = _expand_ellipsis(keys, self.ndim)
         if len(keys) == 1 and isinstance(keys[0], slice) and keys[0].step in (None, 1):
@@ -434,7 +467,7 @@ class GrumpyArray(Statistics):
             return self._take_rows(keys[0])
         # A 2-D NumPy index is nested, like a list of lists: a per-row (ragged) index.
         out = ix.getitem(self.node, tuple(parse_index(k) for k in keys))
-        if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+        if isinstance(out, lay.NODE_TYPES):
             return GrumpyArray._wrap(out)
         return out
 
@@ -488,6 +521,7 @@ class GrumpyArray(Statistics):
 
     def _binary(self, other: Any, name: str, reflected: bool = False) -> GrumpyArray:
         kernel = BINARY[name]
+        self._values_only("arithmetic and comparisons")
         if is_scalar(other):
             s = scalar_operand(other, self.dtype)
             fn = (lambda v: kernel(s, v)) if reflected else (lambda v: kernel(v, s))
@@ -498,7 +532,14 @@ class GrumpyArray(Statistics):
             except (DTypeError, LayoutError, ConversionError):
                 return NotImplemented
         a, b = (other, self) if reflected else (self, other)
+        other._values_only("arithmetic and comparisons")
         return GrumpyArray._wrap(broadcast_apply([a, b], kernel))
+
+    def _values_only(self, what: builtins.str) -> None:
+        """Refuse an operation on leaf values for an array of records."""
+        records = _records_below(self.node) if self.dtype.kind == "V" else None
+        if records is not None:
+            raise lay.record_error(what, records)
 
     def _unary(self, name: str) -> GrumpyArray:
         return GrumpyArray._wrap(map_leaves(self.node, UNARY[name]))
@@ -648,7 +689,7 @@ class GrumpyArray(Statistics):
 
     def _reduce(self, op: builtins.str, dim: int | None) -> Any:
         out = rd.reduce(self.node, op, dim, self.ndim)
-        if isinstance(out, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+        if isinstance(out, lay.NODE_TYPES):
             return GrumpyArray._wrap(out)
         return out
 
@@ -756,11 +797,13 @@ class GrumpyArray(Statistics):
         Nulls go last. Union scalar rows stay as they are.
         """
         self._require_innermost(dim, "sort")
+        self._values_only("sort")
         return GrumpyArray._wrap(so.sort_node(self.node, descending=descending, arg=False))
 
     def argsort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
         """Positions inside every innermost list that would sort it."""
         self._require_innermost(dim, "argsort")
+        self._values_only("argsort")
         return GrumpyArray._wrap(so.argsort_node(self.node, descending=descending))
 
     def _require_innermost(self, dim: int, name: builtins.str) -> None:
@@ -837,6 +880,7 @@ class GrumpyArray(Statistics):
         """
         from grumpy_arrow.compute import lookup
 
+        self._values_only("map")
         if callable(mapping) and not hasattr(mapping, "index"):
             keys_list = lookup.distinct_values(self.node)
             mapping = {key: mapping(key) for key in keys_list}
@@ -931,18 +975,40 @@ def _null_at(node: lay.Node, k: int) -> lay.Node:
                 "is_null(dim > 0) of rows that mix scalars and lists (a union): use "
                 "is_null() for the rows, or is_null(dim=-1) for the values"
             )
-        if isinstance(node, lay.Leaf):
+        if isinstance(node, (lay.Leaf, lay.RecordNode)):
             raise OutOfBoundsError(f"dim {k} is deeper than the values")
         return lay.ListNode(node.offsets, node.validity, _null_at(node.content, k - 1))
     if isinstance(node, lay.Leaf):
         return lay.Leaf(pc.is_null(node.values))
-    if isinstance(node, lay.ListNode):
+    if isinstance(node, (lay.ListNode, lay.RecordNode)):
         return lay.Leaf(pa.array(np.zeros(len(node), bool) if node.validity is None
                                  else ~node.validity))  # fmt: skip
     null = np.zeros(len(node), dtype=bool)
     scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
     null[np.flatnonzero(node.type_ids == 0)] = scalar_null
     return lay.Leaf(pa.array(null))
+
+
+def _records_below(node: lay.Node) -> lay.RecordNode | None:
+    while isinstance(node, lay.ListNode):
+        node = node.content
+    return node if isinstance(node, lay.RecordNode) else None
+
+
+def _field_node(node: lay.Node, name: str) -> lay.Node:
+    """Field ``name`` of the records below ``node``'s lists; null records give nulls."""
+    if isinstance(node, lay.ListNode):
+        return node.with_content(_field_node(node.content, name))
+    if not isinstance(node, lay.RecordNode):
+        raise DTypeError(f"field({name!r}) needs an array of records, got "
+                         f"{GrumpyArray._wrap(node).type}")  # fmt: skip
+    if name not in node.names:
+        raise DTypeError(f"no field {name!r}; the fields are {list(node.names)}")
+    picked = node.field(name)
+    if node.validity is None or node.validity.all():
+        return picked
+    # null records own nothing in the field (null rows hold no values, as everywhere)
+    return take_rows(picked, np.arange(len(picked), dtype=np.int64), node.validity)
 
 
 def _innermost_leaf(node: lay.Node) -> lay.Leaf | None:

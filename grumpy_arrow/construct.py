@@ -227,10 +227,24 @@ def from_python(obj: Sequence[Any], dtype: dt.DType | None) -> pa.Array:
     :func:`_build_python` which handles unions and reports positions of bad values.
     """
     depth, first = _peek(obj)
+    if isinstance(first, dict):
+        return _records(obj, dtype)
     fast = _try_arrow_builder(obj, dtype, depth, first)
     if fast is not None:
         return fast
     return _build_python(obj, dtype)
+
+
+def _records(obj: Any, dtype: dt.DType | None) -> pa.Array:
+    """Rows of dicts (records, at any depth of lists): Arrow infers the struct type (the
+    union of the keys; a missing key is null), then the type is made canonical."""
+    if dtype is not None:
+        raise DTypeError(f"records take no dtype (got {dtype.name}); cast their fields")
+    try:
+        arr = pa.array(obj)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise DTypeError(f"cannot build records from these rows: {err}") from err
+    return from_arrow_array(arr)
 
 
 def _peek(obj: Any) -> tuple[int, Any]:

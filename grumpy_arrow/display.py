@@ -52,6 +52,8 @@ def _formatter(node: lay.Node) -> Callable[[object], str]:
     """How the leaf values of ``node`` are written."""
     while isinstance(node, lay.ListNode):
         node = node.content
+    if isinstance(node, lay.RecordNode):
+        return repr
     leaf = node.scalars if isinstance(node, lay.UnionNode) else node
     typ = leaf.arrow.type
     if pa.types.is_dictionary(typ):
@@ -76,6 +78,6 @@ def _rows(node: lay.Node, budget: int, fmt: Callable[[object], str] = repr) -> s
 
 
 def _value(value: object, budget: int, fmt: Callable[[object], str]) -> str:
-    if isinstance(value, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+    if isinstance(value, lay.NODE_TYPES):
         return _rows(value, budget, fmt)
     return fmt(value)

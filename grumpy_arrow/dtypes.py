@@ -57,7 +57,8 @@ class DType:
         The Arrow type used for new leaves.
     kind : str
         NumPy's kind character: ``b`` bool, ``i`` signed, ``u`` unsigned, ``f`` float,
-        ``U`` string, ``S`` binary.
+        ``U`` string, ``S`` binary, ``V`` record (the "dtype" of an array of records,
+        which has no single leaf dtype: compute works on its fields).
     """
 
     name: str
@@ -67,7 +68,7 @@ class DType:
     @property
     def numpy(self) -> np.dtype[Any]:
         """The NumPy dtype of the values (object for string and binary)."""
-        if self.kind in "US":
+        if self.kind in "USV":
             return np.dtype(object)
         return np.dtype(self.name.rstrip("_"))
 
@@ -97,6 +98,8 @@ float64 = DType("float64", pa.float64(), "f")
 bool_ = DType("bool_", pa.bool_(), "b")
 string = DType("string", pa.string(), "U")
 binary = DType("binary", pa.binary(), "S")
+record = DType("record", pa.struct([]), "V")
+"""The dtype of an array of records (Arrow ``struct``); not a leaf dtype."""
 
 _ALL = (
     int8, int16, int32, int64, uint8, uint16, uint32, uint64,
@@ -182,6 +185,8 @@ def from_arrow_type(typ: pa.DataType) -> DType:
         If the type is not a supported leaf type (lists and unions are layouts, not dtypes).
     """
     found = _BY_ARROW.get(typ)
+    if found is None and pa.types.is_struct(typ):
+        return record
     if found is None:
         raise DTypeError(
             f"Arrow type {typ} is not a supported leaf type; expected one of "
@@ -209,6 +214,9 @@ def promote_types(a: Any, b: Any) -> DType:
     'int8'
     """
     da, db = dtype(a), dtype(b)
+    if da.kind == "V" or db.kind == "V":
+        raise DTypeError(f"records do not promote (got {da.name} and {db.name}); work on "
+                         "their fields: x.field(name)")  # fmt: skip
     if da == db:
         return da
     if da.kind in "US" or db.kind in "US":

@@ -10,7 +10,10 @@ A grumpy array is an Arrow array of one of three node kinds, nested:
   kernels need no case of their own;
 * :class:`UnionNode` — ``dense_union`` "scalar or list per row": ``type_ids`` (0 = scalar,
   1 = list) with the ``scalars`` leaf and the ``lists`` node holding, in row order, only the
-  rows of their kind (so the dense union's ``value_offsets`` are implied).
+  rows of their kind (so the dense union's ``value_offsets`` are implied);
+* :class:`RecordNode` — ``struct``: named ``fields`` (nodes of the record's length) and an
+  optional ``validity``. A record is where the axes stop: its fields may nest further, but
+  ``ndim`` counts the lists above it.
 
 Nodes are the compute view: offsets are NumPy arrays rebased to 0 and children are
 compact, so kernels never deal with Arrow slice offsets. :func:`from_arrow` and
@@ -25,12 +28,14 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
-from grumpy_arrow.errors import LayoutError
+from grumpy_arrow.errors import DTypeError, LayoutError
 
 __all__ = [
     "Leaf",
     "ListNode",
+    "NODE_TYPES",
     "Node",
+    "RecordNode",
     "UnionNode",
     "UNION_FIELDS",
     "arrow_depth",
@@ -43,6 +48,7 @@ __all__ = [
     "fixed_sizes",
     "from_arrow",
     "has_dictionary",
+    "has_record",
     "is_list_type",
     "is_valid_mask",
     "lengths",
@@ -50,6 +56,7 @@ __all__ = [
     "list_of",
     "to_arrow",
     "tensor_storage",
+    "record_error",
     "union_type",
     "variable",
 ]
@@ -130,7 +137,33 @@ class UnionNode:
         return len(self.type_ids)
 
 
-Node = Leaf | ListNode | UnionNode
+@dataclass(frozen=True, eq=False)
+class RecordNode:
+    """Records (Arrow ``struct``): ``names`` and ``fields`` (one node per name, each of
+    ``length`` rows) and ``validity`` or None (a null record's field rows are there but
+    never shown)."""
+
+    names: tuple[str, ...]
+    fields: tuple[Node, ...]
+    validity: np.ndarray | None
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+    def field(self, name: str) -> Node:
+        """The node of field ``name``."""
+        return self.fields[self.names.index(name)]
+
+    def with_fields(self, fields: tuple[Node, ...], validity: np.ndarray | None,
+                    length: int) -> RecordNode:  # fmt: skip
+        """The same names over new field nodes."""
+        return RecordNode(self.names, fields, validity, length)
+
+
+Node = Leaf | ListNode | UnionNode | RecordNode
+NODE_TYPES = (Leaf, ListNode, UnionNode, RecordNode)
+"""The node classes, for ``isinstance`` checks of what a kernel returned."""
 
 
 def _is_text(typ: pa.DataType) -> bool:
@@ -183,8 +216,8 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
     Raises
     ------
     LayoutError
-        For structs, maps, sparse unions, unions not of the scalar-or-list form, and
-        unsupported leaf types.
+        For maps, sparse unions, unions not of the scalar-or-list form, records without
+        fields or with repeated names, and unsupported leaf types.
     """
     if isinstance(typ, pa.FixedShapeTensorType):
         return _tensor_type(typ, where)
@@ -205,6 +238,8 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
         return union_type(canonical_type(scalar, where=where), canonical_type(lst, where=where))
     if pa.types.is_dictionary(typ):
         return canonical_type(typ.value_type, where=where)
+    if pa.types.is_struct(typ):
+        return _record_type(typ, where)
     # View layouts (Polars, DuckDB) become the offset-based layouts grumpy computes on.
     if pa.types.is_string_view(typ):
         return pa.large_string()
@@ -218,6 +253,17 @@ def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
             "dense unions over int, uint, float, bool, string or binary leaves"
         ) from err
     return typ
+
+
+def _record_type(typ: pa.StructType, where: str) -> pa.DataType:
+    """A struct with canonical field types: at least one field, names distinct."""
+    names = [typ.field(i).name for i in range(typ.num_fields)]
+    if not names:
+        raise LayoutError(f"{where}: a record (struct) needs at least one field, got {typ}")
+    if len(set(names)) != len(names):
+        raise LayoutError(f"{where}: record field names must be distinct, got {names}")
+    return pa.struct([pa.field(n, canonical_type(typ.field(i).type, where=f"{where}.{n}"))
+                      for i, n in enumerate(names)])  # fmt: skip
 
 
 def _tensor_type(typ: pa.FixedShapeTensorType, where: str) -> pa.DataType:
@@ -277,6 +323,10 @@ def describe(typ: pa.DataType) -> str:
         return f"var * {describe(typ.value_type)}"
     if pa.types.is_union(typ):
         return f"union[{describe(typ.field(0).type)}, {describe(typ.field(1).type)}]"
+    if pa.types.is_struct(typ):
+        fields = (f"{typ.field(i).name}: {describe(typ.field(i).type)}"
+                  for i in range(typ.num_fields))  # fmt: skip
+        return "{" + ", ".join(fields) + "}"
     return dt.from_arrow_type(arrow_leaf_type(typ)).name
 
 
@@ -312,6 +362,10 @@ def from_arrow(arr: pa.Array) -> Node:
         return _fixed_from_arrow(arr)
     if pa.types.is_union(typ):
         return _union_from_arrow(arr)
+    if pa.types.is_struct(typ):
+        names = tuple(typ.field(i).name for i in range(typ.num_fields))
+        fields = tuple(from_arrow(arr.field(i)) for i in range(typ.num_fields))
+        return RecordNode(names, fields, is_valid_mask(arr), len(arr))
     return Leaf(arr)  # a dictionary of strings stays encoded (see Leaf)
 
 
@@ -370,18 +424,37 @@ def _is_arange(picks: np.ndarray) -> bool:
     return bool(picks[0] == 0 and picks[-1] == len(picks) - 1 and np.all(np.diff(picks) == 1))
 
 
+def record_error(what: str, node: RecordNode) -> DTypeError:
+    """The error for an operation that needs leaf values, met on records."""
+    return DTypeError(
+        f"{what} needs values, got records with fields {list(node.names)}; select a field "
+        "first: x.field(name) (or x[name])"
+    )
+
+
 def _validity_buffer(validity: np.ndarray | None) -> pa.Buffer | None:
     if validity is None or validity.all():
         return None
     return pa.py_buffer(np.packbits(validity, bitorder="little"))
 
 
+def has_record(typ: pa.DataType) -> bool:
+    """Whether a type holds a struct (records) anywhere."""
+    if pa.types.is_struct(typ):
+        return True
+    if is_list_type(typ):
+        return has_record(typ.value_type)
+    if pa.types.is_union(typ):
+        return any(has_record(typ.field(i).type) for i in range(typ.num_fields))
+    return False
+
+
 def has_dictionary(typ: pa.DataType) -> bool:
-    """Whether a list-chain / union type holds a dictionary-encoded leaf."""
+    """Whether a list-chain / union / record type holds a dictionary-encoded leaf."""
     if is_list_type(typ):
         return has_dictionary(typ.value_type)
-    if pa.types.is_union(typ):
-        return has_dictionary(typ.field(0).type) or has_dictionary(typ.field(1).type)
+    if pa.types.is_union(typ) or pa.types.is_struct(typ):
+        return any(has_dictionary(typ.field(i).type) for i in range(typ.num_fields))
     return bool(pa.types.is_dictionary(typ))
 
 
@@ -401,6 +474,10 @@ def to_arrow(node: Node, *, dictionaries: bool = True) -> pa.Array:
             [_validity_buffer(node.validity), pa.py_buffer(offsets)],
             children=[content],
         )
+    if isinstance(node, RecordNode):
+        children = [to_arrow(f, dictionaries=dictionaries) for f in node.fields]
+        mask = None if node.validity is None else pa.array(~node.validity)
+        return pa.StructArray.from_arrays(children, names=list(node.names), mask=mask)
     scalars = to_arrow(node.scalars, dictionaries=dictionaries)
     lists = to_arrow(node.lists, dictionaries=dictionaries)
     is_list = node.type_ids.astype(bool)
@@ -458,6 +535,9 @@ def variable(node: Node) -> Node:
         return node
     if isinstance(node, ListNode):
         return ListNode(node.offsets, node.validity, variable(node.content))
+    if isinstance(node, RecordNode):
+        return node.with_fields(tuple(variable(f) for f in node.fields), node.validity,
+                                node.length)  # fmt: skip
     lists = variable(node.lists)
     assert isinstance(lists, ListNode)
     return UnionNode(node.type_ids, node.scalars, lists)
@@ -472,6 +552,6 @@ def count_nulls(node: Node) -> int:
     """Null rows at this node: null leaves, null lists, null scalar rows of a union."""
     if isinstance(node, Leaf):
         return int(node.values.null_count)
-    if isinstance(node, ListNode):
+    if isinstance(node, (ListNode, RecordNode)):
         return 0 if node.validity is None else int((~node.validity).sum())
     return int(node.scalars.values.null_count)

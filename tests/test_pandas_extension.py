@@ -260,7 +260,9 @@ def test_bad_dtype_names_raise_type_error_saying_why(text: str, message: str) ->
 
 def test_dtype_refuses_arrow_types_grumpy_cannot_hold() -> None:
     with pytest.raises(TypeError, match="not supported"):
-        GrumpyDtype(pa.struct([("a", pa.int64())]))
+        GrumpyDtype(pa.map_(pa.string(), pa.int64()))
+    with pytest.raises(TypeError, match=r"records .* are not supported by GrumpyDtype"):
+        GrumpyDtype(pa.large_list(pa.struct([("a", pa.int64())])))
 
 
 def test_list_rows_are_grumpy_lists_that_pandas_does_not_unpack() -> None:

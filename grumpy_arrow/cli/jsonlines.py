@@ -309,8 +309,8 @@ def show_type(typ: pa.DataType) -> str:
 
     Examples
     --------
-    >>> show_type(pa.list_(pa.string())), show_type(pa.struct([("a", pa.int8())]))
-    ('var * string', 'struct<a: int8>')
+    >>> show_type(pa.list_(pa.string())), show_type(pa.map_(pa.string(), pa.int8()))
+    ('var * string', 'map<string, int8>')
     """
     from grumpy_arrow.layout import describe
 

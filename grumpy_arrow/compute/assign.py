@@ -40,7 +40,7 @@ def assign(node: lay.Node, keys: tuple[Any, ...], value: lay.Node, dtype: dt.DTy
     selected = ix.getitem(_replace_leaves(node, _numbers(sizes)), keys)
     if selected is None:
         raise LayoutError(f"cannot assign into the null row selected by {shown_key!r}")
-    if not isinstance(selected, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+    if not isinstance(selected, lay.NODE_TYPES):
         selected = lay.Leaf(pa.array([selected], pa.int64()))
     new_values = _values_for(selected, value, dtype, shown_key)
     ids = np.asarray(leaf_rows(selected)[0].to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -65,6 +65,8 @@ def _leaves_in_order(node: lay.Node) -> list[lay.Leaf]:
         return [node]
     if isinstance(node, lay.ListNode):
         return _leaves_in_order(node.content)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("assignment", node)
     return [node.scalars, *_leaves_in_order(node.lists)]
 
 
@@ -73,6 +75,8 @@ def _replace_leaves(node: lay.Node, pieces: Iterator[pa.Array]) -> lay.Node:
         return lay.Leaf(next(pieces))
     if isinstance(node, lay.ListNode):
         return node.with_content(_replace_leaves(node.content, pieces))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("assignment", node)
     scalars = lay.Leaf(next(pieces))
     lists = _replace_leaves(node.lists, pieces)
     assert isinstance(lists, lay.ListNode)

@@ -46,6 +46,8 @@ def map_leaves(node: lay.Node, fn: Callable[[pa.Array], pa.Array]) -> lay.Node:
         return lay.Leaf(fn(node.values))
     if isinstance(node, lay.ListNode):
         return node.with_content(map_leaves(node.content, fn))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("this operation", node)
     scalars = fn(node.scalars.values)
     lists = map_leaves(node.lists, fn)
     assert isinstance(lists, lay.ListNode)
@@ -60,6 +62,8 @@ def zip_leaves(nodes: list[lay.Node], fn: Callable[..., pa.Array]) -> lay.Node:
     if isinstance(first, lay.ListNode):
         content = zip_leaves([n.content for n in nodes], fn)  # type: ignore[union-attr]
         return first.with_content(content)
+    if isinstance(first, lay.RecordNode):
+        raise lay.record_error("this operation", first)
     scalars = fn(*[n.scalars.values for n in nodes])  # type: ignore[union-attr]
     lists = zip_leaves([n.lists for n in nodes], fn)  # type: ignore[union-attr]
     assert isinstance(lists, lay.ListNode)

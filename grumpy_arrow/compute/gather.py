@@ -214,6 +214,10 @@ def slice_rows(node: lay.Node, start: int, stop: int) -> lay.Node:
         validity = None if node.validity is None else node.validity[start:stop]
         content = slice_rows(node.content, base, end)
         return lay.ListNode(offsets - base, validity, content, node.size)
+    if isinstance(node, lay.RecordNode):
+        fields = tuple(slice_rows(f, start, stop) for f in node.fields)
+        validity = None if node.validity is None else node.validity[start:stop]
+        return node.with_fields(fields, validity, stop - start)
     tids = node.type_ids[start:stop]
     is_list = node.type_ids.astype(bool)
     lists_before = int(is_list[:start].sum())
@@ -253,6 +257,12 @@ def take_rows(node: lay.Node, indices: np.ndarray, valid: np.ndarray | None = No
             return lay.ListNode(offsets, validity, leaf, node.size)
         child = expand_ranges(starts, lens)
         return lay.ListNode(offsets, validity, take_rows(content, child), node.size)
+    if isinstance(node, lay.RecordNode):
+        fields = tuple(take_rows(f, indices) for f in node.fields)
+        validity = None if node.validity is None else node.validity[indices]
+        if valid is not None:
+            validity = valid if validity is None else validity & valid
+        return node.with_fields(fields, validity, len(indices))
     tids = node.type_ids[indices]
     ranks = child_ranks(node.type_ids)[indices]
     if valid is not None:
@@ -297,6 +307,8 @@ def as_union(node: lay.Node, list_type_from: lay.Node | None = None) -> lay.Unio
         )
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(np.zeros(n, dtype=np.int8), node, lists)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("a scalar-or-list union", node)
     scalar_type = lay.arrow_leaf_type(lay.to_arrow(node).type)
     scalars = lay.Leaf(pa.array([], type=scalar_type))
     return lay.UnionNode(np.ones(n, dtype=np.int8), scalars, node)
@@ -318,6 +330,8 @@ def leaf_rows(node: lay.Node) -> tuple[pa.Array, np.ndarray]:
         values, rows = leaf_rows(node.content)
         parents = np.repeat(np.arange(len(node), dtype=np.int64), np.diff(node.offsets))
         return values, parents[rows]
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("this operation", node)
     is_list = node.type_ids.astype(bool)
     scalar_rows = np.flatnonzero(~is_list)
     list_values, list_rows = leaf_rows(node.lists)
@@ -334,4 +348,6 @@ def leaf_values(node: lay.Node) -> pa.Array:
         node = node.content
     if isinstance(node, lay.Leaf):
         return node.values
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("this operation", node)
     return leaf_rows(node)[0]

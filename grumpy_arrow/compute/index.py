@@ -46,6 +46,8 @@ def row(node: lay.Node, i: int, axis: int = 0, where: str = "") -> Any:
         if node.validity is not None and not node.validity[j]:
             return None
         return slice_rows(node.content, int(node.offsets[j]), int(node.offsets[j + 1]))
+    if isinstance(node, lay.RecordNode):  # a record: a dict of its fields' values
+        return lay.to_arrow(slice_rows(node, j, j + 1))[0].as_py()
     rank = int(child_ranks(node.type_ids)[j])
     if node.type_ids[j] == 0:
         return node.scalars.values[rank].as_py()
@@ -85,13 +87,13 @@ def getitem(node: lay.Node, keys: tuple[Key, ...], axis: int = 0, where: str = "
         picked = row(node, head, axis, where)
         if not rest:
             return picked
-        if not isinstance(picked, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+        if not isinstance(picked, lay.NODE_TYPES):
             raise OutOfBoundsError(
                 f"too many indices: row {head}{where} is a scalar with no axis {axis + 1}"
             )
         path = f" in row {head}" if not where else f"{where}[{head}]"
         return getitem(picked, rest, axis + 1, path)
-    if isinstance(head, (lay.Leaf, lay.ListNode, lay.UnionNode)):
+    if isinstance(head, lay.NODE_TYPES):
         out = ragged_index(node, head)
     else:
         out = select_rows(node, head, axis, where)
@@ -102,7 +104,7 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
     """Apply ``keys`` inside every row of ``node`` (whose elements sit at ``axis - 1``)."""
     if not keys:
         return node
-    if isinstance(node, lay.Leaf):
+    if isinstance(node, (lay.Leaf, lay.RecordNode)):
         raise OutOfBoundsError(f"too many indices: axis {axis} does not exist")
     if isinstance(node, lay.UnionNode):
         scalar_rows = np.flatnonzero(node.type_ids == 0)

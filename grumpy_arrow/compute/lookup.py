@@ -52,6 +52,8 @@ def map_node(node: lay.Node, keys: pa.Array, targets: pa.Array,
         return _map_leaf(node, keys, targets, default)
     if isinstance(node, lay.ListNode):
         return node.with_content(map_node(node.content, keys, targets, default))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("map", node)
     scalars = _map_leaf(node.scalars, keys, targets, default)
     lists = map_node(node.lists, keys, targets, default)
     assert isinstance(lists, lay.ListNode)
@@ -65,5 +67,7 @@ def distinct_values(node: lay.Node) -> list[Any]:
         return pc.unique(leaf.drop_null()).to_pylist()
     if isinstance(node, lay.ListNode):
         return distinct_values(node.content)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("map", node)
     seen = distinct_values(node.scalars) + distinct_values(node.lists)
     return list(dict.fromkeys(seen))

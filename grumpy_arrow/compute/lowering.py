@@ -43,8 +43,10 @@ def has_union(typ: pa.DataType) -> bool:
     """Whether an Arrow type contains a union anywhere."""
     if pa.types.is_union(typ):
         return True
-    if pa.types.is_large_list(typ) or pa.types.is_list(typ):
+    if pa.types.is_large_list(typ) or pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ):
         return has_union(typ.value_type)
+    if pa.types.is_struct(typ):
+        return any(has_union(typ.field(i).type) for i in range(typ.num_fields))
     return False
 
 
@@ -57,6 +59,14 @@ def lower_node(node: lay.Node) -> tuple[lay.Node, lay.Node | None]:
         For a union inside a union's list child (two union levels in one column).
     """
     if isinstance(node, lay.Leaf):
+        return node, None
+    if isinstance(node, lay.RecordNode):
+        if any(lower_node(f)[1] is not None for f in node.fields):
+            raise LayoutError(
+                "cannot lower a union inside a record's field (Parquet and pandas get the "
+                "lowered form); select the field (x.field(name)) or export with "
+                "unions='native'"
+            )
         return node, None
     if isinstance(node, lay.ListNode):
         values, flags = lower_node(node.content)

@@ -297,6 +297,8 @@ def reduce(node: lay.Node, op: str, dim: int | None, ndim: int) -> Any:
             scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
             null_rows[np.flatnonzero(node.type_ids == 0)] = scalar_null
             return lay.Leaf(_null_rows(reduced, ~null_rows))
+        if isinstance(node, lay.RecordNode):
+            raise lay.record_error(op, node)
         merged = _merge(node, np.zeros(len(node), dtype=np.int64), 1,
                         _local_positions(node.offsets), op)  # fmt: skip
         return slice_rows(merged.content, 0, len(merged.content))
@@ -367,6 +369,8 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
         raise OutOfBoundsError(f"dim {k} is deeper than the values at axis {axis}")
     if isinstance(node, lay.UnionNode):
         return _reduce_union(node, op, k, axis)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error(op, node)
     if k > axis + 1:
         inner = _reduce_below(node.content, op, k, axis + 1)
         return node.with_content(inner)
@@ -379,6 +383,8 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
             f"cannot reduce axis {k} positionally: its items mix scalars and lists (a union); "
             "reduce the innermost dim (dim=-1) or everything (dim=None)"
         )
+    if isinstance(content, lay.RecordNode):
+        raise lay.record_error(op, content)
     lens = np.diff(node.offsets)
     group = np.repeat(np.arange(len(node), dtype=np.int64), lens)
     pos = np.arange(len(group), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
@@ -480,6 +486,8 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
                                                      item_pos[item_of], op), size)  # fmt: skip
     if isinstance(content, lay.UnionNode):
         raise LayoutError("cannot reduce positionally across lists whose items are unions")
+    if isinstance(content, lay.RecordNode):
+        raise lay.record_error(op, content)
     counted = _bincount_reduce(content.values, new_group, total, op)
     if counted is not None:
         return lay.ListNode(merged_off, None, lay.Leaf(counted), size)

@@ -57,6 +57,8 @@ def sort_node(node: lay.Node, *, descending: bool, arg: bool) -> lay.Node:
                                  pa.scalar(None, pa.int64()))  # fmt: skip
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(node.type_ids, lay.Leaf(scalars), lists)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("sort", node)
     if not isinstance(node.content, lay.Leaf):
         return node.with_content(sort_node(node.content, descending=descending, arg=arg))
     dense = _dense_sort(node, descending=descending, arg=arg)

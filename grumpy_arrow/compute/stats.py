@@ -67,6 +67,8 @@ def map_innermost(node: lay.Node, fn: Callable[[Segmented, lay.ListNode | None],
                           "(x[x.is_list()]...) or wrap the scalars as lists")  # fmt: skip
     if isinstance(node, lay.Leaf):
         return fn(Segmented(node.values, np.array([0, len(node)], dtype=np.int64)), None)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("a row statistic", node)
     if isinstance(node.content, lay.Leaf):
         return fn(Segmented(node.content.values, node.offsets), node)
     return node.with_content(map_innermost(node.content, fn, what))

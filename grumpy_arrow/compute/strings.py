@@ -171,6 +171,8 @@ def split_node(node: lay.Node, pattern: str | None, max_splits: int | None,
                           "lists and lists of lists; split each branch separately")  # fmt: skip
     if isinstance(node, lay.ListNode):
         return node.with_content(split_node(node.content, pattern, max_splits, regex))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error(".str.split", node)
     values = node.values
     _require_text(values, "split")
     if pattern is None:
@@ -208,6 +210,8 @@ def join_node(node: lay.Node, sep: str) -> lay.Node:
     if isinstance(node, lay.Leaf):
         raise LayoutError(".str.join needs lists of strings (an array with a var axis), "
                           "got flat strings")  # fmt: skip
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error(".str.join", node)
     if isinstance(node.content, lay.Leaf):
         _require_text(node.content.values, "join")
         lists = lay.to_arrow(lay.variable(node), dictionaries=False)

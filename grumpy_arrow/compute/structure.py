@@ -32,7 +32,7 @@ __all__ = [
 
 def shape_node(node: lay.Node, d: int) -> lay.Node:
     """List lengths at axis ``d - 1`` (``d >= 1``), nested like the axes above it."""
-    if isinstance(node, lay.Leaf):
+    if isinstance(node, (lay.Leaf, lay.RecordNode)):
         raise OutOfBoundsError(f"dim {d} is out of range: the values have no axis {d}")
     if isinstance(node, lay.ListNode):
         if d == 1:
@@ -58,7 +58,7 @@ def shape_node(node: lay.Node, d: int) -> lay.Node:
 
 def _merge_level(node: lay.Node) -> tuple[lay.Node, np.ndarray]:
     """The elements of every row, concatenated, and how many each row has."""
-    if isinstance(node, lay.Leaf):
+    if isinstance(node, (lay.Leaf, lay.RecordNode)):
         raise OutOfBoundsError("cannot flatten: the rows are scalars with no axis below")
     if isinstance(node, lay.ListNode):
         return node.content, np.diff(node.offsets)
@@ -92,7 +92,7 @@ def flatten_node(node: lay.Node, k: int) -> lay.Node:
     """Merge axis ``k`` into axis ``k - 1`` (``k >= 1``)."""
     if k == 1:
         return node.content if isinstance(node, lay.ListNode) else _merge_level(node)[0]
-    if isinstance(node, lay.Leaf):
+    if isinstance(node, (lay.Leaf, lay.RecordNode)):
         raise OutOfBoundsError(f"cannot flatten dim {k}: the values have no such axis")
     if isinstance(node, lay.UnionNode):
         lists = flatten_node(node.lists, k)
@@ -117,6 +117,8 @@ def concat_nodes(arrays: list[pa.Array]) -> pa.Array:
     """
     if not arrays:
         raise ValueError("concat needs at least one array")
+    if len({a.type for a in arrays}) == 1:  # one type (records included): Arrow's concat
+        return pa.concat_arrays(arrays)
     leaf = dt.from_arrow_type(lay.arrow_leaf_type(arrays[0].type))
     for arr in arrays[1:]:
         leaf = dt.promote_types(leaf, dt.from_arrow_type(lay.arrow_leaf_type(arr.type)))
@@ -158,6 +160,8 @@ def _map_leaf_cast(node: lay.Node, leaf: pa.DataType) -> lay.Node:
         return lay.Leaf(pc.cast(node.values, leaf))
     if isinstance(node, lay.ListNode):
         return node.with_content(_map_leaf_cast(node.content, leaf))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("a cast", node)
     lists = _map_leaf_cast(node.lists, leaf)
     assert isinstance(lists, lay.ListNode)
     return lay.UnionNode(node.type_ids, lay.Leaf(pc.cast(node.scalars.values, leaf)), lists)
@@ -209,8 +213,8 @@ def _common_leaf(arrays: list[pa.Array]) -> dt.DType:
 
 def lift_union(node: lay.Node) -> lay.Node:
     """Replace every union by a list-chain where scalar rows become length-1 lists."""
-    if isinstance(node, lay.Leaf):
-        return node
+    if isinstance(node, (lay.Leaf, lay.RecordNode)):
+        return node  # (a union inside a record's field stays: fields are not lifted)
     if isinstance(node, lay.ListNode):
         return node.with_content(lift_union(node.content))
     lists = lift_union(node.lists)

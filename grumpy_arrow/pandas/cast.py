@@ -70,6 +70,8 @@ def _fit_union(node: lay.Node, target: pa.DataType) -> lay.UnionNode:
         empty = empty_node(list_type)
         assert isinstance(empty, lay.ListNode)
         node = lay.UnionNode(np.zeros(len(node), dtype=np.int8), node, empty)
+    if isinstance(node, lay.RecordNode):
+        raise TypeError("records cannot be stored as a scalar-or-list union")
     node = _nulls_as_scalars(node)
     return lay.UnionNode(node.type_ids, lay.Leaf(_cast_leaf(node.scalars.values, scalar_type)),
                          _fit_list(node.lists, list_type))  # fmt: skip
@@ -127,6 +129,8 @@ def _all_null(node: lay.Node) -> bool:
     if isinstance(node, lay.Leaf):
         return bool(pa.types.is_null(node.values.type) or node.values.null_count == len(node))
     if isinstance(node, lay.ListNode):
+        return node.validity is not None and not node.validity.any()
+    if isinstance(node, lay.RecordNode):
         return node.validity is not None and not node.validity.any()
     return bool(np.all(node.type_ids == 0)) and node.scalars.values.null_count == len(node)
 

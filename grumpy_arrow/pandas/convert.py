@@ -64,6 +64,8 @@ _MASKED: dict[str, Any] = {"i": pd.arrays.IntegerArray, "u": pd.arrays.IntegerAr
 def to_pandas_array(arr: GrumpyArray) -> Any:
     """The pandas array for ``arr``: GrumpyExtensionArray when nested, else nullable."""
     data = arr.to_arrow()
+    if lay.has_record(data.type):  # records: pandas' own Arrow-backed struct columns
+        return pd.arrays.ArrowExtensionArray(data)
     if lay.arrow_depth(data.type) or pa.types.is_union(data.type):
         return GrumpyExtensionArray(data)
     leaf = arr.dtype
@@ -246,7 +248,11 @@ def _is_missing(value: Any) -> bool:
 def _normalized(arr: pa.Array) -> pa.Array:
     """``large_string`` leaves (pandas' Arrow strings) back to grumpy's ``string``."""
     target = normalize_type(arr.type)
-    return arr if target.equals(arr.type) else fit_array(arr, target)
+    if target.equals(arr.type):
+        return arr
+    if lay.has_record(target):  # records (pd.ArrowDtype structs): Arrow's cast fits them
+        return arr.cast(target)
+    return fit_array(arr, target)
 
 
 def explode(arr: GrumpyArray) -> tuple[Any, np.ndarray]:

@@ -119,6 +119,9 @@ def normalize_type(typ: pa.DataType) -> pa.DataType:
         return lay.list_of(normalize_type(typ.value_type))
     if pa.types.is_union(typ):
         return lay.union_type(normalize_type(typ.field(0).type), normalize_type(typ.field(1).type))
+    if pa.types.is_struct(typ):
+        return pa.struct([pa.field(typ.field(i).name, normalize_type(typ.field(i).type))
+                          for i in range(typ.num_fields)])  # fmt: skip
     return dt.from_arrow_type(typ).arrow
 
 
@@ -161,6 +164,11 @@ class GrumpyDtype(ExtensionDtype):
         if not isinstance(arrow_type, pa.DataType):
             raise TypeError(
                 f"GrumpyDtype needs a pyarrow.DataType or a type string, got {arrow_type!r}"
+            )
+        if lay.has_record(arrow_type):
+            raise TypeError(
+                f"records ({arrow_type}) are not supported by GrumpyDtype: pandas holds them "
+                "as pd.ArrowDtype struct columns (what to_pandas gives)"
             )
         self.arrow_type: pa.DataType = normalize_type(arrow_type)
 

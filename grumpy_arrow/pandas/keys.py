@@ -73,6 +73,8 @@ def _needs_tags(node: lay.Node, *, top: bool) -> bool:
         if not top and node.validity is not None:
             return True
         return _needs_tags(node.content, top=False)
+    if isinstance(node, lay.RecordNode):
+        return True
     values = node.values
     if not top and values.null_count:
         return True

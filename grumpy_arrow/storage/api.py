@@ -50,7 +50,18 @@ _MODES = ("w", "w-", "a")
 
 
 def _as_batch(obj: Any) -> GrumpyArray | DataFrame:
-    """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes."""
+    """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes
+    (records refused: the format has no record layout yet)."""
+    batch = _converted(obj)
+    columns = {c: batch[c] for c in batch.columns} if isinstance(batch, DataFrame) else {
+        "array": batch}  # fmt: skip
+    for name, column in columns.items():
+        if column.fields:
+            raise bf.record_refusal(name, column.fields)
+    return batch
+
+
+def _converted(obj: Any) -> GrumpyArray | DataFrame:
     import pyarrow as pa
 
     if isinstance(obj, (GrumpyArray, DataFrame)):
@@ -186,7 +197,7 @@ def save(
                                   or value < 1):  # fmt: skip
             raise ValueError(f"{what} must be a positive int, got {value!r}")
     _check_chunk_dim_type(chunk_dim)
-    items: Iterable[Any] = obj if _is_stream(obj) else [obj]
+    items: Iterable[Any] = obj if _is_stream(obj) else [_as_batch(obj)]  # (checked first)
     store = LeafStore(path, storage_options, durable=durable)
     if store.local:
         atomic.recover(store.root)

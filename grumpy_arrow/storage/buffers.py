@@ -19,7 +19,7 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute.gather import offsets_from_lengths, take_rows
-from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
 from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
@@ -85,6 +85,8 @@ def _walk(
     validity_name = leaf_name(column, path, "validity")
     if isinstance(node, lay.Leaf):
         return _leaf(node.values, column, path, validity_name, out)
+    if isinstance(node, lay.RecordNode):
+        raise record_refusal(column, node.names)
     if isinstance(node, lay.ListNode):
         level = levels.get(depth + 1) if level_axis else None
         if node.size and not level:
@@ -108,6 +110,16 @@ def _walk(
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
     return UnionLayout(type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar,
                        list=lists)  # fmt: skip
+
+
+def record_refusal(column: str, names: tuple[str, ...] | list[str]) -> SchemaError:
+    """The error for a record column given to a store (the format has no record layout
+    yet)."""
+    return SchemaError(
+        f"column {column!r} holds records ({', '.join(names)}); the store format has no "
+        "record layout yet: store each field as its own column (df[name].field(f)), or "
+        "use Parquet (gr.to_parquet keeps records)"
+    )
 
 
 def _fixed(

@@ -392,6 +392,8 @@ def _cast(node: lay.Node, target: dt.DType) -> lay.Node:
         return lay.Leaf(node.values.cast(target.arrow, safe=False))
     if isinstance(node, lay.ListNode):
         return node.with_content(_cast(node.content, target))
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("widening", node)
     scalars, lists = _cast(node.scalars, target), _cast(node.lists, target)
     assert isinstance(scalars, lay.Leaf) and isinstance(lists, lay.ListNode)
     return lay.UnionNode(node.type_ids, scalars, lists)
@@ -402,6 +404,8 @@ def _leaves(node: lay.Node) -> list[lay.Leaf]:
         return [node]
     if isinstance(node, lay.ListNode):
         return _leaves(node.content)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("widening", node)
     return _leaves(node.scalars) + _leaves(node.lists)
 
 
@@ -595,6 +599,8 @@ def node_signature(node: lay.Node) -> str:
     if isinstance(node, lay.ListNode):
         size = f"[{node.size}]" if node.size is not None else ""
         return f"list{size}<{node_signature(node.content)}>"
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("a store", node)
     return f"union<{node_signature(node.scalars)}, {node_signature(node.lists)}>"
 
 
@@ -629,6 +635,8 @@ def as_union(node: lay.Node, layout: UnionLayout) -> lay.UnionNode:
         lists = empty_node(layout.list)
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(np.zeros(len(node), dtype=np.int8), node, lists)
+    if isinstance(node, lay.RecordNode):
+        raise lay.record_error("a store", node)
     scalars = empty_node(layout.scalar)
     assert isinstance(scalars, lay.Leaf)
     return lay.UnionNode(np.ones(len(node), dtype=np.int8), scalars, node)
