@@ -29,6 +29,7 @@ __all__ = [
     "histogram",
     "map_innermost",
     "n_unique",
+    "order_within_rows",
     "parse_quantiles",
     "quantile",
     "unique_rows",
@@ -150,6 +151,37 @@ def diff(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
 # -- distinct values -------------------------------------------------------------------
 
 
+def order_within_rows(keys: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The permutation that sorts every row of ``keys`` (rows are consecutive runs of
+    ``counts`` values) and leaves the rows in place.
+
+    Rows are grouped by length and each group is one ``np.argsort(axis=1)`` over a
+    ``(rows, length)`` block: O(values * log(row length)), against a full sort by
+    (row, key). The loop runs once per distinct row length (at most ``sqrt(2 * values)``).
+    """
+    starts = offsets_from_lengths(counts)[:-1]
+    order = np.arange(len(keys), dtype=np.int64)
+    for length in np.unique(counts[counts > 1]):
+        idx = starts[counts == length][:, None] + np.arange(length, dtype=np.int64)
+        local = np.argsort(keys[idx], axis=1, kind="stable")
+        order[idx] = np.take_along_axis(idx, local, axis=1)
+    return order
+
+
+def _sort_keys(values: pa.Array) -> np.ndarray:
+    """NumPy keys that order like ``values`` (non-null): the numbers themselves, or for
+    strings each one's rank among the distinct strings."""
+    typ = values.type
+    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+        return values.to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(typ):
+        return values.to_numpy(zero_copy_only=False).astype(np.int8)
+    encoded = pc.dictionary_encode(values)
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(rank))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
 def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
     """Sorted distinct non-null values of every row, and each one's row."""
     rows = seg.rows
@@ -157,20 +189,18 @@ def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
     if values.null_count:
         keep = values.is_valid()
         values, rows = values.filter(keep), rows[keep.to_numpy(zero_copy_only=False)]
-    table = pa.table({"row": rows, "value": values})
-    order = pc.sort_indices(table, sort_keys=[("row", "ascending"), ("value", "ascending")])
-    values, rows = values.take(order), rows[order.to_numpy()]
     if len(values) == 0:
         return values, rows
-    first = np.ones(len(values), dtype=bool)
-    same = pc.equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
-    # NaN != NaN: count it once per row, as np.unique does
-    if pa.types.is_floating(values.type):
-        nan = pc.is_nan(values).to_numpy(zero_copy_only=False)
+    keys = _sort_keys(values)
+    order = order_within_rows(keys, np.bincount(rows, minlength=len(seg.offsets) - 1))
+    keys = keys[order]
+    same = keys[1:] == keys[:-1]
+    if keys.dtype.kind == "f":  # NaN != NaN: count it once per row, as np.unique does
+        nan = np.isnan(keys)
         same |= nan[1:] & nan[:-1]
+    first = np.ones(len(keys), dtype=bool)
     first[1:] = ~(same & (rows[1:] == rows[:-1]))
-    keep_first = pa.array(first)
-    return values.filter(keep_first), rows[first]
+    return values.take(pa.array(order[first])), rows[first]
 
 
 def unique_rows(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
@@ -224,22 +254,23 @@ def quantile(seg: Segmented, lst: lay.ListNode | None, qs: np.ndarray, method: s
     Several ``qs`` give a fixed axis of ``len(qs)`` per row.
     """
     x = _numeric(seg.values, "median" if median else "quantile")
-    rows = seg.rows
     keep = _valid(seg.values)
     nan_rows = np.zeros(len(seg.offsets) - 1, dtype=bool)
     if x.dtype.kind == "f":
         nan = np.isnan(x)
         if keep is not None:
             nan &= keep
-        if skip_nan:
-            keep = ~nan if keep is None else keep & ~nan
-        else:
-            nan_rows[rows[nan]] = True
+        if nan.any():  # (rows worked out only when some value is NaN)
+            if skip_nan:
+                keep = ~nan if keep is None else keep & ~nan
+            else:
+                nan_rows[seg.rows[nan]] = True
+    counts = seg.lengths
     if keep is not None:
-        x, rows = x[keep], rows[keep]
+        x = x[keep]
+        counts = np.bincount(seg.rows[keep], minlength=len(seg.offsets) - 1)
     dtype = _quantile_dtype(x, method, weak, median)
-    x = x[np.lexsort((x, rows))]
-    counts = np.bincount(rows, minlength=len(seg.offsets) - 1)
+    x = x[order_within_rows(x, counts)]
     has = counts > 0
     n = counts[has]
     first = offsets_from_lengths(counts)[:-1][has]
