@@ -167,7 +167,7 @@ HOSTILE = {
     "no_kind": ({}, "s.gr: grumpy.json is missing field 'columns[0].layout.kind'"),
     "unknown_kind": (
         {"kind": "struct"},
-        f"{F}.kind' must be 'leaf', 'list' or 'union' (a layout node), got 'struct'",
+        f"{F}.kind' must be 'leaf', 'list', 'union' or 'record' (a layout node), got 'struct'",
     ),
     "no_dtype": (
         _without(_leaf(), "dtype"),

@@ -1,6 +1,6 @@
 """Records (Arrow ``struct``): construction, type strings, ``field``, row selection,
-refusals of value operations, frames, pandas, Parquet and Polars round trips, and the
-store's clear refusal (the format has no record layout yet)."""
+refusals of value operations, frames, pandas, Parquet and Polars round trips, and stores
+(tests/test_store_records.py tests them in depth)."""
 
 from __future__ import annotations
 
@@ -142,20 +142,17 @@ def test_a_union_inside_a_record_stays_native_and_is_refused_by_lowering(tmp_pat
         gr.to_parquet(gr.dataframe({"r": records}), Path(str(tmp_path)) / "u.parquet")
 
 
-def test_stores_refuse_record_columns_before_writing_anything(tmp_path: object) -> None:
+def test_stores_hold_record_columns_and_refuse_other_fields(tmp_path: object) -> None:
     from pathlib import Path
 
     base = Path(str(tmp_path))
     df = gr.dataframe({"mol_id": [1, 2, 3], "atom_pos": gr.array(ATOMS)}, schema=["mol", "atom"])
-    with pytest.raises(SchemaError, match="column 'atom_pos' holds records \\(x, el\\)"):
-        gr.save(df, base / "new.gr")
-    assert not (base / "new.gr").exists()
+    gr.save(df, base / "new.gr")
+    assert gr.load(base / "new.gr").to_dict() == df.to_dict()
     good = gr.dataframe({"mol_id": [1], "atom_pos": [[1.0]]}, schema=["mol", "atom"])
     gr.save(good, base / "old.gr")
     before = sorted(p.name for p in (base / "old.gr").rglob("*"))
-    with pytest.raises(SchemaError, match="store format has no record layout yet"):
+    with pytest.raises(SchemaError, match="has layout list@atom<record<x: float64, el: string>>"):
         gr.append(df, base / "old.gr")
-    with pytest.raises(SchemaError, match="holds records"):
-        gr.save(iter([df]), base / "old.gr", mode="a")
     assert sorted(p.name for p in (base / "old.gr").rglob("*")) == before
     assert gr.load(base / "old.gr").to_dict() == {"mol_id": [1], "atom_pos": [[1.0]]}

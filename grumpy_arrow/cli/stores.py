@@ -66,12 +66,14 @@ def _level_counts(rows: int, parts: list[tuple[Any, Any]]) -> dict[str, int]:
 
 def _type(layout: Layout) -> str:
     """The column's type in ``df.dtypes`` notation, without the row count."""
-    from grumpy_arrow.storage.layouts import LeafLayout, ListLayout
+    from grumpy_arrow.storage.layouts import LeafLayout, ListLayout, RecordLayout
 
     if isinstance(layout, LeafLayout):
         return layout.dtype
     if isinstance(layout, ListLayout):
         return f"var * {_type(layout.content)}"
+    if isinstance(layout, RecordLayout):
+        return "{" + ", ".join(f"{n}: {_type(c)}" for n, c in layout.fields) + "}"
     return f"union[{_type(layout.scalar)}, {_type(layout.list)}]"
 
 

@@ -50,15 +50,8 @@ _MODES = ("w", "w-", "a")
 
 
 def _as_batch(obj: Any) -> GrumpyArray | DataFrame:
-    """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes
-    (records refused: the format has no record layout yet)."""
-    batch = _converted(obj)
-    columns = {c: batch[c] for c in batch.columns} if isinstance(batch, DataFrame) else {
-        "array": batch}  # fmt: skip
-    for name, column in columns.items():
-        if column.fields:
-            raise bf.record_refusal(name, column.fields)
-    return batch
+    """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes."""
+    return _converted(obj)
 
 
 def _converted(obj: Any) -> GrumpyArray | DataFrame:

@@ -2,10 +2,11 @@
 tree (:mod:`.layouts`).
 
 Leaf names are deterministic: ``<column>/<path>-<role>`` where ``path`` is ``r`` for the
-column's root node, ``.c`` steps into a list's content and ``.s`` / ``.l`` into a union's
-scalar / list child; roles are ``values``, ``validity``, ``offsets``, ``data`` (string
-bytes), ``type_ids`` and ``value_offsets``. List axes of a frame level use the level's
-shared offsets leaf ``_levels/<level>-offsets`` instead of their own.
+column's root node, ``.c`` steps into a list's content, ``.s`` / ``.l`` into a union's
+scalar / list child and ``.f<i>`` into field ``i`` of a record; roles are ``values``,
+``validity``, ``offsets``, ``data`` (string bytes), ``type_ids`` and
+``value_offsets``. List axes of a frame level use the level's shared offsets leaf
+``_levels/<level>-offsets`` instead of their own.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute.gather import offsets_from_lengths, take_rows
-from grumpy_arrow.errors import SchemaError, StoreFormatError
+from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import dictionary
-from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
+from grumpy_arrow.storage.layouts import (
+    Layout,
+    LeafLayout,
+    ListLayout,
+    RecordLayout,
+    UnionLayout,
+)
 
 __all__ = [
     "Reader",
@@ -86,7 +93,13 @@ def _walk(
     if isinstance(node, lay.Leaf):
         return _leaf(node.values, column, path, validity_name, out)
     if isinstance(node, lay.RecordNode):
-        raise record_refusal(column, node.names)
+        if node.validity is not None and not node.validity.all():
+            out[validity_name] = node.validity
+        fields = tuple(
+            (name, _walk(child, column, f"{path}.f{i}", depth, levels, out, False))
+            for i, (name, child) in enumerate(zip(node.names, node.fields, strict=True))
+        )
+        return RecordLayout(validity=validity_name, fields=fields)
     if isinstance(node, lay.ListNode):
         level = levels.get(depth + 1) if level_axis else None
         if node.size and not level:
@@ -110,16 +123,6 @@ def _walk(
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
     return UnionLayout(type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar,
                        list=lists)  # fmt: skip
-
-
-def record_refusal(column: str, names: tuple[str, ...] | list[str]) -> SchemaError:
-    """The error for a record column given to a store (the format has no record layout
-    yet)."""
-    return SchemaError(
-        f"column {column!r} holds records ({', '.join(names)}); the store format has no "
-        "record layout yet: store each field as its own column (df[name].field(f)), or "
-        "use Parquet (gr.to_parquet keeps records)"
-    )
 
 
 def _fixed(
@@ -209,6 +212,8 @@ def assemble(
     node: lay.Node
     if isinstance(layout, LeafLayout):
         node = _assemble_leaf(layout, read, validity, where, verified)
+    elif isinstance(layout, RecordLayout):
+        node = _assemble_record(layout, read, present, where, verified)
     elif isinstance(layout, ListLayout) and layout.offsets is None:
         content = assemble(layout.content, read, present, where, verified)
         node = fixed_rows(layout, content, validity, where)
@@ -243,7 +248,29 @@ def assemble(
         node = lay.UnionNode(type_ids, scalar, lists)
     if validity is not None:
         ck.check_length(validity, len(node), where, str(name))
+        if isinstance(node, lay.RecordNode):
+            node = node.with_fields(node.fields, validity, len(node))
     return node
+
+
+def _assemble_record(
+    layout: RecordLayout,
+    read: Reader,
+    present: Callable[[str], bool],
+    where: str,
+    verified: frozenset[str],
+) -> lay.RecordNode:
+    """A record from its fields, each holding the record's rows (checked)."""
+    fields = tuple(assemble(node, read, present, where, verified) for _, node in layout.fields)
+    rows = len(fields[0])
+    for (name, _), field in zip(layout.fields, fields, strict=True):
+        if len(field) != rows:
+            raise StoreFormatError(
+                f"{where}: the record whose validity leaf is {layout.validity!r} has "
+                f"{rows} rows in field {layout.fields[0][0]!r} and {len(field)} in field "
+                f"{name!r}; every field holds the record's rows"
+            )
+    return lay.RecordNode(layout.names, fields, None, rows)
 
 
 def fixed_rows(layout: ListLayout, content: lay.Node, validity: np.ndarray | None,

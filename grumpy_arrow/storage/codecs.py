@@ -40,7 +40,7 @@ import pyarrow as pa
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import offsets_from_lengths
-from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.errors import SchemaError, StoreFormatError
 
 __all__ = [
     "Codec",
@@ -154,7 +154,18 @@ def encode_column(column: GrumpyArray, codec: Codec, where: str) -> GrumpyArray:
 
     A step per row: a codec encodes one row's value at a time (an image, a document),
     which is what it is for.
+
+    Raises
+    ------
+    SchemaError
+        For a column of records (a codec encodes values; store records as they are).
     """
+    if column.fields:
+        raise SchemaError(
+            f"{where}: codec {codec.name!r} cannot encode records (fields "
+            f"{', '.join(column.fields)}); save the column without a codec (stores hold "
+            "records) or give a codec to one of its fields as a column of its own"
+        )
     if codec.kind == "array":
         values: list[Any] = [None if v is None else np.asarray(v) for v in _rows(column)]
     else:

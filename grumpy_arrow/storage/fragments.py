@@ -258,7 +258,12 @@ def outer_chunk(handle: Handle) -> tuple[int, int]:
 
 def _row_leaves(layout: Layout) -> list[str]:
     """The leaves of a column's root node with an entry per row (offsets: one more), so
-    neither string data nor a dictionary's offsets."""
+    neither string data nor a dictionary's offsets (a record's fields hold its rows: theirs
+    too)."""
+    from grumpy_arrow.storage.layouts import RecordLayout
+
+    if isinstance(layout, RecordLayout):
+        return [layout.validity] + [n for _, c in layout.fields for n in _row_leaves(c)]
     own = layout.buffers()
     dictionary = any(role == "indices" for role, _ in own)
     return [name for role, name in own

@@ -43,7 +43,13 @@ from grumpy_arrow.storage.buffers import _check_utf8, compact_fixed
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.codecs import decode_columns
 from grumpy_arrow.storage.dictionary import decode, encoded, strings
-from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
+from grumpy_arrow.storage.layouts import (
+    Layout,
+    LeafLayout,
+    ListLayout,
+    RecordLayout,
+    UnionLayout,
+)
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
@@ -552,6 +558,12 @@ class Handle:
         validity = self._validity(layout, starts, stops)
         if isinstance(layout, LeafLayout):
             return self._leaf(layout, starts, stops, validity)
+        if isinstance(layout, RecordLayout):
+            # Fields hold the record's rows: the same ranges (a record has no axis, so
+            # ``inner`` is not its fields').
+            fields = tuple(self._read_ranges(node, starts, stops, None, depth_limit, depth)
+                           for _, node in layout.fields)  # fmt: skip
+            return lay.RecordNode(layout.names, fields, validity, int((stops - starts).sum()))
         type_ids = self._gather(layout.type_ids, starts, stops).astype(np.int8)
         where = self._store.url
         ck.check_type_ids(type_ids, where, layout.type_ids, _locator(starts, stops))

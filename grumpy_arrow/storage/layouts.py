@@ -1,6 +1,6 @@
 """Layout trees: the typed form of a column's ``layout`` in ``grumpy.json``.
 
-A column's layout is a tree of three frozen node classes, one per JSON ``kind``
+A column's layout is a tree of four frozen node classes, one per JSON ``kind``
 (docs/format.md, "Layout classes"):
 
 - :class:`LeafLayout` — ``{"kind": "leaf"}``: fixed-width ``values``, or the ``offsets``
@@ -8,7 +8,9 @@ A column's layout is a tree of three frozen node classes, one per JSON ``kind``
 - :class:`ListLayout` — ``{"kind": "list"}``: ``offsets`` and a ``content`` node, and the
   frame ``level`` whose shared offsets it uses;
 - :class:`UnionLayout` — ``{"kind": "union"}``: ``type_ids``, ``value_offsets``, a
-  ``scalar`` leaf and a ``list`` child.
+  ``scalar`` leaf and a ``list`` child;
+- :class:`RecordLayout` — ``{"kind": "record"}``: ``validity`` and the named ``fields``
+  (Arrow ``struct``), each field node holding the record's rows.
 
 Each node names its leaves by role (``values``, ``validity``, ``offsets``, ``data``,
 ``type_ids``, ``value_offsets``, ``indices``). :func:`from_dict` parses and checks
@@ -31,14 +33,14 @@ Examples
 Traceback (most recent call last):
 ...
 grumpy_arrow.errors.StoreFormatError: x.gr: grumpy.json field 'columns[0].layout.kind' must be \
-'leaf', 'list' or 'union' (a layout node), got 'struct'
+'leaf', 'list', 'union' or 'record' (a layout node), got 'struct'
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self, cast
 
@@ -53,16 +55,19 @@ __all__ = [
     "LAYOUT_DTYPES",
     "MAX_DEPTH",
     "MAX_SIZE",
+    "MAX_FIELDS",
     "ROLES",
     "ZARR_DTYPES",
     "Layout",
     "LeafLayout",
     "ListLayout",
+    "RecordLayout",
     "UnionLayout",
     "check_leaf_name",
     "cut",
     "from_dict",
     "rebase",
+    "record_signature",
     "stored_dtype",
 ]
 
@@ -71,6 +76,8 @@ MAX_SIZE = 2**31 - 1
 MAX_DEPTH = 64
 """The deepest layout tree (nodes from a column's root to a leaf node, inclusive), and the
 most levels a schema may have."""
+MAX_FIELDS = 65536
+"""The most fields a record node may have (a bound on hostile manifests, far above use)."""
 
 #: The Zarr dtypes leaves are stored with (``leaves.<name>.dtype``).
 ZARR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -91,6 +98,7 @@ _ARROW_WIDTHS = {"string": ("string", "large_string"), "binary": ("binary", "lar
 _DOCUMENT = "grumpy.json"
 # A leaf name component: what ``urllib.parse.quote(name, safe="")`` can produce.
 _COMPONENT = re.compile(r"[A-Za-z0-9_.~%-]{1,255}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESERVED = ("zarr.json", "grumpy.json", "grumpy.lock")
 
 
@@ -333,8 +341,67 @@ class UnionLayout(_Node):
                 "scalar": self.scalar.to_dict(), "list": self.list.to_dict()}  # fmt: skip
 
 
-Layout = LeafLayout | ListLayout | UnionLayout
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordLayout(_Node):
+    """A record node (an Arrow ``struct``): ``validity`` and the ``fields``, ``(name,
+    node)`` pairs in order, each holding the record's rows (a null record's field rows
+    too, as Arrow keeps them). Its rows are its first field's."""
+
+    kind: ClassVar[str] = "record"
+    validity: str
+    fields: tuple[tuple[str, Layout], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The field names, in order."""
+        return tuple(name for name, _ in self.fields)
+
+    def buffers(self) -> tuple[tuple[str, str], ...]:
+        return (("validity", self.validity),)
+
+    def children(self) -> tuple[tuple[str, Layout, int], ...]:
+        return tuple((f"fields[{i}].layout", node, 0) for i, (_, node) in enumerate(self.fields))
+
+    def rows(self, lengths: Mapping[str, int]) -> int:
+        """The node's rows, from the committed lengths of its leaves."""
+        return self.fields[0][1].rows(lengths)
+
+    def signature(self) -> str:
+        """The layout with leaf names removed: two batches can share a store iff equal."""
+        return record_signature((name, node.signature()) for name, node in self.fields)
+
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type the node describes."""
+        return pa.struct([pa.field(name, node.arrow_type()) for name, node in self.fields])
+
+    def map_leaves(self, fn: Callable[[LeafLayout], LeafLayout]) -> Layout:
+        """The tree with every leaf node replaced by ``fn(leaf)``."""
+        return replace(self, fields=tuple((n, node.map_leaves(fn)) for n, node in self.fields))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The node as manifest JSON (the keys in the order writers put them)."""
+        fields = [{"name": name, "layout": node.to_dict()} for name, node in self.fields]
+        return {"kind": "record", "validity": self.validity, "fields": fields}
+
+
+Layout = LeafLayout | ListLayout | UnionLayout | RecordLayout
 """A layout node of any kind (the root of a column's tree, or a node inside one)."""
+
+
+def record_signature(fields: Iterable[tuple[str, str]]) -> str:
+    """The signature of a record from its fields' ``(name, signature)``: a name as it is
+    when a plain identifier, else JSON-quoted (so no two layouts share a signature).
+
+    Examples
+    --------
+    >>> record_signature([("x", "int64"), ("a b", "list<string>")])
+    'record<x: int64, "a b": list<string>>'
+    """
+    shown = (
+        f"{name if _IDENTIFIER.fullmatch(name) else json.dumps(name)}: {sig}"
+        for name, sig in fields
+    )
+    return f"record<{', '.join(shown)}>"
 
 
 def stored_dtype(role: str, node: Layout) -> str:
@@ -418,7 +485,7 @@ def from_dict(d: Any, *, where: str = "<layout>", field: str = "layout") -> Layo
 
     Returns
     -------
-    LeafLayout, ListLayout or UnionLayout
+    LeafLayout, ListLayout, UnionLayout or RecordLayout
 
     Raises
     ------
@@ -453,7 +520,32 @@ def _parse(node: Any, field: str, depth: int, f: Fields) -> Layout:
         lists = _parse(node["list"], f"{field}.list", depth + 1, f)
         assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
         return UnionLayout(type_ids=names[0], value_offsets=names[1], scalar=scalar, list=lists)
-    raise f.wrong(f"{field}.kind", "'leaf', 'list' or 'union' (a layout node)", kind)
+    if kind == "record":
+        return _parse_record(node, field, depth, f)
+    raise f.wrong(f"{field}.kind", "'leaf', 'list', 'union' or 'record' (a layout node)", kind)
+
+
+def _parse_record(node: dict[str, Any], field: str, depth: int, f: Fields) -> RecordLayout:
+    """A record node: ``validity`` and a non-empty list of ``{"name", "layout"}`` fields
+    with distinct, non-empty names."""
+    f.as_obj(node, field, ("kind", "validity", "fields"))
+    (validity,) = _names(node, ("validity",), field, f)
+    items = node["fields"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_FIELDS:
+        raise f.wrong(f"{field}.fields", f"a list of 1 to {MAX_FIELDS} fields", items)
+    fields: list[tuple[str, Layout]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        at = f"{field}.fields[{i}]"
+        f.as_obj(item, at, ("name", "layout"))
+        name = item["name"]
+        if not isinstance(name, str) or not name:
+            raise f.wrong(f"{at}.name", "a non-empty string", name)
+        if name in seen:
+            raise f.fail(f"field '{at}.name' is {show(name)}, a name an earlier field has")
+        seen.add(name)
+        fields.append((name, _parse(item["layout"], f"{at}.layout", depth + 1, f)))
+    return RecordLayout(validity=validity, fields=tuple(fields))
 
 
 def _parse_list(node: dict[str, Any], field: str, depth: int, f: Fields) -> ListLayout:
@@ -608,6 +700,9 @@ def cut(
             end = value(offsets, rows)
             out[offsets] = (rows + 1, end)
             out[data] = (end, None)
+    elif isinstance(layout, RecordLayout):
+        for _, node in layout.fields:  # every field holds the record's rows
+            cut(node, rows, value, present, out)
     elif isinstance(layout, ListLayout) and layout.offsets is None:
         assert layout.size is not None
         cut(layout.content, rows * layout.size, value, present, out)

@@ -42,6 +42,7 @@ from grumpy_arrow.storage.layouts import (
     Fields,
     LeafLayout,
     ListLayout,
+    RecordLayout,
     from_dict,
     stored_dtype,
 )
@@ -629,6 +630,9 @@ def _check_lengths(
     elif isinstance(node, LeafLayout):
         offsets, data = node.text_leaves()
         expect("data", data, expect("offsets", offsets, rows + 1) or 0)
+    elif isinstance(node, RecordLayout):
+        for i, (_, child) in enumerate(node.fields):  # every field holds the record's rows
+            _check_lengths(child, rows, leaves, f"{field}.fields[{i}].layout", f)
     elif isinstance(node, ListLayout) and node.offsets is None:
         assert node.size is not None
         _check_lengths(node.content, rows * node.size, leaves, f"{field}.content", f)

@@ -54,7 +54,13 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import layouts as ly
-from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
+from grumpy_arrow.storage.layouts import (
+    Layout,
+    LeafLayout,
+    ListLayout,
+    RecordLayout,
+    UnionLayout,
+)
 from grumpy_arrow.storage.manifest import Manifest
 from grumpy_arrow.storage.zarr import LeafStore
 
@@ -169,7 +175,8 @@ def plan(store: LeafStore, manifest: Manifest, columns: Mapping[str, lay.Node]) 
     retired: list[str] = []
     for spec in manifest.columns:
         node = columns.get(spec.name)
-        if node is None or spec.codec is not None:
+        if node is None or spec.codec is not None or _has_records(spec.layout, node):
+            # Records do not widen: a different record layout gets the layout check's error.
             new_columns.append(spec)
             continue
         ctx = _Context(store, manifest, spec.name, lengths, taken)
@@ -206,6 +213,8 @@ def _widen(stored: Layout, node: lay.Node, ctx: _Context, depth: int) -> tuple[L
         return _replace_empty(stored, node, ctx), node
     if isinstance(stored, UnionLayout):
         return _widen_union(stored, as_union(node, stored), ctx, depth)
+    if isinstance(stored, RecordLayout):
+        raise _NoFit  # records do not widen (plan() leaves them to the layout check)
     if isinstance(stored, LeafLayout):
         if isinstance(node, lay.Leaf):
             if node_signature(node) != stored.dtype:
@@ -355,6 +364,8 @@ def _retype(stored: Layout, target: str, ctx: _Context, meeting: tuple[str, str]
     if isinstance(stored, ListLayout):
         content = _retype(stored.content, target, ctx, meeting, sample, depth + 1)
         return replace(stored, content=content)
+    if isinstance(stored, RecordLayout):
+        raise _NoFit  # records do not widen
     scalar = _retype(stored.scalar, target, ctx, meeting, sample, depth)
     lists = _retype(stored.list, target, ctx, meeting, sample, depth)
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
@@ -575,6 +586,9 @@ def renamed(layout: Layout, mapping: Mapping[str, str]) -> Layout:
     if isinstance(layout, ListLayout):
         return replace(layout, offsets=name(layout.offsets), validity=name(layout.validity),
                        content=renamed(layout.content, mapping))  # fmt: skip
+    if isinstance(layout, RecordLayout):
+        fields = tuple((n, renamed(child, mapping)) for n, child in layout.fields)
+        return replace(layout, validity=name(layout.validity), fields=fields)
     scalar, lists = renamed(layout.scalar, mapping), renamed(layout.list, mapping)
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
     return replace(layout, type_ids=name(layout.type_ids),
@@ -600,8 +614,29 @@ def node_signature(node: lay.Node) -> str:
         size = f"[{node.size}]" if node.size is not None else ""
         return f"list{size}<{node_signature(node.content)}>"
     if isinstance(node, lay.RecordNode):
-        raise lay.record_error("a store", node)
+        pairs = zip(node.names, node.fields, strict=True)
+        return ly.record_signature((n, node_signature(f)) for n, f in pairs)
     return f"union<{node_signature(node.scalars)}, {node_signature(node.lists)}>"
+
+
+def _has_records(layout: Layout, node: lay.Node) -> bool:
+    """Whether the store's layout or the batch's node holds records anywhere."""
+    return any(isinstance(n, RecordLayout) for n, _ in layout.nodes()) or lay.has_record(
+        node_type(node)
+    )
+
+
+def node_type(node: lay.Node) -> pa.DataType:
+    """The Arrow type of a batch's node (no values converted)."""
+    if isinstance(node, lay.Leaf):
+        return node.arrow.type
+    if isinstance(node, lay.ListNode):
+        return lay.list_of(node_type(node.content))
+    if isinstance(node, lay.RecordNode):
+        return pa.struct(
+            [pa.field(n, node_type(f)) for n, f in zip(node.names, node.fields, strict=True)]
+        )
+    return lay.union_type(node_type(node.scalars), node_type(node.lists))
 
 
 def _only_nulls(node: lay.Node) -> bool:
@@ -656,6 +691,9 @@ def empty_node(layout: Layout) -> lay.Node:
     if isinstance(layout, ListLayout):
         return lay.ListNode(np.zeros(1, dtype=np.int64), None, empty_node(layout.content),
                             layout.size)  # fmt: skip
+    if isinstance(layout, RecordLayout):
+        return lay.RecordNode(layout.names, tuple(empty_node(c) for _, c in layout.fields),
+                              None, 0)  # fmt: skip
     scalar = empty_node(layout.scalar)
     lists = empty_node(layout.list)
     assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)

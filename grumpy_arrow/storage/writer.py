@@ -27,7 +27,13 @@ from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import codecs as codecs_
 from grumpy_arrow.storage import dictionary, widening
 from grumpy_arrow.storage import layouts as ly
-from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, UnionLayout
+from grumpy_arrow.storage.layouts import (
+    Layout,
+    LeafLayout,
+    ListLayout,
+    RecordLayout,
+    UnionLayout,
+)
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     ColumnSpec,
@@ -455,6 +461,12 @@ def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
         if size is not None and not lay.fits_size(np.diff(node.offsets), node.validity, size):
             size = None  # rows of other lengths: the layout check reports it
         return lay.ListNode(node.offsets, node.validity, content, size)
+    if (isinstance(layout, RecordLayout) and isinstance(node, lay.RecordNode)
+            and layout.names == node.names):  # fmt: skip
+        fields = tuple(
+            _as_layout(f, child) for f, (_, child) in zip(node.fields, layout.fields, strict=True)
+        )
+        return node.with_fields(fields, node.validity, len(node))
     return node
 
 
