@@ -227,7 +227,7 @@ def from_python(obj: Sequence[Any], dtype: dt.DType | None) -> pa.Array:
     :func:`_build_python` which handles unions and reports positions of bad values.
     """
     depth, first = _peek(obj)
-    if isinstance(first, dict):
+    if isinstance(first if first is not None else _first_leaf(obj), dict):
         return _records(obj, dtype)
     fast = _try_arrow_builder(obj, dtype, depth, first)
     if fast is not None:
@@ -245,6 +245,24 @@ def _records(obj: Any, dtype: dt.DType | None) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         raise DTypeError(f"cannot build records from these rows: {err}") from err
     return from_arrow_array(arr)
+
+
+def _first_leaf(obj: Any) -> Any:
+    """The first non-null value that is not a sequence, depth first (None if none): what
+    decides records when the first rows are empty or null."""
+    stack = [iter(obj)]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, _SEQ):
+            stack.append(iter(item))
+        elif item is not None:
+            return item
+    return None
+
+
+_END = object()
 
 
 def _peek(obj: Any) -> tuple[int, Any]:

@@ -156,3 +156,9 @@ def test_stores_hold_record_columns_and_refuse_other_fields(tmp_path: object) ->
         gr.append(df, base / "old.gr")
     assert sorted(p.name for p in (base / "old.gr").rglob("*")) == before
     assert gr.load(base / "old.gr").to_dict() == {"mol_id": [1], "atom_pos": [[1.0]]}
+
+
+def test_records_are_found_behind_empty_and_null_first_rows() -> None:
+    assert gr.array([[], None, [{"x": 1}]]).to_list() == [[], None, [{"x": 1}]]
+    assert gr.array([[], None, [{"x": 1}]]).type == "3 * var * {x: int64}"
+    assert gr.array([[], [1]]).type == "2 * var * int64"

@@ -286,3 +286,20 @@ def test_a_field_of_other_rows_is_refused_when_assembling(tmp_path: Path) -> Non
     buffers["a/r-validity"] = np.array([True])
     with pytest.raises(StoreFormatError, match="a/r-validity"):
         bf.assemble(layout, buffers.__getitem__, buffers.__contains__)
+
+
+def test_records_in_sharded_datasets_and_grumpy_saver(tmp_path: Path) -> None:
+    from grumpy_arrow.savers import GrumpySaver
+
+    rows = [[{"x": float(i), "el": "C"}] * (i % 3) for i in range(10)]
+    df = gr.dataframe({"mol_id": list(range(10)), "atom_pos": gr.array(rows)},
+                      schema=["mol", "atom"])  # fmt: skip
+    gr.save(df, tmp_path / "sharded.gr", shard_rows=4)
+    handle = gr.open(tmp_path / "sharded.gr")
+    assert handle.take([9, 0, 5]).to_dict() == df[[9, 0, 5]].to_dict()
+    gr.append(df, tmp_path / "sharded.gr")
+    assert gr.load(tmp_path / "sharded.gr")["atom_pos"].to_list() == rows + rows
+    saver = GrumpySaver(str(tmp_path / "saved.gr"))
+    saver.save(gr.array([{"a": 1.0}]))
+    saver.save(gr.array([{"a": 2.0}, None]))
+    assert saver.load().to_list() == [{"a": 1.0}, {"a": 2.0}, None]
