@@ -269,3 +269,18 @@ def test_quantile_dtypes_and_bits_follow_numpys_weak_scalar_rule(dtype: str) -> 
     _same(several.to_list(), [np.quantile(r, [0.37, 0.81]).tolist() for r in rows])
     lower = x.quantile(0.37, dim=1, method="lower")
     assert lower.dtype.name == dtype
+
+
+@pytest.mark.parametrize("kind", ["strings", "ints"])
+def test_n_unique_with_few_distinct_values_uses_the_presence_table_exactly(kind: str) -> None:
+    rng = np.random.default_rng(12)
+    lengths = rng.integers(0, 15, 2000)
+    pool = np.array(["C", "H", "O", "N"]) if kind == "strings" else np.array([7, -3, 0, 9])
+    rows = [pool[rng.integers(0, 4, k)].tolist() for k in lengths]
+    rows[5] = None
+    if rows[6]:
+        rows[6][0] = None
+    x = gr.array(rows)
+    want = [None if r is None else len({v for v in r if v is not None}) for r in rows]
+    assert x.n_unique(dim=1).to_list() == want
+    assert x.n_unique() == 4

@@ -184,13 +184,21 @@ def _sort_keys(values: pa.Array) -> np.ndarray:
 
 def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
     """Sorted distinct non-null values of every row, and each one's row."""
+    values, picks, rows = _distinct_picks(seg)
+    return values.take(pa.array(picks)), rows
+
+
+def _distinct_picks(seg: Segmented) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The non-null values, the positions among them of every row's sorted distinct
+    values, and each one's row (the values themselves are not gathered: ``n_unique``
+    needs only the rows)."""
     rows = seg.rows
     values = seg.values
     if values.null_count:
         keep = values.is_valid()
         values, rows = values.filter(keep), rows[keep.to_numpy(zero_copy_only=False)]
     if len(values) == 0:
-        return values, rows
+        return values, np.zeros(0, dtype=np.int64), rows
     keys = _sort_keys(values)
     order = order_within_rows(keys, np.bincount(rows, minlength=len(seg.offsets) - 1))
     keys = keys[order]
@@ -200,7 +208,7 @@ def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
         same |= nan[1:] & nan[:-1]
     first = np.ones(len(keys), dtype=bool)
     first[1:] = ~(same & (rows[1:] == rows[:-1]))
-    return values.take(pa.array(order[first])), rows[first]
+    return values, order[first], rows[first]
 
 
 def unique_rows(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
@@ -211,10 +219,42 @@ def unique_rows(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
 
 
 def n_unique(seg: Segmented, lst: lay.ListNode | None) -> lay.Node:
-    """How many distinct non-null values every row holds (int64)."""
-    _, rows = _sorted_distinct(seg)
-    counts = np.bincount(rows, minlength=len(seg.offsets) - 1).astype(np.int64)
+    """How many distinct non-null values every row holds (int64).
+
+    Few distinct values (rows x distinct codes at most 4x the values: elements, labels)
+    are counted with one presence table, ``bincount(row * k + code)``; others sort
+    inside rows.
+    """
+    n_rows = len(seg.offsets) - 1
+    table = _presence_counts(seg, n_rows)
+    if table is not None:
+        return _per_row(lst, pa.array(table))
+    _, _, rows = _distinct_picks(seg)
+    counts = np.bincount(rows, minlength=n_rows).astype(np.int64)
     return _per_row(lst, pa.array(counts))
+
+
+def _presence_counts(seg: Segmented, n_rows: int) -> np.ndarray | None:
+    """Distinct values per row through a ``(rows, k)`` presence table of dictionary codes,
+    or None when ``rows * k`` would pass four times the values (or for floats: NaN)."""
+    values = seg.values
+    typ = values.type
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)
+            or pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
+            or pa.types.is_integer(typ)):  # fmt: skip
+        return None
+    encoded = pc.dictionary_encode(values)
+    k = len(encoded.dictionary)
+    if k == 0 or n_rows * k > 4 * max(len(values), 1):
+        return None
+    codes = encoded.indices
+    rows = seg.rows
+    if codes.null_count:
+        keep = codes.is_valid().to_numpy(zero_copy_only=False)
+        codes, rows = codes.filter(pa.array(keep)), rows[keep]
+    slot = rows * k + codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    present = np.bincount(slot, minlength=n_rows * k).reshape(n_rows, k) > 0
+    return present.sum(axis=1).astype(np.int64)
 
 
 # -- order statistics ------------------------------------------------------------------
