@@ -1099,3 +1099,23 @@ def probe_corruption_case(case: dict[str, str], pristine: str, workdir: str) -> 
             code = f"raised {type(err).__name__}: {err}"
     out["cli"] = {"code": code, "output": stdout.getvalue() + stderr.getvalue()}
     return out
+
+
+def kill_when_ready(code: str, args: list[str], delay: float, timeout: float) -> list[int]:
+    """Run ``python -c code *args``, wait for its ``ready`` line, SIGKILL it ``delay``
+    seconds later, and return the integers it printed after ``ready`` (what it reported
+    done). Fails when the child did not die of the SIGKILL."""
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        ready = proc.stdout.readline() if proc.stdout else ""
+        assert ready.strip() == "ready", (ready, proc.stderr.read() if proc.stderr else "")
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, err
+    return [int(line) for line in out.split()]

@@ -17,9 +17,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import fsspec
 import numpy as np
 import pytest
 from _locks import is_locked
+from _store_probes import kill_when_ready
 
 import grumpy_arrow as gr
 from grumpy_arrow.errors import SchemaError
@@ -606,24 +604,7 @@ def _kill_run(tmp_path: Path, delay: float, old: Any, new: Any) -> tuple[int, st
     for k in range(STORES):
         shutil.copytree(template, tmp_path / f"s{k:03d}.gr")
     tests_dir = str(Path(__file__).resolve().parent)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path), str(STORES), tests_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = proc.stdout.readline() if proc.stdout else ""
-        assert ready.strip() == "ready", (ready, proc.stderr.read() if proc.stderr else "")
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, err
-    reported = [int(line) for line in out.split()]
+    reported = kill_when_ready(CHILD, [str(tmp_path), str(STORES), tests_dir], delay, 60)
     done = reported[-1] + 1 if reported else 0  # stores the child finished (and said so)
     assert done < STORES, "the child ran out of stores before it was killed"
     # Stores before the one being widened are new, those after it old; that one is

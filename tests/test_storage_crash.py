@@ -14,12 +14,8 @@ random delay. The parent then checks that
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +23,7 @@ import numpy as np
 import pytest
 import zarr
 from _locks import is_locked
+from _store_probes import kill_when_ready
 
 import grumpy_arrow as gr
 from grumpy_arrow.testing import assert_values_equal
@@ -98,24 +95,7 @@ RUNS = [("none", _rng.uniform(0.02, 0.5)) for _ in range(2)] + [("zstd", _rng.un
 def test_writer_killed_mid_append(compressor: str, delay: float, tmp_path: Path) -> None:
     path = tmp_path / "store"
     tests_dir = str(Path(__file__).resolve().parent)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), compressor, tests_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = proc.stdout.readline() if proc.stdout else ""
-        assert ready.strip() == "ready", (ready, proc.stderr.read() if proc.stderr else "")
-        time.sleep(delay)
-        os.kill(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, err
-    reported = [int(line) for line in out.split()]
+    reported = kill_when_ready(CHILD, [str(path), compressor, tests_dir], delay, 30)
     done = reported[-1] if reported else 0  # appends the child finished (and said so)
     assert done < 199, "the child ran out of batches before it was killed"
 

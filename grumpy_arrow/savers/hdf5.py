@@ -354,14 +354,7 @@ class HDF5Saver(BufferSaver):
         a failed flush then holds no dataset object, see :func:`_close_quietly`)."""
         node = fh[self.dataset_name]
         if text.is_variable(info.dtype):
-            elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
-            first = elements * _size(info.shape)
-            base = int(node["value_offsets"][first])
-            value_offsets, data = batch.strings
-            _put(node["data"], base, data)
-            _put(node["value_offsets"], first + 1, value_offsets[1:] + base)
-            if batch.offsets is not None:
-                _put(node["offsets"], info.rows + 1, batch.offsets[1:] + elements)
+            text.append(node, batch, info, _put)
         elif batch.ragged:
             assert batch.offsets is not None
             base = int(node["offsets"][info.rows])
@@ -402,7 +395,7 @@ class HDF5Saver(BufferSaver):
         with self._file("r") as fh:
             node = fh[self.dataset_name]
             elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
-            stop = elements * _size(info.shape)
+            stop = elements * text.element_size(info.shape)
             value_offsets = node["value_offsets"][first : stop + 1].astype(np.int64)
             data = node["data"][int(value_offsets[0]) : int(value_offsets[-1])]
         return value_offsets, data
@@ -419,11 +412,6 @@ def _size_bound(batch: Batch) -> int:
     """Bytes a save of ``batch`` may need on the disk: twice its data (HDF5 allocates
     whole chunks) and a mebibyte for a partly filled chunk and metadata."""
     return 2 * batch.nbytes + METADATA_ROOM
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    """Strings in one element of shape ``shape``."""
-    return int(np.prod(shape, dtype=np.int64))
 
 
 def _first(chunks: Any) -> tuple[int]:

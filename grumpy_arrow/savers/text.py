@@ -26,12 +26,16 @@ import pyarrow.compute as pc
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 
 if TYPE_CHECKING:
-    from grumpy_arrow.savers.batch import Batch
+    from collections.abc import Callable
+
+    from grumpy_arrow.savers.batch import Batch, Info
 
 __all__ = [
     "BINARY",
     "TEXT",
+    "append",
     "decode",
+    "element_size",
     "describe",
     "encode",
     "fit_strings",
@@ -44,6 +48,28 @@ __all__ = [
     "splice",
     "to_arrow",
 ]
+
+
+def element_size(shape: tuple[int, ...]) -> int:
+    """Strings in one element of shape ``shape``."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def append(node: Any, batch: Batch, info: Info,
+           put: Callable[[Any, int, np.ndarray], None]) -> None:  # fmt: skip
+    """Append a batch's strings to a saver's string group ``node`` (``data``,
+    ``value_offsets`` and, for ragged rows, ``offsets``) after the committed rows, in the
+    savers' crash order: bytes first, then their ``value_offsets``, then the row
+    ``offsets``. ``put(array, start, values)`` writes and ends an array (Zarr or HDF5)."""
+    elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
+    first = elements * element_size(info.shape)
+    base = int(node["value_offsets"][first])
+    value_offsets, data = batch.strings
+    put(node["data"], base, data)
+    put(node["value_offsets"], first + 1, value_offsets[1:] + base)
+    if batch.offsets is not None:
+        put(node["offsets"], info.rows + 1, batch.offsets[1:] + elements)
+
 
 TEXT = np.dtype("U")  # str of any length (values: object arrays of str)
 BINARY = np.dtype("S")  # bytes of any length (values: object arrays of bytes)

@@ -367,7 +367,7 @@ class ZarrSaver(BufferSaver):
     def _append(self, batch: Batch, info: Info) -> None:
         node = self._node()
         if text.is_variable(info.dtype):
-            self._append_strings(node, batch, info)
+            text.append(node, batch, info, _put)
         elif batch.ragged:
             assert batch.offsets is not None
             offsets_arr, values_arr = node["offsets"], node["values"]
@@ -378,17 +378,6 @@ class ZarrSaver(BufferSaver):
             _put(node, info.rows, batch.values)
         meta = dict(node.attrs).get(ATTR) or {"form": "rectangular"}
         node.attrs[ATTR] = {**meta, "rows": info.rows + len(batch)}
-
-    def _append_strings(self, node: Any, batch: Batch, info: Info) -> None:
-        """Bytes first, then their ``value_offsets``, then the row ``offsets``."""
-        elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
-        first = elements * _size(info.shape)
-        base = int(node["value_offsets"][first])
-        value_offsets, data = batch.strings
-        _put(node["data"], base, data)
-        _put(node["value_offsets"], first + 1, value_offsets[1:] + base)
-        if batch.offsets is not None:
-            _put(node["offsets"], info.rows + 1, batch.offsets[1:] + elements)
 
     def _write_rows(self, rows: np.ndarray, values: np.ndarray) -> None:
         if not self._local:
@@ -459,7 +448,7 @@ class ZarrSaver(BufferSaver):
     def _string_count(node: Any, info: Info) -> int:
         """Committed strings: committed elements times the strings of one element."""
         elements = int(node["offsets"][info.rows]) if info.ragged else info.rows
-        return elements * _size(info.shape)
+        return elements * text.element_size(info.shape)
 
     def _offsets_at(self, rows: np.ndarray) -> np.ndarray:
         offsets = self._node()["offsets"]
@@ -494,11 +483,6 @@ class ZarrSaver(BufferSaver):
                 f"{self._where()}: chunks must be a positive int (rows per chunk) or a tuple "
                 f"of positive ints (rows, then the row's axes), got {chunks!r}"
             )
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    """Strings in one element of shape ``shape``."""
-    return int(np.prod(shape, dtype=np.int64))
 
 
 def _first(chunks: Any) -> tuple[int]:
