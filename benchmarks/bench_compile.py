@@ -268,7 +268,8 @@ def judge(ratio: float | None, least: float, engine: str, smoke: bool) -> str:
         return "n/a"
     if engine != "numba" and not smoke:
         return "n/a (numba not installed)"
-    text = "met" if ratio >= least else f"NOT MET: {ratio:.2f}x < {least:g}x"
+    shown = f"{ratio:.2f}" if f"{ratio:.2f}" != f"{least:.2f}" else f"{ratio:.4f}"
+    text = "met" if ratio >= least else f"NOT MET: {shown}x < {least:g}x"
     return text + (" (smoke: numpy engine)" if engine != "numba" else "")
 
 
