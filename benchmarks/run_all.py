@@ -1,13 +1,14 @@
 """Run every benchmark suite, one after another, and report every bar of SPEC §9.
 
 The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_stream``,
-``bench_pandas``, ``bench_savers``, ``bench_peers``) run as subprocesses of the same Python,
-in sequence and never in parallel: each suite measures its peers in the same run, and a
-second suite running beside it would disturb them. Their output streams through as they
-run. Each suite writes its tables as Markdown (``--markdown``); the bars of SPEC §9 are read
-from those tables and printed at the end as one summary table (bar, measured value, peer,
-verdict), with the machine and the date; the peers suite (the tools ML users pick instead)
-adds lines reported without a bar.
+``bench_pandas``, ``bench_savers``, ``bench_peers``, ``bench_geometry``) run as
+subprocesses of the same Python, in sequence and never in parallel: each suite measures its
+peers in the same run, and a second suite running beside it would disturb them. Their
+output streams through as they run. Each suite writes its tables as Markdown
+(``--markdown``); the bars of SPEC §9 are read from those tables and printed at the end as
+one summary table (bar, measured value, peer, verdict), with the machine and the date; the
+peers suite (the tools ML users pick instead) and the geometry suite (issue 16's per-row
+neighbours against a per-row cKDTree loop) add lines reported without a bar.
 
 Verdicts: ``met`` / ``NOT MET`` for the bars SPEC §9 states, the same for the bars a suite
 adds of its own (marked "suite bar"), and ``no bar`` for what SPEC §9 asks to report
@@ -56,7 +57,7 @@ from _common import host_info, markdown_table, text_table, version_info
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
-SUITES = ("compute", "frame", "storage", "stream", "pandas", "savers", "peers")
+SUITES = ("compute", "frame", "storage", "stream", "pandas", "savers", "peers", "geometry")
 OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular", "polars")
 
 # ---------------------------------------------------------------------------------------
@@ -609,6 +610,32 @@ def peers_bars(md: str) -> list[Bar]:
     return out
 
 
+def geometry_bars(md: str) -> list[Bar]:
+    """Issue 16's per-row geometry against a per-row cKDTree loop: reported, no bar."""
+    tables = [t for t in parse_tables(md) if "cKDTree / numba" in t.header]
+    if not tables:
+        return [missing("geometry", "neighbors vs a per-row cKDTree loop", "report")]
+    out = []
+    for table in tables:  # molecules (10..60 points a row), then clouds (thousands)
+        for cells in table.rows:
+            row = dict(zip(table.header, cells, strict=False))
+            out.append(
+                Bar(
+                    "geometry",
+                    f"{cells[0]}: {table.title.split(' (')[0]}",
+                    f"numba {row['grumpy (numba) ms']} ms, NumPy engine "
+                    f"{row['grumpy (numpy) ms']} ms (cKDTree / numba = "
+                    f"{row['cKDTree / numba']}, cKDTree / NumPy engine = "
+                    f"{row['cKDTree / grumpy numpy']})",
+                    f"cKDTree loop {row['cKDTree loop ms']} ms, NumPy loop "
+                    f"{row['NumPy loop ms']} ms",
+                    "no bar",
+                    "report",
+                )
+            )
+    return out
+
+
 BARS: dict[str, Callable[[str], list[Bar]]] = {
     "compute": compute_bars,
     "storage": storage_bars,
@@ -616,14 +643,15 @@ BARS: dict[str, Callable[[str], list[Bar]]] = {
     "savers": savers_bars,
     "pandas": pandas_bars,
     "peers": peers_bars,
+    "geometry": geometry_bars,
 }
 
 
 def all_bars(markdown: dict[str, str]) -> list[Bar]:
     """The summary lines, in SPEC §9's order, from each suite's Markdown (then the peers
-    suite's, which SPEC §9 does not list)."""
+    and geometry suites', which SPEC §9 does not list)."""
     out: list[Bar] = []
-    for name in ("compute", "storage", "stream", "savers", "pandas", "peers"):
+    for name in ("compute", "storage", "stream", "savers", "pandas", "peers", "geometry"):
         if name in markdown:
             out += BARS[name](markdown[name])
     return out
