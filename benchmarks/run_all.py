@@ -1,14 +1,16 @@
 """Run every benchmark suite, one after another, and report every bar of SPEC §9.
 
 The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_stream``,
-``bench_pandas``, ``bench_savers``, ``bench_peers``, ``bench_geometry``) run as
+``bench_pandas``, ``bench_savers``, ``bench_peers``, ``bench_geometry``,
+``bench_compile``) run as
 subprocesses of the same Python, in sequence and never in parallel: each suite measures its
 peers in the same run, and a second suite running beside it would disturb them. Their
 output streams through as they run. Each suite writes its tables as Markdown
 (``--markdown``); the bars of SPEC §9 are read from those tables and printed at the end as
 one summary table (bar, measured value, peer, verdict), with the machine and the date; the
 peers suite (the tools ML users pick instead) and the geometry suite (issue 16's per-row
-neighbours against a per-row cKDTree loop) add lines reported without a bar.
+neighbours against a per-row cKDTree loop) add lines reported without a bar; the compile
+suite adds issue 16's bars (compiled against eager).
 
 Verdicts: ``met`` / ``NOT MET`` for the bars SPEC §9 states, the same for the bars a suite
 adds of its own (marked "suite bar"), and ``no bar`` for what SPEC §9 asks to report
@@ -57,7 +59,9 @@ from _common import host_info, markdown_table, text_table, version_info
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
-SUITES = ("compute", "frame", "storage", "stream", "pandas", "savers", "peers", "geometry")
+SUITES = (
+    "compute", "frame", "storage", "stream", "pandas", "savers", "peers", "geometry", "compile",
+)  # fmt: skip
 OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular", "polars")
 
 # ---------------------------------------------------------------------------------------
@@ -636,6 +640,22 @@ def geometry_bars(md: str) -> list[Bar]:
     return out
 
 
+def compile_bars(md: str) -> list[Bar]:
+    """Issue 16's bars, as bench_compile.py judges them in its "Bars" table."""
+    bars = find(parse_tables(md), "Bars")
+    if bars is None:
+        return [missing("compile", "compiled >= 2x eager (whole arrays), >= 3x (32-row stream)",
+                        "suite")]  # fmt: skip
+    out = []
+    for cells in bars.rows:
+        row = dict(zip(bars.header, cells, strict=False))
+        v = row.get("verdict", "n/a")
+        kind = "report" if v == "no bar" else "suite"
+        out.append(Bar("compile", row["bar"], row["measured"], row["peer"],
+                       v if kind == "report" else verdict(v), kind))  # fmt: skip
+    return out
+
+
 BARS: dict[str, Callable[[str], list[Bar]]] = {
     "compute": compute_bars,
     "storage": storage_bars,
@@ -644,6 +664,7 @@ BARS: dict[str, Callable[[str], list[Bar]]] = {
     "pandas": pandas_bars,
     "peers": peers_bars,
     "geometry": geometry_bars,
+    "compile": compile_bars,
 }
 
 
@@ -651,7 +672,8 @@ def all_bars(markdown: dict[str, str]) -> list[Bar]:
     """The summary lines, in SPEC §9's order, from each suite's Markdown (then the peers
     and geometry suites', which SPEC §9 does not list)."""
     out: list[Bar] = []
-    for name in ("compute", "storage", "stream", "savers", "pandas", "peers", "geometry"):
+    for name in ("compute", "storage", "stream", "savers", "pandas", "peers", "geometry",
+                 "compile"):  # fmt: skip
         if name in markdown:
             out += BARS[name](markdown[name])
     return out

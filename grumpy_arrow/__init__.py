@@ -11,6 +11,12 @@ from __future__ import annotations
 from grumpy_arrow import errors, savers
 from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compile import (
+    CompiledFunction,
+    compile,
+    compile_pipeline,
+    compile_pipeline_info,
+)
 from grumpy_arrow.dtypes import (
     DType,
     binary,
@@ -73,6 +79,7 @@ from grumpy_arrow.functions import (
     where,
     zeros_like,
 )
+from grumpy_arrow.geometry import neighbors, pairwise_distances
 from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.numpy_api import intersect1d, setdiff1d, union1d
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
@@ -96,6 +103,7 @@ from grumpy_arrow.strings import StringMethods
 
 __all__ = [
     "BroadcastError",
+    "CompiledFunction",
     "ConversionError",
     "DType",
     "DTypeError",
@@ -128,6 +136,9 @@ __all__ = [
     "ceil",
     "clip",
     "codecs",
+    "compile",
+    "compile_pipeline",
+    "compile_pipeline_info",
     "concat",
     "consolidate",
     "cos",
@@ -158,9 +169,11 @@ __all__ = [
     "log10",
     "log2",
     "mix",
+    "neighbors",
     "nonzero",
     "ones_like",
     "open",
+    "pairwise_distances",
     "promote_types",
     "round",
     "run",

@@ -376,6 +376,9 @@ def where(condition: Any, x: Any = _NO_ARG, y: Any = _NO_ARG) -> Any:
     >>> rows.to_list(), positions.to_list()
     ([0, 1], [0, 0])
     """
+    traced = next((v for v in (condition, x, y) if getattr(v, "_gr_traced", False)), None)
+    if traced is not None:  # inside gr.compile's trace: record it
+        return traced._gr_where(condition, x, y)
     if x is _NO_ARG and y is _NO_ARG:
         return nonzero(condition)
     if x is _NO_ARG or y is _NO_ARG:
@@ -543,6 +546,8 @@ def isinf(x: Any) -> GrumpyArray:
 
 def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
     """Limit values to ``[lower, upper]`` (either may be None; both broadcast)."""
+    if getattr(x, "_gr_traced", False):  # inside gr.compile's trace: record it
+        return x.clip(lower, upper)
     out = asarray(x)
     if lower is not None:
         out = out._binary(lower, "maximum")

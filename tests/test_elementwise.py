@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 import grumpy_arrow as gr
+from grumpy_arrow.testing import assert_values_equal
 
 
 @pytest.mark.parametrize(
@@ -283,3 +284,13 @@ def test_float16_compares_like_numpy(op: str) -> None:
         right = other if not isinstance(other, gr.GrumpyArray) else np.array([1.5, 1.5, 0.0, 0.0])
         want = getattr(values, op)(right).tolist()
         assert getattr(x, op)(other).to_list() == [want[:2], want[2:]]
+
+
+def test_maximum_minimum_and_clip_keep_nulls_and_nan() -> None:
+    x = gr.array([[1.0, None], [float("nan"), 3.0]])
+    assert_values_equal(np.maximum(x, 2.0).to_list(), [[2.0, None], [float("nan"), 3.0]])
+    assert_values_equal(np.minimum(x, 2.0).to_list(), [[1.0, None], [float("nan"), 2.0]])
+    assert_values_equal(gr.clip(x, 0.0, 1.5).to_list(), [[1.0, None], [float("nan"), 1.5]])
+    i = gr.array([[5, None]], dtype=gr.int32)
+    assert np.maximum(i, 7).to_list() == [[7, None]]
+    assert np.maximum(i, 7).type == "1 * var * int32"

@@ -437,8 +437,10 @@ BINARY: dict[str, Callable[[Operand, Operand], pa.Array]] = {
     "and": _logical(pc.and_, pc.bit_wise_and, "&"),
     "or": _logical(pc.or_, pc.bit_wise_or, "|"),
     "xor": _logical(pc.xor, pc.bit_wise_xor, "^"),
-    "maximum": _arith(pc.max_element_wise, np.maximum),
-    "minimum": _arith(pc.min_element_wise, np.minimum),
+    # NumPy's rules on every path: a null gives null and NaN wins (Arrow's element-wise
+    # max/min skip both).
+    "maximum": _numpy_binary(np.maximum, "maximum"),
+    "minimum": _numpy_binary(np.minimum, "minimum"),
 }
 
 

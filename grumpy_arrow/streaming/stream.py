@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ import pyarrow as pa
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.streaming import megabatch as mb
 from grumpy_arrow.streaming import plan as pl
 
 __all__ = ["Stream", "stream"]
@@ -415,16 +416,22 @@ class Stream:
 
     # -- reading ----------------------------------------------------------------------
 
+    def _rows(self, k: int, plan: pl.EpochPlan) -> np.ndarray:
+        """The rows of batch ``k`` of the plan, shuffled when the rows shuffle within it."""
+        rows = plan.rows(k)
+        p = self._params
+        if _within(p.shuffle) and self._level(p.shuffle) == 0:
+            position = int(plan.ids[k])
+            rows = rows[pl.epoch_rng(p.seed or 0, self._epoch, position).permutation(len(rows))]
+        return rows
+
     def _read(self, k: int, plan: pl.EpochPlan | None = None) -> Any:
         """Batch ``k`` of the epoch's plan (in-batch shuffles applied)."""
         plan = self._plan() if plan is None else plan
-        rows = plan.rows(k)
         position = int(plan.ids[k])
         p = self._params
         within = _within(p.shuffle)
-        if within and self._level(p.shuffle) == 0:
-            rows = rows[pl.epoch_rng(p.seed or 0, self._epoch, position).permutation(len(rows))]
-        batch = self._data.rows(rows)
+        batch = self._data.rows(self._rows(k, plan))
         if within and self._level(p.shuffle) > 0:
             batch = _shuffle_inner(batch, self._level(p.shuffle),
                                    pl.epoch_rng(p.seed or 0, self._epoch, position))  # fmt: skip
@@ -458,6 +465,15 @@ class Stream:
         positions = self._positions()
         start = self._consumed
         todo = range(start, len(positions))
+        if (
+            self._executor == "thread"
+            and len(todo) > 1
+            and mb.leading_compiled(self._transforms, self._seeded)
+        ):
+            done = yield from self._megabatched(positions, todo)
+            if done:
+                self._consumed = self._start = 0
+                return
         produce = self._producer(positions)
         ahead = max(self._workers, self._cpu if self._cpu > 1 else 0) + (self._prefetch or 0)
         if ahead <= 0:
@@ -469,23 +485,73 @@ class Stream:
             yield from self._ordered(todo, produce, ahead)
         self._consumed = self._start = 0  # the next pass is the whole epoch
 
+    def _megabatched(self, positions: np.ndarray, todo: range) -> Generator[Any, None, bool]:
+        """Yield the batches with the leading compiled transforms run over megabatches
+        (:mod:`grumpy_arrow.streaming.megabatch`); returns False, having yielded nothing,
+        when they cannot be joined (then every batch runs on its own)."""
+        plan = self._plan()
+
+        def read(i: int) -> Any:
+            return self._read(int(positions[i]), plan)
+
+        first = read(todo[0])
+        lead = mb.leading_compiled(self._transforms, self._seeded)
+        joined = mb.joinable(self._transforms[:lead], first)
+        if not joined:
+            return False
+        parts = mb.megabatches(todo, self._group_reader(positions, plan),
+                               self._transforms[:joined], first=first,
+                               overlap=self._cpu > 1)  # fmt: skip
+        while True:
+            try:
+                i, out = next(parts)
+            except StopIteration:
+                break
+            except Exception as err:
+                err.add_note(f"raised by a compiled transform of the megabatch starting at "
+                             f"batch {self._consumed} (epoch {self._epoch})")  # fmt: skip
+                raise
+            out = self._transforms_from(joined, out, i, int(plan.ids[positions[i]]))
+            self._consumed = i + 1
+            yield out
+        return True
+
+    def _group_reader(self, positions: np.ndarray, plan: pl.EpochPlan
+                      ) -> Callable[[range], tuple[Any, list[int]]]:  # fmt: skip
+        """Reads the batches ``group`` of ``positions`` as one batch: one read of all their
+        rows (a slice when they are contiguous in memory), or, with a shuffle inside the
+        batches below the rows, each batch read on its own and joined."""
+        p = self._params
+        inner = _within(p.shuffle) and self._level(p.shuffle) > 0
+
+        def read_group(group: range) -> tuple[Any, list[int]]:
+            if inner:
+                batches = [self._read(int(positions[i]), plan) for i in group]
+                return mb.join(batches), [len(b) for b in batches]
+            rows = [self._rows(int(positions[i]), plan) for i in group]
+            return self._data.rows(np.concatenate(rows)), [len(r) for r in rows]
+
+        return read_group
+
     def _producer(self, positions: np.ndarray) -> Callable[[int], Any]:
-        transforms = self._transforms
         plan = self._plan()
 
         def produce(i: int) -> Any:
             out = self._read(int(positions[i]), plan)
-            position = int(plan.ids[positions[i]])
-            for j in range(len(transforms)):
-                try:
-                    out = self._transform(j, out, position)
-                except Exception as err:
-                    err.add_note(f"raised by a transform of batch {i} (plan position "
-                                 f"{position}, epoch {self._epoch})")  # fmt: skip
-                    raise
-            return out
+            return self._transforms_from(0, out, i, int(plan.ids[positions[i]]))
 
         return produce
+
+    def _transforms_from(self, first: int, out: Any, i: int, position: int) -> Any:
+        """Transforms ``first``, ``first + 1``... on batch ``i`` (an error names the batch)."""
+        for j in range(first, len(self._transforms)):
+            try:
+                out = self._transform(j, out, position)
+            except Exception as err:
+                err.add_note(f"raised by a transform of batch {i} (plan position "
+                             f"{position}, epoch {self._epoch})")  # fmt: skip
+                raise
+        return out
 
     def _ordered(self, todo: range, produce: Callable[[int], Any], ahead: int) -> Iterator[Any]:
         """Run ``produce`` ahead on a pool, yielding results strictly in order."""
@@ -546,8 +612,15 @@ class Stream:
         cpu: int = 1,
         prefetch: int | None = None,
         executor: str = "thread",
+        compile: bool | str | None = None,
     ) -> Stream:
         """A lazy stream whose batches pass through ``fns`` in order.
+
+        Transforms compiled with :func:`grumpy_arrow.compile` run over *megabatches*
+        (consecutive batches joined, one kernel call, results cut back into the batches;
+        see ``docs/compile.md``). ``compile=True`` compiles plain functions too (with a
+        warning for those that run eagerly), ``"auto"`` does so quietly, ``False`` runs
+        compiled ones eagerly; the default (None) takes each function as given.
 
         A transform with a parameter named ``rng`` is called as ``fn(batch, rng=...)``
         with a ``numpy.random.Generator`` of its own for each batch:
@@ -569,6 +642,7 @@ class Stream:
         for fn in fns:
             if not callable(fn):
                 raise TypeError(f"apply needs callables, got {fn!r}")
+        fns = _compiled(fns, compile)
         return self._copy(transforms=self._transforms + fns, cpu=cpu, prefetch=prefetch,
                           executor=executor)  # fmt: skip
 
@@ -686,6 +760,24 @@ class Stream:
             f"{' ' + str(p.batch_on) if p.batch_on is not None else ' rows'}, epoch "
             f"{self._epoch}, rank {p.rank}/{p.world_size}, shuffle={p.shuffle!r}>"
         )
+
+
+def _compiled(fns: tuple[Callable[..., Any], ...], mode: bool | str | None
+              ) -> tuple[Callable[..., Any], ...]:  # fmt: skip
+    """``fns`` under ``apply(compile=mode)`` (see :meth:`Stream.apply`)."""
+    if mode is None:
+        return fns
+    if mode not in (True, False, "auto"):
+        raise ValueError(f"compile must be True, False, 'auto' or None, got {mode!r}")
+    from grumpy_arrow.compile import CompiledFunction, compile
+
+    if mode is False:
+        return tuple(fn.fn if isinstance(fn, CompiledFunction) else fn for fn in fns)
+    fallback = "warn" if mode is True else "silent"
+    return tuple(
+        fn if isinstance(fn, CompiledFunction) or _takes_rng(fn) else compile(fn, fallback=fallback)
+        for fn in fns
+    )
 
 
 def _takes_rng(fn: Callable[..., Any]) -> bool:

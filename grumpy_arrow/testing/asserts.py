@@ -41,7 +41,7 @@ def _is_bool(v: Any) -> bool:
     return isinstance(v, (bool, np.bool_))
 
 
-def _first_difference(actual: Any, expected: Any, path: str) -> str | None:
+def _first_difference(actual: Any, expected: Any, path: str, rtol: float = 0.0) -> str | None:
     """A description of the first place where ``actual`` and ``expected`` differ, or None."""
     a_seq, e_seq = isinstance(actual, (list, tuple)), isinstance(expected, (list, tuple))
     if a_seq or e_seq:
@@ -53,7 +53,7 @@ def _first_difference(actual: Any, expected: Any, path: str) -> str | None:
                 f"({actual!r} != {expected!r})"
             )
         for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            found = _first_difference(a, e, f"{path}[{i}]")
+            found = _first_difference(a, e, f"{path}[{i}]", rtol)
             if found is not None:
                 return found
         return None
@@ -63,6 +63,14 @@ def _first_difference(actual: Any, expected: Any, path: str) -> str | None:
         same = _is_nan(actual) and _is_nan(expected)
     elif _is_bool(actual) != _is_bool(expected):
         same = False
+    elif (
+        rtol
+        and isinstance(actual, _NUMBER)
+        and isinstance(expected, _NUMBER)
+        and (actual != expected)
+    ):
+        scale = max(1.0, abs(float(actual)), abs(float(expected)))
+        same = abs(float(actual) - float(expected)) <= rtol * scale
     else:
         same = bool(actual == expected)
     if same:
@@ -70,17 +78,19 @@ def _first_difference(actual: Any, expected: Any, path: str) -> str | None:
     return f"values differ at {path or 'top level'}: {actual!r} != {expected!r}"
 
 
-def values_equal(actual: Any, expected: Any) -> bool:
+def values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> bool:
     """Whether two nested Python values are equal, with NaN equal to NaN.
 
     Lists and tuples compare element by element (a list equals a tuple of the same values),
     ``None`` only equals ``None``, a bool never equals a number, and other scalars use
-    ``==`` (so ``1 == 1.0`` and ``0.0 == -0.0``).
+    ``==`` (so ``1 == 1.0`` and ``0.0 == -0.0``). With ``rtol``, numbers may differ by
+    ``rtol`` times the larger magnitude (at least 1): for float results computed in
+    another order (compiled against eager code).
     """
-    return _first_difference(actual, expected, "") is None
+    return _first_difference(actual, expected, "", rtol) is None
 
 
-def assert_values_equal(actual: Any, expected: Any) -> None:
+def assert_values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> None:
     """Assert :func:`values_equal`, naming the path of the first difference.
 
     Raises
@@ -88,13 +98,13 @@ def assert_values_equal(actual: Any, expected: Any) -> None:
     AssertionError
         When the values differ.
     """
-    found = _first_difference(actual, expected, "")
+    found = _first_difference(actual, expected, "", rtol)
     if found is not None:
         raise AssertionError(found)
 
 
 def assert_array_equal(
-    actual: GrumpyArray, expected: GrumpyArray, *, check_type: bool = True
+    actual: GrumpyArray, expected: GrumpyArray, *, check_type: bool = True, rtol: float = 0.0
 ) -> None:
     """Assert two GrumpyArrays have the same type string and the same values (NaN-aware).
 
@@ -104,6 +114,8 @@ def assert_array_equal(
     check_type : bool, default True
         Also compare the type strings (``'2 * var * int64'``); with False only the values
         (``to_list()``) are compared.
+    rtol : float, default 0
+        Tolerance for numbers (see :func:`values_equal`).
 
     Raises
     ------
@@ -117,7 +129,7 @@ def assert_array_equal(
             raise TypeError(f"{name} must be a GrumpyArray, got {type(arr).__name__}")
     if check_type and actual.type != expected.type:
         raise AssertionError(f"types differ: {actual.type!r} != {expected.type!r}")
-    assert_values_equal(actual.to_list(), expected.to_list())
+    assert_values_equal(actual.to_list(), expected.to_list(), rtol=rtol)
 
 
 def assert_arrow_equal(actual: Any, expected: Any) -> None:
