@@ -16,7 +16,7 @@ from grumpy_arrow.compile import CompileWarning, TraceError, numba_available
 from grumpy_arrow.compile.function import CompileCheckError
 from grumpy_arrow.errors import ConversionError, DivisionByZeroError
 from grumpy_arrow.testing import assert_array_equal, assert_values_equal
-from grumpy_arrow.testing.strategies import leaf_values, nested_values
+from grumpy_arrow.testing.strategies import dataframes, leaf_values, nested_values
 
 # numba is the optional `compile` extra: without it only the NumPy engine is tested.
 BACKENDS = ["numpy", "numba"] if numba_available() else ["numpy"]
@@ -502,3 +502,54 @@ def test_options_are_checked() -> None:
         gr.compile(lambda b: b, fallback="ignore")
     with pytest.raises(TypeError, match="needs a function"):
         gr.compile(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=20, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(df=dataframes(max_levels=3, max_columns=3, unions=True, nulls=True))
+def test_frame_transforms_equal_eager(backend: str, df: gr.DataFrame) -> None:
+    numeric = [c for c in df.columns if df[c].dtype.kind in "iuf" and df[c].dtype != gr.float16]
+    if not numeric:
+        return
+    column = numeric[0]
+    schema = df.schema
+    assert schema is not None
+    level = schema.level_of(column)
+    name = schema.names[level]
+
+    def fn(frame: gr.DataFrame) -> gr.DataFrame:
+        view = getattr(frame, name)
+        v = getattr(view, column)
+        setattr(view, f"{name}_scaled", v * 2 + 1)
+        if v.ndim > 1:
+            setattr(view, f"{name}_centred", v - v.mean(dim=-1))
+            setattr(view, f"{name}_total", v.sum(dim=-1))
+        return frame
+
+    want_err = None
+    try:
+        want = fn(df.copy())
+    except Exception as err:
+        want_err = err
+    compiled = gr.compile(fn, backend=backend, fallback="silent")
+    if want_err is not None:
+        with pytest.raises(type(want_err)):
+            compiled(df.copy())
+        return
+    got = compiled(df.copy())
+    assert got.columns == want.columns
+    for c in want.columns:
+        same(got[c], want[c])
+
+
+def test_streams_from_a_store_megabatch_in_memory_and_lazily(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x = _ragged(600, seed=7)
+    path = tmp_path / "x.grumpy"
+    gr.save(x, path, chunk_size=64)
+    fn = gr.compile(_rms, backend="numpy", fallback="error")
+    want = [_rms(b).to_list() for b in gr.stream(path, batch_size=16, shuffle=True, seed=2)]
+    for in_memory in (True, False):
+        st_ = gr.stream(path, batch_size=16, shuffle=True, seed=2, in_memory=in_memory)
+        got = [b.to_list() for b in st_.apply(fn, cpu=2)]
+        assert_values_equal(got, want, rtol=RTOL)
