@@ -553,3 +553,15 @@ def test_streams_from_a_store_megabatch_in_memory_and_lazily(tmp_path) -> None: 
         st_ = gr.stream(path, batch_size=16, shuffle=True, seed=2, in_memory=in_memory)
         got = [b.to_list() for b in st_.apply(fn, cpu=2)]
         assert_values_equal(got, want, rtol=RTOL)
+
+
+def test_shuffles_inside_the_lists_of_a_batch_are_kept() -> None:
+    rng = np.random.default_rng(9)
+    x = gr.array([[list(rng.standard_normal(int(k))) for k in rng.integers(0, 4, 3)]
+                  for _ in range(120)])  # fmt: skip
+    fn = gr.compile(lambda b: b * 2.0 - b.mean(dim=-1), backend="numpy", fallback="error")
+    got = [b.to_list() for b in gr.stream(x, batch_size=6, shuffle=1, seed=4).apply(fn)]
+    want = [(b * 2.0 - b.mean(dim=-1)).to_list()
+            for b in gr.stream(x, batch_size=6, shuffle=1, seed=4)]  # fmt: skip
+    assert_values_equal(got, want, rtol=RTOL)
+    assert len(got) == 20
