@@ -1,32 +1,28 @@
-"""Savers (SPEC §5): one conformance suite, ``SaverTests``, run on every saver.
+"""Savers (docs/savers.md): the conformance suite run on every saver, and each one's own.
 
-``SaverTests`` is subclassed once per backend (``TestZarrSaver``, ``TestHDF5Saver``,
-``TestNumpySaver``, ``TestGrumpySaver``); a subclass says how to build its saver, where its
-lock file is and how to read its target with the plain library (``np.load``, ``zarr``,
-``h5py``, the store's ``grumpy.json`` + Zarr leaves). Every test builds a **new saver
-instance for every call** (``make()``), so each call re-opens the file: nothing can pass
-because state was cached in one object.
+:class:`grumpy_arrow.testing.savers.SaverTests` (shipped, so that users' savers run it too)
+is subclassed once per backend (``TestZarrSaver``, ``TestHDF5Saver``, ``TestNumpySaver``,
+``TestGrumpySaver``); a subclass says how to build its saver, where its lock file is, how
+to read its target with the plain library (``np.load``, ``zarr``, ``h5py``, the store's
+``grumpy.json`` + Zarr leaves) and which capabilities it has. ``TestMinimalSaverSubclass``
+gives only the two required hooks and turns every capability off: the suite then skips
+what needs them.
 
-Covered, with exact values and dtypes (load and plain reader):
+Each subclass adds its backend's own tests, with exact values:
 
-- approach parsing (case, spaces, the setter) and the ``ValueError`` listing the three;
-- append of lists, NumPy arrays (1-D to 3-D), ``GrumpyArray``\\ s, bools, ragged rows
-  (lists, ``GrumpyArray``\\ s, arrays ``(k_i, 3)``), many batches == one save;
-- overwrite (rectangular <-> ragged, dtype changes); update with every index form;
-- every refused call leaves the target byte-identical (lock files aside) and loadable as
-  before, and does not leave its lock held;
-- ``dtype`` / ``compression`` / ``chunks``; several datasets per file; threads; the lock
-  file against another live process and the take-over of a dead one's lock;
+- the layout as the plain library reads it; several datasets per file; ``compression`` /
+  ``chunks``; data written by other code is appended to;
 - append never rewrites stored data (``.npy`` inode and bytes, Zarr chunk files), and
   interrupted appends (an uncommitted tail) are ignored by ``load`` and overwritten by the
   next append.
 
-Known bugs are marked ``xfail(strict=True)`` through ``KNOWN_BUGS`` (test id -> reason).
+Then the abstract ``Saver`` (a custom saver with ``gr.run``), one lock per target across
+threads, and ``ragged=`` of the buffer savers. Known bugs are marked
+``xfail(strict=True)`` through ``KNOWN_BUGS`` (test id -> reason).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -34,7 +30,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,650 +39,16 @@ import fsspec
 import numpy as np
 import pytest
 import zarr
-from _locks import is_locked
 
 import grumpy_arrow as gr
-from grumpy_arrow.errors import (
-    DatasetNotFoundError,
-    OutOfBoundsError,
-    SchemaError,
-    StoreError,
-    StoreFormatError,
-)
+from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.savers import GrumpySaver, HDF5Saver, NumpySaver, Saver, ZarrSaver
-from grumpy_arrow.storage import writer
+from grumpy_arrow.testing.savers import Make, SaverTests, rows_of
 
 try:
     import h5py
 except ImportError:  # pragma: no cover - h5py is in the test extra
     h5py = None
-
-Make = Callable[..., Any]
-
-# -- helpers ------------------------------------------------------------------------------
-
-
-def rows_of(values: np.ndarray, offsets: np.ndarray | None) -> list[Any]:
-    """Python rows of a rectangular array, or of ragged values + offsets."""
-    if offsets is None:
-        return values.tolist()
-    return [values[a:b].tolist() for a, b in itertools.pairwise(offsets)]
-
-
-def target_files(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` with its bytes; lock files (``*.lock``, ``.locks/``) aside."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.endswith(".lock") and ".locks" not in path.parts:
-            out[rel] = path.read_bytes()
-    return out
-
-
-def dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-HOLD_LOCK = """
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o644)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(60)
-"""
-
-
-@pytest.fixture
-def lock_holder() -> Iterator[Callable[[str], subprocess.Popen[str]]]:
-    """``hold(path)``: a live child process (another 'writer') holding the lock ``path``."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def hold(path: str) -> subprocess.Popen[str]:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        proc = subprocess.Popen(
-            [sys.executable, "-c", HOLD_LOCK, path], stdout=subprocess.PIPE, text=True
-        )
-        procs.append(proc)
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        return proc
-
-    try:
-        yield hold
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-
-
-ZEROS10 = [0] * 10
-
-# update index forms over ``arange(10)``: (indices, batch) -> positions the batch lands on
-INDEX_FORMS = [
-    pytest.param([2, 5, 8], [2, 5, 8], id="list"),
-    pytest.param([9, 0, 4], [9, 0, 4], id="list-unsorted"),
-    pytest.param([-1, -10], [9, 0], id="list-negative"),
-    pytest.param(range(3, 6), [3, 4, 5], id="range"),
-    pytest.param(range(1, 8, 3), [1, 4, 7], id="range-step"),
-    pytest.param(range(-3, 0), [7, 8, 9], id="range-negative"),
-    pytest.param(slice(7, None), [7, 8, 9], id="slice-stop-none"),
-    pytest.param(slice(None, None), [0, 1, 2], id="slice-all-none"),
-    pytest.param(slice(-3, None), [7, 8, 9], id="slice-negative-start"),
-    pytest.param(slice(-4, -1), [6, 7, 8], id="slice-negative-both"),
-    pytest.param(slice(1, 7, 2), [1, 3, 5], id="slice-step"),
-    pytest.param(slice(8, 2, -3), [8, 5], id="slice-negative-step"),
-    pytest.param(slice(-1, None, -1), [9, 8, 7], id="slice-negative-step-stop-none"),
-    pytest.param(slice(2, None, -1), [2, 1, 0], id="slice-negative-step-to-row-0"),
-    pytest.param(np.array([6, 3]), [6, 3], id="numpy-int64"),
-    pytest.param(np.array([0, 9], dtype=np.int32), [0, 9], id="numpy-int32"),
-    pytest.param(np.array([-2, 1], dtype=np.int64), [8, 1], id="numpy-negative"),
-    pytest.param(np.arange(10) % 4 == 0, [0, 4, 8], id="numpy-bool"),
-    pytest.param(np.array([], dtype=np.int64), [], id="numpy-empty"),
-]
-
-# -- the conformance suite ----------------------------------------------------------------
-
-
-class SaverTests:
-    """The contract every saver keeps. Subclasses implement the four hooks below."""
-
-    saver_cls: ClassVar[type[Saver]]
-    #: buffer savers refuse ragged rows into a rectangular dataset and other row shapes;
-    #: GrumpySaver stores any rows (2-D batches are lists to it).
-    strict_shapes: ClassVar[bool] = True
-    #: GrumpySaver rewrites the store on update, so ragged rows may change length.
-    ragged_update_resizes: ClassVar[bool] = False
-    #: test name (with parameters) -> reason: marked xfail(strict=True).
-    KNOWN_BUGS: ClassVar[dict[str, str]] = {}
-    #: refused-call case -> the rows after it, for a saver that widens the store instead
-    #: (GrumpySaver: see docs/storage.md "Appends that widen types").
-    WIDENED: ClassVar[dict[str, list[Any]]] = {}
-
-    # -- hooks ----------------------------------------------------------------------------
-
-    def target(self, tmp_path: Path) -> str:
-        raise NotImplementedError
-
-    def new(self, target: str, approach: str, name: str) -> Saver:
-        raise NotImplementedError
-
-    def lock_file(self, saver: Saver) -> str:
-        raise NotImplementedError
-
-    def plain(self, make: Make, name: str = "dataset") -> tuple[list[Any], np.dtype[Any]]:
-        """Rows and stored dtype, read with the plain library (no grumpy_arrow)."""
-        raise NotImplementedError
-
-    def as_numpy(self, loaded: Any) -> np.ndarray:
-        """``load()`` of rectangular data as NumPy (buffer savers return NumPy itself)."""
-        assert isinstance(loaded, np.ndarray), type(loaded)
-        return loaded
-
-    # -- fixtures and shared checks -------------------------------------------------------
-
-    @pytest.fixture(autouse=True)
-    def _known_bugs(self, request: pytest.FixtureRequest) -> None:
-        reason = self.KNOWN_BUGS.get(request.node.name)
-        if reason is not None:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-    @pytest.fixture
-    def make(self, tmp_path: Path) -> Make:
-        """``make(approach="append", name="dataset")``: a NEW saver instance every call."""
-        target = self.target(tmp_path)
-
-        def make(approach: str = "append", name: str = "dataset") -> Saver:
-            return self.new(target, approach, name)
-
-        return make
-
-    def expect(
-        self,
-        make: Make,
-        rows: list[Any],
-        dtype: Any,
-        *,
-        ragged: bool = False,
-        name: str = "dataset",
-    ) -> None:
-        """``load()`` (of a fresh saver) and the plain reader both give exactly ``rows``."""
-        loaded = make(name=name).load()
-        if ragged:
-            assert isinstance(loaded, gr.GrumpyArray)
-            assert loaded.to_list() == rows
-            assert np.dtype(loaded.dtype.numpy) == np.dtype(dtype)
-        else:
-            arr = self.as_numpy(loaded)
-            assert arr.dtype == np.dtype(dtype)
-            assert arr.tolist() == rows
-            assert arr.shape == np.array(rows, dtype=dtype).shape
-        assert self.plain(make, name) == (rows, np.dtype(dtype))
-
-    def state(self, make: Make) -> Any:
-        try:
-            loaded = make().load()
-        except DatasetNotFoundError:
-            return "missing"
-        if isinstance(loaded, np.ndarray):
-            return (loaded.tolist(), loaded.dtype, loaded.shape)
-        return (loaded.to_list(), str(loaded.type))
-
-    @contextlib.contextmanager
-    def unchanged(self, make: Make, tmp_path: Path) -> Iterator[None]:
-        """The block must leave the target's bytes and content as they were, no lock held."""
-        before_files, before = target_files(tmp_path), self.state(make)
-        yield
-        assert target_files(tmp_path) == before_files
-        assert self.state(make) == before
-        assert not is_locked(self.lock_file(make()))
-
-    # -- approach -------------------------------------------------------------------------
-
-    @pytest.mark.parametrize(
-        ("given", "parsed"),
-        [
-            ("append", "append"),
-            (" Append ", "append"),
-            ("OVER write", "overwrite"),
-            ("over\twrite\n", "overwrite"),
-            ("UpDaTe", "update"),
-        ],
-        ids=["plain", "spaces-case", "inner-space", "tabs-newline", "mixed-case"],
-    )
-    def test_approach_is_parsed(self, make: Make, given: str, parsed: str) -> None:
-        assert make(given).approach == parsed
-
-    def test_approach_setter_parses_and_is_used(self, make: Make) -> None:
-        saver = make()
-        saver.approach = " OverWrite "
-        assert saver.approach == "overwrite"
-        saver.save(ZEROS10)
-        saver = make()
-        saver.approach = "Update"
-        saver.save([99, 88, 77], indices=[2, 5, 8])
-        self.expect(make, [0, 0, 99, 0, 0, 88, 0, 0, 77, 0], "int64")
-
-    @pytest.mark.parametrize("bad", ["add", "", "appendd", "append overwrite", None, 1], ids=repr)
-    def test_bad_approach_raises_listing_the_three(self, make: Make, bad: Any) -> None:
-        with pytest.raises(ValueError, match=r"append, overwrite, update") as info:
-            make(bad)
-        assert repr(bad) in str(info.value)
-        saver = make("update")
-        with pytest.raises(ValueError, match=r"append, overwrite, update"):
-            saver.approach = bad
-        assert saver.approach == "update"
-
-    def test_repr_names_class_path_and_approach(self, make: Make) -> None:
-        saver = make(" UPDATE ")
-        assert type(saver) is self.saver_cls
-        assert repr(saver) == f"{type(saver).__name__}({saver.path!r}, approach='update')"
-
-    # -- append ---------------------------------------------------------------------------
-
-    @pytest.mark.parametrize(
-        ("batches", "rows", "dtype"),
-        [
-            pytest.param([[1, 2, 3], [4, 5]], [1, 2, 3, 4, 5], "int64", id="lists-int"),
-            pytest.param([[0.5], [1.5, 2.5]], [0.5, 1.5, 2.5], "float64", id="lists-float"),
-            pytest.param([[True, False], [True]], [True, False, True], "bool", id="lists-bool"),
-            pytest.param(
-                [np.array([1, 2], np.int32), np.array([3], np.int32)], [1, 2, 3], "int32",
-                id="numpy-1d-int32",
-            ),
-            pytest.param(
-                [np.array([0.25, 0.5], np.float32), np.array([0.75], np.float32)],
-                [0.25, 0.5, 0.75], "float32", id="numpy-1d-float32",
-            ),
-            pytest.param(
-                [np.arange(6).reshape(2, 3), np.arange(6, 9).reshape(1, 3)],
-                [[0, 1, 2], [3, 4, 5], [6, 7, 8]], "int64", id="numpy-2d",
-            ),
-            pytest.param(
-                [np.arange(24.0).reshape(2, 3, 4), np.arange(24.0, 36.0).reshape(1, 3, 4)],
-                np.arange(36.0).reshape(3, 3, 4).tolist(), "float64", id="numpy-3d",
-            ),
-            pytest.param(
-                [[[1, 2], [3, 4]], np.array([[5, 6]])], [[1, 2], [3, 4], [5, 6]], "int64",
-                id="list-2d-then-numpy-2d",
-            ),
-            pytest.param(
-                [gr.array([1.0, 2.0]), gr.array([3.0])], [1.0, 2.0, 3.0], "float64",
-                id="grumpy-array",
-            ),
-            pytest.param(
-                [[10, 20], gr.array([30]), np.array([40])], [10, 20, 30, 40], "int64",
-                id="mixed-list-grumpy-numpy",
-            ),
-        ],
-    )  # fmt: skip
-    def test_append_round_trips(
-        self, make: Make, batches: list[Any], rows: list[Any], dtype: str
-    ) -> None:
-        for batch in batches:
-            make().save(batch)
-        self.expect(make, rows, dtype)
-
-    def test_append_grumpy_rows_of_equal_length_to_rectangular(self, make: Make) -> None:
-        make().save(np.zeros((1, 3)))
-        make().save(gr.array(np.ones((2, 3))))
-        self.expect(make, [[0.0] * 3, [1.0] * 3, [1.0] * 3], "float64")
-
-    @pytest.mark.parametrize(
-        ("batches", "rows", "dtype"),
-        [
-            pytest.param(
-                [[[1, 2], [3], []], [[4, 5, 6]]], [[1, 2], [3], [], [4, 5, 6]], "int64",
-                id="lists",
-            ),
-            pytest.param(
-                [[[], [0.5]], [[1.5, 2.5], [3.5]]], [[], [0.5], [1.5, 2.5], [3.5]], "float64",
-                id="lists-first-row-empty",
-            ),
-            pytest.param(
-                [gr.array([[1, 2], [3]]), gr.array([[4], [], [5, 6, 7]])],
-                [[1, 2], [3], [4], [], [5, 6, 7]], "int64", id="grumpy-array",
-            ),
-            pytest.param(
-                [gr.array([[9], [1, 2], [3]])[1:], [[4]]], [[1, 2], [3], [4]], "int64",
-                id="grumpy-array-sliced",
-            ),
-            pytest.param(
-                [[np.array([1, 2], np.int32), np.array([3], np.int32)], [np.array([4], np.int32)]],
-                [[1, 2], [3], [4]], "int32", id="numpy-rows",
-            ),
-            pytest.param(
-                [[[1, 2], [3]], np.array([[7, 8], [9, 10]])], [[1, 2], [3], [7, 8], [9, 10]],
-                "int64", id="rectangular-joins-ragged",
-            ),
-        ],
-    )  # fmt: skip
-    def test_append_ragged_round_trips(
-        self, make: Make, batches: list[Any], rows: list[Any], dtype: str
-    ) -> None:
-        for batch in batches:
-            make().save(batch)
-        self.expect(make, rows, dtype, ragged=True)
-
-    def test_append_ragged_rows_with_trailing_shape(self, make: Make) -> None:
-        a = np.arange(6.0).reshape(2, 3)
-        b = np.arange(6.0, 9.0).reshape(1, 3)
-        c = np.arange(9.0, 21.0).reshape(4, 3)
-        make().save([a, b])
-        make().save([np.zeros((0, 3)), c])
-        rows = [a.tolist(), b.tolist(), [], c.tolist()]
-        self.expect(make, rows, "float64", ragged=True)
-        loaded = make().load()
-        assert [loaded[i].to_numpy().shape for i in (0, 1, 3)] == [(2, 3), (1, 3), (4, 3)]
-
-    @pytest.mark.parametrize("form", ["1d", "2d", "ragged"])
-    def test_append_in_pieces_equals_one_save(self, make: Make, tmp_path: Path, form: str) -> None:
-        rng = np.random.default_rng(7)
-        batches: list[Any] = []
-        for _ in range(12):
-            n = int(rng.integers(1, 6))
-            if form == "1d":
-                batches.append(rng.normal(size=n))
-            elif form == "2d":
-                batches.append(rng.integers(-100, 100, size=(n, 2)))
-            else:
-                batches.append([rng.normal(size=int(rng.integers(0, 4))) for _ in range(n)])
-        for batch in batches:
-            make().save(batch)
-        os.makedirs(tmp_path / "once")
-        one = self.new(self.target(tmp_path / "once"), "overwrite", "dataset")
-        whole = [row for batch in batches for row in batch] if form == "ragged" else (
-            np.concatenate(batches))  # fmt: skip
-        one.save(whole)
-        pieces, once = make().load(), self.new(one.path, "append", "dataset").load()
-        if form == "ragged":
-            assert pieces.to_list() == once.to_list() == [r.tolist() for r in whole]
-        else:
-            assert self.as_numpy(pieces).tolist() == self.as_numpy(once).tolist()
-            assert self.as_numpy(pieces).tolist() == whole.tolist()
-            assert self.as_numpy(pieces).dtype == whole.dtype
-
-    def test_empty_append_writes_nothing(self, make: Make, tmp_path: Path) -> None:
-        with self.unchanged(make, tmp_path):
-            make().save([])
-        assert self.state(make) == "missing"
-        make().save([1, 2])
-        with self.unchanged(make, tmp_path):
-            make().save([])
-            make().save(np.zeros(0, dtype=np.int64))
-
-    # -- overwrite ------------------------------------------------------------------------
-
-    @pytest.mark.parametrize(
-        ("first", "second", "rows", "dtype", "ragged"),
-        [
-            pytest.param([1, 2, 3], [7.5], [7.5], "float64", False, id="int-to-float-shorter"),
-            pytest.param(
-                [1.0], np.arange(6, dtype=np.int16).reshape(3, 2), [[0, 1], [2, 3], [4, 5]],
-                "int16", False, id="1d-to-2d-int16",
-            ),
-            pytest.param(
-                np.ones((2, 3)), [[1, 2], [3]], [[1, 2], [3]], "int64", True,
-                id="rectangular-to-ragged",
-            ),
-            pytest.param(
-                [[1, 2], [3]], [4, 5, 6, 7], [4, 5, 6, 7], "int64", False,
-                id="ragged-to-rectangular",
-            ),
-            pytest.param(
-                [[1, 2], [3]], [[0.5], [], [1.5, 2.5]], [[0.5], [], [1.5, 2.5]], "float64",
-                True, id="ragged-to-ragged-float",
-            ),
-        ],
-    )  # fmt: skip
-    def test_overwrite_replaces(
-        self, make: Make, first: Any, second: Any, rows: list[Any], dtype: str, ragged: bool
-    ) -> None:
-        make().save(first)
-        make(" over write ").save(second)
-        self.expect(make, rows, dtype, ragged=ragged)
-
-    def test_overwrite_creates_a_missing_dataset(self, make: Make) -> None:
-        make("overwrite").save([3, 1, 2])
-        self.expect(make, [3, 1, 2], "int64")
-
-    # -- update ---------------------------------------------------------------------------
-
-    def test_update_seed_example(self, make: Make) -> None:
-        make("overwrite").save(ZEROS10)
-        make("update").save([99, 88, 77], indices=[2, 5, 8])
-        self.expect(make, [0, 0, 99, 0, 0, 88, 0, 0, 77, 0], "int64")
-
-    @pytest.mark.parametrize(("indices", "positions"), INDEX_FORMS)
-    def test_update_index_forms(self, make: Make, indices: Any, positions: list[int]) -> None:
-        make().save(np.arange(10))
-        batch = [100 + k for k in range(len(positions))]
-        make("update").save(batch, indices=indices)
-        expected = np.arange(10)
-        expected[positions] = batch
-        self.expect(make, expected.tolist(), "int64")
-
-    def test_update_rows_of_a_2d_dataset(self, make: Make) -> None:
-        make().save(np.zeros((4, 2)))
-        make("update").save(np.array([[1.0, 2.0], [3.0, 4.0]]), indices=np.array([3, 1]))
-        self.expect(make, [[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [1.0, 2.0]], "float64")
-
-    def test_update_casts_same_kind(self, make: Make) -> None:
-        make().save([0.5, 1.5, 2.5])
-        make("update").save([7, 8], indices=[0, 2])
-        self.expect(make, [7.0, 1.5, 8.0], "float64")
-
-    def test_update_ragged_rows_of_the_same_length(self, make: Make) -> None:
-        make().save([[1, 2], [3], [], [4, 5, 6]])
-        make("update").save([[7, 8, 9], [], [10, 11]], indices=[3, 2, 0])
-        self.expect(make, [[10, 11], [3], [], [7, 8, 9]], "int64", ragged=True)
-
-    def test_update_ragged_rows_with_trailing_shape(self, make: Make) -> None:
-        make().save([np.zeros((2, 3)), np.zeros((1, 3))])
-        make("update").save([np.ones((1, 3))], indices=[-1])
-        self.expect(make, [[[0.0] * 3] * 2, [[1.0] * 3]], "float64", ragged=True)
-
-    def test_update_ragged_row_with_another_length(self, make: Make, tmp_path: Path) -> None:
-        make().save([[1, 2], [3], []])
-        if self.ragged_update_resizes:
-            make("update").save([[7, 7, 7], [8]], indices=[1, 2])
-            self.expect(make, [[1, 2], [7, 7, 7], [8]], "int64", ragged=True)
-            return
-        refused = pytest.raises(SchemaError, match=r"row 1 holds 1 values; the update gives 3")
-        with self.unchanged(make, tmp_path), refused:
-            make("update").save([[7, 7, 7]], indices=[1])
-
-    def test_empty_update_is_a_no_op(self, make: Make, tmp_path: Path) -> None:
-        make().save([1, 2, 3])
-        with self.unchanged(make, tmp_path):
-            make("update").save([], indices=[])
-
-    # -- refused calls write nothing ------------------------------------------------------
-
-    @pytest.mark.parametrize(
-        ("setup", "approach", "data", "indices", "options", "error", "match"),
-        [
-            pytest.param(None, "update", [1], [0], {}, DatasetNotFoundError,
-                         "update needs an existing", id="update-missing-dataset"),
-            pytest.param([1, 2, 3], "update", [9], [3], {}, OutOfBoundsError,
-                         "index 3 is out of range for a dataset of 3 rows", id="index-past-end"),
-            pytest.param([1, 2, 3], "update", [9], [-4], {}, OutOfBoundsError,
-                         "out of range for a dataset of 3 rows", id="negative-index-past-start"),
-            pytest.param([1, 2, 3], "update", [8, 9], slice(2, None), {}, OutOfBoundsError,
-                         "index 3 is out of range", id="slice-past-end"),
-            pytest.param([1, 2, 3], "update", [8, 9], range(2, 4), {}, OutOfBoundsError,
-                         "index 3 is out of range", id="range-past-end"),
-            pytest.param([1, 2, 3], "update", [8], np.array([True, False]), {},
-                         OutOfBoundsError, "boolean index needs 3 entries", id="bool-mask-length"),
-            pytest.param([1, 2, 3], "update", [7, 8, 9], [0, 1], {}, SchemaError,
-                         "2 indices for a batch of 3 rows", id="count-mismatch"),
-            pytest.param([1, 2, 3], "update", [8, 9], [1, 1], {}, ValueError,
-                         "indices repeat a row", id="duplicate-indices"),
-            pytest.param([1, 2, 3], "update", [8, 9], [2, -1], {}, ValueError,
-                         "indices repeat a row", id="duplicate-after-negative"),
-            pytest.param([1, 2, 3], "update", [8], None, {}, ValueError,
-                         "needs indices=", id="update-without-indices"),
-            pytest.param([1, 2, 3], "update", [8], [0.5], {}, TypeError,
-                         "indices must be integers", id="float-indices"),
-            pytest.param([1, 2, 3], "update", [1.5], [0], {}, SchemaError,
-                         "int64", id="update-not-same-kind"),
-            pytest.param([1, 2, 3], "append", [1.5], None, {}, SchemaError,
-                         "int64", id="append-not-same-kind"),
-            pytest.param([1, 2, 3], "append", [[1, 2]], None, {}, SchemaError,
-                         r"rows have shape \(\)|store holds int64", id="append-rank-mismatch"),
-            pytest.param([1, 2, 3], "append", [[1], [2, 3]], None, {}, SchemaError,
-                         "batch is ragged|store holds int64", id="append-ragged-into-scalars"),
-            pytest.param([1, 2, 3], "append", [4], [0], {}, ValueError,
-                         "indices= applies to approach 'update', not 'append'",
-                         id="indices-with-append"),
-            pytest.param([1, 2, 3], "overwrite", [4], [0], {}, ValueError,
-                         "indices= applies to approach 'update', not 'overwrite'",
-                         id="indices-with-overwrite"),
-            pytest.param([1, 2, 3], "append", [4], None, {"compresion": "gzip"}, TypeError,
-                         "unknown option.*compresion", id="unknown-option"),
-            pytest.param([1, 2, 3], "overwrite", [4], None, {"level": 3}, TypeError,
-                         "unknown option.*level", id="unknown-option-overwrite"),
-        ],
-    )  # fmt: skip
-    def test_refused_call_writes_nothing(
-        self,
-        make: Make,
-        tmp_path: Path,
-        setup: Any,
-        approach: str,
-        data: Any,
-        indices: Any,
-        options: dict[str, Any],
-        error: type[Exception],
-        match: str,
-        request: pytest.FixtureRequest,
-    ) -> None:
-        if setup is not None:
-            make().save(setup)
-        widened = self.WIDENED.get(request.node.callspec.id)
-        if widened is not None:  # this saver widens the store instead of refusing
-            make(approach).save(data, indices=indices, **options)
-            assert make().load().to_list() == widened
-            return
-        with self.unchanged(make, tmp_path), pytest.raises(error, match=match) as info:
-            make(approach).save(data, indices=indices, **options)
-        if error is ValueError:  # not a subclass (SchemaError is a ValueError too)
-            assert info.type is ValueError
-        if error is DatasetNotFoundError:
-            assert isinstance(info.value, FileNotFoundError)
-
-    @pytest.mark.parametrize(
-        ("approach", "data", "indices", "grumpy_rows"),
-        [
-            pytest.param("append", np.ones((1, 4)), None,
-                         [[0.0] * 3, [0.0] * 3, [1.0] * 4], id="append-row-shape"),
-            pytest.param("append", [[1.0, 2.0, 3.0], [4.0, 5.0]], None,
-                         [[0.0] * 3, [0.0] * 3, [1.0, 2.0, 3.0], [4.0, 5.0]],
-                         id="append-ragged-into-rectangular"),
-            pytest.param("append", [np.ones((2, 3)), np.ones((1, 3))], None,
-                         [[0.0] * 3, [0.0] * 3, [[1.0] * 3, [1.0] * 3], [[1.0] * 3]],
-                         id="append-ragged-rows-into-rectangular"),
-            pytest.param("update", np.ones((1, 4)), [0],
-                         [[1.0] * 4, [0.0] * 3], id="update-row-shape"),
-        ],
-    )  # fmt: skip
-    def test_rows_of_another_shape(
-        self, make: Make, tmp_path: Path, approach: str, data: Any, indices: Any, grumpy_rows: Any
-    ) -> None:
-        """Buffer savers refuse them (nothing written); GrumpySaver stores other lengths as
-        lists (its 2-D rows are lists) and widens to other depths (a union)."""
-        make().save(np.zeros((2, 3)))
-        if self.strict_shapes or grumpy_rows is SchemaError:
-            with self.unchanged(make, tmp_path), pytest.raises(SchemaError, match=r"shape|ragged"):
-                make(approach).save(data, indices=indices)
-        else:
-            make(approach).save(data, indices=indices)
-            assert make().load().to_list() == grumpy_rows
-
-    # -- options --------------------------------------------------------------------------
-
-    def test_dtype_option_sets_the_stored_dtype(self, make: Make) -> None:
-        make().save([1, 2, 3], dtype="float32")
-        self.expect(make, [1.0, 2.0, 3.0], "float32")
-        make().save(np.array([4.5], dtype=np.float32))
-        self.expect(make, [1.0, 2.0, 3.0, 4.5], "float32")
-
-    def test_dtype_option_on_ragged_rows(self, make: Make) -> None:
-        make().save([[1, 2], [3]], dtype="int16")
-        self.expect(make, [[1, 2], [3]], "int16", ragged=True)
-
-    def test_append_casts_same_kind_to_the_stored_dtype(self, make: Make) -> None:
-        make().save([0.5], dtype="float32")
-        make().save([1, 2])  # int64 -> float32: same_kind
-        make().save(np.array([2.25]))  # float64 -> float32: same_kind
-        self.expect(make, [0.5, 1.0, 2.0, 2.25], "float32")
-
-    # -- threads and processes ------------------------------------------------------------
-
-    @pytest.mark.parametrize("instances", [1, 2], ids=["one-instance", "two-instances"])
-    def test_threads_append_without_loss(self, make: Make, instances: int) -> None:
-        savers = [make() for _ in range(instances)]
-
-        def work(t: int) -> None:
-            for j in range(25):
-                base = (t * 25 + j) * 3
-                savers[t % instances].save(np.arange(base, base + 3))
-
-        with ThreadPoolExecutor(8) as pool:
-            for future in [pool.submit(work, t) for t in range(8)]:
-                future.result()
-        got = self.as_numpy(make().load()).tolist()
-        assert sorted(got) == list(range(600))  # no row lost or duplicated
-        assert [got[k : k + 3] for k in range(0, 600, 3)] == [
-            [v, v + 1, v + 2] for v in got[::3]
-        ]  # each batch contiguous
-        assert {v % 3 for v in got[::3]} == {0}
-
-    def test_lock_of_a_live_process_refuses_then_is_taken_over(
-        self,
-        make: Make,
-        tmp_path: Path,
-        lock_holder: Callable[[str], subprocess.Popen[str]],
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        make().save([1, 2, 3])
-        monkeypatch.setattr(writer, "LOCK_TIMEOUT", 0.05)  # a second writer's wait
-        lock = self.lock_file(make())
-        holder = lock_holder(lock)
-        before = target_files(tmp_path)
-        for approach, data, indices in [("append", [4], None), ("update", [9], [0]),
-                                        ("overwrite", [5], None)]:  # fmt: skip
-            with pytest.raises(StoreError, match="another process is writing") as info:
-                make(approach).save(data, indices=indices)
-            assert isinstance(info.value, OSError)
-        assert is_locked(lock)  # the other writer's lock stays
-        assert target_files(tmp_path) == before
-        assert self.as_numpy(make().load()).tolist() == [1, 2, 3]
-        holder.kill()
-        holder.wait()
-        make().save([4])  # the dead writer's lock is taken over
-        self.expect(make, [1, 2, 3, 4], "int64")
-        assert not is_locked(lock)
-
-    def test_stale_lock_is_taken_over(self, make: Make) -> None:
-        lock = self.lock_file(make())
-        os.makedirs(os.path.dirname(lock), exist_ok=True)
-        Path(lock).write_text(str(dead_pid()))
-        make().save([1, 2])
-        Path(lock).write_text(str(dead_pid()))
-        make().save([3])
-        self.expect(make, [1, 2, 3], "int64")
-        assert not is_locked(lock)
-
-    def test_load_of_nothing_raises(self, make: Make) -> None:
-        with pytest.raises(DatasetNotFoundError, match="no") as info:
-            make().load()
-        assert isinstance(info.value, FileNotFoundError)
-
 
 # -- Zarr ---------------------------------------------------------------------------------
 
@@ -1082,6 +444,7 @@ class TestHDF5Saver(SaverTests):
 
 class TestNumpySaver(SaverTests):
     saver_cls = NumpySaver
+    strings = "fixed-width"
     KNOWN_BUGS: ClassVar[dict[str, str]] = {}
 
     def target(self, tmp_path: Path) -> str:
@@ -1253,6 +616,22 @@ class TestNumpySaver(SaverTests):
                 make().save(data)
 
 
+class TestMinimalSaverSubclass(SaverTests):
+    """Only the required hooks, every capability off: what needs one is skipped."""
+
+    saver_cls = NumpySaver
+    supports_overwrite = False
+    supports_update = False
+    supports_ragged = False
+    strings = None
+
+    def target(self, tmp_path: Path) -> str:
+        return str(tmp_path / "results.npy")
+
+    def new(self, target: str, approach: str, name: str) -> Saver:
+        return NumpySaver(target, approach=approach)
+
+
 # -- grumpy stores ------------------------------------------------------------------------
 
 
@@ -1279,6 +658,7 @@ def _to_list(x: Any) -> Any:
 
 class TestGrumpySaver(SaverTests):
     saver_cls = GrumpySaver
+    strings = None  # loaded as grumpy arrays: see test_unions_nulls_and_strings
     strict_shapes = False
     ragged_update_resizes = True
     KNOWN_BUGS: ClassVar[dict[str, str]] = {}
@@ -1415,6 +795,30 @@ def test_saver_is_abstract_in_save_only() -> None:
         saver.load()
     assert gr.savers.Saver is Saver
     assert gr.savers.APPROACHES == ("append", "overwrite", "update")
+
+
+IMPORT_WITHOUT_PYTEST = """
+import sys
+import grumpy_arrow.testing
+print("pytest" in sys.modules)
+sys.modules["pytest"] = None  # as if pytest were not installed
+try:
+    import grumpy_arrow.testing.savers
+except ImportError as err:
+    print(err)
+"""
+
+
+def test_saver_suite_needs_pytest_only_once_imported() -> None:
+    """``grumpy_arrow.testing`` never imports pytest; the suite names the extra it needs."""
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_WITHOUT_PYTEST], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "False",
+        "grumpy_arrow.testing.savers needs pytest; install it with pip install "
+        "'grumpy_arrow[test]'",
+    ]
 
 
 def test_custom_saver_works_with_run() -> None:

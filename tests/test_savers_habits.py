@@ -1,11 +1,12 @@
 """Savers as raygent users reach for them (issue 15).
 
-- Strings of any length (``str`` and ``bytes``; lists, NumPy ``<U`` arrays, grumpy
-  ``string`` and ``var * string`` arrays) in ``ZarrSaver`` and ``HDF5Saver`` (stored as
-  ``value_offsets`` + ``data``) and ``NumpySaver`` (fixed width): exact round trips over
-  several appends, updates by ``indices=`` (new lengths), empty strings, non-ASCII text,
-  the layout as plain zarr / h5py read it, crash and failure behaviour, and the exact
-  errors (nulls, mixed kinds, numbers into text, too long for a fixed width).
+- Strings of any length (``str`` and ``bytes``) in ``ZarrSaver`` and ``HDF5Saver`` (stored
+  as ``value_offsets`` + ``data``) and ``NumpySaver`` (fixed width), beyond the round trips
+  and updates of :class:`grumpy_arrow.testing.savers.SaverTests` (run on each saver in
+  test_savers.py): ``ragged=True``, runs, remote groups, ragged updates that keep row
+  lengths, the layout as plain zarr / h5py read it, crash and failure behaviour,
+  compression, and the exact errors (nulls, mixed kinds, numbers into text, too long for
+  a fixed width).
 - ``ZarrSaver.save(compressor=, filters=)`` with numcodecs objects: the codec in the
   array's metadata, exact data back, and exact errors for bad values.
 - A ``Saver`` subclass implementing only ``save``.
@@ -74,64 +75,7 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-# -- strings: round trips -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_strings_append_in_pieces_round_trip_exactly(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save(["a", "", "héllo"])
-    new().save(np.array(["日本語", "x"]))
-    new().save(gr.array(["🙂 ok", "a\x00b"]))
-    new().save([])  # nothing
-    loaded = new().load()
-    assert isinstance(loaded, np.ndarray)
-    assert loaded.tolist() == ["a", "", "héllo", "日本語", "x", "🙂 ok", "a\x00b"]
-    # strings of any length as objects; a .npy file as NumPy's fixed width (the first
-    # batch's longest: 5 characters)
-    assert loaded.dtype == (np.dtype("<U5") if make is npy_new else np.dtype(object))
-
-
-@pytest.mark.parametrize("make", ANY_LENGTH)
-def test_strings_grow_past_the_first_batch(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save(["", ""])
-    new().save(["x" * 1000, "ü" * 300])
-    assert new().load().tolist() == ["", "", "x" * 1000, "ü" * 300]
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_ragged_string_rows_round_trip_exactly(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([["C", "O"], [], ["Cl", "", "é"]])
-    new().save(gr.array([["Fe"], ["N", "H", "H", "H"]]))
-    new().save([np.array(["ab", "c"]), np.array([], dtype="<U1")])
-    new().save([["x", "y"], ["z", "w"]])  # rectangular rows join as rows of length 2
-    loaded = new().load()
-    assert isinstance(loaded, gr.GrumpyArray)
-    assert str(loaded.type) == "9 * var * string"
-    assert loaded.to_list() == [["C", "O"], [], ["Cl", "", "é"], ["Fe"], ["N", "H", "H", "H"],
-                                ["ab", "c"], [], ["x", "y"], ["z", "w"]]  # fmt: skip
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_string_rows_of_a_fixed_shape(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([["a", "b"], ["c", "dé"]])
-    new().save(np.array([["e", ""]]))
-    loaded = new().load()
-    assert isinstance(loaded, np.ndarray) and loaded.shape == (3, 2)
-    assert loaded.tolist() == [["a", "b"], ["c", "dé"], ["e", ""]]
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_ragged_string_rows_with_a_trailing_shape(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([np.array([["a", "b"], ["c", "d"]]), np.array([["é", ""]])])
-    new().save([np.zeros((0, 2), dtype="<U1")])
-    loaded = new().load()
-    assert str(loaded.type) == "3 * var * 2 * string"
-    assert loaded.to_list() == [[["a", "b"], ["c", "d"]], [["é", ""]], []]
+# -- strings: ragged=, runs, remote groups ------------------------------------------
 
 
 @pytest.mark.parametrize("make", ALL)
@@ -139,43 +83,6 @@ def test_ragged_true_keeps_equal_length_string_rows_ragged(make: Any, tmp_path: 
     new = make(tmp_path)
     gr.run(lambda i: ["w"] * (i % 2 + 1), range(3), saver=new(ragged=True), save_interval=1)
     assert new().load().to_list() == [["w"], ["w", "w"], ["w"]]
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_empty_string_datasets_and_rows_of_no_strings(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new("overwrite").save(np.array([], dtype="<U1"))
-    empty = new().load()
-    assert (empty.shape, empty.tolist()) == ((0,), [])
-    new().save([""])
-    assert new().load().tolist() == [""]
-    new("overwrite").save([[], []], dtype=str)  # rows of shape (0,): no strings at all
-    new().save(np.zeros((1, 0), dtype="<U1"))
-    loaded = new().load()
-    assert (loaded.shape, loaded.tolist()) == ((3, 0), [[], [], []])
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_bytes_round_trip_exactly(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([b"ab", b"", b"\xff\x00c"])
-    new().save(gr.array([b"z"]))
-    assert new().load().tolist() == [b"ab", b"", b"\xff\x00c", b"z"]
-    ragged = make(tmp_path / "r")
-    os.makedirs(tmp_path / "r", exist_ok=True)
-    ragged().save([[b"a"], [], [b"bc", b""]])
-    assert ragged().load().to_list() == [[b"a"], [], [b"bc", b""]]
-    assert str(ragged().load().type) == "3 * var * binary"
-
-
-@pytest.mark.parametrize("make", ALL)
-def test_overwrite_switches_between_numbers_and_strings(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([[1, 2], [3]])
-    new("overwrite").save(["a", "bc"])
-    assert new().load().tolist() == ["a", "bc"]
-    new("overwrite").save([[1.5], []])
-    assert new().load().to_list() == [[1.5], []]
 
 
 def test_runs_save_strings_in_item_order(tmp_path: Path) -> None:
@@ -203,30 +110,6 @@ def test_strings_in_a_remote_zarr_group(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("make", ANY_LENGTH)
-@pytest.mark.parametrize(
-    ("indices", "values", "expected"),
-    [
-        ([0], ["a much longer first string"], ["a much longer first string", "bb", "", "dddd", "é"]),
-        ([-1, 1], ["", "ß"], ["a", "ß", "", "dddd", ""]),
-        (np.array([False, False, True, False, True]), ["new", "ñ"], ["a", "bb", "new", "dddd", "ñ"]),
-        (slice(3, None), ["3", "4"], ["a", "bb", "", "3", "4"]),
-        (range(0, 5), ["5", "4", "3", "2", "1"], ["5", "4", "3", "2", "1"]),
-    ],
-    ids=["longer", "negative-shorter", "mask", "slice-tail", "all"],
-)  # fmt: skip
-def test_string_updates_may_change_lengths(
-    make: Any, tmp_path: Path, indices: Any, values: list[str], expected: list[str]
-) -> None:
-    new = make(tmp_path)
-    new().save(["a", "bb", ""])
-    new().save(["dddd", "é"])
-    new("update").save(values, indices=indices)
-    assert new().load().tolist() == expected
-    new().save(["after"])  # appends continue after an update
-    assert new().load().tolist() == [*expected, "after"]
-
-
-@pytest.mark.parametrize("make", ANY_LENGTH)
 def test_ragged_string_updates_keep_row_lengths_not_string_lengths(
     make: Any, tmp_path: Path
 ) -> None:
@@ -242,14 +125,6 @@ def test_ragged_string_updates_keep_row_lengths_not_string_lengths(
         "lengths (rewrite the dataset with approach 'overwrite' to change them)"
     )
     assert new().load().to_list() == [["LONG", ""], [], ["ü" * 10], ["d", "e", "f"]]
-
-
-@pytest.mark.parametrize("make", ANY_LENGTH)
-def test_update_of_string_rows_of_a_fixed_shape(make: Any, tmp_path: Path) -> None:
-    new = make(tmp_path)
-    new().save([["a", "b"], ["c", "d"], ["e", "f"]])
-    new("update").save([["", "xyz"], ["é", "é"]], indices=[2, 0])
-    assert new().load().tolist() == [["é", "é"], ["c", "d"], ["", "xyz"]]
 
 
 def test_zarr_string_update_rewrites_only_the_tail_chunks(tmp_path: Path) -> None:

@@ -1,8 +1,12 @@
 """Test helpers for code that uses grumpy_arrow.
 
 ``grumpy_arrow.testing`` holds NaN-aware equality assertions that need nothing beyond
-grumpy_arrow itself. The Hypothesis strategies live in :mod:`grumpy_arrow.testing.strategies`,
-which needs the optional ``hypothesis`` dependency (``pip install 'grumpy_arrow[test]'``).
+grumpy_arrow itself. Two submodules need optional dependencies of the ``test`` extra
+(``pip install 'grumpy_arrow[test]'``) and are imported by name, never by this package:
+
+- :mod:`grumpy_arrow.testing.strategies`: Hypothesis strategies (needs ``hypothesis``);
+- :mod:`grumpy_arrow.testing.savers`: ``SaverTests``, the conformance suite every saver
+  passes, to subclass in a test module for a saver of your own (needs ``pytest``).
 
 Examples
 --------
