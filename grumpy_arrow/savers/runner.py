@@ -1,22 +1,23 @@
 """Ordered runs that save as they go: ``gr.run`` and ``Stream.save``.
 
 Workers may finish in any order; results are consumed strictly in item order (a window
-of futures, oldest first), buffered, and handed to the saver every ``save_interval``
-results. When the function raises at item ``k``, every result before ``k`` is flushed
-before the error propagates: what finished is never lost. Results of items after ``k``
-that happened to finish are dropped, so the saved rows are always a prefix of the items.
+of futures, oldest first: :mod:`grumpy_arrow.streaming.ordered`), buffered, and handed
+to the saver every ``save_interval`` results. When the function raises at item ``k``,
+every result before ``k`` is flushed before the error propagates: what finished is never
+lost. Results of items after ``k`` that happened to finish are dropped, so the saved rows
+are always a prefix of the items.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sized
+from functools import partial
 from typing import Any
 
 from grumpy_arrow.streaming.collect import _check_int, _close, _tick, collect, progress_bar
+from grumpy_arrow.streaming.ordered import ordered_map
 
-__all__ = ["ordered_map", "run"]
+__all__ = ["run"]
 
 
 def run(
@@ -36,7 +37,8 @@ def run(
     fn : callable
         One item → one result (a row: a number, a list, a NumPy array...).
     items : iterable
-        The inputs (consumed lazily; at most ``4 * cpu`` are in flight).
+        The inputs (consumed lazily: with ``cpu > 1``, ``4 * cpu`` items are started
+        beyond the one whose result is awaited).
     saver : Saver, optional
         Where results go: every ``save_interval`` results are saved as one batch (with
         an ``update`` saver, at the items' positions). Without a saver the results are
@@ -68,7 +70,15 @@ def run(
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
     total = len(items) if isinstance(items, Sized) else None
-    results = ordered_map(fn, items, cpu=cpu, executor=executor)
+    results = ordered_map(
+        partial(_call, fn),
+        enumerate(items),
+        ahead=0 if cpu == 1 else 4 * cpu,
+        workers=cpu,
+        executor=executor,
+        wait=True,  # when run returns or raises, none of fn's calls is still running
+        name="grumpy-run",
+    )
     if saver is None:
         bar = progress_bar(progress, total, "item")
         out = []
@@ -81,39 +91,9 @@ def run(
                    total=total, rows=True)  # fmt: skip
 
 
-def ordered_map(
-    fn: Callable[[Any], Any], items: Iterable[Any], *, cpu: int, executor: str
-) -> Iterator[Any]:
-    """``fn`` over ``items`` on a pool, yielding results strictly in item order."""
-    if cpu == 1:
-        for i, item in enumerate(items):
-            yield _call(fn, item, i)
-        return
-    pool: Executor = (
-        ProcessPoolExecutor(max_workers=cpu)
-        if executor == "process"
-        else ThreadPoolExecutor(max_workers=cpu, thread_name_prefix="grumpy-run")
-    )
-    pending: deque[Future[Any]] = deque()
-    source = enumerate(items)
-    try:
-        for i, item in source:
-            pending.append(pool.submit(_call, fn, item, i))
-            if len(pending) >= 4 * cpu:
-                break
-        while pending:
-            future = pending.popleft()
-            nxt = next(source, None)
-            if nxt is not None:
-                pending.append(pool.submit(_call, fn, nxt[1], nxt[0]))
-            yield future.result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _call(fn: Callable[[Any], Any], item: Any, i: int) -> Any:
+def _call(fn: Callable[[Any], Any], job: tuple[int, Any]) -> Any:
+    """``fn`` on item ``job = (i, item)``; an error is noted with the item's index."""
+    i, item = job
     try:
         return fn(item)
     except Exception as err:

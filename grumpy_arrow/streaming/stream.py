@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from grumpy_arrow.errors import OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.streaming import megabatch as mb
 from grumpy_arrow.streaming import plan as pl
+from grumpy_arrow.streaming.ordered import ordered_map
 
 __all__ = ["Stream", "stream"]
 
@@ -474,15 +474,7 @@ class Stream:
             if done:
                 self._consumed = self._start = 0
                 return
-        produce = self._producer(positions)
-        ahead = max(self._workers, self._cpu if self._cpu > 1 else 0) + (self._prefetch or 0)
-        if ahead <= 0:
-            for i in todo:
-                item = produce(i)
-                self._consumed = i + 1
-                yield item
-        else:
-            yield from self._ordered(todo, produce, ahead)
+        yield from self._ordered(positions, todo)
         self._consumed = self._start = 0  # the next pass is the whole epoch
 
     def _megabatched(self, positions: np.ndarray, todo: range) -> Generator[Any, None, bool]:
@@ -553,56 +545,46 @@ class Stream:
                 raise
         return out
 
-    def _ordered(self, todo: range, produce: Callable[[int], Any], ahead: int) -> Iterator[Any]:
-        """Run ``produce`` ahead on a pool, yielding results strictly in order."""
-        workers = max(1, self._cpu, self._workers)
-        pool: Executor
+    def _in_processes(
+        self, positions: np.ndarray
+    ) -> tuple[Callable[[Any], Any], Callable[[int], Any]]:
+        """The transforms as a picklable job for a worker process, and the read of batch
+        ``i`` (on a reader thread of this process) that feeds it."""
+        plan = self._plan()
+        seeds = (self._params.seed or 0, self._seeded)
+
+        def load(i: int) -> tuple[Any, int, int]:
+            k = int(positions[i])
+            return self._read(k, plan), i, int(plan.ids[k])
+
+        return partial(_apply_all, self._transforms, self._epoch, seeds), load
+
+    def _ordered(self, positions: np.ndarray, todo: range) -> Iterator[Any]:
+        """Batches ``todo``, produced ahead on a pool and yielded strictly in order
+        (:func:`~grumpy_arrow.streaming.ordered.ordered_map`)."""
+        ahead = max(self._workers, self._cpu if self._cpu > 1 else 0) + (self._prefetch or 0)
+        load: Callable[[int], Any] | None = None
         if self._executor == "process" and self._transforms:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            # Reader threads read ahead and hand each batch to a process as soon as it is
-            # read; the plan positions are computed once per epoch.
-            read = ThreadPoolExecutor(max_workers=max(2, workers, self._workers))
-            fns = self._transforms
-            positions = self._positions()
-            epoch = self._epoch
-            plan = self._plan()
-            seeds = (self._params.seed or 0, self._seeded)
-
-            def run(i: int) -> Any:
-                k = int(positions[i])
-                return pool.submit(_apply_all, fns, self._read(k, plan), i, int(plan.ids[k]),
-                                   epoch, seeds).result()  # fmt: skip
-
-            def submit(i: int) -> Future[Any]:
-                return read.submit(run, i)
+            fn, load = self._in_processes(positions)
         else:
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grumpy-stream")
-            read = pool
-
-            def submit(i: int) -> Future[Any]:
-                return pool.submit(produce, i)
-
-        pending: deque[tuple[int, Future[Any]]] = deque()
-        it = iter(todo)
+            fn = self._producer(positions)
+        # While batch i is awaited, batches i + 1 ... i + ahead + 1 are started (the
+        # stream's ``ahead`` has always counted the queue behind the batch submitted last).
+        results = ordered_map(
+            fn,
+            todo,
+            ahead=ahead + 1 if ahead > 0 else 0,
+            workers=max(1, self._cpu, self._workers),
+            executor=self._executor,
+            load=load,
+            name="grumpy-stream",
+        )
         try:
-            for i in it:
-                pending.append((i, submit(i)))
-                if len(pending) > ahead:
-                    break
-            while pending:
-                i, future = pending.popleft()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append((nxt, submit(nxt)))
-                item = future.result()
+            for i, item in zip(todo, results, strict=True):
                 self._consumed = i + 1
                 yield item
         finally:
-            for _, future in pending:
-                future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            if read is not pool:
-                read.shutdown(wait=False, cancel_futures=True)
+            results.close()  # a consumer that stops early cancels the batches queued
 
     # -- transforms, epochs, state ----------------------------------------------------
 
@@ -797,11 +779,17 @@ def _call(fn: Callable[..., Any], seeded: bool, batch: Any,
     return fn(batch, rng=pl.transform_rng(*where)) if seeded else fn(batch)
 
 
-def _apply_all(fns: tuple[Callable[..., Any], ...], batch: Any, i: int, position: int,
-               epoch: int, seeds: tuple[int, tuple[bool, ...]]) -> Any:  # fmt: skip
-    """Run the transforms in a worker process (the note matches the thread executor's;
-    ``seeds``: the stream's seed and which transforms take ``rng=``)."""
+def _apply_all(
+    fns: tuple[Callable[..., Any], ...],
+    epoch: int,
+    seeds: tuple[int, tuple[bool, ...]],
+    job: tuple[Any, int, int],
+) -> Any:
+    """Run the transforms on ``job`` (a batch, its index ``i`` in the stream and its plan
+    position) in a worker process (the note matches the thread executor's; ``seeds``: the
+    stream's seed and which transforms take ``rng=``)."""
     seed, seeded = seeds
+    batch, i, position = job
     for j, fn in enumerate(fns):
         try:
             batch = _call(fn, seeded[j], batch, (seed, epoch, position, j))
