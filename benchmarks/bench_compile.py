@@ -659,7 +659,7 @@ def compile_table(res: CompileResult, engine: str) -> Table:
 
 
 def parallel_min() -> int:
-    from grumpy_arrow.compile.engines import PARALLEL_MIN
+    from grumpy_arrow.compiler.engines import PARALLEL_MIN
 
     return PARALLEL_MIN
 

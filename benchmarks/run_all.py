@@ -2,7 +2,7 @@
 
 The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_stream``,
 ``bench_pandas``, ``bench_savers``, ``bench_peers``, ``bench_geometry``,
-``bench_compile``) run as
+``bench_compile``, ``bench_import``) run as
 subprocesses of the same Python, in sequence and never in parallel: each suite measures its
 peers in the same run, and a second suite running beside it would disturb them. Their
 output streams through as they run. Each suite writes its tables as Markdown
@@ -10,7 +10,8 @@ output streams through as they run. Each suite writes its tables as Markdown
 one summary table (bar, measured value, peer, verdict), with the machine and the date; the
 peers suite (the tools ML users pick instead) and the geometry suite (issue 16's per-row
 neighbours against a per-row cKDTree loop) add lines reported without a bar; the compile
-suite adds issue 16's bars (compiled against eager).
+suite adds issue 16's bars (compiled against eager), the import suite issue 17's (start-up
+time).
 
 Verdicts: ``met`` / ``NOT MET`` for the bars SPEC §9 states, the same for the bars a suite
 adds of its own (marked "suite bar"), and ``no bar`` for what SPEC §9 asks to report
@@ -61,6 +62,7 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
 SUITES = (
     "compute", "frame", "storage", "stream", "pandas", "savers", "peers", "geometry", "compile",
+    "import",
 )  # fmt: skip
 OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular", "polars")
 
@@ -640,20 +642,27 @@ def geometry_bars(md: str) -> list[Bar]:
     return out
 
 
-def compile_bars(md: str) -> list[Bar]:
-    """Issue 16's bars, as bench_compile.py judges them in its "Bars" table."""
-    bars = find(parse_tables(md), "Bars")
-    if bars is None:
-        return [missing("compile", "compiled >= 2x eager (whole arrays), >= 3x (32-row stream)",
-                        "suite")]  # fmt: skip
-    out = []
-    for cells in bars.rows:
-        row = dict(zip(bars.header, cells, strict=False))
-        v = row.get("verdict", "n/a")
-        kind = "report" if v == "no bar" else "suite"
-        out.append(Bar("compile", row["bar"], row["measured"], row["peer"],
-                       v if kind == "report" else verdict(v), kind))  # fmt: skip
-    return out
+def judged_bars(area: str, what: str) -> Callable[[str], list[Bar]]:
+    """The bars a suite judges itself in its "Bars" table (bar, measured, peer, verdict)."""
+
+    def bars_of(md: str) -> list[Bar]:
+        bars = find(parse_tables(md), "Bars")
+        if bars is None:
+            return [missing(area, what, "suite")]
+        out = []
+        for cells in bars.rows:
+            row = dict(zip(bars.header, cells, strict=False))
+            v = row.get("verdict", "n/a")
+            kind = "report" if v == "no bar" else "suite"
+            out.append(Bar(area, row["bar"], row["measured"], row["peer"],
+                           v if kind == "report" else verdict(v), kind))  # fmt: skip
+        return out
+
+    return bars_of
+
+
+compile_bars = judged_bars("compile", "compiled >= 2x eager (whole arrays), >= 3x (streams)")
+import_bars = judged_bars("import", "import grumpy_arrow <= 2x import numpy, pyarrow")
 
 
 BARS: dict[str, Callable[[str], list[Bar]]] = {
@@ -665,6 +674,7 @@ BARS: dict[str, Callable[[str], list[Bar]]] = {
     "peers": peers_bars,
     "geometry": geometry_bars,
     "compile": compile_bars,
+    "import": import_bars,
 }
 
 
@@ -673,7 +683,7 @@ def all_bars(markdown: dict[str, str]) -> list[Bar]:
     and geometry suites', which SPEC §9 does not list)."""
     out: list[Bar] = []
     for name in ("compute", "storage", "stream", "savers", "pandas", "peers", "geometry",
-                 "compile"):  # fmt: skip
+                 "compile", "import"):  # fmt: skip
         if name in markdown:
             out += BARS[name](markdown[name])
     return out

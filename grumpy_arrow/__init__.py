@@ -8,15 +8,13 @@
 
 from __future__ import annotations
 
-from grumpy_arrow import errors, savers
+import importlib
+from typing import TYPE_CHECKING
+
+from grumpy_arrow import errors
+from grumpy_arrow._lazy import load_with_pandas
 from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compile import (
-    CompiledFunction,
-    compile,
-    compile_pipeline,
-    compile_pipeline_info,
-)
 from grumpy_arrow.dtypes import (
     DType,
     binary,
@@ -80,26 +78,36 @@ from grumpy_arrow.functions import (
     zeros_like,
 )
 from grumpy_arrow.geometry import neighbors, pairwise_distances
-from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
 from grumpy_arrow.numpy_api import intersect1d, setdiff1d, union1d
-from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
-from grumpy_arrow.savers.runner import run
-from grumpy_arrow.storage import (
-    Fragment,
-    Handle,
-    ShardedHandle,
-    ShardedWriter,
-    append,
-    codecs,
-    consolidate,
-    load,
-    save,
-    upgrade,
-    validate,
-)
-from grumpy_arrow.storage import open_store as open
-from grumpy_arrow.streaming import Mix, Stream, mix, stream
 from grumpy_arrow.strings import StringMethods
+
+if TYPE_CHECKING:  # loaded on first use (see _LAZY)
+    from grumpy_arrow import savers
+    from grumpy_arrow.compiler import (
+        CompiledFunction,
+        compile,
+        compile_pipeline,
+        compile_pipeline_info,
+    )
+    from grumpy_arrow.interop import from_parquet, to_parquet, to_polars
+    from grumpy_arrow.pandas import GrumpyDtype, GrumpyList, from_pandas
+    from grumpy_arrow.savers.runner import run
+    from grumpy_arrow.storage import (
+        Fragment,
+        Handle,
+        ShardedHandle,
+        ShardedWriter,
+        append,
+        codecs,
+        consolidate,
+        load,
+        save,
+    )
+    from grumpy_arrow.storage import open_store as open
+    from grumpy_arrow.storage.upgrade import upgrade
+    from grumpy_arrow.storage.validate import validate
+    from grumpy_arrow.streaming.mix import Mix, mix
+    from grumpy_arrow.streaming.stream import Stream, stream
 
 __all__ = [
     "BroadcastError",
@@ -201,11 +209,59 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """``gr.torch``, ``gr.dask`` and ``gr.ray`` are imported on first use (they need
-    PyTorch, Dask and Ray; their functions raise an ImportError naming the extra without)."""
-    if name in ("torch", "dask", "ray"):
-        import importlib
+# Names whose modules import zarr, fsspec, pandas or pyarrow.parquet, or that most programs
+# never use (compilation, streaming): ``import grumpy_arrow`` loads numpy and pyarrow only,
+# and each of these loads on first use (PEP 562).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "CompiledFunction": ("grumpy_arrow.compiler", "CompiledFunction"),
+    "Mix": ("grumpy_arrow.streaming", "Mix"),
+    "Stream": ("grumpy_arrow.streaming", "Stream"),
+    "compile": ("grumpy_arrow.compiler", "compile"),
+    "compile_pipeline": ("grumpy_arrow.compiler", "compile_pipeline"),
+    "compile_pipeline_info": ("grumpy_arrow.compiler", "compile_pipeline_info"),
+    "mix": ("grumpy_arrow.streaming", "mix"),
+    "stream": ("grumpy_arrow.streaming", "stream"),
+    "Fragment": ("grumpy_arrow.storage", "Fragment"),
+    "GrumpyDtype": ("grumpy_arrow.pandas", "GrumpyDtype"),
+    "GrumpyList": ("grumpy_arrow.pandas", "GrumpyList"),
+    "Handle": ("grumpy_arrow.storage", "Handle"),
+    "ShardedHandle": ("grumpy_arrow.storage", "ShardedHandle"),
+    "ShardedWriter": ("grumpy_arrow.storage", "ShardedWriter"),
+    "append": ("grumpy_arrow.storage", "append"),
+    "codecs": ("grumpy_arrow.storage.codecs", None),
+    "consolidate": ("grumpy_arrow.storage", "consolidate"),
+    "from_pandas": ("grumpy_arrow.pandas", "from_pandas"),
+    "from_parquet": ("grumpy_arrow.interop.parquet", "from_parquet"),
+    "load": ("grumpy_arrow.storage", "load"),
+    "open": ("grumpy_arrow.storage", "open_store"),
+    "run": ("grumpy_arrow.savers.runner", "run"),
+    "save": ("grumpy_arrow.storage", "save"),
+    "savers": ("grumpy_arrow.savers", None),
+    "to_parquet": ("grumpy_arrow.interop.parquet", "to_parquet"),
+    "to_polars": ("grumpy_arrow.interop.polars", "to_polars"),
+    "upgrade": ("grumpy_arrow.storage", "upgrade"),
+    "validate": ("grumpy_arrow.storage", "validate"),
+    # the optional integrations: they need PyTorch, Dask and Ray (their functions raise an
+    # ImportError naming the extra without)
+    "torch": ("grumpy_arrow.interop.torch", None),
+    "dask": ("grumpy_arrow.interop.dask", None),
+    "ray": ("grumpy_arrow.interop.ray", None),
+}
 
-        return importlib.import_module(f"grumpy_arrow.interop.{name}")
-    raise AttributeError(f"module 'grumpy_arrow' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    """The names of :data:`_LAZY`, imported on first use and then kept."""
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module 'grumpy_arrow' has no attribute {name!r}")
+    module = importlib.import_module(found[0])
+    value = module if found[1] is None else getattr(module, found[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+load_with_pandas()

@@ -26,7 +26,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
-from grumpy_arrow.compute import lowering
+from grumpy_arrow.compute import lowering, stats
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import sort as so
 from grumpy_arrow.compute import structure as st
@@ -54,7 +54,18 @@ from grumpy_arrow.errors import (
     OutOfBoundsError,
 )
 
-__all__ = ["GrumpyArray", "asarray", "from_lowered", "is_lowered_type", "is_scalar", "parse_index"]
+__all__ = [
+    "FRAMES",
+    "NUMPY_PROTOCOL",
+    "GrumpyArray",
+    "asarray",
+    "from_lowered",
+    "is_lowered_type",
+    "is_scalar",
+    "parse_index",
+    "operand_like",
+    "where_arrays",
+]
 
 _SCALARS = (bool, int, float, str, bytes, np.generic)
 
@@ -669,14 +680,10 @@ class GrumpyArray(Statistics):
         return GrumpyArray._wrap(map_leaves(self.node, cast))
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from grumpy_arrow.numpy_api import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        return NUMPY_PROTOCOL["ufunc"](ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from grumpy_arrow.numpy_api import array_function
-
-        return array_function(func, args, kwargs)
+        return NUMPY_PROTOCOL["function"](func, args, kwargs)
 
     @property
     def str(self) -> StringMethods:
@@ -847,9 +854,7 @@ class GrumpyArray(Statistics):
         >>> x.where(x > 0).to_list(), x.where(x > 0, 0).to_list()
         ([[1, None], [3]], [[1, 0], [3]])
         """
-        from grumpy_arrow.functions import where
-
-        return where(cond, self, other)
+        return where_arrays(cond, self, other)
 
     def isin(self, values: Any) -> GrumpyArray:
         """Leafwise membership in ``values`` (same structure, bool leaves)."""
@@ -898,8 +903,10 @@ class GrumpyArray(Statistics):
         return GrumpyArray._wrap(out)
 
     def value_counts(self, *, ascending: bool = False, dropna: bool = True) -> Any:
-        """How often each leaf value occurs: a frame of ``value`` and ``count``, most
-        frequent first (see :func:`grumpy_arrow.frame.verbs.value_counts`).
+        """How often each leaf value occurs (pandas' ``value_counts``), at any depth: a
+        frame of columns ``value`` and ``count``, most frequent first; ties keep the order
+        in which the values first occur. One hash pass in Arrow; ``dropna=False`` counts
+        nulls too (a ``value`` of None).
 
         Examples
         --------
@@ -907,9 +914,12 @@ class GrumpyArray(Statistics):
         >>> gr.array([["C", "H", "H"], ["O", "H"]]).value_counts().to_dict()
         {'value': ['H', 'C', 'O'], 'count': [3, 1, 1]}
         """
-        from grumpy_arrow.frame.verbs import value_counts
-
-        return value_counts(self, ascending=ascending, dropna=dropna)
+        node = self.node
+        while isinstance(node, lay.ListNode):
+            node = node.content
+        values = node.arrow if isinstance(node, lay.Leaf) else self.flatten().to_arrow()
+        found, counts = stats.value_counts(values, ascending=ascending, dropna=dropna)
+        return FRAMES[0]({"value": GrumpyArray(found), "count": GrumpyArray(counts)})
 
     def flatten(self, dim: int | None = None, *, but: int | None = None) -> GrumpyArray:
         """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1;
@@ -938,8 +948,6 @@ class GrumpyArray(Statistics):
 
     def unflatten(self, lengths: Any) -> GrumpyArray:
         """Group rows into lists of the given ``lengths`` (they must sum to ``len(self)``)."""
-        from grumpy_arrow.functions import from_offsets
-
         lens = np.asarray(asarray(lengths).to_numpy(), dtype=np.int64)
         offsets = np.zeros(len(lens) + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])
@@ -947,14 +955,66 @@ class GrumpyArray(Statistics):
             raise OutOfBoundsError(
                 f"unflatten lengths sum to {int(offsets[-1])} but the array has {len(self)} rows"
             )
-        return from_offsets(self, offsets)
+        if np.any(lens < 0):
+            raise OutOfBoundsError(f"unflatten needs lengths >= 0, got {int(lens.min())}")
+        return GrumpyArray._wrap(lay.ListNode(offsets, None, self.node))
 
 
 # -- helpers ----------------------------------------------------------------------------
 
+NUMPY_PROTOCOL: dict[str, Callable[..., Any]] = {}
+"""``__array_ufunc__`` / ``__array_function__`` handlers (``"ufunc"``, ``"function"``):
+:mod:`grumpy_arrow.numpy_api` registers them when it is imported (the package imports it),
+so this module needs no import of the layer above it."""
+
+FRAMES: list[Callable[[dict[str, GrumpyArray]], Any]] = []
+"""How to make a frame of columns (``value_counts`` returns one): the frame module registers
+its ``DataFrame`` when it is imported (the package imports it)."""
+
+
+def where_arrays(condition: Any, x: Any, y: Any) -> GrumpyArray:
+    """``x`` where ``condition`` is true, else ``y``; all three broadcast, and either may
+    be None (a null there). See :func:`grumpy_arrow.where`.
+
+    Raises
+    ------
+    DTypeError
+        If the condition is not bool, or both ``x`` and ``y`` are None.
+    """
+    cond = asarray(condition)
+    if cond.dtype != dt.bool_:
+        raise DTypeError(f"where needs a bool condition, got {cond.dtype.name}")
+    xs = operand_like(x, y)
+    ys = operand_like(y, x)
+    common = dt.promote_types(xs.dtype, ys.dtype)
+    xs, ys = xs.astype(common), ys.astype(common)
+    nodes = [cond.node, xs.node, ys.node]
+    # Broadcast pairwise against the condition until all three share one structure.
+    for _ in range(2):
+        for i in (1, 2):
+            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i])
+    return GrumpyArray._wrap(zip_leaves(nodes, lambda c, a, b: pc.if_else(c, a, b)))
+
+
+def operand_like(value: Any, other: Any) -> GrumpyArray:
+    """``value`` as an array for an operation with ``other``: None is a null of the other's
+    dtype, a Python scalar takes NumPy's weak-scalar dtype against it."""
+    if value is None:  # a null of the other operand's dtype (all-null: no dtype to infer)
+        if other is None:
+            raise DTypeError("where needs x or y to be something other than None")
+        known = asarray([other]) if is_scalar(other) else asarray(other)
+        return GrumpyArray(pa.nulls(1, type=known.dtype.arrow))
+    if not is_scalar(value):
+        return asarray(value)
+    like = asarray(other).dtype if not is_scalar(other) else None
+    if like is None:
+        return asarray([value])
+    return GrumpyArray(pa.array([scalar_operand(value, like).as_py()],
+                                type=dt.result_type_with_scalar(like, value).arrow))  # fmt: skip
+
 
 def broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array]) -> lay.Node:
-    """Broadcast two arrays (rules 2-6 of §1.4) and combine their leaves."""
+    """Broadcast two arrays (docs/array-model.md, "Broadcasting") and combine their leaves."""
     a, b = arrays
     na, nb = a.node, b.node
     if len(nb) == 1 and len(na) != 1 and isinstance(nb, lay.Leaf):

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray, asarray, is_scalar
+from grumpy_arrow.array import GrumpyArray, asarray, is_scalar, operand_like, where_arrays
+from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import structure as st
 from grumpy_arrow.compute.broadcast import broadcast_nodes
 from grumpy_arrow.compute.elementwise import (
@@ -28,11 +28,10 @@ from grumpy_arrow.compute.elementwise import (
     UNARY,
     map_leaves,
     round_kernel,
-    scalar_operand,
     zip_leaves,
 )
 from grumpy_arrow.construct import from_numpy_array, parse_object
-from grumpy_arrow.errors import ConversionError, DTypeError, LayoutError, OffsetsError
+from grumpy_arrow.errors import ConversionError, LayoutError, OffsetsError
 
 __all__ = [
     "apply_ufunc",
@@ -340,8 +339,10 @@ def _stack_operands(items: list[Any]) -> list[GrumpyArray]:
     for a in items:
         if is_scalar(a) and a is not None:
             common = dt.result_type_with_scalar(common, a)
-    out = [asarray(a).astype(common) if not is_scalar(a) else _operand(a, arrays[0]).astype(common)
-           for a in items]  # fmt: skip
+    out = [
+        (asarray(a) if not is_scalar(a) else operand_like(a, arrays[0])).astype(common)
+        for a in items
+    ]
     if any(a.is_union for a in out):
         raise LayoutError("stack cannot join unions (rows mixing scalars and lists)")
     return out
@@ -360,7 +361,8 @@ _NO_ARG: Any = object()
 
 
 def where(condition: Any, x: Any = _NO_ARG, y: Any = _NO_ARG) -> Any:
-    """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (§1.4).
+    """Pick ``x`` where ``condition`` is true, else ``y``; all three broadcast (see
+    docs/array-model.md, "Broadcasting").
     Either may be None: a null there (``gr.where(x > 0, None, x)`` blanks the rest).
 
     With the condition alone, NumPy's one-argument ``where``: the coordinates of every
@@ -383,19 +385,7 @@ def where(condition: Any, x: Any = _NO_ARG, y: Any = _NO_ARG) -> Any:
         return nonzero(condition)
     if x is _NO_ARG or y is _NO_ARG:
         raise TypeError("where takes a condition alone, or a condition, x and y")
-    cond = asarray(condition)
-    if cond.dtype != dt.bool_:
-        raise DTypeError(f"where needs a bool condition, got {cond.dtype.name}")
-    xs = _operand(x, y)
-    ys = _operand(y, x)
-    common = dt.promote_types(xs.dtype, ys.dtype)
-    xs, ys = xs.astype(common), ys.astype(common)
-    nodes = [cond.node, xs.node, ys.node]
-    # Broadcast pairwise against the condition until all three share one structure.
-    for _ in range(2):
-        for i in (1, 2):
-            nodes[0], nodes[i] = broadcast_nodes(nodes[0], nodes[i])
-    return GrumpyArray._wrap(zip_leaves(nodes, lambda c, a, b: pc.if_else(c, a, b)))
+    return where_arrays(condition, x, y)
 
 
 def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
@@ -408,24 +398,8 @@ def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
     >>> [c.to_list() for c in gr.nonzero(gr.array([[0, 3], [], [5, 0, 1]]))]
     [[0, 2, 2], [1, 0, 2]]
     """
-    from grumpy_arrow.numpy_api import nonzero_coordinates
-
-    return nonzero_coordinates(condition)
-
-
-def _operand(value: Any, other: Any) -> GrumpyArray:
-    if value is None:  # a null of the other operand's dtype (all-null: no dtype to infer)
-        if other is None:
-            raise DTypeError("where needs x or y to be something other than None")
-        known = asarray([other]) if is_scalar(other) else asarray(other)
-        return GrumpyArray(pa.nulls(1, type=known.dtype.arrow))
-    if not is_scalar(value):
-        return asarray(value)
-    like = asarray(other).dtype if not is_scalar(other) else None
-    if like is None:
-        return array([value])
-    return GrumpyArray(pa.array([scalar_operand(value, like).as_py()],
-                                type=dt.result_type_with_scalar(like, value).arrow))  # fmt: skip
+    coords = ix.nonzero_coordinates(asarray(condition).node)
+    return tuple(GrumpyArray(pa.array(c, type=pa.int64())) for c in coords)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:

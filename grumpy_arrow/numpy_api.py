@@ -27,15 +27,14 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import functions as fn
-from grumpy_arrow.array import GrumpyArray, asarray, broadcast_apply, is_scalar
+from grumpy_arrow.array import NUMPY_PROTOCOL, GrumpyArray, asarray, broadcast_apply, is_scalar
 from grumpy_arrow.compute.elementwise import map_leaves
-from grumpy_arrow.errors import DTypeError, LayoutError
+from grumpy_arrow.errors import DTypeError
 
 __all__ = [
     "array_function",
     "array_ufunc",
     "intersect1d",
-    "nonzero_coordinates",
     "setdiff1d",
     "union1d",
 ]
@@ -168,28 +167,6 @@ def _sort(method: str) -> Callable[..., Any]:
         return getattr(asarray(a), method)(dim=axis)
 
     return call
-
-
-def nonzero_coordinates(a: Any) -> tuple[GrumpyArray, ...]:
-    """Coordinates of every true (non-zero) value, one flat int64 array per axis."""
-    x = asarray(a)
-    if x.is_union:
-        raise LayoutError("np.nonzero of a scalar-or-list union has no coordinates")
-    node = x.node
-    coords: list[np.ndarray] = []
-    rows = np.arange(len(x), dtype=np.int64)
-    from grumpy_arrow import layout as lay
-
-    while isinstance(node, lay.ListNode):
-        lens = np.diff(node.offsets)
-        coords = [np.repeat(c, lens) for c in coords] + [np.repeat(rows, lens)]
-        rows = np.arange(int(node.offsets[-1]), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
-        node = node.content
-    coords.append(rows)
-    assert isinstance(node, lay.Leaf)
-    hit = _leaf_numpy(node.values)
-    truth = hit[0].astype(bool) if hit[1] is None else hit[0].astype(bool) & hit[1]
-    return tuple(GrumpyArray(pa.array(c[truth])) for c in coords)
 
 
 def _filter_in(a: Any, b: Any, *, keep_in: bool) -> GrumpyArray:
@@ -328,3 +305,6 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     args = tuple(_to_numpy(a, func) for a in args)
     kwargs = {k: _to_numpy(v, func) for k, v in kwargs.items()}
     return func(*args, **kwargs)
+
+
+NUMPY_PROTOCOL.update(ufunc=array_ufunc, function=array_function)

@@ -10,13 +10,15 @@ Examples
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grumpy_arrow import dtypes as dt
-from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.elementwise import map_leaves
 from grumpy_arrow.compute.strings import join_node, split_node, string_kernel
 from grumpy_arrow.errors import DTypeError
+
+if TYPE_CHECKING:  # the arrays these methods hang off (array.py imports this module)
+    from grumpy_arrow.array import GrumpyArray
 
 __all__ = ["StringMethods"]
 
@@ -30,7 +32,7 @@ class StringMethods:
         self._arr = arr
 
     def _apply(self, name: str, **options: Any) -> GrumpyArray:
-        return GrumpyArray._wrap(map_leaves(self._arr.node, string_kernel(name, **options)))
+        return type(self._arr)._wrap(map_leaves(self._arr.node, string_kernel(name, **options)))
 
     def upper(self) -> GrumpyArray:
         """Upper-case every string."""
@@ -184,7 +186,7 @@ class StringMethods:
         }
 
     def _apply_fn(self, fn: Any) -> GrumpyArray:
-        return GrumpyArray._wrap(map_leaves(self._arr.node, fn))
+        return type(self._arr)._wrap(map_leaves(self._arr.node, fn))
 
     def split(self, pat: str | None = None, *, n: int | None = None,
               regex: bool = False) -> GrumpyArray:  # fmt: skip
@@ -200,7 +202,7 @@ class StringMethods:
         >>> gr.array(["1,2,3"]).str.split(",", n=1).to_list()
         [['1', '2,3']]
         """
-        return GrumpyArray._wrap(split_node(self._arr.node, pat, n, regex))
+        return type(self._arr)._wrap(split_node(self._arr.node, pat, n, regex))
 
     def join(self, sep: str = "") -> GrumpyArray:
         """Join every innermost list of strings with ``sep``: one list axis fewer (the
@@ -212,4 +214,4 @@ class StringMethods:
         >>> gr.array([[["a", "b"], ["c"]], [[]]]).str.join("-").to_list()
         [['a-b', 'c'], ['']]
         """
-        return GrumpyArray._wrap(join_node(self._arr.node, sep))
+        return type(self._arr)._wrap(join_node(self._arr.node, sep))

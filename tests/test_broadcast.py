@@ -1,4 +1,4 @@
-"""Every broadcasting rule of SPEC §1.4, on list-chains and unions."""
+"""Every broadcasting rule of docs/array-model.md ("Broadcasting"), on list-chains and unions."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import grumpy_arrow as gr
-from grumpy_arrow.compile import CompileWarning, TraceError, numba_available
-from grumpy_arrow.compile.function import CompileCheckError
+from grumpy_arrow.compiler import CompileWarning, TraceError, numba_available
+from grumpy_arrow.compiler.function import CompileCheckError
 from grumpy_arrow.errors import ConversionError, DivisionByZeroError
 from grumpy_arrow.testing import assert_array_equal, assert_values_equal
 from grumpy_arrow.testing.strategies import dataframes, leaf_values, nested_values
@@ -289,7 +289,7 @@ def test_check_compares_with_eager_and_raises_on_a_difference(
 ) -> None:
     fn = gr.compile(lambda b: b * 2.0, backend="numpy", check=True)
     assert fn(gr.array([[1.0]])).to_list() == [[2.0]]
-    from grumpy_arrow.compile import engines
+    from grumpy_arrow.compiler import engines
 
     real = engines.NumpyEngine.run
 

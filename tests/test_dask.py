@@ -1,4 +1,4 @@
-"""Dask (SPEC §7): ``gr.dask.read`` and ``gr.dask.write`` on a local two-process cluster.
+"""Dask (docs/scale-out.md): ``gr.dask.read`` and ``gr.dask.write`` on a local two-process cluster.
 
 Covered here, with exact expected values:
 

@@ -1,4 +1,4 @@
-"""Fragments (SPEC §7): ``h.fragments()`` on stores and sharded datasets, without Dask or Ray.
+"""Fragments (docs/scale-out.md): ``h.fragments()`` on stores and sharded datasets, without Dask or Ray.
 
 Covered here, with exact expected values:
 

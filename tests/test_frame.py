@@ -1,4 +1,4 @@
-"""DataFrames with a schema of nested levels (SPEC §2)."""
+"""DataFrames with a schema of nested levels (docs/dataframes.md)."""
 
 from __future__ import annotations
 

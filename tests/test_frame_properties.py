@@ -1,4 +1,4 @@
-"""Property tests for frames (SPEC §2): random schemas, level trees and columns.
+"""Property tests for frames (docs/dataframes.md): random schemas, level trees and columns.
 
 Frames come from :func:`grumpy_arrow.testing.strategies.frames` as plain Python values
 (:class:`~grumpy_arrow.testing.strategies.FrameSpec`); every expectation below is computed

@@ -1,4 +1,4 @@
-"""Indexing with NumPy/Awkward semantics (SPEC §1.6)."""
+"""Indexing with NumPy/Awkward semantics (docs/array-model.md, "Indexing")."""
 
 from __future__ import annotations
 

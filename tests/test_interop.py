@@ -1,4 +1,4 @@
-"""Union lowering, Parquet, Polars and DuckDB (SPEC §6)."""
+"""Union lowering, Parquet, Polars and DuckDB (docs/interop.md)."""
 
 from __future__ import annotations
 

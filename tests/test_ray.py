@@ -1,4 +1,4 @@
-"""Ray Data (SPEC §7): ``gr.ray.read`` through a ``Datasource`` and ``gr.ray.write`` through a
+"""Ray Data (docs/scale-out.md): ``gr.ray.read`` through a ``Datasource`` and ``gr.ray.write`` through a
 ``Datasink``, on a local Ray with two CPUs.
 
 Covered here, with exact expected values:

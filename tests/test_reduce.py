@@ -1,4 +1,4 @@
-"""Reductions with dim=None|int and the empty-segment rules of SPEC §1.5."""
+"""Reductions with dim=None|int and the empty-segment rules of docs/array-model.md ("Reductions")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ordered runs (SPEC §5): ``gr.run`` and ``Stream.save``.
+"""Ordered runs (docs/savers.md): ``gr.run`` and ``Stream.save``.
 
 Workers are made to finish out of order (seeded random sleeps; the completion order is
 recorded and checked to be out of order), and the saved rows must still be exactly in

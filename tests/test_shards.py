@@ -1,4 +1,4 @@
-"""Sharded datasets (SPEC §3.5): shard stores plus a top-level manifest, read as one.
+"""Sharded datasets (docs/storage.md, sharded datasets): shard stores plus a top-level manifest, read as one.
 
 Covered here, with exact expected values:
 

@@ -1,4 +1,4 @@
-"""Storage (SPEC §3.1 to §3.4): Zarr v3 stores with a ``grumpy.json`` manifest.
+"""Storage (docs/storage.md, docs/format.md): Zarr v3 stores with a ``grumpy.json`` manifest.
 
 Covered here, with exact expected values:
 

@@ -1,4 +1,4 @@
-"""Atomic commit (SPEC §3.3): a writer killed with SIGKILL in the middle of appends.
+"""Atomic commit (docs/format.md, commits): a writer killed with SIGKILL in the middle of appends.
 
 A child process saves a store, signals readiness, then appends batches in a tight loop
 (printing the number of each append it finished) until the parent kills it after a short

@@ -1,4 +1,4 @@
-"""Property tests for storage (SPEC §3.1, §3.3, §3.4): random arrays and frames.
+"""Property tests for storage (docs/storage.md, docs/format.md): random arrays and frames.
 
 - ``gr.save`` -> ``gr.load`` gives the same array / frame (dtype, layout, nulls, values;
   frames also columns, schema and column types), local and ``memory://``, with small chunks

@@ -1,4 +1,4 @@
-"""Streaming (SPEC §4.1 to §4.4): ``gr.stream`` and ``Stream``, with exact expected batches.
+"""Streaming (docs/streaming.md): ``gr.stream`` and ``Stream``, with exact expected batches.
 
 Every must-show runs on in-memory sources and on stores (a local path, a ``gr.open`` handle
 and a ``memory://`` URL), parametrized by the ``source`` fixture:
@@ -17,7 +17,7 @@ and a ``memory://`` URL), parametrized by the ``source`` fixture:
 - resume through ``state_dict`` / ``load_state_dict``, ``set_epoch``;
 - ``len`` from metadata (no value leaf read), ``in_memory=True``, pickling.
 
-Speed is never asserted (SPEC §9): parallelism is checked by the threads a transform ran on.
+Speed is never asserted (benchmarks/ and docs/performance.md): parallelism is checked by the threads a transform ran on.
 The resume property (random plans) is in ``test_stream_properties.py``; PyTorch in
 ``test_torch.py``.
 """

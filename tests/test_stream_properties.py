@@ -1,4 +1,4 @@
-"""Property tests for streams (SPEC §4.2, §4.4): random data and random plans.
+"""Property tests for streams (docs/streaming.md): random data and random plans.
 
 For random frames (molecules -> residues, 0..4 residues each), batch sizes, packing, shuffles
 (rows, batch order, rows within batches, residues within molecules), seeds, epochs, world sizes,

@@ -1,4 +1,4 @@
-"""PyTorch (SPEC §4.5, §4.6): ``gr.torch.to_torch``, ``gr.torch.Dataset`` and
+"""PyTorch (docs/streaming.md, PyTorch): ``gr.torch.to_torch``, ``gr.torch.Dataset`` and
 ``gr.torch.IterableDataset``, with exact values.
 
 - ``to_torch`` padded (values + mask), jagged (``torch.nested`` offsets are the Arrow

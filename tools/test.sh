@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The project's whole check: lint, format, types, the docs site, then the test suite (doctests
-# included).
+# The project's whole check: lint, format, types, the import layers, the docs site, then the
+# test suite (doctests included).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ruff check grumpy_arrow tests benchmarks
 ruff format --check grumpy_arrow tests benchmarks
 mypy
+# The layers of docs/architecture.md: nothing imports upward (pyproject.toml's contract).
+lint-imports --no-cache > /dev/null || lint-imports --no-cache
 # The documentation site builds without a warning (broken links, anchors, docstrings), into a
 # temporary directory so no site/ is left behind; its log is shown only when it fails. Not
 # --quiet: that drops the warnings before --strict counts them. NO_MKDOCS_2_WARNING silences

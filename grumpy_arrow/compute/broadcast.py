@@ -1,4 +1,4 @@
-"""Broadcasting of two layout nodes to one common structure (SPEC §1.4).
+"""Broadcasting of two layout nodes to one common structure (docs/array-model.md, "Broadcasting").
 
 Rules, applied at every level from the outside in:
 

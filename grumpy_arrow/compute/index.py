@@ -1,4 +1,4 @@
-"""Indexing with NumPy/Awkward semantics (SPEC §1.6), vectorised over offsets.
+"""Indexing with NumPy/Awkward semantics (docs/array-model.md, "Indexing"), vectorised over offsets.
 
 Keys reaching this module are normalised by the array layer into: ``int``, ``slice``,
 a NumPy int64 array (gather), a NumPy bool array (filter), or a layout node (ragged
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow.compute.elementwise import bool_to_numpy
+from grumpy_arrow.compute.elementwise import bool_to_numpy, numpy_view
 from grumpy_arrow.compute.gather import (
     child_ranks,
     offsets_from_lengths,
@@ -22,7 +22,15 @@ from grumpy_arrow.compute.gather import (
 )
 from grumpy_arrow.errors import LayoutError, OutOfBoundsError
 
-__all__ = ["getitem", "normalize_index", "ragged_index", "row", "select_rows", "slice_lengths"]
+__all__ = [
+    "getitem",
+    "nonzero_coordinates",
+    "normalize_index",
+    "ragged_index",
+    "row",
+    "select_rows",
+    "slice_lengths",
+]
 
 Key = int | slice | np.ndarray | lay.Node
 
@@ -255,3 +263,28 @@ def _fixed_count(node: lay.ListNode, counts: np.ndarray, valid: np.ndarray | Non
     if len(kept) == 0 or kept[0] == 0 or np.any(kept != kept[0]):
         return None
     return int(kept[0])
+
+
+def nonzero_coordinates(node: lay.Node) -> list[np.ndarray]:
+    """Coordinates of every true (non-zero, non-null) value: one int64 vector per axis
+    (rows, then the position in each list, and so on down), as ``np.nonzero``.
+
+    Raises
+    ------
+    LayoutError
+        For a scalar-or-list union (its values have no common coordinates).
+    """
+    if isinstance(node, lay.UnionNode):
+        raise LayoutError("np.nonzero of a scalar-or-list union has no coordinates")
+    coords: list[np.ndarray] = []
+    rows = np.arange(len(node), dtype=np.int64)
+    while isinstance(node, lay.ListNode):
+        lens = np.diff(node.offsets)
+        coords = [np.repeat(c, lens) for c in coords] + [np.repeat(rows, lens)]
+        rows = np.arange(int(node.offsets[-1]), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
+        node = node.content
+    coords.append(rows)
+    if not isinstance(node, lay.Leaf):
+        raise LayoutError("np.nonzero of records has no coordinates: select a field")
+    truth = numpy_view(node.values, 0).astype(bool)
+    return [c[truth] for c in coords]

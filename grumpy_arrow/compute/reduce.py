@@ -1,4 +1,5 @@
-"""Reductions (SPEC §1.5): segmented kernels on whole leaf buffers and the ``dim`` driver.
+"""Reductions: segmented kernels on whole leaf buffers and the ``dim`` driver (the rules:
+docs/array-model.md, "Reductions").
 
 The kernel is :func:`segment_reduce`: NumPy ``ufunc.reduceat`` over the leaf buffer with
 int64 offsets (strings go through Arrow's hash aggregation). Reducing an inner axis is one

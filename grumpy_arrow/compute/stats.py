@@ -33,6 +33,7 @@ __all__ = [
     "parse_quantiles",
     "quantile",
     "unique_rows",
+    "value_counts",
 ]
 
 QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
@@ -415,3 +416,23 @@ def parse_quantiles(q: Any) -> tuple[np.ndarray, bool]:
     if qs.ndim != 1 or len(qs) == 0 or np.isnan(qs).any() or (qs < 0).any() or (qs > 1).any():
         raise ValueError(f"quantiles must be numbers in [0, 1], got {q!r}")
     return qs, scalar
+
+
+def value_counts(values: pa.Array, *, ascending: bool = False, dropna: bool = True
+                 ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
+    """``(distinct values, counts)`` of a leaf array, most frequent first (ties in order of
+    first occurrence): one hash pass in Arrow (``pyarrow.compute.value_counts``); a
+    dictionary-encoded leaf counts its small indices. ``dropna=False`` counts nulls too."""
+    if pa.types.is_dictionary(values.type):
+        counted = pc.value_counts(values.indices)
+        found = values.dictionary.take(counted.field("values"))
+    else:
+        counted = pc.value_counts(values)
+        found = counted.field("values")
+    counts = counted.field("counts")
+    if dropna and found.null_count:
+        keep = pc.is_valid(found)
+        found, counts = found.filter(keep), counts.filter(keep)
+    order = np.argsort(-np.asarray(counts) if not ascending else np.asarray(counts), kind="stable")
+    picks = pa.array(order, type=pa.int64())
+    return found.take(picks), counts.take(picks)

@@ -1,4 +1,4 @@
-"""DataFrames whose columns live at named nested levels (SPEC §2)."""
+"""DataFrames whose columns live at named nested levels (docs/dataframes.md)."""
 
 from grumpy_arrow.frame.dataframe import DataFrame, LevelView, concat_frames, dataframe
 from grumpy_arrow.frame.schema import Level, Schema, parse_schema

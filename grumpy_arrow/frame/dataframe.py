@@ -28,16 +28,16 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray, asarray, parse_index
+from grumpy_arrow.array import FRAMES, GrumpyArray, asarray, parse_index
 from grumpy_arrow.compute import lowering
-from grumpy_arrow.compute.structure import flatten_node
+from grumpy_arrow.compute.structure import concat_nodes, flatten_node
 from grumpy_arrow.errors import (
     ColumnNotFoundError,
     DTypeError,
@@ -776,8 +776,6 @@ def concat_frames(frames: Iterable[DataFrame]) -> DataFrame:
     SchemaError
         When schemas or column names differ.
     """
-    from grumpy_arrow.functions import concat
-
     frames = list(frames)
     first = frames[0]
     for i, other in enumerate(frames[1:], start=1):
@@ -791,7 +789,10 @@ def concat_frames(frames: Iterable[DataFrame]) -> DataFrame:
                 f"cannot concatenate frames with different columns: frame 0 has "
                 f"{first.columns}, frame {i} has {other.columns}"
             )
-    columns = {name: concat([f[name] for f in frames]) for name in first.columns}
+    columns = {
+        name: GrumpyArray(concat_nodes([f[name].to_arrow() for f in frames]))
+        for name in first.columns
+    }
     return DataFrame(columns, first.schema, sum(len(f) for f in frames))
 
 
@@ -835,3 +836,12 @@ def _placed(schema: Schema | None, levels: Any) -> Schema | None:
     if schema is None:
         raise SchemaError("levels= places columns at the levels of a schema; give schema= too")
     return schema.with_columns(levels)
+
+
+FRAMES[:] = [lambda columns: DataFrame(columns, None)]
+
+CONVERTERS: list[Callable[[Any], GrumpyArray | DataFrame | None]] = []
+"""Converters of other libraries' tables (for ``gr.save`` and ``gr.append``): each returns
+the converted object, or None for objects it does not know. :mod:`grumpy_arrow.pandas`
+registers one for ``pandas.DataFrame`` / ``Series`` when it is imported (which happens as
+soon as pandas is), so no layer below it imports pandas."""

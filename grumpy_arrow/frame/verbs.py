@@ -48,7 +48,6 @@ __all__ = [
     "rename",
     "select_within",
     "sort_values",
-    "value_counts",
 ]
 
 DESCRIBE_STATS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
@@ -167,36 +166,6 @@ def _leaves(column: GrumpyArray) -> pa.Array:
     if isinstance(node, lay.Leaf):
         return node.arrow
     return column.flatten().to_arrow()
-
-
-def value_counts(array: GrumpyArray, *, ascending: bool = False, dropna: bool = True) -> Any:
-    """How often each leaf value occurs (pandas' ``value_counts``), as a frame of columns
-    ``value`` and ``count``, most frequent first; ties keep the order in which the values
-    first occur. One hash pass in Arrow (``pyarrow.compute.value_counts``).
-
-    ``dropna=False`` counts nulls too (a ``value`` of None).
-    """
-    # Imported here: the frame module imports this one for its methods.
-    from grumpy_arrow.frame.dataframe import DataFrame
-
-    values = _leaves(array)
-    if pa.types.is_dictionary(values.type):  # count the small indices, not the strings
-        counted = pc.value_counts(values.indices)
-        found = values.dictionary.take(counted.field("values"))
-    else:
-        counted = pc.value_counts(values)
-        found = counted.field("values")
-    counts = counted.field("counts")
-    if dropna and found.null_count:
-        keep = pc.is_valid(found)
-        found, counts = found.filter(keep), counts.filter(keep)
-    # Stable: most frequent first, ties in order of first occurrence.
-    order = np.argsort(-np.asarray(counts) if not ascending else np.asarray(counts), kind="stable")
-    picks = pa.array(order, type=pa.int64())
-    return DataFrame(
-        {"value": GrumpyArray(found.take(picks)), "count": GrumpyArray(counts.take(picks))},
-        None,
-    )
 
 
 def describe(frame: DataFrame) -> DataFrame:

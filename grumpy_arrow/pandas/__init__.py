@@ -21,6 +21,10 @@ dtype: grumpy[var * int64]
 
 from __future__ import annotations
 
+from typing import Any
+
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame
 from grumpy_arrow.pandas.accessor import (
     GrumpyFrameAccessor,
     GrumpySeriesAccessor,
@@ -51,3 +55,13 @@ __all__ = [
     "to_pandas",
     "to_pandas_array",
 ]
+
+
+def _saved_as(obj: Any) -> GrumpyArray | DataFrame | None:
+    """``gr.save`` / ``gr.append`` of a pandas DataFrame or Series (else None)."""
+    import pandas as pd
+
+    return from_pandas(obj) if isinstance(obj, (pd.DataFrame, pd.Series)) else None
+
+
+CONVERTERS.append(_saved_as)

@@ -27,7 +27,7 @@ import numpy as np
 
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
-from grumpy_arrow.frame.dataframe import DataFrame, from_arrow_table
+from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame, from_arrow_table
 from grumpy_arrow.storage import atomic
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
@@ -61,12 +61,10 @@ def _converted(obj: Any) -> GrumpyArray | DataFrame:
         return obj
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
         return from_arrow_table(obj)
-    module = type(obj).__module__
-    if module.startswith("pandas") and type(obj).__name__ in ("DataFrame", "Series"):
-        from grumpy_arrow.pandas.convert import from_pandas
-
-        converted: GrumpyArray | DataFrame = from_pandas(obj)
-        return converted
+    for convert in CONVERTERS:
+        converted = convert(obj)
+        if converted is not None:
+            return converted
     return asarray(obj)
 
 

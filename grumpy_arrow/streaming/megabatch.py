@@ -29,7 +29,7 @@ TARGET_VALUES = 2_000_000
 
 def leading_compiled(fns: tuple[Callable[..., Any], ...], seeded: tuple[bool, ...]) -> int:
     """How many leading transforms are compiled functions without ``rng=``."""
-    from grumpy_arrow.compile import CompiledFunction
+    from grumpy_arrow.compiler import CompiledFunction
 
     n = 0
     for fn, rng in zip(fns, seeded, strict=True):

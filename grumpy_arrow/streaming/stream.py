@@ -751,7 +751,7 @@ def _compiled(fns: tuple[Callable[..., Any], ...], mode: bool | str | None
         return fns
     if mode not in (True, False, "auto"):
         raise ValueError(f"compile must be True, False, 'auto' or None, got {mode!r}")
-    from grumpy_arrow.compile import CompiledFunction, compile
+    from grumpy_arrow.compiler import CompiledFunction, compile
 
     if mode is False:
         return tuple(fn.fn if isinstance(fn, CompiledFunction) else fn for fn in fns)

@@ -21,61 +21,12 @@ AssertionError: types differ: '2 * int32' != '2 * int64'
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
-
 from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compute.compare import first_difference
 
 __all__ = ["assert_array_equal", "assert_arrow_equal", "assert_values_equal", "values_equal"]
-
-_NUMBER = (int, float, np.integer, np.floating)
-
-
-def _is_nan(v: Any) -> bool:
-    return isinstance(v, (float, np.floating)) and math.isnan(v)
-
-
-def _is_bool(v: Any) -> bool:
-    return isinstance(v, (bool, np.bool_))
-
-
-def _first_difference(actual: Any, expected: Any, path: str, rtol: float = 0.0) -> str | None:
-    """A description of the first place where ``actual`` and ``expected`` differ, or None."""
-    a_seq, e_seq = isinstance(actual, (list, tuple)), isinstance(expected, (list, tuple))
-    if a_seq or e_seq:
-        if not (a_seq and e_seq):
-            return f"values differ at {path or 'top level'}: {actual!r} != {expected!r}"
-        if len(actual) != len(expected):
-            return (
-                f"lengths differ at {path or 'top level'}: {len(actual)} != {len(expected)} "
-                f"({actual!r} != {expected!r})"
-            )
-        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            found = _first_difference(a, e, f"{path}[{i}]", rtol)
-            if found is not None:
-                return found
-        return None
-    if actual is None or expected is None:
-        same = actual is None and expected is None
-    elif _is_nan(actual) or _is_nan(expected):
-        same = _is_nan(actual) and _is_nan(expected)
-    elif _is_bool(actual) != _is_bool(expected):
-        same = False
-    elif (
-        rtol
-        and isinstance(actual, _NUMBER)
-        and isinstance(expected, _NUMBER)
-        and (actual != expected)
-    ):
-        scale = max(1.0, abs(float(actual)), abs(float(expected)))
-        same = abs(float(actual) - float(expected)) <= rtol * scale
-    else:
-        same = bool(actual == expected)
-    if same:
-        return None
-    return f"values differ at {path or 'top level'}: {actual!r} != {expected!r}"
 
 
 def values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> bool:
@@ -87,7 +38,7 @@ def values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> bool:
     ``rtol`` times the larger magnitude (at least 1): for float results computed in
     another order (compiled against eager code).
     """
-    return _first_difference(actual, expected, "", rtol) is None
+    return first_difference(actual, expected, "", rtol) is None
 
 
 def assert_values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> None:
@@ -98,7 +49,7 @@ def assert_values_equal(actual: Any, expected: Any, *, rtol: float = 0.0) -> Non
     AssertionError
         When the values differ.
     """
-    found = _first_difference(actual, expected, "", rtol)
+    found = first_difference(actual, expected, "", rtol)
     if found is not None:
         raise AssertionError(found)
 

@@ -295,7 +295,7 @@ class FrameSpec:
 def column_level(schema: list[str | tuple[str, ...]], column: str) -> int:
     """The first level whose name or alias equals ``column`` or prefixes it with ``_``.
 
-    A plain-Python statement of the rule of SPEC §2 (-1 when no level matches).
+    A plain-Python statement of the rule in docs/dataframes.md (-1 when no level matches).
     """
     for i, item in enumerate(schema):
         names = (item,) if isinstance(item, str) else item

@@ -1,6 +1,6 @@
 """The two engines that run a traced program on one call's buffers.
 
-* ``numba``: the kernels of :mod:`~grumpy_arrow.compile.kernels` compiled with
+* ``numba``: the kernels of :mod:`~grumpy_arrow.compiler.kernels` compiled with
   ``@njit(nogil=True, cache=True)`` (``parallel=True`` with ``prange`` over rows for calls of
   at least :data:`PARALLEL_MIN` values). The source goes to a cache directory and is
   imported from there, so numba's disk cache works in a read-only installation.
@@ -32,9 +32,9 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compile.buffers import Bound, Mismatch, leaf_array, leaf_buffers
-from grumpy_arrow.compile.graph import Op, Program
-from grumpy_arrow.compile.kernels import Kernel, materialized, nullable, plan, source
+from grumpy_arrow.compiler.buffers import Bound, Mismatch, leaf_array, leaf_buffers
+from grumpy_arrow.compiler.graph import Op, Program
+from grumpy_arrow.compiler.kernels import Kernel, materialized, nullable, plan, source
 from grumpy_arrow.compute.elementwise import BINARY
 
 __all__ = ["PARALLEL_MIN", "KernelFlag", "NumbaEngine", "NumpyEngine", "cache_dir", "scalar_value"]
@@ -285,7 +285,7 @@ class NumbaEngine:
 
 
 def _acc_numpy(op: Op) -> np.dtype[Any]:
-    from grumpy_arrow.compile.kernels import _acc_dtype
+    from grumpy_arrow.compiler.kernels import _acc_dtype
 
     return np.dtype(_acc_dtype(op).removeprefix("np."))
 

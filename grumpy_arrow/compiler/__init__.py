@@ -1,7 +1,7 @@
 """``gr.compile``: trace a transform once per input type, run it as fused kernels.
 
 See ``docs/compile.md``. :func:`compile` wraps a function; :func:`compile_pipeline` fuses a
-list of them; :class:`~grumpy_arrow.compile.function.CompiledFunction` tells whether it
+list of them; :class:`~grumpy_arrow.compiler.function.CompiledFunction` tells whether it
 compiled (``is_compiled``, ``compile_error``, ``explain()``).
 """
 
@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grumpy_arrow.compile.function import (
+from grumpy_arrow.compiler.function import (
     CompiledFunction,
     CompileWarning,
     compile,
     numba_available,
 )
-from grumpy_arrow.compile.graph import TraceError
+from grumpy_arrow.compiler.graph import TraceError
 
 __all__ = [
     "CompileWarning",

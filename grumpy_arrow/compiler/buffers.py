@@ -21,7 +21,7 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compile.graph import Input, Op, Program, Shape
+from grumpy_arrow.compiler.graph import Input, Op, Program, Shape
 from grumpy_arrow.compute.elementwise import bool_from_numpy, bool_to_numpy, numpy_view
 from grumpy_arrow.frame.dataframe import DataFrame
 

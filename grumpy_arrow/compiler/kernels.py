@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grumpy_arrow import dtypes as dt
-from grumpy_arrow.compile.buffers import Bound
-from grumpy_arrow.compile.graph import Op, Program
+from grumpy_arrow.compiler.buffers import Bound
+from grumpy_arrow.compiler.graph import Op, Program
 
 __all__ = ["Kernel", "NULL_WHEN_EMPTY", "materialized", "plan", "source"]
 

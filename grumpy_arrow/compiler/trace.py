@@ -5,7 +5,7 @@ operation eagerly on it as it records it, so the graph gets eager code's dtypes,
 and errors for free: an operation eager code refuses raises here too, and the compiled
 function then runs eagerly and raises the same error. What a proxy cannot follow
 (``len(x)``, ``if x.sum() > 0``, ``x.to_list()``, outer-axis reductions, indexing)
-raises :class:`~grumpy_arrow.compile.graph.TraceError` saying what.
+raises :class:`~grumpy_arrow.compiler.graph.TraceError` saying what.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray, is_scalar
-from grumpy_arrow.compile.graph import (
+from grumpy_arrow.compiler.graph import (
     Assignment,
     FrameRef,
     Input,

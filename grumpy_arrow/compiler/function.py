@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from grumpy_arrow.array import GrumpyArray
-from grumpy_arrow.compile.buffers import Mismatch, bind, read_inputs, to_array
-from grumpy_arrow.compile.engines import KernelFlag, NumbaEngine, NumpyEngine
-from grumpy_arrow.compile.graph import FrameRef, Op, Program, TraceError
-from grumpy_arrow.compile.trace import trace
+from grumpy_arrow.compiler.buffers import Mismatch, bind, read_inputs, to_array
+from grumpy_arrow.compiler.engines import KernelFlag, NumbaEngine, NumpyEngine
+from grumpy_arrow.compiler.graph import FrameRef, Op, Program, TraceError
+from grumpy_arrow.compiler.trace import trace
+from grumpy_arrow.compute.compare import first_difference
 from grumpy_arrow.errors import GrumpyError
 from grumpy_arrow.frame.dataframe import DataFrame
 
@@ -275,7 +276,7 @@ def run_program(program: Program, engine: Any, args: tuple[Any, ...]) -> Any:
 
 def _fill(item: Any, build: Callable[[Op], GrumpyArray], scalars: dict[int, Any],
           args: tuple[Any, ...]) -> Any:  # fmt: skip
-    from grumpy_arrow.compile.engines import scalar_value
+    from grumpy_arrow.compiler.engines import scalar_value
 
     if isinstance(item, Op):
         return build(item) if item.shape is not None else scalar_value(item, scalars)
@@ -296,28 +297,27 @@ def _copies(args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _compare(got: Any, want: Any, where: str = "result") -> None:
     """``check=True``: equal types and nulls; floats within :data:`CHECK_RTOL`."""
-    from grumpy_arrow.testing.asserts import assert_array_equal, assert_values_equal
-
-    try:
-        if isinstance(want, GrumpyArray):
-            if not isinstance(got, GrumpyArray):
-                raise AssertionError(f"compiled {got!r} is not an array")
-            assert_array_equal(got, want, rtol=CHECK_RTOL)
-        elif isinstance(want, DataFrame):
-            for name in want.columns:
-                _compare(got[name], want[name], f"{where} column {name!r}")
-        elif isinstance(want, (tuple, list)):
-            for i, (g, w) in enumerate(zip(got, want, strict=True)):
-                _compare(g, w, f"{where}[{i}]")
-        elif isinstance(want, dict):
-            for k in want:
-                _compare(got[k], want[k], f"{where}[{k!r}]")
-        else:
-            assert_values_equal(got, want, rtol=CHECK_RTOL)
-    except AssertionError as err:
-        if isinstance(err, CompileCheckError):
-            raise
-        raise CompileCheckError(f"check=True: {where}: {err}") from err
+    if isinstance(want, DataFrame):
+        for name in want.columns:
+            _compare(got[name], want[name], f"{where} column {name!r}")
+        return
+    if isinstance(want, (tuple, list, dict)) and not isinstance(got, type(want)):
+        raise CompileCheckError(f"check=True: {where}: compiled {got!r} != eager {want!r}")
+    if isinstance(want, (tuple, list)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _compare(g, w, f"{where}[{i}]")
+        return
+    if isinstance(want, dict):
+        for k in want:
+            _compare(got[k], want[k], f"{where}[{k!r}]")
+        return
+    if isinstance(want, GrumpyArray):
+        if not isinstance(got, GrumpyArray) or got.type != want.type:
+            raise CompileCheckError(f"check=True: {where}: compiled {got!r} != eager {want!r}")
+        got, want = got.to_list(), want.to_list()
+    found = first_difference(got, want, "", CHECK_RTOL)
+    if found is not None:
+        raise CompileCheckError(f"check=True: {where}: {found}")
 
 
 CHECK_RTOL = 1e-5
