@@ -128,6 +128,28 @@ class GrumpyArray(Statistics):
 
     Build one with :func:`grumpy_arrow.array`. Operations return new arrays; slices share
     buffers. See ``docs/array-model.md`` for layouts, nulls, unions, dims and broadcasting.
+
+    Parameters
+    ----------
+    data : pyarrow.Array
+        The Arrow array to wrap, without copying: a leaf, a ``large_list`` chain, a
+        ``dense_union`` of scalars and lists, or a struct of records.
+    node : layout node, optional
+        The layout of ``data`` when the caller already has it (it is worked out on first
+        use otherwise).
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a ``pyarrow.Array`` (:func:`grumpy_arrow.array` converts other
+        objects).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> import grumpy_arrow as gr
+    >>> gr.GrumpyArray(pa.array([[1, 2], [3]], type=pa.large_list(pa.int64())))
+    <GrumpyArray [[1, 2], [3]] type='2 * var * int64'>
     """
 
     __slots__ = ("_data", "_node")
@@ -148,7 +170,14 @@ class GrumpyArray(Statistics):
 
     @property
     def node(self) -> lay.Node:
-        """The layout nodes (offsets rebased to 0, compact union children)."""
+        """The layout nodes (offsets rebased to 0, compact union children).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> type(gr.array([[1, 2], [3]]).node).__name__
+        'ListNode'
+        """
         if self._node is None:
             self._node = lay.from_arrow(self._data)
         return self._node
@@ -160,33 +189,85 @@ class GrumpyArray(Statistics):
 
     @property
     def dtype(self) -> dt.DType:
-        """The leaf dtype."""
+        """The leaf dtype.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1.5], [2.0, None]]).dtype
+        dtype('float64')
+        """
         return dt.from_arrow_type(lay.arrow_leaf_type(self._data.type))
 
     @property
     def ndim(self) -> int:
-        """Number of axes: the maximum list depth + 1."""
+        """Number of axes: the maximum list depth + 1.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([1, 2]).ndim, gr.array([[[1], []], []]).ndim
+        (1, 3)
+        """
         return lay.arrow_depth(self._data.type) + 1
 
     @property
     def is_union(self) -> bool:
-        """True when the rows mix scalars and lists (a dense union at the root)."""
+        """True when the rows mix scalars and lists (a dense union at the root).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([1, [2, 3]]).is_union, gr.array([[1], [2, 3]]).is_union
+        (True, False)
+        """
         return bool(pa.types.is_union(self._data.type))
 
     @property
     def type(self) -> str:
-        """Awkward-like type string, e.g. ``'2 * var * int64'``."""
+        """Awkward-like type string, e.g. ``'2 * var * int64'``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, 2], [3]]).type, gr.array(["a", ["b"]]).type
+        ('2 * var * int64', '2 * union[string, var * string]')
+        """
         return f"{len(self)} * {lay.describe(self._data.type)}"
 
     @property
     def null_count(self) -> int:
-        """Null rows: null leaves, null lists, and null scalar rows of a union."""
+        """Null rows: null leaves, null lists, and null scalar rows of a union.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, None], None, [3]]).null_count, gr.array([1, None, [None]]).null_count
+        (1, 1)
+        """
         return lay.count_nulls(self.node)
 
     def is_null(self, dim: int = 0) -> GrumpyArray:
         """True where an entry of axis ``dim`` is null: rows for ``dim=0`` (a flat bool
         array; union rows from their children), the values for ``dim=-1``, the lists of a
         level in between; the result has the structure of the axes above ``dim``.
+
+        Parameters
+        ----------
+        dim : int, default 0
+            The axis whose entries are tested (negative counts from the innermost axis).
+
+        Returns
+        -------
+        GrumpyArray
+            Bool values with the structure of the axes above ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+        LayoutError
+            For an inner ``dim`` (not 0, not the values) of rows that mix scalars and lists.
 
         Examples
         --------
@@ -204,6 +285,24 @@ class GrumpyArray(Statistics):
         """Null values (at any depth, union scalars included) replaced by ``value``, which
         must fit the leaf dtype exactly; null lists stay null (a list row has no value to
         fill), as ``is_null(dim=-1)`` shows them.
+
+        Parameters
+        ----------
+        value : scalar
+            The fill value, of the leaf dtype (``0`` fills float values; ``1.5`` does not fill
+            int64 ones).
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure and dtype, without null values.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is None.
+        ConversionError
+            If ``value`` does not fit the leaf dtype.
 
         Examples
         --------
@@ -238,23 +337,48 @@ class GrumpyArray(Statistics):
         """Field ``name`` of an array of records, with the lists above the records kept
         (``x[name]`` does the same). A null record gives a null there.
 
+        Parameters
+        ----------
+        name : str
+            The field's name (one of :attr:`fields`).
+
+        Returns
+        -------
+        GrumpyArray
+            The field's values under the lists that held the records.
+
+        Raises
+        ------
+        DTypeError
+            For an array without records, or a name that is not a field.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> atoms = gr.array([[{"x": 1.0, "el": "C"}, {"x": 2.0, "el": "H"}], []])
         >>> atoms.field("x")
         <GrumpyArray [[1.0, 2.0], []] type='2 * var * float64'>
-
-        Raises
-        ------
-        DTypeError
-            For an array without records, or a name that is not a field.
         """
         return GrumpyArray._wrap(_field_node(self.node, name))
 
     def dropna(self, dim: int = 0) -> GrumpyArray:
         """Drop the null entries of axis ``dim``: null rows (``dim=0``), null lists of an
         inner axis, or null values (``dim=-1``); the rest keeps its structure.
+
+        Parameters
+        ----------
+        dim : int, default 0
+            The axis whose null entries are dropped (negative counts from the innermost axis).
+
+        Returns
+        -------
+        GrumpyArray
+            The array without those entries.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
 
         Examples
         --------
@@ -271,6 +395,22 @@ class GrumpyArray(Statistics):
     def shape(self, dim: int = 0) -> Any:
         """Length of axis ``dim``: an int for dim 0, else a GrumpyArray of list lengths.
 
+        Parameters
+        ----------
+        dim : int, default 0
+            The axis (negative counts from the innermost axis).
+
+        Returns
+        -------
+        int or GrumpyArray
+            ``len(self)`` for ``dim=0``; else the length of every list of axis ``dim``, under
+            the axes above it.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
@@ -286,11 +426,35 @@ class GrumpyArray(Statistics):
     # -- export -----------------------------------------------------------------------
 
     def to_list(self) -> list[Any]:
-        """Nested Python lists (None for nulls)."""
+        """Nested Python lists (None for nulls).
+
+        Returns
+        -------
+        list
+            One Python value or list per row; records become dicts.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, 2], None, 3]).to_list()
+        [[1, 2], None, 3]
+        """
         return list(self._data.to_pylist())
 
     def tolist(self) -> list[Any]:
-        """NumPy's name for :meth:`to_list`."""
+        """NumPy's name for :meth:`to_list`.
+
+        Returns
+        -------
+        list
+            The same as :meth:`to_list`.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1.5], []]).tolist()
+        [[1.5], []]
+        """
         return self.to_list()
 
     def _single(self, kind: builtins.str) -> Any:
@@ -327,6 +491,26 @@ class GrumpyArray(Statistics):
             read: see docs/storage.md) leave as plain strings, the type they were saved
             with (decoded once, then kept), or with ``"keep"`` as the dictionary arrays
             themselves (zero-copy: an int32 index per value).
+
+        Returns
+        -------
+        pyarrow.Array
+            The array itself for ``unions="native"`` (and no dictionary leaves to decode).
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``unions`` or ``dictionaries`` option.
+        LayoutError
+            If ``unions="lowered"`` meets a union inside a union's list child.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, 2], [3]]).to_arrow().type
+        LargeListType(large_list<item: int64>)
+        >>> gr.array([1, [2, 3]]).to_arrow(unions="lowered").to_pylist()
+        [{'values': [1], 'is_scalar': True}, {'values': [2, 3], 'is_scalar': False}]
         """
         _check_unions(unions)
         if dictionaries not in ("decode", "keep"):
@@ -352,6 +536,35 @@ class GrumpyArray(Statistics):
         own their memory; ``copy=False`` shares this array's buffers where it can, and then
         writing into a tensor changes this array (see
         :func:`grumpy_arrow.interop.torch.to_torch`). Needs PyTorch.
+
+        Parameters
+        ----------
+        pad : scalar, default 0
+            Fill value of the padded layout.
+        layout : {"padded", "jagged"}
+            ``(values, mask)`` dense tensors (just the tensor for arrays without ragged axes
+            or nulls), or a ``torch.nested`` jagged tensor.
+        copy : bool, default True
+            False shares this array's buffers where the layout allows it.
+
+        Returns
+        -------
+        tensor, or tuple of tensors
+            As :func:`grumpy_arrow.interop.torch.to_torch` describes.
+
+        Raises
+        ------
+        ImportError
+            Without PyTorch.
+        LayoutError
+            For strings, or a layout the chosen tensor layout cannot hold.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> values, mask = gr.array([[1.0, 2.0], [3.0]]).to_torch()  # doctest: +SKIP
+        >>> values.tolist(), mask.tolist()  # doctest: +SKIP
+        ([[1.0, 2.0], [3.0, 0.0]], [[True, True], [True, False]])
         """
         from grumpy_arrow.interop.torch import to_torch
 
@@ -360,11 +573,25 @@ class GrumpyArray(Statistics):
     def to_pandas(self, *, index: Any = None, name: Any = None) -> Any:
         """A pandas Series: GrumpyDtype for nested/union data, nullable dtypes for flat ones.
 
+        Parameters
+        ----------
+        index : array-like, optional
+            The Series' index (a RangeIndex by default).
+        name : hashable, optional
+            The Series' name.
+
+        Returns
+        -------
+        pandas.Series
+            One element per row.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> str(gr.array([[1, 2], [], None]).to_pandas().dtype)
         'grumpy[var * int64]'
+        >>> gr.array([1, None]).to_pandas(name="n").tolist()
+        [1, <NA>]
         """
         from grumpy_arrow.pandas.convert import to_pandas
 
@@ -379,6 +606,11 @@ class GrumpyArray(Statistics):
             Fill value for ragged rows and nulls; then ``(array, mask)`` is returned with
             ``mask`` True where a value exists. Union scalar rows count as length-1 lists.
 
+        Returns
+        -------
+        numpy.ndarray or tuple of numpy.ndarray
+            The values (of the array's shape), or ``(values, mask)`` with ``pad``.
+
         Raises
         ------
         LayoutError
@@ -387,6 +619,8 @@ class GrumpyArray(Statistics):
         Examples
         --------
         >>> import grumpy_arrow as gr
+        >>> gr.array([[1, 2], [3, 4]]).to_numpy().tolist()
+        [[1, 2], [3, 4]]
         >>> values, mask = gr.array([[1, 2], [3]]).to_numpy(pad=0)
         >>> values.tolist(), mask.tolist()
         ([[1, 2], [3, 0]], [[True, True], [True, False]])
@@ -520,7 +754,34 @@ class GrumpyArray(Statistics):
         self._data, self._node = lay.to_arrow(node), node
 
     def take(self, indices: Any) -> GrumpyArray:
-        """Gather rows (flat indices) or gather within rows (a ragged index array)."""
+        """Gather rows (flat indices) or gather within rows (a ragged index array).
+
+        Parameters
+        ----------
+        indices : array-like of int or GrumpyArray
+            Row positions (negative count from the end), or one list of positions per row.
+
+        Returns
+        -------
+        GrumpyArray
+            The gathered rows, or every row's gathered values.
+
+        Raises
+        ------
+        DTypeError
+            If flat indices are not integers.
+        OutOfBoundsError
+            For a position outside its axis.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2, 3], [4, 5]])
+        >>> x.take([1, 0, -1]).to_list()
+        [[4, 5], [1, 2, 3], [4, 5]]
+        >>> x.take([[2, 0], [1]]).to_list()
+        [[3, 1], [5]]
+        """
         idx = indices if isinstance(indices, GrumpyArray) else asarray(indices)
         if idx.ndim > 1:
             return GrumpyArray._wrap(ix.ragged_index(self.node, idx.node))
@@ -646,7 +907,26 @@ class GrumpyArray(Statistics):
         return self._unary("invert")
 
     def round(self, decimals: int = 0) -> GrumpyArray:
-        """Round half to even (NumPy's rule); integers stay as they are."""
+        """Round half to even (NumPy's rule); integers stay as they are.
+
+        Parameters
+        ----------
+        decimals : int, default 0
+            Decimal places to keep (negative rounds to tens, hundreds...).
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure and dtype.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[0.5, 1.5, 2.567], [-0.5]]).round().to_list()
+        [[0.0, 2.0, 3.0], [-0.0]]
+        >>> gr.array([2.567]).round(2).to_list()
+        [2.57]
+        """
         return GrumpyArray._wrap(map_leaves(self.node, round_kernel(decimals)))
 
     def astype(self, dtype: Any, *, casting: str = "unsafe") -> GrumpyArray:
@@ -655,12 +935,35 @@ class GrumpyArray(Statistics):
         ``"unsafe"`` (the default, as in NumPy) truncates and wraps; the other rules check
         the dtypes first and then refuse values that do not fit.
 
+        Parameters
+        ----------
+        dtype : dtype-like
+            The target leaf dtype (a DType or its name).
+        casting : {"unsafe", "same_kind", "safe", "equiv", "no"}
+            NumPy's casting rule (see :func:`grumpy_arrow.can_cast`).
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure with ``dtype`` leaves.
+
         Raises
         ------
         DTypeError
             If the cast is not allowed under ``casting``.
         ConversionError
             If values do not fit (checked casts) or do not parse (strings).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.7, -2.2], [3.0]])
+        >>> x.astype(gr.int32).to_list()
+        [[1, -2], [3]]
+        >>> x.astype("int32", casting="safe")
+        Traceback (most recent call last):
+        ...
+        grumpy_arrow.errors.DTypeError: cannot cast float64 to int32 under casting='safe'
         """
         target = dt.dtype(dtype)
         if casting != "unsafe" and not dt.can_cast(self.dtype, target, casting):
@@ -687,7 +990,14 @@ class GrumpyArray(Statistics):
 
     @property
     def str(self) -> StringMethods:
-        """String methods on string leaves (``x.str.upper()``...)."""
+        """String methods on string leaves (``x.str.upper()``...).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([["C", "ca"], ["o"]]).str.upper().to_list()
+        [['C', 'CA'], ['O']]
+        """
         from grumpy_arrow.strings import StringMethods
 
         return StringMethods(self)
@@ -703,6 +1013,23 @@ class GrumpyArray(Statistics):
     def sum(self, dim: int | None = None) -> Any:
         """Sum of valid values (empty segments give 0); see ``docs/array-model.md``.
 
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
@@ -713,24 +1040,146 @@ class GrumpyArray(Statistics):
         return self._reduce("sum", dim)
 
     def prod(self, dim: int | None = None) -> Any:
-        """Product of valid values (empty segments give 1)."""
+        """Product of valid values (empty segments give 1).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2, 3], [], [4, None]])
+        >>> x.prod(), x.prod(dim=1).to_list()
+        (24, [6, 1, 4])
+        """
         return self._reduce("prod", dim)
 
     def mean(self, dim: int | None = None) -> Any:
-        """Mean of valid values (empty segments give null)."""
+        """Mean of valid values (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2], [], [4, None]])
+        >>> x.mean(), x.mean(dim=1).to_list()
+        (2.3333333333333335, [1.5, None, 4.0])
+        """
         return self._reduce("mean", dim)
 
     def min(self, dim: int | None = None) -> Any:
-        """Minimum (empty segments give null)."""
+        """Minimum (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[3, 1], [], [4]])
+        >>> x.min(), x.min(dim=1).to_list()
+        (1, [1, None, 4])
+        """
         return self._reduce("min", dim)
 
     def max(self, dim: int | None = None) -> Any:
-        """Maximum (empty segments give null)."""
+        """Maximum (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[3, 1], [], [4]])
+        >>> x.max(), x.max(dim=1).to_list()
+        (4, [3, None, 4])
+        """
         return self._reduce("max", dim)
 
     def std(self, dim: int | None = None, *, ddof: int = 0) -> Any:
         """Standard deviation with ``ddof`` delta degrees of freedom (0: population, as
         NumPy; 1: sample, as pandas). Segments of ``ddof`` values or fewer give null.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+        ddof : int, default 0
+            Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
+            sample one (pandas' default).
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+        ValueError
+            If ``ddof`` is not a non-negative integer.
 
         Examples
         --------
@@ -741,7 +1190,37 @@ class GrumpyArray(Statistics):
         return self._spread("std", dim, ddof)
 
     def var(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """Variance with ``ddof`` delta degrees of freedom (see :meth:`std`)."""
+        """Variance with ``ddof`` delta degrees of freedom (see :meth:`std`).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+        ddof : int, default 0
+            Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
+            sample one (pandas' default).
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+        ValueError
+            If ``ddof`` is not a non-negative integer.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, 3.0], [2.0], []])
+        >>> x.var(), x.var(dim=1).to_list(), x.var(dim=1, ddof=1).to_list()
+        (0.6666666666666666, [1.0, 0.0, None], [2.0, None, None])
+        """
         return self._spread("var", dim, ddof)
 
     def _spread(self, op: builtins.str, dim: int | None, ddof: int) -> Any:
@@ -769,31 +1248,206 @@ class GrumpyArray(Statistics):
         return GrumpyArray._wrap(zip_leaves([var.node, n.node], scale))
 
     def count(self, dim: int | None = None) -> Any:
-        """Number of valid values."""
+        """Number of valid values.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, None, 3], [], None])
+        >>> x.count(), x.count(dim=1).to_list()
+        (2, [2, 0, None])
+        """
         return self._reduce("count", dim)
 
     def count_nonzero(self, dim: int | None = None) -> Any:
-        """Number of valid non-zero values."""
+        """Number of valid non-zero values.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 0, 3], [0, None]])
+        >>> x.count_nonzero(), x.count_nonzero(dim=1).to_list()
+        (2, [2, 0])
+        """
         return self._reduce("count_nonzero", dim)
 
     def any(self, dim: int | None = None) -> Any:
-        """Whether any valid value is non-zero (empty segments give False)."""
+        """Whether any valid value is non-zero (empty segments give False).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[0, 2], [0], []])
+        >>> x.any(), x.any(dim=1).to_list()
+        (True, [True, False, False])
+        """
         return self._reduce("any", dim)
 
     def all(self, dim: int | None = None) -> Any:
-        """Whether every valid value is non-zero (empty segments give True)."""
+        """Whether every valid value is non-zero (empty segments give True).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2], [0], []])
+        >>> x.all(), x.all(dim=1).to_list()
+        (False, [True, False, True])
+        """
         return self._reduce("all", dim)
 
     def argmin(self, dim: int | None = None) -> Any:
-        """Position of the first minimum along ``dim`` (empty segments give null)."""
+        """Position of the first minimum along ``dim`` (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[5, 1, 1], [], [7]])
+        >>> x.argmin(), x.argmin(dim=1).to_list()
+        (1, [1, None, 0])
+        """
         return self._reduce("argmin", dim)
 
     def argmax(self, dim: int | None = None) -> Any:
-        """Position of the first maximum along ``dim`` (empty segments give null)."""
+        """Position of the first maximum along ``dim`` (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[5, 1, 5], [], [7]])
+        >>> x.argmax(), x.argmax(dim=1).to_list()
+        (3, [0, None, 0])
+        """
         return self._reduce("argmax", dim)
 
     def ptp(self, dim: int | None = None) -> Any:
-        """Peak to peak: max - min (empty segments give null)."""
+        """Peak to peak: max - min (empty segments give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis). None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim`` (see "Reductions" in docs/array-model.md).
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[5, 1, 3], [], [7]])
+        >>> x.ptp(), x.ptp(dim=1).to_list()
+        (6, [4, None, 0])
+        """
         return self._reduce("ptp", dim)
 
     # -- per-row operations -----------------------------------------------------------
@@ -802,13 +1456,63 @@ class GrumpyArray(Statistics):
         """Sort the values inside every innermost list (a flat array sorts as a whole).
 
         Nulls go last. Union scalar rows stay as they are.
+
+        Parameters
+        ----------
+        dim : int, default -1
+            The innermost axis (the only one sorted along).
+        descending : bool, default False
+            Largest first.
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure, each innermost list sorted.
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is not the innermost axis, or an array of records.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[3, None, 1], [2, 5]])
+        >>> x.sort().to_list(), x.sort(descending=True).to_list()
+        ([[1, 3, None], [2, 5]], [[3, 1, None], [5, 2]])
         """
         self._require_innermost(dim, "sort")
         self._values_only("sort")
         return GrumpyArray._wrap(so.sort_node(self.node, descending=descending, arg=False))
 
     def argsort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
-        """Positions inside every innermost list that would sort it."""
+        """Positions inside every innermost list that would sort it.
+
+        Parameters
+        ----------
+        dim : int, default -1
+            The innermost axis (the only one sorted along).
+        descending : bool, default False
+            Largest first.
+
+        Returns
+        -------
+        GrumpyArray
+            int64 positions with the structure of the array (nulls' positions last).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is not the innermost axis, or an array of records.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[3, 1, 2], [5, 4]])
+        >>> order = x.argsort()
+        >>> order.to_list(), x.take(order).to_list()
+        ([[1, 2, 0], [1, 0]], [[1, 2, 3], [4, 5]])
+        """
         self._require_innermost(dim, "argsort")
         self._values_only("argsort")
         return GrumpyArray._wrap(so.argsort_node(self.node, descending=descending))
@@ -822,6 +1526,21 @@ class GrumpyArray(Statistics):
     def unique(self, dim: int | None = None) -> GrumpyArray:
         """Sorted distinct non-null values: of all leaves as a flat array (``dim=None``),
         or of every innermost row (``dim=-1``).
+
+        Parameters
+        ----------
+        dim : int, optional
+            None (all values at once) or the innermost axis.
+
+        Returns
+        -------
+        GrumpyArray
+            A flat array (``dim=None``), or the distinct values of every innermost row.
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is not the innermost axis.
 
         Examples
         --------
@@ -840,12 +1559,45 @@ class GrumpyArray(Statistics):
     def copy(self) -> GrumpyArray:
         """An independent array with the same values: assigning into either
         (``x[...] = v``) leaves the other as it was. Buffers are shared, never written.
+
+        Returns
+        -------
+        GrumpyArray
+            The copy.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1, 2], [3]])
+        >>> y = x.copy()
+        >>> y[0, 0] = 10
+        >>> x.to_list(), y.to_list()
+        ([[1, 2], [3]], [[10, 2], [3]])
         """
         return GrumpyArray._wrap(self.node)
 
     def where(self, cond: Any, other: Any = None) -> GrumpyArray:
         """Keep values where ``cond`` is true, ``other`` (null by default) elsewhere:
         pandas' ``Series.where``; ``cond`` broadcasts like any operand.
+
+        Parameters
+        ----------
+        cond : array-like of bool or GrumpyArray
+            Where to keep this array's values.
+        other : scalar or array-like, optional
+            The values elsewhere (broadcast; null when omitted).
+
+        Returns
+        -------
+        GrumpyArray
+            The broadcast structure, with the common dtype of this array and ``other``.
+
+        Raises
+        ------
+        DTypeError
+            If ``cond`` is not bool.
+        BroadcastError
+            If the operands do not broadcast.
 
         Examples
         --------
@@ -857,7 +1609,24 @@ class GrumpyArray(Statistics):
         return where_arrays(cond, self, other)
 
     def isin(self, values: Any) -> GrumpyArray:
-        """Leafwise membership in ``values`` (same structure, bool leaves)."""
+        """Leafwise membership in ``values`` (same structure, bool leaves).
+
+        Parameters
+        ----------
+        values : array-like
+            The values to look for (any nesting: their leaves are used).
+
+        Returns
+        -------
+        GrumpyArray
+            True where a value is in ``values``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([["C", "H"], ["O"]]).isin(["H", "O"]).to_list()
+        [[False, True], [True]]
+        """
         try:
             value_set = asarray(values).flatten().to_arrow()
         except DTypeError:  # e.g. [None]: nothing to infer, so take this array's dtype
@@ -873,6 +1642,23 @@ class GrumpyArray(Statistics):
         A dict or Series is one hash lookup over each whole leaf (a dictionary-encoded
         leaf maps its distinct strings once). A function is called once per distinct
         value, never per element.
+
+        Parameters
+        ----------
+        mapping : dict, pandas.Series or callable
+            Old value -> new value.
+        default : scalar, optional
+            The value for leaves that are not keys of ``mapping`` (null by default).
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure with the mapped values.
+
+        Raises
+        ------
+        DTypeError
+            For a ``mapping`` of another kind, or keys or values that are lists.
 
         Examples
         --------
@@ -908,6 +1694,18 @@ class GrumpyArray(Statistics):
         in which the values first occur. One hash pass in Arrow; ``dropna=False`` counts
         nulls too (a ``value`` of None).
 
+        Parameters
+        ----------
+        ascending : bool, default False
+            Least frequent first.
+        dropna : bool, default True
+            Leave nulls out (False counts them as a ``value`` of None).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``value`` (the leaf dtype) and ``count`` (int64).
+
         Examples
         --------
         >>> import grumpy_arrow as gr
@@ -925,6 +1723,25 @@ class GrumpyArray(Statistics):
         """Remove nesting: ``dim=None`` gives every leaf; ``dim=k`` merges axis k into k-1;
         ``but=k`` keeps axes 0..k and merges every deeper axis into axis k + 1 (so
         ``but=0`` gives each row's leaves as one list).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis merged into its parent (1 or deeper); None gives every leaf, flat.
+        but : int, optional
+            The deepest axis kept (see :meth:`flatten_below`); not with ``dim``.
+
+        Returns
+        -------
+        GrumpyArray
+            The array with fewer axes.
+
+        Raises
+        ------
+        ValueError
+            If both ``dim`` and ``but`` are given.
+        OutOfBoundsError
+            For ``dim=0`` (axis 0 has no parent) or a ``dim`` outside the array.
 
         Examples
         --------
@@ -947,7 +1764,29 @@ class GrumpyArray(Statistics):
         return GrumpyArray._wrap(st.flatten_node(self.node, k))
 
     def unflatten(self, lengths: Any) -> GrumpyArray:
-        """Group rows into lists of the given ``lengths`` (they must sum to ``len(self)``)."""
+        """Group rows into lists of the given ``lengths`` (they must sum to ``len(self)``).
+
+        Parameters
+        ----------
+        lengths : array-like of int
+            The length of every new list (non-negative).
+
+        Returns
+        -------
+        GrumpyArray
+            ``len(lengths)`` rows, one axis deeper.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If the lengths do not sum to ``len(self)`` or one is negative.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([1, 2, 3, 4, 5]).unflatten([2, 0, 3]).to_list()
+        [[1, 2], [], [3, 4, 5]]
+        """
         lens = np.asarray(asarray(lengths).to_numpy(), dtype=np.int64)
         offsets = np.zeros(len(lens) + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])

@@ -49,7 +49,10 @@ __all__ = [
 class DType:
     """A leaf dtype: the element type at the bottom of every list-chain or union.
 
-    Attributes
+    Use the singletons (``gr.int64``, ``gr.string``...) or :func:`dtype` rather than
+    building one.
+
+    Parameters
     ----------
     name : str
         The public name (``"int32"``, ``"string"``...).
@@ -59,6 +62,23 @@ class DType:
         NumPy's kind character: ``b`` bool, ``i`` signed, ``u`` unsigned, ``f`` float,
         ``U`` string, ``S`` binary, ``V`` record (the "dtype" of an array of records,
         which has no single leaf dtype: compute works on its fields).
+
+    Attributes
+    ----------
+    name : str
+        The public name (``"int32"``, ``"string"``...).
+    arrow : pyarrow.DataType
+        The Arrow type used for new leaves.
+    kind : str
+        NumPy's kind character (see above).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.int32, gr.int32.arrow, gr.int32.kind, gr.int32.numpy
+    (dtype('int32'), DataType(int32), 'i', dtype('int32'))
+    >>> gr.dtype("int32") == gr.int32, gr.string.is_numeric
+    (True, False)
     """
 
     name: str
@@ -200,10 +220,21 @@ def promote_types(a: Any, b: Any) -> DType:
 
     bool with a number gives the number; string only promotes with string, binary with binary.
 
+    Parameters
+    ----------
+    a, b : dtype-like
+        DTypes or their names.
+
+    Returns
+    -------
+    DType
+        The promoted dtype.
+
     Raises
     ------
     DTypeError
-        If one side is a string/binary and the other is not the same.
+        If one side is a string/binary and the other is not the same, or either is a
+        record.
 
     Examples
     --------
@@ -230,7 +261,21 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
     Parameters
     ----------
     from_, to : dtype-like
+        The source and target dtypes (DTypes or their names).
     casting : {"no", "equiv", "safe", "same_kind", "unsafe"}
+        NumPy's rule; strings and binary cast to each other only with ``"unsafe"``.
+
+    Returns
+    -------
+    bool
+        True when the cast is allowed.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``casting``.
+    DTypeError
+        For an unknown dtype name.
 
     Examples
     --------

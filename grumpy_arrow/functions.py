@@ -113,11 +113,28 @@ def array(obj: Any, dtype: Any = None) -> GrumpyArray:
 def from_numpy(arr: np.ndarray) -> GrumpyArray:
     """A rectangular NumPy array as a list-chain (leaf values shared when contiguous).
 
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        Any number of dimensions; an object array goes through :func:`array` (ragged
+        rows, None).
+
+    Returns
+    -------
+    GrumpyArray
+        ``arr.ndim`` axes, every axis below the first a fixed one.
+
+    Raises
+    ------
+    TypeError
+        If ``arr`` is not a ``numpy.ndarray``.
+
     Examples
     --------
     >>> import numpy as np, grumpy_arrow as gr
-    >>> gr.from_numpy(np.arange(6).reshape(2, 3)).to_list()
-    [[0, 1, 2], [3, 4, 5]]
+    >>> x = gr.from_numpy(np.arange(6).reshape(2, 3))
+    >>> x.to_list(), x.type
+    ([[0, 1, 2], [3, 4, 5]], '2 * 3 * int64')
     """
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy needs a numpy.ndarray, got {type(arr).__name__}")
@@ -147,7 +164,16 @@ def from_arrow(obj: Any, schema: Any = None, *, levels: Any = None) -> Any:
     Raises
     ------
     TypeError
-        For objects that are not Arrow data.
+        For objects that are not Arrow data, or ``schema`` / ``levels`` given for an array.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> import grumpy_arrow as gr
+    >>> gr.from_arrow(pa.array([[1, 2], None, []]))
+    <GrumpyArray [[1, 2], None, []] type='3 * var * int64'>
+    >>> gr.from_arrow(pa.table({"id": [1, 2]})).to_dict()
+    {'id': [1, 2]}
     """
     from grumpy_arrow.frame.dataframe import from_arrow_table
 
@@ -189,6 +215,11 @@ def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyAr
     validity : array-like of bool, optional
         False marks a null row; null rows must be empty.
 
+    Returns
+    -------
+    GrumpyArray
+        ``len(offsets) - 1`` rows, one axis deeper than ``values``.
+
     Raises
     ------
     OffsetsError
@@ -199,6 +230,8 @@ def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyAr
     >>> import grumpy_arrow as gr
     >>> gr.from_offsets([1, 2, 3, 4], [0, 3, 3, 4]).to_list()
     [[1, 2, 3], [], [4]]
+    >>> gr.from_offsets([1, 2], [0, 2, 2], validity=[True, False]).to_list()
+    [[1, 2], None]
     """
     content = asarray(values)
     off = np.asarray(offsets)
@@ -230,6 +263,26 @@ def concat(arrays: list[Any], dim: int = 0) -> Any:
     """Concatenate rows (``dim=0``) or the lists of each row (``dim=1``); frames row-wise.
 
     With ``dim=0`` leaf dtypes promote, and scalar rows joined with list rows make a union.
+
+    Parameters
+    ----------
+    arrays : list of array-like, GrumpyArray or DataFrame
+        At least one; frames only with frames.
+    dim : {0, 1}
+        0 joins the rows one after another; 1 joins row ``i`` of every array into one
+        list (the arrays must have the same length).
+
+    Returns
+    -------
+    GrumpyArray or DataFrame
+        A frame when frames are concatenated.
+
+    Raises
+    ------
+    ValueError
+        For no arrays.
+    LayoutError
+        For another ``dim``, frames mixed with arrays, or frames with ``dim=1``.
 
     Examples
     --------
@@ -368,6 +421,30 @@ def where(condition: Any, x: Any = _NO_ARG, y: Any = _NO_ARG) -> Any:
     With the condition alone, NumPy's one-argument ``where``: the coordinates of every
     true value, one flat int64 array per axis (see :func:`nonzero`).
 
+    Parameters
+    ----------
+    condition : array-like of bool or GrumpyArray
+        Where to take ``x``.
+    x : scalar, array-like or None, optional
+        The values where ``condition`` is true (None: null).
+    y : scalar, array-like or None, optional
+        The values elsewhere (None: null).
+
+    Returns
+    -------
+    GrumpyArray or tuple of GrumpyArray
+        The broadcast structure with the common dtype of ``x`` and ``y``; with the
+        condition alone, :func:`nonzero`'s coordinates.
+
+    Raises
+    ------
+    TypeError
+        If only one of ``x`` and ``y`` is given.
+    DTypeError
+        If the condition is not bool, or both ``x`` and ``y`` are None.
+    BroadcastError
+        If the operands do not broadcast.
+
     Examples
     --------
     >>> import grumpy_arrow as gr
@@ -392,6 +469,16 @@ def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
     """Coordinates of every true (non-zero, non-null) value: one flat int64 array per
     axis, as ``np.nonzero`` (row, then position in the row, and so on down).
 
+    Parameters
+    ----------
+    condition : array-like or GrumpyArray
+        Values at any depth; non-zero counts as true.
+
+    Returns
+    -------
+    tuple of GrumpyArray
+        ``ndim`` flat int64 arrays of equal length.
+
     Examples
     --------
     >>> import grumpy_arrow as gr
@@ -403,7 +490,37 @@ def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
-    """Same structure as ``x``, every leaf set to ``fill_value`` (leaf nulls included)."""
+    """Same structure as ``x``, every leaf set to ``fill_value`` (leaf nulls included).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        The array whose structure (lists, nulls of lists) is copied.
+    fill_value : scalar
+        The value of every leaf; it must fit the dtype.
+    dtype : dtype-like, optional
+        The leaf dtype (default: that of ``x``).
+
+    Returns
+    -------
+    GrumpyArray
+        The structure of ``x`` with ``dtype`` leaves.
+
+    Raises
+    ------
+    ConversionError
+        If ``fill_value`` does not fit the dtype.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.full_like([[1, 2], [None]], 7).to_list()
+    [[7, 7], [7]]
+    >>> gr.full_like([[1]], 1.5)
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.ConversionError: fill value 1.5 does not fit int64
+    """
     arr = asarray(x)
     target = arr.dtype if dtype is None else dt.dtype(dtype)
     try:
@@ -414,12 +531,50 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
 
 
 def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
-    """Same structure as ``x`` filled with 0."""
+    """Same structure as ``x`` filled with 0.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        The array whose structure (lists, nulls of lists) is copied.
+    dtype : dtype-like, optional
+        The leaf dtype (default: that of ``x``).
+
+    Returns
+    -------
+    GrumpyArray
+        The structure of ``x`` with ``dtype`` leaves.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.zeros_like(gr.array([[1, 2], [3]]), gr.float32)
+    <GrumpyArray [[0.0, 0.0], [0.0]] type='2 * var * float32'>
+    """
     return full_like(x, 0, dtype)
 
 
 def ones_like(x: Any, dtype: Any = None) -> GrumpyArray:
-    """Same structure as ``x`` filled with 1."""
+    """Same structure as ``x`` filled with 1.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        The array whose structure (lists, nulls of lists) is copied.
+    dtype : dtype-like, optional
+        The leaf dtype (default: that of ``x``).
+
+    Returns
+    -------
+    GrumpyArray
+        The structure of ``x`` with ``dtype`` leaves.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.ones_like(gr.array([[1.5], [], None])).to_list()
+    [[1.0], [], None]
+    """
     return full_like(x, 1, dtype)
 
 
@@ -429,97 +584,525 @@ def _unary(name: str, x: Any) -> GrumpyArray:
 
 
 def sqrt(x: Any) -> GrumpyArray:
-    """Square root (integers compute in float64; negative values give nan)."""
+    """Square root (integers compute in float64; negative values give nan).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.sqrt([[4, 9], [-1]]).to_list()
+    [[2.0, 3.0], [nan]]
+    """
     return _unary("sqrt", x)
 
 
 def exp(x: Any) -> GrumpyArray:
-    """Exponential."""
+    """Exponential.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.exp([[0.0, 1.0], []]).to_list()
+    [[1.0, 2.718281828459045], []]
+    """
     return _unary("exp", x)
 
 
 def log(x: Any) -> GrumpyArray:
-    """Natural logarithm (0 gives -inf, negative values nan)."""
+    """Natural logarithm (0 gives -inf, negative values nan).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.log([[1.0, 0.0], [-1.0]]).to_list()
+    [[0.0, -inf], [nan]]
+    """
     return _unary("log", x)
 
 
 def log2(x: Any) -> GrumpyArray:
-    """Base-2 logarithm."""
+    """Base-2 logarithm.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.log2([[1, 8], [0.5]]).to_list()
+    [[0.0, 3.0], [-1.0]]
+    """
     return _unary("log2", x)
 
 
 def log10(x: Any) -> GrumpyArray:
-    """Base-10 logarithm."""
+    """Base-10 logarithm.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.log10([[1, 1000], [0.1]]).to_list()
+    [[0.0, 3.0], [-1.0]]
+    """
     return _unary("log10", x)
 
 
 def sin(x: Any) -> GrumpyArray:
-    """Sine."""
+    """Sine.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.sin([[0.0], [-0.0]]).to_list()
+    [[0.0], [-0.0]]
+    """
     return _unary("sin", x)
 
 
 def cos(x: Any) -> GrumpyArray:
-    """Cosine."""
+    """Cosine.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.cos([[0.0], []]).to_list()
+    [[1.0], []]
+    """
     return _unary("cos", x)
 
 
 def tan(x: Any) -> GrumpyArray:
-    """Tangent."""
+    """Tangent.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.tan([[0.0], []]).to_list()
+    [[0.0], []]
+    """
     return _unary("tan", x)
 
 
 def arcsin(x: Any) -> GrumpyArray:
-    """Inverse sine."""
+    """Inverse sine.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.arcsin([[0.0, 1.0], [2.0]]).to_list()
+    [[0.0, 1.5707963267948966], [nan]]
+    """
     return _unary("arcsin", x)
 
 
 def arccos(x: Any) -> GrumpyArray:
-    """Inverse cosine."""
+    """Inverse cosine.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.arccos([[1.0], [0.0]]).to_list()
+    [[0.0], [1.5707963267948966]]
+    """
     return _unary("arccos", x)
 
 
 def arctan(x: Any) -> GrumpyArray:
-    """Inverse tangent."""
+    """Inverse tangent.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure; floats give floats, integers float64.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.arctan([[0.0, 1.0], []]).to_list()
+    [[0.0, 0.7853981633974483], []]
+    """
     return _unary("arctan", x)
 
 
 def sign(x: Any) -> GrumpyArray:
-    """-1, 0 or 1 with the input dtype."""
+    """-1, 0 or 1 with the input dtype.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure and dtype.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.sign([[-3, 0, 2], [-7]]).to_list()
+    [[-1, 0, 1], [-1]]
+    """
     return _unary("sign", x)
 
 
 def floor(x: Any) -> GrumpyArray:
-    """Round down (integers unchanged)."""
+    """Round down (integers unchanged).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure and dtype.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.floor([[1.5, -1.5], [2.0]]).to_list()
+    [[1.0, -2.0], [2.0]]
+    """
     return _unary("floor", x)
 
 
 def ceil(x: Any) -> GrumpyArray:
-    """Round up (integers unchanged)."""
+    """Round up (integers unchanged).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure and dtype.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.ceil([[1.5, -1.5], [2.0]]).to_list()
+    [[2.0, -1.0], [2.0]]
+    """
     return _unary("ceil", x)
 
 
 def round(x: Any, decimals: int = 0) -> GrumpyArray:
-    """Round half to even to ``decimals`` places."""
+    """Round half to even to ``decimals`` places.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+    decimals : int, default 0
+        Decimal places to keep (negative rounds to tens, hundreds...).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure and dtype (integers unchanged).
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.round([[0.5, 1.5, 2.5], [-0.5]]).to_list()
+    [[0.0, 2.0, 2.0], [-0.0]]
+    >>> gr.round([[1.25, 3.14159]], 2).to_list()
+    [[1.25, 3.14]]
+    """
     return GrumpyArray._wrap(map_leaves(asarray(x).node, round_kernel(decimals)))
 
 
 def isnan(x: Any) -> GrumpyArray:
-    """True where a float value is NaN (integers: False; nulls stay null)."""
+    """True where a float value is NaN (integers: False; nulls stay null).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure, bool leaves.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.isnan([[1.0, float("nan"), None], []]).to_list()
+    [[False, True, None], []]
+    """
     return _unary("isnan", x)
 
 
 def isfinite(x: Any) -> GrumpyArray:
-    """True where a value is neither inf nor NaN."""
+    """True where a value is neither inf nor NaN.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure, bool leaves.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.isfinite([[1.0, float("inf"), float("nan")]]).to_list()
+    [[True, False, False]]
+    """
     return _unary("isfinite", x)
 
 
 def isinf(x: Any) -> GrumpyArray:
-    """True where a value is +inf or -inf."""
+    """True where a value is +inf or -inf.
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+
+    Returns
+    -------
+    GrumpyArray
+        The same structure, bool leaves.
+
+    Raises
+    ------
+    DTypeError
+        For values that are not numbers (strings, records).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.isinf([[1.0, float("-inf"), float("nan")]]).to_list()
+    [[False, True, False]]
+    """
     return _unary("isinf", x)
 
 
 def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
-    """Limit values to ``[lower, upper]`` (either may be None; both broadcast)."""
+    """Limit values to ``[lower, upper]`` (either may be None; both broadcast).
+
+    Parameters
+    ----------
+    x : array-like or GrumpyArray
+        Numeric values at any depth.
+    lower : scalar or array-like, optional
+        The smallest value kept (None: no lower bound).
+    upper : scalar or array-like, optional
+        The largest value kept (None: no upper bound).
+
+    Returns
+    -------
+    GrumpyArray
+        The broadcast structure; nulls and NaN stay as they are.
+
+    Raises
+    ------
+    BroadcastError
+        If a bound does not broadcast against ``x``.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> gr.clip([[1, 5, 9], [-2, None]], 0, 6).to_list()
+    [[1, 5, 6], [0, None]]
+    >>> gr.clip([[1, 5], [9]], upper=gr.array([4, 8])).to_list()
+    [[1, 4], [8]]
+    """
     if getattr(x, "_gr_traced", False):  # inside gr.compile's trace: record it
         return x.clip(lower, upper)
     out = asarray(x)

@@ -181,6 +181,16 @@ def _filter_in(a: Any, b: Any, *, keep_in: bool) -> GrumpyArray:
 def intersect1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values found in both ``a`` and ``b`` (all leaves).
 
+    Parameters
+    ----------
+    a, b : array-like or GrumpyArray
+        Values at any depth: every leaf counts.
+
+    Returns
+    -------
+    GrumpyArray
+        A flat array, sorted.
+
     Examples
     --------
     >>> import grumpy_arrow as gr
@@ -193,6 +203,21 @@ def intersect1d(a: Any, b: Any) -> GrumpyArray:
 def union1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values found in ``a`` or ``b`` (all leaves).
 
+    Parameters
+    ----------
+    a, b : array-like or GrumpyArray
+        Values at any depth: every leaf counts.
+
+    Returns
+    -------
+    GrumpyArray
+        A flat array, sorted.
+
+    Raises
+    ------
+    DTypeError
+        If the leaf dtypes of ``a`` and ``b`` do not promote (strings with numbers).
+
     Examples
     --------
     >>> import grumpy_arrow as gr
@@ -204,6 +229,16 @@ def union1d(a: Any, b: Any) -> GrumpyArray:
 
 def setdiff1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values of ``a`` that are not in ``b`` (all leaves).
+
+    Parameters
+    ----------
+    a, b : array-like or GrumpyArray
+        Values at any depth: every leaf counts.
+
+    Returns
+    -------
+    GrumpyArray
+        A flat array, sorted.
 
     Examples
     --------

@@ -106,11 +106,30 @@ class Statistics:
         even count; NaN if a NaN is among them; integers give float64). ``dim=None``
         gives one number, ``dim=-1`` one per innermost row (empty rows give null).
 
+        Parameters
+        ----------
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): one result
+            per innermost row.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            One number for ``dim=None`` (or a flat array), else one per innermost row (empty
+            rows give null).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> gr.array([[1, 4, 2, 8], [5], []]).median(dim=1).to_list()
         [3.0, 5.0, None]
+        >>> gr.array([[1, 4, 2, 8], [5], []]).median()
+        4.0
         """
         qs = np.array([0.5])
         node = self._rowwise(
@@ -119,7 +138,32 @@ class Statistics:
         return self._one_or_rows(node, dim)
 
     def nanmedian(self, dim: int | None = None) -> Any:
-        """:meth:`median` ignoring NaN (as ``np.nanmedian``)."""
+        """:meth:`median` ignoring NaN (as ``np.nanmedian``).
+
+        Parameters
+        ----------
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): one result
+            per innermost row.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            One number for ``dim=None`` (or a flat array), else one per innermost row (empty
+            rows give null).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanmedian(), x.nanmedian(dim=1).to_list()
+        (2.0, [2.0, None])
+        """
         qs = np.array([0.5])
         node = self._rowwise(
             dim, "nanmedian", lambda s, n: stats.quantile(s, n, qs, "linear", True, True)
@@ -132,6 +176,29 @@ class Statistics:
 
         With several ``q``, a row's quantiles are a fixed axis of ``len(q)`` *inside*
         the row (``n * 3 * float64``); NumPy puts the quantile axis first.
+
+        Parameters
+        ----------
+        q : float or sequence of float
+            The quantile(s), each in [0, 1].
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): per
+            innermost row.
+        method : {"linear", "lower", "higher", "nearest", "midpoint"}
+            NumPy's interpolation between the two nearest values.
+
+        Returns
+        -------
+        float, numpy.ndarray or GrumpyArray
+            A float for one ``q`` over all values, a NumPy vector for several; per row, a
+            float per row (one ``q``) or a fixed axis of ``len(q)`` inside every row.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``method``, or a ``q`` outside [0, 1].
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
 
         Examples
         --------
@@ -146,7 +213,38 @@ class Statistics:
 
     def nanquantile(self, q: Any, dim: int | None = None, *,
                     method: builtins.str = "linear") -> Any:  # fmt: skip
-        """:meth:`quantile` ignoring NaN (as ``np.nanquantile``)."""
+        """:meth:`quantile` ignoring NaN (as ``np.nanquantile``).
+
+        Parameters
+        ----------
+        q : float or sequence of float
+            The quantile(s), each in [0, 1].
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): per
+            innermost row.
+        method : {"linear", "lower", "higher", "nearest", "midpoint"}
+            NumPy's interpolation between the two nearest values.
+
+        Returns
+        -------
+        float, numpy.ndarray or GrumpyArray
+            A float for one ``q`` over all values, a NumPy vector for several; per row, a
+            float per row (one ``q``) or a fixed axis of ``len(q)`` inside every row.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``method``, or a ``q`` outside [0, 1].
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanquantile(0.5, dim=1).to_list()
+        [2.0, None]
+        """
         return self._quantile(q, dim, method, skip_nan=True)
 
     def _quantile(self, q: Any, dim: int | None, method: builtins.str, *, skip_nan: bool) -> Any:
@@ -165,31 +263,214 @@ class Statistics:
     # -- NaN-ignoring reductions -------------------------------------------------------
 
     def nansum(self, dim: int | None = None) -> Any:
-        """:meth:`sum` treating NaN as missing (as ``np.nansum``)."""
+        """:meth:`sum` treating NaN as missing (as ``np.nansum``).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nansum(), x.nansum(dim=1).to_list()
+        (4.0, [4.0, 0.0])
+        """
         return self._without_nan()._reduce("sum", dim)
 
     def nanprod(self, dim: int | None = None) -> Any:
-        """:meth:`prod` treating NaN as missing."""
+        """:meth:`prod` treating NaN as missing.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanprod(), x.nanprod(dim=1).to_list()
+        (3.0, [3.0, 1.0])
+        """
         return self._without_nan()._reduce("prod", dim)
 
     def nanmean(self, dim: int | None = None) -> Any:
-        """:meth:`mean` treating NaN as missing (rows of only NaN give null)."""
+        """:meth:`mean` treating NaN as missing (rows of only NaN give null).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanmean(), x.nanmean(dim=1).to_list()
+        (2.0, [2.0, None])
+        """
         return self._without_nan()._reduce("mean", dim)
 
     def nanmin(self, dim: int | None = None) -> Any:
-        """:meth:`min` treating NaN as missing."""
+        """:meth:`min` treating NaN as missing.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanmin(), x.nanmin(dim=1).to_list()
+        (1.0, [1.0, None])
+        """
         return self._without_nan()._reduce("min", dim)
 
     def nanmax(self, dim: int | None = None) -> Any:
-        """:meth:`max` treating NaN as missing."""
+        """:meth:`max` treating NaN as missing.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanmax(), x.nanmax(dim=1).to_list()
+        (3.0, [3.0, None])
+        """
         return self._without_nan()._reduce("max", dim)
 
     def nanstd(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """:meth:`std` treating NaN as missing."""
+        """:meth:`std` treating NaN as missing.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+        ddof : int, default 0
+            Delta degrees of freedom (see :meth:`~grumpy_arrow.GrumpyArray.std`).
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+        ValueError
+            If ``ddof`` is not a non-negative integer.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanstd(), x.nanstd(dim=1, ddof=1).to_list()
+        (1.0, [1.4142135623730951, None])
+        """
         return self._without_nan()._spread("std", dim, ddof)
 
     def nanvar(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """:meth:`var` treating NaN as missing."""
+        """:meth:`var` treating NaN as missing.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis to reduce (negative counts from the innermost axis); None (the default)
+            reduces every valid value to one Python scalar.
+        ddof : int, default 0
+            Delta degrees of freedom (see :meth:`~grumpy_arrow.GrumpyArray.std`).
+
+        Returns
+        -------
+        scalar or GrumpyArray
+            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
+            ``dim``.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``dim`` is outside ``[-ndim, ndim)``.
+        ValueError
+            If ``ddof`` is not a non-negative integer.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
+        >>> x.nanvar(), x.nanvar(dim=1, ddof=1).to_list()
+        (1.0, [2.0, None])
+        """
         return self._without_nan()._spread("var", dim, ddof)
 
     # -- running totals and differences ------------------------------------------------
@@ -199,18 +480,57 @@ class Statistics:
         Small integers widen to int64 as in NumPy; a null stays null and the total runs
         on past it (pandas' rule).
 
+        Parameters
+        ----------
+        dim : int, optional
+            The innermost axis (-1, the default); None runs over all values, flat.
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure (flat for ``dim=None``).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> gr.array([[1, 2, None, 4], [5]]).cumsum().to_list()
         [[1, 3, None, 7], [5]]
+        >>> gr.array([[1, 2], [3]]).cumsum(dim=None).to_list()
+        [1, 3, 6]
         """
         return self._wrap(
             self._rowwise(dim, "cumsum", lambda s, n: stats.cumulative(s, n, "cumsum"))
         )
 
     def cumprod(self, dim: int | None = -1) -> GrumpyArray:
-        """Running product inside every innermost row (see :meth:`cumsum`)."""
+        """Running product inside every innermost row (see :meth:`cumsum`).
+
+        Parameters
+        ----------
+        dim : int, optional
+            The innermost axis (-1, the default); None runs over all values, flat.
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure (flat for ``dim=None``).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array([[1, 2, 3], [4, None, 5]]).cumprod().to_list()
+        [[1, 2, 6], [4, None, 20]]
+        """
         return self._wrap(
             self._rowwise(dim, "cumprod", lambda s, n: stats.cumulative(s, n, "cumprod"))
         )
@@ -219,11 +539,32 @@ class Statistics:
         """``n``-th differences inside every innermost row (a row of k values gives
         ``max(k - n, 0)``); booleans give ``!=`` as in NumPy.
 
+        Parameters
+        ----------
+        n : int, default 1
+            How many times to take differences (0 returns the array as it is).
+        dim : int, default -1
+            The innermost axis (the only one supported).
+
+        Returns
+        -------
+        GrumpyArray
+            The same structure with shorter innermost rows.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not a non-negative integer.
+        LayoutError
+            For a ``dim`` that is not the innermost axis.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> gr.array([[1, 4, 9], [2], []]).diff().to_list()
         [[3, 5], [], []]
+        >>> gr.array([[1, 4, 9, 16]]).diff(n=2).to_list()
+        [[2, 2]]
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"diff order n must be a non-negative integer, got {n!r}")
@@ -238,6 +579,22 @@ class Statistics:
     def n_unique(self, dim: int | None = None) -> Any:
         """How many distinct non-null values: over all leaves (``dim=None``, an int) or
         in every innermost row (``dim=-1``).
+
+        Parameters
+        ----------
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): one result
+            per innermost row.
+
+        Returns
+        -------
+        int or GrumpyArray
+            One count for ``dim=None`` (or a flat array), else one per innermost row.
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
 
         Examples
         --------
@@ -254,9 +611,30 @@ class Statistics:
         """Counts of the valid values in ``bins`` (a count or the edges) over ``range``,
         with ``np.histogram``'s edges and rules; nulls and NaN are not counted.
 
-        Returns ``(counts, edges)``: for ``dim=None`` the counts are a NumPy vector; for
-        ``dim=-1`` one row of counts per innermost row (a fixed axis), all rows on the
-        same edges (worked out from all values).
+        For ``dim=None`` the counts are a NumPy vector; for ``dim=-1`` one row of counts per
+        innermost row (a fixed axis), all rows on the same edges (worked out from all values).
+
+        Parameters
+        ----------
+        bins : int or sequence of float, default 10
+            The number of equal-width bins, or the bin edges.
+        range : (float, float), optional
+            The lower and upper edge (default: the smallest and largest valid value).
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): one result
+            per innermost row.
+
+        Returns
+        -------
+        counts : numpy.ndarray or GrumpyArray
+            The counts per bin, over all values or per innermost row.
+        edges : numpy.ndarray
+            The ``len(counts) + 1`` bin edges (float64).
+
+        Raises
+        ------
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
 
         Examples
         --------
@@ -277,12 +655,36 @@ class Statistics:
         """How often each non-negative integer occurs: a NumPy vector (``dim=None``, as
         ``np.bincount``) or one fixed row of counts per innermost row (``dim=-1``).
 
+        Parameters
+        ----------
+        minlength : int, default 0
+            The least number of counts (bins) returned.
+        dim : int, optional
+            None (the default): every valid value at once; the innermost axis (-1): one result
+            per innermost row.
+
+        Returns
+        -------
+        numpy.ndarray or GrumpyArray
+            ``max(value) + 1`` (or ``minlength``) counts, over all values or per innermost row.
+
+        Raises
+        ------
+        ValueError
+            If ``minlength`` is not a non-negative integer.
+        DTypeError
+            For a negative value, or values that are not integers.
+        LayoutError
+            For a ``dim`` that is neither None nor the innermost axis.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
         >>> x = gr.array([[0, 2, 2], [1]])
         >>> x.bincount().tolist(), x.bincount(dim=1).to_list()
         ([1, 1, 2], [[1, 0, 2], [0, 1, 0]])
+        >>> x.bincount(minlength=5).tolist()
+        [1, 1, 2, 0, 0]
         """
         if (
             isinstance(minlength, bool)
@@ -296,7 +698,31 @@ class Statistics:
         return self._wrap(node)
 
     def flatten_below(self, but: int) -> GrumpyArray:
-        """Every axis below ``but`` merged into it (see ``flatten(but=)``)."""
+        """Every axis below ``but`` merged into it (see ``flatten(but=)``).
+
+        Parameters
+        ----------
+        but : int
+            The deepest axis kept as it is (negative counts from the innermost axis); axis
+            ``but + 1`` receives every deeper value.
+
+        Returns
+        -------
+        GrumpyArray
+            At most ``but + 2`` axes.
+
+        Raises
+        ------
+        OutOfBoundsError
+            If ``but`` is outside ``[-ndim, ndim)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> x = gr.array([[[[1], [2, 3]], [[4]]], [[[5]]]])
+        >>> x.flatten_below(0).to_list(), x.flatten_below(1).to_list()
+        ([[1, 2, 3, 4], [5]], [[[1, 2, 3], [4]], [[5]]])
+        """
         k = rd.normalize_dim(but, self.ndim)
         node = self.node
         ndim = self.ndim

@@ -24,7 +24,34 @@ __all__ = ["StringMethods"]
 
 
 class StringMethods:
-    """``x.str``: pyarrow.compute string kernels applied to every string leaf."""
+    """``x.str``: pyarrow.compute string kernels applied to every string leaf.
+
+    Reach it as :attr:`GrumpyArray.str <grumpy_arrow.GrumpyArray.str>`; every method keeps
+    the array's structure (lists, unions and nulls) and works on the leaves in one kernel call.
+
+    Parameters
+    ----------
+    arr : GrumpyArray
+        An array of strings (at any depth).
+
+    Raises
+    ------
+    DTypeError
+        If ``arr`` is not an array of strings.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> x = gr.array([["Carbon", "helium"], [None, "neon"]])
+    >>> x.str.capitalize().to_list()
+    [['Carbon', 'Helium'], [None, 'Neon']]
+    >>> x.str.startswith("ne").to_list()
+    [[False, False], [None, True]]
+    >>> gr.array([[1, 2]]).str
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.DTypeError: .str needs a string array, got int64
+    """
 
     def __init__(self, arr: GrumpyArray) -> None:
         if arr.dtype != dt.string:

@@ -76,12 +76,36 @@ def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = N
         Columns: GrumpyArrays, nested lists, NumPy or Arrow arrays.
     schema : list of str or tuple of str, optional
         Levels outermost first; a tuple gives a level aliases (``("residue", "group")``).
+    levels : dict, optional
+        Columns placed at levels by name, whatever their prefix (``{"charge": "atom"}``);
+        needs ``schema``.
+
+    Returns
+    -------
+    DataFrame
+        The frame; its columns share the offsets of each level.
 
     Raises
     ------
+    TypeError
+        If ``mapping`` is not a mapping.
     SchemaError
         A column whose name matches no level, that is not nested deeply enough for its
         level, whose offsets differ from its level's, or whose row count differs.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+    ...                   schema=["mol", "atom"])
+    >>> df
+    <DataFrame 2 rows; levels mol → atom
+      mol_id  2 * int64  [mol]  [1, 2]
+      atom_q  2 * var * float64  [atom]  [[0.5, -0.5], [1.0]]>
+    >>> charged = gr.dataframe({"mol_id": [1, 2], "charge": [[1], [-1, 0]]},
+    ...                        schema=["mol", "atom"], levels={"charge": "atom"})
+    >>> charged.level_of("charge")
+    'atom'
     """
     if not isinstance(mapping, Mapping):
         raise TypeError(f"dataframe needs a mapping of column names to arrays, got "
@@ -91,7 +115,37 @@ def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = N
 
 
 class DataFrame:
-    """Columns of equal outer length; with a schema, each at a named nested level."""
+    """Columns of equal outer length; with a schema, each at a named nested level.
+
+    Build one with :func:`grumpy_arrow.dataframe` (which converts the columns and parses
+    the schema); see ``docs/dataframes.md``.
+
+    Parameters
+    ----------
+    columns : dict of str to GrumpyArray
+        The columns, in order.
+    schema : Schema or None
+        The levels (None: a frame without levels, whose columns need only equal lengths).
+    nrows : int, optional
+        The number of outer rows (default: the first column's length; 0 without columns).
+
+    Raises
+    ------
+    SchemaError
+        For a column whose length is not ``nrows``, that matches no level, or whose
+        offsets differ from its level's.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> df = gr.DataFrame({"x": gr.array([[1], [2, 3]]), "y": gr.array([0.5, 1.5])}, None)
+    >>> len(df), df.columns
+    (2, ['x', 'y'])
+    >>> gr.DataFrame({"x": gr.array([1, 2])}, None, nrows=3)
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.SchemaError: column 'x' has 2 rows; expected 3 (one per row)
+    """
 
     __slots__ = ("_columns", "_nrows", "_offsets", "_schema")
 
@@ -192,31 +246,100 @@ class DataFrame:
 
     @property
     def columns(self) -> list[str]:
-        """Column names in order."""
+        """Column names in order.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.columns
+        ['mol_id', 'atom_q']
+        """
         return list(self._columns)
 
     @property
     def schema(self) -> Schema | None:
-        """The levels, or None for a frame without a schema."""
+        """The levels, or None for a frame without a schema.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.schema, gr.dataframe({"x": [1]}).schema
+        (Schema(['mol', 'atom']), None)
+        """
         return self._schema
 
     @property
     def dtypes(self) -> dict[str, str]:
-        """Each column's type string (``'3 * var * float64'``...)."""
+        """Each column's type string (``'3 * var * float64'``...).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.dtypes
+        {'mol_id': '2 * int64', 'atom_q': '2 * var * float64'}
+        """
         return {name: col.type for name, col in self._columns.items()}
 
     def level_of(self, column: str) -> str | None:
-        """The primary name of the level a column is at (None without a schema)."""
+        """The primary name of the level a column is at (None without a schema).
+
+        Parameters
+        ----------
+        column : str
+            A column of the frame.
+
+        Returns
+        -------
+        str or None
+            The level's primary name.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            For a column the frame does not have.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.level_of("atom_q"), gr.dataframe({"x": [1]}).level_of("x")
+        ('atom', None)
+        """
         self._column(column)
         return None if self._schema is None else self._level_name(self._schema.level_of(column))
 
     def count(self, level: str | int) -> int:
         """How many entities the frame has at ``level`` (rows for the outer level).
 
+        Parameters
+        ----------
+        level : str or int
+            A level's name (or alias) or position.
+
+        Returns
+        -------
+        int
+            The number of entities.
+
         Raises
         ------
         SchemaError
             For an unknown level, or a level no column reaches yet.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.count("mol"), df.count("atom"), df.count(1)
+        (2, 3, 3)
         """
         k = self._level_index(level)
         return self._nrows if k == 0 else int(self._level_offsets(k)[-1])
@@ -226,6 +349,22 @@ class DataFrame:
 
         A parent that is null in every column reaching the level has a null count (as
         ``df[col].shape(k)`` gives for each column), not 0.
+
+        Parameters
+        ----------
+        dim : str or int, default 0
+            A level's name (or alias) or position.
+
+        Returns
+        -------
+        int or GrumpyArray
+            The row count for level 0; else the number of entities of ``dim`` in each entity
+            of the level above, nested like the levels above.
+
+        Raises
+        ------
+        SchemaError
+            For an unknown level, or a level no column reaches yet.
 
         Examples
         --------
@@ -381,6 +520,16 @@ class DataFrame:
         """The first ``n`` outer rows (all but the last ``-n`` for negative ``n``), each
         with its lists.
 
+        Parameters
+        ----------
+        n : int, default 5
+            How many rows.
+
+        Returns
+        -------
+        DataFrame
+            The rows, with every column's lists.
+
         Examples
         --------
         >>> import grumpy_arrow as gr
@@ -391,6 +540,16 @@ class DataFrame:
 
     def tail(self, n: int = 5) -> DataFrame:
         """The last ``n`` outer rows (all but the first ``-n`` for negative ``n``).
+
+        Parameters
+        ----------
+        n : int, default 5
+            How many rows.
+
+        Returns
+        -------
+        DataFrame
+            The rows, with every column's lists.
 
         Examples
         --------
@@ -403,7 +562,23 @@ class DataFrame:
 
     def copy(self) -> DataFrame:
         """A frame of its own: adding, replacing or assigning into its columns leaves this
-        one unchanged (the Arrow buffers, which nothing writes to, are shared)."""
+        one unchanged (the Arrow buffers, which nothing writes to, are shared).
+
+        Returns
+        -------
+        DataFrame
+            The copy.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> copy = df.copy()
+        >>> copy["mol_n"] = copy["atom_q"].count(dim=1)
+        >>> df.columns, copy.columns
+        (['mol_id', 'atom_q'], ['mol_id', 'atom_q', 'mol_n'])
+        """
         columns = {
             name: GrumpyArray(col._data, node=col._node) for name, col in self._columns.items()
         }
@@ -411,23 +586,128 @@ class DataFrame:
 
     def rename(self, columns: Mapping[str, str], *, errors: str = "ignore") -> DataFrame:
         """Columns renamed (pandas' ``rename(columns=...)``): see
-        :func:`grumpy_arrow.frame.verbs.rename`."""
+        :func:`grumpy_arrow.frame.verbs.rename`.
+
+        Parameters
+        ----------
+        columns : mapping of str to str
+            Old name -> new name; each new name must fit the schema (its level prefix).
+        errors : {"ignore", "raise"}
+            What to do with a name the frame does not have.
+
+        Returns
+        -------
+        DataFrame
+            The frame with the new names, in the same column order.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            With ``errors="raise"``, for a name the frame does not have.
+        SchemaError
+            When a new name matches no level, or a column of another level.
+        ValueError
+            For two columns renamed to one name, or an unknown ``errors``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.rename({"mol_id": "mol_key"}).columns
+        ['mol_key', 'atom_q']
+        """
         return verbs.rename(self, columns, errors)
 
     def drop(self, columns: str | Iterable[str]) -> DataFrame:
-        """The frame without ``columns``: see :func:`grumpy_arrow.frame.verbs.drop`."""
+        """The frame without ``columns``: see :func:`grumpy_arrow.frame.verbs.drop`.
+
+        Parameters
+        ----------
+        columns : str or iterable of str
+            The column(s) to leave out.
+
+        Returns
+        -------
+        DataFrame
+            The other columns, with the same schema.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            For a name the frame does not have (nothing is dropped then).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.drop("mol_id").columns
+        ['atom_q']
+        """
         return verbs.drop(self, columns)
 
     def sort_values(self, by: str | Iterable[str], *, ascending: bool | Iterable[bool] = True,
                     na_position: str = "last") -> DataFrame:  # fmt: skip
         """Outer rows ordered by flat columns, stably: see
-        :func:`grumpy_arrow.frame.verbs.sort_values`."""
+        :func:`grumpy_arrow.frame.verbs.sort_values`.
+
+        Parameters
+        ----------
+        by : str or iterable of str
+            The column(s) to sort by, each one value per row.
+        ascending : bool or iterable of bool, default True
+            The direction, for all keys or one per key.
+        na_position : {"last", "first"}
+            Where null keys go.
+
+        Returns
+        -------
+        DataFrame
+            The rows in order, each column keeping its lists with its row.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            For a ``by`` name the frame does not have.
+        LayoutError
+            For a ``by`` column that is not one value per row.
+        ValueError
+            For ``ascending`` of another length than ``by``, or an unknown ``na_position``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.sort_values("mol_id", ascending=False).to_dict()
+        {'mol_id': [2, 1], 'atom_q': [[1.0], [0.5, -0.5]]}
+        """
         return verbs.sort_values(self, by, ascending, na_position)
 
     def dropna(self, *, level: str | int = 0, subset: str | Iterable[str] | None = None
                ) -> DataFrame:  # fmt: skip
         """Drop the entities of ``level`` (outer rows by default) where a column of that
         level (or of ``subset``) is null; deeper columns drop those entities' lists.
+
+        Parameters
+        ----------
+        level : str or int, default 0
+            The level whose entities are dropped.
+        subset : str or iterable of str, optional
+            The columns tested (default: every column of ``level``).
+
+        Returns
+        -------
+        DataFrame
+            The frame without those entities.
+
+        Raises
+        ------
+        SchemaError
+            For an unknown level.
+        ColumnNotFoundError
+            For a ``subset`` name the frame does not have.
 
         Examples
         --------
@@ -445,6 +725,29 @@ class DataFrame:
         """Group the entities of ``by``'s level by its values (see
         :mod:`grumpy_arrow.frame.groupby`): ``df.groupby("mol_kind").agg({"mol_mass":
         "mean"})``.
+
+        Parameters
+        ----------
+        by : str or iterable of str
+            The key column(s), all at one level.
+
+        Returns
+        -------
+        GroupBy
+            The groups, to aggregate with ``agg``.
+
+        Raises
+        ------
+        ColumnNotFoundError
+            For a key the frame does not have.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_kind": ["a", "b", "a"], "mol_mass": [1.0, 2.0, 4.0]},
+        ...                   schema=["mol"])
+        >>> df.groupby("mol_kind").agg({"mol_mass": "mean"}).to_dict()
+        {'mol_kind': ['a', 'b'], 'mol_mass': [2.5, 2.0]}
         """
         from grumpy_arrow.frame.groupby import GroupBy
 
@@ -452,7 +755,27 @@ class DataFrame:
 
     def describe(self) -> DataFrame:
         """Statistics of each numeric column's leaf values: see
-        :func:`grumpy_arrow.frame.verbs.describe`."""
+        :func:`grumpy_arrow.frame.verbs.describe`.
+
+        Returns
+        -------
+        DataFrame
+            A ``statistic`` column (``count``, ``mean``, ``std``, ``min``, ``25%``, ``50%``,
+            ``75%``, ``max``) and one float64 column per numeric column.
+
+        Raises
+        ------
+        ValueError
+            When the frame has no numeric column.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.describe().to_dict()["atom_q"]
+        [3.0, 0.3333333333333333, 0.7637626158259733, -0.5, 0.0, 0.5, 0.75, 1.0]
+        """
         return verbs.describe(self)
 
     def _own_level(self, name: str) -> int:
@@ -464,10 +787,32 @@ class DataFrame:
         Each peel step concatenates the rows; union rows on a peeled axis count as one
         element (a length-1 list), so a scalar-or-list column peels too.
 
+        Parameters
+        ----------
+        name : str
+            A column of the frame.
+        level : str or int
+            The level whose entities become the rows (``df.<level>.<name>`` peels to it).
+
+        Returns
+        -------
+        GrumpyArray
+            One row per entity of ``level``.
+
         Raises
         ------
         SchemaError
             If the column runs out of axes before ``level`` (a flat column at a level above).
+        ColumnNotFoundError
+            For a column the frame does not have.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.peel("atom_q", "atom").to_list()
+        [0.5, -0.5, 1.0]
         """
         k = self._level_index(level)
         column = self._column(name)
@@ -489,10 +834,29 @@ class DataFrame:
         parent that is null at a level (in every column reaching it, see :meth:`shape`)
         stays null, as it does when the same values are given nested.
 
+        Parameters
+        ----------
+        level : str or int
+            The level the column belongs to (by its name).
+        name : str
+            The column's name.
+        values : array-like
+            One value per entity of ``level``, or nested values with one row per outer row.
+
         Raises
         ------
         SchemaError
-            If the length is neither the row count nor the entity count at ``level``.
+            If the length is neither the row count nor the entity count at ``level``, or the
+            name belongs to another level.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.assign_at("atom", "atom_z", [1, 2, 3])
+        >>> df["atom_z"].to_list()
+        [[1, 2], [3]]
         """
         k = self._level_index(level)
         if self._schema is not None and self._own_level(name) != k:
@@ -526,7 +890,27 @@ class DataFrame:
     # -- conversion -------------------------------------------------------------------
 
     def to_numpy(self, *, pad: Any = 0) -> dict[str, Any]:
-        """``{column: (values, mask)}`` padded NumPy arrays (see ``GrumpyArray.to_numpy``)."""
+        """``{column: (values, mask)}`` padded NumPy arrays (see ``GrumpyArray.to_numpy``).
+
+        Parameters
+        ----------
+        pad : scalar, default 0
+            The fill value of ragged rows and nulls.
+
+        Returns
+        -------
+        dict of str to (numpy.ndarray, numpy.ndarray)
+            Every column's padded values and its mask (True where a value exists).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> values, mask = df.to_numpy(pad=-1)["atom_q"]
+        >>> values.tolist(), mask.tolist()
+        ([[0.5, -0.5], [1.0, -1.0]], [[True, True], [True, False]])
+        """
         return {name: col.to_numpy(pad=pad) for name, col in self._columns.items()}
 
     def to_torch(
@@ -536,6 +920,37 @@ class DataFrame:
 
         The tensors own their memory; with ``copy=False`` they share the columns' buffers
         where they can, and writing into them changes this frame.
+
+        Parameters
+        ----------
+        pad : scalar, default 0
+            Fill value of the padded layout.
+        layout : {"padded", "jagged"}
+            Padded ``(values, mask)`` tensors, or ``torch.nested`` jagged tensors.
+        copy : bool, default True
+            False shares the columns' buffers where the layout allows it.
+
+        Returns
+        -------
+        dict of str to tensors
+            Every column as :meth:`GrumpyArray.to_torch <grumpy_arrow.GrumpyArray.to_torch>`
+            converts it.
+
+        Raises
+        ------
+        ImportError
+            Without PyTorch.
+        LayoutError
+            For string columns, or a layout the chosen tensor layout cannot hold.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> values, mask = df.to_torch()["atom_q"]  # doctest: +SKIP
+        >>> values.tolist(), mask.tolist()  # doctest: +SKIP
+        ([[0.5, -0.5], [1.0, 0.0]], [[True, True], [True, False]])
         """
         from grumpy_arrow.interop.torch import to_torch
 
@@ -543,13 +958,42 @@ class DataFrame:
         return out
 
     def to_pandas(self) -> Any:
-        """A pandas DataFrame (GrumpyDtype columns; the schema in ``attrs["grumpy_schema"]``)."""
+        """A pandas DataFrame (GrumpyDtype columns; the schema in ``attrs["grumpy_schema"]``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One pandas column per column; flat ones get pandas' nullable dtypes.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> pdf = df.to_pandas()
+        >>> {name: str(dtype) for name, dtype in pdf.dtypes.items()}
+        {'mol_id': 'Int64', 'atom_q': 'grumpy[var * float64]'}
+        """
         from grumpy_arrow.pandas.convert import frame_to_pandas
 
         return frame_to_pandas(self)
 
     def to_dict(self) -> dict[str, list[Any]]:
-        """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds."""
+        """``{name: nested Python lists}``; ``gr.dataframe(df.to_dict(), schema)`` rebuilds.
+
+        Returns
+        -------
+        dict of str to list
+            Every column's :meth:`~grumpy_arrow.GrumpyArray.to_list`.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.to_dict()
+        {'mol_id': [1, 2], 'atom_q': [[0.5, -0.5], [1.0]]}
+        """
         return {name: col.to_list() for name, col in self._columns.items()}
 
     def to_arrow(self, *, unions: str = "native", dictionaries: str = "decode") -> pa.Table:
@@ -564,6 +1008,29 @@ class DataFrame:
         dictionaries : {"decode", "keep"}
             Dictionary-encoded string columns (a store's, as read) leave as plain strings,
             or with ``"keep"`` as dictionary arrays (see :meth:`GrumpyArray.to_arrow`).
+
+        Returns
+        -------
+        pyarrow.Table
+            One Arrow column per column (two per lowered union column).
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``unions`` or ``dictionaries`` option.
+        LayoutError
+            If ``unions="lowered"`` meets a union inside a union's list child.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> table = df.to_arrow()
+        >>> table.column_names, table.schema.field("atom_q").metadata
+        (['mol_id', 'atom_q'], {b'grumpy_arrow.level': b'atom'})
+        >>> gr.from_arrow(table).to_dict()
+        {'mol_id': [1, 2], 'atom_q': [[0.5, -0.5], [1.0]]}
         """
         if unions not in ("native", "lowered", "auto"):
             raise ValueError(f"unions must be 'native' or 'lowered', got {unions!r}")
@@ -725,7 +1192,32 @@ def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 class LevelView:
-    """``df.<level>``: columns peeled to that level, assignment and drill-down."""
+    """``df.<level>``: columns peeled to that level, assignment and drill-down.
+
+    Reach one as an attribute of a frame named after a level (``df.atom``); reading
+    ``df.atom.atom_q`` peels the column to the level (:meth:`DataFrame.peel`), assigning
+    ``df.atom.atom_z = values`` places one value per entity (:meth:`DataFrame.assign_at`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The frame.
+    level : int
+        The level's position in the frame's schema.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+    ...                   schema=["mol", "atom"])
+    >>> df.atom
+    <LevelView 'atom' of 3 entities>
+    >>> df.atom.atom_q.to_list()
+    [0.5, -0.5, 1.0]
+    >>> df.atom.atom_z = [1, 2, 3]
+    >>> df["atom_z"].to_list()
+    [[1, 2], [3]]
+    """
 
     __slots__ = ("_frame", "_level")
     _frame: DataFrame
@@ -753,6 +1245,19 @@ class LevelView:
         """The frame seen from this level: its entities are the rows, the schema starts here.
 
         Columns above the level are dropped (they have no value per entity).
+
+        Returns
+        -------
+        DataFrame
+            One row per entity of the level.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+        ...                   schema=["mol", "atom"])
+        >>> df.atom.frame().to_dict()
+        {'atom_q': [0.5, -0.5, 1.0]}
         """
         frame, k = self._frame, self._level
         if k == 0:

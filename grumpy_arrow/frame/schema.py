@@ -51,7 +51,26 @@ class Level:
 
 @dataclass(frozen=True)
 class Schema:
-    """The levels of a frame, outermost first."""
+    """The levels of a frame, outermost first.
+
+    Build one from a list of level names with :func:`parse_schema` (what
+    :func:`grumpy_arrow.dataframe` does with its ``schema=``); a frame's is ``df.schema``.
+
+    Parameters
+    ----------
+    levels : tuple of Level
+        The levels, outermost first; each has a primary name and aliases.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> from grumpy_arrow.frame.schema import Level
+    >>> schema = gr.Schema((Level(("mol",)), Level(("residue", "group")), Level(("atom",))))
+    >>> schema, str(schema)
+    (Schema(['mol', ('residue', 'group'), 'atom']), 'mol → residue(group) → atom')
+    >>> schema.names, schema.level_of("group_x")
+    (['mol', 'residue', 'atom'], 1)
+    """
 
     levels: tuple[Level, ...]
 
