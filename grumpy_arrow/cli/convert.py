@@ -25,12 +25,14 @@ from typing import Any
 
 import pyarrow as pa
 
+import grumpy_arrow as gr
 from grumpy_arrow.cli.formats import (
     IPC_COMPRESSORS,
     PARQUET_COMPRESSORS,
     FileSink,
     FileSource,
     UsageError,
+    _text_input,
     detect_format,
     file_size,
     is_local,
@@ -38,7 +40,10 @@ from grumpy_arrow.cli.formats import (
     parse_format,
     read_file,
 )
-from grumpy_arrow.cli.jsonlines import read_json_lines, rebatch_tables
+from grumpy_arrow.cli.jsonlines import read_json_lines, rebatch_tables, show_type
+from grumpy_arrow.compute.lowering import has_union
+from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame, from_arrow_table
+from grumpy_arrow.interop.parquet import ARRAY_COLUMN
 
 __all__ = ["STORE_COMPRESSORS", "ConvertOptions", "convert", "parse_levels", "store_table"]
 
@@ -167,8 +172,6 @@ class _Source:
 
 def _open_source(opts: ConvertOptions, src_fmt: str, dst_fmt: str) -> _Source:
     if src_fmt == "store":
-        import grumpy_arrow as gr
-
         handle = gr.open(opts.src, cache="none")
         n = len(handle)
         slices = (
@@ -221,8 +224,6 @@ def _one_schema(batches: Iterator[pa.RecordBatch], src: str, dst_fmt: str
 
 
 def _schema_change(old: pa.Schema, new: pa.Schema) -> str:
-    from grumpy_arrow.cli.jsonlines import show_type
-
     for name in dict.fromkeys([*old.names, *new.names]):
         if name not in new.names:
             return f"field {name!r} is missing"
@@ -239,8 +240,6 @@ def _read_jsonl(opts: ConvertOptions) -> FileSource:
     (:func:`.jsonlines.read_json_lines`): a field that is a string on some lines and a list
     on others becomes a union, even when the lists come after the first block; the store
     widens as the batches come (docs/storage.md, "Appends that widen types")."""
-    from grumpy_arrow.cli.formats import _text_input
-
     stream = _text_input(opts.src)
     tables = read_json_lines(stream, block_size=opts.block_size,
                              locate=lambda line: f"{opts.src}: line {line}")  # fmt: skip
@@ -275,8 +274,6 @@ def _or_empty(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[
 
 
 def _grumpy_info(schema: pa.Schema) -> dict[str, Any]:
-    from grumpy_arrow.frame.dataframe import METADATA_KEY
-
     raw = (schema.metadata or {}).get(METADATA_KEY)
     try:
         info = json.loads(raw) if raw else {}
@@ -286,9 +283,6 @@ def _grumpy_info(schema: pa.Schema) -> dict[str, Any]:
 
 
 def _grumpy_batch(batch: pa.RecordBatch, levels: Any, kind: str) -> Any:
-    from grumpy_arrow.frame.dataframe import from_arrow_table
-    from grumpy_arrow.interop.parquet import ARRAY_COLUMN
-
     frame = from_arrow_table(_typed(batch), levels)
     if kind == "array" and frame.columns == [ARRAY_COLUMN]:
         return frame[ARRAY_COLUMN]
@@ -316,9 +310,6 @@ def _no_null(typ: pa.DataType) -> pa.DataType:
 def store_table(obj: Any) -> pa.Table:
     """A store's frame or array slice as an Arrow table with unions lowered (an array is
     a one-column table ``values`` marked ``kind: array``, as ``gr.to_parquet`` writes)."""
-    from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame
-    from grumpy_arrow.interop.parquet import ARRAY_COLUMN
-
     if isinstance(obj, DataFrame):
         return obj.to_arrow(unions="lowered")
     table = DataFrame({ARRAY_COLUMN: obj}, None).to_arrow(unions="lowered")
@@ -329,9 +320,6 @@ def store_table(obj: Any) -> pa.Table:
 
 def _lowered(table: pa.Table) -> pa.Table:
     """A table whose native union columns are lowered (other tables pass untouched)."""
-    from grumpy_arrow.compute.lowering import has_union
-    from grumpy_arrow.frame.dataframe import from_arrow_table
-
     if not any(has_union(f.type) for f in table.schema):
         return table
     return from_arrow_table(table).to_arrow(unions="lowered")
@@ -374,8 +362,6 @@ def _write(items: _Counter, opts: ConvertOptions, dst_fmt: str) -> None:
 
 
 def _write_store(items: _Counter, target: str, opts: ConvertOptions) -> None:
-    import grumpy_arrow as gr
-
     gr.save(
         iter(items),
         target,

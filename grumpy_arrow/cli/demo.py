@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grumpy_arrow.cli.formats import file_size
+
 __all__ = ["DEMO_OUTPUTS", "build_demo_arrays", "build_demo_frame", "run_demo"]
 
 SCHEMA: list[Any] = ["molecule", ("residue", "group"), "atom"]
@@ -206,8 +208,6 @@ def _rate(count: float, seconds: float) -> float:
 
 def _size(path: str) -> int:
     """Bytes on disk (allocated: chunk files may be sparse past their data)."""
-    from grumpy_arrow.cli.formats import file_size
-
     return file_size(path)
 
 

@@ -21,15 +21,18 @@ Examples
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow.array import asarray
 from grumpy_arrow.cli.jsontext import DepthScanner
-from grumpy_arrow.errors import LayoutError
-from grumpy_arrow.layout import arrow_leaf_type, is_list_type, union_type
+from grumpy_arrow.errors import GrumpyError, LayoutError
+from grumpy_arrow.layout import arrow_leaf_type, describe, is_list_type, union_type
 
 __all__ = ["json_text", "merge_types", "read_json_lines", "rebatch_tables", "show_type"]
 
@@ -113,8 +116,6 @@ def _line_blocks(stream: Any, block_size: int) -> Iterator[tuple[int, bytes]]:
 def _parse_block(block: bytes, line: int, known: dict[str, pa.DataType],
                  locate: Callable[[int], str]) -> pa.Table:  # fmt: skip
     """One block as a table; ``known`` (field -> type so far) widened by it."""
-    import io
-
     import pyarrow.json as pj
 
     explicit = pa.schema([(n, _small(t)) for n, t in known.items() if _pyarrow_can_parse(t)])
@@ -157,8 +158,6 @@ def _pyarrow_can_parse(typ: pa.DataType) -> bool:
 
 def _rows(block: bytes, line: int, locate: Callable[[int], str]) -> Iterator[tuple[int, Any]]:
     """``(line number, object)`` of each non-blank line (Python's parser)."""
-    import json
-
     for k, raw in enumerate(block.split(b"\n")):
         if not raw.strip():
             continue
@@ -198,9 +197,6 @@ def _column(values: list[Any], typ: pa.DataType | None) -> pa.Array:
     TypeError
         When no column holds them together (``[1, "x"]``).
     """
-    from grumpy_arrow.array import asarray
-    from grumpy_arrow.errors import GrumpyError
-
     if typ is not None and _pyarrow_can_parse(typ) and all(_fits(v, typ) for v in values):
         try:
             return pa.array(values, type=typ)
@@ -238,8 +234,6 @@ def _fits(value: Any, typ: pa.DataType) -> bool:
 
 def json_text(value: Any) -> str:
     """A short JSON text of a value (for messages)."""
-    import json
-
     text = json.dumps(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
 
@@ -312,8 +306,6 @@ def show_type(typ: pa.DataType) -> str:
     >>> show_type(pa.list_(pa.string())), show_type(pa.map_(pa.string(), pa.int8()))
     ('var * string', 'map<string, int8>')
     """
-    from grumpy_arrow.layout import describe
-
     try:
         return describe(typ)
     except (ValueError, TypeError, KeyError, LayoutError):

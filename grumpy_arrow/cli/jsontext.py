@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -211,8 +212,6 @@ def from_json_text(
     JSONDepthError
         For a value nested deeper than :data:`MAX_JSON_DEPTH` arrays and objects.
     """
-    import io
-
     import pyarrow.json as pj
 
     text = pc.fill_null(pc.cast(text, pa.large_string()), _s("null"))

@@ -6,8 +6,17 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+import grumpy_arrow as gr
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
+from grumpy_arrow.storage.api import read_manifest
+from grumpy_arrow.storage.layouts import LeafLayout, ListLayout, RecordLayout
+from grumpy_arrow.storage.manifest import MANIFEST_NAME, ShardedManifest
+from grumpy_arrow.storage.shards import is_sharded, read_any
+from grumpy_arrow.storage.validate import store_info, validate
+from grumpy_arrow.storage.zarr import LeafStore
 
 if TYPE_CHECKING:
     from grumpy_arrow.storage.layouts import Layout
@@ -21,12 +30,6 @@ HEAD_ITEMS = 6
 def info_dict(path: str) -> dict[str, Any]:
     """``gr.storage.store_info`` plus entity counts per level, and per column its type,
     leaves and bytes on disk."""
-    from grumpy_arrow.storage.api import read_manifest
-    from grumpy_arrow.storage.manifest import ShardedManifest
-    from grumpy_arrow.storage.shards import read_any
-    from grumpy_arrow.storage.validate import store_info
-    from grumpy_arrow.storage.zarr import LeafStore
-
     info = store_info(path)
     store = LeafStore(path, None, read_only=True)
     found = read_any(store)
@@ -66,8 +69,6 @@ def _level_counts(rows: int, parts: list[tuple[Any, Any]]) -> dict[str, int]:
 
 def _type(layout: Layout) -> str:
     """The column's type in ``df.dtypes`` notation, without the row count."""
-    from grumpy_arrow.storage.layouts import LeafLayout, ListLayout, RecordLayout
-
     if isinstance(layout, LeafLayout):
         return layout.dtype
     if isinstance(layout, ListLayout):
@@ -95,8 +96,6 @@ def info_text(path: str) -> str:
         size = f" of up to {info['shard_rows']} rows" if info["shard_rows"] else ""
         lines.append(f"  shards: {len(info['shards'])}{size} ({how})")
     if info["schema"] is not None:
-        from grumpy_arrow.frame.schema import parse_schema
-
         lines.append(f"  schema: {parse_schema(info['schema'])}")
         counts = ", ".join(f"{name} {n}" for name, n in info["levels"].items())
         lines.append(f"  entities: {counts}")
@@ -146,8 +145,6 @@ def short_repr(value: Any, *, float32: bool = False, depth: int = 0) -> str:
             shown.append(f"... +{len(value) - items}")
         return "[" + ", ".join(shown) + "]"
     if float32 and isinstance(value, float):
-        import numpy as np
-
         return str(np.float32(value))
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -155,8 +152,6 @@ def short_repr(value: Any, *, float32: bool = False, depth: int = 0) -> str:
 
 def head_text(path: str, n: int, columns: list[str] | None) -> str:
     """What ``grumpy-arrow head`` prints: one line per row, long lists shortened."""
-    import grumpy_arrow as gr
-
     handle = gr.open(path, cache="none")
     if columns:
         if handle.kind == "array":
@@ -187,11 +182,6 @@ def validate_lines(path: str) -> list[str]:
     FileNotFoundError, StoreFormatError
         When there is no store at ``path`` at all (an error, not a corrupt store).
     """
-    from grumpy_arrow.storage.manifest import MANIFEST_NAME
-    from grumpy_arrow.storage.shards import is_sharded
-    from grumpy_arrow.storage.validate import validate
-    from grumpy_arrow.storage.zarr import LeafStore
-
     store = LeafStore(path, None, read_only=True)
     if store.local and not os.path.exists(store.root):
         raise FileNotFoundError(f"{path}: no such file or directory")

@@ -49,6 +49,7 @@ from grumpy_arrow.interop.partitions import (
     write_shards,
 )
 from grumpy_arrow.pandas.convert import SCHEMA_ATTR
+from grumpy_arrow.pandas.dtype import GrumpyDtype
 from grumpy_arrow.storage.fragments import Fragment
 from grumpy_arrow.storage.handle import open_store
 from grumpy_arrow.storage.manifest import ShardedManifest
@@ -69,8 +70,6 @@ def _dask() -> Any:
         ) from err
     if not _REGISTERED:
         from dask.dataframe.extensions import make_array_nonempty
-
-        from grumpy_arrow.pandas.dtype import GrumpyDtype
 
         # Dask builds non-empty stand-ins of ``meta`` to infer the output of user functions;
         # it knows no values of a third-party extension dtype, so give it two nulls.

@@ -21,7 +21,11 @@ import numpy as np
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray, asarray
+from grumpy_arrow.compute.structure import lift_union
 from grumpy_arrow.errors import LayoutError
+from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.storage.handle import Handle, open_store
+from grumpy_arrow.storage.shards import ShardedHandle
 
 __all__ = ["Dataset", "IterableDataset", "to_torch"]
 
@@ -83,8 +87,6 @@ def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True)
     >>> shared.tolist()
     [1.0, 2.0, 3.0]
     """
-    from grumpy_arrow.frame.dataframe import DataFrame
-
     if not isinstance(copy, bool):
         raise TypeError(f"to_torch(copy=...) takes True or False, got {copy!r}")
     if isinstance(x, DataFrame):
@@ -144,8 +146,6 @@ def _dense(arr: GrumpyArray) -> bool:
 
 
 def _jagged(arr: GrumpyArray, torch: Any, copy: bool) -> Any:
-    from grumpy_arrow.compute.structure import lift_union
-
     node = lift_union(arr.node)
     if not isinstance(node, lay.ListNode):
         raise LayoutError(f"a jagged tensor needs list rows, got {arr.type}")
@@ -211,8 +211,6 @@ class Dataset(_MapBase):
 
     def __init__(self, source: Any, *, columns: list[str] | None = None,
                  transform: Any = None) -> None:  # fmt: skip
-        from grumpy_arrow.storage.handle import Handle, open_store
-        from grumpy_arrow.storage.shards import ShardedHandle
 
         sharded = isinstance(source, ShardedHandle)
         handle = source if isinstance(source, Handle) or sharded else open_store(source)
@@ -321,8 +319,6 @@ class IterableDataset(_IterBase):
 
     def _convert(self, batch: Any) -> Any:
         """A batch as tensors (see ``format="torch"``)."""
-        from grumpy_arrow.frame.dataframe import DataFrame
-
         if not isinstance(batch, DataFrame):
             return self._column(batch, self._layout_of(None))
         return {name: self._column(batch[name], self._layout_of(name)) for name in batch.columns}

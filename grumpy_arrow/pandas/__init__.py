@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame
 from grumpy_arrow.pandas.accessor import (
@@ -59,8 +61,6 @@ __all__ = [
 
 def _saved_as(obj: Any) -> GrumpyArray | DataFrame | None:
     """``gr.save`` / ``gr.append`` of a pandas DataFrame or Series (else None)."""
-    import pandas as pd
-
     return from_pandas(obj) if isinstance(obj, (pd.DataFrame, pd.Series)) else None
 
 

@@ -36,7 +36,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from grumpy_arrow.compute.gather import expand_ranges
 from grumpy_arrow.errors import DatasetNotFoundError, OutOfBoundsError, SchemaError, StoreError
+from grumpy_arrow.functions import array, from_offsets
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.batch import Batch, Info, fit, strings_arrow, to_batch
 from grumpy_arrow.savers.files import translate_no_space
@@ -379,7 +381,6 @@ class BufferSaver(Saver):
                 f"update gives {int(batch.lengths[k])}. Ragged updates keep row lengths "
                 "(rewrite the dataset with approach 'overwrite' to change them)"
             )
-        from grumpy_arrow.compute.gather import expand_ranges
 
         return expand_ranges(old[:, 0], lengths)
 
@@ -411,7 +412,6 @@ class BufferSaver(Saver):
             values, offsets = self._read(info)
         if offsets is None:
             return values
-        from grumpy_arrow.functions import array, from_offsets
 
         if text.is_variable(info.dtype):
             return from_offsets(array(strings_arrow(values, info.dtype)), offsets)

@@ -15,8 +15,12 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
-from grumpy_arrow.errors import SchemaError
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.errors import LayoutError, SchemaError
+from grumpy_arrow.functions import array
 from grumpy_arrow.savers import text
 
 __all__ = ["CHUNK_BYTES", "Batch", "Info", "default_chunks", "fit", "strings_arrow", "to_batch"]
@@ -97,8 +101,6 @@ def to_batch(data: Any, dtype: Any = None) -> Batch:
 
 
 def _to_batch(data: Any, dtype: Any) -> Batch:
-    from grumpy_arrow.array import GrumpyArray
-
     if isinstance(data, GrumpyArray):
         return _from_grumpy(data, dtype)
     if isinstance(data, np.ndarray) and data.dtype != object:
@@ -144,7 +146,6 @@ def _ragged_rows(rows: Any, dtype: Any) -> Batch:
         if dtype is not None:
             values = values.astype(dtype, copy=False)
         return Batch(values, _offsets(lengths))
-    from grumpy_arrow.functions import array
 
     try:
         converted = array(list(rows), dtype=dtype)
@@ -154,10 +155,6 @@ def _ragged_rows(rows: Any, dtype: Any) -> Batch:
 
 
 def _from_grumpy(data: Any, dtype: Any) -> Batch:
-    from grumpy_arrow import layout as lay
-    from grumpy_arrow.array import GrumpyArray
-    from grumpy_arrow.errors import LayoutError
-
     hint = "use GrumpySaver for unions, nulls and deeper nesting"
     node = data.node
     try:
@@ -181,9 +178,6 @@ def _from_grumpy(data: Any, dtype: Any) -> Batch:
 
 
 def _refuse_null_values(node: Any) -> None:
-    from grumpy_arrow import layout as lay
-    from grumpy_arrow.errors import LayoutError
-
     if isinstance(node, lay.Leaf) and node.arrow.null_count:
         raise LayoutError(f"{node.arrow.null_count} of its values are null")
 
@@ -266,8 +260,6 @@ def _fit_dtype(batch: Batch, stored: np.dtype[Any], where: str) -> Batch:
 
 def strings_arrow(values: np.ndarray, dtype: np.dtype[Any]) -> Any:
     """String elements ``(n, *shape)`` as Arrow: strings in fixed-size lists per axis."""
-    import pyarrow as pa
-
     value_offsets, data = text.encode(values, dtype)
     arr = text.to_arrow(value_offsets, data, dtype)
     if len(data) < 2**31 - 1:  # the width gr.array gives Python strings

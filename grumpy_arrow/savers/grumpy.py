@@ -20,11 +20,21 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow import layout as lay
+from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compute.gather import leaf_values
+from grumpy_arrow.dtypes import can_cast
 from grumpy_arrow.errors import DatasetNotFoundError, SchemaError
+from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.functions import concat
 from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
 from grumpy_arrow.savers.files import translate_no_space
+from grumpy_arrow.storage.api import _as_batch, append, load, read_manifest, save
 from grumpy_arrow.storage.atomic import recover, sibling, swap_in, sweep
+from grumpy_arrow.storage.handle import open_store
+from grumpy_arrow.storage.manifest import MANIFEST_NAME
 from grumpy_arrow.storage.widening import first_inexact, holds_values
+from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = ["GrumpySaver"]
 
@@ -94,8 +104,6 @@ class GrumpySaver(Saver):
         OutOfBoundsError, SchemaError
             For bad indices, or rows that do not fit the store; nothing is written.
         """
-        from grumpy_arrow.storage.api import _as_batch
-
         approach = self._check_call(indices, kwargs)
         if kwargs.get("compression_opts") is not None:
             raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
@@ -128,12 +136,6 @@ class GrumpySaver(Saver):
         what the float holds exactly are left to the store, which widens or refuses).
         Columns the store holds no value of yet (all empty lists) are not cast: they take
         the batch's dtype. Other differences are left for the store's own check."""
-        from grumpy_arrow.array import GrumpyArray
-        from grumpy_arrow.frame.dataframe import DataFrame
-        from grumpy_arrow.storage.api import read_manifest
-        from grumpy_arrow.storage.handle import open_store
-        from grumpy_arrow.storage.zarr import LeafStore
-
         template = open_store(self.path, cache="none")[0:0]
         manifest = read_manifest(LeafStore(self.path, read_only=True))
         lengths = {name: spec.length for name, spec in manifest.leaves.items()}
@@ -158,14 +160,9 @@ class GrumpySaver(Saver):
         return out
 
     def _exists(self) -> bool:
-        from grumpy_arrow.storage.manifest import MANIFEST_NAME
-        from grumpy_arrow.storage.zarr import LeafStore
-
         return LeafStore(self.path).exists(MANIFEST_NAME)
 
     def _append_batch(self, batch: Any, options: dict[str, Any]) -> None:
-        from grumpy_arrow.storage.api import append, save
-
         if not len(batch):
             return
         if self._exists():
@@ -180,10 +177,6 @@ class GrumpySaver(Saver):
         self._replace_with(batch, self._save_options(options))
 
     def _update_rows(self, batch: Any, indices: Any) -> None:
-        from grumpy_arrow.functions import concat
-        from grumpy_arrow.storage.api import load, read_manifest
-        from grumpy_arrow.storage.zarr import LeafStore
-
         if not self._exists():
             raise DatasetNotFoundError(
                 f"{self.path}: update needs an existing store; there is none (save with "
@@ -212,8 +205,6 @@ class GrumpySaver(Saver):
 
     def _replace_with(self, obj: Any, save_options: dict[str, Any]) -> None:
         """Write a complete store to a sibling directory, then swap it in (local paths)."""
-        from grumpy_arrow.storage.api import save
-
         if not self._local:
             save(obj, self.path, **save_options)
             return
@@ -234,8 +225,6 @@ class GrumpySaver(Saver):
         DatasetNotFoundError
             If nothing has been saved yet.
         """
-        from grumpy_arrow.storage.api import load
-
         if self._local:
             recover(self.path)
         if not self._exists():
@@ -245,10 +234,6 @@ class GrumpySaver(Saver):
 
 def _variable(batch: Any) -> Any:
     """The batch with fixed axes made variable lists (see the class notes)."""
-    from grumpy_arrow import layout as lay
-    from grumpy_arrow.array import GrumpyArray
-    from grumpy_arrow.frame.dataframe import DataFrame
-
     if isinstance(batch, GrumpyArray):
         return GrumpyArray._wrap(lay.variable(batch.node))
     if isinstance(batch, DataFrame):
@@ -260,9 +245,6 @@ def _variable(batch: Any) -> Any:
 def _cast(column: Any, like: Any) -> Any:
     """``column`` as ``like``'s dtype if ``same_kind`` casting allows it and every value
     stays the same (see :meth:`GrumpySaver._cast_like_store`)."""
-    from grumpy_arrow.compute.gather import leaf_values
-    from grumpy_arrow.dtypes import can_cast
-
     if column.dtype == like.dtype or not can_cast(column.dtype, like.dtype, "same_kind"):
         return column
     if first_inexact(leaf_values(column.node), like.dtype.name) is not None:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import zarr
 import zarr.codecs
+from numcodecs.abc import Codec
 from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, BytesBytesCodec
 
 __all__ = ["COMPRESSIONS", "Codecs", "parse_codecs", "zarr_compressors"]
@@ -156,8 +157,6 @@ def _factory(codec: Any, role: str, where: str) -> tuple[Factory, np.dtype[Any] 
 
 
 def _numcodecs_config(codec: Any, role: str, where: str) -> dict[str, Any]:
-    from numcodecs.abc import Codec  # a dependency of zarr 3
-
     if not isinstance(codec, Codec):
         kind = "bytes-to-bytes" if role == "compressor" else "array-to-array"
         hint = " (a name goes in compression=)" if isinstance(codec, str) else ""

@@ -30,6 +30,7 @@ from grumpy_arrow.array import parse_index
 from grumpy_arrow.compute.index import normalize_index
 from grumpy_arrow.errors import DTypeError, OutOfBoundsError
 from grumpy_arrow.frame.dataframe import parse_row_key
+from grumpy_arrow.frame.verbs import nested_key
 
 __all__ = ["parse_rows", "select"]
 
@@ -60,7 +61,6 @@ def select(handle: Any, key: Any) -> Any:
             return handle._view([key])
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
             return handle._view(key)
-        from grumpy_arrow.frame.verbs import nested_key
 
         if nested_key(key) is not None:  # a mask inside rows needs every row
             return handle.load()[key]

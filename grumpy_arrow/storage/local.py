@@ -29,9 +29,12 @@ import struct
 import threading
 import weakref
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
+import google_crc32c
 import numpy as np
+import zstandard
 
 from grumpy_arrow.compute.gather import Ranges, expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
@@ -451,8 +454,6 @@ class LocalShards:
         Checksums are verified once per open shard, as for raw maps: a shard file never
         changes once written (appends replace it). The chunks are views of one decoded
         buffer."""
-        import zstandard
-
         idx = np.asarray(js, dtype=np.int64)
         offsets, sizes = shard.offsets[idx], shard.nbytes[idx]
         if int(sizes.min()) < 4:
@@ -538,8 +539,6 @@ class LocalShards:
         out = np.empty(length, dtype=fmt.dtype)
         shards = -(-length // fmt.shard)
         if fmt.codec == "raw" and shards > 1 and out.nbytes >= PARALLEL_BYTES and _THREADS > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
             # A pool per call: its tasks never wait on others (no deadlock when called
             # from a pool), and nothing is left behind for a fork.
             with ThreadPoolExecutor(max_workers=min(_THREADS, shards)) as pool:
@@ -606,7 +605,6 @@ class LocalShards:
             if got != want:
                 raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {got} of "
                                        f"{want} bytes at {first * fmt.stride}")  # fmt: skip
-        import google_crc32c
 
         value = google_crc32c.value
         rows = dest.view(np.uint8)[: full * cb].reshape(full, cb)
@@ -856,8 +854,6 @@ def _blosc_into(data: bytes, base: int | bytes, lo: int, size: int, dest: int, w
 
 def _crc32c() -> Any:
     """``google_crc32c.value`` (imported on first use)."""
-    import google_crc32c
-
     return google_crc32c.value
 
 

@@ -26,7 +26,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import google_crc32c
 import numpy as np
+import zstandard
+from numcodecs import blosc
 
 from grumpy_arrow.errors import StoreFormatError
 
@@ -325,8 +328,6 @@ def parse_leaf_doc(doc: dict[str, Any], where: str) -> LeafFormat:
 
 def crc(data: Any) -> int:
     """The crc32c of a bytes-like object."""
-    import google_crc32c
-
     if isinstance(data, (memoryview, bytearray)):
         data = np.frombuffer(data, dtype=np.uint8)
     return int(google_crc32c.value(data))
@@ -340,8 +341,6 @@ def decompressor() -> Any:
     making one per chunk costs more than decoding a small chunk)."""
     found = getattr(_LOCAL, "zstd", None)
     if found is None:
-        import zstandard
-
         found = _LOCAL.zstd = zstandard.ZstdDecompressor()
     return found
 
@@ -349,8 +348,6 @@ def decompressor() -> Any:
 def _compressor(level: int) -> Any:
     found = getattr(_LOCAL, "zstd_c", None)
     if found is None or found[0] != level:
-        import zstandard
-
         found = _LOCAL.zstd_c = (level, zstandard.ZstdCompressor(level=level))
     return found[1]
 
@@ -368,8 +365,6 @@ def blosc_decoder() -> Any:
     (:meth:`.local.LocalShards._decode_blosc_into`), after the chunk's checksum and
     header were checked."""
     import ctypes
-
-    from numcodecs import blosc
 
     try:
         fn = ctypes.CDLL(blosc.__file__).blosc_decompress_ctx
@@ -390,8 +385,6 @@ def encode_chunk(fmt: LeafFormat, values: np.ndarray) -> bytes:
     elif fmt.codec == "zstd":
         body = _compressor(fmt.level).compress(raw.data)
     else:
-        from numcodecs import blosc
-
         cname, clevel, shuffle = fmt.blosc
         body = bytes(blosc.compress(values, cname.encode(), clevel, _SHUFFLES.get(shuffle, 1)))
     return body + struct.pack("<I", crc(body))
@@ -419,8 +412,6 @@ def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
         offsets = np.arange(m, dtype=np.int64) * fmt.stride
         return blob.reshape(-1), offsets, np.full(m, fmt.chunk_bytes + 4, dtype=np.int64)
     if fmt.codec == "zstd" and m > 1:
-        import zstandard
-
         segments = np.empty((m, 2), dtype=np.uint64)
         segments[:, 0] = np.arange(m, dtype=np.uint64) * fmt.chunk_bytes
         segments[:, 1] = fmt.chunk_bytes
@@ -470,8 +461,6 @@ def blosc_encoder() -> Any:
     or None."""
     import ctypes
 
-    from numcodecs import blosc
-
     try:
         fn = ctypes.CDLL(blosc.__file__).blosc_compress_ctx
     except (OSError, AttributeError):
@@ -511,8 +500,6 @@ def decode_chunk(fmt: LeafFormat, data: Any, where: str, out: np.ndarray | None 
         if fmt.codec == "raw":
             decoded = body
         elif fmt.codec == "zstd":
-            import zstandard
-
             claimed = zstandard.frame_content_size(body)
             if claimed not in (-1, want):  # refused before anything is allocated
                 raise StoreFormatError(
@@ -520,8 +507,6 @@ def decode_chunk(fmt: LeafFormat, data: Any, where: str, out: np.ndarray | None 
                 )
             decoded = decompressor().decompress(body, max_output_size=want)
         else:
-            from numcodecs import blosc
-
             if len(body) < 16:
                 raise StoreFormatError(f"{where}: {len(body)} bytes cannot hold a Blosc frame")
             claimed, _, cbytes = struct.unpack_from("<III", body, 4)  # Blosc's header

@@ -22,6 +22,7 @@ from grumpy_arrow._version import __version__
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreLockedError
 from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage import codecs as codecs_
@@ -88,7 +89,6 @@ class Batch:
 def _level_names(schema: Any) -> dict[int, str]:
     if schema is None:
         return {}
-    from grumpy_arrow.frame.schema import parse_schema
 
     parsed = parse_schema(schema)  # (levels may be names, alias lists or placed columns)
     assert parsed is not None
@@ -96,8 +96,6 @@ def _level_names(schema: Any) -> dict[int, str]:
 
 
 def _column_level(schema: Any, name: str) -> int:
-    from grumpy_arrow.frame.schema import parse_schema
-
     parsed = parse_schema(schema)
     return 0 if parsed is None else parsed.level_of(name)
 
@@ -220,8 +218,6 @@ def _dictionary_leaves(layout: Layout) -> list[LeafLayout]:
 
 
 def _first_level(schema: Any) -> str:
-    from grumpy_arrow.frame.schema import parse_schema
-
     parsed = parse_schema(schema)  # (levels may be names, alias lists or placed columns)
     assert parsed is not None
     return parsed.names[0]
@@ -259,8 +255,6 @@ def _chunk_for(depth: int, manifest: Manifest) -> tuple[int | None, int | None]:
         return manifest.chunk_size, manifest.shard_size
     target = manifest.chunk_dim
     if isinstance(target, str):
-        from grumpy_arrow.frame.schema import parse_schema
-
         schema = parse_schema(manifest.schema)
         target = schema.index(target) if schema is not None else -1  # aliases too
     if depth == target:

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import threading
 import weakref
 from collections.abc import Iterator
@@ -22,7 +23,9 @@ import fsspec
 import numpy as np
 import zarr
 import zarr.codecs
+import zstandard
 from fsspec.implementations.local import LocalFileSystem
+from numcodecs import blosc
 from zarr.storage import FsspecStore, LocalStore
 
 from grumpy_arrow.compute.gather import Ranges, expand_ranges
@@ -95,7 +98,6 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
         return "zstd"  # too few values to judge; the padding of their chunk compresses away
     if row_level:
         return "raw"
-    import zstandard
 
     whole = np.ascontiguousarray(sample[: 64 * 1024 // sample.dtype.itemsize // 8 * 8])
     raw = whole.view(np.uint8)
@@ -131,8 +133,6 @@ def choose_decimals(compressor: str, sample: np.ndarray | None, *,
 def _bitshuffled_size(values: np.ndarray) -> int:
     """Bytes of ``values`` (whole groups of 8) Blosc-compressed as :data:`.sharding.BITSHUFFLE`
     says: how ``auto`` judges bit shuffle."""
-    from numcodecs import blosc
-
     cname, clevel, _ = sh.BITSHUFFLE
     return len(blosc.compress(values, cname.encode(), clevel, blosc.BITSHUFFLE))
 
@@ -388,8 +388,6 @@ class LeafStore:
                 for old in ("c", "zarr.json"):  # a leaf left by an unfinished first commit
                     target = os.path.join(folder, old)
                     if os.path.isdir(target) and not os.path.islink(target):
-                        import shutil
-
                         shutil.rmtree(target)
                     elif os.path.lexists(target):
                         os.remove(target)
@@ -585,8 +583,6 @@ class LeafStore:
             known.pop(name, None)
         with contextlib.suppress(OSError, FileNotFoundError):
             if self.local:
-                import shutil
-
                 shutil.rmtree(self.leaf_dir(name))
             else:
                 self.fs.rm(self.file_path(name), recursive=True)
