@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler.buffers import Bound, Mismatch, leaf_array, leaf_buffers
 from grumpy_arrow.compiler.graph import Op, Program
@@ -123,8 +124,7 @@ def cache_dir() -> Path:
     """Where generated kernel sources (and numba's cache next to them) live:
     ``$GR_COMPILE_CACHE``, else ``$XDG_CACHE_HOME/grumpy_arrow/kernels``, else a
     temporary directory when neither is writable."""
-    import numba
-
+    numba = require("numba", what="gr.compile's numba engine", install="'grumpy_arrow[compile]'")
     root = os.environ.get("GR_COMPILE_CACHE")
     if root:
         base = Path(root)

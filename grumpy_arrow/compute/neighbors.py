@@ -29,12 +29,13 @@ follow the distances a caller sees.
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from grumpy_arrow._optional import require
 
 __all__ = [
     "BLOCK",
@@ -76,7 +77,7 @@ class Neighbors:
 def _numba_kernels() -> dict[str, Any] | None:
     """The compiled kernels, or None when numba does not import."""
     try:
-        numba = importlib.import_module("numba")
+        numba = require("numba", what="compiled neighbours", install="'grumpy_arrow[compile]'")
     except ImportError:
         return None
     jit = numba.njit(nogil=True, cache=True)

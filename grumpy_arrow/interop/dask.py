@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from grumpy_arrow._optional import require
 from grumpy_arrow.compute.lowering import FLAG_SUFFIX
 from grumpy_arrow.interop.partitions import (
     KIND_ATTR,
@@ -62,14 +63,9 @@ _REGISTERED: list[bool] = []
 
 def _dask() -> Any:
     """``dask.dataframe`` (with ``GrumpyDtype`` taught to Dask's meta machinery)."""
-    try:
-        import dask.dataframe as dd
-    except ImportError as err:  # pragma: no cover - exercised without dask
-        raise ImportError(
-            "gr.dask needs Dask: pip install 'grumpy_arrow[dask]' (dask[dataframe] and distributed)"
-        ) from err
+    dd = require("dask.dataframe", what="gr.dask", install="'grumpy_arrow[dask]'")
     if not _REGISTERED:
-        from dask.dataframe.extensions import make_array_nonempty
+        make_array_nonempty = dd.extensions.make_array_nonempty
 
         # Dask builds non-empty stand-ins of ``meta`` to infer the output of user functions;
         # it knows no values of a third-party extension dtype, so give it two nulls.

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow._optional import require
 from grumpy_arrow.interop.partitions import (
     SHARD_STRIDE,
     check_shard_rows,
@@ -47,11 +48,7 @@ _CLASSES: dict[str, type] = {}
 
 
 def _ray_data() -> Any:
-    try:
-        import ray.data
-    except ImportError as err:  # pragma: no cover - exercised without ray
-        raise ImportError("gr.ray needs Ray Data: pip install 'grumpy_arrow[ray]'") from err
-    return ray.data
+    return require("ray.data", what="gr.ray", install="'grumpy_arrow[ray]'")
 
 
 def read(

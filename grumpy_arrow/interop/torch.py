@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.compute.structure import lift_union
 from grumpy_arrow.errors import LayoutError
@@ -31,11 +32,7 @@ __all__ = ["Dataset", "IterableDataset", "to_torch"]
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - exercised without torch
-        raise ImportError("this needs PyTorch: pip install torch (CPU wheels work)") from err
-    return torch
+    return require("torch", what="this", install="torch (CPU wheels work)")
 
 
 def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True) -> Any:

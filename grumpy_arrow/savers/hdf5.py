@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._optional import require
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import BufferSaver, parse_dataset_name
@@ -58,13 +59,7 @@ METADATA_ROOM = 1 << 20  # bytes of free space kept for HDF5's own metadata on a
 
 
 def _h5py() -> Any:
-    try:
-        import h5py
-    except ImportError as err:  # pragma: no cover - the hdf5 extra is installed in tests
-        raise ImportError(
-            "HDF5Saver needs h5py: pip install 'grumpy-arrow[hdf5]' (or pip install h5py)"
-        ) from err
-    return h5py
+    return require("h5py", what="HDF5Saver", install="'grumpy_arrow[hdf5]'")
 
 
 class HDF5Saver(BufferSaver):

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._optional import require
+
 __all__ = ["collect", "progress_bar"]
 
 
@@ -93,12 +95,7 @@ def _rows(data: Any) -> int:
 def progress_bar(progress: bool, total: int | None, unit: str) -> Any:
     if not progress:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as err:
-        raise ImportError(
-            "progress=True needs tqdm: pip install 'grumpy-arrow[progress]' (or pip install tqdm)"
-        ) from err
+    tqdm = require("tqdm.auto", what="progress=True", install="'grumpy_arrow[progress]'").tqdm
     return tqdm(total=total, unit=unit)
 
 
