@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sized
 from functools import partial
 from typing import Any
 
-from grumpy_arrow.streaming.collect import _check_int, _close, _tick, collect, progress_bar
+from grumpy_arrow._validate import check_int
+from grumpy_arrow.streaming.collect import _close, _tick, collect, progress_bar
 from grumpy_arrow.streaming.ordered import ordered_map
 
 __all__ = ["run"]
@@ -43,9 +44,13 @@ def run(
         Where results go: every ``save_interval`` results are saved as one batch (with
         an ``update`` saver, at the items' positions). Without a saver the results are
         returned as a list.
+    save_interval : int, default 100
+        Results joined into each save (with a saver).
     cpu : int
-        Parallel workers; ``executor`` is ``"thread"`` (GIL-releasing work) or
-        ``"process"`` (``fn`` and items must pickle).
+        Parallel workers; results are still saved and returned in item order.
+    executor : {"thread", "process"}
+        ``"thread"`` for GIL-releasing work, ``"process"`` when ``fn`` is Python-bound
+        (``fn`` and the items must pickle).
     progress : bool
         Show a tqdm progress bar (the ``progress`` extra).
 
@@ -54,19 +59,30 @@ def run(
     list or int
         The results (no saver) or the number of results saved.
 
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not callable.
+    ValueError
+        For a ``cpu`` below 1 or an unknown ``executor``.
+
     Examples
     --------
     >>> import os, tempfile, numpy as np, grumpy_arrow as gr
     >>> from grumpy_arrow.savers import NumpySaver
-    >>> path = os.path.join(tempfile.mkdtemp(), "squares.npy")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "squares.npy")
     >>> gr.run(lambda i: i * i, range(10), saver=NumpySaver(path), save_interval=4, cpu=2)
     10
     >>> np.load(path).tolist()
     [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
+    >>> gr.run(len, [[1, 2], [], [3]])
+    [2, 0, 1]
+    >>> tmp.cleanup()
     """
     if not callable(fn):
         raise TypeError(f"run needs a callable, got {fn!r}")
-    _check_int(cpu, "cpu", 1)
+    check_int(cpu, "cpu", minimum=1)
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
     total = len(items) if isinstance(items, Sized) else None

@@ -12,13 +12,9 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._validate import check_int
 
 __all__ = ["collect", "progress_bar"]
-
-
-def _check_int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def collect(
@@ -35,7 +31,7 @@ def collect(
 
     Returns the number of results saved.
     """
-    _check_int(save_interval, "save_interval", 1)
+    check_int(save_interval, "save_interval", minimum=1)
     if not hasattr(saver, "save"):
         raise TypeError(f"saver must have a save(data, indices=None) method, got {saver!r}")
     bar = progress_bar(progress, total, "item" if rows else "batch")

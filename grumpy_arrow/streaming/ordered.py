@@ -24,7 +24,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from functools import partial
 from typing import Any, TypeVar
 
-from grumpy_arrow.streaming.collect import _check_int
+from grumpy_arrow._validate import check_int
 
 __all__ = ["ordered_map"]
 
@@ -100,8 +100,8 @@ def ordered_map(
     >>> list(ordered_map(len, ["a", "bb"], ahead=0, workers=1, load=str.upper))
     [1, 2]
     """
-    _check_int(ahead, "ahead", 0)
-    _check_int(workers, "workers", 1)
+    check_int(ahead, "ahead", minimum=0)
+    check_int(workers, "workers", minimum=1)
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
     if ahead == 0:
