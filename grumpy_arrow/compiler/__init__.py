@@ -41,6 +41,24 @@ def compile_pipeline(fns: Sequence[Callable[..., Any]], **options: Any) -> Compi
     Options are those of :func:`compile`. The stages trace into one graph, so values
     flow between them without being written.
 
+    Parameters
+    ----------
+    fns : sequence of callable
+        The stages, in order (plain or already compiled functions); the first takes the
+        call's arguments, each other one the previous result.
+    **options
+        The options of :func:`compile` (``backend``, ``fallback``, ``check``).
+
+    Returns
+    -------
+    CompiledFunction
+        The fused pipeline.
+
+    Raises
+    ------
+    ValueError
+        For no stage, or an unknown option value.
+
     Examples
     --------
     >>> import grumpy_arrow as gr
@@ -89,6 +107,27 @@ class PipelineInfo:
 def compile_pipeline_info(fns: Sequence[Callable[..., Any]], *example: Any,
                           **options: Any) -> PipelineInfo:  # fmt: skip
     """Trace ``compile_pipeline(fns)`` on ``example`` arguments and report what compiled.
+
+    Parameters
+    ----------
+    fns : sequence of callable
+        The stages, as for :func:`compile_pipeline`.
+    *example : object
+        Arguments to trace with (a batch of the stream the pipeline will run on).
+    **options
+        The options of :func:`compile` (``backend``, ``fallback``, ``check``);
+        ``fallback`` defaults to ``"silent"`` here.
+
+    Returns
+    -------
+    PipelineInfo
+        The fused pipeline (``run_all``), whether it compiled, its graph's size and why
+        it runs eagerly if it does.
+
+    Raises
+    ------
+    TypeError
+        Without example arguments.
 
     Examples
     --------

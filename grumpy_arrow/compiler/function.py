@@ -84,12 +84,41 @@ class _Entry:
 class CompiledFunction:
     """A function compiled by :func:`compile` (call it like the function).
 
+    Each call traces the function once per input type (the first call of a signature) and
+    runs the traced graph on the chosen engine; see ``docs/compile.md``.
+
+    Parameters
+    ----------
+    fn : callable
+        A function of GrumpyArrays and DataFrames.
+    backend, fallback, check : str, str and bool
+        As for :func:`compile`, which makes these objects.
+
     Attributes
     ----------
     is_compiled : bool
         Whether the last call's signature runs compiled.
     compile_error : str or None
         Why the last call's signature runs eagerly (None when it compiles).
+
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not callable.
+    ValueError, ImportError
+        For the options, as :func:`compile` raises them.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> double = gr.CompiledFunction(lambda x: x * 2.0, backend="numpy")
+    >>> double(gr.array([[1.0], [2.0, 3.0]])).to_list()
+    [[2.0], [4.0, 6.0]]
+    >>> double.is_compiled, double.engine_name, double.compile_error
+    (True, 'numpy', None)
+    >>> rows = gr.CompiledFunction(lambda x: x.to_list(), fallback="silent")
+    >>> rows(gr.array([[1.0]])), rows.is_compiled
+    ([[1.0]], False)
     """
 
     def __init__(self, fn: Callable[..., Any], *, backend: str = "auto", fallback: str = "warn",
@@ -228,6 +257,19 @@ def compile(fn: Callable[..., Any] | None = None, *, backend: str = "auto",
         eagerly quietly.
     check : bool
         Run the eager function as well on every call and compare the results.
+
+    Returns
+    -------
+    CompiledFunction or callable
+        The compiled function; without ``fn`` (``@gr.compile(...)``), a decorator that
+        makes one.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``backend`` or ``fallback``.
+    ImportError
+        For ``backend="numba"`` without numba.
 
     Examples
     --------

@@ -12,11 +12,13 @@ Examples
 >>> import tempfile, os, grumpy_arrow as gr
 >>> df = gr.dataframe({"m_go": ["GO:1", ["GO:2", "GO:3"]], "r_w": [[1.0], [2.0, 3.0]]},
 ...                   schema=["m", "r"])
->>> path = os.path.join(tempfile.mkdtemp(), "frame.parquet")
+>>> tmp = tempfile.TemporaryDirectory()
+>>> path = os.path.join(tmp.name, "frame.parquet")
 >>> gr.to_parquet(df, path)
 >>> back = gr.from_parquet(path)
 >>> back.schema, back.m_go.to_list()
 (Schema(['m', 'r']), ['GO:1', ['GO:2', 'GO:3']])
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -56,11 +58,24 @@ def to_parquet(obj: Any, path: Any, *, pandas_metadata: bool = True, **kwargs: A
         ``pd.read_parquet`` gives ``GrumpyDtype`` columns. Reading such a file with pandas
         needs ``grumpy_arrow`` imported (pandas looks the dtype names up); pass False for
         files read by pandas without it.
+    **kwargs
+        Options of ``pyarrow.parquet.write_table`` (``compression="zstd"``, ``filesystem``,
+        ``row_group_size``...).
 
     Raises
     ------
     LayoutError
         For a union inside a union's list child, which Parquet cannot hold.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.parquet")
+    >>> gr.to_parquet(gr.array([[1, 2], None, 3]), path, compression="zstd")
+    >>> gr.from_parquet(path)
+    <GrumpyArray [[1, 2], None, 3] type='3 * union[int64, var * int64]'>
+    >>> tmp.cleanup()
     """
     table = _to_table(obj)
     if pandas_metadata:
@@ -100,10 +115,14 @@ def from_parquet(path: Any, *, columns: list[str] | None = None, schema: Any = N
 
     Parameters
     ----------
+    path : str, path or file-like
+        Passed to ``pyarrow.parquet.read_table``.
     columns : list of str, optional
         Columns to read; a union column's ``__is_scalar`` companion is read with it.
     schema : list of levels, optional
         The frame's schema (default: the one stored in the file).
+    **kwargs
+        Options of ``pyarrow.parquet.read_table`` (``filesystem``, ``filters``...).
 
     Returns
     -------
@@ -114,6 +133,21 @@ def from_parquet(path: Any, *, columns: list[str] | None = None, schema: Any = N
     ------
     ColumnNotFoundError
         For a requested column the file does not have.
+    LayoutError
+        For a file marked as an array whose columns are not one ``values`` column.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "mols.parquet")
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+    ...                   schema=["mol", "atom"])
+    >>> gr.to_parquet(df, path)
+    >>> back = gr.from_parquet(path, columns=["atom_q"])
+    >>> back.schema, back.to_dict()
+    (Schema(['mol', 'atom']), {'atom_q': [[0.5, -0.5], [1.0]]})
+    >>> tmp.cleanup()
     """
     wanted = None
     if columns is not None:

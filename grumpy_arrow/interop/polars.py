@@ -19,12 +19,35 @@ __all__ = ["to_polars"]
 def to_polars(obj: Any, *, unions: str = "lowered") -> Any:
     """A ``polars.DataFrame`` (for frames) or ``polars.Series`` (for arrays).
 
+    Parameters
+    ----------
+    obj : GrumpyArray, DataFrame or array-like
+        What to convert (array-likes go through :func:`grumpy_arrow.array`).
+    unions : {"lowered", "native"}
+        Union columns as ``struct<values, is_scalar>`` (the default: Polars has no union
+        type), or as Arrow's dense unions.
+
+    Returns
+    -------
+    polars.DataFrame or polars.Series
+        Zero-copy where Polars can take the Arrow buffers as they are.
+
     Raises
     ------
     ImportError
         Without polars (``pip install grumpy_arrow[test]`` or ``pip install polars``).
     LayoutError
         When Polars cannot take the data (native unions), whatever Polars raised.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+    ...                   schema=["mol", "atom"])
+    >>> gr.to_polars(df).to_dict(as_series=False)
+    {'mol_id': [1, 2], 'atom_q': [[0.5, -0.5], [1.0]]}
+    >>> gr.to_polars(gr.array([1, [2, 3]])).to_list()
+    [{'values': [1], 'is_scalar': True}, {'values': [2, 3], 'is_scalar': False}]
     """
     try:
         import polars as pl

@@ -143,6 +143,12 @@ def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> Any:
     schema : list of levels, optional
         For frames: the schema; default ``obj.attrs["grumpy_schema"]`` when present.
 
+    Returns
+    -------
+    DataFrame or GrumpyArray
+        A frame for a DataFrame (lowered union pairs ``c`` / ``c__is_scalar`` raised back
+        into ``c``), an array for a Series.
+
     Raises
     ------
     TypeError
@@ -150,14 +156,19 @@ def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> Any:
         (:class:`~grumpy_arrow.errors.DTypeError`).
     SchemaError
         When the columns break the schema.
+    ValueError
+        For column names that are not unique.
 
     Examples
     --------
     >>> import pandas as pd
+    >>> from grumpy_arrow.pandas import from_pandas
     >>> df = pd.DataFrame({"mol_id": [1, 2], "atom_z": [[6, 1], [8]]})
     >>> frame = from_pandas(df, schema=["mol", "atom"])
     >>> frame.atom_z.to_list(), frame["mol_id"].dtype
     ([6, 1, 8], dtype('int64'))
+    >>> from_pandas(pd.Series([[1, 2], [3]]))
+    <GrumpyArray [[1, 2], [3]] type='2 * var * int64'>
     """
     if isinstance(obj, pd.Series):
         if schema is not None:

@@ -149,6 +149,15 @@ class GrumpyDtype(ExtensionDtype):
     ------
     TypeError
         For Arrow types grumpy_arrow cannot represent (structs, maps, sparse unions...).
+
+    Examples
+    --------
+    >>> import pandas as pd, pyarrow as pa, grumpy_arrow as gr
+    >>> dtype = gr.GrumpyDtype("var * int64")
+    >>> dtype, dtype.name, dtype == gr.GrumpyDtype(pa.list_(pa.int64()))
+    (GrumpyDtype('var * int64'), 'grumpy[var * int64]', True)
+    >>> pd.Series([[1, 2], [], None], dtype="grumpy[var * int64]").tolist()
+    [GrumpyList([1, 2]), GrumpyList([]), <NA>]
     """
 
     _metadata = ("arrow_type",)

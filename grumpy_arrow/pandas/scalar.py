@@ -42,6 +42,15 @@ class GrumpyList:
     ----------
     values : GrumpyArray or pyarrow.Array
         The row's contents.
+
+    Examples
+    --------
+    >>> import pandas as pd, grumpy_arrow as gr
+    >>> row = pd.Series([[1, 2], [3]], dtype="grumpy[var * int64]")[0]
+    >>> row, row.size, row.to_list()
+    (GrumpyList([1, 2]), 2, [1, 2])
+    >>> gr.GrumpyList(gr.array([[1], []])).to_array()
+    <GrumpyArray [[1], []] type='2 * var * int64'>
     """
 
     __slots__ = ("_array", "_key")

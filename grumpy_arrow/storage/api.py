@@ -3,7 +3,8 @@
 Examples
 --------
 >>> import os, tempfile, grumpy_arrow as gr
->>> path = os.path.join(tempfile.mkdtemp(), "union.gr")
+>>> tmp = tempfile.TemporaryDirectory()
+>>> path = os.path.join(tmp.name, "union.gr")
 >>> x = gr.array(["P12345", ["P12345-1", "P12345-2"], None], dtype=gr.string)
 >>> gr.save(x, path, chunk_size=64)
 >>> gr.load(path).to_list() == x.to_list()
@@ -11,6 +12,7 @@ True
 >>> gr.append(gr.array(["Q9"]), path)
 >>> len(gr.open(path))
 4
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def save(
         :func:`append`).
     path : str or path
         A local path or an fsspec URL (``memory://``, ``file://``, ``s3://``...).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
     chunk_size : int, optional
         Values per inner chunk of every leaf (the unit a read decodes; default: 32 KiB
         of values of a raw leaf, 4 KiB of a compressed one, so 512 for zstd int64).
@@ -164,6 +168,9 @@ def save(
 
     Raises
     ------
+    ValueError
+        For an unknown ``mode`` or ``compressor``, or a ``chunk_size`` / ``shard_size``
+        that is not a positive int.
     StoreError
         If ``mode="w-"`` and the store exists, or the folder holds other files.
     StoreLockedError
@@ -171,6 +178,21 @@ def save(
     SchemaError
         If a later batch does not fit the first. Writing a new store, the committed
         batches stay; overwriting one, the old store stays.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
+    >>> gr.save(gr.array([[1, 2], [3]]), path, chunk_size=64)
+    >>> gr.save(gr.array([[4]]), path, mode="a")
+    >>> gr.load(path).to_list()
+    [[1, 2], [3], [4]]
+    >>> gr.save(gr.array([[5]]), path, mode="w-")
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.StoreError: ...: a store exists already (mode='w-')
+    >>> tmp.cleanup()
     """
     if shard_rows is not None:
         from grumpy_arrow.storage.shard_writer import save_sharded
@@ -383,6 +405,19 @@ def append(
     (default :data:`~grumpy_arrow.storage.writer.LOCK_TIMEOUT`), then raises
     ``StoreLockedError``. ``durable`` as in :func:`save`.
 
+    Parameters
+    ----------
+    obj : GrumpyArray, DataFrame, pa.Table, pandas.DataFrame or array-like
+        The rows, of the store's kind, columns, schema and layouts.
+    path : str or path
+        The store or sharded dataset: a local path or an fsspec URL.
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+    durable : bool
+        Flush the commit to the disk before returning (default).
+    timeout : float, optional
+        Seconds to wait for another writer's lock.
+
     Raises
     ------
     StoreFormatError
@@ -392,6 +427,21 @@ def append(
         store is left unchanged.
     StoreLockedError
         If another writer held the lock for ``timeout`` seconds.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
+    >>> gr.save(gr.dataframe({"id": [1, 2], "x": [[0.5], []]}), path)
+    >>> gr.append(gr.dataframe({"id": [3], "x": [[1.5, 2.5]]}), path)
+    >>> gr.load(path).to_dict()
+    {'id': [1, 2, 3], 'x': [[0.5], [], [1.5, 2.5]]}
+    >>> gr.append(gr.dataframe({"id": [4]}), path)
+    Traceback (most recent call last):
+    ...
+    grumpy_arrow.errors.SchemaError: ...
+    >>> tmp.cleanup()
     """
     store = LeafStore(path, storage_options, durable=durable)
     if store.local:
@@ -415,13 +465,36 @@ def load(
 
     Parameters
     ----------
+    path : str or path
+        A store or sharded dataset: a local path or an fsspec URL.
     columns : list of str, optional
         For frames: only these columns.
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+
+    Returns
+    -------
+    GrumpyArray or DataFrame
+        What was saved (appends included), with its schema.
 
     Raises
     ------
     StoreFormatError
         For a missing, foreign, corrupt or truncated store (naming the leaf or field).
+    ColumnNotFoundError
+        For a name in ``columns`` the store does not have.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "mols.gr")
+    >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
+    ...                   schema=["mol", "atom"])
+    >>> gr.save(df, path)
+    >>> gr.load(path).schema, gr.load(path, columns=["atom_q"]).to_dict()
+    (Schema(['mol', 'atom']), {'atom_q': [[0.5, -0.5], [1.0]]})
+    >>> tmp.cleanup()
     """
     store = LeafStore(path, storage_options, read_only=True)
     if store.local:

@@ -13,13 +13,15 @@ read planner.
 Examples
 --------
 >>> import os, tempfile, pickle, grumpy_arrow as gr
->>> path = os.path.join(tempfile.mkdtemp(), "frags.gr")
+>>> tmp = tempfile.TemporaryDirectory()
+>>> path = os.path.join(tmp.name, "frags.gr")
 >>> gr.save(gr.array([[i] * (i % 3) for i in range(10)]), path, shard_rows=6, chunk_size=4)
 >>> frags = gr.open(path).fragments(rows_per_fragment=4)
 >>> [(f.start, f.stop, f.shard) for f in frags]
 [(0, 4, 'shard-000000'), (4, 6, 'shard-000000'), (6, 10, 'shard-000001')]
 >>> pickle.loads(pickle.dumps(frags[1])).to_grumpy().to_list()
 [[4], [5, 5]]
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ _OPEN_LIMIT = 16  # handles kept open per process
 class Fragment:
     """Rows ``[start, stop)`` of a store: a picklable unit of parallel reading.
 
-    Attributes
+    Plan them with :meth:`Handle.fragments <grumpy_arrow.storage.handle.Handle.fragments>`
+    rather than building one; :meth:`to_grumpy` and :meth:`to_arrow` read the rows.
+
+    Parameters
     ----------
     path : str
         The store or sharded dataset (an absolute path for local stores, else its URL).
@@ -83,6 +88,19 @@ class Fragment:
         token is the same.
     storage_options : dict or None
         fsspec options of the store.
+
+    Examples
+    --------
+    >>> import os, pickle, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "ds.gr")
+    >>> gr.save(gr.array([[i] * (i % 3) for i in range(10)]), path, shard_rows=4)
+    >>> fragment = gr.open(path).fragments()[1]
+    >>> fragment.start, fragment.stop, fragment.shard, len(fragment)
+    (4, 8, 'shard-000001', 4)
+    >>> pickle.loads(pickle.dumps(fragment)).to_grumpy().to_list()
+    [[4], [5, 5], [], [7]]
+    >>> tmp.cleanup()
     """
 
     path: str

@@ -98,20 +98,25 @@ def open_store(
     Returns
     -------
     Handle or ShardedHandle
+        The lazy view.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``cache``.
+    StoreFormatError
+        If the path holds no grumpy store or a malformed manifest.
 
     Examples
     --------
     >>> import os, tempfile, grumpy_arrow as gr
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.gr")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
     >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), path)
     >>> h = gr.open(path)
     >>> len(h), h[[2, 0]].to_list()
     (3, [[4, 5, 6], [1, 2]])
-
-    Raises
-    ------
-    StoreFormatError
-        If the path holds no grumpy store or a malformed manifest.
+    >>> tmp.cleanup()
     """
     if cache not in ("chunks", "none"):
         raise ValueError(f"cache must be 'chunks' or 'none', got {cache!r}")
@@ -129,12 +134,50 @@ def open_store(
 class Handle:
     """A lazy view of a store; picklable (it reopens from its path in a new process).
 
+    Open one with :func:`grumpy_arrow.open`. ``h[rows]`` reads rows (an int, a slice, a
+    mask or indices) into memory, ``h[name]`` or ``h[[names]]`` is a view of some columns;
+    see docs/lazy-access.md.
+
     Parameters
     ----------
+    path : str or path
+        The store: a local path or an fsspec URL.
+    cache : {"chunks", "none"}
+        Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
+    cache_bytes : int
+        The cache's budget (default 256 MiB).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+    columns : list of str, optional
+        The columns of this view (default: all of them).
     rows : int, optional
         Read the store at this committed row count (at most the manifest's): the state it
         had when it held ``rows`` rows, whatever was appended since. Sharded datasets
         read each shard at the row count their top-level manifest lists.
+
+    Raises
+    ------
+    StoreFormatError
+        If the path holds no grumpy store or a malformed manifest.
+    ColumnNotFoundError
+        For a name in ``columns`` the store does not have.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "mols.gr")
+    >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+    >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+    >>> gr.save(df, path)
+    >>> h = gr.open(path)
+    >>> h
+    <grumpy store '...mols.gr': dataframe, 3 rows, columns ['mol_id', 'atom_q']>
+    >>> h[1:].to_dict()
+    {'mol_id': [2, 3], 'atom_q': [[1.0], [0.1, 0.2, 0.3]]}
+    >>> gr.Handle(path, columns=["atom_q"])[0].to_dict()
+    {'atom_q': [[0.5, -0.5]]}
+    >>> tmp.cleanup()
     """
 
     def __init__(
@@ -203,12 +246,40 @@ class Handle:
 
     @property
     def manifest(self) -> Manifest:
-        """The committed manifest."""
+        """The committed manifest.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.manifest.kind, h.manifest.rows, [c.name for c in h.manifest.columns]
+        ('dataframe', 3, ['mol_id', 'atom_q'])
+        >>> tmp.cleanup()
+        """
         return self._manifest
 
     @property
     def kind(self) -> str:
-        """``"array"`` or ``"dataframe"``."""
+        """``"array"`` or ``"dataframe"``.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.kind
+        'dataframe'
+        >>> tmp.cleanup()
+        """
         return self._manifest.kind
 
     def __len__(self) -> int:
@@ -216,12 +287,40 @@ class Handle:
 
     @property
     def columns(self) -> list[str]:
-        """The frame's columns (those of this view)."""
+        """The frame's columns (those of this view).
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.columns, h["atom_q"].columns
+        (['mol_id', 'atom_q'], ['atom_q'])
+        >>> tmp.cleanup()
+        """
         return [c.name for c in self._specs()]
 
     @property
     def schema(self) -> Any:
-        """The frame's schema (None for arrays and frames without one)."""
+        """The frame's schema (None for arrays and frames without one).
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.schema
+        Schema(['mol', 'atom'])
+        >>> tmp.cleanup()
+        """
         if self._schema is _UNSET:
             self._schema = parse_schema(self._manifest.schema)
         return self._schema
@@ -232,7 +331,38 @@ class Handle:
         return [self._manifest.column(c) for c in self._columns]
 
     def shape(self, dim: Any = 0) -> Any:
-        """Rows for dim 0; entity counts of a level (read from offsets leaves only)."""
+        """Rows for dim 0; entity counts of a level (read from offsets leaves only).
+
+        Parameters
+        ----------
+        dim : int or str, default 0
+            0 (the rows), a level of a frame store (its name or position), or an axis of an
+            array store.
+
+        Returns
+        -------
+        int or GrumpyArray
+            The row count for 0; else the counts, as ``DataFrame.shape`` or
+            ``GrumpyArray.shape`` give them.
+
+        Raises
+        ------
+        SchemaError
+            For a level of a store without a schema, or a level without columns.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.shape(), h.shape("atom").to_list()
+        (3, [2, 1, 3])
+        >>> tmp.cleanup()
+        """
         if dim == 0:
             return len(self)
         if self._manifest.kind == "dataframe":
@@ -290,7 +420,31 @@ class Handle:
         return None if valid is None or valid.all() else valid
 
     def stats(self) -> dict[str, int]:
-        """Bytes, chunks and read calls so far (and cache hits)."""
+        """Bytes, chunks and read calls so far (and cache hits).
+
+        Returns
+        -------
+        dict of str to int
+            ``bytes_read``, ``chunks_read``, ``calls`` and ``cache_hits``, since the handle
+            was opened.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> sorted(h.stats())
+        ['bytes_read', 'cache_hits', 'calls', 'chunks_read']
+        >>> before = h.stats()["chunks_read"]
+        >>> _ = h[0]
+        >>> h.stats()["chunks_read"] > before
+        True
+        >>> tmp.cleanup()
+        """
         return self._store.stats.as_dict()
 
     def fragments(self, rows_per_fragment: int | None = None) -> list[Fragment]:
@@ -301,10 +455,35 @@ class Handle:
         values cut chunks into pieces of that many rows). See
         :mod:`grumpy_arrow.storage.fragments`.
 
+        Parameters
+        ----------
+        rows_per_fragment : int, optional
+            The rows of each fragment (default: one chunk of rows).
+
+        Returns
+        -------
+        list of Fragment
+            In row order; ``fragment.to_grumpy()`` reads one.
+
         Raises
         ------
         ValueError
             If ``rows_per_fragment`` is not None or an int >= 1.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> [(f.start, f.stop) for f in h.fragments(rows_per_fragment=2)]
+        [(0, 2), (2, 3)]
+        >>> h.fragments(rows_per_fragment=2)[1].to_grumpy().to_dict()
+        {'mol_id': [3], 'atom_q': [[0.1, 0.2, 0.3]]}
+        >>> tmp.cleanup()
         """
         from grumpy_arrow.storage.fragments import plan_fragments
 
@@ -319,7 +498,33 @@ class Handle:
     # -- reads ------------------------------------------------------------------------
 
     def load(self) -> Any:
-        """Everything (or this view's columns) in memory."""
+        """Everything (or this view's columns) in memory.
+
+        Returns
+        -------
+        GrumpyArray or DataFrame
+            What was saved (a frame of this view's columns for a view).
+
+        Raises
+        ------
+        StoreFormatError
+            For leaves that do not match the manifest (corrupt or truncated).
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.load().to_dict()
+        {'mol_id': [1, 2, 3], 'atom_q': [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]}
+        >>> h["mol_id"].load().to_dict()
+        {'mol_id': [1, 2, 3]}
+        >>> tmp.cleanup()
+        """
         columns = None if self._manifest.kind == "array" else self.columns
         return load_manifest(self._store, self._manifest, columns)
 
@@ -355,6 +560,42 @@ class Handle:
 
         With ``squeeze`` (what ``h[i]`` uses) an array store gives the row itself, as
         ``x[i]`` does; a frame store gives a one-row frame, as ``df[i]`` does.
+
+        Parameters
+        ----------
+        indices : int, slice, array-like of int or bool mask
+            The rows (repeats allowed; negative count from the end).
+        columns : list of str, optional
+            The columns to read (default: this view's).
+        squeeze : bool, default False
+            For an int of an array store, the row itself.
+
+        Returns
+        -------
+        GrumpyArray, DataFrame or row
+            The rows, in the order asked.
+
+        Raises
+        ------
+        OutOfBoundsError
+            For a row outside the store.
+        ColumnNotFoundError
+            For a name in ``columns`` the store does not have.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.take([2, 0]).to_dict()
+        {'mol_id': [3, 1], 'atom_q': [[0.1, 0.2, 0.3], [0.5, -0.5]]}
+        >>> h.take([1], columns=["atom_q"]).to_dict()
+        {'atom_q': [[1.0]]}
+        >>> tmp.cleanup()
         """
         out = self._take(indices, columns)
         if squeeze and self._manifest.kind == "array":
@@ -470,6 +711,40 @@ class Handle:
 
         The slice applies to the row's first list axis: ``ranges={"atom_x": slice(32, 42)}``
         reads elements 32..41 of that row's ``atom_x`` list, nothing else of it.
+
+        Parameters
+        ----------
+        i : int
+            The row.
+        ranges : dict of str to slice, optional
+            The part of each listed column's row to read (the whole row for other columns).
+        columns : list of str, optional
+            The columns to read (default: this view's).
+
+        Returns
+        -------
+        GrumpyArray or DataFrame
+            One row (a frame without levels when a range cuts a level's lists).
+
+        Raises
+        ------
+        OutOfBoundsError
+            For a row outside the store.
+        ColumnNotFoundError
+            For a column of ``ranges`` or ``columns`` the store (or view) does not have.
+
+        Examples
+        --------
+        >>> import os, tempfile, grumpy_arrow as gr
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "mols.gr")
+        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
+        >>> gr.save(df, path)
+        >>> h = gr.open(path)
+        >>> h.read(2, ranges={"atom_q": slice(1, 3)}).to_dict()
+        {'mol_id': [3], 'atom_q': [[0.2, 0.3]]}
+        >>> tmp.cleanup()
         """
         rows = self._rows(int(i))
         specs = (self if columns is None else self._view(columns))._specs()

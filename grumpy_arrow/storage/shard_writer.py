@@ -102,6 +102,8 @@ class ShardedWriter:
     chunk_size, chunk_dim, compressor, shard_size, dictionary, codecs :
         As for :func:`grumpy_arrow.save` (codecs: of new datasets; appends and later
         shards take the dataset's).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
     like : array or frame, optional
         An object (an empty slice is enough) whose columns and layouts the new shards
         take, instead of those of this writer's first batch. Independent writers pass the
@@ -123,7 +125,8 @@ class ShardedWriter:
     Examples
     --------
     >>> import os, tempfile, grumpy_arrow as gr
-    >>> path = os.path.join(tempfile.mkdtemp(), "ds.gr")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "ds.gr")
     >>> with gr.ShardedWriter(path, shard_rows=2) as w:
     ...     w.write(gr.array([1, 2, 3]))
     ...     w.write(gr.array([4]))
@@ -131,6 +134,7 @@ class ShardedWriter:
     (4, ('shard-000000', 'shard-000001'))
     >>> gr.load(path).to_list()
     [1, 2, 3, 4]
+    >>> tmp.cleanup()
     """
 
     def __init__(

@@ -18,7 +18,8 @@ contributes. Global row order is shard number order, then row order inside a sha
 Examples
 --------
 >>> import os, tempfile, grumpy_arrow as gr
->>> path = os.path.join(tempfile.mkdtemp(), "sharded.gr")
+>>> tmp = tempfile.TemporaryDirectory()
+>>> path = os.path.join(tmp.name, "sharded.gr")
 >>> gr.save(gr.array([[i] * (i % 3) for i in range(10)]), path, shard_rows=4)
 >>> sorted(d for d in os.listdir(path) if d.startswith("shard-"))
 ['shard-000000', 'shard-000001', 'shard-000002']
@@ -27,6 +28,7 @@ Examples
 (10, [4, 4, 2])
 >>> h[[9, 0, 5]].to_list()
 [[], [], [5, 5]]
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -241,6 +243,13 @@ def consolidate(path: Any, *, storage_options: dict[str, Any] | None = None) -> 
     shard's committed row count. Readers then see exactly those rows (a snapshot) until
     the next consolidation. Running it again is safe at any time.
 
+    Parameters
+    ----------
+    path : str or path
+        The sharded dataset: a local path or an fsspec URL.
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+
     Returns
     -------
     ShardedManifest
@@ -258,7 +267,8 @@ def consolidate(path: Any, *, storage_options: dict[str, Any] | None = None) -> 
     Examples
     --------
     >>> import os, tempfile, grumpy_arrow as gr
-    >>> path = os.path.join(tempfile.mkdtemp(), "ds.gr")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "ds.gr")
     >>> for k in range(2):
     ...     with gr.ShardedWriter(path, shard_start=k, shard_step=2, shard_rows=3) as w:
     ...         w.write(gr.array([10 * k + i for i in range(5)]))
@@ -267,6 +277,7 @@ def consolidate(path: Any, *, storage_options: dict[str, Any] | None = None) -> 
     (10, [('shard-000000', 3), ('shard-000001', 3), ('shard-000002', 2), ('shard-000003', 2)])
     >>> gr.load(path).to_list()
     [0, 1, 2, 10, 11, 12, 3, 4, 13, 14]
+    >>> tmp.cleanup()
     """
     store = LeafStore(path, storage_options)
     _refuse_single(store)
@@ -364,6 +375,41 @@ class ShardedHandle:
     (rows committed after the consolidation are not seen), and checked against the first
     shard. Shards share one chunk cache of ``cache_bytes``. The handle pickles as its
     path, options and the shard list, so a worker process sees the same snapshot.
+    :func:`grumpy_arrow.open` returns one for a sharded dataset.
+
+    Parameters
+    ----------
+    path : str or path
+        The sharded dataset: a local path or an fsspec URL.
+    cache : {"chunks", "none"}
+        Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
+    cache_bytes : int
+        The budget of the cache all shards share (default 256 MiB).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+    columns : list of str, optional
+        The columns of this view (default: all of them).
+
+    Raises
+    ------
+    StoreFormatError
+        If the path holds no sharded dataset, or a shard's manifest is malformed.
+    SchemaError
+        If two shards differ in kind, schema, columns or layouts.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "ds.gr")
+    >>> gr.save(gr.dataframe({"id": list(range(5)), "x": [[0.5] * i for i in range(5)]}), path,
+    ...         shard_rows=2)
+    >>> h = gr.open(path)
+    >>> type(h).__name__, len(h), [s.rows for s in h.shards]
+    ('ShardedHandle', 5, [2, 2, 1])
+    >>> h["x"][[4, 1]].to_dict()
+    {'x': [[0.5, 0.5, 0.5, 0.5], [0.5]]}
+    >>> tmp.cleanup()
     """
 
     def __init__(

@@ -66,6 +66,7 @@ def upgrade(
     Returns
     -------
     UpgradeReport
+        The stores rewritten (``upgraded``) and those already current (``current``).
 
     Raises
     ------
@@ -78,10 +79,12 @@ def upgrade(
     --------
     >>> import os, tempfile, grumpy_arrow as gr
     >>> from grumpy_arrow.storage.upgrade import upgrade
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.gr")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
     >>> gr.save(gr.array([[1, 2], [3]]), path)
     >>> upgrade(path).upgraded  # written by this version: nothing to do
     ()
+    >>> tmp.cleanup()
     """
     store = LeafStore(path, storage_options, read_only=True)
     found = read_any(store)

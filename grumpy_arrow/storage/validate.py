@@ -3,10 +3,12 @@
 Examples
 --------
 >>> import os, tempfile, grumpy_arrow as gr
->>> path = os.path.join(tempfile.mkdtemp(), "x.gr")
->>> gr.save(gr.array([[1, 2], [3]]), path)
->>> gr.validate(path)
+>>> tmp = tempfile.TemporaryDirectory()
+>>> dataset = os.path.join(tmp.name, "ds.gr")
+>>> gr.save(gr.array([[1, 2], [3], [4, 5]]), dataset, shard_rows=2)  # two shards
+>>> gr.validate(dataset)
 []
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -41,6 +43,30 @@ def validate(path: Any, *, storage_options: dict[str, Any] | None = None) -> lis
     For a sharded dataset every listed shard (or, without a top-level manifest, every
     committed one) is checked so, and also that it commits at least the rows the dataset
     lists and holds the same columns and layouts as the first shard.
+
+    Parameters
+    ----------
+    path : str or path
+        A store or sharded dataset: a local path or an fsspec URL.
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
+
+    Returns
+    -------
+    list of str
+        One message per problem, naming the store, the leaf or shard and what is wrong;
+        ``[]`` for a sound store. A path without a store is a problem too, not an error.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
+    >>> gr.save(gr.array([[1, 2], [3]]), path)
+    >>> os.remove(os.path.join(path, "array", "r.c-values", "c", "0"))  # a lost chunk file
+    >>> gr.validate(path)
+    ["...: leaf 'array/r.c-values' is missing shard 0 (...)"]
+    >>> tmp.cleanup()
     """
     store = LeafStore(path, storage_options, read_only=True)
     try:

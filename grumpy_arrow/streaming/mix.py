@@ -136,7 +136,35 @@ def schedule(lengths: Sequence[int], weights: np.ndarray, seed: int, epoch: int,
 
 
 class Mix:
-    """Batches of several streams in a seeded, weighted order (see :func:`mix`)."""
+    """Batches of several streams in a seeded, weighted order (see :func:`mix`).
+
+    Make one with :func:`grumpy_arrow.mix`. It iterates, indexes (:meth:`batch`), changes
+    epoch and saves and restores its state as a stream does.
+
+    Parameters
+    ----------
+    streams : list of Stream
+        The sources.
+    weights : numpy.ndarray
+        Their weights, normalised to sum to 1.
+    seed : int
+        The schedule's seed.
+    stop : {"first", "all"}
+        When the epoch ends (see :func:`mix`).
+    epoch : int
+        The starting epoch (every source is moved to it).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> a = gr.stream(gr.array([1, 2, 3, 4]), batch_size=1)
+    >>> b = gr.stream(gr.array([10, 20]), batch_size=1)
+    >>> m = gr.mix([a, b], [0.5, 0.5], seed=3)
+    >>> m
+    <Mix of 2 streams, weights [0.5, 0.5], stop='first', epoch 0>
+    >>> len(m), m.schedule().tolist(), m.batch(1).to_list()
+    (4, [1, 0, 0, 1], [1])
+    """
 
     def __init__(self, streams: list[Stream], weights: np.ndarray, seed: int, stop: str,
                  epoch: int) -> None:  # fmt: skip

@@ -70,6 +70,8 @@ def stream(
 
     Parameters
     ----------
+    source : str, path, Handle, ShardedHandle, GrumpyArray or DataFrame
+        A store (its path, read lazily) or an open handle, or data in memory.
     batch_size : int
         Rows per batch, or with ``batch_on`` entities per batch.
     drop_last : bool
@@ -110,10 +112,29 @@ def stream(
     shuffle_window : int
         Blocks per window of ``shuffle_block``.
 
+    Returns
+    -------
+    Stream
+        The batches (arrays or frames, like the source), lazily: nothing is read until a
+        batch is asked for.
+
     Raises
     ------
     ValueError
         For invalid parameters, naming them (a shuffle without a seed among them).
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> x = gr.array([[1, 2], [3], [4, 5, 6], [], [7]])
+    >>> [b.to_list() for b in gr.stream(x, batch_size=2)]
+    [[[1, 2], [3]], [[4, 5, 6], []], [[7]]]
+    >>> [b.to_list() for b in gr.stream(x, batch_size=2, shuffle=True, seed=0)]
+    [[[4, 5, 6], [7]], [[], [1, 2]], [[3]]]
+    >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]},
+    ...                   schema=["mol", "atom"])
+    >>> [b.to_dict()["mol_id"] for b in gr.stream(df, batch_size=3, batch_on="atom")]
+    [[1, 2], [3]]
     """
     _check(batch_size, "batch_size", minimum=1)
     _check(world_size, "world_size", minimum=1)
@@ -277,7 +298,44 @@ def _per_row_totals(shape: GrumpyArray, k: int) -> np.ndarray:
 
 
 class Stream:
-    """A sequence of batches; iterate it, index it, ``apply`` transforms, save its state."""
+    """A sequence of batches; iterate it, index it, ``apply`` transforms, save its state.
+
+    Make one with :func:`grumpy_arrow.stream`. ``len(s)`` is the number of batches this
+    rank yields this epoch, ``s[i]`` / ``s[a:b]`` / ``s[[i, j]]`` a stream over some of
+    them (selections compose); see docs/streaming.md.
+
+    Parameters
+    ----------
+    data : _Source
+        The rows (internal: the store or in-memory data :func:`grumpy_arrow.stream` wraps).
+    params : _Params
+        The plan parameters (internal: batch size, shuffle, seed, ranks...).
+    epoch : int, default 0
+        The current epoch.
+    workers : int, default 0
+        Batches read ahead on background threads.
+    positions : numpy.ndarray, optional
+        The plan positions this stream yields (a selection of another stream's).
+    transforms : tuple of callable, default ()
+        The transforms of :meth:`apply`, in order.
+    cpu : int, default 1
+        Batches transformed in parallel.
+    prefetch : int, optional
+        Batches produced ahead of the consumer.
+    executor : {"thread", "process"}
+        Where parallel transforms run.
+
+    Examples
+    --------
+    >>> import grumpy_arrow as gr
+    >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+    >>> s
+    <Stream 3 batches of 2 rows, epoch 0, rank 0/1, shuffle=None>
+    >>> len(s), [b.to_list() for b in s]
+    (3, [[[1, 2], [3]], [[4, 5, 6], []], [[7]]])
+    >>> [b.to_list() for b in s[1:]]
+    [[[4, 5, 6], []], [[7]]]
+    """
 
     def __init__(
         self,
@@ -446,7 +504,30 @@ class Stream:
         raise SchemaError(f"shuffle={level!r} names a level, but the data has no schema")
 
     def batch(self, i: int) -> Any:
-        """Batch ``i`` of this stream (transforms applied)."""
+        """Batch ``i`` of this stream (transforms applied).
+
+        Parameters
+        ----------
+        i : int
+            The batch's position in this stream (negative counts from the end).
+
+        Returns
+        -------
+        GrumpyArray, DataFrame or object
+            The batch, as iteration gives it (what the last transform returns).
+
+        Raises
+        ------
+        IndexError
+            For a position outside the stream.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> s.batch(1).to_list(), s.apply(lambda b: b.sum(dim=1)).batch(-1).to_list()
+        ([[4, 5, 6], []], [7])
+        """
         plan = self._plan()
         k = int(self._positions()[i])
         out = self._read(k, plan)
@@ -615,6 +696,40 @@ class Stream:
         ``executor="process"`` for GIL-bound Python transforms, which must be picklable)
         and still yields them strictly in batch order. An exception in a transform
         surfaces at iteration with a note naming the batch.
+
+        Parameters
+        ----------
+        *fns : callable
+            The transforms, each taking a batch (and ``rng=`` when it names it).
+        cpu : int, default 1
+            Batches transformed in parallel.
+        prefetch : int, optional
+            Batches produced ahead of the consumer (default: enough for the workers).
+        executor : {"thread", "process"}
+            Where parallel transforms run.
+        compile : bool or "auto", optional
+            Compile the transforms with :func:`grumpy_arrow.compile` (see above).
+
+        Returns
+        -------
+        Stream
+            A new stream; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For a ``cpu`` below 1, a negative ``prefetch`` or an unknown ``executor``.
+        TypeError
+            For a transform that is not callable.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> [b.to_list() for b in s.apply(lambda b: b * 10)]
+        [[[10, 20], [30]], [[40, 50, 60], []], [[70]]]
+        >>> s.apply(lambda b: b.sum(dim=1), lambda b: b.to_list(), cpu=2)[:2].batch(1)
+        [15, 0]
         """
         _check(cpu, "cpu", minimum=1)
         if executor not in ("thread", "process"):
@@ -636,6 +751,15 @@ class Stream:
         and when a transform raises (the batches before it are kept). With an ``update``
         saver, rows are written at their positions in the stream's output.
 
+        Parameters
+        ----------
+        saver : Saver
+            Where the batches go (see :mod:`grumpy_arrow.savers`).
+        save_interval : int, default 1
+            Batches joined into each save.
+        progress : bool, default False
+            Show a progress bar (needs tqdm).
+
         Returns
         -------
         int
@@ -645,13 +769,15 @@ class Stream:
         --------
         >>> import os, tempfile, numpy as np, grumpy_arrow as gr
         >>> from grumpy_arrow.savers import NumpySaver
-        >>> path = os.path.join(tempfile.mkdtemp(), "sums.npy")
+        >>> tmp = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(tmp.name, "sums.npy")
         >>> x = gr.array([[1, 2], [3], [4, 5, 6], []])
         >>> gr.stream(x, batch_size=2).apply(lambda b: b.sum(dim=1).to_numpy(), cpu=2).save(
         ...     NumpySaver(path), save_interval=2)
         2
         >>> np.load(path).tolist()
         [3, 3, 15, 0]
+        >>> tmp.cleanup()
         """
         from grumpy_arrow.streaming.collect import collect
 
@@ -659,17 +785,62 @@ class Stream:
                        total=len(self))  # fmt: skip
 
     def set_epoch(self, epoch: int) -> None:
-        """Start epoch ``epoch`` (a new shuffle) from its first batch."""
+        """Start epoch ``epoch`` (a new shuffle) from its first batch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch; the order is a function of ``(seed, epoch)``.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2, shuffle=True,
+        ...               seed=0)
+        >>> [b.to_list() for b in s]
+        [[[4, 5, 6], [7]], [[], [1, 2]], [[3]]]
+        >>> s.set_epoch(1)
+        >>> s.epoch, [b.to_list() for b in s]
+        (1, [[[3], [7]], [[], [1, 2]], [[4, 5, 6]]])
+        """
         self._epoch = int(epoch)
         self._consumed = self._start = 0
 
     @property
     def epoch(self) -> int:
-        """The current epoch."""
+        """The current epoch.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> s.epoch
+        0
+        >>> s.set_epoch(3)
+        >>> s.epoch
+        3
+        """
         return self._epoch
 
     def state_dict(self) -> dict[str, Any]:
-        """A small dict to resume from: epoch, batches consumed, seed and plan parameters."""
+        """A small dict to resume from: epoch, batches consumed, seed and plan parameters.
+
+        Returns
+        -------
+        dict
+            Plain values (JSON-serialisable): ``epoch``, ``batches_consumed``, ``start``, the
+            plan parameters and ``batches`` (this epoch's count).
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> batches = iter(s)
+        >>> _ = next(batches)
+        >>> state = s.state_dict()
+        >>> state["epoch"], state["batches_consumed"], state["batches"]
+        (0, 1, 3)
+        """
         p = self._params
         return {
             "epoch": self._epoch,
@@ -697,10 +868,26 @@ class Stream:
         world_size`` batches of the epoch's plan are done, and this stream's ranks split
         the rest. Any rank's state will do.
 
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state_dict` returned (of this stream or of an identical one).
+
         Raises
         ------
         ValueError
             When the state belongs to a stream with other plan parameters.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> batches = iter(s)
+        >>> _ = next(batches)
+        >>> resumed = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> resumed.load_state_dict(s.state_dict())
+        >>> [b.to_list() for b in resumed]
+        [[[4, 5, 6], []], [[7]]]
         """
         mine = self.state_dict()
         elastic = state.get("world_size", mine["world_size"]) != mine["world_size"]
