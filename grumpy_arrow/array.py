@@ -1016,14 +1016,15 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to sum (negative counts from the innermost axis); None (the default)
+            takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or float or GrumpyArray
+            A Python int or float for ``dim=None`` (or a flat array); else an array without
+            axis ``dim``, of integers widened to int64 / uint64 as in NumPy, floats as they
+            are.
 
         Raises
         ------
@@ -1045,14 +1046,15 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to multiply (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or float or GrumpyArray
+            A Python int or float for ``dim=None`` (or a flat array); else an array without
+            axis ``dim``, of integers widened to int64 / uint64 as in NumPy, floats as they
+            are.
 
         Raises
         ------
@@ -1074,14 +1076,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to average (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        float or GrumpyArray
+            A Python float for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of float64 for integers, the float dtype for floats.
 
         Raises
         ------
@@ -1103,14 +1105,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to take the minimum along (negative counts from the innermost axis);
+            None (the default) takes every valid value at once.
 
         Returns
         -------
         scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of the leaf dtype.
 
         Raises
         ------
@@ -1132,14 +1134,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to take the maximum along (negative counts from the innermost axis);
+            None (the default) takes every valid value at once.
 
         Returns
         -------
         scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of the leaf dtype.
 
         Raises
         ------
@@ -1162,17 +1164,17 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to take the standard deviation along (negative counts from the
+            innermost axis); None (the default) takes every valid value at once.
         ddof : int, default 0
             Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
             sample one (pandas' default).
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        float or GrumpyArray
+            A Python float for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of float64 for integers, the float dtype for floats.
 
         Raises
         ------
@@ -1195,17 +1197,17 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to take the variance along (negative counts from the innermost axis);
+            None (the default) takes every valid value at once.
         ddof : int, default 0
             Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
             sample one (pandas' default).
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        float or GrumpyArray
+            A Python float for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of float64 for integers, the float dtype for floats.
 
         Raises
         ------
@@ -1253,14 +1255,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to count along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or GrumpyArray
+            A Python int for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of int64.
 
         Raises
         ------
@@ -1282,14 +1284,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to count along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or GrumpyArray
+            A Python int for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of int64.
 
         Raises
         ------
@@ -1311,14 +1313,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to test along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        bool or GrumpyArray
+            A Python bool for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of bool.
 
         Raises
         ------
@@ -1340,14 +1342,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to test along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        bool or GrumpyArray
+            A Python bool for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of bool.
 
         Raises
         ------
@@ -1369,14 +1371,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to search along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or None or GrumpyArray
+            A Python int or None for ``dim=None`` (or a flat array); else an array without
+            axis ``dim``, of int64 positions within each list.
 
         Raises
         ------
@@ -1398,14 +1400,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to search along (negative counts from the innermost axis); None (the
+            default) takes every valid value at once.
 
         Returns
         -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+        int or None or GrumpyArray
+            A Python int or None for ``dim=None`` (or a flat array); else an array without
+            axis ``dim``, of int64 positions within each list.
 
         Raises
         ------
@@ -1427,14 +1429,14 @@ class GrumpyArray(Statistics):
         Parameters
         ----------
         dim : int, optional
-            The axis to reduce (negative counts from the innermost axis). None (the default)
-            reduces every valid value to one Python scalar.
+            The axis to take the range along (negative counts from the innermost axis); None
+            (the default) takes every valid value at once.
 
         Returns
         -------
         scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim`` (see "Reductions" in docs/array-model.md).
+            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
+            ``dim``, of the leaf dtype.
 
         Raises
         ------

@@ -50,7 +50,7 @@ class DType:
     """A leaf dtype: the element type at the bottom of every list-chain or union.
 
     Use the singletons (``gr.int64``, ``gr.string``...) or :func:`dtype` rather than
-    building one.
+    building one. Each parameter is also an attribute of the same name.
 
     Parameters
     ----------
@@ -62,15 +62,6 @@ class DType:
         NumPy's kind character: ``b`` bool, ``i`` signed, ``u`` unsigned, ``f`` float,
         ``U`` string, ``S`` binary, ``V`` record (the "dtype" of an array of records,
         which has no single leaf dtype: compute works on its fields).
-
-    Attributes
-    ----------
-    name : str
-        The public name (``"int32"``, ``"string"``...).
-    arrow : pyarrow.DataType
-        The Arrow type used for new leaves.
-    kind : str
-        NumPy's kind character (see above).
 
     Examples
     --------

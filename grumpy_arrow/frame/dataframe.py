@@ -585,8 +585,10 @@ class DataFrame:
         return DataFrame._from_valid(columns, self._schema, self._nrows)
 
     def rename(self, columns: Mapping[str, str], *, errors: str = "ignore") -> DataFrame:
-        """Columns renamed (pandas' ``rename(columns=...)``): see
-        :func:`grumpy_arrow.frame.verbs.rename`.
+        """Columns renamed (pandas' ``rename(columns=...)``).
+
+        Names not in the frame are ignored (``errors="raise"``: refused). Each new name must
+        fit the schema as any column does (its level prefix), and names must stay distinct.
 
         Parameters
         ----------
@@ -620,7 +622,7 @@ class DataFrame:
         return verbs.rename(self, columns, errors)
 
     def drop(self, columns: str | Iterable[str]) -> DataFrame:
-        """The frame without ``columns``: see :func:`grumpy_arrow.frame.verbs.drop`.
+        """The frame without ``columns`` (pandas' ``drop(columns=...)``).
 
         Parameters
         ----------
@@ -649,8 +651,8 @@ class DataFrame:
 
     def sort_values(self, by: str | Iterable[str], *, ascending: bool | Iterable[bool] = True,
                     na_position: str = "last") -> DataFrame:  # fmt: skip
-        """Outer rows ordered by flat columns, stably: see
-        :func:`grumpy_arrow.frame.verbs.sort_values`.
+        """Outer rows ordered by flat columns (pandas' ``sort_values``), stably: rows with
+        equal keys keep their order. Every column keeps its lists with its row.
 
         Parameters
         ----------
@@ -671,7 +673,8 @@ class DataFrame:
         ColumnNotFoundError
             For a ``by`` name the frame does not have.
         LayoutError
-            For a ``by`` column that is not one value per row.
+            For a ``by`` column that is not one value per row (a list column; sort by a
+            statistic of it, e.g. ``df["n"] = df["atom_x"].count(dim=1)``).
         ValueError
             For ``ascending`` of another length than ``by``, or an unknown ``na_position``.
 
@@ -754,8 +757,11 @@ class DataFrame:
         return GroupBy(self, by)
 
     def describe(self) -> DataFrame:
-        """Statistics of each numeric column's leaf values: see
-        :func:`grumpy_arrow.frame.verbs.describe`.
+        """Summary statistics of each numeric column over its leaf values (pandas'
+        ``describe``).
+
+        Nulls and NaN are left out; ``std`` has ``ddof=1`` and the quantiles interpolate
+        linearly, as in pandas. Columns of strings, bytes and bools are skipped.
 
         Returns
         -------
@@ -1017,9 +1023,10 @@ class DataFrame:
         Raises
         ------
         ValueError
-            For an unknown ``unions`` or ``dictionaries`` option.
+            For an option value other than those above.
         LayoutError
-            If ``unions="lowered"`` meets a union inside a union's list child.
+            For a column holding a union inside a union's list child, with
+            ``unions="lowered"`` (Parquet, Polars and DuckDB cannot take it).
 
         Examples
         --------

@@ -68,19 +68,8 @@ def _names(columns: str | Iterable[str], frame: DataFrame, verb: str) -> list[st
 
 
 def rename(frame: DataFrame, columns: Mapping[str, str], errors: str = "ignore") -> DataFrame:
-    """The frame with columns renamed by ``columns`` (pandas' ``rename(columns=...)``).
-
-    Names not in the frame are ignored (``errors="raise"``: refused). Each new name must
-    fit the schema as any column does (its level prefix), and names must stay distinct.
-
-    Raises
-    ------
-    ColumnNotFoundError
-        With ``errors="raise"``, for a name the frame does not have.
-    SchemaError
-        When a new name matches no level, or a column of another level.
-    ValueError
-        For two columns renamed to one name, or an unknown ``errors``.
+    """The frame with columns renamed: the kernel of
+    :meth:`grumpy_arrow.DataFrame.rename`, which documents it (parameters, result, errors).
     """
     if errors not in ("ignore", "raise"):
         raise ValueError(f"rename(errors=...) takes 'ignore' or 'raise', got {errors!r}")
@@ -96,12 +85,8 @@ def rename(frame: DataFrame, columns: Mapping[str, str], errors: str = "ignore")
 
 
 def drop(frame: DataFrame, columns: str | Iterable[str]) -> DataFrame:
-    """The frame without ``columns`` (pandas' ``drop(columns=...)``).
-
-    Raises
-    ------
-    ColumnNotFoundError
-        For a name the frame does not have (nothing is dropped then).
+    """The frame without ``columns``: the kernel of
+    :meth:`grumpy_arrow.DataFrame.drop`, which documents it (parameters, result, errors).
     """
     gone = set(_names(columns, frame, "drop"))
     kept = {name: frame[name] for name in frame.columns if name not in gone}
@@ -114,18 +99,8 @@ def sort_values(
     ascending: bool | Iterable[bool] = True,
     na_position: str = "last",
 ) -> DataFrame:
-    """Outer rows ordered by flat columns (pandas' ``sort_values``), stably: rows with
-    equal keys keep their order. Every column keeps its lists with its row.
-
-    Raises
-    ------
-    ColumnNotFoundError
-        For a ``by`` name the frame does not have.
-    LayoutError
-        For a ``by`` column that is not one value per row (a list column; sort by a
-        statistic of it, e.g. ``df["n"] = df["atom_x"].count(dim=1)``).
-    ValueError
-        For ``ascending`` of another length than ``by``, or an unknown ``na_position``.
+    """Outer rows ordered by flat columns, stably: the kernel of
+    :meth:`grumpy_arrow.DataFrame.sort_values`, which documents it (parameters, result, errors).
     """
     names = _names(by, frame, "sort_values")
     orders = [ascending] * len(names) if isinstance(ascending, bool) else list(ascending)
@@ -169,16 +144,8 @@ def _leaves(column: GrumpyArray) -> pa.Array:
 
 
 def describe(frame: DataFrame) -> DataFrame:
-    """Summary statistics of each numeric column over its leaf values (pandas'
-    ``describe``): a frame with a ``statistic`` column (``count``, ``mean``, ``std``, ``min``,
-    ``25%``, ``50%``, ``75%``, ``max``) and one float64 column per numeric column. Nulls and
-    NaN are left out; ``std`` has ``ddof=1`` and the quantiles interpolate linearly, as in
-    pandas. Columns of strings, bytes and bools are skipped.
-
-    Raises
-    ------
-    ValueError
-        When the frame has no numeric column.
+    """Summary statistics of each numeric column: the kernel of
+    :meth:`grumpy_arrow.DataFrame.describe`, which documents it (parameters, result, errors).
     """
     out: dict[str, GrumpyArray] = {"statistic": GrumpyArray(pa.array(list(DESCRIBE_STATS)))}
     for name in frame.columns:
