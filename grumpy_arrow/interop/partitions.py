@@ -24,10 +24,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame, from_arrow_table
@@ -114,11 +114,7 @@ def _table_kind(table: pa.Table) -> str | None:
 
 def check_shard_rows(value: Any) -> int | None:
     """``shard_rows`` checked: None or an int >= 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"shard_rows must be an int >= 1 or None, got {value!r}")
-    return int(value)
+    return check_int(value, "shard_rows", minimum=1, optional=True)
 
 
 def location(path: Any, storage_options: dict[str, Any] | None) -> str:

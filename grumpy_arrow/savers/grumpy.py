@@ -29,7 +29,7 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.functions import concat
 from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
 from grumpy_arrow.savers.files import translate_no_space
-from grumpy_arrow.storage.api import _as_batch, append, load, read_manifest, save
+from grumpy_arrow.storage import api
 from grumpy_arrow.storage.atomic import recover, sibling, swap_in, sweep
 from grumpy_arrow.storage.handle import open_store
 from grumpy_arrow.storage.manifest import MANIFEST_NAME
@@ -107,7 +107,7 @@ class GrumpySaver(Saver):
         approach = self._check_call(indices, kwargs)
         if kwargs.get("compression_opts") is not None:
             raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
-        batch = _variable(_as_batch(data))
+        batch = _variable(api._as_batch(data))
         if kwargs.get("dtype") is not None:
             if not hasattr(batch, "astype"):
                 raise TypeError(f"{self.path}: dtype= applies to array batches, not frames")
@@ -137,7 +137,7 @@ class GrumpySaver(Saver):
         Columns the store holds no value of yet (all empty lists) are not cast: they take
         the batch's dtype. Other differences are left for the store's own check."""
         template = open_store(self.path, cache="none")[0:0]
-        manifest = read_manifest(LeafStore(self.path, read_only=True))
+        manifest = api.read_manifest(LeafStore(self.path, read_only=True))
         lengths = {name: spec.length for name, spec in manifest.leaves.items()}
         typed = {c.name for c in manifest.columns if holds_values(c.layout, lengths)}
         if isinstance(batch, GrumpyArray) and isinstance(template, GrumpyArray):
@@ -166,11 +166,11 @@ class GrumpySaver(Saver):
         if not len(batch):
             return
         if self._exists():
-            append(batch, self.path)
+            api.append(batch, self.path)
         elif self._local:
             self._replace_with(batch, self._save_options(options))
         else:
-            save(batch, self.path, **self._save_options(options))
+            api.save(batch, self.path, **self._save_options(options))
 
     def _replace(self, batch: Any, options: dict[str, Any]) -> None:
         """Write a whole new store beside the old one, then swap (local paths)."""
@@ -182,8 +182,8 @@ class GrumpySaver(Saver):
                 f"{self.path}: update needs an existing store; there is none (save with "
                 "approach 'append' or 'overwrite' first)"
             )
-        manifest = read_manifest(LeafStore(self.path, read_only=True))
-        old = load(self.path)
+        manifest = api.read_manifest(LeafStore(self.path, read_only=True))
+        old = api.load(self.path)
         rows = parse_indices(indices, len(old), len(batch), self.path)
         if not len(rows):
             return
@@ -206,12 +206,12 @@ class GrumpySaver(Saver):
     def _replace_with(self, obj: Any, save_options: dict[str, Any]) -> None:
         """Write a complete store to a sibling directory, then swap it in (local paths)."""
         if not self._local:
-            save(obj, self.path, **save_options)
+            api.save(obj, self.path, **save_options)
             return
         sweep(self.path)  # what killed replaces left (we hold the saver's lock)
         staged = sibling(self.path, "new")
         try:
-            save(obj, staged, **save_options)
+            api.save(obj, staged, **save_options)
             swap_in(staged, self.path)
         except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
@@ -229,7 +229,7 @@ class GrumpySaver(Saver):
             recover(self.path)
         if not self._exists():
             raise DatasetNotFoundError(f"{self.path}: there is no store to load")
-        return load(self.path)
+        return api.load(self.path)
 
 
 def _variable(batch: Any) -> Any:

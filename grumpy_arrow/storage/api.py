@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame, from_arrow_table
@@ -600,9 +601,7 @@ def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
     StoreFormatError
         If the store commits fewer than ``rows`` rows.
     """
-    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0:
-        raise ValueError(f"rows must be an int >= 0, got {rows!r}")
-    rows = int(rows)
+    rows = check_int(rows, "rows", minimum=0)
     if rows == manifest.rows:
         return manifest
     if rows > manifest.rows:

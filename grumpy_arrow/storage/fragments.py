@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame
 from grumpy_arrow.storage.manifest import MANIFEST_NAME
@@ -194,11 +195,7 @@ def table_of(obj: Any, *, unions: str = "lowered") -> pa.Table:
 
 def parse_rows_per_fragment(value: Any) -> int | None:
     """``rows_per_fragment`` checked: None or an int >= 1."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"rows_per_fragment must be an int >= 1 or None, got {value!r}")
-    return int(value)
+    return check_int(value, "rows_per_fragment", minimum=1, optional=True)
 
 
 def plan_fragments(handle: Handle | ShardedHandle, rows_per_fragment: Any = None) -> list[Fragment]:

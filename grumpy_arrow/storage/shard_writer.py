@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import DataFrame
@@ -55,12 +54,6 @@ from grumpy_arrow.storage.writer import LOCK_NAME, Batch, commit, lock, new_mani
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
 __all__ = ["ShardedWriter", "append_sharded", "save_sharded"]
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @dataclass
@@ -154,17 +147,17 @@ class ShardedWriter:
         dictionary: Any = None,
         codecs: dict[str, str] | None = None,
     ) -> None:
-        self._start = _check_int(shard_start, "shard_start", 0)
+        self._start = check_int(shard_start, "shard_start", minimum=0)
         self._codecs = codecs
-        self._step = _check_int(shard_step, "shard_step", 1)
-        self._shard_rows = _check_int(shard_rows, "shard_rows", 1)
+        self._step = check_int(shard_step, "shard_step", minimum=1)
+        self._shard_rows = check_int(shard_rows, "shard_rows", minimum=1)
         if mode not in ("w", "w-", "a"):
             raise ValueError(f"mode must be one of w, w-, a, got {mode!r}")
         compressor = parse_compressor(compressor)
         if chunk_size is not None:
-            _check_int(chunk_size, "chunk_size", 1)
+            check_int(chunk_size, "chunk_size", minimum=1)
         if shard_size is not None:
-            _check_int(shard_size, "shard_size", 1)
+            check_int(shard_size, "shard_size", minimum=1)
         self._options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim,
                          "compressor": compressor, "shard_size": shard_size,
                          "dictionary": dictionary}  # fmt: skip
@@ -402,7 +395,7 @@ def save_sharded(
     codecs: dict[str, str] | None = None,
 ) -> None:
     """``gr.save(..., shard_rows=N)``: one writer, then :func:`consolidate`."""
-    _check_int(shard_rows, "shard_rows", 1)
+    check_int(shard_rows, "shard_rows", minimum=1)
     if mode not in ("w", "w-", "a"):
         raise ValueError(f"mode must be one of w, w-, a, got {mode!r}")
     items: Iterable[Any] = obj if _is_stream(obj) else [obj]

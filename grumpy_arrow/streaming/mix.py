@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.streaming import plan as pl
 from grumpy_arrow.streaming.stream import Stream
 
@@ -93,8 +94,7 @@ def mix(
                          f"got {seed!r}")  # fmt: skip
     if stop not in STOPS:
         raise ValueError(f"stop must be 'first' or 'all', got {stop!r}")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    check_int(epoch, "epoch", minimum=0)
     return Mix(list(streams), np.asarray(w) / sum(w), seed, stop, epoch)
 
 

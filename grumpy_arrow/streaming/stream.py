@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.dataframe import DataFrame
@@ -136,19 +137,19 @@ def stream(
     >>> [b.to_dict()["mol_id"] for b in gr.stream(df, batch_size=3, batch_on="atom")]
     [[1, 2], [3]]
     """
-    _check(batch_size, "batch_size", minimum=1)
-    _check(world_size, "world_size", minimum=1)
-    _check(workers, "workers", minimum=0)
+    check_int(batch_size, "batch_size", minimum=1)
+    check_int(world_size, "world_size", minimum=1)
+    check_int(workers, "workers", minimum=0)
     if not isinstance(rank, int) or not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank!r}")
     if _shuffles(shuffle) and seed is None:
         raise ValueError("shuffle needs a seed (seed=...): batches must be reproducible")
     if seed is not None:
-        _check(seed, "seed", minimum=0)
-    _check(epoch, "epoch", minimum=0)
-    _check(shuffle_window, "shuffle_window", minimum=1)
+        check_int(seed, "seed", minimum=0)
+    check_int(epoch, "epoch", minimum=0)
+    check_int(shuffle_window, "shuffle_window", minimum=1)
     if shuffle_block is not None:
-        _check(shuffle_block, "shuffle_block", minimum=1)
+        check_int(shuffle_block, "shuffle_block", minimum=1)
         if shuffle is not True:
             raise ValueError(
                 "shuffle_block needs shuffle=True (a sample-level shuffle), got "
@@ -204,11 +205,6 @@ def _check_level(data: _Source, level: Any, name: str) -> None:
     depth = data.ndim() - 1
     if not 0 <= int(level) <= depth:
         raise ValueError(f"{name}={level!r} is not a depth of this data (0 to {depth})")
-
-
-def _check(value: Any, name: str, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 class _Source:
@@ -731,11 +727,11 @@ class Stream:
         >>> s.apply(lambda b: b.sum(dim=1), lambda b: b.to_list(), cpu=2)[:2].batch(1)
         [15, 0]
         """
-        _check(cpu, "cpu", minimum=1)
+        check_int(cpu, "cpu", minimum=1)
         if executor not in ("thread", "process"):
             raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
         if prefetch is not None:
-            _check(prefetch, "prefetch", minimum=0)
+            check_int(prefetch, "prefetch", minimum=0)
         for fn in fns:
             if not callable(fn):
                 raise TypeError(f"apply needs callables, got {fn!r}")
