@@ -35,7 +35,14 @@ from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler.buffers import Bound, Mismatch, leaf_array, leaf_buffers
 from grumpy_arrow.compiler.graph import Op, Program
-from grumpy_arrow.compiler.kernels import Kernel, materialized, nullable, plan, source
+from grumpy_arrow.compiler.kernels import (
+    Kernel,
+    acc_dtype,
+    materialized,
+    nullable,
+    plan,
+    source,
+)
 from grumpy_arrow.compute.elementwise import BINARY
 
 __all__ = ["PARALLEL_MIN", "KernelFlag", "NumbaEngine", "NumpyEngine", "cache_dir", "scalar_value"]
@@ -193,6 +200,7 @@ class NumbaEngine:
 
     def __init__(self, program: Program) -> None:
         self.program = program
+        self._outputs = materialized(program)
         self._plans: dict[tuple[Any, ...], list[_Prepared]] = {}
         self._lock = threading.Lock()
 
@@ -206,7 +214,7 @@ class NumbaEngine:
             out = []
             earlier: set[int] = set()
             for kernel in plan(self.program, bound):
-                text, args = source(self.program, bound, kernel, "k", parallel, earlier)
+                text, args = source(bound, kernel, "k", parallel, earlier)
                 out.append(_Prepared(kernel, text, args, parallel))
                 earlier |= {op.id for op in kernel.members}
             self._plans[key] = out
@@ -238,7 +246,7 @@ class NumbaEngine:
                 assert cnt is not None
                 scalars[total.id] = _total_value(total, acc, cnt)
         out = {}
-        for op in materialized(self.program):
+        for op in self._outputs:
             values_, validity = arrays[op.id]
             assert op.dtype is not None
             out[op.id] = leaf_array(values_, validity, op.dtype)
@@ -285,9 +293,7 @@ class NumbaEngine:
 
 
 def _acc_numpy(op: Op) -> np.dtype[Any]:
-    from grumpy_arrow.compiler.kernels import _acc_dtype
-
-    return np.dtype(_acc_dtype(op).removeprefix("np."))
+    return np.dtype(acc_dtype(op).removeprefix("np."))
 
 
 def _values_in(bound: Bound) -> int:
@@ -305,6 +311,7 @@ class NumpyEngine:
 
     def __init__(self, program: Program) -> None:
         self.program = program
+        self._outputs = materialized(program)
 
     def sources(self, bound: Bound, parallel: bool) -> list[str]:
         return []
@@ -321,7 +328,7 @@ class NumpyEngine:
                     scalars[op.id] = fn(ddof=ddof) if op.name in ("var", "std") else fn()
                 continue
             values[op.id] = self._op(op, bound, values, scalars, parents)
-        return {op.id: values[op.id].to_arrow() for op in materialized(self.program)}
+        return {op.id: values[op.id].to_arrow() for op in self._outputs}
 
     def _op(self, op: Op, bound: Bound, values: dict[int, GrumpyArray], scalars: dict[int, Any],
             parents: dict[Any, GrumpyArray]) -> GrumpyArray:  # fmt: skip

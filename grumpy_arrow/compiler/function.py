@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +77,6 @@ class _Entry:
     program: Program | None
     engine: Any
     error: str | None
-    trace_seconds: float = 0.0
 
 
 class CompiledFunction:
@@ -196,14 +194,13 @@ class CompiledFunction:
     def _trace(self, args: tuple[Any, ...]) -> _Entry:
         if os.environ.get("GR_COMPILE", "1") == "0":
             return _Entry(None, None, "compilation is off (GR_COMPILE=0)")
-        start = time.perf_counter()
         try:
             program = trace(self.fn, args)
         except TraceError as err:
             return self._refused(str(err))
         use_numba = self.backend == "numba" or (self.backend == "auto" and numba_available())
         engine = NumbaEngine(program) if use_numba else NumpyEngine(program)
-        return _Entry(program, engine, None, time.perf_counter() - start)
+        return _Entry(program, engine, None)
 
     def _refused(self, reason: str) -> _Entry:
         name = getattr(self.fn, "__qualname__", repr(self.fn))

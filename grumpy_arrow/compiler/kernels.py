@@ -22,7 +22,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow.compiler.buffers import Bound
 from grumpy_arrow.compiler.graph import Op, Program
 
-__all__ = ["Kernel", "NULL_WHEN_EMPTY", "materialized", "plan", "source"]
+__all__ = ["NULL_WHEN_EMPTY", "Kernel", "acc_dtype", "materialized", "nullable", "plan", "source"]
 
 NULL_WHEN_EMPTY = {"mean", "min", "max", "std", "var", "ptp", "argmin", "argmax"}
 
@@ -126,7 +126,7 @@ def _cast(expr: str, src: dt.DType | None, to: dt.DType) -> str:
 class _Writer:
     """Emits one kernel's source: loop lines, inlined expressions, reductions."""
 
-    def __init__(self, program: Program, bound: Bound, kernel: Kernel) -> None:
+    def __init__(self, bound: Bound, kernel: Kernel) -> None:
         self.bound, self.kernel = bound, kernel
         self.lines: list[str] = []
         self.params: list[str] = []
@@ -268,12 +268,12 @@ class _Writer:
         return f"{_np(R)}(np.int64({ca}) {sym} np.int64({cb}) if not ({bad}) else 0)"
 
 
-def source(program: Program, bound: Bound, kernel: Kernel, name: str, parallel: bool,
+def source(bound: Bound, kernel: Kernel, name: str, parallel: bool,
            earlier: set[int]) -> tuple[str, list[tuple[str, Any]]]:  # fmt: skip
     """The source of ``kernel`` as a function ``name`` and the arguments it takes.
 
     ``earlier``: ids of values earlier kernels wrote (read as buffers)."""
-    w = _Writer(program, bound, kernel)
+    w = _Writer(bound, kernel)
     w.kernel_outputs_before = earlier
     if kernel.total is not None:
         _total(w, kernel.total, parallel)
@@ -353,7 +353,7 @@ def _accumulate(w: _Writer, op: Op, ind: str, x: str, valid: str | None, start: 
     w.lines.append(f"{inner}{cnt} += 1")
 
 
-def _acc_dtype(op: Op) -> str:
+def acc_dtype(op: Op) -> str:
     """The NumPy type of the accumulator of reduction ``op``."""
     src = op.args[0].dtype
     assert src is not None
@@ -370,7 +370,7 @@ def _acc_dtype(op: Op) -> str:
 
 def _init(op: Op) -> list[str]:
     k = op.id
-    typ = _acc_dtype(op)
+    typ = acc_dtype(op)
     first = {"prod": f"{typ}(1)", "all": "True", "any": "False"}.get(op.name, f"{typ}(0)")
     lines = [f"acc{k} = {first}", f"cnt{k} = 0", f"pos{k} = 0", f"mu{k} = 0.0"]
     if op.name == "ptp":
@@ -381,7 +381,7 @@ def _init(op: Op) -> list[str]:
 def _numeric(op: Op, x: str) -> str:
     """The value ``x`` as the accumulator's type (sums and means)."""
     if op.name in ("sum", "prod", "mean", "var", "std"):
-        return f"{_acc_dtype(op)}({x})"
+        return f"{acc_dtype(op)}({x})"
     return x
 
 

@@ -541,14 +541,10 @@ class TracedFrame:
             self._sample[name] = value.sample
         else:
             self._sample.assign_at(level, name, value.sample)
-        own = self._sample._own_level(name)
         self._tracer.assignments.append(Assignment(self._arg, level, name, value.op))
-        sample = self._sample.peel(name, view)
-        reread = TracedArray(self._tracer, value.op, sample)
+        # Later reads at this view get the value (peel refuses reads at other levels).
+        reread = TracedArray(self._tracer, value.op, self._sample.peel(name, view))
         self._assigned[name] = (view, reread)
-        if own != view:  # a read at the column's own level would need a reshape
-            self._assigned.pop(name)
-            self._assigned[name] = (view, reread)
 
 
 class TracedLevel:

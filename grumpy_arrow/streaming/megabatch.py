@@ -40,16 +40,18 @@ def leading_compiled(fns: tuple[Callable[..., Any], ...], seeded: tuple[bool, ..
 
 
 def joinable(fns: tuple[Callable[..., Any], ...], batch: Any) -> int:
-    """How many of the leading compiled ``fns`` are row-local for batches like ``batch``."""
+    """How many of the leading compiled ``fns`` are row-local for batches like ``batch``
+    (a function runs on a copy of ``batch`` only to give the next one its input)."""
     n = 0
-    for fn in fns:
+    for k, fn in enumerate(fns):
         row_local = getattr(fn, "row_local", None)
         if not isinstance(batch, (GrumpyArray, DataFrame)) or row_local is None:
             break
         if not row_local(batch):
             break
-        batch = fn(batch.copy() if isinstance(batch, DataFrame) else batch)
         n += 1
+        if k + 1 < len(fns):
+            batch = fn(batch.copy() if isinstance(batch, DataFrame) else batch)
     return n
 
 
