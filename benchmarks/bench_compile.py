@@ -564,8 +564,9 @@ def child_compile(spec: dict[str, Any], import_s: float, numba_after: bool) -> d
             t = time.perf_counter()
             cf(d.x)
             warm = min(warm, time.perf_counter() - t)
-        kernels.append({"rows": rows, "values": len(d.values), "first_ms": first * 1e3,
-                        "warm_ms": warm * 1e3})  # fmt: skip
+        kernels.append(
+            {"rows": rows, "values": len(d.values), "first_ms": first * 1e3, "warm_ms": warm * 1e3}
+        )
     out["kernels"] = kernels
     out["cache_files"] = len(files_under(Path(os.environ["GR_COMPILE_CACHE"])))
     return out
@@ -606,8 +607,9 @@ def compile_times(sizes: Sizes, seed: int, engine: str, root: Path) -> CompileRe
         cached = run_child(spec, cache)
         children += [cold, cached]
         files[name] = cold["cache_files"]
-        for kind, a, b in zip(("serial", "prange"), cold["kernels"], cached["kernels"],
-                              strict=True):  # fmt: skip
+        for kind, a, b in zip(
+            ("serial", "prange"), cold["kernels"], cached["kernels"], strict=True
+        ):
             rows.append(CompileRow(wl, kind, a["values"], a, b))
     imports = {
         "import_gr_ms": min(c["import_gr_ms"] for c in children),

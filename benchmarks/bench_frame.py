@@ -289,13 +289,19 @@ def view_evidence(table: pa.Table, df: Any) -> list[str]:
     nested = df["residue_center"].to_arrow()
     checks = [
         ("df.residue.atom_x values", per_residue.values.buffers()[1].address, x),
-        ("df.residue.atom_x offsets", per_residue.buffers()[1].address,
-         chunk.values.buffers()[1].address),
+        (
+            "df.residue.atom_x offsets",
+            per_residue.buffers()[1].address,
+            chunk.values.buffers()[1].address,
+        ),
         ("df.atom_x values", df.atom_x.to_arrow().buffers()[1].address, x),
-        ("residue_center values", nested.values.buffers()[1].address,
-         centers.to_arrow().buffers()[1].address),
+        (
+            "residue_center values",
+            nested.values.buffers()[1].address,
+            centers.to_arrow().buffers()[1].address,
+        ),
         ("residue_center offsets", nested.buffers()[1].address, chunk.buffers()[1].address),
-    ]  # fmt: skip
+    ]
     del df["residue_center"]
     return [
         f"  {what:<26} 0x{got:x} vs 0x{want:x}  {'same' if got == want else 'COPIED'}"

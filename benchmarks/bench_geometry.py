@@ -336,9 +336,12 @@ def compile_times() -> Table:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         for label in ("cold compile (empty cache)", "cached load"):
             out = subprocess.run(
-                [sys.executable, "-c", COMPILE], env=env, capture_output=True, text=True,
+                [sys.executable, "-c", COMPILE],
+                env=env,
+                capture_output=True,
+                text=True,
                 check=True,
-            )  # fmt: skip
+            )
             imported, first = (float(x) for x in out.stdout.split())
             rows.append([label, _ms(imported * 1e3), _ms(first * 1e3)])
     return Table(

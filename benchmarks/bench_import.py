@@ -32,8 +32,18 @@ from _common import Report, Table, host_info, run_in_scratch, version_info
 
 IMPORT_BAR = 2.0
 VERSION_BAR_MS = 500.0
-HEAVY = ("pandas", "zarr", "fsspec", "pyarrow.parquet", "h5py", "numba", "polars", "torch",
-         "dask", "scipy")  # fmt: skip
+HEAVY = (
+    "pandas",
+    "zarr",
+    "fsspec",
+    "pyarrow.parquet",
+    "h5py",
+    "numba",
+    "polars",
+    "torch",
+    "dask",
+    "scipy",
+)
 VARIANTS = {
     "import numpy, pyarrow, pyarrow.compute": "import numpy, pyarrow, pyarrow.compute",
     "import grumpy_arrow": "import grumpy_arrow",
@@ -46,8 +56,7 @@ VARIANTS = {
 def _time_import(code: str) -> float:
     """Seconds ``code`` takes in a fresh interpreter, measured inside it."""
     probe = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 

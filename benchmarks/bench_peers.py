@@ -119,8 +119,28 @@ os.environ.setdefault("LANCE_LOG", "error")  # no "creating a new dataset" warni
 
 SCHEMA = ["molecule", "residue", "atom"]
 MB = 1e6
-RESIDUES = ["ALA", "ARG", "ASN", "ASP", "CYS", "GLN", "GLU", "GLY", "HIS", "ILE",
-            "LEU", "LYS", "MET", "PHE", "PRO", "SER", "THR", "TRP", "TYR", "VAL"]  # fmt: skip
+RESIDUES = [
+    "ALA",
+    "ARG",
+    "ASN",
+    "ASP",
+    "CYS",
+    "GLN",
+    "GLU",
+    "GLY",
+    "HIS",
+    "ILE",
+    "LEU",
+    "LYS",
+    "MET",
+    "PHE",
+    "PRO",
+    "SER",
+    "THR",
+    "TRP",
+    "TYR",
+    "VAL",
+]
 ELEMENTS = ["C", "N", "O", "S", "H", "P", "Fe", "Zn", "Mg", "Cl"]
 ELEMENT_P = [0.45, 0.12, 0.14, 0.02, 0.20, 0.02, 0.01, 0.01, 0.01, 0.02]
 FLOATS = ("atom_x", "atom_y", "atom_z", "atom_charge")
@@ -702,16 +722,27 @@ def grumpy_peer(compressor: str) -> Peer:
         )
         epoch.append(Line(f"{name}, cache='none'", bare, "gr.open(path, cache='none')"))
         epoch += [
-            Line(f"{name}, gr.stream sequential", grumpy_stream(),
-                 "gr.stream(h, 32): consecutive molecules", stream=True),
-            Line(f"{name}, gr.stream shuffle=True", grumpy_stream(shuffle=True),
-                 "gr.stream(h, 32, shuffle=True): a new permutation of the molecules",
-                 stream=True),
-            Line(f"{name}, gr.stream shuffle_block", grumpy_stream(
-                shuffle=True, shuffle_block=STREAM_BLOCK, shuffle_window=STREAM_WINDOW),
-                 f"shuffle_block={STREAM_BLOCK}, shuffle_window={STREAM_WINDOW}",
-                 stream=True),
-        ]  # fmt: skip
+            Line(
+                f"{name}, gr.stream sequential",
+                grumpy_stream(),
+                "gr.stream(h, 32): consecutive molecules",
+                stream=True,
+            ),
+            Line(
+                f"{name}, gr.stream shuffle=True",
+                grumpy_stream(shuffle=True),
+                "gr.stream(h, 32, shuffle=True): a new permutation of the molecules",
+                stream=True,
+            ),
+            Line(
+                f"{name}, gr.stream shuffle_block",
+                grumpy_stream(
+                    shuffle=True, shuffle_block=STREAM_BLOCK, shuffle_window=STREAM_WINDOW
+                ),
+                f"shuffle_block={STREAM_BLOCK}, shuffle_window={STREAM_WINDOW}",
+                stream=True,
+            ),
+        ]
     return Peer(
         name,
         "grumpy",
@@ -1938,9 +1969,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, default=Path("/tmp"), help="where data is written")
     parser.add_argument("--seed", type=int, default=20261206, help="seed of the data")
     parser.add_argument(
-        "--skip", nargs="+", default=[], choices=PEER_KEYS, metavar="PEER",
+        "--skip",
+        nargs="+",
+        default=[],
+        choices=PEER_KEYS,
+        metavar="PEER",
         help=f"leave these peers out (as n/a): {', '.join(PEER_KEYS)}",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-scale", action="store_true", help="skip cost per row vs size")
     parser.add_argument("--no-append", action="store_true", help="skip the append section")
     parser.add_argument("--child-scale", metavar="JSON", help=argparse.SUPPRESS)

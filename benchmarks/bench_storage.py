@@ -472,8 +472,9 @@ class GridRow:
     batches: int
 
 
-def measure_config(w: Workload, path: Path, chunk: int | None, compressor: str,
-                   sizes: Sizes) -> GridRow:  # fmt: skip
+def measure_config(
+    w: Workload, path: Path, chunk: int | None, compressor: str, sizes: Sizes
+) -> GridRow:
     """Save, check, load and random batches of one ``chunk_size`` / compressor store."""
     want = w.table
 
@@ -1026,8 +1027,15 @@ def read_checks(*, buffers: bool, checksums: bool) -> Iterator[None]:
     def skip(*args: Any, **kwargs: Any) -> None:
         return None
 
-    names = ["check_dtype", "check_length", "check_offsets", "check_positions",
-             "check_range_bounds", "check_type_ids", "check_indices"]  # fmt: skip
+    names = [
+        "check_dtype",
+        "check_length",
+        "check_offsets",
+        "check_positions",
+        "check_range_bounds",
+        "check_type_ids",
+        "check_indices",
+    ]
     saved = [(ck, n, getattr(ck, n)) for n in names]
     saved += [(bf, "_check_utf8", bf._check_utf8), (sh, "verify", sh.verify)]
 

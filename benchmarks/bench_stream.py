@@ -354,9 +354,11 @@ def measure_warm_stream(
 SAMPLE_SHUFFLES: dict[str, dict[str, Any]] = {
     "sample shuffle (shuffle=True)": {"shuffle": True},
     "block shuffle (shuffle_block=1024, 8 a window)": {
-        "shuffle": True, "shuffle_block": 1024, "shuffle_window": 8,
+        "shuffle": True,
+        "shuffle_block": 1024,
+        "shuffle_window": 8,
     },
-}  # fmt: skip
+}
 
 
 def stream_rows(
@@ -859,9 +861,11 @@ def image_table(root: Path, n: int, batch: int, seed: int, repeat: int) -> Table
 
         return go
 
-    for name, kw in (("gr fixed axes, compressor='none'", {"compressor": "none"}),
-                     ("gr fixed axes, default compressor", {}),
-                     ("gr codec 'npy' per image", {"codecs": {"array": "npy"}})):  # fmt: skip
+    for name, kw in (
+        ("gr fixed axes, compressor='none'", {"compressor": "none"}),
+        ("gr fixed axes, default compressor", {}),
+        ("gr codec 'npy' per image", {"codecs": {"array": "npy"}}),
+    ):
         path = root / f"images-{len(out.rows)}.gr"
         gr.save(gr.array(imgs), str(path), **kw)
         check(np.array_equal(gr.load(str(path)).to_numpy(), imgs), f"{name}: load")
@@ -873,9 +877,18 @@ def image_table(root: Path, n: int, batch: int, seed: int, repeat: int) -> Table
         files = len(list(files_under(path)))
         seq = best(grumpy_epoch(path, False))
         shuf = best(grumpy_epoch(path, True))
-        out.rows.append([name, f"{size / raw:.3f}", str(files), _rate(n, seq), _rate(n, shuf),
-                         f"type {n} * 60 * 80 * 3 * uint8" if "codec" not in name
-                         else "binary rows, decoded per batch"])  # fmt: skip
+        out.rows.append(
+            [
+                name,
+                f"{size / raw:.3f}",
+                str(files),
+                _rate(n, seq),
+                _rate(n, shuf),
+                f"type {n} * 60 * 80 * 3 * uint8"
+                if "codec" not in name
+                else "binary rows, decoded per batch",
+            ]
+        )
     npy = root / "images.npy"
     np.save(npy, imgs)
     mm = np.load(npy, mmap_mode="r")
@@ -884,15 +897,22 @@ def image_table(root: Path, n: int, batch: int, seed: int, repeat: int) -> Table
     def npy_epoch(rows: np.ndarray) -> Callable[[], int]:
         def go() -> int:
             m = np.load(npy, mmap_mode="r")
-            return sum(len(np.asarray(m[np.sort(rows[i : i + batch])]))
-                       for i in range(0, n, batch))  # fmt: skip
+            return sum(len(np.asarray(m[np.sort(rows[i : i + batch])])) for i in range(0, n, batch))
 
         return go
 
     seq = best(npy_epoch(np.arange(n)))
     shuf = best(npy_epoch(order))
-    out.rows.append(["  np.load(mmap_mode='r') of one .npy", f"{npy.stat().st_size / raw:.3f}",
-                     "1", _rate(n, seq), _rate(n, shuf), "peer: the raw-bytes floor"])  # fmt: skip
+    out.rows.append(
+        [
+            "  np.load(mmap_mode='r') of one .npy",
+            f"{npy.stat().st_size / raw:.3f}",
+            "1",
+            _rate(n, seq),
+            _rate(n, shuf),
+            "peer: the raw-bytes floor",
+        ]
+    )
     out.notes = [
         "size / raw: bytes on disk over the images' bytes. Before fixed axes every axis was a "
         "variable list with offsets (3.7x the raw bytes, 560 images/s for a 1,000-image epoch).",
@@ -953,8 +973,10 @@ def verify(w: Workload, store: Path, sizes: Sizes, seed: int, torch: Any) -> lis
         first = check_rows_epoch(w, st, f"{name}, epoch 0")
         check(check_rows_epoch(w, st, f"{name}, again") == first, f"{name}: reproducible")
         st.set_epoch(1)
-        check(n_batches < 3 or check_rows_epoch(w, st, f"{name}, epoch 1") != first,
-              f"{name}: epochs differ")  # fmt: skip
+        check(
+            n_batches < 3 or check_rows_epoch(w, st, f"{name}, epoch 1") != first,
+            f"{name}: epochs differ",
+        )
         contiguous = sum(r == list(range(r[0], r[0] + len(r))) for r in first)
         check(n_batches < 3 or contiguous < len(first), f"{name}: batches are row ranges")
         done.append(f"{name}: every row once, values equal, reproducible, epochs differ")
@@ -1053,8 +1075,11 @@ def run(args: argparse.Namespace, root: Path) -> Report:
     log("HF datasets peer: done")
     report.add(epoch_table(rows, w, sizes))
 
-    report.add(image_table(root, 20 if args.smoke else 1000, sizes.batch_rows, args.seed,
-                           1 if args.smoke else 3))  # fmt: skip
+    report.add(
+        image_table(
+            root, 20 if args.smoke else 1000, sizes.batch_rows, args.seed, 1 if args.smoke else 3
+        )
+    )
     log("images: done")
 
     if not args.no_apply:

@@ -282,10 +282,20 @@ def by_compressor(results: list[Result]) -> Iterator[tuple[str, list[Result], Re
 def read_table(results: list[Result], leaves_n: int) -> Table:
     out = Table(
         f"Full read of every leaf ({leaves_n} leaves, one after the other)",
-        ["reader", "compressor", "open ms", "read ms", "MB/s", "speed-up", "cold ms",
-         "cold MB/s", "cold speed-up", "note"],
+        [
+            "reader",
+            "compressor",
+            "open ms",
+            "read ms",
+            "MB/s",
+            "speed-up",
+            "cold ms",
+            "cold MB/s",
+            "cold speed-up",
+            "note",
+        ],
         left=(0, 1, 9),
-    )  # fmt: skip
+    )
     for c, rows, base in by_compressor(results):
         for r in rows:
             mb = r.nbytes / MB

@@ -61,9 +61,17 @@ from _common import host_info, markdown_table, text_table, version_info
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
 SUITES = (
-    "compute", "frame", "storage", "stream", "pandas", "savers", "peers", "geometry", "compile",
+    "compute",
+    "frame",
+    "storage",
+    "stream",
+    "pandas",
+    "savers",
+    "peers",
+    "geometry",
+    "compile",
     "import",
-)  # fmt: skip
+)
 OPTIONAL = ("awkward", "h5py", "lance", "torch", "datasets", "streaming", "granular", "polars")
 
 # ---------------------------------------------------------------------------------------
@@ -488,8 +496,10 @@ def stream_shuffle_bars(epoch: MdTable, me: str) -> list[Bar]:
     seq = epoch.row(f"{me}, gr.stream sequential")
     base = _number(cell(seq, "warm rows/s"))
     out = []
-    for mode, label, least in (("shuffle_block", "block shuffle (shuffle_block)", 0.6),
-                               ("shuffle=True", "global shuffle (shuffle=True)", 0.2)):  # fmt: skip
+    for mode, label, least in (
+        ("shuffle_block", "block shuffle (shuffle_block)", 0.6),
+        ("shuffle=True", "global shuffle (shuffle=True)", 0.2),
+    ):
         row = epoch.row(f"{me}, gr.stream {mode}")
         rate = _number(cell(row, "warm rows/s"))
         if rate is None or base is None:
@@ -498,9 +508,16 @@ def stream_shuffle_bars(epoch: MdTable, me: str) -> list[Bar]:
             ratio = rate / base
             measured = f"{cell(row, 'warm rows/s')} rows/s = {ratio:.2f}x sequential"
             verdict_ = "met" if ratio >= least else f"NOT MET ({ratio:.2f}x < {least}x)"
-        out.append(Bar("streaming", f"{label} of 32 molecules a batch: >= {least}x the "
-                       "sequential gr.stream epoch (warm)", measured,
-                       f"sequential {cell(seq, 'warm rows/s')} rows/s", verdict_))  # fmt: skip
+        out.append(
+            Bar(
+                "streaming",
+                f"{label} of 32 molecules a batch: >= {least}x the "
+                "sequential gr.stream epoch (warm)",
+                measured,
+                f"sequential {cell(seq, 'warm rows/s')} rows/s",
+                verdict_,
+            )
+        )
     return out
 
 
@@ -654,8 +671,16 @@ def judged_bars(area: str, what: str) -> Callable[[str], list[Bar]]:
             row = dict(zip(bars.header, cells, strict=False))
             v = row.get("verdict", "n/a")
             kind = "report" if v == "no bar" else "suite"
-            out.append(Bar(area, row["bar"], row["measured"], row["peer"],
-                           v if kind == "report" else verdict(v), kind))  # fmt: skip
+            out.append(
+                Bar(
+                    area,
+                    row["bar"],
+                    row["measured"],
+                    row["peer"],
+                    v if kind == "report" else verdict(v),
+                    kind,
+                )
+            )
         return out
 
     return bars_of
@@ -682,8 +707,17 @@ def all_bars(markdown: dict[str, str]) -> list[Bar]:
     """The summary lines, in SPEC §9's order, from each suite's Markdown (then the peers
     and geometry suites', which SPEC §9 does not list)."""
     out: list[Bar] = []
-    for name in ("compute", "storage", "stream", "savers", "pandas", "peers", "geometry",
-                 "compile", "import"):  # fmt: skip
+    for name in (
+        "compute",
+        "storage",
+        "stream",
+        "savers",
+        "pandas",
+        "peers",
+        "geometry",
+        "compile",
+        "import",
+    ):
         if name in markdown:
             out += BARS[name](markdown[name])
     return out
@@ -713,8 +747,16 @@ def optional_versions() -> list[tuple[str, str]]:
     from importlib import metadata
 
     out = []
-    dists = ("awkward", "h5py", "pylance", "torch", "datasets", "mosaicml-streaming", "granular",
-             "polars")  # fmt: skip
+    dists = (
+        "awkward",
+        "h5py",
+        "pylance",
+        "torch",
+        "datasets",
+        "mosaicml-streaming",
+        "granular",
+        "polars",
+    )
     for dist, name in zip(dists, OPTIONAL, strict=True):
         try:
             out.append((dist, metadata.version(dist)))

@@ -630,9 +630,11 @@ class GrumpyArray(Statistics):
         shape = st.uniform_shape(self.node)
         leaf = _innermost_leaf(self.node)
         if shape is None or leaf is None or leaf.values.null_count:
-            why = "is a union" if self.is_union else (
-                "has nulls" if shape is not None else "is ragged or has null lists"
-            )  # fmt: skip
+            why = (
+                "is a union"
+                if self.is_union
+                else ("has nulls" if shape is not None else "is ragged or has null lists")
+            )
             raise LayoutError(
                 f"cannot convert to a dense NumPy array: the array ({self.type}) {why}; "
                 "use to_numpy(pad=value), which pads and returns (array, mask)"
@@ -707,8 +709,12 @@ class GrumpyArray(Statistics):
         if len(keys) == 1 and isinstance(keys[0], slice) and keys[0].step in (None, 1):
             start, stop, _ = keys[0].indices(len(self))
             return GrumpyArray(self._data.slice(start, max(0, stop - start)))
-        if (len(keys) == 1 and isinstance(keys[0], np.ndarray) and keys[0].dtype.kind in "iu"
-                and keys[0].ndim <= 1):  # fmt: skip
+        if (
+            len(keys) == 1
+            and isinstance(keys[0], np.ndarray)
+            and keys[0].dtype.kind in "iu"
+            and keys[0].ndim <= 1
+        ):
             return self._take_rows(keys[0])
         # A 2-D NumPy index is nested, like a list of lists: a per-row (ragged) index.
         out = ix.getitem(self.node, tuple(parse_index(k) for k in keys))
@@ -749,8 +755,9 @@ class GrumpyArray(Statistics):
             value_node: lay.Node = lay.Leaf(pa.nulls(1, type=self.dtype.arrow))
         else:
             value_node = asarray([value] if is_scalar(value) else value).node
-        node = asn.assign(self.node, tuple(parse_index(k) for k in keys), value_node,
-                          self.dtype, key)  # fmt: skip
+        node = asn.assign(
+            self.node, tuple(parse_index(k) for k in keys), value_node, self.dtype, key
+        )
         self._data, self._node = lay.to_arrow(node), node
 
     def take(self, indices: Any) -> GrumpyArray:
@@ -1522,8 +1529,9 @@ class GrumpyArray(Statistics):
     def _require_innermost(self, dim: int, name: builtins.str) -> None:
         k = rd.normalize_dim(dim, self.ndim)
         if k != self.ndim - 1:
-            raise LayoutError(f"{name} works along the innermost dim ({self.ndim - 1} or -1), "
-                              f"got dim={dim}")  # fmt: skip
+            raise LayoutError(
+                f"{name} works along the innermost dim ({self.ndim - 1} or -1), got dim={dim}"
+            )
 
     def unique(self, dim: int | None = None) -> GrumpyArray:
         """Sorted distinct non-null values: of all leaves as a flat array (``dim=None``),
@@ -1680,8 +1688,9 @@ class GrumpyArray(Statistics):
         elif hasattr(mapping, "index") and hasattr(mapping, "to_numpy"):  # a pandas Series
             mapping = dict(zip(mapping.index, mapping.to_numpy(), strict=True))
         if not isinstance(mapping, dict):
-            raise DTypeError(f"map takes a dict, a pandas Series or a function, got "
-                             f"{type(mapping).__name__}")  # fmt: skip
+            raise DTypeError(
+                f"map takes a dict, a pandas Series or a function, got {type(mapping).__name__}"
+            )
         keys = asarray(list(mapping), self.dtype if not mapping else None)
         targets = asarray(list(mapping.values()))
         if targets.ndim != 1 or keys.ndim != 1:
@@ -1850,8 +1859,12 @@ def operand_like(value: Any, other: Any) -> GrumpyArray:
     like = asarray(other).dtype if not is_scalar(other) else None
     if like is None:
         return asarray([value])
-    return GrumpyArray(pa.array([scalar_operand(value, like).as_py()],
-                                type=dt.result_type_with_scalar(like, value).arrow))  # fmt: skip
+    return GrumpyArray(
+        pa.array(
+            [scalar_operand(value, like).as_py()],
+            type=dt.result_type_with_scalar(like, value).arrow,
+        )
+    )
 
 
 def broadcast_apply(arrays: list[GrumpyArray], kernel: Callable[..., pa.Array]) -> lay.Node:
@@ -1882,8 +1895,9 @@ def _null_at(node: lay.Node, k: int) -> lay.Node:
     if isinstance(node, lay.Leaf):
         return lay.Leaf(pc.is_null(node.values))
     if isinstance(node, (lay.ListNode, lay.RecordNode)):
-        return lay.Leaf(pa.array(np.zeros(len(node), bool) if node.validity is None
-                                 else ~node.validity))  # fmt: skip
+        return lay.Leaf(
+            pa.array(np.zeros(len(node), bool) if node.validity is None else ~node.validity)
+        )
     null = np.zeros(len(node), dtype=bool)
     scalar_null = np.asarray(node.scalars.values.is_null().to_numpy(zero_copy_only=False))
     null[np.flatnonzero(node.type_ids == 0)] = scalar_null
@@ -1901,8 +1915,9 @@ def _field_node(node: lay.Node, name: str) -> lay.Node:
     if isinstance(node, lay.ListNode):
         return node.with_content(_field_node(node.content, name))
     if not isinstance(node, lay.RecordNode):
-        raise DTypeError(f"field({name!r}) needs an array of records, got "
-                         f"{GrumpyArray._wrap(node).type}")  # fmt: skip
+        raise DTypeError(
+            f"field({name!r}) needs an array of records, got {GrumpyArray._wrap(node).type}"
+        )
     if name not in node.names:
         raise DTypeError(f"no field {name!r}; the fields are {list(node.names)}")
     picked = node.field(name)

@@ -201,8 +201,13 @@ def _same_inner_shape(rows: Sequence[Any]) -> bool:
     first = rows[0]
     if first.ndim == 0 or first.dtype == object or isinstance(first, np.ma.MaskedArray):
         return False
-    return all(r.ndim == first.ndim and r.shape[1:] == first.shape[1:] and r.dtype == first.dtype
-               and not isinstance(r, np.ma.MaskedArray) for r in rows)  # fmt: skip
+    return all(
+        r.ndim == first.ndim
+        and r.shape[1:] == first.shape[1:]
+        and r.dtype == first.dtype
+        and not isinstance(r, np.ma.MaskedArray)
+        for r in rows
+    )
 
 
 def from_numpy_rows(rows: Sequence[np.ndarray]) -> pa.Array:
@@ -335,8 +340,14 @@ def _build(obj: Any, typ: pa.DataType | None, depth: int) -> pa.Array | None:
                 typ = lay.list_of(typ)
             return pa.array(obj, type=typ)
         return pa.array(obj)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError,
-            TypeError, ValueError):  # fmt: skip
+    except (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,
+        OverflowError,
+        TypeError,
+        ValueError,
+    ):
         return None
 
 
@@ -425,8 +436,11 @@ def _plan_level(items: list[Any], leaves: list[list[Any]]) -> tuple[Any, ...]:
         return ("leaf", len(items))
     if not has_scalar:
         validity = np.fromiter((k != _NONE for k in kinds), dtype=bool, count=len(kinds))
-        lens = np.fromiter((len(x) if k else 0 for x, k in zip(items, kinds, strict=True)),
-                           dtype=np.int64, count=len(kinds))  # fmt: skip
+        lens = np.fromiter(
+            (len(x) if k else 0 for x, k in zip(items, kinds, strict=True)),
+            dtype=np.int64,
+            count=len(kinds),
+        )
         children = [y for x in items if x is not None for y in x]
         return ("list", lens, validity, _plan_level(children, leaves))
     type_ids = np.fromiter((k == _LIST for k in kinds), dtype=np.int8, count=len(kinds))
@@ -507,8 +521,10 @@ def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
         kinds.setdefault(k, i)
     if not kinds:
         if values:
-            raise DTypeError("cannot infer a dtype from all-null values; pass dtype=, e.g. "
-                             "gr.array(..., dtype=gr.float64)")  # fmt: skip
+            raise DTypeError(
+                "cannot infer a dtype from all-null values; pass dtype=, e.g. "
+                "gr.array(..., dtype=gr.float64)"
+            )
         return dt.float64
     text = [k for k in kinds if k in "US"]
     if text and len(kinds) > 1:
@@ -548,17 +564,25 @@ def _convert_leaves(values: list[Any], dtype: dt.DType, obj: Any) -> pa.Array:
             if pa.types.is_null(raw.type):
                 return pa.array(values, type=dtype.arrow)
             if dtype.kind in "iu" and not (
-                pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type)
+                pa.types.is_integer(raw.type)
+                or pa.types.is_floating(raw.type)
                 or pa.types.is_boolean(raw.type)
-            ):  # fmt: skip
+            ):
                 raise TypeError(raw.type)
             return raw.cast(dtype.arrow, safe=True)
         if dtype.kind == "f":
-            return pa.array([float(v) if isinstance(v, bool) else v for v in values],
-                            type=dtype.arrow)  # fmt: skip
+            return pa.array(
+                [float(v) if isinstance(v, bool) else v for v in values], type=dtype.arrow
+            )
         if dtype.kind == "b":
-            bad = next((i for i, v in enumerate(values) if v is not None
-                        and not isinstance(v, (bool, np.bool_))), None)  # fmt: skip
+            bad = next(
+                (
+                    i
+                    for i, v in enumerate(values)
+                    if v is not None and not isinstance(v, (bool, np.bool_))
+                ),
+                None,
+            )
             if bad is not None:
                 raise TypeError(values[bad])
         return pa.array(values, type=dtype.arrow)
@@ -566,8 +590,9 @@ def _convert_leaves(values: list[Any], dtype: dt.DType, obj: Any) -> pa.Array:
         bad_index = _first_bad(values, dtype)
         where = (
             f"{values[bad_index]!r} at position {_leaf_path(obj, bad_index)}"
-            if bad_index is not None else "a value"
-        )  # fmt: skip
+            if bad_index is not None
+            else "a value"
+        )
         raise ConversionError(f"cannot convert {where} to {dtype.name}") from err
 
 

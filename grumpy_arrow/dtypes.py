@@ -113,17 +113,39 @@ record = DType("record", pa.struct([]), "V")
 """The dtype of an array of records (Arrow ``struct``); not a leaf dtype."""
 
 _ALL = (
-    int8, int16, int32, int64, uint8, uint16, uint32, uint64,
-    float16, float32, float64, bool_, string, binary,
-)  # fmt: skip
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    float16,
+    float32,
+    float64,
+    bool_,
+    string,
+    binary,
+)
 _BY_NAME: dict[str, DType] = {d.name: d for d in _ALL}
 _BY_NAME.update(
     {
-        "bool": bool_, "boolean": bool_, "str": string, "utf8": string, "large_string": string,
-        "large_utf8": string, "bytes": binary, "large_binary": binary, "int": int64,
-        "float": float64, "double": float64, "halffloat": float16, "half": float16,
+        "bool": bool_,
+        "boolean": bool_,
+        "str": string,
+        "utf8": string,
+        "large_string": string,
+        "large_utf8": string,
+        "bytes": binary,
+        "large_binary": binary,
+        "int": int64,
+        "float": float64,
+        "double": float64,
+        "halffloat": float16,
+        "half": float16,
     }
-)  # fmt: skip
+)
 _BY_ARROW: dict[pa.DataType, DType] = {d.arrow: d for d in _ALL}
 _BY_ARROW[pa.large_string()] = string
 _BY_ARROW[pa.large_binary()] = binary
@@ -237,8 +259,10 @@ def promote_types(a: Any, b: Any) -> DType:
     """
     da, db = dtype(a), dtype(b)
     if da.kind == "V" or db.kind == "V":
-        raise DTypeError(f"records do not promote (got {da.name} and {db.name}); work on "
-                         "their fields: x.field(name)")  # fmt: skip
+        raise DTypeError(
+            f"records do not promote (got {da.name} and {db.name}); work on "
+            "their fields: x.field(name)"
+        )
     if da == db:
         return da
     if da.kind in "US" or db.kind in "US":

@@ -242,9 +242,12 @@ def from_offsets(values: Any, offsets: Any, *, validity: Any = None) -> GrumpyAr
         raise OffsetsError(
             f"offsets must be non-decreasing within [0, {len(content)}]; got first "
             f"{int(off[0])}, last {int(off[-1])}"
-            + ("" if not np.any(np.diff(off) < 0) else
-               f", decreasing at position {int(np.flatnonzero(np.diff(off) < 0)[0]) + 1}")
-        )  # fmt: skip
+            + (
+                ""
+                if not np.any(np.diff(off) < 0)
+                else f", decreasing at position {int(np.flatnonzero(np.diff(off) < 0)[0]) + 1}"
+            )
+        )
     valid = None
     if validity is not None:
         valid = np.asarray(validity, dtype=bool)
@@ -374,8 +377,9 @@ def stack(arrays: list[Any], axis: int = -1) -> GrumpyArray:
     def interleave(*leaves: pa.Array) -> pa.Array:
         # Element j of array i goes to position j * k + i: one take over the concatenation.
         n = len(leaves[0])
-        order = (np.arange(k, dtype=np.int64)[None, :] * n
-                 + np.arange(n, dtype=np.int64)[:, None]).reshape(-1)  # fmt: skip
+        order = (
+            np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n, dtype=np.int64)[:, None]
+        ).reshape(-1)
         return pa.concat_arrays(list(leaves)).take(pa.array(order))
 
     return GrumpyArray._wrap(_wrap_leaves(zip_leaves(nodes, interleave), k))
@@ -1114,20 +1118,52 @@ def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
 
 
 _UFUNC_BINARY = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide",
-    "true_divide": "true_divide", "floor_divide": "floor_divide", "remainder": "remainder",
-    "power": "power", "equal": "equal", "not_equal": "not_equal", "less": "less",
-    "less_equal": "less_equal", "greater": "greater", "greater_equal": "greater_equal",
-    "logical_and": "and", "logical_or": "or", "logical_xor": "xor", "bitwise_and": "and",
-    "bitwise_or": "or", "bitwise_xor": "xor", "maximum": "maximum", "minimum": "minimum",
-}  # fmt: skip
+    "add": "add",
+    "subtract": "subtract",
+    "multiply": "multiply",
+    "divide": "true_divide",
+    "true_divide": "true_divide",
+    "floor_divide": "floor_divide",
+    "remainder": "remainder",
+    "power": "power",
+    "equal": "equal",
+    "not_equal": "not_equal",
+    "less": "less",
+    "less_equal": "less_equal",
+    "greater": "greater",
+    "greater_equal": "greater_equal",
+    "logical_and": "and",
+    "logical_or": "or",
+    "logical_xor": "xor",
+    "bitwise_and": "and",
+    "bitwise_or": "or",
+    "bitwise_xor": "xor",
+    "maximum": "maximum",
+    "minimum": "minimum",
+}
 _UFUNC_UNARY = {
-    "negative": "negative", "absolute": "absolute", "invert": "invert", "logical_not": "invert",
-    "sqrt": "sqrt", "exp": "exp", "log": "log", "log2": "log2", "log10": "log10", "sin": "sin",
-    "cos": "cos", "tan": "tan", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
-    "sign": "sign", "floor": "floor", "ceil": "ceil", "isnan": "isnan", "isfinite": "isfinite",
+    "negative": "negative",
+    "absolute": "absolute",
+    "invert": "invert",
+    "logical_not": "invert",
+    "sqrt": "sqrt",
+    "exp": "exp",
+    "log": "log",
+    "log2": "log2",
+    "log10": "log10",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "arcsin",
+    "arccos": "arccos",
+    "arctan": "arctan",
+    "sign": "sign",
+    "floor": "floor",
+    "ceil": "ceil",
+    "isnan": "isnan",
+    "isfinite": "isfinite",
     "isinf": "isinf",
-}  # fmt: skip
+}
 
 
 def apply_ufunc(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:

@@ -155,8 +155,9 @@ class RecordNode:
         """The node of field ``name``."""
         return self.fields[self.names.index(name)]
 
-    def with_fields(self, fields: tuple[Node, ...], validity: np.ndarray | None,
-                    length: int) -> RecordNode:  # fmt: skip
+    def with_fields(
+        self, fields: tuple[Node, ...], validity: np.ndarray | None, length: int
+    ) -> RecordNode:
         """The same names over new field nodes."""
         return RecordNode(self.names, fields, validity, length)
 
@@ -167,8 +168,12 @@ NODE_TYPES = (Leaf, ListNode, UnionNode, RecordNode)
 
 
 def _is_text(typ: pa.DataType) -> bool:
-    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ)
-                or pa.types.is_binary(typ) or pa.types.is_large_binary(typ))  # fmt: skip
+    return bool(
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_binary(typ)
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -205,9 +210,12 @@ def union_type(scalar: pa.DataType, lst: pa.DataType) -> pa.DataType:
 def is_list_type(typ: pa.DataType) -> bool:
     """Whether an Arrow type is any list: list, large, fixed-size or a list view."""
     return bool(
-        pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_fixed_size_list(typ)
-        or pa.types.is_list_view(typ) or pa.types.is_large_list_view(typ)
-    )  # fmt: skip
+        pa.types.is_list(typ)
+        or pa.types.is_large_list(typ)
+        or pa.types.is_fixed_size_list(typ)
+        or pa.types.is_list_view(typ)
+        or pa.types.is_large_list_view(typ)
+    )
 
 
 def canonical_type(typ: pa.DataType, *, where: str = "array") -> pa.DataType:
@@ -262,8 +270,12 @@ def _record_type(typ: pa.StructType, where: str) -> pa.DataType:
         raise LayoutError(f"{where}: a record (struct) needs at least one field, got {typ}")
     if len(set(names)) != len(names):
         raise LayoutError(f"{where}: record field names must be distinct, got {names}")
-    return pa.struct([pa.field(n, canonical_type(typ.field(i).type, where=f"{where}.{n}"))
-                      for i, n in enumerate(names)])  # fmt: skip
+    return pa.struct(
+        [
+            pa.field(n, canonical_type(typ.field(i).type, where=f"{where}.{n}"))
+            for i, n in enumerate(names)
+        ]
+    )
 
 
 def _tensor_type(typ: pa.FixedShapeTensorType, where: str) -> pa.DataType:
@@ -285,8 +297,9 @@ def tensor_storage(arr: pa.Array) -> pa.Array:
     (zero-copy: the same values, one fixed axis per tensor dimension)."""
     typ = arr.type
     storage = arr.storage
-    values = storage.values.slice(storage.offset * storage.type.list_size,
-                                  len(storage) * storage.type.list_size)  # fmt: skip
+    values = storage.values.slice(
+        storage.offset * storage.type.list_size, len(storage) * storage.type.list_size
+    )
     for size in reversed(typ.shape[1:]):
         values = pa.FixedSizeListArray.from_arrays(values, int(size))
     mask = None if storage.null_count == 0 else storage.is_null()
@@ -324,8 +337,9 @@ def describe(typ: pa.DataType) -> str:
     if pa.types.is_union(typ):
         return f"union[{describe(typ.field(0).type)}, {describe(typ.field(1).type)}]"
     if pa.types.is_struct(typ):
-        fields = (f"{typ.field(i).name}: {describe(typ.field(i).type)}"
-                  for i in range(typ.num_fields))  # fmt: skip
+        fields = (
+            f"{typ.field(i).name}: {describe(typ.field(i).type)}" for i in range(typ.num_fields)
+        )
         return "{" + ", ".join(fields) + "}"
     return dt.from_arrow_type(arrow_leaf_type(typ)).name
 
@@ -536,8 +550,7 @@ def variable(node: Node) -> Node:
     if isinstance(node, ListNode):
         return ListNode(node.offsets, node.validity, variable(node.content))
     if isinstance(node, RecordNode):
-        return node.with_fields(tuple(variable(f) for f in node.fields), node.validity,
-                                node.length)  # fmt: skip
+        return node.with_fields(tuple(variable(f) for f in node.fields), node.validity, node.length)
     lists = variable(node.lists)
     assert isinstance(lists, ListNode)
     return UnionNode(node.type_ids, node.scalars, lists)

@@ -54,8 +54,9 @@ def _leaf_numpy(values: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     return filled.to_numpy(zero_copy_only=False), valid
 
 
-def _ufunc_kernel(ufunc: np.ufunc, out_index: int, scalars: dict[int, Any],
-                  n_args: int) -> Callable[..., pa.Array]:  # fmt: skip
+def _ufunc_kernel(
+    ufunc: np.ufunc, out_index: int, scalars: dict[int, Any], n_args: int
+) -> Callable[..., pa.Array]:
     """A leaf kernel: ``ufunc`` on the leaves' NumPy views (nulls stay null), with the
     Python scalars among the operands passed through (NumPy's weak-scalar dtype rules)."""
 
@@ -95,14 +96,21 @@ def _apply_generic(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
 
 
 _REDUCE = {
-    "add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min",
-    "logical_and": "all", "logical_or": "any", "fmax": "nanmax", "fmin": "nanmin",
-}  # fmt: skip
+    "add": "sum",
+    "multiply": "prod",
+    "maximum": "max",
+    "minimum": "min",
+    "logical_and": "all",
+    "logical_or": "any",
+    "fmax": "nanmax",
+    "fmin": "nanmin",
+}
 _ACCUMULATE = {"add": "cumsum", "multiply": "cumprod"}
 
 
-def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
-                kwargs: dict[str, Any]) -> Any:  # fmt: skip
+def array_ufunc(
+    ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """``x.__array_ufunc__``: Arrow kernels where they exist, NumPy on the leaves else;
     ``ufunc.reduce`` / ``ufunc.accumulate`` map to reductions and running totals."""
     name = ufunc.__name__
@@ -131,8 +139,10 @@ def _axis(kwargs: dict[str, Any], default: Any = None) -> Any:
         if kwargs.pop(key, None) is not None:
             raise TypeError(f"{key}= is not supported on grumpy arrays")
     if kwargs.pop("keepdims", False):
-        raise TypeError("keepdims=True is not supported on grumpy arrays: rows keep their "
-                        "own lengths, so a reduced axis cannot stay as length 1")  # fmt: skip
+        raise TypeError(
+            "keepdims=True is not supported on grumpy arrays: rows keep their "
+            "own lengths, so a reduced axis cannot stay as length 1"
+        )
     return kwargs.pop("axis", default)
 
 
@@ -249,16 +259,25 @@ def setdiff1d(a: Any, b: Any) -> GrumpyArray:
     return _filter_in(a, b, keep_in=False)
 
 
-def _unique(a: Any, return_index: bool = False, return_inverse: bool = False,
-            return_counts: bool = False, axis: Any = None, **kwargs: Any) -> Any:  # fmt: skip
+def _unique(
+    a: Any,
+    return_index: bool = False,
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    axis: Any = None,
+    **kwargs: Any,
+) -> Any:
     if return_index or return_inverse or return_counts or axis is not None or kwargs:
-        raise TypeError("np.unique on grumpy arrays gives the sorted distinct values only; "
-                        "use x.value_counts() for counts")  # fmt: skip
+        raise TypeError(
+            "np.unique on grumpy arrays gives the sorted distinct values only; "
+            "use x.value_counts() for counts"
+        )
     return asarray(a).unique()
 
 
-def _histogram(a: Any, bins: Any = 10, range: Any = None, density: Any = None,
-               weights: Any = None) -> Any:  # fmt: skip
+def _histogram(
+    a: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None
+) -> Any:
     if density or weights is not None:
         raise TypeError("np.histogram(density=, weights=) is not supported on grumpy arrays")
     return asarray(a).histogram(bins, range=range)

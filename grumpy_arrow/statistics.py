@@ -76,8 +76,10 @@ class Statistics:
             return True
         k = rd.normalize_dim(dim, self.ndim)
         if k != self.ndim - 1:
-            raise LayoutError(f"{what} works along the innermost dim ({self.ndim - 1} or -1) "
-                              f"or over all values (dim=None), got dim={dim}")  # fmt: skip
+            raise LayoutError(
+                f"{what} works along the innermost dim ({self.ndim - 1} or -1) "
+                f"or over all values (dim=None), got dim={dim}"
+            )
         return False
 
     def _rowwise(self, dim: int | None, what: builtins.str, fn: _RowFn) -> Any:
@@ -211,8 +213,9 @@ class Statistics:
         """
         return self._quantile(q, dim, method, skip_nan=False)
 
-    def nanquantile(self, q: Any, dim: int | None = None, *,
-                    method: builtins.str = "linear") -> Any:  # fmt: skip
+    def nanquantile(
+        self, q: Any, dim: int | None = None, *, method: builtins.str = "linear"
+    ) -> Any:
         """:meth:`quantile` ignoring NaN (as ``np.nanquantile``).
 
         Parameters
@@ -249,8 +252,9 @@ class Statistics:
 
     def _quantile(self, q: Any, dim: int | None, method: builtins.str, *, skip_nan: bool) -> Any:
         if method not in stats.QUANTILE_METHODS:
-            raise ValueError(f"quantile method must be one of {stats.QUANTILE_METHODS}, "
-                             f"got {method!r}")  # fmt: skip
+            raise ValueError(
+                f"quantile method must be one of {stats.QUANTILE_METHODS}, got {method!r}"
+            )
         qs, scalar = stats.parse_quantiles(q)
         node = self._rowwise(
             dim, "quantile", lambda s, n: stats.quantile(s, n, qs, method, skip_nan, False, scalar)
@@ -606,8 +610,9 @@ class Statistics:
         node = self._rowwise(dim, "n_unique", stats.n_unique)
         return self._one_or_rows(node, dim)
 
-    def histogram(self, bins: Any = 10, *, range: tuple[float, float] | None = None,
-                  dim: int | None = None) -> tuple[Any, np.ndarray]:  # fmt: skip
+    def histogram(
+        self, bins: Any = 10, *, range: tuple[float, float] | None = None, dim: int | None = None
+    ) -> tuple[Any, np.ndarray]:
         """Counts of the valid values in ``bins`` (a count or the edges) over ``range``,
         with ``np.histogram``'s edges and rules; nulls and NaN are not counted.
 

@@ -163,8 +163,9 @@ class StringMethods:
         """Index of the first occurrence of ``sub`` in each string, -1 when absent."""
         return self._apply("find", sub=sub)
 
-    def slice(self, start: int | None = None, stop: int | None = None,
-              step: int = 1) -> GrumpyArray:  # fmt: skip
+    def slice(
+        self, start: int | None = None, stop: int | None = None, step: int = 1
+    ) -> GrumpyArray:
         """Characters ``[start:stop:step]`` of every string (Python's slice rules).
 
         Examples
@@ -215,8 +216,9 @@ class StringMethods:
     def _apply_fn(self, fn: Any) -> GrumpyArray:
         return type(self._arr)._wrap(map_leaves(self._arr.node, fn))
 
-    def split(self, pat: str | None = None, *, n: int | None = None,
-              regex: bool = False) -> GrumpyArray:  # fmt: skip
+    def split(
+        self, pat: str | None = None, *, n: int | None = None, regex: bool = False
+    ) -> GrumpyArray:
         """Split every string at ``pat`` (whitespace runs when None) into a list: the
         result has one more, innermost, ``var`` axis. ``n`` limits the splits per string.
 

@@ -427,14 +427,25 @@ def probe_save_kill_batches(path: str, batches: list[int], compressor: str, shar
     import grumpy_arrow as gr
 
     if sharded:
-        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
-                              compressor=compressor, like=kill_batch(0)[0:0]) as w:  # fmt: skip
+        with gr.ShardedWriter(
+            path,
+            shard_rows=3 * KILL_ROWS,
+            chunk_size=KILL_CHUNK,
+            shard_size=KILL_SHARD,
+            compressor=compressor,
+            like=kill_batch(0)[0:0],
+        ) as w:
             for b in batches:
                 w.write(kill_batch(b))
         gr.consolidate(path)
     else:
-        gr.save((kill_batch(b) for b in batches), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
-                compressor=compressor)  # fmt: skip
+        gr.save(
+            (kill_batch(b) for b in batches),
+            path,
+            chunk_size=KILL_CHUNK,
+            shard_size=KILL_SHARD,
+            compressor=compressor,
+        )
     return len(gr.open(path))
 
 
@@ -515,8 +526,12 @@ def probe_race_takes(path: str, cache: str, threads: int, takes: int) -> dict[st
         results = list(pool.map(worker, range(threads)))
     wrong = [w for r in results for w in r[0]]
     errors = [e for r in results for e in r[1]]
-    return {"wrong": wrong[:5], "n_wrong": len(wrong), "errors": errors[:5],
-            "n_errors": len(errors)}  # fmt: skip
+    return {
+        "wrong": wrong[:5],
+        "n_wrong": len(wrong),
+        "errors": errors[:5],
+        "n_errors": len(errors),
+    }
 
 
 def probe_timed_append(path: str, row: list[int], timeout: float | None) -> dict[str, Any]:
@@ -532,8 +547,9 @@ def probe_timed_append(path: str, row: list[int], timeout: float | None) -> dict
     return {"elapsed": time.monotonic() - start, "error": None}
 
 
-def probe_watch_loads(path: str, done_file: str, rows: int, total: int, budget: float
-                      ) -> dict[str, Any]:  # fmt: skip
+def probe_watch_loads(
+    path: str, done_file: str, rows: int, total: int, budget: float
+) -> dict[str, Any]:
     """Load (and lazily read) the store over and over while a writer appends; every state
     must be an exact prefix of whole batches of the final content."""
     import grumpy_arrow as gr
@@ -564,8 +580,12 @@ def probe_watch_loads(path: str, done_file: str, rows: int, total: int, budget: 
             violations.append(f"read {loads}: {n} rows that are not the first {n} rows")
         if lazy != {c: [want[c][i] for i in tail] for c in want}:
             violations.append(f"read {loads}: lazy rows {tail} differ")
-    return {"loads": loads, "states": sorted(states), "violations": violations[:10],
-            "finished": finished}  # fmt: skip
+    return {
+        "loads": loads,
+        "states": sorted(states),
+        "violations": violations[:10],
+        "finished": finished,
+    }
 
 
 # -- children: writers ---------------------------------------------------------------------
@@ -641,8 +661,15 @@ def child_kill_writer(mode: str) -> None:
             gr.append(batch, path)
             say(f"committed {first + j + 1}")
     elif mode == "sharded":
-        with gr.ShardedWriter(path, shard_rows=3 * KILL_ROWS, mode="a", chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
-                              compressor=compressor, like=kill_batch(0)[0:0]) as w:  # fmt: skip
+        with gr.ShardedWriter(
+            path,
+            shard_rows=3 * KILL_ROWS,
+            mode="a",
+            chunk_size=KILL_CHUNK,
+            shard_size=KILL_SHARD,
+            compressor=compressor,
+            like=kill_batch(0)[0:0],
+        ) as w:
             for j, batch in enumerate(batches):
                 w.write(batch)
                 say(f"committed {first + j + 1}")
@@ -819,8 +846,13 @@ def probe_disk_full(parent: str, compressor: str, op: str, target: str) -> dict[
             if op == "append":
                 gr.append(kill_batch(2), path)
             else:
-                gr.save((kill_batch(k) for k in range(5, 8)), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD,
-                        compressor=compressor)  # fmt: skip
+                gr.save(
+                    (kill_batch(k) for k in range(5, 8)),
+                    path,
+                    chunk_size=KILL_CHUNK,
+                    shard_size=KILL_SHARD,
+                    compressor=compressor,
+                )
         except Exception as err:
             out["error"] = _error(err)
     out["refused"] = len(refused)
@@ -947,8 +979,9 @@ def corruption_cases(compressors: tuple[str, ...]) -> list[dict[str, str]]:
             for leaf, role in leaves.items():
                 damages = [d for d, roles in VALUE_DAMAGES.items() if role in roles]
                 for damage in [*damages, *FILE_DAMAGES]:
-                    cases.append({"compressor": compressor, "store": store, "leaf": leaf,
-                                  "damage": damage})  # fmt: skip
+                    cases.append(
+                        {"compressor": compressor, "store": store, "leaf": leaf, "damage": damage}
+                    )
     return cases
 
 
@@ -1105,8 +1138,12 @@ def kill_when_ready(code: str, args: list[str], delay: float, timeout: float) ->
     """Run ``python -c code *args``, wait for its ``ready`` line, SIGKILL it ``delay``
     seconds later, and return the integers it printed after ``ready`` (what it reported
     done). Fails when the child did not die of the SIGKILL."""
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready = proc.stdout.readline() if proc.stdout else ""
         assert ready.strip() == "ready", (ready, proc.stderr.read() if proc.stderr else "")

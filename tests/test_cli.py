@@ -103,8 +103,7 @@ def test_demo_saves_streams_fills_the_savers_and_checks_them(tmp_path: Path) -> 
     assert " MB on disk" in text and " rows/s" in text and " MB/s" in text
     # Lock files and the Zarr saver's hidden staging folder stay (shared, never deleted).
     outputs = [e for e in os.listdir(out) if not e.startswith(".") and not e.endswith(".lock")]
-    assert sorted(outputs) == ["demo.gr", "features.npy", "residue_centres.gr",
-                               "results.zarr"]  # fmt: skip
+    assert sorted(outputs) == ["demo.gr", "features.npy", "residue_centres.gr", "results.zarr"]
     saved = gr.load(out / "demo.gr")
     assert len(saved) == 40
     assert saved.to_arrow().equals(build_demo_frame(40, seed=3).to_arrow())
@@ -151,12 +150,23 @@ def test_info_head_and_validate_on_a_store(store: Path) -> None:
         "  entities: molecule 4, residue 3, atom 6",
         "  columns (7): name, dtype, [level], layout, leaves, MB on disk",
     ]
-    assert lines[5].split() == ["molecule_uniprot", "union[string,", "var", "*", "string]",
-                                "[molecule]", "union<string,", "list<string>>", "8", "0.07"]  # fmt: skip
+    assert lines[5].split() == [
+        "molecule_uniprot",
+        "union[string,",
+        "var",
+        "*",
+        "string]",
+        "[molecule]",
+        "union<string,",
+        "list<string>>",
+        "8",
+        "0.07",
+    ]
     assert lines[10].split()[:6] == ["atom_xyz", "var", "*", "var", "*", "float64"]
     assert lines[-2].startswith("  chunking: chunk_size=None chunk_dim=None (leaf chunks [")
-    head = _run("head", str(store), "-n", "2", "--columns", "molecule_id,molecule_uniprot",
-                "atom_xyz")  # fmt: skip
+    head = _run(
+        "head", str(store), "-n", "2", "--columns", "molecule_id,molecule_uniprot", "atom_xyz"
+    )
     assert head.returncode == 0, head.stderr
     assert head.stdout == (
         "0: molecule_id='a', molecule_uniprot='P1', atom_xyz=[[0.1, 0.2], [0.3]]\n"
@@ -283,8 +293,9 @@ def test_convert_round_trips_a_store_through_every_format(
     extra = ["--nested-as-json"] if ext.startswith("csv") else []
     out, back = tmp_path / f"frame.{ext}", tmp_path / "back.gr"
     assert main(["convert", str(store), str(out), *extra]) == 0
-    assert main(["convert", str(out), str(back), *extra,
-                 *(["--schema", SCHEMA] if text else [])]) == 0  # fmt: skip
+    assert (
+        main(["convert", str(out), str(back), *extra, *(["--schema", SCHEMA] if text else [])]) == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{store} (store) -> {out} (")
     assert ": 4 rows in 1 batch, " in lines[1]
@@ -303,7 +314,11 @@ def test_convert_writes_lowered_unions_and_json_arrays(store: Path, tmp_path: Pa
     assert main(["convert", str(store), str(tmp_path / "f.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "f.jsonl").read_text().splitlines()]
     assert [(r["molecule_uniprot"], r["molecule_uniprot__is_scalar"]) for r in rows] == [
-        (["P1"], True), (["P2", "P3"], False), ([None], True), ([], False)]  # fmt: skip
+        (["P1"], True),
+        (["P2", "P3"], False),
+        ([None], True),
+        ([], False),
+    ]
     assert rows[2]["molecule_score"] == 0.10000000149011612  # the float32 value, exactly
     assert rows[3]["atom_xyz"] == [[1e300, -0.0, None]]
     table = pq.read_table(_convert_to(store, tmp_path / "f.parquet"))
@@ -338,8 +353,18 @@ def test_convert_keeps_an_array_an_array(tmp_path: Path) -> None:
 def test_convert_copies_stores_with_new_shards_chunks_and_compressor(
     store: Path, tmp_path: Path
 ) -> None:
-    copy = _convert_to(store, tmp_path / "copy.gr", "--shard-rows", "3", "--chunk-size",
-                       "16", "--compressor", "zstd", "--batch-rows", "2")  # fmt: skip
+    copy = _convert_to(
+        store,
+        tmp_path / "copy.gr",
+        "--shard-rows",
+        "3",
+        "--chunk-size",
+        "16",
+        "--compressor",
+        "zstd",
+        "--batch-rows",
+        "2",
+    )
     info = gr.storage.store_info(copy)
     assert (info["rows"], len(info["shards"]), info["compressor"]) == (4, 2, "zstd")
     assert info["chunk_size"] == 16 and gr.validate(copy) == []
@@ -384,14 +409,22 @@ def test_convert_streams_a_large_parquet_file_in_batches(tmp_path: Path) -> None
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 5, n)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    table = pa.table({
-        "id": np.arange(n),
-        "tag": pa.array(np.char.add("t", np.arange(n).astype(str)).astype(object)),
-        "v": pa.LargeListArray.from_arrays(offsets, rng.normal(size=offsets[-1])),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "id": np.arange(n),
+            "tag": pa.array(np.char.add("t", np.arange(n).astype(str)).astype(object)),
+            "v": pa.LargeListArray.from_arrays(offsets, rng.normal(size=offsets[-1])),
+        }
+    )
     pq.write_table(table, tmp_path / "big.parquet", row_group_size=30_000)
-    proc = _run("convert", str(tmp_path / "big.parquet"), str(tmp_path / "big.gr"),
-                "--batch-rows", "50000", "--progress")  # fmt: skip
+    proc = _run(
+        "convert",
+        str(tmp_path / "big.parquet"),
+        str(tmp_path / "big.gr"),
+        "--batch-rows",
+        "50000",
+        "--progress",
+    )
     assert proc.returncode == 0, proc.stderr
     assert ": 200000 rows in 4 batches, " in proc.stdout
     assert "100%" in proc.stderr and "rows" in proc.stderr  # the tqdm bar, on stderr
@@ -409,8 +442,9 @@ def test_convert_errors_are_one_line(store: Path, tmp_path: Path) -> None:
         "CSV cannot hold nested column 'molecule_uniprot' (large_list<item: string>); convert "
         "to JSONL, Parquet or IPC, or pass --nested-as-json"
     )
-    usage = _one_error_line(_run("convert", str(store), str(tmp_path / "x.parquet"),
-                                 "--shard-rows", "5"), 2)  # fmt: skip
+    usage = _one_error_line(
+        _run("convert", str(store), str(tmp_path / "x.parquet"), "--shard-rows", "5"), 2
+    )
     assert usage == "--shard-rows applies when DST is a store, not parquet"
     assert not (tmp_path / "x.csv").exists()
 
@@ -419,28 +453,51 @@ def test_convert_errors_are_one_line(store: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["x.txt", "y.gr"], "cannot tell the format of SRC 'x.txt' from its name; pass --from"),
-        (["a.gr", "b.parquet", "--to", "excel"],
-         "--to 'excel' is not a format; use one of store, parquet, ipc, ipc-stream, jsonl, csv"),
-        (["a.gr", "b.jsonl", "--compressor", "zstd"],
-         "--compressor does not apply to jsonl; name the file .gz, .zst or .bz2 to compress it"),
-        (["a.gr", "b.gr", "--compressor", "lzma"],
-         "--compressor 'lzma' is not one of default, none, zstd, blosc (for store)"),
+        (
+            ["a.gr", "b.parquet", "--to", "excel"],
+            "--to 'excel' is not a format; use one of store, parquet, ipc, ipc-stream, jsonl, csv",
+        ),
+        (
+            ["a.gr", "b.jsonl", "--compressor", "zstd"],
+            "--compressor does not apply to jsonl; name the file .gz, .zst or .bz2 to compress it",
+        ),
+        (
+            ["a.gr", "b.gr", "--compressor", "lzma"],
+            "--compressor 'lzma' is not one of default, none, zstd, blosc (for store)",
+        ),
         (["a.gr", "b.gr", "--schema", "m,r"], "--schema gives levels to a file read into a store"),
-        (["a.gr", "b.gr", "--append", "--chunk-size", "8"],
-         "--append keeps the store's own chunking, compressor and shards"),
-        (["a.gr", "b.gr", "--batch-rows", "0"],
-         "argument --batch-rows: must be at least 1, got 0 (see 'grumpy-arrow convert --help')"),
-        (["a.gr", "b.gr", "--append", "--overwrite"],
-         "argument --overwrite: not allowed with argument --append (see 'grumpy-arrow convert "
-         "--help')"),
+        (
+            ["a.gr", "b.gr", "--append", "--chunk-size", "8"],
+            "--append keeps the store's own chunking, compressor and shards",
+        ),
+        (
+            ["a.gr", "b.gr", "--batch-rows", "0"],
+            "argument --batch-rows: must be at least 1, got 0 (see 'grumpy-arrow convert --help')",
+        ),
+        (
+            ["a.gr", "b.gr", "--append", "--overwrite"],
+            "argument --overwrite: not allowed with argument --append (see 'grumpy-arrow convert "
+            "--help')",
+        ),
     ],
-    ids=["unknown-extension", "unknown-format", "text-compressor", "bad-compressor",
-         "schema-from-store", "append-options", "zero-batch", "append-and-overwrite"],
-)  # fmt: skip
+    ids=[
+        "unknown-extension",
+        "unknown-format",
+        "text-compressor",
+        "bad-compressor",
+        "schema-from-store",
+        "append-options",
+        "zero-batch",
+        "append-and-overwrite",
+    ],
+)
 def test_convert_usage_errors_exit_2(
-    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["convert", *args]) == 2
     assert capsys.readouterr().err == f"grumpy-arrow: error: {message}\n"
@@ -449,10 +506,22 @@ def test_convert_usage_errors_exit_2(
 def test_json_text_is_exact_and_escaped() -> None:
     floats = pa.array([0.1, 1.0, 1e300, -0.0, float("nan"), float("inf"), float("-inf"), None])
     assert to_json_text(floats, "f").to_pylist() == [
-        "0.1", "1.0", "1e+300", "-0.0", "NaN", "Infinity", "-Infinity", "null"]  # fmt: skip
+        "0.1",
+        "1.0",
+        "1e+300",
+        "-0.0",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "null",
+    ]
     wild = pa.array(['q"b\\s', "\x01\t\n", "é", None])
     assert [json.loads(t) for t in to_json_text(wild, "s").to_pylist()] == [
-        'q"b\\s', "\x01\t\n", "é", None]  # fmt: skip
+        'q"b\\s',
+        "\x01\t\n",
+        "é",
+        None,
+    ]
     values = np.random.default_rng(0).normal(size=1000).astype(np.float32)
     back = from_json_text(to_json_text(pa.array(values), "v"), None, "v")
     assert back.type == pa.float64() and np.array_equal(back.to_numpy(), values.astype(float))
@@ -473,8 +542,9 @@ def test_bench_runs_run_all_with_this_python(tmp_path: Path) -> None:
     (fake / "run_all.py").write_text(
         f"import sys\nprint('ran', sys.executable == {sys.executable!r}, sys.argv[1:])\n"
     )
-    proc = _run("bench", "--benchmarks-dir", str(fake), "--out", str(tmp_path / "t.md"),
-                "--only", "compute")  # fmt: skip
+    proc = _run(
+        "bench", "--benchmarks-dir", str(fake), "--out", str(tmp_path / "t.md"), "--only", "compute"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
         f"ran True ['--quick', '--markdown', '{tmp_path / 't.md'}', '--only', 'compute']\n"
@@ -485,8 +555,9 @@ def test_bench_runs_run_all_with_this_python(tmp_path: Path) -> None:
 
 def test_bench_without_benchmarks_exits_2(tmp_path: Path) -> None:
     message = _one_error_line(_run("bench", "--benchmarks-dir", str(tmp_path)), 2)
-    assert message.startswith(f"no benchmarks/run_all.py in {tmp_path}: the benchmarks ship "
-                              "with the source checkout")  # fmt: skip
+    assert message.startswith(
+        f"no benchmarks/run_all.py in {tmp_path}: the benchmarks ship with the source checkout"
+    )
 
 
 def test_a_failing_benchmark_run_exits_1(

@@ -36,8 +36,13 @@ def frame(n: int, seed: int = 0) -> gr.DataFrame:
 
 
 def test_arrays_column_builds_nested_lists_of_the_arrays_dtype() -> None:
-    col = arrays_column([np.arange(6, dtype=np.uint8).reshape(2, 3), None,
-                         np.arange(2, dtype=np.uint8).reshape(1, 2)])  # fmt: skip
+    col = arrays_column(
+        [
+            np.arange(6, dtype=np.uint8).reshape(2, 3),
+            None,
+            np.arange(2, dtype=np.uint8).reshape(1, 2),
+        ]
+    )
     assert col.type == "3 * var * var * uint8"
     assert col.to_list() == [[[0, 1, 2], [3, 4, 5]], None, [[0, 1]]]
     assert arrays_column([np.float32(1.5), None]).to_list() == [1.5, None]
@@ -55,7 +60,11 @@ def test_round_trips_through_save_load_open_take_and_stream(
     gr.save(df, path, codecs=codecs, compressor=compressor, chunk_size=8, shard_size=32)
     manifest = json.loads((path / "grumpy.json").read_text())
     assert {c["name"]: c.get("codec") for c in manifest["columns"]} == {
-        "id": None, "image": "png", "spectrum": "npy", "meta": "json"}  # fmt: skip
+        "id": None,
+        "image": "png",
+        "spectrum": "npy",
+        "meta": "json",
+    }
     want = df.to_dict()
     assert gr.load(path).to_dict() == want
     back = gr.load(path)
@@ -65,8 +74,9 @@ def test_round_trips_through_save_load_open_take_and_stream(
     assert h.take(rows).to_dict() == df[rows].to_dict()
     assert h[5].to_dict() == df[[5]].to_dict()
     assert gr.load(path, columns=["image"]).to_dict() == {"image": want["image"]}
-    batches = [b.to_dict() for b in gr.stream(str(path), batch_size=16, shuffle=True, seed=1,
-                                              workers=2)]  # fmt: skip
+    batches = [
+        b.to_dict() for b in gr.stream(str(path), batch_size=16, shuffle=True, seed=1, workers=2)
+    ]
     got = {k: [v for b in batches for v in b[k]] for k in want}
     order = got["id"]
     assert sorted(order) == list(range(40))
@@ -77,8 +87,11 @@ def test_round_trips_through_save_load_open_take_and_stream(
     raw = gr.open(path)
     assert raw.manifest.column("image").codec == "png"
     leaves = raw.manifest.leaves
-    data = bytes(np.asarray(zarr.open_array(str(path / "image/r-data"), mode="r")[
-        : leaves["image/r-data"].length]))  # fmt: skip
+    data = bytes(
+        np.asarray(
+            zarr.open_array(str(path / "image/r-data"), mode="r")[: leaves["image/r-data"].length]
+        )
+    )
     assert data.count(b"\x89PNG\r\n\x1a\n") == 40
 
 
@@ -89,8 +102,14 @@ def test_appends_encode_with_the_stores_codecs(tmp_path: Path) -> None:
     both = gr.load(path).to_dict()
     assert both["image"] == frame(10).to_dict()["image"] + frame(5, seed=1).to_dict()["image"]
     # A row the codec cannot encode fails the append and leaves the store as it was.
-    bad = gr.dataframe({"id": [99], "image": arrays_column([np.zeros((2, 2), np.float64)]),
-                        "spectrum": arrays_column([np.zeros(5)]), "meta": [[1]]})  # fmt: skip
+    bad = gr.dataframe(
+        {
+            "id": [99],
+            "image": arrays_column([np.zeros((2, 2), np.float64)]),
+            "spectrum": arrays_column([np.zeros(5)]),
+            "meta": [[1]],
+        }
+    )
     with pytest.raises(ValueError, match="PNG encodes uint8 images"):
         gr.append(bad, path)
     assert gr.load(path).to_dict() == both
@@ -100,8 +119,12 @@ def test_a_user_codec_and_an_unknown_one(tmp_path: Path) -> None:
     import zlib
 
     name = "test-zlib-list"
-    gr.codecs.register(name, encode=lambda v: zlib.compress(json.dumps(v).encode()),
-                       decode=lambda b: json.loads(zlib.decompress(b)), replace=True)  # fmt: skip
+    gr.codecs.register(
+        name,
+        encode=lambda v: zlib.compress(json.dumps(v).encode()),
+        decode=lambda b: json.loads(zlib.decompress(b)),
+        replace=True,
+    )
     df = gr.dataframe({"id": [0, 1, 2], "tags": [[1, 2], [], [3]]})
     path = tmp_path / "s.gr"
     gr.save(df, path, codecs={"tags": name})
@@ -140,8 +163,9 @@ def test_nothing_is_pickled(tmp_path: Path) -> None:
         ({"image": 3}, TypeError, "codecs maps column names to codec names"),
     ],
 )
-def test_bad_codec_options_are_refused(tmp_path: Path, codecs: dict[str, Any], error: type,
-                                       message: str) -> None:  # fmt: skip
+def test_bad_codec_options_are_refused(
+    tmp_path: Path, codecs: dict[str, Any], error: type, message: str
+) -> None:
     with pytest.raises(error, match=message):
         gr.save(frame(3), tmp_path / "s.gr", codecs=codecs)
     assert not (tmp_path / "s.gr" / "grumpy.json").exists()
@@ -166,12 +190,20 @@ def test_image_codecs(tmp_path: Path) -> None:
     pics = images(4, shape=(10, 12, 3))
     df = gr.dataframe({"id": [0, 1, 2, 3], "image": arrays_column(pics)})
     gr.save(df, tmp_path / "p.gr", codecs={"image": "png"})
-    assert [np.array_equal(a, b) for a, b in zip(
-        [np.asarray(r) for r in gr.load(tmp_path / "p.gr")["image"].to_list()], pics,
-        strict=True)] == [True] * 4  # fmt: skip
+    assert [
+        np.array_equal(a, b)
+        for a, b in zip(
+            [np.asarray(r) for r in gr.load(tmp_path / "p.gr")["image"].to_list()],
+            pics,
+            strict=True,
+        )
+    ] == [True] * 4
     smooth = [np.full((16, 16, 3), 40 * i, dtype=np.uint8) for i in range(4)]
-    gr.save(gr.dataframe({"id": [0, 1, 2, 3], "image": arrays_column(smooth)}),
-            tmp_path / "j.gr", codecs={"image": "jpeg"})  # fmt: skip
+    gr.save(
+        gr.dataframe({"id": [0, 1, 2, 3], "image": arrays_column(smooth)}),
+        tmp_path / "j.gr",
+        codecs={"image": "jpeg"},
+    )
     got = [np.asarray(r, dtype=np.int64) for r in gr.load(tmp_path / "j.gr")["image"].to_list()]
     assert all(np.abs(g - s.astype(np.int64)).max() <= 2 for g, s in zip(got, smooth, strict=True))
 
@@ -184,8 +216,7 @@ def test_image_codecs(tmp_path: Path) -> None:
         (["png"], r"field 'columns\[1\].codec'"),
     ],
 )
-def test_a_hostile_codec_field_is_a_format_error(tmp_path: Path, value: Any,
-                                                 message: str) -> None:  # fmt: skip
+def test_a_hostile_codec_field_is_a_format_error(tmp_path: Path, value: Any, message: str) -> None:
     path = tmp_path / "s.gr"
     gr.save(frame(4), path, codecs={"image": "png"})
     manifest = json.loads((path / "grumpy.json").read_text())
@@ -221,9 +252,12 @@ def test_bytes_a_codec_cannot_decode_are_reported_with_the_row(tmp_path: Path) -
     h = gr.open(path)
     assert h.take([0, 1, 2]).to_dict() == frame(6)[[0, 1, 2]].to_dict()
     for read in (lambda: h.take([3]), lambda: gr.load(path)):
-        with pytest.raises(StoreFormatError, match=r"column 'image', row \d of the rows read: "
-                                                   r"codec 'png' could not decode its \d+ "
-                                                   "bytes"):  # fmt: skip
+        with pytest.raises(
+            StoreFormatError,
+            match=r"column 'image', row \d of the rows read: "
+            r"codec 'png' could not decode its \d+ "
+            "bytes",
+        ):
             read()
 
 
@@ -246,13 +280,12 @@ def test_sharded_datasets_keep_codecs_in_every_shard(tmp_path: Path) -> None:
     assert both["spectrum"].to_list() == df["spectrum"].to_list() + more["spectrum"].to_list()
     # Independent writers passing `like` get the codec columns' layout from it.
     other = tmp_path / "w.gr"
-    with gr.ShardedWriter(other, 0, 2, shard_rows=5, like=df[:0],
-                          codecs={"image": "png"}) as w:  # fmt: skip
+    with gr.ShardedWriter(other, 0, 2, shard_rows=5, like=df[:0], codecs={"image": "png"}) as w:
         w.write(df[:8])
-    with gr.ShardedWriter(other, 1, 2, shard_rows=5, like=df[:0],
-                          codecs={"image": "png"}) as w:  # fmt: skip
+    with gr.ShardedWriter(other, 1, 2, shard_rows=5, like=df[:0], codecs={"image": "png"}) as w:
         w.write(df[8:12])
     gr.consolidate(other)
     assert sorted(gr.load(other)["id"].to_list()) == list(range(12))
-    assert gr.load(other)["image"].to_list() == [df["image"].to_list()[i] for i in
-                                                 gr.load(other)["id"].to_list()]  # fmt: skip
+    assert gr.load(other)["image"].to_list() == [
+        df["image"].to_list()[i] for i in gr.load(other)["id"].to_list()
+    ]

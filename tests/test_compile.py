@@ -162,18 +162,33 @@ def _check_transform(name: str, x: gr.GrumpyArray, backend: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(x=chains())
 def test_numpy_engine_equals_eager(name: str, x: gr.GrumpyArray) -> None:
     _check_transform(name, x, "numpy")
 
 
 @pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed")
-@pytest.mark.parametrize("name", ["affine", "rms", "counts", "args", "spread", "totals",
-                                  "parent_weights", "ufuncs", "where", "clip_cast"])  # fmt: skip
-@settings(max_examples=15, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "affine",
+        "rms",
+        "counts",
+        "args",
+        "spread",
+        "totals",
+        "parent_weights",
+        "ufuncs",
+        "where",
+        "clip_cast",
+    ],
+)
+@settings(
+    max_examples=15, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(x=chains([gr.float64, gr.int32, gr.bool_]))
 def test_numba_engine_equals_eager(name: str, x: gr.GrumpyArray) -> None:
     _check_transform(name, x, "numba")
@@ -190,8 +205,7 @@ def test_every_transform_compiles_on_nested_floats(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=30, deadline=None, database=None)
-@given(values=nested_values(gr.float64, 2, unions=True, nulls=True,
-                            leaves=st.floats(-9, 9)))  # fmt: skip
+@given(values=nested_values(gr.float64, 2, unions=True, nulls=True, leaves=st.floats(-9, 9)))
 def test_unions_run_the_same_loop_on_both_pools(backend: str, values: list[object]) -> None:
     x = gr.array(values, dtype=gr.float64)
     fn = gr.compile(lambda b: np.sqrt(b * b + 1.0) - 0.5, backend=backend, fallback="silent")
@@ -434,8 +448,7 @@ def test_stream_resume_mid_epoch_with_megabatches(monkeypatch: pytest.MonkeyPatc
 def test_stream_within_batch_shuffle_and_overlap_keep_order() -> None:
     x = _ragged(300, seed=2)
     fn = gr.compile(lambda b: b * 3.0, backend="numpy", fallback="error")
-    got = [b.to_list() for b in gr.stream(x, batch_size=7, shuffle=0, seed=1)
-           .apply(fn, cpu=2)]  # fmt: skip
+    got = [b.to_list() for b in gr.stream(x, batch_size=7, shuffle=0, seed=1).apply(fn, cpu=2)]
     want = [(b * 3.0).to_list() for b in gr.stream(x, batch_size=7, shuffle=0, seed=1)]
     assert got == want
 
@@ -466,12 +479,14 @@ def test_apply_compile_keyword() -> None:
 
 
 def test_compile_pipeline_and_info() -> None:
-    pipe = gr.compile_pipeline([lambda b: b - b.mean(dim=1), lambda b: (b * b).sum(dim=1)],
-                               backend="numpy", fallback="error")  # fmt: skip
+    pipe = gr.compile_pipeline(
+        [lambda b: b - b.mean(dim=1), lambda b: (b * b).sum(dim=1)],
+        backend="numpy",
+        fallback="error",
+    )
     x = gr.array([[1.0, 3.0], [5.0]])
     assert pipe(x).to_list() == [2.0, 0.0]
-    info = gr.compile_pipeline_info([lambda b: b * 2, lambda b: b.to_list()], x,
-                                    backend="numpy")  # fmt: skip
+    info = gr.compile_pipeline_info([lambda b: b * 2, lambda b: b.to_list()], x, backend="numpy")
     assert (info.fully_compiled, info.fused_ops) == (False, 0)
     assert "converting" in (info.reason or "")
     with pytest.raises(ValueError, match="at least one"):
@@ -505,8 +520,9 @@ def test_options_are_checked() -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=20, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(df=dataframes(max_levels=3, max_columns=3, unions=True, nulls=True))
 def test_frame_transforms_equal_eager(backend: str, df: gr.DataFrame) -> None:
     numeric = [c for c in df.columns if df[c].dtype.kind in "iuf" and df[c].dtype != gr.float16]
@@ -557,11 +573,13 @@ def test_streams_from_a_store_megabatch_in_memory_and_lazily(tmp_path) -> None: 
 
 def test_shuffles_inside_the_lists_of_a_batch_are_kept() -> None:
     rng = np.random.default_rng(9)
-    x = gr.array([[list(rng.standard_normal(int(k))) for k in rng.integers(0, 4, 3)]
-                  for _ in range(120)])  # fmt: skip
+    x = gr.array(
+        [[list(rng.standard_normal(int(k))) for k in rng.integers(0, 4, 3)] for _ in range(120)]
+    )
     fn = gr.compile(lambda b: b * 2.0 - b.mean(dim=-1), backend="numpy", fallback="error")
     got = [b.to_list() for b in gr.stream(x, batch_size=6, shuffle=1, seed=4).apply(fn)]
-    want = [(b * 2.0 - b.mean(dim=-1)).to_list()
-            for b in gr.stream(x, batch_size=6, shuffle=1, seed=4)]  # fmt: skip
+    want = [
+        (b * 2.0 - b.mean(dim=-1)).to_list() for b in gr.stream(x, batch_size=6, shuffle=1, seed=4)
+    ]
     assert_values_equal(got, want, rtol=RTOL)
     assert len(got) == 20

@@ -85,11 +85,17 @@ def test_isin_numpy_mixed_dtypes_empty_sets_and_large_sets() -> None:
     small = np.array([1, 2, 300, -5], dtype=np.int16)
     # members beyond int16 can never match and are dropped, not wrapped around
     assert ew.isin_numpy(small, np.array([300, 2**40 + 300, -1], np.int64)).tolist() == [
-        False, False, True, False,
-    ]  # fmt: skip
+        False,
+        False,
+        True,
+        False,
+    ]
     assert ew.isin_numpy(np.arange(4), np.array([1.0, 2.5])).tolist() == [
-        False, True, False, False,
-    ]  # fmt: skip
+        False,
+        True,
+        False,
+        False,
+    ]
     assert ew.isin_numpy(np.arange(3.0), np.array([], np.float64)).tolist() == [False] * 3
     assert ew.isin_numpy(np.zeros(0, np.int32), np.array([1], np.int32)).shape == (0,)
     assert ew.isin_numpy(np.arange(3.0), np.array([np.nan])).tolist() == [False] * 3
@@ -282,8 +288,12 @@ def test_row_gather_of_fixed_rows_and_of_null_rows() -> None:
     assert np.array_equal(x[mask].to_numpy(), rect[mask])
     with_nulls = gr.array([[1.0] * 100, None, [2.0] * 99, []])
     assert with_nulls[np.array([2, 1, 0, 3, 1])].to_list() == [
-        [2.0] * 99, None, [1.0] * 100, [], None,
-    ]  # fmt: skip
+        [2.0] * 99,
+        None,
+        [1.0] * 100,
+        [],
+        None,
+    ]
     nested = gr.array([[[1, 2], [3]], [], [[4] * 80] * 3])
     assert nested[np.array([2, 0, 2])].to_list() == [[[4] * 80] * 3, [[1, 2], [3]], [[4] * 80] * 3]
 
@@ -338,8 +348,9 @@ def test_outer_mask_with_nulls_selects_nothing_there() -> None:
     assert x[sliced].to_list() == [[1], [], [4]]
 
 
-@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32",
-                                   "int64", "uint64"])  # fmt: skip
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
+)
 def test_unique_of_narrow_integers_uses_a_presence_table_with_exact_results(dtype: str) -> None:
     info = np.iinfo(dtype)
     rng = np.random.default_rng(3)

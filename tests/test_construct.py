@@ -146,8 +146,11 @@ def test_all_null_without_dtype_suggests_dtype() -> None:
 
 
 def test_unsupported_python_values_are_named() -> None:
-    with pytest.raises(gr.DTypeError, match=r"unsupported value \{'a': 1\} of type dict at "
-                       r"position \[1\]"):  # fmt: skip
+    with pytest.raises(
+        gr.DTypeError,
+        match=r"unsupported value \{'a': 1\} of type dict at "
+        r"position \[1\]",
+    ):
         gr.array([1, {"a": 1}])
 
 

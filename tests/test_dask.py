@@ -151,9 +151,25 @@ def test_partitions_are_fragments_indexed_by_global_row(client: Any, big_path: P
     # (the int8 union type ids, 4096), and never cross a shard of the dataset.
     ddf = gr.dask.read(big_path)
     assert ddf.npartitions == 16
-    assert ddf.divisions == (0, 65_536, 131_072, 196_608, 250_000, 315_536, 381_072, 446_608,
-                             500_000, 565_536, 631_072, 696_608, 750_000, 815_536, 881_072,
-                             946_608, 999_999)  # fmt: skip
+    assert ddf.divisions == (
+        0,
+        65_536,
+        131_072,
+        196_608,
+        250_000,
+        315_536,
+        381_072,
+        446_608,
+        500_000,
+        565_536,
+        631_072,
+        696_608,
+        750_000,
+        815_536,
+        881_072,
+        946_608,
+        999_999,
+    )
     assert list(ddf.columns) == ["mol_w", "atom_x", "mol_u", "mol_u__is_scalar"]
     assert [str(t) for t in ddf.dtypes] == [
         "double[pyarrow]",
@@ -165,8 +181,21 @@ def test_partitions_are_fragments_indexed_by_global_row(client: Any, big_path: P
     assert len(ddf) == N
     small = gr.dask.read(big_path, rows_per_fragment=100_000)
     # 100 000 rows round down to whole inner chunks of 4096: 98 304.
-    assert small.divisions == (0, 98_304, 196_608, 250_000, 348_304, 446_608, 500_000,
-                               598_304, 696_608, 750_000, 848_304, 946_608, 999_999)  # fmt: skip
+    assert small.divisions == (
+        0,
+        98_304,
+        196_608,
+        250_000,
+        348_304,
+        446_608,
+        500_000,
+        598_304,
+        696_608,
+        750_000,
+        848_304,
+        946_608,
+        999_999,
+    )
 
 
 def test_compute_equals_the_loaded_frame(client: Any, big_path: Path, loaded: gr.DataFrame) -> None:
@@ -249,8 +278,15 @@ def test_empty_stores_read_as_one_empty_partition(client: Any, tmp_path: Path) -
     gr.save(make_nested(3)[0:0], tmp_path / "e.gr")
     ddf = gr.dask.read(tmp_path / "e.gr")
     assert (ddf.npartitions, len(ddf)) == (1, 0)
-    assert list(ddf.columns) == ["mol_id", "mol_name", "mol_tag", "mol_tag__is_scalar",
-                                 "mol_rings", "res_w", "atom_z"]  # fmt: skip
+    assert list(ddf.columns) == [
+        "mol_id",
+        "mol_name",
+        "mol_tag",
+        "mol_tag__is_scalar",
+        "mol_rings",
+        "res_w",
+        "atom_z",
+    ]
 
 
 def test_fragments_pickled_to_workers_read_the_loaded_slices(
@@ -258,8 +294,11 @@ def test_fragments_pickled_to_workers_read_the_loaded_slices(
 ) -> None:
     fragments = gr.open(big_path)[["atom_x", "mol_u"]].fragments(150_000)
     # 150 000 rows round down to whole inner chunks of 4096 (the int8 type ids): 147 456.
-    assert [(f.start, f.stop) for f in fragments][:3] == [(0, 147_456), (147_456, 250_000),
-                                                          (250_000, 397_456)]  # fmt: skip
+    assert [(f.start, f.stop) for f in fragments][:3] == [
+        (0, 147_456),
+        (147_456, 250_000),
+        (250_000, 397_456),
+    ]
     tables = client.gather(client.map(gr.Fragment.to_arrow, fragments, unions="native"))
     for fragment, table in zip(fragments, tables, strict=True):
         want = loaded[["atom_x", "mol_u"]][fragment.start : fragment.stop].to_arrow()

@@ -266,8 +266,10 @@ def test_an_append_with_more_places_converts_the_leaf_once(tmp_path: Path) -> No
     assert sorted(doc["leaves"]) == ["array/r-offsets", "array/r.c~1-values"]
     assert sorted(os.listdir(path / "array")) == ["r-offsets", "r.c~1-values", "zarr.json"]
     assert leaf_doc(path, "array/r.c~1-values")["attributes"]["grumpy"]["decimal_scaled"] == {
-        "dtype": "float32", "decimals": 4, "negative_zero": I32_MIN
-    }  # fmt: skip
+        "dtype": "float32",
+        "decimals": 4,
+        "negative_zero": I32_MIN,
+    }
     # Noise next: no places hold it, so the leaf becomes plain floats (a second rename).
     noise = np.random.default_rng(2).standard_normal(1000).astype(np.float32)
     gr.append(ragged(noise), path)
@@ -370,8 +372,10 @@ def test_killed_conversions_leave_a_committed_state(tmp_path: Path, kills: int) 
         gr.save(ragged(base), path)
         child = subprocess.Popen(
             [sys.executable, "-c", _KILLED_CHILD, str(path), str(k)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n"
         time.sleep(float(rng.uniform(0.0, 0.3)))
@@ -380,12 +384,18 @@ def test_killed_conversions_leave_a_committed_state(tmp_path: Path, kills: int) 
         assert "Traceback" not in err, err
         done = len(out.split())
         check = subprocess.run(
-            [sys.executable, "-c",
-             "import sys, grumpy_arrow as gr; x = gr.load(sys.argv[1]); "
-             "print(len(x), len(x.to_arrow().flatten())); "
-             "print(gr.validate(sys.argv[1]))", str(path)],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import sys, grumpy_arrow as gr; x = gr.load(sys.argv[1]); "
+                "print(len(x), len(x.to_arrow().flatten())); "
+                "print(gr.validate(sys.argv[1]))",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert check.returncode == 0, check.stderr
         counts, problems = check.stdout.split("\n")[:2]
         rows, values = (int(v) for v in counts.split())

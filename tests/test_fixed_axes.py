@@ -131,8 +131,12 @@ def test_reducing_the_ragged_axis_over_points_keeps_them_fixed(op: str) -> None:
     rows = got.to_list()
     for i, p in enumerate(pts):
         if len(p) == 0:
-            empty = {"sum": [0.0, 0.0, 0.0], "max": [None] * 3, "mean": [None] * 3,
-                     "argmax": [None] * 3}  # fmt: skip
+            empty = {
+                "sum": [0.0, 0.0, 0.0],
+                "max": [None] * 3,
+                "mean": [None] * 3,
+                "argmax": [None] * 3,
+            }
             assert rows[i] == empty[op], f"row {i}"
         else:
             assert rows[i] == getattr(np, op)(p, axis=0).tolist(), f"row {i}"
@@ -185,9 +189,15 @@ def test_take_slices_masks_sort_and_concat_keep_fixed_axes() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    [(slice(None), 0), (slice(None), slice(None), 0), (slice(None), slice(1, 3)), (0,),
-     (slice(None), -1, slice(None), 1), (slice(None), np.array([2, 0]))],
-)  # fmt: skip
+    [
+        (slice(None), 0),
+        (slice(None), slice(None), 0),
+        (slice(None), slice(1, 3)),
+        (0,),
+        (slice(None), -1, slice(None), 1),
+        (slice(None), np.array([2, 0])),
+    ],
+)
 def test_indexing_fixed_axes_follows_numpy(key: tuple) -> None:
     a = np.arange(2 * 3 * 4 * 2).reshape(2, 3, 4, 2)
     got = gr.array(a)[key]
@@ -307,8 +317,7 @@ def test_null_rows_of_a_fixed_axis_survive_storage(tmp_path: Path) -> None:
     assert gr.load(path).to_list() == rows
     assert gr.load(path).type == "200 * 2 * float32"
     h = gr.open(path)
-    assert h.take([1, 0, 199, 3, 2]).to_list() == [None, [1.0, 2.0], [9.0, 9.5], None,
-                                                   [5.0, 7.0]]  # fmt: skip
+    assert h.take([1, 0, 199, 3, 2]).to_list() == [None, [1.0, 2.0], [9.0, 9.5], None, [5.0, 7.0]]
     gr.append(arr[:3], path)
     assert gr.load(path).to_list() == rows + rows[:3]
 
@@ -316,10 +325,13 @@ def test_null_rows_of_a_fixed_axis_survive_storage(tmp_path: Path) -> None:
 def test_frame_with_fixed_points_through_save_stream_and_torch(tmp_path: Path) -> None:
     pts = _points(64)
     df = gr.dataframe(
-        {"molecule_id": np.arange(64), "atom_x": gr.array([p[:, 0] for p in pts]),
-         "atom_xyz": gr.array(pts)},
+        {
+            "molecule_id": np.arange(64),
+            "atom_x": gr.array([p[:, 0] for p in pts]),
+            "atom_xyz": gr.array(pts),
+        },
         schema=["molecule", "atom"],
-    )  # fmt: skip
+    )
     path = tmp_path / "mol.gr"
     gr.save(df, path, chunk_size=32)
     back = gr.load(path)
@@ -387,16 +399,16 @@ _DAMAGED_READER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("action", ["gr.load(sys.argv[1])", "gr.open(sys.argv[1]).take([3, 0])"])
-def test_content_that_is_not_whole_rows_is_reported_in_a_child(tmp_path: Path, action: str
-                                                               ) -> None:  # fmt: skip
+def test_content_that_is_not_whole_rows_is_reported_in_a_child(tmp_path: Path, action: str) -> None:
     path = tmp_path / "bad.gr"
     gr.save(gr.array(np.arange(40, dtype=np.float32).reshape(10, 4)), path)
     doc = json.loads((path / "grumpy.json").read_text())
     doc["leaves"]["array/r.c-values"]["length"] = 38  # two values short of 10 rows of 4
     (path / "grumpy.json").write_text(json.dumps(doc))
     code = _DAMAGED_READER.format(action=action)
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ERR"), done.stdout
     assert "array/r.c-values" in done.stdout or "multiple of 4" in done.stdout
@@ -433,14 +445,21 @@ def test_torch_loader_yields_dense_image_batches(tmp_path: Path) -> None:
 def test_frame_points_with_null_rows_under_a_level(tmp_path: Path) -> None:
     # Null points inside the atom level: read by the per-column planner (the level walk
     # takes fixed tails without nulls), with the same values.
-    points = pa.array([None if i % 4 == 1 else [i, i + 0.5, -i] for i in range(30)],
-                      type=pa.list_(pa.float64(), 3))  # fmt: skip
+    points = pa.array(
+        [None if i % 4 == 1 else [i, i + 0.5, -i] for i in range(30)],
+        type=pa.list_(pa.float64(), 3),
+    )
     offsets = pa.array([0, 3, 3, 10, 18, 30], type=pa.int64())
     atom_xyz = gr.from_arrow(pa.LargeListArray.from_arrays(offsets, points))
     assert atom_xyz.type == "5 * var * 3 * float64"
-    df = gr.dataframe({"mol_id": np.arange(5), "atom_xyz": atom_xyz,
-                       "atom_n": gr.from_offsets(np.arange(30), offsets.to_numpy())},
-                      schema=["mol", "atom"])  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_id": np.arange(5),
+            "atom_xyz": atom_xyz,
+            "atom_n": gr.from_offsets(np.arange(30), offsets.to_numpy()),
+        },
+        schema=["mol", "atom"],
+    )
     path = tmp_path / "nullpts.gr"
     gr.save(df, path, chunk_size=8)
     want = atom_xyz.to_list()

@@ -433,7 +433,9 @@ def test_append_to_sharded_dataset_fills_the_last_shard(tmp_path: Path) -> None:
     gr.append(gr.load(path)[extra], path)
     h = gr.open(path)
     assert isinstance(h, gr.ShardedHandle)
-    assert_exact([[s.name, s.rows] for s in h.shards], [*store["manifest"]["shards"][:2],
-                 ["shard-000002", 4], ["shard-000003", 1]])  # fmt: skip
+    assert_exact(
+        [[s.name, s.rows] for s in h.shards],
+        [*store["manifest"]["shards"][:2], ["shard-000002", 4], ["shard-000003", 1]],
+    )
     check(gr.load(path), store, list(range(store["rows"])) + extra)
     assert gr.validate(path) == []

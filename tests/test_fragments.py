@@ -103,8 +103,16 @@ def test_default_fragments_are_one_shard_file_of_rows(store: Path) -> None:
 
 def test_fragments_of_a_sharded_dataset_never_cross_a_shard(sharded: Path) -> None:
     frags = gr.open(sharded).fragments()
-    assert spans(frags) == [(0, 16), (16, 32), (32, 40), (40, 56), (56, 72), (72, 80),
-                            (80, 96), (96, 100)]  # fmt: skip
+    assert spans(frags) == [
+        (0, 16),
+        (16, 32),
+        (32, 40),
+        (40, 56),
+        (56, 72),
+        (72, 80),
+        (80, 96),
+        (96, 100),
+    ]
     assert [f.shard for f in frags] == ["shard-000000"] * 3 + ["shard-000001"] * 3 + [
         "shard-000002"
     ] * 2
@@ -113,8 +121,18 @@ def test_fragments_of_a_sharded_dataset_never_cross_a_shard(sharded: Path) -> No
 
 
 # Pieces of 5 rows inside each chunk of 16: none straddles a chunk boundary.
-BELOW_A_CHUNK = [(0, 5), (5, 10), (10, 15), (15, 16), (16, 21), (21, 26), (26, 31), (31, 32),
-                 (32, 37), (37, 40)]  # fmt: skip
+BELOW_A_CHUNK = [
+    (0, 5),
+    (5, 10),
+    (10, 15),
+    (15, 16),
+    (16, 21),
+    (21, 26),
+    (26, 31),
+    (31, 32),
+    (32, 37),
+    (37, 40),
+]
 
 
 @pytest.mark.parametrize(
@@ -219,8 +237,7 @@ def test_to_arrow_equals_the_slice_as_arrow(
         assert table.equals(want, check_metadata=True)
         assert_frames_equal(gr.from_arrow(table), frame[f.start : f.stop])
     lowered = gr.open(sharded).fragments()[0].to_arrow()
-    assert lowered.column_names == ["mol_w", "mol_name", "mol_tag", "mol_tag__is_scalar",
-                                    "atom_x"]  # fmt: skip
+    assert lowered.column_names == ["mol_w", "mol_name", "mol_tag", "mol_tag__is_scalar", "atom_x"]
     assert lowered.column("mol_tag").to_pylist()[:4] == [[0, 1], [1], [2], [3, 4]]
     assert lowered.column("mol_tag__is_scalar").to_pylist()[:4] == [False, True, True, False]
 

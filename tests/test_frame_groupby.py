@@ -45,8 +45,9 @@ def _atoms_pandas(df: gr.DataFrame) -> pd.DataFrame:
 
 def test_groupby_a_molecule_column_aggregates_molecules_and_their_atoms() -> None:
     df = _molecules()
-    out = df.groupby("mol_kind").agg({"mol_mass": ["sum", "mean", "median", "std"],
-                                      "atom_x": ["mean", "count", "max", "median"]})  # fmt: skip
+    out = df.groupby("mol_kind").agg(
+        {"mol_mass": ["sum", "mean", "median", "std"], "atom_x": ["mean", "count", "max", "median"]}
+    )
     mols = pd.DataFrame(
         {"mol_kind": df["mol_kind"].to_list(), "mol_mass": df["mol_mass"].to_list()}
     )
@@ -70,8 +71,14 @@ def test_groupby_an_atom_column_groups_atoms() -> None:
 
 
 def test_groupby_shortcuts_several_keys_and_empty_groups() -> None:
-    df = gr.dataframe({"mol_kind": ["a", "b", "a", None], "mol_charge": [1, 1, 2, 0],
-                       "atom_x": [[1.0, 2.0], [], [4.0], [9.0]]}, schema=["mol", "atom"])  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_kind": ["a", "b", "a", None],
+            "mol_charge": [1, 1, 2, 0],
+            "atom_x": [[1.0, 2.0], [], [4.0], [9.0]],
+        },
+        schema=["mol", "atom"],
+    )
     g = df.groupby("mol_kind")
     assert g.ngroups == 2
     assert g.size().to_dict() == {"mol_kind": ["a", "b"], "size": [2, 1]}
@@ -95,12 +102,22 @@ def test_groupby_errors_say_what_was_expected() -> None:
 
 
 def test_a_ragged_mask_filters_its_level_and_below_and_keeps_the_rest() -> None:
-    df = gr.dataframe({"mol_name": ["a", "b"], "atom_el": [["C", "H", "H"], ["O"]],
-                       "atom_bonds": [[[1, 2], [0], [0]], [[]]],
-                       "atom_x": [[1.0, 2.0, 3.0], [4.0]]}, schema=["mol", "atom"])  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_name": ["a", "b"],
+            "atom_el": [["C", "H", "H"], ["O"]],
+            "atom_bonds": [[[1, 2], [0], [0]], [[]]],
+            "atom_x": [[1.0, 2.0, 3.0], [4.0]],
+        },
+        schema=["mol", "atom"],
+    )
     heavy = df[df["atom_el"] != "H"]
-    assert heavy.to_dict() == {"mol_name": ["a", "b"], "atom_el": [["C"], ["O"]],
-                               "atom_bonds": [[[1, 2]], [[]]], "atom_x": [[1.0], [4.0]]}  # fmt: skip
+    assert heavy.to_dict() == {
+        "mol_name": ["a", "b"],
+        "atom_el": [["C"], ["O"]],
+        "atom_bonds": [[[1, 2]], [[]]],
+        "atom_x": [[1.0], [4.0]],
+    }
     nulls = df[gr.array([[True, None, False], [None]])]
     assert nulls.to_dict()["atom_x"] == [[1.0], []]
     with pytest.raises(LayoutError, match="do not match the frame's"):
@@ -117,13 +134,24 @@ def test_a_ragged_mask_on_a_large_frame_matches_pandas() -> None:
 
 
 def test_dropna_at_each_level() -> None:
-    df = gr.dataframe({"mol_id": [1, None, 3], "atom_q": [[0.5, None], [1.0], []],
-                       "atom_xyz": [[[0.0], [1.0]], [[2.0]], []]}, schema=["mol", "atom"])  # fmt: skip
-    assert df.dropna().to_dict() == {"mol_id": [1, 3], "atom_q": [[0.5, None], []],
-                                     "atom_xyz": [[[0.0], [1.0]], []]}  # fmt: skip
-    assert df.dropna(level="atom").to_dict() == {"mol_id": [1, None, 3],
-                                                 "atom_q": [[0.5], [1.0], []],
-                                                 "atom_xyz": [[[0.0]], [[2.0]], []]}  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_id": [1, None, 3],
+            "atom_q": [[0.5, None], [1.0], []],
+            "atom_xyz": [[[0.0], [1.0]], [[2.0]], []],
+        },
+        schema=["mol", "atom"],
+    )
+    assert df.dropna().to_dict() == {
+        "mol_id": [1, 3],
+        "atom_q": [[0.5, None], []],
+        "atom_xyz": [[[0.0], [1.0]], []],
+    }
+    assert df.dropna(level="atom").to_dict() == {
+        "mol_id": [1, None, 3],
+        "atom_q": [[0.5], [1.0], []],
+        "atom_xyz": [[[0.0]], [[2.0]], []],
+    }
     assert df.dropna(subset="atom_q", level=1)["atom_q"].to_list() == [[0.5], [1.0], []]
     with pytest.raises(LayoutError, match="is at level 0"):
         df.dropna(subset="mol_id", level="atom")
@@ -143,8 +171,9 @@ def test_columns_placed_by_name_come_back_from_polars_and_duckdb() -> None:
         pl.col("atom_x").list.eval(pl.element() * 2).alias("doubled"),
         (pl.col("mol_id") * 10).alias("score"),
     )
-    back = gr.from_arrow(computed.to_arrow(), schema=["mol", "atom"],
-                         levels={"doubled": "atom", "score": "mol"})  # fmt: skip
+    back = gr.from_arrow(
+        computed.to_arrow(), schema=["mol", "atom"], levels={"doubled": "atom", "score": "mol"}
+    )
     assert back.level_of("doubled") == "atom" and back.level_of("score") == "mol"
     assert back.to_dict()["doubled"] == [[2.0, 4.0], [6.0]]
     again = gr.from_arrow(back.to_arrow())  # the placement travels in the table's metadata
@@ -190,9 +219,16 @@ def test_placed_columns_survive_save_append_open_and_take(tmp_path: object) -> N
     from pathlib import Path
 
     path = Path(str(tmp_path)) / "placed.gr"
-    df = gr.dataframe({"mol_id": [1, 2], "score": [0.5, 0.25], "atom_x": [[1.0], [2.0, 3.0]],
-                       "charge": [[-1], [0, 1]]}, schema=["mol", "atom"],
-                      levels={"score": "mol", "charge": "atom"})  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_id": [1, 2],
+            "score": [0.5, 0.25],
+            "atom_x": [[1.0], [2.0, 3.0]],
+            "charge": [[-1], [0, 1]],
+        },
+        schema=["mol", "atom"],
+        levels={"score": "mol", "charge": "atom"},
+    )
     gr.save(df, path, chunk_size=1)
     gr.append(df, path)
     back = gr.load(path)

@@ -120,8 +120,9 @@ def test_value_counts_pools_leaf_values_like_pandas() -> None:
     assert got["value"].to_list() == want.index.tolist() == ["H", "C", "O", "N"]
     assert got["count"].to_list() == want.tolist() == [3, 2, 1, 1]
     assert gr.array([1, None, 1, 2]).value_counts(dropna=False).to_dict() == {
-        "value": [1, None, 2], "count": [2, 1, 1]
-    }  # fmt: skip
+        "value": [1, None, 2],
+        "count": [2, 1, 1],
+    }
     asc = gr.array([[3, 3, 3], [1], [2, 2]]).value_counts(ascending=True)
     assert asc.to_dict() == {"value": [1, 2, 3], "count": [1, 2, 3]}
     union = gr.array([1, [1, 2], 2, [2]])  # scalars and list values pool together
@@ -144,11 +145,11 @@ def test_describe_matches_pandas_on_leaf_values() -> None:
     df = _frame()
     got = df.describe()
     assert got.columns == ["statistic", "mol_id", "mol_w", "atom_x"]  # strings skipped
-    assert got["statistic"].to_list() == ["count", "mean", "std", "min", "25%", "50%", "75%",
-                                          "max"]  # fmt: skip
+    assert got["statistic"].to_list() == ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
     for name in ("mol_id", "mol_w", "atom_x"):
-        leaves = [v for row in df[name].to_list() for v in (row if isinstance(row, list)
-                                                            else [row])]  # fmt: skip
+        leaves = [
+            v for row in df[name].to_list() for v in (row if isinstance(row, list) else [row])
+        ]
         want = pd.Series(leaves, dtype="float64").describe()
         np.testing.assert_allclose(got[name].to_list(), want.tolist(), rtol=1e-12)
     with pytest.raises(ValueError, match="no numeric column"):
@@ -166,12 +167,15 @@ def test_value_counts_of_dictionary_encoded_leaves(tmp_path) -> None:
     d = gr.array(pa.array(["a", None, "b", "a", "c", "b", "a"]).dictionary_encode())
     assert d.value_counts().to_dict() == {"value": ["a", "b", "c"], "count": [3, 2, 1]}
     assert d.value_counts(dropna=False).to_dict() == {
-        "value": ["a", "b", None, "c"], "count": [3, 2, 1, 1]
-    }  # fmt: skip
+        "value": ["a", "b", None, "c"],
+        "count": [3, 2, 1, 1],
+    }
     # A store's dictionary-encoded column, read back encoded: the same counts as pandas.
     rng = np.random.default_rng(3)
-    rows = [[str(v) for v in rng.choice(list("CHONS"), int(k), p=[.4, .3, .15, .1, .05])]
-            for k in rng.integers(0, 30, 500)]  # fmt: skip
+    rows = [
+        [str(v) for v in rng.choice(list("CHONS"), int(k), p=[0.4, 0.3, 0.15, 0.1, 0.05])]
+        for k in rng.integers(0, 30, 500)
+    ]
     path = tmp_path / "el.gr"
     gr.save(gr.dataframe({"atom_el": rows}, schema=["mol", "atom"]), path, dictionary=True)
     loaded = gr.load(path)["atom_el"]

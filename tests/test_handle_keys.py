@@ -245,7 +245,9 @@ def test_frame_store_keys(tmp_path: Path) -> None:
     assert h[...].to_dict() == df.to_dict()
     assert h[[2, 0]].to_dict() == {"molecule_id": [9, 7], "atom_x": [[3.0], [1.0, 2.0]]}
     assert h[gr.array([False, True, True])].to_dict() == {
-        "molecule_id": [8, 9], "atom_x": [None, [3.0]]}  # fmt: skip
+        "molecule_id": [8, 9],
+        "atom_x": [None, [3.0]],
+    }
     for key in [(1, 0), 1.9]:
         with pytest.raises(DTypeError):
             h[key]
@@ -253,8 +255,11 @@ def test_frame_store_keys(tmp_path: Path) -> None:
             df[key]
     # ragged keys select inside rows, on the store as in memory
     gather = [[1, 0], [], [0]]
-    assert h[gather].to_dict() == df[gather].to_dict() == {
-        "molecule_id": [7, 8, 9], "atom_x": [[2.0, 1.0], None, [3.0]]}  # fmt: skip
+    assert (
+        h[gather].to_dict()
+        == df[gather].to_dict()
+        == {"molecule_id": [7, 8, 9], "atom_x": [[2.0, 1.0], None, [3.0]]}
+    )
     with pytest.raises(OutOfBoundsError, match="out of bounds for axis 1 with length 0 in row 1"):
         h[[[0], [1], [0]]]
     with pytest.raises(OutOfBoundsError, match="row 3 is out of bounds for a frame with 3 rows"):
@@ -263,11 +268,18 @@ def test_frame_store_keys(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("key", "rows"),
-    [(2, [2]), (-1, [4]), (slice(None, None, -2), [4, 2, 0]), ([3, -5], [3, 0]),
-     (np.array([1, 1], dtype=np.uint8), [1, 1]), ([True, False, False, False, True], [0, 4]),
-     ([], []), (np.int16(0), [0])],
+    [
+        (2, [2]),
+        (-1, [4]),
+        (slice(None, None, -2), [4, 2, 0]),
+        ([3, -5], [3, 0]),
+        (np.array([1, 1], dtype=np.uint8), [1, 1]),
+        ([True, False, False, False, True], [0, 4]),
+        ([], []),
+        (np.int16(0), [0]),
+    ],
     ids=["int", "negative", "slice", "list", "uint8", "mask", "empty", "numpy-int"],
-)  # fmt: skip
+)
 def test_parse_rows_selects_rows(key: Any, rows: list[int]) -> None:
     got = parse_rows(key, 5)
     assert got.dtype == np.int64
@@ -288,9 +300,19 @@ def test_parse_rows_selects_rows(key: Any, rows: list[int]) -> None:
         (np.array([7], dtype=np.uint64), OutOfBoundsError, "row 7 is out of bounds"),
         ([True, False], OutOfBoundsError, "boolean index has length 2; the store has 5"),
     ],
-    ids=["float", "float-list", "tuple", "2-D", "ragged", "bool", "strings", "out-of-bounds",
-         "uint64", "short-mask"],
-)  # fmt: skip
+    ids=[
+        "float",
+        "float-list",
+        "tuple",
+        "2-D",
+        "ragged",
+        "bool",
+        "strings",
+        "out-of-bounds",
+        "uint64",
+        "short-mask",
+    ],
+)
 def test_parse_rows_refuses_what_is_not_rows(key: Any, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         parse_rows(key, 5)

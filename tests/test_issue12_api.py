@@ -87,10 +87,16 @@ def write_into(out: Any) -> None:
 @pytest.mark.torch
 @pytest.mark.parametrize(
     ("column", "layout"),
-    [("molecule_w", "padded"), ("atom_x", "padded"), ("atom_x", "jagged"),
-     ("molecule_tag", "padded"), (None, "padded"), (None, "jagged_atoms")],
+    [
+        ("molecule_w", "padded"),
+        ("atom_x", "padded"),
+        ("atom_x", "jagged"),
+        ("molecule_tag", "padded"),
+        (None, "padded"),
+        (None, "jagged_atoms"),
+    ],
     ids=["plain", "padded", "jagged", "union", "frame", "frame-jagged"],
-)  # fmt: skip
+)
 def test_writing_into_a_tensor_leaves_the_frame_unchanged(
     torch: Any, column: str | None, layout: str
 ) -> None:
@@ -329,8 +335,12 @@ def deep(depth: int) -> str:
 def convert(tmp_path: Path, src: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return run_child(
         "import sys; from grumpy_arrow.cli import main; sys.exit(main(sys.argv[1:]))",
-        "convert", src, "out.parquet", *extra, cwd=tmp_path,
-    )  # fmt: skip
+        "convert",
+        src,
+        "out.parquet",
+        *extra,
+        cwd=tmp_path,
+    )
 
 
 def test_a_deep_jsonl_line_is_refused_with_its_file_and_line(tmp_path: Path) -> None:
@@ -377,9 +387,15 @@ def test_jsonl_within_the_limit_still_converts(tmp_path: Path) -> None:
         ('{"s": "\\\\"' + "[" * 1001, 1),  # an escaped backslash ends it
         ("[" * 999 + "]" * 999 + "[" * 999 + "\n" + "[" * 1000, None),
     ],
-    ids=["at-the-limit", "one-over", "brackets-in-a-string", "escaped-quote",
-         "escaped-backslash", "lines-reset"],
-)  # fmt: skip
+    ids=[
+        "at-the-limit",
+        "one-over",
+        "brackets-in-a-string",
+        "escaped-quote",
+        "escaped-backslash",
+        "lines-reset",
+    ],
+)
 def test_the_depth_scanner_counts_brackets_outside_strings(text: str, line: int | None) -> None:
     data = text.encode()
     for size in (len(data) or 1, 7, 1):  # whole, and cut into pieces anywhere

@@ -117,7 +117,7 @@ def test_lists_inside_lists_widen_at_their_depth(tmp_path: Path) -> None:
         pytest.param([1, [2, 3]], [4, None], [1, [2, 3], 4, None], id="plain-scalars"),
         pytest.param([[1, [2]], [3]], [[4, 5]], [[1, [2]], [3], [4, 5]], id="inside-lists"),
     ],
-)  # fmt: skip
+)
 def test_a_union_column_takes_plain_rows_as_they_are(
     first: list[Any], later: list[Any], want: list[Any], tmp_path: Path
 ) -> None:
@@ -169,17 +169,26 @@ def test_int64_becomes_float64_when_every_value_is_exact(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("first", "later", "where"),
     [
-        pytest.param(gr.array([[1, 2**53 + 1]]), gr.array([[0.5]]),
-                     "int64 value 9007199254740993 (value 1 of leaf 'array/r.c-values')",
-                     id="stored-int64"),
-        pytest.param(gr.array([[0.5]]), gr.array([[1], [-(2**53) - 1]]),
-                     "int64 value -9007199254740993 (value 1 of the batch's int64 values)",
-                     id="batch-int64"),
-        pytest.param(gr.array([2**60], dtype=gr.uint64), gr.array([1.5]),
-                     "uint64 value 1152921504606846976 (value 0 of leaf 'array/r-values')",
-                     id="stored-uint64"),
+        pytest.param(
+            gr.array([[1, 2**53 + 1]]),
+            gr.array([[0.5]]),
+            "int64 value 9007199254740993 (value 1 of leaf 'array/r.c-values')",
+            id="stored-int64",
+        ),
+        pytest.param(
+            gr.array([[0.5]]),
+            gr.array([[1], [-(2**53) - 1]]),
+            "int64 value -9007199254740993 (value 1 of the batch's int64 values)",
+            id="batch-int64",
+        ),
+        pytest.param(
+            gr.array([2**60], dtype=gr.uint64),
+            gr.array([1.5]),
+            "uint64 value 1152921504606846976 (value 0 of leaf 'array/r-values')",
+            id="stored-uint64",
+        ),
     ],
-)  # fmt: skip
+)
 def test_integers_a_float_cannot_hold_are_refused_and_nothing_is_written(
     first: gr.GrumpyArray, later: gr.GrumpyArray, where: str, tmp_path: Path
 ) -> None:
@@ -202,16 +211,36 @@ def test_integers_a_float_cannot_hold_are_refused_and_nothing_is_written(
 @pytest.mark.parametrize(
     ("stored", "batch", "typ", "want"),
     [
-        pytest.param(gr.array([0.5], dtype=gr.float64), gr.array([3], dtype=gr.int64),
-                     "float64", [0.5, 3.0], id="int64-into-float64"),
-        pytest.param(gr.array([1], dtype=gr.int16), gr.array([0.5], dtype=gr.float32),
-                     "float32", [1.0, 0.5], id="int16-float32"),
-        pytest.param(gr.array([1], dtype=gr.int32), gr.array([0.5], dtype=gr.float32),
-                     "float64", [1.0, 0.5], id="int32-float32"),
-        pytest.param(gr.array([0.5], dtype=gr.float32), gr.array([2**20 + 1], dtype=gr.int32),
-                     "float64", [0.5, 1048577.0], id="float32-int32"),
+        pytest.param(
+            gr.array([0.5], dtype=gr.float64),
+            gr.array([3], dtype=gr.int64),
+            "float64",
+            [0.5, 3.0],
+            id="int64-into-float64",
+        ),
+        pytest.param(
+            gr.array([1], dtype=gr.int16),
+            gr.array([0.5], dtype=gr.float32),
+            "float32",
+            [1.0, 0.5],
+            id="int16-float32",
+        ),
+        pytest.param(
+            gr.array([1], dtype=gr.int32),
+            gr.array([0.5], dtype=gr.float32),
+            "float64",
+            [1.0, 0.5],
+            id="int32-float32",
+        ),
+        pytest.param(
+            gr.array([0.5], dtype=gr.float32),
+            gr.array([2**20 + 1], dtype=gr.int32),
+            "float64",
+            [0.5, 1048577.0],
+            id="float32-int32",
+        ),
     ],
-)  # fmt: skip
+)
 def test_integers_and_floats_meet_at_numpys_float(
     stored: gr.GrumpyArray, batch: gr.GrumpyArray, typ: str, want: list[Any], tmp_path: Path
 ) -> None:
@@ -283,15 +312,29 @@ def test_a_union_child_never_used_takes_the_first_real_dtype(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("first", "later", "want", "typ"),
     [
-        pytest.param(gr.array([None, None], dtype=gr.float64), gr.array(["x", None]),
-                     [None, None, "x", None], "4 * string", id="nulls-then-strings"),
-        pytest.param(gr.array([[None], None], dtype=gr.float64), gr.array([[True]]),
-                     [[None], None, [True]], "3 * var * bool_", id="null-values-then-bools"),
-        pytest.param(gr.array([None, [None]], dtype=gr.int64), gr.array([["a"], "b"]),
-                     [None, [None], ["a"], "b"], "4 * union[string, var * string]",
-                     id="null-lists-then-a-union"),
+        pytest.param(
+            gr.array([None, None], dtype=gr.float64),
+            gr.array(["x", None]),
+            [None, None, "x", None],
+            "4 * string",
+            id="nulls-then-strings",
+        ),
+        pytest.param(
+            gr.array([[None], None], dtype=gr.float64),
+            gr.array([[True]]),
+            [[None], None, [True]],
+            "3 * var * bool_",
+            id="null-values-then-bools",
+        ),
+        pytest.param(
+            gr.array([None, [None]], dtype=gr.int64),
+            gr.array([["a"], "b"]),
+            [None, [None], ["a"], "b"],
+            "4 * union[string, var * string]",
+            id="null-lists-then-a-union",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_column_of_nulls_takes_the_first_real_dtype(
     first: gr.GrumpyArray, later: gr.GrumpyArray, want: list[Any], typ: str, tmp_path: Path
 ) -> None:
@@ -394,10 +437,17 @@ def test_converted_leaves_are_deleted_after_the_commit(tmp_path: Path) -> None:
     gr.append(gr.array([[0.5]]), path)
     assert leaf_folders(path) == ["array/r-offsets", "array/r.c~1-values"]
     gr.append(gr.array([7.5]), path)
-    assert leaf_folders(path) == leaves(path) == [
-        "array/r-offsets", "array/r-type_ids", "array/r-value_offsets", "array/r.c~1-values",
-        "array/r.s-values",
-    ]  # fmt: skip
+    assert (
+        leaf_folders(path)
+        == leaves(path)
+        == [
+            "array/r-offsets",
+            "array/r-type_ids",
+            "array/r-value_offsets",
+            "array/r.c~1-values",
+            "array/r.s-values",
+        ]
+    )
     check_store(path, [[1.0, 2.0], [3.0], [0.5], 7.5], "4 * union[float64, var * float64]")
 
 
@@ -562,10 +612,18 @@ def new_values() -> dict[str, list[Any]]:
     }
 
 
-OLD_TYPES = {"m_id": "int64", "m_tag": "var * int64", "m_empty": "var * float64",
-             "m_name": "string"}  # fmt: skip
-NEW_TYPES = {"m_id": "float64", "m_tag": "union[int64, var * int64]", "m_empty": "var * int16",
-             "m_name": "string"}  # fmt: skip
+OLD_TYPES = {
+    "m_id": "int64",
+    "m_tag": "var * int64",
+    "m_empty": "var * float64",
+    "m_name": "string",
+}
+NEW_TYPES = {
+    "m_id": "float64",
+    "m_tag": "union[int64, var * int64]",
+    "m_empty": "var * int16",
+    "m_name": "string",
+}
 
 CHILD = """
 import sys
@@ -747,7 +805,8 @@ def test_convert_lowers_a_json_union_into_parquet(tmp_path: Path) -> None:
     ("rows", "message"),
     [
         pytest.param(
-            [{"a": 1}] * 300 + [{"a": "x"}], "line 301: field 'a' (\"x\") changed from int64 to string",
+            [{"a": 1}] * 300 + [{"a": "x"}],
+            "line 301: field 'a' (\"x\") changed from int64 to string",
             id="int-then-string",
         ),
         pytest.param(
@@ -761,11 +820,13 @@ def test_convert_lowers_a_json_union_into_parquet(tmp_path: Path) -> None:
             id="mixed-list",
         ),
     ],
-)  # fmt: skip
+)
 def test_convert_refuses_a_field_that_changes_in_another_way(
-    rows: list[dict[str, Any]], message: str, tmp_path: Path,
+    rows: list[dict[str, Any]],
+    message: str,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     from grumpy_arrow.cli import main
 
     src = _jsonl(tmp_path / "bad.jsonl", rows)

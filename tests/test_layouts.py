@@ -122,8 +122,13 @@ def test_the_manifest_holds_typed_layouts(tmp_path: Path) -> None:
     gr.save(_frame(), tmp_path / "f.gr", dictionary=["atom_el"])
     manifest = read_manifest(LeafStore(tmp_path / "f.gr", read_only=True))
     assert [type(c.layout).__name__ for c in manifest.columns] == [
-        "LeafLayout", "LeafLayout", "ListLayout", "ListLayout", "ListLayout", "ListLayout",
-    ]  # fmt: skip
+        "LeafLayout",
+        "LeafLayout",
+        "ListLayout",
+        "ListLayout",
+        "ListLayout",
+        "ListLayout",
+    ]
     assert manifest.column("atom_tag").layout == _tag_layout()
 
 
@@ -131,23 +136,46 @@ def test_the_manifest_holds_typed_layouts(tmp_path: Path) -> None:
 
 
 def _leaf(**extra: Any) -> dict[str, Any]:
-    return {"kind": "leaf", "dtype": "int64", "values": "a/r-values",
-            "validity": "a/r-validity", **extra}  # fmt: skip
+    return {
+        "kind": "leaf",
+        "dtype": "int64",
+        "values": "a/r-values",
+        "validity": "a/r-validity",
+        **extra,
+    }
 
 
 def _text(**extra: Any) -> dict[str, Any]:
-    return {"kind": "leaf", "dtype": "string", "arrow": "string", "offsets": "a/r-offsets",
-            "data": "a/r-data", "validity": "a/r-validity", **extra}  # fmt: skip
+    return {
+        "kind": "leaf",
+        "dtype": "string",
+        "arrow": "string",
+        "offsets": "a/r-offsets",
+        "data": "a/r-data",
+        "validity": "a/r-validity",
+        **extra,
+    }
 
 
 def _list(content: Any, **extra: Any) -> dict[str, Any]:
-    return {"kind": "list", "offsets": "a/r-offsets", "validity": "a/r-validity",
-            "level": None, "content": content, **extra}  # fmt: skip
+    return {
+        "kind": "list",
+        "offsets": "a/r-offsets",
+        "validity": "a/r-validity",
+        "level": None,
+        "content": content,
+        **extra,
+    }
 
 
 def _union(scalar: Any, lists: Any) -> dict[str, Any]:
-    return {"kind": "union", "type_ids": "a/r-type_ids", "value_offsets": "a/r-value_offsets",
-            "scalar": scalar, "list": lists}  # fmt: skip
+    return {
+        "kind": "union",
+        "type_ids": "a/r-type_ids",
+        "value_offsets": "a/r-value_offsets",
+        "scalar": scalar,
+        "list": lists,
+    }
 
 
 def _chain(n: int) -> dict[str, Any]:
@@ -238,9 +266,11 @@ def test_hostile_trees_are_refused_naming_the_field(case: str) -> None:
 
 def test_a_class_parses_only_its_own_kind() -> None:
     assert ListLayout.from_dict(_chain(2)) == ListLayout(
-        offsets="a/r-offsets", validity="a/r-validity", level=None,
+        offsets="a/r-offsets",
+        validity="a/r-validity",
+        level=None,
         content=LeafLayout(dtype="int64", values="a/r-values", validity="a/r-validity"),
-    )  # fmt: skip
+    )
     with pytest.raises(StoreFormatError) as err:
         LeafLayout.from_dict(_chain(2), where="s.gr", field="columns[0].layout")
     assert str(err.value) == f"{F}' must be a leaf node, got an object of 5 keys"
@@ -300,9 +330,12 @@ def test_find_gives_the_node_naming_a_leaf() -> None:
 def test_nodes_and_their_field_paths() -> None:
     layout = _tag_layout()
     assert [(type(n).__name__, d) for n, d in layout.nodes()] == [
-        ("ListLayout", 0), ("UnionLayout", 1), ("LeafLayout", 1), ("ListLayout", 1),
+        ("ListLayout", 0),
+        ("UnionLayout", 1),
+        ("LeafLayout", 1),
+        ("ListLayout", 1),
         ("LeafLayout", 2),
-    ]  # fmt: skip
+    ]
     assert [path for path, _ in layout.named_nodes("columns[4].layout")] == [
         "columns[4].layout",
         "columns[4].layout.content",
@@ -329,8 +362,12 @@ def test_rows_come_from_committed_lengths() -> None:
     layout = _tag_layout()
     union = layout.content
     assert isinstance(union, UnionLayout)
-    lengths = {"_levels/atom-offsets": 4, "atom_tag/r.c-type_ids": 3,
-               "atom_tag/r.c.s-values": 2, "atom_tag/r.c.l-offsets": 2}  # fmt: skip
+    lengths = {
+        "_levels/atom-offsets": 4,
+        "atom_tag/r.c-type_ids": 3,
+        "atom_tag/r.c.s-values": 2,
+        "atom_tag/r.c.l-offsets": 2,
+    }
     assert (layout.rows(lengths), union.rows(lengths)) == (3, 3)
     assert (union.scalar.rows(lengths), union.list.rows(lengths)) == (2, 1)
     assert union.list.content.rows(lengths) == 0  # no leaf yet
@@ -340,9 +377,11 @@ def test_rows_come_from_committed_lengths() -> None:
 def test_arrow_types_and_attributes() -> None:
     layout = _tag_layout()
     assert layout.arrow_type() == pa.large_list(
-        pa.dense_union([pa.field("scalar", pa.int64()),
-                        pa.field("list", pa.large_list(pa.int64()))], type_codes=[0, 1])
-    )  # fmt: skip
+        pa.dense_union(
+            [pa.field("scalar", pa.int64()), pa.field("list", pa.large_list(pa.int64()))],
+            type_codes=[0, 1],
+        )
+    )
     assert isinstance(layout, ListLayout) and isinstance(layout.content, UnionLayout)
     assert layout.offsets == "_levels/atom-offsets"
     assert layout.content.scalar.values == "atom_tag/r.c.s-values"
@@ -369,8 +408,9 @@ def test_rebase_continues_offsets_and_union_positions() -> None:
     batch = {"atom_tag/r.c-type_ids": np.array([0, 1, 1, 0], dtype=np.int8)}
 
     def rebase(role: str, data: list[int], length: int, last: int) -> list[int]:
-        out = ly.rebase(union, role, np.array(data), length=length, last=last,
-                        lengths=lengths, batch=batch)  # fmt: skip
+        out = ly.rebase(
+            union, role, np.array(data), length=length, last=last, lengths=lengths, batch=batch
+        )
         return out.tolist()
 
     assert rebase("offsets", [0, 2, 5], 0, 0) == [0, 2, 5]  # the first write keeps its 0
@@ -406,8 +446,12 @@ def test_cut_reads_one_value_per_list_and_two_per_union() -> None:
         "atom_tag/r.c.l-offsets": (3, 2),
         "atom_tag/r.c.l.c-values": (2, None),
     }
-    assert reads == [("_levels/atom-offsets", 2), ("atom_tag/r.c-value_offsets", 4),
-                     ("atom_tag/r.c-type_ids", 4), ("atom_tag/r.c.l-offsets", 2)]  # fmt: skip
+    assert reads == [
+        ("_levels/atom-offsets", 2),
+        ("atom_tag/r.c-value_offsets", 4),
+        ("atom_tag/r.c-type_ids", 4),
+        ("atom_tag/r.c.l-offsets", 2),
+    ]
 
 
 def test_manifest_at_gives_each_earlier_commit_back(tmp_path: Path) -> None:

@@ -267,11 +267,13 @@ def outcomes(stores: Path) -> dict[str, Any]:
             if name == "shard" and len(path) > 3:
                 continue  # a shard manifest's layout fields are those of "lists"
             cases[case_id] = (name, path, hostile)
-            lines.append(json.dumps({"id": case_id, "store": store, "manifest": manifest,
-                                     "text": text}))  # fmt: skip
+            lines.append(
+                json.dumps({"id": case_id, "store": store, "manifest": manifest, "text": text})
+            )
     with ThreadPoolExecutor(WORKERS) as pool:
-        runs = list(pool.map(lambda k: _run_worker(stores / str(k), lines[k::WORKERS]),
-                             range(WORKERS)))  # fmt: skip
+        runs = list(
+            pool.map(lambda k: _run_worker(stores / str(k), lines[k::WORKERS]), range(WORKERS))
+        )
     results = {cid: result for found, _ in runs for cid, result in found.items()}
     trouble = "; ".join(t for _, t in runs if t) or None
     return {"results": results, "cases": cases, "trouble": trouble}
@@ -294,8 +296,9 @@ def _names_the_field(message: str, path: Path_, hostile: str) -> bool:
 def test_every_hostile_field_is_a_store_format_error(
     name: str, hostile: str, outcomes: dict[str, Any]
 ) -> None:
-    selected = [(cid, c) for cid, c in outcomes["cases"].items()
-                if c[0] == name and c[2] == hostile]  # fmt: skip
+    selected = [
+        (cid, c) for cid, c in outcomes["cases"].items() if c[0] == name and c[2] == hostile
+    ]
     assert len(selected) >= 5  # the matrix covers the store's fields
     failures = []
     for case_id, (_, path, _) in selected:
@@ -316,15 +319,35 @@ def test_every_hostile_field_is_a_store_format_error(
 
 def test_the_matrix_edits_every_field_of_each_store(outcomes: dict[str, Any]) -> None:
     labels = {_label(c[1]) for c in outcomes["cases"].values() if c[0] == "frame"}
-    for field in ("rows", "chunking.chunk_size", "chunking.shard_size", "levels[0].depth",
-                  "levels[0].offsets",
-                  "columns[3].layout.content.scalar.dtype", "attrs", "compressor",
-                  "leaves._levels/residue-offsets.last", "columns[2].layout.level"):  # fmt: skip
+    for field in (
+        "rows",
+        "chunking.chunk_size",
+        "chunking.shard_size",
+        "levels[0].depth",
+        "levels[0].offsets",
+        "columns[3].layout.content.scalar.dtype",
+        "attrs",
+        "compressor",
+        "leaves._levels/residue-offsets.last",
+        "columns[2].layout.level",
+    ):
         assert field in labels
     sharded = {_label(c[1]) for c in outcomes["cases"].values() if c[0] == "sharded"}
-    assert sharded == {"format", "version", "kind", "rows", "shard_rows", "shards",
-                       "shards[0]", "shards[0].name", "shards[0].rows", "shards[1]",
-                       "shards[1].name", "shards[1].rows", "creator"}  # fmt: skip
+    assert sharded == {
+        "format",
+        "version",
+        "kind",
+        "rows",
+        "shard_rows",
+        "shards",
+        "shards[0]",
+        "shards[0].name",
+        "shards[0].rows",
+        "shards[1]",
+        "shards[1].name",
+        "shards[1].rows",
+        "creator",
+    }
 
 
 # -- the CLI as users run it ----------------------------------------------------------
@@ -378,8 +401,7 @@ def _parse_error(doc: dict[str, Any]) -> str:
     return str(info.value)
 
 
-def test_counts_may_reach_the_documented_bound_and_no_further(strings_doc: dict[str, Any]
-                                                              ) -> None:  # fmt: skip
+def test_counts_may_reach_the_documented_bound_and_no_further(strings_doc: dict[str, Any]) -> None:
     strings_doc["rows"] = MAX_LENGTH
     assert _parse_error(strings_doc).startswith("s.gr: grumpy.json fields disagree: ")
     strings_doc["rows"] = MAX_LENGTH + 1
@@ -399,19 +421,27 @@ def test_counts_may_reach_the_documented_bound_and_no_further(strings_doc: dict[
     ],
     ids=["bool", "float", "string", "nan"],
 )
-def test_rows_must_be_a_json_int(value: Any, message: str, strings_doc: dict[str, Any]
-                                 ) -> None:  # fmt: skip
+def test_rows_must_be_a_json_int(value: Any, message: str, strings_doc: dict[str, Any]) -> None:
     strings_doc["rows"] = value
     assert _parse_error(strings_doc) == f"s.gr: grumpy.json {message}"
 
 
 def _chain(depth: int) -> dict[str, Any]:
     """A layout of ``depth`` nodes: lists around an int64 leaf."""
-    node: dict[str, Any] = {"kind": "leaf", "dtype": "int64", "values": "array/r-values",
-                            "validity": "array/r-validity"}  # fmt: skip
+    node: dict[str, Any] = {
+        "kind": "leaf",
+        "dtype": "int64",
+        "values": "array/r-values",
+        "validity": "array/r-validity",
+    }
     for _ in range(depth - 1):
-        node = {"kind": "list", "offsets": "array/r-offsets", "validity": "array/r-validity",
-                "level": None, "content": node}  # fmt: skip
+        node = {
+            "kind": "list",
+            "offsets": "array/r-offsets",
+            "validity": "array/r-validity",
+            "level": None,
+            "content": node,
+        }
     return node
 
 
@@ -486,9 +516,7 @@ def test_json_nested_too_deeply_is_refused() -> None:
             "field 'leaves' lists leaf 'array/r-values', which no column or level uses",
         ),
         (
-            lambda d: d["columns"][0]["layout"]["list"].__setitem__(
-                "offsets", "array/r.s-offsets"
-            ),
+            lambda d: d["columns"][0]["layout"]["list"].__setitem__("offsets", "array/r.s-offsets"),
             "field 'columns[0].layout.list.offsets' names leaf 'array/r.s-offsets', which "
             "field 'columns[0].layout.scalar' uses too; leaves are not shared",
         ),
@@ -507,8 +535,7 @@ def test_json_nested_too_deeply_is_refused() -> None:
         ),
         (
             lambda d: d["columns"][0]["layout"]["scalar"].__setitem__("arrow", "int8"),
-            "field 'columns[0].layout.scalar.arrow' must be 'string' or 'large_string', got "
-            "'int8'",
+            "field 'columns[0].layout.scalar.arrow' must be 'string' or 'large_string', got 'int8'",
         ),
         (
             lambda d: d["columns"][0]["layout"]["list"].__setitem__("level", "atom"),
@@ -557,20 +584,24 @@ def test_json_nested_too_deeply_is_refused() -> None:
             "is missing field 'chunking.shard_size'",
         ),
         (
-            lambda d: d.update(version=1, compressor="zstd",
-                               chunking={"chunk_size": None, "chunk_dim": None}),
+            lambda d: d.update(
+                version=1, compressor="zstd", chunking={"chunk_size": None, "chunk_dim": None}
+            ),
             "field 'chunking.chunk_size' must be a positive int, got null",
         ),
         (
-            lambda d: d.update(version=1, compressor="auto",
-                               chunking={"chunk_size": 2, "chunk_dim": None}),
+            lambda d: d.update(
+                version=1, compressor="auto", chunking={"chunk_size": 2, "chunk_dim": None}
+            ),
             "field 'compressor' must be one of 'none', 'zstd', 'blosc', got 'auto'",
         ),
         (
-            lambda d: d.update(version=1, compressor="zstd",
-                               chunking={"chunk_size": 2, "shard_size": None, "chunk_dim": None}),
-            "field 'chunking' has an unknown key 'shard_size'; expected 'chunk_size', "
-            "'chunk_dim'",
+            lambda d: d.update(
+                version=1,
+                compressor="zstd",
+                chunking={"chunk_size": 2, "shard_size": None, "chunk_dim": None},
+            ),
+            "field 'chunking' has an unknown key 'shard_size'; expected 'chunk_size', 'chunk_dim'",
         ),
         (
             lambda d: d.__setitem__("attrs", {"shard_rows": 0}),
@@ -586,18 +617,40 @@ def test_json_nested_too_deeply_is_refused() -> None:
         ),
     ],
     ids=[
-        "type_ids-dtype", "validity-dtype", "offsets-dtype", "unknown-zarr-dtype",
-        "root-length", "union-children", "offsets-last", "last-on-type_ids", "last-missing",
-        "unused-leaf", "shared-leaf", "unknown-node-key", "missing-node-key",
-        "union-scalar-kind", "arrow-width", "unknown-level", "array-column-name",
-        "array-schema", "chunk-size-bound", "chunk-dim-depth", "chunk-dim-level",
-        "compressor", "shard-size-zero", "shard-size-bound", "shard-size-missing",
-        "v1-chunk-size-null", "v1-compressor-auto", "v1-shard-size", "attrs-shard-rows",
-        "version-bool", "version-3",
+        "type_ids-dtype",
+        "validity-dtype",
+        "offsets-dtype",
+        "unknown-zarr-dtype",
+        "root-length",
+        "union-children",
+        "offsets-last",
+        "last-on-type_ids",
+        "last-missing",
+        "unused-leaf",
+        "shared-leaf",
+        "unknown-node-key",
+        "missing-node-key",
+        "union-scalar-kind",
+        "arrow-width",
+        "unknown-level",
+        "array-column-name",
+        "array-schema",
+        "chunk-size-bound",
+        "chunk-dim-depth",
+        "chunk-dim-level",
+        "compressor",
+        "shard-size-zero",
+        "shard-size-bound",
+        "shard-size-missing",
+        "v1-chunk-size-null",
+        "v1-compressor-auto",
+        "v1-shard-size",
+        "attrs-shard-rows",
+        "version-bool",
+        "version-3",
     ],
-)  # fmt: skip
-def test_cross_checks_name_the_field(edit: Any, message: str, strings_doc: dict[str, Any]
-                                     ) -> None:  # fmt: skip
+)
+def test_cross_checks_name_the_field(edit: Any, message: str, strings_doc: dict[str, Any]) -> None:
     edit(strings_doc)
     assert _parse_error(strings_doc) == f"s.gr: grumpy.json {message}"
 
@@ -642,8 +695,9 @@ def test_validate_lists_chunk_files_instead_of_probing_every_name(tmp_path: Path
     meta["shape"] = [MAX_LENGTH]
     (store / "array/r-values/zarr.json").write_text(json.dumps(meta))
     code = "import sys, grumpy_arrow as gr; print(gr.validate(sys.argv[1]))"
-    proc = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(store)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     leaf = store / "array/r-values/c/3"
     assert proc.stdout.strip() == repr(

@@ -26,8 +26,9 @@ def firsts(batches: Any) -> list[int]:
     return [b.to_list()[0] for b in batches]
 
 
-def reference(lengths: list[int], weights: list[float], seed: int, epoch: int,
-              stop: str) -> list[int]:  # fmt: skip
+def reference(
+    lengths: list[int], weights: list[float], seed: int, epoch: int, stop: str
+) -> list[int]:
     """The schedule drawn one batch at a time (the definition the vectorised one meets)."""
     rng = np.random.default_rng([seed, epoch, 2])
     w = np.asarray(weights, dtype=float) / sum(weights)
@@ -57,9 +58,14 @@ def reference(lengths: list[int], weights: list[float], seed: int, epoch: int,
 @pytest.mark.parametrize("stop", ["first", "all"])
 @pytest.mark.parametrize(
     ("lengths", "weights"),
-    [([10, 5], [0.7, 0.3]), ([40, 40, 3], [1, 1, 1]), ([7, 0, 9], [2, 5, 1]), ([3], [1]),
-     ([30, 30], [1, 0])],
-)  # fmt: skip
+    [
+        ([10, 5], [0.7, 0.3]),
+        ([40, 40, 3], [1, 1, 1]),
+        ([7, 0, 9], [2, 5, 1]),
+        ([3], [1]),
+        ([30, 30], [1, 0]),
+    ],
+)
 def test_schedule_matches_the_draw_by_draw_definition(
     lengths: list[int], weights: list[float], stop: str
 ) -> None:
@@ -142,8 +148,9 @@ def test_epochs_resume_and_random_access() -> None:
         (("two", None), {"seed": 0, "stop": "longest"}, ValueError, "stop must be 'first'"),
     ],
 )
-def test_invalid_parameters_are_refused(args: tuple[Any, ...], kwargs: dict[str, Any],
-                                        error: type, message: str) -> None:  # fmt: skip
+def test_invalid_parameters_are_refused(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type, message: str
+) -> None:
     two = [gr.stream(numbers(0, 4), 2), gr.stream(numbers(10, 4), 2)]
     args = tuple(two if a == "two" else a for a in args)
     if not args:

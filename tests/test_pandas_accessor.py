@@ -343,8 +343,13 @@ def test_arrow_tables_from_pandas_come_back_as_grumpy_columns() -> None:
     table = pa.Table.from_pandas(pdf)
     # The union leaves lowered (Parquet, Polars and DuckDB cannot take dense unions)...
     assert table.schema.field("u").type == pa.struct(
-        [pa.field("values", pa.large_list(pa.int64()), metadata={b"grumpy_arrow.lowered": b"union"}),
-         pa.field("is_scalar", pa.bool_())])  # fmt: skip
+        [
+            pa.field(
+                "values", pa.large_list(pa.int64()), metadata={b"grumpy_arrow.lowered": b"union"}
+            ),
+            pa.field("is_scalar", pa.bool_()),
+        ]
+    )
     assert table.column("u").to_pylist() == [
         {"values": [1], "is_scalar": True},
         {"values": [2], "is_scalar": False},
@@ -393,15 +398,24 @@ def elements(request: pytest.FixtureRequest) -> pd.Series:
     [
         (lambda s: s.gr.str.upper(), "grumpy[var * string]", [["C", "H", "CL"], [], None, ["O"]]),
         (lambda s: s.gr.str.len(), "grumpy[var * int64]", [[1, 1, 2], [], None, [1]]),
-        (lambda s: s.gr.str.contains("l"), "grumpy[var * bool_]",
-         [[False, False, True], [], None, [False]]),
-        (lambda s: s.gr.str.startswith("C"), "grumpy[var * bool_]",
-         [[True, False, True], [], None, [False]]),
-        (lambda s: s.gr.str.replace("C", "K"), "grumpy[var * string]",
-         [["K", "h", "Kl"], [], None, ["O"]]),
+        (
+            lambda s: s.gr.str.contains("l"),
+            "grumpy[var * bool_]",
+            [[False, False, True], [], None, [False]],
+        ),
+        (
+            lambda s: s.gr.str.startswith("C"),
+            "grumpy[var * bool_]",
+            [[True, False, True], [], None, [False]],
+        ),
+        (
+            lambda s: s.gr.str.replace("C", "K"),
+            "grumpy[var * string]",
+            [["K", "h", "Kl"], [], None, ["O"]],
+        ),
     ],
     ids=["upper", "len", "contains", "startswith", "replace"],
-)  # fmt: skip
+)
 def test_str_methods_work_on_every_string_and_keep_index_and_name(
     elements: pd.Series, call: Any, dtype: str, expected: list[Any]
 ) -> None:

@@ -409,8 +409,10 @@ def test_sorting_and_grouping_follow_python_semantics(
     assert s.sort_values(kind="stable").index.tolist() == _python_order(rows)
     codes, _ = pd.factorize(s)
     seen: dict[str, int] = {}  # rows by their repr, with -0.0 equal to 0.0 as in Python
-    expected = [-1 if r is None else seen.setdefault(repr(r).replace("-0.0", "0.0"), len(seen))
-                for r in rows]  # fmt: skip
+    expected = [
+        -1 if r is None else seen.setdefault(repr(r).replace("-0.0", "0.0"), len(seen))
+        for r in rows
+    ]
     assert codes.tolist() == expected
     valid = [i for i, r in enumerate(rows) if r is not None]
     if valid:
@@ -468,11 +470,27 @@ _A, _B = np.float32(1.5), np.float32(-0.456)  # the float32 values of the rows b
         (lambda s: abs(s), [[_A, -_B], [], None], "var * float32"),
         (lambda s: np.sqrt(s * s), [[_A, -_B], [], None], "var * float32"),
         (lambda s: s * np.array([2, 0, 2]), [[_A * 2, _B * 2], [], None], "var * float64"),
-        (lambda s: s * pd.array([0, 1, 2], dtype="Int64"), [[0.0, -0.0], [], None], "var * float64"),
+        (
+            lambda s: s * pd.array([0, 1, 2], dtype="Int64"),
+            [[0.0, -0.0], [], None],
+            "var * float64",
+        ),
     ],
-    ids=["mul", "rmul", "add-self", "sub", "rsub", "div", "pow", "neg", "abs", "ufunc",
-         "per-row-numpy", "per-row-masked"],
-)  # fmt: skip
+    ids=[
+        "mul",
+        "rmul",
+        "add-self",
+        "sub",
+        "rsub",
+        "div",
+        "pow",
+        "neg",
+        "abs",
+        "ufunc",
+        "per-row-numpy",
+        "per-row-masked",
+    ],
+)
 def test_arithmetic_works_inside_the_rows_and_keeps_raggedness(
     op: Any, expected: list[Any], type_string: str
 ) -> None:

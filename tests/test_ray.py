@@ -74,8 +74,13 @@ def make_frame(n: int, seed: int = 1) -> gr.DataFrame:
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, logging_level=logging.WARNING)  # fmt: skip
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        logging_level=logging.WARNING,
+    )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.execution_options.preserve_order = True  # blocks in order for exact comparisons

@@ -74,8 +74,11 @@ def test_rows_slices_masks_and_gathers_of_records() -> None:
     assert atoms[gr.array([True, False, True])].to_list() == [ATOMS[0], ATOMS[2]]
     assert atoms[:, :1].to_list() == [[ATOMS[0][0]], [], [ATOMS[2][0]]]
     assert atoms[atoms["x"] > 1.5].to_list() == [[ATOMS[0][1]], [], [ATOMS[2][0]]]
-    assert atoms.take(gr.array([[1], [], [1, 0]])).to_list() == [[ATOMS[0][1]], [],
-                                                                 [None, ATOMS[2][0]]]  # fmt: skip
+    assert atoms.take(gr.array([[1], [], [1, 0]])).to_list() == [
+        [ATOMS[0][1]],
+        [],
+        [None, ATOMS[2][0]],
+    ]
     with pytest.raises(OutOfBoundsError, match="too many indices"):
         gr.array([ATOMS[0]])[:, 0, 0]
     flat = gr.array([{"a": 1}, None])
@@ -87,13 +90,37 @@ def test_rows_slices_masks_and_gathers_of_records() -> None:
 
 @pytest.mark.parametrize(
     "op",
-    [lambda r: r + 1, lambda r: r == r, lambda r: r.sum(), lambda r: r.sort(),
-     lambda r: r.unique(), lambda r: np.sqrt(r), lambda r: r.median(),
-     lambda r: r.value_counts(), lambda r: r.isin([1]), lambda r: r.map({1: 2}),
-     lambda r: r.cumsum(), lambda r: r.astype("int64"), lambda r: r.flatten()],
-    ids=["add", "eq", "sum", "sort", "unique", "sqrt", "median", "value_counts", "isin",
-         "map", "cumsum", "astype", "flatten"],
-)  # fmt: skip
+    [
+        lambda r: r + 1,
+        lambda r: r == r,
+        lambda r: r.sum(),
+        lambda r: r.sort(),
+        lambda r: r.unique(),
+        lambda r: np.sqrt(r),
+        lambda r: r.median(),
+        lambda r: r.value_counts(),
+        lambda r: r.isin([1]),
+        lambda r: r.map({1: 2}),
+        lambda r: r.cumsum(),
+        lambda r: r.astype("int64"),
+        lambda r: r.flatten(),
+    ],
+    ids=[
+        "add",
+        "eq",
+        "sum",
+        "sort",
+        "unique",
+        "sqrt",
+        "median",
+        "value_counts",
+        "isin",
+        "map",
+        "cumsum",
+        "astype",
+        "flatten",
+    ],
+)
 def test_value_operations_on_records_say_to_select_a_field(op: object) -> None:
     with pytest.raises(DTypeError, match=r"select a field first: x.field\(name\)|record"):
         op(gr.array(ATOMS))  # type: ignore[operator]
@@ -112,10 +139,14 @@ def test_record_columns_in_frames() -> None:
 def test_records_round_trip_through_pandas_parquet_and_polars(tmp_path: object) -> None:
     from pathlib import Path
 
-    df = gr.dataframe({"mol_id": [1, 2, 3], "atom_pos": gr.array(ATOMS),
-                       "mol_info": gr.array([{"name": "a", "tags": ["p"]}, None,
-                                             {"name": "c", "tags": []}])},
-                      schema=["mol", "atom"])  # fmt: skip
+    df = gr.dataframe(
+        {
+            "mol_id": [1, 2, 3],
+            "atom_pos": gr.array(ATOMS),
+            "mol_info": gr.array([{"name": "a", "tags": ["p"]}, None, {"name": "c", "tags": []}]),
+        },
+        schema=["mol", "atom"],
+    )
     pdf = df.to_pandas()
     assert isinstance(pdf["atom_pos"].dtype, pd.ArrowDtype)
     assert gr.from_pandas(pdf).to_dict() == df.to_dict()
@@ -130,8 +161,7 @@ def test_records_round_trip_through_pandas_parquet_and_polars(tmp_path: object) 
     assert again.to_dict() == df.to_dict()
 
 
-def test_a_union_inside_a_record_stays_native_and_is_refused_by_lowering(tmp_path: object
-                                                                         ) -> None:  # fmt: skip
+def test_a_union_inside_a_record_stays_native_and_is_refused_by_lowering(tmp_path: object) -> None:
     from pathlib import Path
 
     mixed = gr.array([1, [2, 3]]).to_arrow()

@@ -33,10 +33,17 @@ def molecules(n: int, seed: int = 0) -> gr.DataFrame:
         {
             "mol_id": list(range(n)),
             "mol_name": [None if i % 13 == 4 else f"m{i * 7919 % 10007}" for i in range(n)],
-            "res_name": [[f"R{(i + j) % 37}x{i}" for j in range(len(a))] for i, a in enumerate(atoms)],
+            "res_name": [
+                [f"R{(i + j) % 37}x{i}" for j in range(len(a))] for i, a in enumerate(atoms)
+            ],
             "atom_x": [
-                [[None if (i + j + k) % 17 == 0 else (i * 100 + j * 10 + k) / 8 for k in range(c)]
-                 for j, c in enumerate(a)]
+                [
+                    [
+                        None if (i + j + k) % 17 == 0 else (i * 100 + j * 10 + k) / 8
+                        for k in range(c)
+                    ]
+                    for j, c in enumerate(a)
+                ]
                 for i, a in enumerate(atoms)
             ],
             "atom_el": [
@@ -45,7 +52,7 @@ def molecules(n: int, seed: int = 0) -> gr.DataFrame:
             ],
         },
         schema=["mol", "res", "atom"],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +70,13 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[gr.DataFrame, dict[
 def _batches(seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out = [rng.choice(ROWS, 32, replace=False) for _ in range(12)]
-    out += [np.array([ROWS - 1]), np.array([5, 5, 5, 0]), np.arange(100, 140),
-            rng.integers(0, ROWS, 300), np.array([], dtype=np.int64)]  # fmt: skip
+    out += [
+        np.array([ROWS - 1]),
+        np.array([5, 5, 5, 0]),
+        np.arange(100, 140),
+        rng.integers(0, ROWS, 300),
+        np.array([], dtype=np.int64),
+    ]
     return out
 
 
@@ -109,9 +121,12 @@ def _copy(src: Path, dst: Path) -> Path:
     ],
 )
 def test_a_resident_leaf_is_checked_whole(
-    leaf: str, damage: str, message: str, saved: tuple[gr.DataFrame, dict[str, Path]],
+    leaf: str,
+    damage: str,
+    message: str,
+    saved: tuple[gr.DataFrame, dict[str, Path]],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     df, paths = saved
     path = _copy(paths["none"], tmp_path / "s")
     length = gr.open(path).manifest.leaves[leaf].length
@@ -153,9 +168,14 @@ def test_a_resident_leaf_is_checked_once_per_read_of_it(
     df, paths = saved
     calls: list[str] = []
     real = ck.check_offsets
-    monkeypatch.setattr(ck, "check_offsets",
-                        lambda values, content, where, leaf: (calls.append(leaf),
-                                                              real(values, content, where, leaf)))  # fmt: skip
+    monkeypatch.setattr(
+        ck,
+        "check_offsets",
+        lambda values, content, where, leaf: (
+            calls.append(leaf),
+            real(values, content, where, leaf),
+        ),
+    )
     h = gr.open(paths["auto"])
     for rows in _batches(2):
         assert h.take(rows).to_dict() == df[rows].to_dict()
@@ -185,8 +205,11 @@ def test_ranges_take_from_copies_the_ranges_in_order(lengths: list[int]) -> None
     starts = rng.integers(0, 20_000 - 5_000, len(lengths)).astype(np.int64)
     stops = starts + np.asarray(lengths, dtype=np.int64)
     span = Ranges(starts, stops)
-    want = (np.concatenate([values[a:b] for a, b in zip(starts, stops, strict=True)])
-            if lengths else np.zeros(0, np.float32))  # fmt: skip
+    want = (
+        np.concatenate([values[a:b] for a, b in zip(starts, stops, strict=True)])
+        if lengths
+        else np.zeros(0, np.float32)
+    )
     got = span.take_from(values)
     assert got.dtype == np.float32 and np.array_equal(got, want)
     assert span.total == sum(lengths)

@@ -118,21 +118,35 @@ def test_run_into_a_numpy_saver_out_of_order(tmp_path: Path) -> None:
 
 def test_run_on_a_process_pool(tmp_path: Path) -> None:
     saver = RecordingSaver()
-    assert gr.run(process_square, range(24), saver=saver, save_interval=5, cpu=3,
-                  executor="process") == 24  # fmt: skip
+    assert (
+        gr.run(process_square, range(24), saver=saver, save_interval=5, cpu=3, executor="process")
+        == 24
+    )
     assert saver.load() == [i * i for i in range(24)]
     assert saver.sizes == [5, 5, 5, 5, 4]
     path = tmp_path / "p.npy"
-    gr.run(process_square, range(10), saver=NumpySaver(path), save_interval=4, cpu=2,
-           executor="process")  # fmt: skip
+    gr.run(
+        process_square,
+        range(10),
+        saver=NumpySaver(path),
+        save_interval=4,
+        cpu=2,
+        executor="process",
+    )
     assert np.load(path).tolist() == [i * i for i in range(10)]
 
 
 def test_run_on_a_process_pool_error_keeps_the_prefix() -> None:
     saver = RecordingSaver()
     with pytest.raises(KeyError, match="no result for 7") as info:
-        gr.run(process_square_or_fail, range(20), saver=saver, save_interval=3, cpu=3,
-               executor="process")  # fmt: skip
+        gr.run(
+            process_square_or_fail,
+            range(20),
+            saver=saver,
+            save_interval=3,
+            cpu=3,
+            executor="process",
+        )
     assert "raised by run's function at item 7" in info.value.__notes__
     assert saver.load() == [i * i for i in range(7)]
     assert saver.sizes == [3, 3, 1]
@@ -158,8 +172,9 @@ def test_error_at_item_k_saves_exactly_the_items_before(cpu: int, k: int) -> Non
 def test_error_keeps_the_prefix_in_a_numpy_file(tmp_path: Path) -> None:
     path = tmp_path / "partial.npy"
     with pytest.raises(RuntimeError, match="boom at 11"):
-        gr.run(Clock(fail_at=11, slow=(11,)), range(N), saver=NumpySaver(path),
-               save_interval=5, cpu=4)  # fmt: skip
+        gr.run(
+            Clock(fail_at=11, slow=(11,)), range(N), saver=NumpySaver(path), save_interval=5, cpu=4
+        )
     assert np.load(path).tolist() == [i * i for i in range(11)]
     # a restart continues from len(saved)
     done = len(np.load(path))
@@ -208,16 +223,28 @@ def test_update_saver_gets_the_item_positions(tmp_path: Path) -> None:
     assert saver.load() == [0, -1, -2, -3, -4, -5, -6]
     path = tmp_path / "u.npy"
     NumpySaver(path, approach="overwrite").save(np.zeros(9, dtype=np.int64))
-    assert gr.run(lambda i: 10 * i + 1, range(6), saver=NumpySaver(path, approach="update"),
-                  save_interval=4, cpu=3) == 6  # fmt: skip
+    assert (
+        gr.run(
+            lambda i: 10 * i + 1,
+            range(6),
+            saver=NumpySaver(path, approach="update"),
+            save_interval=4,
+            cpu=3,
+        )
+        == 6
+    )
     assert np.load(path).tolist() == [1, 11, 21, 31, 41, 51, 0, 0, 0]
 
 
 def test_ragged_results_into_a_grumpy_saver(tmp_path: Path) -> None:
     path = tmp_path / "ragged.gr"
     fn = Clock()
-    assert gr.run(lambda i: [fn(i)] * (i % 4), range(N), saver=GrumpySaver(path),
-                  save_interval=9, cpu=4) == N  # fmt: skip
+    assert (
+        gr.run(
+            lambda i: [fn(i)] * (i % 4), range(N), saver=GrumpySaver(path), save_interval=9, cpu=4
+        )
+        == N
+    )
     assert GrumpySaver(path).load().to_list() == [[i * i] * (i % 4) for i in range(N)]
 
 
@@ -247,9 +274,17 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
         ({"executor": "x"}, ValueError, "executor must be 'thread' or 'process', got 'x'"),
         ({"saver": object()}, TypeError, "saver must have a save"),
     ],
-    ids=["cpu-0", "cpu-negative", "cpu-float", "cpu-bool", "interval-0", "interval-str",
-         "executor", "saver-without-save"],
-)  # fmt: skip
+    ids=[
+        "cpu-0",
+        "cpu-negative",
+        "cpu-float",
+        "cpu-bool",
+        "interval-0",
+        "interval-str",
+        "executor",
+        "saver-without-save",
+    ],
+)
 def test_bad_arguments_are_refused_before_any_work(
     kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
@@ -318,8 +353,7 @@ def test_stream_save_ragged_batches_in_order(tmp_path: Path) -> None:
 def test_stream_save_per_row_sums_into_a_numpy_saver(tmp_path: Path) -> None:
     x = numbered_ragged(20)
     path = tmp_path / "sums.npy"
-    stream = gr.stream(x, batch_size=4).apply(SlowBatches(lambda b: b.sum(dim=1).to_numpy()),
-                                              cpu=2)  # fmt: skip
+    stream = gr.stream(x, batch_size=4).apply(SlowBatches(lambda b: b.sum(dim=1).to_numpy()), cpu=2)
     assert stream.save(NumpySaver(path), save_interval=2) == 5
     expected = [sum(row) for row in x.to_list()]
     got = np.load(path)
@@ -356,8 +390,7 @@ def test_stream_save_frames_in_order(tmp_path: Path) -> None:
     assert isinstance(loaded, gr.DataFrame)
     assert loaded.to_dict() == df.to_dict()
     saver = RecordingSaver()
-    gr.stream(df, batch_size=4).apply(SlowBatches(lambda b: b), cpu=3).save(saver,
-                                                                         save_interval=2)  # fmt: skip
+    gr.stream(df, batch_size=4).apply(SlowBatches(lambda b: b), cpu=3).save(saver, save_interval=2)
     assert [d["molecule_id"].to_list() for d, _ in saver.calls] == [list(range(8)), [8, 9, 10]]
     assert all(isinstance(d, gr.DataFrame) for d, _ in saver.calls)
 

@@ -192,13 +192,25 @@ class TestZarrSaver(SaverTests):
         make().save(np.arange(8), chunks=(4,))
         chunk_dir = Path(make().path) / "dataset" / "c"
         assert sorted(os.listdir(chunk_dir)) == ["0", "1"]
-        before = {k: (os.stat(chunk_dir / k).st_mtime_ns, os.stat(chunk_dir / k).st_ino,
-                      (chunk_dir / k).read_bytes()) for k in ("0", "1")}  # fmt: skip
+        before = {
+            k: (
+                os.stat(chunk_dir / k).st_mtime_ns,
+                os.stat(chunk_dir / k).st_ino,
+                (chunk_dir / k).read_bytes(),
+            )
+            for k in ("0", "1")
+        }
         make().save(np.arange(8, 13))
         make().save(np.arange(13, 16))
         assert sorted(os.listdir(chunk_dir)) == ["0", "1", "2", "3"]
-        after = {k: (os.stat(chunk_dir / k).st_mtime_ns, os.stat(chunk_dir / k).st_ino,
-                     (chunk_dir / k).read_bytes()) for k in ("0", "1")}  # fmt: skip
+        after = {
+            k: (
+                os.stat(chunk_dir / k).st_mtime_ns,
+                os.stat(chunk_dir / k).st_ino,
+                (chunk_dir / k).read_bytes(),
+            )
+            for k in ("0", "1")
+        }
         assert after == before
         self.expect(make, list(range(16)), "int64")
 
@@ -328,8 +340,13 @@ class TestHDF5Saver(SaverTests):
         self.expect(make, [[1], [2, 3]], "int64", ragged=True, name="experiments/trial_1/data")
         self.expect(make, [[0, 1], [2, 3]], "int64", name="a/b/c")
         with h5py.File(make().path, "r") as fh:
-            assert sorted(fh.keys()) == ["a", "experiments", "metadata", "processed_data",
-                                         "raw_data"]  # fmt: skip
+            assert sorted(fh.keys()) == [
+                "a",
+                "experiments",
+                "metadata",
+                "processed_data",
+                "raw_data",
+            ]
             assert isinstance(fh["a"], h5py.Group) and isinstance(fh["a/b"], h5py.Group)
             assert isinstance(fh["a/b/c"], h5py.Dataset)
             assert isinstance(fh["experiments/trial_1"], h5py.Group)
@@ -340,8 +357,10 @@ class TestHDF5Saver(SaverTests):
                 make(name=name).save([start + j])
 
         with ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(work, n, s) for n, s in
-                       [("a", 0), ("b", 100), ("g/c", 200), ("g/d", 300)]]  # fmt: skip
+            futures = [
+                pool.submit(work, n, s)
+                for n, s in [("a", 0), ("b", 100), ("g/c", 200), ("g/d", 300)]
+            ]
             for future in futures:
                 future.result()
         for name, start in [("a", 0), ("b", 100), ("g/c", 200), ("g/d", 300)]:
@@ -644,8 +663,10 @@ def _decode(group: Any, node: dict[str, Any], leaves: dict[str, Any], lo: int, h
         k = node["size"]
         return [_decode(group, node["content"], leaves, i * k, (i + 1) * k) for i in range(lo, hi)]
     offsets = group[node["offsets"]][lo : hi + 1]
-    return [_decode(group, node["content"], leaves, int(a), int(b)) for a, b in
-            itertools.pairwise(offsets)]  # fmt: skip
+    return [
+        _decode(group, node["content"], leaves, int(a), int(b))
+        for a, b in itertools.pairwise(offsets)
+    ]
 
 
 def _leaf_dtype(node: dict[str, Any]) -> np.dtype[Any]:

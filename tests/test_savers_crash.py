@@ -420,24 +420,49 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 
 
 REFUSED = [
-    pytest.param("zarr", {"compression": "lz77"}, ValueError, "compression must be one of",
-                 id="zarr-bad-compression"),
-    pytest.param("zarr", {"chunks": (0,)}, ValueError, r"chunks must be a positive int",
-                 id="zarr-zero-chunks"),
-    pytest.param("hdf5", {"compression": "nope"}, ValueError, "h5py refused",
-                 id="hdf5-bad-compression", marks=_H5),
+    pytest.param(
+        "zarr",
+        {"compression": "lz77"},
+        ValueError,
+        "compression must be one of",
+        id="zarr-bad-compression",
+    ),
+    pytest.param(
+        "zarr",
+        {"chunks": (0,)},
+        ValueError,
+        r"chunks must be a positive int",
+        id="zarr-zero-chunks",
+    ),
+    pytest.param(
+        "hdf5",
+        {"compression": "nope"},
+        ValueError,
+        "h5py refused",
+        id="hdf5-bad-compression",
+        marks=_H5,
+    ),
     pytest.param("npy", {"chunks": 10}, ValueError, "no chunks", id="npy-chunks"),
-    pytest.param("grumpy", {"compression": "lz77"}, ValueError, "compressor must be one of",
-                 id="grumpy-bad-compression"),
-]  # fmt: skip
+    pytest.param(
+        "grumpy",
+        {"compression": "lz77"},
+        ValueError,
+        "compressor must be one of",
+        id="grumpy-bad-compression",
+    ),
+]
 
 
 @pytest.mark.parametrize(("saver", "options", "error", "match"), REFUSED)
 @pytest.mark.parametrize("form", ["rectangular", "ragged"])
 def test_a_refused_overwrite_leaves_the_old_dataset_byte_identical(
-    saver: str, options: dict[str, Any], error: type[Exception], match: str, form: str,
+    saver: str,
+    options: dict[str, Any],
+    error: type[Exception],
+    match: str,
+    form: str,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     case = Case(saver, "overwrite", form)
     target = setup(case, tmp_path)
     before = tree_bytes(tmp_path)
@@ -548,8 +573,11 @@ def test_hdf5_save_refuses_when_the_disk_lacks_room(
 
     monkeypatch.setattr(os, "statvfs", lambda path: Full())
     for approach in ("append", "overwrite"):
-        with pytest.raises(StoreError, match=r"needs about \d+ bytes of free disk space; got "
-                           r"40960 free") as info:  # fmt: skip
+        with pytest.raises(
+            StoreError,
+            match=r"needs about \d+ bytes of free disk space; got "
+            r"40960 free",
+        ) as info:
             HDF5Saver(path, dataset_name="d", approach=approach).save([3.0])
         assert info.value.errno == errno.ENOSPC
     assert tree_bytes(tmp_path) == before
@@ -601,8 +629,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
-            capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError) as err:
         pytest.skip(f"cannot mount a tmpfs here: {err}")
     if done.returncode != 0:
@@ -662,10 +692,13 @@ def test_a_full_disk_raises_and_keeps_every_acknowledged_row(
 
 @pytest.mark.parametrize(
     "case",
-    [Case("zarr", "overwrite", "rectangular"), Case("zarr-group", "overwrite", "ragged"),
-     Case("grumpy", "overwrite", "ragged")],
+    [
+        Case("zarr", "overwrite", "rectangular"),
+        Case("zarr-group", "overwrite", "ragged"),
+        Case("grumpy", "overwrite", "ragged"),
+    ],
     ids=lambda case: case.saver,
-)  # fmt: skip
+)
 @pytest.mark.parametrize("opener", ["load", "save"])
 def test_a_swap_cut_between_its_two_renames_is_undone_by_the_next_open(
     case: Case, opener: str, tmp_path: Path
@@ -740,8 +773,10 @@ def test_a_commit_record_left_by_a_dead_writer_is_rolled_forward_by_load(tmp_pat
         npy_saver._stage_npy(side, batch.offsets): side,
     }
     record = tmp_path / ".a.npy.commit"
-    doc = {"moves": {os.path.basename(k): os.path.basename(v) for k, v in moves.items()},
-           "removals": []}  # fmt: skip
+    doc = {
+        "moves": {os.path.basename(k): os.path.basename(v) for k, v in moves.items()},
+        "removals": [],
+    }
     record.write_text(json.dumps(doc))
     os.replace(next(iter(moves)), target)  # killed after the first of the two renames
     assert loaded(case, target) == expected(case, 1)

@@ -243,8 +243,12 @@ def test_hdf5_string_layout_read_by_plain_h5py(tmp_path: Path) -> None:
         assert rows["value_offsets"][()].tolist() == [0, 2, 3, 4]
         assert rows["data"][()].tobytes() == b"abcd"
         attrs = dict(rows.attrs)
-        assert sorted(attrs) == ["grumpy_saver_dtype", "grumpy_saver_form",
-                                 "grumpy_saver_rows", "grumpy_saver_shape"]  # fmt: skip
+        assert sorted(attrs) == [
+            "grumpy_saver_dtype",
+            "grumpy_saver_form",
+            "grumpy_saver_rows",
+            "grumpy_saver_shape",
+        ]
         assert (attrs["grumpy_saver_form"], int(attrs["grumpy_saver_rows"])) == ("ragged", 3)
         assert attrs["grumpy_saver_dtype"] == "binary"
         assert attrs["grumpy_saver_shape"].tolist() == []
@@ -286,30 +290,53 @@ def where_of(saver: Any) -> str:
 @pytest.mark.parametrize(
     ("setup", "batch", "message"),
     [
-        (["a"], [1, 2],
-         "{where}: the dataset holds {text}; the batch is int64"),
-        ([1, 2], ["a"],
-         "{where}: the dataset holds int64; the batch is text (str of any length)"),
-        (["a"], [b"a"],
-         "{where}: the dataset holds {text}; the batch is bytes (bytes of any length)"),
-        ([["a"], ["b", "c"]], [1, 2],
-         "{where}: the dataset holds ragged rows; the batch is 1-D scalars (2,)"),
-        (None, ["a", None],
-         "{saver} {where}: cannot store 2 * string as values + offsets: 1 of its values "
-         "are null (use GrumpySaver for unions, nulls and deeper nesting)"),
-        (None, [["a"], ["b", None]],
-         "{saver} {where}: cannot store 2 * var * string as values + offsets: 1 of its "
-         "values are null (use GrumpySaver for unions, nulls and deeper nesting)"),
-        (None, ["a", b"b"],
-         "{saver} {where}: expected numbers, or strings of one kind (str or bytes); got "
-         "str mixed with bytes (use GrumpySaver for mixed values)"),
-        (None, [["a"], "bc"],
-         "{saver} {where}: cannot store 2 * union[string, var * string] as values + "
-         "offsets: *"),
+        (["a"], [1, 2], "{where}: the dataset holds {text}; the batch is int64"),
+        ([1, 2], ["a"], "{where}: the dataset holds int64; the batch is text (str of any length)"),
+        (
+            ["a"],
+            [b"a"],
+            "{where}: the dataset holds {text}; the batch is bytes (bytes of any length)",
+        ),
+        (
+            [["a"], ["b", "c"]],
+            [1, 2],
+            "{where}: the dataset holds ragged rows; the batch is 1-D scalars (2,)",
+        ),
+        (
+            None,
+            ["a", None],
+            "{saver} {where}: cannot store 2 * string as values + offsets: 1 of its values "
+            "are null (use GrumpySaver for unions, nulls and deeper nesting)",
+        ),
+        (
+            None,
+            [["a"], ["b", None]],
+            "{saver} {where}: cannot store 2 * var * string as values + offsets: 1 of its "
+            "values are null (use GrumpySaver for unions, nulls and deeper nesting)",
+        ),
+        (
+            None,
+            ["a", b"b"],
+            "{saver} {where}: expected numbers, or strings of one kind (str or bytes); got "
+            "str mixed with bytes (use GrumpySaver for mixed values)",
+        ),
+        (
+            None,
+            [["a"], "bc"],
+            "{saver} {where}: cannot store 2 * union[string, var * string] as values + offsets: *",
+        ),
     ],
-    ids=["numbers-into-text", "text-into-numbers", "bytes-into-text", "scalars-into-rows",
-         "null", "null-in-rows", "str-and-bytes", "union"],
-)  # fmt: skip
+    ids=[
+        "numbers-into-text",
+        "text-into-numbers",
+        "bytes-into-text",
+        "scalars-into-rows",
+        "null",
+        "null-in-rows",
+        "str-and-bytes",
+        "union",
+    ],
+)
 def test_refused_strings_write_nothing(
     make: Any, tmp_path: Path, setup: Any, batch: Any, message: str
 ) -> None:
@@ -374,27 +401,83 @@ BYTES = {"name": "bytes", "configuration": {"endian": "little"}}
 @pytest.mark.parametrize(
     ("compressor", "codec"),
     [
-        (numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE),
-         {"name": "blosc", "configuration": {"typesize": 8, "cname": "zstd", "clevel": 3,
-                                             "shuffle": "bitshuffle", "blocksize": 0}}),
-        (numcodecs.Blosc(),
-         {"name": "blosc", "configuration": {"typesize": 8, "cname": "lz4", "clevel": 5,
-                                             "shuffle": "shuffle", "blocksize": 0}}),
-        (numcodecs.Blosc(cname="lz4hc", clevel=9, shuffle=numcodecs.Blosc.AUTOSHUFFLE),
-         {"name": "blosc", "configuration": {"typesize": 8, "cname": "lz4hc", "clevel": 9,
-                                             "shuffle": "shuffle", "blocksize": 0}}),
-        (numcodecs.Blosc(shuffle=numcodecs.Blosc.NOSHUFFLE, blocksize=1024),
-         {"name": "blosc", "configuration": {"typesize": 8, "cname": "lz4", "clevel": 5,
-                                             "shuffle": "noshuffle", "blocksize": 1024}}),
-        (numcodecs.Zstd(level=7), {"name": "zstd", "configuration": {"level": 7, "checksum": False}}),
-        (numcodecs.Zstd(level=2, checksum=True),
-         {"name": "zstd", "configuration": {"level": 2, "checksum": True}}),
+        (
+            numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE),
+            {
+                "name": "blosc",
+                "configuration": {
+                    "typesize": 8,
+                    "cname": "zstd",
+                    "clevel": 3,
+                    "shuffle": "bitshuffle",
+                    "blocksize": 0,
+                },
+            },
+        ),
+        (
+            numcodecs.Blosc(),
+            {
+                "name": "blosc",
+                "configuration": {
+                    "typesize": 8,
+                    "cname": "lz4",
+                    "clevel": 5,
+                    "shuffle": "shuffle",
+                    "blocksize": 0,
+                },
+            },
+        ),
+        (
+            numcodecs.Blosc(cname="lz4hc", clevel=9, shuffle=numcodecs.Blosc.AUTOSHUFFLE),
+            {
+                "name": "blosc",
+                "configuration": {
+                    "typesize": 8,
+                    "cname": "lz4hc",
+                    "clevel": 9,
+                    "shuffle": "shuffle",
+                    "blocksize": 0,
+                },
+            },
+        ),
+        (
+            numcodecs.Blosc(shuffle=numcodecs.Blosc.NOSHUFFLE, blocksize=1024),
+            {
+                "name": "blosc",
+                "configuration": {
+                    "typesize": 8,
+                    "cname": "lz4",
+                    "clevel": 5,
+                    "shuffle": "noshuffle",
+                    "blocksize": 1024,
+                },
+            },
+        ),
+        (
+            numcodecs.Zstd(level=7),
+            {"name": "zstd", "configuration": {"level": 7, "checksum": False}},
+        ),
+        (
+            numcodecs.Zstd(level=2, checksum=True),
+            {"name": "zstd", "configuration": {"level": 2, "checksum": True}},
+        ),
         (numcodecs.GZip(level=9), {"name": "gzip", "configuration": {"level": 9}}),
-        (zarr.codecs.ZstdCodec(level=4), {"name": "zstd", "configuration": {"level": 4, "checksum": False}}),
+        (
+            zarr.codecs.ZstdCodec(level=4),
+            {"name": "zstd", "configuration": {"level": 4, "checksum": False}},
+        ),
     ],
-    ids=["blosc-zstd-bitshuffle", "blosc-default", "blosc-autoshuffle", "blosc-noshuffle",
-         "zstd", "zstd-checksum", "gzip", "zarr-v3-codec"],
-)  # fmt: skip
+    ids=[
+        "blosc-zstd-bitshuffle",
+        "blosc-default",
+        "blosc-autoshuffle",
+        "blosc-noshuffle",
+        "zstd",
+        "zstd-checksum",
+        "gzip",
+        "zarr-v3-codec",
+    ],
+)
 def test_numcodecs_compressor_becomes_the_v3_codec(
     tmp_path: Path, compressor: Any, codec: dict[str, Any]
 ) -> None:
@@ -429,35 +512,93 @@ def test_compressor_none_stores_uncompressed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "options", "codecs"),
     [
-        (np.arange(500), {"compressor": numcodecs.LZ4(acceleration=2)},
-         [BYTES, {"name": "numcodecs.lz4", "configuration": {"acceleration": 2}}]),
-        (np.arange(500), {"compressor": numcodecs.Zlib(level=4)},
-         [BYTES, {"name": "numcodecs.zlib", "configuration": {"level": 4}}]),
-        (np.arange(500), {"compressor": numcodecs.BZ2(level=3)},
-         [BYTES, {"name": "numcodecs.bz2", "configuration": {"level": 3}}]),
-        (np.arange(500), {"filters": [numcodecs.Delta(dtype="<i8")],
-                          "compressor": numcodecs.Blosc(cname="zstd")},
-         [{"name": "numcodecs.delta", "configuration": {"dtype": "<i8", "astype": "<i8"}},
-          BYTES,
-          {"name": "blosc", "configuration": {"typesize": 8, "cname": "zstd", "clevel": 5,
-                                              "shuffle": "shuffle", "blocksize": 0}}]),
-        (np.arange(500), {"filters": numcodecs.Delta(dtype="<i8", astype="<i2")},
-         [{"name": "numcodecs.delta", "configuration": {"dtype": "<i8", "astype": "<i2"}},
-          BYTES]),
-        (1000.0 + np.arange(500) / 2,
-         {"filters": [numcodecs.FixedScaleOffset(offset=1000, scale=2, dtype="<f8", astype="<i4")]},
-         [{"name": "numcodecs.fixedscaleoffset",
-           "configuration": {"scale": 2, "offset": 1000, "dtype": "<f8", "astype": "<i4"}},
-          BYTES]),
-        (np.arange(500) / 4, {"filters": [numcodecs.AsType(encode_dtype="<f4", decode_dtype="<f8")]},
-         [{"name": "numcodecs.astype",
-           "configuration": {"encode_dtype": "<f4", "decode_dtype": "<f8"}}, BYTES]),
-        (np.arange(500) % 3 == 0, {"filters": [numcodecs.PackBits()]},
-         [{"name": "numcodecs.packbits", "configuration": {}}, {"name": "bytes"}]),
+        (
+            np.arange(500),
+            {"compressor": numcodecs.LZ4(acceleration=2)},
+            [BYTES, {"name": "numcodecs.lz4", "configuration": {"acceleration": 2}}],
+        ),
+        (
+            np.arange(500),
+            {"compressor": numcodecs.Zlib(level=4)},
+            [BYTES, {"name": "numcodecs.zlib", "configuration": {"level": 4}}],
+        ),
+        (
+            np.arange(500),
+            {"compressor": numcodecs.BZ2(level=3)},
+            [BYTES, {"name": "numcodecs.bz2", "configuration": {"level": 3}}],
+        ),
+        (
+            np.arange(500),
+            {
+                "filters": [numcodecs.Delta(dtype="<i8")],
+                "compressor": numcodecs.Blosc(cname="zstd"),
+            },
+            [
+                {"name": "numcodecs.delta", "configuration": {"dtype": "<i8", "astype": "<i8"}},
+                BYTES,
+                {
+                    "name": "blosc",
+                    "configuration": {
+                        "typesize": 8,
+                        "cname": "zstd",
+                        "clevel": 5,
+                        "shuffle": "shuffle",
+                        "blocksize": 0,
+                    },
+                },
+            ],
+        ),
+        (
+            np.arange(500),
+            {"filters": numcodecs.Delta(dtype="<i8", astype="<i2")},
+            [
+                {"name": "numcodecs.delta", "configuration": {"dtype": "<i8", "astype": "<i2"}},
+                BYTES,
+            ],
+        ),
+        (
+            1000.0 + np.arange(500) / 2,
+            {
+                "filters": [
+                    numcodecs.FixedScaleOffset(offset=1000, scale=2, dtype="<f8", astype="<i4")
+                ]
+            },
+            [
+                {
+                    "name": "numcodecs.fixedscaleoffset",
+                    "configuration": {"scale": 2, "offset": 1000, "dtype": "<f8", "astype": "<i4"},
+                },
+                BYTES,
+            ],
+        ),
+        (
+            np.arange(500) / 4,
+            {"filters": [numcodecs.AsType(encode_dtype="<f4", decode_dtype="<f8")]},
+            [
+                {
+                    "name": "numcodecs.astype",
+                    "configuration": {"encode_dtype": "<f4", "decode_dtype": "<f8"},
+                },
+                BYTES,
+            ],
+        ),
+        (
+            np.arange(500) % 3 == 0,
+            {"filters": [numcodecs.PackBits()]},
+            [{"name": "numcodecs.packbits", "configuration": {}}, {"name": "bytes"}],
+        ),
     ],
-    ids=["lz4", "zlib", "bz2", "delta-and-blosc", "delta-single", "fixedscaleoffset", "astype",
-         "packbits"],
-)  # fmt: skip
+    ids=[
+        "lz4",
+        "zlib",
+        "bz2",
+        "delta-and-blosc",
+        "delta-single",
+        "fixedscaleoffset",
+        "astype",
+        "packbits",
+    ],
+)
 def test_numcodecs_wrappers_and_filters_round_trip(
     tmp_path: Path, data: np.ndarray, options: dict[str, Any], codecs: list[dict[str, Any]]
 ) -> None:
@@ -481,42 +622,77 @@ def test_zarr_warns_that_numcodecs_codecs_are_outside_the_v3_spec(tmp_path: Path
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({"compressor": "zstd"}, TypeError,
-         "{where}: compressor must be a numcodecs codec or a zarr v3 bytes-to-bytes codec "
-         "or None; got 'zstd' (a name goes in compression=)"),
-        ({"compressor": numcodecs.Delta(dtype="<i8")}, ValueError,
-         "{where}: compressor must be a bytes-to-bytes codec (Adler32, BZ2, Blosc, CRC32, "
-         "CRC32C, Fletcher32, GZip, JenkinsLookup3, LZ4, LZMA, Shuffle, Zlib, Zstd); got "
-         "Delta(dtype='<i8'), a filter (array to array): pass it in filters="),
-        ({"filters": [numcodecs.Blosc()]}, ValueError,
-         "{where}: filter must be an array-to-array codec (AsType, BitRound, Delta, "
-         "FixedScaleOffset, PackBits, Quantize); got Blosc(cname='lz4', clevel=5, "
-         "shuffle=SHUFFLE, blocksize=0), a compressor (bytes to bytes): pass it as "
-         "compressor="),
-        ({"filters": [zarr.codecs.ZstdCodec()]}, ValueError,
-         "{where}: filter must be an array-to-array codec (AsType, BitRound, Delta, "
-         "FixedScaleOffset, PackBits, Quantize); got ZstdCodec(level=0, checksum=False), a "
-         "compressor (bytes to bytes): pass it as compressor="),
-        ({"compressor": numcodecs.VLenUTF8()}, ValueError,
-         "{where}: compressor VLenUTF8() is a numcodecs codec that zarr 3 has no v3 codec "
-         "for (id 'vlen-utf8'); expected one of Adler32, BZ2, Blosc, CRC32, CRC32C, "
-         "Fletcher32, GZip, JenkinsLookup3, LZ4, LZMA, Shuffle, Zlib, Zstd"),
-        ({"compressor": numcodecs.Zstd(), "compression": "gzip"}, ValueError,
-         "{where}: give compression= (a name) or compressor= (a codec), not both; got "
-         "compression='gzip' and compressor=Zstd(level=0)"),
-        ({"compressor": numcodecs.Zstd(), "compression_opts": 3}, ValueError,
-         "{where}: compression_opts is the level of compression=; a compressor= codec "
-         "carries its own (got compression_opts=3)"),
-        ({"filters": [1]}, TypeError,
-         "{where}: filter must be a numcodecs codec or a zarr v3 array-to-array codec; got 1"),
-        ({"filters": numcodecs.Delta(dtype="<i4")}, ValueError,
-         "{where}: filter Delta is declared for int32 values; the dataset's values are "
-         "int64 (build it with dtype='<i8')"),
+        (
+            {"compressor": "zstd"},
+            TypeError,
+            "{where}: compressor must be a numcodecs codec or a zarr v3 bytes-to-bytes codec "
+            "or None; got 'zstd' (a name goes in compression=)",
+        ),
+        (
+            {"compressor": numcodecs.Delta(dtype="<i8")},
+            ValueError,
+            "{where}: compressor must be a bytes-to-bytes codec (Adler32, BZ2, Blosc, CRC32, "
+            "CRC32C, Fletcher32, GZip, JenkinsLookup3, LZ4, LZMA, Shuffle, Zlib, Zstd); got "
+            "Delta(dtype='<i8'), a filter (array to array): pass it in filters=",
+        ),
+        (
+            {"filters": [numcodecs.Blosc()]},
+            ValueError,
+            "{where}: filter must be an array-to-array codec (AsType, BitRound, Delta, "
+            "FixedScaleOffset, PackBits, Quantize); got Blosc(cname='lz4', clevel=5, "
+            "shuffle=SHUFFLE, blocksize=0), a compressor (bytes to bytes): pass it as "
+            "compressor=",
+        ),
+        (
+            {"filters": [zarr.codecs.ZstdCodec()]},
+            ValueError,
+            "{where}: filter must be an array-to-array codec (AsType, BitRound, Delta, "
+            "FixedScaleOffset, PackBits, Quantize); got ZstdCodec(level=0, checksum=False), a "
+            "compressor (bytes to bytes): pass it as compressor=",
+        ),
+        (
+            {"compressor": numcodecs.VLenUTF8()},
+            ValueError,
+            "{where}: compressor VLenUTF8() is a numcodecs codec that zarr 3 has no v3 codec "
+            "for (id 'vlen-utf8'); expected one of Adler32, BZ2, Blosc, CRC32, CRC32C, "
+            "Fletcher32, GZip, JenkinsLookup3, LZ4, LZMA, Shuffle, Zlib, Zstd",
+        ),
+        (
+            {"compressor": numcodecs.Zstd(), "compression": "gzip"},
+            ValueError,
+            "{where}: give compression= (a name) or compressor= (a codec), not both; got "
+            "compression='gzip' and compressor=Zstd(level=0)",
+        ),
+        (
+            {"compressor": numcodecs.Zstd(), "compression_opts": 3},
+            ValueError,
+            "{where}: compression_opts is the level of compression=; a compressor= codec "
+            "carries its own (got compression_opts=3)",
+        ),
+        (
+            {"filters": [1]},
+            TypeError,
+            "{where}: filter must be a numcodecs codec or a zarr v3 array-to-array codec; got 1",
+        ),
+        (
+            {"filters": numcodecs.Delta(dtype="<i4")},
+            ValueError,
+            "{where}: filter Delta is declared for int32 values; the dataset's values are "
+            "int64 (build it with dtype='<i8')",
+        ),
     ],
-    ids=["name-as-compressor", "filter-as-compressor", "compressor-as-filter",
-         "v3-compressor-as-filter", "unsupported-numcodecs", "compression-and-compressor",
-         "opts-with-compressor", "not-a-codec", "filter-of-another-dtype"],
-)  # fmt: skip
+    ids=[
+        "name-as-compressor",
+        "filter-as-compressor",
+        "compressor-as-filter",
+        "v3-compressor-as-filter",
+        "unsupported-numcodecs",
+        "compression-and-compressor",
+        "opts-with-compressor",
+        "not-a-codec",
+        "filter-of-another-dtype",
+    ],
+)
 def test_bad_codecs_are_refused_before_writing(
     tmp_path: Path, options: dict[str, Any], error: type[Exception], message: str
 ) -> None:
@@ -640,6 +816,8 @@ def test_stream_save_feeds_a_save_only_saver() -> None:
     saver = OnlySave()
     x = gr.array([[1, 2], [3], [], [4, 5, 6]])
     assert gr.stream(x, batch_size=2).apply(lambda b: b.sum(dim=1).to_numpy()).save(saver) == 2
-    assert [(batch, indices) for batch, indices in saver.batches] == [([3, 3], None),
-                                                                       ([0, 15], None)]  # fmt: skip
+    assert [(batch, indices) for batch, indices in saver.batches] == [
+        ([3, 3], None),
+        ([0, 15], None),
+    ]
     assert list(itertools.chain.from_iterable(b for b, _ in saver.batches)) == [3, 3, 0, 15]

@@ -83,9 +83,15 @@ def test_leaf_documents_are_what_zarr_writes(codec: str, dtype: str) -> None:
         "zstd": [zarr.codecs.ZstdCodec(level=3)],
         "blosc": [zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")],
     }
-    arr = zarr.create_array(store, shape=(7,), dtype=dtype, chunks=(64,), shards=(256,),
-                            compressors=[*compressors[codec], zarr.codecs.Crc32cCodec()],
-                            fill_value=0)  # fmt: skip
+    arr = zarr.create_array(
+        store,
+        shape=(7,),
+        dtype=dtype,
+        chunks=(64,),
+        shards=(256,),
+        compressors=[*compressors[codec], zarr.codecs.Crc32cCodec()],
+        fill_value=0,
+    )
     want = json.loads(json.dumps(arr.metadata.to_dict()))
     assert sh.leaf_doc(fmt, 7) == want
     assert sh.parse_leaf_doc(want, "x") == fmt
@@ -96,8 +102,13 @@ def test_plan_format_defaults() -> None:
     assert (raw.chunk, raw.shard, raw.per_shard) == (8192, 8192 * 128, 128)  # 32 KiB, 4 MiB
     # Compressed shards follow the first batch: 256 KiB of values below 256 KiB of them,
     # 512 KiB up to 8 MiB, then 4 MiB; raw ones hold 4 MiB whatever it is.
-    for first, per_shard in [(0, 64), (256 * 1024 - 1, 64), (256 * 1024, 128),
-                             (8 * 1024 * 1024 - 1, 128), (8 * 1024 * 1024, 1024)]:  # fmt: skip
+    for first, per_shard in [
+        (0, 64),
+        (256 * 1024 - 1, 64),
+        (256 * 1024, 128),
+        (8 * 1024 * 1024 - 1, 128),
+        (8 * 1024 * 1024, 1024),
+    ]:
         packed = sh.plan_format("int64", "zstd", first=first)
         assert (packed.chunk, packed.shard) == (512, 512 * per_shard), first
         assert sh.plan_format("float32", "raw", first=first).per_shard == 128
@@ -116,8 +127,7 @@ def test_plan_format_defaults() -> None:
 
 def test_raw_shards_are_regular_and_zarr_reads_them(tmp_path: Path) -> None:
     values = np.arange(10_000, dtype=np.int64)
-    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=1000,
-            shard_size=4000)  # fmt: skip
+    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=1000, shard_size=4000)
     leaf = tmp_path / "s" / "array" / "r-values"
     assert sorted(os.listdir(leaf / "c")) == ["0", "1", "2"]
     fmt = sh.parse_leaf_doc(json.loads((leaf / "zarr.json").read_text()), "leaf")
@@ -228,10 +238,12 @@ def _row_and_item_frame(rows: int) -> Any:
     rng = np.random.default_rng(rows)
     offsets = np.concatenate([[0], np.cumsum(rng.integers(10, 30, rows))]).astype(np.int64)
     codes = pa.array(rng.integers(0, 4, int(offsets[-1])).astype(np.int64))
-    table = pa.table({
-        "row_id": pa.array(np.arange(rows, dtype=np.int64)),
-        "item_code": pa.LargeListArray.from_arrays(pa.array(offsets), codes),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "row_id": pa.array(np.arange(rows, dtype=np.int64)),
+            "item_code": pa.LargeListArray.from_arrays(pa.array(offsets), codes),
+        }
+    )
     return gr.from_arrow(table, schema=["row", "item"])
 
 
@@ -240,15 +252,26 @@ def _row_and_item_frame(rows: int) -> Any:
     [
         # 80 KB of ids: "auto" keeps the row-level leaves raw, compresses the items (10 to
         # 29 a row of small integers: bit-shuffled LZ4 packs them tighter than zstd).
-        (10_000, {"row_id/r-values": "raw", "_levels/item-offsets": "raw",
-                  "item_code/r.c-values": "blosc"}),
+        (
+            10_000,
+            {
+                "row_id/r-values": "raw",
+                "_levels/item-offsets": "raw",
+                "item_code/r.c-values": "blosc",
+            },
+        ),
         # Too few first values to judge: zstd everywhere (the chunk padding compresses away).
-        (100, {"row_id/r-values": "zstd", "_levels/item-offsets": "zstd",
-               "item_code/r.c-values": "zstd"}),
+        (
+            100,
+            {
+                "row_id/r-values": "zstd",
+                "_levels/item-offsets": "zstd",
+                "item_code/r.c-values": "zstd",
+            },
+        ),
     ],
-)  # fmt: skip
-def test_auto_keeps_row_level_leaves_raw(rows: int, codecs: dict[str, str],
-                                         tmp_path: Path) -> None:  # fmt: skip
+)
+def test_auto_keeps_row_level_leaves_raw(rows: int, codecs: dict[str, str], tmp_path: Path) -> None:
     df = _row_and_item_frame(rows)
     gr.save(df, tmp_path / "s")
     h = gr.open(tmp_path / "s", cache="none")
@@ -274,17 +297,24 @@ def test_auto_keeps_leaves_of_few_values_a_row_raw(tmp_path: Path) -> None:
     a_off = np.concatenate([[0], np.cumsum(atoms)]).astype(np.int64)
     codes = pa.array(rng.integers(0, 4, int(r_off[-1])).astype(np.int64))
     x = pa.array(rng.integers(0, 5, int(a_off[-1])).astype(np.int64))
-    table = pa.table({
-        "residue_code": pa.LargeListArray.from_arrays(pa.array(r_off), codes),
-        "atom_x": pa.LargeListArray.from_arrays(
-            pa.array(r_off), pa.LargeListArray.from_arrays(pa.array(a_off), x)),
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "residue_code": pa.LargeListArray.from_arrays(pa.array(r_off), codes),
+            "atom_x": pa.LargeListArray.from_arrays(
+                pa.array(r_off), pa.LargeListArray.from_arrays(pa.array(a_off), x)
+            ),
+        }
+    )
     df = gr.from_arrow(table, schema=["molecule", "residue", "atom"])
     gr.save(df, tmp_path / "s")
     h = gr.open(tmp_path / "s", cache="none")
     codecs = {n: h._store.format(n).codec for n in h.manifest.leaves}
-    assert codecs == {"_levels/residue-offsets": "raw", "_levels/atom-offsets": "raw",
-                      "residue_code/r.c-values": "raw", "atom_x/r.c.c-values": "blosc"}  # fmt: skip
+    assert codecs == {
+        "_levels/residue-offsets": "raw",
+        "_levels/atom-offsets": "raw",
+        "residue_code/r.c-values": "raw",
+        "atom_x/r.c.c-values": "blosc",
+    }
     rows = [n - 1, 0, 17, 17, 2500, 9000]
     assert h[rows].to_dict() == df[rows].to_dict()
 
@@ -319,8 +349,9 @@ def test_files_are_bounded_by_the_data(tmp_path: Path) -> None:
 def _chunks_of(path: Path, fmt: sh.LeafFormat) -> list[bytes]:
     data = path.read_bytes()
     offsets, nbytes = sh.parse_index(fmt, data[-sh.index_bytes(fmt) :], len(data), str(path))
-    return [data[o : o + n] for o, n in zip(offsets.tolist(), nbytes.tolist(), strict=True)
-            if n >= 0]  # fmt: skip
+    return [
+        data[o : o + n] for o, n in zip(offsets.tolist(), nbytes.tolist(), strict=True) if n >= 0
+    ]
 
 
 @pytest.mark.parametrize("compressor", ["none", "zstd"])
@@ -329,8 +360,13 @@ def test_appends_keep_committed_inner_chunks_and_grow_shapes_geometrically(
 ) -> None:
     path = tmp_path / "s"
     leaf = path / "array" / "r-values"
-    gr.save(gr.array(np.arange(5, dtype=np.int64)), path, compressor=compressor,
-            chunk_size=4, shard_size=64)  # fmt: skip
+    gr.save(
+        gr.array(np.arange(5, dtype=np.int64)),
+        path,
+        compressor=compressor,
+        chunk_size=4,
+        shard_size=64,
+    )
     fmt = sh.parse_leaf_doc(json.loads((leaf / "zarr.json").read_text()), "leaf")
     docs = set()
     seen: list[bytes] = []
@@ -370,8 +406,13 @@ def damaged(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Pa
     """A store with a float leaf in shard files of 8 values (inner chunks of 4)."""
     path = tmp_path / "s"
     values = np.arange(40, dtype=np.float64) / 8
-    gr.save(gr.array(values), path, compressor=getattr(request, "param", "none"),
-            chunk_size=4, shard_size=8)  # fmt: skip
+    gr.save(
+        gr.array(values),
+        path,
+        compressor=getattr(request, "param", "none"),
+        chunk_size=4,
+        shard_size=8,
+    )
     yield path, path / "array" / "r-values" / "c" / "1"
 
 
@@ -419,8 +460,9 @@ def test_a_zstd_frame_cannot_claim_more_than_a_chunk(tmp_path: Path) -> None:
     import zstandard
 
     path = tmp_path / "s"
-    gr.save(gr.array(np.arange(16, dtype=np.int64)), path, compressor="zstd", chunk_size=4,
-            shard_size=4)  # fmt: skip
+    gr.save(
+        gr.array(np.arange(16, dtype=np.int64)), path, compressor="zstd", chunk_size=4, shard_size=4
+    )
     shard = path / "array" / "r-values" / "c" / "1"
     fmt = sh.plan_format("int64", "zstd", 4, 4)
     bomb = zstandard.ZstdCompressor().compress(bytes(1 << 24))  # 16 MiB of zeros
@@ -634,8 +676,7 @@ def test_threads_verify_every_mapped_chunk(tmp_path: Path) -> None:
     """Threads reading one mapped shard at once still verify each chunk: damage in the
     last chunk read is caught whatever the interleaving."""
     values = np.arange(64 * 100, dtype=np.int64)
-    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=64,
-            shard_size=64 * 100)  # fmt: skip
+    gr.save(gr.array(values), tmp_path / "s", compressor="none", chunk_size=64, shard_size=64 * 100)
     shard = tmp_path / "s" / "array" / "r-values" / "c" / "0"
     data = bytearray(shard.read_bytes())
     data[99 * (64 * 8 + 8) + 3] ^= 1  # inside inner chunk 99
@@ -710,9 +751,15 @@ def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
     codes = base["item_code"]
     # Three leaves of the item level: two of one geometry (one read plan, shared), one
     # of another (float32: twice the values per chunk and shard).
-    df = gr.dataframe({"row_id": base["row_id"], "item_code": codes, "item_twice": codes * 2,
-                       "item_half": (codes / 2).astype("float32")},
-                      schema=["row", "item"])  # fmt: skip
+    df = gr.dataframe(
+        {
+            "row_id": base["row_id"],
+            "item_code": codes,
+            "item_twice": codes * 2,
+            "item_half": (codes / 2).astype("float32"),
+        },
+        schema=["row", "item"],
+    )
     for compressor in ("none", "zstd"):
         gr.save(df, tmp_path / compressor, compressor=compressor, chunk_size=256, shard_size=1024)
         h = gr.open(tmp_path / compressor, cache="none")
@@ -720,8 +767,9 @@ def test_rows_in_any_order_with_repeats_read_exactly(tmp_path: Path) -> None:
         assert h[rows].to_dict() == df[rows].to_dict()
 
 
-@pytest.mark.parametrize(("soft", "want"), [(1024, 128), (20_000, 2500), (100_000, 4096),
-                                           (100, 64)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("soft", "want"), [(1024, 128), (20_000, 2500), (100_000, 4096), (100, 64)]
+)
 def test_open_shard_limit_follows_the_descriptor_limit(
     soft: int, want: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -107,8 +107,10 @@ def top_manifest(path: Path) -> dict[str, Any]:
 
 
 def shard_rows_on_disk(path: Path) -> dict[str, int]:
-    return {name: json.loads((path / name / "grumpy.json").read_text())["rows"]
-            for name in shard_dirs(path)}  # fmt: skip
+    return {
+        name: json.loads((path / name / "grumpy.json").read_text())["rows"]
+        for name in shard_dirs(path)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -172,8 +174,9 @@ def test_load_of_a_sharded_frame_equals_the_original(
     got = gr.load(path)
     assert_same(got, frame23)
     assert got["molecule_tag"].is_union
-    assert_same(gr.load(path, columns=["atom_x", "molecule_id"]),
-                frame23[["atom_x", "molecule_id"]])  # fmt: skip
+    assert_same(
+        gr.load(path, columns=["atom_x", "molecule_id"]), frame23[["atom_x", "molecule_id"]]
+    )
 
 
 def test_load_of_a_sharded_array_equals_the_original(tmp_path: Path) -> None:
@@ -188,7 +191,11 @@ def test_save_of_a_generator_and_of_tables_in_shards(tmp_path: Path) -> None:
     pieces = [make_frame(range(k, k + 3)) for k in range(0, 15, 3)]
     gr.save(iter(pieces), tmp_path / "g.gr", shard_rows=4)
     assert shard_rows_on_disk(tmp_path / "g.gr") == {
-        "shard-000000": 4, "shard-000001": 4, "shard-000002": 4, "shard-000003": 3}  # fmt: skip
+        "shard-000000": 4,
+        "shard-000001": 4,
+        "shard-000002": 4,
+        "shard-000003": 3,
+    }
     assert_same(gr.load(tmp_path / "g.gr"), make_frame(range(15)))
     table = make_frame(range(6)).to_arrow()
     gr.save(table, tmp_path / "t.gr", shard_rows=4)
@@ -213,7 +220,11 @@ def test_save_modes_on_sharded_datasets(tmp_path: Path) -> None:
         gr.save(make_frame(range(2)), path, shard_rows=3, mode="w-")
     gr.save(make_frame(range(7, 10)), path, shard_rows=3, mode="a")  # fills shard 2, then 3
     assert shard_rows_on_disk(path) == {
-        "shard-000000": 3, "shard-000001": 3, "shard-000002": 3, "shard-000003": 1}  # fmt: skip
+        "shard-000000": 3,
+        "shard-000001": 3,
+        "shard-000002": 3,
+        "shard-000003": 1,
+    }
     assert_same(gr.load(path), make_frame(range(10)))
     gr.save(make_frame(range(3)), path, shard_rows=2)  # "w" replaces everything
     assert shard_dirs(path) == ["shard-000000", "shard-000001"]
@@ -230,8 +241,7 @@ def test_sharded_dataset_in_memory_filesystem(memory_base: str) -> None:
     url = f"{memory_base}/ds"
     gr.save(make_frame(range(11)), url, shard_rows=4)
     fs = fsspec.filesystem("memory")
-    names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(url.removeprefix("memory:/"),
-                   detail=False))  # fmt: skip
+    names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(url.removeprefix("memory:/"), detail=False))
     assert names == ["grumpy.json", "shard-000000", "shard-000001", "shard-000002"]
     h = gr.open(url)
     assert_same(h[[10, 0, 4, 4]], make_frame([10, 0, 4, 4]))
@@ -251,8 +261,12 @@ def test_open_reports_metadata_of_the_whole_dataset(sharded23: Path, frame23: gr
     assert h.columns == COLUMNS and h.schema == frame23.schema
     assert h.manifest.rows == 23 and [c.name for c in h.manifest.columns] == COLUMNS
     assert [(s.name, s.rows) for s in h.shards] == [
-        ("shard-000000", 5), ("shard-000001", 5), ("shard-000002", 5), ("shard-000003", 5),
-        ("shard-000004", 3)]  # fmt: skip
+        ("shard-000000", 5),
+        ("shard-000001", 5),
+        ("shard-000002", 5),
+        ("shard-000003", 5),
+        ("shard-000004", 3),
+    ]
     assert h.shape(0) == 23 and h.shape("molecule") == 23
     assert h.shape("atom").to_list() == frame23.shape("atom").to_list()
     assert repr(h) == (
@@ -395,8 +409,12 @@ def test_append_fills_the_last_shard_then_adds_shards(tmp_path: Path) -> None:
     assert shard_rows_on_disk(path) == {"shard-000000": 3, "shard-000001": 3}
     gr.append(make_frame(range(6, 14)), path)
     assert shard_rows_on_disk(path) == {
-        "shard-000000": 3, "shard-000001": 3, "shard-000002": 3, "shard-000003": 3,
-        "shard-000004": 2}  # fmt: skip
+        "shard-000000": 3,
+        "shard-000001": 3,
+        "shard-000002": 3,
+        "shard-000003": 3,
+        "shard-000004": 2,
+    }
     assert top_manifest(path)["rows"] == 14
     assert_same(gr.load(path), make_frame(range(14)))
     # A batch of scalar rows only joins the union column, in a new shard too.
@@ -424,8 +442,14 @@ def test_reader_discovers_committed_shards_without_consolidate(tmp_path: Path) -
     (path / "shard-000009").mkdir()  # a writer that died before its first commit
     (path / "shard-000009" / "zarr.json").write_text("{}")
     assert not (path / "grumpy.json").exists()
-    order = [*range(0, 4), *range(100, 104), *range(200, 204), *range(4, 6), *range(104, 106),
-             *range(204, 206)]  # fmt: skip
+    order = [
+        *range(0, 4),
+        *range(100, 104),
+        *range(200, 204),
+        *range(4, 6),
+        *range(104, 106),
+        *range(204, 206),
+    ]
     h = gr.open(path)
     assert [s.rows for s in h.shards] == [4, 4, 4, 2, 2, 2]
     assert not h.sharded_manifest.consolidated
@@ -547,16 +571,23 @@ def test_writer_splits_batches_and_reports_rows_and_shards(tmp_path: Path) -> No
     assert is_locked(path / "shard-000002" / "grumpy.lock")  # held while it fills the shard
     w.write(make_frame(range(3, 13)))  # 1 + 4 + 4 + 1 rows
     w.write(make_frame(range(13, 13)))  # nothing
-    assert (w.rows, w.shards) == (13, ("shard-000002", "shard-000007", "shard-000012",
-                                       "shard-000017"))  # fmt: skip
-    assert repr(w) == (f"<ShardedWriter {str(path)!r}: shards 2, 7, ... of 4 rows; 13 rows "
-                       "written to 4 shards>")  # fmt: skip
+    assert (w.rows, w.shards) == (
+        13,
+        ("shard-000002", "shard-000007", "shard-000012", "shard-000017"),
+    )
+    assert repr(w) == (
+        f"<ShardedWriter {str(path)!r}: shards 2, 7, ... of 4 rows; 13 rows written to 4 shards>"
+    )
     w.close()
     assert not any(is_locked(lock) for lock in path.rglob("grumpy.lock"))
     with pytest.raises(StoreError, match="closed"):
         w.write(make_frame([1]))
     assert shard_rows_on_disk(path) == {
-        "shard-000002": 4, "shard-000007": 4, "shard-000012": 4, "shard-000017": 1}  # fmt: skip
+        "shard-000002": 4,
+        "shard-000007": 4,
+        "shard-000012": 4,
+        "shard-000017": 1,
+    }
     assert_same(gr.load(path), make_frame(range(13)))
 
 
@@ -571,14 +602,22 @@ def test_writer_modes_touch_only_their_own_shards(tmp_path: Path) -> None:
     with gr.ShardedWriter(path, 1, 2, 2, mode="a") as w:  # fills shard 3, then shard 5
         w.write(make_frame(range(13, 16)))
     assert shard_rows_on_disk(path) == {
-        "shard-000000": 2, "shard-000001": 2, "shard-000002": 1, "shard-000003": 2,
-        "shard-000005": 2}  # fmt: skip
+        "shard-000000": 2,
+        "shard-000001": 2,
+        "shard-000002": 1,
+        "shard-000003": 2,
+        "shard-000005": 2,
+    }
     assert (path / "grumpy.json").exists()  # "a" leaves the snapshot alone
     with gr.ShardedWriter(path, 1, 2, 2, mode="w") as w:  # drops shards 1, 3, 5 only
         w.write(make_frame([30, 31, 32]))
     assert not (path / "grumpy.json").exists()  # it listed dropped shards: discovery now
     assert shard_rows_on_disk(path) == {
-        "shard-000000": 2, "shard-000001": 2, "shard-000002": 1, "shard-000003": 1}  # fmt: skip
+        "shard-000000": 2,
+        "shard-000001": 2,
+        "shard-000002": 1,
+        "shard-000003": 1,
+    }
     assert_same(gr.load(path), make_frame([0, 1, 30, 31, 2, 32]))
 
 
@@ -623,8 +662,13 @@ def test_four_writer_processes_write_every_row_once(tmp_path: Path) -> None:
         results = [pool.apply_async(write_ids, (path, k, 4, ids)) for k, ids in jobs.items()]
         shards = {k: r.get(timeout=120) for k, r in enumerate(results)}
     assert shards[0] == ["shard-000000", "shard-000004", "shard-000008"]
-    assert shards[3] == ["shard-000003", "shard-000007", "shard-000011", "shard-000015",
-                         "shard-000019"]  # fmt: skip
+    assert shards[3] == [
+        "shard-000003",
+        "shard-000007",
+        "shard-000011",
+        "shard-000015",
+        "shard-000019",
+    ]
     info = gr.consolidate(path)
     assert info.rows == sum(len(ids) for ids in jobs.values()) == 136
     got = gr.load(path)["molecule_id"].to_list()
@@ -658,8 +702,12 @@ with gr.ShardedWriter(sys.argv[1], shard_start=1, shard_step=3, shard_rows=10) a
 def test_killed_writer_leaves_every_committed_row_readable(tmp_path: Path) -> None:
     path = tmp_path / "k.gr"
     tests_dir = str(Path(__file__).resolve().parent)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(path), tests_dir],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(path), tests_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         reported = 0
@@ -704,8 +752,10 @@ def test_mismatched_shards_name_both(tmp_path: Path) -> None:
         w.write(make_frame(range(3)))
     with gr.ShardedWriter(path, 1, 2, 5) as w:
         w.write(gr.dataframe({"molecule_id": [1, 2]}, schema=SCHEMA))
-    message = (r"shard 'shard-000001' does not match shard 'shard-000000': its column list "
-               r"is \['molecule_id'\]")  # fmt: skip
+    message = (
+        r"shard 'shard-000001' does not match shard 'shard-000000': its column list "
+        r"is \['molecule_id'\]"
+    )
     with pytest.raises(SchemaError, match=message):
         gr.consolidate(path)
     assert not (path / "grumpy.json").exists()
@@ -725,8 +775,9 @@ def test_mismatched_shards_name_both(tmp_path: Path) -> None:
                 schema=SCHEMA,
             )
         )
-    with pytest.raises(SchemaError, match="its layout of column 'molecule_id' is float64; "
-                                          "'shard-000000' has int64"):  # fmt: skip
+    with pytest.raises(
+        SchemaError, match="its layout of column 'molecule_id' is float64; 'shard-000000' has int64"
+    ):
         gr.consolidate(path)
 
 
@@ -738,15 +789,21 @@ def test_missing_and_truncated_shards_are_store_format_errors(tmp_path: Path) ->
     (path / "grumpy.json").write_text(json.dumps(doc))
     h = gr.open(path)
     assert_same(h[0:5], make_frame([0, 1, 2, 3, 4]))  # shard 1 read at 2 of its 3 rows
-    with pytest.raises(StoreFormatError, match=r"shard 'shard-000002', listed with 4 rows, "
-                       r"cannot be read: .*commits 3 rows; 4 were expected"):  # fmt: skip
+    with pytest.raises(
+        StoreFormatError,
+        match=r"shard 'shard-000002', listed with 4 rows, "
+        r"cannot be read: .*commits 3 rows; 4 were expected",
+    ):
         h[8]
     assert gr.validate(path) == [
         f"{path}: shard 'shard-000002' commits 3 rows; the dataset lists 4"
     ]
     shutil.rmtree(path / "shard-000001")
-    with pytest.raises(StoreFormatError, match=r"shard 'shard-000001', listed with 2 rows, "
-                       r"cannot be read: .*no grumpy.json"):  # fmt: skip
+    with pytest.raises(
+        StoreFormatError,
+        match=r"shard 'shard-000001', listed with 2 rows, "
+        r"cannot be read: .*no grumpy.json",
+    ):
         gr.load(path)
     problems = gr.validate(path)
     assert len(problems) == 2 and "shard-000001: not a grumpy_arrow store" in problems[0]
@@ -811,19 +868,23 @@ def test_a_single_store_handle_refuses_a_sharded_dataset(sharded23: Path) -> Non
         Handle(sharded23 / "nope")
 
 
-def test_info_and_cli_on_a_sharded_dataset(sharded23: Path, capsys: pytest.CaptureFixture[str]
-                                           ) -> None:  # fmt: skip
+def test_info_and_cli_on_a_sharded_dataset(
+    sharded23: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     info = store_info(sharded23)
     assert info["rows"] == 23 and info["kind"] == "dataframe"
-    assert info["shards"] == [{"name": f"shard-00000{k}", "rows": 5 if k < 4 else 3}
-                              for k in range(5)]  # fmt: skip
+    assert info["shards"] == [
+        {"name": f"shard-00000{k}", "rows": 5 if k < 4 else 3} for k in range(5)
+    ]
     assert info["shard_rows"] == 5 and info["consolidated"] is True
     assert info["leaves"] == 5 * store_info(sharded23 / "shard-000000")["leaves"]
     assert gr.validate(sharded23) == []
     assert cli_main(["info", str(sharded23)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == [f"{sharded23}: dataframe, 23 rows",
-                         "  shards: 5 of up to 5 rows (consolidated)"]  # fmt: skip
+    assert lines[:2] == [
+        f"{sharded23}: dataframe, 23 rows",
+        "  shards: 5 of up to 5 rows (consolidated)",
+    ]
     assert cli_main(["validate", str(sharded23)]) == 0
     assert capsys.readouterr().out == f"{sharded23}: ok\n"
     assert cli_main(["head", str(sharded23), "-n", "6"]) == 0

@@ -222,8 +222,9 @@ def test_bincount_refuses_negative_and_float_values() -> None:
         gr.array([[1.0]]).bincount()
 
 
-@pytest.mark.parametrize("op", ["nansum", "nanmean", "nanmin", "nanmax", "nanstd", "nanvar",
-                                "nanprod"])  # fmt: skip
+@pytest.mark.parametrize(
+    "op", ["nansum", "nanmean", "nanmin", "nanmax", "nanstd", "nanvar", "nanprod"]
+)
 def test_nan_reductions_treat_nan_as_missing(op: str) -> None:
     rows = _rows(10, "float64", nan=True)
     x = _array(rows)

@@ -360,9 +360,17 @@ def test_frame_round_trip_exact_values(where: Callable[[str], str]) -> None:
     gr.save(levels_frame(), path, chunk_size=2)
     got = gr.load(path)
     assert got.columns == [
-        "molecule_id", "molecule_name", "molecule_tag", "residue_name", "group_weight",
-        "atom_x", "atom_xyz", "atom_flag", "atom_alt", "atom_label",
-    ]  # fmt: skip
+        "molecule_id",
+        "molecule_name",
+        "molecule_tag",
+        "residue_name",
+        "group_weight",
+        "atom_x",
+        "atom_xyz",
+        "atom_flag",
+        "atom_alt",
+        "atom_label",
+    ]
     assert got.schema == gr.dataframe({"molecule": [1]}, schema=SCHEMA).schema
     assert got["molecule_id"].dtype == gr.int32
     assert got["molecule_tag"].is_union
@@ -449,14 +457,20 @@ def test_must_show_chunk_dim_level(tmp_path: Path) -> None:
     # union buffers. Everything else (offsets of the levels above, molecule and residue
     # columns, the content below a feature axis) keeps the default.
     at_atoms = {
-        "atom_x/r.c.c-values", "atom_x/r.c.c-validity",
+        "atom_x/r.c.c-values",
+        "atom_x/r.c.c-validity",
         "atom_xyz/r.c.c-offsets",
-        "atom_flag/r.c.c-values", "atom_flag/r.c.c-validity",
-        "atom_alt/r.c.c-type_ids", "atom_alt/r.c.c-value_offsets",
-        "atom_alt/r.c.c.s-values", "atom_alt/r.c.c.s-validity",
+        "atom_flag/r.c.c-values",
+        "atom_flag/r.c.c-validity",
+        "atom_alt/r.c.c-type_ids",
+        "atom_alt/r.c.c-value_offsets",
+        "atom_alt/r.c.c.s-values",
+        "atom_alt/r.c.c.s-validity",
         "atom_alt/r.c.c.l-offsets",
-        "atom_label/r.c.c-offsets", "atom_label/r.c.c-data", "atom_label/r.c.c-validity",
-    }  # fmt: skip
+        "atom_label/r.c.c-offsets",
+        "atom_label/r.c.c-data",
+        "atom_label/r.c.c-validity",
+    }
     assert {n for n, c in chunks.items() if c == 3} == at_atoms
     assert all(c == default_chunk(path, n) for n, c in chunks.items() if n not in at_atoms)
     # "auto" compresses leaves of fewer than 32 KiB of values: 4 KiB inner chunks.
@@ -978,9 +992,17 @@ def test_plain_zarr_reads_every_leaf(compressor: str, tmp_path: Path) -> None:
             arr[: spec["length"]].tolist(), ours.read_whole(name, spec["length"]).tolist()
         )
     # The leaves hold what load returns, e.g. the residue offsets of 6 molecules.
-    assert group["_levels/residue-offsets"][: doc["leaves"]["_levels/residue-offsets"]["length"]].tolist() == [
-        0, 2, 3, 3, 4, 5, 7,
-    ]  # fmt: skip
+    assert group["_levels/residue-offsets"][
+        : doc["leaves"]["_levels/residue-offsets"]["length"]
+    ].tolist() == [
+        0,
+        2,
+        3,
+        3,
+        4,
+        5,
+        7,
+    ]
     assert group["molecule_id/r-values"][:6].tolist() == [1, 2, 3, 4, 4, 1]
     name = "molecule_name/r-data"
     assert bytes(group[name][: doc["leaves"][name]["length"]]) == "waterünïünïwater".encode()
@@ -998,9 +1020,20 @@ def test_plain_zarr_lists_the_group(tmp_path: Path) -> None:
         warnings.filterwarnings("ignore", message=".*grumpy.(json|lock).*", category=UserWarning)
         names = sorted(group.group_keys())
     assert names == sorted(
-        {"_levels", "molecule_id", "molecule_name", "molecule_tag", "residue_name",
-         "group_weight", "atom_x", "atom_xyz", "atom_flag", "atom_alt", "atom_label"}
-    )  # fmt: skip
+        {
+            "_levels",
+            "molecule_id",
+            "molecule_name",
+            "molecule_tag",
+            "residue_name",
+            "group_weight",
+            "atom_x",
+            "atom_xyz",
+            "atom_flag",
+            "atom_alt",
+            "atom_label",
+        }
+    )
 
 
 def test_plain_zarr_reads_memory_store(memory_base: str) -> None:
@@ -1059,8 +1092,12 @@ def test_string_leaves_are_bytes_plus_offsets(tmp_path: Path) -> None:
     assert doc["leaves"]["array/r.c-data"] == {"dtype": "uint8", "length": 7}
     assert doc["leaves"]["array/r.c-offsets"] == {"dtype": "int64", "length": 5, "last": 7}
     assert zarr.open_array(str(tmp_path / "s"), path="array/r.c-offsets", mode="r")[:].tolist() == [
-        0, 2, 3, 3, 7,
-    ]  # fmt: skip
+        0,
+        2,
+        3,
+        3,
+        7,
+    ]
 
 
 # -- 5. append ----------------------------------------------------------------------------
@@ -1290,8 +1327,9 @@ def lock_holder(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
             "print('held', flush=True)\n"
             "time.sleep(60)\n"
         )
-        proc = subprocess.Popen([sys.executable, "-c", code, str(store / LOCK)],
-                                stdout=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(store / LOCK)], stdout=subprocess.PIPE
+        )
         procs.append(proc)
         assert proc.stdout is not None and proc.stdout.readline() == b"held\n"
 
@@ -1334,8 +1372,11 @@ def test_second_writer_in_the_same_process_waits_for_the_lock(tmp_path: Path) ->
     done: list[float] = []
     with lock_file(str(path / LOCK), "busy"):
         worker = threading.Thread(
-            target=lambda: (gr.append(gr.array([2]), path, timeout=30),
-                            done.append(time.monotonic())))  # fmt: skip
+            target=lambda: (
+                gr.append(gr.array([2]), path, timeout=30),
+                done.append(time.monotonic()),
+            )
+        )
         worker.start()
         time.sleep(0.3)
         assert done == []  # still waiting
@@ -1610,13 +1651,27 @@ def test_memory_store_not_found(memory_base: str) -> None:
 
 
 def test_columns_named_like_the_stores_own_files_get_folders_of_their_own(tmp_path: Path) -> None:
-    df = gr.dataframe({".": [1, 2], "..": [[1], [2, 3]], "zarr.json": ["a", "b"],
-                       "_levels": [1.5, None], "grumpy.json": [True, False]})  # fmt: skip
+    df = gr.dataframe(
+        {
+            ".": [1, 2],
+            "..": [[1], [2, 3]],
+            "zarr.json": ["a", "b"],
+            "_levels": [1.5, None],
+            "grumpy.json": [True, False],
+        }
+    )
     path = tmp_path / "s"
     gr.save(df, path)
-    assert sorted(os.listdir(path)) == ["%2E", "%2E.", "%5Flevels", "%67rumpy.json",
-                                        "%7Aarr.json", "grumpy.json", "grumpy.lock",
-                                        "zarr.json"]  # fmt: skip
+    assert sorted(os.listdir(path)) == [
+        "%2E",
+        "%2E.",
+        "%5Flevels",
+        "%67rumpy.json",
+        "%7Aarr.json",
+        "grumpy.json",
+        "grumpy.lock",
+        "zarr.json",
+    ]
     assert gr.load(path).to_dict() == df.to_dict()
     assert gr.open(path)[[1, 0]].to_dict() == df[[1, 0]].to_dict()
     assert gr.validate(path) == []

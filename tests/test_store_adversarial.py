@@ -127,17 +127,21 @@ def test_six_threads_taking_rows_from_one_handle_read_exact_rows(
     "timeout",
     # A generous wait in the default run (a loaded CI machine can hold 3 writers ahead of
     # one for more than the default 10 s); the default wait under the slow marker.
-    [pytest.param(120.0, id="timeout-120s"),
-     pytest.param(None, id="default-wait", marks=pytest.mark.slow)],
-)  # fmt: skip
+    [
+        pytest.param(120.0, id="timeout-120s"),
+        pytest.param(None, id="default-wait", marks=pytest.mark.slow),
+    ],
+)
 def test_four_appending_processes_land_every_row_once_in_order(
     timeout: float | None, tmp_path: Path, server: ProbeServer
 ) -> None:
     path = tmp_path / "w.gr"
     gr.save(gr.array([[-1, -1]]), path)
     with contextlib.ExitStack() as stack:
-        writers = [stack.enter_context(spawn("child_append_rows", str(path), k, 100, timeout))
-                   for k in range(4)]  # fmt: skip
+        writers = [
+            stack.enter_context(spawn("child_append_rows", str(path), k, 100, timeout))
+            for k in range(4)
+        ]
         for w in writers:
             code = w.finish(timeout=300)
             assert code == 0, f"{w.what}: {describe_exit(code)}\n{w.stderr()}"
@@ -203,8 +207,9 @@ def test_readers_see_only_whole_committed_appends(tmp_path: Path, server: ProbeS
     gr.save(kill_batch(0, rows, light=True), path, chunk_size=KILL_CHUNK, shard_size=KILL_SHARD)
     done = tmp_path / "done"
     with spawn("child_append_batches", str(path), 1, appends, rows, str(done)) as writer:
-        seen = server.call("probe_watch_loads", str(path), str(done), rows, appends + 1, 240.0,
-                           timeout=300)  # fmt: skip
+        seen = server.call(
+            "probe_watch_loads", str(path), str(done), rows, appends + 1, 240.0, timeout=300
+        )
         code = writer.finish(timeout=120)
         assert code == 0, f"{describe_exit(code)}\n{writer.stderr()}"
     assert seen["violations"] == []
@@ -253,8 +258,7 @@ def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
     committed = [0, 0]
     if mode != "save-generator":  # one store per compressor, killed again and again
         for i, c in enumerate(compressors):
-            rows = server.call("probe_save_kill_batches", str(stores[i]), [0], c,
-                               mode == "sharded")  # fmt: skip
+            rows = server.call("probe_save_kill_batches", str(stores[i]), [0], c, mode == "sharded")
             committed[i] = rows // KILL_ROWS
     done = 0
     child = spawn("child_kill_writer", mode)
@@ -265,8 +269,12 @@ def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
                 path, first, count = tmp_path / f"gen-{step}.gr", 0, 30
             else:
                 path, first, count = stores[which], committed[which], 12
-            task = {"path": str(path), "compressor": compressors[which], "first": first,
-                    "count": count}  # fmt: skip
+            task = {
+                "path": str(path),
+                "compressor": compressors[which],
+                "first": first,
+                "count": count,
+            }
             reported = _kill_once(child, mode, task, step)
             child.close()
             if step + 1 < kills:  # the next writer imports while this store is checked
@@ -374,10 +382,12 @@ def _unrelated_folder(folder: Path, manifest: str | None) -> None:
 
 @pytest.mark.parametrize(
     "manifest",
-    [pytest.param("foreign", id="foreign-grumpy-json"),
-     pytest.param("grumpy", id="copied-grumpy-manifest"),
-     pytest.param(None, id="no-grumpy-json")],
-)  # fmt: skip
+    [
+        pytest.param("foreign", id="foreign-grumpy-json"),
+        pytest.param("grumpy", id="copied-grumpy-manifest"),
+        pytest.param(None, id="no-grumpy-json"),
+    ],
+)
 def test_save_refuses_a_folder_that_is_not_a_store_and_deletes_nothing(
     manifest: str | None, tmp_path: Path
 ) -> None:
@@ -419,8 +429,9 @@ def rows64() -> np.ndarray:
     return np.random.default_rng(64).choice(200_000, size=64, replace=False)
 
 
-def test_repeated_take_is_served_from_the_cache(big_store: tuple[Path, Any], rows64: np.ndarray
-                                                ) -> None:  # fmt: skip
+def test_repeated_take_is_served_from_the_cache(
+    big_store: tuple[Path, Any], rows64: np.ndarray
+) -> None:
     path, frame = big_store
     h = gr.open(path)
     first = h.take(rows64).to_dict()

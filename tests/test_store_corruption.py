@@ -116,8 +116,9 @@ class Matrix:
             for case in cases:
                 try:
                     pristine = self.pristine[f"{case['compressor']}-{case['store']}"]
-                    facts = server.call("probe_corruption_case", case, pristine, str(work),
-                                        timeout=60)  # fmt: skip
+                    facts = server.call(
+                        "probe_corruption_case", case, pristine, str(work), timeout=60
+                    )
                 except ProbeCrash as err:
                     facts = {"crash": str(err)}
                 self.facts[case_id(case)] = facts
@@ -223,8 +224,13 @@ def test_pristine_stores_hold_every_leaf_role(matrix: Matrix) -> None:
             shards = os.listdir(Path(matrix.pristine[key], leaf, "c"))
             assert len(shards) >= 2 and "0" in shards and "1" in shards, (key, leaf, shards)
     assert set(CORRUPT_LEAVES.values()) == {
-        "values", "validity", "offsets", "data", "type_ids", "value_offsets"
-    }  # fmt: skip
+        "values",
+        "validity",
+        "offsets",
+        "data",
+        "type_ids",
+        "value_offsets",
+    }
 
 
 @pytest.mark.parametrize("case", PARAMS)
@@ -254,9 +260,11 @@ def _representative(case: dict[str, str]) -> bool:
 
 @pytest.mark.parametrize(
     "subset",
-    [pytest.param("representative", id="three-cases"),
-     pytest.param("all", id="every-case", marks=pytest.mark.slow)],
-)  # fmt: skip
+    [
+        pytest.param("representative", id="three-cases"),
+        pytest.param("all", id="every-case", marks=pytest.mark.slow),
+    ],
+)
 def test_validate_command_exits_1_naming_the_leaf(subset: str, matrix: Matrix) -> None:
     """The installed ``grumpy-arrow validate`` on the damaged copies (run concurrently)."""
     cases = [c for c in matrix.cases if subset == "all" or _representative(c)]
@@ -266,10 +274,14 @@ def test_validate_command_exits_1_naming_the_leaf(subset: str, matrix: Matrix) -
     for start in range(0, len(cases), 8):
         batch = cases[start : start + 8]
         procs = [
-            subprocess.Popen([*_cli_command(), "validate", matrix.facts[case_id(c)]["path"]],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            subprocess.Popen(
+                [*_cli_command(), "validate", matrix.facts[case_id(c)]["path"]],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for c in batch
-        ]  # fmt: skip
+        ]
         for case, proc in zip(batch, procs, strict=True):
             try:
                 out, _ = proc.communicate(timeout=120)
@@ -285,9 +297,11 @@ def test_validate_command_exits_1_naming_the_leaf(subset: str, matrix: Matrix) -
 
 @pytest.mark.parametrize(
     "run",
-    [pytest.param("default", id="default-run"),
-     pytest.param("slow", id="slow-run", marks=pytest.mark.slow)],
-)  # fmt: skip
+    [
+        pytest.param("default", id="default-run"),
+        pytest.param("slow", id="slow-run", marks=pytest.mark.slow),
+    ],
+)
 def test_corruption_summary(run: str, matrix: Matrix, request: pytest.FixtureRequest) -> None:
     """Counts per category (printed on the terminal): every case detected or exact."""
     counts: Counter[str] = Counter()
@@ -297,8 +311,10 @@ def test_corruption_summary(run: str, matrix: Matrix, request: pytest.FixtureReq
         counts[category] += 1
         by_damage.setdefault(f"{case['compressor']}/{case['damage']}", Counter())[category] += 1
     order = ("detected", "exact", "wrong", "bad-error", "crashed")
-    lines = [f"corruption matrix ({run} run): {len(matrix.cases)} cases: "
-             + ", ".join(f"{counts[c]} {c}" for c in order)]  # fmt: skip
+    lines = [
+        f"corruption matrix ({run} run): {len(matrix.cases)} cases: "
+        + ", ".join(f"{counts[c]} {c}" for c in order)
+    ]
     for key, c in sorted(by_damage.items()):
         lines.append(f"  {key:40s} " + " ".join(f"{k}={c[k]}" for k in order if c[k]))
     report(request.config, "\n".join(lines))

@@ -101,8 +101,7 @@ ESCAPES = {
 
 
 @pytest.mark.parametrize("name", list(ESCAPES))
-def test_a_leaf_name_that_leaves_the_store_is_refused(name: str, pair: tuple[Path, Path]
-                                                      ) -> None:  # fmt: skip
+def test_a_leaf_name_that_leaves_the_store_is_refused(name: str, pair: tuple[Path, Path]) -> None:
     store, other = pair
     hostile, reason = ESCAPES[name]
     _edit(store, lambda d: _rename_leaf(d, LEAF, hostile))
@@ -161,11 +160,29 @@ def dataset(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "hostile",
-    ["../other.gr", "shard-000001/../../other.gr", "/tmp/shard-000001", "shard-0000001",
-     "shard-1", "shard-000001/", "shard-00000a", "shard-000001\x00", "SHARD-000001"],
-    ids=["dotdot", "dotdot-inside", "absolute", "extra-zero", "short", "slash", "letter",
-         "nul", "upper"],
-)  # fmt: skip
+    [
+        "../other.gr",
+        "shard-000001/../../other.gr",
+        "/tmp/shard-000001",
+        "shard-0000001",
+        "shard-1",
+        "shard-000001/",
+        "shard-00000a",
+        "shard-000001\x00",
+        "SHARD-000001",
+    ],
+    ids=[
+        "dotdot",
+        "dotdot-inside",
+        "absolute",
+        "extra-zero",
+        "short",
+        "slash",
+        "letter",
+        "nul",
+        "upper",
+    ],
+)
 def test_a_shard_name_must_be_shard_nnnnnn_exactly(hostile: str, dataset: Path) -> None:
     gr.save(gr.array(np.arange(2)), dataset.parent / "other.gr")
     before = _files(dataset.parent / "other.gr")

@@ -22,15 +22,22 @@ MIXED = gr.array([1, [2, 3], 0, [4]]).to_arrow()  # a scalar-or-list union
 
 def _records(n: int) -> list[Any]:
     """``n`` records with lists, strings and nulls: every fifth record null."""
-    return [None if i % 5 == 3 else
-            {"id": i, "tags": [f"t{j}" for j in range(i % 4)] or None,
-             "pos": [[float(i), float(j)] for j in range(i % 3)]}
-            for i in range(n)]  # fmt: skip
+    return [
+        None
+        if i % 5 == 3
+        else {
+            "id": i,
+            "tags": [f"t{j}" for j in range(i % 4)] or None,
+            "pos": [[float(i), float(j)] for j in range(i % 3)],
+        }
+        for i in range(n)
+    ]
 
 
 def _snapshot(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.mark.parametrize(
@@ -54,13 +61,18 @@ def test_arrays_of_records_round_trip(tmp_path: Path, data: list[Any]) -> None:
 
 def test_a_record_of_a_union_and_a_fixed_axis_round_trips(tmp_path: Path) -> None:
     fixed = pa.array([[1, 2], None, [5, 6], [7, 8]], type=pa.list_(pa.int32(), 2))
-    rec = pa.StructArray.from_arrays([MIXED, fixed], names=["u", "f"],
-                                     mask=pa.array([False, False, True, False]))  # fmt: skip
+    rec = pa.StructArray.from_arrays(
+        [MIXED, fixed], names=["u", "f"], mask=pa.array([False, False, True, False])
+    )
     arr = gr.array(rec)
     gr.save(arr, tmp_path / "u.gr")
     back = gr.load(tmp_path / "u.gr")
-    assert back.to_list() == [{"u": 1, "f": [1, 2]}, {"u": [2, 3], "f": None}, None,
-                              {"u": [4], "f": [7, 8]}]  # fmt: skip
+    assert back.to_list() == [
+        {"u": 1, "f": [1, 2]},
+        {"u": [2, 3], "f": None},
+        None,
+        {"u": [4], "f": [7, 8]},
+    ]
     assert back.field("f").to_list() == [[1, 2], None, None, [7, 8]]
     doc = json.loads((tmp_path / "u.gr" / "grumpy.json").read_text())
     layout = doc["columns"][0]["layout"]
@@ -115,8 +127,11 @@ def test_appends_in_hundreds_of_chunks_equal_one_save(tmp_path: Path) -> None:
 def test_streams_batch_a_record_column(tmp_path: Path) -> None:
     data = _records(50)
     gr.save(gr.dataframe({"r": gr.array(data)}), tmp_path / "s.gr", chunk_size=8)
-    seen = [row for batch in gr.stream(str(tmp_path / "s.gr"), batch_size=7)
-            for row in batch["r"].to_list()]  # fmt: skip
+    seen = [
+        row
+        for batch in gr.stream(str(tmp_path / "s.gr"), batch_size=7)
+        for row in batch["r"].to_list()
+    ]
     assert seen == data
 
 
@@ -125,8 +140,9 @@ def test_streams_batch_a_record_column(tmp_path: Path) -> None:
     [[{"x": 1, "z": "a"}], [{"y": "a", "x": 1}], [{"x": 1.5, "y": "a"}], [1], [[{"x": 1}]]],
     ids=["renamed", "reordered", "retyped", "scalar", "listed"],
 )
-def test_appends_of_other_layouts_are_refused_leaving_the_store(tmp_path: Path,
-                                                                 other: list[Any]) -> None:  # fmt: skip
+def test_appends_of_other_layouts_are_refused_leaving_the_store(
+    tmp_path: Path, other: list[Any]
+) -> None:
     path = tmp_path / "r.gr"
     gr.save(gr.array([{"x": 1, "y": "a"}, None]), path)
     before = _snapshot(path)
@@ -174,8 +190,9 @@ def _damaged(tmp_path: Path, edit: Any) -> str:
     doc = json.loads((path / "grumpy.json").read_text())
     edit(doc["columns"][0]["layout"], doc)
     (path / "grumpy.json").write_text(json.dumps(doc))
-    done = subprocess.run([sys.executable, "-c", _READER, str(path)], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _READER, str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -255,8 +272,7 @@ def _drop_row(layout: dict[str, Any], doc: dict[str, Any]) -> None:
         "validity-length",
     ],
 )
-def test_hostile_record_manifests_name_the_field(tmp_path: Path, edit: Any, message: str
-                                                 ) -> None:  # fmt: skip
+def test_hostile_record_manifests_name_the_field(tmp_path: Path, edit: Any, message: str) -> None:
     said = _damaged(tmp_path, edit)
     assert said.startswith("StoreFormatError:") and message in said, said
 
@@ -265,8 +281,12 @@ def test_deep_records_hit_the_depth_limit(tmp_path: Path) -> None:
     def deepen(layout: dict[str, Any], doc: dict[str, Any]) -> None:
         node = layout
         for _ in range(70):
-            node["fields"] = [{"name": "x", "layout": {"kind": "record", "validity": "a/r-validity",
-                                                       "fields": []}}]  # fmt: skip
+            node["fields"] = [
+                {
+                    "name": "x",
+                    "layout": {"kind": "record", "validity": "a/r-validity", "fields": []},
+                }
+            ]
             node = node["fields"][0]["layout"]
 
     said = _damaged(tmp_path, deepen)
@@ -292,8 +312,9 @@ def test_records_in_sharded_datasets_and_grumpy_saver(tmp_path: Path) -> None:
     from grumpy_arrow.savers import GrumpySaver
 
     rows = [[{"x": float(i), "el": "C"}] * (i % 3) for i in range(10)]
-    df = gr.dataframe({"mol_id": list(range(10)), "atom_pos": gr.array(rows)},
-                      schema=["mol", "atom"])  # fmt: skip
+    df = gr.dataframe(
+        {"mol_id": list(range(10)), "atom_pos": gr.array(rows)}, schema=["mol", "atom"]
+    )
     gr.save(df, tmp_path / "sharded.gr", shard_rows=4)
     handle = gr.open(tmp_path / "sharded.gr")
     assert handle.take([9, 0, 5]).to_dict() == df[[9, 0, 5]].to_dict()

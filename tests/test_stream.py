@@ -198,10 +198,58 @@ ORDER_SEED1_EPOCH0 = [5, 0, 1, 4, 2, 6, 3, 7]
 
 # Row permutations of 24 rows (sample-level shuffle=True), computed once from the same
 # generator (numpy default_rng([seed, epoch]).permutation(24)).
-ROWS_SEED0_EPOCH0 = [18, 4, 21, 10, 11, 2, 22, 6, 23, 3, 20, 8, 0, 16, 12, 19, 13, 7, 5, 17,
-                     14, 9, 1, 15]  # fmt: skip
-ROWS_SEED0_EPOCH1 = [11, 17, 19, 16, 20, 14, 1, 23, 3, 4, 0, 15, 22, 13, 10, 18, 9, 7, 21, 6,
-                     8, 12, 2, 5]  # fmt: skip
+ROWS_SEED0_EPOCH0 = [
+    18,
+    4,
+    21,
+    10,
+    11,
+    2,
+    22,
+    6,
+    23,
+    3,
+    20,
+    8,
+    0,
+    16,
+    12,
+    19,
+    13,
+    7,
+    5,
+    17,
+    14,
+    9,
+    1,
+    15,
+]
+ROWS_SEED0_EPOCH1 = [
+    11,
+    17,
+    19,
+    16,
+    20,
+    14,
+    1,
+    23,
+    3,
+    4,
+    0,
+    15,
+    22,
+    13,
+    10,
+    18,
+    9,
+    7,
+    21,
+    6,
+    8,
+    12,
+    2,
+    5,
+]
 
 
 def batches_of(order: list[int], size: int = 3) -> list[list[int]]:
@@ -366,8 +414,9 @@ def test_uneven_ranks_and_even(source: Callable[[Any], Any], shuffle: Any) -> No
 def test_ranks_with_packing_cover_all_molecules(source: Callable[[Any], Any]) -> None:
     src = source(frame8())
     kw: dict[str, Any] = {"batch_on": "residue", "shuffle": "residue", "seed": 9}
-    seen = [v for r in range(3) for b in ids(gr.stream(src, 4, world_size=3, rank=r, **kw))
-            for v in b]  # fmt: skip
+    seen = [
+        v for r in range(3) for b in ids(gr.stream(src, 4, world_size=3, rank=r, **kw)) for v in b
+    ]
     assert sorted(seen) == list(range(8))
 
 
@@ -476,8 +525,9 @@ def _check_residue_alignment(df: gr.DataFrame, batch: gr.DataFrame) -> list[list
     ra = batch["residue_a"].to_list()
     assert batch["residue_b"].to_list() == [[10 * v for v in r] for r in ra]
     assert batch["atom_x"].to_list() == [[[float(v), v + 0.5] for v in r] for r in ra]
-    for m, r, name in zip(batch["molecule_id"].to_list(), ra, batch["molecule_name"].to_list(),
-                          strict=True):  # fmt: skip
+    for m, r, name in zip(
+        batch["molecule_id"].to_list(), ra, batch["molecule_name"].to_list(), strict=True
+    ):
         assert name == f"m{m}"
         assert sorted(r) == df["residue_a"][m].to_list()
         assert all(v // 100 == m for v in r)
@@ -554,8 +604,9 @@ def test_shuffle_depth_on_arrays() -> None:
 
 
 def test_shuffle_depth_two_on_arrays() -> None:
-    x = gr.array([[[10 * i + j, 10 * i + j + 100, 10 * i + j + 200] for j in range(3)]
-                  for i in range(6)])  # fmt: skip
+    x = gr.array(
+        [[[10 * i + j, 10 * i + j + 100, 10 * i + j + 200] for j in range(3)] for i in range(6)]
+    )
     got = contents(gr.stream(x, 3, shuffle=2, seed=1))
     flat = [row for b in got for row in b]
     assert sorted(min(t) for row in flat for t in row) == sorted(
@@ -587,8 +638,12 @@ def test_selections_equal_batches_of_the_full_stream(source: Callable[[Any], Any
     assert ids(st[2:8][[3, 0]][1]) == [full[2]]
     assert ids(st[20:30]) == []
     assert [len(st[3]), len(st[2:6]), len(st[[4, 1]]), len(st[1:5][::2]), len(st[20:30])] == [
-        1, 4, 2, 2, 0,
-    ]  # fmt: skip
+        1,
+        4,
+        2,
+        2,
+        0,
+    ]
     assert content(st.batch(7)) == full[7]
 
 
@@ -600,9 +655,7 @@ def test_selections_are_post_sharding(source: Callable[[Any], Any]) -> None:
     assert ids(st[[2, 0]]) == [full[2], full[0]]
 
 
-@pytest.mark.parametrize(
-    "key", [10, -11, [0, 10], [-11], np.array([3, 12])], ids=repr
-)  # fmt: skip
+@pytest.mark.parametrize("key", [10, -11, [0, 10], [-11], np.array([3, 12])], ids=repr)
 def test_selection_out_of_range(key: Any) -> None:
     st = gr.stream(numbers(30), 3)
     with pytest.raises(OutOfBoundsError, match="out of range"):
@@ -879,8 +932,10 @@ def test_state_from_other_data_or_out_of_range_is_refused() -> None:
 
 def big_frame(n: int = 60) -> gr.DataFrame:
     """Molecules with 1..4 residues of 1..5 atoms of 3 float64 coordinates each."""
-    atoms = [[[[float(m), float(r), float(a)] for a in range(1 + (m + r) % 5)]
-              for r in range(1 + m % 4)] for m in range(n)]  # fmt: skip
+    atoms = [
+        [[[float(m), float(r), float(a)] for a in range(1 + (m + r) % 5)] for r in range(1 + m % 4)]
+        for m in range(n)
+    ]
     return gr.dataframe(
         {
             "molecule_id": list(range(n)),

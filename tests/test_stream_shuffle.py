@@ -20,10 +20,58 @@ import grumpy_arrow as gr
 from grumpy_arrow.streaming import plan as pl
 
 # numpy default_rng([0, 0]).permutation(24) and default_rng([0, 1]).permutation(24).
-ROWS_SEED0_EPOCH0 = [18, 4, 21, 10, 11, 2, 22, 6, 23, 3, 20, 8, 0, 16, 12, 19, 13, 7, 5, 17,
-                     14, 9, 1, 15]  # fmt: skip
-ROWS_SEED0_EPOCH1 = [11, 17, 19, 16, 20, 14, 1, 23, 3, 4, 0, 15, 22, 13, 10, 18, 9, 7, 21, 6,
-                     8, 12, 2, 5]  # fmt: skip
+ROWS_SEED0_EPOCH0 = [
+    18,
+    4,
+    21,
+    10,
+    11,
+    2,
+    22,
+    6,
+    23,
+    3,
+    20,
+    8,
+    0,
+    16,
+    12,
+    19,
+    13,
+    7,
+    5,
+    17,
+    14,
+    9,
+    1,
+    15,
+]
+ROWS_SEED0_EPOCH1 = [
+    11,
+    17,
+    19,
+    16,
+    20,
+    14,
+    1,
+    23,
+    3,
+    4,
+    0,
+    15,
+    22,
+    13,
+    10,
+    18,
+    9,
+    7,
+    21,
+    6,
+    8,
+    12,
+    2,
+    5,
+]
 
 
 def numbers(n: int) -> gr.GrumpyArray:
@@ -44,10 +92,9 @@ def cut(order: list[int], size: int) -> list[list[int]]:
 def molecules(n: int) -> gr.DataFrame:
     """Molecule ``i`` has ``i % 4`` residues (``res_a == 10 * i + r``)."""
     return gr.dataframe(
-        {"mol_id": list(range(n)),
-         "res_a": [[10 * i + r for r in range(i % 4)] for i in range(n)]},
+        {"mol_id": list(range(n)), "res_a": [[10 * i + r for r in range(i % 4)] for i in range(n)]},
         schema=["mol", "res"],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(params=["memory", "store"])
@@ -103,10 +150,20 @@ def test_ranks_and_workers_see_every_row_once_per_epoch(tmp_path: Path, workers:
     gr.save(molecules(1000), path, chunk_size=64, shard_size=256)
     for epoch in (0, 1):
         per_rank = [
-            ids(gr.stream(path, 16, shuffle=True, seed=3, world_size=3, rank=r, epoch=epoch,
-                          workers=workers))
+            ids(
+                gr.stream(
+                    path,
+                    16,
+                    shuffle=True,
+                    seed=3,
+                    world_size=3,
+                    rank=r,
+                    epoch=epoch,
+                    workers=workers,
+                )
+            )
             for r in range(3)
-        ]  # fmt: skip
+        ]
         assert [len(b) for b in per_rank] == [21, 21, 21]  # 63 batches of 16 (the last 8)
         rows = [v for batches in per_rank for b in batches for v in b]
         assert sorted(rows) == list(range(1000))
@@ -179,11 +236,13 @@ def test_resume_mid_epoch_of_a_sample_shuffle(tmp_path: Path) -> None:
         ({"shuffle_block": 10}, "shuffle_block needs shuffle=True"),
         ({"shuffle": "batches", "seed": 0, "shuffle_block": 10}, "shuffle_block needs"),
         ({"shuffle": True, "seed": 0, "shuffle_block": 0}, "shuffle_block must be an int >= 1"),
-        ({"shuffle": True, "seed": 0, "shuffle_block": 4, "shuffle_window": 0},
-         "shuffle_window must be an int >= 1"),
+        (
+            {"shuffle": True, "seed": 0, "shuffle_block": 4, "shuffle_window": 0},
+            "shuffle_window must be an int >= 1",
+        ),
         ({"shuffle": "batches"}, "shuffle needs a seed"),
     ],
-)  # fmt: skip
+)
 def test_invalid_shuffle_parameters_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         gr.stream(numbers(10), 2, **kwargs)
@@ -218,8 +277,9 @@ def test_elastic_resume_splits_the_unseen_batches(old: int, new: int, shuffle: A
         assert left == len(rest[-1])
         assert len(st) == len(gr.stream(src, 4, world_size=new, rank=r, **kw))  # then whole
     # The new ranks take the plan's batches after the first steps * old, round-robin.
-    assert [b.to_list() for b in seen] == [full[i * old + r] for i in range(steps)
-                                           for r in range(old)]  # fmt: skip
+    assert [b.to_list() for b in seen] == [
+        full[i * old + r] for i in range(steps) for r in range(old)
+    ]
     for r in range(new):
         assert rest[r] == full[steps * old + r :: new]
     rows = [v for b in seen for v in b.to_list()] + [v for part in rest for b in part for v in b]

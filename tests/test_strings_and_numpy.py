@@ -157,8 +157,22 @@ def test_map_errors_name_what_was_expected() -> None:
 RAGGED = [np.array([1.5, -2.0, 3.25]), np.array([]), np.array([0.5, 4.0])]
 
 
-@pytest.mark.parametrize("func", [np.sum, np.mean, np.min, np.max, np.prod, np.std, np.var,
-                                  np.median, np.ptp, np.argmax, np.any])  # fmt: skip
+@pytest.mark.parametrize(
+    "func",
+    [
+        np.sum,
+        np.mean,
+        np.min,
+        np.max,
+        np.prod,
+        np.std,
+        np.var,
+        np.median,
+        np.ptp,
+        np.argmax,
+        np.any,
+    ],
+)
 def test_numpy_reductions_with_axis_map_to_dims(func: object) -> None:
     x = gr.array([r.tolist() for r in RAGGED])
     got = func(x, axis=1).to_list()  # type: ignore[operator]
@@ -179,8 +193,23 @@ def test_numpy_keyword_arguments_are_checked() -> None:
         np.sum(x, axis=1, out=np.zeros(2))
 
 
-UNARY = [np.square, np.log1p, np.expm1, np.cbrt, np.trunc, np.deg2rad, np.sinh, np.tanh,
-         np.arcsinh, np.exp2, np.reciprocal, np.fabs, np.rint, np.positive, np.signbit]  # fmt: skip
+UNARY = [
+    np.square,
+    np.log1p,
+    np.expm1,
+    np.cbrt,
+    np.trunc,
+    np.deg2rad,
+    np.sinh,
+    np.tanh,
+    np.arcsinh,
+    np.exp2,
+    np.reciprocal,
+    np.fabs,
+    np.rint,
+    np.positive,
+    np.signbit,
+]
 
 
 @pytest.mark.parametrize("ufunc", UNARY, ids=[u.__name__ for u in UNARY])
@@ -191,8 +220,18 @@ def test_every_unary_ufunc_matches_numpy_on_the_leaves(ufunc: np.ufunc) -> None:
     assert got.to_list() == [[want[0], None, want[1]], [], [want[2]]]
 
 
-BINARY = [np.arctan2, np.hypot, np.fmod, np.copysign, np.logaddexp, np.float_power,
-          np.heaviside, np.fmax, np.nextafter, np.ldexp]  # fmt: skip
+BINARY = [
+    np.arctan2,
+    np.hypot,
+    np.fmod,
+    np.copysign,
+    np.logaddexp,
+    np.float_power,
+    np.heaviside,
+    np.fmax,
+    np.nextafter,
+    np.ldexp,
+]
 
 
 @pytest.mark.parametrize("ufunc", BINARY, ids=[u.__name__ for u in BINARY])

@@ -279,8 +279,11 @@ def test_dataset_sequential_batches_in_order(store: Path) -> None:
         ds, batch_sampler=BatchSampler(SequentialSampler(ds), 10, False), collate_fn=identity
     )
     assert [check_rows(b) for b in loader] == [
-        list(range(0, 10)), list(range(10, 20)), list(range(20, 30)), list(range(30, 37)),
-    ]  # fmt: skip
+        list(range(0, 10)),
+        list(range(10, 20)),
+        list(range(20, 30)),
+        list(range(30, 37)),
+    ]
 
 
 # -- gr.torch.IterableDataset --------------------------------------------------------------

@@ -70,10 +70,12 @@ def test_format_torch_gives_tensors_per_column(store: str) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"format": "numpy"}, "format must be 'grumpy' or 'torch'"),
-     ({"layout": "ragged"}, "layout must be 'padded' or 'jagged'"),
-     ({"layout": {"atom_x": "dense"}}, "layout must be 'padded' or 'jagged', got 'dense'")],
-)  # fmt: skip
+    [
+        ({"format": "numpy"}, "format must be 'grumpy' or 'torch'"),
+        ({"layout": "ragged"}, "layout must be 'padded' or 'jagged'"),
+        ({"layout": {"atom_x": "dense"}}, "layout must be 'padded' or 'jagged', got 'dense'"),
+    ],
+)
 def test_bad_options_are_refused(store: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         grt.IterableDataset(gr.stream(store, batch_size=4), **kwargs)
@@ -128,9 +130,11 @@ def test_a_resumed_worker_does_not_read_the_batches_it_had_yielded(
     assert state["yielded"] == 4 and state["stream"]["batches_consumed"] == 0
     read: list[np.ndarray] = []
     real = gr.Handle.take
-    monkeypatch.setattr(gr.Handle, "take",
-                        lambda self, rows, *a, **k: (read.append(np.asarray(rows)),
-                                                     real(self, rows, *a, **k))[1])  # fmt: skip
+    monkeypatch.setattr(
+        gr.Handle,
+        "take",
+        lambda self, rows, *a, **k: (read.append(np.asarray(rows)), real(self, rows, *a, **k))[1],
+    )
     fresh = grt.IterableDataset(gr.stream(store, batch_size=8, shuffle=True, seed=5))
     fresh.load_state_dict(state)
     rest = [ids_of(b) for b in fresh]

@@ -203,8 +203,9 @@ def _open_source(opts: ConvertOptions, src_fmt: str, dst_fmt: str) -> _Source:
     return _Source(tables, found.rows)
 
 
-def _one_schema(batches: Iterator[pa.RecordBatch], src: str, dst_fmt: str
-                ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+def _one_schema(
+    batches: Iterator[pa.RecordBatch], src: str, dst_fmt: str
+) -> Iterator[pa.RecordBatch]:
     """The batches, refused from the first whose field types differ from the first
     batch's: a file holds one schema (a store widens instead)."""
     first: pa.Schema | None = None
@@ -241,8 +242,9 @@ def _read_jsonl(opts: ConvertOptions) -> FileSource:
     on others becomes a union, even when the lists come after the first block; the store
     widens as the batches come (docs/storage.md, "Appends that widen types")."""
     stream = _text_input(opts.src)
-    tables = read_json_lines(stream, block_size=opts.block_size,
-                             locate=lambda line: f"{opts.src}: line {line}")  # fmt: skip
+    tables = read_json_lines(
+        stream, block_size=opts.block_size, locate=lambda line: f"{opts.src}: line {line}"
+    )
     try:
         first = next(tables, None)
     except BaseException:

@@ -113,8 +113,9 @@ def _line_blocks(stream: Any, block_size: int) -> Iterator[tuple[int, bytes]]:
         yield line, carry
 
 
-def _parse_block(block: bytes, line: int, known: dict[str, pa.DataType],
-                 locate: Callable[[int], str]) -> pa.Table:  # fmt: skip
+def _parse_block(
+    block: bytes, line: int, known: dict[str, pa.DataType], locate: Callable[[int], str]
+) -> pa.Table:
     """One block as a table; ``known`` (field -> type so far) widened by it."""
     import pyarrow.json as pj
 
@@ -172,8 +173,9 @@ def _rows(block: bytes, line: int, locate: Callable[[int], str]) -> Iterator[tup
         yield line + k, obj
 
 
-def _parse_lines(block: bytes, line: int, known: dict[str, pa.DataType],
-                 locate: Callable[[int], str]) -> pa.Table:  # fmt: skip
+def _parse_lines(
+    block: bytes, line: int, known: dict[str, pa.DataType], locate: Callable[[int], str]
+) -> pa.Table:
     """A block pyarrow refused, line by line: each field as the grumpy array of its
     values (a union where scalars and lists mix), or under its known type."""
     rows = [obj for _, obj in _rows(block, line, locate)]
@@ -334,8 +336,9 @@ def _parts(typ: pa.DataType) -> tuple[pa.DataType | None, pa.DataType | None]:
     return (None, typ) if is_list_type(typ) else (typ, None)
 
 
-def _changed(block: bytes, line: int, name: str, typ: pa.DataType | None,
-             locate: Callable[[int], str]) -> pa.ArrowInvalid:  # fmt: skip
+def _changed(
+    block: bytes, line: int, name: str, typ: pa.DataType | None, locate: Callable[[int], str]
+) -> pa.ArrowInvalid:
     """The error for field ``name`` of ``block``, at the first line whose value does not
     merge with ``typ`` and the values before it (a second pass, for the message only)."""
     for number, row in _rows(block, line, locate):

@@ -77,8 +77,9 @@ def compile_pipeline(fns: Sequence[Callable[..., Any]], **options: Any) -> Compi
             out = stage(out)
         return out
 
-    pipeline.__qualname__ = "pipeline[" + ", ".join(
-        getattr(s, "__qualname__", repr(s)) for s in stages) + "]"  # fmt: skip
+    pipeline.__qualname__ = (
+        "pipeline[" + ", ".join(getattr(s, "__qualname__", repr(s)) for s in stages) + "]"
+    )
     return CompiledFunction(pipeline, **options)
 
 
@@ -104,8 +105,9 @@ class PipelineInfo:
     reason: str | None
 
 
-def compile_pipeline_info(fns: Sequence[Callable[..., Any]], *example: Any,
-                          **options: Any) -> PipelineInfo:  # fmt: skip
+def compile_pipeline_info(
+    fns: Sequence[Callable[..., Any]], *example: Any, **options: Any
+) -> PipelineInfo:
     """Trace ``compile_pipeline(fns)`` on ``example`` arguments and report what compiled.
 
     Parameters

@@ -52,10 +52,14 @@ PARALLEL_MIN = 1 << 18
 handing work to threads costs more than it saves)."""
 
 _PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
-    "true_divide": operator.truediv, "floor_divide": operator.floordiv,
-    "remainder": operator.mod, "power": operator.pow,
-}  # fmt: skip
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "true_divide": operator.truediv,
+    "floor_divide": operator.floordiv,
+    "remainder": operator.mod,
+    "power": operator.pow,
+}
 
 
 class KernelFlag(Exception):
@@ -187,8 +191,13 @@ def load_kernel(text: str, parallel: bool) -> Callable[..., Any]:
 class _Prepared:
     """One kernel ready to call: the function and how to find each argument."""
 
-    def __init__(self, kernel: Kernel, text: str, args: list[tuple[str, Any]], parallel: bool,
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self,
+        kernel: Kernel,
+        text: str,
+        args: list[tuple[str, Any]],
+        parallel: bool,
+    ) -> None:
         self.kernel, self.text, self.args, self.parallel = kernel, text, args, parallel
         self.fn: Callable[..., Any] | None = None
 
@@ -231,8 +240,7 @@ class NumbaEngine:
             if prep.fn is None:
                 prep.fn = load_kernel(prep.text, prep.parallel)
             flag = np.zeros(1, dtype=np.int64)
-            values = [self._argument(what, bound, arrays, scalars, flag)
-                      for _, what in prep.args]  # fmt: skip
+            values = [self._argument(what, bound, arrays, scalars, flag) for _, what in prep.args]
             if prep.parallel:
                 with _PARALLEL_LOCK:
                     prep.fn(*values)
@@ -252,9 +260,14 @@ class NumbaEngine:
             out[op.id] = leaf_array(values_, validity, op.dtype)
         return out
 
-    def _argument(self, what: tuple[str, Any], bound: Bound,
-                  arrays: dict[int, tuple[np.ndarray, np.ndarray | None]],
-                  scalars: dict[int, Any], flag: np.ndarray) -> Any:  # fmt: skip
+    def _argument(
+        self,
+        what: tuple[str, Any],
+        bound: Bound,
+        arrays: dict[int, tuple[np.ndarray, np.ndarray | None]],
+        scalars: dict[int, Any],
+        flag: np.ndarray,
+    ) -> Any:
         kind, ref = what
         if kind == "rows":
             return np.int64(bound.rows[ref])
@@ -330,8 +343,14 @@ class NumpyEngine:
             values[op.id] = self._op(op, bound, values, scalars, parents)
         return {op.id: values[op.id].to_arrow() for op in self._outputs}
 
-    def _op(self, op: Op, bound: Bound, values: dict[int, GrumpyArray], scalars: dict[int, Any],
-            parents: dict[Any, GrumpyArray]) -> GrumpyArray:  # fmt: skip
+    def _op(
+        self,
+        op: Op,
+        bound: Bound,
+        values: dict[int, GrumpyArray],
+        scalars: dict[int, Any],
+        parents: dict[Any, GrumpyArray],
+    ) -> GrumpyArray:
         if op.kind == "input":
             return GrumpyArray(bound.arrow[op.attrs["index"]])
         if op.kind == "reduce":
@@ -366,8 +385,15 @@ class NumpyEngine:
             return b._binary(a, op.name, True)
         return getattr(np, op.name)(a, b)
 
-    def _operand(self, arg: Op, op: Op, bound: Bound, values: dict[int, GrumpyArray],
-                 scalars: dict[int, Any], parents: dict[Any, GrumpyArray]) -> Any:  # fmt: skip
+    def _operand(
+        self,
+        arg: Op,
+        op: Op,
+        bound: Bound,
+        values: dict[int, GrumpyArray],
+        scalars: dict[int, Any],
+        parents: dict[Any, GrumpyArray],
+    ) -> Any:
         if arg.kind == "const":
             value = scalar_value(arg, scalars)
             if value is None:

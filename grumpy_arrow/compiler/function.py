@@ -119,8 +119,14 @@ class CompiledFunction:
     ([[1.0]], False)
     """
 
-    def __init__(self, fn: Callable[..., Any], *, backend: str = "auto", fallback: str = "warn",
-                 check: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        backend: str = "auto",
+        fallback: str = "warn",
+        check: bool = False,
+    ) -> None:
         if backend not in ("auto", "numba", "numpy"):
             raise ValueError(f"backend must be 'auto', 'numba' or 'numpy', got {backend!r}")
         if fallback not in ("warn", "error", "silent"):
@@ -239,8 +245,13 @@ class CompiledFunction:
         return self if obj is None else functools.partial(self, obj)
 
 
-def compile(fn: Callable[..., Any] | None = None, *, backend: str = "auto",
-            fallback: str = "warn", check: bool = False) -> Any:  # fmt: skip
+def compile(
+    fn: Callable[..., Any] | None = None,
+    *,
+    backend: str = "auto",
+    fallback: str = "warn",
+    check: bool = False,
+) -> Any:
     """Compile ``fn`` (a decorator, with or without options): see ``docs/compile.md``.
 
     Parameters
@@ -313,8 +324,9 @@ def run_program(program: Program, engine: Any, args: tuple[Any, ...]) -> Any:
     return result
 
 
-def _fill(item: Any, build: Callable[[Op], GrumpyArray], scalars: dict[int, Any],
-          args: tuple[Any, ...]) -> Any:  # fmt: skip
+def _fill(
+    item: Any, build: Callable[[Op], GrumpyArray], scalars: dict[int, Any], args: tuple[Any, ...]
+) -> Any:
     from grumpy_arrow.compiler.engines import scalar_value
 
     if isinstance(item, Op):

@@ -27,11 +27,32 @@ __all__ = ["NULL_WHEN_EMPTY", "Kernel", "acc_dtype", "materialized", "nullable",
 NULL_WHEN_EMPTY = {"mean", "min", "max", "std", "var", "ptp", "argmin", "argmax"}
 
 _FLOAT_FUNCS = {
-    "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
-    "log1p", "expm1", "sinh", "cosh", "tanh", "exp2",
-}  # fmt: skip
-_CMP = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=", "greater": ">",
-        "greater_equal": ">="}  # fmt: skip
+    "sqrt",
+    "exp",
+    "log",
+    "log2",
+    "log10",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "log1p",
+    "expm1",
+    "sinh",
+    "cosh",
+    "tanh",
+    "exp2",
+}
+_CMP = {
+    "equal": "==",
+    "not_equal": "!=",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+}
 _ARITH = {"add": "+", "subtract": "-", "multiply": "*"}
 
 
@@ -149,8 +170,9 @@ class _Writer:
 
     # -- expressions ------------------------------------------------------------------
 
-    def value(self, op: Op, memo: dict[int, tuple[str, str | None]], ind: str
-              ) -> tuple[str, str | None]:  # fmt: skip
+    def value(
+        self, op: Op, memo: dict[int, tuple[str, str | None]], ind: str
+    ) -> tuple[str, str | None]:
         """``(value expression, validity expression or None)`` of ``op`` in this body."""
         if op.id in memo:
             return memo[op.id]
@@ -182,8 +204,9 @@ class _Writer:
         self.lines.append(f"{ind}{name} = {expr}")
         return name
 
-    def elementwise(self, op: Op, memo: dict[int, tuple[str, str | None]], ind: str
-                    ) -> tuple[str, str | None]:  # fmt: skip
+    def elementwise(
+        self, op: Op, memo: dict[int, tuple[str, str | None]], ind: str
+    ) -> tuple[str, str | None]:
         vals = [self.value(a, memo, ind) for a in op.args]
         valids = [v for _, v in vals if v is not None]
         R = op.dtype
@@ -208,8 +231,9 @@ class _Writer:
         vname = None if valid is None else self.tmp(ind, f"m{op.id}", valid)
         return name, vname
 
-    def formula(self, op: Op, xs: list[str], ds: list[Any], R: dt.DType, ind: str,
-                valid: str | None) -> str:  # fmt: skip
+    def formula(
+        self, op: Op, xs: list[str], ds: list[Any], R: dt.DType, ind: str, valid: str | None
+    ) -> str:
         name = op.name
         if op.kind == "cast":
             return _cast(xs[0], ds[0], R)
@@ -255,8 +279,11 @@ class _Writer:
         if name in ("hypot", "arctan2"):
             return f"{_np(R)}(np.{name}({ca}, {cb}))"
         if R.kind == "f":
-            fn = {"floor_divide": "np.floor_divide", "remainder": "np.remainder",
-                  "power": "np.power"}[name]  # fmt: skip
+            fn = {
+                "floor_divide": "np.floor_divide",
+                "remainder": "np.remainder",
+                "power": "np.power",
+            }[name]
             return f"{_np(R)}({fn}({ca}, {cb}))"
         # Integers: a zero divisor (or a negative power) sets the flag; the call then
         # reruns eagerly, which raises eager code's error.
@@ -268,8 +295,9 @@ class _Writer:
         return f"{_np(R)}(np.int64({ca}) {sym} np.int64({cb}) if not ({bad}) else 0)"
 
 
-def source(bound: Bound, kernel: Kernel, name: str, parallel: bool,
-           earlier: set[int]) -> tuple[str, list[tuple[str, Any]]]:  # fmt: skip
+def source(
+    bound: Bound, kernel: Kernel, name: str, parallel: bool, earlier: set[int]
+) -> tuple[str, list[tuple[str, Any]]]:
     """The source of ``kernel`` as a function ``name`` and the arguments it takes.
 
     ``earlier``: ids of values earlier kernels wrote (read as buffers)."""
@@ -284,8 +312,9 @@ def source(bound: Bound, kernel: Kernel, name: str, parallel: bool,
     return "\n".join([header, *w.lines, "    return 0"]) + "\n", w.args
 
 
-def _loops(w: _Writer, axes: tuple[Hashable, ...], rows: Hashable, depth: int,
-           parallel: bool) -> str:  # fmt: skip
+def _loops(
+    w: _Writer, axes: tuple[Hashable, ...], rows: Hashable, depth: int, parallel: bool
+) -> str:
     """Open loops from the rows down to ``depth``; returns the body's indentation."""
     rng = "prange" if parallel else "range"
     n0 = w.param("n0", ("rows", rows))
@@ -314,8 +343,10 @@ def _nest(w: _Writer, kernel: Kernel, parallel: bool) -> None:
             if nullable(op, w.bound, w.memo_null):
                 vout = w.param(f"v{op.id}", ("out_validity", op))
                 w.lines.append(f"{ind}{vout}[i{d}] = {valid or 'True'}")
-        memo[op.id] = (f"b{op.id}[i{d}]", f"v{op.id}[i{d}]"
-                       if nullable(op, w.bound, w.memo_null) else None)  # fmt: skip
+        memo[op.id] = (
+            f"b{op.id}[i{d}]",
+            f"v{op.id}[i{d}]" if nullable(op, w.bound, w.memo_null) else None,
+        )
 
 
 def _accumulate(w: _Writer, op: Op, ind: str, x: str, valid: str | None, start: str) -> None:
@@ -341,13 +372,23 @@ def _accumulate(w: _Writer, op: Op, ind: str, x: str, valid: str | None, start: 
         "all": [f"if {x} == 0:", f"    {acc} = False"],
         "min": [f"if {cnt} == 0 or {x} < {acc}{nan}:", f"    {acc} = {x}"],
         "max": [f"if {cnt} == 0 or {x} > {acc}{nan}:", f"    {acc} = {x}"],
-        "argmin": [f"if {cnt} == 0 or {x} < {acc}{first_nan}:", f"    {acc} = {x}",
-                   f"    pos{k} = i_ - {start}"],
-        "argmax": [f"if {cnt} == 0 or {x} > {acc}{first_nan}:", f"    {acc} = {x}",
-                   f"    pos{k} = i_ - {start}"],
-        "ptp": [f"if {cnt} == 0 or {x} < {acc}{nan}:", f"    {acc} = {x}",
-                f"if {cnt} == 0 or {x} > hi{k}{nan}:", f"    hi{k} = {x}"],
-    }[op.name]  # fmt: skip
+        "argmin": [
+            f"if {cnt} == 0 or {x} < {acc}{first_nan}:",
+            f"    {acc} = {x}",
+            f"    pos{k} = i_ - {start}",
+        ],
+        "argmax": [
+            f"if {cnt} == 0 or {x} > {acc}{first_nan}:",
+            f"    {acc} = {x}",
+            f"    pos{k} = i_ - {start}",
+        ],
+        "ptp": [
+            f"if {cnt} == 0 or {x} < {acc}{nan}:",
+            f"    {acc} = {x}",
+            f"if {cnt} == 0 or {x} > hi{k}{nan}:",
+            f"    hi{k} = {x}",
+        ],
+    }[op.name]
     for line in body:
         w.lines.append(f"{inner}{line}")
     w.lines.append(f"{inner}{cnt} += 1")
@@ -385,8 +426,9 @@ def _numeric(op: Op, x: str) -> str:
     return x
 
 
-def _value_loop(w: _Writer, op: Op, child: Hashable, d: int, ind: str,
-                memo_outer: dict[int, Any]) -> tuple[str, str | None, str]:  # fmt: skip
+def _value_loop(
+    w: _Writer, op: Op, child: Hashable, d: int, ind: str, memo_outer: dict[int, Any]
+) -> tuple[str, str | None, str]:
     """Open the loop over the children of entity ``i{d}`` and emit the reduced value."""
     c = w.param(f"c{op.id}", ("offsets", child))
     j = f"i{d + 1}"
@@ -402,14 +444,25 @@ def _finish(op: Op, ddof: int) -> tuple[str, str]:
     """``(result expression, validity expression)`` of reduction ``op`` after its loops."""
     k = op.id
     acc, cnt = f"acc{k}", f"cnt{k}"
-    ok = {"mean": f"{cnt} > 0", "min": f"{cnt} > 0", "max": f"{cnt} > 0", "ptp": f"{cnt} > 0",
-          "argmin": f"{cnt} > 0", "argmax": f"{cnt} > 0", "var": f"{cnt} > {ddof}",
-          "std": f"{cnt} > {ddof}"}.get(op.name, "True")  # fmt: skip
-    final = {"mean": f"{acc} / {cnt} if {cnt} > 0 else 0.0", "count": cnt,
-             "argmin": f"pos{k}", "argmax": f"pos{k}", "ptp": f"hi{k} - {acc}",
-             "var": f"{acc} / ({cnt} - {ddof}) if {cnt} > {ddof} else 0.0",
-             "std": f"np.sqrt({acc} / ({cnt} - {ddof})) if {cnt} > {ddof} else 0.0",
-             }.get(op.name, acc)  # fmt: skip
+    ok = {
+        "mean": f"{cnt} > 0",
+        "min": f"{cnt} > 0",
+        "max": f"{cnt} > 0",
+        "ptp": f"{cnt} > 0",
+        "argmin": f"{cnt} > 0",
+        "argmax": f"{cnt} > 0",
+        "var": f"{cnt} > {ddof}",
+        "std": f"{cnt} > {ddof}",
+    }.get(op.name, "True")
+    final = {
+        "mean": f"{acc} / {cnt} if {cnt} > 0 else 0.0",
+        "count": cnt,
+        "argmin": f"pos{k}",
+        "argmax": f"pos{k}",
+        "ptp": f"hi{k} - {acc}",
+        "var": f"{acc} / ({cnt} - {ddof}) if {cnt} > {ddof} else 0.0",
+        "std": f"np.sqrt({acc} / ({cnt} - {ddof})) if {cnt} > {ddof} else 0.0",
+    }.get(op.name, acc)
     return final, ok
 
 

@@ -43,28 +43,75 @@ ARG_ROWS = "args"
 # NumPy ufunc name -> (kind, graph name). Eager code has these as leaf kernels or runs
 # them on the leaf buffers with NumPy's dtype rules (numpy_api).
 UNARY_UFUNCS = {
-    "negative": "negative", "absolute": "absolute", "fabs": "absolute", "invert": "invert",
-    "logical_not": "invert", "sqrt": "sqrt", "exp": "exp", "log": "log", "log2": "log2",
-    "log10": "log10", "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "arcsin",
-    "arccos": "arccos", "arctan": "arctan", "sign": "sign", "floor": "floor", "ceil": "ceil",
-    "isnan": "isnan", "isfinite": "isfinite", "isinf": "isinf", "square": "square",
-    "log1p": "log1p", "expm1": "expm1", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-    "exp2": "exp2", "trunc": "trunc", "cbrt": "cbrt", "reciprocal": "reciprocal",
-}  # fmt: skip
+    "negative": "negative",
+    "absolute": "absolute",
+    "fabs": "absolute",
+    "invert": "invert",
+    "logical_not": "invert",
+    "sqrt": "sqrt",
+    "exp": "exp",
+    "log": "log",
+    "log2": "log2",
+    "log10": "log10",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "arcsin",
+    "arccos": "arccos",
+    "arctan": "arctan",
+    "sign": "sign",
+    "floor": "floor",
+    "ceil": "ceil",
+    "isnan": "isnan",
+    "isfinite": "isfinite",
+    "isinf": "isinf",
+    "square": "square",
+    "log1p": "log1p",
+    "expm1": "expm1",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "exp2": "exp2",
+    "trunc": "trunc",
+    "cbrt": "cbrt",
+    "reciprocal": "reciprocal",
+}
 BINARY_UFUNCS = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "true_divide",
-    "true_divide": "true_divide", "floor_divide": "floor_divide", "remainder": "remainder",
-    "mod": "remainder", "power": "power", "equal": "equal", "not_equal": "not_equal",
-    "less": "less", "less_equal": "less_equal", "greater": "greater",
-    "greater_equal": "greater_equal", "logical_and": "and", "logical_or": "or",
-    "logical_xor": "xor", "bitwise_and": "and", "bitwise_or": "or", "bitwise_xor": "xor",
-    "maximum": "maximum", "minimum": "minimum", "hypot": "hypot", "arctan2": "arctan2",
-}  # fmt: skip
+    "add": "add",
+    "subtract": "subtract",
+    "multiply": "multiply",
+    "divide": "true_divide",
+    "true_divide": "true_divide",
+    "floor_divide": "floor_divide",
+    "remainder": "remainder",
+    "mod": "remainder",
+    "power": "power",
+    "equal": "equal",
+    "not_equal": "not_equal",
+    "less": "less",
+    "less_equal": "less_equal",
+    "greater": "greater",
+    "greater_equal": "greater_equal",
+    "logical_and": "and",
+    "logical_or": "or",
+    "logical_xor": "xor",
+    "bitwise_and": "and",
+    "bitwise_or": "or",
+    "bitwise_xor": "xor",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "hypot": "hypot",
+    "arctan2": "arctan2",
+}
 _PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
-    "true_divide": operator.truediv, "floor_divide": operator.floordiv,
-    "remainder": operator.mod, "power": operator.pow,
-}  # fmt: skip
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "true_divide": operator.truediv,
+    "floor_divide": operator.floordiv,
+    "remainder": operator.mod,
+    "power": operator.pow,
+}
 
 
 class Tracer:
@@ -75,11 +122,20 @@ class Tracer:
         self.inputs: list[Input] = []
         self.assignments: list[Assignment] = []
 
-    def add(self, kind: str, name: str, args: tuple[Op, ...], dtype: dt.DType | None,
-            shape: Shape | None, **attrs: Any) -> Op:  # fmt: skip
+    def add(
+        self,
+        kind: str,
+        name: str,
+        args: tuple[Op, ...],
+        dtype: dt.DType | None,
+        shape: Shape | None,
+        **attrs: Any,
+    ) -> Op:
         if dtype == dt.float16:
-            raise TraceError(f"{name} gives float16 values (NumPy's rule for bools and small "
-                             "integers), which run eagerly")  # fmt: skip
+            raise TraceError(
+                f"{name} gives float16 values (NumPy's rule for bools and small "
+                "integers), which run eagerly"
+            )
         op = Op(len(self.ops), kind, name, args, dtype, shape, attrs)
         self.ops.append(op)
         return op
@@ -87,8 +143,14 @@ class Tracer:
     def input(self, spec: Input, sample: GrumpyArray, shape: Shape) -> TracedArray:
         _check_leaves(sample, spec)
         self.inputs.append(spec)
-        op = self.add("input", "arg" if spec.column is None else "column", (), sample.dtype,
-                      shape, index=len(self.inputs) - 1)  # fmt: skip
+        op = self.add(
+            "input",
+            "arg" if spec.column is None else "column",
+            (),
+            sample.dtype,
+            shape,
+            index=len(self.inputs) - 1,
+        )
         return TracedArray(self, op, sample)
 
     def const(self, value: Any, like: TracedArray) -> Op:
@@ -109,8 +171,9 @@ def _check_leaves(sample: GrumpyArray, spec: Input) -> None:
     if isinstance(node, lay.RecordNode):
         raise TraceError(f"{where} holds records: select a field before compiling")
     if sample.dtype.kind not in "biuf" or sample.dtype == dt.float16:
-        raise TraceError(f"{where} holds {sample.dtype.name} values; only numbers and "
-                         "bools compile")  # fmt: skip
+        raise TraceError(
+            f"{where} holds {sample.dtype.name} values; only numbers and bools compile"
+        )
     if isinstance(sample.node, lay.UnionNode):
         inner = sample.node.lists.content
         while isinstance(inner, lay.ListNode):
@@ -202,8 +265,10 @@ class TracedArray:
             shape = self.shape_of
             other_op = t.const(other, self)
         else:
-            raise TraceError(f"{name} with a {type(other).__name__} captured from outside; pass "
-                             "arrays as arguments of the compiled function")  # fmt: skip
+            raise TraceError(
+                f"{name} with a {type(other).__name__} captured from outside; pass "
+                "arrays as arguments of the compiled function"
+            )
         a, b = (sample_other, self.sample) if reflected else (self.sample, sample_other)
         sample = _eager_binary(a, b, name)
         args = (other_op, self.op) if reflected else (self.op, other_op)
@@ -299,8 +364,10 @@ class TracedArray:
             return TracedScalar(t, op, sample)
         k = normalize_dim(dim, self.ndim)
         if k != self.ndim - 1 or shape.depth == 0:
-            raise TraceError(f"{name}(dim={dim}) reduces an outer axis (positionally); only "
-                             "the innermost axis and dim=None compile")  # fmt: skip
+            raise TraceError(
+                f"{name}(dim={dim}) reduces an outer axis (positionally); only "
+                "the innermost axis and dim=None compile"
+            )
         op = t.add("reduce", name, (self.op,), sample.dtype, shape.parent(), ddof=ddof)
         return TracedArray(t, op, sample)
 
@@ -331,14 +398,28 @@ def _operator(name: str, reflected: bool = False) -> Callable[[TracedArray, Any]
     return method
 
 
-for _dunder, _name in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
-                       ("truediv", "true_divide"), ("floordiv", "floor_divide"),
-                       ("mod", "remainder"), ("pow", "power"), ("and", "and"), ("or", "or"),
-                       ("xor", "xor")]:  # fmt: skip
+for _dunder, _name in [
+    ("add", "add"),
+    ("sub", "subtract"),
+    ("mul", "multiply"),
+    ("truediv", "true_divide"),
+    ("floordiv", "floor_divide"),
+    ("mod", "remainder"),
+    ("pow", "power"),
+    ("and", "and"),
+    ("or", "or"),
+    ("xor", "xor"),
+]:
     setattr(TracedArray, f"__{_dunder}__", _operator(_name))
     setattr(TracedArray, f"__r{_dunder}__", _operator(_name, True))
-_COMPARISONS = [("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
-                ("gt", "greater"), ("ge", "greater_equal")]  # fmt: skip
+_COMPARISONS = [
+    ("eq", "equal"),
+    ("ne", "not_equal"),
+    ("lt", "less"),
+    ("le", "less_equal"),
+    ("gt", "greater"),
+    ("ge", "greater_equal"),
+]
 for _dunder, _name in _COMPARISONS:
     setattr(TracedArray, f"__{_dunder}__", _operator(_name))
 
@@ -407,9 +488,15 @@ def _py_operator(name: str, reflected: bool = False) -> Callable[[TracedScalar, 
     return method
 
 
-for _dunder, _name in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
-                       ("truediv", "true_divide"), ("floordiv", "floor_divide"),
-                       ("mod", "remainder"), ("pow", "power")]:  # fmt: skip
+for _dunder, _name in [
+    ("add", "add"),
+    ("sub", "subtract"),
+    ("mul", "multiply"),
+    ("truediv", "true_divide"),
+    ("floordiv", "floor_divide"),
+    ("mod", "remainder"),
+    ("pow", "power"),
+]:
     setattr(TracedScalar, f"__{_dunder}__", _py_operator(_name))
     setattr(TracedScalar, f"__r{_dunder}__", _py_operator(_name, True))
 
@@ -593,12 +680,15 @@ def trace(fn: Callable[..., Any], args: tuple[Any, ...]) -> Program:
         elif isinstance(arg, DataFrame):
             proxies.append(TracedFrame(tracer, i, arg[:SAMPLE_ROWS].copy()))
         else:
-            raise TraceError(f"argument {i} is a {type(arg).__name__}; compiled functions take "
-                             "GrumpyArrays and DataFrames")  # fmt: skip
+            raise TraceError(
+                f"argument {i} is a {type(arg).__name__}; compiled functions take "
+                "GrumpyArrays and DataFrames"
+            )
     out = fn(*proxies)
     result = _template(out)
-    return Program(tracer.inputs, tracer.ops, tracer.assignments, result,
-                   _row_local(tracer, result))  # fmt: skip
+    return Program(
+        tracer.inputs, tracer.ops, tracer.assignments, result, _row_local(tracer, result)
+    )
 
 
 def _template(out: Any) -> Any:

@@ -24,8 +24,9 @@ from grumpy_arrow.errors import BroadcastError, ConversionError, LayoutError
 __all__ = ["assign"]
 
 
-def assign(node: lay.Node, keys: tuple[Any, ...], value: lay.Node, dtype: dt.DType,
-           shown_key: Any) -> lay.Node:  # fmt: skip
+def assign(
+    node: lay.Node, keys: tuple[Any, ...], value: lay.Node, dtype: dt.DType, shown_key: Any
+) -> lay.Node:
     """A copy of ``node`` with the leaves selected by ``keys`` replaced by ``value``.
 
     Raises

@@ -157,9 +157,15 @@ ISIN_TABLE = 1 << 20
 _BLOCK = 1 << 16  # values per block of the hash lookup
 _HASH_BITS = 16  # the largest perfect-hash table: 2**16 slots (512 kB of int64)
 _MULTIPLIERS = (
-    0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-    0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9,
-)  # fmt: skip
+    0x9E3779B97F4A7C15,
+    0xC2B2AE3D27D4EB4F,
+    0x165667B19E3779F9,
+    0xD6E8FEB86659FD93,
+    0xFF51AFD7ED558CCD,
+    0xC4CEB9FE1A85EC53,
+    0x94D049BB133111EB,
+    0xBF58476D1CE4E5B9,
+)
 """Odd 64-bit constants for multiplicative hashing (the low 32 bits serve 32-bit keys)."""
 
 
@@ -294,8 +300,9 @@ def _numpy_fast(ufunc: np.ufunc, a: Operand, b: Operand, out: dt.DType) -> pa.Ar
     return None if views is None else pa.array(ufunc(views[0], views[1]))
 
 
-def _arith(fn: Callable[..., pa.Array], ufunc: np.ufunc | None = None
-           ) -> Callable[[Operand, Operand], pa.Array]:  # fmt: skip
+def _arith(
+    fn: Callable[..., pa.Array], ufunc: np.ufunc | None = None
+) -> Callable[[Operand, Operand], pa.Array]:
     def kernel(a: Operand, b: Operand) -> pa.Array:
         a2, b2, out = _promote(a, b, arithmetic=True)
         if ufunc is not None:
@@ -336,8 +343,7 @@ def _numpy_binary(ufunc: np.ufunc, name: str) -> Callable[[Operand, Operand], pa
             res = ufunc(xa, xb)
         res = np.asarray(res, dtype=work.numpy)
         valid = _and_valid(va, vb, len(res) if res.ndim else 1)
-        arr = pa.array(np.atleast_1d(res), type=work.arrow,
-                       mask=None if valid is None else ~valid)  # fmt: skip
+        arr = pa.array(np.atleast_1d(res), type=work.arrow, mask=None if valid is None else ~valid)
         return _back(arr, out)
 
     return kernel
@@ -374,8 +380,9 @@ def _power(a: Operand, b: Operand) -> pa.Array:
     return _back(pc.power(a2, b2), out)
 
 
-def _compare(fn: Callable[..., pa.Array], ufunc: np.ufunc
-             ) -> Callable[[Operand, Operand], pa.Array]:  # fmt: skip
+def _compare(
+    fn: Callable[..., pa.Array], ufunc: np.ufunc
+) -> Callable[[Operand, Operand], pa.Array]:
     def kernel(a: Operand, b: Operand) -> pa.Array:
         ta, tb = _types(a, b)
         common = ta
@@ -390,8 +397,9 @@ def _compare(fn: Callable[..., pa.Array], ufunc: np.ufunc
     return kernel
 
 
-def _logical(bool_fn: Callable[..., pa.Array], int_fn: Callable[..., pa.Array],
-             name: str) -> Callable[[Operand, Operand], pa.Array]:  # fmt: skip
+def _logical(
+    bool_fn: Callable[..., pa.Array], int_fn: Callable[..., pa.Array], name: str
+) -> Callable[[Operand, Operand], pa.Array]:
     def kernel(a: Operand, b: Operand) -> pa.Array:
         ta, tb = _types(a, b)
         if ta == dt.bool_ and tb == dt.bool_:
@@ -579,7 +587,8 @@ def scalar_operand(value: Any, like: dt.DType) -> pa.Scalar:
     if isinstance(value, (bool, np.bool_)) and target.kind != "b":
         value = int(value)
     try:
-        return pa.scalar(value.item() if isinstance(value, np.generic) else value,
-                         type=target.arrow)  # fmt: skip
+        return pa.scalar(
+            value.item() if isinstance(value, np.generic) else value, type=target.arrow
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
         raise ConversionError(f"scalar {value!r} does not fit {target.name}") from err

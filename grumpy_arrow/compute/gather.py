@@ -100,8 +100,7 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarr
     return out
 
 
-def _copy_blocks(out: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.ndarray, w: int
-                 ) -> None:  # fmt: skip
+def _copy_blocks(out: np.ndarray, x: np.ndarray, src: np.ndarray, dst: np.ndarray, w: int) -> None:
     """``out[d : d + w] = x[s : s + w]`` for every (s, d), about 1 MB per NumPy call (a
     larger temporary costs fresh pages on every call)."""
     into, rows = _windows(out, w), _windows(x, w)

@@ -128,8 +128,11 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
         local = np.full(len(node), head, dtype=np.int64)
         local = np.where(local < 0, local + lens, local)
         _check_bounds(local, lens, valid, head, axis)
-        picked = take_rows(node.content, node.offsets[:-1] + np.where(
-            valid if valid is not None else True, local, 0), valid)  # fmt: skip
+        picked = take_rows(
+            node.content,
+            node.offsets[:-1] + np.where(valid if valid is not None else True, local, 0),
+            valid,
+        )
         return _inner(picked, rest, axis)
     if isinstance(head, slice):
         starts, counts, step = slice_lengths(head, lens)
@@ -140,8 +143,9 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
         j = np.arange(len(rows), dtype=np.int64) - offsets[:-1][rows]
         positions = node.offsets[:-1][rows] + starts[rows] + j * step
         content = take_rows(node.content, positions)
-        return lay.ListNode(offsets, valid, _inner(content, rest, axis + 1),
-                            _fixed_count(node, counts, valid))  # fmt: skip
+        return lay.ListNode(
+            offsets, valid, _inner(content, rest, axis + 1), _fixed_count(node, counts, valid)
+        )
     if isinstance(head, np.ndarray) and head.dtype != bool:
         m = len(head)
         local = np.tile(head.astype(np.int64), len(node))
@@ -155,16 +159,26 @@ def _inner(node: lay.Node, keys: tuple[Key, ...], axis: int) -> lay.Node:
         rows = np.repeat(np.arange(len(node), dtype=np.int64), counts)
         _check_bounds(local, row_lens, None, head, axis, rows)
         content = take_rows(node.content, node.offsets[:-1][rows] + local)
-        return lay.ListNode(offsets_from_lengths(counts), valid, _inner(content, rest, axis + 1),
-                            _fixed_count(node, counts, valid))  # fmt: skip
+        return lay.ListNode(
+            offsets_from_lengths(counts),
+            valid,
+            _inner(content, rest, axis + 1),
+            _fixed_count(node, counts, valid),
+        )
     raise TypeError(
         f"unsupported index at axis {axis}: {type(head).__name__}; inner axes take ints, "
         "slices and int arrays (use a ragged array as the first index for per-row selection)"
     )
 
 
-def _check_bounds(local: np.ndarray, lens: np.ndarray, valid: np.ndarray | None, key: Any,
-                  axis: int, rows: np.ndarray | None = None) -> None:  # fmt: skip
+def _check_bounds(
+    local: np.ndarray,
+    lens: np.ndarray,
+    valid: np.ndarray | None,
+    key: Any,
+    axis: int,
+    rows: np.ndarray | None = None,
+) -> None:
     bad = (local < 0) | (local >= lens)
     if valid is not None:
         bad &= valid
@@ -215,17 +229,18 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
         raise LayoutError("ragged indexing needs list rows in both the array and the index")
     lens = np.diff(node.offsets)
     ilens = np.diff(idx.offsets)
-    validity = idx.validity if node.validity is None else (
-        node.validity if idx.validity is None else node.validity & idx.validity
-    )  # fmt: skip
+    validity = (
+        idx.validity
+        if node.validity is None
+        else (node.validity if idx.validity is None else node.validity & idx.validity)
+    )
     content = idx.content
     if isinstance(content, lay.Leaf) and not pa.types.is_boolean(content.values.type):
         rows = np.repeat(np.arange(len(node), dtype=np.int64), ilens)
         local = np.asarray(content.values.to_numpy(zero_copy_only=False)).astype(np.int64)
         row_lens = lens[rows]
         local = np.where(local < 0, local + row_lens, local)
-        _check_bounds(local, row_lens, None, content.values.to_numpy(zero_copy_only=False), 1,
-                      rows)  # fmt: skip
+        _check_bounds(local, row_lens, None, content.values.to_numpy(zero_copy_only=False), 1, rows)
         picked = take_rows(node.content, node.offsets[:-1][rows] + local)
         return lay.ListNode(idx.offsets, validity, picked)
     mismatch = lens != ilens
@@ -240,8 +255,9 @@ def ragged_index(node: lay.Node, idx: lay.Node) -> lay.Node:
     return lay.ListNode(node.offsets, validity, inner, node.size)
 
 
-def _filter_items(node: lay.ListNode, mask: np.ndarray, validity: np.ndarray | None
-                  ) -> lay.ListNode:  # fmt: skip
+def _filter_items(
+    node: lay.ListNode, mask: np.ndarray, validity: np.ndarray | None
+) -> lay.ListNode:
     """The items of ``node`` where ``mask`` (one bool per item, nulls False) is True.
 
     Both offsets start at 0 and the row lengths are equal, so a mask position is the

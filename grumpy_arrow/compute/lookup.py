@@ -18,16 +18,18 @@ from grumpy_arrow.errors import DTypeError
 __all__ = ["map_node", "map_values"]
 
 
-def map_values(values: pa.Array, keys: pa.Array, targets: pa.Array,
-               default: pa.Scalar | None) -> pa.Array:  # fmt: skip
+def map_values(
+    values: pa.Array, keys: pa.Array, targets: pa.Array, default: pa.Scalar | None
+) -> pa.Array:
     """``targets[position of each value in keys]``; ``default`` (or null) where the value
     is not a key. Null values stay null."""
     if values.type != keys.type:
         try:
             keys = pc.cast(keys, values.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-            raise DTypeError(f"map: the keys ({keys.type}) do not match the values "
-                             f"({values.type}): {err}") from err  # fmt: skip
+            raise DTypeError(
+                f"map: the keys ({keys.type}) do not match the values ({values.type}): {err}"
+            ) from err
     idx = pc.index_in(values, value_set=keys)
     out = targets.take(idx)
     if default is None:
@@ -36,8 +38,9 @@ def map_values(values: pa.Array, keys: pa.Array, targets: pa.Array,
     return pc.if_else(missing, default.cast(targets.type), out)
 
 
-def _map_leaf(leaf: lay.Leaf, keys: pa.Array, targets: pa.Array,
-              default: pa.Scalar | None) -> lay.Leaf:  # fmt: skip
+def _map_leaf(
+    leaf: lay.Leaf, keys: pa.Array, targets: pa.Array, default: pa.Scalar | None
+) -> lay.Leaf:
     encoded = leaf.encoded
     if encoded is None:
         return lay.Leaf(map_values(leaf.values, keys, targets, default))
@@ -45,8 +48,9 @@ def _map_leaf(leaf: lay.Leaf, keys: pa.Array, targets: pa.Array,
     return lay.Leaf(mapped.take(encoded.indices))
 
 
-def map_node(node: lay.Node, keys: pa.Array, targets: pa.Array,
-             default: pa.Scalar | None) -> lay.Node:  # fmt: skip
+def map_node(
+    node: lay.Node, keys: pa.Array, targets: pa.Array, default: pa.Scalar | None
+) -> lay.Node:
     """Every leaf of ``node`` mapped through the table; the structure is kept."""
     if isinstance(node, lay.Leaf):
         return _map_leaf(node, keys, targets, default)

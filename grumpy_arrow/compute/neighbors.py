@@ -134,9 +134,14 @@ def neighbor_lists(
         has_radius = radius is not None
         r = math.inf if radius is None else float(radius)
         counts, indices, distances = kernels["neighbors"](
-            coords, offsets, bound, r, has_radius, bool(loop),
+            coords,
+            offsets,
+            bound,
+            r,
+            has_radius,
+            bool(loop),
             _capacity(offsets, bound, loop, has_radius),
-        )  # fmt: skip
+        )
         return Neighbors(_offsets_of(counts), indices, distances)
     return _numpy_neighbors(coords, offsets, bound, radius, loop)
 

@@ -39,9 +39,21 @@ from grumpy_arrow.errors import DTypeError, LayoutError, OutOfBoundsError
 __all__ = ["REDUCERS", "normalize_dim", "reduce", "reduce_all", "segment_reduce"]
 
 REDUCERS = (
-    "sum", "prod", "mean", "min", "max", "std", "var", "count", "count_nonzero",
-    "any", "all", "argmin", "argmax", "ptp",
-)  # fmt: skip
+    "sum",
+    "prod",
+    "mean",
+    "min",
+    "max",
+    "std",
+    "var",
+    "count",
+    "count_nonzero",
+    "any",
+    "all",
+    "argmin",
+    "argmax",
+    "ptp",
+)
 _NULL_WHEN_EMPTY = {"mean", "min", "max", "std", "var", "ptp", "argmin", "argmax"}
 
 
@@ -143,8 +155,9 @@ def _narrow_sum_dtype(
     return np.dtype(np.int32) if max(-lo, hi) * longest < 2**31 else None
 
 
-def _reduceat(ufunc: np.ufunc, x: np.ndarray, seg: _Segments, identity: Any,
-              dtype: Any = None) -> np.ndarray:  # fmt: skip
+def _reduceat(
+    ufunc: np.ufunc, x: np.ndarray, seg: _Segments, identity: Any, dtype: Any = None
+) -> np.ndarray:
     """``ufunc.reduceat`` over the segments, ``identity`` for the empty ones (reduceat
     would give the next value); one call on all starts when none is empty."""
     lens = seg.lens
@@ -196,8 +209,9 @@ def _segment_reduce_numeric(values: pa.Array, seg: _Segments, op: str, d: dt.DTy
         res = np.sqrt(var) if op == "std" else var
         return _out(res.astype(sdt, copy=False), empty, d, op)
     if op == "prod":
-        return _out(_reduceat(np.multiply, numpy_view(values, 1), seg, 1, _sum_dtype(d)),
-                    None, d, op)  # fmt: skip
+        return _out(
+            _reduceat(np.multiply, numpy_view(values, 1), seg, 1, _sum_dtype(d)), None, d, op
+        )
     if op in ("any", "all", "count_nonzero"):
         nz = numpy_view(values, 0) != 0
         if valid is not None:
@@ -209,8 +223,14 @@ def _segment_reduce_numeric(values: pa.Array, seg: _Segments, op: str, d: dt.DTy
     return _extreme(values, valid, seg, op, d, empty)
 
 
-def _extreme(values: pa.Array, valid: np.ndarray | None, seg: _Segments, op: str,
-             d: dt.DType, empty: np.ndarray) -> pa.Array:  # fmt: skip
+def _extreme(
+    values: pa.Array,
+    valid: np.ndarray | None,
+    seg: _Segments,
+    op: str,
+    d: dt.DType,
+    empty: np.ndarray,
+) -> pa.Array:
     x = numpy_view(values, 0)
     if d.kind == "b":
         x = x.astype(np.int8)
@@ -232,8 +252,9 @@ def _extreme(values: pa.Array, valid: np.ndarray | None, seg: _Segments, op: str
             res = mn if mn is not None else mx
         return _out(np.asarray(res), empty, d, op)
     xs = x_lo if op == "argmin" else x_hi
-    extreme = _reduceat(np.minimum if op == "argmin" else np.maximum, xs, seg,
-                        hi if op == "argmin" else lo)  # fmt: skip
+    extreme = _reduceat(
+        np.minimum if op == "argmin" else np.maximum, xs, seg, hi if op == "argmin" else lo
+    )
     rep = np.repeat(extreme, seg.lens)
     hit = (xs == rep) | (np.isnan(xs) & np.isnan(rep)) if d.kind == "f" else xs == rep
     if valid is not None:
@@ -300,8 +321,9 @@ def reduce(node: lay.Node, op: str, dim: int | None, ndim: int) -> Any:
             return lay.Leaf(_null_rows(reduced, ~null_rows))
         if isinstance(node, lay.RecordNode):
             raise lay.record_error(op, node)
-        merged = _merge(node, np.zeros(len(node), dtype=np.int64), 1,
-                        _local_positions(node.offsets), op)  # fmt: skip
+        merged = _merge(
+            node, np.zeros(len(node), dtype=np.int64), 1, _local_positions(node.offsets), op
+        )
         return slice_rows(merged.content, 0, len(merged.content))
     return _reduce_below(node, op, k, 0)
 
@@ -389,15 +411,19 @@ def _reduce_below(node: lay.Node, op: str, k: int, axis: int) -> lay.Node:
     lens = np.diff(node.offsets)
     group = np.repeat(np.arange(len(node), dtype=np.int64), lens)
     pos = np.arange(len(group), dtype=np.int64) - np.repeat(node.offsets[:-1], lens)
-    if (content.size is not None and content.validity is None
-            and isinstance(content.content, lay.Leaf)):  # fmt: skip
+    if (
+        content.size is not None
+        and content.validity is None
+        and isinstance(content.content, lay.Leaf)
+    ):
         return _reduce_fixed(node, content.content.values, content.size, pos, op)
     merged = _merge(content, group, len(node), pos, op)
     return lay.ListNode(merged.offsets, node.validity, merged.content, merged.size)
 
 
-def _reduce_fixed(node: lay.ListNode, values: pa.Array, size: int, pos: np.ndarray, op: str
-                  ) -> lay.ListNode:  # fmt: skip
+def _reduce_fixed(
+    node: lay.ListNode, values: pa.Array, size: int, pos: np.ndarray, op: str
+) -> lay.ListNode:
     """Reduce a variable axis over fixed rows of ``size`` values (``n * var * 3``: the
     atoms of each molecule, coordinate by coordinate): one segmented reduction over the
     values in coordinate-major order. Every valid row keeps its ``size`` results, an
@@ -416,8 +442,9 @@ def _reduce_fixed(node: lay.ListNode, values: pa.Array, size: int, pos: np.ndarr
     lengths = np.full(n, size, dtype=np.int64)
     if node.validity is not None:
         lengths[~node.validity] = 0
-    return lay.ListNode(offsets_from_lengths(lengths), node.validity,
-                        lay.Leaf(res.take(pa.array(back))), size)  # fmt: skip
+    return lay.ListNode(
+        offsets_from_lengths(lengths), node.validity, lay.Leaf(res.take(pa.array(back))), size
+    )
 
 
 def _null_rows(res: pa.Array, validity: np.ndarray | None) -> pa.Array:
@@ -464,8 +491,9 @@ def _pass_scalars(scalars: pa.Array, op: str, result_type: pa.DataType) -> pa.Ar
     return pc.cast(scalars, result_type)
 
 
-def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.ndarray,
-           op: str) -> lay.ListNode:  # fmt: skip
+def _merge(
+    items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.ndarray, op: str
+) -> lay.ListNode:
     """Positionally combine the list ``items`` that share a ``group`` into one list each.
 
     The j-th element of the merged list of group g combines the j-th elements of all of
@@ -483,8 +511,9 @@ def _merge(items: lay.ListNode, group: np.ndarray, n_groups: int, item_pos: np.n
     # Fixed items merge into fixed lists (every group has at least one item).
     size = items.size if items.size is not None and np.all(merged_len == items.size) else None
     if isinstance(content, lay.ListNode):
-        return lay.ListNode(merged_off, None, _merge(content, new_group, total,
-                                                     item_pos[item_of], op), size)  # fmt: skip
+        return lay.ListNode(
+            merged_off, None, _merge(content, new_group, total, item_pos[item_of], op), size
+        )
     if isinstance(content, lay.UnionNode):
         raise LayoutError("cannot reduce positionally across lists whose items are unions")
     if isinstance(content, lay.RecordNode):

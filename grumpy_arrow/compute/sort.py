@@ -53,8 +53,9 @@ def sort_node(node: lay.Node, *, descending: bool, arg: bool) -> lay.Node:
         lists = sort_node(node.lists, descending=descending, arg=arg)
         scalars = node.scalars.values
         if arg:
-            scalars = pc.if_else(pc.is_valid(scalars), pa.scalar(0, pa.int64()),
-                                 pa.scalar(None, pa.int64()))  # fmt: skip
+            scalars = pc.if_else(
+                pc.is_valid(scalars), pa.scalar(0, pa.int64()), pa.scalar(None, pa.int64())
+            )
         assert isinstance(lists, lay.ListNode)
         return lay.UnionNode(node.type_ids, lay.Leaf(scalars), lists)
     if isinstance(node, lay.RecordNode):
@@ -163,8 +164,9 @@ def isin_node(node: lay.Node, value_set: pa.Array, fn: Any) -> lay.Node:
     """
 
     def kernel(values: pa.Array) -> pa.Array:
-        common = dt.promote_types(dt.from_arrow_type(values.type), dt.from_arrow_type(
-            value_set.type))  # fmt: skip
+        common = dt.promote_types(
+            dt.from_arrow_type(values.type), dt.from_arrow_type(value_set.type)
+        )
         members = value_set.cast(common.arrow)
         if common.kind in "iuf" and common != dt.float16 and not values.null_count:
             x = values.to_numpy(zero_copy_only=True)

@@ -56,8 +56,9 @@ class Segmented:
         return np.repeat(np.arange(len(self.offsets) - 1, dtype=np.int64), self.lengths)
 
 
-def map_innermost(node: lay.Node, fn: Callable[[Segmented, lay.ListNode | None], lay.Node],
-                  what: str) -> lay.Node:  # fmt: skip
+def map_innermost(
+    node: lay.Node, fn: Callable[[Segmented, lay.ListNode | None], lay.Node], what: str
+) -> lay.Node:
     """``node`` with its innermost axis replaced by ``fn(segments, list_node)``.
 
     A flat array is one segment (``list_node`` None): ``fn`` returns what replaces the
@@ -65,8 +66,10 @@ def map_innermost(node: lay.Node, fn: Callable[[Segmented, lay.ListNode | None],
     (a leaf of one value per row, or new lists).
     """
     if isinstance(node, lay.UnionNode):
-        raise LayoutError(f"{what} of a scalar-or-list union: select one branch first "
-                          "(x[x.is_list()]...) or wrap the scalars as lists")  # fmt: skip
+        raise LayoutError(
+            f"{what} of a scalar-or-list union: select one branch first "
+            "(x[x.is_list()]...) or wrap the scalars as lists"
+        )
     if isinstance(node, lay.Leaf):
         return fn(Segmented(node.values, np.array([0, len(node)], dtype=np.int64)), None)
     if isinstance(node, lay.RecordNode):
@@ -90,8 +93,9 @@ def _valid(values: pa.Array) -> np.ndarray | None:
     return None if not values.null_count else values.is_valid().to_numpy(zero_copy_only=False)
 
 
-def _rows_out(lst: lay.ListNode | None, offsets: np.ndarray, content: pa.Array,
-              size: int | None) -> lay.Node:  # fmt: skip
+def _rows_out(
+    lst: lay.ListNode | None, offsets: np.ndarray, content: pa.Array, size: int | None
+) -> lay.Node:
     """New innermost lists (or a new flat array) over ``content``."""
     if lst is None:
         return lay.Leaf(content)
@@ -240,9 +244,13 @@ def _presence_counts(seg: Segmented, n_rows: int) -> np.ndarray | None:
     or None when ``rows * k`` would pass four times the values (or for floats: NaN)."""
     values = seg.values
     typ = values.type
-    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)
-            or pa.types.is_binary(typ) or pa.types.is_large_binary(typ)
-            or pa.types.is_integer(typ)):  # fmt: skip
+    if not (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_binary(typ)
+        or pa.types.is_integer(typ)
+    ):
         return None
     encoded = pc.dictionary_encode(values)
     k = len(encoded.dictionary)
@@ -288,8 +296,15 @@ def _quantile_dtype(x: np.ndarray, method: str, weak: bool, median: bool) -> np.
     return x.dtype if (weak or median) else np.dtype(np.float64)
 
 
-def quantile(seg: Segmented, lst: lay.ListNode | None, qs: np.ndarray, method: str,
-             skip_nan: bool, median: bool, weak: bool = True) -> lay.Node:  # fmt: skip
+def quantile(
+    seg: Segmented,
+    lst: lay.ListNode | None,
+    qs: np.ndarray,
+    method: str,
+    skip_nan: bool,
+    median: bool,
+    weak: bool = True,
+) -> lay.Node:
     """Quantiles ``qs`` of every row's valid values as NumPy computes them (same dtype,
     same bits). Empty rows give null; a row holding NaN gives NaN unless ``skip_nan``.
     Several ``qs`` give a fixed axis of ``len(qs)`` per row.
@@ -329,8 +344,9 @@ def quantile(seg: Segmented, lst: lay.ListNode | None, qs: np.ndarray, method: s
     return fixed
 
 
-def _row_quantile(x: np.ndarray, first: np.ndarray, n: np.ndarray, q: float, method: str,
-                  median: bool, weak: bool) -> np.ndarray:  # fmt: skip
+def _row_quantile(
+    x: np.ndarray, first: np.ndarray, n: np.ndarray, q: float, method: str, median: bool, weak: bool
+) -> np.ndarray:
     """Quantile ``q`` of the sorted rows ``x[first : first + n]`` (all non-empty)."""
     if median:
         lo_i, hi_i = (n - 1) // 2, n // 2
@@ -400,8 +416,7 @@ def bincount(seg: Segmented, lst: lay.ListNode | None, minlength: int) -> lay.No
     k = max(int(minlength), int(x.max()) + 1 if len(x) else 0)
     n_rows = len(seg.offsets) - 1
     if k == 0:
-        return _rows_out(lst, np.zeros(n_rows + 1, dtype=np.int64), pa.array([], pa.int64()),
-                         None)  # fmt: skip
+        return _rows_out(lst, np.zeros(n_rows + 1, dtype=np.int64), pa.array([], pa.int64()), None)
     counts = np.bincount(rows * k + x, minlength=n_rows * k).astype(np.int64)
     return _counts_out(lst, counts.reshape(n_rows, k), k)
 
@@ -418,8 +433,9 @@ def parse_quantiles(q: Any) -> tuple[np.ndarray, bool]:
     return qs, scalar
 
 
-def value_counts(values: pa.Array, *, ascending: bool = False, dropna: bool = True
-                 ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
+def value_counts(
+    values: pa.Array, *, ascending: bool = False, dropna: bool = True
+) -> tuple[pa.Array, pa.Array]:
     """``(distinct values, counts)`` of a leaf array, most frequent first (ties in order of
     first occurrence): one hash pass in Arrow (``pyarrow.compute.value_counts``); a
     dictionary-encoded leaf counts its small indices. ``dropna=False`` counts nulls too."""

@@ -29,8 +29,11 @@ def _require_text(values: pa.Array, name: str) -> None:
 
 def _strip(values: pa.Array, side: str, chars: object) -> pa.Array:
     if chars is None:
-        fn = {"both": pc.utf8_trim_whitespace, "left": pc.utf8_ltrim_whitespace,
-              "right": pc.utf8_rtrim_whitespace}[side]  # fmt: skip
+        fn = {
+            "both": pc.utf8_trim_whitespace,
+            "left": pc.utf8_ltrim_whitespace,
+            "right": pc.utf8_rtrim_whitespace,
+        }[side]
         return fn(values)
     fn = {"both": pc.utf8_trim, "left": pc.utf8_ltrim, "right": pc.utf8_rtrim}[side]
     return fn(values, characters=chars)
@@ -80,12 +83,14 @@ def string_kernel(name: str, **options: object) -> Callable[[pa.Array], pa.Array
         if name == "match":
             # pandas' rule (re.match): the pattern must match at the start of the string.
             pattern = f"^(?:{options['pattern']})"
-            return pc.match_substring_regex(values, pattern=pattern,
-                                            ignore_case=options["case"] is False)  # fmt: skip
+            return pc.match_substring_regex(
+                values, pattern=pattern, ignore_case=options["case"] is False
+            )
         if name == "fullmatch":
             pattern = f"^(?:{options['pattern']})$"
-            return pc.match_substring_regex(values, pattern=pattern,
-                                            ignore_case=options["case"] is False)  # fmt: skip
+            return pc.match_substring_regex(
+                values, pattern=pattern, ignore_case=options["case"] is False
+            )
         if name == "startswith":
             return pc.starts_with(values, pattern=options["prefix"])
         if name == "endswith":
@@ -99,8 +104,9 @@ def string_kernel(name: str, **options: object) -> Callable[[pa.Array], pa.Array
         if name == "find":
             return pc.cast(pc.find_substring(values, pattern=options["sub"]), pa.int64())
         if name == "slice":
-            return pc.utf8_slice_codeunits(values, start=options["start"],
-                                           stop=options["stop"], step=options["step"])  # fmt: skip
+            return pc.utf8_slice_codeunits(
+                values, start=options["start"], stop=options["stop"], step=options["step"]
+            )
         if name == "extract":
             return _extract(values, str(options["pattern"]))
         raise AttributeError(f".str has no method {name!r}")
@@ -148,8 +154,9 @@ def name_groups(pattern: str) -> tuple[str, list[str]]:
         out.append(ch)
         i += 1
     if len(names) != groups:  # a syntax this scan does not know: refuse rather than guess
-        raise DTypeError(f"could not name the {groups} groups of {pattern!r}; name them "
-                         "with (?P<name>...)")  # fmt: skip
+        raise DTypeError(
+            f"could not name the {groups} groups of {pattern!r}; name them with (?P<name>...)"
+        )
     return "".join(out), names
 
 
@@ -163,12 +170,15 @@ def extract_all(values: pa.Array, pattern: str) -> dict[str, pa.Array]:
     return dict(zip(names, found.flatten(), strict=True))
 
 
-def split_node(node: lay.Node, pattern: str | None, max_splits: int | None,
-               regex: bool) -> lay.Node:  # fmt: skip
+def split_node(
+    node: lay.Node, pattern: str | None, max_splits: int | None, regex: bool
+) -> lay.Node:
     """Every string leaf split into a list of pieces: one more (innermost) list axis."""
     if isinstance(node, lay.UnionNode):
-        raise LayoutError(".str.split of a scalar-or-list union would give a union of "
-                          "lists and lists of lists; split each branch separately")  # fmt: skip
+        raise LayoutError(
+            ".str.split of a scalar-or-list union would give a union of "
+            "lists and lists of lists; split each branch separately"
+        )
     if isinstance(node, lay.ListNode):
         return node.with_content(split_node(node.content, pattern, max_splits, regex))
     if isinstance(node, lay.RecordNode):
@@ -199,8 +209,7 @@ def _split_whitespace(values: pa.Array, max_splits: int | None) -> pa.Array:
     rows = np.repeat(np.arange(len(pieces), dtype=np.int64), lengths)
     counts = np.bincount(rows[keep], minlength=len(pieces))
     offsets = pa.array(offsets_from_lengths(counts))
-    return pa.ListArray.from_arrays(offsets, flat.filter(pa.array(keep)),
-                                    mask=pieces.is_null())  # fmt: skip
+    return pa.ListArray.from_arrays(offsets, flat.filter(pa.array(keep)), mask=pieces.is_null())
 
 
 def join_node(node: lay.Node, sep: str) -> lay.Node:
@@ -208,8 +217,9 @@ def join_node(node: lay.Node, sep: str) -> lay.Node:
     if isinstance(node, lay.UnionNode):
         raise LayoutError(".str.join of a scalar-or-list union: select the list rows first")
     if isinstance(node, lay.Leaf):
-        raise LayoutError(".str.join needs lists of strings (an array with a var axis), "
-                          "got flat strings")  # fmt: skip
+        raise LayoutError(
+            ".str.join needs lists of strings (an array with a var axis), got flat strings"
+        )
     if isinstance(node, lay.RecordNode):
         raise lay.record_error(".str.join", node)
     if isinstance(node.content, lay.Leaf):

@@ -36,8 +36,9 @@ def shape_node(node: lay.Node, d: int) -> lay.Node:
         raise OutOfBoundsError(f"dim {d} is out of range: the values have no axis {d}")
     if isinstance(node, lay.ListNode):
         if d == 1:
-            lens = pa.array(np.diff(node.offsets),
-                            mask=None if node.validity is None else ~node.validity)  # fmt: skip
+            lens = pa.array(
+                np.diff(node.offsets), mask=None if node.validity is None else ~node.validity
+            )
             return lay.Leaf(lens)
         return node.with_content(shape_node(node.content, d - 1))
     is_list = node.type_ids.astype(bool)
@@ -68,12 +69,16 @@ def _merge_level(node: lay.Node) -> tuple[lay.Node, np.ndarray]:
     counts[is_list] = list_lens
     new_off = offsets_from_lengths(counts)
     content = as_union(node.lists.content)
-    dest = np.concatenate([
-        new_off[:-1][~is_list],
-        np.repeat(new_off[:-1][is_list], list_lens)
-        + (np.arange(int(list_lens.sum()), dtype=np.int64)
-           - np.repeat(node.lists.offsets[:-1], list_lens)),
-    ])  # fmt: skip
+    dest = np.concatenate(
+        [
+            new_off[:-1][~is_list],
+            np.repeat(new_off[:-1][is_list], list_lens)
+            + (
+                np.arange(int(list_lens.sum()), dtype=np.int64)
+                - np.repeat(node.lists.offsets[:-1], list_lens)
+            ),
+        ]
+    )
     combined = lay.UnionNode(
         np.concatenate([np.zeros(int((~is_list).sum()), dtype=np.int8), content.type_ids]),
         lay.Leaf(pa.concat_arrays([node.scalars.values, content.scalars.values])),
@@ -131,8 +136,11 @@ def concat_nodes(arrays: list[pa.Array]) -> pa.Array:
     if len(types) == 1:
         return pa.concat_arrays(arrays)
     nodes = [lay.from_arrow(a) for a in arrays]
-    list_types = {str(lay.to_arrow(n.lists if isinstance(n, lay.UnionNode) else n).type)
-                  for n in nodes if not isinstance(n, lay.Leaf)}  # fmt: skip
+    list_types = {
+        str(lay.to_arrow(n.lists if isinstance(n, lay.UnionNode) else n).type)
+        for n in nodes
+        if not isinstance(n, lay.Leaf)
+    }
     if len(list_types) != 1:
         raise LayoutError(
             f"cannot concatenate arrays of layouts {sorted(types)}: their list rows differ"
@@ -270,8 +278,11 @@ def pad_node(node: lay.Node, pad: Any) -> tuple[np.ndarray, np.ndarray]:
         out = np.full(shape, pad, dtype=object)
     else:
         flat = numpy_view(values, False if d.kind == "b" else 0)
-        kind = np.result_type(flat.dtype, np.min_scalar_type(pad)) if isinstance(
-            pad, (int, float, bool)) else flat.dtype  # fmt: skip
+        kind = (
+            np.result_type(flat.dtype, np.min_scalar_type(pad))
+            if isinstance(pad, (int, float, bool))
+            else flat.dtype
+        )
         out = np.full(shape, pad, dtype=kind)
     mask = np.zeros(shape, dtype=bool)
     if valid is not None:

@@ -66,8 +66,7 @@ UNION_KEY = b"grumpy_arrow.union_flags"  # on a lowered union column: its flags 
 FLAGS_KEY = b"grumpy_arrow.flags_of"  # on a flags column: the column it belongs to
 
 
-def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = None
-              ) -> DataFrame:  # fmt: skip
+def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = None) -> DataFrame:
     """Build a frame from ``{name: array-like}`` with an optional schema of levels.
 
     Parameters
@@ -108,10 +107,12 @@ def dataframe(mapping: Mapping[str, Any], schema: Any = None, *, levels: Any = N
     'atom'
     """
     if not isinstance(mapping, Mapping):
-        raise TypeError(f"dataframe needs a mapping of column names to arrays, got "
-                        f"{type(mapping).__name__}")  # fmt: skip
-    return DataFrame({str(k): asarray(v) for k, v in mapping.items()},
-                     _placed(parse_schema(schema), levels))  # fmt: skip
+        raise TypeError(
+            f"dataframe needs a mapping of column names to arrays, got {type(mapping).__name__}"
+        )
+    return DataFrame(
+        {str(k): asarray(v) for k, v in mapping.items()}, _placed(parse_schema(schema), levels)
+    )
 
 
 class DataFrame:
@@ -161,8 +162,13 @@ class DataFrame:
             self._set(name, column)
 
     @classmethod
-    def _of_levels(cls, columns: dict[str, GrumpyArray], schema: Schema, nrows: int,
-                   offsets: dict[int, np.ndarray]) -> DataFrame:  # fmt: skip
+    def _of_levels(
+        cls,
+        columns: dict[str, GrumpyArray],
+        schema: Schema,
+        nrows: int,
+        offsets: dict[int, np.ndarray],
+    ) -> DataFrame:
         """A frame whose columns were built on ``offsets`` (level -> the level's offsets
         array, shared by every column reaching it) by a reader that placed each column at
         its schema level: the checks of ``__init__`` hold by construction and are not run
@@ -440,8 +446,9 @@ class DataFrame:
         if isinstance(key, str):
             return self._column(key)
         if isinstance(key, list) and key and all(isinstance(k, str) for k in key):
-            return DataFrame._from_valid({k: self._column(k) for k in key}, self._schema,
-                                         self._nrows)  # fmt: skip
+            return DataFrame._from_valid(
+                {k: self._column(k) for k in key}, self._schema, self._nrows
+            )
         return self._select(key)
 
     def _select(self, key: Any) -> DataFrame:
@@ -454,8 +461,9 @@ class DataFrame:
         return DataFrame._from_valid(picked, self._schema, nrows)
 
     @classmethod
-    def _from_valid(cls, columns: dict[str, GrumpyArray], schema: Schema | None, nrows: int
-                    ) -> DataFrame:  # fmt: skip
+    def _from_valid(
+        cls, columns: dict[str, GrumpyArray], schema: Schema | None, nrows: int
+    ) -> DataFrame:
         """A frame of columns known to fit ``schema`` (the same row selection of a valid
         frame's columns): the level offsets are read off, not checked again."""
         frame = cls.__new__(cls)
@@ -649,8 +657,13 @@ class DataFrame:
         """
         return verbs.drop(self, columns)
 
-    def sort_values(self, by: str | Iterable[str], *, ascending: bool | Iterable[bool] = True,
-                    na_position: str = "last") -> DataFrame:  # fmt: skip
+    def sort_values(
+        self,
+        by: str | Iterable[str],
+        *,
+        ascending: bool | Iterable[bool] = True,
+        na_position: str = "last",
+    ) -> DataFrame:
         """Outer rows ordered by flat columns (pandas' ``sort_values``), stably: rows with
         equal keys keep their order. Every column keeps its lists with its row.
 
@@ -688,8 +701,9 @@ class DataFrame:
         """
         return verbs.sort_values(self, by, ascending, na_position)
 
-    def dropna(self, *, level: str | int = 0, subset: str | Iterable[str] | None = None
-               ) -> DataFrame:  # fmt: skip
+    def dropna(
+        self, *, level: str | int = 0, subset: str | Iterable[str] | None = None
+    ) -> DataFrame:
         """Drop the entities of ``level`` (outer rows by default) where a column of that
         level (or of ``subset``) is null; deeper columns drop those entities' lists.
 
@@ -1065,11 +1079,19 @@ class DataFrame:
             arrays.append(arr)
             if flags is not None:
                 flag_arr = lay.to_arrow(flags)
-                fields.append(pa.field(name + lowering.FLAG_SUFFIX, flag_arr.type,
-                                       metadata={FLAGS_KEY: name.encode()}))  # fmt: skip
+                fields.append(
+                    pa.field(
+                        name + lowering.FLAG_SUFFIX,
+                        flag_arr.type,
+                        metadata={FLAGS_KEY: name.encode()},
+                    )
+                )
                 arrays.append(flag_arr)
-        info = {"kind": "dataframe", "version": 1,
-                "schema": None if self._schema is None else self._schema.to_json()}  # fmt: skip
+        info = {
+            "kind": "dataframe",
+            "version": 1,
+            "schema": None if self._schema is None else self._schema.to_json(),
+        }
         schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(info).encode()})
         return pa.Table.from_arrays(arrays, schema=schema) if arrays else schema.empty_table()
 
@@ -1104,8 +1126,9 @@ class DataFrame:
             level = self.level_of(name) or ""
             preview = repr(col[:3]).split(" type=")[0].removeprefix("<GrumpyArray ")[:80]
             cells = (name, level, col.type, preview)
-            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-                        + "</tr>")  # fmt: skip
+            rows.append(
+                "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+            )
         levels = f"levels {html.escape(str(self._schema))}" if self._schema else "no schema"
         return (
             f"<div><p>DataFrame: {self._nrows} rows; {levels}</p>"
@@ -1308,8 +1331,9 @@ def concat_frames(frames: Iterable[DataFrame]) -> DataFrame:
     return DataFrame(columns, first.schema, sum(len(f) for f in frames))
 
 
-def from_arrow_table(table: pa.Table | pa.RecordBatch, schema: Any = None, *,
-                     levels: Any = None) -> DataFrame:  # fmt: skip
+def from_arrow_table(
+    table: pa.Table | pa.RecordBatch, schema: Any = None, *, levels: Any = None
+) -> DataFrame:
     """A frame over a ``pa.Table``'s columns (zero-copy for ``large_list`` columns).
 
     The schema comes from ``schema`` or, when absent, from the table's grumpy metadata.

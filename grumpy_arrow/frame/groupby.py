@@ -42,11 +42,22 @@ if TYPE_CHECKING:
 
 __all__ = ["AGGREGATIONS", "GroupBy"]
 
-_ARROW = {"sum": "sum", "mean": "mean", "min": "min", "max": "max", "count": "count",
-          "first": "first", "last": "last", "nunique": "count_distinct", "prod": "product",
-          "any": "any", "all": "all", "std": "stddev", "var": "variance"}  # fmt: skip
-_EMPTY: dict[str, Any] = {"sum": 0, "prod": 1, "count": 0, "nunique": 0, "any": False,
-                          "all": True}  # fmt: skip
+_ARROW = {
+    "sum": "sum",
+    "mean": "mean",
+    "min": "min",
+    "max": "max",
+    "count": "count",
+    "first": "first",
+    "last": "last",
+    "nunique": "count_distinct",
+    "prod": "product",
+    "any": "any",
+    "all": "all",
+    "std": "stddev",
+    "var": "variance",
+}
+_EMPTY: dict[str, Any] = {"sum": 0, "prod": 1, "count": 0, "nunique": 0, "any": False, "all": True}
 """What a group without values gives (pandas' rule); other aggregations give null."""
 AGGREGATIONS = (*_ARROW, "size", "median")
 """The aggregation names :meth:`GroupBy.agg` takes (pandas' names; ``std`` and ``var``
@@ -62,12 +73,15 @@ class GroupBy:
             raise ValueError("groupby needs at least one key column")
         for name in names:
             if name not in frame:
-                raise ColumnNotFoundError(f"groupby: no column {name!r}; the columns are "
-                                          f"{', '.join(frame.columns)}")  # fmt: skip
+                raise ColumnNotFoundError(
+                    f"groupby: no column {name!r}; the columns are {', '.join(frame.columns)}"
+                )
         levels = {frame.level_of(n) for n in names}
         if len(levels) != 1:
-            raise SchemaError(f"groupby keys must be columns of one level, got {names} at "
-                              f"levels {sorted(str(v) for v in levels)}")  # fmt: skip
+            raise SchemaError(
+                f"groupby keys must be columns of one level, got {names} at "
+                f"levels {sorted(str(v) for v in levels)}"
+            )
         self._frame = frame
         self._names = names
         self._depth = frame[names[0]].ndim - 1
@@ -75,8 +89,10 @@ class GroupBy:
         for name in names:
             column = frame[name]
             if column.ndim - 1 != self._depth or column.is_union:
-                raise LayoutError(f"groupby key {name!r} must hold one scalar per entity of "
-                                  f"its level, got {column.type}")  # fmt: skip
+                raise LayoutError(
+                    f"groupby key {name!r} must hold one scalar per entity of "
+                    f"its level, got {column.type}"
+                )
             keys_flat.append(column.flatten().to_arrow() if column.ndim > 1 else column.to_arrow())
         self._codes, self._keys = _group_codes(keys_flat)
 
@@ -91,9 +107,11 @@ class GroupBy:
         column = self._frame[name]
         node = column.node
         if column.ndim - 1 < self._depth:
-            raise SchemaError(f"cannot aggregate {name!r} (level {self._frame.level_of(name)}) "
-                              f"by keys of the deeper level "
-                              f"{self._frame.level_of(self._names[0])}")  # fmt: skip
+            raise SchemaError(
+                f"cannot aggregate {name!r} (level {self._frame.level_of(name)}) "
+                f"by keys of the deeper level "
+                f"{self._frame.level_of(self._names[0])}"
+            )
         for _ in range(self._depth):
             assert isinstance(node, lay.ListNode)
             node = node.content
@@ -112,8 +130,9 @@ class GroupBy:
         plan = _plan(spec, named, [c for c in self._frame.columns if c not in self._names])
         from grumpy_arrow.frame.dataframe import DataFrame
 
-        out: dict[str, GrumpyArray] = {n: GrumpyArray(k) for n, k in zip(self._names, self._keys,
-                                                                          strict=True)}  # fmt: skip
+        out: dict[str, GrumpyArray] = {
+            n: GrumpyArray(k) for n, k in zip(self._names, self._keys, strict=True)
+        }
         for result, column, how in plan:
             values, groups = self._values(column)
             out[result] = GrumpyArray(_aggregate(values, groups, how, self.ngroups))
@@ -156,8 +175,9 @@ class GroupBy:
         return DataFrame(out, None, self.ngroups)
 
 
-def _plan(spec: Any, named: Mapping[str, tuple[str, str]], others: list[str]
-          ) -> list[tuple[str, str, str]]:  # fmt: skip
+def _plan(
+    spec: Any, named: Mapping[str, tuple[str, str]], others: list[str]
+) -> list[tuple[str, str, str]]:
     """(result name, column, aggregation) triples from ``agg``'s arguments."""
     plan: list[tuple[str, str, str]] = []
     if isinstance(spec, str):
@@ -167,16 +187,18 @@ def _plan(spec: Any, named: Mapping[str, tuple[str, str]], others: list[str]
     elif spec is None:
         spec = {}
     if not isinstance(spec, Mapping):
-        raise TypeError(f"agg takes a dict, an aggregation name or a list of names, got "
-                        f"{type(spec).__name__}")  # fmt: skip
+        raise TypeError(
+            f"agg takes a dict, an aggregation name or a list of names, got {type(spec).__name__}"
+        )
     for column, hows in spec.items():
         several = not isinstance(hows, str)
         for how in [hows] if isinstance(hows, str) else list(hows):
             plan.append((f"{column}_{how}" if several else column, column, how))
     for result, pair in named.items():
         if not (isinstance(pair, tuple) and len(pair) == 2):
-            raise TypeError(f"named aggregation {result}= needs (column, aggregation), got "
-                            f"{pair!r}")  # fmt: skip
+            raise TypeError(
+                f"named aggregation {result}= needs (column, aggregation), got {pair!r}"
+            )
         plan.append((result, pair[0], pair[1]))
     if not plan:
         raise ValueError("agg needs at least one aggregation")

@@ -106,10 +106,12 @@ class Schema:
             if not isinstance(column, str) or not column:
                 raise SchemaError(f"levels= keys are column names, got {column!r}")
             placed.setdefault(self.index(level), []).append(column)
-        return Schema(tuple(
-            Level(lv.names, tuple(dict.fromkeys(lv.columns + tuple(placed.get(i, ())))))
-            for i, lv in enumerate(self.levels)
-        ))  # fmt: skip
+        return Schema(
+            tuple(
+                Level(lv.names, tuple(dict.fromkeys(lv.columns + tuple(placed.get(i, ())))))
+                for i, lv in enumerate(self.levels)
+            )
+        )
 
     def to_json(self) -> list[str | list[str] | dict[str, list[str]]]:
         """JSON-friendly form that :func:`parse_schema` reads back."""
@@ -189,20 +191,26 @@ def parse_schema(spec: Any) -> Schema | None:
         columns: tuple[str, ...] = ()
         if isinstance(item, Mapping):
             if set(item) - {"names", "columns"} or not isinstance(item.get("columns", []), list):
-                raise SchemaError(f"schema level {i} as a mapping has 'names' and 'columns' "
-                                  f"(lists of names), got {item!r}")  # fmt: skip
+                raise SchemaError(
+                    f"schema level {i} as a mapping has 'names' and 'columns' "
+                    f"(lists of names), got {item!r}"
+                )
             columns = tuple(item.get("columns", []))
             if not all(isinstance(c, str) and c for c in columns):
                 raise SchemaError(f"schema level {i}: columns are names, got {columns!r}")
             for c in columns:
                 if c in placed:
-                    raise SchemaError(f"column {c!r} is placed at two levels ({placed[c]} "
-                                      f"and {i})")  # fmt: skip
+                    raise SchemaError(f"column {c!r} is placed at two levels ({placed[c]} and {i})")
                 placed[c] = i
             item = item.get("names")
         columns_of.append(columns)
-        names = (item,) if isinstance(item, str) else tuple(item) if isinstance(
-            item, (tuple, list)) else None  # fmt: skip
+        names = (
+            (item,)
+            if isinstance(item, str)
+            else tuple(item)
+            if isinstance(item, (tuple, list))
+            else None
+        )
         if not names or not all(isinstance(n, str) and n for n in names):
             raise SchemaError(f"schema level {i} must be a name or a tuple of names, got {item!r}")
         for n in names:

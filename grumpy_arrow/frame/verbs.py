@@ -109,8 +109,9 @@ def sort_values(
             f"sort_values: {len(names)} columns to sort by and {len(orders)} ascending flags"
         )
     if na_position not in ("first", "last"):
-        raise ValueError(f"sort_values(na_position=...) takes 'first' or 'last', got "
-                         f"{na_position!r}")  # fmt: skip
+        raise ValueError(
+            f"sort_values(na_position=...) takes 'first' or 'last', got {na_position!r}"
+        )
     keys = {}
     for name in names:
         column = frame[name]
@@ -201,8 +202,9 @@ def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
     if key.dtype.kind == "b" and key.null_count + _inner_nulls(key):
         key = key.fill_null(False)
     if len(key) != len(frame):
-        raise LayoutError(f"a ragged key has one entry per row: got {len(key)} for a frame "
-                          f"of {len(frame)} rows")  # fmt: skip
+        raise LayoutError(
+            f"a ragged key has one entry per row: got {len(key)} for a frame of {len(frame)} rows"
+        )
     node = key.node
     # A mask matches its level's lists; an index (a per-row gather) may have any length
     # there, but matches the levels above.
@@ -211,8 +213,10 @@ def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
         if not isinstance(node, lay.ListNode):
             raise LayoutError(f"a frame key must be lists down to its level, got {key.type}")
         want = frame._level_offsets(k)
-        if k <= last and (len(node.offsets) != len(want) or not np.array_equal(
-                np.diff(node.offsets), np.diff(want))):  # fmt: skip
+        if k <= last and (
+            len(node.offsets) != len(want)
+            or not np.array_equal(np.diff(node.offsets), np.diff(want))
+        ):
             raise LayoutError(
                 f"the key's lists at level {schema.levels[k].name!r} do not match the "
                 f"frame's (a mask must come from a column of that level, e.g. "
@@ -235,8 +239,9 @@ def _inner_nulls(key: GrumpyArray) -> int:
     return leaf.values.null_count if isinstance(leaf, lay.Leaf) else 0
 
 
-def dropna(frame: DataFrame, *, level: str | int = 0,
-           subset: str | Iterable[str] | None = None) -> DataFrame:  # fmt: skip
+def dropna(
+    frame: DataFrame, *, level: str | int = 0, subset: str | Iterable[str] | None = None
+) -> DataFrame:
     """Drop the entities of ``level`` where any column of that level (or of ``subset``)
     is null; deeper columns lose the dropped entities' lists too."""
     k = frame._level_index(level)

@@ -134,8 +134,15 @@ def read(
     own = set(handle.columns) if handle.kind == "dataframe" else set()
     sources = {n: n if n in own else n.removesuffix(FLAG_SUFFIX) for n in names}
     divisions = (*[f.start for f in fragments], fragments[-1].stop - 1)
-    return dd.from_map(read_fragment, fragments, unions=unions, sources=sources, meta=meta,
-                       divisions=divisions, label="grumpy-read")  # fmt: skip
+    return dd.from_map(
+        read_fragment,
+        fragments,
+        unions=unions,
+        sources=sources,
+        meta=meta,
+        divisions=divisions,
+        label="grumpy-read",
+    )
 
 
 def read_fragment(
@@ -213,22 +220,42 @@ def write(
     shard_rows = check_shard_rows(shard_rows)
     attrs = ddf._meta.attrs
     url = prepare_directory(path, storage_options, mode)
-    task = {"path": url, "stride": 1 if shard_rows is None else SHARD_STRIDE,
-            "shard_rows": shard_rows, "schema": schema if schema is not None else attrs.get(
-            SCHEMA_ATTR), "kind": attrs.get(KIND_ATTR), "chunk_size": chunk_size,
-            "compressor": compressor, "storage_options": storage_options}  # fmt: skip
-    rows = ddf.map_partitions(_write_partition, **task, meta=pd.Series([], dtype="int64"),
-                              enforce_metadata=False, align_dataframes=False)  # fmt: skip
+    task = {
+        "path": url,
+        "stride": 1 if shard_rows is None else SHARD_STRIDE,
+        "shard_rows": shard_rows,
+        "schema": schema if schema is not None else attrs.get(SCHEMA_ATTR),
+        "kind": attrs.get(KIND_ATTR),
+        "chunk_size": chunk_size,
+        "compressor": compressor,
+        "storage_options": storage_options,
+    }
+    rows = ddf.map_partitions(
+        _write_partition,
+        **task,
+        meta=pd.Series([], dtype="int64"),
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
     rows.compute()
     return consolidate(url, storage_options=storage_options)
 
 
-def _write_partition(part: pd.DataFrame, *, partition_info: dict[str, Any] | None = None,
-                     path: str, stride: int, shard_rows: int | None, schema: Any,
-                     kind: str | None, **options: Any) -> pd.Series:  # fmt: skip
+def _write_partition(
+    part: pd.DataFrame,
+    *,
+    partition_info: dict[str, Any] | None = None,
+    path: str,
+    stride: int,
+    shard_rows: int | None,
+    schema: Any,
+    kind: str | None,
+    **options: Any,
+) -> pd.Series:
     """Task of :func:`write`: partition ``number`` as shards ``number * stride``, ..."""
     number = 0 if partition_info is None else int(partition_info["number"])
     data = from_partition(part, schema=schema, kind=kind)
-    rows = write_shards(path, number * stride, [data], shard_rows=shard_rows, limit=stride,
-                        **options)  # fmt: skip
+    rows = write_shards(
+        path, number * stride, [data], shard_rows=shard_rows, limit=stride, **options
+    )
     return pd.Series([rows], dtype="int64")

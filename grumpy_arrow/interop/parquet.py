@@ -87,10 +87,12 @@ def _with_pandas_metadata(table: pa.Table, schema: Any) -> pa.Table:
     """``table`` with pandas' metadata: the dtypes :func:`frame_to_pandas` gives each column
     (taken from pyarrow's own metadata of a zero-row frame), and the schema in ``attrs``."""
     empty = pd.DataFrame(
-        {name: to_pandas_array(asarray(table.column(name).slice(0, 0)))
-         for name in table.column_names},
+        {
+            name: to_pandas_array(asarray(table.column(name).slice(0, 0)))
+            for name in table.column_names
+        },
         index=pd.RangeIndex(0),
-    )  # fmt: skip
+    )
     metadata = dict(table.schema.metadata or {})
     metadata[PANDAS_KEY] = pa.Schema.from_pandas(empty, preserve_index=False).metadata[PANDAS_KEY]
     if schema is not None:
@@ -109,8 +111,9 @@ def _to_table(obj: Any) -> pa.Table:
     return table.replace_schema_metadata({METADATA_KEY: json.dumps(info).encode()})
 
 
-def from_parquet(path: Any, *, columns: list[str] | None = None, schema: Any = None,
-                 **kwargs: Any) -> Any:  # fmt: skip
+def from_parquet(
+    path: Any, *, columns: list[str] | None = None, schema: Any = None, **kwargs: Any
+) -> Any:
     """Read a Parquet file written by :func:`to_parquet` (or any Parquet file as a frame).
 
     Parameters

@@ -165,8 +165,11 @@ def write_shards(
         If more than ``limit`` shards would be needed (they would collide with the next
         partition's shard numbers).
     """
-    options = {"chunk_size": chunk_size, "compressor": compressor,
-               "storage_options": storage_options}  # fmt: skip
+    options = {
+        "chunk_size": chunk_size,
+        "compressor": compressor,
+        "storage_options": storage_options,
+    }
     if shard_rows is None:
         parts = list(parts)
         shard_rows = max(sum(len(p) for p in parts), 1)

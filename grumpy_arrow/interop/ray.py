@@ -82,9 +82,13 @@ def read(
         An array store gives one column, ``values``.
     """
     rd = _ray_data()
-    source = _class("GrumpyDatasource")(path, columns=columns, rows_per_fragment=rows_per_fragment,
-                                        storage_options=storage_options,
-                                        parallelism=parallelism)  # fmt: skip
+    source = _class("GrumpyDatasource")(
+        path,
+        columns=columns,
+        rows_per_fragment=rows_per_fragment,
+        storage_options=storage_options,
+        parallelism=parallelism,
+    )
     if parallelism > 0:
         read_args.setdefault("override_num_blocks", parallelism)  # Ray's name since 2.10
     return rd.read_datasource(source, **read_args)
@@ -114,10 +118,15 @@ def _datasource_class() -> type:
     class GrumpyDatasource(rd.Datasource):  # type: ignore[name-defined]
         """A ``ray.data.Datasource`` over a store's fragments (see :func:`read`)."""
 
-        def __init__(self, path: Any, *, columns: list[str] | None = None,
-                     rows_per_fragment: int | None = None,
-                     storage_options: dict[str, Any] | None = None,
-                     parallelism: int = -1) -> None:  # fmt: skip
+        def __init__(
+            self,
+            path: Any,
+            *,
+            columns: list[str] | None = None,
+            rows_per_fragment: int | None = None,
+            storage_options: dict[str, Any] | None = None,
+            parallelism: int = -1,
+        ) -> None:
             super().__init__()
             handle = open_store(path, storage_options=storage_options)
             if columns is not None:
@@ -131,20 +140,32 @@ def _datasource_class() -> type:
         def estimate_inmemory_data_size(self) -> int:
             return sum(f.nbytes for f in self.fragments)
 
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context: Any = None) -> list[Any]:  # fmt: skip
+        def get_read_tasks(
+            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+        ) -> list[Any]:
             if not self.fragments:
                 meta = BlockMetadata(num_rows=0, size_bytes=0, exec_stats=None, input_files=None)
-                return [rd.ReadTask(functools.partial(list, [self.empty]), meta,
-                                    schema=self.empty.schema)]  # fmt: skip
+                return [
+                    rd.ReadTask(
+                        functools.partial(list, [self.empty]), meta, schema=self.empty.schema
+                    )
+                ]
             tasks = []
             for group in _groups(self.fragments, parallelism):
-                meta = BlockMetadata(num_rows=sum(len(f) for f in group),
-                                     size_bytes=sum(f.nbytes for f in group), exec_stats=None,
-                                     input_files=None)  # fmt: skip
-                tasks.append(rd.ReadTask(functools.partial(_read_group, tuple(group)), meta,
-                                         schema=self.empty.schema,
-                                         per_task_row_limit=per_task_row_limit))  # fmt: skip
+                meta = BlockMetadata(
+                    num_rows=sum(len(f) for f in group),
+                    size_bytes=sum(f.nbytes for f in group),
+                    exec_stats=None,
+                    input_files=None,
+                )
+                tasks.append(
+                    rd.ReadTask(
+                        functools.partial(_read_group, tuple(group)),
+                        meta,
+                        schema=self.empty.schema,
+                        per_task_row_limit=per_task_row_limit,
+                    )
+                )
             return tasks
 
     GrumpyDatasource.__module__ = __name__
@@ -195,9 +216,15 @@ def write(
     _ray_data()
     if preserve_order:
         ds.context.execution_options.preserve_order = True
-    sink = _class("GrumpyDatasink")(path, shard_rows=shard_rows, schema=schema, mode=mode,
-                                    chunk_size=chunk_size, compressor=compressor,
-                                    storage_options=storage_options)  # fmt: skip
+    sink = _class("GrumpyDatasink")(
+        path,
+        shard_rows=shard_rows,
+        schema=schema,
+        mode=mode,
+        chunk_size=chunk_size,
+        compressor=compressor,
+        storage_options=storage_options,
+    )
     ds.write_datasink(sink, **write_args)
     result: ShardedManifest | None = sink.result
     if result is None:  # on_write_complete ran on a copy of the sink
@@ -211,16 +238,26 @@ def _datasink_class() -> type:
     class GrumpyDatasink(rd.Datasink):  # type: ignore[name-defined]
         """A ``ray.data.Datasink`` writing a sharded dataset (see :func:`write`)."""
 
-        def __init__(self, path: Any, *, shard_rows: int | None = None, schema: Any = None,
-                     mode: str = "w", chunk_size: int | None = None,
-                     compressor: str = "default",
-                     storage_options: dict[str, Any] | None = None) -> None:  # fmt: skip
+        def __init__(
+            self,
+            path: Any,
+            *,
+            shard_rows: int | None = None,
+            schema: Any = None,
+            mode: str = "w",
+            chunk_size: int | None = None,
+            compressor: str = "default",
+            storage_options: dict[str, Any] | None = None,
+        ) -> None:
             if mode not in ("w", "w-"):
                 raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
             self.path, self.mode, self.schema = path, mode, schema
             self.shard_rows = check_shard_rows(shard_rows)
-            self.options: dict[str, Any] = {"chunk_size": chunk_size, "compressor": compressor,
-                            "storage_options": storage_options}  # fmt: skip
+            self.options: dict[str, Any] = {
+                "chunk_size": chunk_size,
+                "compressor": compressor,
+                "storage_options": storage_options,
+            }
             self.location = location(path, storage_options)  # what the tasks write to
             self.result: ShardedManifest | None = None
 
@@ -234,12 +271,18 @@ def _datasink_class() -> type:
 
         def write(self, blocks: Any, ctx: Any) -> int:
             parts = (from_partition(b, schema=self.schema) for b in blocks)
-            return write_shards(self.location, ctx.task_idx * SHARD_STRIDE, parts,
-                                shard_rows=self.shard_rows, **self.options)  # fmt: skip
+            return write_shards(
+                self.location,
+                ctx.task_idx * SHARD_STRIDE,
+                parts,
+                shard_rows=self.shard_rows,
+                **self.options,
+            )
 
         def on_write_complete(self, write_result: Any) -> None:
-            self.result = consolidate(self.location,
-                                      storage_options=self.options["storage_options"])  # fmt: skip
+            self.result = consolidate(
+                self.location, storage_options=self.options["storage_options"]
+            )
 
     GrumpyDatasink.__module__ = __name__
     GrumpyDatasink.__qualname__ = "GrumpyDatasink"

@@ -206,8 +206,9 @@ class Dataset(_MapBase):
         Applied to every row or batch (e.g. :func:`to_torch`).
     """
 
-    def __init__(self, source: Any, *, columns: list[str] | None = None,
-                 transform: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self, source: Any, *, columns: list[str] | None = None, transform: Any = None
+    ) -> None:
 
         sharded = isinstance(source, ShardedHandle)
         handle = source if isinstance(source, Handle) or sharded else open_store(source)
@@ -259,8 +260,15 @@ class IterableDataset(_IterBase):
     discards ("fast-forwards") the ones already seen.
     """
 
-    def __init__(self, stream: Any, *, format: str = "grumpy", layout: Any = "padded",
-                 pad: Any = 0, transform: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        stream: Any,
+        *,
+        format: str = "grumpy",
+        layout: Any = "padded",
+        pad: Any = 0,
+        transform: Any = None,
+    ) -> None:
         if format not in ("grumpy", "torch"):
             raise ValueError(f"format must be 'grumpy' or 'torch', got {format!r}")
         layouts = layout.values() if isinstance(layout, dict) else [layout]

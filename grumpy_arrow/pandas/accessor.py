@@ -143,8 +143,9 @@ class GrumpySeriesAccessor:
         if normalize_dim(dim, arr.ndim) > 1:
             return self._per_row(out)
         counts = np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)
-        return pd.Series(to_pandas_array(out), index=s.index.repeat(counts), name=s.name,
-                         copy=False)  # fmt: skip
+        return pd.Series(
+            to_pandas_array(out), index=s.index.repeat(counts), name=s.name, copy=False
+        )
 
     def _leaves(self, arr: GrumpyArray) -> tuple[GrumpyArray, pd.Index]:
         node = arr.node
@@ -294,8 +295,11 @@ class GrumpyStringAccessor:
 
 def _string_methods() -> list[str]:
     """Public methods of ``GrumpyArray.str``."""
-    return sorted(n for n in dir(StringMethods)
-                  if not n.startswith("_") and callable(getattr(StringMethods, n)))  # fmt: skip
+    return sorted(
+        n
+        for n in dir(StringMethods)
+        if not n.startswith("_") and callable(getattr(StringMethods, n))
+    )
 
 
 def _element(arr: GrumpyArray, i: int) -> GrumpyArray:

@@ -266,8 +266,10 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
             assert isinstance(node, lay.ListNode)
             content, offsets = lay.to_arrow(node.content), node.offsets.tolist()
             valid = [True] * len(arr) if node.validity is None else node.validity.tolist()
-            return [GrumpyList(content.slice(a, b - a)) if ok else pd.NA
-                    for a, b, ok in zip(offsets[:-1], offsets[1:], valid, strict=True)]  # fmt: skip
+            return [
+                GrumpyList(content.slice(a, b - a)) if ok else pd.NA
+                for a, b, ok in zip(offsets[:-1], offsets[1:], valid, strict=True)
+            ]
         if pa.types.is_union(arr.type):
             return [_box(arr[i]) for i in range(len(arr))]
         return [pd.NA if v is None else v for v in arr.to_pylist()]
@@ -284,8 +286,12 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
             return out.astype(dtype)
         return out
 
-    def to_numpy(self, dtype: Any = None, copy: bool = False, na_value: Any = no_default,
-                 ) -> np.ndarray:  # fmt: skip
+    def to_numpy(
+        self,
+        dtype: Any = None,
+        copy: bool = False,
+        na_value: Any = no_default,
+    ) -> np.ndarray:
         """Rows as a new NumPy array (object dtype unless ``dtype`` says otherwise)."""
         out = np.asarray(self, dtype=object)  # always a new array, so always writeable
         if na_value is not no_default:
@@ -363,8 +369,12 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
     ) -> GrumpyExtensionArray:
         """Rows at ``indices``; with ``allow_fill``, -1 gives ``fill_value`` (NA default)."""
         n = len(self)
-        taken = take(np.arange(n, dtype=np.int64), np.asarray(indices, dtype=np.intp),
-                     allow_fill=allow_fill, fill_value=-1)  # fmt: skip
+        taken = take(
+            np.arange(n, dtype=np.int64),
+            np.asarray(indices, dtype=np.intp),
+            allow_fill=allow_fill,
+            fill_value=-1,
+        )
         positions = np.asarray(taken, dtype=np.int64)
         valid = positions >= 0
         if valid.all():
@@ -479,8 +489,9 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
 
     # -- reductions and reshaping -------------------------------------------------------
 
-    def _reduce(self, name: str, *, skipna: bool = True, keepdims: bool = False,
-                **kwargs: Any) -> Any:  # fmt: skip
+    def _reduce(
+        self, name: str, *, skipna: bool = True, keepdims: bool = False, **kwargs: Any
+    ) -> Any:
         if name == "count":
             return super()._reduce(name, skipna=skipna, keepdims=keepdims, **kwargs)
         hint = ""

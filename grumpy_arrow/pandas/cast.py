@@ -64,8 +64,9 @@ def fit_node(node: lay.Node, target: pa.DataType) -> lay.Node:
 def _fit_union(node: lay.Node, target: pa.DataType) -> lay.UnionNode:
     scalar_type, list_type = target.field(0).type, target.field(1).type
     if isinstance(node, lay.ListNode):
-        node = lay.UnionNode(np.ones(len(node), dtype=np.int8),
-                             lay.Leaf(pa.array([], type=scalar_type)), node)  # fmt: skip
+        node = lay.UnionNode(
+            np.ones(len(node), dtype=np.int8), lay.Leaf(pa.array([], type=scalar_type)), node
+        )
     elif isinstance(node, lay.Leaf):
         empty = empty_node(list_type)
         assert isinstance(empty, lay.ListNode)
@@ -73,8 +74,11 @@ def _fit_union(node: lay.Node, target: pa.DataType) -> lay.UnionNode:
     if isinstance(node, lay.RecordNode):
         raise TypeError("records cannot be stored as a scalar-or-list union")
     node = _nulls_as_scalars(node)
-    return lay.UnionNode(node.type_ids, lay.Leaf(_cast_leaf(node.scalars.values, scalar_type)),
-                         _fit_list(node.lists, list_type))  # fmt: skip
+    return lay.UnionNode(
+        node.type_ids,
+        lay.Leaf(_cast_leaf(node.scalars.values, scalar_type)),
+        _fit_list(node.lists, list_type),
+    )
 
 
 def _nulls_as_scalars(node: lay.UnionNode) -> lay.UnionNode:
@@ -88,8 +92,7 @@ def _nulls_as_scalars(node: lay.UnionNode) -> lay.UnionNode:
     moved[np.flatnonzero(is_list)[~validity]] = True
     type_ids = np.where(moved, 0, node.type_ids).astype(np.int8)
     scalar_rows = type_ids == 0
-    scalars = take_rows(node.scalars, np.where(is_list, 0, ranks)[scalar_rows],
-                        ~moved[scalar_rows])  # fmt: skip
+    scalars = take_rows(node.scalars, np.where(is_list, 0, ranks)[scalar_rows], ~moved[scalar_rows])
     lists = take_rows(node.lists, ranks[type_ids == 1])
     assert isinstance(scalars, lay.Leaf) and isinstance(lists, lay.ListNode)
     return lay.UnionNode(type_ids, scalars, lists)
@@ -143,11 +146,13 @@ def empty_node(typ: pa.DataType) -> lay.Node:
 def null_node(typ: pa.DataType, n: int) -> lay.Node:
     """``n`` null rows of the canonical type ``typ`` (null lists, null union scalars)."""
     if pa.types.is_large_list(typ):
-        return lay.ListNode(np.zeros(n + 1, dtype=np.int64), np.zeros(n, dtype=bool),
-                            empty_node(typ.value_type))  # fmt: skip
+        return lay.ListNode(
+            np.zeros(n + 1, dtype=np.int64), np.zeros(n, dtype=bool), empty_node(typ.value_type)
+        )
     if pa.types.is_union(typ):
         lists = empty_node(typ.field(1).type)
         assert isinstance(lists, lay.ListNode)
-        return lay.UnionNode(np.zeros(n, dtype=np.int8), lay.Leaf(pa.nulls(n, typ.field(0).type)),
-                             lists)  # fmt: skip
+        return lay.UnionNode(
+            np.zeros(n, dtype=np.int8), lay.Leaf(pa.nulls(n, typ.field(0).type)), lists
+        )
     return lay.Leaf(pa.nulls(n, typ))

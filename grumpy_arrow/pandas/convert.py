@@ -57,8 +57,11 @@ __all__ = [
 
 SCHEMA_ATTR = "grumpy_schema"
 
-_MASKED: dict[str, Any] = {"i": pd.arrays.IntegerArray, "u": pd.arrays.IntegerArray,
-                           "f": pd.arrays.FloatingArray}  # fmt: skip
+_MASKED: dict[str, Any] = {
+    "i": pd.arrays.IntegerArray,
+    "u": pd.arrays.IntegerArray,
+    "f": pd.arrays.FloatingArray,
+}
 
 
 def to_pandas_array(arr: GrumpyArray) -> Any:

@@ -120,8 +120,12 @@ def normalize_type(typ: pa.DataType) -> pa.DataType:
     if pa.types.is_union(typ):
         return lay.union_type(normalize_type(typ.field(0).type), normalize_type(typ.field(1).type))
     if pa.types.is_struct(typ):
-        return pa.struct([pa.field(typ.field(i).name, normalize_type(typ.field(i).type))
-                          for i in range(typ.num_fields)])  # fmt: skip
+        return pa.struct(
+            [
+                pa.field(typ.field(i).name, normalize_type(typ.field(i).type))
+                for i in range(typ.num_fields)
+            ]
+        )
     return dt.from_arrow_type(typ).arrow
 
 

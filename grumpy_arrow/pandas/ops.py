@@ -94,12 +94,27 @@ def _rxor(a: Any, b: Any) -> Any:
 
 
 _SYMBOLS: dict[Op, str] = {
-    operator.add: "+", _radd: "+", operator.sub: "-", _rsub: "-", operator.mul: "*",
-    _rmul: "*", operator.truediv: "/", _rtruediv: "/", operator.floordiv: "//",
-    _rfloordiv: "//", operator.mod: "%", _rmod: "%", operator.pow: "**", _rpow: "**",
-    operator.and_: "&", _rand: "&", operator.or_: "|", _ror: "|", operator.xor: "^",
+    operator.add: "+",
+    _radd: "+",
+    operator.sub: "-",
+    _rsub: "-",
+    operator.mul: "*",
+    _rmul: "*",
+    operator.truediv: "/",
+    _rtruediv: "/",
+    operator.floordiv: "//",
+    _rfloordiv: "//",
+    operator.mod: "%",
+    _rmod: "%",
+    operator.pow: "**",
+    _rpow: "**",
+    operator.and_: "&",
+    _rand: "&",
+    operator.or_: "|",
+    _ror: "|",
+    operator.xor: "^",
     _rxor: "^",
-}  # fmt: skip
+}
 
 _CONTAINERS = (pd.Series, pd.Index, pd.DataFrame)
 
@@ -206,8 +221,14 @@ def compare(arr: GrumpyExtensionArray, other: Any, op: Op) -> Any:
         return NotImplemented
     if not _is_elementwise(arr, other):
         return ordering.compare(arr, other, op)
-    symbol = {operator.eq: "==", operator.ne: "!=", operator.lt: "<", operator.le: "<=",
-              operator.gt: ">", operator.ge: ">="}.get(op, op.__name__)  # fmt: skip
+    symbol = {
+        operator.eq: "==",
+        operator.ne: "!=",
+        operator.lt: "<",
+        operator.le: "<=",
+        operator.gt: ">",
+        operator.ge: ">=",
+    }.get(op, op.__name__)
     return _to_pandas(op(arr.to_array(), _operand(arr, other, symbol)))
 
 

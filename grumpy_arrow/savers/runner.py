@@ -103,8 +103,9 @@ def run(
             _tick(bar)
         _close(bar)
         return out
-    return collect(results, saver, save_interval=save_interval, progress=progress,
-                   total=total, rows=True)  # fmt: skip
+    return collect(
+        results, saver, save_interval=save_interval, progress=progress, total=total, rows=True
+    )
 
 
 def _call(fn: Callable[[Any], Any], job: tuple[int, Any]) -> Any:

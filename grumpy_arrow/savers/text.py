@@ -55,8 +55,9 @@ def element_size(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def append(node: Any, batch: Batch, info: Info,
-           put: Callable[[Any, int, np.ndarray], None]) -> None:  # fmt: skip
+def append(
+    node: Any, batch: Batch, info: Info, put: Callable[[Any, int, np.ndarray], None]
+) -> None:
     """Append a batch's strings to a saver's string group ``node`` (``data``,
     ``value_offsets`` and, for ragged rows, ``offsets``) after the committed rows, in the
     savers' crash order: bytes first, then their ``value_offsets``, then the row

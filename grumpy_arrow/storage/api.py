@@ -198,17 +198,28 @@ def save(
     if shard_rows is not None:
         from grumpy_arrow.storage.shard_writer import save_sharded
 
-        save_sharded(obj, path, shard_rows=shard_rows, chunk_size=chunk_size,
-                     chunk_dim=chunk_dim, compressor=compressor, mode=mode, shard_size=shard_size,
-                     dictionary=dictionary, codecs=codecs,
-                     storage_options=storage_options, timeout=timeout)  # fmt: skip
+        save_sharded(
+            obj,
+            path,
+            shard_rows=shard_rows,
+            chunk_size=chunk_size,
+            chunk_dim=chunk_dim,
+            compressor=compressor,
+            mode=mode,
+            shard_size=shard_size,
+            dictionary=dictionary,
+            codecs=codecs,
+            storage_options=storage_options,
+            timeout=timeout,
+        )
         return
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, got {mode!r}")
     compressor = parse_compressor(compressor)
     for what, value in (("chunk_size", chunk_size), ("shard_size", shard_size)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < 1):  # fmt: skip
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
             raise ValueError(f"{what} must be a positive int, got {value!r}")
     _check_chunk_dim_type(chunk_dim)
     items: Iterable[Any] = obj if _is_stream(obj) else [_as_batch(obj)]  # (checked first)
@@ -224,8 +235,13 @@ def save(
 
         append_sharded(items, store, timeout=timeout)
         return
-    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
-               "shard_size": shard_size, "dictionary": dictionary}  # fmt: skip
+    options = {
+        "chunk_size": chunk_size,
+        "chunk_dim": chunk_dim,
+        "compressor": compressor,
+        "shard_size": shard_size,
+        "dictionary": dictionary,
+    }
     if codecs is not None and not (exists and mode == "a"):
         items = _encoding(items, codecs, store.url)
         options["codecs"] = codecs
@@ -543,8 +559,9 @@ def load_manifest(
         ck.check_dtype(values, manifest.leaves[name].dtype, store.url, name)
     verified = frozenset(n for n in arrays if store.checksummed(n))
     for spec in specs:
-        node = bf.assemble(spec.layout, arrays.__getitem__, arrays.__contains__, store.url,
-                           verified)  # fmt: skip
+        node = bf.assemble(
+            spec.layout, arrays.__getitem__, arrays.__contains__, store.url, verified
+        )
         if len(node) != manifest.rows:
             raise StoreFormatError(
                 f"{store.url}: column {spec.name!r} has {len(node)} rows; the manifest "

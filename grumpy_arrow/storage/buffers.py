@@ -111,8 +111,13 @@ def _walk(
         content = _walk(
             node.content, column, path + ".c", depth + 1, levels, out, level is not None
         )
-        return ListLayout(offsets=offsets_name, validity=validity_name, level=level,
-                          content=content, size=node.size)  # fmt: skip
+        return ListLayout(
+            offsets=offsets_name,
+            validity=validity_name,
+            level=level,
+            content=content,
+            size=node.size,
+        )
     type_ids_name = leaf_name(column, path, "type_ids")
     value_offsets_name = leaf_name(column, path, "value_offsets")
     is_list = node.type_ids.astype(bool)
@@ -121,8 +126,9 @@ def _walk(
     scalar = _walk(node.scalars, column, path + ".s", depth, levels, out, False)
     lists = _walk(node.lists, column, path + ".l", depth, levels, out, False)
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
-    return UnionLayout(type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar,
-                       list=lists)  # fmt: skip
+    return UnionLayout(
+        type_ids=type_ids_name, value_offsets=value_offsets_name, scalar=scalar, list=lists
+    )
 
 
 def _fixed(
@@ -142,8 +148,9 @@ def _fixed(
         out[validity_name] = node.validity
         content = lay.from_arrow(lay.to_arrow(node).values)  # Arrow's: with the slots
     layout = _walk(content, column, path + ".c", depth + 1, levels, out, False)
-    return ListLayout(offsets=None, validity=validity_name, level=None, content=layout,
-                      size=node.size)  # fmt: skip
+    return ListLayout(
+        offsets=None, validity=validity_name, level=None, content=layout, size=node.size
+    )
 
 
 def _leaf(
@@ -169,8 +176,13 @@ def _leaf(
         )
         out[offsets_name] = raw_offsets - start
         out[data_name] = data
-        return LeafLayout(dtype=d.name, arrow=str(values.type), offsets=offsets_name,
-                          data=data_name, validity=validity_name)  # fmt: skip
+        return LeafLayout(
+            dtype=d.name,
+            arrow=str(values.type),
+            offsets=offsets_name,
+            data=data_name,
+            validity=validity_name,
+        )
     name = leaf_name(column, path, "values")
     filled = (
         values.fill_null(pa.scalar(False if d.kind == "b" else 0, values.type))
@@ -273,8 +285,9 @@ def _assemble_record(
     return lay.RecordNode(layout.names, fields, None, rows)
 
 
-def fixed_rows(layout: ListLayout, content: lay.Node, validity: np.ndarray | None,
-               where: str) -> lay.ListNode:  # fmt: skip
+def fixed_rows(
+    layout: ListLayout, content: lay.Node, validity: np.ndarray | None, where: str
+) -> lay.ListNode:
     """The rows of a fixed axis stored without offsets over its padded ``content``
     (``size`` content rows each; null rows' slots still in place: see
     :func:`compact_fixed`).

@@ -72,8 +72,9 @@ def check_offsets(offsets: np.ndarray, content: int, where: str, leaf: str) -> N
         )
 
 
-def check_fixed(offsets: np.ndarray, validity: np.ndarray | None, size: int, where: str,
-                leaf: str) -> None:  # fmt: skip
+def check_fixed(
+    offsets: np.ndarray, validity: np.ndarray | None, size: int, where: str, leaf: str
+) -> None:
     """Offsets of a fixed axis: ``size`` entries for every valid row, none for a null one."""
     lengths = np.diff(offsets)
     want = np.full(len(lengths), size, dtype=np.int64)
@@ -82,12 +83,22 @@ def check_fixed(offsets: np.ndarray, validity: np.ndarray | None, size: int, whe
     bad = np.flatnonzero(lengths != want)
     if len(bad):
         at = int(bad[0])
-        raise _fail(where, leaf, f"gives row {at} {int(lengths[at])} entries; the axis is "
-                                 f"fixed at {size} (0 for a null row)")  # fmt: skip
+        raise _fail(
+            where,
+            leaf,
+            f"gives row {at} {int(lengths[at])} entries; the axis is "
+            f"fixed at {size} (0 for a null row)",
+        )
 
 
-def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, where: str,
-                       leaf: str, locate: Locate = _same) -> None:  # fmt: skip
+def check_range_bounds(
+    bounds: np.ndarray,
+    seams: np.ndarray,
+    content: int,
+    where: str,
+    leaf: str,
+    locate: Locate = _same,
+) -> None:
     """Offsets gathered for several row ranges (a lazy read): each range's offsets never
     decrease and lie in ``[0, content]``. ``seams`` are the positions where one range
     ends and the next begins (the step across a seam is not a row)."""
@@ -114,8 +125,9 @@ def check_range_bounds(bounds: np.ndarray, seams: np.ndarray, content: int, wher
         )
 
 
-def check_indices(indices: np.ndarray, size: int, where: str, leaf: str,
-                  locate: Locate = _same) -> None:  # fmt: skip
+def check_indices(
+    indices: np.ndarray, size: int, where: str, leaf: str, locate: Locate = _same
+) -> None:
     """Dictionary indices lie in ``[0, size)`` (the dictionary's entries)."""
     if len(indices) == 0:
         return
@@ -179,8 +191,9 @@ def check_positions(
             bad = np.flatnonzero(np.diff(mine) <= 0) + 1
             if len(mine) and mine[0] < 0:
                 bad = np.zeros(1, dtype=np.int64)
-        checks.append((bad, f"out of order for child {tid} (a child's rows are stored "
-                            "compact, in row order)"))  # fmt: skip
+        checks.append(
+            (bad, f"out of order for child {tid} (a child's rows are stored compact, in row order)")
+        )
         for found, why in checks:
             if len(found):
                 at = int(np.flatnonzero(type_ids == tid)[int(found[0])])

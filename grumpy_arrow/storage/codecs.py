@@ -72,8 +72,14 @@ _LOCK = threading.Lock()
 _REGISTRY: dict[str, Codec] = {}
 
 
-def register(name: str, *, encode: Callable[[Any], bytes], decode: Callable[[bytes], Any],
-             kind: str = "object", replace: bool = False) -> Codec:  # fmt: skip
+def register(
+    name: str,
+    *,
+    encode: Callable[[Any], bytes],
+    decode: Callable[[bytes], Any],
+    kind: str = "object",
+    replace: bool = False,
+) -> Codec:
     """Register a codec under ``name`` for this process.
 
     Parameters
@@ -253,8 +259,9 @@ def arrays_column(arrays: list[Any], where: str = "", name: str = "") -> GrumpyA
         out = np.zeros(len(rows), dtype=values.dtype)
         out[valid] = values
         return GrumpyArray._wrap(lay.Leaf(pa.array(out, mask=~valid)))
-    shapes = np.array([(0,) * ndim if a is None else a.shape for a in rows],
-                      dtype=np.int64).reshape(len(rows), ndim)  # fmt: skip
+    shapes = np.array(
+        [(0,) * ndim if a is None else a.shape for a in rows], dtype=np.int64
+    ).reshape(len(rows), ndim)
     node: lay.Node = lay.Leaf(pa.array(values))
     top = None if valid.all() else valid
     # Innermost axis first: list k (of axis d) holds shape[d] entries of the axis below.
@@ -295,8 +302,11 @@ def _pil() -> Any:
 
 def _image_encoder(fmt: str, **options: Any) -> Callable[[np.ndarray], bytes]:
     def encode(a: np.ndarray) -> bytes:
-        if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in
-                                                          (1, 3, 4)):  # fmt: skip
+        if (
+            a.dtype != np.uint8
+            or a.ndim not in (2, 3)
+            or (a.ndim == 3 and a.shape[2] not in (1, 3, 4))
+        ):
             raise ValueError(
                 f"{fmt} encodes uint8 images of shape (h, w) or (h, w, 1|3|4); got "
                 f"{a.dtype} {a.shape}"
@@ -332,8 +342,11 @@ register("npy", encode=_npy_encode, decode=_npy_decode, kind="array")
 register("png", encode=_image_encoder("PNG"), decode=_image_decode, kind="array")
 register("jpeg", encode=_image_encoder("JPEG", quality=95), decode=_image_decode, kind="array")
 register("json", encode=_json_encode, decode=json.loads)
-register("msgpack", encode=lambda v: _msgpack().packb(v),
-         decode=lambda b: _msgpack().unpackb(b, strict_map_key=False))  # fmt: skip
+register(
+    "msgpack",
+    encode=lambda v: _msgpack().packb(v),
+    decode=lambda b: _msgpack().unpackb(b, strict_map_key=False),
+)
 
 
 # -- frames and stores ------------------------------------------------------------------------
@@ -362,11 +375,13 @@ def check_codecs(obj: Any, codecs: Any, where: str) -> dict[str, str]:
     schema = obj.schema if isinstance(obj, DataFrame) else None
     for column, name in codecs.items():
         if not isinstance(column, str) or not isinstance(name, str):
-            raise TypeError(f"codecs maps column names to codec names (strings), got "
-                            f"{column!r}: {name!r}")  # fmt: skip
+            raise TypeError(
+                f"codecs maps column names to codec names (strings), got {column!r}: {name!r}"
+            )
         if column not in columns:
-            raise ValueError(f"codecs names a column {column!r}; the data's columns are "
-                             f"{', '.join(columns)}")  # fmt: skip
+            raise ValueError(
+                f"codecs names a column {column!r}; the data's columns are {', '.join(columns)}"
+            )
         if schema is not None and schema.level_of(column) != 0:
             raise ValueError(
                 f"codecs encode whole rows: column {column!r} is at level "
@@ -387,15 +402,19 @@ def encode_batch(obj: Any, codecs: dict[str, str], where: str) -> Any:
         return encode_column(obj, get(codecs["array"], where, "array"), f"{where}: the array")
     columns = {name: obj[name] for name in obj.columns}
     for name, codec in codecs.items():
-        columns[name] = encode_column(columns[name], get(codec, where, name),
-                                      f"{where}: column {name!r}")  # fmt: skip
+        columns[name] = encode_column(
+            columns[name], get(codec, where, name), f"{where}: column {name!r}"
+        )
     return DataFrame(columns, obj.schema, len(obj))
 
 
-def decode_columns(columns: dict[str, GrumpyArray], codecs: dict[str, Codec],
-                   where: str) -> dict[str, GrumpyArray]:  # fmt: skip
+def decode_columns(
+    columns: dict[str, GrumpyArray], codecs: dict[str, Codec], where: str
+) -> dict[str, GrumpyArray]:
     """``columns`` with those stored with a codec decoded (a new dict when any is)."""
     if not codecs or not any(name in codecs for name in columns):
         return columns
-    return {name: decode_column(col, codecs[name], where, name) if name in codecs else col
-            for name, col in columns.items()}  # fmt: skip
+    return {
+        name: decode_column(col, codecs[name], where, name) if name in codecs else col
+        for name, col in columns.items()
+    }

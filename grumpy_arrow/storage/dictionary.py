@@ -33,9 +33,14 @@ def strings(offsets: np.ndarray, data: np.ndarray, binary: bool) -> pa.Array:
     """A ``large_string`` (or ``large_binary``) array over checked offsets and data."""
     typ = pa.large_binary() if binary else pa.large_string()
     return pa.Array.from_buffers(
-        typ, len(offsets) - 1, [None, pa.py_buffer(np.ascontiguousarray(offsets, np.int64)),
-                                pa.py_buffer(np.ascontiguousarray(data))]
-    )  # fmt: skip
+        typ,
+        len(offsets) - 1,
+        [
+            None,
+            pa.py_buffer(np.ascontiguousarray(offsets, np.int64)),
+            pa.py_buffer(np.ascontiguousarray(data)),
+        ],
+    )
 
 
 def worth_it(offsets: np.ndarray, data: np.ndarray, binary: bool, option: Any) -> bool:

@@ -226,9 +226,15 @@ def _store_fragments(
     bounds = _bounds(n, chunk, per_file if size is None else size)
     columns = None if handle._columns is None else tuple(handle._columns)
     per_row = _store_bytes(handle) / n
-    common: dict[str, Any] = {"kind": handle.kind, "shard": shard, "offset": offset,
-                              "rows": n, "columns": columns, "token": store_token(handle._store),
-                              "storage_options": handle._options["storage_options"]}  # fmt: skip
+    common: dict[str, Any] = {
+        "kind": handle.kind,
+        "shard": shard,
+        "offset": offset,
+        "rows": n,
+        "columns": columns,
+        "token": store_token(handle._store),
+        "storage_options": handle._options["storage_options"],
+    }
     return [
         Fragment(path, offset + a, offset + b, nbytes=int(per_row * (b - a)), **common)
         for a, b in itertools.pairwise(bounds.tolist())
@@ -281,8 +287,9 @@ def _row_leaves(layout: Layout) -> list[str]:
         return [layout.validity] + [n for _, c in layout.fields for n in _row_leaves(c)]
     own = layout.buffers()
     dictionary = any(role == "indices" for role, _ in own)
-    return [name for role, name in own
-            if role in _ROW_KEYS and not (role == "offsets" and dictionary)]  # fmt: skip
+    return [
+        name for role, name in own if role in _ROW_KEYS and not (role == "offsets" and dictionary)
+    ]
 
 
 def _store_bytes(handle: Handle) -> int:
@@ -324,8 +331,12 @@ def _handle(fragment: Fragment) -> Handle:
     from grumpy_arrow.storage.handle import Handle
 
     options = fragment.storage_options
-    key = (fragment.store_path, fragment.rows, fragment.token,
-           json.dumps(options, sort_keys=True, default=str))  # fmt: skip
+    key = (
+        fragment.store_path,
+        fragment.rows,
+        fragment.token,
+        json.dumps(options, sort_keys=True, default=str),
+    )
     with _OPEN_LOCK:
         if not _OPENED or _OPENED[0].pid != os.getpid():
             _OPENED[:] = [_Opened()]
@@ -335,8 +346,12 @@ def _handle(fragment: Fragment) -> Handle:
             opened.handles.move_to_end(key)
             return handle
     scope = "\x01".join(str(part) for part in key)
-    handle = Handle(fragment.store_path, storage_options=options, rows=fragment.rows,
-                    _cache=opened.cache.scoped(scope))  # fmt: skip
+    handle = Handle(
+        fragment.store_path,
+        storage_options=options,
+        rows=fragment.rows,
+        _cache=opened.cache.scoped(scope),
+    )
     with _OPEN_LOCK:
         opened.handles[key] = handle
         while len(opened.handles) > _OPEN_LIMIT:

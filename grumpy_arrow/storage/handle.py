@@ -125,10 +125,20 @@ def open_store(
     store = LeafStore(path, storage_options, read_only=True)
     manifest = read_any(store)
     if isinstance(manifest, Manifest):
-        return Handle(path, cache=cache, cache_bytes=cache_bytes,
-                      storage_options=storage_options, _manifest=manifest)  # fmt: skip
-    return ShardedHandle(path, cache=cache, cache_bytes=cache_bytes,
-                         storage_options=storage_options, _manifest=manifest)  # fmt: skip
+        return Handle(
+            path,
+            cache=cache,
+            cache_bytes=cache_bytes,
+            storage_options=storage_options,
+            _manifest=manifest,
+        )
+    return ShardedHandle(
+        path,
+        cache=cache,
+        cache_bytes=cache_bytes,
+        storage_options=storage_options,
+        _manifest=manifest,
+    )
 
 
 class Handle:
@@ -636,13 +646,20 @@ class Handle:
         for spec in specs:
             node: Layout = spec.layout
             lists: list[ListLayout] = []
-            while (isinstance(node, ListLayout) and node.offsets is not None
-                   and node.offsets == shared.get(len(lists) + 1)):  # fmt: skip
+            while (
+                isinstance(node, ListLayout)
+                and node.offsets is not None
+                and node.offsets == shared.get(len(lists) + 1)
+            ):
                 lists.append(node)
                 node = node.content
             sizes: list[int] = []
-            while (isinstance(node, ListLayout) and node.offsets is None and node.size
-                   and node.validity not in self._manifest.leaves):  # fmt: skip
+            while (
+                isinstance(node, ListLayout)
+                and node.offsets is None
+                and node.size
+                and node.validity not in self._manifest.leaves
+            ):
                 sizes.append(node.size)
                 node = node.content
             try:
@@ -657,8 +674,7 @@ class Handle:
         self._chains[key] = chains
         return chains
 
-    def _take_levels(self, rows: np.ndarray, specs: list[ColumnSpec], chains: list[_Chain]
-                     ) -> Any:  # fmt: skip
+    def _take_levels(self, rows: np.ndarray, specs: list[ColumnSpec], chains: list[_Chain]) -> Any:
         """Rows (any order, repeats allowed) of columns that are level chains: each level's
         offsets read once for all its columns (the rows as runs in the requested order,
         then the content ranges they point to, level by level), then one gather per leaf
@@ -682,7 +698,8 @@ class Handle:
             if chain.sizes:  # fixed axes below the level: each row owns prod(sizes) values
                 width = math.prod(chain.sizes)
                 span = span.memo.get(width) or span.memo.setdefault(
-                    width, Ranges(span.starts * width, span.stops * width))  # fmt: skip
+                    width, Ranges(span.starts * width, span.stops * width)
+                )
             validity = self._validity(chain.leaf, span.starts, span.stops)
             node: lay.Node = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
             for size in reversed(chain.sizes):
@@ -701,8 +718,9 @@ class Handle:
         arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
             return arrays[ARRAY_COLUMN]
-        return DataFrame._of_levels(arrays, self.schema, len(rows),
-                                    {d: offsets[d] for d in range(1, depth + 1)})  # fmt: skip
+        return DataFrame._of_levels(
+            arrays, self.schema, len(rows), {d: offsets[d] for d in range(1, depth + 1)}
+        )
 
     def read(
         self, i: int, *, ranges: dict[str, slice] | None = None, columns: list[str] | None = None
@@ -813,8 +831,9 @@ class Handle:
         depth: int,
     ) -> lay.Node:
         if isinstance(layout, ListLayout) and layout.offsets is None:
-            return self._fixed_ranges(layout, starts, stops, inner if depth == 0 else None,
-                                      depth_limit, depth)  # fmt: skip
+            return self._fixed_ranges(
+                layout, starts, stops, inner if depth == 0 else None, depth_limit, depth
+            )
         if isinstance(layout, ListLayout):
             validity, offsets, child_starts, child_stops = self._list_ranges(
                 layout, starts, stops, inner if depth == 0 else None
@@ -836,19 +855,29 @@ class Handle:
         if isinstance(layout, RecordLayout):
             # Fields hold the record's rows: the same ranges (a record has no axis, so
             # ``inner`` is not its fields').
-            fields = tuple(self._read_ranges(node, starts, stops, None, depth_limit, depth)
-                           for _, node in layout.fields)  # fmt: skip
+            fields = tuple(
+                self._read_ranges(node, starts, stops, None, depth_limit, depth)
+                for _, node in layout.fields
+            )
             return lay.RecordNode(layout.names, fields, validity, int((stops - starts).sum()))
         type_ids = self._gather(layout.type_ids, starts, stops).astype(np.int8)
         where = self._store.url
         ck.check_type_ids(type_ids, where, layout.type_ids, _locator(starts, stops))
         positions = self._gather(layout.value_offsets, starts, stops)
         children = (self._rows_of(layout.scalar), self._rows_of(layout.list))
-        ck.check_positions(type_ids, positions, where, layout.value_offsets, whole=False,
-                           locate=_locator(starts, stops), children=children)  # fmt: skip
+        ck.check_positions(
+            type_ids,
+            positions,
+            where,
+            layout.value_offsets,
+            whole=False,
+            locate=_locator(starts, stops),
+            children=children,
+        )
         scalar = self._read_rows_in(layout.scalar, positions[type_ids == 0], depth_limit, depth)
-        lists = self._read_rows_in(layout.list, positions[type_ids == 1], depth_limit, depth,
-                                   inner if depth == 0 else None)  # fmt: skip
+        lists = self._read_rows_in(
+            layout.list, positions[type_ids == 1], depth_limit, depth, inner if depth == 0 else None
+        )
         assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)
         return lay.UnionNode(type_ids, scalar, lists)
 
@@ -877,8 +906,9 @@ class Handle:
         if depth_limit is not None and depth + 1 >= depth_limit:
             content: lay.Node = lay.Leaf(pa.nulls(total, pa.int8()))
         else:
-            content = self._read_ranges(layout.content, child_starts, child_stops, None,
-                                        depth_limit, depth + 1)  # fmt: skip
+            content = self._read_ranges(
+                layout.content, child_starts, child_stops, None, depth_limit, depth + 1
+            )
         if inner is not None:
             return lay.ListNode(offsets_from_lengths(lengths), validity, content)
         return compact_fixed(lay.fixed_list(content, size, validity))
@@ -897,8 +927,14 @@ class Handle:
             validity_leaf: str | None = layout.validity
             if validity_leaf not in self._manifest.leaves:
                 validity_leaf = None  # named in the layout, never written: no nulls
-            memo_key = ("list", self._selection_id, layout.offsets, validity_leaf,
-                        starts.tobytes(), stops.tobytes())  # fmt: skip
+            memo_key = (
+                "list",
+                self._selection_id,
+                layout.offsets,
+                validity_leaf,
+                starts.tobytes(),
+                stops.tobytes(),
+            )
             found = self._memo.get(memo_key)
             if found is not None:
                 return found  # type: ignore[return-value]
@@ -913,8 +949,9 @@ class Handle:
             self._remember(memo_key, ranges)
         return ranges
 
-    def _ranges_of(self, layout: ListLayout, up: Ranges
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def _ranges_of(
+        self, layout: ListLayout, up: Ranges
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_level_ranges` of the ranges ``up``; from a resident offsets leaf,
         checked whole once (:meth:`_trusted`), that is three gathers and no check."""
         assert layout.offsets is not None
@@ -928,8 +965,9 @@ class Handle:
         begins = whole[pos]
         return offsets_from_lengths(whole[pos + 1] - begins), whole[up.starts], whole[up.stops]
 
-    def _level_ranges(self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def _level_ranges(
+        self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(offsets, child_starts, child_stops)`` of the lists in row ranges ``[starts,
         stops)`` of a list node: the result's offsets and the content range of each row
         range (one checked gather of the offsets leaf)."""
@@ -964,8 +1002,9 @@ class Handle:
         raw = self._gather(name, starts - lead, stops + 1)
         lens = stops + 1 - starts + lead
         ends = np.cumsum(lens)
-        ck.check_range_bounds(raw, ends[:-1] - 1, content, self._store.url, name,
-                              _locator(starts - lead, stops + 1))  # fmt: skip
+        ck.check_range_bounds(
+            raw, ends[:-1] - 1, content, self._store.url, name, _locator(starts - lead, stops + 1)
+        )
         if not lead.any():
             return raw
         keep = np.ones(len(raw), dtype=bool)
@@ -978,8 +1017,14 @@ class Handle:
             self._lengths = {k: v.length for k, v in self._manifest.leaves.items()}
         return layout.rows(self._lengths)
 
-    def _read_rows_in(self, layout: Layout, rows: np.ndarray, depth_limit: int | None,
-                      depth: int, inner: slice | None = None) -> lay.Node:  # fmt: skip
+    def _read_rows_in(
+        self,
+        layout: Layout,
+        rows: np.ndarray,
+        depth_limit: int | None,
+        depth: int,
+        inner: slice | None = None,
+    ) -> lay.Node:
         starts, stops = _runs(rows) if len(rows) else (rows, rows)
         return self._read_ranges(layout, starts, stops, inner, depth_limit, depth)
 
@@ -1006,8 +1051,14 @@ class Handle:
             if span is not None and whole is not None:
                 return lay.Leaf(encoded(span.take_from(whole), dictionary, validity))
             indices = self._gather(layout.indices, starts, stops, span)
-            arr = decode(indices, dictionary, validity, self._store.url,
-                         layout.indices, _locator(starts, stops))  # fmt: skip
+            arr = decode(
+                indices,
+                dictionary,
+                validity,
+                self._store.url,
+                layout.indices,
+                _locator(starts, stops),
+            )
             return lay.Leaf(arr)
         if d.kind in "US":
             offsets_name, data_name = layout.text_leaves()
@@ -1100,8 +1151,9 @@ class Handle:
         url, size = self._store.url, len(dictionary)
         return self._trusted(name, lambda whole: ck.check_indices(whole, size, url, name))
 
-    def _gather(self, name: str, starts: np.ndarray, stops: np.ndarray,
-                span: Ranges | None = None) -> np.ndarray:  # fmt: skip
+    def _gather(
+        self, name: str, starts: np.ndarray, stops: np.ndarray, span: Ranges | None = None
+    ) -> np.ndarray:
         """Values of ``[starts[i], stops[i])`` concatenated: one whole-array gather per
         leaf by the store's backend, through the chunk cache (``span``: the same ranges,
         with the bounds and positions the leaves of a level share)."""
@@ -1125,8 +1177,9 @@ class Handle:
             found = self._memo.get(memo_key)
             if found is not None:
                 return found
-        out = store.gather(name, starts, stops, length, self._cache,
-                           selection=self._selection_id, span=span)  # fmt: skip
+        out = store.gather(
+            name, starts, stops, length, self._cache, selection=self._selection_id, span=span
+        )
         if shared:
             self._remember(memo_key, out)
         return out

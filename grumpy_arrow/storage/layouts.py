@@ -80,8 +80,20 @@ MAX_FIELDS = 65536
 """The most fields a record node may have (a bound on hostile manifests, far above use)."""
 
 #: The Zarr dtypes leaves are stored with (``leaves.<name>.dtype``).
-ZARR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-               "uint64", "float16", "float32", "float64")  # fmt: skip
+ZARR_DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+)
 #: Layout leaf dtypes and the Zarr dtype of their ``values`` leaf (None: offsets + data).
 LAYOUT_DTYPES: dict[str, str | None] = {
     **{name: name for name in ZARR_DTYPES if name != "bool"},
@@ -92,8 +104,14 @@ LAYOUT_DTYPES: dict[str, str | None] = {
 ROLES = ("values", "validity", "offsets", "data", "type_ids", "value_offsets", "indices")
 """Every role a leaf can play in a layout node (see docs/format.md)."""
 # The Zarr dtype of a leaf by its role (``values``: the node's dtype as stored).
-_ROLE_DTYPES = {"offsets": "int64", "value_offsets": "int64", "validity": "bool",
-                "type_ids": "int8", "data": "uint8", "indices": "int32"}  # fmt: skip
+_ROLE_DTYPES = {
+    "offsets": "int64",
+    "value_offsets": "int64",
+    "validity": "bool",
+    "type_ids": "int8",
+    "data": "uint8",
+    "indices": "int32",
+}
 _ARROW_WIDTHS = {"string": ("string", "large_string"), "binary": ("binary", "large_binary")}
 _DOCUMENT = "grumpy.json"
 # A leaf name component: what ``urllib.parse.quote(name, safe="")`` can produce.
@@ -337,8 +355,13 @@ class UnionLayout(_Node):
 
     def to_dict(self) -> dict[str, Any]:
         """The node as manifest JSON (the keys in the order writers put them)."""
-        return {"kind": "union", "type_ids": self.type_ids, "value_offsets": self.value_offsets,
-                "scalar": self.scalar.to_dict(), "list": self.list.to_dict()}  # fmt: skip
+        return {
+            "kind": "union",
+            "type_ids": self.type_ids,
+            "value_offsets": self.value_offsets,
+            "scalar": self.scalar.to_dict(),
+            "list": self.list.to_dict(),
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -552,12 +575,16 @@ def _parse_list(node: dict[str, Any], field: str, depth: int, f: Fields) -> List
     """A list node; with ``size``, a fixed axis, whose ``offsets`` leaf is absent unless
     it is a level's."""
     size = node.get("size")
-    if "size" in node and (not isinstance(size, int) or isinstance(size, bool)
-                           or not 1 <= size <= MAX_SIZE):  # fmt: skip
+    if "size" in node and (
+        not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_SIZE
+    ):
         raise f.wrong(f"{field}.size", f"an integer from 1 to {MAX_SIZE}", size)
     fixed = size is not None and "offsets" not in node
-    required = ("kind", "validity", "level", "content") if fixed else (
-        "kind", "offsets", "validity", "level", "content")  # fmt: skip
+    required = (
+        ("kind", "validity", "level", "content")
+        if fixed
+        else ("kind", "offsets", "validity", "level", "content")
+    )
     f.as_obj(node, field, required, ("size", "offsets"))
     level = node["level"]
     if level is not None:
@@ -571,8 +598,7 @@ def _parse_list(node: dict[str, Any], field: str, depth: int, f: Fields) -> List
     names = _names(node, roles, field, f)
     content = _parse(node["content"], f"{field}.content", depth + 1, f)
     offsets = None if fixed else names[0]
-    return ListLayout(offsets=offsets, validity=names[-1], level=level, content=content,
-                      size=size)  # fmt: skip
+    return ListLayout(offsets=offsets, validity=names[-1], level=level, content=content, size=size)
 
 
 def _parse_leaf(node: dict[str, Any], field: str, f: Fields) -> LeafLayout:
@@ -593,8 +619,14 @@ def _parse_leaf(node: dict[str, Any], field: str, f: Fields) -> LeafLayout:
     if "arrow" in node and arrow not in _ARROW_WIDTHS[dtype]:
         raise f.wrong(f"{field}.arrow", " or ".join(map(repr, _ARROW_WIDTHS[dtype])), arrow)
     names = _names(node, roles, field, f)
-    return LeafLayout(dtype=dtype, offsets=names[0], data=names[1], validity=names[2],
-                      indices=names[3] if len(names) > 3 else None, arrow=arrow)  # fmt: skip
+    return LeafLayout(
+        dtype=dtype,
+        offsets=names[0],
+        data=names[1],
+        validity=names[2],
+        indices=names[3] if len(names) > 3 else None,
+        arrow=arrow,
+    )
 
 
 def _names(node: dict[str, Any], roles: tuple[str, ...], field: str, f: Fields) -> list[str]:

@@ -58,11 +58,30 @@ class _Shard:
     of the file with a flat view of its values (chunk ``j``'s values start at element
     ``j * stride / itemsize``)."""
 
-    __slots__ = ("fd", "flat", "map", "nbytes", "offsets", "path", "size", "unverified",
-                 "users", "verified", "written")  # fmt: skip
+    __slots__ = (
+        "fd",
+        "flat",
+        "map",
+        "nbytes",
+        "offsets",
+        "path",
+        "size",
+        "unverified",
+        "users",
+        "verified",
+        "written",
+    )
 
-    def __init__(self, path: str, fd: int, size: int, offsets: np.ndarray, nbytes: np.ndarray,
-                 regular: bool, fmt: sh.LeafFormat) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: str,
+        fd: int,
+        size: int,
+        offsets: np.ndarray,
+        nbytes: np.ndarray,
+        regular: bool,
+        fmt: sh.LeafFormat,
+    ) -> None:
         self.path, self.fd, self.size = path, fd, size
         self.offsets, self.nbytes = offsets, nbytes
         self.users = 0
@@ -274,8 +293,9 @@ class LocalShards:
             os.close(fd)
             raise
 
-    def _open_index(self, name: str, k: int, fmt: sh.LeafFormat
-                    ) -> tuple[int, int, np.ndarray, np.ndarray]:  # fmt: skip
+    def _open_index(
+        self, name: str, k: int, fmt: sh.LeafFormat
+    ) -> tuple[int, int, np.ndarray, np.ndarray]:
         """Open shard file ``k`` of a leaf as it is on disk now (never through a link):
         ``(descriptor, size, offsets, nbytes)``, its index read and checked. The caller
         closes the descriptor."""
@@ -304,9 +324,16 @@ class LocalShards:
 
     # -- reads ------------------------------------------------------------------------
 
-    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
-               length: int, cache: ChunkCache | None, span: Ranges | None = None
-               ) -> np.ndarray:  # fmt: skip
+    def gather(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        length: int,
+        cache: ChunkCache | None,
+        span: Ranges | None = None,
+    ) -> np.ndarray:
         """Values of ``[starts[i], stops[i])`` concatenated (every range inside
         ``[0, length)``, checked by the caller; ``span``: the same ranges as shared by
         the leaves of a level, which then share the plan of their raw gathers too)."""
@@ -328,8 +355,7 @@ class LocalShards:
                 return found
         return self._gather_chunks(name, fmt, starts, stops, lens, length, cache)
 
-    def _gather_raw(self, name: str, fmt: sh.LeafFormat, plan: _RawPlan
-                    ) -> np.ndarray | None:  # fmt: skip
+    def _gather_raw(self, name: str, fmt: sh.LeafFormat, plan: _RawPlan) -> np.ndarray | None:
         """The values a :func:`_raw_plan` gathers, from the maps of the leaf's raw shard
         files: one ``take`` per shard touched; None if a shard is not a regular raw one
         (then the chunk path reads the ranges)."""
@@ -351,8 +377,9 @@ class LocalShards:
         self.stats.add(out.nbytes, 0)
         return out
 
-    def _verify_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                       j: np.ndarray) -> None:  # fmt: skip
+    def _verify_mapped(
+        self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, j: np.ndarray
+    ) -> None:
         """Verify the checksums of the inner chunks ``j`` of a mapped shard not verified
         yet (each once per open shard: a Python step per chunk, not per value)."""
         touched = _unique_sorted(j) if _ascending(j) else unique_inverse(j)[0]
@@ -360,15 +387,24 @@ class LocalShards:
         assert shard.map is not None
         for c in fresh.tolist():
             a = c * fmt.stride
-            sh.verify(shard.map[a : a + fmt.chunk_bytes + 4],
-                      f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
+            sh.verify(
+                shard.map[a : a + fmt.chunk_bytes + 4],
+                f"{self.url}: leaf {name!r} shard {k} chunk {c}",
+            )
         shard.verified[fresh] = True
         # Counted again, not decremented: two threads may verify the same chunk at once.
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
-    def _gather_chunks(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray,
-                       stops: np.ndarray, lens: np.ndarray, length: int,
-                       cache: ChunkCache | None) -> np.ndarray:  # fmt: skip
+    def _gather_chunks(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        lens: np.ndarray,
+        length: int,
+        cache: ChunkCache | None,
+    ) -> np.ndarray:
         """Values of the non-empty ranges ``[starts, stops)`` (``lens`` long) from the
         inner chunks they touch. The work is per range, not per value: each range covers
         consecutive chunks, which sit next to each other among the touched chunks
@@ -399,16 +435,18 @@ class LocalShards:
             stop = bisect.bisect_left(wanted, (k + 1) * per, i)
             shard = self.acquire(name, k, fmt)
             try:
-                self._read_chunks(name, fmt, k, shard, [c - k * per for c in wanted[i:stop]],
-                                  block, i)  # fmt: skip
+                self._read_chunks(
+                    name, fmt, k, shard, [c - k * per for c in wanted[i:stop]], block, i
+                )
             finally:
                 self.release(shard)
             i = stop
         self.stats.add(block.nbytes, len(wanted))
         return block
 
-    def chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int], length: int,
-               cache: ChunkCache) -> list[np.ndarray]:  # fmt: skip
+    def chunks(
+        self, name: str, fmt: sh.LeafFormat, wanted: list[int], length: int, cache: ChunkCache
+    ) -> list[np.ndarray]:
         """The decoded inner chunks ``wanted`` (sorted, distinct) of a leaf, in order,
         through the cache.
 
@@ -446,8 +484,16 @@ class LocalShards:
         cache.put_many(fresh)
         return found  # type: ignore[return-value]
 
-    def _decode_frames(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
-                       js: list[int], threads: int = 0) -> list[np.ndarray]:  # fmt: skip
+    def _decode_frames(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        shard: _Shard,
+        data: bytes,
+        js: list[int],
+        threads: int = 0,
+    ) -> list[np.ndarray]:
         """Inner chunks ``js`` of a zstd shard whose bytes ``data`` were read from its
         start, decoded in one call on ``threads`` (the frames are cut from ``data`` by the
         shard index; each must decode to exactly one chunk): the path of whole-leaf reads.
@@ -459,14 +505,19 @@ class LocalShards:
         if int(sizes.min()) < 4:
             bad = int(np.argmin(sizes))
             if sizes[bad] < 0:
-                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]} "
-                                       "was never written, but holds committed values")  # fmt: skip
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]}: "
-                                   f"{int(sizes[bad])} bytes cannot hold a checksum")  # fmt: skip
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]} "
+                    "was never written, but holds committed values"
+                )
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]}: "
+                f"{int(sizes[bad])} bytes cannot hold a checksum"
+            )
         fresh = ~shard.verified[idx]
         if fresh.any():
-            for c, a, n in zip(idx[fresh].tolist(), offsets[fresh].tolist(), sizes[fresh].tolist(),
-                               strict=True):  # fmt: skip
+            for c, a, n in zip(
+                idx[fresh].tolist(), offsets[fresh].tolist(), sizes[fresh].tolist(), strict=True
+            ):
                 sh.verify(data[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}")
             shard.verified[idx[fresh]] = True
         segments = np.empty((len(idx), 2), dtype=np.uint64)
@@ -482,19 +533,31 @@ class LocalShards:
         except Exception as err:
             # Decode chunk by chunk to say which one fails and why (what it claims to hold).
             for c, a, n in zip(js, offsets.tolist(), sizes.tolist(), strict=True):
-                sh.decode_chunk(fmt, data[a : a + n],
-                                f"{self.url}: leaf {name!r} shard {k} chunk {c}")  # fmt: skip
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: chunks {js} cannot "
-                                   f"be decoded ({type(err).__name__}: {err})"
-                                   ) from err  # fmt: skip
+                sh.decode_chunk(
+                    fmt, data[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}"
+                )
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} shard {k}: chunks {js} cannot "
+                f"be decoded ({type(err).__name__}: {err})"
+            ) from err
         if len(data) != len(idx) * fmt.chunk_bytes:
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: {len(idx)} chunks "
-                                   f"decode to {len(data)} bytes")  # fmt: skip
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} shard {k}: {len(idx)} chunks "
+                f"decode to {len(data)} bytes"
+            )
         blocks = np.frombuffer(data, dtype=fmt.dtype).reshape(len(idx), fmt.chunk)
         return list(blocks)
 
-    def _read_chunks(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                     js: list[int], block: np.ndarray, row: int) -> None:  # fmt: skip
+    def _read_chunks(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        shard: _Shard,
+        js: list[int],
+        block: np.ndarray,
+        row: int,
+    ) -> None:
         """Inner chunks ``js`` (ascending) of an open shard decoded into rows ``row,
         row + 1, ...`` of ``block`` (C order): runs of chunks stored next to each other
         are read with one ``pread``; Blosc chunks are checked and decoded in place
@@ -502,8 +565,10 @@ class LocalShards:
         offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
         if min(sizes) < 0:
             j = js[sizes.index(min(sizes))]
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was never "
-                                   "written, but holds committed values")  # fmt: skip
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} shard {k} chunk {j} was never "
+                "written, but holds committed values"
+            )
         decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
         crc, want = _crc32c(), fmt.chunk_bytes
         dest = block.ctypes.data + row * want
@@ -515,15 +580,17 @@ class LocalShards:
             a, b = offsets[i], offsets[stop - 1] + sizes[stop - 1]
             data = os.pread(shard.fd, b - a, a)
             if len(data) != b - a:
-                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {len(data)} "
-                                       f"of {b - a} bytes at {a}")  # fmt: skip
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} shard {k}: read {len(data)} of {b - a} bytes at {a}"
+                )
             # (a run of one chunk, the usual case, hands c-blosc the bytes object itself:
             # ctypes passes its buffer, with no address to work out)
             base = _address(data) if decode is not None and stop > i + 1 else data
             for n in range(i, stop):
                 lo, size = offsets[n] - a, sizes[n]
-                if decode is not None and _blosc_into(data, base, lo, size, dest + n * want,
-                                                      want, decode, crc):  # fmt: skip
+                if decode is not None and _blosc_into(
+                    data, base, lo, size, dest + n * want, want, decode, crc
+                ):
                     continue
                 where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
                 block[row + n] = sh.decode_chunk(fmt, memoryview(data)[lo : lo + size], where)
@@ -551,8 +618,9 @@ class LocalShards:
         self.stats.add(out.nbytes, -(-length // fmt.chunk))
         return out
 
-    def _read_shard(self, name: str, fmt: sh.LeafFormat, k: int, out: np.ndarray,
-                    threads: int) -> None:  # fmt: skip
+    def _read_shard(
+        self, name: str, fmt: sh.LeafFormat, k: int, out: np.ndarray, threads: int
+    ) -> None:
         """Shard ``k``'s committed values into their place in ``out`` (the whole leaf),
         zstd frames decoded on ``threads``."""
         lo = k * fmt.shard
@@ -574,16 +642,18 @@ class LocalShards:
             if len(data) != end:
                 raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
             if fmt.codec == "zstd":
-                blocks = self._decode_frames(name, fmt, k, shard, data, list(range(count)),
-                                             threads=threads)  # fmt: skip
+                blocks = self._decode_frames(
+                    name, fmt, k, shard, data, list(range(count)), threads=threads
+                )
                 out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
                 return
             self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
         finally:
             self.release(shard)
 
-    def _read_mapped(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, count: int,
-                     dest: np.ndarray) -> None:  # fmt: skip
+    def _read_mapped(
+        self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, count: int, dest: np.ndarray
+    ) -> None:
         """The first ``count`` inner chunks of a regular raw shard into ``dest``: one
         ``preadv`` straight into it (values) and into a buffer of checksums, then each
         chunk verified (a Python step per inner chunk of 32 KiB, not per value)."""
@@ -603,8 +673,10 @@ class LocalShards:
             want = (last - first) * fmt.stride
             got = os.preadv(shard.fd, buffers[2 * first : 2 * last], first * fmt.stride)
             if got != want:
-                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: read {got} of "
-                                       f"{want} bytes at {first * fmt.stride}")  # fmt: skip
+                raise StoreFormatError(
+                    f"{self.url}: leaf {name!r} shard {k}: read {got} of "
+                    f"{want} bytes at {first * fmt.stride}"
+                )
 
         value = google_crc32c.value
         rows = dest.view(np.uint8)[: full * cb].reshape(full, cb)
@@ -614,16 +686,25 @@ class LocalShards:
         stored = np.frombuffer(trailers, dtype="<u4")[0::2]
         for j in np.flatnonzero(np.asarray(sums, dtype=np.uint64) != stored).tolist():
             body = bytes(buffers[2 * j])
-            sh.verify(body + trailers[8 * j : 8 * j + 4],
-                      f"{self.url}: leaf {name!r} shard {k} chunk {j}")  # fmt: skip
+            sh.verify(
+                body + trailers[8 * j : 8 * j + 4], f"{self.url}: leaf {name!r} shard {k} chunk {j}"
+            )
         if tail is not None:
             rest = len(dest) - full * fmt.chunk
             dest[full * fmt.chunk :] = np.frombuffer(tail, dtype=fmt.dtype, count=rest)
         shard.verified[:count] = True
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
-    def _decode_into(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, data: bytes,
-                     count: int, dest: np.ndarray) -> None:  # fmt: skip
+    def _decode_into(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        shard: _Shard,
+        data: bytes,
+        count: int,
+        dest: np.ndarray,
+    ) -> None:
         if fmt.codec == "blosc":
             self._decode_blosc_into(name, fmt, k, shard, data, count, dest)
             return
@@ -648,8 +729,16 @@ class LocalShards:
         shard.verified[:count] = True
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
-    def _decode_blosc_into(self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard,
-                           data: bytes, count: int, dest: np.ndarray) -> None:  # fmt: skip
+    def _decode_blosc_into(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        shard: _Shard,
+        data: bytes,
+        count: int,
+        dest: np.ndarray,
+    ) -> None:
         """The first ``count`` Blosc inner chunks of a shard whose bytes ``data`` were read
         from its start, each verified and decoded straight into its place in ``dest``
         (:func:`_blosc_into`: a few steps per inner chunk; a whole-leaf read of
@@ -663,8 +752,11 @@ class LocalShards:
         base, out = _address(data), dest.ctypes.data
         for j in range(count):
             a, n = offsets[j], sizes[j]
-            if j < full and decode is not None and _blosc_into(data, base, a, n, out + j * want,
-                                                               want, decode, crc):  # fmt: skip
+            if (
+                j < full
+                and decode is not None
+                and _blosc_into(data, base, a, n, out + j * want, want, decode, crc)
+            ):
                 continue
             where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
             lo = j * fmt.chunk
@@ -675,8 +767,9 @@ class LocalShards:
 
     # -- writes -----------------------------------------------------------------------
 
-    def write(self, name: str, fmt: sh.LeafFormat, start: int, values: np.ndarray,
-              written: list[str]) -> None:  # fmt: skip
+    def write(
+        self, name: str, fmt: sh.LeafFormat, start: int, values: np.ndarray, written: list[str]
+    ) -> None:
         """Write ``values`` at ``start`` (the committed length): every shard they touch
         is replaced by a new file; the paths written are added to ``written``."""
         stop = start + len(values)
@@ -701,8 +794,9 @@ class LocalShards:
             written.append(path)
         self.drop(f"{name}/")
 
-    def _write_shard(self, name: str, fmt: sh.LeafFormat, k: int, committed: int,
-                     values: np.ndarray, fd: int) -> None:  # fmt: skip
+    def _write_shard(
+        self, name: str, fmt: sh.LeafFormat, k: int, committed: int, values: np.ndarray, fd: int
+    ) -> None:
         """Shard ``k`` holding its first ``committed`` values (from the file on disk now)
         then ``values``, written to the new file ``fd``.
 
@@ -735,17 +829,28 @@ class LocalShards:
         index = sh.encode_index(fmt, table[0], table[1])
         _pwrite_all(fd, index, pos + len(memoryview(blob).cast("B")))
 
-    def _keep(self, name: str, fmt: sh.LeafFormat, k: int, src: int, old_offsets: np.ndarray,
-              old_nbytes: np.ndarray, count: int, n: int, fd: int
-              ) -> tuple[int, np.ndarray]:  # fmt: skip
+    def _keep(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        src: int,
+        old_offsets: np.ndarray,
+        old_nbytes: np.ndarray,
+        count: int,
+        n: int,
+        fd: int,
+    ) -> tuple[int, np.ndarray]:
         """Copy the ``count`` full committed chunks of an old shard (descriptor ``src``)
         to the head of ``fd``; return where the next chunk goes and the ``n`` committed
         values of the partly filled chunk."""
         used = count + (1 if n else 0)
         if np.any(old_nbytes[:used] < 0):
             j = int(np.flatnonzero(old_nbytes[:used] < 0)[0])
-            raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
-                                   "never written, but holds committed values")  # fmt: skip
+            raise StoreFormatError(
+                f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
+                "never written, but holds committed values"
+            )
         packed = _packed(fmt, old_nbytes[:count])
         end = int(packed[-1] + old_nbytes[count - 1]) if count else 0
         if fmt.codec == "raw" and count:
@@ -756,8 +861,9 @@ class LocalShards:
             for j, at in enumerate(packed.tolist()):  # laid out otherwise: chunk by chunk
                 piece = os.pread(src, int(old_nbytes[j]), int(old_offsets[j]))
                 if len(piece) != int(old_nbytes[j]):
-                    raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k} chunk {j}: "
-                                           f"short read")  # fmt: skip
+                    raise StoreFormatError(
+                        f"{self.url}: leaf {name!r} shard {k} chunk {j}: short read"
+                    )
                 _pwrite_all(fd, piece, at)  # (gaps between raw chunks read as zeros)
         tail = np.zeros(0, dtype=fmt.dtype)
         if n:
@@ -833,8 +939,9 @@ _HEADER = struct.Struct("<III").unpack_from  # a Blosc frame's sizes: raw, block
 _TRAILER = struct.Struct("<I").unpack_from  # a chunk's crc32c
 
 
-def _blosc_into(data: bytes, base: int | bytes, lo: int, size: int, dest: int, want: int,
-                decode: Any, crc: Any) -> bool:  # fmt: skip
+def _blosc_into(
+    data: bytes, base: int | bytes, lo: int, size: int, dest: int, want: int, decode: Any, crc: Any
+) -> bool:
     """Decode the Blosc inner chunk ``data[lo : lo + size]`` (frame and checksum; ``base``
     the address of ``data``'s bytes, or ``data`` itself when ``lo`` is 0: ctypes passes
     its buffer) into the ``want`` bytes at address ``dest`` if its
@@ -872,8 +979,9 @@ class _RawPlan(NamedTuple):
     (sorted), where the values go in the output or None for all of it)``."""
 
 
-def _raw_plan(size: int, chunk: int, gap: int, starts: np.ndarray, stops: np.ndarray,
-              lens: np.ndarray) -> _RawPlan:  # fmt: skip
+def _raw_plan(
+    size: int, chunk: int, gap: int, starts: np.ndarray, stops: np.ndarray, lens: np.ndarray
+) -> _RawPlan:
     """The :class:`_RawPlan` of non-empty ranges ``[starts, stops)`` of a raw leaf with
     ``size`` values per shard file and ``chunk`` per inner chunk (``gap`` padding values
     between two chunks in a shard's map). The ranges, not their values, are cut at shard

@@ -84,8 +84,18 @@ MAX_CHUNK_SIZE = 1 << 40
 
 # ``shard_name``'s output exactly: six digits, or more without a leading zero.
 _SHARD_NAME = re.compile(r"shard-([0-9]{6}|[1-9][0-9]{6,11})")
-_STORE_FIELDS = ("format", "version", "kind", "rows", "schema", "levels", "columns",
-                 "leaves", "chunking", "compressor")  # fmt: skip
+_STORE_FIELDS = (
+    "format",
+    "version",
+    "kind",
+    "rows",
+    "schema",
+    "levels",
+    "columns",
+    "leaves",
+    "chunking",
+    "compressor",
+)
 _SHARDED_FIELDS = ("format", "version", "kind", "rows", "shards")
 
 
@@ -180,8 +190,11 @@ class Manifest:
     def _chunking(self) -> dict[str, Any]:
         if self.version == 1:
             return {"chunk_size": self.chunk_size, "chunk_dim": self.chunk_dim}
-        return {"chunk_size": self.chunk_size, "shard_size": self.shard_size,
-                "chunk_dim": self.chunk_dim}  # fmt: skip
+        return {
+            "chunk_size": self.chunk_size,
+            "shard_size": self.shard_size,
+            "chunk_dim": self.chunk_dim,
+        }
 
     @property
     def codecs(self) -> dict[str, str]:
@@ -352,8 +365,11 @@ def _parse_store(doc: dict[str, Any], f: _Fields) -> Manifest:
     _check_references(refs, levels, leaves, f)
     for i, column in enumerate(columns):
         _check_lengths(column.layout, rows, leaves, f"columns[{i}].layout", f, root=True)
-    keys = ("chunk_size", "chunk_dim") if doc["version"] == 1 else ("chunk_size", "shard_size",
-                                                                   "chunk_dim")  # fmt: skip
+    keys = (
+        ("chunk_size", "chunk_dim")
+        if doc["version"] == 1
+        else ("chunk_size", "shard_size", "chunk_dim")
+    )
     chunking = f.as_obj(doc["chunking"], "chunking", keys)
     chunk_size = chunking["chunk_size"]
     if chunk_size is not None or doc["version"] == 1:  # null (by bytes) from version 2 on
@@ -403,8 +419,11 @@ def _parse_schema(value: Any, kind: str, f: _Fields) -> Schema | None:
         if not isinstance(names, str) and not (
             isinstance(names, list) and all(isinstance(name, str) for name in names)
         ):
-            raise f.wrong(f"schema[{i}]", "a level name, a list of aliases, or "
-                          '{"names": [...], "columns": [...]}', level)  # fmt: skip
+            raise f.wrong(
+                f"schema[{i}]",
+                'a level name, a list of aliases, or {"names": [...], "columns": [...]}',
+                level,
+            )
     try:
         return parse_schema(value)
     except (SchemaError, TypeError) as err:

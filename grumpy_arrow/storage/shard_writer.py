@@ -158,9 +158,13 @@ class ShardedWriter:
             check_int(chunk_size, "chunk_size", minimum=1)
         if shard_size is not None:
             check_int(shard_size, "shard_size", minimum=1)
-        self._options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim,
-                         "compressor": compressor, "shard_size": shard_size,
-                         "dictionary": dictionary}  # fmt: skip
+        self._options = {
+            "chunk_size": chunk_size,
+            "chunk_dim": chunk_dim,
+            "compressor": compressor,
+            "shard_size": shard_size,
+            "dictionary": dictionary,
+        }
         self._top = LeafStore(path, storage_options)
         _refuse_single(self._top)
         self._template: Manifest | None = None
@@ -184,8 +188,11 @@ class ShardedWriter:
             self._resume(own)
 
     def _own(self) -> list[tuple[int, str]]:
-        return [(k, n) for k, n in list_shards(self._top)
-                if k >= self._start and (k - self._start) % self._step == 0]  # fmt: skip
+        return [
+            (k, n)
+            for k, n in list_shards(self._top)
+            if k >= self._start and (k - self._start) % self._step == 0
+        ]
 
     def _remove_own(self, own: list[tuple[int, str]]) -> None:
         if not own:
@@ -418,8 +425,14 @@ def save_sharded(
         if store.local:
             for _, name in list_shards(store):
                 _refuse_link(store, name)
-    options = {"chunk_size": chunk_size, "chunk_dim": chunk_dim, "compressor": compressor,
-               "shard_size": shard_size, "dictionary": dictionary, "codecs": codecs}  # fmt: skip
+    options = {
+        "chunk_size": chunk_size,
+        "chunk_dim": chunk_dim,
+        "compressor": compressor,
+        "shard_size": shard_size,
+        "dictionary": dictionary,
+        "codecs": codecs,
+    }
     with lock(store, timeout=timeout):
         if exists and store.local:
             # Built beside the old dataset (or store) and swapped in whole: bad input, an
@@ -440,11 +453,17 @@ def save_sharded(
         _write_shards(path, items, shard_rows, options, storage_options)
 
 
-def _write_shards(path: Any, items: Iterable[Any], shard_rows: int, options: dict[str, Any],
-                  storage_options: dict[str, Any] | None) -> None:  # fmt: skip
+def _write_shards(
+    path: Any,
+    items: Iterable[Any],
+    shard_rows: int,
+    options: dict[str, Any],
+    storage_options: dict[str, Any] | None,
+) -> None:
     """One writer filling shards 0, 1, ... of a new dataset at ``path``, then consolidate."""
-    with ShardedWriter(path, 0, 1, shard_rows, mode="w", storage_options=storage_options,
-                       **options) as writer:  # fmt: skip
+    with ShardedWriter(
+        path, 0, 1, shard_rows, mode="w", storage_options=storage_options, **options
+    ) as writer:
         for item in items:
             writer.write(item)
     if not writer.shards:
@@ -461,10 +480,20 @@ def append_sharded(items: Iterable[Any], store: LeafStore, *, timeout: float | N
         if not committed:
             raise StoreFormatError(f"{store.url}: no shard has a committed {MANIFEST_NAME}")
         last_number, _, last = committed[-1]
-        size = (top.shard_rows or last.attrs.get("shard_rows")
-                or max(s.rows for s in top.shards) or DEFAULT_SHARD_ROWS)  # fmt: skip
-        with ShardedWriter(store.url, last_number, 1, max(int(size), 1), mode="a",
-                           storage_options=store.storage_options) as writer:  # fmt: skip
+        size = (
+            top.shard_rows
+            or last.attrs.get("shard_rows")
+            or max(s.rows for s in top.shards)
+            or DEFAULT_SHARD_ROWS
+        )
+        with ShardedWriter(
+            store.url,
+            last_number,
+            1,
+            max(int(size), 1),
+            mode="a",
+            storage_options=store.storage_options,
+        ) as writer:
             for item in items:
                 writer.write(item)
         _consolidate(store)

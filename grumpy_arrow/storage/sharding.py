@@ -129,9 +129,14 @@ class LeafFormat:
         return self.chunk_bytes + 4 + _PAD
 
 
-def plan_format(dtype: Any, codec: str, chunk: int | None = None,
-                shard: int | None = None, decimals: int | None = None,
-                first: int = 0) -> LeafFormat:  # fmt: skip
+def plan_format(
+    dtype: Any,
+    codec: str,
+    chunk: int | None = None,
+    shard: int | None = None,
+    decimals: int | None = None,
+    first: int = 0,
+) -> LeafFormat:
     """The format of a new leaf.
 
     Inner chunks hold ``chunk`` values (default :data:`INNER_BYTES` of the codec; at most
@@ -169,8 +174,16 @@ def plan_format(dtype: Any, codec: str, chunk: int | None = None,
         per_shard = SHARD_CHUNKS // 2
     else:
         per_shard = SHARD_CHUNKS
-    return LeafFormat(dtype, inner, inner * per_shard, codec, True, True, blosc=blosc,
-                      decimals=None if decimals is None else int(decimals))  # fmt: skip
+    return LeafFormat(
+        dtype,
+        inner,
+        inner * per_shard,
+        codec,
+        True,
+        True,
+        blosc=blosc,
+        decimals=None if decimals is None else int(decimals),
+    )
 
 
 def _bytes_codec(dtype: np.dtype[Any]) -> dict[str, Any]:
@@ -190,10 +203,15 @@ def leaf_doc(fmt: LeafFormat, shape: int) -> dict[str, Any]:
         inner.append(
             {
                 "name": "blosc",
-                "configuration": {"typesize": fmt.dtype.itemsize, "cname": cname,
-                                  "clevel": clevel, "shuffle": shuffle, "blocksize": 0},
+                "configuration": {
+                    "typesize": fmt.dtype.itemsize,
+                    "cname": cname,
+                    "clevel": clevel,
+                    "shuffle": shuffle,
+                    "blocksize": 0,
+                },
             }
-        )  # fmt: skip
+        )
     inner.append({"name": "crc32c"})
     return {
         "shape": [int(shape)],
@@ -317,8 +335,11 @@ def parse_leaf_doc(doc: dict[str, Any], where: str) -> LeafFormat:
     level = extra.get("level", ZSTD_LEVEL) if codec == "zstd" else ZSTD_LEVEL
     blosc = ("lz4", 5, "shuffle")
     if codec == "blosc":
-        blosc = (str(extra.get("cname", "lz4")), int(extra.get("clevel", 5)),
-                 str(extra.get("shuffle", "shuffle")))  # fmt: skip
+        blosc = (
+            str(extra.get("cname", "lz4")),
+            int(extra.get("clevel", 5)),
+            str(extra.get("shuffle", "shuffle")),
+        )
     decimals = _parse_scaled(doc, dtype, where)
     return LeafFormat(dtype, chunk, shard, codec, checksum, sharded, int(level), blosc, decimals)
 
@@ -390,8 +411,9 @@ def encode_chunk(fmt: LeafFormat, values: np.ndarray) -> bytes:
     return body + struct.pack("<I", crc(body))
 
 
-def encode_chunks(fmt: LeafFormat, values: np.ndarray, threads: int = 0
-                  ) -> tuple[Any, np.ndarray, np.ndarray]:  # fmt: skip
+def encode_chunks(
+    fmt: LeafFormat, values: np.ndarray, threads: int = 0
+) -> tuple[Any, np.ndarray, np.ndarray]:
     """``values`` cut into inner chunks (the last one zero-padded), each encoded with its
     checksum: ``(blob, offsets, nbytes)``, the bytes to write in a row and each chunk's
     place in them. Raw chunks are laid out regular (``stride`` apart) with whole-array
@@ -466,8 +488,18 @@ def blosc_encoder() -> Any:
     except (OSError, AttributeError):
         return None
     size, ptr = ctypes.c_size_t, ctypes.c_void_p
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, size, size, ptr, ptr, size, ctypes.c_char_p,
-                   size, ctypes.c_int]  # fmt: skip
+    fn.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        size,
+        size,
+        ptr,
+        ptr,
+        size,
+        ctypes.c_char_p,
+        size,
+        ctypes.c_int,
+    ]
     fn.restype = ctypes.c_int
     return fn
 
@@ -489,8 +521,9 @@ def verify(data: Any, where: str) -> memoryview:
     return body
 
 
-def decode_chunk(fmt: LeafFormat, data: Any, where: str, out: np.ndarray | None = None
-                 ) -> np.ndarray:  # fmt: skip
+def decode_chunk(
+    fmt: LeafFormat, data: Any, where: str, out: np.ndarray | None = None
+) -> np.ndarray:
     """The ``fmt.chunk`` values of one encoded inner chunk, its checksum verified and its
     decoded size checked (a hostile frame cannot make it allocate more). With ``out``
     (``fmt.chunk`` values, contiguous), Blosc chunks decode straight into it."""

@@ -98,8 +98,7 @@ def shard_store(store: LeafStore, name: str, *, read_only: bool) -> LeafStore:
         raise StoreFormatError(f"{store.url}: {name!r} is not a shard directory name")
     if store.local:
         _refuse_link(store, name)
-    return LeafStore(f"{store.url.rstrip('/')}/{name}", store.storage_options,
-                     read_only=read_only)  # fmt: skip
+    return LeafStore(f"{store.url.rstrip('/')}/{name}", store.storage_options, read_only=read_only)
 
 
 def _refuse_link(store: LeafStore, name: str) -> None:
@@ -131,8 +130,11 @@ def list_shards(store: LeafStore) -> list[tuple[int, str]]:
                         names.append(entry.name)
         else:
             entries = store.fs.ls(store.root, detail=True)
-            names = [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries
-                     if e.get("type") == "directory"]  # fmt: skip
+            names = [
+                e["name"].rstrip("/").rsplit("/", 1)[-1]
+                for e in entries
+                if e.get("type") == "directory"
+            ]
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted((int(n[6:]), n) for n in names if is_shard_name(n))
@@ -353,8 +355,9 @@ def _empty_dir(path: str) -> None:
 
 def load_sharded(store: LeafStore, top: ShardedManifest, columns: list[str] | None) -> Any:
     """``gr.load`` of a sharded dataset: every shard at its listed rows, concatenated."""
-    handle = ShardedHandle(store.url, cache="none", storage_options=store.storage_options,
-                           _manifest=top)  # fmt: skip
+    handle = ShardedHandle(
+        store.url, cache="none", storage_options=store.storage_options, _manifest=top
+    )
     if columns is not None:
         _select(handle.manifest, columns, store.url)  # the errors gr.load gives for stores
         return handle[list(columns)].load()
@@ -456,8 +459,12 @@ class ShardedHandle:
             self._check_columns(self._columns)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self._path, "options": self._options, "columns": self._columns,
-                "manifest": self._top}  # fmt: skip
+        return {
+            "path": self._path,
+            "options": self._options,
+            "columns": self._columns,
+            "manifest": self._top,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._path, self._options, self._columns = state["path"], state["options"], state["columns"]
@@ -494,8 +501,9 @@ class ShardedHandle:
             ) from err
         if k:
             first = self._shard(0).manifest
-            check_same(self._store.url, (self._top.shards[0].name, first),
-                       (spec.name, handle.manifest))  # fmt: skip
+            check_same(
+                self._store.url, (self._top.shards[0].name, first), (spec.name, handle.manifest)
+            )
         return handle
 
     # -- metadata ---------------------------------------------------------------------

@@ -117,8 +117,14 @@ def _upgrade_one(url: str, manifest: Manifest, options: dict[str, Any]) -> bool:
         batches = _batches(handle)
     # Version-1 chunk sizes (whole chunks of 2**18 values) do not carry over: the new
     # store's inner chunks and shards are sized by bytes.
-    save(batches, url, compressor=options["compressor"], mode="w",
-         storage_options=options["storage_options"], durable=options["durable"])  # fmt: skip
+    save(
+        batches,
+        url,
+        compressor=options["compressor"],
+        mode="w",
+        storage_options=options["storage_options"],
+        durable=options["durable"],
+    )
     if manifest.attrs:
         store = LeafStore(url, options["storage_options"], durable=options["durable"])
         with lock(store):
@@ -134,8 +140,10 @@ def _batches(handle: Handle) -> Iterator[Any]:
     """The handle's rows in order, in batches of about :data:`BATCH_BYTES` (one empty
     batch for an empty store, so the new store has the old one's columns)."""
     manifest = handle.manifest
-    total = sum(spec.length * handle._store.format(name).dtype.itemsize
-                for name, spec in manifest.leaves.items())  # fmt: skip
+    total = sum(
+        spec.length * handle._store.format(name).dtype.itemsize
+        for name, spec in manifest.leaves.items()
+    )
     rows = manifest.rows
     step = max(1, int(rows * BATCH_BYTES / total)) if total else max(rows, 1)
     if rows == 0:

@@ -117,8 +117,9 @@ def _validate_sharded(store: LeafStore, top: ShardedManifest) -> list[str]:
     return problems
 
 
-def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int | None
-                ) -> list[str]:  # fmt: skip
+def _check_leaf(
+    store: LeafStore, name: str, length: int, dtype: str, last: int | None
+) -> list[str]:
     where = f"{store.url}: leaf {name!r}"
     try:
         arr = store.array(name)
@@ -138,8 +139,9 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
     if store.local and length:
         count = -(-length // fmt.shard)
         least = sh.index_bytes(fmt) if fmt.sharded else 1
-        out += _check_chunk_files(store, name, where, count, least,
-                                  "shard" if fmt.sharded else "chunk")  # fmt: skip
+        out += _check_chunk_files(
+            store, name, where, count, least, "shard" if fmt.sharded else "chunk"
+        )
     if out:
         return out
     try:
@@ -160,8 +162,9 @@ def _check_leaf(store: LeafStore, name: str, length: int, dtype: str, last: int 
     return out
 
 
-def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size: int,
-                       noun: str) -> list[str]:  # fmt: skip
+def _check_chunk_files(
+    store: LeafStore, name: str, where: str, count: int, size: int, noun: str
+) -> list[str]:
     """Files ``0 .. count - 1`` (shards, or version-1 chunks) of a local leaf exist with at
     least ``size`` bytes.
 
@@ -184,8 +187,10 @@ def _check_chunk_files(store: LeafStore, name: str, where: str, count: int, size
         if count - len(have) == 1:
             out.append(f"{where} is missing {noun} {first} ({path})")
         else:
-            out.append(f"{where} is missing {count - len(have)} of its {count} {noun}s, the "
-                       f"first {noun} {first} ({path})")  # fmt: skip
+            out.append(
+                f"{where} is missing {count - len(have)} of its {count} {noun}s, the "
+                f"first {noun} {first} ({path})"
+            )
     for k in have:
         try:
             got = os.path.getsize(present[k])

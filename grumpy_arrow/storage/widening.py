@@ -231,8 +231,9 @@ def _widen(stored: Layout, node: lay.Node, ctx: _Context, depth: int) -> tuple[L
     return _list_to_union(stored, node, ctx, depth)
 
 
-def _widen_union(stored: UnionLayout, node: lay.UnionNode, ctx: _Context,
-                 depth: int) -> tuple[Layout, lay.Node]:  # fmt: skip
+def _widen_union(
+    stored: UnionLayout, node: lay.UnionNode, ctx: _Context, depth: int
+) -> tuple[Layout, lay.Node]:
     scalar, scalars = _widen(stored.scalar, node.scalars, ctx, depth)
     lists, inner = _widen(stored.list, node.lists, ctx, depth)
     if not (isinstance(scalar, LeafLayout) and isinstance(scalars, lay.Leaf)):
@@ -242,8 +243,9 @@ def _widen_union(stored: UnionLayout, node: lay.UnionNode, ctx: _Context,
     return replace(stored, scalar=scalar, list=lists), lay.UnionNode(node.type_ids, scalars, inner)
 
 
-def _leaf_to_union(stored: LeafLayout, node: lay.Node, ctx: _Context,
-                   depth: int) -> tuple[Layout, lay.Node]:  # fmt: skip
+def _leaf_to_union(
+    stored: LeafLayout, node: lay.Node, ctx: _Context, depth: int
+) -> tuple[Layout, lay.Node]:
     """Scalar rows meeting list rows: the store's leaf becomes the union's scalar child."""
     if isinstance(node, lay.UnionNode):
         scalar, scalars = _widen(stored, node.scalars, ctx, depth)
@@ -261,8 +263,9 @@ def _leaf_to_union(stored: LeafLayout, node: lay.Node, ctx: _Context,
     return union, lay.UnionNode(type_ids, scalars, lists)
 
 
-def _list_to_union(stored: ListLayout, node: lay.Node, ctx: _Context,
-                   depth: int) -> tuple[Layout, lay.Node]:  # fmt: skip
+def _list_to_union(
+    stored: ListLayout, node: lay.Node, ctx: _Context, depth: int
+) -> tuple[Layout, lay.Node]:
     """List rows meeting scalar rows: the store's list becomes the union's list child."""
     if isinstance(node, lay.UnionNode):
         lists, inner = _widen(stored, node.lists, ctx, depth)
@@ -280,8 +283,14 @@ def _list_to_union(stored: ListLayout, node: lay.Node, ctx: _Context,
     return union, lay.UnionNode(type_ids, scalars, inner)
 
 
-def _new_union(old: Layout, scalar: LeafLayout, lists: ListLayout, type_ids: np.ndarray,
-               ctx: _Context, depth: int) -> UnionLayout:  # fmt: skip
+def _new_union(
+    old: Layout,
+    scalar: LeafLayout,
+    lists: ListLayout,
+    type_ids: np.ndarray,
+    ctx: _Context,
+    depth: int,
+) -> UnionLayout:
     """A union over ``scalar`` and ``lists`` whose committed rows (``type_ids``: all in
     one child) keep their order: value offsets ``0, 1, 2, ...``."""
     names = _fresh_names(ctx, _base(old), ("type_ids", "value_offsets"))
@@ -348,8 +357,14 @@ def _float_of(a: str, b: str) -> str:
     return str(np.promote_types(np.dtype(a), np.dtype(b)))
 
 
-def _retype(stored: Layout, target: str, ctx: _Context, meeting: tuple[str, str],
-            sample: np.ndarray, depth: int = 0) -> Layout:  # fmt: skip
+def _retype(
+    stored: Layout,
+    target: str,
+    ctx: _Context,
+    meeting: tuple[str, str],
+    sample: np.ndarray,
+    depth: int = 0,
+) -> Layout:
     """``stored`` with every leaf at ``target``: leaves without rows take new names, the
     others' committed values are converted into new leaves."""
     if isinstance(stored, LeafLayout):
@@ -372,8 +387,14 @@ def _retype(stored: Layout, target: str, ctx: _Context, meeting: tuple[str, str]
     return replace(stored, scalar=scalar, list=lists)
 
 
-def _convert(stored: LeafLayout, target: str, ctx: _Context, depth: int,
-             meeting: tuple[str, str], batch: np.ndarray) -> LeafLayout:  # fmt: skip
+def _convert(
+    stored: LeafLayout,
+    target: str,
+    ctx: _Context,
+    depth: int,
+    meeting: tuple[str, str],
+    batch: np.ndarray,
+) -> LeafLayout:
     """The store's leaf as ``target``: its committed values, checked, for a new leaf."""
     if stored.values is None or dt.dtype(stored.dtype).kind not in "iuf":
         raise _NoFit
@@ -436,8 +457,11 @@ def _nulls_as(stored: LeafLayout, target: str, ctx: _Context, depth: int) -> Lea
     """A leaf of nothing but nulls as a ``target`` leaf of as many nulls (new leaves; the
     validity leaf stays)."""
     rows = stored.rows(ctx.lengths)
-    ctx.retired += [name for role, name in stored.buffers()
-                    if role != "validity" and name in ctx.manifest.leaves]  # fmt: skip
+    ctx.retired += [
+        name
+        for role, name in stored.buffers()
+        if role != "validity" and name in ctx.manifest.leaves
+    ]
     if dt.dtype(target).kind in "US":
         offsets, data = _fresh_names(ctx, _base(stored), ("offsets", "data"))
         ctx.write(LeafWrite(offsets, "int64", np.zeros(rows + 1, dtype=np.int64), depth, last=0))
@@ -502,8 +526,14 @@ def holds_values(layout: Layout, lengths: Mapping[str, int]) -> bool:
     return any(leaf.rows(lengths) for leaf in _leaf_layouts(layout))
 
 
-def _check_exact(values: np.ndarray | pa.Array, dtype: str, target: str, ctx: _Context,
-                 what: str, meeting: tuple[str, str]) -> None:  # fmt: skip
+def _check_exact(
+    values: np.ndarray | pa.Array,
+    dtype: str,
+    target: str,
+    ctx: _Context,
+    what: str,
+    meeting: tuple[str, str],
+) -> None:
     """Every integer of ``values`` (``dtype``; nulls count as 0) is exact as a ``target``
     float; ``what`` says where the values are, ``meeting`` the store's and the batch's
     dtypes."""
@@ -580,19 +610,33 @@ def renamed(layout: Layout, mapping: Mapping[str, str]) -> Layout:
         return None if value is None else mapping.get(value, value)
 
     if isinstance(layout, LeafLayout):
-        return replace(layout, values=name(layout.values), validity=name(layout.validity),
-                       offsets=name(layout.offsets), data=name(layout.data),
-                       indices=name(layout.indices))  # fmt: skip
+        return replace(
+            layout,
+            values=name(layout.values),
+            validity=name(layout.validity),
+            offsets=name(layout.offsets),
+            data=name(layout.data),
+            indices=name(layout.indices),
+        )
     if isinstance(layout, ListLayout):
-        return replace(layout, offsets=name(layout.offsets), validity=name(layout.validity),
-                       content=renamed(layout.content, mapping))  # fmt: skip
+        return replace(
+            layout,
+            offsets=name(layout.offsets),
+            validity=name(layout.validity),
+            content=renamed(layout.content, mapping),
+        )
     if isinstance(layout, RecordLayout):
         fields = tuple((n, renamed(child, mapping)) for n, child in layout.fields)
         return replace(layout, validity=name(layout.validity), fields=fields)
     scalar, lists = renamed(layout.scalar, mapping), renamed(layout.list, mapping)
     assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
-    return replace(layout, type_ids=name(layout.type_ids),
-                   value_offsets=name(layout.value_offsets), scalar=scalar, list=lists)  # fmt: skip
+    return replace(
+        layout,
+        type_ids=name(layout.type_ids),
+        value_offsets=name(layout.value_offsets),
+        scalar=scalar,
+        list=lists,
+    )
 
 
 # -- nodes ----------------------------------------------------------------------------------
@@ -646,8 +690,9 @@ def _only_nulls(node: lay.Node) -> bool:
 def _null_lists(layout: ListLayout, rows: int) -> lay.ListNode:
     """``rows`` null lists of the layout's types."""
     offsets = np.zeros(rows + 1, dtype=np.int64)
-    return lay.ListNode(offsets, np.zeros(rows, dtype=bool), empty_node(layout.content),
-                        layout.size)  # fmt: skip
+    return lay.ListNode(
+        offsets, np.zeros(rows, dtype=bool), empty_node(layout.content), layout.size
+    )
 
 
 def _has_level(layout: Layout) -> bool:
@@ -689,11 +734,11 @@ def empty_node(layout: Layout) -> lay.Node:
     if isinstance(layout, LeafLayout):
         return lay.Leaf(pa.array([], type=layout.arrow_type()))
     if isinstance(layout, ListLayout):
-        return lay.ListNode(np.zeros(1, dtype=np.int64), None, empty_node(layout.content),
-                            layout.size)  # fmt: skip
+        return lay.ListNode(
+            np.zeros(1, dtype=np.int64), None, empty_node(layout.content), layout.size
+        )
     if isinstance(layout, RecordLayout):
-        return lay.RecordNode(layout.names, tuple(empty_node(c) for _, c in layout.fields),
-                              None, 0)  # fmt: skip
+        return lay.RecordNode(layout.names, tuple(empty_node(c) for _, c in layout.fields), None, 0)
     scalar = empty_node(layout.scalar)
     lists = empty_node(layout.list)
     assert isinstance(scalar, lay.Leaf) and isinstance(lists, lay.ListNode)

@@ -179,8 +179,7 @@ def _mark_dictionaries(layout: Layout, buffers: dict[str, np.ndarray], option: A
         if leaf.values is not None:
             return leaf
         offsets, data = leaf.text_leaves()
-        if not dictionary.worth_it(buffers[offsets], buffers[data], leaf.dtype == "binary",
-                                   option):  # fmt: skip
+        if not dictionary.worth_it(buffers[offsets], buffers[data], leaf.dtype == "binary", option):
             return leaf
         return replace(leaf, indices=offsets[: -len("offsets")] + "indices")
 
@@ -241,9 +240,10 @@ def _check_compatible(
         if want != got:
             why = (
                 "appends widen scalars and lists to a union, integers to floats and columns "
-                "without values, not this" if widen
+                "without values, not this"
+                if widen
                 else "the shards of a dataset keep one layout"
-            )  # fmt: skip
+            )
             raise SchemaError(
                 f"{where}: column {column.name!r} has layout {got}; the store holds {want} ({why})"
             )
@@ -262,8 +262,14 @@ def _chunk_for(depth: int, manifest: Manifest) -> tuple[int | None, int | None]:
     return None, None
 
 
-def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *,
-           encoded: bool = False, widen: bool = True) -> Manifest:  # fmt: skip
+def commit(
+    store: LeafStore,
+    manifest: Manifest,
+    obj: GrumpyArray | DataFrame,
+    *,
+    encoded: bool = False,
+    widen: bool = True,
+) -> Manifest:
     """Append ``obj`` after the committed rows and commit; returns the new manifest.
 
     Columns the store keeps with a codec are encoded first (unless ``encoded``: the
@@ -297,8 +303,9 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
     validity_rows = {names.get(k, k): v for k, v in validity_rows.items()}
     if manifest.dictionary_pending and batch.rows:
         # A store created empty: its first rows decide, as a first save's would.
-        columns = tuple(replace(c, layout=_mark_dictionaries(c.layout, buffers, None))
-                        for c in manifest.columns)  # fmt: skip
+        columns = tuple(
+            replace(c, layout=_mark_dictionaries(c.layout, buffers, None)) for c in manifest.columns
+        )
         manifest = replace(manifest, columns=columns, dictionary_pending=False)
     _encode_dictionaries(store, manifest, buffers)
     # Every leaf once, with its role, node and list depth (a level's shared offsets: the
@@ -326,8 +333,15 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
             # batch): its codec is chosen from these first values.
             chunk, shard = _chunk_for(depth, manifest)
             few = depth == 0 or len(data) <= FEW_PER_ROW * (batch.rows + 1)
-            store.create(name, dtype, manifest.compressor, chunk=chunk, shard=shard,
-                         sample=data, row_level=few)  # fmt: skip
+            store.create(
+                name,
+                dtype,
+                manifest.compressor,
+                chunk=chunk,
+                shard=shard,
+                sample=data,
+                row_level=few,
+            )
             if role == "validity" and manifest.rows:
                 # The first nulls of a node: the rows before them were all valid.
                 fill = node.rows(lengths)
@@ -335,14 +349,22 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
                 old = LeafSpec(dtype, fill)
             else:
                 old = LeafSpec(dtype, 0, 0 if role == "offsets" else None)
-        values = ly.rebase(node, role, data, length=old.length, last=int(old.last or 0),
-                           lengths=lengths, batch=buffers)  # fmt: skip
+        values = ly.rebase(
+            node,
+            role,
+            data,
+            length=old.length,
+            last=int(old.last or 0),
+            lengths=lengths,
+            batch=buffers,
+        )
         try:
             store.write(name, old.length, values)
         except NotDecimal:
             leaves.pop(name)
-            fresh = _convert(store, manifest, name, dtype, values, set(leaves),
-                             *_chunk_for(depth, manifest))  # fmt: skip
+            fresh = _convert(
+                store, manifest, name, dtype, values, set(leaves), *_chunk_for(depth, manifest)
+            )
             renamed[name] = name = fresh
             store.write(name, old.length, values)
         last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
@@ -358,8 +380,9 @@ def commit(store: LeafStore, manifest: Manifest, obj: GrumpyArray | DataFrame, *
     return new
 
 
-def _write_first(store: LeafStore, manifest: Manifest, writes: tuple[widening.LeafWrite, ...],
-                 rows: int) -> Manifest:  # fmt: skip
+def _write_first(
+    store: LeafStore, manifest: Manifest, writes: tuple[widening.LeafWrite, ...], rows: int
+) -> Manifest:
     """Create and fill the leaves a widening commit needs before its batch (under names
     the committed manifest does not use); the manifest listing them (not committed)."""
     if not writes:
@@ -369,8 +392,16 @@ def _write_first(store: LeafStore, manifest: Manifest, writes: tuple[widening.Le
         chunk, shard = _chunk_for(w.depth, manifest)
         few = w.depth == 0 or len(w.data) <= FEW_PER_ROW * (manifest.rows + rows + 1)
         sample = w.data if w.sample is None else w.sample
-        store.create(w.name, w.dtype, manifest.compressor, chunk=chunk, shard=shard,
-                     sample=sample, row_level=few, exact=w.sample is not None)  # fmt: skip
+        store.create(
+            w.name,
+            w.dtype,
+            manifest.compressor,
+            chunk=chunk,
+            shard=shard,
+            sample=sample,
+            row_level=few,
+            exact=w.sample is not None,
+        )
         if len(w.data):
             store.write(w.name, 0, w.data)
         leaves[w.name] = LeafSpec(w.dtype, len(w.data), w.last)
@@ -393,8 +424,16 @@ def _stored_names(manifest: Manifest, layouts: dict[str, Layout]) -> dict[str, s
     return names
 
 
-def _convert(store: LeafStore, manifest: Manifest, name: str, dtype: str, values: np.ndarray,
-             taken: set[str], chunk: int | None, shard: int | None) -> str:  # fmt: skip
+def _convert(
+    store: LeafStore,
+    manifest: Manifest,
+    name: str,
+    dtype: str,
+    values: np.ndarray,
+    taken: set[str],
+    chunk: int | None,
+    shard: int | None,
+) -> str:
     """A copy of the decimal-scaled values leaf ``name`` under a new name, made for the
     ``values`` to append that it cannot hold exactly: scaled again if the committed values
     and these share some places (:func:`.zarr.choose_decimals` over all of them), plain
@@ -409,8 +448,9 @@ def _convert(store: LeafStore, manifest: Manifest, name: str, dtype: str, values
         n += 1
     fresh = f"{head}~{n}-{role}"
     every = np.concatenate([committed, np.asarray(values, dtype=committed.dtype)])
-    store.create(fresh, dtype, manifest.compressor, chunk=chunk, shard=shard, sample=every,
-                 exact=True)  # fmt: skip
+    store.create(
+        fresh, dtype, manifest.compressor, chunk=chunk, shard=shard, sample=every, exact=True
+    )
     store.write(fresh, 0, committed)
     return fresh
 
@@ -455,8 +495,11 @@ def _as_layout(node: lay.Node, layout: Layout) -> lay.Node:
         if size is not None and not lay.fits_size(np.diff(node.offsets), node.validity, size):
             size = None  # rows of other lengths: the layout check reports it
         return lay.ListNode(node.offsets, node.validity, content, size)
-    if (isinstance(layout, RecordLayout) and isinstance(node, lay.RecordNode)
-            and layout.names == node.names):  # fmt: skip
+    if (
+        isinstance(layout, RecordLayout)
+        and isinstance(node, lay.RecordNode)
+        and layout.names == node.names
+    ):
         fields = tuple(
             _as_layout(f, child) for f, (_, child) in zip(node.fields, layout.fields, strict=True)
         )

@@ -108,8 +108,9 @@ def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool 
     return "bitshuffle" if shuffled <= packed else "zstd"
 
 
-def choose_decimals(compressor: str, sample: np.ndarray | None, *,
-                    row_level: bool = False) -> int | None:  # fmt: skip
+def choose_decimals(
+    compressor: str, sample: np.ndarray | None, *, row_level: bool = False
+) -> int | None:
     """The decimal places a new float leaf is scaled by (:mod:`.decimals`), or None.
 
     Only ``auto`` scales, and only a leaf whose first values (at least
@@ -137,8 +138,7 @@ def _bitshuffled_size(values: np.ndarray) -> int:
     return len(blosc.compress(values, cname.encode(), clevel, blosc.BITSHUFFLE))
 
 
-def compressor_codecs(name: str, blosc: tuple[str, int, str] = ("lz4", 5, "shuffle")
-                      ) -> list[Any]:  # fmt: skip
+def compressor_codecs(name: str, blosc: tuple[str, int, str] = ("lz4", 5, "shuffle")) -> list[Any]:
     """The zarr ``compressors=`` value of a leaf codec (``raw``, ``zstd``, ``blosc`` with
     ``blosc``'s cname, clevel and shuffle): the compressor (if any), then the ``crc32c``
     checksum of the encoded chunk."""
@@ -158,8 +158,12 @@ class NotDecimal(StoreError):
     converts the leaf; nothing was written)."""
 
 
-_GROUP_DOC = {"attributes": {}, "zarr_format": 3, "consolidated_metadata": None,
-              "node_type": "group"}  # fmt: skip
+_GROUP_DOC = {
+    "attributes": {},
+    "zarr_format": 3,
+    "consolidated_metadata": None,
+    "node_type": "group",
+}
 
 
 class LeafStore:
@@ -266,8 +270,9 @@ class LeafStore:
             root = os.path.realpath(self.root)
             parts = name.split("/")
             if os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
-                raise StoreFormatError(f"{self.url}: leaf name {name!r} does not name a folder "
-                                       "inside the store")  # fmt: skip
+                raise StoreFormatError(
+                    f"{self.url}: leaf name {name!r} does not name a folder inside the store"
+                )
             real = os.path.realpath(path)
             if not real.startswith(root.rstrip(os.sep) + os.sep):
                 raise StoreFormatError(
@@ -398,10 +403,16 @@ class LeafStore:
             else:
                 doc = sh.leaf_doc(fmt, 0)
                 arr = self.group().create_array(
-                    name, shape=(0,), dtype=fmt.dtype, chunks=(fmt.chunk,), shards=(fmt.shard,),
-                    compressors=compressor_codecs(fmt.codec, fmt.blosc), fill_value=0,
-                    overwrite=True, attributes=doc["attributes"],
-                )  # fmt: skip
+                    name,
+                    shape=(0,),
+                    dtype=fmt.dtype,
+                    chunks=(fmt.chunk,),
+                    shards=(fmt.shard,),
+                    compressors=compressor_codecs(fmt.codec, fmt.blosc),
+                    fill_value=0,
+                    overwrite=True,
+                    attributes=doc["attributes"],
+                )
                 self._arrays[name] = arr
         self._formats[name] = fmt
         self.shards.drop(f"{name}/")
@@ -426,11 +437,12 @@ class LeafStore:
         fmt = self.format(name)
         stop = start + len(values)
         if fmt.decimals is not None:
-            scaled = decimals.encode(np.ascontiguousarray(values, dtype=fmt.logical),
-                                     fmt.decimals)  # fmt: skip
+            scaled = decimals.encode(np.ascontiguousarray(values, dtype=fmt.logical), fmt.decimals)
             if scaled is None:
-                raise NotDecimal(f"{self.url}: leaf {name!r} keeps {fmt.decimals} decimal "
-                                 "places; the values to write have more")  # fmt: skip
+                raise NotDecimal(
+                    f"{self.url}: leaf {name!r} keeps {fmt.decimals} decimal "
+                    "places; the values to write have more"
+                )
             values = scaled
         values = np.ascontiguousarray(values, dtype=fmt.dtype)
         with self.translate(f"leaf {name!r}"):
@@ -447,8 +459,9 @@ class LeafStore:
                 self._write_zarr(name, fmt, start, stop, values)
         self.shards.drop(f"{name}/")
 
-    def _write_zarr(self, name: str, fmt: sh.LeafFormat, start: int, stop: int,
-                    values: np.ndarray) -> None:  # fmt: skip
+    def _write_zarr(
+        self, name: str, fmt: sh.LeafFormat, start: int, stop: int, values: np.ndarray
+    ) -> None:
         # Every chunk is written, even one equal to the fill value, so a missing chunk
         # file always means damage (write_empty_chunks is a runtime setting).
         arr = self.array(name).with_config({"write_empty_chunks": True})
@@ -505,9 +518,17 @@ class LeafStore:
         local stores with codecs it knows, zarr-python for everything else."""
         return self.shards if self.direct(name) else self.generic
 
-    def gather(self, name: str, starts: np.ndarray, stops: np.ndarray, length: int,
-               cache: ChunkCache | None = None, *, selection: Any = None,
-               span: Ranges | None = None) -> np.ndarray:  # fmt: skip
+    def gather(
+        self,
+        name: str,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        length: int,
+        cache: ChunkCache | None = None,
+        *,
+        selection: Any = None,
+        span: Ranges | None = None,
+    ) -> np.ndarray:
         """Values of ``[starts[i], stops[i])`` concatenated, in the order given (every
         range inside the committed ``[0, length)``).
 
@@ -531,8 +552,9 @@ class LeafStore:
         out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
-    def resident(self, name: str, length: int, cache: ChunkCache, selection: Any
-                 ) -> np.ndarray | None:  # fmt: skip
+    def resident(
+        self, name: str, length: int, cache: ChunkCache, selection: Any
+    ) -> np.ndarray | None:
         """The resident form of a leaf (its committed values ``[0, length)``, decoded and
         verified, kept in ``cache``; see :meth:`gather`): read into the cache at the
         leaf's :data:`RESIDENT_AFTER`-th selection; None before, and None for leaves
@@ -612,9 +634,16 @@ class LeafBackend(Protocol):
     """What reads the committed values of leaves: :class:`.local.LocalShards` (the direct
     local reader) and :class:`ZarrLeaves` (zarr-python, any fsspec store)."""
 
-    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
-               length: int, cache: ChunkCache | None, span: Ranges | None = None
-               ) -> np.ndarray: ...  # fmt: skip
+    def gather(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        length: int,
+        cache: ChunkCache | None,
+        span: Ranges | None = None,
+    ) -> np.ndarray: ...
 
     def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray: ...
 
@@ -627,9 +656,16 @@ class ZarrLeaves:
     def __init__(self, store: LeafStore) -> None:
         self._store = weakref.proxy(store)
 
-    def gather(self, name: str, fmt: sh.LeafFormat, starts: np.ndarray, stops: np.ndarray,
-               length: int, cache: ChunkCache | None, span: Ranges | None = None
-               ) -> np.ndarray:  # fmt: skip
+    def gather(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        length: int,
+        cache: ChunkCache | None,
+        span: Ranges | None = None,
+    ) -> np.ndarray:
         pos = span.positions() if span is not None else expand_ranges(starts, stops - starts)
         if len(pos) == 0:
             return np.zeros(0, dtype=fmt.dtype)
@@ -639,8 +675,14 @@ class ZarrLeaves:
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
 
-    def _chunks(self, name: str, fmt: sh.LeafFormat, touched: np.ndarray, length: int,
-                cache: ChunkCache | None) -> list[np.ndarray]:  # fmt: skip
+    def _chunks(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        touched: np.ndarray,
+        length: int,
+        cache: ChunkCache | None,
+    ) -> list[np.ndarray]:
         """The chunks ``touched`` (sorted), each ``fmt.chunk`` values (the last one cut at
         ``length`` is padded), runs of consecutive chunks in one read. A Python step per
         chunk (a cache lookup), not per value."""

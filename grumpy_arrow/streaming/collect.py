@@ -77,8 +77,9 @@ def _concat(batches: list[Any]) -> Any:
     if module.startswith("pyarrow"):
         import pyarrow as pa
 
-        return pa.concat_tables(batches) if isinstance(first, pa.Table) else pa.concat_arrays(
-            batches)  # fmt: skip
+        return (
+            pa.concat_tables(batches) if isinstance(first, pa.Table) else pa.concat_arrays(batches)
+        )
     from grumpy_arrow.functions import concat
 
     return concat(batches)

@@ -89,9 +89,14 @@ def split_rows(out: Any, bounds: list[tuple[int, int]]) -> list[Any]:
     raise TypeError(f"cannot split a {type(out).__name__} into batches")
 
 
-def megabatches(todo: range, read_group: Callable[[range], tuple[Any, list[int]]],
-                fns: tuple[Callable[..., Any], ...], *, first: Any, overlap: bool,
-                ) -> Iterator[tuple[int, Any]]:  # fmt: skip
+def megabatches(
+    todo: range,
+    read_group: Callable[[range], tuple[Any, list[int]]],
+    fns: tuple[Callable[..., Any], ...],
+    *,
+    first: Any,
+    overlap: bool,
+) -> Iterator[tuple[int, Any]]:
     """``(i, batch after fns)`` for every ``i`` of ``todo``, computed a megabatch at a time.
 
     ``first`` is batch ``todo[0]`` (it sizes the megabatches); ``read_group(group)`` reads

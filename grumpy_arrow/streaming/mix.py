@@ -90,16 +90,18 @@ def mix(
     if any(not np.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
         raise ValueError(f"mix weights must be finite, >= 0 and not all 0, got {w}")
     if seed is None or isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"mix needs a seed (an int >= 0): its schedule must be reproducible, "
-                         f"got {seed!r}")  # fmt: skip
+        raise ValueError(
+            f"mix needs a seed (an int >= 0): its schedule must be reproducible, got {seed!r}"
+        )
     if stop not in STOPS:
         raise ValueError(f"stop must be 'first' or 'all', got {stop!r}")
     check_int(epoch, "epoch", minimum=0)
     return Mix(list(streams), np.asarray(w) / sum(w), seed, stop, epoch)
 
 
-def schedule(lengths: Sequence[int], weights: np.ndarray, seed: int, epoch: int,
-             stop: str) -> np.ndarray:  # fmt: skip
+def schedule(
+    lengths: Sequence[int], weights: np.ndarray, seed: int, epoch: int, stop: str
+) -> np.ndarray:
     """The source of each batch of an epoch (int64).
 
     Draws are i.i.d. by the weights of the sources still running. A source runs out with
@@ -166,8 +168,9 @@ class Mix:
     (4, [1, 0, 0, 1], [1])
     """
 
-    def __init__(self, streams: list[Stream], weights: np.ndarray, seed: int, stop: str,
-                 epoch: int) -> None:  # fmt: skip
+    def __init__(
+        self, streams: list[Stream], weights: np.ndarray, seed: int, stop: str, epoch: int
+    ) -> None:
         self._streams, self._weights, self._seed, self._stop = streams, weights, seed, stop
         self._epoch = epoch
         self._draws = 0  # batches of this epoch already handed out
@@ -249,16 +252,20 @@ class Mix:
         """
         for key, mine in (("seed", self._seed), ("stop", self._stop)):
             if state.get(key, mine) != mine:
-                raise ValueError(f"state_dict was saved with {key}={state[key]!r}; this mix "
-                                 f"has {key}={mine!r}")  # fmt: skip
+                raise ValueError(
+                    f"state_dict was saved with {key}={state[key]!r}; this mix has {key}={mine!r}"
+                )
         sources = state.get("sources", [])
         if len(sources) != len(self._streams):
-            raise ValueError(f"state_dict holds {len(sources)} sources; this mix has "
-                             f"{len(self._streams)}")  # fmt: skip
+            raise ValueError(
+                f"state_dict holds {len(sources)} sources; this mix has {len(self._streams)}"
+            )
         weights = state.get("weights")
         if weights is not None and not np.allclose(weights, self._weights):
-            raise ValueError(f"state_dict was saved with weights={weights}; this mix has "
-                             f"weights={self._weights.tolist()}")  # fmt: skip
+            raise ValueError(
+                f"state_dict was saved with weights={weights}; this mix has "
+                f"weights={self._weights.tolist()}"
+            )
         for s, saved in zip(self._streams, sources, strict=True):
             s.load_state_dict(saved)
         self._epoch = int(state.get("epoch", 0))
@@ -268,6 +275,8 @@ class Mix:
         self._draws = draws
 
     def __repr__(self) -> str:
-        return (f"<Mix of {len(self._streams)} streams, weights "
-                f"{[round(float(w), 4) for w in self._weights]}, stop={self._stop!r}, "
-                f"epoch {self._epoch}>")  # fmt: skip
+        return (
+            f"<Mix of {len(self._streams)} streams, weights "
+            f"{[round(float(w), 4) for w in self._weights]}, stop={self._stop!r}, "
+            f"epoch {self._epoch}>"
+        )

@@ -42,8 +42,9 @@ def row_batches(rows: int, batch_size: int, *, drop_last: bool) -> list[tuple[in
     return out
 
 
-def packed_batches(counts: Sequence[int] | np.ndarray, batch_size: int, *, drop_last: bool
-                   ) -> list[tuple[int, int]]:  # fmt: skip
+def packed_batches(
+    counts: Sequence[int] | np.ndarray, batch_size: int, *, drop_last: bool
+) -> list[tuple[int, int]]:
     """Pack whole rows greedily while their entity counts stay within ``batch_size``.
 
     A row with more entities than ``batch_size`` forms a batch of its own; rows are never
@@ -120,8 +121,9 @@ def block_order(rows: int, block: int, window: int, seed: int, epoch: int) -> np
     return members[np.lexsort((rng.random(rows), windows))]
 
 
-def cut(order: np.ndarray, batch_size: int, *, drop_last: bool,
-        counts: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def cut(
+    order: np.ndarray, batch_size: int, *, drop_last: bool, counts: np.ndarray | None = None
+) -> np.ndarray:
     """Batch bounds over ``order``: batch ``k`` is ``order[bounds[k]:bounds[k + 1]]``,
     ``batch_size`` rows each, or with ``counts`` (entities per row) whole rows packed as
     :func:`packed_batches` packs them, in the order given."""
@@ -143,9 +145,14 @@ class EpochPlan:
     position of a batch is its place in the epoch).
     """
 
-    def __init__(self, *, ranges: list[tuple[int, int]] | None = None,
-                 ids: np.ndarray | None = None, order: np.ndarray | None = None,
-                 bounds: np.ndarray | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        ranges: list[tuple[int, int]] | None = None,
+        ids: np.ndarray | None = None,
+        order: np.ndarray | None = None,
+        bounds: np.ndarray | None = None,
+    ) -> None:
         self.ranges, self.order, self.bounds = ranges, order, bounds
         if ranges is not None:
             self.ids = np.arange(len(ranges), dtype=np.int64) if ids is None else ids

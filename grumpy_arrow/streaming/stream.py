@@ -276,8 +276,11 @@ class _Source:
     def rows(self, rows: np.ndarray) -> Any:
         """The rows (sorted, or any order) as an in-memory batch."""
         if self.obj is not None:
-            contiguous = len(rows) and int(rows[-1]) - int(rows[0]) == len(rows) - 1 and bool(
-                np.all(np.diff(rows) == 1))  # fmt: skip
+            contiguous = (
+                len(rows)
+                and int(rows[-1]) - int(rows[0]) == len(rows) - 1
+                and bool(np.all(np.diff(rows) == 1))
+            )
             if contiguous:
                 return self.obj[int(rows[0]) : int(rows[-1]) + 1]
             return self.obj[rows]
@@ -351,7 +354,11 @@ class Stream:
         self._workers = workers
         self._selection = positions  # positions into this rank's list, composed
         self._transforms, self._cpu, self._prefetch, self._executor = (
-            transforms, cpu, prefetch, executor)  # fmt: skip
+            transforms,
+            cpu,
+            prefetch,
+            executor,
+        )
         self._consumed = 0
         # Batches of the epoch's plan consumed before this stream took over (an elastic
         # resume from another world size): its ranks split the plan from there.
@@ -457,12 +464,16 @@ class Stream:
 
     def _copy(self, **changes: Any) -> Stream:
         out = Stream(
-            self._data, self._params, epoch=self._epoch, workers=self._workers,
+            self._data,
+            self._params,
+            epoch=self._epoch,
+            workers=self._workers,
             positions=changes.get("positions", self._selection),
             transforms=changes.get("transforms", self._transforms),
-            cpu=changes.get("cpu", self._cpu), prefetch=changes.get("prefetch", self._prefetch),
+            cpu=changes.get("cpu", self._cpu),
+            prefetch=changes.get("prefetch", self._prefetch),
             executor=changes.get("executor", self._executor),
-        )  # fmt: skip
+        )
         out._plan_cache, out._epoch_plan = self._plan_cache, self._epoch_plan
         out._start = self._start
         out._counts = self._counts
@@ -487,8 +498,9 @@ class Stream:
         within = _within(p.shuffle)
         batch = self._data.rows(self._rows(k, plan))
         if within and self._level(p.shuffle) > 0:
-            batch = _shuffle_inner(batch, self._level(p.shuffle),
-                                   pl.epoch_rng(p.seed or 0, self._epoch, position))  # fmt: skip
+            batch = _shuffle_inner(
+                batch, self._level(p.shuffle), pl.epoch_rng(p.seed or 0, self._epoch, position)
+            )
         return batch
 
     def _level(self, level: Any) -> int:
@@ -534,8 +546,12 @@ class Stream:
     def _transform(self, j: int, batch: Any, position: int) -> Any:
         """Transform ``j`` on the batch at plan ``position``: with ``rng=`` (see
         :meth:`apply`) when it takes one."""
-        return _call(self._transforms[j], self._seeded[j], batch,
-                     (self._params.seed or 0, self._epoch, position, j))  # fmt: skip
+        return _call(
+            self._transforms[j],
+            self._seeded[j],
+            batch,
+            (self._params.seed or 0, self._epoch, position, j),
+        )
 
     def __iter__(self) -> Iterator[Any]:
         """Yield the remaining batches of this epoch, in order (then start over at 0)."""
@@ -568,25 +584,32 @@ class Stream:
         joined = mb.joinable(self._transforms[:lead], first)
         if not joined:
             return False
-        parts = mb.megabatches(todo, self._group_reader(positions, plan),
-                               self._transforms[:joined], first=first,
-                               overlap=self._cpu > 1)  # fmt: skip
+        parts = mb.megabatches(
+            todo,
+            self._group_reader(positions, plan),
+            self._transforms[:joined],
+            first=first,
+            overlap=self._cpu > 1,
+        )
         while True:
             try:
                 i, out = next(parts)
             except StopIteration:
                 break
             except Exception as err:
-                err.add_note(f"raised by a compiled transform of the megabatch starting at "
-                             f"batch {self._consumed} (epoch {self._epoch})")  # fmt: skip
+                err.add_note(
+                    f"raised by a compiled transform of the megabatch starting at "
+                    f"batch {self._consumed} (epoch {self._epoch})"
+                )
                 raise
             out = self._transforms_from(joined, out, i, int(plan.ids[positions[i]]))
             self._consumed = i + 1
             yield out
         return True
 
-    def _group_reader(self, positions: np.ndarray, plan: pl.EpochPlan
-                      ) -> Callable[[range], tuple[Any, list[int]]]:  # fmt: skip
+    def _group_reader(
+        self, positions: np.ndarray, plan: pl.EpochPlan
+    ) -> Callable[[range], tuple[Any, list[int]]]:
         """Reads the batches ``group`` of ``positions`` as one batch: one read of all their
         rows (a slice when they are contiguous in memory), or, with a shuffle inside the
         batches below the rows, each batch read on its own and joined."""
@@ -617,8 +640,10 @@ class Stream:
             try:
                 out = self._transform(j, out, position)
             except Exception as err:
-                err.add_note(f"raised by a transform of batch {i} (plan position "
-                             f"{position}, epoch {self._epoch})")  # fmt: skip
+                err.add_note(
+                    f"raised by a transform of batch {i} (plan position "
+                    f"{position}, epoch {self._epoch})"
+                )
                 raise
         return out
 
@@ -736,8 +761,9 @@ class Stream:
             if not callable(fn):
                 raise TypeError(f"apply needs callables, got {fn!r}")
         fns = _compiled(fns, compile)
-        return self._copy(transforms=self._transforms + fns, cpu=cpu, prefetch=prefetch,
-                          executor=executor)  # fmt: skip
+        return self._copy(
+            transforms=self._transforms + fns, cpu=cpu, prefetch=prefetch, executor=executor
+        )
 
     def save(self, saver: Any, *, save_interval: int = 1, progress: bool = False) -> int:
         """Iterate the stream and hand its batches (after ``apply``) to ``saver``.
@@ -777,8 +803,9 @@ class Stream:
         """
         from grumpy_arrow.streaming.collect import collect
 
-        return collect(iter(self), saver, save_interval=save_interval, progress=progress,
-                       total=len(self))  # fmt: skip
+        return collect(
+            iter(self), saver, save_interval=save_interval, progress=progress, total=len(self)
+        )
 
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` (a new shuffle) from its first batch.
@@ -887,8 +914,16 @@ class Stream:
         """
         mine = self.state_dict()
         elastic = state.get("world_size", mine["world_size"]) != mine["world_size"]
-        keys = ["seed", "batch_size", "drop_last", "batch_on", "shuffle", "even",
-                "shuffle_block", "shuffle_window"]  # fmt: skip
+        keys = [
+            "seed",
+            "batch_size",
+            "drop_last",
+            "batch_on",
+            "shuffle",
+            "even",
+            "shuffle_block",
+            "shuffle_window",
+        ]
         if not elastic:
             keys += ["world_size", "rank"]
         for key in keys:
@@ -909,8 +944,10 @@ class Stream:
         if start < 0 or consumed < 0:
             problem = f"state_dict has start={start}, batches_consumed={consumed}: below 0"
         elif not elastic and "batches" in state and state["batches"] != batches:
-            problem = (f"state_dict was saved with batches={state['batches']!r}; this stream "
-                       f"has batches={batches!r} in epoch {epoch}")  # fmt: skip
+            problem = (
+                f"state_dict was saved with batches={state['batches']!r}; this stream "
+                f"has batches={batches!r} in epoch {epoch}"
+            )
         elif not 0 <= consumed <= batches:
             problem = f"batches_consumed={consumed} is outside [0, {batches}]"
         if problem is not None:
@@ -927,8 +964,9 @@ class Stream:
         )
 
 
-def _compiled(fns: tuple[Callable[..., Any], ...], mode: bool | str | None
-              ) -> tuple[Callable[..., Any], ...]:  # fmt: skip
+def _compiled(
+    fns: tuple[Callable[..., Any], ...], mode: bool | str | None
+) -> tuple[Callable[..., Any], ...]:
     """``fns`` under ``apply(compile=mode)`` (see :meth:`Stream.apply`)."""
     if mode is None:
         return fns
@@ -955,8 +993,9 @@ def _takes_rng(fn: Callable[..., Any]) -> bool:
     return found is not None and found.kind in (found.POSITIONAL_OR_KEYWORD, found.KEYWORD_ONLY)
 
 
-def _call(fn: Callable[..., Any], seeded: bool, batch: Any,
-          where: tuple[int, int, int, int]) -> Any:  # fmt: skip
+def _call(
+    fn: Callable[..., Any], seeded: bool, batch: Any, where: tuple[int, int, int, int]
+) -> Any:
     """``fn(batch)``, with ``rng=`` the generator of ``where`` (seed, epoch, plan position,
     transform) when ``fn`` takes one (``seeded``)."""
     return fn(batch, rng=pl.transform_rng(*where)) if seeded else fn(batch)
@@ -992,8 +1031,9 @@ def _shuffle_inner(batch: Any, level: int, rng: np.random.Generator) -> Any:
         out = {}
         for name in batch.columns:
             column = batch[name]
-            reaches = schema.level_of(name) >= level if schema is not None else (
-                column.ndim - 1 >= level)  # fmt: skip
+            reaches = (
+                schema.level_of(name) >= level if schema is not None else (column.ndim - 1 >= level)
+            )
             out[name] = column[index] if reaches else column
         return DataFrame(out, schema, len(batch))
     return batch[index]
@@ -1004,8 +1044,9 @@ def _inner_permutation(counts: GrumpyArray, rng: np.random.Generator) -> GrumpyA
     from grumpy_arrow import layout as lay
     from grumpy_arrow.compute.gather import offsets_from_lengths
 
-    flat = np.asarray(counts.flatten().to_arrow().fill_null(0).to_numpy(zero_copy_only=False),
-                      dtype=np.int64)  # fmt: skip
+    flat = np.asarray(
+        counts.flatten().to_arrow().fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
     parent = np.repeat(np.arange(len(flat), dtype=np.int64), flat)
     order = np.lexsort((rng.random(len(parent)), parent))
     offsets = offsets_from_lengths(flat)

@@ -56,9 +56,21 @@ __all__ = [
 ]
 
 ALL_DTYPES: tuple[dt.DType, ...] = (
-    dt.int8, dt.int16, dt.int32, dt.int64, dt.uint8, dt.uint16, dt.uint32, dt.uint64,
-    dt.float16, dt.float32, dt.float64, dt.bool_, dt.string, dt.binary,
-)  # fmt: skip
+    dt.int8,
+    dt.int16,
+    dt.int32,
+    dt.int64,
+    dt.uint8,
+    dt.uint16,
+    dt.uint32,
+    dt.uint64,
+    dt.float16,
+    dt.float32,
+    dt.float64,
+    dt.bool_,
+    dt.string,
+    dt.binary,
+)
 """Every leaf dtype, in the order :func:`dtypes` draws (and shrinks towards) them."""
 
 _KINDS = "iufbUS"
@@ -243,9 +255,21 @@ def arrays(
 # -- frames -------------------------------------------------------------------------------
 
 LEVEL_NAMES: tuple[str, ...] = (
-    "molecule", "residue", "atom", "group", "chain", "model", "site", "bond", "ring", "side",
-    "side_chain", "res", "a", "b",
-)  # fmt: skip
+    "molecule",
+    "residue",
+    "atom",
+    "group",
+    "chain",
+    "model",
+    "site",
+    "bond",
+    "ring",
+    "side",
+    "side_chain",
+    "res",
+    "a",
+    "b",
+)
 """Names :func:`frames` gives levels (and aliases). ``side`` / ``side_chain`` exercise the
 first-match rule: ``side_chain_x`` belongs to ``side`` when that level comes first."""
 

@@ -56,10 +56,15 @@ def check_writer() -> None:
     package = Path(gr.__file__).resolve().parent
     if gr.__version__ != PACKAGE_VERSION or VERSION != FORMAT_VERSION:
         sys.exit(f"grumpy_arrow {gr.__version__} writes format {VERSION}: not the v1 writer")
-    head = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "-C", str(package), "status", "--porcelain", "--", "."],
-                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(package), "status", "--porcelain", "--", "."],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if head != COMMIT or dirty:
         sys.exit(f"{package} is at {head} (modified: {bool(dirty)}), not a clean {COMMIT}")
     if OUT.exists():
@@ -175,8 +180,9 @@ def write_stores() -> dict[str, dict[str, Any]]:
         [[[1.5, None], None], [], None, [[3.0], []], [[None, -0.25, 2.25]], [[1e300]]],
         dtype=gr.float64,
     )
-    union = gr.array(["P12345", ["P12345-1", "P12345-2"], None, [], "Q9", [None, ""]],
-                     dtype=gr.string)  # fmt: skip
+    union = gr.array(
+        ["P12345", ["P12345-1", "P12345-2"], None, [], "Q9", [None, ""]], dtype=gr.string
+    )
     batches = appended_batches()
     OUT.mkdir(parents=True)
     gr.save(frame, OUT / "frame.gr", chunk_size=8)
@@ -210,15 +216,21 @@ def describe(name: str, written: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": len(loaded)}
     if doc["kind"] == "sharded":
         shard_doc = json.loads((path / doc["shards"][0]["name"] / "grumpy.json").read_text())
-        out["manifest"] = {"version": doc["version"], "kind": doc["kind"],
-                           "shard_rows": doc["shard_rows"],
-                           "shards": [[s["name"], s["rows"]] for s in doc["shards"]],
-                           "compressor": shard_doc["compressor"],
-                           "chunk_size": shard_doc["chunking"]["chunk_size"]}  # fmt: skip
+        out["manifest"] = {
+            "version": doc["version"],
+            "kind": doc["kind"],
+            "shard_rows": doc["shard_rows"],
+            "shards": [[s["name"], s["rows"]] for s in doc["shards"]],
+            "compressor": shard_doc["compressor"],
+            "chunk_size": shard_doc["chunking"]["chunk_size"],
+        }
     else:
-        out["manifest"] = {"version": doc["version"], "kind": doc["kind"],
-                           "compressor": doc["compressor"],
-                           "chunk_size": doc["chunking"]["chunk_size"]}  # fmt: skip
+        out["manifest"] = {
+            "version": doc["version"],
+            "kind": doc["kind"],
+            "compressor": doc["compressor"],
+            "chunk_size": doc["chunking"]["chunk_size"],
+        }
     if "batches" in written:
         out["batches"] = written["batches"]
     if isinstance(loaded, gr.DataFrame):
