@@ -4,4 +4,5 @@ import sys
 
 from grumpy_arrow.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a documentation tool imports the package's modules
+    sys.exit(main())

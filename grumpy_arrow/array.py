@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow._docstrings import name_method, operator_doc, reduction_doc
+from grumpy_arrow._typing import ReductionMethod, SpreadMethod
 from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import lowering, stats
@@ -121,6 +123,61 @@ def from_lowered(obj: Any) -> GrumpyArray | None:
     values = GrumpyArray(parse_object(arr.field(0), None))
     flags = GrumpyArray(parse_object(arr.field(1), dt.bool_))
     return GrumpyArray._wrap(lowering.raise_node(values.node, flags.node))
+
+
+def _reduction(name: str) -> ReductionMethod:
+    """The method ``GrumpyArray.<name>``: the reduction kernel ``name`` over ``dim``,
+    documented from ``_docstrings.REDUCTIONS``."""
+
+    def method(self: GrumpyArray, dim: int | None = None) -> Any:
+        return self._reduce(name, dim)
+
+    name_method(method, "GrumpyArray", name, reduction_doc(name))
+    return cast(ReductionMethod, method)
+
+
+def _spread_reduction(name: str) -> SpreadMethod:
+    """The method ``GrumpyArray.std`` or ``var`` (``ddof`` delta degrees of freedom)."""
+
+    def method(self: GrumpyArray, dim: int | None = None, *, ddof: int = 0) -> Any:
+        return self._spread(name, dim, ddof)
+
+    name_method(method, "GrumpyArray", name, reduction_doc(name))
+    return cast(SpreadMethod, method)
+
+
+# The binary operators: kernel of compute.elementwise.BINARY -> (method stem, symbol).
+_OPERATORS: dict[str, tuple[str, str]] = {
+    "add": ("add", "+"),
+    "subtract": ("sub", "-"),
+    "multiply": ("mul", "*"),
+    "true_divide": ("truediv", "/"),
+    "floor_divide": ("floordiv", "//"),
+    "remainder": ("mod", "%"),
+    "power": ("pow", "**"),
+    "equal": ("eq", "=="),
+    "not_equal": ("ne", "!="),
+    "less": ("lt", "<"),
+    "less_equal": ("le", "<="),
+    "greater": ("gt", ">"),
+    "greater_equal": ("ge", ">="),
+    "and": ("and", "&"),
+    "or": ("or", "|"),
+    "xor": ("xor", "^"),
+}
+
+
+def _operator(kernel: str, *, reflected: bool = False) -> Callable[[GrumpyArray, Any], GrumpyArray]:
+    """A binary operator method: the ``compute.elementwise.BINARY`` kernel ``kernel``,
+    with ``self`` on the right when ``reflected`` (``__radd__``...)."""
+
+    def method(self: GrumpyArray, other: Any) -> GrumpyArray:
+        return self._binary(other, kernel, reflected)
+
+    stem, symbol = _OPERATORS[kernel]
+    name = f"__{'r' if reflected else ''}{stem}__"
+    name_method(method, "GrumpyArray", name, operator_doc(kernel, symbol, reflected))
+    return method
 
 
 class GrumpyArray(Statistics):
@@ -823,83 +880,32 @@ class GrumpyArray(Statistics):
     def _unary(self, name: str) -> GrumpyArray:
         return GrumpyArray._wrap(map_leaves(self.node, UNARY[name]))
 
-    def __add__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "add")
-
-    def __radd__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "add", True)
-
-    def __sub__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "subtract")
-
-    def __rsub__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "subtract", True)
-
-    def __mul__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "multiply")
-
-    def __rmul__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "multiply", True)
-
-    def __truediv__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "true_divide")
-
-    def __rtruediv__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "true_divide", True)
-
-    def __floordiv__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "floor_divide")
-
-    def __rfloordiv__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "floor_divide", True)
-
-    def __mod__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "remainder")
-
-    def __rmod__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "remainder", True)
-
-    def __pow__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "power")
-
-    def __rpow__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "power", True)
-
-    def __eq__(self, o: Any) -> GrumpyArray:  # type: ignore[override]
-        return self._binary(o, "equal")
-
-    def __ne__(self, o: Any) -> GrumpyArray:  # type: ignore[override]
-        return self._binary(o, "not_equal")
-
-    def __lt__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "less")
-
-    def __le__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "less_equal")
-
-    def __gt__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "greater")
-
-    def __ge__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "greater_equal")
-
-    def __and__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "and")
-
-    def __rand__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "and", True)
-
-    def __or__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "or")
-
-    def __ror__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "or", True)
-
-    def __xor__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "xor")
-
-    def __rxor__(self, o: Any) -> GrumpyArray:
-        return self._binary(o, "xor", True)
+    __add__ = _operator("add")
+    __radd__ = _operator("add", reflected=True)
+    __sub__ = _operator("subtract")
+    __rsub__ = _operator("subtract", reflected=True)
+    __mul__ = _operator("multiply")
+    __rmul__ = _operator("multiply", reflected=True)
+    __truediv__ = _operator("true_divide")
+    __rtruediv__ = _operator("true_divide", reflected=True)
+    __floordiv__ = _operator("floor_divide")
+    __rfloordiv__ = _operator("floor_divide", reflected=True)
+    __mod__ = _operator("remainder")
+    __rmod__ = _operator("remainder", reflected=True)
+    __pow__ = _operator("power")
+    __rpow__ = _operator("power", reflected=True)
+    __eq__ = _operator("equal")  # type: ignore[assignment]
+    __ne__ = _operator("not_equal")  # type: ignore[assignment]
+    __lt__ = _operator("less")
+    __le__ = _operator("less_equal")
+    __gt__ = _operator("greater")
+    __ge__ = _operator("greater_equal")
+    __and__ = _operator("and")
+    __rand__ = _operator("and", reflected=True)
+    __or__ = _operator("or")
+    __ror__ = _operator("or", reflected=True)
+    __xor__ = _operator("xor")
+    __rxor__ = _operator("xor", reflected=True)
 
     def __neg__(self) -> GrumpyArray:
         return self._unary("negative")
@@ -1017,220 +1023,21 @@ class GrumpyArray(Statistics):
             return GrumpyArray._wrap(out)
         return out
 
-    def sum(self, dim: int | None = None) -> Any:
-        """Sum of valid values (empty segments give 0); see ``docs/array-model.md``.
+    sum = _reduction("sum")
+    prod = _reduction("prod")
+    mean = _reduction("mean")
+    min = _reduction("min")
+    max = _reduction("max")
+    count = _reduction("count")
+    count_nonzero = _reduction("count_nonzero")
+    any = _reduction("any")
+    all = _reduction("all")
+    argmin = _reduction("argmin")
+    argmax = _reduction("argmax")
+    ptp = _reduction("ptp")
 
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to sum (negative counts from the innermost axis); None (the default)
-            takes every valid value at once.
-
-        Returns
-        -------
-        int or float or GrumpyArray
-            A Python int or float for ``dim=None`` (or a flat array); else an array without
-            axis ``dim``, of integers widened to int64 / uint64 as in NumPy, floats as they
-            are.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, 2, 3], [], [4, 5]])
-        >>> x.sum(), x.sum(dim=1).to_list(), x.sum(dim=0).to_list()
-        (15, [6, 0, 9], [5, 7, 3])
-        """
-        return self._reduce("sum", dim)
-
-    def prod(self, dim: int | None = None) -> Any:
-        """Product of valid values (empty segments give 1).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to multiply (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        int or float or GrumpyArray
-            A Python int or float for ``dim=None`` (or a flat array); else an array without
-            axis ``dim``, of integers widened to int64 / uint64 as in NumPy, floats as they
-            are.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, 2, 3], [], [4, None]])
-        >>> x.prod(), x.prod(dim=1).to_list()
-        (24, [6, 1, 4])
-        """
-        return self._reduce("prod", dim)
-
-    def mean(self, dim: int | None = None) -> Any:
-        """Mean of valid values (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to average (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        float or GrumpyArray
-            A Python float for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of float64 for integers, the float dtype for floats.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, 2], [], [4, None]])
-        >>> x.mean(), x.mean(dim=1).to_list()
-        (2.3333333333333335, [1.5, None, 4.0])
-        """
-        return self._reduce("mean", dim)
-
-    def min(self, dim: int | None = None) -> Any:
-        """Minimum (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to take the minimum along (negative counts from the innermost axis);
-            None (the default) takes every valid value at once.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of the leaf dtype.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[3, 1], [], [4]])
-        >>> x.min(), x.min(dim=1).to_list()
-        (1, [1, None, 4])
-        """
-        return self._reduce("min", dim)
-
-    def max(self, dim: int | None = None) -> Any:
-        """Maximum (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to take the maximum along (negative counts from the innermost axis);
-            None (the default) takes every valid value at once.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of the leaf dtype.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[3, 1], [], [4]])
-        >>> x.max(), x.max(dim=1).to_list()
-        (4, [3, None, 4])
-        """
-        return self._reduce("max", dim)
-
-    def std(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """Standard deviation with ``ddof`` delta degrees of freedom (0: population, as
-        NumPy; 1: sample, as pandas). Segments of ``ddof`` values or fewer give null.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to take the standard deviation along (negative counts from the
-            innermost axis); None (the default) takes every valid value at once.
-        ddof : int, default 0
-            Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
-            sample one (pandas' default).
-
-        Returns
-        -------
-        float or GrumpyArray
-            A Python float for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of float64 for integers, the float dtype for floats.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-        ValueError
-            If ``ddof`` is not a non-negative integer.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> gr.array([[1.0, 3.0], [2.0], []]).std(dim=1, ddof=1).to_list()
-        [1.4142135623730951, None, None]
-        """
-        return self._spread("std", dim, ddof)
-
-    def var(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """Variance with ``ddof`` delta degrees of freedom (see :meth:`std`).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to take the variance along (negative counts from the innermost axis);
-            None (the default) takes every valid value at once.
-        ddof : int, default 0
-            Delta degrees of freedom: 0 gives the population statistic (NumPy's default), 1 the
-            sample one (pandas' default).
-
-        Returns
-        -------
-        float or GrumpyArray
-            A Python float for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of float64 for integers, the float dtype for floats.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-        ValueError
-            If ``ddof`` is not a non-negative integer.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, 3.0], [2.0], []])
-        >>> x.var(), x.var(dim=1).to_list(), x.var(dim=1, ddof=1).to_list()
-        (0.6666666666666666, [1.0, 0.0, None], [2.0, None, None])
-        """
-        return self._spread("var", dim, ddof)
+    std = _spread_reduction("std")
+    var = _spread_reduction("var")
 
     def _spread(self, op: builtins.str, dim: int | None, ddof: int) -> Any:
         """``var``/``std`` at ``ddof``: the population variance times ``n / (n - ddof)``
@@ -1255,209 +1062,6 @@ class GrumpyArray(Statistics):
             return pc.cast(out, v.type)
 
         return GrumpyArray._wrap(zip_leaves([var.node, n.node], scale))
-
-    def count(self, dim: int | None = None) -> Any:
-        """Number of valid values.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to count along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        int or GrumpyArray
-            A Python int for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of int64.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, None, 3], [], None])
-        >>> x.count(), x.count(dim=1).to_list()
-        (2, [2, 0, None])
-        """
-        return self._reduce("count", dim)
-
-    def count_nonzero(self, dim: int | None = None) -> Any:
-        """Number of valid non-zero values.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to count along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        int or GrumpyArray
-            A Python int for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of int64.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, 0, 3], [0, None]])
-        >>> x.count_nonzero(), x.count_nonzero(dim=1).to_list()
-        (2, [2, 0])
-        """
-        return self._reduce("count_nonzero", dim)
-
-    def any(self, dim: int | None = None) -> Any:
-        """Whether any valid value is non-zero (empty segments give False).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to test along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        bool or GrumpyArray
-            A Python bool for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of bool.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[0, 2], [0], []])
-        >>> x.any(), x.any(dim=1).to_list()
-        (True, [True, False, False])
-        """
-        return self._reduce("any", dim)
-
-    def all(self, dim: int | None = None) -> Any:
-        """Whether every valid value is non-zero (empty segments give True).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to test along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        bool or GrumpyArray
-            A Python bool for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of bool.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1, 2], [0], []])
-        >>> x.all(), x.all(dim=1).to_list()
-        (False, [True, False, True])
-        """
-        return self._reduce("all", dim)
-
-    def argmin(self, dim: int | None = None) -> Any:
-        """Position of the first minimum along ``dim`` (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to search along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        int or None or GrumpyArray
-            A Python int or None for ``dim=None`` (or a flat array); else an array without
-            axis ``dim``, of int64 positions within each list.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[5, 1, 1], [], [7]])
-        >>> x.argmin(), x.argmin(dim=1).to_list()
-        (1, [1, None, 0])
-        """
-        return self._reduce("argmin", dim)
-
-    def argmax(self, dim: int | None = None) -> Any:
-        """Position of the first maximum along ``dim`` (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to search along (negative counts from the innermost axis); None (the
-            default) takes every valid value at once.
-
-        Returns
-        -------
-        int or None or GrumpyArray
-            A Python int or None for ``dim=None`` (or a flat array); else an array without
-            axis ``dim``, of int64 positions within each list.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[5, 1, 5], [], [7]])
-        >>> x.argmax(), x.argmax(dim=1).to_list()
-        (3, [0, None, 0])
-        """
-        return self._reduce("argmax", dim)
-
-    def ptp(self, dim: int | None = None) -> Any:
-        """Peak to peak: max - min (empty segments give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to take the range along (negative counts from the innermost axis); None
-            (the default) takes every valid value at once.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array); else an array without axis
-            ``dim``, of the leaf dtype.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[5, 1, 3], [], [7]])
-        >>> x.ptp(), x.ptp(dim=1).to_list()
-        (6, [4, None, 0])
-        """
-        return self._reduce("ptp", dim)
 
     # -- per-row operations -----------------------------------------------------------
 

@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow._docstrings import name_method, unary_function_doc
 from grumpy_arrow.array import GrumpyArray, asarray, is_scalar, operand_like, where_arrays
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import structure as st
@@ -582,387 +584,35 @@ def ones_like(x: Any, dtype: Any = None) -> GrumpyArray:
     return full_like(x, 1, dtype)
 
 
-def _unary(name: str, x: Any) -> GrumpyArray:
-    arr = asarray(x)
-    return GrumpyArray._wrap(map_leaves(arr.node, UNARY[name]))
-
-
-def sqrt(x: Any) -> GrumpyArray:
-    """Square root (integers compute in float64; negative values give nan).
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.sqrt([[4, 9], [-1]]).to_list()
-    [[2.0, 3.0], [nan]]
-    """
-    return _unary("sqrt", x)
-
-
-def exp(x: Any) -> GrumpyArray:
-    """Exponential.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.exp([[0.0, 1.0], []]).to_list()
-    [[1.0, 2.718281828459045], []]
-    """
-    return _unary("exp", x)
-
-
-def log(x: Any) -> GrumpyArray:
-    """Natural logarithm (0 gives -inf, negative values nan).
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.log([[1.0, 0.0], [-1.0]]).to_list()
-    [[0.0, -inf], [nan]]
-    """
-    return _unary("log", x)
-
-
-def log2(x: Any) -> GrumpyArray:
-    """Base-2 logarithm.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.log2([[1, 8], [0.5]]).to_list()
-    [[0.0, 3.0], [-1.0]]
-    """
-    return _unary("log2", x)
-
-
-def log10(x: Any) -> GrumpyArray:
-    """Base-10 logarithm.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.log10([[1, 1000], [0.1]]).to_list()
-    [[0.0, 3.0], [-1.0]]
-    """
-    return _unary("log10", x)
-
-
-def sin(x: Any) -> GrumpyArray:
-    """Sine.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.sin([[0.0], [-0.0]]).to_list()
-    [[0.0], [-0.0]]
-    """
-    return _unary("sin", x)
-
-
-def cos(x: Any) -> GrumpyArray:
-    """Cosine.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.cos([[0.0], []]).to_list()
-    [[1.0], []]
-    """
-    return _unary("cos", x)
-
-
-def tan(x: Any) -> GrumpyArray:
-    """Tangent.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.tan([[0.0], []]).to_list()
-    [[0.0], []]
-    """
-    return _unary("tan", x)
-
-
-def arcsin(x: Any) -> GrumpyArray:
-    """Inverse sine.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.arcsin([[0.0, 1.0], [2.0]]).to_list()
-    [[0.0, 1.5707963267948966], [nan]]
-    """
-    return _unary("arcsin", x)
-
-
-def arccos(x: Any) -> GrumpyArray:
-    """Inverse cosine.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.arccos([[1.0], [0.0]]).to_list()
-    [[0.0], [1.5707963267948966]]
-    """
-    return _unary("arccos", x)
-
-
-def arctan(x: Any) -> GrumpyArray:
-    """Inverse tangent.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure; floats give floats, integers float64.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.arctan([[0.0, 1.0], []]).to_list()
-    [[0.0, 0.7853981633974483], []]
-    """
-    return _unary("arctan", x)
-
-
-def sign(x: Any) -> GrumpyArray:
-    """-1, 0 or 1 with the input dtype.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure and dtype.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.sign([[-3, 0, 2], [-7]]).to_list()
-    [[-1, 0, 1], [-1]]
-    """
-    return _unary("sign", x)
-
-
-def floor(x: Any) -> GrumpyArray:
-    """Round down (integers unchanged).
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure and dtype.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.floor([[1.5, -1.5], [2.0]]).to_list()
-    [[1.0, -2.0], [2.0]]
-    """
-    return _unary("floor", x)
-
-
-def ceil(x: Any) -> GrumpyArray:
-    """Round up (integers unchanged).
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure and dtype.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.ceil([[1.5, -1.5], [2.0]]).to_list()
-    [[2.0, -1.0], [2.0]]
-    """
-    return _unary("ceil", x)
+def _unary_function(name: str) -> Callable[[Any], GrumpyArray]:
+    """The function ``grumpy_arrow.<name>``: the ``compute.elementwise.UNARY`` kernel
+    ``name`` on every leaf, documented from ``_docstrings.UNARY_FUNCTIONS``."""
+    kernel = UNARY[name]
+
+    def function(x: Any) -> GrumpyArray:
+        return GrumpyArray._wrap(map_leaves(asarray(x).node, kernel))
+
+    name_method(function, "", name, unary_function_doc(name))
+    return function
+
+
+sqrt = _unary_function("sqrt")
+exp = _unary_function("exp")
+log = _unary_function("log")
+log2 = _unary_function("log2")
+log10 = _unary_function("log10")
+sin = _unary_function("sin")
+cos = _unary_function("cos")
+tan = _unary_function("tan")
+arcsin = _unary_function("arcsin")
+arccos = _unary_function("arccos")
+arctan = _unary_function("arctan")
+sign = _unary_function("sign")
+floor = _unary_function("floor")
+ceil = _unary_function("ceil")
+isnan = _unary_function("isnan")
+isfinite = _unary_function("isfinite")
+isinf = _unary_function("isinf")
 
 
 def round(x: Any, decimals: int = 0) -> GrumpyArray:
@@ -994,87 +644,6 @@ def round(x: Any, decimals: int = 0) -> GrumpyArray:
     [[1.25, 3.14]]
     """
     return GrumpyArray._wrap(map_leaves(asarray(x).node, round_kernel(decimals)))
-
-
-def isnan(x: Any) -> GrumpyArray:
-    """True where a float value is NaN (integers: False; nulls stay null).
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure, bool leaves.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.isnan([[1.0, float("nan"), None], []]).to_list()
-    [[False, True, None], []]
-    """
-    return _unary("isnan", x)
-
-
-def isfinite(x: Any) -> GrumpyArray:
-    """True where a value is neither inf nor NaN.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure, bool leaves.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.isfinite([[1.0, float("inf"), float("nan")]]).to_list()
-    [[True, False, False]]
-    """
-    return _unary("isfinite", x)
-
-
-def isinf(x: Any) -> GrumpyArray:
-    """True where a value is +inf or -inf.
-
-    Parameters
-    ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
-
-    Returns
-    -------
-    GrumpyArray
-        The same structure, bool leaves.
-
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.isinf([[1.0, float("-inf"), float("nan")]]).to_list()
-    [[False, True, False]]
-    """
-    return _unary("isinf", x)
 
 
 def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
@@ -1117,67 +686,31 @@ def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
     return out
 
 
-_UFUNC_BINARY = {
-    "add": "add",
-    "subtract": "subtract",
-    "multiply": "multiply",
+# NumPy ufuncs whose kernel has another name; every other ufunc named like a kernel of
+# compute.elementwise.UNARY / BINARY runs that kernel.
+_UFUNC_ALIASES = {
     "divide": "true_divide",
-    "true_divide": "true_divide",
-    "floor_divide": "floor_divide",
-    "remainder": "remainder",
-    "power": "power",
-    "equal": "equal",
-    "not_equal": "not_equal",
-    "less": "less",
-    "less_equal": "less_equal",
-    "greater": "greater",
-    "greater_equal": "greater_equal",
+    "logical_not": "invert",
     "logical_and": "and",
     "logical_or": "or",
     "logical_xor": "xor",
     "bitwise_and": "and",
     "bitwise_or": "or",
     "bitwise_xor": "xor",
-    "maximum": "maximum",
-    "minimum": "minimum",
-}
-_UFUNC_UNARY = {
-    "negative": "negative",
-    "absolute": "absolute",
-    "invert": "invert",
-    "logical_not": "invert",
-    "sqrt": "sqrt",
-    "exp": "exp",
-    "log": "log",
-    "log2": "log2",
-    "log10": "log10",
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "arcsin": "arcsin",
-    "arccos": "arccos",
-    "arctan": "arctan",
-    "sign": "sign",
-    "floor": "floor",
-    "ceil": "ceil",
-    "isnan": "isnan",
-    "isfinite": "isfinite",
-    "isinf": "isinf",
 }
 
 
 def apply_ufunc(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     """Dispatch a NumPy ufunc call on GrumpyArrays to the matching kernel."""
     name = ufunc.__name__
-    if name in _UFUNC_UNARY and len(inputs) == 1:
-        return _unary(_UFUNC_UNARY[name], inputs[0])
+    op = _UFUNC_ALIASES.get(name, name)
+    if op in UNARY and len(inputs) == 1:
+        return asarray(inputs[0])._unary(op)
     if name == "rint" and len(inputs) == 1:
         return round(inputs[0])
-    if name in _UFUNC_BINARY and len(inputs) == 2:
-        op = _UFUNC_BINARY[name]
-        if op in BINARY:
-            a, b = inputs
-            if isinstance(a, GrumpyArray):
-                return a._binary(b, op)
-            return asarray(b)._binary(a, op, True) if is_scalar(a) else asarray(a)._binary(b, op)
+    if op in BINARY and len(inputs) == 2:
+        a, b = inputs
+        if isinstance(a, GrumpyArray):
+            return a._binary(b, op)
+        return asarray(b)._binary(a, op, True) if is_scalar(a) else asarray(a)._binary(b, op)
     return NotImplemented

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._docstrings import name_method, nan_reduction_doc
+from grumpy_arrow._typing import ReductionMethod, SpreadMethod
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import stats
 from grumpy_arrow.compute.elementwise import map_leaves
@@ -46,6 +48,26 @@ def _nan_to_null(values: pa.Array) -> pa.Array:
     if not pa.types.is_floating(values.type):
         return values
     return pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+
+
+def _nan_reduction(name: str) -> ReductionMethod:
+    """The method ``nan<name>``: the reduction ``name`` with NaN taken as missing."""
+
+    def method(self: Statistics, dim: int | None = None) -> Any:
+        return self._without_nan()._reduce(name, dim)
+
+    name_method(method, "Statistics", f"nan{name}", nan_reduction_doc(name))
+    return cast(ReductionMethod, method)
+
+
+def _nan_spread(name: str) -> SpreadMethod:
+    """The method ``nanstd`` or ``nanvar``: ``std``/``var`` with NaN taken as missing."""
+
+    def method(self: Statistics, dim: int | None = None, *, ddof: int = 0) -> Any:
+        return self._without_nan()._spread(name, dim, ddof)
+
+    name_method(method, "Statistics", f"nan{name}", nan_reduction_doc(name))
+    return cast(SpreadMethod, method)
 
 
 class Statistics:
@@ -266,216 +288,13 @@ class Statistics:
 
     # -- NaN-ignoring reductions -------------------------------------------------------
 
-    def nansum(self, dim: int | None = None) -> Any:
-        """:meth:`sum` treating NaN as missing (as ``np.nansum``).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nansum(), x.nansum(dim=1).to_list()
-        (4.0, [4.0, 0.0])
-        """
-        return self._without_nan()._reduce("sum", dim)
-
-    def nanprod(self, dim: int | None = None) -> Any:
-        """:meth:`prod` treating NaN as missing.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanprod(), x.nanprod(dim=1).to_list()
-        (3.0, [3.0, 1.0])
-        """
-        return self._without_nan()._reduce("prod", dim)
-
-    def nanmean(self, dim: int | None = None) -> Any:
-        """:meth:`mean` treating NaN as missing (rows of only NaN give null).
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanmean(), x.nanmean(dim=1).to_list()
-        (2.0, [2.0, None])
-        """
-        return self._without_nan()._reduce("mean", dim)
-
-    def nanmin(self, dim: int | None = None) -> Any:
-        """:meth:`min` treating NaN as missing.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanmin(), x.nanmin(dim=1).to_list()
-        (1.0, [1.0, None])
-        """
-        return self._without_nan()._reduce("min", dim)
-
-    def nanmax(self, dim: int | None = None) -> Any:
-        """:meth:`max` treating NaN as missing.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanmax(), x.nanmax(dim=1).to_list()
-        (3.0, [3.0, None])
-        """
-        return self._without_nan()._reduce("max", dim)
-
-    def nanstd(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """:meth:`std` treating NaN as missing.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-        ddof : int, default 0
-            Delta degrees of freedom (see :meth:`~grumpy_arrow.GrumpyArray.std`).
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-        ValueError
-            If ``ddof`` is not a non-negative integer.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanstd(), x.nanstd(dim=1, ddof=1).to_list()
-        (1.0, [1.4142135623730951, None])
-        """
-        return self._without_nan()._spread("std", dim, ddof)
-
-    def nanvar(self, dim: int | None = None, *, ddof: int = 0) -> Any:
-        """:meth:`var` treating NaN as missing.
-
-        Parameters
-        ----------
-        dim : int, optional
-            The axis to reduce (negative counts from the innermost axis); None (the default)
-            reduces every valid value to one Python scalar.
-        ddof : int, default 0
-            Delta degrees of freedom (see :meth:`~grumpy_arrow.GrumpyArray.std`).
-
-        Returns
-        -------
-        scalar or GrumpyArray
-            A Python scalar for ``dim=None`` (or a flat array), else an array without axis
-            ``dim``.
-
-        Raises
-        ------
-        OutOfBoundsError
-            If ``dim`` is outside ``[-ndim, ndim)``.
-        ValueError
-            If ``ddof`` is not a non-negative integer.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> x = gr.array([[1.0, float("nan"), 3.0], [float("nan")]])
-        >>> x.nanvar(), x.nanvar(dim=1, ddof=1).to_list()
-        (1.0, [2.0, None])
-        """
-        return self._without_nan()._spread("var", dim, ddof)
+    nansum = _nan_reduction("sum")
+    nanprod = _nan_reduction("prod")
+    nanmean = _nan_reduction("mean")
+    nanmin = _nan_reduction("min")
+    nanmax = _nan_reduction("max")
+    nanstd = _nan_spread("std")
+    nanvar = _nan_spread("var")
 
     # -- running totals and differences ------------------------------------------------
 
