@@ -17,7 +17,10 @@ it is not collected by default because pandas' list support fails many of these 
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,7 @@ from pandas.tests.extension import base
 from pandas.tests.extension import conftest as pandas_fixtures
 
 import grumpy_arrow as gr
+import grumpy_arrow.pandas
 from grumpy_arrow.errors import BroadcastError
 from grumpy_arrow.pandas import GrumpyDtype, GrumpyExtensionArray, GrumpyList
 
@@ -612,3 +616,30 @@ def test_float32_shows_at_float32_precision() -> None:
     assert "-0.4560000002384186" not in repr(wide) and "-0.456" in repr(wide)
     as_64 = pd.Series(pd.array([[float(np.float32(-0.456))]], dtype="grumpy[var * float64]"))
     assert repr(as_64).splitlines()[0] == "0    [-0.4560000002384186]"
+
+
+def test_the_pandas_modules_import_one_way_at_module_level() -> None:
+    """grumpy_arrow.pandas has no import inside a function, and its modules' imports of each
+    other form no cycle (issue 17): the array class reaches the dtype by registration."""
+    root = Path(grumpy_arrow.pandas.__file__).parent
+    inside: list[str] = []
+    graph: dict[str, set[str]] = {}
+    for path in sorted(root.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found = (n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom)))
+                inside += [f"{path.name}:{n.lineno}" for n in found]
+        graph[path.stem] = set()
+        for node in tree.body:  # module level (TYPE_CHECKING blocks are ast.If: not counted)
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            if node.module == "grumpy_arrow.pandas":  # from grumpy_arrow.pandas import ordering
+                graph[path.stem] |= {alias.name for alias in node.names}
+            elif node.module.startswith("grumpy_arrow.pandas."):
+                graph[path.stem].add(node.module.rsplit(".", 1)[-1])
+    assert inside == []
+    order = list(graphlib.TopologicalSorter(graph).static_order())  # raises on a cycle
+    assert order.index("ordering") < order.index("ops") < order.index("array")
+    assert order.index("dtype") < order.index("convert") < order.index("array")
+    assert GrumpyDtype("var * int64").construct_array_type() is GrumpyExtensionArray

@@ -27,6 +27,10 @@ import pandas as pd
 
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame
+
+# The modules import one way, each only from those before it: format, keys, cast; scalar;
+# dtype, ordering; convert; ops, accessor; array. The dtype reaches its array class through
+# dtype.ARRAY_TYPE, which array fills when it is imported (below, so always).
 from grumpy_arrow.pandas.accessor import (
     GrumpyFrameAccessor,
     GrumpySeriesAccessor,

@@ -49,7 +49,14 @@ from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import leaf_rows, take_rows
 from grumpy_arrow.compute.reduce import normalize_dim
 from grumpy_arrow.frame import DataFrame
-from grumpy_arrow.pandas.convert import as_grumpy, from_pandas, to_pandas, to_pandas_array
+from grumpy_arrow.pandas.cast import null_node
+from grumpy_arrow.pandas.convert import (
+    as_grumpy,
+    from_pandas,
+    row_lengths,
+    to_pandas,
+    to_pandas_array,
+)
 from grumpy_arrow.pandas.dtype import GrumpyDtype
 from grumpy_arrow.strings import StringMethods
 
@@ -142,10 +149,8 @@ class GrumpySeriesAccessor:
         out = arr.flatten(dim=dim)
         if normalize_dim(dim, arr.ndim) > 1:
             return self._per_row(out)
-        counts = np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)
-        return pd.Series(
-            to_pandas_array(out), index=s.index.repeat(counts), name=s.name, copy=False
-        )
+        index = s.index.repeat(row_lengths(arr))
+        return pd.Series(to_pandas_array(out), index=index, name=s.name, copy=False)
 
     def _leaves(self, arr: GrumpyArray) -> tuple[GrumpyArray, pd.Index]:
         node = arr.node
@@ -307,7 +312,7 @@ def _element(arr: GrumpyArray, i: int) -> GrumpyArray:
 
     Scalar rows of a union count as length-1 lists (as when a frame peels a level).
     """
-    lens = np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)
+    lens = row_lengths(arr)
     content = arr.flatten(dim=1)
     starts = np.zeros(len(lens), dtype=np.int64)
     np.cumsum(lens[:-1], out=starts[1:])
@@ -316,8 +321,6 @@ def _element(arr: GrumpyArray, i: int) -> GrumpyArray:
     if ok.all():
         return GrumpyArray._wrap(take_rows(content.node, positions))
     if not ok.any():
-        from grumpy_arrow.pandas.cast import null_node
-
         return GrumpyArray._wrap(null_node(content.to_arrow().type, len(lens)))
     return GrumpyArray._wrap(take_rows(content.node, np.where(ok, positions, 0), ok))
 

@@ -55,10 +55,11 @@ from grumpy_arrow.construct import parse_object
 from grumpy_arrow.errors import LayoutError
 from grumpy_arrow.pandas import ordering
 from grumpy_arrow.pandas.cast import fit_array, null_node
-from grumpy_arrow.pandas.dtype import GrumpyDtype
+from grumpy_arrow.pandas.convert import explode
+from grumpy_arrow.pandas.dtype import ARRAY_TYPE, GrumpyDtype
 from grumpy_arrow.pandas.format import format_scalar
 from grumpy_arrow.pandas.ops import GrumpyOpsMixin
-from grumpy_arrow.pandas.scalar import GrumpyList
+from grumpy_arrow.pandas.scalar import GrumpyList, is_na, unbox
 
 __all__ = ["GrumpyExtensionArray"]
 
@@ -180,7 +181,7 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
         """Parse rows written as Python literals (``[1, 2]``, ``'a'``), e.g. from CSV."""
         rows: list[Any] = []
         for text in strings:
-            if _is_na(text) or text == "":
+            if is_na(text) or text == "":
                 rows.append(None)
                 continue
             try:
@@ -379,7 +380,7 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
         valid = positions >= 0
         if valid.all():
             return self._take_positions(positions)
-        if _is_na(fill_value):
+        if is_na(fill_value):
             return self._take_positions(positions, valid)
         fill = type(self)._from_sequence([fill_value], dtype=self._dtype)
         both = type(self)._concat_same_type([self, fill])
@@ -504,8 +505,6 @@ class GrumpyExtensionArray(GrumpyOpsMixin, ExtensionArray):
 
     def _explode(self) -> tuple[Any, np.ndarray]:
         """Elements of the rows, one per output row; empty and null rows give one NA."""
-        from grumpy_arrow.pandas.convert import explode
-
         return explode(self.to_array())
 
 
@@ -544,7 +543,7 @@ def _box(value: pa.Scalar) -> Any:
 
 def _holds(dtype: GrumpyDtype, value: Any) -> bool:
     """Whether ``value`` is a row of ``dtype`` as returned by indexing (not a look-alike)."""
-    if _is_na(value):
+    if is_na(value):
         return True
     if isinstance(value, GrumpyList):
         return dtype.is_list or dtype.is_union
@@ -556,29 +555,11 @@ def _holds(dtype: GrumpyDtype, value: Any) -> bool:
     return isinstance(value, GrumpyDtype(leaf.arrow).type)
 
 
-def _is_na(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
 def _to_python(value: Any, dtype: GrumpyDtype | None) -> Any:
     """A row as a Python value for the builder (GrumpyLists unboxed, NA as None)."""
     if isinstance(value, float) and math.isnan(value) and (dtype is None or dtype.is_list):
         return None  # NaN in place of a list row is pandas' missing marker
-    return _unbox(value)
-
-
-def _unbox(value: Any) -> Any:
-    if isinstance(value, GrumpyList):
-        return value.to_list()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, np.ndarray):
-        return [_unbox(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_unbox(v) for v in value]
-    return value
+    return unbox(value)
 
 
 def _strip_ellipsis(key: Any) -> Any:
@@ -588,3 +569,7 @@ def _strip_ellipsis(key: Any) -> Any:
     if len(rest) > 1:
         raise IndexError(f"too many indices for a 1-dimensional array: {key!r}")
     return rest[0] if rest else slice(None)
+
+
+# GrumpyDtype.construct_array_type: the dtype module cannot import this one, which imports it.
+ARRAY_TYPE[:] = [GrumpyExtensionArray]

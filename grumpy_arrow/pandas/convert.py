@@ -25,7 +25,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -40,9 +40,12 @@ from grumpy_arrow.compute.lowering import FLAG_SUFFIX, raise_node
 from grumpy_arrow.construct import parse_object
 from grumpy_arrow.errors import DTypeError, LayoutError
 from grumpy_arrow.frame import DataFrame, dataframe
-from grumpy_arrow.pandas.array import GrumpyExtensionArray, _unbox
 from grumpy_arrow.pandas.cast import fit_array, null_node
-from grumpy_arrow.pandas.dtype import normalize_type
+from grumpy_arrow.pandas.dtype import GrumpyDtype, is_grumpy_array, normalize_type
+from grumpy_arrow.pandas.scalar import is_na, unbox
+
+if TYPE_CHECKING:
+    from grumpy_arrow.pandas.array import GrumpyExtensionArray
 
 __all__ = [
     "SCHEMA_ATTR",
@@ -51,6 +54,7 @@ __all__ = [
     "frame_to_pandas",
     "from_pandas",
     "raise_lowered",
+    "row_lengths",
     "to_pandas",
     "to_pandas_array",
 ]
@@ -70,7 +74,7 @@ def to_pandas_array(arr: GrumpyArray) -> Any:
     if lay.has_record(data.type):  # records: pandas' own Arrow-backed struct columns
         return pd.arrays.ArrowExtensionArray(data)
     if lay.arrow_depth(data.type) or pa.types.is_union(data.type):
-        return GrumpyExtensionArray(data)
+        return _extension_array(data)
     leaf = arr.dtype
     if leaf.kind in _MASKED and leaf != dt.float16:
         filled = data.fill_null(0.0 if leaf.kind == "f" else 0) if data.null_count else data
@@ -83,7 +87,12 @@ def to_pandas_array(arr: GrumpyArray) -> Any:
     if leaf == dt.string:
         string = pd.StringDtype(na_value=pd.NA)
         return data.to_pandas(types_mapper=lambda _: string).array
-    return GrumpyExtensionArray(data)
+    return _extension_array(data)
+
+
+def _extension_array(data: pa.Array) -> GrumpyExtensionArray:
+    # The array module imports this one: its class comes through the dtype (pandas' way).
+    return GrumpyDtype.construct_array_type()(data)
 
 
 def _null_mask(data: pa.Array) -> np.ndarray:
@@ -134,7 +143,15 @@ def frame_to_pandas(frame: DataFrame) -> pd.DataFrame:
     return out
 
 
-def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> Any:
+@overload
+def from_pandas(obj: pd.Series, schema: None = None) -> GrumpyArray: ...
+
+
+@overload
+def from_pandas(obj: pd.DataFrame, schema: Any = None) -> DataFrame: ...
+
+
+def from_pandas(obj: pd.DataFrame | pd.Series, schema: Any = None) -> GrumpyArray | DataFrame:
     """A pandas DataFrame as a grumpy DataFrame, or a Series as a GrumpyArray.
 
     Parameters
@@ -235,14 +252,14 @@ def as_grumpy(values: Any) -> GrumpyArray:
     """
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.array
-    if isinstance(values, GrumpyExtensionArray):
+    if is_grumpy_array(values):
         return values.to_array()
     if isinstance(values, pd.arrays.NumpyExtensionArray):
         values = values.to_numpy()
     dtype = getattr(values, "dtype", type(values).__name__)
     try:
         if isinstance(values, np.ndarray) and values.dtype == object:
-            rows = [None if _is_missing(v) else _unbox(v) for v in values.tolist()]
+            rows = [None if is_na(v) else unbox(v) for v in values.tolist()]
             return GrumpyArray(parse_object(rows, None))
         if isinstance(values, np.ndarray) and values.dtype.kind in "mMV":
             raise DTypeError(f"NumPy dtype {values.dtype} has no grumpy equivalent")
@@ -253,10 +270,6 @@ def as_grumpy(values: Any) -> GrumpyArray:
         return GrumpyArray(_normalized(parse_object(values, None)))
     except (DTypeError, LayoutError, pa.ArrowException) as err:
         raise DTypeError(f"a column of dtype {dtype} cannot become a grumpy array: {err}") from err
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _normalized(arr: pa.Array) -> pa.Array:
@@ -276,7 +289,7 @@ def explode(arr: GrumpyArray) -> tuple[Any, np.ndarray]:
     """
     if arr.ndim == 1 and not arr.is_union:
         return to_pandas_array(arr), np.ones(len(arr), dtype=np.uint64)
-    lens = np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)
+    lens = row_lengths(arr)
     content = arr.flatten(dim=1)
     offsets = np.zeros(len(lens) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
@@ -288,3 +301,8 @@ def explode(arr: GrumpyArray) -> tuple[Any, np.ndarray]:
     else:
         node = null_node(content.to_arrow().type, len(valid))
     return to_pandas_array(GrumpyArray._wrap(node)), counts.astype(np.uint64)
+
+
+def row_lengths(arr: GrumpyArray) -> np.ndarray:
+    """The int64 length of each row of ``arr`` (0 for null rows, 1 for scalar rows of a union)."""
+    return np.asarray(arr.shape(1).to_arrow().fill_null(0).to_numpy(), dtype=np.int64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import pandas as pd
 import pyarrow as pa
@@ -31,11 +31,12 @@ from pandas.api.extensions import ExtensionDtype, register_extension_dtype
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import DTypeError, LayoutError
+from grumpy_arrow.pandas.scalar import GrumpyList
 
 if TYPE_CHECKING:
     from grumpy_arrow.pandas.array import GrumpyExtensionArray
 
-__all__ = ["GrumpyDtype", "normalize_type", "parse_type"]
+__all__ = ["ARRAY_TYPE", "GrumpyDtype", "is_grumpy_array", "normalize_type", "parse_type"]
 
 _NAME = re.compile(r"grumpy\[(?P<inner>.*)\]", re.DOTALL)
 _TOKEN = re.compile(r"\s*(?:(?P<punct>[\[\],*])|(?P<word>[A-Za-z_][A-Za-z0-9_]*))")
@@ -129,6 +130,11 @@ def normalize_type(typ: pa.DataType) -> pa.DataType:
     return dt.from_arrow_type(typ).arrow
 
 
+ARRAY_TYPE: list[builtins.type[GrumpyExtensionArray]] = []
+"""The array class of ``GrumpyDtype`` (``construct_array_type``):
+:mod:`grumpy_arrow.pandas.array` registers ``GrumpyExtensionArray`` when it is imported (the
+package imports it), so this module, which that one imports, needs no import of it."""
+
 _PY_TYPES: dict[str, builtins.type] = {
     "b": bool,
     "i": int,
@@ -214,8 +220,6 @@ class GrumpyDtype(ExtensionDtype):
     def type(self) -> builtins.type:  # type: ignore[override]  # a ClassVar upstream
         """The type of non-null values: ``GrumpyList`` for lists, the leaf's Python type for
         leaves, and ``object`` for unions (whose rows are either)."""
-        from grumpy_arrow.pandas.scalar import GrumpyList
-
         if self.is_list:
             return GrumpyList
         if self.is_union:
@@ -224,10 +228,8 @@ class GrumpyDtype(ExtensionDtype):
 
     @classmethod
     def construct_array_type(cls) -> builtins.type[GrumpyExtensionArray]:
-        """The array class of this dtype."""
-        from grumpy_arrow.pandas.array import GrumpyExtensionArray
-
-        return GrumpyExtensionArray
+        """The array class of this dtype (``GrumpyExtensionArray``, see :data:`ARRAY_TYPE`)."""
+        return ARRAY_TYPE[0]
 
     @classmethod
     def construct_from_string(cls, string: str) -> GrumpyDtype:
@@ -272,9 +274,7 @@ class GrumpyDtype(ExtensionDtype):
         >>> lowered.type.names, dtype.__from_arrow__(lowered).to_array().to_list()
         (['values', 'is_scalar'], [7, [1, 2], None])
         """
-        from grumpy_arrow.pandas.array import GrumpyExtensionArray
-
-        return GrumpyExtensionArray(array, dtype=self)
+        return self.construct_array_type()(array, dtype=self)
 
     @property
     def _is_numeric(self) -> bool:
@@ -289,3 +289,8 @@ class GrumpyDtype(ExtensionDtype):
         if all(isinstance(d, GrumpyDtype) and d == self for d in dtypes):
             return self
         return None
+
+
+def is_grumpy_array(value: object) -> TypeGuard[GrumpyExtensionArray]:
+    """Whether ``value`` is a ``GrumpyExtensionArray`` (a pandas array of ``GrumpyDtype``)."""
+    return isinstance(value, GrumpyDtype.construct_array_type())

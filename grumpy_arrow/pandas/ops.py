@@ -43,6 +43,8 @@ from pandas.api.extensions import ExtensionArray
 
 from grumpy_arrow.array import GrumpyArray, is_scalar
 from grumpy_arrow.pandas import ordering
+from grumpy_arrow.pandas.convert import as_grumpy, to_pandas_array
+from grumpy_arrow.pandas.dtype import is_grumpy_array
 from grumpy_arrow.pandas.scalar import GrumpyList
 
 if TYPE_CHECKING:
@@ -53,67 +55,41 @@ __all__ = ["GrumpyOpsMixin", "arith", "compare", "logical"]
 Op = Callable[[Any, Any], Any]
 
 
-def _radd(a: Any, b: Any) -> Any:
-    return b + a
+def _reflected(op: Op) -> Op:
+    """``op`` with its operands swapped: ``__radd__`` runs ``other + self``."""
+
+    def reflected(a: Any, b: Any) -> Any:
+        return op(b, a)
+
+    reflected.__name__ = reflected.__qualname__ = f"r{op.__name__.strip('_')}"
+    return reflected
 
 
-def _rsub(a: Any, b: Any) -> Any:
-    return b - a
-
-
-def _rmul(a: Any, b: Any) -> Any:
-    return b * a
-
-
-def _rtruediv(a: Any, b: Any) -> Any:
-    return b / a
-
-
-def _rfloordiv(a: Any, b: Any) -> Any:
-    return b // a
-
-
-def _rmod(a: Any, b: Any) -> Any:
-    return b % a
-
-
-def _rpow(a: Any, b: Any) -> Any:
-    return b**a
-
-
-def _rand(a: Any, b: Any) -> Any:
-    return b & a
-
-
-def _ror(a: Any, b: Any) -> Any:
-    return b | a
-
-
-def _rxor(a: Any, b: Any) -> Any:
-    return b ^ a
-
-
+# Each operator with its symbol (error messages name operators by these symbols).
+_BINARY: dict[str, Op] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+    "&": operator.and_,
+    "|": operator.or_,
+    "^": operator.xor,
+}
+_REFLECTED: dict[Op, Op] = {op: _reflected(op) for op in _BINARY.values()}
+_COMPARISONS: dict[str, Op] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _SYMBOLS: dict[Op, str] = {
-    operator.add: "+",
-    _radd: "+",
-    operator.sub: "-",
-    _rsub: "-",
-    operator.mul: "*",
-    _rmul: "*",
-    operator.truediv: "/",
-    _rtruediv: "/",
-    operator.floordiv: "//",
-    _rfloordiv: "//",
-    operator.mod: "%",
-    _rmod: "%",
-    operator.pow: "**",
-    _rpow: "**",
-    operator.and_: "&",
-    _rand: "&",
-    operator.or_: "|",
-    _ror: "|",
-    operator.xor: "^",
-    _rxor: "^",
+    **{op: symbol for symbol, op in (_BINARY | _COMPARISONS).items()},
+    **{_REFLECTED[op]: symbol for symbol, op in _BINARY.items()},
 }
 
 _CONTAINERS = (pd.Series, pd.Index, pd.DataFrame)
@@ -140,9 +116,7 @@ def _is_elementwise(arr: GrumpyExtensionArray, other: Any) -> bool:
         return other is not None
     if isinstance(other, np.ndarray):
         return other.dtype.kind in "biufUS"
-    from grumpy_arrow.pandas.array import GrumpyExtensionArray
-
-    return isinstance(other, ExtensionArray) and not isinstance(other, GrumpyExtensionArray)
+    return isinstance(other, ExtensionArray) and not is_grumpy_array(other)
 
 
 def _operand(arr: GrumpyExtensionArray, other: Any, symbol: str) -> Any:
@@ -155,9 +129,6 @@ def _operand(arr: GrumpyExtensionArray, other: Any, symbol: str) -> Any:
     ValueError
         For arrays whose length is not the number of rows.
     """
-    from grumpy_arrow.pandas.array import GrumpyExtensionArray
-    from grumpy_arrow.pandas.convert import as_grumpy
-
     if isinstance(other, GrumpyList):
         raise TypeError(
             f"unsupported operand for {symbol}: a GrumpyDtype column ({arr.dtype}) and a single "
@@ -168,12 +139,7 @@ def _operand(arr: GrumpyExtensionArray, other: Any, symbol: str) -> Any:
         return None
     if is_scalar(other):
         return other
-    if isinstance(other, GrumpyExtensionArray):
-        values = other.to_array()
-    elif isinstance(other, GrumpyArray):
-        values = other
-    else:
-        values = as_grumpy(other)
+    values = other if isinstance(other, GrumpyArray) else as_grumpy(other)
     if len(values) != len(arr):
         raise ValueError(
             f"Lengths must match for {symbol}: the GrumpyDtype column has {len(arr)} rows and "
@@ -184,8 +150,6 @@ def _operand(arr: GrumpyExtensionArray, other: Any, symbol: str) -> Any:
 
 def _to_pandas(result: Any) -> Any:
     """A GrumpyArray result as a pandas array (nullable for flat results)."""
-    from grumpy_arrow.pandas.convert import to_pandas_array
-
     if not isinstance(result, GrumpyArray):
         raise TypeError(f"expected a GrumpyArray result, got {type(result).__name__}")
     return to_pandas_array(result)
@@ -221,14 +185,7 @@ def compare(arr: GrumpyExtensionArray, other: Any, op: Op) -> Any:
         return NotImplemented
     if not _is_elementwise(arr, other):
         return ordering.compare(arr, other, op)
-    symbol = {
-        operator.eq: "==",
-        operator.ne: "!=",
-        operator.lt: "<",
-        operator.le: "<=",
-        operator.gt: ">",
-        operator.ge: ">=",
-    }.get(op, op.__name__)
+    symbol = _SYMBOLS.get(op, op.__name__)
     return _to_pandas(op(arr.to_array(), _operand(arr, other, symbol)))
 
 
@@ -238,6 +195,29 @@ def logical(arr: GrumpyExtensionArray, other: Any, op: Op) -> Any:
     Returns NotImplemented for pandas containers, which unbox and call again.
     """
     return arith(arr, other, op)
+
+
+def _dunder(hook: str, op: Op) -> Callable[[Any, Any], Any]:
+    """An operator method that runs ``self.<hook>(other, op)`` (pandas' operator hooks)."""
+
+    def dunder(self: Any, other: Any) -> Any:
+        return getattr(self, hook)(other, op)
+
+    return dunder
+
+
+def _dunders(hook: str, op: Op) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """``__op__`` and ``__rop__`` through ``self.<hook>``."""
+    return _dunder(hook, op), _dunder(hook, _REFLECTED[op])
+
+
+def _unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A unary operator method that runs ``op`` on the rows as a GrumpyArray."""
+
+    def dunder(self: GrumpyOpsMixin) -> Any:
+        return _to_pandas(op(self._me().to_array()))
+
+    return dunder
 
 
 class GrumpyOpsMixin:
@@ -256,92 +236,25 @@ class GrumpyOpsMixin:
     def _logical_method(self, other: Any, op: Op) -> Any:
         return logical(self._me(), other, op)
 
-    def __add__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.add)
-
-    def __radd__(self, other: Any) -> Any:
-        return self._arith_method(other, _radd)
-
-    def __sub__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.sub)
-
-    def __rsub__(self, other: Any) -> Any:
-        return self._arith_method(other, _rsub)
-
-    def __mul__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.mul)
-
-    def __rmul__(self, other: Any) -> Any:
-        return self._arith_method(other, _rmul)
-
-    def __truediv__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.truediv)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return self._arith_method(other, _rtruediv)
-
-    def __floordiv__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.floordiv)
-
-    def __rfloordiv__(self, other: Any) -> Any:
-        return self._arith_method(other, _rfloordiv)
-
-    def __mod__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.mod)
-
-    def __rmod__(self, other: Any) -> Any:
-        return self._arith_method(other, _rmod)
-
-    def __pow__(self, other: Any) -> Any:
-        return self._arith_method(other, operator.pow)
-
-    def __rpow__(self, other: Any) -> Any:
-        return self._arith_method(other, _rpow)
-
-    def __and__(self, other: Any) -> Any:
-        return self._logical_method(other, operator.and_)
-
-    def __rand__(self, other: Any) -> Any:
-        return self._logical_method(other, _rand)
-
-    def __or__(self, other: Any) -> Any:
-        return self._logical_method(other, operator.or_)
-
-    def __ror__(self, other: Any) -> Any:
-        return self._logical_method(other, _ror)
-
-    def __xor__(self, other: Any) -> Any:
-        return self._logical_method(other, operator.xor)
-
-    def __rxor__(self, other: Any) -> Any:
-        return self._logical_method(other, _rxor)
-
-    def __eq__(self, other: object) -> Any:
-        return self._cmp_method(other, operator.eq)
-
-    def __ne__(self, other: object) -> Any:
-        return self._cmp_method(other, operator.ne)
-
-    def __lt__(self, other: Any) -> Any:
-        return self._cmp_method(other, operator.lt)
-
-    def __le__(self, other: Any) -> Any:
-        return self._cmp_method(other, operator.le)
-
-    def __gt__(self, other: Any) -> Any:
-        return self._cmp_method(other, operator.gt)
-
-    def __ge__(self, other: Any) -> Any:
-        return self._cmp_method(other, operator.ge)
-
-    def __neg__(self) -> Any:
-        return _to_pandas(-self._me().to_array())
-
-    def __pos__(self) -> Any:
-        return _to_pandas(+self._me().to_array())
-
-    def __abs__(self) -> Any:
-        return _to_pandas(abs(self._me().to_array()))
+    __add__, __radd__ = _dunders("_arith_method", operator.add)
+    __sub__, __rsub__ = _dunders("_arith_method", operator.sub)
+    __mul__, __rmul__ = _dunders("_arith_method", operator.mul)
+    __truediv__, __rtruediv__ = _dunders("_arith_method", operator.truediv)
+    __floordiv__, __rfloordiv__ = _dunders("_arith_method", operator.floordiv)
+    __mod__, __rmod__ = _dunders("_arith_method", operator.mod)
+    __pow__, __rpow__ = _dunders("_arith_method", operator.pow)
+    __and__, __rand__ = _dunders("_logical_method", operator.and_)
+    __or__, __ror__ = _dunders("_logical_method", operator.or_)
+    __xor__, __rxor__ = _dunders("_logical_method", operator.xor)
+    __eq__ = _dunder("_cmp_method", operator.eq)
+    __ne__ = _dunder("_cmp_method", operator.ne)
+    __lt__ = _dunder("_cmp_method", operator.lt)
+    __le__ = _dunder("_cmp_method", operator.le)
+    __gt__ = _dunder("_cmp_method", operator.gt)
+    __ge__ = _dunder("_cmp_method", operator.ge)
+    __neg__ = _unary(operator.neg)
+    __pos__ = _unary(operator.pos)
+    __abs__ = _unary(operator.abs)
 
     def __invert__(self) -> Any:
         """Negate a boolean column (ragged masks included).
@@ -362,12 +275,10 @@ class GrumpyOpsMixin:
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy ufuncs run on the leaves through ``GrumpyArray`` (``np.sqrt(s)``,
         ``np.hypot(s, s)``); other calls get pandas' default handling."""
-        from grumpy_arrow.pandas.array import GrumpyExtensionArray
-
         if any(isinstance(x, _CONTAINERS) for x in inputs):
             return NotImplemented
         if method == "__call__" and not kwargs and ufunc.nout == 1:
-            args = [x.to_array() if isinstance(x, GrumpyExtensionArray) else x for x in inputs]
+            args = [x.to_array() if is_grumpy_array(x) else x for x in inputs]
             if all(isinstance(a, GrumpyArray) or is_scalar(a) for a in args):
                 return _to_pandas(ufunc(*args))
         return ExtensionArray.__array_ufunc__(self._me(), ufunc, method, *inputs, **kwargs)

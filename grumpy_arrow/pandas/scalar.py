@@ -24,15 +24,31 @@ GrumpyList([1, 2])
 
 from __future__ import annotations
 
+import math
+import operator
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.pandas.format import format_row
 from grumpy_arrow.pandas.keys import tag_value
 
-__all__ = ["GrumpyList"]
+__all__ = ["GrumpyList", "is_na", "unbox"]
+
+
+def _comparison(op: Callable[[Any, Any], bool]) -> Callable[[GrumpyList, Any], Any]:
+    """A comparison method of rows: ``op`` of the two rows' keys, or NotImplemented for
+    values rows do not compare with."""
+
+    def compare(self: GrumpyList, other: Any) -> Any:
+        key = self._other_key(other)
+        return key if key is NotImplemented else op(self.key, key)
+
+    return compare
 
 
 class GrumpyList:
@@ -98,29 +114,12 @@ class GrumpyList:
             return tag_value(other)
         return NotImplemented
 
-    def __eq__(self, other: object) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key == key
-
-    def __ne__(self, other: object) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key != key
-
-    def __lt__(self, other: Any) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key < key
-
-    def __le__(self, other: Any) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key <= key
-
-    def __gt__(self, other: Any) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key > key
-
-    def __ge__(self, other: Any) -> Any:
-        key = self._other_key(other)
-        return key if key is NotImplemented else self.key >= key
+    __eq__ = _comparison(operator.eq)
+    __ne__ = _comparison(operator.ne)
+    __lt__ = _comparison(operator.lt)
+    __le__ = _comparison(operator.le)
+    __gt__ = _comparison(operator.gt)
+    __ge__ = _comparison(operator.ge)
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -140,4 +139,25 @@ def _as_lists(value: Any) -> Any:
         return [_as_lists(v) for v in value]
     if isinstance(value, GrumpyList):
         return value.to_list()
+    return value
+
+
+def is_na(value: Any) -> bool:
+    """Whether ``value`` marks a missing row: None, ``pd.NA``, ``pd.NaT`` or a float NaN."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def unbox(value: Any) -> Any:
+    """A row as plain Python values for the builders: GrumpyLists, NumPy arrays and tuples
+    as (nested) lists, ``None`` / ``pd.NA`` / ``pd.NaT`` as None."""
+    if isinstance(value, GrumpyList):
+        return value.to_list()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.ndarray):
+        return [unbox(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [unbox(v) for v in value]
     return value
