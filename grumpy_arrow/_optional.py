@@ -14,7 +14,7 @@ from types import ModuleType
 __all__ = ["require"]
 
 
-def require(module: str, *, what: str, install: str) -> ModuleType:
+def require(module: str, *, what: str, install: str, package: str | None = None) -> ModuleType:
     """Import ``module`` (an optional dependency) or say how to install it.
 
     Parameters
@@ -25,6 +25,9 @@ def require(module: str, *, what: str, install: str) -> ModuleType:
         What needs it, for the message (``"HDF5Saver"``).
     install : str
         The pip arguments that install it (``"'grumpy_arrow[hdf5]'"``).
+    package : str, optional
+        The distribution's name when it differs from the module's (``"Pillow"`` for
+        ``PIL``); the message names it.
 
     Returns
     -------
@@ -34,7 +37,8 @@ def require(module: str, *, what: str, install: str) -> ModuleType:
     Raises
     ------
     ImportError
-        ``"<what> needs <top-level package>: pip install <install>"`` when it is missing.
+        ``"<what> needs <package>: pip install <install>"`` when it is missing
+        (``package`` defaults to the top-level module's name).
 
     Examples
     --------
@@ -49,5 +53,5 @@ def require(module: str, *, what: str, install: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        name = module.split(".")[0]
+        name = package or module.split(".")[0]
         raise ImportError(f"{what} needs {name}: pip install {install}") from err

@@ -15,14 +15,22 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
 __all__ = ["check_int"]
 
 
-def check_int(value: Any, name: str, *, minimum: int, optional: bool = False) -> Any:
+@overload
+def check_int(value: Any, name: str, *, minimum: int, optional: Literal[False] = False) -> int: ...
+
+
+@overload
+def check_int(value: Any, name: str, *, minimum: int, optional: bool) -> int | None: ...
+
+
+def check_int(value: Any, name: str, *, minimum: int, optional: bool = False) -> int | None:
     """``value`` as an ``int`` when it is an integer (Python or NumPy, not a bool) of at
     least ``minimum``; None too with ``optional``.
 

@@ -49,12 +49,14 @@ from grumpy_arrow.statistics import Statistics
 if TYPE_CHECKING:
     from grumpy_arrow.strings import StringMethods
 
+from grumpy_arrow.compute import lookup
 from grumpy_arrow.errors import (
     ConversionError,
     DTypeError,
     LayoutError,
     OutOfBoundsError,
 )
+from grumpy_arrow.strings import StringMethods
 
 __all__ = [
     "FRAMES",
@@ -446,8 +448,8 @@ class GrumpyArray(Statistics):
         """
         keep = ~self.is_null(dim=dim)
         if keep.ndim == 1:
-            return self[np.asarray(keep.to_numpy(), dtype=bool)]
-        return self[keep]
+            return cast("GrumpyArray", self[np.asarray(keep.to_numpy(), dtype=bool)])
+        return cast("GrumpyArray", self[keep])
 
     def shape(self, dim: int = 0) -> Any:
         """Length of axis ``dim``: an int for dim 0, else a GrumpyArray of list lengths.
@@ -705,7 +707,7 @@ class GrumpyArray(Statistics):
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self.to_numpy()
-        return out if dtype is None else out.astype(dtype)
+        return cast("np.ndarray", (out if dtype is None else out.astype(dtype)))
 
     def __arrow_c_array__(self, requested_schema: Any = None) -> Any:
         """Arrow PyCapsule protocol: export the array (zero-copy).
@@ -851,7 +853,7 @@ class GrumpyArray(Statistics):
             return GrumpyArray._wrap(ix.ragged_index(self.node, idx.node))
         if idx.dtype.kind not in "iu":
             raise DTypeError(f"take needs integer indices, got {idx.dtype.name}")
-        return self[np.asarray(idx.to_numpy())]
+        return cast("GrumpyArray", self[np.asarray(idx.to_numpy())])
 
     # -- elementwise ------------------------------------------------------------------
 
@@ -866,7 +868,7 @@ class GrumpyArray(Statistics):
             try:
                 other = asarray(other)
             except (DTypeError, LayoutError, ConversionError):
-                return NotImplemented
+                return cast("GrumpyArray", NotImplemented)
         a, b = (other, self) if reflected else (self, other)
         other._values_only("arithmetic and comparisons")
         return GrumpyArray._wrap(broadcast_apply([a, b], kernel))
@@ -1011,8 +1013,6 @@ class GrumpyArray(Statistics):
         >>> gr.array([["C", "ca"], ["o"]]).str.upper().to_list()
         [['C', 'CA'], ['O']]
         """
-        from grumpy_arrow.strings import StringMethods
-
         return StringMethods(self)
 
     # -- reductions -------------------------------------------------------------------
@@ -1166,8 +1166,6 @@ class GrumpyArray(Statistics):
         if dim is None:
             return GrumpyArray(so.unique_values(self.node))
         self._require_innermost(dim, "unique")
-        from grumpy_arrow.compute import stats
-
         return GrumpyArray._wrap(stats.map_innermost(self.node, stats.unique_rows, "unique"))
 
     def copy(self) -> GrumpyArray:
@@ -1283,8 +1281,6 @@ class GrumpyArray(Statistics):
         >>> elements.map(str.lower).to_list()
         [['c', 'h', 'h'], ['o', 'xx']]
         """
-        from grumpy_arrow.compute import lookup
-
         self._values_only("map")
         if callable(mapping) and not hasattr(mapping, "index"):
             keys_list = lookup.distinct_values(self.node)

@@ -13,7 +13,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,7 @@ from grumpy_arrow.compute.elementwise import (
 )
 from grumpy_arrow.construct import from_numpy_array, parse_object
 from grumpy_arrow.errors import ConversionError, LayoutError, OffsetsError
+from grumpy_arrow.frame.dataframe import DataFrame, concat_frames, from_arrow_table
 
 __all__ = [
     "apply_ufunc",
@@ -177,8 +178,6 @@ def from_arrow(obj: Any, schema: Any = None, *, levels: Any = None) -> Any:
     >>> gr.from_arrow(pa.table({"id": [1, 2]})).to_dict()
     {'id': [1, 2]}
     """
-    from grumpy_arrow.frame.dataframe import from_arrow_table
-
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
         return from_arrow_table(obj, schema, levels=levels)
     if isinstance(obj, pa.RecordBatchReader):
@@ -300,8 +299,6 @@ def concat(arrays: list[Any], dim: int = 0) -> Any:
     items = list(arrays)
     if not items:
         raise ValueError("concat needs at least one array")
-    from grumpy_arrow.frame.dataframe import DataFrame, concat_frames
-
     if any(isinstance(a, DataFrame) for a in items):
         if dim != 0 or not all(isinstance(a, DataFrame) for a in items):
             raise LayoutError("frames concatenate row-wise (dim=0) with frames only")
@@ -677,7 +674,7 @@ def clip(x: Any, lower: Any = None, upper: Any = None) -> GrumpyArray:
     [[1, 4], [8]]
     """
     if getattr(x, "_gr_traced", False):  # inside gr.compile's trace: record it
-        return x.clip(lower, upper)
+        return cast("GrumpyArray", x.clip(lower, upper))
     out = asarray(x)
     if lower is not None:
         out = out._binary(lower, "maximum")

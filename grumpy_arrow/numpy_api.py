@@ -21,10 +21,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from grumpy_arrow import functions as fn
 from grumpy_arrow.array import NUMPY_PROTOCOL, GrumpyArray, asarray, broadcast_apply, is_scalar
@@ -181,8 +182,6 @@ def _sort(method: str) -> Callable[..., Any]:
 
 def _filter_in(a: Any, b: Any, *, keep_in: bool) -> GrumpyArray:
     """The distinct values of ``a`` that are (or are not) among those of ``b``."""
-    import pyarrow.compute as pc
-
     left, right = asarray(a).unique().to_arrow(), asarray(b).unique().to_arrow()
     found = pc.is_in(left, value_set=right)
     return GrumpyArray(left.filter(found if keep_in else pc.invert(found)))
@@ -234,7 +233,7 @@ def union1d(a: Any, b: Any) -> GrumpyArray:
     >>> gr.union1d([[3, 1], [1]], [2]).to_list()
     [1, 2, 3]
     """
-    return fn.concat([asarray(a).flatten(), asarray(b).flatten()]).unique()
+    return cast("GrumpyArray", fn.concat([asarray(a).flatten(), asarray(b).flatten()]).unique())
 
 
 def setdiff1d(a: Any, b: Any) -> GrumpyArray:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow.compute.elementwise import map_leaves
-from grumpy_arrow.compute.strings import join_node, split_node, string_kernel
+from grumpy_arrow.compute.strings import (
+    extract_all,
+    join_node,
+    name_groups,
+    split_node,
+    string_kernel,
+)
 from grumpy_arrow.errors import DTypeError
 
 if TYPE_CHECKING:  # the arrays these methods hang off (array.py imports this module)
@@ -205,8 +211,6 @@ class StringMethods:
         >>> {k: v.to_list() for k, v in parts.items()}
         {'el': ['C', 'N'], '_1': ['12', '3']}
         """
-        from grumpy_arrow.compute.strings import extract_all, name_groups
-
         names = name_groups(pattern)[1]
         return {
             name: self._apply_fn(lambda v, name=name: extract_all(v, pattern)[name])

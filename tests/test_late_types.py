@@ -30,7 +30,7 @@ from _store_probes import kill_when_ready
 import grumpy_arrow as gr
 from grumpy_arrow.errors import SchemaError
 from grumpy_arrow.savers import GrumpySaver
-from grumpy_arrow.storage.api import load_manifest, read_manifest
+from grumpy_arrow.storage.stores import load_manifest, read_manifest
 from grumpy_arrow.storage.zarr import LeafStore
 from grumpy_arrow.testing import assert_values_equal
 

@@ -21,10 +21,10 @@ import pytest
 import grumpy_arrow as gr
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import layouts as ly
-from grumpy_arrow.storage.api import manifest_at, read_manifest
 from grumpy_arrow.storage.handle import Handle
 from grumpy_arrow.storage.layouts import LeafLayout, ListLayout, UnionLayout, from_dict
 from grumpy_arrow.storage.manifest import parse_manifest
+from grumpy_arrow.storage.stores import manifest_at, read_manifest
 from grumpy_arrow.storage.zarr import LeafStore
 from grumpy_arrow.testing import assert_values_equal
 

@@ -44,9 +44,9 @@ from grumpy_arrow.errors import (
     StoreFormatError,
 )
 from grumpy_arrow.storage import store_info
-from grumpy_arrow.storage.api import load_manifest, read_manifest
 from grumpy_arrow.storage.handle import Handle
 from grumpy_arrow.storage.shards import ShardedHandle
+from grumpy_arrow.storage.stores import load_manifest, read_manifest
 from grumpy_arrow.storage.zarr import LeafStore
 from grumpy_arrow.testing import assert_values_equal
 

@@ -24,7 +24,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +44,7 @@ from grumpy_arrow.compiler.kernels import (
     source,
 )
 from grumpy_arrow.compute.elementwise import BINARY
+from grumpy_arrow.functions import where
 
 __all__ = ["PARALLEL_MIN", "KernelFlag", "NumbaEngine", "NumpyEngine", "cache_dir", "scalar_value"]
 
@@ -185,7 +186,7 @@ def load_kernel(text: str, parallel: bool) -> Callable[..., Any]:
         spec.loader.exec_module(module)
         fn = module.kernel
         _LOADED[key] = fn
-        return fn
+        return cast("Callable[..., Any]", fn)
 
 
 class _Prepared:
@@ -360,30 +361,31 @@ class NumpyEngine:
             leaf = values[arg.id].node
             lists = GrumpyArray._wrap(lay.ListNode(axis.offsets, axis.validity, leaf))
             fn = getattr(lists, op.name)
-            return fn(dim=1, ddof=op.attrs["ddof"]) if op.name in ("var", "std") else fn(dim=1)
+            return cast(
+                "GrumpyArray",
+                (fn(dim=1, ddof=op.attrs["ddof"]) if op.name in ("var", "std") else fn(dim=1)),
+            )
         operands = [self._operand(a, op, bound, values, scalars, parents) for a in op.args]
         if op.kind == "cast":
             assert op.dtype is not None
-            return operands[0].astype(op.dtype)
+            return cast("GrumpyArray", operands[0].astype(op.dtype))
         if op.kind == "where":
-            from grumpy_arrow.functions import where
-
-            return where(*operands)
+            return cast("GrumpyArray", where(*operands))
         if op.kind == "unary":
             x = operands[0]
             if op.name == "negative":
-                return -x
+                return cast("GrumpyArray", -x)
             if op.name == "absolute":
-                return abs(x)
+                return cast("GrumpyArray", abs(x))
             if op.name == "invert":
-                return ~x
-            return getattr(np, op.name)(x)
+                return cast("GrumpyArray", ~x)
+            return cast("GrumpyArray", getattr(np, op.name)(x))
         a, b = operands
         if op.name in BINARY:
             if isinstance(a, GrumpyArray):
                 return a._binary(b, op.name)
-            return b._binary(a, op.name, True)
-        return getattr(np, op.name)(a, b)
+            return cast("GrumpyArray", b._binary(a, op.name, True))
+        return cast("GrumpyArray", getattr(np, op.name)(a, b))
 
     def _operand(
         self,

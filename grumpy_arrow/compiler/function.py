@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler.buffers import Mismatch, bind, read_inputs, to_array
-from grumpy_arrow.compiler.engines import KernelFlag, NumbaEngine, NumpyEngine
+from grumpy_arrow.compiler.engines import KernelFlag, NumbaEngine, NumpyEngine, scalar_value
 from grumpy_arrow.compiler.graph import FrameRef, Op, Program, TraceError
 from grumpy_arrow.compiler.trace import trace
 from grumpy_arrow.compute.compare import first_difference
@@ -45,7 +46,7 @@ class CompileCheckError(GrumpyError, AssertionError):
 def numba_available() -> bool:
     """Whether numba imports (the ``compile`` extra)."""
     try:
-        import numba  # noqa: F401
+        require("numba", what="gr.compile's numba engine", install="'grumpy_arrow[compile]'")
     except ImportError:
         return False
     return True
@@ -327,8 +328,6 @@ def run_program(program: Program, engine: Any, args: tuple[Any, ...]) -> Any:
 def _fill(
     item: Any, build: Callable[[Op], GrumpyArray], scalars: dict[int, Any], args: tuple[Any, ...]
 ) -> Any:
-    from grumpy_arrow.compiler.engines import scalar_value
-
     if isinstance(item, Op):
         return build(item) if item.shape is not None else scalar_value(item, scalars)
     if isinstance(item, FrameRef):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from grumpy_arrow.compiler.graph import (
 from grumpy_arrow.compute.elementwise import BINARY
 from grumpy_arrow.compute.reduce import REDUCERS, normalize_dim
 from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.functions import where as eager_where
 
 __all__ = ["SAMPLE_ROWS", "TracedArray", "TracedFrame", "TracedScalar", "trace"]
 
@@ -429,9 +430,9 @@ def _eager_binary(a: Any, b: Any, name: str) -> GrumpyArray:
     if name in BINARY:
         if isinstance(a, GrumpyArray):
             return a._binary(b, name)
-        return b._binary(a, name, True)
+        return cast("GrumpyArray", b._binary(a, name, True))
     fn = getattr(np, name)
-    return fn(a, b)
+    return cast("GrumpyArray", fn(a, b))
 
 
 def _combine(a: Shape, b: Shape, what: str) -> Shape:
@@ -503,8 +504,6 @@ for _dunder, _name in [
 
 def where(cond: Any, x: Any, y: Any) -> Any:
     """``gr.where(cond, x, y)`` on proxies (``x``/``y`` arrays or numbers, not None)."""
-    from grumpy_arrow.functions import where as eager_where
-
     if not isinstance(cond, TracedArray):
         raise TraceError("where needs a traced condition")
     t = cond._tracer
@@ -564,7 +563,7 @@ class TracedFrame:
 
     @property
     def columns(self) -> list[str]:
-        return self._sample.columns
+        return cast("list[str]", self._sample.columns)
 
     def __len__(self) -> int:
         raise TraceError("len() of a frame depends on the data")
@@ -606,7 +605,7 @@ class TracedFrame:
         if assigned is not None:
             if assigned[0] != level:
                 raise TraceError(f"column {name!r} is assigned and then read at another level")
-            return assigned[1]
+            return cast("TracedArray", assigned[1])
         sample = self._sample.peel(name, level)
         own = self._sample._own_level(name)
         axes: tuple[Any, ...] = tuple(("frame", self._arg, j) for j in range(level + 1, own + 1))
@@ -616,7 +615,7 @@ class TracedFrame:
             node = node.content
         own_axes, union = _array_axes(node, ("col", self._arg, name))
         shape = Shape(("frame", self._arg, level), axes + own_axes, union)
-        return self._tracer.input(Input(self._arg, name, level), sample, shape)
+        return cast("TracedArray", self._tracer.input(Input(self._arg, name, level), sample, shape))
 
     def _assign(self, level: int | None, name: str, value: Any) -> None:
         if not isinstance(value, TracedArray):

@@ -16,6 +16,8 @@ checks.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
 
@@ -94,7 +96,7 @@ def _merge_validity(x: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | 
         return y
     if y is None:
         return x
-    return x & y
+    return cast("np.ndarray | None", x & y)
 
 
 def _list_vs_list(a: lay.ListNode, b: lay.ListNode, path: str) -> tuple[lay.Node, lay.Node]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -73,10 +73,10 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarr
     starts = np.asarray(starts, dtype=np.int64)
     total = int(lens.sum())
     if total == 0 or total < BLOCK_RANGES * len(lens) or x.ndim != 1 or not x.flags.c_contiguous:
-        return x[expand_ranges(starts, lens)]
+        return cast("np.ndarray", x[expand_ranges(starts, lens)])
     shortest, longest = int(lens.min()), int(lens.max())
     if shortest == longest:  # all of one length: the gathered windows are the result
-        return _windows(x, longest)[starts].reshape(-1)
+        return cast("np.ndarray", _windows(x, longest)[starts].reshape(-1))
     new_starts = offsets_from_lengths(lens)[:-1]
     out = np.empty(total, dtype=x.dtype)
     if longest - shortest < _EXACT_LENGTHS:
@@ -164,7 +164,7 @@ class Ranges:
             if self._pairs is None:
                 self._pairs = list(zip(self.starts.tolist(), self.stops.tolist(), strict=True))
             return np.concatenate([values[a:b] for a, b in self._pairs])
-        return values[self.positions()]
+        return cast("np.ndarray", values[self.positions()])
 
 
 def take_primitive_lists(arr: pa.Array, rows: np.ndarray) -> pa.Array | None:
@@ -279,7 +279,7 @@ def _plain_numbers(values: pa.Array) -> np.ndarray | None:
     typ = values.type
     if values.null_count or not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
         return None
-    return values.to_numpy(zero_copy_only=True)
+    return cast("np.ndarray | None", values.to_numpy(zero_copy_only=True))
 
 
 def _take_leaf(values: pa.Array, indices: np.ndarray, valid: np.ndarray | None) -> pa.Array:

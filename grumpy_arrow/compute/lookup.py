@@ -7,7 +7,7 @@ maps its dictionary (the distinct values, once) and gathers by its indices.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,7 +68,7 @@ def distinct_values(node: lay.Node) -> list[Any]:
     """The distinct non-null leaf values, as Python objects (for a function ``map``)."""
     if isinstance(node, lay.Leaf):
         leaf = node.encoded.dictionary if node.encoded is not None else node.values
-        return pc.unique(leaf.drop_null()).to_pylist()
+        return cast("list[Any]", pc.unique(leaf.drop_null()).to_pylist())
     if isinstance(node, lay.ListNode):
         return distinct_values(node.content)
     if isinstance(node, lay.RecordNode):

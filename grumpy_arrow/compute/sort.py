@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -177,4 +177,4 @@ def isin_node(node: lay.Node, value_set: pa.Array, fn: Any) -> lay.Node:
             return bool_from_numpy(found)
         return pc.is_in(values.cast(common.arrow), value_set=members)
 
-    return fn(node, kernel)
+    return cast("lay.Node", fn(node, kernel))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -86,7 +86,7 @@ def _numeric(values: pa.Array, what: str) -> np.ndarray:
         raise DTypeError(f"{what} needs numeric values, got {typ}")
     if values.null_count:
         values = values.fill_null(False if pa.types.is_boolean(typ) else 0)
-    return values.to_numpy(zero_copy_only=False)
+    return cast("np.ndarray", values.to_numpy(zero_copy_only=False))
 
 
 def _valid(values: pa.Array) -> np.ndarray | None:
@@ -178,13 +178,13 @@ def _sort_keys(values: pa.Array) -> np.ndarray:
     strings each one's rank among the distinct strings."""
     typ = values.type
     if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-        return values.to_numpy(zero_copy_only=False)
+        return cast("np.ndarray", values.to_numpy(zero_copy_only=False))
     if pa.types.is_boolean(typ):
-        return values.to_numpy(zero_copy_only=False).astype(np.int8)
+        return cast("np.ndarray", values.to_numpy(zero_copy_only=False).astype(np.int8))
     encoded = pc.dictionary_encode(values)
     rank = np.empty(len(encoded.dictionary), dtype=np.int64)
     rank[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(rank))
-    return rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return cast("np.ndarray", rank[encoded.indices.to_numpy(zero_copy_only=False)])
 
 
 def _sorted_distinct(seg: Segmented) -> tuple[pa.Array, np.ndarray]:
@@ -263,7 +263,7 @@ def _presence_counts(seg: Segmented, n_rows: int) -> np.ndarray | None:
         codes, rows = codes.filter(pa.array(keep)), rows[keep]
     slot = rows * k + codes.to_numpy(zero_copy_only=False).astype(np.int64)
     present = np.bincount(slot, minlength=n_rows * k).reshape(n_rows, k) > 0
-    return present.sum(axis=1).astype(np.int64)
+    return cast("np.ndarray | None", present.sum(axis=1).astype(np.int64))
 
 
 # -- order statistics ------------------------------------------------------------------
@@ -282,7 +282,7 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray, weak: bool) -> np.ndarray
     out = a + diff_b_a * lo_w
     upper = t >= 0.5
     out[upper] = (b - diff_b_a * hi_w)[upper]
-    return out
+    return cast("np.ndarray", out)
 
 
 def _quantile_dtype(x: np.ndarray, method: str, weak: bool, median: bool) -> np.dtype[Any]:
@@ -353,16 +353,16 @@ def _row_quantile(
         a, b = x[first + lo_i], x[first + hi_i]
         if x.dtype.kind != "f":
             a, b = a.astype(np.float64), b.astype(np.float64)
-        return np.where(lo_i == hi_i, a, (a + b) / a.dtype.type(2))
+        return cast("np.ndarray", np.where(lo_i == hi_i, a, (a + b) / a.dtype.type(2)))
     pos = (n - 1) * q
     lo_i = np.floor(pos).astype(np.int64)
     hi_i = np.ceil(pos).astype(np.int64)
     if method == "lower":
-        return x[first + lo_i]
+        return cast("np.ndarray", x[first + lo_i])
     if method == "higher":
-        return x[first + hi_i]
+        return cast("np.ndarray", x[first + hi_i])
     if method == "nearest":
-        return x[first + np.around(pos).astype(np.int64)]
+        return cast("np.ndarray", x[first + np.around(pos).astype(np.int64)])
     a, b = x[first + lo_i], x[first + np.minimum(lo_i + 1, n - 1)]
     t = pos - lo_i
     if method == "midpoint":

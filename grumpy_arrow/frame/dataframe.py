@@ -46,6 +46,7 @@ from grumpy_arrow.errors import (
     SchemaError,
 )
 from grumpy_arrow.frame import verbs
+from grumpy_arrow.frame.groupby import GroupBy
 from grumpy_arrow.frame.schema import Schema, parse_schema
 
 if TYPE_CHECKING:
@@ -766,8 +767,6 @@ class DataFrame:
         >>> df.groupby("mol_kind").agg({"mol_mass": "mean"}).to_dict()
         {'mol_kind': ['a', 'b'], 'mol_mass': [2.5, 2.0]}
         """
-        from grumpy_arrow.frame.groupby import GroupBy
-
         return GroupBy(self, by)
 
     def describe(self) -> DataFrame:

@@ -128,15 +128,13 @@ class GroupBy:
         ``agg(total=("col", "sum"))``. See :data:`AGGREGATIONS`.
         """
         plan = _plan(spec, named, [c for c in self._frame.columns if c not in self._names])
-        from grumpy_arrow.frame.dataframe import DataFrame
-
         out: dict[str, GrumpyArray] = {
             n: GrumpyArray(k) for n, k in zip(self._names, self._keys, strict=True)
         }
         for result, column, how in plan:
             values, groups = self._values(column)
             out[result] = GrumpyArray(_aggregate(values, groups, how, self.ngroups))
-        return DataFrame(out, None, self.ngroups)
+        return type(self._frame)(out, None, self.ngroups)
 
     def _all(self, how: str) -> DataFrame:
         return self.agg(how)
@@ -167,12 +165,10 @@ class GroupBy:
 
     def size(self) -> DataFrame:
         """Entities of the key level per group: the key columns and ``size``."""
-        from grumpy_arrow.frame.dataframe import DataFrame
-
         counts = np.bincount(self._codes[self._codes >= 0], minlength=self.ngroups)
         out = {n: GrumpyArray(k) for n, k in zip(self._names, self._keys, strict=True)}
         out["size"] = GrumpyArray(pa.array(counts.astype(np.int64)))
-        return DataFrame(out, None, self.ngroups)
+        return type(self._frame)(out, None, self.ngroups)
 
 
 def _plan(

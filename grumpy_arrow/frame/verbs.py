@@ -26,14 +26,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def sort_values(
     except (TypeError, ValueError, pa.ArrowInvalid):  # older pyarrow: one for all keys
         keys_2 = list(zip(names, directions, strict=True))
         order = pc.sort_indices(table, sort_keys=keys_2, null_placement=placement)
-    return frame[np.asarray(order, dtype=np.int64)]
+    return cast("DataFrame", frame[np.asarray(order, dtype=np.int64)])
 
 
 def _leaves(column: GrumpyArray) -> pa.Array:
@@ -178,8 +178,6 @@ def nested_key(key: Any) -> GrumpyArray | None:
     if isinstance(key, GrumpyArray):
         return key if key.ndim > 1 else None
     if isinstance(key, list) and any(isinstance(k, list) for k in key):
-        from grumpy_arrow.array import asarray
-
         arr = asarray(key)
         return arr if arr.ndim > 1 else None
     return None
@@ -227,9 +225,7 @@ def select_within(frame: DataFrame, key: GrumpyArray) -> DataFrame:
         name: column[key] if schema.level_of(name) >= depth else column
         for name, column in frame._columns.items()
     }
-    from grumpy_arrow.frame.dataframe import DataFrame
-
-    return DataFrame(columns, schema, len(frame))
+    return type(frame)(columns, schema, len(frame))
 
 
 def _inner_nulls(key: GrumpyArray) -> int:
@@ -262,5 +258,5 @@ def dropna(
         return frame.copy()
     keep = ~missing
     if k == 0:
-        return frame[np.asarray(keep.to_numpy(), dtype=bool)]
+        return cast("DataFrame", frame[np.asarray(keep.to_numpy(), dtype=bool)])
     return select_within(frame, keep)

@@ -18,28 +18,28 @@ True
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from grumpy_arrow._validate import check_int
-from grumpy_arrow.array import GrumpyArray, asarray
-from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
-from grumpy_arrow.frame.dataframe import CONVERTERS, DataFrame, from_arrow_table
+from grumpy_arrow.errors import StoreError
 from grumpy_arrow.storage import atomic
-from grumpy_arrow.storage import buffers as bf
-from grumpy_arrow.storage import checks as ck
-from grumpy_arrow.storage import layouts as ly
-from grumpy_arrow.storage.codecs import check_codecs, decode_columns, encode_batch
-from grumpy_arrow.storage.codecs import get as get_codec
-from grumpy_arrow.storage.manifest import MANIFEST_NAME, LeafSpec, Manifest, parse_manifest
+from grumpy_arrow.storage.codecs import check_codecs, encode_batch
+from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle
+from grumpy_arrow.storage.manifest import MANIFEST_NAME, Manifest
+from grumpy_arrow.storage.shard_writer import append_sharded, save_sharded
+from grumpy_arrow.storage.shards import ShardedHandle, is_sharded, load_sharded, read_any
+from grumpy_arrow.storage.stores import (
+    as_batch,
+    check_chunk_dim,
+    check_chunk_dim_type,
+    clear,
+    is_stream,
+    load_manifest,
+    read_manifest,
+    refuse_foreign,
+)
 from grumpy_arrow.storage.writer import (
-    ARRAY_COLUMN,
     Batch,
     commit,
     lock,
@@ -47,56 +47,9 @@ from grumpy_arrow.storage.writer import (
 )
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
-__all__ = ["append", "load", "load_manifest", "manifest_at", "read_manifest", "save"]
+__all__ = ["append", "load", "open_store", "save"]
 
 _MODES = ("w", "w-", "a")
-
-
-def _as_batch(obj: Any) -> GrumpyArray | DataFrame:
-    """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes."""
-    return _converted(obj)
-
-
-def _converted(obj: Any) -> GrumpyArray | DataFrame:
-    import pyarrow as pa
-
-    if isinstance(obj, (GrumpyArray, DataFrame)):
-        return obj
-    if isinstance(obj, (pa.Table, pa.RecordBatch)):
-        return from_arrow_table(obj)
-    for convert in CONVERTERS:
-        converted = convert(obj)
-        if converted is not None:
-            return converted
-    return asarray(obj)
-
-
-def _is_stream(obj: Any) -> bool:
-    return isinstance(obj, Iterator) or (
-        isinstance(obj, Iterable)
-        and not isinstance(obj, (list, tuple, str, bytes, np.ndarray, dict))
-        and not hasattr(obj, "__arrow_c_array__")
-        and not hasattr(obj, "__arrow_c_stream__")
-        and not isinstance(obj, (GrumpyArray, DataFrame))
-    )
-
-
-def read_manifest(store: LeafStore) -> Manifest:
-    """The committed manifest of a store.
-
-    Raises
-    ------
-    StoreFormatError
-        When the path holds no grumpy store or a malformed manifest.
-    """
-    try:
-        text = store.read_text(MANIFEST_NAME)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
-        raise StoreFormatError(
-            f"{store.url}: not a grumpy_arrow store (no {MANIFEST_NAME}); expected a "
-            "directory written by gr.save"
-        ) from err
-    return parse_manifest(text, store.url)
 
 
 def save(
@@ -196,8 +149,6 @@ def save(
     >>> tmp.cleanup()
     """
     if shard_rows is not None:
-        from grumpy_arrow.storage.shard_writer import save_sharded
-
         save_sharded(
             obj,
             path,
@@ -221,18 +172,16 @@ def save(
             not isinstance(value, int) or isinstance(value, bool) or value < 1
         ):
             raise ValueError(f"{what} must be a positive int, got {value!r}")
-    _check_chunk_dim_type(chunk_dim)
-    items: Iterable[Any] = obj if _is_stream(obj) else [_as_batch(obj)]  # (checked first)
+    check_chunk_dim_type(chunk_dim)
+    items: Iterable[Any] = obj if is_stream(obj) else [as_batch(obj)]  # (checked first)
     store = LeafStore(path, storage_options, durable=durable)
     if store.local:
         atomic.recover(store.root)
     exists = store.exists(MANIFEST_NAME)
-    sharded = _is_sharded(store)
+    sharded = is_sharded(store)
     if (exists or sharded) and mode == "w-":
         raise StoreError(f"{store.url}: a store exists already (mode='w-')")
     if mode == "a" and sharded:
-        from grumpy_arrow.storage.shard_writer import append_sharded
-
         append_sharded(items, store, timeout=timeout)
         return
     options = {
@@ -252,7 +201,7 @@ def save(
             manifest = read_manifest(store)
             _same_codecs(manifest, codecs, store.url)
             for item in items:
-                manifest = commit(store, manifest, _as_batch(item))
+                manifest = commit(store, manifest, as_batch(item))
             return
         if store.local:
             refuse_foreign(store)
@@ -270,9 +219,9 @@ def _write_new(store: LeafStore, items: Iterable[Any], options: dict[str, Any]) 
     ``options["codecs"]`` the items come encoded already (:func:`_encoding`)."""
     manifest = None
     for item in items:
-        batch = _as_batch(item)
+        batch = as_batch(item)
         if manifest is None:
-            _check_chunk_dim(options["chunk_dim"], batch)
+            check_chunk_dim(options["chunk_dim"], batch)
             manifest = new_manifest(Batch.of(batch), **options)
             with store.translate("the group"):
                 store.group()
@@ -285,7 +234,7 @@ def _encoding(items: Iterable[Any], codecs: Any, where: str) -> Iterator[Any]:
     a row a codec refuses fails before anything of the old store is touched."""
     checked = None
     for item in items:
-        batch = _as_batch(item)
+        batch = as_batch(item)
         if checked is None:
             checked = check_codecs(batch, codecs, where)
         yield encode_batch(batch, checked, where)
@@ -323,86 +272,11 @@ def _clear_after_first(store: LeafStore, items: Iterable[Any]) -> Iterator[Any]:
     converted (so bad input loses nothing), then the new one is written in its place."""
     iterator = iter(items)
     try:
-        first = _as_batch(next(iterator))
+        first = as_batch(next(iterator))
     except StopIteration:
         raise ValueError("save got an empty iterator: nothing to write") from None
-    _clear(store)
+    clear(store)
     return itertools.chain([first], iterator)
-
-
-_OWN_FILES = frozenset({MANIFEST_NAME, "grumpy.lock", "zarr.json"})
-
-
-def refuse_foreign(store: LeafStore) -> None:
-    """Refuse to overwrite a local folder that holds anything a store would not: files
-    other than the store's own, links, folders that are not Zarr nodes or shards.
-
-    Raises
-    ------
-    StoreError
-        Naming the first few foreign entries.
-    """
-    try:
-        entries = sorted(os.listdir(store.root))
-    except FileNotFoundError:
-        return
-    except NotADirectoryError as err:
-        raise StoreError(f"{store.url}: is a file, not a folder for a store") from err
-    foreign = [e for e in entries if not _is_own(store.root, e)]
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        what = "a store and other files" if _OWN_FILES & set(entries) else "files"
-        raise StoreError(
-            f"{store.url}: the folder holds {what} ({shown}); gr.save replaces only a "
-            "grumpy store or an empty folder, so nothing was written or deleted"
-        )
-
-
-def _is_own(root: str, entry: str) -> bool:
-    full = os.path.join(root, entry)
-    if os.path.islink(full):
-        return False
-    if entry in _OWN_FILES or entry.startswith(f"{MANIFEST_NAME}.tmp-"):
-        return os.path.isfile(full)
-    if not os.path.isdir(full):
-        return False
-    return os.path.isfile(os.path.join(full, "zarr.json")) or (
-        entry.startswith("shard-") and entry[6:].isdigit()
-    )
-
-
-def _check_chunk_dim_type(chunk_dim: Any) -> None:
-    if chunk_dim is None:
-        return
-    if isinstance(chunk_dim, bool) or not isinstance(chunk_dim, (str, int)):
-        raise TypeError(f"chunk_dim must be a level name or a depth, got {chunk_dim!r}")
-    if isinstance(chunk_dim, int) and chunk_dim < 0:
-        raise ValueError(f"chunk_dim must be a depth >= 0, got {chunk_dim}")
-
-
-def _check_chunk_dim(chunk_dim: Any, batch: GrumpyArray | DataFrame) -> None:
-    _check_chunk_dim_type(chunk_dim)
-    if isinstance(chunk_dim, str):
-        if not isinstance(batch, DataFrame) or batch.schema is None:
-            raise SchemaError(f"chunk_dim={chunk_dim!r} names a level, but there is no schema")
-        batch.schema.index(chunk_dim)  # unknown level -> SchemaError
-
-
-def _clear(store: LeafStore) -> None:
-    """Remove a store's own entries (the lock file stays); a folder with anything else is
-    refused first (:func:`refuse_foreign`)."""
-    if store.local:
-        refuse_foreign(store)
-        for entry in os.listdir(store.root):
-            full = os.path.join(store.root, entry)
-            if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
-            elif entry != "grumpy.lock":
-                os.remove(full)
-    else:
-        for entry in store.fs.ls(store.root, detail=False):
-            store.fs.rm(entry, recursive=True)
-    store.reset()
 
 
 def append(
@@ -463,13 +337,11 @@ def append(
     store = LeafStore(path, storage_options, durable=durable)
     if store.local:
         atomic.recover(store.root)
-    if _is_sharded(store):
-        from grumpy_arrow.storage.shard_writer import append_sharded
-
+    if is_sharded(store):
         append_sharded([obj], store, timeout=timeout)
         return
     read_manifest(store)  # no store here: fail before creating anything
-    batch = _as_batch(obj)
+    batch = as_batch(obj)
     with lock(store, timeout=timeout):
         manifest = read_manifest(store)
         commit(store, manifest, batch)
@@ -516,124 +388,74 @@ def load(
     store = LeafStore(path, storage_options, read_only=True)
     if store.local:
         atomic.recover(store.root)
-    from grumpy_arrow.storage.shards import load_sharded, read_any
-
     manifest = read_any(store)
     if not isinstance(manifest, Manifest):
         return load_sharded(store, manifest, columns)
     return load_manifest(store, manifest, columns)
 
 
-def _is_sharded(store: LeafStore) -> bool:
-    from grumpy_arrow.storage.shards import is_sharded
+def open_store(
+    path: Any,
+    *,
+    cache: str = "chunks",
+    cache_bytes: int = DEFAULT_CACHE,
+    storage_options: dict[str, Any] | None = None,
+) -> Handle | ShardedHandle:
+    """Open a store lazily: nothing but the manifest is read until rows are asked for.
 
-    return is_sharded(store)
+    A sharded dataset (docs/storage.md, "Shards and parallel writers") opens as a
+    :class:`~grumpy_arrow.storage.shards.ShardedHandle`, which has the same interface.
 
+    Parameters
+    ----------
+    path : str or path
+        A store or sharded dataset: a local path or an fsspec URL.
+    cache : {"chunks", "none"}
+        Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
+    cache_bytes : int
+        The cache's budget (default 256 MiB; all shards of a dataset share it).
+    storage_options : dict, optional
+        Passed to fsspec for URLs.
 
-def load_manifest(
-    store: LeafStore, manifest: Manifest, columns: list[str] | None, *, rows: int | None = None
-) -> Any:
-    """Read the committed content of a store (leaves concurrently).
-
-    With ``rows`` the store is read at that committed row count (at most the manifest's),
-    as :func:`manifest_at` describes.
-    """
-    if rows is not None:
-        manifest = manifest_at(store, manifest, rows)
-    specs = _select(manifest, columns, store.url)
-    names = sorted(
-        {name for c in specs for name in c.layout.leaf_names() if name in manifest.leaves}
-    )
-    # One thread per core: more make the per-chunk steps of compressed leaves fight for
-    # the GIL (the molecule benchmark's load: 270 ms with 2 threads on 2 cores, 390 with 8).
-    with ThreadPoolExecutor(max_workers=max(1, min(_cores(), len(names)))) as pool:
-        arrays = dict(
-            zip(
-                names,
-                pool.map(lambda n: store.read_whole(n, manifest.leaves[n].length), names),
-                strict=True,
-            )
-        )
-    result = {}
-    for name, values in arrays.items():
-        ck.check_dtype(values, manifest.leaves[name].dtype, store.url, name)
-    verified = frozenset(n for n in arrays if store.checksummed(n))
-    for spec in specs:
-        node = bf.assemble(
-            spec.layout, arrays.__getitem__, arrays.__contains__, store.url, verified
-        )
-        if len(node) != manifest.rows:
-            raise StoreFormatError(
-                f"{store.url}: column {spec.name!r} has {len(node)} rows; the manifest "
-                f"commits {manifest.rows}"
-            )
-        result[spec.name] = GrumpyArray._wrap(node)
-    result = decode_columns(result, codecs_of(manifest, store.url), store.url)
-    if manifest.kind == "array":
-        return result[ARRAY_COLUMN]
-    from grumpy_arrow.frame.schema import parse_schema
-
-    return DataFrame(result, parse_schema(manifest.schema), manifest.rows)
-
-
-def codecs_of(manifest: Manifest, where: str) -> dict[str, Any]:
-    """The codecs of a store's columns, by column (a StoreFormatError naming how to
-    register one this process lacks)."""
-    return {name: get_codec(codec, where, name) for name, codec in manifest.codecs.items()}
-
-
-def _cores() -> int:
-    """The CPU cores this process may run on."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
-def _select(manifest: Manifest, columns: list[str] | None, where: str) -> list[Any]:
-    if columns is None:
-        return list(manifest.columns)
-    if manifest.kind == "array":
-        raise SchemaError(f"{where}: columns= applies to frames; this store holds an array")
-    from grumpy_arrow.errors import ColumnNotFoundError
-
-    names = [c.name for c in manifest.columns]
-    for c in columns:
-        if c not in names:
-            raise ColumnNotFoundError(
-                f"{where}: no column {c!r}; the columns are {', '.join(names)}"
-            )
-    return [manifest.column(c) for c in columns]
-
-
-def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
-    """The manifest of the store's first ``rows`` committed rows.
-
-    Appends never rewrite committed values, so cutting every leaf at the length it had
-    when the store held ``rows`` rows gives exactly that earlier state. The cut lengths
-    come from one offset value per list and string node and two values per union
-    (``type_ids`` and ``value_offsets`` of the last row); nothing else is read (the
-    rules, the inverse of an append's: :func:`grumpy_arrow.storage.layouts.cut`).
+    Returns
+    -------
+    Handle or ShardedHandle
+        The lazy view.
 
     Raises
     ------
+    ValueError
+        For an unknown ``cache``.
     StoreFormatError
-        If the store commits fewer than ``rows`` rows.
+        If the path holds no grumpy store or a malformed manifest.
+
+    Examples
+    --------
+    >>> import os, tempfile, grumpy_arrow as gr
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "x.gr")
+    >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), path)
+    >>> h = gr.open(path)
+    >>> len(h), h[[2, 0]].to_list()
+    (3, [[4, 5, 6], [1, 2]])
+    >>> tmp.cleanup()
     """
-    rows = check_int(rows, "rows", minimum=0)
-    if rows == manifest.rows:
-        return manifest
-    if rows > manifest.rows:
-        raise StoreFormatError(
-            f"{store.url}: the store commits {manifest.rows} rows; {rows} were expected"
+    if cache not in ("chunks", "none"):
+        raise ValueError(f"cache must be 'chunks' or 'none', got {cache!r}")
+    store = LeafStore(path, storage_options, read_only=True)
+    manifest = read_any(store)
+    if isinstance(manifest, Manifest):
+        return Handle(
+            path,
+            cache=cache,
+            cache_bytes=cache_bytes,
+            storage_options=storage_options,
+            _manifest=manifest,
         )
-
-    def value(name: str, i: int) -> int:
-        return int(store.read(name, i, i + 1)[0])
-
-    cut: dict[str, tuple[int, int | None]] = {}
-    for column in manifest.columns:
-        ly.cut(column.layout, rows, value, manifest.leaves, cut)
-    leaves = {
-        name: LeafSpec(spec.dtype, *cut[name]) if name in cut else spec
-        for name, spec in manifest.leaves.items()
-    }
-    return replace(manifest, rows=rows, leaves=leaves)
+    return ShardedHandle(
+        path,
+        cache=cache,
+        cache_bytes=cache_bytes,
+        storage_options=storage_options,
+        _manifest=manifest,
+    )

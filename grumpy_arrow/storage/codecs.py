@@ -32,15 +32,18 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import offsets_from_lengths
 from grumpy_arrow.errors import SchemaError, StoreFormatError
+from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.functions import array as build
 
 __all__ = [
     "Codec",
@@ -226,8 +229,6 @@ def decode_column(column: GrumpyArray, codec: Codec, where: str, name: str) -> G
             ) from err
     if codec.kind == "array":
         return arrays_column(decoded, where, name)
-    from grumpy_arrow.functions import array as build
-
     return build(decoded)
 
 
@@ -287,17 +288,13 @@ def _npy_encode(a: np.ndarray) -> bytes:
 
 
 def _npy_decode(b: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(b), allow_pickle=False)
+    return cast("np.ndarray", np.load(io.BytesIO(b), allow_pickle=False))
 
 
 def _pil() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as err:
-        raise ImportError(
-            "the png and jpeg codecs need Pillow: pip install 'grumpy_arrow[codecs]'"
-        ) from err
-    return Image
+    return require(
+        "PIL.Image", what="the png/jpeg codec", install="'grumpy_arrow[codecs]'", package="Pillow"
+    )
 
 
 def _image_encoder(fmt: str, **options: Any) -> Callable[[np.ndarray], bytes]:
@@ -325,13 +322,7 @@ def _image_decode(b: bytes) -> np.ndarray:
 
 
 def _msgpack() -> Any:
-    try:
-        import msgpack  # type: ignore[import-untyped]
-    except ImportError as err:
-        raise ImportError(
-            "the msgpack codec needs msgpack: pip install 'grumpy_arrow[codecs]'"
-        ) from err
-    return msgpack
+    return require("msgpack", what="the msgpack codec", install="'grumpy_arrow[codecs]'")
 
 
 def _json_encode(v: Any) -> bytes:
@@ -365,8 +356,6 @@ def check_codecs(obj: Any, codecs: Any, where: str) -> dict[str, str]:
     StoreFormatError
         For a codec this process has not registered.
     """
-    from grumpy_arrow.frame.dataframe import DataFrame
-
     if codecs is None:
         return {}
     if not isinstance(codecs, dict):
@@ -394,8 +383,6 @@ def check_codecs(obj: Any, codecs: Any, where: str) -> dict[str, str]:
 def encode_batch(obj: Any, codecs: dict[str, str], where: str) -> Any:
     """A frame (or array) with the columns named in ``codecs`` encoded (the others as
     they are)."""
-    from grumpy_arrow.frame.dataframe import DataFrame
-
     if not codecs:
         return obj
     if not isinstance(obj, DataFrame):

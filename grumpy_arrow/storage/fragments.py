@@ -32,8 +32,9 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +42,7 @@ import pyarrow as pa
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame
+from grumpy_arrow.storage.layouts import RecordLayout
 from grumpy_arrow.storage.manifest import MANIFEST_NAME
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
@@ -49,7 +51,16 @@ if TYPE_CHECKING:
     from grumpy_arrow.storage.layouts import Layout
     from grumpy_arrow.storage.shards import ShardedHandle
 
-__all__ = ["FRAGMENT_CACHE", "TABLE_COLUMN", "Fragment", "plan_fragments", "table_of"]
+__all__ = [
+    "FRAGMENT_CACHE",
+    "TABLE_COLUMN",
+    "Fragment",
+    "location",
+    "parse_rows_per_fragment",
+    "register_opener",
+    "store_fragments",
+    "table_of",
+]
 
 FRAGMENT_CACHE = 64 * 2**20  # the chunk cache the fragment handles of a process share
 TABLE_COLUMN = "values"  # an array store's column in tables and frames (as gr.to_parquet)
@@ -139,7 +150,7 @@ class Fragment:
                         f"{self.path}: no column {c!r} in this fragment; its columns are "
                         f"{', '.join(self.columns)}"
                     )
-        return columns
+        return cast("list[str] | None", columns)
 
     def to_grumpy(self, columns: Any = None) -> Any:
         """The rows in memory: a ``GrumpyArray`` or a ``DataFrame``.
@@ -198,27 +209,11 @@ def parse_rows_per_fragment(value: Any) -> int | None:
     return check_int(value, "rows_per_fragment", minimum=1, optional=True)
 
 
-def plan_fragments(handle: Handle | ShardedHandle, rows_per_fragment: Any = None) -> list[Fragment]:
-    """The fragments of a handle (what ``h.fragments()`` returns; see the module docs)."""
-    from grumpy_arrow.storage.shards import ShardedHandle
-
-    size = parse_rows_per_fragment(rows_per_fragment)
-    if not isinstance(handle, ShardedHandle):
-        return _store_fragments(handle, size, path=_location(handle), shard=None, offset=0)
-    out: list[Fragment] = []
-    path = _location(handle)
-    offset = 0
-    for k, spec in enumerate(handle.shards):
-        if spec.rows:
-            shard = handle._view_of(k)  # opened at its listed rows
-            out += _store_fragments(shard, size, path=path, shard=spec.name, offset=offset)
-        offset += spec.rows
-    return out
-
-
-def _store_fragments(
+def store_fragments(
     handle: Handle, size: int | None, *, path: str, shard: str | None, offset: int
 ) -> list[Fragment]:
+    """The fragments of one store (or one shard of a dataset, at global row ``offset``):
+    what :meth:`Handle.fragments` returns; ``size`` is ``rows_per_fragment`` checked."""
     n = len(handle)
     if n == 0:
         return []
@@ -281,8 +276,6 @@ def _row_leaves(layout: Layout) -> list[str]:
     """The leaves of a column's root node with an entry per row (offsets: one more), so
     neither string data nor a dictionary's offsets (a record's fields hold its rows: theirs
     too)."""
-    from grumpy_arrow.storage.layouts import RecordLayout
-
     if isinstance(layout, RecordLayout):
         return [layout.validity] + [n for _, c in layout.fields for n in _row_leaves(c)]
     own = layout.buffers()
@@ -297,7 +290,7 @@ def _store_bytes(handle: Handle) -> int:
     return sum(spec.length * np.dtype(spec.dtype).itemsize for spec in leaves.values())
 
 
-def _location(handle: Handle | ShardedHandle) -> str:
+def location(handle: Handle | ShardedHandle) -> str:
     """Where worker processes find the store: an absolute path for local stores (workers
     may run in another directory), the URL otherwise."""
     store = handle._store
@@ -326,10 +319,19 @@ _OPENED: list[_Opened] = []
 _OPEN_LOCK = threading.Lock()
 
 
+# What opens a fragment's store: ``Handle``, registered by ``storage.handle`` (a layer of
+# the storage package above this module; the package imports it, so it is set before any
+# fragment, planned here or unpickled in a worker, is read).
+_OPENER: list[Callable[..., Handle]] = []
+
+
+def register_opener(opener: Callable[..., Handle]) -> None:
+    """Set the class that opens a fragment's store (``storage.handle`` calls it)."""
+    _OPENER[:] = [opener]
+
+
 def _handle(fragment: Fragment) -> Handle:
     """The process's handle of the fragment's store (or shard) at its planned rows."""
-    from grumpy_arrow.storage.handle import Handle
-
     options = fragment.storage_options
     key = (
         fragment.store_path,
@@ -346,7 +348,7 @@ def _handle(fragment: Fragment) -> Handle:
             opened.handles.move_to_end(key)
             return handle
     scope = "\x01".join(str(part) for part in key)
-    handle = Handle(
+    handle = _OPENER[0](
         fragment.store_path,
         storage_options=options,
         rows=fragment.rows,

@@ -38,11 +38,18 @@ from grumpy_arrow.errors import (
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
-from grumpy_arrow.storage.api import codecs_of, load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.buffers import _check_utf8, compact_fixed
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
 from grumpy_arrow.storage.codecs import decode_columns
 from grumpy_arrow.storage.dictionary import decode, encoded, strings
+from grumpy_arrow.storage.fragments import (
+    location,
+    parse_rows_per_fragment,
+    register_opener,
+    store_fragments,
+)
+from grumpy_arrow.storage.keys import parse_rows as parse
+from grumpy_arrow.storage.keys import select as select_key
 from grumpy_arrow.storage.layouts import (
     Layout,
     LeafLayout,
@@ -51,14 +58,14 @@ from grumpy_arrow.storage.layouts import (
     UnionLayout,
 )
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
+from grumpy_arrow.storage.stores import codecs_of, load_manifest, manifest_at, read_manifest
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
 if TYPE_CHECKING:
     from grumpy_arrow.storage.fragments import Fragment
-    from grumpy_arrow.storage.shards import ShardedHandle
 
-__all__ = ["Handle", "open_store", "parse_rows"]
+__all__ = ["Handle", "parse_rows"]
 
 DEFAULT_CACHE = 256 * 2**20
 PARALLEL_ROWS = 4096  # read columns on threads only for selections larger than this
@@ -70,75 +77,6 @@ def _pool() -> ThreadPoolExecutor:
     if not _POOL or _POOL[0]._shutdown:
         _POOL[:] = [ThreadPoolExecutor(max_workers=4, thread_name_prefix="grumpy-read")]
     return _POOL[0]
-
-
-def open_store(
-    path: Any,
-    *,
-    cache: str = "chunks",
-    cache_bytes: int = DEFAULT_CACHE,
-    storage_options: dict[str, Any] | None = None,
-) -> Handle | ShardedHandle:
-    """Open a store lazily: nothing but the manifest is read until rows are asked for.
-
-    A sharded dataset (docs/storage.md, "Shards and parallel writers") opens as a
-    :class:`~grumpy_arrow.storage.shards.ShardedHandle`, which has the same interface.
-
-    Parameters
-    ----------
-    path : str or path
-        A store or sharded dataset: a local path or an fsspec URL.
-    cache : {"chunks", "none"}
-        Keep decoded chunks in an LRU of ``cache_bytes`` bytes, or read every time.
-    cache_bytes : int
-        The cache's budget (default 256 MiB; all shards of a dataset share it).
-    storage_options : dict, optional
-        Passed to fsspec for URLs.
-
-    Returns
-    -------
-    Handle or ShardedHandle
-        The lazy view.
-
-    Raises
-    ------
-    ValueError
-        For an unknown ``cache``.
-    StoreFormatError
-        If the path holds no grumpy store or a malformed manifest.
-
-    Examples
-    --------
-    >>> import os, tempfile, grumpy_arrow as gr
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "x.gr")
-    >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), path)
-    >>> h = gr.open(path)
-    >>> len(h), h[[2, 0]].to_list()
-    (3, [[4, 5, 6], [1, 2]])
-    >>> tmp.cleanup()
-    """
-    if cache not in ("chunks", "none"):
-        raise ValueError(f"cache must be 'chunks' or 'none', got {cache!r}")
-    from grumpy_arrow.storage.shards import ShardedHandle, read_any
-
-    store = LeafStore(path, storage_options, read_only=True)
-    manifest = read_any(store)
-    if isinstance(manifest, Manifest):
-        return Handle(
-            path,
-            cache=cache,
-            cache_bytes=cache_bytes,
-            storage_options=storage_options,
-            _manifest=manifest,
-        )
-    return ShardedHandle(
-        path,
-        cache=cache,
-        cache_bytes=cache_bytes,
-        storage_options=storage_options,
-        _manifest=manifest,
-    )
 
 
 class Handle:
@@ -384,8 +322,6 @@ class Handle:
     def _frame_shape(self, dim: Any) -> Any:
         """As ``DataFrame.shape``: entity counts from the levels' shared offsets leaves, null
         where a parent is null in every column reaching the level (validity leaves)."""
-        from grumpy_arrow import layout as lay_
-
         schema = self.schema
         if schema is None:
             raise SchemaError(f"level {dim!r} needs a schema; this store has none")
@@ -406,9 +342,9 @@ class Handle:
 
         valid = self._level_validity(k)
         counts = pa.array(np.diff(offsets(k)), mask=None if valid is None else ~valid)
-        node: lay_.Node = lay_.Leaf(counts)
+        node: lay.Node = lay.Leaf(counts)
         for j in range(k - 1, 0, -1):
-            node = lay_.ListNode(offsets(j), self._level_validity(j), node)
+            node = lay.ListNode(offsets(j), self._level_validity(j), node)
         return GrumpyArray._wrap(node)
 
     def _level_validity(self, k: int) -> np.ndarray | None:
@@ -495,9 +431,8 @@ class Handle:
         {'mol_id': [3], 'atom_q': [[0.1, 0.2, 0.3]]}
         >>> tmp.cleanup()
         """
-        from grumpy_arrow.storage.fragments import plan_fragments
-
-        return plan_fragments(self, rows_per_fragment)
+        size = parse_rows_per_fragment(rows_per_fragment)
+        return store_fragments(self, size, path=location(self), shard=None, offset=0)
 
     def __repr__(self) -> str:
         return (
@@ -1189,8 +1124,6 @@ def select(handle: Any, key: Any) -> Any:
     """``handle[key]`` of a store or sharded dataset: column names give a lazy view,
     anything else an in-memory selection equal to ``handle.load()[key]`` (see
     :func:`grumpy_arrow.storage.keys.select`)."""
-    from grumpy_arrow.storage.keys import select as select_key
-
     return select_key(handle, key)
 
 
@@ -1205,8 +1138,6 @@ def parse_rows(key: Any, n: int) -> np.ndarray:
     OutOfBoundsError
         For a row outside ``[-n, n)`` or a mask whose length is not ``n``.
     """
-    from grumpy_arrow.storage.keys import parse_rows as parse
-
     return parse(key, n)
 
 
@@ -1279,3 +1210,7 @@ def _cut(
     a, b, _ = key.indices(length)
     b = max(a, b)
     return starts + a, starts + b, np.array([b - a], dtype=np.int64)
+
+
+# Fragments (the layer below) open their stores with this class.
+register_opener(Handle)

@@ -25,12 +25,13 @@ import itertools
 import json
 import mmap
 import os
+import resource
 import struct
 import threading
 import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import google_crc32c
 import numpy as np
@@ -110,10 +111,8 @@ def open_limit() -> int:
     out of descriptors, a shard open closes the idle shards of every store and tries
     again."""
     try:
-        import resource
-
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):
+    except (OSError, ValueError):
         return 256
     if soft == resource.RLIM_INFINITY or soft <= 0:
         return 4096
@@ -422,7 +421,7 @@ class LocalShards:
         if len(begins) == 1:
             b = int(begins[0])
             return joined[b : b + int(lens[0])].copy()
-        return joined[expand_ranges(begins, lens)]
+        return cast("np.ndarray", joined[expand_ranges(begins, lens)])
 
     def _decode_chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int]) -> np.ndarray:
         """The inner chunks ``wanted`` (sorted, distinct) of a leaf decoded into the rows

@@ -20,14 +20,6 @@ from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.storage import atomic
-from grumpy_arrow.storage.api import (
-    _as_batch,
-    _check_chunk_dim,
-    _clear,
-    _is_stream,
-    read_manifest,
-    refuse_foreign,
-)
 from grumpy_arrow.storage.codecs import check_codecs, encode_batch
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
@@ -49,6 +41,14 @@ from grumpy_arrow.storage.shards import (
     read_any,
     shard_name,
     shard_store,
+)
+from grumpy_arrow.storage.stores import (
+    as_batch,
+    check_chunk_dim,
+    clear,
+    is_stream,
+    read_manifest,
+    refuse_foreign,
 )
 from grumpy_arrow.storage.writer import LOCK_NAME, Batch, commit, lock, new_manifest
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
@@ -168,7 +168,7 @@ class ShardedWriter:
         self._top = LeafStore(path, storage_options)
         _refuse_single(self._top)
         self._template: Manifest | None = None
-        self._like = None if like is None else _as_batch(like)
+        self._like = None if like is None else as_batch(like)
         self._current: _Open | None = None
         self._next = self._start
         self._fill: int | None = None  # the existing shard mode "a" continues
@@ -245,7 +245,7 @@ class ShardedWriter:
         """
         if self._closed:
             raise StoreError(f"{self._top.url}: this ShardedWriter is closed")
-        batch = _as_batch(obj)
+        batch = as_batch(obj)
         n = len(batch)
         if n == 0 and (self._names or self._template is not None):
             return  # nothing to add; an empty batch still records the columns of a new dataset
@@ -342,7 +342,7 @@ class ShardedWriter:
             return replace(self._template, rows=0, leaves={}, attrs=attrs)
         # ``like`` (or else the first batch) fixes the columns and layouts of the shards.
         model = piece if self._like is None else self._like
-        _check_chunk_dim(self._options["chunk_dim"], model)
+        check_chunk_dim(self._options["chunk_dim"], model)
         if self._like is not None and self._codecs:
             where = self._top.url
             model = encode_batch(model, check_codecs(model, self._codecs, where), where)
@@ -405,7 +405,7 @@ def save_sharded(
     check_int(shard_rows, "shard_rows", minimum=1)
     if mode not in ("w", "w-", "a"):
         raise ValueError(f"mode must be one of w, w-, a, got {mode!r}")
-    items: Iterable[Any] = obj if _is_stream(obj) else [obj]
+    items: Iterable[Any] = obj if is_stream(obj) else [obj]
     store = LeafStore(path, storage_options)
     exists = store.exists(MANIFEST_NAME) or bool(list_shards(store))
     if exists and mode == "w-":
@@ -447,7 +447,7 @@ def save_sharded(
                 shutil.rmtree(tmp, ignore_errors=True)
             return
         if single:
-            _clear(store)  # a remote single store that mode="w" replaces
+            clear(store)  # a remote single store that mode="w" replaces
         # The writer (shards 0, 1, ...) deletes the dataset's shards, refusing a directory
         # that holds anything else.
         _write_shards(path, items, shard_rows, options, storage_options)

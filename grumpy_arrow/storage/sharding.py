@@ -20,6 +20,7 @@ index entry of every chunk. A reader checks that an index is regular before rely
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import struct
 import threading
@@ -385,8 +386,6 @@ def blosc_decoder() -> Any:
     chunk's decode: whole-leaf reads of Blosc leaves go through it
     (:meth:`.local.LocalShards._decode_blosc_into`), after the chunk's checksum and
     header were checked."""
-    import ctypes
-
     try:
         fn = ctypes.CDLL(blosc.__file__).blosc_decompress_ctx
     except (OSError, AttributeError):
@@ -481,8 +480,6 @@ def _blosc_pieces(fmt: LeafFormat, rows: np.ndarray) -> list[Any]:
 def blosc_encoder() -> Any:
     """c-blosc's ``blosc_compress_ctx`` as a ctypes function (see :func:`blosc_decoder`),
     or None."""
-    import ctypes
-
     try:
         fn = ctypes.CDLL(blosc.__file__).blosc_compress_ctx
     except (OSError, AttributeError):

@@ -39,14 +39,20 @@ import os
 import shutil
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from grumpy_arrow._version import __version__
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
-from grumpy_arrow.storage.api import _select, read_manifest
+from grumpy_arrow.functions import concat
+from grumpy_arrow.storage.fragments import (
+    Fragment,
+    location,
+    parse_rows_per_fragment,
+    store_fragments,
+)
 from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows, select
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
@@ -56,11 +62,9 @@ from grumpy_arrow.storage.manifest import (
     is_shard_name,
     parse_any_manifest,
 )
+from grumpy_arrow.storage.stores import read_manifest, select_columns
 from grumpy_arrow.storage.writer import LOCK_NAME, lock
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
-
-if TYPE_CHECKING:
-    from grumpy_arrow.storage.fragments import Fragment
 
 __all__ = [
     "DEFAULT_SHARD_ROWS",
@@ -359,14 +363,12 @@ def load_sharded(store: LeafStore, top: ShardedManifest, columns: list[str] | No
         store.url, cache="none", storage_options=store.storage_options, _manifest=top
     )
     if columns is not None:
-        _select(handle.manifest, columns, store.url)  # the errors gr.load gives for stores
+        select_columns(handle.manifest, columns, store.url)  # the errors gr.load gives for stores
         return handle[list(columns)].load()
     return handle.load()
 
 
 def _concat(parts: list[Any]) -> Any:
-    from grumpy_arrow.functions import concat
-
     return parts[0] if len(parts) == 1 else concat(parts)
 
 
@@ -571,9 +573,16 @@ class ShardedHandle:
     def fragments(self, rows_per_fragment: int | None = None) -> list[Fragment]:
         """Picklable row ranges covering every row once, in order (as
         :meth:`Handle.fragments`); no fragment crosses a shard, empty shards have none."""
-        from grumpy_arrow.storage.fragments import plan_fragments
-
-        return plan_fragments(self, rows_per_fragment)
+        size = parse_rows_per_fragment(rows_per_fragment)
+        path = location(self)
+        out: list[Fragment] = []
+        offset = 0
+        for k, spec in enumerate(self.shards):
+            if spec.rows:
+                shard = self._view_of(k)  # opened at its listed rows
+                out += store_fragments(shard, size, path=path, shard=spec.name, offset=offset)
+            offset += spec.rows
+        return out
 
     def __repr__(self) -> str:
         return (

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from grumpy_arrow.errors import StoreError
-from grumpy_arrow.storage.api import read_manifest, save
+from grumpy_arrow.storage.api import save
 from grumpy_arrow.storage.handle import Handle
 from grumpy_arrow.storage.manifest import MANIFEST_NAME, VERSION, Manifest, ShardedManifest
 from grumpy_arrow.storage.shards import list_shards, read_any, shard_store
+from grumpy_arrow.storage.stores import read_manifest
 from grumpy_arrow.storage.writer import lock
 from grumpy_arrow.storage.zarr import LeafStore
 

@@ -21,9 +21,9 @@ import numpy as np
 
 from grumpy_arrow.errors import GrumpyError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.storage import sharding as sh
-from grumpy_arrow.storage.api import load_manifest, read_manifest
 from grumpy_arrow.storage.manifest import Manifest, ShardedManifest
 from grumpy_arrow.storage.shards import check_same, read_any, shard_store
+from grumpy_arrow.storage.stores import load_manifest, read_manifest
 from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = ["store_info", "validate"]

@@ -155,7 +155,7 @@ def plan(store: LeafStore, manifest: Manifest, columns: Mapping[str, lay.Node]) 
     Examples
     --------
     >>> import os, tempfile, grumpy_arrow as gr
-    >>> from grumpy_arrow.storage.api import read_manifest
+    >>> from grumpy_arrow.storage.stores import read_manifest
     >>> path = os.path.join(tempfile.mkdtemp(), "p.gr")
     >>> gr.save(gr.array([[1, 2], [3]]), path)
     >>> store = LeafStore(path)

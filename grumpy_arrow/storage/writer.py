@@ -8,6 +8,7 @@ the manifest's lengths, so a crash at any point leaves the previous state readab
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import time
@@ -540,8 +541,6 @@ def lock_file(path: str, busy: str, *, timeout: float | None = None) -> Iterator
     ``StoreLockedError(busy)``. If the file was replaced while we waited (a store swapped
     in by an overwrite), the lock is taken again on the new file.
     """
-    import fcntl
-
     wait = LOCK_TIMEOUT if timeout is None else float(timeout)
     if not wait >= 0:
         raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")

@@ -17,7 +17,7 @@ import shutil
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import fsspec
 import numpy as np
@@ -673,7 +673,7 @@ class ZarrLeaves:
         touched, slot = unique_inverse(chunk_of)
         blocks = self._chunks(name, fmt, touched, length, cache)
         joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-        return joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)]
+        return cast("np.ndarray", joined[slot * fmt.chunk + (pos - chunk_of * fmt.chunk)])
 
     def _chunks(
         self,

@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from grumpy_arrow._optional import require
 from grumpy_arrow._validate import check_int
+from grumpy_arrow.functions import concat
 
 __all__ = ["collect", "progress_bar"]
 
@@ -75,13 +77,9 @@ def _concat(batches: list[Any]) -> Any:
         return [row for batch in batches for row in batch]
     module = type(first).__module__
     if module.startswith("pyarrow"):
-        import pyarrow as pa
-
         return (
             pa.concat_tables(batches) if isinstance(first, pa.Table) else pa.concat_arrays(batches)
         )
-    from grumpy_arrow.functions import concat
-
     return concat(batches)
 
 

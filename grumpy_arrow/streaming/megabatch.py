@@ -19,7 +19,9 @@ from typing import Any
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compiler import CompiledFunction
 from grumpy_arrow.frame.dataframe import DataFrame, concat_frames
+from grumpy_arrow.functions import concat
 
 __all__ = ["TARGET_VALUES", "leading_compiled", "megabatches", "split_rows", "values_in"]
 
@@ -29,8 +31,6 @@ TARGET_VALUES = 2_000_000
 
 def leading_compiled(fns: tuple[Callable[..., Any], ...], seeded: tuple[bool, ...]) -> int:
     """How many leading transforms are compiled functions without ``rng=``."""
-    from grumpy_arrow.compiler import CompiledFunction
-
     n = 0
     for fn, rng in zip(fns, seeded, strict=True):
         if not isinstance(fn, CompiledFunction) or rng:
@@ -71,8 +71,6 @@ def join(batches: list[Any]) -> Any:
         return batches[0]
     if isinstance(batches[0], DataFrame):
         return concat_frames(batches)
-    from grumpy_arrow.functions import concat
-
     return concat(batches)
 
 

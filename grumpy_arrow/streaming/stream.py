@@ -17,17 +17,25 @@ import os
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow import layout as lay
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
+from grumpy_arrow.compiler import CompiledFunction, compile
+from grumpy_arrow.compute.gather import offsets_from_lengths
 from grumpy_arrow.errors import OutOfBoundsError, SchemaError
 from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.storage.api import open_store
+from grumpy_arrow.storage.buffers import arrow_type
+from grumpy_arrow.storage.handle import Handle
+from grumpy_arrow.storage.shards import ShardedHandle
 from grumpy_arrow.streaming import megabatch as mb
 from grumpy_arrow.streaming import plan as pl
+from grumpy_arrow.streaming.collect import collect
 from grumpy_arrow.streaming.ordered import ordered_map
 
 __all__ = ["Stream", "stream"]
@@ -215,9 +223,6 @@ class _Source:
 
     @classmethod
     def of(cls, source: Any, *, in_memory: bool, columns: list[str] | None) -> _Source:
-        from grumpy_arrow.storage.handle import Handle, open_store
-        from grumpy_arrow.storage.shards import ShardedHandle
-
         if isinstance(source, (GrumpyArray, DataFrame)):
             obj = source if columns is None else source[list(columns)]
             return cls(obj, None)
@@ -264,10 +269,8 @@ class _Source:
             if isinstance(self.obj, DataFrame):
                 return max((self.obj[c].ndim for c in self.obj.columns), default=1)
             return int(self.obj.ndim)
-        from grumpy_arrow import layout as lay_
-        from grumpy_arrow.storage.buffers import arrow_type
 
-        return 1 + max(lay_.arrow_depth(arrow_type(c.layout)) for c in self.handle.manifest.columns)
+        return 1 + max(lay.arrow_depth(arrow_type(c.layout)) for c in self.handle.manifest.columns)
 
     def shape(self, k: int) -> Any:
         obj = self.obj if self.obj is not None else self.handle
@@ -506,7 +509,7 @@ class Stream:
     def _level(self, level: Any) -> int:
         schema = self._data.schema
         if schema is not None:
-            return schema.index(level)
+            return cast("int", schema.index(level))
         if isinstance(level, int) and not isinstance(level, bool):
             return level
         raise SchemaError(f"shuffle={level!r} names a level, but the data has no schema")
@@ -801,8 +804,6 @@ class Stream:
         [3, 3, 15, 0]
         >>> tmp.cleanup()
         """
-        from grumpy_arrow.streaming.collect import collect
-
         return collect(
             iter(self), saver, save_interval=save_interval, progress=progress, total=len(self)
         )
@@ -972,8 +973,6 @@ def _compiled(
         return fns
     if mode not in (True, False, "auto"):
         raise ValueError(f"compile must be True, False, 'auto' or None, got {mode!r}")
-    from grumpy_arrow.compiler import CompiledFunction, compile
-
     if mode is False:
         return tuple(fn.fn if isinstance(fn, CompiledFunction) else fn for fn in fns)
     fallback = "warn" if mode is True else "silent"
@@ -1041,9 +1040,6 @@ def _shuffle_inner(batch: Any, level: int, rng: np.random.Generator) -> Any:
 
 def _inner_permutation(counts: GrumpyArray, rng: np.random.Generator) -> GrumpyArray:
     """A ragged index, nested like ``counts``, shuffling each parent's children."""
-    from grumpy_arrow import layout as lay
-    from grumpy_arrow.compute.gather import offsets_from_lengths
-
     flat = np.asarray(
         counts.flatten().to_arrow().fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64
     )
