@@ -12,12 +12,14 @@ Like ``_optional`` and ``_validate`` this module imports nothing of the package.
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
     "REDUCTIONS",
+    "SECTIONS",
     "UNARY_FUNCTIONS",
     "Reduction",
     "UnaryFunction",
@@ -25,11 +27,13 @@ __all__ = [
     "nan_reduction_doc",
     "operator_doc",
     "reduction_doc",
+    "shared",
     "unary_function_doc",
 ]
 
 
 _WIDTH = 88  # the docstrings' line width
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Reduction(NamedTuple):
@@ -403,3 +407,82 @@ def name_method(method: Callable[..., Any], owner: str, name: str, doc: str) -> 
     method.__name__ = name
     method.__qualname__ = f"{owner}.{name}" if owner else name
     method.__doc__ = doc
+
+
+# Docstring sections that several members share word for word: a member's docstring names
+# one as ``$name`` on a line of its own, and :func:`shared` puts the text there.
+SECTIONS: dict[str, str] = {
+    "rowwise_dim": """\
+dim : int, optional
+    None (the default): every valid value at once; the innermost axis (-1): one result
+    per innermost row.""",
+    "median_result": """\
+Returns
+-------
+scalar or GrumpyArray
+    One number for ``dim=None`` (or a flat array), else one per innermost row (empty
+    rows give null).
+
+Raises
+------
+LayoutError
+    For a ``dim`` that is neither None nor the innermost axis.""",
+    "quantile_parameters": """\
+q : float or sequence of float
+    The quantile(s), each in [0, 1].
+dim : int, optional
+    None (the default): every valid value at once; the innermost axis (-1): per
+    innermost row.
+method : {"linear", "lower", "higher", "nearest", "midpoint"}
+    NumPy's interpolation between the two nearest values.
+
+Returns
+-------
+float, numpy.ndarray or GrumpyArray
+    A float for one ``q`` over all values, a NumPy vector for several; per row, a
+    float per row (one ``q``) or a fixed axis of ``len(q)`` inside every row.
+
+Raises
+------
+ValueError
+    For an unknown ``method``, or a ``q`` outside [0, 1].
+LayoutError
+    For a ``dim`` that is neither None nor the innermost axis.""",
+    "sort_parameters": """\
+dim : int, default -1
+    The innermost axis (the only one sorted along).
+descending : bool, default False
+    Largest first.""",
+    "sort_raises": """\
+Raises
+------
+LayoutError
+    For a ``dim`` that is not the innermost axis, or an array of records.""",
+    "like_parameters": """\
+x : array-like or GrumpyArray
+    The array whose structure (lists, nulls of lists) is copied.""",
+    "like_dtype": """\
+dtype : dtype-like, optional
+    The leaf dtype (default: that of ``x``).
+
+Returns
+-------
+GrumpyArray
+    The structure of ``x`` with ``dtype`` leaves.""",
+}
+
+
+def shared(fn: _F) -> _F:
+    """Decorator: fill the ``$name`` lines of ``fn``'s docstring from :data:`SECTIONS`
+    (the docstring is dedented first, as ``inspect.cleandoc`` does)."""
+    lines = inspect.cleandoc(fn.__doc__ or "").split("\n")
+    out = []
+    for line in lines:
+        name = line.strip()[1:] if line.strip().startswith("$") else None
+        if name is None:
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out += [indent + part if part else "" for part in SECTIONS[name].split("\n")]
+    fn.__doc__ = "\n".join(out) + "\n"
+    return fn

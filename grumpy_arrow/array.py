@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow._docstrings import name_method, operator_doc, reduction_doc
+from grumpy_arrow._docstrings import name_method, operator_doc, reduction_doc, shared
 from grumpy_arrow._typing import ReductionMethod, SpreadMethod
 from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
@@ -1065,6 +1065,7 @@ class GrumpyArray(Statistics):
 
     # -- per-row operations -----------------------------------------------------------
 
+    @shared
     def sort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
         """Sort the values inside every innermost list (a flat array sorts as a whole).
 
@@ -1072,20 +1073,14 @@ class GrumpyArray(Statistics):
 
         Parameters
         ----------
-        dim : int, default -1
-            The innermost axis (the only one sorted along).
-        descending : bool, default False
-            Largest first.
+        $sort_parameters
 
         Returns
         -------
         GrumpyArray
             The same structure, each innermost list sorted.
 
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is not the innermost axis, or an array of records.
+        $sort_raises
 
         Examples
         --------
@@ -1098,25 +1093,20 @@ class GrumpyArray(Statistics):
         self._values_only("sort")
         return GrumpyArray._wrap(so.sort_node(self.node, descending=descending, arg=False))
 
+    @shared
     def argsort(self, dim: int = -1, *, descending: bool = False) -> GrumpyArray:
         """Positions inside every innermost list that would sort it.
 
         Parameters
         ----------
-        dim : int, default -1
-            The innermost axis (the only one sorted along).
-        descending : bool, default False
-            Largest first.
+        $sort_parameters
 
         Returns
         -------
         GrumpyArray
             int64 positions with the structure of the array (nulls' positions last).
 
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is not the innermost axis, or an array of records.
+        $sort_raises
 
         Examples
         --------

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow._docstrings import name_method, unary_function_doc
+from grumpy_arrow._docstrings import name_method, shared, unary_function_doc
 from grumpy_arrow.array import GrumpyArray, asarray, is_scalar, operand_like, where_arrays
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import structure as st
@@ -492,22 +492,16 @@ def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
     return tuple(GrumpyArray(pa.array(c, type=pa.int64())) for c in coords)
 
 
+@shared
 def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
     """Same structure as ``x``, every leaf set to ``fill_value`` (leaf nulls included).
 
     Parameters
     ----------
-    x : array-like or GrumpyArray
-        The array whose structure (lists, nulls of lists) is copied.
+    $like_parameters
     fill_value : scalar
         The value of every leaf; it must fit the dtype.
-    dtype : dtype-like, optional
-        The leaf dtype (default: that of ``x``).
-
-    Returns
-    -------
-    GrumpyArray
-        The structure of ``x`` with ``dtype`` leaves.
+    $like_dtype
 
     Raises
     ------
@@ -533,20 +527,14 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
     return GrumpyArray._wrap(map_leaves(arr.node, lambda v: pa.repeat(fill, len(v))))
 
 
+@shared
 def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
     """Same structure as ``x`` filled with 0.
 
     Parameters
     ----------
-    x : array-like or GrumpyArray
-        The array whose structure (lists, nulls of lists) is copied.
-    dtype : dtype-like, optional
-        The leaf dtype (default: that of ``x``).
-
-    Returns
-    -------
-    GrumpyArray
-        The structure of ``x`` with ``dtype`` leaves.
+    $like_parameters
+    $like_dtype
 
     Examples
     --------
@@ -557,20 +545,14 @@ def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
     return full_like(x, 0, dtype)
 
 
+@shared
 def ones_like(x: Any, dtype: Any = None) -> GrumpyArray:
     """Same structure as ``x`` filled with 1.
 
     Parameters
     ----------
-    x : array-like or GrumpyArray
-        The array whose structure (lists, nulls of lists) is copied.
-    dtype : dtype-like, optional
-        The leaf dtype (default: that of ``x``).
-
-    Returns
-    -------
-    GrumpyArray
-        The structure of ``x`` with ``dtype`` leaves.
+    $like_parameters
+    $like_dtype
 
     Examples
     --------

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
-from grumpy_arrow._docstrings import name_method, nan_reduction_doc
+from grumpy_arrow._docstrings import name_method, nan_reduction_doc, shared
 from grumpy_arrow._typing import ReductionMethod, SpreadMethod
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import stats
@@ -125,6 +125,7 @@ class Statistics:
 
     # -- order statistics --------------------------------------------------------------
 
+    @shared
     def median(self, dim: int | None = None) -> Any:
         """Median of the valid values (NumPy's: the mean of the two middle values of an
         even count; NaN if a NaN is among them; integers give float64). ``dim=None``
@@ -132,20 +133,9 @@ class Statistics:
 
         Parameters
         ----------
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): one result
-            per innermost row.
+        $rowwise_dim
 
-        Returns
-        -------
-        scalar or GrumpyArray
-            One number for ``dim=None`` (or a flat array), else one per innermost row (empty
-            rows give null).
-
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $median_result
 
         Examples
         --------
@@ -161,25 +151,15 @@ class Statistics:
         )
         return self._one_or_rows(node, dim)
 
+    @shared
     def nanmedian(self, dim: int | None = None) -> Any:
         """:meth:`median` ignoring NaN (as ``np.nanmedian``).
 
         Parameters
         ----------
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): one result
-            per innermost row.
+        $rowwise_dim
 
-        Returns
-        -------
-        scalar or GrumpyArray
-            One number for ``dim=None`` (or a flat array), else one per innermost row (empty
-            rows give null).
-
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $median_result
 
         Examples
         --------
@@ -194,6 +174,7 @@ class Statistics:
         )
         return self._one_or_rows(node, dim)
 
+    @shared
     def quantile(self, q: Any, dim: int | None = None, *, method: builtins.str = "linear") -> Any:
         """Quantile(s) ``q`` (in [0, 1]) of the valid values, with NumPy's ``method``
         (``linear lower higher nearest midpoint``) and its results bit for bit.
@@ -203,26 +184,7 @@ class Statistics:
 
         Parameters
         ----------
-        q : float or sequence of float
-            The quantile(s), each in [0, 1].
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): per
-            innermost row.
-        method : {"linear", "lower", "higher", "nearest", "midpoint"}
-            NumPy's interpolation between the two nearest values.
-
-        Returns
-        -------
-        float, numpy.ndarray or GrumpyArray
-            A float for one ``q`` over all values, a NumPy vector for several; per row, a
-            float per row (one ``q``) or a fixed axis of ``len(q)`` inside every row.
-
-        Raises
-        ------
-        ValueError
-            For an unknown ``method``, or a ``q`` outside [0, 1].
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $quantile_parameters
 
         Examples
         --------
@@ -235,6 +197,7 @@ class Statistics:
         """
         return self._quantile(q, dim, method, skip_nan=False)
 
+    @shared
     def nanquantile(
         self, q: Any, dim: int | None = None, *, method: builtins.str = "linear"
     ) -> Any:
@@ -242,26 +205,7 @@ class Statistics:
 
         Parameters
         ----------
-        q : float or sequence of float
-            The quantile(s), each in [0, 1].
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): per
-            innermost row.
-        method : {"linear", "lower", "higher", "nearest", "midpoint"}
-            NumPy's interpolation between the two nearest values.
-
-        Returns
-        -------
-        float, numpy.ndarray or GrumpyArray
-            A float for one ``q`` over all values, a NumPy vector for several; per row, a
-            float per row (one ``q``) or a fixed axis of ``len(q)`` inside every row.
-
-        Raises
-        ------
-        ValueError
-            For an unknown ``method``, or a ``q`` outside [0, 1].
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $quantile_parameters
 
         Examples
         --------
@@ -399,15 +343,14 @@ class Statistics:
 
     # -- distinct values and counts ----------------------------------------------------
 
+    @shared
     def n_unique(self, dim: int | None = None) -> Any:
         """How many distinct non-null values: over all leaves (``dim=None``, an int) or
         in every innermost row (``dim=-1``).
 
         Parameters
         ----------
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): one result
-            per innermost row.
+        $rowwise_dim
 
         Returns
         -------
@@ -429,6 +372,7 @@ class Statistics:
         node = self._rowwise(dim, "n_unique", stats.n_unique)
         return self._one_or_rows(node, dim)
 
+    @shared
     def histogram(
         self, bins: Any = 10, *, range: tuple[float, float] | None = None, dim: int | None = None
     ) -> tuple[Any, np.ndarray]:
@@ -444,9 +388,7 @@ class Statistics:
             The number of equal-width bins, or the bin edges.
         range : (float, float), optional
             The lower and upper edge (default: the smallest and largest valid value).
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): one result
-            per innermost row.
+        $rowwise_dim
 
         Returns
         -------
@@ -475,6 +417,7 @@ class Statistics:
             return np.asarray(lay.to_arrow(node).to_numpy(zero_copy_only=False)), edges
         return self._wrap(node), edges
 
+    @shared
     def bincount(self, *, minlength: int = 0, dim: int | None = None) -> Any:
         """How often each non-negative integer occurs: a NumPy vector (``dim=None``, as
         ``np.bincount``) or one fixed row of counts per innermost row (``dim=-1``).
@@ -483,9 +426,7 @@ class Statistics:
         ----------
         minlength : int, default 0
             The least number of counts (bins) returned.
-        dim : int, optional
-            None (the default): every valid value at once; the innermost axis (-1): one result
-            per innermost row.
+        $rowwise_dim
 
         Returns
         -------
