@@ -469,6 +469,41 @@ Returns
 -------
 GrumpyArray
     The structure of ``x`` with ``dtype`` leaves.""",
+    "set_operands": """\
+Parameters
+----------
+a, b : array-like or GrumpyArray
+    Values at any depth: every leaf counts.
+
+Returns
+-------
+GrumpyArray
+    A flat array, sorted.""",
+    "head_tail": """\
+Parameters
+----------
+n : int, default 5
+    How many rows.
+
+Returns
+-------
+DataFrame
+    The rows, with every column's lists.""",
+    "running": """\
+Parameters
+----------
+dim : int, optional
+    The innermost axis (-1, the default); None runs over all values, flat.
+
+Returns
+-------
+GrumpyArray
+    The same structure (flat for ``dim=None``).
+
+Raises
+------
+LayoutError
+    For a ``dim`` that is neither None nor the innermost axis.""",
 }
 
 

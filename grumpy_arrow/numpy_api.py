@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import functions as fn
+from grumpy_arrow._docstrings import shared
 from grumpy_arrow.array import NUMPY_PROTOCOL, GrumpyArray, asarray, broadcast_apply, is_scalar
 from grumpy_arrow.compute.elementwise import map_leaves
 from grumpy_arrow.errors import DTypeError
@@ -187,18 +188,11 @@ def _filter_in(a: Any, b: Any, *, keep_in: bool) -> GrumpyArray:
     return GrumpyArray(left.filter(found if keep_in else pc.invert(found)))
 
 
+@shared
 def intersect1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values found in both ``a`` and ``b`` (all leaves).
 
-    Parameters
-    ----------
-    a, b : array-like or GrumpyArray
-        Values at any depth: every leaf counts.
-
-    Returns
-    -------
-    GrumpyArray
-        A flat array, sorted.
+    $set_operands
 
     Examples
     --------
@@ -209,18 +203,11 @@ def intersect1d(a: Any, b: Any) -> GrumpyArray:
     return _filter_in(a, b, keep_in=True)
 
 
+@shared
 def union1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values found in ``a`` or ``b`` (all leaves).
 
-    Parameters
-    ----------
-    a, b : array-like or GrumpyArray
-        Values at any depth: every leaf counts.
-
-    Returns
-    -------
-    GrumpyArray
-        A flat array, sorted.
+    $set_operands
 
     Raises
     ------
@@ -236,18 +223,11 @@ def union1d(a: Any, b: Any) -> GrumpyArray:
     return cast("GrumpyArray", fn.concat([asarray(a).flatten(), asarray(b).flatten()]).unique())
 
 
+@shared
 def setdiff1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values of ``a`` that are not in ``b`` (all leaves).
 
-    Parameters
-    ----------
-    a, b : array-like or GrumpyArray
-        Values at any depth: every leaf counts.
-
-    Returns
-    -------
-    GrumpyArray
-        A flat array, sorted.
+    $set_operands
 
     Examples
     --------

@@ -242,25 +242,13 @@ class Statistics:
 
     # -- running totals and differences ------------------------------------------------
 
+    @shared
     def cumsum(self, dim: int | None = -1) -> GrumpyArray:
         """Running sum inside every innermost row (``dim=None``: over all values, flat).
         Small integers widen to int64 as in NumPy; a null stays null and the total runs
         on past it (pandas' rule).
 
-        Parameters
-        ----------
-        dim : int, optional
-            The innermost axis (-1, the default); None runs over all values, flat.
-
-        Returns
-        -------
-        GrumpyArray
-            The same structure (flat for ``dim=None``).
-
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $running
 
         Examples
         --------
@@ -274,23 +262,11 @@ class Statistics:
             self._rowwise(dim, "cumsum", lambda s, n: stats.cumulative(s, n, "cumsum"))
         )
 
+    @shared
     def cumprod(self, dim: int | None = -1) -> GrumpyArray:
         """Running product inside every innermost row (see :meth:`cumsum`).
 
-        Parameters
-        ----------
-        dim : int, optional
-            The innermost axis (-1, the default); None runs over all values, flat.
-
-        Returns
-        -------
-        GrumpyArray
-            The same structure (flat for ``dim=None``).
-
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $running
 
         Examples
         --------

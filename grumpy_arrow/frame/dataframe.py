@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._docstrings import shared
 from grumpy_arrow.array import FRAMES, GrumpyArray, asarray, parse_index
 from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute.structure import concat_nodes, flatten_node
@@ -525,19 +526,12 @@ class DataFrame:
 
     # -- pandas verbs (see :mod:`grumpy_arrow.frame.verbs`) ------------------------------
 
+    @shared
     def head(self, n: int = 5) -> DataFrame:
         """The first ``n`` outer rows (all but the last ``-n`` for negative ``n``), each
         with its lists.
 
-        Parameters
-        ----------
-        n : int, default 5
-            How many rows.
-
-        Returns
-        -------
-        DataFrame
-            The rows, with every column's lists.
+        $head_tail
 
         Examples
         --------
@@ -547,18 +541,11 @@ class DataFrame:
         """
         return self._select(slice(None, int(n)))
 
+    @shared
     def tail(self, n: int = 5) -> DataFrame:
         """The last ``n`` outer rows (all but the first ``-n`` for negative ``n``).
 
-        Parameters
-        ----------
-        n : int, default 5
-            How many rows.
-
-        Returns
-        -------
-        DataFrame
-            The rows, with every column's lists.
+        $head_tail
 
         Examples
         --------
