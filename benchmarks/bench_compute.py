@@ -1,4 +1,4 @@
-"""Compute benchmark (SPEC §9 "compute"): grumpy_arrow against NumPy, Awkward, Polars, pyarrow.
+"""Compute benchmark (docs/performance.md): grumpy_arrow against NumPy, Awkward, Polars, pyarrow.
 
 Workload: 4096 rows of ~256 values (row lengths 255..257 drawn with a fixed seed), once with
 int32 leaves (uniform in [0, 1000): 1000 distinct values) and once with float64 leaves
@@ -20,7 +20,7 @@ measured in the same run:
   whose int32 total does not fit, casts to Int64 first; its other int32 sums fit.
 * raw pyarrow (``pyarrow.compute``) on the same ``pa.large_list`` array.
 
-Bars: every op <= 1.5x NumPy and faster than Awkward (SPEC §9), and <= 1.5x Polars (issue
+Bars: every op <= 1.5x NumPy and faster than Awkward, and <= 1.5x Polars (issue
 15: <= 1.5x the best of NumPy, Awkward and Polars); construction from nested Python lists
 within 1.3x of ``pa.array(rows, type=...)``, faster than Awkward and <= 1.5x Polars.
 

@@ -1,4 +1,4 @@
-"""DataFrame benchmark (SPEC §2): frames over ``pa.Table``, per-residue means, level views.
+"""DataFrame benchmark: frames over ``pa.Table``, per-residue means, level views.
 
 Workload: N molecules (100 000 by default) with 20..40 residues each and 5..15 atoms per
 residue (uniform, fixed seed): about 3 M residues and 30 M atoms. The columns are built from
@@ -33,7 +33,7 @@ Every result is checked against NumPy on the raw buffers before anything is time
 arrays are materialised with ``to_arrow()``. Timings are the best single call (ms) after a
 warm-up call, in blocks of back-to-back calls per library (at least ``--repeat``, fast ops
 get as many as fit in the budget, at most 100) in two passes over the libraries, with the
-garbage collector paused (as :mod:`timeit` does). There are no bars for frames in SPEC §9:
+garbage collector paused (as :mod:`timeit` does). There are no bars for frames:
 the ratios are reported, not judged.
 
 Usage::

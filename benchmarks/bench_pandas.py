@@ -1,4 +1,4 @@
-"""pandas benchmark (SPEC §9 "pandas"): the ``s.gr`` accessor against ``pd.ArrowDtype``'s
+"""pandas benchmark (docs/performance.md): the ``s.gr`` accessor against ``pd.ArrowDtype``'s
 ``s.list`` accessor, measured in the same run.
 
 Workload: 1,000,000 rows of int64 lists, lengths drawn uniformly from 1..19 (about 10 values

@@ -1,4 +1,4 @@
-"""Savers benchmark (SPEC §9 "savers", "append"): append throughput of the savers vs raw writes.
+"""Savers benchmark (docs/performance.md): append throughput of the savers vs raw writes.
 
 Workloads (fixed seed), written as ``--batches`` batches (200 by default) of 1000 rows:
 
@@ -833,7 +833,7 @@ def bars(rect: list[Result], ragged: list[Result], window: int) -> list[Bar]:
 
 
 def bar_table(items: list[Bar]) -> Table:
-    out = Table("Bars (SPEC §9)", ["bar", "measured", "verdict"], left=(0, 1, 2))
+    out = Table("Bars", ["bar", "measured", "verdict"], left=(0, 1, 2))
     out.rows = [[b.name, b.measured, b.verdict] for b in items]
     out.notes = [f"bars met: {sum(b.ok is True for b in items)} of {len(items)}"]
     return out

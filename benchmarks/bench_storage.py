@@ -1,4 +1,4 @@
-"""Storage benchmark (SPEC §9 "storage", "random access", "append"): Zarr v3 stores vs peers.
+"""Storage benchmark (docs/performance.md): Zarr v3 stores vs peers.
 
 Workload: N rows (100 000 by default) of a frame with schema ``["sample"]``:
 
@@ -1197,7 +1197,7 @@ def bars(
 
 
 def bar_table(items: list[Bar]) -> Table:
-    out = Table("Bars (SPEC §9)", ["bar", "measured", "verdict"], left=(0, 1, 2))
+    out = Table("Bars", ["bar", "measured", "verdict"], left=(0, 1, 2))
     out.rows = [[b.name.strip(), b.measured, b.verdict] for b in items]
     met = sum(b.ok is True for b in items)
     out.notes = [f"bars met: {met} of {sum(b.ok is not None for b in items)}"]

@@ -1,4 +1,4 @@
-"""Streaming benchmark (SPEC §9 "streaming"): epochs of 32-row batches from a Zarr v3 store.
+"""Streaming benchmark (docs/performance.md): epochs of 32-row batches from a Zarr v3 store.
 
 Workload: N rows (100 000 by default) of a frame with schema ``["sample"]``:
 

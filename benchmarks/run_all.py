@@ -1,4 +1,4 @@
-"""Run every benchmark suite, one after another, and report every bar of SPEC §9.
+"""Run every benchmark suite, one after another, and report every performance bar.
 
 The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_stream``,
 ``bench_pandas``, ``bench_savers``, ``bench_peers``, ``bench_geometry``,
@@ -6,15 +6,15 @@ The suites (``bench_compute``, ``bench_frame``, ``bench_storage``, ``bench_strea
 subprocesses of the same Python, in sequence and never in parallel: each suite measures its
 peers in the same run, and a second suite running beside it would disturb them. Their
 output streams through as they run. Each suite writes its tables as Markdown
-(``--markdown``); the bars of SPEC §9 are read from those tables and printed at the end as
+(``--markdown``); the performance bars are read from those tables and printed at the end as
 one summary table (bar, measured value, peer, verdict), with the machine and the date; the
 peers suite (the tools ML users pick instead) and the geometry suite (issue 16's per-row
 neighbours against a per-row cKDTree loop) add lines reported without a bar; the compile
 suite adds issue 16's bars (compiled against eager), the import suite issue 17's (start-up
 time).
 
-Verdicts: ``met`` / ``NOT MET`` for the bars SPEC §9 states, the same for the bars a suite
-adds of its own (marked "suite bar"), and ``no bar`` for what SPEC §9 asks to report
+Verdicts: ``met`` / ``NOT MET`` for the project's performance bars, the same for the bars a suite
+adds of its own (marked "suite bar"), and ``no bar`` for what is reported
 without a bar. A missed bar is reported, never an error: the exit status is non-zero only
 when a suite crashes (or writes no tables).
 
@@ -194,7 +194,7 @@ class Bar:
     measured: str
     peer: str
     verdict: str  # met, NOT MET (...), n/a, no bar
-    kind: str = "spec"  # spec: SPEC §9 states it; suite: the suite's own; report: no bar
+    kind: str = "spec"  # spec: a project performance bar; suite: the suite's own; report: no bar
 
     def cells(self) -> list[str]:
         name = self.bar + (" (suite bar)" if self.kind == "suite" else "")
@@ -704,8 +704,8 @@ BARS: dict[str, Callable[[str], list[Bar]]] = {
 
 
 def all_bars(markdown: dict[str, str]) -> list[Bar]:
-    """The summary lines, in SPEC §9's order, from each suite's Markdown (then the peers
-    and geometry suites', which SPEC §9 does not list)."""
+    """The summary lines, in the bars' order, from each suite's Markdown (then the peers
+    and geometry suites', which have only suite bars)."""
     out: list[Bar] = []
     for name in (
         "compute",
@@ -730,7 +730,7 @@ def tally(bars: list[Bar]) -> str:
         return f"{met} of {len(judged)}"
 
     return (
-        f"SPEC §9 bars met: {count('spec')}; suite bars met: {count('suite')}; "
+        f"project bars met: {count('spec')}; suite bars met: {count('suite')}; "
         f"reported without a bar: {sum(b.kind == 'report' for b in bars)}"
     )
 
@@ -913,7 +913,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def print_summary(runs: list[SuiteRun], bars: list[Bar], info: list[tuple[str, str]]) -> None:
-    print(f"\n{'=' * 88}\nSummary: every bar of SPEC §9\n{'=' * 88}")
+    print(f"\n{'=' * 88}\nSummary: every performance bar\n{'=' * 88}")
     for key, value in info:
         print(f"{key:>15}: {value}")
     print()
@@ -932,7 +932,7 @@ def write_markdown(path: Path, runs: list[SuiteRun], bars: list[Bar], info: Any)
     out = [
         "# grumpy_arrow benchmarks",
         "",
-        "## All bars of SPEC §9",
+        "## All performance bars",
         "",
         *summary_markdown(bars, info, [run_meta(r) for r in runs], note),
         "",
