@@ -7,6 +7,8 @@ the file fast (a subprocess costs about a second of imports).
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import signal
@@ -22,7 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import grumpy_arrow as gr
-from grumpy_arrow.cli import build_demo_arrays, build_demo_frame, main
+import grumpy_arrow.cli as cli
+from grumpy_arrow.cli import build_demo_arrays, build_demo_frame, build_parser, main
+from grumpy_arrow.cli.convert import _progress_bar
 from grumpy_arrow.cli.jsontext import from_json_text, json_lines, to_json_text
 
 SCHEMA = "molecule,residue,atom"
@@ -576,6 +580,72 @@ def test_help_and_version() -> None:
     version = _run("--version")
     assert version.returncode == 0
     assert version.stdout.startswith(f"grumpy-arrow {gr.__version__} (pyarrow ")
+
+
+def test_version_loads_no_command_module() -> None:
+    """``--version`` imports the dispatcher and ``cli.common`` only: no command module, and
+    neither pandas, zarr, fsspec, tqdm nor pyarrow's file formats (a fresh interpreter)."""
+    code = """
+import contextlib, io, sys
+from grumpy_arrow.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    status = main(["--version"])
+watched = ("pandas", "zarr", "fsspec", "tqdm", "pyarrow.parquet", "pyarrow.json",
+           "pyarrow.csv", "grumpy_arrow.cli", "grumpy_arrow.savers", "grumpy_arrow.storage")
+print(status, sorted(m for m in sys.modules if m.startswith(tuple(w + "." for w in watched))
+                     or m in watched))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout == "0 ['grumpy_arrow.cli', 'grumpy_arrow.cli.common']\n"
+
+
+def test_every_command_runs_through_the_commands_table() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    names = ["bench", "convert", "demo", "head", "info", "upgrade", "validate"]
+    assert sorted(commands.choices) == sorted(cli._COMMANDS) == names
+    assert [cli._load(cli._COMMANDS[name]).__name__ for name in names] == [
+        f"{name}_command" for name in names
+    ]
+
+
+def test_demo_builders_are_exported_on_first_use() -> None:
+    import grumpy_arrow.cli.demo as demo
+
+    assert (cli.build_demo_arrays, cli.build_demo_frame, cli.run_demo) == (
+        demo.build_demo_arrays,
+        demo.build_demo_frame,
+        demo.run_demo,
+    )
+    assert {"build_demo_arrays", "build_demo_frame", "run_demo"} <= set(dir(cli))
+    with pytest.raises(AttributeError) as info:
+        _ = cli.no_such_name
+    assert str(info.value) == "module 'grumpy_arrow.cli' has no attribute 'no_such_name'"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_without_tqdm(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without tqdm the default (a bar when stderr is a terminal) shows none; --progress
+    fails with one line naming the extra, and leaves no output."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` raises ImportError
+    with monkeypatch.context() as terminal:
+        terminal.setattr(sys, "stderr", _Terminal())
+        assert _progress_bar(None, 10, "x.parquet") is None
+        assert _progress_bar(False, 10, "x.parquet") is None
+    assert main(["convert", str(store), str(tmp_path / "x.parquet"), "--progress"]) == 1
+    assert capsys.readouterr().err == (
+        "grumpy-arrow: error: --progress needs tqdm: pip install 'grumpy_arrow[progress]' "
+        "(or pip install tqdm)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["demo", "info", "head", "validate", "convert", "bench"])

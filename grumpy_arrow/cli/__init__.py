@@ -1,6 +1,6 @@
 """The ``grumpy-arrow`` command line (also ``python -m grumpy_arrow``).
 
-Commands: ``demo``, ``info``, ``head``, ``validate``, ``convert`` and ``bench``
+Commands: ``demo``, ``info``, ``head``, ``validate``, ``upgrade``, ``convert`` and ``bench``
 (docs/cli.md). Errors print one line, ``grumpy-arrow: error: ...``, and exit 1 for data
 and store problems, 2 for usage mistakes, 130 on Ctrl-C; ``--debug`` (or
 ``GRUMPY_DEBUG=1``) shows the traceback instead.
@@ -15,18 +15,75 @@ Examples
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pyarrow as pa
 
 from grumpy_arrow._version import __version__
-from grumpy_arrow.cli.demo import build_demo_arrays, build_demo_frame, run_demo
-from grumpy_arrow.cli.formats import FORMATS, UsageError
+from grumpy_arrow.cli.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    FORMATS,
+    BenchmarksNotFoundError,
+    UsageError,
+)
+from grumpy_arrow.errors import GrumpyError
+
+if TYPE_CHECKING:
+    from grumpy_arrow.cli.demo import build_demo_arrays, build_demo_frame, run_demo
 
 __all__ = ["build_demo_arrays", "build_demo_frame", "build_parser", "main", "run_demo"]
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# Each command's entry point, "module:function" (the function takes the parsed arguments
+# and returns the exit status); its module is imported when the command runs (_load).
+_COMMANDS: dict[str, str] = {
+    "demo": "grumpy_arrow.cli.demo:demo_command",
+    "info": "grumpy_arrow.cli.stores:info_command",
+    "head": "grumpy_arrow.cli.stores:head_command",
+    "validate": "grumpy_arrow.cli.stores:validate_command",
+    "upgrade": "grumpy_arrow.cli.stores:upgrade_command",
+    "convert": "grumpy_arrow.cli.convert:convert_command",
+    "bench": "grumpy_arrow.cli.bench:bench_command",
+}
+# Names this package re-exports from the demo, imported on first use (PEP 562).
+_EXPORTS: dict[str, str] = {
+    "build_demo_arrays": "grumpy_arrow.cli.demo:build_demo_arrays",
+    "build_demo_frame": "grumpy_arrow.cli.demo:build_demo_frame",
+    "run_demo": "grumpy_arrow.cli.demo:run_demo",
+}
+
+
+def _load(target: str) -> Any:
+    """``"module:name"``: import the module and return the name.
+
+    The command line's one import inside a function, lazy on purpose: a command's module,
+    and what it brings (zarr, fsspec, ``pyarrow.parquet``, the savers), loads only when
+    that command runs (or a name of :data:`_EXPORTS` is first used), so ``grumpy-arrow
+    --version`` and ``--help`` start fast.
+    """
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def __getattr__(name: str) -> object:
+    """The names of :data:`_EXPORTS`, imported on first use and then kept."""
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = _load(target)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, with those of :data:`_EXPORTS` not loaded yet."""
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,8 +108,6 @@ def _count(minimum: int) -> Any:
 
 
 def _versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     parts = []
     for name in ("pyarrow", "zarr", "numpy"):
         try:
@@ -88,13 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_parser(sub, common)
     _store_parsers(sub, common)
     _convert_parser(sub, common)
-    bench = sub.add_parser(
+    bench = _command(
+        sub,
+        common,
         "bench",
-        parents=[common],
-        help="run the benchmark suite (quick)",
-        description="Run benchmarks/run_all.py of the source checkout "
-        "with this Python and print its tables (quick sizes unless "
-        "--full or --smoke).",
+        "run the benchmark suite (quick)",
+        "Run benchmarks/run_all.py of the source checkout with this Python and print its "
+        "tables (quick sizes unless --full or --smoke).",
     )
     size = bench.add_mutually_exclusive_group()
     size.add_argument(
@@ -132,13 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo_parser(sub: Any, common: _Parser) -> None:
-    demo = sub.add_parser(
+    demo = _command(
+        sub,
+        common,
         "demo",
-        parents=[common],
-        help="the main job, end to end, on a built-in dataset",
-        description="Build a seeded molecule -> residue -> atom dataset, compute on it, "
-        "save it, read random molecules lazily, stream a shuffled epoch through apply, "
-        "compute results into the savers, and print timings, sizes and throughput.",
+        "the main job, end to end, on a built-in dataset",
+        "Build a seeded molecule -> residue -> atom dataset, compute on it, save it, read "
+        "random molecules lazily, stream a shuffled epoch through apply, compute results "
+        "into the savers, and print timings, sizes and throughput.",
     )
     demo.add_argument(
         "--rows", type=_count(1), default=2000, help="molecules to build (default 2000)"
@@ -149,46 +205,64 @@ def _demo_parser(sub: Any, common: _Parser) -> None:
     demo.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
 
 
+def _command(
+    sub: Any, common: _Parser, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A command's parser, with the options every command takes (``common``: ``--debug``)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=[common], help=summary, description=description
+    )
+    return parser
+
+
+def _store_parser(
+    sub: Any, common: _Parser, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A command on one store: ``NAME PATH``, then its own options."""
+    parser = _command(sub, common, name, summary, description)
+    parser.add_argument("path", help="a store path or fsspec URL")
+    return parser
+
+
 def _store_parsers(sub: Any, common: _Parser) -> None:
-    info = sub.add_parser(
+    info = _store_parser(
+        sub,
+        common,
         "info",
-        parents=[common],
-        help="describe a store",
-        description="Schema, entities per level, columns with dtypes, "
-        "layouts and bytes, rows, shards, bytes on disk and chunking of a "
-        "store (metadata only).",
+        "describe a store",
+        "Schema, entities per level, columns with dtypes, layouts and bytes, rows, shards, "
+        "bytes on disk and chunking of a store (metadata only).",
     )
-    info.add_argument("path", help="a store path or fsspec URL")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
-    head = sub.add_parser(
+    head = _store_parser(
+        sub,
+        common,
         "head",
-        parents=[common],
-        help="print the first rows of a store",
-        description="Print the first rows of a store, one line per row "
-        "(long lists shortened); only those rows are read.",
+        "print the first rows of a store",
+        "Print the first rows of a store, one line per row (long lists shortened); only "
+        "those rows are read.",
     )
-    head.add_argument("path", help="a store path or fsspec URL")
     head.add_argument("-n", type=_count(0), default=5, help="rows to print (default 5)")
     head.add_argument(
         "--columns", nargs="+", metavar="COL", help="only these columns (space- or comma-separated)"
     )
-    check = sub.add_parser(
+    _store_parser(
+        sub,
+        common,
         "validate",
-        parents=[common],
-        help="check every leaf of a store",
-        description="Check the manifest and every leaf of a store (or of "
-        "every shard); list the problems and exit 1 if there are any.",
+        "check every leaf of a store",
+        "Check the manifest and every leaf of a store (or of every shard); list the problems "
+        "and exit 1 if there are any.",
     )
-    check.add_argument("path", help="a store path or fsspec URL")
-    up = sub.add_parser(
+    up = _store_parser(
+        sub,
+        common,
         "upgrade",
-        parents=[common],
-        help="rewrite a store in the current format",
-        description="Rewrite a version-1 store (or every shard of a sharded dataset) in "
-        "the current format version, batch by batch, swapping the new store in whole; "
-        "stores already current are left alone.",
+        "rewrite a store in the current format",
+        "Rewrite a version-1 store (or every shard of a sharded dataset) in the current "
+        "format version, batch by batch, swapping the new store in whole; stores already "
+        "current are left alone.",
     )
-    up.add_argument("path", help="a store path or fsspec URL")
     up.add_argument(
         "--compressor",
         default="default",
@@ -198,11 +272,12 @@ def _store_parsers(sub: Any, common: _Parser) -> None:
 
 
 def _convert_parser(sub: Any, common: _Parser) -> None:
-    conv = sub.add_parser(
+    conv = _command(
+        sub,
+        common,
         "convert",
-        parents=[common],
-        help="convert between files and stores (streaming)",
-        description="Convert between Parquet, Arrow IPC (file and stream), JSONL, CSV and "
+        "convert between files and stores (streaming)",
+        "Convert between Parquet, Arrow IPC (file and stream), JSONL, CSV and "
         "grumpy stores in either direction, batch by batch. Formats follow from the "
         "extensions (.parquet .arrow .feather .ipc .arrows .jsonl .csv; a directory or no "
         "extension is a store; .gz/.zst/.bz2 compress text) unless --from/--to say. Union "
@@ -296,18 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_usage(err: BaseException) -> bool:
-    from grumpy_arrow.cli.bench import BenchmarksNotFoundError
-
     return isinstance(err, (UsageError, BenchmarksNotFoundError))
 
 
 def one_line(err: BaseException) -> str:
     """An exception as one line: its message (with its type when it is not one of ours or
     a builtin data error) and its notes."""
-    import pyarrow as pa
-
-    from grumpy_arrow.errors import GrumpyError
-
     text = str(err).strip() or type(err).__name__
     known = (GrumpyError, UsageError, ValueError, OSError, ImportError, pa.ArrowException)
     if not isinstance(err, known):
@@ -319,78 +388,6 @@ def one_line(err: BaseException) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    command = args.command
-    if command == "demo":
-        run_demo(args.rows, args.out, seed=args.seed, echo=_echo)
-    elif command == "info":
-        from grumpy_arrow.cli.stores import info_json, info_text
-
-        print(info_json(args.path) if args.json else info_text(args.path))
-    elif command == "head":
-        from grumpy_arrow.cli.stores import head_text
-
-        columns = [c for part in args.columns or () for c in part.split(",") if c]
-        text = head_text(args.path, args.n, columns or None)
-        if text:
-            print(text)
-    elif command == "validate":
-        return _validate(args.path)
-    elif command == "upgrade":
-        from grumpy_arrow.storage.upgrade import upgrade
-
-        print(upgrade(args.path, compressor=args.compressor))
-    elif command == "convert":
-        return _convert(args)
-    elif command == "bench":
-        from grumpy_arrow.cli.bench import run_benchmarks
-
-        status = run_benchmarks(
-            args.benchmarks_dir, size=args.size, markdown=args.out, only=args.only
-        )
-        if status:
-            print(
-                f"grumpy-arrow: error: the benchmarks exited with status {status}", file=sys.stderr
-            )
-            return EXIT_ERROR
-    return 0
-
-
-def _echo(line: str) -> None:
-    print(line, flush=True)
-
-
-def _validate(path: str) -> int:
-    from grumpy_arrow.cli.stores import validate_lines
-
-    problems = validate_lines(path)
-    if not problems:
-        print(f"{path}: ok")
-        return 0
-    for problem in problems:
-        print(f"grumpy-arrow: corrupt: {' '.join(problem.split())}", file=sys.stderr)
-    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-    print(f"grumpy-arrow: error: {path}: {count} found", file=sys.stderr)
-    return EXIT_ERROR
-
-
-def _convert(args: argparse.Namespace) -> int:
-    from grumpy_arrow.cli.convert import ConvertOptions, convert, parse_levels
-
-    options = ConvertOptions(
-        src=args.src,
-        dst=args.dst,
-        src_format=args.src_format,
-        dst_format=args.dst_format,
-        shard_rows=args.shard_rows,
-        chunk_size=args.chunk_size,
-        compressor=args.compressor,
-        batch_rows=args.batch_rows,
-        block_size=args.block_size,
-        progress=args.progress,
-        schema=parse_levels(args.schema) if args.schema else None,
-        nested_as_json=args.nested_as_json,
-        overwrite=args.overwrite,
-        append=args.append,
-    )
-    print(convert(options))
-    return 0
+    """Run the parsed command through its entry point in :data:`_COMMANDS`."""
+    command: Callable[[argparse.Namespace], int] = _load(_COMMANDS[args.command])
+    return command(args)

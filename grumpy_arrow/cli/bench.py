@@ -7,18 +7,23 @@ The benchmarks are not part of the package: they live in ``benchmarks/`` next to
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["BENCHMARKS_ENV", "BenchmarksNotFoundError", "find_benchmarks", "run_benchmarks"]
+from grumpy_arrow.cli.common import EXIT_ERROR, BenchmarksNotFoundError
+
+__all__ = [
+    "BENCHMARKS_ENV",
+    "BenchmarksNotFoundError",
+    "bench_command",
+    "find_benchmarks",
+    "run_benchmarks",
+]
 
 BENCHMARKS_ENV = "GRUMPY_BENCHMARKS_DIR"
-
-
-class BenchmarksNotFoundError(FileNotFoundError):
-    """No ``benchmarks/run_all.py`` (an installed wheel ships none)."""
 
 
 def find_benchmarks(folder: str | None) -> Path:
@@ -63,3 +68,12 @@ def run_benchmarks(
         command += ["--only", *only]
     sys.stdout.flush()
     return subprocess.run(command, cwd=script.parent.parent, check=False).returncode
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow bench``: run the suite; a failing suite is exit status 1."""
+    status = run_benchmarks(args.benchmarks_dir, size=args.size, markdown=args.out, only=args.only)
+    if status:
+        print(f"grumpy-arrow: error: the benchmarks exited with status {status}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0

@@ -14,6 +14,7 @@ place at the end, so a failed or interrupted conversion leaves no half-written o
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 import grumpy_arrow as gr
+from grumpy_arrow._optional import require
 from grumpy_arrow.cli.formats import (
     IPC_COMPRESSORS,
     PARQUET_COMPRESSORS,
@@ -45,7 +47,14 @@ from grumpy_arrow.compute.lowering import has_union
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame, from_arrow_table
 from grumpy_arrow.interop.parquet import ARRAY_COLUMN
 
-__all__ = ["STORE_COMPRESSORS", "ConvertOptions", "convert", "parse_levels", "store_table"]
+__all__ = [
+    "STORE_COMPRESSORS",
+    "ConvertOptions",
+    "convert",
+    "convert_command",
+    "parse_levels",
+    "store_table",
+]
 
 STORE_COMPRESSORS = ("default", "none", "zstd", "blosc")
 
@@ -106,6 +115,28 @@ def convert(opts: ConvertOptions) -> str:
             bar.close()
     seconds = time.perf_counter() - start
     return _summary(opts, src_fmt, dst_fmt, counted, seconds)
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow convert``: run the parsed command line and print the summary."""
+    options = ConvertOptions(
+        src=args.src,
+        dst=args.dst,
+        src_format=args.src_format,
+        dst_format=args.dst_format,
+        shard_rows=args.shard_rows,
+        chunk_size=args.chunk_size,
+        compressor=args.compressor,
+        batch_rows=args.batch_rows,
+        block_size=args.block_size,
+        progress=args.progress,
+        schema=parse_levels(args.schema) if args.schema else None,
+        nested_as_json=args.nested_as_json,
+        overwrite=args.overwrite,
+        append=args.append,
+    )
+    print(convert(options))
+    return 0
 
 
 def _format(given: str | None, path: str, role: str, option: str) -> str:
@@ -428,15 +459,15 @@ def _progress_bar(enabled: bool | None, total: int | None, what: str) -> Any:
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None
     try:
-        from tqdm import tqdm
-    except ImportError as err:
-        if enabled is None:
+        tqdm = require(
+            "tqdm", what="--progress", install="'grumpy_arrow[progress]' (or pip install tqdm)"
+        )
+    except ImportError:
+        if enabled is None:  # only asked for by default: no bar
             return None
-        raise ImportError(
-            "--progress needs tqdm: pip install 'grumpy_arrow[progress]' (or pip install tqdm)"
-        ) from err
+        raise
     name = os.path.basename(what.rstrip("/")) or what
-    return tqdm(
+    return tqdm.tqdm(
         total=total, unit="rows", unit_scale=True, file=sys.stderr, desc=name, dynamic_ncols=True
     )
 

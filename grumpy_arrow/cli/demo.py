@@ -11,6 +11,7 @@ on disk and throughput follow.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import tempfile
@@ -22,9 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import grumpy_arrow as gr
 from grumpy_arrow.cli.formats import file_size
+from grumpy_arrow.savers import GrumpySaver, NumpySaver, ZarrSaver
 
-__all__ = ["DEMO_OUTPUTS", "build_demo_arrays", "build_demo_frame", "run_demo"]
+__all__ = ["DEMO_OUTPUTS", "build_demo_arrays", "build_demo_frame", "demo_command", "run_demo"]
 
 SCHEMA: list[Any] = ["molecule", ("residue", "group"), "atom"]
 DEMO_OUTPUTS = ("demo.gr", "features.npy", "results.zarr", "residue_centres.gr")
@@ -62,8 +65,6 @@ def build_demo_frame(molecules: int, seed: int = 0) -> Any:
     >>> df.dtypes["molecule_uniprot"], df.dtypes["atom_x"]
     ('3 * union[string, var * string]', '3 * var * var * float32')
     """
-    import grumpy_arrow as gr
-
     rng = np.random.default_rng(seed)
     residues = rng.integers(20, 60, molecules)
     atoms = rng.integers(5, 15, int(residues.sum()))
@@ -244,6 +245,16 @@ def run_demo(
     return "\n".join(report.lines)
 
 
+def demo_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow demo``: run the demo, printing each line as it is made."""
+    run_demo(args.rows, args.out, seed=args.seed, echo=_echo)
+    return 0
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
 def _remove(path: str) -> None:
     if os.path.isdir(path):
         shutil.rmtree(path)
@@ -313,8 +324,6 @@ def _pipeline(report: _Report, df: Any, folder: str, seed: int) -> None:
 
 
 def _store(report: _Report, df: Any, path: str, nbytes: int) -> None:
-    import grumpy_arrow as gr
-
     report.add("store (Zarr v3: one 1-D array per Arrow buffer + grumpy.json)")
     report.timed(
         "gr.save",
@@ -336,8 +345,6 @@ def _store(report: _Report, df: Any, path: str, nbytes: int) -> None:
 
 
 def _random_access(report: _Report, path: str, seed: int) -> None:
-    import grumpy_arrow as gr
-
     report.add("random access (gr.open: only the needed leaf ranges are read)")
     handle = gr.open(path)
     rng = np.random.default_rng(seed + 1)
@@ -359,8 +366,6 @@ def _random_access(report: _Report, path: str, seed: int) -> None:
 
 
 def _epoch(report: _Report, df: Any, path: str, seed: int, nbytes: int) -> None:
-    import grumpy_arrow as gr
-
     report.add("stream (shuffled epoch, batches of 32 molecules, apply(cpu=2))")
     stream = gr.stream(path, batch_size=32, shuffle=True, seed=seed).apply(_centre, cpu=2)
     seen: list[Any] = []
@@ -408,8 +413,6 @@ def features(batch: Any) -> np.ndarray:
 
 def residue_centres(batch: Any) -> Any:
     """Per-residue centres as a molecule -> residue frame (ragged output)."""
-    import grumpy_arrow as gr
-
     columns = {"molecule_id": batch["molecule_id"], "residue_name": batch["residue_name"]}
     for axis in "xyz":
         columns[f"residue_c{axis}"] = batch[f"atom_{axis}"].mean(dim=-1)
@@ -417,9 +420,6 @@ def residue_centres(batch: Any) -> Any:
 
 
 def _savers(report: _Report, df: Any, path: str, folder: str) -> None:
-    import grumpy_arrow as gr
-    from grumpy_arrow.savers import GrumpySaver, NumpySaver, ZarrSaver
-
     report.add("savers (results saved in order as workers finish)")
     n = len(df)
     npy = os.path.join(folder, "features.npy")
@@ -464,8 +464,6 @@ def _savers(report: _Report, df: Any, path: str, folder: str) -> None:
 def _run_saver(report: _Report, df: Any, feats: np.ndarray, target: str, saver_cls: Any) -> None:
     """``gr.run`` over molecule indices: each result is one ragged row (the distance of
     every residue centre from its molecule's centre), saved into a Zarr dataset."""
-    import grumpy_arrow as gr
-
     res_off = _offsets(np.asarray(df.shape("residue").to_numpy()))
     centres = np.stack(
         [
@@ -479,7 +477,8 @@ def _run_saver(report: _Report, df: Any, feats: np.ndarray, target: str, saver_c
 
     def distances(i: int) -> np.ndarray:
         rows = centres[res_off[i] : res_off[i + 1]]
-        return np.sqrt(((rows - feats[i, 2:5]) ** 2).sum(axis=1)).astype(np.float32)
+        out: np.ndarray = np.sqrt(((rows - feats[i, 2:5]) ** 2).sum(axis=1)).astype(np.float32)
+        return out
 
     # ragged=True: a flush whose rows happen to share one length stays values + offsets.
     saver = saver_cls(target, dataset_name="residue_distance", ragged=True)

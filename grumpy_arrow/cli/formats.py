@@ -14,9 +14,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as csv
+import pyarrow.json as pj
+import pyarrow.parquet as pq
 
+from grumpy_arrow.cli.common import FORMATS, UsageError
 from grumpy_arrow.cli.jsontext import (
     DepthScanner,
     float_text,
@@ -41,8 +46,6 @@ __all__ = [
     "read_file",
     "rebatch",
 ]
-
-FORMATS = ("store", "parquet", "ipc", "ipc-stream", "jsonl", "csv")
 
 _ALIASES = {
     "grumpy": "store",
@@ -72,10 +75,6 @@ _EXTENSIONS = {
 _CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 PARQUET_COMPRESSORS = ("none", "snappy", "zstd", "gzip", "brotli", "lz4")
 IPC_COMPRESSORS = ("none", "zstd", "lz4")
-
-
-class UsageError(ValueError):
-    """A command line that cannot work (exit status 2)."""
 
 
 def parse_format(name: str, option: str) -> str:
@@ -124,8 +123,6 @@ def file_size(path: str) -> int:
     """Bytes of a file, or allocated bytes under a directory (-1 when unknown)."""
     if not is_local(path):
         try:
-            import fsspec
-
             fs, root = fsspec.core.url_to_fs(path)
             return int(fs.du(root))
         except (OSError, ValueError, ImportError):
@@ -157,8 +154,6 @@ class FileSource:
 def _open_input(path: str) -> Any:
     if is_local(path):
         return local_path(path)
-    import fsspec
-
     return fsspec.open(path, "rb").open()
 
 
@@ -180,8 +175,6 @@ def read_file(
 
 
 def _read_parquet(path: str, batch_rows: int) -> FileSource:
-    import pyarrow.parquet as pq
-
     pf = pq.ParquetFile(_open_input(path))
     return FileSource(pf.schema_arrow, pf.metadata.num_rows, pf.iter_batches(batch_size=batch_rows))
 
@@ -206,8 +199,6 @@ def _text_input(path: str) -> Any:
 
 
 def _read_jsonl(path: str, batch_rows: int, block_size: int) -> FileSource:
-    import pyarrow.json as pj
-
     _check_json_depth(path, block_size)
     reader = pj.open_json(_text_input(path), read_options=pj.ReadOptions(block_size=block_size))
     return FileSource(reader.schema, None, rebatch(_hinted(reader, path), batch_rows))
@@ -231,8 +222,6 @@ def _check_json_depth(path: str, block_size: int) -> None:
 
 
 def _read_csv(path: str, batch_rows: int, block_size: int, nested_as_json: bool) -> FileSource:
-    import pyarrow.csv as csv
-
     reader = csv.open_csv(
         _text_input(path),
         read_options=csv.ReadOptions(block_size=block_size),
@@ -368,12 +357,8 @@ class FileSink:
         if is_local(self.target):
             self._out = pa.output_stream(local_path(self.target), compression=codec)
         else:
-            import fsspec
-
             self._out = pa.output_stream(fsspec.open(self.target, "wb").open(), compression=codec)
         if self.fmt == "parquet":
-            import pyarrow.parquet as pq
-
             self._writer = pq.ParquetWriter(
                 self._out, schema, compression=self.compressor or "snappy"
             )
@@ -383,8 +368,6 @@ class FileSink:
             new = pa.ipc.new_file if self.fmt == "ipc" else pa.ipc.new_stream
             self._writer = new(self._out, schema, options=options)
         elif self.fmt == "csv":
-            import pyarrow.csv as csv
-
             self._writer = csv.CSVWriter(self._out, schema)
         return schema
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.json as pj
 
 from grumpy_arrow.array import asarray
 from grumpy_arrow.cli.jsontext import DepthScanner
@@ -117,8 +118,6 @@ def _parse_block(
     block: bytes, line: int, known: dict[str, pa.DataType], locate: Callable[[int], str]
 ) -> pa.Table:
     """One block as a table; ``known`` (field -> type so far) widened by it."""
-    import pyarrow.json as pj
-
     explicit = pa.schema([(n, _small(t)) for n, t in known.items() if _pyarrow_can_parse(t)])
     options = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer")
     # pyarrow parses pieces of 1 MiB on its threads; a line must fit in one.

@@ -31,6 +31,7 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from grumpy_arrow.errors import ConversionError, LayoutError
 from grumpy_arrow.layout import is_list_type
@@ -160,7 +161,8 @@ def _structs(arr: pa.Array, where: str) -> pa.Array:
 
 
 def _key(name: str) -> str:
-    return _quoted(pa.array([name], pa.large_string()))[0].as_py() + ":"
+    quoted: str = _quoted(pa.array([name], pa.large_string()))[0].as_py()
+    return quoted + ":"
 
 
 def json_lines(table: pa.Table | pa.RecordBatch) -> pa.Array:
@@ -212,8 +214,6 @@ def from_json_text(
     JSONDepthError
         For a value nested deeper than :data:`MAX_JSON_DEPTH` arrays and objects.
     """
-    import pyarrow.json as pj
-
     text = pc.fill_null(pc.cast(text, pa.large_string()), _s("null"))
     rows = pc.binary_join_element_wise(_s('{"v":'), text, _s("}\n"), _s(""))
     sink = io.BytesIO()
@@ -352,7 +352,8 @@ class DepthScanner:
             alive[alive] = (kind[j[alive]] == _BACKSLASH) & (pos[j[alive]] == want[alive])
             run[alive] += 1
             j, want = j - 1, want - 1
-        return quotes[run % 2 == 0]
+        real: np.ndarray = quotes[run % 2 == 0]
+        return real
 
 
 _OPEN, _CLOSE, _QUOTE, _BACKSLASH, _NEWLINE = 1, 2, 3, 4, 5

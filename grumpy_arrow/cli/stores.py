@@ -1,27 +1,43 @@
-"""``grumpy-arrow info``, ``head`` and ``validate``: look at a store without loading it."""
+"""``grumpy-arrow info``, ``head`` and ``validate``: look at a store without loading it;
+``upgrade``: rewrite it in the current format."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import grumpy_arrow as gr
+from grumpy_arrow.cli.common import EXIT_ERROR
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
-from grumpy_arrow.storage.api import read_manifest
 from grumpy_arrow.storage.layouts import LeafLayout, ListLayout, RecordLayout
 from grumpy_arrow.storage.manifest import MANIFEST_NAME, ShardedManifest
 from grumpy_arrow.storage.shards import is_sharded, read_any
+from grumpy_arrow.storage.stores import read_manifest
+from grumpy_arrow.storage.upgrade import upgrade
 from grumpy_arrow.storage.validate import store_info, validate
 from grumpy_arrow.storage.zarr import LeafStore
 
 if TYPE_CHECKING:
     from grumpy_arrow.storage.layouts import Layout
 
-__all__ = ["head_text", "info_dict", "info_json", "info_text", "short_repr", "validate_lines"]
+__all__ = [
+    "head_command",
+    "head_text",
+    "info_command",
+    "info_dict",
+    "info_json",
+    "info_text",
+    "short_repr",
+    "upgrade_command",
+    "validate_command",
+    "validate_lines",
+]
 
 # Items shown per list by ``head`` (a molecule has hundreds of atoms).
 HEAD_ITEMS = 6
@@ -191,3 +207,41 @@ def validate_lines(path: str) -> list[str]:
             "written by gr.save"
         )
     return validate(path)
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def info_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow info PATH [--json]``."""
+    print(info_json(args.path) if args.json else info_text(args.path))
+    return 0
+
+
+def head_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow head PATH [-n N] [--columns COL ...]`` (names may be comma-separated)."""
+    columns = [c for part in args.columns or () for c in part.split(",") if c]
+    text = head_text(args.path, args.n, columns or None)
+    if text:
+        print(text)
+    return 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow validate PATH``: ``ok``, or each problem on stderr and exit status 1."""
+    path = args.path
+    problems = validate_lines(path)
+    if not problems:
+        print(f"{path}: ok")
+        return 0
+    for problem in problems:
+        print(f"grumpy-arrow: corrupt: {' '.join(problem.split())}", file=sys.stderr)
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    print(f"grumpy-arrow: error: {path}: {count} found", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def upgrade_command(args: argparse.Namespace) -> int:
+    """``grumpy-arrow upgrade PATH [--compressor NAME]``."""
+    print(upgrade(args.path, compressor=args.compressor))
+    return 0
