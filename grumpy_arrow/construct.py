@@ -9,7 +9,7 @@ scalars and lists mix, and finds the exact position of a bad value for the error
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -493,16 +493,23 @@ def _unsupported(v: Any, obj: Any, i: int) -> DTypeError:
     )
 
 
-def _check_values(values: list[Any], obj: Any, dtype: dt.DType) -> None:
-    """Refuse values of no supported kind, and bytes for a string dtype, before Arrow sees
-    them (its inference crashes on some NumPy scalar mixes, and it would store the bytes
-    as unchecked UTF-8)."""
+def _value_kinds(values: list[Any], obj: Any) -> Iterator[tuple[int, Any, str]]:
+    """The position, value and kind of every non-null value, in order; a value of no
+    supported kind raises when it is reached."""
     for i, v in enumerate(values):
         if v is None:
             continue
         k = _value_kind(v)
         if k is None:
             raise _unsupported(v, obj, i)
+        yield i, v, k
+
+
+def _check_values(values: list[Any], obj: Any, dtype: dt.DType) -> None:
+    """Refuse values of no supported kind, and bytes for a string dtype, before Arrow sees
+    them (its inference crashes on some NumPy scalar mixes, and it would store the bytes
+    as unchecked UTF-8)."""
+    for i, v, k in _value_kinds(values, obj):
         if k == "S" and dtype.kind == "U":
             raise DTypeError(
                 f"cannot put bytes {v!r} at position {_leaf_path(obj, i)} into a string "
@@ -512,12 +519,7 @@ def _check_values(values: list[Any], obj: Any, dtype: dt.DType) -> None:
 
 def _infer_leaf_dtype(values: list[Any], obj: Any) -> dt.DType:
     kinds: dict[str, int] = {}
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        k = _value_kind(v)
-        if k is None:
-            raise _unsupported(v, obj, i)
+    for i, _, k in _value_kinds(values, obj):
         kinds.setdefault(k, i)
     if not kinds:
         if values:

@@ -50,7 +50,9 @@ __all__ = [
     "has_dictionary",
     "has_record",
     "is_list_type",
+    "is_text_type",
     "is_valid_mask",
+    "leaves",
     "lengths",
     "count_nulls",
     "list_of",
@@ -82,7 +84,7 @@ class Leaf:
 
     def __post_init__(self) -> None:
         typ = self.arrow.type
-        if pa.types.is_dictionary(typ) and not _is_text(typ.value_type):
+        if pa.types.is_dictionary(typ) and not is_text_type(typ.value_type):
             object.__setattr__(self, "arrow", self.arrow.dictionary_decode())
 
     @property
@@ -167,7 +169,8 @@ NODE_TYPES = (Leaf, ListNode, UnionNode, RecordNode)
 """The node classes, for ``isinstance`` checks of what a kernel returned."""
 
 
-def _is_text(typ: pa.DataType) -> bool:
+def is_text_type(typ: pa.DataType) -> bool:
+    """Whether an Arrow type is a string or binary type (large or not)."""
     return bool(
         pa.types.is_string(typ)
         or pa.types.is_large_string(typ)
@@ -444,6 +447,22 @@ def record_error(what: str, node: RecordNode) -> DTypeError:
         f"{what} needs values, got records with fields {list(node.names)}; select a field "
         "first: x.field(name) (or x[name])"
     )
+
+
+def leaves(node: Node, what: str) -> list[Leaf]:
+    """Every leaf of ``node`` in order (a union's scalars before the leaves below its
+    lists); records raise :func:`record_error` for the operation ``what``."""
+    found: list[Leaf] = []
+    while not isinstance(node, Leaf):
+        if isinstance(node, RecordNode):
+            raise record_error(what, node)
+        if isinstance(node, UnionNode):
+            found.append(node.scalars)
+            node = node.lists
+        else:
+            node = node.content
+    found.append(node)
+    return found
 
 
 def _validity_buffer(validity: np.ndarray | None) -> pa.Buffer | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
-import operator
 import os
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow._optional import require
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler.buffers import Bound, Mismatch, leaf_array, leaf_buffers
-from grumpy_arrow.compiler.graph import Op, Program
+from grumpy_arrow.compiler.graph import PY_OPS, Op, Program
 from grumpy_arrow.compiler.kernels import (
     Kernel,
     acc_dtype,
@@ -43,7 +42,7 @@ from grumpy_arrow.compiler.kernels import (
     plan,
     source,
 )
-from grumpy_arrow.compute.elementwise import BINARY
+from grumpy_arrow.compiler.trace import eager_binary, eager_unary
 from grumpy_arrow.functions import where
 
 __all__ = ["PARALLEL_MIN", "KernelFlag", "NumbaEngine", "NumpyEngine", "cache_dir", "scalar_value"]
@@ -51,16 +50,6 @@ __all__ = ["PARALLEL_MIN", "KernelFlag", "NumbaEngine", "NumpyEngine", "cache_di
 PARALLEL_MIN = 1 << 18
 """Calls over at least this many values run the ``prange`` kernels (below, the serial ones:
 handing work to threads costs more than it saves)."""
-
-_PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add,
-    "subtract": operator.sub,
-    "multiply": operator.mul,
-    "true_divide": operator.truediv,
-    "floor_divide": operator.floordiv,
-    "remainder": operator.mod,
-    "power": operator.pow,
-}
 
 
 class KernelFlag(Exception):
@@ -79,7 +68,7 @@ def scalar_value(op: Op, scalars: dict[int, Any]) -> Any:
         a, b = (scalar_value(x, scalars) for x in op.args)
         if a is None or b is None:
             raise Mismatch("a reduction was empty (None)")
-        value = _PY_OPS[op.name](a, b)
+        value = PY_OPS[op.name](a, b)
     else:
         raise KeyError(op.id)
     scalars[op.id] = value
@@ -372,20 +361,9 @@ class NumpyEngine:
         if op.kind == "where":
             return cast("GrumpyArray", where(*operands))
         if op.kind == "unary":
-            x = operands[0]
-            if op.name == "negative":
-                return cast("GrumpyArray", -x)
-            if op.name == "absolute":
-                return cast("GrumpyArray", abs(x))
-            if op.name == "invert":
-                return cast("GrumpyArray", ~x)
-            return cast("GrumpyArray", getattr(np, op.name)(x))
+            return eager_unary(operands[0], op.name)
         a, b = operands
-        if op.name in BINARY:
-            if isinstance(a, GrumpyArray):
-                return a._binary(b, op.name)
-            return cast("GrumpyArray", b._binary(a, op.name, True))
-        return cast("GrumpyArray", getattr(np, op.name)(a, b))
+        return eager_binary(a, b, op.name)
 
     def _operand(
         self,

@@ -15,13 +15,26 @@ template of the return value.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import operator
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from grumpy_arrow import dtypes as dt
 
-__all__ = ["Assignment", "Input", "Op", "Program", "Shape", "TraceError"]
+__all__ = ["PY_OPS", "Assignment", "Input", "Op", "Program", "Shape", "TraceError"]
+
+PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "subtract": operator.sub,
+    "multiply": operator.mul,
+    "true_divide": operator.truediv,
+    "floor_divide": operator.floordiv,
+    "remainder": operator.mod,
+    "power": operator.pow,
+}
+"""The Python arithmetic of a ``pyop`` op (by its name): tracing runs it on the samples,
+the engines on the scalars of a call."""
 
 
 class TraceError(Exception):

@@ -10,8 +10,7 @@ raises :class:`~grumpy_arrow.compiler.graph.TraceError` saying what.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, cast
 
 import numpy as np
@@ -20,6 +19,7 @@ from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.array import GrumpyArray, is_scalar
 from grumpy_arrow.compiler.graph import (
+    PY_OPS,
     Assignment,
     FrameRef,
     Input,
@@ -28,9 +28,10 @@ from grumpy_arrow.compiler.graph import (
     Shape,
     TraceError,
 )
-from grumpy_arrow.compute.elementwise import BINARY
+from grumpy_arrow.compute.elementwise import BINARY, UNARY
 from grumpy_arrow.compute.reduce import REDUCERS, normalize_dim
 from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.functions import _UFUNC_ALIASES
 from grumpy_arrow.functions import where as eager_where
 
 __all__ = ["SAMPLE_ROWS", "TracedArray", "TracedFrame", "TracedScalar", "trace"]
@@ -41,78 +42,37 @@ SAMPLE_ROWS = 16
 ARG_ROWS = "args"
 """The row domain of array arguments (their lengths are checked equal at run time)."""
 
-# NumPy ufunc name -> (kind, graph name). Eager code has these as leaf kernels or runs
-# them on the leaf buffers with NumPy's dtype rules (numpy_api).
-UNARY_UFUNCS = {
-    "negative": "negative",
-    "absolute": "absolute",
-    "fabs": "absolute",
-    "invert": "invert",
-    "logical_not": "invert",
-    "sqrt": "sqrt",
-    "exp": "exp",
-    "log": "log",
-    "log2": "log2",
-    "log10": "log10",
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "arcsin": "arcsin",
-    "arccos": "arccos",
-    "arctan": "arctan",
-    "sign": "sign",
-    "floor": "floor",
-    "ceil": "ceil",
-    "isnan": "isnan",
-    "isfinite": "isfinite",
-    "isinf": "isinf",
-    "square": "square",
-    "log1p": "log1p",
-    "expm1": "expm1",
-    "sinh": "sinh",
-    "cosh": "cosh",
-    "tanh": "tanh",
-    "exp2": "exp2",
-    "trunc": "trunc",
-    "cbrt": "cbrt",
-    "reciprocal": "reciprocal",
-}
-BINARY_UFUNCS = {
-    "add": "add",
-    "subtract": "subtract",
-    "multiply": "multiply",
-    "divide": "true_divide",
-    "true_divide": "true_divide",
-    "floor_divide": "floor_divide",
-    "remainder": "remainder",
-    "mod": "remainder",
-    "power": "power",
-    "equal": "equal",
-    "not_equal": "not_equal",
-    "less": "less",
-    "less_equal": "less_equal",
-    "greater": "greater",
-    "greater_equal": "greater_equal",
-    "logical_and": "and",
-    "logical_or": "or",
-    "logical_xor": "xor",
-    "bitwise_and": "and",
-    "bitwise_or": "or",
-    "bitwise_xor": "xor",
-    "maximum": "maximum",
-    "minimum": "minimum",
-    "hypot": "hypot",
-    "arctan2": "arctan2",
-}
-_PY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add,
-    "subtract": operator.sub,
-    "multiply": operator.mul,
-    "true_divide": operator.truediv,
-    "floor_divide": operator.floordiv,
-    "remainder": operator.mod,
-    "power": operator.pow,
-}
+# NumPy ufuncs the graph records, by name -> graph name: those named like a kernel of
+# compute.elementwise.UNARY / BINARY or aliased to one (as eager code dispatches them), and
+# those eager code runs on the leaf buffers with NumPy's dtype rules (numpy_api).
+_NUMPY_UNARY = [
+    "cbrt",
+    "cosh",
+    "exp2",
+    "expm1",
+    "log1p",
+    "reciprocal",
+    "sinh",
+    "square",
+    "tanh",
+    "trunc",
+]
+_NUMPY_BINARY = ["hypot", "arctan2"]
+# The aliases eager code dispatches (np.divide runs true_divide...), and two of its own.
+_ALIASES = {**_UFUNC_ALIASES, "fabs": "absolute", "mod": "remainder"}
+
+
+def _ufunc_table(kernels: Collection[str], numpy_only: list[str]) -> dict[str, str]:
+    """NumPy ufunc name -> graph name: each of these graph names that names a NumPy ufunc,
+    and each alias of one of them."""
+    names = [*kernels, *numpy_only]
+    table = {name: name for name in names if isinstance(getattr(np, name, None), np.ufunc)}
+    table.update({alias: op for alias, op in _ALIASES.items() if op in names})
+    return table
+
+
+UNARY_UFUNCS = _ufunc_table(UNARY, _NUMPY_UNARY)
+BINARY_UFUNCS = _ufunc_table(BINARY, _NUMPY_BINARY)
 
 
 class Tracer:
@@ -271,7 +231,7 @@ class TracedArray:
                 "arrays as arguments of the compiled function"
             )
         a, b = (sample_other, self.sample) if reflected else (self.sample, sample_other)
-        sample = _eager_binary(a, b, name)
+        sample = eager_binary(a, b, name)
         args = (other_op, self.op) if reflected else (self.op, other_op)
         op = t.add("binary", name, args, sample.dtype, shape)
         return TracedArray(t, op, sample)
@@ -289,16 +249,7 @@ class TracedArray:
         return self
 
     def _unary(self, name: str) -> TracedArray:
-        fn = getattr(np, name) if name not in ("invert", "negative", "absolute") else None
-        if name == "invert":
-            sample = ~self.sample
-        elif name == "negative":
-            sample = -self.sample
-        elif name == "absolute":
-            sample = abs(self.sample)
-        else:
-            assert fn is not None
-            sample = fn(self.sample)
+        sample = eager_unary(self.sample, name)
         op = self._tracer.add("unary", name, (self.op,), sample.dtype, self.shape_of)
         return TracedArray(self._tracer, op, sample)
 
@@ -399,7 +350,9 @@ def _operator(name: str, reflected: bool = False) -> Callable[[TracedArray, Any]
     return method
 
 
-for _dunder, _name in [
+# Python operator (method stem) -> graph name. Arithmetic works on arrays and on reduced
+# scalars (the ``pyop`` names of graph.PY_OPS), the bitwise operators on arrays only.
+_ARITHMETIC = [
     ("add", "add"),
     ("sub", "subtract"),
     ("mul", "multiply"),
@@ -407,10 +360,8 @@ for _dunder, _name in [
     ("floordiv", "floor_divide"),
     ("mod", "remainder"),
     ("pow", "power"),
-    ("and", "and"),
-    ("or", "or"),
-    ("xor", "xor"),
-]:
+]
+for _dunder, _name in [*_ARITHMETIC, ("and", "and"), ("or", "or"), ("xor", "xor")]:
     setattr(TracedArray, f"__{_dunder}__", _operator(_name))
     setattr(TracedArray, f"__r{_dunder}__", _operator(_name, True))
 _COMPARISONS = [
@@ -425,8 +376,19 @@ for _dunder, _name in _COMPARISONS:
     setattr(TracedArray, f"__{_dunder}__", _operator(_name))
 
 
-def _eager_binary(a: Any, b: Any, name: str) -> GrumpyArray:
-    """The eager result on the samples (raises what eager code raises)."""
+def eager_unary(x: Any, name: str) -> GrumpyArray:
+    """Eager code's result of the unary op ``name`` (raises what eager code raises)."""
+    if name == "invert":
+        return cast("GrumpyArray", ~x)
+    if name == "negative":
+        return cast("GrumpyArray", -x)
+    if name == "absolute":
+        return cast("GrumpyArray", abs(x))
+    return cast("GrumpyArray", getattr(np, name)(x))
+
+
+def eager_binary(a: Any, b: Any, name: str) -> GrumpyArray:
+    """Eager code's result of the binary op ``name`` (raises what eager code raises)."""
     if name in BINARY:
         if isinstance(a, GrumpyArray):
             return a._binary(b, name)
@@ -477,7 +439,7 @@ class TracedScalar:
         a, b = (other_sample, self.sample) if reflected else (self.sample, other_sample)
         if a is None or b is None:
             raise TraceError("arithmetic on an empty reduction (None) runs eagerly")
-        sample = _PY_OPS[name](a, b)
+        sample = PY_OPS[name](a, b)
         args = (other_op, self.op) if reflected else (self.op, other_op)
         return TracedScalar(t, t.add("pyop", name, args, None, None), sample)
 
@@ -489,15 +451,7 @@ def _py_operator(name: str, reflected: bool = False) -> Callable[[TracedScalar, 
     return method
 
 
-for _dunder, _name in [
-    ("add", "add"),
-    ("sub", "subtract"),
-    ("mul", "multiply"),
-    ("truediv", "true_divide"),
-    ("floordiv", "floor_divide"),
-    ("mod", "remainder"),
-    ("pow", "power"),
-]:
+for _dunder, _name in _ARITHMETIC:
     setattr(TracedScalar, f"__{_dunder}__", _py_operator(_name))
     setattr(TracedScalar, f"__r{_dunder}__", _py_operator(_name, True))
 

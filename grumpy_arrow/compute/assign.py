@@ -36,7 +36,7 @@ def assign(
     ConversionError
         When the values do not fit ``dtype``.
     """
-    leaves = _leaves_in_order(node)
+    leaves = lay.leaves(node, "assignment")
     sizes = [len(leaf) for leaf in leaves]
     selected = ix.getitem(_replace_leaves(node, _numbers(sizes)), keys)
     if selected is None:
@@ -59,16 +59,6 @@ def assign(
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     pieces = (updated.slice(int(starts[i]), sizes[i]) for i in range(len(sizes)))
     return _replace_leaves(node, pieces)
-
-
-def _leaves_in_order(node: lay.Node) -> list[lay.Leaf]:
-    if isinstance(node, lay.Leaf):
-        return [node]
-    if isinstance(node, lay.ListNode):
-        return _leaves_in_order(node.content)
-    if isinstance(node, lay.RecordNode):
-        raise lay.record_error("assignment", node)
-    return [node.scalars, *_leaves_in_order(node.lists)]
 
 
 def _replace_leaves(node: lay.Node, pieces: Iterator[pa.Array]) -> lay.Node:

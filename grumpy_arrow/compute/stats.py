@@ -244,13 +244,7 @@ def _presence_counts(seg: Segmented, n_rows: int) -> np.ndarray | None:
     or None when ``rows * k`` would pass four times the values (or for floats: NaN)."""
     values = seg.values
     typ = values.type
-    if not (
-        pa.types.is_string(typ)
-        or pa.types.is_large_string(typ)
-        or pa.types.is_binary(typ)
-        or pa.types.is_large_binary(typ)
-        or pa.types.is_integer(typ)
-    ):
+    if not (lay.is_text_type(typ) or pa.types.is_integer(typ)):
         return None
     encoded = pc.dictionary_encode(values)
     k = len(encoded.dictionary)
