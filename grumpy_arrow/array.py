@@ -25,7 +25,14 @@ import pyarrow.compute as pc
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow._docstrings import name_method, operator_doc, reduction_doc, shared
-from grumpy_arrow._typing import ReductionMethod, SpreadMethod
+from grumpy_arrow._typing import (
+    Casting,
+    Dictionaries,
+    ReductionMethod,
+    SpreadMethod,
+    TorchLayout,
+    Unions,
+)
 from grumpy_arrow.compute import assign as asn
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import lowering, stats
@@ -535,7 +542,7 @@ class GrumpyArray(Statistics):
         return int(self._single("int"))
 
     def to_arrow(
-        self, *, unions: builtins.str = "native", dictionaries: builtins.str = "decode"
+        self, *, unions: Unions = "native", dictionaries: Dictionaries = "decode"
     ) -> pa.Array:
         """The Arrow array (large_list / dense_union / leaf), zero-copy.
 
@@ -588,7 +595,7 @@ class GrumpyArray(Statistics):
         ]
         return pa.StructArray.from_arrays([value_arr, lay.to_arrow(flags)], fields=fields)
 
-    def to_torch(self, *, pad: Any = 0, layout: builtins.str = "padded", copy: bool = True) -> Any:
+    def to_torch(self, *, pad: Any = 0, layout: TorchLayout = "padded", copy: bool = True) -> Any:
         """Tensors: ``(values, mask)`` padded, or a ``torch.nested`` jagged tensor.
 
         Union rows become length-1 rows and an ``is_scalar`` mask is added. The tensors
@@ -944,7 +951,7 @@ class GrumpyArray(Statistics):
         """
         return GrumpyArray._wrap(map_leaves(self.node, round_kernel(decimals)))
 
-    def astype(self, dtype: Any, *, casting: str = "unsafe") -> GrumpyArray:
+    def astype(self, dtype: Any, *, casting: Casting = "unsafe") -> GrumpyArray:
         """Cast the leaves to ``dtype`` under NumPy's ``casting`` rule.
 
         ``"unsafe"`` (the default, as in NumPy) truncates and wraps; the other rules check

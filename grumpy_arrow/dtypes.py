@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow._typing import Casting
 from grumpy_arrow.errors import DTypeError
 
 __all__ = [
@@ -270,7 +271,7 @@ def promote_types(a: Any, b: Any) -> DType:
     return _from_numpy(np.promote_types(da.numpy, db.numpy))
 
 
-def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
+def can_cast(from_: Any, to: Any, casting: Casting = "safe") -> bool:
     """Whether ``from_`` casts to ``to`` under NumPy's ``casting`` rule.
 
     Parameters
@@ -307,7 +308,7 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
         return True
     if da.kind in "US" or db.kind in "US":
         return casting == "unsafe" and (da.kind in "US") == (db.kind in "US")
-    return bool(np.can_cast(da.numpy, db.numpy, casting=casting))  # type: ignore[arg-type]
+    return bool(np.can_cast(da.numpy, db.numpy, casting=casting))
 
 
 def result_type_with_scalar(arr: DType, value: Any) -> DType:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow._docstrings import name_method, nan_reduction_doc, shared
-from grumpy_arrow._typing import ReductionMethod, SpreadMethod
+from grumpy_arrow._typing import QuantileMethod, ReductionMethod, SpreadMethod
 from grumpy_arrow.compute import reduce as rd
 from grumpy_arrow.compute import stats
 from grumpy_arrow.compute.elementwise import map_leaves
@@ -175,7 +175,7 @@ class Statistics:
         return self._one_or_rows(node, dim)
 
     @shared
-    def quantile(self, q: Any, dim: int | None = None, *, method: builtins.str = "linear") -> Any:
+    def quantile(self, q: Any, dim: int | None = None, *, method: QuantileMethod = "linear") -> Any:
         """Quantile(s) ``q`` (in [0, 1]) of the valid values, with NumPy's ``method``
         (``linear lower higher nearest midpoint``) and its results bit for bit.
 
@@ -199,7 +199,7 @@ class Statistics:
 
     @shared
     def nanquantile(
-        self, q: Any, dim: int | None = None, *, method: builtins.str = "linear"
+        self, q: Any, dim: int | None = None, *, method: QuantileMethod = "linear"
     ) -> Any:
         """:meth:`quantile` ignoring NaN (as ``np.nanquantile``).
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import CompileBackend, CompileFallback
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler.buffers import Mismatch, bind, read_inputs, to_array
 from grumpy_arrow.compiler.engines import KernelFlag, NumbaEngine, NumpyEngine, scalar_value
@@ -124,8 +125,8 @@ class CompiledFunction:
         self,
         fn: Callable[..., Any],
         *,
-        backend: str = "auto",
-        fallback: str = "warn",
+        backend: CompileBackend = "auto",
+        fallback: CompileFallback = "warn",
         check: bool = False,
     ) -> None:
         if backend not in ("auto", "numba", "numpy"):
@@ -249,8 +250,8 @@ class CompiledFunction:
 def compile(
     fn: Callable[..., Any] | None = None,
     *,
-    backend: str = "auto",
-    fallback: str = "warn",
+    backend: CompileBackend = "auto",
+    fallback: CompileFallback = "warn",
     check: bool = False,
 ) -> Any:
     """Compile ``fn`` (a decorator, with or without options): see ``docs/compile.md``.

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow._docstrings import shared
+from grumpy_arrow._typing import Dictionaries, FrameUnions, NaPosition, RenameErrors, TorchLayout
 from grumpy_arrow.array import FRAMES, GrumpyArray, asarray, parse_index
 from grumpy_arrow.compute import lowering
 from grumpy_arrow.compute.structure import concat_nodes, flatten_node
@@ -580,7 +581,7 @@ class DataFrame:
         }
         return DataFrame._from_valid(columns, self._schema, self._nrows)
 
-    def rename(self, columns: Mapping[str, str], *, errors: str = "ignore") -> DataFrame:
+    def rename(self, columns: Mapping[str, str], *, errors: RenameErrors = "ignore") -> DataFrame:
         """Columns renamed (pandas' ``rename(columns=...)``).
 
         Names not in the frame are ignored (``errors="raise"``: refused). Each new name must
@@ -650,7 +651,7 @@ class DataFrame:
         by: str | Iterable[str],
         *,
         ascending: bool | Iterable[bool] = True,
-        na_position: str = "last",
+        na_position: NaPosition = "last",
     ) -> DataFrame:
         """Outer rows ordered by flat columns (pandas' ``sort_values``), stably: rows with
         equal keys keep their order. Every column keeps its lists with its row.
@@ -920,7 +921,7 @@ class DataFrame:
         return {name: col.to_numpy(pad=pad) for name, col in self._columns.items()}
 
     def to_torch(
-        self, *, pad: Any = 0, layout: str = "padded", copy: bool = True
+        self, *, pad: Any = 0, layout: TorchLayout = "padded", copy: bool = True
     ) -> dict[str, Any]:
         """``{column: tensors}`` (see ``GrumpyArray.to_torch``). Needs PyTorch.
 
@@ -1002,7 +1003,9 @@ class DataFrame:
         """
         return {name: col.to_list() for name, col in self._columns.items()}
 
-    def to_arrow(self, *, unions: str = "native", dictionaries: str = "decode") -> pa.Table:
+    def to_arrow(
+        self, *, unions: FrameUnions = "native", dictionaries: Dictionaries = "decode"
+    ) -> pa.Table:
         """A ``pa.Table`` (zero-copy); schema and levels are kept in the metadata.
 
         Parameters

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._typing import NaPosition, RenameErrors
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.errors import ColumnNotFoundError, LayoutError
 
@@ -67,7 +68,9 @@ def _names(columns: str | Iterable[str], frame: DataFrame, verb: str) -> list[st
     return names
 
 
-def rename(frame: DataFrame, columns: Mapping[str, str], errors: str = "ignore") -> DataFrame:
+def rename(
+    frame: DataFrame, columns: Mapping[str, str], errors: RenameErrors = "ignore"
+) -> DataFrame:
     """The frame with columns renamed: the kernel of
     :meth:`grumpy_arrow.DataFrame.rename`, which documents it (parameters, result, errors).
     """
@@ -97,7 +100,7 @@ def sort_values(
     frame: DataFrame,
     by: str | Iterable[str],
     ascending: bool | Iterable[bool] = True,
-    na_position: str = "last",
+    na_position: NaPosition = "last",
 ) -> DataFrame:
     """Outer rows ordered by flat columns, stably: the kernel of
     :meth:`grumpy_arrow.DataFrame.sort_values`, which documents it (parameters, result, errors).

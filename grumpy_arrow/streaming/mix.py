@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._typing import MixStop
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.streaming import plan as pl
 from grumpy_arrow.streaming.stream import Stream
@@ -38,7 +39,7 @@ def mix(
     weights: Sequence[float] | None = None,
     *,
     seed: int | None = None,
-    stop: str = "first",
+    stop: MixStop = "first",
     epoch: int = 0,
 ) -> Mix:
     """Interleave the batches of several streams, each drawn with probability by weight.

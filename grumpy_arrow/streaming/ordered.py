@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from functools import partial
 from typing import Any, TypeVar
 
+from grumpy_arrow._typing import ExecutorKind
 from grumpy_arrow._validate import check_int
 
 __all__ = ["ordered_map"]
@@ -40,7 +41,7 @@ def ordered_map(
     *,
     ahead: int,
     workers: int,
-    executor: str = "thread",
+    executor: ExecutorKind = "thread",
     load: Callable[[T], Any] | None = None,
     wait: bool = False,
     name: str = "grumpy",

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._typing import CompileFallback, ExecutorKind
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compiler import CompiledFunction, compile
@@ -350,7 +351,7 @@ class Stream:
         transforms: tuple[Callable[..., Any], ...] = (),
         cpu: int = 1,
         prefetch: int | None = None,
-        executor: str = "thread",
+        executor: ExecutorKind = "thread",
     ) -> None:
         self._data, self._params = data, params
         self._epoch = int(epoch)
@@ -698,7 +699,7 @@ class Stream:
         *fns: Callable[[Any], Any],
         cpu: int = 1,
         prefetch: int | None = None,
-        executor: str = "thread",
+        executor: ExecutorKind = "thread",
         compile: bool | str | None = None,
     ) -> Stream:
         """A lazy stream whose batches pass through ``fns`` in order.
@@ -975,7 +976,7 @@ def _compiled(
         raise ValueError(f"compile must be True, False, 'auto' or None, got {mode!r}")
     if mode is False:
         return tuple(fn.fn if isinstance(fn, CompiledFunction) else fn for fn in fns)
-    fallback = "warn" if mode is True else "silent"
+    fallback: CompileFallback = "warn" if mode is True else "silent"
     return tuple(
         fn if isinstance(fn, CompiledFunction) or _takes_rng(fn) else compile(fn, fallback=fallback)
         for fn in fns
