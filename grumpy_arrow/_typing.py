@@ -9,7 +9,14 @@ every layer may use it.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, TypeAlias
+import os
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, Union
+
+import numpy as np
+import pyarrow as pa
+
+if TYPE_CHECKING:  # for the checker only: this module imports nothing of the package
+    from grumpy_arrow.dtypes import DType
 
 __all__ = [
     "Approach",
@@ -20,10 +27,12 @@ __all__ = [
     "CompileFallback",
     "DaskUnions",
     "FrameUnions",
+    "DTypeLike",
     "Dictionaries",
     "ExecutorKind",
     "MixStop",
     "NaPosition",
+    "PathLike",
     "QuantileMethod",
     "ReductionMethod",
     "RenameErrors",
@@ -32,6 +41,12 @@ __all__ = [
     "TorchLayout",
     "Unions",
 ]
+
+DTypeLike: TypeAlias = Union["DType", str, np.dtype[Any], type, pa.DataType]
+"""What :func:`grumpy_arrow.dtype` parses: a DType, its name, a NumPy dtype or scalar type,
+a Python type or an Arrow type."""
+PathLike: TypeAlias = Union[str, "os.PathLike[str]"]
+"""A store's location: a local path or an fsspec URL (``memory://``, ``s3://``...)."""
 
 Approach: TypeAlias = Literal["append", "overwrite", "update"]
 """How a saver writes a batch where data exists (docs/savers.md)."""

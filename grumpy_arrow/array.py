@@ -28,6 +28,7 @@ from grumpy_arrow._docstrings import name_method, operator_doc, reduction_doc, s
 from grumpy_arrow._typing import (
     Casting,
     Dictionaries,
+    DTypeLike,
     ReductionMethod,
     SpreadMethod,
     TorchLayout,
@@ -86,7 +87,7 @@ def is_scalar(obj: Any) -> bool:
     return obj is None or isinstance(obj, _SCALARS)
 
 
-def asarray(obj: Any, dtype: Any = None) -> GrumpyArray:
+def asarray(obj: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
     """``obj`` as a GrumpyArray (no copy when it already is one of the requested dtype)."""
     if isinstance(obj, GrumpyArray) and dtype is None:
         return obj
@@ -951,7 +952,7 @@ class GrumpyArray(Statistics):
         """
         return GrumpyArray._wrap(map_leaves(self.node, round_kernel(decimals)))
 
-    def astype(self, dtype: Any, *, casting: Casting = "unsafe") -> GrumpyArray:
+    def astype(self, dtype: DTypeLike, *, casting: Casting = "unsafe") -> GrumpyArray:
         """Cast the leaves to ``dtype`` under NumPy's ``casting`` rule.
 
         ``"unsafe"`` (the default, as in NumPy) truncates and wraps; the other rules check

@@ -21,6 +21,7 @@ import pyarrow as pa
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow._docstrings import name_method, shared, unary_function_doc
+from grumpy_arrow._typing import DTypeLike
 from grumpy_arrow.array import GrumpyArray, asarray, is_scalar, operand_like, where_arrays
 from grumpy_arrow.compute import index as ix
 from grumpy_arrow.compute import structure as st
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 
-def array(obj: Any, dtype: Any = None) -> GrumpyArray:
+def array(obj: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
     """Build a GrumpyArray from Python values, NumPy, Arrow or PyCapsule objects.
 
     Parameters
@@ -493,7 +494,7 @@ def nonzero(condition: Any) -> tuple[GrumpyArray, ...]:
 
 
 @shared
-def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
+def full_like(x: Any, fill_value: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
     """Same structure as ``x``, every leaf set to ``fill_value`` (leaf nulls included).
 
     Parameters
@@ -528,7 +529,7 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None) -> GrumpyArray:
 
 
 @shared
-def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
+def zeros_like(x: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
     """Same structure as ``x`` filled with 0.
 
     Parameters
@@ -546,7 +547,7 @@ def zeros_like(x: Any, dtype: Any = None) -> GrumpyArray:
 
 
 @shared
-def ones_like(x: Any, dtype: Any = None) -> GrumpyArray:
+def ones_like(x: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
     """Same structure as ``x`` filled with 1.
 
     Parameters

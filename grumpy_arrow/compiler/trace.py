@@ -17,7 +17,7 @@ import numpy as np
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow._typing import Casting
+from grumpy_arrow._typing import Casting, DTypeLike
 from grumpy_arrow.array import GrumpyArray, is_scalar
 from grumpy_arrow.compiler.graph import (
     PY_OPS,
@@ -281,7 +281,7 @@ class TracedArray:
             return getattr(args[0], op)(dim=axis)
         raise TraceError(f"np.{name} is not supported in compiled functions")
 
-    def astype(self, dtype: Any, *, casting: Casting = "unsafe") -> TracedArray:
+    def astype(self, dtype: DTypeLike, *, casting: Casting = "unsafe") -> TracedArray:
         """A cast of the leaves (float to integer casts run eagerly)."""
         sample = self.sample.astype(dtype, casting=casting)
         if self.dtype.kind == "f" and sample.dtype.kind in "iu":
