@@ -51,8 +51,8 @@ from grumpy_arrow.interop.partitions import (
 )
 from grumpy_arrow.pandas.convert import SCHEMA_ATTR
 from grumpy_arrow.pandas.dtype import GrumpyDtype
+from grumpy_arrow.storage.api import open_store
 from grumpy_arrow.storage.fragments import Fragment
-from grumpy_arrow.storage.handle import open_store
 from grumpy_arrow.storage.manifest import ShardedManifest
 from grumpy_arrow.storage.shards import consolidate
 

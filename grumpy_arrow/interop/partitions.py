@@ -32,17 +32,18 @@ from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame, from_arrow_table
 from grumpy_arrow.pandas.convert import SCHEMA_ATTR, as_grumpy, frame_to_pandas
-from grumpy_arrow.storage.api import _clear
 from grumpy_arrow.storage.fragments import TABLE_COLUMN, table_of
 from grumpy_arrow.storage.manifest import MANIFEST_NAME
 from grumpy_arrow.storage.shard_writer import ShardedWriter
 from grumpy_arrow.storage.shards import list_shards
+from grumpy_arrow.storage.stores import clear as _clear
 from grumpy_arrow.storage.writer import lock
 from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = [
     "KIND_ATTR",
     "SHARD_STRIDE",
+    "check_mode",
     "check_shard_rows",
     "from_partition",
     "location",
@@ -59,7 +60,7 @@ _ALONE = 1 << 40  # a shard_step no writer reaches: each ShardedWriter writes on
 def to_partition(obj: Any, *, unions: str, start: int = 0) -> pd.DataFrame:
     """A pandas partition of an array or frame, indexed by global row (from ``start``)."""
     if unions == "lowered":
-        out = table_of(obj, unions="lowered").to_pandas(types_mapper=pd.ArrowDtype)
+        out: pd.DataFrame = table_of(obj, unions="lowered").to_pandas(types_mapper=pd.ArrowDtype)
     else:
         frame = obj if isinstance(obj, DataFrame) else DataFrame({TABLE_COLUMN: obj}, None)
         out = frame_to_pandas(frame)
@@ -112,6 +113,13 @@ def _table_kind(table: pa.Table) -> str | None:
 # -- writing ----------------------------------------------------------------------------
 
 
+def check_mode(mode: str) -> str:
+    """``mode`` checked: ``"w"`` (replace what is there) or ``"w-"`` (refuse a store)."""
+    if mode not in ("w", "w-"):
+        raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
+    return mode
+
+
 def check_shard_rows(value: Any) -> int | None:
     """``shard_rows`` checked: None or an int >= 1."""
     return check_int(value, "shard_rows", minimum=1, optional=True)
@@ -127,8 +135,7 @@ def location(path: Any, storage_options: dict[str, Any] | None) -> str:
 def prepare_directory(path: Any, storage_options: dict[str, Any] | None, mode: str) -> str:
     """Make ``path`` ready for shards written by tasks: clear what is there (``mode="w"``)
     or refuse (``"w-"``). Returns :func:`location`."""
-    if mode not in ("w", "w-"):
-        raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
+    check_mode(mode)
     store = LeafStore(path, storage_options)
     exists = store.exists(MANIFEST_NAME) or bool(list_shards(store))
     if exists and mode == "w-":

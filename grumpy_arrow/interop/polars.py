@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grumpy_arrow._optional import require
 from grumpy_arrow.array import asarray
 from grumpy_arrow.errors import LayoutError
 from grumpy_arrow.frame.dataframe import DataFrame
@@ -49,18 +50,11 @@ def to_polars(obj: Any, *, unions: str = "lowered") -> Any:
     >>> gr.to_polars(gr.array([1, [2, 3]])).to_list()
     [{'values': [1], 'is_scalar': True}, {'values': [2, 3], 'is_scalar': False}]
     """
+    pl = require("polars", what="to_polars", install="polars")
+    source = obj if isinstance(obj, DataFrame) else asarray(obj)
+    data = source.to_arrow(unions=unions)
     try:
-        import polars as pl
-    except ImportError as err:  # pragma: no cover - exercised without polars
-        raise ImportError("to_polars needs polars: pip install polars") from err
-    if isinstance(obj, DataFrame):
-        data: Any = obj.to_arrow(unions=unions)
-        convert = pl.from_arrow
-    else:
-        data = asarray(obj).to_arrow(unions=unions)
-        convert = pl.from_arrow
-    try:
-        return convert(data)
+        return pl.from_arrow(data)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as err:

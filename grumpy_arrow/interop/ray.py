@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,25 +31,26 @@ import pyarrow as pa
 from grumpy_arrow._optional import require
 from grumpy_arrow.interop.partitions import (
     SHARD_STRIDE,
+    check_mode,
     check_shard_rows,
     from_partition,
     location,
     prepare_directory,
     write_shards,
 )
+from grumpy_arrow.storage.api import open_store
 from grumpy_arrow.storage.fragments import Fragment, table_of
-from grumpy_arrow.storage.handle import open_store
 from grumpy_arrow.storage.manifest import ShardedManifest
 from grumpy_arrow.storage.shards import DEFAULT_SHARD_ROWS, consolidate
 
 # Also ``GrumpyDatasource`` and ``GrumpyDatasink``, defined on first use (``__getattr__``).
 __all__ = ["read", "write"]
 
-_CLASSES: dict[str, type] = {}
+_INSTALL = "'grumpy_arrow[ray]'"
 
 
 def _ray_data() -> Any:
-    return require("ray.data", what="gr.ray", install="'grumpy_arrow[ray]'")
+    return require("ray.data", what="gr.ray", install=_INSTALL)
 
 
 def read(
@@ -111,66 +113,61 @@ def _groups(fragments: list[Fragment], parallelism: int) -> list[list[Fragment]]
     return [fragments[a:b] for a, b in itertools.pairwise(edges)]
 
 
-def _datasource_class() -> type:
-    rd = _ray_data()
-    from ray.data.block import BlockMetadata
+# The body of ``GrumpyDatasource``: :func:`_class` mixes in Ray's class on first use.
+class _DatasourceBody:
+    """A ``ray.data.Datasource`` over a store's fragments (see :func:`read`)."""
 
-    class GrumpyDatasource(rd.Datasource):  # type: ignore[name-defined]
-        """A ``ray.data.Datasource`` over a store's fragments (see :func:`read`)."""
+    def __init__(
+        self,
+        path: Any,
+        *,
+        columns: list[str] | None = None,
+        rows_per_fragment: int | None = None,
+        storage_options: dict[str, Any] | None = None,
+        parallelism: int = -1,
+    ) -> None:
+        super().__init__()
+        handle = open_store(path, storage_options=storage_options)
+        if columns is not None:
+            handle = handle[list(columns)]
+        fragments = handle.fragments(rows_per_fragment)
+        if rows_per_fragment is None and 0 < len(fragments) < parallelism:
+            fragments = handle.fragments(-(-len(handle) // parallelism))
+        self.fragments = fragments
+        self.empty = table_of(handle.take(np.zeros(0, dtype=np.int64)), unions="lowered")
 
-        def __init__(
-            self,
-            path: Any,
-            *,
-            columns: list[str] | None = None,
-            rows_per_fragment: int | None = None,
-            storage_options: dict[str, Any] | None = None,
-            parallelism: int = -1,
-        ) -> None:
-            super().__init__()
-            handle = open_store(path, storage_options=storage_options)
-            if columns is not None:
-                handle = handle[list(columns)]
-            fragments = handle.fragments(rows_per_fragment)
-            if rows_per_fragment is None and 0 < len(fragments) < parallelism:
-                fragments = handle.fragments(-(-len(handle) // parallelism))
-            self.fragments = fragments
-            self.empty = table_of(handle.take(np.zeros(0, dtype=np.int64)), unions="lowered")
+    def estimate_inmemory_data_size(self) -> int:
+        return sum(f.nbytes for f in self.fragments)
 
-        def estimate_inmemory_data_size(self) -> int:
-            return sum(f.nbytes for f in self.fragments)
+    def get_read_tasks(
+        self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+    ) -> list[Any]:
+        rd = _ray_data()
+        if not self.fragments:
+            meta = _metadata([])
+            return [
+                rd.ReadTask(functools.partial(list, [self.empty]), meta, schema=self.empty.schema)
+            ]
+        return [
+            rd.ReadTask(
+                functools.partial(_read_group, tuple(group)),
+                _metadata(group),
+                schema=self.empty.schema,
+                per_task_row_limit=per_task_row_limit,
+            )
+            for group in _groups(self.fragments, parallelism)
+        ]
 
-        def get_read_tasks(
-            self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
-        ) -> list[Any]:
-            if not self.fragments:
-                meta = BlockMetadata(num_rows=0, size_bytes=0, exec_stats=None, input_files=None)
-                return [
-                    rd.ReadTask(
-                        functools.partial(list, [self.empty]), meta, schema=self.empty.schema
-                    )
-                ]
-            tasks = []
-            for group in _groups(self.fragments, parallelism):
-                meta = BlockMetadata(
-                    num_rows=sum(len(f) for f in group),
-                    size_bytes=sum(f.nbytes for f in group),
-                    exec_stats=None,
-                    input_files=None,
-                )
-                tasks.append(
-                    rd.ReadTask(
-                        functools.partial(_read_group, tuple(group)),
-                        meta,
-                        schema=self.empty.schema,
-                        per_task_row_limit=per_task_row_limit,
-                    )
-                )
-            return tasks
 
-    GrumpyDatasource.__module__ = __name__
-    GrumpyDatasource.__qualname__ = "GrumpyDatasource"  # pickled by name (see __getattr__)
-    return GrumpyDatasource
+def _metadata(fragments: list[Fragment]) -> Any:
+    """Ray's ``BlockMetadata`` of a read task over ``fragments``."""
+    block = require("ray.data.block", what="gr.ray", install=_INSTALL)
+    return block.BlockMetadata(
+        num_rows=sum(len(f) for f in fragments),
+        size_bytes=sum(f.nbytes for f in fragments),
+        exec_stats=None,
+        input_files=None,
+    )
 
 
 def write(
@@ -232,73 +229,75 @@ def write(
     return result
 
 
-def _datasink_class() -> type:
-    rd = _ray_data()
+# The body of ``GrumpyDatasink``: :func:`_class` mixes in Ray's class on first use.
+class _DatasinkBody:
+    """A ``ray.data.Datasink`` writing a sharded dataset (see :func:`write`)."""
 
-    class GrumpyDatasink(rd.Datasink):  # type: ignore[name-defined]
-        """A ``ray.data.Datasink`` writing a sharded dataset (see :func:`write`)."""
+    def __init__(
+        self,
+        path: Any,
+        *,
+        shard_rows: int | None = None,
+        schema: Any = None,
+        mode: str = "w",
+        chunk_size: int | None = None,
+        compressor: str = "default",
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.path, self.mode, self.schema = path, check_mode(mode), schema
+        self.shard_rows = check_shard_rows(shard_rows)
+        self.options: dict[str, Any] = {
+            "chunk_size": chunk_size,
+            "compressor": compressor,
+            "storage_options": storage_options,
+        }
+        self.location = location(path, storage_options)  # what the tasks write to
+        self.result: ShardedManifest | None = None
 
-        def __init__(
-            self,
-            path: Any,
-            *,
-            shard_rows: int | None = None,
-            schema: Any = None,
-            mode: str = "w",
-            chunk_size: int | None = None,
-            compressor: str = "default",
-            storage_options: dict[str, Any] | None = None,
-        ) -> None:
-            if mode not in ("w", "w-"):
-                raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
-            self.path, self.mode, self.schema = path, mode, schema
-            self.shard_rows = check_shard_rows(shard_rows)
-            self.options: dict[str, Any] = {
-                "chunk_size": chunk_size,
-                "compressor": compressor,
-                "storage_options": storage_options,
-            }
-            self.location = location(path, storage_options)  # what the tasks write to
-            self.result: ShardedManifest | None = None
+    @property
+    def min_rows_per_write(self) -> int:
+        # Ray may cut a read into many small blocks: bundle them into fuller shards.
+        return self.shard_rows or DEFAULT_SHARD_ROWS
 
-        @property
-        def min_rows_per_write(self) -> int:
-            # Ray may cut a read into many small blocks: bundle them into fuller shards.
-            return self.shard_rows or DEFAULT_SHARD_ROWS
+    def on_write_start(self, schema: Any = None) -> None:
+        prepare_directory(self.path, self.options["storage_options"], self.mode)
 
-        def on_write_start(self, schema: Any = None) -> None:
-            prepare_directory(self.path, self.options["storage_options"], self.mode)
+    def write(self, blocks: Any, ctx: Any) -> int:
+        parts = (from_partition(b, schema=self.schema) for b in blocks)
+        return write_shards(
+            self.location,
+            ctx.task_idx * SHARD_STRIDE,
+            parts,
+            shard_rows=self.shard_rows,
+            **self.options,
+        )
 
-        def write(self, blocks: Any, ctx: Any) -> int:
-            parts = (from_partition(b, schema=self.schema) for b in blocks)
-            return write_shards(
-                self.location,
-                ctx.task_idx * SHARD_STRIDE,
-                parts,
-                shard_rows=self.shard_rows,
-                **self.options,
-            )
+    def on_write_complete(self, write_result: Any) -> None:
+        self.result = consolidate(self.location, storage_options=self.options["storage_options"])
 
-        def on_write_complete(self, write_result: Any) -> None:
-            self.result = consolidate(
-                self.location, storage_options=self.options["storage_options"]
-            )
 
-    GrumpyDatasink.__module__ = __name__
-    GrumpyDatasink.__qualname__ = "GrumpyDatasink"
-    return GrumpyDatasink
+# The classes defined on first use: their body, and the ``ray.data`` class they extend.
+_BODIES: dict[str, tuple[type, str]] = {
+    "GrumpyDatasource": (_DatasourceBody, "Datasource"),
+    "GrumpyDatasink": (_DatasinkBody, "Datasink"),
+}
+_CLASSES: dict[str, type] = {}
 
 
 def _class(name: str) -> Any:
+    """``GrumpyDatasource`` or ``GrumpyDatasink``: its body with Ray's class mixed in."""
     if name not in _CLASSES:
-        factory = _datasource_class if name == "GrumpyDatasource" else _datasink_class
-        _CLASSES[name] = factory()
+        body, base = _BODIES[name]
+        namespace = {"__module__": __name__, "__qualname__": name, "__doc__": body.__doc__}
+        bases = (body, getattr(_ray_data(), base))
+        # Pickled by name: a worker unpickling one defines it through __getattr__.
+        _CLASSES[name] = types.new_class(name, bases, exec_body=lambda ns: ns.update(namespace))
     return _CLASSES[name]
 
 
 def __getattr__(name: str) -> Any:
     """``GrumpyDatasource`` and ``GrumpyDatasink`` are defined on first use (they subclass
     Ray's classes; pickles name them, and a worker defines them when unpickling)."""
-    if name not in ("GrumpyDatasource", "GrumpyDatasink"):
+    if name not in _BODIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return _class(name)

@@ -15,7 +15,7 @@ with fork and spawn workers.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,14 +25,18 @@ from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.compute.structure import lift_union
 from grumpy_arrow.errors import LayoutError
 from grumpy_arrow.frame.dataframe import DataFrame
-from grumpy_arrow.storage.handle import Handle, open_store
+from grumpy_arrow.storage.api import open_store
+from grumpy_arrow.storage.handle import Handle
 from grumpy_arrow.storage.shards import ShardedHandle
 
 __all__ = ["Dataset", "IterableDataset", "to_torch"]
 
 
+_INSTALL = "torch (CPU wheels work)"
+
+
 def _torch() -> Any:
-    return require("torch", what="this", install="torch (CPU wheels work)")
+    return require("torch", what="this", install=_INSTALL)
 
 
 def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True) -> Any:
@@ -186,12 +190,17 @@ def _values(leaf: lay.Leaf) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(values), fresh
 
 
-try:  # real torch datasets when torch is there (this module is imported on first use)
-    from torch.utils.data import Dataset as _MapBase
-    from torch.utils.data import IterableDataset as _IterBase
-except ImportError:  # pragma: no cover - exercised without torch
+if TYPE_CHECKING:  # torch is not followed by the type checker: its classes are Any there
     _MapBase = object
     _IterBase = object
+else:
+    try:  # real torch datasets when torch is there (this module is imported on first use)
+        _data = require("torch.utils.data", what="gr.torch", install=_INSTALL)
+    except ImportError:  # pragma: no cover - exercised without torch
+        _MapBase = object
+        _IterBase = object
+    else:
+        _MapBase, _IterBase = _data.Dataset, _data.IterableDataset
 
 
 class Dataset(_MapBase):

@@ -481,6 +481,12 @@ class BufferSaver(Saver):
             f"{type(self).__name__} does not store strings of any length"
         )
 
+    def _read_text(self, info: Info, offsets: np.ndarray | None) -> np.ndarray:
+        """Every committed string, decoded (``offsets``: the committed ragged offsets)."""
+        value_offsets, data = self._read_strings(info, 0)
+        count = info.rows if offsets is None else int(offsets[-1])
+        return text.decode(value_offsets, data, info.dtype, info.shape, self._where(), count=count)
+
     def _write_strings(self, first: int, value_offsets: np.ndarray, data: np.ndarray) -> None:
         """Replace the stored strings from string ``first`` on: ``value_offsets`` from
         position ``first`` and ``data`` from ``value_offsets[0]``; both end there."""

@@ -23,7 +23,16 @@ from grumpy_arrow.errors import LayoutError, SchemaError
 from grumpy_arrow.functions import array
 from grumpy_arrow.savers import text
 
-__all__ = ["CHUNK_BYTES", "Batch", "Info", "default_chunks", "fit", "strings_arrow", "to_batch"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Batch",
+    "Info",
+    "default_chunks",
+    "first_chunk",
+    "fit",
+    "strings_arrow",
+    "to_batch",
+]
 
 CHUNK_BYTES = 1 << 20  # default chunk: about 1 MiB of rows
 
@@ -196,6 +205,12 @@ def default_chunks(shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, .
     """About ``CHUNK_BYTES`` of rows per chunk (whole rows)."""
     row_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if shape else dtype.itemsize
     return (max(1, CHUNK_BYTES // max(1, row_bytes)), *shape)
+
+
+def first_chunk(chunks: Any) -> tuple[int]:
+    """The first entry of a ``chunks`` option (rows per chunk), as a 1-D chunk shape: what
+    the ``value_offsets`` of strings are chunked by."""
+    return (int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks),)
 
 
 def fit(batch: Batch, info: Info, where: str) -> Batch:

@@ -25,12 +25,16 @@ import errno
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from grumpy_arrow.errors import StoreError, StoreFormatError, StoreLockedError
 from grumpy_arrow.storage.atomic import fsync_dir, sibling
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = [
     "check_room",
@@ -180,14 +184,22 @@ def copy_file(src: str, dst: str) -> None:
     large file costs no data; otherwise a kernel-side copy.
     """
     with open(src, "rb") as fin, open(dst, "wb") as fout:
-        try:
-            import fcntl
-
-            fcntl.ioctl(fout.fileno(), _FICLONE, fin.fileno())
-        except (ImportError, OSError):
+        if not _reflink(fin.fileno(), fout.fileno()):
             shutil.copyfileobj(fin, fout, 1 << 20)
         fout.flush()
         os.fsync(fout.fileno())
+
+
+def _reflink(src: int, dst: int) -> bool:
+    """Whether the file ``dst`` now shares the extents of ``src`` (False where the
+    filesystem or the platform has no reflinks)."""
+    if sys.platform == "win32":
+        return False
+    try:
+        fcntl.ioctl(dst, _FICLONE, src)
+    except OSError:
+        return False
+    return True
 
 
 def unshare(path: str) -> None:

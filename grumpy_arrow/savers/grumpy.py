@@ -29,9 +29,8 @@ from grumpy_arrow.frame.dataframe import DataFrame
 from grumpy_arrow.functions import concat
 from grumpy_arrow.savers.base import Saver, _target_lock, parse_indices, process_lock
 from grumpy_arrow.savers.files import translate_no_space
-from grumpy_arrow.storage import api
+from grumpy_arrow.storage import api, stores
 from grumpy_arrow.storage.atomic import recover, sibling, swap_in, sweep
-from grumpy_arrow.storage.handle import open_store
 from grumpy_arrow.storage.manifest import MANIFEST_NAME
 from grumpy_arrow.storage.widening import first_inexact, holds_values
 from grumpy_arrow.storage.zarr import LeafStore
@@ -107,7 +106,7 @@ class GrumpySaver(Saver):
         approach = self._check_call(indices, kwargs)
         if kwargs.get("compression_opts") is not None:
             raise ValueError(f"{self.path}: GrumpySaver takes no compression_opts")
-        batch = _variable(api._as_batch(data))
+        batch = _variable(stores.as_batch(data))
         if kwargs.get("dtype") is not None:
             if not hasattr(batch, "astype"):
                 raise TypeError(f"{self.path}: dtype= applies to array batches, not frames")
@@ -136,8 +135,8 @@ class GrumpySaver(Saver):
         what the float holds exactly are left to the store, which widens or refuses).
         Columns the store holds no value of yet (all empty lists) are not cast: they take
         the batch's dtype. Other differences are left for the store's own check."""
-        template = open_store(self.path, cache="none")[0:0]
-        manifest = api.read_manifest(LeafStore(self.path, read_only=True))
+        template = api.open_store(self.path, cache="none")[0:0]
+        manifest = stores.read_manifest(LeafStore(self.path, read_only=True))
         lengths = {name: spec.length for name, spec in manifest.leaves.items()}
         typed = {c.name for c in manifest.columns if holds_values(c.layout, lengths)}
         if isinstance(batch, GrumpyArray) and isinstance(template, GrumpyArray):
@@ -182,7 +181,7 @@ class GrumpySaver(Saver):
                 f"{self.path}: update needs an existing store; there is none (save with "
                 "approach 'append' or 'overwrite' first)"
             )
-        manifest = api.read_manifest(LeafStore(self.path, read_only=True))
+        manifest = stores.read_manifest(LeafStore(self.path, read_only=True))
         old = api.load(self.path)
         rows = parse_indices(indices, len(old), len(batch), self.path)
         if not len(rows):

@@ -47,7 +47,7 @@ from grumpy_arrow._optional import require
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import BufferSaver, parse_dataset_name
-from grumpy_arrow.savers.batch import Batch, Info, default_chunks
+from grumpy_arrow.savers.batch import Batch, Info, default_chunks, first_chunk
 from grumpy_arrow.savers.files import check_room, copy_file, is_no_space, sweep_beside
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file, sibling
 
@@ -299,7 +299,7 @@ class HDF5Saver(BufferSaver):
             node = fh.create_group(target)
             value_offsets, data = batch.strings
             chunks = options.get("chunks")
-            first = {} if chunks is None else {"chunks": _first(chunks)}
+            first = {} if chunks is None else {"chunks": first_chunk(chunks)}
             self._new(node, "value_offsets", value_offsets, first)
             self._new(node, "data", data, {k: v for k, v in options.items() if k != "chunks"})
             if batch.offsets is not None:
@@ -376,12 +376,7 @@ class HDF5Saver(BufferSaver):
             node = fh[self.dataset_name]
             offsets = node["offsets"][: info.rows + 1].astype(np.int64) if info.ragged else None
             if text.is_variable(info.dtype):
-                value_offsets, data = self._read_strings(info, 0)
-                count = info.rows if offsets is None else int(offsets[-1])
-                values = text.decode(
-                    value_offsets, data, info.dtype, info.shape, self._where(), count=count
-                )
-                return values, offsets
+                return self._read_text(info, offsets), offsets
             if offsets is None:
                 return node[: info.rows], None
             return node["values"][: int(offsets[-1])], offsets
@@ -407,11 +402,6 @@ def _size_bound(batch: Batch) -> int:
     """Bytes a save of ``batch`` may need on the disk: twice its data (HDF5 allocates
     whole chunks) and a mebibyte for a partly filled chunk and metadata."""
     return 2 * batch.nbytes + METADATA_ROOM
-
-
-def _first(chunks: Any) -> tuple[int]:
-    """The first entry of a ``chunks`` option (strings per chunk of ``value_offsets``)."""
-    return (int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks),)
 
 
 _UNCLOSABLE: list[Any] = []

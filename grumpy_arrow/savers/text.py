@@ -244,7 +244,7 @@ def decode(
     >>> decode(np.array([0, 1, 1, 3]), np.frombuffer("aé".encode(), np.uint8), TEXT, ()).tolist()
     ['a', '', 'é']
     """
-    flat = to_arrow(value_offsets, data, dtype, where).to_numpy(zero_copy_only=False)
+    flat: np.ndarray = to_arrow(value_offsets, data, dtype, where).to_numpy(zero_copy_only=False)
     if not shape:
         return flat
     if count is None:

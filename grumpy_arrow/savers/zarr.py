@@ -55,7 +55,7 @@ from fsspec.implementations.local import LocalFileSystem
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import OPTIONS, BufferSaver, parse_dataset_name
-from grumpy_arrow.savers.batch import Batch, Info, default_chunks
+from grumpy_arrow.savers.batch import Batch, Info, default_chunks, first_chunk
 from grumpy_arrow.savers.files import clone_tree, unshare
 from grumpy_arrow.savers.zarr_codecs import Codecs, parse_codecs
 from grumpy_arrow.storage.atomic import recover, swap_in, sweep
@@ -307,7 +307,7 @@ class ZarrSaver(BufferSaver):
         meta: dict[str, Any] = {"form": form, "rows": len(batch)}
         if text.is_variable(batch.dtype):
             value_offsets, data = batch.strings
-            first = None if chunks is None else _first(chunks)
+            first = None if chunks is None else first_chunk(chunks)
             self._new_array(node, "value_offsets", value_offsets, first, (), ())
             self._new_array(node, "data", data, None, compressors, ())
             meta.update(dtype=text.name_of(batch.dtype), shape=list(batch.shape))
@@ -464,12 +464,7 @@ class ZarrSaver(BufferSaver):
         if info.ragged:
             offsets = np.asarray(node["offsets"][: info.rows + 1], dtype=np.int64)
         if text.is_variable(info.dtype):
-            value_offsets, data = self._read_strings(info, 0)
-            count = info.rows if offsets is None else int(offsets[-1])
-            values = text.decode(
-                value_offsets, data, info.dtype, info.shape, self._where(), count=count
-            )
-            return values, offsets
+            return self._read_text(info, offsets), offsets
         if offsets is not None:
             return np.asarray(node["values"][: int(offsets[-1])]), offsets
         return np.asarray(node[: info.rows]), None
@@ -483,11 +478,6 @@ class ZarrSaver(BufferSaver):
                 f"{self._where()}: chunks must be a positive int (rows per chunk) or a tuple "
                 f"of positive ints (rows, then the row's axes), got {chunks!r}"
             )
-
-
-def _first(chunks: Any) -> tuple[int]:
-    """The first entry of a ``chunks`` option (rows per chunk)."""
-    return (int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks),)
 
 
 def _is_positive_int(value: Any) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.compare import first_difference
+from grumpy_arrow.frame.dataframe import DataFrame
 
 __all__ = ["assert_array_equal", "assert_arrow_equal", "assert_values_equal", "values_equal"]
 
@@ -101,8 +102,6 @@ def assert_arrow_equal(actual: Any, expected: Any) -> None:
     >>> from grumpy_arrow.testing import assert_arrow_equal
     >>> assert_arrow_equal(gr.array([1, [2, 3]]), gr.array([1, [2, 3]]))
     """
-    from grumpy_arrow.frame.dataframe import DataFrame
-
     if isinstance(expected, GrumpyArray):
         assert isinstance(actual, GrumpyArray), type(actual)
         assert actual.to_arrow().type == expected.to_arrow().type
