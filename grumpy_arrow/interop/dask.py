@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import Compressor, DaskUnions, SaveMode
 from grumpy_arrow.compute.lowering import FLAG_SUFFIX
 from grumpy_arrow.interop.partitions import (
     KIND_ATTR,
@@ -82,7 +83,7 @@ def read(
     path: Any,
     columns: list[str] | None = None,
     *,
-    unions: str = "lowered",
+    unions: DaskUnions = "lowered",
     rows_per_fragment: int | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
@@ -149,7 +150,7 @@ def read_fragment(
     fragment: Fragment,
     columns: list[str] | None = None,
     *,
-    unions: str = "lowered",
+    unions: DaskUnions = "lowered",
     sources: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One partition: the fragment's rows as pandas (the task of :func:`read`).
@@ -172,9 +173,9 @@ def write(
     *,
     shard_rows: int | None = None,
     schema: Any = None,
-    mode: str = "w",
+    mode: SaveMode = "w",
     chunk_size: int | None = None,
-    compressor: str = "default",
+    compressor: Compressor = "default",
     storage_options: dict[str, Any] | None = None,
 ) -> ShardedManifest:
     """Write a Dask DataFrame as a sharded dataset, one task per partition, in parallel.

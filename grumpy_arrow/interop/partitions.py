@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from grumpy_arrow._typing import Compressor
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError
@@ -156,7 +157,7 @@ def write_shards(
     shard_rows: int | None,
     limit: int = SHARD_STRIDE,
     chunk_size: int | None = None,
-    compressor: str = "default",
+    compressor: Compressor = "default",
     storage_options: dict[str, Any] | None = None,
 ) -> int:
     """Write arrays/frames, in order, into shards ``first``, ``first + 1``, ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import Unions
 from grumpy_arrow.array import asarray
 from grumpy_arrow.errors import LayoutError
 from grumpy_arrow.frame.dataframe import DataFrame
@@ -17,7 +18,7 @@ from grumpy_arrow.frame.dataframe import DataFrame
 __all__ = ["to_polars"]
 
 
-def to_polars(obj: Any, *, unions: str = "lowered") -> Any:
+def to_polars(obj: Any, *, unions: Unions = "lowered") -> Any:
     """A ``polars.DataFrame`` (for frames) or ``polars.Series`` (for arrays).
 
     Parameters

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import Compressor, SaveMode
 from grumpy_arrow.interop.partitions import (
     SHARD_STRIDE,
     check_mode,
@@ -176,10 +177,10 @@ def write(
     *,
     shard_rows: int | None = None,
     schema: Any = None,
-    mode: str = "w",
+    mode: SaveMode = "w",
     preserve_order: bool = True,
     chunk_size: int | None = None,
-    compressor: str = "default",
+    compressor: Compressor = "default",
     storage_options: dict[str, Any] | None = None,
     **write_args: Any,
 ) -> ShardedManifest:
@@ -239,9 +240,9 @@ class _DatasinkBody:
         *,
         shard_rows: int | None = None,
         schema: Any = None,
-        mode: str = "w",
+        mode: SaveMode = "w",
         chunk_size: int | None = None,
-        compressor: str = "default",
+        compressor: Compressor = "default",
         storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.path, self.mode, self.schema = path, check_mode(mode), schema

@@ -15,12 +15,13 @@ with fork and spawn workers.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from grumpy_arrow import layout as lay
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import TorchLayout
 from grumpy_arrow.array import GrumpyArray, asarray
 from grumpy_arrow.compute.structure import lift_union
 from grumpy_arrow.errors import LayoutError
@@ -39,7 +40,7 @@ def _torch() -> Any:
     return require("torch", what="this", install=_INSTALL)
 
 
-def to_torch(x: Any, *, pad: Any = 0, layout: str = "padded", copy: bool = True) -> Any:
+def to_torch(x: Any, *, pad: Any = 0, layout: TorchLayout = "padded", copy: bool = True) -> Any:
     """A tensor (or tensors) from an array or a frame.
 
     Parameters
@@ -337,12 +338,12 @@ class IterableDataset(_IterBase):
             return self._column(batch, self._layout_of(None))
         return {name: self._column(batch[name], self._layout_of(name)) for name in batch.columns}
 
-    def _layout_of(self, name: str | None) -> str:
-        if isinstance(self.layout, dict):
-            return str(self.layout.get(name, "padded"))
-        return str(self.layout)
+    def _layout_of(self, name: str | None) -> TorchLayout:
+        """The column's layout (checked in ``__init__``)."""
+        value = self.layout.get(name, "padded") if isinstance(self.layout, dict) else self.layout
+        return cast(TorchLayout, value)
 
-    def _column(self, column: GrumpyArray, layout: str) -> Any:
+    def _column(self, column: GrumpyArray, layout: TorchLayout) -> Any:
         if column.dtype.kind in "US":
             return column.to_list()  # strings stay Python values
         if column.ndim == 1:

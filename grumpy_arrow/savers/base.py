@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.compute.gather import expand_ranges
 from grumpy_arrow.errors import DatasetNotFoundError, OutOfBoundsError, SchemaError, StoreError
 from grumpy_arrow.functions import array, from_offsets
@@ -199,7 +200,7 @@ class Saver(ABC):
     #: The storage options ``save`` takes (others are a TypeError listing these).
     options: ClassVar[tuple[str, ...]] = OPTIONS
 
-    def __init__(self, *, approach: str = "append") -> None:
+    def __init__(self, *, approach: Approach = "append") -> None:
         self.approach = approach
         self._lock = threading.RLock()
 
@@ -261,7 +262,7 @@ class BufferSaver(Saver):
     Subclasses implement the storage primitives; the rules live here.
     """
 
-    def __init__(self, *, approach: str = "append", ragged: bool | None = None) -> None:
+    def __init__(self, *, approach: Approach = "append", ragged: bool | None = None) -> None:
         super().__init__(approach=approach)
         if ragged not in (None, True, False):
             raise ValueError(f"ragged must be None, True or False, got {ragged!r}")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import leaf_values
 from grumpy_arrow.dtypes import can_cast
@@ -86,7 +87,7 @@ class GrumpySaver(Saver):
     [[1.0, 2.0], [], 3.5]
     """
 
-    def __init__(self, path: Any, approach: str = "append") -> None:
+    def __init__(self, path: Any, approach: Approach = "append") -> None:
         super().__init__(approach=approach)
         self.path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
         self._local = "://" not in self.path or self.path.startswith("file://")

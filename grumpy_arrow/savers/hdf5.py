@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import BufferSaver, parse_dataset_name
@@ -103,7 +104,7 @@ class HDF5Saver(BufferSaver):
         self,
         path: Any,
         dataset_name: str = "dataset",
-        approach: str = "append",
+        approach: Approach = "append",
         *,
         ragged: bool | None = None,
     ) -> None:

@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import BufferSaver, process_lock
@@ -220,7 +221,9 @@ class NumpySaver(BufferSaver):
     [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     """
 
-    def __init__(self, path: Any, approach: str = "append", *, ragged: bool | None = None) -> None:
+    def __init__(
+        self, path: Any, approach: Approach = "append", *, ragged: bool | None = None
+    ) -> None:
         super().__init__(approach=approach, ragged=ragged)
         self.path = os.path.abspath(os.fspath(path))
 

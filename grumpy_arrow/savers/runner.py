@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sized
 from functools import partial
 from typing import Any
 
+from grumpy_arrow._typing import ExecutorKind
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.streaming.collect import _close, _tick, collect, progress_bar
 from grumpy_arrow.streaming.ordered import ordered_map
@@ -28,7 +29,7 @@ def run(
     saver: Any = None,
     save_interval: int = 100,
     cpu: int = 1,
-    executor: str = "thread",
+    executor: ExecutorKind = "thread",
     progress: bool = False,
 ) -> Any:
     """Apply ``fn`` to every item on ``cpu`` workers, saving results in item order.

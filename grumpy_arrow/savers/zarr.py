@@ -52,6 +52,7 @@ import zarr
 import zarr.codecs
 from fsspec.implementations.local import LocalFileSystem
 
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.savers import text
 from grumpy_arrow.savers.base import OPTIONS, BufferSaver, parse_dataset_name
@@ -120,7 +121,7 @@ class ZarrSaver(BufferSaver):
         self,
         path: Any,
         dataset_name: str = "dataset",
-        approach: str = "append",
+        approach: Approach = "append",
         *,
         ragged: bool | None = None,
         storage_options: dict[str, Any] | None = None,

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import grumpy_arrow as gr
+from grumpy_arrow._typing import Approach
 from grumpy_arrow.errors import DatasetNotFoundError, StoreLockedError
 from grumpy_arrow.savers import Saver
 from grumpy_arrow.storage.writer import lock_file
@@ -172,7 +173,7 @@ class SaverTestsBase:
         """``make(approach="append", name="dataset")``: a NEW saver instance every call."""
         target = self.target(tmp_path)
 
-        def make(approach: str = "append", name: str = "dataset") -> Saver:
+        def make(approach: Approach = "append", name: str = "dataset") -> Saver:
             return self.new(target, approach, name)
 
         return make
