@@ -43,6 +43,7 @@ from grumpy_arrow.storage.writer import (
     Batch,
     commit,
     lock,
+    manifest_options,
     new_manifest,
 )
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
@@ -184,13 +185,7 @@ def save(
     if mode == "a" and sharded:
         append_sharded(items, store, timeout=timeout)
         return
-    options = {
-        "chunk_size": chunk_size,
-        "chunk_dim": chunk_dim,
-        "compressor": compressor,
-        "shard_size": shard_size,
-        "dictionary": dictionary,
-    }
+    options = manifest_options(chunk_size, chunk_dim, compressor, shard_size, dictionary)
     if codecs is not None and not (exists and mode == "a"):
         items = _encoding(items, codecs, store.url)
         options["codecs"] = codecs

@@ -102,19 +102,19 @@ def _walk(
         return RecordLayout(validity=validity_name, fields=fields)
     if isinstance(node, lay.ListNode):
         level = levels.get(depth + 1) if level_axis else None
-        if node.size and not level:
-            return _fixed(node, column, path, depth, levels, out, validity_name)
-        offsets_name = level_leaf(level) if level else leaf_name(column, path, "offsets")
-        out[offsets_name] = np.asarray(node.offsets, dtype=np.int64)
+        fixed = bool(node.size) and not level  # a fixed axis: no offsets leaf, no level
+        offsets_name = None
+        if not fixed:
+            offsets_name = level_leaf(level) if level else leaf_name(column, path, "offsets")
+            out[offsets_name] = np.asarray(node.offsets, dtype=np.int64)
         if node.validity is not None and not node.validity.all():
             out[validity_name] = node.validity
-        content = _walk(
-            node.content, column, path + ".c", depth + 1, levels, out, level is not None
-        )
+        inner, on_level = (_slotted(node), False) if fixed else (node.content, level is not None)
+        content = _walk(inner, column, path + ".c", depth + 1, levels, out, on_level)
         return ListLayout(
             offsets=offsets_name,
             validity=validity_name,
-            level=level,
+            level=None if fixed else level,
             content=content,
             size=node.size,
         )
@@ -131,26 +131,13 @@ def _walk(
     )
 
 
-def _fixed(
-    node: lay.ListNode,
-    column: str,
-    path: str,
-    depth: int,
-    levels: Mapping[int, str],
-    out: dict[str, np.ndarray],
-    validity_name: str,
-) -> ListLayout:
-    """A fixed axis: no offsets leaf; every row owns ``size`` content rows, so null rows
-    get padding slots (null values) to keep row ``i`` at ``[i * size, (i + 1) * size)``."""
-    assert node.size
-    content = node.content
+def _slotted(node: lay.ListNode) -> lay.Node:
+    """The content of a fixed axis as stored: every row owns ``size`` content rows, so
+    null rows get padding slots (null values) to keep row ``i`` at
+    ``[i * size, (i + 1) * size)``."""
     if node.validity is not None and not node.validity.all():
-        out[validity_name] = node.validity
-        content = lay.from_arrow(lay.to_arrow(node).values)  # Arrow's: with the slots
-    layout = _walk(content, column, path + ".c", depth + 1, levels, out, False)
-    return ListLayout(
-        offsets=None, validity=validity_name, level=None, content=layout, size=node.size
-    )
+        return lay.from_arrow(lay.to_arrow(node).values)  # Arrow's: with the slots
+    return node.content
 
 
 def _leaf(

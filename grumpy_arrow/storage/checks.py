@@ -112,17 +112,7 @@ def check_range_bounds(
             leaf,
             f"holds {int(bounds[bad])} at position {locate(bad)}; offsets lie in [0, {content}]",
         )
-    steps = np.diff(bounds)
-    steps[seams[seams < len(steps)]] = 0
-    down = np.flatnonzero(steps < 0)
-    if len(down):
-        at = int(down[0]) + 1
-        raise _fail(
-            where,
-            leaf,
-            f"decreases at position {locate(at)} ({int(bounds[at - 1])} then "
-            f"{int(bounds[at])}); offsets never decrease",
-        )
+    _check_steps(bounds, where, leaf, seams, locate)
 
 
 def check_indices(
@@ -141,15 +131,25 @@ def check_indices(
         )
 
 
-def _check_steps(offsets: np.ndarray, where: str, leaf: str) -> None:
-    down = np.flatnonzero(offsets[1:] < offsets[:-1])
+def _check_steps(
+    offsets: np.ndarray,
+    where: str,
+    leaf: str,
+    seams: np.ndarray | None = None,
+    locate: Locate = _same,
+) -> None:
+    """Offsets never decrease, but across ``seams`` (see :func:`check_range_bounds`)."""
+    steps_down = offsets[1:] < offsets[:-1]
+    if seams is not None:
+        steps_down[seams[seams < len(steps_down)]] = False
+    down = np.flatnonzero(steps_down)
     if len(down):
         at = int(down[0]) + 1
         raise _fail(
             where,
             leaf,
-            f"decreases at position {at} ({int(offsets[at - 1])} then {int(offsets[at])}); "
-            "offsets never decrease",
+            f"decreases at position {locate(at)} ({int(offsets[at - 1])} then "
+            f"{int(offsets[at])}); offsets never decrease",
         )
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pyarrow as pa
 
+from grumpy_arrow._typing import Unions
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError
 from grumpy_arrow.frame.dataframe import METADATA_KEY, DataFrame
@@ -175,7 +176,7 @@ class Fragment:
         rows = np.arange(self.start - self.offset, self.stop - self.offset, dtype=np.int64)
         return handle.take(rows, names)
 
-    def to_arrow(self, columns: Any = None, *, unions: str = "lowered") -> pa.Table:
+    def to_arrow(self, columns: Any = None, *, unions: Unions = "lowered") -> pa.Table:
         """The rows as a ``pa.Table`` (an array store gives one column, ``values``).
 
         Parameters
@@ -191,7 +192,7 @@ class Fragment:
         return table_of(self.to_grumpy(columns), unions=unions)
 
 
-def table_of(obj: Any, *, unions: str = "lowered") -> pa.Table:
+def table_of(obj: Any, *, unions: Unions = "lowered") -> pa.Table:
     """A frame's table, or an array's one-column (``values``) table marked as an array."""
     if isinstance(obj, DataFrame):
         return obj.to_arrow(unions=unions)

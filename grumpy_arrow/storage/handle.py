@@ -79,6 +79,19 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
+def handle_options(
+    cache: str, cache_bytes: int, storage_options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What a handle keeps (and pickles) to open its store again."""
+    return {"cache": cache, "cache_bytes": cache_bytes, "storage_options": storage_options}
+
+
+def chunk_cache(options: dict[str, Any]) -> ChunkCache | None:
+    """The chunk cache a handle's options ask for (None for ``cache="none"``)."""
+    budget = options["cache_bytes"] if options["cache"] == "chunks" else 0
+    return ChunkCache(int(budget)) if budget else None
+
+
 class Handle:
     """A lazy view of a store; picklable (it reopens from its path in a new process).
 
@@ -141,11 +154,7 @@ class Handle:
         _cache: ChunkCache | None = None,
     ) -> None:
         self._path = path
-        self._options: dict[str, Any] = {
-            "cache": cache,
-            "cache_bytes": cache_bytes,
-            "storage_options": storage_options,
-        }
+        self._options = handle_options(cache, cache_bytes, storage_options)
         self._columns = columns
         self._at = rows
         self._open(_manifest, _cache)
@@ -169,8 +178,7 @@ class Handle:
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
         self._schema: Any = _UNSET
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
-        budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
-        self._cache = cache if cache is not None else ChunkCache(int(budget)) if budget else None
+        self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
             names = [c.name for c in self._manifest.columns]
             for c in self._columns:

@@ -30,6 +30,7 @@ import struct
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, cast
 
@@ -704,13 +705,19 @@ class LocalShards:
         count: int,
         dest: np.ndarray,
     ) -> None:
+        """The first ``count`` inner chunks of a shard whose bytes ``data`` were read from
+        its start, each verified and decoded into its place in ``dest`` (one step per
+        inner chunk, each a whole-buffer decode). Blosc chunks go straight in
+        (:func:`_blosc_chunks_into`); the chunks of other codecs, and the Blosc ones it
+        leaves, go through :func:`.sharding.decode_chunk`, which says what is wrong."""
+        offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
+        left: Iterable[int] = range(count)
         if fmt.codec == "blosc":
-            self._decode_blosc_into(name, fmt, k, shard, data, count, dest)
-            return
+            left = _blosc_chunks_into(data, offsets, sizes, dest, fmt)
         view = memoryview(data)
-        for j in range(count):  # one step per inner chunk, each a whole-buffer decode
-            a = int(shard.offsets[j])
-            raw = view[a : a + int(shard.nbytes[j])]
+        for j in left:
+            a = offsets[j]
+            raw = view[a : a + sizes[j]]
             where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
             lo = j * fmt.chunk
             hi = min(len(dest), lo + fmt.chunk)
@@ -725,42 +732,6 @@ class LocalShards:
                 sh.decode_chunk(fmt, raw, where, out=dest[lo:hi])
             else:
                 dest[lo:hi] = sh.decode_chunk(fmt, raw, where)[: hi - lo]
-        shard.verified[:count] = True
-        shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
-
-    def _decode_blosc_into(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        k: int,
-        shard: _Shard,
-        data: bytes,
-        count: int,
-        dest: np.ndarray,
-    ) -> None:
-        """The first ``count`` Blosc inner chunks of a shard whose bytes ``data`` were read
-        from its start, each verified and decoded straight into its place in ``dest``
-        (:func:`_blosc_into`: a few steps per inner chunk; a whole-leaf read of
-        decimal-scaled coordinates is ~5,000 of them). A chunk that fails a check, the
-        partly filled last one, and every chunk where c-blosc's own functions are not
-        exported go through :func:`.sharding.decode_chunk`, which says what is wrong."""
-        view = memoryview(data)
-        offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
-        full = len(dest) // fmt.chunk
-        decode, crc, want = sh.blosc_decoder(), _crc32c(), fmt.chunk_bytes
-        base, out = _address(data), dest.ctypes.data
-        for j in range(count):
-            a, n = offsets[j], sizes[j]
-            if (
-                j < full
-                and decode is not None
-                and _blosc_into(data, base, a, n, out + j * want, want, decode, crc)
-            ):
-                continue
-            where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
-            lo = j * fmt.chunk
-            hi = min(len(dest), lo + fmt.chunk)
-            dest[lo:hi] = sh.decode_chunk(fmt, view[a : a + n], where)[: hi - lo]
         shard.verified[:count] = True
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
@@ -956,6 +927,28 @@ def _blosc_into(
         return False
     source = base if isinstance(base, bytes) else base + lo
     return bool(decode(source, dest, want, 1) == want)
+
+
+def _blosc_chunks_into(
+    data: bytes, offsets: list[int], sizes: list[int], dest: np.ndarray, fmt: sh.LeafFormat
+) -> list[int]:
+    """The Blosc inner chunks of a shard whose bytes ``data`` were read from its start
+    (``offsets`` and ``sizes`` from its index), each verified and decoded straight into
+    its place in ``dest`` (:func:`_blosc_into`: a few steps per inner chunk; a whole-leaf
+    read of decimal-scaled coordinates is ~5,000 of them). Returns the chunks it leaves,
+    in order: a chunk that fails a check, the partly filled last one, and every chunk
+    where c-blosc's own functions are not exported."""
+    decode = sh.blosc_decoder()
+    if decode is None:
+        return list(range(len(offsets)))
+    full = len(dest) // fmt.chunk
+    crc, want = _crc32c(), fmt.chunk_bytes
+    base, out = _address(data), dest.ctypes.data
+    return [
+        j
+        for j, (a, n) in enumerate(zip(offsets, sizes, strict=True))
+        if j >= full or not _blosc_into(data, base, a, n, out + j * want, want, decode, crc)
+    ]
 
 
 def _crc32c() -> Any:

@@ -50,7 +50,14 @@ from grumpy_arrow.storage.stores import (
     read_manifest,
     refuse_foreign,
 )
-from grumpy_arrow.storage.writer import LOCK_NAME, Batch, commit, lock, new_manifest
+from grumpy_arrow.storage.writer import (
+    LOCK_NAME,
+    Batch,
+    commit,
+    lock,
+    manifest_options,
+    new_manifest,
+)
 from grumpy_arrow.storage.zarr import LeafStore, parse_compressor
 
 __all__ = ["ShardedWriter", "append_sharded", "save_sharded"]
@@ -158,13 +165,7 @@ class ShardedWriter:
             check_int(chunk_size, "chunk_size", minimum=1)
         if shard_size is not None:
             check_int(shard_size, "shard_size", minimum=1)
-        self._options = {
-            "chunk_size": chunk_size,
-            "chunk_dim": chunk_dim,
-            "compressor": compressor,
-            "shard_size": shard_size,
-            "dictionary": dictionary,
-        }
+        self._options = manifest_options(chunk_size, chunk_dim, compressor, shard_size, dictionary)
         self._top = LeafStore(path, storage_options)
         _refuse_single(self._top)
         self._template: Manifest | None = None
@@ -425,14 +426,8 @@ def save_sharded(
         if store.local:
             for _, name in list_shards(store):
                 _refuse_link(store, name)
-    options = {
-        "chunk_size": chunk_size,
-        "chunk_dim": chunk_dim,
-        "compressor": compressor,
-        "shard_size": shard_size,
-        "dictionary": dictionary,
-        "codecs": codecs,
-    }
+    options = manifest_options(chunk_size, chunk_dim, compressor, shard_size, dictionary)
+    options["codecs"] = codecs
     with lock(store, timeout=timeout):
         if exists and store.local:
             # Built beside the old dataset (or store) and swapped in whole: bad input, an

@@ -384,7 +384,7 @@ def blosc_decoder() -> Any:
     where that build does not export it. A call costs about 1 µs against about 6 µs
     through ``numcodecs.blosc.decompress`` (its buffer checks), which is most of a 4 KiB
     chunk's decode: whole-leaf reads of Blosc leaves go through it
-    (:meth:`.local.LocalShards._decode_blosc_into`), after the chunk's checksum and
+    (:func:`.local._blosc_chunks_into`), after the chunk's checksum and
     header were checked."""
     try:
         fn = ctypes.CDLL(blosc.__file__).blosc_decompress_ctx

@@ -53,7 +53,14 @@ from grumpy_arrow.storage.fragments import (
     parse_rows_per_fragment,
     store_fragments,
 )
-from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows, select
+from grumpy_arrow.storage.handle import (
+    DEFAULT_CACHE,
+    Handle,
+    chunk_cache,
+    handle_options,
+    parse_rows,
+    select,
+)
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -64,7 +71,7 @@ from grumpy_arrow.storage.manifest import (
 )
 from grumpy_arrow.storage.stores import read_manifest, select_columns
 from grumpy_arrow.storage.writer import LOCK_NAME, lock
-from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
+from grumpy_arrow.storage.zarr import LeafStore
 
 __all__ = [
     "DEFAULT_SHARD_ROWS",
@@ -428,11 +435,7 @@ class ShardedHandle:
         _manifest: ShardedManifest | None = None,
     ) -> None:
         self._path = path
-        self._options: dict[str, Any] = {
-            "cache": cache,
-            "cache_bytes": cache_bytes,
-            "storage_options": storage_options,
-        }
+        self._options = handle_options(cache, cache_bytes, storage_options)
         self._columns = columns
         self._open(_manifest)
 
@@ -453,8 +456,7 @@ class ShardedHandle:
         )
         self._handles: list[Handle | None] = [None] * len(top.shards)
         self._lock = threading.RLock()
-        budget = self._options["cache_bytes"] if self._options["cache"] == "chunks" else 0
-        self._cache = ChunkCache(int(budget)) if budget else None
+        self._cache = chunk_cache(self._options)
         template = self._shard(0).manifest
         self._template = replace(template, rows=top.rows, leaves={})
         if self._columns is not None:

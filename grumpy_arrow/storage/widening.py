@@ -54,13 +54,7 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import SchemaError, StoreFormatError
 from grumpy_arrow.storage import buffers as bf
 from grumpy_arrow.storage import layouts as ly
-from grumpy_arrow.storage.layouts import (
-    Layout,
-    LeafLayout,
-    ListLayout,
-    RecordLayout,
-    UnionLayout,
-)
+from grumpy_arrow.storage.layouts import Layout, LeafLayout, ListLayout, RecordLayout, UnionLayout
 from grumpy_arrow.storage.manifest import Manifest
 from grumpy_arrow.storage.zarr import LeafStore
 
@@ -220,7 +214,7 @@ def _widen(stored: Layout, node: lay.Node, ctx: _Context, depth: int) -> tuple[L
             if node_signature(node) != stored.dtype:
                 raise _NoFit  # (after _one_dtype: a column of more than one dtype)
             return stored, node
-        return _leaf_to_union(stored, node, ctx, depth)
+        return _to_union(stored, node, ctx, depth)
     if isinstance(node, lay.ListNode):
         if node.size != stored.size:
             raise _NoFit
@@ -228,7 +222,7 @@ def _widen(stored: Layout, node: lay.Node, ctx: _Context, depth: int) -> tuple[L
         return replace(stored, content=content), node.with_content(inner)
     if stored.level is not None:
         raise _NoFit  # a frame level's lists are shared by its columns
-    return _list_to_union(stored, node, ctx, depth)
+    return _to_union(stored, node, ctx, depth)
 
 
 def _widen_union(
@@ -243,43 +237,40 @@ def _widen_union(
     return replace(stored, scalar=scalar, list=lists), lay.UnionNode(node.type_ids, scalars, inner)
 
 
-def _leaf_to_union(
-    stored: LeafLayout, node: lay.Node, ctx: _Context, depth: int
-) -> tuple[Layout, lay.Node]:
-    """Scalar rows meeting list rows: the store's leaf becomes the union's scalar child."""
-    if isinstance(node, lay.UnionNode):
-        scalar, scalars = _widen(stored, node.scalars, ctx, depth)
-        lists, type_ids = node.lists, node.type_ids
-    else:
-        assert isinstance(node, lay.ListNode)
-        scalar, scalars = stored, empty_node(stored)
-        lists, type_ids = node, np.ones(len(node), dtype=np.int8)
-    if not (isinstance(scalar, LeafLayout) and isinstance(scalars, lay.Leaf)):
-        raise _NoFit
-    list_layout = _fresh_layout(lists, f"{_base(stored)}.l", ctx)
-    assert isinstance(list_layout, ListLayout)
-    rows = stored.rows(ctx.lengths)
-    union = _new_union(stored, scalar, list_layout, np.zeros(rows, dtype=np.int8), ctx, depth)
-    return union, lay.UnionNode(type_ids, scalars, lists)
+# A union's children by type id (0 scalar, 1 list): layout, node, and the path step
+# into the child (buffers.py's naming).
+_CHILDREN: tuple[tuple[type[Layout], type[Any], str], ...] = (
+    (LeafLayout, lay.Leaf, "s"),
+    (ListLayout, lay.ListNode, "l"),
+)
 
 
-def _list_to_union(
-    stored: ListLayout, node: lay.Node, ctx: _Context, depth: int
+def _to_union(
+    stored: LeafLayout | ListLayout, node: lay.Node, ctx: _Context, depth: int
 ) -> tuple[Layout, lay.Node]:
-    """List rows meeting scalar rows: the store's list becomes the union's list child."""
+    """Scalar rows meeting list rows, or list rows meeting scalar rows: the store's leaf
+    (list) becomes the union's scalar (list) child, which keeps the committed rows, and
+    the batch's rows of the other kind get a new child."""
+    own = 0 if isinstance(stored, LeafLayout) else 1  # the committed rows' type id
+    other = 1 - own
+    nodes: list[lay.Node]
+    layout: Layout
     if isinstance(node, lay.UnionNode):
-        lists, inner = _widen(stored, node.lists, ctx, depth)
-        scalars, type_ids = node.scalars, node.type_ids
+        type_ids, nodes = node.type_ids, [node.scalars, node.lists]
+        layout, nodes[own] = _widen(stored, nodes[own], ctx, depth)
     else:
-        assert isinstance(node, lay.Leaf)
-        lists, inner = stored, empty_node(stored)
-        scalars, type_ids = node, np.zeros(len(node), dtype=np.int8)
-    if not (isinstance(lists, ListLayout) and isinstance(inner, lay.ListNode)):
+        assert isinstance(node, _CHILDREN[other][1])
+        type_ids, nodes = np.full(len(node), other, dtype=np.int8), [node, node]
+        layout, nodes[own] = stored, empty_node(stored)
+    if not (isinstance(layout, _CHILDREN[own][0]) and isinstance(nodes[own], _CHILDREN[own][1])):
         raise _NoFit
-    scalar_layout = _fresh_layout(scalars, f"{_base(stored)}.s", ctx)
-    assert isinstance(scalar_layout, LeafLayout)
-    rows = stored.rows(ctx.lengths)
-    union = _new_union(stored, scalar_layout, lists, np.ones(rows, dtype=np.int8), ctx, depth)
+    fresh = _fresh_layout(nodes[other], f"{_base(stored)}.{_CHILDREN[other][2]}", ctx)
+    scalar, lists = (layout, fresh) if own == 0 else (fresh, layout)
+    scalars, inner = nodes
+    assert isinstance(scalar, LeafLayout) and isinstance(lists, ListLayout)
+    assert isinstance(scalars, lay.Leaf) and isinstance(inner, lay.ListNode)
+    committed = np.full(stored.rows(ctx.lengths), own, dtype=np.int8)
+    union = _new_union(stored, scalar, lists, committed, ctx, depth)
     return union, lay.UnionNode(type_ids, scalars, inner)
 
 
@@ -320,7 +311,7 @@ def _one_dtype(stored: Layout, node: lay.Node, ctx: _Context) -> tuple[Layout, l
         return stored, node  # (a column without rows takes the batch's layout whole)
     typed = [leaf for leaf in _leaf_layouts(stored) if leaf.rows(ctx.lengths)]
     have = {leaf.dtype for leaf in typed}
-    brings = _leaves(node)
+    brings = lay.leaves(node, "widening")
     got = {node_signature(leaf) for leaf in brings if leaf.arrow.null_count < len(leaf)}
     if len(have) > 1 or (got and have and have != got):
         # Leaves of nothing but nulls have no real dtype either (read only here).
@@ -344,7 +335,7 @@ def _one_dtype(stored: Layout, node: lay.Node, ctx: _Context) -> tuple[Layout, l
     if all(leaf.dtype == target for leaf in _leaf_layouts(stored)):
         return stored, node
     numbers = dt.dtype(target).kind in "iuf"
-    sample = [_filled(leaf.values) for leaf in _leaves(node) if numbers]
+    sample = [_filled(leaf.values) for leaf in lay.leaves(node, "widening") if numbers]
     return _retype(stored, target, ctx, meeting, np.concatenate([np.zeros(0), *sample])), node
 
 
@@ -429,16 +420,6 @@ def _cast(node: lay.Node, target: dt.DType) -> lay.Node:
     scalars, lists = _cast(node.scalars, target), _cast(node.lists, target)
     assert isinstance(scalars, lay.Leaf) and isinstance(lists, lay.ListNode)
     return lay.UnionNode(node.type_ids, scalars, lists)
-
-
-def _leaves(node: lay.Node) -> list[lay.Leaf]:
-    if isinstance(node, lay.Leaf):
-        return [node]
-    if isinstance(node, lay.ListNode):
-        return _leaves(node.content)
-    if isinstance(node, lay.RecordNode):
-        raise lay.record_error("widening", node)
-    return _leaves(node.scalars) + _leaves(node.lists)
 
 
 def _leaf_layouts(layout: Layout) -> list[LeafLayout]:

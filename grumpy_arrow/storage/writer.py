@@ -53,6 +53,7 @@ __all__ = [
     "commit",
     "lock",
     "lock_file",
+    "manifest_options",
     "new_manifest",
 ]
 
@@ -170,6 +171,20 @@ def new_manifest(
         creator=f"grumpy_arrow {__version__}",
         dictionary_pending=batch.rows == 0 and dictionary is None,
     )
+
+
+def manifest_options(
+    chunk_size: int | None, chunk_dim: Any, compressor: str, shard_size: int | None, dictionary: Any
+) -> dict[str, Any]:
+    """The layout options of :func:`new_manifest` by name, as ``gr.save`` and the sharded
+    writers keep them for a new store (``codecs`` aside: each passes it its own way)."""
+    return {
+        "chunk_size": chunk_size,
+        "chunk_dim": chunk_dim,
+        "compressor": compressor,
+        "shard_size": shard_size,
+        "dictionary": dictionary,
+    }
 
 
 def _mark_dictionaries(layout: Layout, buffers: dict[str, np.ndarray], option: Any) -> Layout:
