@@ -212,36 +212,22 @@ __all__ = [
 # Names whose modules import zarr, fsspec, pandas or pyarrow.parquet, or that most programs
 # never use (compilation, streaming): ``import grumpy_arrow`` loads numpy and pyarrow only,
 # and each of these loads on first use (PEP 562).
-_LAZY_BY_MODULE: dict[str, tuple[str, ...]] = {
-    "grumpy_arrow.compiler": (
-        "CompiledFunction",
-        "compile",
-        "compile_pipeline",
-        "compile_pipeline_info",
-    ),
-    "grumpy_arrow.streaming": ("Mix", "Stream", "mix", "stream"),
-    "grumpy_arrow.storage": (
-        "Fragment",
-        "Handle",
-        "ShardedHandle",
-        "ShardedWriter",
-        "append",
-        "consolidate",
-        "load",
-        "save",
-        "upgrade",
-        "validate",
-    ),
-    "grumpy_arrow.pandas": ("GrumpyDtype", "GrumpyList", "from_pandas"),
-    "grumpy_arrow.interop.parquet": ("from_parquet", "to_parquet"),
-    "grumpy_arrow.interop.polars": ("to_polars",),
-    "grumpy_arrow.savers.runner": ("run",),
+# module -> the names it provides, separated by spaces
+_LAZY_BY_MODULE: dict[str, str] = {
+    "grumpy_arrow.compiler": "CompiledFunction compile compile_pipeline compile_pipeline_info",
+    "grumpy_arrow.streaming": "Mix Stream mix stream",
+    "grumpy_arrow.storage": "Fragment Handle ShardedHandle ShardedWriter append consolidate load"
+    " save upgrade validate",
+    "grumpy_arrow.pandas": "GrumpyDtype GrumpyList from_pandas",
+    "grumpy_arrow.interop.parquet": "from_parquet to_parquet",
+    "grumpy_arrow.interop.polars": "to_polars",
+    "grumpy_arrow.savers.runner": "run",
 }
 # name -> (module, attribute; None: the module itself). The optional integrations (torch,
 # dask, ray) need PyTorch, Dask and Ray: their functions raise an ImportError naming the
 # extra without.
 _LAZY: dict[str, tuple[str, str | None]] = {
-    **{name: (module, name) for module, names in _LAZY_BY_MODULE.items() for name in names},
+    **{n: (module, n) for module, names in _LAZY_BY_MODULE.items() for n in names.split()},
     "open": ("grumpy_arrow.storage", "open_store"),
     "codecs": ("grumpy_arrow.storage.codecs", None),
     "savers": ("grumpy_arrow.savers", None),
