@@ -145,11 +145,7 @@ class Statistics:
         >>> gr.array([[1, 4, 2, 8], [5], []]).median()
         4.0
         """
-        qs = np.array([0.5])
-        node = self._rowwise(
-            dim, "median", lambda s, n: stats.quantile(s, n, qs, "linear", False, True)
-        )
-        return self._one_or_rows(node, dim)
+        return self._median(dim, "median", skip_nan=False)
 
     @shared
     def nanmedian(self, dim: int | None = None) -> Any:
@@ -168,9 +164,12 @@ class Statistics:
         >>> x.nanmedian(), x.nanmedian(dim=1).to_list()
         (2.0, [2.0, None])
         """
+        return self._median(dim, "nanmedian", skip_nan=True)
+
+    def _median(self, dim: int | None, what: builtins.str, *, skip_nan: bool) -> Any:
         qs = np.array([0.5])
         node = self._rowwise(
-            dim, "nanmedian", lambda s, n: stats.quantile(s, n, qs, "linear", True, True)
+            dim, what, lambda s, n: stats.quantile(s, n, qs, "linear", skip_nan, True)
         )
         return self._one_or_rows(node, dim)
 
