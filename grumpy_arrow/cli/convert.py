@@ -22,12 +22,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 import grumpy_arrow as gr
 from grumpy_arrow._optional import require
+from grumpy_arrow._typing import Compressor
 from grumpy_arrow.cli.formats import (
     IPC_COMPRESSORS,
     PARQUET_COMPRESSORS,
@@ -399,7 +400,7 @@ def _write_store(items: _Counter, target: str, opts: ConvertOptions) -> None:
         iter(items),
         target,
         chunk_size=opts.chunk_size,
-        compressor=opts.compressor or "default",
+        compressor=cast("Compressor", opts.compressor or "default"),  # checked in _check_options
         shard_rows=opts.shard_rows,
         mode="a" if opts.append else "w",
     )

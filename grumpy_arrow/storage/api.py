@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from grumpy_arrow._typing import CacheMode, Compressor, SaveMode
 from grumpy_arrow.errors import StoreError
 from grumpy_arrow.storage import atomic
 from grumpy_arrow.storage.codecs import check_codecs, encode_batch
@@ -59,8 +60,8 @@ def save(
     *,
     chunk_size: int | None = None,
     chunk_dim: Any = None,
-    compressor: str = "default",
-    mode: str = "w",
+    compressor: Compressor = "default",
+    mode: SaveMode = "w",
     shard_size: int | None = None,
     dictionary: Any = None,
     storage_options: dict[str, Any] | None = None,
@@ -392,7 +393,7 @@ def load(
 def open_store(
     path: Any,
     *,
-    cache: str = "chunks",
+    cache: CacheMode = "chunks",
     cache_bytes: int = DEFAULT_CACHE,
     storage_options: dict[str, Any] | None = None,
 ) -> Handle | ShardedHandle:

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
+from grumpy_arrow._typing import CacheMode
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute.gather import Ranges, expand_ranges, offsets_from_lengths, take_rows
 from grumpy_arrow.errors import (
@@ -145,7 +146,7 @@ class Handle:
         self,
         path: Any,
         *,
-        cache: str = "chunks",
+        cache: CacheMode = "chunks",
         cache_bytes: int = DEFAULT_CACHE,
         storage_options: dict[str, Any] | None = None,
         columns: list[str] | None = None,

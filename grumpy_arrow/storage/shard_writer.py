@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from grumpy_arrow._typing import Compressor, SaveMode
 from grumpy_arrow._validate import check_int
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.errors import StoreError, StoreFormatError
@@ -144,10 +145,10 @@ class ShardedWriter:
         shard_step: int = 1,
         shard_rows: int = DEFAULT_SHARD_ROWS,
         *,
-        mode: str = "w",
+        mode: SaveMode = "w",
         chunk_size: int | None = None,
         chunk_dim: Any = None,
-        compressor: str = "default",
+        compressor: Compressor = "default",
         storage_options: dict[str, Any] | None = None,
         like: Any = None,
         shard_size: int | None = None,

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from grumpy_arrow._typing import CacheMode
 from grumpy_arrow._version import __version__
 from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.frame.schema import parse_schema
@@ -428,7 +429,7 @@ class ShardedHandle:
         self,
         path: Any,
         *,
-        cache: str = "chunks",
+        cache: CacheMode = "chunks",
         cache_bytes: int = DEFAULT_CACHE,
         storage_options: dict[str, Any] | None = None,
         columns: list[str] | None = None,

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from grumpy_arrow._typing import Compressor
 from grumpy_arrow.errors import StoreError
 from grumpy_arrow.storage.api import save
 from grumpy_arrow.storage.handle import Handle
@@ -46,7 +47,7 @@ class UpgradeReport:
 def upgrade(
     path: Any,
     *,
-    compressor: str = "default",
+    compressor: Compressor = "default",
     storage_options: dict[str, Any] | None = None,
     durable: bool = True,
 ) -> UpgradeReport:

@@ -28,6 +28,7 @@ from fsspec.implementations.local import LocalFileSystem
 from numcodecs import blosc
 from zarr.storage import FsspecStore, LocalStore
 
+from grumpy_arrow._typing import Compressor
 from grumpy_arrow.compute.gather import Ranges, expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import decimals
@@ -65,7 +66,7 @@ AUTO_SAMPLE = sh.INNER_BYTES["raw"]  # bytes of first values "auto" needs to jud
 # a few bytes, where a raw chunk would store it)
 
 
-def parse_compressor(name: Any) -> str:
+def parse_compressor(name: Any) -> Compressor:
     """A compressor name, with ``"default"`` resolved to ``"auto"`` (zstd for every leaf
     it shrinks, raw bytes for the others: measured in docs/performance.md)."""
     if name == "default":
@@ -74,7 +75,7 @@ def parse_compressor(name: Any) -> str:
         raise ValueError(
             f"compressor must be one of default, {', '.join(COMPRESSORS)}, got {name!r}"
         )
-    return str(name)
+    return cast(Compressor, name)
 
 
 def choose_codec(compressor: str, sample: np.ndarray | None, *, row_level: bool = False) -> str:
