@@ -49,10 +49,6 @@ __all__ = [
 
 def as_batch(obj: Any) -> GrumpyArray | DataFrame:
     """Arrays, frames, ``pa.Table`` and ``pandas.DataFrame`` as what the writer takes."""
-    return _converted(obj)
-
-
-def _converted(obj: Any) -> GrumpyArray | DataFrame:
     if isinstance(obj, (GrumpyArray, DataFrame)):
         return obj
     if isinstance(obj, (pa.Table, pa.RecordBatch)):

@@ -270,7 +270,6 @@ class _Source:
             if isinstance(self.obj, DataFrame):
                 return max((self.obj[c].ndim for c in self.obj.columns), default=1)
             return int(self.obj.ndim)
-
         return 1 + max(lay.arrow_depth(arrow_type(c.layout)) for c in self.handle.manifest.columns)
 
     def shape(self, k: int) -> Any:
