@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 
@@ -197,59 +197,39 @@ def nested_values(
     return st.integers(0, max_depth).flatmap(chain)
 
 
+class _NestedOptions(TypedDict, total=False):
+    """The keyword options of :func:`nested_values` that :func:`dtype_and_values` and
+    :func:`arrays` pass on to it (its defaults apply to those not given)."""
+
+    unions: bool
+    nulls: bool
+    min_size: int
+    max_size: int
+    max_list_size: int
+
+
 def dtype_and_values(
-    kinds: str = _KINDS,
-    max_depth: int = 3,
-    *,
-    unions: bool = True,
-    nulls: bool = True,
-    min_size: int = 0,
-    max_size: int = 6,
-    max_list_size: int = 4,
+    kinds: str = _KINDS, max_depth: int = 3, **options: Unpack[_NestedOptions]
 ) -> st.SearchStrategy[tuple[dt.DType, list[Any]]]:
-    """Pairs ``(dtype, value)``: a dtype from :func:`dtypes` and :func:`nested_values` of it."""
+    """Pairs ``(dtype, value)``: a dtype from :func:`dtypes` and :func:`nested_values` of it
+    (``max_depth`` and ``options`` as there)."""
 
     def values_of(d: dt.DType) -> st.SearchStrategy[tuple[dt.DType, list[Any]]]:
-        values = nested_values(
-            d,
-            max_depth,
-            unions=unions,
-            nulls=nulls,
-            min_size=min_size,
-            max_size=max_size,
-            max_list_size=max_list_size,
-        )
-        return st.tuples(st.just(d), values)
+        return st.tuples(st.just(d), nested_values(d, max_depth, **options))
 
     return dtypes(kinds).flatmap(values_of)
 
 
-@st.composite
 def arrays(
-    draw: st.DrawFn,
-    dtype: Any = None,
-    max_depth: int = 3,
-    *,
-    unions: bool = True,
-    nulls: bool = True,
-    min_size: int = 0,
-    max_size: int = 6,
-    max_list_size: int = 4,
-) -> GrumpyArray:
+    dtype: Any = None, max_depth: int = 3, **options: Unpack[_NestedOptions]
+) -> st.SearchStrategy[GrumpyArray]:
     """GrumpyArrays built from :func:`nested_values` (the dtype is drawn when not given)."""
-    d = draw(dtypes()) if dtype is None else dt.dtype(dtype)
-    value = draw(
-        nested_values(
-            d,
-            max_depth,
-            unions=unions,
-            nulls=nulls,
-            min_size=min_size,
-            max_size=max_size,
-            max_list_size=max_list_size,
-        )
-    )
-    return array(value, dtype=d)
+    if dtype is None:
+        pairs = dtype_and_values(_KINDS, max_depth, **options)
+    else:
+        d = dt.dtype(dtype)
+        pairs = nested_values(d, max_depth, **options).map(lambda value: (d, value))
+    return pairs.map(lambda pair: array(pair[1], dtype=pair[0]))
 
 
 # -- frames -------------------------------------------------------------------------------
@@ -326,6 +306,21 @@ def column_level(schema: list[str | tuple[str, ...]], column: str) -> int:
         if any(column == n or column.startswith(n + "_") for n in names):
             return i
     return -1
+
+
+def _column(
+    d: dt.DType, depth: int, rows: int, unions: bool, nulls: bool, max_list_size: int
+) -> st.SearchStrategy[list[Any]]:
+    """A frame column's own values: :func:`nested_values` of exactly ``rows`` rows."""
+    return nested_values(
+        d,
+        depth,
+        unions=unions,
+        nulls=nulls,
+        min_size=rows,
+        max_size=rows,
+        max_list_size=max_list_size,
+    )
 
 
 def _group(items: list[Any], counts: list[int]) -> list[list[Any]]:
@@ -443,18 +438,8 @@ def frames(
         level = column_level(schema, name)
         d = draw(dtypes())
         union = unions and draw(st.booleans())
-        own = draw(
-            nested_values(
-                d,
-                draw(st.integers(0, max_feature_depth)),
-                unions=union,
-                nulls=nulls,
-                min_size=totals[level],
-                max_size=totals[level],
-                max_list_size=max_list_size,
-            )
-        )
-        values: list[Any] = own
+        depth = draw(st.integers(0, max_feature_depth))
+        values: list[Any] = draw(_column(d, depth, totals[level], union, nulls, max_list_size))
         for k in range(level, 0, -1):
             grouped: list[Any] = _group(values, counts[k - 1])
             empty = [i for i, g in enumerate(grouped) if not g]
@@ -493,17 +478,7 @@ def _schemaless_frames(
     for name in names:
         d = draw(dtypes())
         dtypes_[name] = d
-        columns[name] = draw(
-            nested_values(
-                d,
-                max_depth,
-                unions=unions,
-                nulls=nulls,
-                min_size=nrows,
-                max_size=nrows,
-                max_list_size=max_list_size,
-            )
-        )
+        columns[name] = draw(_column(d, max_depth, nrows, unions, nulls, max_list_size))
     return FrameSpec(columns, dtypes_, None, dict.fromkeys(names, 0), (), nrows)
 
 
