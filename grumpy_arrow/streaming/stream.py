@@ -792,17 +792,15 @@ class Stream:
 
         Examples
         --------
-        >>> import os, tempfile, numpy as np, grumpy_arrow as gr
-        >>> from grumpy_arrow.savers import NumpySaver
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "sums.npy")
+        >>> import grumpy_arrow as gr
+        >>> from grumpy_arrow.savers import ZarrSaver
+        >>> saver = ZarrSaver("memory://sums.zarr")
         >>> x = gr.array([[1, 2], [3], [4, 5, 6], []])
         >>> gr.stream(x, batch_size=2).apply(lambda b: b.sum(dim=1).to_numpy(), cpu=2).save(
-        ...     NumpySaver(path), save_interval=2)
+        ...     saver, save_interval=2)
         2
-        >>> np.load(path).tolist()
+        >>> saver.load().tolist()
         [3, 3, 15, 0]
-        >>> tmp.cleanup()
         """
         return collect(
             iter(self), saver, save_interval=save_interval, progress=progress, total=len(self)
@@ -905,10 +903,11 @@ class Stream:
         Examples
         --------
         >>> import grumpy_arrow as gr
-        >>> s = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
-        >>> batches = iter(s)
-        >>> _ = next(batches)
-        >>> resumed = gr.stream(gr.array([[1, 2], [3], [4, 5, 6], [], [7]]), batch_size=2)
+        >>> x = gr.array([[1, 2], [3], [4, 5, 6], [], [7]])
+        >>> s = gr.stream(x, batch_size=2)
+        >>> next(iter(s)).to_list()
+        [[1, 2], [3]]
+        >>> resumed = gr.stream(x, batch_size=2)
         >>> resumed.load_state_dict(s.state_dict())
         >>> [b.to_list() for b in resumed]
         [[[4, 5, 6], []], [[7]]]
