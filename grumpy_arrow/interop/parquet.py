@@ -141,16 +141,14 @@ def from_parquet(
 
     Examples
     --------
-    >>> import os, tempfile, grumpy_arrow as gr
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "mols.parquet")
+    >>> import io, grumpy_arrow as gr
     >>> df = gr.dataframe({"mol_id": [1, 2], "atom_q": [[0.5, -0.5], [1.0]]},
     ...                   schema=["mol", "atom"])
-    >>> gr.to_parquet(df, path)
-    >>> back = gr.from_parquet(path, columns=["atom_q"])
+    >>> buffer = io.BytesIO()  # a file-like object works as well as a path
+    >>> gr.to_parquet(df, buffer)
+    >>> back = gr.from_parquet(buffer, columns=["atom_q"])
     >>> back.schema, back.to_dict()
     (Schema(['mol', 'atom']), {'atom_q': [[0.5, -0.5], [1.0]]})
-    >>> tmp.cleanup()
     """
     wanted = None
     if columns is not None:

@@ -69,18 +69,17 @@ class GrumpySaver(Saver):
 
     Examples
     --------
-    >>> import os, tempfile, grumpy_arrow as gr
+    >>> import grumpy_arrow as gr
     >>> from grumpy_arrow.savers import GrumpySaver
-    >>> path = os.path.join(tempfile.mkdtemp(), "ids.gr")
-    >>> saver = GrumpySaver(path)
+    >>> saver = GrumpySaver("memory://ids.gr")
     >>> saver.save(["P1", ["P2-1", "P2-2"]])
     >>> saver.save([None, "P4"])
     >>> saver.load().to_list()
     ['P1', ['P2-1', 'P2-2'], None, 'P4']
-    >>> GrumpySaver(path, approach="update").save([["a", "b", "c"]], indices=[0])
-    >>> gr.load(path).to_list()
+    >>> GrumpySaver("memory://ids.gr", approach="update").save([["a", "b", "c"]], indices=[0])
+    >>> gr.load("memory://ids.gr").to_list()
     [['a', 'b', 'c'], ['P2-1', 'P2-2'], None, 'P4']
-    >>> late = GrumpySaver(os.path.join(tempfile.mkdtemp(), "late.gr"))
+    >>> late = GrumpySaver("memory://late.gr")
     >>> late.save([[1, 2], []])
     >>> late.save([3.5])
     >>> late.load().to_list()
