@@ -118,6 +118,54 @@ def _versions() -> str:
     return f"grumpy-arrow {__version__} ({', '.join(parts)}, Python {python})"
 
 
+# Each command's one-line summary (the list in ``--help``) and description (its own
+# ``--help``), in the order ``--help`` lists them (that of :data:`_COMMANDS`).
+_HELP: dict[str, tuple[str, str]] = {
+    "demo": (
+        "the main job, end to end, on a built-in dataset",
+        "Build a seeded molecule -> residue -> atom dataset, compute on it, save it, read "
+        "random molecules lazily, stream a shuffled epoch through apply, compute results "
+        "into the savers, and print timings, sizes and throughput.",
+    ),
+    "info": (
+        "describe a store",
+        "Schema, entities per level, columns with dtypes, layouts and bytes, rows, shards, "
+        "bytes on disk and chunking of a store (metadata only).",
+    ),
+    "head": (
+        "print the first rows of a store",
+        "Print the first rows of a store, one line per row (long lists shortened); only "
+        "those rows are read.",
+    ),
+    "validate": (
+        "check every leaf of a store",
+        "Check the manifest and every leaf of a store (or of every shard); list the problems "
+        "and exit 1 if there are any.",
+    ),
+    "upgrade": (
+        "rewrite a store in the current format",
+        "Rewrite a version-1 store (or every shard of a sharded dataset) in the current "
+        "format version, batch by batch, swapping the new store in whole; stores already "
+        "current are left alone.",
+    ),
+    "convert": (
+        "convert between files and stores (streaming)",
+        "Convert between Parquet, Arrow IPC (file and stream), JSONL, CSV and "
+        "grumpy stores in either direction, batch by batch. Formats follow from the "
+        "extensions (.parquet .arrow .feather .ipc .arrows .jsonl .csv; a directory or no "
+        "extension is a store; .gz/.zst/.bz2 compress text) unless --from/--to say. Union "
+        "columns are written lowered (<col> + <col>__is_scalar) and rebuilt on import.",
+    ),
+    "bench": (
+        "run the benchmark suite (quick)",
+        "Run benchmarks/run_all.py of the source checkout with this Python and print its "
+        "tables (quick sizes unless --full or --smoke).",
+    ),
+}
+# The commands on one store: their first argument is its path.
+_STORE_COMMANDS = frozenset({"info", "head", "validate", "upgrade"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(
@@ -140,17 +188,52 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
-    _demo_parser(sub, common)
-    _store_parsers(sub, common)
-    _convert_parser(sub, common)
-    bench = _command(
-        sub,
-        common,
-        "bench",
-        "run the benchmark suite (quick)",
-        "Run benchmarks/run_all.py of the source checkout with this Python and print its "
-        "tables (quick sizes unless --full or --smoke).",
+    commands = {name: _command(sub, common, name) for name in _COMMANDS}
+    _demo_options(commands["demo"])
+    _store_options(commands)
+    _convert_options(commands["convert"])
+    _bench_options(commands["bench"])
+    return parser
+
+
+def _command(sub: Any, common: _Parser, name: str) -> argparse.ArgumentParser:
+    """A command's parser, with its :data:`_HELP`, the options every command takes
+    (``common``: ``--debug``) and, for a command on one store, the store's ``path``."""
+    summary, description = _HELP[name]
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=[common], help=summary, description=description
     )
+    if name in _STORE_COMMANDS:
+        parser.add_argument("path", help="a store path or fsspec URL")
+    return parser
+
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument(
+        "--rows", type=_count(1), default=2000, help="molecules to build (default 2000)"
+    )
+    demo.add_argument(
+        "--out", metavar="DIR", help="write the outputs here and keep them (replacing earlier ones)"
+    )
+    demo.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
+
+
+def _store_options(commands: dict[str, argparse.ArgumentParser]) -> None:
+    commands["info"].add_argument("--json", action="store_true", help="print the facts as JSON")
+    head = commands["head"]
+    head.add_argument("-n", type=_count(0), default=5, help="rows to print (default 5)")
+    head.add_argument(
+        "--columns", nargs="+", metavar="COL", help="only these columns (space- or comma-separated)"
+    )
+    commands["upgrade"].add_argument(
+        "--compressor",
+        default="default",
+        choices=["default", "auto", "none", "zstd", "blosc"],
+        help="the new store's compressor (default: auto)",
+    )
+
+
+def _bench_options(bench: argparse.ArgumentParser) -> None:
     size = bench.add_mutually_exclusive_group()
     size.add_argument(
         "--quick",
@@ -183,106 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the benchmarks folder (default: $GRUMPY_BENCHMARKS_DIR, else "
         "benchmarks/ of the checkout)",
     )
-    return parser
 
 
-def _demo_parser(sub: Any, common: _Parser) -> None:
-    demo = _command(
-        sub,
-        common,
-        "demo",
-        "the main job, end to end, on a built-in dataset",
-        "Build a seeded molecule -> residue -> atom dataset, compute on it, save it, read "
-        "random molecules lazily, stream a shuffled epoch through apply, compute results "
-        "into the savers, and print timings, sizes and throughput.",
-    )
-    demo.add_argument(
-        "--rows", type=_count(1), default=2000, help="molecules to build (default 2000)"
-    )
-    demo.add_argument(
-        "--out", metavar="DIR", help="write the outputs here and keep them (replacing earlier ones)"
-    )
-    demo.add_argument("--seed", type=_count(0), default=0, help="random seed (default 0)")
-
-
-def _command(
-    sub: Any, common: _Parser, name: str, summary: str, description: str
-) -> argparse.ArgumentParser:
-    """A command's parser, with the options every command takes (``common``: ``--debug``)."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name, parents=[common], help=summary, description=description
-    )
-    return parser
-
-
-def _store_parser(
-    sub: Any, common: _Parser, name: str, summary: str, description: str
-) -> argparse.ArgumentParser:
-    """A command on one store: ``NAME PATH``, then its own options."""
-    parser = _command(sub, common, name, summary, description)
-    parser.add_argument("path", help="a store path or fsspec URL")
-    return parser
-
-
-def _store_parsers(sub: Any, common: _Parser) -> None:
-    info = _store_parser(
-        sub,
-        common,
-        "info",
-        "describe a store",
-        "Schema, entities per level, columns with dtypes, layouts and bytes, rows, shards, "
-        "bytes on disk and chunking of a store (metadata only).",
-    )
-    info.add_argument("--json", action="store_true", help="print the facts as JSON")
-    head = _store_parser(
-        sub,
-        common,
-        "head",
-        "print the first rows of a store",
-        "Print the first rows of a store, one line per row (long lists shortened); only "
-        "those rows are read.",
-    )
-    head.add_argument("-n", type=_count(0), default=5, help="rows to print (default 5)")
-    head.add_argument(
-        "--columns", nargs="+", metavar="COL", help="only these columns (space- or comma-separated)"
-    )
-    _store_parser(
-        sub,
-        common,
-        "validate",
-        "check every leaf of a store",
-        "Check the manifest and every leaf of a store (or of every shard); list the problems "
-        "and exit 1 if there are any.",
-    )
-    up = _store_parser(
-        sub,
-        common,
-        "upgrade",
-        "rewrite a store in the current format",
-        "Rewrite a version-1 store (or every shard of a sharded dataset) in the current "
-        "format version, batch by batch, swapping the new store in whole; stores already "
-        "current are left alone.",
-    )
-    up.add_argument(
-        "--compressor",
-        default="default",
-        choices=["default", "auto", "none", "zstd", "blosc"],
-        help="the new store's compressor (default: auto)",
-    )
-
-
-def _convert_parser(sub: Any, common: _Parser) -> None:
-    conv = _command(
-        sub,
-        common,
-        "convert",
-        "convert between files and stores (streaming)",
-        "Convert between Parquet, Arrow IPC (file and stream), JSONL, CSV and "
-        "grumpy stores in either direction, batch by batch. Formats follow from the "
-        "extensions (.parquet .arrow .feather .ipc .arrows .jsonl .csv; a directory or no "
-        "extension is a store; .gz/.zst/.bz2 compress text) unless --from/--to say. Union "
-        "columns are written lowered (<col> + <col>__is_scalar) and rebuilt on import.",
-    )
+def _convert_options(conv: argparse.ArgumentParser) -> None:
     conv.add_argument("src", metavar="SRC", help="the input file or store")
     conv.add_argument("dst", metavar="DST", help="the output file or store")
     conv.add_argument(
