@@ -386,11 +386,19 @@ def blosc_decoder() -> Any:
     chunk's decode: whole-leaf reads of Blosc leaves go through it
     (:func:`.local._blosc_chunks_into`), after the chunk's checksum and
     header were checked."""
+    return _blosc_function(
+        "blosc_decompress_ctx", [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    )
+
+
+def _blosc_function(name: str, argtypes: list[Any]) -> Any:
+    """c-blosc's function ``name`` (returning an int) as a ctypes function, from the
+    library numcodecs links in; None where that build does not export it."""
     try:
-        fn = ctypes.CDLL(blosc.__file__).blosc_decompress_ctx
+        fn = getattr(ctypes.CDLL(blosc.__file__), name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.argtypes = argtypes
     fn.restype = ctypes.c_int
     return fn
 
@@ -480,25 +488,11 @@ def _blosc_pieces(fmt: LeafFormat, rows: np.ndarray) -> list[Any]:
 def blosc_encoder() -> Any:
     """c-blosc's ``blosc_compress_ctx`` as a ctypes function (see :func:`blosc_decoder`),
     or None."""
-    try:
-        fn = ctypes.CDLL(blosc.__file__).blosc_compress_ctx
-    except (OSError, AttributeError):
-        return None
-    size, ptr = ctypes.c_size_t, ctypes.c_void_p
-    fn.argtypes = [
-        ctypes.c_int,
-        ctypes.c_int,
-        size,
-        size,
-        ptr,
-        ptr,
-        size,
-        ctypes.c_char_p,
-        size,
-        ctypes.c_int,
-    ]
-    fn.restype = ctypes.c_int
-    return fn
+    size, ptr, c_int = ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int
+    return _blosc_function(
+        "blosc_compress_ctx",
+        [c_int, c_int, size, size, ptr, ptr, size, ctypes.c_char_p, size, c_int],
+    )
 
 
 def verify(data: Any, where: str) -> memoryview:
