@@ -325,18 +325,11 @@ class LocalShards:
     # -- reads ------------------------------------------------------------------------
 
     def gather(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        length: int,
-        cache: ChunkCache | None,
-        span: Ranges | None = None,
+        self, name: str, fmt: sh.LeafFormat, ranges: Ranges, length: int, cache: ChunkCache | None
     ) -> np.ndarray:
-        """Values of ``[starts[i], stops[i])`` concatenated (every range inside
-        ``[0, length)``, checked by the caller; ``span``: the same ranges as shared by
-        the leaves of a level, which then share the plan of their raw gathers too)."""
+        """As :meth:`.zarr.LeafBackend.gather`; the leaves of a level share the plan of
+        their raw gathers in ``ranges.memo``."""
+        starts, stops = ranges.starts, ranges.stops
         lens = stops - starts
         if not lens.all():
             starts, stops, lens = starts[lens > 0], stops[lens > 0], lens[lens > 0]
@@ -345,11 +338,9 @@ class LocalShards:
         if fmt.codec == "raw":
             gap = fmt.stride // fmt.dtype.itemsize - fmt.chunk  # padding between chunks
             key = ("raw", fmt.shard, fmt.chunk, gap)
-            plan = span.memo.get(key) if span is not None else None
+            plan = ranges.memo.get(key)
             if plan is None:
-                plan = _raw_plan(fmt.shard, fmt.chunk, gap, starts, stops, lens)
-                if span is not None:
-                    span.memo[key] = plan
+                plan = ranges.memo[key] = _raw_plan(fmt.shard, fmt.chunk, gap, starts, stops, lens)
             found = self._gather_raw(name, fmt, plan)
             if found is not None:
                 return found

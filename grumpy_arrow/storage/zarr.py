@@ -29,7 +29,7 @@ from numcodecs import blosc
 from zarr.storage import FsspecStore, LocalStore
 
 from grumpy_arrow._typing import Compressor
-from grumpy_arrow.compute.gather import Ranges, expand_ranges
+from grumpy_arrow.compute.gather import Ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import decimals
 from grumpy_arrow.storage import sharding as sh
@@ -546,11 +546,12 @@ class LeafStore:
         positions with the other leaves of a level.
         """
         fmt = self.format(name)
+        ranges = span if span is not None else Ranges(starts, stops)
         if cache is not None:
             whole = self.resident(name, length, cache, selection)
             if whole is not None:
-                return (span if span is not None else Ranges(starts, stops)).take_from(whole)
-        out = self.backend(name).gather(name, fmt, starts, stops, length, cache, span)
+                return ranges.take_from(whole)
+        out = self.backend(name).gather(name, fmt, ranges, length, cache)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
     def resident(
@@ -636,15 +637,13 @@ class LeafBackend(Protocol):
     local reader) and :class:`ZarrLeaves` (zarr-python, any fsspec store)."""
 
     def gather(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        length: int,
-        cache: ChunkCache | None,
-        span: Ranges | None = None,
-    ) -> np.ndarray: ...
+        self, name: str, fmt: sh.LeafFormat, ranges: Ranges, length: int, cache: ChunkCache | None
+    ) -> np.ndarray:
+        """Values of ``ranges`` concatenated, in order (every range inside ``[0,
+        length)``, checked by the caller). ``ranges`` may be shared by the leaves of a
+        level (:class:`.gather.Ranges`): what it works out once (expanded positions, read
+        plans in ``ranges.memo``) serves them all."""
+        ...
 
     def read_whole(self, name: str, fmt: sh.LeafFormat, length: int) -> np.ndarray: ...
 
@@ -658,16 +657,9 @@ class ZarrLeaves:
         self._store = weakref.proxy(store)
 
     def gather(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        length: int,
-        cache: ChunkCache | None,
-        span: Ranges | None = None,
+        self, name: str, fmt: sh.LeafFormat, ranges: Ranges, length: int, cache: ChunkCache | None
     ) -> np.ndarray:
-        pos = span.positions() if span is not None else expand_ranges(starts, stops - starts)
+        pos = ranges.positions()
         if len(pos) == 0:
             return np.zeros(0, dtype=fmt.dtype)
         chunk_of = pos // fmt.chunk
