@@ -56,8 +56,9 @@ PARALLEL_BYTES = 8 << 20
 
 
 class _Shard:
-    """One open shard file: descriptor, checked index, and for a regular raw shard a map
-    of the file with a flat view of its values (chunk ``j``'s values start at element
+    """One open shard file: what messages call it (``where``: store, leaf and shard
+    number), descriptor, checked index, and for a regular raw shard a map of the file
+    with a flat view of its values (chunk ``j``'s values start at element
     ``j * stride / itemsize``)."""
 
     __slots__ = (
@@ -66,17 +67,17 @@ class _Shard:
         "map",
         "nbytes",
         "offsets",
-        "path",
         "size",
         "unverified",
         "users",
         "verified",
+        "where",
         "written",
     )
 
     def __init__(
         self,
-        path: str,
+        where: str,
         fd: int,
         size: int,
         offsets: np.ndarray,
@@ -84,7 +85,7 @@ class _Shard:
         regular: bool,
         fmt: sh.LeafFormat,
     ) -> None:
-        self.path, self.fd, self.size = path, fd, size
+        self.where, self.fd, self.size = where, fd, size
         self.offsets, self.nbytes = offsets, nbytes
         self.users = 0
         self.written = int(np.count_nonzero(nbytes >= 0))
@@ -101,6 +102,12 @@ class _Shard:
         # The map closes when the last array viewing it is gone (closing it now would
         # fail while a gathered view is alive); the descriptor can go now.
         os.close(self.fd)
+
+
+def _unwritten(where: str, j: int) -> StoreFormatError:
+    """The error for inner chunk ``j`` of the shard ``where`` (its index says it was never
+    written) when it holds committed values."""
+    return StoreFormatError(f"{where} chunk {j} was never written, but holds committed values")
 
 
 def open_limit() -> int:
@@ -282,13 +289,14 @@ class LocalShards:
         fd, size, offsets, nbytes = self._open_index(name, k, fmt)
         try:
             regular = sh.is_regular(fmt, offsets, nbytes) and _prefix_written(nbytes)
+            where = f"{self.url}: leaf {name!r} shard {k}"
             try:
-                return _Shard(self.path(name, k), fd, size, offsets, nbytes, regular, fmt)
+                return _Shard(where, fd, size, offsets, nbytes, regular, fmt)
             except OSError as err:  # the map needs a descriptor of its own
                 if err.errno not in (errno.EMFILE, errno.ENFILE):
                     raise
                 _release_idle()
-                return _Shard(self.path(name, k), fd, size, offsets, nbytes, regular, fmt)
+                return _Shard(where, fd, size, offsets, nbytes, regular, fmt)
         except BaseException:
             os.close(fd)
             raise
@@ -357,7 +365,7 @@ class LocalShards:
                 if shard.flat is None or chunks[-1] >= shard.written:
                     return None  # not regular, or a chunk past the written ones
                 if shard.unverified:
-                    self._verify_mapped(name, fmt, k, shard, chunks)
+                    self._verify_mapped(fmt, shard, chunks)
                 values = shard.flat.take(index)
             finally:
                 self.release(shard)
@@ -368,9 +376,7 @@ class LocalShards:
         self.stats.add(out.nbytes, 0)
         return out
 
-    def _verify_mapped(
-        self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, j: np.ndarray
-    ) -> None:
+    def _verify_mapped(self, fmt: sh.LeafFormat, shard: _Shard, j: np.ndarray) -> None:
         """Verify the checksums of the inner chunks ``j`` of a mapped shard not verified
         yet (each once per open shard: a Python step per chunk, not per value)."""
         touched = _unique_sorted(j) if _ascending(j) else unique_inverse(j)[0]
@@ -380,7 +386,7 @@ class LocalShards:
             a = c * fmt.stride
             sh.verify(
                 shard.map[a : a + fmt.chunk_bytes + 4],
-                f"{self.url}: leaf {name!r} shard {k} chunk {c}",
+                f"{shard.where} chunk {c}",
             )
         shard.verified[fresh] = True
         # Counted again, not decremented: two threads may verify the same chunk at once.
@@ -426,9 +432,7 @@ class LocalShards:
             stop = bisect.bisect_left(wanted, (k + 1) * per, i)
             shard = self.acquire(name, k, fmt)
             try:
-                self._read_chunks(
-                    name, fmt, k, shard, [c - k * per for c in wanted[i:stop]], block, i
-                )
+                self._read_chunks(fmt, shard, [c - k * per for c in wanted[i:stop]], block, i)
             finally:
                 self.release(shard)
             i = stop
@@ -465,7 +469,7 @@ class LocalShards:
                 # (pread, not the map: faulting in the pages of scattered chunks costs
                 # more than reading them; measured on random 32-row batches)
                 js = [wanted[i] - k * fmt.per_shard for i in items]
-                self._read_chunks(name, fmt, k, shard, js, block, 0)
+                self._read_chunks(fmt, shard, js, block, 0)
             finally:
                 self.release(shard)
             for i, values in zip(items, block, strict=True):
@@ -476,14 +480,7 @@ class LocalShards:
         return found  # type: ignore[return-value]
 
     def _decode_frames(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        k: int,
-        shard: _Shard,
-        data: bytes,
-        js: list[int],
-        threads: int = 0,
+        self, fmt: sh.LeafFormat, shard: _Shard, data: bytes, js: list[int], threads: int = 0
     ) -> list[np.ndarray]:
         """Inner chunks ``js`` of a zstd shard whose bytes ``data`` were read from its
         start, decoded in one call on ``threads`` (the frames are cut from ``data`` by the
@@ -496,20 +493,16 @@ class LocalShards:
         if int(sizes.min()) < 4:
             bad = int(np.argmin(sizes))
             if sizes[bad] < 0:
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]} "
-                    "was never written, but holds committed values"
-                )
+                raise _unwritten(shard.where, js[bad])
             raise StoreFormatError(
-                f"{self.url}: leaf {name!r} shard {k} chunk {js[bad]}: "
-                f"{int(sizes[bad])} bytes cannot hold a checksum"
+                f"{shard.where} chunk {js[bad]}: {int(sizes[bad])} bytes cannot hold a checksum"
             )
         fresh = ~shard.verified[idx]
         if fresh.any():
             for c, a, n in zip(
                 idx[fresh].tolist(), offsets[fresh].tolist(), sizes[fresh].tolist(), strict=True
             ):
-                sh.verify(data[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}")
+                sh.verify(data[a : a + n], f"{shard.where} chunk {c}")
             shard.verified[idx[fresh]] = True
         segments = np.empty((len(idx), 2), dtype=np.uint64)
         segments[:, 0] = offsets
@@ -524,30 +517,17 @@ class LocalShards:
         except Exception as err:
             # Decode chunk by chunk to say which one fails and why (what it claims to hold).
             for c, a, n in zip(js, offsets.tolist(), sizes.tolist(), strict=True):
-                sh.decode_chunk(
-                    fmt, data[a : a + n], f"{self.url}: leaf {name!r} shard {k} chunk {c}"
-                )
+                sh.decode_chunk(fmt, data[a : a + n], f"{shard.where} chunk {c}")
             raise StoreFormatError(
-                f"{self.url}: leaf {name!r} shard {k}: chunks {js} cannot "
-                f"be decoded ({type(err).__name__}: {err})"
+                f"{shard.where}: chunks {js} cannot be decoded ({type(err).__name__}: {err})"
             ) from err
         if len(data) != len(idx) * fmt.chunk_bytes:
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} shard {k}: {len(idx)} chunks "
-                f"decode to {len(data)} bytes"
-            )
+            raise StoreFormatError(f"{shard.where}: {len(idx)} chunks decode to {len(data)} bytes")
         blocks = np.frombuffer(data, dtype=fmt.dtype).reshape(len(idx), fmt.chunk)
         return list(blocks)
 
     def _read_chunks(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        k: int,
-        shard: _Shard,
-        js: list[int],
-        block: np.ndarray,
-        row: int,
+        self, fmt: sh.LeafFormat, shard: _Shard, js: list[int], block: np.ndarray, row: int
     ) -> None:
         """Inner chunks ``js`` (ascending) of an open shard decoded into rows ``row,
         row + 1, ...`` of ``block`` (C order): runs of chunks stored next to each other
@@ -555,11 +535,7 @@ class LocalShards:
         (:func:`_blosc_into`), others through :func:`.sharding.decode_chunk`."""
         offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
         if min(sizes) < 0:
-            j = js[sizes.index(min(sizes))]
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} shard {k} chunk {j} was never "
-                "written, but holds committed values"
-            )
+            raise _unwritten(shard.where, js[sizes.index(min(sizes))])
         decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
         crc, want = _crc32c(), fmt.chunk_bytes
         dest = block.ctypes.data + row * want
@@ -571,9 +547,7 @@ class LocalShards:
             a, b = offsets[i], offsets[stop - 1] + sizes[stop - 1]
             data = os.pread(shard.fd, b - a, a)
             if len(data) != b - a:
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} shard {k}: read {len(data)} of {b - a} bytes at {a}"
-                )
+                raise StoreFormatError(f"{shard.where}: read {len(data)} of {b - a} bytes at {a}")
             # (a run of one chunk, the usual case, hands c-blosc the bytes object itself:
             # ctypes passes its buffer, with no address to work out)
             base = _address(data) if decode is not None and stop > i + 1 else data
@@ -583,7 +557,7 @@ class LocalShards:
                     data, base, lo, size, dest + n * want, want, decode, crc
                 ):
                     continue
-                where = f"{self.url}: leaf {name!r} shard {k} chunk {js[n]}"
+                where = f"{shard.where} chunk {js[n]}"
                 block[row + n] = sh.decode_chunk(fmt, memoryview(data)[lo : lo + size], where)
             i = stop
 
@@ -620,31 +594,23 @@ class LocalShards:
         shard = self.acquire(name, k, fmt)
         try:
             if int(np.count_nonzero(shard.nbytes[:count] >= 0)) != count:
-                j = int(np.flatnonzero(shard.nbytes[:count] < 0)[0])
-                raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} shard {k} chunk {j} was never written, "
-                    "but holds committed values"
-                )
+                raise _unwritten(shard.where, int(np.flatnonzero(shard.nbytes[:count] < 0)[0]))
             if shard.flat is not None:
-                self._read_mapped(name, fmt, k, shard, count, out[lo : lo + n])
+                self._read_mapped(fmt, shard, count, out[lo : lo + n])
                 return
             end = int((shard.offsets[:count] + shard.nbytes[:count]).max())
             data = os.pread(shard.fd, end, 0)
             if len(data) != end:
-                raise StoreFormatError(f"{self.url}: leaf {name!r} shard {k}: short read")
+                raise StoreFormatError(f"{shard.where}: short read")
             if fmt.codec == "zstd":
-                blocks = self._decode_frames(
-                    name, fmt, k, shard, data, list(range(count)), threads=threads
-                )
+                blocks = self._decode_frames(fmt, shard, data, list(range(count)), threads=threads)
                 out[lo : lo + n] = blocks[0].base.reshape(-1)[:n]  # type: ignore[union-attr]
                 return
-            self._decode_into(name, fmt, k, shard, data, count, out[lo : lo + n])
+            self._decode_into(fmt, shard, data, count, out[lo : lo + n])
         finally:
             self.release(shard)
 
-    def _read_mapped(
-        self, name: str, fmt: sh.LeafFormat, k: int, shard: _Shard, count: int, dest: np.ndarray
-    ) -> None:
+    def _read_mapped(self, fmt: sh.LeafFormat, shard: _Shard, count: int, dest: np.ndarray) -> None:
         """The first ``count`` inner chunks of a regular raw shard into ``dest``: one
         ``preadv`` straight into it (values) and into a buffer of checksums, then each
         chunk verified (a Python step per inner chunk of 32 KiB, not per value)."""
@@ -665,8 +631,7 @@ class LocalShards:
             got = os.preadv(shard.fd, buffers[2 * first : 2 * last], first * fmt.stride)
             if got != want:
                 raise StoreFormatError(
-                    f"{self.url}: leaf {name!r} shard {k}: read {got} of "
-                    f"{want} bytes at {first * fmt.stride}"
+                    f"{shard.where}: read {got} of {want} bytes at {first * fmt.stride}"
                 )
 
         value = google_crc32c.value
@@ -677,9 +642,7 @@ class LocalShards:
         stored = np.frombuffer(trailers, dtype="<u4")[0::2]
         for j in np.flatnonzero(np.asarray(sums, dtype=np.uint64) != stored).tolist():
             body = bytes(buffers[2 * j])
-            sh.verify(
-                body + trailers[8 * j : 8 * j + 4], f"{self.url}: leaf {name!r} shard {k} chunk {j}"
-            )
+            sh.verify(body + trailers[8 * j : 8 * j + 4], f"{shard.where} chunk {j}")
         if tail is not None:
             rest = len(dest) - full * fmt.chunk
             dest[full * fmt.chunk :] = np.frombuffer(tail, dtype=fmt.dtype, count=rest)
@@ -687,14 +650,7 @@ class LocalShards:
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
 
     def _decode_into(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        k: int,
-        shard: _Shard,
-        data: bytes,
-        count: int,
-        dest: np.ndarray,
+        self, fmt: sh.LeafFormat, shard: _Shard, data: bytes, count: int, dest: np.ndarray
     ) -> None:
         """The first ``count`` inner chunks of a shard whose bytes ``data`` were read from
         its start, each verified and decoded into its place in ``dest`` (one step per
@@ -709,7 +665,7 @@ class LocalShards:
         for j in left:
             a = offsets[j]
             raw = view[a : a + sizes[j]]
-            where = f"{self.url}: leaf {name!r} shard {k} chunk {j}"
+            where = f"{shard.where} chunk {j}"
             lo = j * fmt.chunk
             hi = min(len(dest), lo + fmt.chunk)
             if fmt.codec == "raw":
@@ -808,10 +764,7 @@ class LocalShards:
         used = count + (1 if n else 0)
         if np.any(old_nbytes[:used] < 0):
             j = int(np.flatnonzero(old_nbytes[:used] < 0)[0])
-            raise StoreFormatError(
-                f"{self.url}: leaf {name!r} shard {k} chunk {j} was "
-                "never written, but holds committed values"
-            )
+            raise _unwritten(f"{self.url}: leaf {name!r} shard {k}", j)
         packed = _packed(fmt, old_nbytes[:count])
         end = int(packed[-1] + old_nbytes[count - 1]) if count else 0
         if fmt.codec == "raw" and count:
