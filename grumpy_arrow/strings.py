@@ -10,9 +10,11 @@ Examples
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from grumpy_arrow import dtypes as dt
+from grumpy_arrow._docstrings import name_method
 from grumpy_arrow.compute.elementwise import map_leaves
 from grumpy_arrow.compute.strings import (
     extract_all,
@@ -27,6 +29,36 @@ if TYPE_CHECKING:  # the arrays these methods hang off (array.py imports this mo
     from grumpy_arrow.array import GrumpyArray
 
 __all__ = ["StringMethods"]
+
+# The methods that take no option: one pyarrow.compute string kernel each, named alike.
+_NO_OPTION_KERNELS: dict[str, str] = {
+    "upper": "Upper-case every string.",
+    "lower": "Lower-case every string.",
+    "len": "Length in characters (int64).",
+    "title": "Title-case every string.",
+    "capitalize": "Upper-case the first character, lower-case the rest.",
+    "byte_len": """Length in UTF-8 bytes (int64); ``len`` counts characters.
+
+        Examples
+        --------
+        >>> import grumpy_arrow as gr
+        >>> gr.array(["Å", "ab"]).str.byte_len().to_list()
+        [2, 2]
+        """,
+    "isdigit": "Whether every character is a digit (and there is at least one).",
+    "isalpha": "Whether every character is a letter (and there is at least one).",
+    "isspace": "Whether every character is whitespace (and there is at least one).",
+}
+
+
+def _no_option_kernel(name: str) -> Callable[[StringMethods], GrumpyArray]:
+    """The ``x.str.<name>()`` method of a kernel in :data:`_NO_OPTION_KERNELS`."""
+
+    def method(self: StringMethods) -> GrumpyArray:
+        return self._apply(name)
+
+    name_method(method, "StringMethods", name, _NO_OPTION_KERNELS[name])
+    return method
 
 
 class StringMethods:
@@ -67,17 +99,15 @@ class StringMethods:
     def _apply(self, name: str, **options: Any) -> GrumpyArray:
         return type(self._arr)._wrap(map_leaves(self._arr.node, string_kernel(name, **options)))
 
-    def upper(self) -> GrumpyArray:
-        """Upper-case every string."""
-        return self._apply("upper")
-
-    def lower(self) -> GrumpyArray:
-        """Lower-case every string."""
-        return self._apply("lower")
-
-    def len(self) -> GrumpyArray:
-        """Length in characters (int64)."""
-        return self._apply("len")
+    upper = _no_option_kernel("upper")
+    lower = _no_option_kernel("lower")
+    len = _no_option_kernel("len")
+    title = _no_option_kernel("title")
+    capitalize = _no_option_kernel("capitalize")
+    byte_len = _no_option_kernel("byte_len")
+    isdigit = _no_option_kernel("isdigit")
+    isalpha = _no_option_kernel("isalpha")
+    isspace = _no_option_kernel("isspace")
 
     def contains(self, pattern: str, *, regex: bool = False, case: bool = True) -> GrumpyArray:
         """Whether each string contains ``pattern`` (a regex when ``regex=True``)."""
@@ -106,37 +136,6 @@ class StringMethods:
     def rstrip(self, chars: str | None = None) -> GrumpyArray:
         """Remove trailing whitespace (or any of ``chars``)."""
         return self._apply("rstrip", chars=chars)
-
-    def title(self) -> GrumpyArray:
-        """Title-case every string."""
-        return self._apply("title")
-
-    def capitalize(self) -> GrumpyArray:
-        """Upper-case the first character, lower-case the rest."""
-        return self._apply("capitalize")
-
-    def byte_len(self) -> GrumpyArray:
-        """Length in UTF-8 bytes (int64); ``len`` counts characters.
-
-        Examples
-        --------
-        >>> import grumpy_arrow as gr
-        >>> gr.array(["Å", "ab"]).str.byte_len().to_list()
-        [2, 2]
-        """
-        return self._apply("byte_len")
-
-    def isdigit(self) -> GrumpyArray:
-        """Whether every character is a digit (and there is at least one)."""
-        return self._apply("isdigit")
-
-    def isalpha(self) -> GrumpyArray:
-        """Whether every character is a letter (and there is at least one)."""
-        return self._apply("isalpha")
-
-    def isspace(self) -> GrumpyArray:
-        """Whether every character is whitespace (and there is at least one)."""
-        return self._apply("isspace")
 
     def match(self, pattern: str, *, case: bool = True) -> GrumpyArray:
         """Whether the regex ``pattern`` matches at the start of each string (pandas'

@@ -320,41 +320,46 @@ class NumpyEngine:
         return []
 
     def run(self, bound: Bound, scalars: dict[int, Any]) -> dict[int, pa.Array]:
-        values: dict[int, GrumpyArray] = {}
-        parents: dict[Any, GrumpyArray] = {}
+        state = _NumpyRun(bound, scalars)
         for op in self.program.ops:
             if op.shape is None:
                 if op.kind == "total":
-                    flat = values[op.args[0].id]
+                    flat = state.values[op.args[0].id]
                     ddof = op.attrs.get("ddof", 0)
                     fn = getattr(flat, op.name)
                     scalars[op.id] = fn(ddof=ddof) if op.name in ("var", "std") else fn()
                 continue
-            values[op.id] = self._op(op, bound, values, scalars, parents)
-        return {op.id: values[op.id].to_arrow() for op in self._outputs}
+            state.values[op.id] = state.op(op)
+        return {op.id: state.values[op.id].to_arrow() for op in self._outputs}
 
-    def _op(
-        self,
-        op: Op,
-        bound: Bound,
-        values: dict[int, GrumpyArray],
-        scalars: dict[int, Any],
-        parents: dict[Any, GrumpyArray],
-    ) -> GrumpyArray:
+
+class _NumpyRun:
+    """One run of :class:`NumpyEngine`: the bound buffers, the scalars so far, each op's
+    values and the parent values broadcast so far (computed once per op and axes)."""
+
+    def __init__(self, bound: Bound, scalars: dict[int, Any]) -> None:
+        self.bound = bound
+        self.scalars = scalars
+        self.values: dict[int, GrumpyArray] = {}
+        self.parents: dict[Any, GrumpyArray] = {}
+
+    def op(self, op: Op) -> GrumpyArray:
+        """The values of ``op`` (its arguments' values are already in :attr:`values`)."""
+        bound = self.bound
         if op.kind == "input":
             return GrumpyArray(bound.arrow[op.attrs["index"]])
         if op.kind == "reduce":
             arg = op.args[0]
             assert arg.shape is not None
             axis = bound.axes[bound.axes_of(arg.shape)[-1]]
-            leaf = values[arg.id].node
+            leaf = self.values[arg.id].node
             lists = GrumpyArray._wrap(lay.ListNode(axis.offsets, axis.validity, leaf))
             fn = getattr(lists, op.name)
             return cast(
                 "GrumpyArray",
                 (fn(dim=1, ddof=op.attrs["ddof"]) if op.name in ("var", "std") else fn(dim=1)),
             )
-        operands = [self._operand(a, op, bound, values, scalars, parents) for a in op.args]
+        operands = [self.operand(a, op) for a in op.args]
         if op.kind == "cast":
             assert op.dtype is not None
             return cast("GrumpyArray", operands[0].astype(op.dtype))
@@ -365,29 +370,22 @@ class NumpyEngine:
         a, b = operands
         return eager_binary(a, b, op.name)
 
-    def _operand(
-        self,
-        arg: Op,
-        op: Op,
-        bound: Bound,
-        values: dict[int, GrumpyArray],
-        scalars: dict[int, Any],
-        parents: dict[Any, GrumpyArray],
-    ) -> Any:
+    def operand(self, arg: Op, op: Op) -> Any:
+        """``arg`` as an operand of ``op``: a scalar, or values broadcast to ``op``'s axes."""
         if arg.kind == "const":
-            value = scalar_value(arg, scalars)
+            value = scalar_value(arg, self.scalars)
             if value is None:
                 raise Mismatch("a reduction was empty (None)")
             return value
-        flat = values[arg.id]
+        flat = self.values[arg.id]
         assert arg.shape is not None and op.shape is not None
-        have, want = bound.axes_of(arg.shape), bound.axes_of(op.shape)
+        have, want = self.bound.axes_of(arg.shape), self.bound.axes_of(op.shape)
         if len(have) == len(want):
             return flat
         key = (arg.id, want)
-        if key not in parents:
-            parents[key] = _broadcast(flat, bound, want[len(have) :])
-        return parents[key]
+        if key not in self.parents:
+            self.parents[key] = _broadcast(flat, self.bound, want[len(have) :])
+        return self.parents[key]
 
 
 def _broadcast(flat: GrumpyArray, bound: Bound, axes: tuple[Any, ...]) -> GrumpyArray:

@@ -31,7 +31,7 @@ from grumpy_arrow.compiler.graph import (
 )
 from grumpy_arrow.compute.elementwise import BINARY, UNARY
 from grumpy_arrow.compute.reduce import REDUCERS, normalize_dim
-from grumpy_arrow.frame.dataframe import DataFrame
+from grumpy_arrow.frame.dataframe import DataFrame, LevelAttributes
 from grumpy_arrow.functions import _UFUNC_ALIASES
 from grumpy_arrow.functions import where as eager_where
 
@@ -552,7 +552,7 @@ class TracedFrame:
         raise TraceError("selecting frame rows inside a compiled function runs eagerly")
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self._assign(None, name, value)
+        self.assign_at(None, name, value)
 
     def peel(self, name: str, level: int) -> TracedArray:
         """Column ``name`` seen from level ``level`` (recorded as an input)."""
@@ -572,7 +572,8 @@ class TracedFrame:
         shape = Shape(("frame", self._arg, level), axes + own_axes, union)
         return cast("TracedArray", self._tracer.input(Input(self._arg, name, level), sample, shape))
 
-    def _assign(self, level: int | None, name: str, value: Any) -> None:
+    def assign_at(self, level: int | None, name: str, value: Any) -> None:
+        """Record ``value`` assigned to column ``name`` at ``level`` (None: the rows)."""
         if not isinstance(value, TracedArray):
             raise TraceError(f"assigning a {type(value).__name__} to {name!r} runs eagerly")
         view = 0 if level is None else level
@@ -588,22 +589,10 @@ class TracedFrame:
         self._assigned[name] = (view, reread)
 
 
-class TracedLevel:
+class TracedLevel(LevelAttributes):
     """``df.<level>`` on a proxy frame."""
 
-    __slots__ = ("_frame", "_level")
-
-    def __init__(self, frame: TracedFrame, level: int) -> None:
-        object.__setattr__(self, "_frame", frame)
-        object.__setattr__(self, "_level", level)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._frame.peel(name, self._level)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._frame._assign(self._level, name, value)
+    __slots__ = ()
 
     def __len__(self) -> int:
         raise TraceError("len() of a level depends on the data")

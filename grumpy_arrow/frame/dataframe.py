@@ -1210,7 +1210,30 @@ def _same_offsets(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-class LevelView:
+class LevelAttributes:
+    """Attribute access of a level view: reading ``view.<column>`` peels the column to the
+    level (``frame.peel(name, level)``), assigning one places a value per entity
+    (``frame.assign_at(level, name, value)``). Shared by :class:`LevelView` and the
+    compiler's traced frames."""
+
+    __slots__ = ("_frame", "_level")
+    _frame: Any
+    _level: int
+
+    def __init__(self, frame: Any, level: int) -> None:
+        object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "_level", level)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._frame.peel(name, self._level)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._frame.assign_at(self._level, name, value)
+
+
+class LevelView(LevelAttributes):
     """``df.<level>``: columns peeled to that level, assignment and drill-down.
 
     Reach one as an attribute of a frame named after a level (``df.atom``); reading
@@ -1238,21 +1261,8 @@ class LevelView:
     [[1, 2], [3]]
     """
 
-    __slots__ = ("_frame", "_level")
+    __slots__ = ()
     _frame: DataFrame
-    _level: int
-
-    def __init__(self, frame: DataFrame, level: int) -> None:
-        object.__setattr__(self, "_frame", frame)
-        object.__setattr__(self, "_level", level)
-
-    def __getattr__(self, name: str) -> GrumpyArray:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return self._frame.peel(name, self._level)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._frame.assign_at(self._level, name, value)
 
     def __len__(self) -> int:
         return self._frame.count(self._level)

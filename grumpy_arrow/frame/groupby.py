@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import layout as lay
+from grumpy_arrow._docstrings import name_method
 from grumpy_arrow.array import GrumpyArray
 from grumpy_arrow.compute import stats
 from grumpy_arrow.compute.gather import leaf_rows, offsets_from_lengths
@@ -62,6 +63,16 @@ _EMPTY: dict[str, Any] = {"sum": 0, "prod": 1, "count": 0, "nunique": 0, "any": 
 AGGREGATIONS = (*_ARROW, "size", "median")
 """The aggregation names :meth:`GroupBy.agg` takes (pandas' names; ``std`` and ``var``
 use ``ddof=1`` as pandas does; ``count`` counts valid values, ``size`` every value)."""
+
+
+def _aggregate_all(how: str, what: str) -> Callable[[GroupBy], DataFrame]:
+    """The ``GroupBy.<how>()`` shortcut: ``agg(how)`` of every non-key column."""
+
+    def method(self: GroupBy) -> DataFrame:
+        return self.agg(how)
+
+    name_method(method, "GroupBy", how, f"{what} of every other column per group.")
+    return method
 
 
 class GroupBy:
@@ -136,32 +147,12 @@ class GroupBy:
             out[result] = GrumpyArray(_aggregate(values, groups, how, self.ngroups))
         return type(self._frame)(out, None, self.ngroups)
 
-    def _all(self, how: str) -> DataFrame:
-        return self.agg(how)
-
-    def sum(self) -> DataFrame:
-        """Sum of every other column per group."""
-        return self._all("sum")
-
-    def mean(self) -> DataFrame:
-        """Mean of every other column per group."""
-        return self._all("mean")
-
-    def min(self) -> DataFrame:
-        """Minimum of every other column per group."""
-        return self._all("min")
-
-    def max(self) -> DataFrame:
-        """Maximum of every other column per group."""
-        return self._all("max")
-
-    def count(self) -> DataFrame:
-        """Valid values of every other column per group."""
-        return self._all("count")
-
-    def median(self) -> DataFrame:
-        """Median of every other column per group."""
-        return self._all("median")
+    sum = _aggregate_all("sum", "Sum")
+    mean = _aggregate_all("mean", "Mean")
+    min = _aggregate_all("min", "Minimum")
+    max = _aggregate_all("max", "Maximum")
+    count = _aggregate_all("count", "Valid values")
+    median = _aggregate_all("median", "Median")
 
     def size(self) -> DataFrame:
         """Entities of the key level per group: the key columns and ``size``."""
