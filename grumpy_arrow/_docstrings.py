@@ -23,6 +23,7 @@ __all__ = [
     "UNARY_FUNCTIONS",
     "Reduction",
     "UnaryFunction",
+    "example_section",
     "name_method",
     "nan_reduction_doc",
     "operator_doc",
@@ -299,25 +300,16 @@ _UNARY_FUNCTION = """{summary}
 
 Parameters
 ----------
-x : array-like or GrumpyArray
-    Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+$numeric_x
 
 Returns
 -------
 GrumpyArray
     {result}
 
-Raises
-------
-DTypeError
-    For values that are not numbers (strings, records).
+$numbers_raises
 
-Examples
---------
->>> import grumpy_arrow as gr
->>> gr.{name}({example}).to_list()
-{output}
-"""
+{examples}"""
 
 _OPERATOR = """``{expression}``, element-wise (the ``{kernel}`` kernel).
 
@@ -386,13 +378,18 @@ def _fill(r: Reduction, summary: str, **parts: str) -> str:
 def unary_function_doc(name: str) -> str:
     """The docstring of ``grumpy_arrow.<name>`` (a key of :data:`UNARY_FUNCTIONS`)."""
     f = UNARY_FUNCTIONS[name]
-    return _UNARY_FUNCTION.format(
-        name=name,
+    doc = _UNARY_FUNCTION.format(
         summary=f.summary,
         result=_UNARY_RESULTS[f.result],
-        example=f.example,
-        output=f.output,
+        examples=example_section(f"gr.{name}({f.example}).to_list()", f.output),
     )
+    return _fill_sections(doc)
+
+
+def example_section(call: str, output: str) -> str:
+    """An Examples section whose doctest imports ``gr`` and runs ``call``, printing
+    ``output``."""
+    return f"Examples\n--------\n>>> import grumpy_arrow as gr\n>>> {call}\n{output}\n"
 
 
 def operator_doc(kernel: str, symbol: str, reflected: bool) -> str:
@@ -423,11 +420,23 @@ scalar or GrumpyArray
     One number for ``dim=None`` (or a flat array), else one per innermost row (empty
     rows give null).
 
+$rowwise_raises""",
+    "median_parameters": """\
+Parameters
+----------
+$rowwise_dim
+
+$median_result""",
+    "rowwise_raises": """\
 Raises
 ------
+$rowwise_layout_error""",
+    "rowwise_layout_error": """\
 LayoutError
     For a ``dim`` that is neither None nor the innermost axis.""",
     "quantile_parameters": """\
+Parameters
+----------
 q : float or sequence of float
     The quantile(s), each in [0, 1].
 dim : int, optional
@@ -446,8 +455,7 @@ Raises
 ------
 ValueError
     For an unknown ``method``, or a ``q`` outside [0, 1].
-LayoutError
-    For a ``dim`` that is neither None nor the innermost axis.""",
+$rowwise_layout_error""",
     "sort_parameters": """\
 dim : int, default -1
     The innermost axis (the only one sorted along).
@@ -458,6 +466,14 @@ Raises
 ------
 LayoutError
     For a ``dim`` that is not the innermost axis, or an array of records.""",
+    "numeric_x": """\
+x : array-like or GrumpyArray
+    Numeric values at any depth (converted with :func:`grumpy_arrow.array`).""",
+    "numbers_raises": """\
+Raises
+------
+DTypeError
+    For values that are not numbers (strings, records).""",
     "like_parameters": """\
 x : array-like or GrumpyArray
     The array whose structure (lists, nulls of lists) is copied.""",
@@ -500,24 +516,27 @@ Returns
 GrumpyArray
     The same structure (flat for ``dim=None``).
 
-Raises
-------
-LayoutError
-    For a ``dim`` that is neither None nor the innermost axis.""",
+$rowwise_raises""",
 }
 
 
 def shared(fn: _F) -> _F:
     """Decorator: fill the ``$name`` lines of ``fn``'s docstring from :data:`SECTIONS`
     (the docstring is dedented first, as ``inspect.cleandoc`` does)."""
-    lines = inspect.cleandoc(fn.__doc__ or "").split("\n")
+    fn.__doc__ = _fill_sections(inspect.cleandoc(fn.__doc__ or "")) + "\n"
+    return fn
+
+
+def _fill_sections(doc: str) -> str:
+    """``doc`` (dedented) with each ``$name`` line replaced by ``SECTIONS[name]``, indented
+    like the line."""
     out = []
-    for line in lines:
+    for line in doc.split("\n"):
         name = line.strip()[1:] if line.strip().startswith("$") else None
         if name is None:
             out.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip())]
-        out += [indent + part if part else "" for part in SECTIONS[name].split("\n")]
-    fn.__doc__ = "\n".join(out) + "\n"
-    return fn
+        section = _fill_sections(SECTIONS[name])  # sections may name sections
+        out += [indent + part if part else "" for part in section.split("\n")]
+    return "\n".join(out)

@@ -13,14 +13,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
 
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
-from grumpy_arrow._docstrings import name_method, shared, unary_function_doc
+from grumpy_arrow._docstrings import example_section, name_method, shared, unary_function_doc
 from grumpy_arrow._typing import DTypeLike
 from grumpy_arrow.array import GrumpyArray, asarray, is_scalar, operand_like, where_arrays
 from grumpy_arrow.compute import index as ix
@@ -528,40 +528,36 @@ def full_like(x: Any, fill_value: Any, dtype: DTypeLike | None = None) -> Grumpy
     return GrumpyArray._wrap(map_leaves(arr.node, lambda v: pa.repeat(fill, len(v))))
 
 
-@shared
-def zeros_like(x: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
-    """Same structure as ``x`` filled with 0.
-
-    Parameters
-    ----------
-    $like_parameters
-    $like_dtype
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.zeros_like(gr.array([[1, 2], [3]]), gr.float32)
-    <GrumpyArray [[0.0, 0.0], [0.0]] type='2 * var * float32'>
-    """
-    return full_like(x, 0, dtype)
+class _ConstantLike(Protocol):
+    def __call__(self, x: Any, dtype: DTypeLike | None = None) -> GrumpyArray: ...
 
 
-@shared
-def ones_like(x: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
-    """Same structure as ``x`` filled with 1.
+def _constant_like(name: str, fill: int, example: str, output: str) -> _ConstantLike:
+    """``zeros_like`` / ``ones_like``: :func:`full_like` with ``fill``; the docstring shows
+    ``gr.<name>(<example>)`` printing ``output``."""
 
-    Parameters
-    ----------
-    $like_parameters
-    $like_dtype
+    def function(x: Any, dtype: DTypeLike | None = None) -> GrumpyArray:
+        return full_like(x, fill, dtype)
 
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.ones_like(gr.array([[1.5], [], None])).to_list()
-    [[1.0], [], None]
-    """
-    return full_like(x, 1, dtype)
+    parameters = "Parameters\n----------\n$like_parameters\n$like_dtype"
+    examples = example_section(f"gr.{name}({example})", output)
+    doc = f"Same structure as ``x`` filled with {fill}.\n\n{parameters}\n\n{examples}"
+    name_method(function, "", name, doc)
+    return shared(function)
+
+
+zeros_like = _constant_like(
+    "zeros_like",
+    0,
+    "gr.array([[1, 2], [3]]), gr.float32",
+    "<GrumpyArray [[0.0, 0.0], [0.0]] type='2 * var * float32'>",
+)
+ones_like = _constant_like(
+    "ones_like",
+    1,
+    "gr.array([[1.5], [], None])",
+    "<GrumpyArray [[1.0], [], None] type='3 * var * float64'>",
+)
 
 
 def _unary_function(name: str) -> Callable[[Any], GrumpyArray]:
@@ -595,13 +591,13 @@ isfinite = _unary_function("isfinite")
 isinf = _unary_function("isinf")
 
 
+@shared
 def round(x: Any, decimals: int = 0) -> GrumpyArray:
     """Round half to even to ``decimals`` places.
 
     Parameters
     ----------
-    x : array-like or GrumpyArray
-        Numeric values at any depth (converted with :func:`grumpy_arrow.array`).
+    $numeric_x
     decimals : int, default 0
         Decimal places to keep (negative rounds to tens, hundreds...).
 
@@ -610,10 +606,7 @@ def round(x: Any, decimals: int = 0) -> GrumpyArray:
     GrumpyArray
         The same structure and dtype (integers unchanged).
 
-    Raises
-    ------
-    DTypeError
-        For values that are not numbers (strings, records).
+    $numbers_raises
 
     Examples
     --------

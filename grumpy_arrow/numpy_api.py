@@ -21,14 +21,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import functions as fn
-from grumpy_arrow._docstrings import shared
+from grumpy_arrow._docstrings import REDUCTIONS, example_section, name_method, shared
 from grumpy_arrow.array import NUMPY_PROTOCOL, GrumpyArray, asarray, broadcast_apply, is_scalar
 from grumpy_arrow.compute.elementwise import map_leaves
 from grumpy_arrow.errors import DTypeError
@@ -148,7 +148,9 @@ def _axis(kwargs: dict[str, Any], default: Any = None) -> Any:
     return kwargs.pop("axis", default)
 
 
-def _reduction(method: str, *, ddof: bool = False) -> Callable[..., Any]:
+def _reduction(method: str) -> Callable[..., Any]:
+    ddof = method.removeprefix("nan") in ("std", "var")  # they take ``ddof=``
+
     def call(a: Any, axis: Any = None, **kwargs: Any) -> Any:
         kwargs["axis"] = axis
         dim = _axis(kwargs)
@@ -181,28 +183,6 @@ def _sort(method: str) -> Callable[..., Any]:
     return call
 
 
-def _filter_in(a: Any, b: Any, *, keep_in: bool) -> GrumpyArray:
-    """The distinct values of ``a`` that are (or are not) among those of ``b``."""
-    left, right = asarray(a).unique().to_arrow(), asarray(b).unique().to_arrow()
-    found = pc.is_in(left, value_set=right)
-    return GrumpyArray(left.filter(found if keep_in else pc.invert(found)))
-
-
-@shared
-def intersect1d(a: Any, b: Any) -> GrumpyArray:
-    """Sorted distinct non-null values found in both ``a`` and ``b`` (all leaves).
-
-    $set_operands
-
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.intersect1d([[1, 2, 2], [5]], [2, 5, 7]).to_list()
-    [2, 5]
-    """
-    return _filter_in(a, b, keep_in=True)
-
-
 @shared
 def union1d(a: Any, b: Any) -> GrumpyArray:
     """Sorted distinct non-null values found in ``a`` or ``b`` (all leaves).
@@ -223,19 +203,31 @@ def union1d(a: Any, b: Any) -> GrumpyArray:
     return cast("GrumpyArray", fn.concat([asarray(a).flatten(), asarray(b).flatten()]).unique())
 
 
-@shared
-def setdiff1d(a: Any, b: Any) -> GrumpyArray:
-    """Sorted distinct non-null values of ``a`` that are not in ``b`` (all leaves).
+class _SetOperation(Protocol):
+    def __call__(self, a: Any, b: Any) -> GrumpyArray: ...
 
-    $set_operands
 
-    Examples
-    --------
-    >>> import grumpy_arrow as gr
-    >>> gr.setdiff1d([[3, 1], [2]], [2]).to_list()
-    [1, 3]
-    """
-    return _filter_in(a, b, keep_in=False)
+def _membership(name: str, keep_in: bool, where: str, example: str, output: str) -> _SetOperation:
+    """``intersect1d`` (``keep_in``) / ``setdiff1d``: the distinct values of ``a`` that are
+    (or are not) among those of ``b``; the docstring shows ``gr.<name>(<example>)``."""
+
+    def function(a: Any, b: Any) -> GrumpyArray:
+        left, right = asarray(a).unique().to_arrow(), asarray(b).unique().to_arrow()
+        found = pc.is_in(left, value_set=right)
+        return GrumpyArray(left.filter(found if keep_in else pc.invert(found)))
+
+    summary = f"Sorted distinct non-null values {where} (all leaves)."
+    examples = example_section(f"gr.{name}({example}).to_list()", output)
+    name_method(function, "", name, f"{summary}\n\n$set_operands\n\n{examples}")
+    return shared(function)
+
+
+intersect1d = _membership(
+    "intersect1d", True, "found in both ``a`` and ``b``", "[[1, 2, 2], [5]], [2, 5, 7]", "[2, 5]"
+)
+setdiff1d = _membership(
+    "setdiff1d", False, "of ``a`` that are not in ``b``", "[[3, 1], [2]], [2]", "[1, 3]"
+)
 
 
 def _unique(
@@ -262,31 +254,14 @@ def _histogram(
     return asarray(a).histogram(bins, range=range)
 
 
+# NumPy's reductions are the methods of the same name (there is no ``np.count``).
+_NAN_REDUCTIONS = ("sum", "prod", "mean", "min", "max", "std", "var", "median")
+
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {
-    np.sum: _reduction("sum"),
-    np.prod: _reduction("prod"),
-    np.mean: _reduction("mean"),
-    np.min: _reduction("min"),
-    np.max: _reduction("max"),
+    **{getattr(np, name): _reduction(name) for name in (*REDUCTIONS, "median") if name != "count"},
+    **{getattr(np, f"nan{name}"): _reduction(f"nan{name}") for name in _NAN_REDUCTIONS},
     np.amin: _reduction("min"),
     np.amax: _reduction("max"),
-    np.std: _reduction("std", ddof=True),
-    np.var: _reduction("var", ddof=True),
-    np.any: _reduction("any"),
-    np.all: _reduction("all"),
-    np.argmin: _reduction("argmin"),
-    np.argmax: _reduction("argmax"),
-    np.ptp: _reduction("ptp"),
-    np.count_nonzero: _reduction("count_nonzero"),
-    np.median: _reduction("median"),
-    np.nansum: _reduction("nansum"),
-    np.nanprod: _reduction("nanprod"),
-    np.nanmean: _reduction("nanmean"),
-    np.nanmin: _reduction("nanmin"),
-    np.nanmax: _reduction("nanmax"),
-    np.nanstd: _reduction("nanstd", ddof=True),
-    np.nanvar: _reduction("nanvar", ddof=True),
-    np.nanmedian: _reduction("nanmedian"),
     np.quantile: _quantile("quantile", 1.0),
     np.nanquantile: _quantile("nanquantile", 1.0),
     np.percentile: _quantile("quantile", 100.0),

@@ -131,11 +131,7 @@ class Statistics:
         even count; NaN if a NaN is among them; integers give float64). ``dim=None``
         gives one number, ``dim=-1`` one per innermost row (empty rows give null).
 
-        Parameters
-        ----------
-        $rowwise_dim
-
-        $median_result
+        $median_parameters
 
         Examples
         --------
@@ -151,11 +147,7 @@ class Statistics:
     def nanmedian(self, dim: int | None = None) -> Any:
         """:meth:`median` ignoring NaN (as ``np.nanmedian``).
 
-        Parameters
-        ----------
-        $rowwise_dim
-
-        $median_result
+        $median_parameters
 
         Examples
         --------
@@ -181,8 +173,6 @@ class Statistics:
         With several ``q``, a row's quantiles are a fixed axis of ``len(q)`` *inside*
         the row (``n * 3 * float64``); NumPy puts the quantile axis first.
 
-        Parameters
-        ----------
         $quantile_parameters
 
         Examples
@@ -202,8 +192,6 @@ class Statistics:
     ) -> Any:
         """:meth:`quantile` ignoring NaN (as ``np.nanquantile``).
 
-        Parameters
-        ----------
         $quantile_parameters
 
         Examples
@@ -332,10 +320,7 @@ class Statistics:
         int or GrumpyArray
             One count for ``dim=None`` (or a flat array), else one per innermost row.
 
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $rowwise_raises
 
         Examples
         --------
@@ -372,10 +357,7 @@ class Statistics:
         edges : numpy.ndarray
             The ``len(counts) + 1`` bin edges (float64).
 
-        Raises
-        ------
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $rowwise_raises
 
         Examples
         --------
@@ -414,8 +396,7 @@ class Statistics:
             If ``minlength`` is not a non-negative integer.
         DTypeError
             For a negative value, or values that are not integers.
-        LayoutError
-            For a ``dim`` that is neither None nor the innermost axis.
+        $rowwise_layout_error
 
         Examples
         --------
