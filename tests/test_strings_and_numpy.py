@@ -324,3 +324,18 @@ def test_copy_is_independent_and_flatten_but_keeps_the_outer_axes() -> None:
     assert deep.flatten(but=2).to_list() == deep.to_list()
     with pytest.raises(ValueError, match="dim= or but="):
         deep.flatten(1, but=0)
+
+
+def test_split_without_a_pattern_ignores_what_follows_the_last_string_in_memory() -> None:
+    # Arrow's utf8_split_whitespace reads one character past a string ending in
+    # whitespace; after the last string that is stale pool memory. Freed blocks full of
+    # invalid UTF-8 (0xff) are reused by the next allocations: "trail " must still split.
+    for size in (64, 128):
+        junk = [pa.allocate_buffer(size) for _ in range(32)]
+        for buf in junk:
+            memoryview(buf).cast("B")[:] = b"\xff" * size
+        del junk
+    samples = ["  a b  ", "", "   ", "x", "a\t\nb", " lead", "trail "]
+    assert gr.array(samples).str.split().to_list() == [t.split() for t in samples]
+    assert gr.array(samples).str.split(n=2).to_list() == [t.split(None, 2) for t in samples]
+    assert gr.array(["a b ", "c "]).str.split().to_list() == [["a", "b"], ["c"]]

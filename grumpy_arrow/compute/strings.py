@@ -199,10 +199,19 @@ def split_node(
 def _split_whitespace(values: pa.Array, max_splits: int | None) -> pa.Array:
     """Python's ``str.split()``: runs of whitespace separate, and leading or trailing
     whitespace gives no empty pieces (Arrow's kernel gives them, so they are dropped)."""
-    pieces = pc.utf8_split_whitespace(pc.utf8_ltrim_whitespace(values), max_splits=max_splits)
-    # Left-trimmed, the only empty pieces are a trailing one and that of an empty string.
+    # Arrow's utf8_split_whitespace decodes one character past the end of a string that
+    # ends in whitespace; after the last string that is uninitialised buffer padding, and
+    # an invalid byte there loses the trailing split ("trail " stays whole). A sentinel
+    # last string puts valid text there; its row is dropped again.
+    sentinel = pa.concat_arrays([values, pa.array(["x"], values.type)])
+    trimmed = pc.utf8_ltrim_whitespace(sentinel)
+    pieces = pc.utf8_split_whitespace(trimmed, max_splits=max_splits)[: len(values)]
+    # Left-trimmed, the only empty pieces are a trailing one and that of an empty string;
+    # a whitespace run ending a string leaves its last character as a piece (" " when
+    # max_splits stops there), which Python drops too.
     flat = pieces.flatten()
-    keep = pc.greater(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False)
+    rest = pc.binary_length(pc.utf8_ltrim_whitespace(flat))
+    keep = pc.greater(rest, 0).to_numpy(zero_copy_only=False)
     if keep.all():
         return pieces
     lengths = pc.list_value_length(pieces).fill_null(0).to_numpy(zero_copy_only=False)
