@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ChunkCache", "ChunkKey", "IOStats", "chunk_key"]
+__all__ = ["IO_COUNTERS", "ChunkCache", "ChunkKey", "IOStats", "chunk_key"]
 
 ChunkKey = tuple[str, int]
 
@@ -29,6 +29,10 @@ def chunk_key(leaf: str, c: int, chunk: int, length: int) -> ChunkKey:
     if held >= chunk:
         return (leaf, c)
     return (f"{leaf}#{held}", c)
+
+
+IO_COUNTERS = ("bytes_read", "chunks_read", "calls", "cache_hits")
+"""The counters of :class:`IOStats` (what ``Handle.stats()`` returns)."""
 
 
 @dataclass
@@ -52,12 +56,7 @@ class IOStats:
             self.cache_hits += count
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "bytes_read": self.bytes_read,
-            "chunks_read": self.chunks_read,
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-        }
+        return {name: getattr(self, name) for name in IO_COUNTERS}
 
 
 class _LRU:

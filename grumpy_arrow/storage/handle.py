@@ -37,7 +37,6 @@ from grumpy_arrow.errors import (
     StoreFormatError,
 )
 from grumpy_arrow.frame.dataframe import DataFrame
-from grumpy_arrow.frame.schema import parse_schema
 from grumpy_arrow.storage import checks as ck
 from grumpy_arrow.storage.buffers import _check_utf8, compact_fixed
 from grumpy_arrow.storage.buffers import bitmap as _bitmap
@@ -50,7 +49,6 @@ from grumpy_arrow.storage.fragments import (
     store_fragments,
 )
 from grumpy_arrow.storage.keys import parse_rows as parse
-from grumpy_arrow.storage.keys import select as select_key
 from grumpy_arrow.storage.layouts import (
     Layout,
     LeafLayout,
@@ -59,7 +57,14 @@ from grumpy_arrow.storage.layouts import (
     UnionLayout,
 )
 from grumpy_arrow.storage.manifest import ColumnSpec, Manifest
-from grumpy_arrow.storage.stores import codecs_of, load_manifest, manifest_at, read_manifest
+from grumpy_arrow.storage.stores import (
+    check_column_names,
+    codecs_of,
+    load_manifest,
+    manifest_at,
+    read_manifest,
+)
+from grumpy_arrow.storage.views import StoreView, chunk_cache, handle_options
 from grumpy_arrow.storage.writer import ARRAY_COLUMN
 from grumpy_arrow.storage.zarr import ChunkCache, LeafStore
 
@@ -80,25 +85,14 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def handle_options(
-    cache: str, cache_bytes: int, storage_options: dict[str, Any] | None
-) -> dict[str, Any]:
-    """What a handle keeps (and pickles) to open its store again."""
-    return {"cache": cache, "cache_bytes": cache_bytes, "storage_options": storage_options}
-
-
-def chunk_cache(options: dict[str, Any]) -> ChunkCache | None:
-    """The chunk cache a handle's options ask for (None for ``cache="none"``)."""
-    budget = options["cache_bytes"] if options["cache"] == "chunks" else 0
-    return ChunkCache(int(budget)) if budget else None
-
-
-class Handle:
+class Handle(StoreView):
     """A lazy view of a store; picklable (it reopens from its path in a new process).
 
     Open one with :func:`grumpy_arrow.open`. ``h[rows]`` reads rows (an int, a slice, a
     mask or indices) into memory, ``h[name]`` or ``h[[names]]`` is a view of some columns;
-    see docs/lazy-access.md.
+    see docs/lazy-access.md. The members it shares with
+    :class:`~grumpy_arrow.storage.shards.ShardedHandle` are those of
+    :class:`~grumpy_arrow.storage.views.StoreView`.
 
     Parameters
     ----------
@@ -126,20 +120,17 @@ class Handle:
 
     Examples
     --------
-    >>> import os, tempfile, grumpy_arrow as gr
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "mols.gr")
+    >>> import grumpy_arrow as gr
     >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
     >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-    >>> gr.save(df, path)
-    >>> h = gr.open(path)
+    >>> gr.save(df, "memory://mols.gr")
+    >>> h = gr.open("memory://mols.gr")
     >>> h
-    <grumpy store '...mols.gr': dataframe, 3 rows, columns ['mol_id', 'atom_q']>
+    <grumpy store 'memory://mols.gr': dataframe, 3 rows, columns ['mol_id', 'atom_q']>
     >>> h[1:].to_dict()
     {'mol_id': [2, 3], 'atom_q': [[1.0], [0.1, 0.2, 0.3]]}
-    >>> gr.Handle(path, columns=["atom_q"])[0].to_dict()
+    >>> gr.Handle("memory://mols.gr", columns=["atom_q"])[0].to_dict()
     {'atom_q': [[0.5, -0.5]]}
-    >>> tmp.cleanup()
     """
 
     def __init__(
@@ -154,9 +145,7 @@ class Handle:
         _manifest: Manifest | None = None,
         _cache: ChunkCache | None = None,
     ) -> None:
-        self._path = path
-        self._options = handle_options(cache, cache_bytes, storage_options)
-        self._columns = columns
+        super().__init__(path, handle_options(cache, cache_bytes, storage_options), columns)
         self._at = rows
         self._open(_manifest, _cache)
 
@@ -177,25 +166,19 @@ class Handle:
         self._checked: weakref.WeakValueDictionary[str, np.ndarray] = weakref.WeakValueDictionary()
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
-        self._schema: Any = _UNSET
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
             names = [c.name for c in self._manifest.columns]
-            for c in self._columns:
-                if c not in names:
-                    raise ColumnNotFoundError(
-                        f"{self._store.url}: no column {c!r}; the columns are {', '.join(names)}"
-                    )
+            check_column_names(names, self._columns, self._store.url)
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {"path": self._path, "options": self._options, "columns": self._columns}
+        state = super().__getstate__()
         if self._at is not None:
             state["rows"] = self._at
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._path, self._options, self._columns = state["path"], state["options"], state["columns"]
+    def _reopen(self, state: dict[str, Any]) -> None:
         self._at = state.get("rows")
         self._open()
 
@@ -207,80 +190,13 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.manifest.kind, h.manifest.rows, [c.name for c in h.manifest.columns]
-        ('dataframe', 3, ['mol_id', 'atom_q'])
-        >>> tmp.cleanup()
+        >>> import grumpy_arrow as gr
+        >>> gr.save(gr.dataframe({"id": [1, 2, 3], "x": [[0.5], [], [1.0]]}), "memory://m.gr")
+        >>> m = gr.open("memory://m.gr").manifest
+        >>> m.kind, m.rows, [c.name for c in m.columns]
+        ('dataframe', 3, ['id', 'x'])
         """
         return self._manifest
-
-    @property
-    def kind(self) -> str:
-        """``"array"`` or ``"dataframe"``.
-
-        Examples
-        --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.kind
-        'dataframe'
-        >>> tmp.cleanup()
-        """
-        return self._manifest.kind
-
-    def __len__(self) -> int:
-        return self._manifest.rows
-
-    @property
-    def columns(self) -> list[str]:
-        """The frame's columns (those of this view).
-
-        Examples
-        --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.columns, h["atom_q"].columns
-        (['mol_id', 'atom_q'], ['atom_q'])
-        >>> tmp.cleanup()
-        """
-        return [c.name for c in self._specs()]
-
-    @property
-    def schema(self) -> Any:
-        """The frame's schema (None for arrays and frames without one).
-
-        Examples
-        --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.schema
-        Schema(['mol', 'atom'])
-        >>> tmp.cleanup()
-        """
-        if self._schema is _UNSET:
-            self._schema = parse_schema(self._manifest.schema)
-        return self._schema
 
     def _specs(self) -> list[ColumnSpec]:
         if self._columns is None:
@@ -309,16 +225,13 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
+        >>> import grumpy_arrow as gr
+        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": [[0.5, -0.5], [1.0], [0.1, 0.2]]},
+        ...                   schema=["mol", "atom"])
+        >>> gr.save(df, "memory://shape.gr")
+        >>> h = gr.open("memory://shape.gr")
         >>> h.shape(), h.shape("atom").to_list()
-        (3, [2, 1, 3])
-        >>> tmp.cleanup()
+        (3, [2, 1, 2])
         """
         if dim == 0:
             return len(self)
@@ -385,20 +298,15 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
+        >>> import grumpy_arrow as gr
+        >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), "memory://stats.gr")
+        >>> h = gr.open("memory://stats.gr")
         >>> sorted(h.stats())
         ['bytes_read', 'cache_hits', 'calls', 'chunks_read']
         >>> before = h.stats()["chunks_read"]
         >>> _ = h[0]
         >>> h.stats()["chunks_read"] > before
         True
-        >>> tmp.cleanup()
         """
         return self._store.stats.as_dict()
 
@@ -427,18 +335,13 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> [(f.start, f.stop) for f in h.fragments(rows_per_fragment=2)]
+        >>> import grumpy_arrow as gr
+        >>> gr.save(gr.array([[1, 2], [3], [4, 5, 6]]), "memory://fragments.gr")
+        >>> fragments = gr.open("memory://fragments.gr").fragments(rows_per_fragment=2)
+        >>> [(f.start, f.stop) for f in fragments]
         [(0, 2), (2, 3)]
-        >>> h.fragments(rows_per_fragment=2)[1].to_grumpy().to_dict()
-        {'mol_id': [3], 'atom_q': [[0.1, 0.2, 0.3]]}
-        >>> tmp.cleanup()
+        >>> fragments[1].to_grumpy().to_list()
+        [[4, 5, 6]]
         """
         size = parse_rows_per_fragment(rows_per_fragment)
         return store_fragments(self, size, path=location(self), shard=None, offset=0)
@@ -466,95 +369,24 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
+        >>> import grumpy_arrow as gr
+        >>> gr.save(gr.dataframe({"id": [1, 2], "x": [[0.5, -0.5], [1.0]]}), "memory://load.gr")
+        >>> h = gr.open("memory://load.gr")
         >>> h.load().to_dict()
-        {'mol_id': [1, 2, 3], 'atom_q': [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]}
-        >>> h["mol_id"].load().to_dict()
-        {'mol_id': [1, 2, 3]}
-        >>> tmp.cleanup()
+        {'id': [1, 2], 'x': [[0.5, -0.5], [1.0]]}
+        >>> h["id"].load().to_dict()
+        {'id': [1, 2]}
         """
         columns = None if self._manifest.kind == "array" else self.columns
         return load_manifest(self._store, self._manifest, columns)
 
-    def __getitem__(self, key: Any) -> Any:
-        return select(self, key)
-
     def _view(self, columns: list[str]) -> Handle:
-        if self._manifest.kind == "array":
-            raise SchemaError(f"{self._store.url}: column views apply to frames")
-        out = Handle.__new__(Handle)
-        out._path, out._options, out._columns = self._path, self._options, columns
-        out._at = self._at
-        out._store, out._manifest, out._cache = self._store, self._manifest, self._cache
-        out._selection_id, out._memo = 0, {}
-        out._lengths, out._typed, out._unions = self._lengths, self._typed, self._unions
-        out._checked = self._checked
-        out._chains, out._schema = self._chains, self._schema
-        out._dictionaries = self._dictionaries
-        out._codecs = self._codecs
-        for c in columns:
-            if c not in [s.name for s in self._manifest.columns]:
-                raise ColumnNotFoundError(
-                    f"{self._store.url}: no column {c!r}; the columns are "
-                    f"{', '.join(s.name for s in self._manifest.columns)}"
-                )
+        out = super()._view(columns)
+        out._selection_id, out._memo = 0, {}  # the level offsets of its own selections
         return out
 
     def _rows(self, key: Any) -> np.ndarray:
         return parse_rows(key, len(self))
-
-    def take(self, indices: Any, columns: list[str] | None = None, *, squeeze: bool = False) -> Any:
-        """The rows at ``indices`` (any order) as an in-memory array or frame.
-
-        With ``squeeze`` (what ``h[i]`` uses) an array store gives the row itself, as
-        ``x[i]`` does; a frame store gives a one-row frame, as ``df[i]`` does.
-
-        Parameters
-        ----------
-        indices : int, slice, array-like of int or bool mask
-            The rows (repeats allowed; negative count from the end).
-        columns : list of str, optional
-            The columns to read (default: this view's).
-        squeeze : bool, default False
-            For an int of an array store, the row itself.
-
-        Returns
-        -------
-        GrumpyArray, DataFrame or row
-            The rows, in the order asked.
-
-        Raises
-        ------
-        OutOfBoundsError
-            For a row outside the store.
-        ColumnNotFoundError
-            For a name in ``columns`` the store does not have.
-
-        Examples
-        --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.take([2, 0]).to_dict()
-        {'mol_id': [3, 1], 'atom_q': [[0.1, 0.2, 0.3], [0.5, -0.5]]}
-        >>> h.take([1], columns=["atom_q"]).to_dict()
-        {'atom_q': [[1.0]]}
-        >>> tmp.cleanup()
-        """
-        out = self._take(indices, columns)
-        if squeeze and self._manifest.kind == "array":
-            return out[0]
-        return out
 
     def _take(self, indices: Any, columns: list[str] | None) -> Any:
         rows = self._rows(indices)
@@ -697,16 +529,10 @@ class Handle:
 
         Examples
         --------
-        >>> import os, tempfile, grumpy_arrow as gr
-        >>> tmp = tempfile.TemporaryDirectory()
-        >>> path = os.path.join(tmp.name, "mols.gr")
-        >>> q = [[0.5, -0.5], [1.0], [0.1, 0.2, 0.3]]
-        >>> df = gr.dataframe({"mol_id": [1, 2, 3], "atom_q": q}, schema=["mol", "atom"])
-        >>> gr.save(df, path)
-        >>> h = gr.open(path)
-        >>> h.read(2, ranges={"atom_q": slice(1, 3)}).to_dict()
-        {'mol_id': [3], 'atom_q': [[0.2, 0.3]]}
-        >>> tmp.cleanup()
+        >>> import grumpy_arrow as gr
+        >>> gr.save(gr.dataframe({"id": [1, 2], "x": [[0.5], [0.1, 0.2, 0.3]]}), "memory://read.gr")
+        >>> gr.open("memory://read.gr").read(1, ranges={"x": slice(1, 3)}).to_dict()
+        {'id': [2], 'x': [[0.2, 0.3]]}
         """
         rows = self._rows(int(i))
         specs = (self if columns is None else self._view(columns))._specs()
@@ -774,20 +600,20 @@ class Handle:
         depth_limit: int | None,
         depth: int,
     ) -> lay.Node:
-        if isinstance(layout, ListLayout) and layout.offsets is None:
-            return self._fixed_ranges(
-                layout, starts, stops, inner if depth == 0 else None, depth_limit, depth
-            )
         if isinstance(layout, ListLayout):
-            validity, offsets, child_starts, child_stops = self._list_ranges(
-                layout, starts, stops, inner if depth == 0 else None
-            )
+            inner = inner if depth == 0 else None
+            ranges = self._list_ranges if layout.offsets is not None else self._fixed_ranges
+            validity, offsets, child_starts, child_stops = ranges(layout, starts, stops, inner)
             if depth_limit is not None and depth + 1 >= depth_limit:
-                content: lay.Node = lay.Leaf(pa.nulls(int(offsets[-1]), pa.int8()))
+                total = int((child_stops - child_starts).sum())
+                content: lay.Node = lay.Leaf(pa.nulls(total, pa.int8()))
             else:
                 content = self._read_ranges(
                     layout.content, child_starts, child_stops, None, depth_limit, depth + 1
                 )
+            if offsets is None:  # a fixed axis stored without offsets
+                assert layout.size
+                return compact_fixed(lay.fixed_list(content, layout.size, validity))
             if layout.size is not None and inner is None:
                 assert layout.offsets is not None
                 ck.check_fixed(offsets, validity, layout.size, self._store.url, layout.offsets)
@@ -826,36 +652,23 @@ class Handle:
         return lay.UnionNode(type_ids, scalar, lists)
 
     def _fixed_ranges(
-        self,
-        layout: ListLayout,
-        starts: np.ndarray,
-        stops: np.ndarray,
-        inner: slice | None,
-        depth_limit: int | None,
-        depth: int,
-    ) -> lay.Node:
-        """Row ranges of a fixed axis stored without offsets: row ``i``'s content is
-        ``[i * size, (i + 1) * size)``, null rows' padding dropped after the read
-        (``inner``: a slice of one row's values, which is no longer fixed)."""
+        self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray, inner: slice | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+        """:meth:`_list_ranges` of a fixed axis stored without offsets: row ``i``'s content
+        is ``[i * size, (i + 1) * size)``, so there are no offsets (None; null rows'
+        padding is dropped after the read), except for ``inner``: a slice of one row's
+        values, which is no longer fixed, with its offsets."""
         size = layout.size
         assert size
         validity = self._validity(layout, starts, stops)
         child_starts, child_stops = starts * size, stops * size
-        if inner is not None:
-            child_starts, child_stops, lengths = _cut(child_starts, child_stops, inner)
-            if validity is not None:
-                lengths = np.where(validity, lengths, 0)
-                child_stops = np.where(validity, child_stops, child_starts)
-        total = int((child_stops - child_starts).sum())
-        if depth_limit is not None and depth + 1 >= depth_limit:
-            content: lay.Node = lay.Leaf(pa.nulls(total, pa.int8()))
-        else:
-            content = self._read_ranges(
-                layout.content, child_starts, child_stops, None, depth_limit, depth + 1
-            )
-        if inner is not None:
-            return lay.ListNode(offsets_from_lengths(lengths), validity, content)
-        return compact_fixed(lay.fixed_list(content, size, validity))
+        if inner is None:
+            return validity, None, child_starts, child_stops
+        child_starts, child_stops, lengths = _cut(child_starts, child_stops, inner)
+        if validity is not None:
+            lengths = np.where(validity, lengths, 0)
+            child_stops = np.where(validity, child_stops, child_starts)
+        return validity, offsets_from_lengths(lengths), child_starts, child_stops
 
     def _list_ranges(
         self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray, inner: slice | None
@@ -1129,13 +942,6 @@ class Handle:
         return out
 
 
-def select(handle: Any, key: Any) -> Any:
-    """``handle[key]`` of a store or sharded dataset: column names give a lazy view,
-    anything else an in-memory selection equal to ``handle.load()[key]`` (see
-    :func:`grumpy_arrow.storage.keys.select`)."""
-    return select_key(handle, key)
-
-
 def parse_rows(key: Any, n: int) -> np.ndarray:
     """Row numbers (int64, any order) selected by an int, slice, bool mask or indices
     (see :func:`grumpy_arrow.storage.keys.parse_rows`).
@@ -1158,9 +964,6 @@ def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-
-_UNSET: Any = object()
 
 
 class _Chain(NamedTuple):

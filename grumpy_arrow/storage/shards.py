@@ -45,23 +45,16 @@ import numpy as np
 
 from grumpy_arrow._typing import CacheMode
 from grumpy_arrow._version import __version__
-from grumpy_arrow.errors import ColumnNotFoundError, SchemaError, StoreError, StoreFormatError
-from grumpy_arrow.frame.schema import parse_schema
+from grumpy_arrow.errors import SchemaError, StoreError, StoreFormatError
 from grumpy_arrow.functions import concat
+from grumpy_arrow.storage.cache import IO_COUNTERS
 from grumpy_arrow.storage.fragments import (
     Fragment,
     location,
     parse_rows_per_fragment,
     store_fragments,
 )
-from grumpy_arrow.storage.handle import (
-    DEFAULT_CACHE,
-    Handle,
-    chunk_cache,
-    handle_options,
-    parse_rows,
-    select,
-)
+from grumpy_arrow.storage.handle import DEFAULT_CACHE, Handle, parse_rows
 from grumpy_arrow.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -71,6 +64,7 @@ from grumpy_arrow.storage.manifest import (
     parse_any_manifest,
 )
 from grumpy_arrow.storage.stores import read_manifest, select_columns
+from grumpy_arrow.storage.views import StoreView, chunk_cache, handle_options
 from grumpy_arrow.storage.writer import LOCK_NAME, lock
 from grumpy_arrow.storage.zarr import LeafStore
 
@@ -380,9 +374,10 @@ def _concat(parts: list[Any]) -> Any:
     return parts[0] if len(parts) == 1 else concat(parts)
 
 
-class ShardedHandle:
+class ShardedHandle(StoreView):
     """A lazy view of a sharded dataset with the interface of
-    :class:`~grumpy_arrow.storage.handle.Handle`.
+    :class:`~grumpy_arrow.storage.handle.Handle` (the members of
+    :class:`~grumpy_arrow.storage.views.StoreView` they share).
 
     Each shard is opened on first use, at the row count the top-level manifest lists
     (rows committed after the consolidation are not seen), and checked against the first
@@ -435,9 +430,7 @@ class ShardedHandle:
         columns: list[str] | None = None,
         _manifest: ShardedManifest | None = None,
     ) -> None:
-        self._path = path
-        self._options = handle_options(cache, cache_bytes, storage_options)
-        self._columns = columns
+        super().__init__(path, handle_options(cache, cache_bytes, storage_options), columns)
         self._open(_manifest)
 
     def _open(self, top: ShardedManifest | None) -> None:
@@ -459,20 +452,14 @@ class ShardedHandle:
         self._lock = threading.RLock()
         self._cache = chunk_cache(self._options)
         template = self._shard(0).manifest
-        self._template = replace(template, rows=top.rows, leaves={})
+        self._manifest = replace(template, rows=top.rows, leaves={})
         if self._columns is not None:
-            self._check_columns(self._columns)
+            self._check_view(self._columns)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "path": self._path,
-            "options": self._options,
-            "columns": self._columns,
-            "manifest": self._top,
-        }
+        return {**super().__getstate__(), "manifest": self._top}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._path, self._options, self._columns = state["path"], state["options"], state["columns"]
+    def _reopen(self, state: dict[str, Any]) -> None:
         self._open(state["manifest"])
 
     def _shard(self, k: int) -> Handle:
@@ -518,7 +505,7 @@ class ShardedHandle:
         """The shards' common manifest: kind, schema, levels, columns and chunking of every
         shard, with ``rows`` the dataset's total (``leaves`` is empty: each shard has its
         own; see :attr:`shards`)."""
-        return self._template
+        return self._manifest
 
     @property
     def sharded_manifest(self) -> ShardedManifest:
@@ -529,26 +516,6 @@ class ShardedHandle:
     def shards(self) -> tuple[ShardSpec, ...]:
         """Name and listed rows of every shard, in row order."""
         return self._top.shards
-
-    @property
-    def kind(self) -> str:
-        """``"array"`` or ``"dataframe"``."""
-        return self._template.kind
-
-    def __len__(self) -> int:
-        return self._top.rows
-
-    @property
-    def columns(self) -> list[str]:
-        """The frame's columns (those of this view)."""
-        if self._columns is not None:
-            return list(self._columns)
-        return [c.name for c in self._template.columns]
-
-    @property
-    def schema(self) -> Any:
-        """The frame's schema (None for arrays and frames without one)."""
-        return parse_schema(self._template.schema)
 
     def _nonempty(self) -> list[int]:
         """Shards with rows (shard 0 alone when none has any: results keep their type)."""
@@ -566,11 +533,11 @@ class ShardedHandle:
 
     def stats(self) -> dict[str, int]:
         """Bytes, chunks and read calls so far (and cache hits), summed over the shards."""
-        total = {"bytes_read": 0, "chunks_read": 0, "calls": 0, "cache_hits": 0}
+        total = dict.fromkeys(IO_COUNTERS, 0)
         for handle in self._handles:
             if handle is not None:
                 for key, value in handle.stats().items():
-                    total[key] = total.get(key, 0) + value
+                    total[key] += value
         return total
 
     def fragments(self, rows_per_fragment: int | None = None) -> list[Fragment]:
@@ -604,39 +571,19 @@ class ShardedHandle:
         handle = self._shard(k)
         return handle if self._columns is None else handle[list(self._columns)]
 
-    def __getitem__(self, key: Any) -> Any:
-        return select(self, key)
+    def _columns_of(self, columns: list[str] | None) -> list[str] | None:
+        """The columns a read asks for, checked (None: this view's)."""
+        if columns is None:
+            return self._columns
+        self._check_view(columns)
+        return columns
 
-    def _check_columns(self, columns: list[str]) -> None:
-        if self._template.kind == "array":
-            raise SchemaError(f"{self._store.url}: column views apply to frames")
-        names = [c.name for c in self._template.columns]
-        for c in columns:
-            if c not in names:
-                raise ColumnNotFoundError(
-                    f"{self._store.url}: no column {c!r}; the columns are {', '.join(names)}"
-                )
+    def _take(self, indices: Any, columns: list[str] | None) -> Any:
+        """Rows in any order, repeats and shard boundaries allowed (views share the shard
+        handles, the cache and the lock)."""
+        return self._take_rows(parse_rows(indices, len(self)), self._columns_of(columns))
 
-    def _view(self, columns: list[str]) -> ShardedHandle:
-        self._check_columns(columns)
-        out = ShardedHandle.__new__(ShardedHandle)
-        out.__dict__.update(self.__dict__)  # shares the shard handles, cache and lock
-        out._columns = list(columns)
-        return out
-
-    def take(self, indices: Any, columns: list[str] | None = None, *, squeeze: bool = False) -> Any:
-        """The rows at ``indices`` (any order, repeats and shard boundaries allowed) as an
-        in-memory array or frame; ``squeeze`` as :meth:`Handle.take`."""
-        if columns is not None:
-            self._check_columns(columns)
-        else:
-            columns = self._columns
-        out = self._take(parse_rows(indices, len(self)), columns)
-        if squeeze and self._template.kind == "array":
-            return out[0]
-        return out
-
-    def _take(self, rows: np.ndarray, columns: list[str] | None) -> Any:
+    def _take_rows(self, rows: np.ndarray, columns: list[str] | None) -> Any:
         if len(rows) == 0:
             return self._shard(self._nonempty()[0]).take(rows, columns)
         shard = np.searchsorted(self._bounds, rows, side="right") - 1
@@ -666,8 +613,5 @@ class ShardedHandle:
         """Row ``i``, reading only ``ranges`` of its ragged columns (as :meth:`Handle.read`)."""
         row = int(parse_rows(int(i), len(self))[0])
         k = int(np.searchsorted(self._bounds, row, side="right") - 1)
-        if columns is not None:
-            self._check_columns(columns)
-        else:
-            columns = self._columns
+        columns = self._columns_of(columns)
         return self._shard(k).read(row - int(self._bounds[k]), ranges=ranges, columns=columns)

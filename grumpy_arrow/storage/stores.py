@@ -36,6 +36,7 @@ __all__ = [
     "as_batch",
     "check_chunk_dim",
     "check_chunk_dim_type",
+    "check_column_names",
     "clear",
     "codecs_of",
     "is_stream",
@@ -224,13 +225,18 @@ def select_columns(manifest: Manifest, columns: list[str] | None, where: str) ->
         return list(manifest.columns)
     if manifest.kind == "array":
         raise SchemaError(f"{where}: columns= applies to frames; this store holds an array")
-    names = [c.name for c in manifest.columns]
+    check_column_names([c.name for c in manifest.columns], columns, where)
+    return [manifest.column(c) for c in columns]
+
+
+def check_column_names(names: list[str], columns: Iterable[str], where: str) -> None:
+    """Raise a ColumnNotFoundError naming the first of ``columns`` not in ``names`` (the
+    columns of the store ``where``)."""
     for c in columns:
         if c not in names:
             raise ColumnNotFoundError(
                 f"{where}: no column {c!r}; the columns are {', '.join(names)}"
             )
-    return [manifest.column(c) for c in columns]
 
 
 def manifest_at(store: LeafStore, manifest: Manifest, rows: int) -> Manifest:
