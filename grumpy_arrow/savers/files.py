@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 from grumpy_arrow.errors import StoreError, StoreFormatError, StoreLockedError
-from grumpy_arrow.storage.atomic import fsync_dir, sibling
+from grumpy_arrow.storage.atomic import fsync_dir, sibling, write_file
 
 if sys.platform != "win32":
     import fcntl
@@ -90,15 +90,7 @@ def stage_file(target: str, write: Callable[[BinaryIO], Any]) -> str:
     Returns the staged file's path; on any error the staged file is removed.
     """
     staged = sibling(target, "new")
-    try:
-        with open(staged, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(staged)
-        raise
+    write_file(staged, write)
     return staged
 
 

@@ -22,8 +22,10 @@ import errno
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
-__all__ = ["fsync_dir", "fsync_file", "recover", "sibling", "swap_in", "sweep"]
+__all__ = ["fsync_dir", "fsync_file", "recover", "sibling", "swap_in", "sweep", "write_file"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -42,6 +44,21 @@ def fsync_file(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_file(path: str, write: Callable[[BinaryIO], Any], *, sync: bool = True) -> None:
+    """Write a new file at ``path`` by ``write(fh)``, flushed to the disk when ``sync``;
+    on any error (a full disk, an interrupt) the partial file is removed."""
+    try:
+        with open(path, "wb") as fh:
+            write(fh)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        raise
 
 
 def fsync_dir(path: str) -> None:

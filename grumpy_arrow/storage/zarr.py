@@ -33,7 +33,7 @@ from grumpy_arrow.compute.gather import Ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import decimals
 from grumpy_arrow.storage import sharding as sh
-from grumpy_arrow.storage.atomic import fsync_dir, fsync_file
+from grumpy_arrow.storage.atomic import fsync_dir, fsync_file, write_file
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 from grumpy_arrow.storage.local import LocalShards, unique_inverse, write_doc
 
@@ -231,16 +231,8 @@ class LeafStore:
                 self.fs.pipe_file(target, data)
             return
         tmp = f"{target}.tmp-{os.getpid()}-{threading.get_ident()}"
-        try:
-            with self.translate(f"the file {name!r}"), open(tmp, "wb") as fh:
-                fh.write(data)
-                if sync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
+        with self.translate(f"the file {name!r}"):
+            write_file(tmp, lambda fh: fh.write(data), sync=sync)
         os.replace(tmp, target)
         if sync:
             fsync_dir(os.path.dirname(target))
