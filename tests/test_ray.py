@@ -119,13 +119,14 @@ def test_blocks_are_lowered_tables_equal_to_the_loaded_data(
 
 
 def test_parallelism_groups_fragments_into_read_tasks(session: None, path: Path) -> None:
-    # 8 fragments: chunks of 32768 rows inside shards of 50000 rows.
+    # 4 fragments: by default a fragment reads whole shard files, and each 50000-row
+    # store's leaves fit one shard file (chunks of 32768 rows).
     source = gr.ray.GrumpyDatasource(path)
-    assert [len(f) for f in source.fragments] == [32768, 17232] * 4
+    assert [len(f) for f in source.fragments] == [50000] * 4
     tasks = source.get_read_tasks(3)
-    assert [t.metadata.num_rows for t in tasks] == [82768, 67232, 50000]
+    assert [t.metadata.num_rows for t in tasks] == [100000, 50000, 50000]
     assert source.estimate_inmemory_data_size() == sum(t.metadata.size_bytes for t in tasks)
-    assert len(source.get_read_tasks(100)) == 8
+    assert len(source.get_read_tasks(100)) == 4
     # Asking read() for more tasks than fragments cuts the fragments smaller: pieces of
     # 12500 rows (200000 / 16) inside each chunk, 5 per shard.
     smaller = gr.ray.GrumpyDatasource(path, parallelism=16).fragments
