@@ -282,6 +282,10 @@ def _peek(obj: Any) -> tuple[int, Any]:
 
 
 def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any) -> pa.Array | None:
+    if dtype is not None and dtype.kind in "iu" and dtype.numpy.itemsize <= 4:
+        small = _small_integers(obj, dtype, depth)
+        if small is not None:
+            return small
     # Arrow truncates floats into integer types silently, so integers are built with type
     # inference (which keeps floats as floats) and a safe cast that rejects 1.5 -> int.
     # Given a list type, Arrow also takes a str/bytes as a sequence of characters, so text
@@ -330,6 +334,27 @@ def _try_arrow_builder(obj: Any, dtype: dt.DType | None, depth: int, first: Any)
         except ConversionError:
             return None
     return arr
+
+
+def _small_integers(obj: Any, dtype: dt.DType, depth: int) -> pa.Array | None:
+    """Values asked for as integers of at most 32 bits, built by Arrow's typed float64
+    builder and a safe cast; None when either refuses (the general path then builds them,
+    or names the value it cannot take).
+
+    Every such integer is exactly a float64, and the safe cast refuses fractions, NaN and
+    values out of the dtype's range, so this takes what the general path takes and gives
+    the same array, in one pass over the Python objects where the general path checks the
+    leaf types first (Arrow's integer builder truncates floats silently) and then builds:
+    about half the time. Arrow's typed builders refuse NumPy datetimes and text (its type
+    inference, which the general path guards, can crash on the former).
+    """
+    built = _build(obj, pa.float64(), depth)
+    if built is None or pa.types.is_struct(built.type):
+        return None
+    try:
+        return _cast(from_arrow_array(built), dtype)
+    except (LayoutError, DTypeError, ConversionError):
+        return None
 
 
 def _build(obj: Any, typ: pa.DataType | None, depth: int) -> pa.Array | None:

@@ -366,3 +366,50 @@ def test_full_like_checks_the_fill_value() -> None:
 def test_every_constructor_path_reports_bad_input(build: object, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         build()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint8", "uint16", "uint32"])
+def test_small_integer_dtypes_take_ints_bools_and_whole_floats_exactly(dtype: str) -> None:
+    # Built through Arrow's float64 builder and a safe cast: every value must come out as
+    # the integer it is, whatever Python type it came as.
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    rows: list[list[object] | None] = []
+    want: list[list[int | None] | None] = []
+    for n in rng.integers(0, 6, 300):
+        values = rng.integers(max(info.min, -(2**31)), info.max, n, endpoint=True).tolist()
+        row: list[object] = []
+        for k, v in enumerate(values):
+            kind = (k + n) % 4
+            row.append(None if kind == 3 else float(v) if kind == 1 else v)
+        row.append(True)
+        rows.append(row)
+        want.append([None if x is None else int(x) for x in row])
+    rows.append(None)
+    want.append(None)
+    got = gr.array(rows, dtype=dtype).to_arrow()
+    assert got.equals(pa.array(want, type=pa.large_list(gr.dtype(dtype).arrow)))
+
+
+@pytest.mark.parametrize(
+    ("rows", "dtype", "message"),
+    [
+        ([[1, 2], [3, 2.5]], "int32", r"cannot convert 2.5 at position \[1\]\[1\] to int32"),
+        ([[1, float("nan")]], "int16", r"cannot convert nan at position \[0\]\[1\] to int16"),
+        ([[255, 256]], "uint8", r"cannot convert 256 at position \[0\]\[1\] to uint8"),
+        ([[0, -1]], "uint32", r"cannot convert -1 at position \[0\]\[1\] to uint32"),
+        ([[1, "2"]], "int8", r"cannot convert '2' at position \[0\]\[1\] to int8"),
+    ],
+    ids=["fraction", "nan", "overflow", "negative-unsigned", "text"],
+)
+def test_small_integer_dtypes_name_the_value_they_cannot_take(
+    rows: list[list[object]], dtype: str, message: str
+) -> None:
+    with pytest.raises(gr.errors.ConversionError, match=message):
+        gr.array(rows, dtype=dtype)
+
+
+def test_64_bit_integers_beyond_float64_precision_stay_exact() -> None:
+    # Only integers of at most 32 bits go through float64; wider ones never lose a digit.
+    assert gr.array([[2**53 + 1, -(2**63)]], dtype="int64").to_list() == [[2**53 + 1, -(2**63)]]
+    assert gr.array([[2**64 - 1]], dtype="uint64").to_list() == [[2**64 - 1]]
