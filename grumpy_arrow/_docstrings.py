@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 __all__ = [
+    "NAN_REDUCTIONS",
     "REDUCTIONS",
     "SECTIONS",
     "UNARY_FUNCTIONS",
@@ -191,7 +192,7 @@ REDUCTIONS: dict[str, Reduction] = {
 
 # The NaN-ignoring reductions: the summary's note and the example's output (the example
 # passes ``ddof=1`` along rows where the reduction takes ``ddof``).
-_NAN_REDUCTIONS: dict[str, tuple[str, str]] = {
+NAN_REDUCTIONS: dict[str, tuple[str, str]] = {
     "sum": (" (as ``np.nansum``)", "(4.0, [4.0, 0.0])"),
     "prod": ("", "(3.0, [3.0, 1.0])"),
     "mean": (" (rows of only NaN give null)", "(2.0, [2.0, None])"),
@@ -347,7 +348,7 @@ def reduction_doc(name: str) -> str:
 def nan_reduction_doc(name: str) -> str:
     """The docstring of ``GrumpyArray.nan<name>``: :meth:`<name>` with NaN as missing."""
     r = REDUCTIONS[name]
-    note, output = _NAN_REDUCTIONS[name]
+    note, output = NAN_REDUCTIONS[name]
     along = "dim=1, ddof=1" if r.ddof else "dim=1"
     return _fill(
         r,

@@ -28,7 +28,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from grumpy_arrow import functions as fn
-from grumpy_arrow._docstrings import REDUCTIONS, example_section, name_method, shared
+from grumpy_arrow._docstrings import (
+    NAN_REDUCTIONS,
+    REDUCTIONS,
+    example_section,
+    name_method,
+    shared,
+)
 from grumpy_arrow.array import NUMPY_PROTOCOL, GrumpyArray, asarray, broadcast_apply, is_scalar
 from grumpy_arrow.compute.elementwise import map_leaves
 from grumpy_arrow.errors import DTypeError
@@ -255,11 +261,9 @@ def _histogram(
 
 
 # NumPy's reductions are the methods of the same name (there is no ``np.count``).
-_NAN_REDUCTIONS = ("sum", "prod", "mean", "min", "max", "std", "var", "median")
-
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {
     **{getattr(np, name): _reduction(name) for name in (*REDUCTIONS, "median") if name != "count"},
-    **{getattr(np, f"nan{name}"): _reduction(f"nan{name}") for name in _NAN_REDUCTIONS},
+    **{getattr(np, f"nan{name}"): _reduction(f"nan{name}") for name in (*NAN_REDUCTIONS, "median")},
     np.amin: _reduction("min"),
     np.amax: _reduction("max"),
     np.quantile: _quantile("quantile", 1.0),

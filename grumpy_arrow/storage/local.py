@@ -207,6 +207,10 @@ class LocalShards:
     def path(self, name: str, k: int) -> str:
         return f"{self.root}/{name}/c/{k}"
 
+    def where(self, name: str, k: int) -> str:
+        """What messages call shard file ``k`` of leaf ``name``."""
+        return f"{self.url}: leaf {name!r} shard {k}"
+
     def acquire(self, name: str, k: int, fmt: sh.LeafFormat) -> _Shard:
         """Shard file ``k`` of a leaf, opened (index read and checked) or found open, held
         until :meth:`release` (an evicted shard closes when its last reader releases it).
@@ -289,7 +293,7 @@ class LocalShards:
         fd, size, offsets, nbytes = self._open_index(name, k, fmt)
         try:
             regular = sh.is_regular(fmt, offsets, nbytes) and _prefix_written(nbytes)
-            where = f"{self.url}: leaf {name!r} shard {k}"
+            where = self.where(name, k)
             try:
                 return _Shard(where, fd, size, offsets, nbytes, regular, fmt)
             except OSError as err:  # the map needs a descriptor of its own
@@ -308,7 +312,7 @@ class LocalShards:
         ``(descriptor, size, offsets, nbytes)``, its index read and checked. The caller
         closes the descriptor."""
         path = self.path(name, k)
-        where = f"{self.url}: leaf {name!r} shard {k} ({path})"
+        where = f"{self.where(name, k)} ({path})"
         try:
             fd = _open_read(path)
         except FileNotFoundError as err:
@@ -764,7 +768,7 @@ class LocalShards:
         used = count + (1 if n else 0)
         if np.any(old_nbytes[:used] < 0):
             j = int(np.flatnonzero(old_nbytes[:used] < 0)[0])
-            raise _unwritten(f"{self.url}: leaf {name!r} shard {k}", j)
+            raise _unwritten(self.where(name, k), j)
         packed = _packed(fmt, old_nbytes[:count])
         end = int(packed[-1] + old_nbytes[count - 1]) if count else 0
         if fmt.codec == "raw" and count:
@@ -775,13 +779,11 @@ class LocalShards:
             for j, at in enumerate(packed.tolist()):  # laid out otherwise: chunk by chunk
                 piece = os.pread(src, int(old_nbytes[j]), int(old_offsets[j]))
                 if len(piece) != int(old_nbytes[j]):
-                    raise StoreFormatError(
-                        f"{self.url}: leaf {name!r} shard {k} chunk {j}: short read"
-                    )
+                    raise StoreFormatError(f"{self.where(name, k)} chunk {j}: short read")
                 _pwrite_all(fd, piece, at)  # (gaps between raw chunks read as zeros)
         tail = np.zeros(0, dtype=fmt.dtype)
         if n:
-            where = f"{self.url}: leaf {name!r} shard {k} chunk {count}"
+            where = f"{self.where(name, k)} chunk {count}"
             data = os.pread(src, int(old_nbytes[count]), int(old_offsets[count]))
             tail = sh.decode_chunk(fmt, data, where)[:n].copy()
         return end, tail
