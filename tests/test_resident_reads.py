@@ -227,3 +227,129 @@ def test_ranges_positions_of_one_range_and_of_several() -> None:
     assert empty.positions().tolist() == [] and empty.take_from(np.arange(9)).tolist() == []
     many = Ranges(np.array([5, 0, 9], dtype=np.int64), np.array([7, 0, 11], dtype=np.int64))
     assert many.positions().tolist() == [5, 6, 9, 10]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Count the calls of ``Handle.<name>`` (the per-leaf walk's steps)."""
+    from grumpy_arrow.storage.handle import Handle
+
+    calls: list[int] = []
+    real = getattr(Handle, name)
+
+    def counted(self: Handle, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Handle, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("compressor", ["auto", "none"])
+def test_warm_batches_read_the_resident_leaves_in_one_lookup(
+    compressor: str,
+    saved: tuple[gr.DataFrame, dict[str, Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    df, paths = saved
+    h = gr.open(paths[compressor])
+    for rows in _batches(5)[: RESIDENT_AFTER + 1]:  # every leaf becomes resident
+        h.take(rows)
+    leaf_calls = _counting(monkeypatch, "_leaf")
+    validity_calls = _counting(monkeypatch, "_validity")
+    before = h.stats()
+    for rows in _batches(6):
+        got = h.take(rows)
+        assert got.to_arrow().equals(df[rows].to_arrow()), rows
+    # Warm: no per-leaf step and no byte read; one cache hit per leaf per batch (the
+    # columns' leaves: level offsets, validity, values, indices, text offsets and data).
+    assert leaf_calls == [] and validity_calls == []
+    after = h.stats()
+    assert after["bytes_read"] == before["bytes_read"]
+    assert after["chunks_read"] == before["chunks_read"]
+    batches = len(_batches(6))
+    assert (after["cache_hits"] - before["cache_hits"]) % batches == 0
+    per_batch = (after["cache_hits"] - before["cache_hits"]) // batches
+    # mol_id values; mol_name offsets and data; res_name (a list of strings) its
+    # text offsets and data; atom_x values; atom_el indices; 2 level offsets; validity.
+    manifest = h.manifest.leaves
+    stored_validity = [n for n in manifest if n.endswith("-validity")]
+    assert per_batch == 9 + len(stored_validity), (per_batch, stored_validity)
+    # Dropped from the cache, the leaves are read (and checked) again by the per-leaf
+    # walk, with the same rows.
+    h._cache.clear()
+    for rows in _batches(7)[: RESIDENT_AFTER + 1]:
+        assert h.take(rows).to_arrow().equals(df[rows].to_arrow())
+    assert leaf_calls and validity_calls
+
+
+def test_warm_batches_without_nulls_and_with_fixed_axes(tmp_path: Path) -> None:
+    """A frame with no null anywhere (no validity leaf) and a fixed axis under its atom
+    level (``var * 3`` points): warm batches, single rows and repeats equal the saved
+    rows, through the one-lookup path."""
+    rng = np.random.default_rng(8)
+    n = 400
+    counts = rng.integers(0, 6, n)
+    points = [rng.integers(-9, 9, (int(c), 3)).astype(np.float32) for c in counts]
+    df = gr.dataframe(
+        {
+            "mol_id": np.arange(n, dtype=np.int32),
+            "mol_label": [f"l{i % 3}" for i in range(n)],
+            "atom_xyz": gr.array(points),
+            "atom_el": [
+                [["C", "H", "O"][(i + k) % 3] for k in range(int(c))] for i, c in enumerate(counts)
+            ],
+        },
+        schema=["mol", "atom"],
+    )
+    assert df["atom_xyz"].type == f"{n} * var * 3 * float32"
+    path = tmp_path / "fixed.gr"
+    gr.save(df, path)
+    h = gr.open(path)
+    assert not [name for name in h.manifest.leaves if name.endswith("-validity")]
+    picks = [rng.choice(n, 32, replace=False) for _ in range(12)]
+    picks += [np.array([7, 7, 0]), np.arange(n), np.array([], dtype=np.int64)]
+    for k, rows in enumerate(picks):
+        got = h.take(rows)
+        assert got.to_arrow().equals(df[rows].to_arrow()), k
+        assert got["atom_xyz"].type == f"{len(rows)} * var * 3 * float32"
+    assert h._resident_batch(h._specs(), h._level_chains(h._specs())) is not None
+    assert h[n - 1].to_dict() == df[[n - 1]].to_dict()
+
+
+def test_warm_batches_on_threads_equal_the_saved_rows(
+    saved: tuple[gr.DataFrame, dict[str, Path]],
+) -> None:
+    """Several threads read random batches of one handle while another empties its cache
+    now and then: the resident look-up, the per-leaf walk and the re-check of leaves read
+    in again interleave, and every batch is exactly the saved rows."""
+    import threading
+
+    df, paths = saved
+    h = gr.open(paths["auto"])
+    want = df.to_arrow()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(40):
+                rows = rng.choice(ROWS, 32, replace=False)
+                assert h.take(rows).to_arrow().equals(want.take(rows))
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+
+    def clearer() -> None:
+        while not stop.wait(0.02):
+            h._cache.clear()
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
+    wiper = threading.Thread(target=clearer)
+    wiper.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    wiper.join()
+    assert errors == []

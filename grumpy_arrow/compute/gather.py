@@ -149,6 +149,8 @@ class Ranges:
         if self._positions is None:
             if len(self.starts) == 1:  # one range (a run of consecutive rows)
                 self._positions = np.arange(self.lo, self.hi, dtype=np.int64)
+            elif self.total == len(self.starts) > 0 and (self.stops - self.starts).min() == 1:
+                self._positions = self.starts  # ranges of one position each (random rows)
             else:
                 self._positions = expand_ranges(self.starts, self.stops - self.starts)
         return self._positions

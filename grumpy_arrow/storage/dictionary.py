@@ -109,6 +109,9 @@ def decode(
 def encoded(indices: np.ndarray, dictionary: pa.Array, validity: np.ndarray | None) -> pa.Array:
     """:func:`decode` of indices already checked to lie inside the dictionary (those of
     a resident leaf, checked whole once)."""
-    mask = None if validity is None else ~np.asarray(validity, dtype=bool)
-    codes = pa.array(np.asarray(indices, dtype=np.int32), mask=mask)
+    indices = np.ascontiguousarray(indices, dtype=np.int32)
+    if validity is None:  # no nulls: the indices are the codes' data buffer as they are
+        codes = pa.Array.from_buffers(pa.int32(), len(indices), [None, pa.py_buffer(indices)])
+    else:
+        codes = pa.array(indices, mask=~np.asarray(validity, dtype=bool))
     return pa.DictionaryArray.from_arrays(codes, dictionary, safe=False)

@@ -17,6 +17,7 @@ The read path has three parts:
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Callable
@@ -166,6 +167,8 @@ class Handle(StoreView):
         self._checked: weakref.WeakValueDictionary[str, np.ndarray] = weakref.WeakValueDictionary()
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
+        self._batch_leaves: dict[tuple[str, ...], tuple[str, ...]] = {}  # _resident_batch
+        self._checked_names: set[str] = set()  # leaves _resident_batch needs checked
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
@@ -456,19 +459,32 @@ class Handle(StoreView):
         then the content ranges they point to, level by level), then one gather per leaf
         straight into the requested order, and the frame built on the shared level
         offsets with no second check (they are the planner's own arrays). The path of
-        random batches and ``h[i]``: a few NumPy calls per level and per leaf."""
+        random batches and ``h[i]``: a few NumPy calls per level and per leaf.
+
+        When every leaf the columns need is resident and checked (see :meth:`_trusted`),
+        one look-up fetches them all (:meth:`_resident_batch`) and the walk reads them
+        directly, with none of the per-leaf cache, bounds and null steps: a warm shuffled
+        epoch spends its time copying values."""
         depth = max(len(c.lists) for c in chains)
+        wholes = self._resident_batch(specs, chains)
         # Each level's ranges, with their bounds and positions worked out once.
         spans = [Ranges(*(_runs(rows) if len(rows) else (rows, rows)))]
         offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         for d in range(1, depth + 1):
             layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
             up = spans[d - 1]
-            level_offsets, child_starts, child_stops = self._ranges_of(layout, up)
+            if wholes is not None:
+                assert layout.offsets is not None
+                level_offsets, child_starts, child_stops = _within(wholes[layout.offsets], up)
+            else:
+                level_offsets, child_starts, child_stops = self._ranges_of(layout, up)
             offsets.append(level_offsets)
             spans.append(Ranges(child_starts, child_stops))
 
-        def read(chain: _Chain) -> lay.Node:
+        # Each level's offsets as one Arrow buffer, shared by the lists of every column.
+        buffers: dict[int, pa.Buffer] = {}
+
+        def read(chain: _Chain) -> GrumpyArray:
             k = len(chain.lists)
             span = spans[k]
             if chain.sizes:  # fixed axes below the level: each row owns prod(sizes) values
@@ -476,21 +492,39 @@ class Handle(StoreView):
                 span = span.memo.get(width) or span.memo.setdefault(
                     width, Ranges(span.starts * width, span.stops * width)
                 )
-            validity = self._validity(chain.leaf, span.starts, span.stops)
-            node: lay.Node = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
+            if wholes is not None:
+                validity = _resident_validity(chain.leaf, span, wholes)
+                leaf = self._resident_leaf(chain.leaf, span, wholes, validity)
+            else:
+                validity = self._validity(chain.leaf, span.starts, span.stops)
+                leaf = self._leaf(chain.leaf, span.starts, span.stops, validity, span)
+            node: lay.Node = leaf
             for size in reversed(chain.sizes):
                 node = lay.fixed_list(node, size)
+            arr = leaf.arrow if not chain.sizes else lay.to_arrow(node)
             for d in range(k, 0, -1):
                 up = spans[d - 1]
-                validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
+                if wholes is not None:
+                    validity = _resident_validity(chain.lists[d - 1], up, wholes)
+                else:
+                    validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
                 node = lay.ListNode(offsets[d], validity, node)
-            return node
+                if arr is not None and validity is None:
+                    buf = buffers.get(d) or buffers.setdefault(d, pa.py_buffer(offsets[d]))
+                    arr = pa.Array.from_buffers(
+                        _list_type(arr.type), len(offsets[d]) - 1, [None, buf], children=[arr]
+                    )
+                else:
+                    arr = None
+            if arr is None:
+                return GrumpyArray._wrap(node)
+            return GrumpyArray(arr, node=node)
 
         if len(rows) <= PARALLEL_ROWS or len(chains) == 1:
-            nodes = [read(c) for c in chains]
+            columns = [read(c) for c in chains]
         else:
-            nodes = list(_pool().map(read, chains))
-        arrays = {s.name: GrumpyArray._wrap(n) for s, n in zip(specs, nodes, strict=True)}
+            columns = list(_pool().map(read, chains))
+        arrays = {s.name: c for s, c in zip(specs, columns, strict=True)}
         arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
             return arrays[ARRAY_COLUMN]
@@ -715,12 +749,7 @@ class Handle(StoreView):
         whole = self._trusted_offsets(layout.offsets, self._rows_of(layout.content))
         if whole is None:
             return self._level_ranges(layout, up.starts, up.stops)
-        if len(up.starts) == 1:  # one run of rows: slices
-            bounds = whole[up.lo : up.hi + 1]
-            return bounds - bounds[0], bounds[:1].copy(), bounds[-1:].copy()
-        pos = up.positions()
-        begins = whole[pos]
-        return offsets_from_lengths(whole[pos + 1] - begins), whole[up.starts], whole[up.stops]
+        return _within(whole, up)
 
     def _level_ranges(
         self, layout: ListLayout, starts: np.ndarray, stops: np.ndarray
@@ -800,8 +829,7 @@ class Handle(StoreView):
         validity: np.ndarray | None,
         span: Ranges | None = None,
     ) -> lay.Leaf:
-        d = dt.dtype(layout.dtype)
-        mask = None if validity is None else ~validity
+        d = _dtype(layout.dtype)
         if d.kind in "US" and layout.indices:
             dictionary = self._dictionary(layout)
             whole = None if span is None else self._trusted_indices(layout.indices, dictionary)
@@ -835,20 +863,82 @@ class Handle(StoreView):
                 keep[begins[1:]] = False
                 data = self._gather(data_name, bounds[begins], bounds[ends - 1])
                 sizes = np.diff(bounds)[keep[1:]] if len(bounds) > 1 else np.zeros(0, np.int64)
-            offsets = offsets_from_lengths(sizes)
-            typ = pa.large_string() if d.kind == "U" else pa.large_binary()
-            bufs = [
-                None if mask is None else _bitmap(validity),
-                pa.py_buffer(offsets),
-                pa.py_buffer(np.ascontiguousarray(data)),
-            ]
-            arr = pa.Array.from_buffers(typ, len(offsets) - 1, bufs)
-            if layout.arrow in ("string", "binary"):  # the width it was saved with
-                arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
-            return lay.Leaf(arr)
+            return _text_leaf(layout, d, sizes, data, validity)
         assert layout.values is not None
-        values = self._gather(layout.values, starts, stops, span)
-        return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
+        return _values_leaf(self._gather(layout.values, starts, stops, span), d, validity)
+
+    def _resident_batch(
+        self, specs: list[ColumnSpec], chains: list[_Chain]
+    ) -> dict[str, np.ndarray] | None:
+        """Every leaf the level walk of these columns reads (level offsets, validity,
+        values, indices, text offsets and data), by name, when all of them are resident
+        and those with a whole-leaf check were checked (:meth:`_trusted`); else None (the
+        per-leaf walk reads them, and makes them resident as it goes)."""
+        if self._cache is None:
+            return None
+        key = tuple(s.name for s in specs)
+        names = self._batch_leaves.get(key)
+        if names is None:
+            names = self._batch_leaves[key] = self._walk_leaves(chains)
+        leaves = self._manifest.leaves
+        found = self._store.resident_many([(n, leaves[n].length) for n in names], self._cache)
+        if found is None:
+            return None
+        checked = self._checked
+        for name, whole in zip(names, found, strict=True):
+            if name in self._checked_names and checked.get(name) is not whole:
+                return None  # read in again since it was checked: the walk checks it
+        return dict(zip(names, found, strict=True))
+
+    def _walk_leaves(self, chains: list[_Chain]) -> tuple[str, ...]:
+        """The leaves :meth:`_resident_batch` fetches for these chains (the offsets and
+        indices among them also in ``_checked_names``)."""
+        stored = self._manifest.leaves
+        names: dict[str, None] = {}
+        for chain in chains:
+            nodes: list[ListLayout | LeafLayout] = [*chain.lists, chain.leaf]
+            names.update(dict.fromkeys(n.validity for n in nodes if n.validity in stored))
+            for layout in chain.lists:
+                assert layout.offsets is not None
+                names[layout.offsets] = None
+                self._checked_names.add(layout.offsets)
+            leaf = chain.leaf
+            if _dtype(leaf.dtype).kind in "US":
+                if leaf.indices:
+                    names[leaf.indices] = None
+                    self._checked_names.add(leaf.indices)
+                    self._dictionary(leaf)
+                else:
+                    offsets_name, data_name = leaf.text_leaves()
+                    names[offsets_name] = names[data_name] = None
+                    self._checked_names.add(offsets_name)
+            else:
+                assert leaf.values is not None
+                names[leaf.values] = None
+        return tuple(names)
+
+    def _resident_leaf(
+        self,
+        layout: LeafLayout,
+        span: Ranges,
+        wholes: dict[str, np.ndarray],
+        validity: np.ndarray | None,
+    ) -> lay.Leaf:
+        """:meth:`_leaf` of ranges ``span`` from the resident, checked leaves of
+        :meth:`_resident_batch`."""
+        d = _dtype(layout.dtype)
+        if d.kind in "US" and layout.indices:
+            indices = span.take_from(wholes[layout.indices])
+            return lay.Leaf(encoded(indices, self._dictionary(layout), validity))
+        if d.kind in "US":
+            offsets_name, data_name = layout.text_leaves()
+            whole = wholes[offsets_name]
+            pos = span.positions()
+            first = whole[pos]
+            data = Ranges(whole[span.starts], whole[span.stops]).take_from(wholes[data_name])
+            return _text_leaf(layout, d, whole[pos + 1] - first, data, validity)
+        assert layout.values is not None
+        return _values_leaf(span.take_from(wholes[layout.values]), d, validity)
 
     def _dictionary(self, layout: LeafLayout) -> pa.Array:
         """The committed dictionary of a dictionary-encoded leaf, read whole and checked
@@ -1004,12 +1094,87 @@ def _plan_rows(rows: np.ndarray) -> _RowPlan:
 
 
 def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows as ``[start, stop)`` runs of consecutive rows, in their order."""
+    """Rows as ``[start, stop)`` runs of consecutive rows, in their order (``rows`` not
+    empty)."""
     rows = np.asarray(rows, dtype=np.int64)
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    starts = rows[np.concatenate([[0], breaks])]
-    stops = rows[np.concatenate([breaks - 1, [len(rows) - 1]])] + 1
-    return starts, stops
+    first = np.empty(len(rows), dtype=bool)
+    first[0] = True
+    np.not_equal(rows[1:] - rows[:-1], 1, out=first[1:])
+    begins = np.flatnonzero(first)
+    if len(begins) == len(rows):  # no two consecutive rows (random picks): one run each
+        return rows.copy(), rows + 1
+    ends = np.empty_like(begins)
+    ends[:-1] = begins[1:] - 1
+    ends[-1] = len(rows) - 1
+    return rows[begins], rows[ends] + 1
+
+
+def _within(whole: np.ndarray, up: Ranges) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(offsets, child_starts, child_stops)`` of the lists in ranges ``up`` of a whole,
+    checked offsets array (see :meth:`Handle._level_ranges`): slices for one run of rows,
+    else three gathers."""
+    if len(up.starts) == 1:  # one run of rows: slices
+        bounds = whole[up.lo : up.hi + 1]
+        return bounds - bounds[0], bounds[:1].copy(), bounds[-1:].copy()
+    pos = up.positions()
+    begins = whole[pos]
+    return offsets_from_lengths(whole[pos + 1] - begins), whole[up.starts], whole[up.stops]
+
+
+def _resident_validity(
+    layout: Layout, span: Ranges, wholes: dict[str, np.ndarray]
+) -> np.ndarray | None:
+    """The validity of ranges ``span`` of a node from its resident validity leaf (None:
+    no such leaf, or no null in the ranges), as :meth:`Handle._validity` reads it."""
+    name = layout.validity
+    if not name or name not in wholes:
+        return None
+    valid = span.take_from(wholes[name]).astype(bool)
+    return None if valid.all() else valid
+
+
+def _text_leaf(
+    layout: LeafLayout,
+    d: dt.DType,
+    sizes: np.ndarray,
+    data: np.ndarray,
+    validity: np.ndarray | None,
+) -> lay.Leaf:
+    """A string or binary leaf of strings of ``sizes`` bytes, ``data`` their bytes in
+    order, at the width (large or not) it was saved with."""
+    offsets = offsets_from_lengths(sizes)
+    typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+    bufs = [
+        None if validity is None else _bitmap(validity),
+        pa.py_buffer(offsets),
+        pa.py_buffer(np.ascontiguousarray(data)),
+    ]
+    arr = pa.Array.from_buffers(typ, len(offsets) - 1, bufs)
+    if layout.arrow in ("string", "binary"):  # the width it was saved with
+        arr = arr.cast(pa.string() if layout.arrow == "string" else pa.binary())
+    return lay.Leaf(arr)
+
+
+def _values_leaf(values: np.ndarray, d: dt.DType, validity: np.ndarray | None) -> lay.Leaf:
+    """A leaf of fixed-width values, null where ``validity`` is false."""
+    if validity is None and d.kind in "iuf" and values.flags.c_contiguous:
+        # No nulls: the gathered array is the Arrow data buffer as it is.
+        buffers = [None, pa.py_buffer(values)]
+        return lay.Leaf(pa.Array.from_buffers(d.arrow, len(values), buffers))
+    mask = None if validity is None else ~validity
+    return lay.Leaf(pa.array(values, type=d.arrow, mask=mask))
+
+
+@functools.lru_cache(maxsize=256)
+def _dtype(name: str) -> dt.DType:
+    """:func:`.dtypes.dtype` of a layout's dtype name (once per name)."""
+    return dt.dtype(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _list_type(typ: pa.DataType) -> pa.DataType:
+    """:func:`.layout.list_of` (once per content type)."""
+    return lay.list_of(typ)
 
 
 def _cut(

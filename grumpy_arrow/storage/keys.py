@@ -108,6 +108,8 @@ def _select_array(handle: Any, key: Any, n: int) -> Any:
 
 def _resolve(idx: np.ndarray, n: int, message: str) -> np.ndarray:
     """Row numbers in ``[-n, n)`` as non-negative int64, or an OutOfBoundsError."""
+    if len(idx) and idx.dtype == np.int64 and idx.min() >= 0 and idx.max() < n:
+        return idx.copy()  # the common case: rows already in range (two reductions)
     # Unsigned indices are never negative (and -n would wrap around in their dtype).
     bad = idx >= n if idx.dtype.kind == "u" else (idx < -n) | (idx >= n)
     if bad.any():

@@ -34,7 +34,7 @@ from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import decimals
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.atomic import fsync_dir, fsync_file, write_file
-from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
+from grumpy_arrow.storage.cache import ChunkCache, ChunkKey, IOStats, chunk_key
 from grumpy_arrow.storage.local import LocalShards, unique_inverse, write_doc
 
 __all__ = [
@@ -571,6 +571,21 @@ class LeafStore:
         whole = self.read_whole(name, length)
         cache.put(key, whole)
         return whole
+
+    def resident_many(
+        self, leaves: list[tuple[str, int]], cache: ChunkCache
+    ) -> list[np.ndarray] | None:
+        """The resident forms of several leaves (``(name, committed length)`` pairs), when
+        every one of them is in ``cache`` already: one look-up under the cache's lock,
+        nothing read and no selection counted (see :meth:`resident`); else None."""
+        keys = [self._resident_keys.get(leaf) for leaf in leaves]
+        if None in keys:
+            return None
+        found = cache.get_many(cast("list[ChunkKey]", keys))
+        if any(whole is None for whole in found):
+            return None
+        self.stats.hit(len(found))
+        return cast("list[np.ndarray]", found)
 
     def read(self, name: str, start: int, stop: int) -> np.ndarray:
         """Values ``[start, stop)`` of a leaf (no cache)."""
