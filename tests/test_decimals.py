@@ -486,3 +486,68 @@ def test_a_damaged_blosc_frame_in_a_store_is_named(tmp_path: Path, read: str) ->
     assert bits(flat_values(gr.open(path, cache="none")[[0, 5]])) == bits(
         np.concatenate([x[:10], x[50:60]])
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_decode_on_threads_gives_the_same_bits(dtype: str, threads: int) -> None:
+    """A leaf decoded alone cuts its values into parts, one per thread: the floats are
+    bit for bit those of one call, -0.0 included in every part."""
+    n = decimals.PARALLEL_VALUES + 12_345
+    rng = np.random.default_rng(threads)
+    values = np.round(rng.uniform(-500, 500, n), 3).astype(dtype)
+    values[[0, n // 3, n // 2, n - 1]] = -0.0  # in each part (and at the seams' sides)
+    q = decimals.encode(values, 3)
+    assert q is not None
+    one = decimals.decode(q, 3, dtype)
+    many = decimals.decode(q, 3, dtype, threads=threads)
+    assert many.dtype == np.dtype(dtype)
+    assert np.array_equal(many.view(f"u{values.itemsize}"), values.view(f"u{values.itemsize}"))
+    assert np.array_equal(many.view(f"u{values.itemsize}"), one.view(f"u{values.itemsize}"))
+    assert np.signbit(many[[0, n // 3, n // 2, n - 1]]).all()
+    # Below the threshold, one call whatever ``threads`` says.
+    small = decimals.decode(q[:1000], 3, dtype, threads=threads)
+    assert np.array_equal(small, one[:1000])
+
+
+def test_a_leaf_read_alone_decodes_on_threads(tmp_path: Path) -> None:
+    """``alone`` (a leaf becoming resident) decodes a decimal-scaled leaf's floats on
+    threads: the values are bit for bit those of a plain read, and a damaged chunk is
+    still reported by name."""
+    n = 3_000_000
+    rng = np.random.default_rng(5)
+    x = np.round(rng.uniform(-50, 50, n), 3).astype(np.float32)
+    x[[0, n // 2, n - 1]] = -0.0
+    # A float leaf below the rows' level (row-level leaves stay raw): 100 values a row.
+    offsets = pa.array(np.arange(0, n + 1, 100, dtype=np.int64))
+    rows = gr.GrumpyArray(pa.LargeListArray.from_arrays(offsets, pa.array(x)))
+    path = tmp_path / "s.gr"
+    gr.save(gr.dataframe({"x": rows}), path)
+    store = gr.open(path)._store
+    name = "x/r.c-values"
+    assert store.format(name).decimals == 3
+    calls: list[int] = []
+    real = decimals.decode
+
+    def counted(q: np.ndarray, places: int, logical: Any, *, threads: int = 1) -> np.ndarray:
+        calls.append(threads)
+        return real(q, places, logical, threads=threads)
+
+    import unittest.mock
+
+    from grumpy_arrow.storage import local
+
+    with unittest.mock.patch.object(decimals, "decode", counted):
+        alone = store.read_whole(name, n, alone=True)
+        in_turn = store.read_whole(name, n)
+    assert calls == [local.READ_THREADS, 1]
+    assert np.array_equal(alone.view(np.uint32), x.view(np.uint32))
+    assert np.array_equal(in_turn.view(np.uint32), x.view(np.uint32))
+    # A damaged chunk in the second shard: the read names it.
+    shard = path / name / "c" / "1"
+    blob = bytearray(shard.read_bytes())
+    blob[100] ^= 0xFF
+    shard.write_bytes(bytes(blob))
+    fresh = gr.open(path)._store
+    with pytest.raises(StoreFormatError, match=r"shard 1 chunk 0"):
+        fresh.read_whole(name, n, alone=True)

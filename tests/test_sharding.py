@@ -820,7 +820,7 @@ def test_whole_raw_leaves_read_their_shards_in_parallel(
     from grumpy_arrow.storage import local
 
     monkeypatch.setattr(local, "PARALLEL_BYTES", 0)  # every leaf of several shards
-    monkeypatch.setattr(local, "_THREADS", 3)
+    monkeypatch.setattr(local, "READ_THREADS", 3)
     values = np.random.default_rng(0).random(100_000)
     path = tmp_path / "s"
     gr.save(gr.array(values), path, compressor="none", chunk_size=1000, shard_size=10_000)

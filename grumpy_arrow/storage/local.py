@@ -43,13 +43,13 @@ from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import sharding as sh
 from grumpy_arrow.storage.cache import ChunkCache, IOStats, chunk_key
 
-__all__ = ["LocalShards", "unique_inverse", "write_doc"]
+__all__ = ["READ_THREADS", "LocalShards", "unique_inverse", "write_doc"]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-_THREADS = min(4, os.cpu_count() or 1)
+READ_THREADS = min(4, os.cpu_count() or 1)
 """Threads a whole-leaf read uses: for its shards, or for the zstd frames of one shard."""
 PARALLEL_BYTES = 8 << 20
 """Bytes of values from which a whole-leaf read reads its shards in parallel."""
@@ -571,19 +571,22 @@ class LocalShards:
         shards on one thread per core (``preadv`` releases the GIL: the storage
         benchmark's load, one 40 MB raw leaf, went from 15 to 12 ms on 2 cores). Compressed
         leaves read their shards in turn: their per-chunk steps hold the GIL, and in
-        parallel the molecule benchmark's load went from 280 to 360 ms."""
+        parallel the molecule benchmark's load went from 280 to 360 ms (and a leaf read
+        alone, on becoming resident, from ~290 to ~400 ms for the benchmark's five large
+        leaves, measured again on 2026-12-07)."""
         out = np.empty(length, dtype=fmt.dtype)
         shards = -(-length // fmt.shard)
-        if fmt.codec == "raw" and shards > 1 and out.nbytes >= PARALLEL_BYTES and _THREADS > 1:
+        parallel = fmt.codec == "raw"
+        if parallel and shards > 1 and out.nbytes >= PARALLEL_BYTES and READ_THREADS > 1:
             # A pool per call: its tasks never wait on others (no deadlock when called
             # from a pool), and nothing is left behind for a fork.
-            with ThreadPoolExecutor(max_workers=min(_THREADS, shards)) as pool:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, shards)) as pool:
                 done = [pool.submit(self._read_shard, name, fmt, k, out, 0) for k in range(shards)]
                 for future in done:
                     future.result()
         else:
             for k in range(shards):
-                self._read_shard(name, fmt, k, out, _THREADS)
+                self._read_shard(name, fmt, k, out, READ_THREADS)
         self.stats.add(out.nbytes, -(-length // fmt.chunk))
         return out
 
@@ -740,7 +743,7 @@ class LocalShards:
             offsets[:count] = _packed(fmt, old_nbytes[:count])  # where _keep put them
             nbytes[:count] = old_nbytes[:count]
         body = np.concatenate([tail, values]) if len(tail) else values
-        blob, at, sizes = sh.encode_chunks(fmt, body, threads=_THREADS)
+        blob, at, sizes = sh.encode_chunks(fmt, body, threads=READ_THREADS)
         used = count + len(at)
         offsets[count:used], nbytes[count:used] = at + pos, sizes
         _pwrite_all(fd, blob, pos)
