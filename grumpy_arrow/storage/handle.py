@@ -167,8 +167,8 @@ class Handle(StoreView):
         self._checked: weakref.WeakValueDictionary[str, np.ndarray] = weakref.WeakValueDictionary()
         self._unions: dict[str, bool] = {}  # columns whose layout holds a union
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
-        self._batch_leaves: dict[tuple[str, ...], tuple[str, ...]] = {}  # _resident_batch
-        self._checked_names: set[str] = set()  # leaves _resident_batch needs checked
+        # The leaves _resident_batch fetches per set of columns, and those checked whole.
+        self._batch_leaves: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
@@ -850,10 +850,8 @@ class Handle(StoreView):
             data_length = self._manifest.leaves[data_name].length
             whole = None if span is None else self._trusted_offsets(offsets_name, data_length)
             if span is not None and whole is not None:
-                pos = span.positions()
-                first = whole[pos]
-                sizes = whole[pos + 1] - first
-                data = self._gather(data_name, whole[span.starts], whole[span.stops])
+                sizes, data_span = _text_ranges(whole, span)
+                data = self._gather(data_name, data_span.starts, data_span.stops, data_span)
             else:
                 bounds = self._offsets(offsets_name, starts, stops, data_length)
                 lens = stops - starts
@@ -877,45 +875,47 @@ class Handle(StoreView):
         if self._cache is None:
             return None
         key = tuple(s.name for s in specs)
-        names = self._batch_leaves.get(key)
-        if names is None:
-            names = self._batch_leaves[key] = self._walk_leaves(chains)
+        plan = self._batch_leaves.get(key)
+        if plan is None:
+            plan = self._batch_leaves[key] = self._walk_leaves(chains)
+        names, must_check = plan
         leaves = self._manifest.leaves
         found = self._store.resident_many([(n, leaves[n].length) for n in names], self._cache)
         if found is None:
             return None
         checked = self._checked
         for name, whole in zip(names, found, strict=True):
-            if name in self._checked_names and checked.get(name) is not whole:
+            if name in must_check and checked.get(name) is not whole:
                 return None  # read in again since it was checked: the walk checks it
         return dict(zip(names, found, strict=True))
 
-    def _walk_leaves(self, chains: list[_Chain]) -> tuple[str, ...]:
-        """The leaves :meth:`_resident_batch` fetches for these chains (the offsets and
-        indices among them also in ``_checked_names``)."""
+    def _walk_leaves(self, chains: list[_Chain]) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The leaves :meth:`_resident_batch` fetches for these chains, and those among
+        them that :meth:`_trusted` checks whole (offsets and dictionary indices)."""
         stored = self._manifest.leaves
         names: dict[str, None] = {}
+        checked: set[str] = set()
         for chain in chains:
             nodes: list[ListLayout | LeafLayout] = [*chain.lists, chain.leaf]
             names.update(dict.fromkeys(n.validity for n in nodes if n.validity in stored))
             for layout in chain.lists:
                 assert layout.offsets is not None
                 names[layout.offsets] = None
-                self._checked_names.add(layout.offsets)
+                checked.add(layout.offsets)
             leaf = chain.leaf
             if _dtype(leaf.dtype).kind in "US":
                 if leaf.indices:
                     names[leaf.indices] = None
-                    self._checked_names.add(leaf.indices)
+                    checked.add(leaf.indices)
                     self._dictionary(leaf)
                 else:
                     offsets_name, data_name = leaf.text_leaves()
                     names[offsets_name] = names[data_name] = None
-                    self._checked_names.add(offsets_name)
+                    checked.add(offsets_name)
             else:
                 assert leaf.values is not None
                 names[leaf.values] = None
-        return tuple(names)
+        return tuple(names), frozenset(checked)
 
     def _resident_leaf(
         self,
@@ -932,11 +932,8 @@ class Handle(StoreView):
             return lay.Leaf(encoded(indices, self._dictionary(layout), validity))
         if d.kind in "US":
             offsets_name, data_name = layout.text_leaves()
-            whole = wholes[offsets_name]
-            pos = span.positions()
-            first = whole[pos]
-            data = Ranges(whole[span.starts], whole[span.stops]).take_from(wholes[data_name])
-            return _text_leaf(layout, d, whole[pos + 1] - first, data, validity)
+            sizes, data_span = _text_ranges(wholes[offsets_name], span)
+            return _text_leaf(layout, d, sizes, data_span.take_from(wholes[data_name]), validity)
         assert layout.values is not None
         return _values_leaf(span.take_from(wholes[layout.values]), d, validity)
 
@@ -1119,6 +1116,13 @@ def _within(whole: np.ndarray, up: Ranges) -> tuple[np.ndarray, np.ndarray, np.n
     pos = up.positions()
     begins = whole[pos]
     return offsets_from_lengths(whole[pos + 1] - begins), whole[up.starts], whole[up.stops]
+
+
+def _text_ranges(whole: np.ndarray, span: Ranges) -> tuple[np.ndarray, Ranges]:
+    """The byte sizes of the strings in ranges ``span`` of a text leaf, from its whole,
+    checked offsets, and the ranges of their bytes in the data leaf."""
+    pos = span.positions()
+    return whole[pos + 1] - whole[pos], Ranges(whole[span.starts], whole[span.stops])
 
 
 def _resident_validity(

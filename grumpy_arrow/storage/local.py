@@ -576,8 +576,7 @@ class LocalShards:
         leaves, measured again on 2026-12-07)."""
         out = np.empty(length, dtype=fmt.dtype)
         shards = -(-length // fmt.shard)
-        parallel = fmt.codec == "raw"
-        if parallel and shards > 1 and out.nbytes >= PARALLEL_BYTES and READ_THREADS > 1:
+        if fmt.codec == "raw" and shards > 1 and out.nbytes >= PARALLEL_BYTES and READ_THREADS > 1:
             # A pool per call: its tasks never wait on others (no deadlock when called
             # from a pool), and nothing is left behind for a fork.
             with ThreadPoolExecutor(max_workers=min(READ_THREADS, shards)) as pool:
