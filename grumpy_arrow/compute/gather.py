@@ -28,8 +28,9 @@ __all__ = [
 
 def offsets_from_lengths(lens: np.ndarray) -> np.ndarray:
     """``[0, cumsum(lens)]`` as int64."""
-    offsets = np.zeros(len(lens) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
+    offsets = np.empty(len(lens) + 1, dtype=np.int64)
+    offsets[0] = 0
+    np.add.accumulate(lens, out=offsets[1:])  # (np.cumsum's Python wrapper costs ~1 us)
     return offsets
 
 
@@ -125,31 +126,48 @@ as a gather plus 23 us to expand the positions)."""
 class Ranges:
     """Ranges ``[starts[i], stops[i])`` read from several leaves of one level: their
     bounds and their expanded positions are worked out once, on first use, for all of
-    them (the level walk of a store's random reads)."""
+    them (the level walk of a store's random reads). ``lo`` and ``hi`` (the bounds) are
+    worked out when first asked for: reads from resident leaves never need them."""
 
-    __slots__ = ("_pairs", "_positions", "hi", "lo", "memo", "starts", "stops", "total")
+    __slots__ = ("_bounds", "_pairs", "_positions", "memo", "starts", "stops", "total")
 
     def __init__(self, starts: np.ndarray, stops: np.ndarray) -> None:
         self.starts, self.stops = starts, stops
+        self._bounds: tuple[int, int] | None = None
         if len(starts) == 1:  # one range (a run of rows, a single row): no reductions
-            self.lo, self.hi = int(starts[0]), int(stops[0])
-            self.total = self.hi - self.lo
+            self._bounds = int(starts[0]), int(stops[0])
+            self.total = self._bounds[1] - self._bounds[0]
         elif len(starts):
-            self.lo, self.hi = int(starts.min()), int(stops.max())
-            self.total = int((stops - starts).sum())
+            self.total = int(np.add.reduce(stops - starts))
         else:
-            self.lo = self.hi = self.total = 0
+            self._bounds = (0, 0)
+            self.total = 0
         self._positions: np.ndarray | None = None
         self._pairs: list[tuple[int, int]] | None = None
         self.memo: dict[Any, Any] = {}
         """What readers work out once for all the leaves of the level (read plans)."""
+
+    @property
+    def lo(self) -> int:
+        """The first position of any range (0 for no range)."""
+        return self._bounds_of()[0]
+
+    @property
+    def hi(self) -> int:
+        """The end of the last position of any range (0 for no range)."""
+        return self._bounds_of()[1]
+
+    def _bounds_of(self) -> tuple[int, int]:
+        if self._bounds is None:
+            self._bounds = int(np.minimum.reduce(self.starts)), int(np.maximum.reduce(self.stops))
+        return self._bounds
 
     def positions(self) -> np.ndarray:
         """Every position of the ranges, in order (int64)."""
         if self._positions is None:
             if len(self.starts) == 1:  # one range (a run of consecutive rows)
                 self._positions = np.arange(self.lo, self.hi, dtype=np.int64)
-            elif self.total == len(self.starts) > 0 and (self.stops - self.starts).min() == 1:
+            elif self.total == len(self.starts) > 0 and np.minimum.reduce(self.stops - self.starts):
                 self._positions = self.starts  # ranges of one position each (random rows)
             else:
                 self._positions = expand_ranges(self.starts, self.stops - self.starts)

@@ -169,6 +169,7 @@ class Handle(StoreView):
         self._chains: dict[tuple[str, ...], list[_Chain] | None] = {}  # see _level_chains
         # The leaves _resident_batch fetches per set of columns, and those checked whole.
         self._batch_leaves: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
+        self._recipes: dict[tuple[str, ...], list[_Recipe | None]] = {}  # see _recipes_of
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
@@ -483,8 +484,15 @@ class Handle(StoreView):
 
         # Each level's offsets as one Arrow buffer, shared by the lists of every column.
         buffers: dict[int, pa.Buffer] = {}
+        recipes: list[_Recipe | None] = [None] * len(chains)
+        if wholes is not None:
+            recipes = self._recipes_of(specs, chains, wholes)
+            buffers = {d: pa.py_buffer(offsets[d]) for d in range(1, depth + 1)}
 
-        def read(chain: _Chain) -> GrumpyArray:
+        def read(chain: _Chain, recipe: _Recipe | None) -> GrumpyArray:
+            if recipe is not None:
+                assert wholes is not None
+                return _cook(recipe, spans[recipe.depth], wholes, offsets, buffers)
             k = len(chain.lists)
             span = spans[k]
             if chain.sizes:  # fixed axes below the level: each row owns prod(sizes) values
@@ -521,9 +529,9 @@ class Handle(StoreView):
             return GrumpyArray(arr, node=node)
 
         if len(rows) <= PARALLEL_ROWS or len(chains) == 1:
-            columns = [read(c) for c in chains]
+            columns = [read(c, r) for c, r in zip(chains, recipes, strict=True)]
         else:
-            columns = list(_pool().map(read, chains))
+            columns = list(_pool().map(read, chains, recipes))
         arrays = {s.name: c for s, c in zip(specs, columns, strict=True)}
         arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
@@ -889,6 +897,49 @@ class Handle(StoreView):
                 return None  # read in again since it was checked: the walk checks it
         return dict(zip(names, found, strict=True))
 
+    def _recipes_of(
+        self, specs: list[ColumnSpec], chains: list[_Chain], wholes: dict[str, np.ndarray]
+    ) -> list[_Recipe | None]:
+        """How each chain of a resident column set is built (:func:`_cook`), worked out
+        once per column set: None for a chain the general walk reads (a validity leaf
+        is stored for it or a list above it, a fixed axis, a leaf that is not numeric,
+        a dictionary or large text)."""
+        key = tuple(s.name for s in specs)
+        found = self._recipes.get(key)
+        if found is None:
+            found = self._recipes[key] = [self._recipe(c, wholes) for c in chains]
+        return found
+
+    def _recipe(self, chain: _Chain, wholes: dict[str, np.ndarray]) -> _Recipe | None:
+        leaf = chain.leaf
+        if chain.sizes or leaf.validity in wholes:
+            return None
+        if any(layout.validity in wholes for layout in chain.lists):
+            return None
+        d = _dtype(leaf.dtype)
+        if d.kind in "US":
+            if leaf.indices:
+                if wholes[leaf.indices].dtype != np.int32:
+                    return None
+                dictionary = self._dictionary(leaf)
+                typ = pa.dictionary(pa.int32(), dictionary.type)
+                kind, first, second = _INDICES, leaf.indices, ""
+            else:
+                if leaf.arrow in ("string", "binary"):  # saved narrow: the walk casts
+                    return None
+                dictionary = None
+                typ = pa.large_string() if d.kind == "U" else pa.large_binary()
+                kind, (first, second) = _TEXT, leaf.text_leaves()
+        elif d.kind in "iuf":
+            assert leaf.values is not None
+            dictionary, typ, kind, first, second = None, d.arrow, _VALUES, leaf.values, ""
+        else:
+            return None
+        types = [typ]
+        for _ in chain.lists:
+            types.append(_list_type(types[-1]))
+        return _Recipe(len(chain.lists), kind, first, second, tuple(types), dictionary)
+
     def _walk_leaves(self, chains: list[_Chain]) -> tuple[tuple[str, ...], frozenset[str]]:
         """The leaves :meth:`_resident_batch` fetches for these chains, and those among
         them that :meth:`_trusted` checks whole (offsets and dictionary indices)."""
@@ -1062,6 +1113,57 @@ class _Chain(NamedTuple):
     leaf: LeafLayout
     lists: tuple[ListLayout, ...]
     sizes: tuple[int, ...] = ()
+
+
+_VALUES, _INDICES, _TEXT = 0, 1, 2  # what a recipe's leaf holds
+
+
+class _Recipe(NamedTuple):
+    """How :func:`_cook` builds one column of a resident batch: the column's list depth,
+    what its leaf holds (numbers, dictionary indices, text offsets and bytes) and the
+    leaves' names, the Arrow type at each depth (the leaf's first), and the dictionary."""
+
+    depth: int
+    kind: int
+    first: str
+    second: str
+    types: tuple[pa.DataType, ...]
+    dictionary: pa.Array | None
+
+
+def _cook(
+    recipe: _Recipe,
+    span: Ranges,
+    wholes: dict[str, np.ndarray],
+    offsets: list[np.ndarray],
+    buffers: dict[int, pa.Buffer],
+) -> GrumpyArray:
+    """One column of a resident batch, by its recipe (:meth:`Handle._recipes_of`): its
+    leaf's values in ranges ``span`` gathered once, then the Arrow arrays and layout nodes
+    built straight on them and on the levels' shared ``offsets`` (a dozen calls a column:
+    the warm shuffled epoch's Python per batch, with no nulls to look for)."""
+    types = recipe.types
+    if recipe.kind == _VALUES:
+        data = span.take_from(wholes[recipe.first])
+        arr = pa.Array.from_buffers(types[0], len(data), [None, pa.py_buffer(data)])
+    elif recipe.kind == _INDICES:
+        data = span.take_from(wholes[recipe.first])
+        codes = pa.Array.from_buffers(pa.int32(), len(data), [None, pa.py_buffer(data)])
+        arr = pa.DictionaryArray.from_arrays(codes, recipe.dictionary, safe=False)
+    else:
+        sizes, data_span = _text_ranges(wholes[recipe.first], span)
+        bounds = offsets_from_lengths(sizes)
+        text = data_span.take_from(wholes[recipe.second])
+        arr = pa.Array.from_buffers(
+            types[0], len(sizes), [None, pa.py_buffer(bounds), pa.py_buffer(text)]
+        )
+    node: lay.Node = lay.Leaf(arr)
+    for d in range(recipe.depth, 0, -1):
+        node = lay.ListNode(offsets[d], None, node)
+        arr = pa.Array.from_buffers(
+            types[recipe.depth - d + 1], len(offsets[d]) - 1, [None, buffers[d]], children=[arr]
+        )
+    return GrumpyArray(arr, node=node)
 
 
 class _RowPlan(NamedTuple):
