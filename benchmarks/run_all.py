@@ -8,10 +8,11 @@ peers in the same run, and a second suite running beside it would disturb them. 
 output streams through as they run. Each suite writes its tables as Markdown
 (``--markdown``); the performance bars are read from those tables and printed at the end as
 one summary table (bar, measured value, peer, verdict), with the machine and the date; the
-peers suite (the tools ML users pick instead) and the geometry suite (issue 16's per-row
-neighbours against a per-row cKDTree loop) add lines reported without a bar; the compile
-suite adds issue 16's bars (compiled against eager), the import suite issue 17's (start-up
-time).
+peers suite (the tools ML users pick instead) gives issue 13's storage bars (size, random
+batches and rows, the shuffled epoch, cost per row, full read, appends) and issue 14's
+shuffle bars; the geometry suite (issue 16's per-row neighbours against a per-row cKDTree
+loop) adds lines reported without a bar; the compile suite adds issue 16's bars (compiled
+against eager), the import suite issue 17's (start-up time).
 
 Verdicts: ``met`` / ``NOT MET`` for the project's performance bars, the same for the bars a suite
 adds of its own (marked "suite bar"), and ``no bar`` for what is reported
@@ -522,112 +523,199 @@ def stream_shuffle_bars(epoch: MdTable, me: str) -> list[Bar]:
 
 
 def _number(text: str) -> float | None:
-    """A table cell such as ``12,345`` as a float (None for n/a)."""
+    """A table cell such as ``12,345`` or ``0.52x`` as a float (None for n/a)."""
     try:
-        return float(text.replace(",", ""))
+        return float(text.replace(",", "").removesuffix("x"))
     except ValueError:
         return None
 
 
+def _ratio_bar(
+    bar: str, mine: float | None, theirs: float | None, most: float, fmt: str, peer: str
+) -> Bar:
+    """A peers bar ``mine / theirs <= most`` (the ratio printed with ``fmt``)."""
+    if mine is None or theirs is None or theirs == 0:
+        return Bar("peers", bar, "n/a", peer, "n/a")
+    ratio = mine / theirs
+    measured = fmt.format(mine=mine, ratio=ratio)
+    ok = ratio <= most
+    return Bar("peers", bar, measured, peer, "met" if ok else f"NOT MET ({ratio:.2f}x)")
+
+
 def peers_bars(md: str) -> list[Bar]:
-    """What ML users would pick instead: reported, no bar (the suite sets none)."""
+    """Issue 13's bars, judged on the peers suite's tables (the tools ML users pick
+    instead, on the molecule store): size, random batches and rows with the chunk cache
+    off, the shuffled epoch, the cost per row against the store's size, the full read and
+    appends. Each compares the default store (compressed) unless the bar names another."""
     tables = parse_tables(md)
     size, access = find(tables, "On-disk size"), find(tables, "Random access")
     epoch, load = find(tables, "Shuffled epoch"), find(tables, "Full read")
     scale, app = find(tables, "Cost per row"), find(tables, "Append")
-    me = "grumpy (default)"
+    me, raw = "grumpy (default)", "grumpy (none)"
     peers = ("HF datasets", "Lance", "MDS (mosaicml-streaming)", "Granular")
     short = {"MDS (mosaicml-streaming)": "MDS", "np.memmap (raw reference)": "raw memmap"}
+
+    def num(table: MdTable | None, row: str, key: str) -> float | None:
+        return None if table is None else _number(cell(table.row(row), key))
 
     def line(table: MdTable | None, names: Sequence[str], key: str, unit: str = "") -> str:
         if table is None:
             return "n/a"
         return ", ".join(f"{short.get(n, n)} {cell(table.row(n), key)}{unit}" for n in names)
 
-    def report(bar: str, measured: str, peer: str) -> Bar:
-        return Bar("peers", bar, measured, peer, "no bar", "report")
-
     out = []
     if size is None:
-        out.append(missing("peers", "on-disk size vs Parquet", "report"))
+        out.append(missing("peers", "3-row frame <= 64 KB; default store <= 1.2x Parquet"))
     else:
+        kb = num(size, me, "3-row apparent kB")
+        du = cell(size.row(me), "3-row du kB")
         out.append(
-            report(
-                "on-disk size / the Parquet file (du)",
-                f"{cell(size.row(me), 'du vs Parquet')} (3-molecule store "
-                f"{cell(size.row(me), '3-row du kB')} kB)",
+            Bar(
+                "peers",
+                "3-molecule frame <= 64 KB on disk (bytes of its files)",
+                f"{cell(size.row(me), '3-row apparent kB')} kB ({du} kB du: a 4 KiB block "
+                "per file at least)",
+                "",
+                "n/a" if kb is None else ("met" if kb <= 64 else f"NOT MET ({kb:.0f} kB)"),
+            )
+        )
+        out.append(
+            _ratio_bar(
+                "default store <= 1.2x the Parquet file (du)",
+                num(size, me, "du MB"),
+                num(size, "Parquet (snappy, default)", "du MB"),
+                1.2,
+                "{mine:.1f} MB = {ratio:.2f}x Parquet",
                 line(size, ("HF datasets", "Lance", "MDS (mosaicml-streaming)"), "du vs Parquet"),
             )
         )
     if access is None:
-        out.append(missing("peers", "random 32-molecule batch", "report"))
+        out.append(missing("peers", "random 32-molecule batch, cache off: faster than Lance"))
     else:
+        batch = num(access, me, "batch ms")
         out.append(
-            report(
-                "random 32-molecule batch, chunk cache off (median ms)",
-                f"{cell(access.row(me), 'batch ms')} ms",
+            _ratio_bar(
+                "random 32-molecule batch, chunk cache off: faster than Lance take",
+                batch,
+                num(access, "Lance", "batch ms"),
+                1.0,
+                "{mine:.2f} ms = {ratio:.2f}x Lance",
                 line(access, (*peers, "np.memmap (raw reference)"), "batch ms", " ms"),
             )
         )
         out.append(
-            report(
-                "single molecule h[i] (median µs)",
-                f"{cell(access.row(me), 'row µs')} µs",
-                line(access, ("Lance", "HF datasets"), "row µs", " µs"),
+            _ratio_bar(
+                "random 32-molecule batch, chunk cache off: <= 3x the uncompressed store",
+                batch,
+                num(access, raw, "batch ms"),
+                3.0,
+                "{mine:.2f} ms = {ratio:.2f}x",
+                f"uncompressed {cell(access.row(raw), 'batch ms')} ms",
             )
         )
+        row = num(access, me, "row µs")
+        for peer, most in (("Lance", 2.0), ("HF datasets", 10.0)):
+            out.append(
+                _ratio_bar(
+                    f"single molecule h[i], chunk cache off: <= {most:g}x {peer}",
+                    row,
+                    num(access, peer, "row µs"),
+                    most,
+                    "{mine:,.1f} µs = {ratio:.2f}x",
+                    f"{peer} {cell(access.row(peer), 'row µs')} µs",
+                )
+            )
     if epoch is None:
-        out.append(missing("peers", "shuffled epoch rows/s", "report"))
+        out.append(missing("peers", "shuffled epoch >= HF datasets"))
     else:
-        out.append(
-            report(
-                "shuffled epoch of 32 random molecules per batch: rows/s warm / cold",
-                f"{cell(epoch.row(me), 'warm rows/s')} / {cell(epoch.row(me), 'cold rows/s')}",
-                ", ".join(
-                    f"{short.get(n, n)} {cell(epoch.row(n), 'warm rows/s')} / "
-                    f"{cell(epoch.row(n), 'cold rows/s')}"
-                    for n in peers
-                ),
-            )
+        hf = num(epoch, "HF datasets", "warm rows/s")
+        others = ", ".join(
+            f"{short.get(n, n)} {cell(epoch.row(n), 'warm rows/s')} / "
+            f"{cell(epoch.row(n), 'cold rows/s')}"
+            for n in peers
         )
-    if epoch is not None:
+        for name, least, label in ((raw, 1.0, "uncompressed"), (me, 0.5, "default (compressed)")):
+            rate = num(epoch, name, "warm rows/s")
+            cold = cell(epoch.row(name), "cold rows/s")
+            if rate is None or not hf:
+                out.append(Bar("peers", f"shuffled epoch, {label}", "n/a", others, "n/a"))
+                continue
+            ratio = rate / hf
+            out.append(
+                Bar(
+                    "peers",
+                    f"shuffled epoch of 32 random molecules a batch, {label} store: "
+                    f">= {least:g}x HF datasets' rows/s (warm)",
+                    f"{rate:,.0f} rows/s = {ratio:.2f}x HF (cold {cold})",
+                    f"rows/s warm / cold: {others}",
+                    "met" if ratio >= least else f"NOT MET ({ratio:.2f}x < {least:g}x)",
+                )
+            )
         out += stream_shuffle_bars(epoch, me)
     if load is None:
-        out.append(missing("peers", "full read vs np.load", "report"))
+        out.append(missing("peers", "full read >= 50 % of np.load"))
     else:
+        share = num(load, me, "vs np.load")
+        measured = f"{cell(load.row(me), 'warm MB/s')} MB/s ({cell(load.row(me), 'vs np.load')})"
         out.append(
-            report(
-                "full read into memory: MB/s (share of np.load)",
-                f"{cell(load.row(me), 'warm MB/s')} MB/s ({cell(load.row(me), 'vs np.load')})",
+            Bar(
+                "peers",
+                "full read into memory >= 50 % of np.load (warm)",
+                measured,
                 line(load, ("HF datasets", "Lance", "Parquet (snappy, default)"), "warm MB/s")
                 + " MB/s",
+                "n/a"
+                if share is None
+                else ("met" if share >= 0.5 else f"NOT MET ({share:.2f}x < 0.5x)"),
             )
         )
     if scale is None:
-        out.append(missing("peers", "cost per row vs store size", "report"))
+        out.append(missing("peers", "cost per row flat in the store's size"))
     else:
-        ratio = next((h for h in scale.header if " / " in h), "")
+        ratio_key = next((h for h in scale.header if " / " in h), "")
         names = ("grumpy (default), chunk cache", "grumpy (default), cache='none'")
         mine = [
-            f"{n.removeprefix('grumpy (default), ')} {cell(scale.row(n), ratio)}" for n in names
+            f"{n.removeprefix('grumpy (default), ')} {cell(scale.row(n), ratio_key)}" for n in names
         ]
+        growth = num(scale, names[0], ratio_key)
         out.append(
-            report(
-                f"cost per row, largest / smallest store ({ratio})",
+            Bar(
+                "peers",
+                f"cost per row flat: largest / smallest store ({ratio_key}) <= 1.5x, default cache",
                 ", ".join(mine),
-                line(scale, ("np.memmap (raw reference)",), ratio),
+                line(scale, ("np.memmap (raw reference)",), ratio_key),
+                "n/a"
+                if growth is None
+                else ("met" if growth <= 1.5 else f"NOT MET ({growth:.2f}x)"),
             )
         )
     if app is None:
-        out.append(missing("peers", "append MB/s vs raw h5py", "report"))
+        out.append(missing("peers", "append >= 0.5x raw h5py"))
     else:
-        mine = app.row("gr.append, durable=False (default)")
+        name = "gr.append, durable=False (default)"
+        mine_row = app.row(name)
+        flat = num(app, name, "last / first 10")
         out.append(
-            report(
-                "append MB/s: gr.append(durable=False) vs raw h5py",
-                f"{cell(mine, 'MB/s')} MB/s = {cell(mine, 'vs raw h5py')}; last / first 10 "
-                f"{cell(mine, 'last / first 10')}",
+            Bar(
+                "peers",
+                "append cost flat: last / first 10 calls <= 1.5x",
+                f"{cell(mine_row, 'last / first 10')}",
+                "",
+                "n/a" if flat is None else ("met" if flat <= 1.5 else f"NOT MET ({flat:.2f}x)"),
+            )
+        )
+        share = num(app, name, "vs raw h5py")
+        durable = cell(app.row("gr.append, durable (default)"), "MB/s")
+        out.append(
+            Bar(
+                "peers",
+                "gr.append of 1,000-molecule batches, durable=False: >= 0.5x raw h5py MB/s",
+                f"{cell(mine_row, 'MB/s')} MB/s = {cell(mine_row, 'vs raw h5py')} "
+                f"(durable: {durable} MB/s)",
                 f"raw h5py {cell(app.row('raw h5py (file open)'), 'MB/s')} MB/s",
+                "n/a"
+                if share is None
+                else ("met" if share >= 0.5 else f"NOT MET ({share:.2f}x < 0.5x)"),
             )
         )
     return out
