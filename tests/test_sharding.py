@@ -417,7 +417,12 @@ def damaged(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Pa
 
 
 def _expect_damage(path: Path, *words: str, row: int = 9) -> None:
-    for call in (lambda: gr.load(path), lambda: gr.open(path, cache="none")[[row, 2]]):
+    calls = (
+        lambda: gr.load(path),
+        lambda: gr.open(path, cache="none")[[row, 2]],
+        lambda: gr.open(path, cache="none")[row],  # one range: the single-row read
+    )
+    for call in calls:
         with pytest.raises(StoreFormatError) as info:
             call()
         text = str(info.value)
@@ -833,3 +838,54 @@ def test_whole_raw_leaves_read_their_shards_in_parallel(
     shard.write_bytes(bytes(data))
     with pytest.raises(StoreFormatError, match="leaf 'array/r-values' shard 7 chunk 0: checksum"):
         gr.load(path)
+
+
+def test_single_rows_and_runs_of_raw_leaves_are_slices_of_the_map(tmp_path: Path) -> None:
+    """One range of a raw leaf (a single row, a run of rows) is copied from the shard's
+    map chunk by chunk: inside one inner chunk, across chunks of a shard, and across
+    shard files (the planned path), every value exact."""
+    from grumpy_arrow.storage import local
+
+    values = np.arange(100, dtype=np.int32) * 3 - 50
+    path = tmp_path / "raw.gr"
+    gr.save(gr.array(values), path, compressor="none", chunk_size=4, shard_size=16)
+    h = gr.open(path, cache="none")
+    sliced: list[tuple[int, int]] = []
+    real = local.LocalShards._slice_raw
+
+    def spy(self: local.LocalShards, name: str, fmt: object, a: int, b: int, gap: int) -> object:
+        out = real(self, name, fmt, a, b, gap)  # type: ignore[arg-type]
+        if out is not None:
+            sliced.append((a, b))
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(local.LocalShards, "_slice_raw", spy)
+        for i in (0, 3, 4, 15, 16, 57, 99):
+            assert h[i] == values[i]
+        for a, b in ((0, 4), (1, 3), (2, 11), (16, 32), (5, 16), (14, 18), (0, 100), (40, 40)):
+            got = h[a:b].to_numpy()
+            assert got.dtype == np.int32 and got.tolist() == values[a:b].tolist(), (a, b)
+    # Ranges inside one shard file took the slice path; those crossing one did not.
+    assert (57, 58) in sliced and (2, 11) in sliced and (16, 32) in sliced
+    assert (14, 18) not in sliced and (0, 100) not in sliced
+
+
+@pytest.mark.parametrize("cache", ["none", "chunks"])
+@pytest.mark.parametrize("compressor", ["zstd", "blosc"])
+def test_single_ranges_of_compressed_leaves(compressor: str, cache: str, tmp_path: Path) -> None:
+    """One range of a compressed leaf decodes the inner chunks it spans, in order, and
+    copies its part of them: inside a chunk, across chunks and shard files, the last
+    value, with the chunk cache on (the same range twice: hits) and off."""
+    values = np.arange(203, dtype=np.float64) / 4 - 7
+    path = tmp_path / f"{compressor}.gr"
+    gr.save(gr.array(values), path, compressor=compressor, chunk_size=8, shard_size=32)
+    h = gr.open(path, cache=cache)
+    for i in (0, 7, 8, 31, 32, 100, 202):
+        assert h[i] == values[i]
+    for a, b in ((0, 8), (3, 5), (6, 19), (30, 34), (17, 96), (0, 203), (200, 203)):
+        for _ in range(2):
+            got = h[a:b].to_numpy()
+            assert got.tolist() == values[a:b].tolist(), (a, b)
+    if cache == "chunks":
+        assert h.stats()["cache_hits"] > 0

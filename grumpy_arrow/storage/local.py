@@ -349,6 +349,10 @@ class LocalShards:
             return np.zeros(0, dtype=fmt.dtype)
         if fmt.codec == "raw":
             gap = fmt.stride // fmt.dtype.itemsize - fmt.chunk  # padding between chunks
+            if len(starts) == 1:  # one range (a single row, a run of rows): slices
+                one = self._slice_raw(name, fmt, int(starts[0]), int(stops[0]), gap)
+                if one is not None:
+                    return one
             key = ("raw", fmt.shard, fmt.chunk, gap)
             plan = ranges.memo.get(key)
             if plan is None:
@@ -357,6 +361,42 @@ class LocalShards:
             if found is not None:
                 return found
         return self._gather_chunks(name, fmt, starts, stops, lens, length, cache)
+
+    def _slice_raw(
+        self, name: str, fmt: sh.LeafFormat, start: int, stop: int, gap: int
+    ) -> np.ndarray | None:
+        """Values ``[start, stop)`` of a raw leaf inside one shard file, copied from its
+        map as one slice per inner chunk they touch (the chunks verified first, once per
+        open shard): a single row's read of a raw leaf, with none of the per-value
+        planning of :func:`_raw_plan`. None if the range crosses a shard file or the
+        shard is not a regular raw one (then the planned path reads it)."""
+        k = start // fmt.shard
+        if (stop - 1) // fmt.shard != k:
+            return None
+        lo, hi = start - k * fmt.shard, stop - k * fmt.shard
+        first, last = lo // fmt.chunk, (hi - 1) // fmt.chunk
+        shard = self.acquire(name, k, fmt)
+        try:
+            if shard.flat is None or last >= shard.written:
+                return None  # not regular, or a chunk past the written ones
+            if shard.unverified and not shard.verified[first : last + 1].all():
+                self._verify_mapped(fmt, shard, np.arange(first, last + 1, dtype=np.int64))
+            flat = shard.flat
+            if first == last:
+                out = flat[lo + first * gap : hi + first * gap].copy()
+            else:  # the part of each touched chunk, in order (a few chunks at most)
+                cuts = [max(lo, c * fmt.chunk) for c in range(first, last + 1)]
+                ends = [min(hi, (c + 1) * fmt.chunk) for c in range(first, last + 1)]
+                out = np.concatenate(
+                    [
+                        flat[a + c * gap : b + c * gap]
+                        for c, a, b in zip(range(first, last + 1), cuts, ends, strict=True)
+                    ]
+                )
+        finally:
+            self.release(shard)
+        self.stats.add(out.nbytes, 0)
+        return out
 
     def _gather_raw(self, name: str, fmt: sh.LeafFormat, plan: _RawPlan) -> np.ndarray | None:
         """The values a :func:`_raw_plan` gathers, from the maps of the leaf's raw shard
@@ -411,6 +451,16 @@ class LocalShards:
         consecutive chunks, which sit next to each other among the touched chunks
         (sorted), so it is one run of the decoded block, found by a binary search."""
         c = fmt.chunk
+        if len(starts) == 1:  # one range: its consecutive chunks, one slice of them
+            lo, hi = int(starts[0]), int(stops[0])
+            span = list(range(lo // c, (hi - 1) // c + 1))
+            if cache is None:
+                joined = self._decode_chunks(name, fmt, span).reshape(-1)
+            else:
+                blocks = self.chunks(name, fmt, span, length, cache)
+                joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+            skip = lo - span[0] * c
+            return joined[skip : skip + hi - lo].copy()
         first = starts // c
         count = (stops - 1) // c - first + 1
         touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
