@@ -353,6 +353,15 @@ class LocalShards:
                 one = self._slice_raw(name, fmt, int(starts[0]), int(stops[0]), gap)
                 if one is not None:
                     return one
+            elif int(lens.sum()) >= LONG_RAW_RANGES * len(starts):
+                parts = []
+                for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+                    part = self._slice_raw(name, fmt, a, b, gap)
+                    if part is None:  # crosses a shard file: the planned path reads it all
+                        break
+                    parts.append(part)
+                else:
+                    return np.concatenate(parts)
             key = ("raw", fmt.shard, fmt.chunk, gap)
             plan = ranges.memo.get(key)
             if plan is None:
@@ -957,6 +966,14 @@ def _crc32c() -> Any:
 def _address(data: bytes) -> int:
     """The address of a bytes object's buffer (for c-blosc; ``data`` must stay alive)."""
     return int(ctypes.cast(data, ctypes.c_void_p).value or 0)  # type: ignore[arg-type]
+
+
+LONG_RAW_RANGES = 64
+"""Ranges of a raw leaf at least this long on average are copied range by range from
+the shard maps (:meth:`LocalShards._slice_raw`), not through a :func:`_raw_plan` of every
+value: 32 random molecules of the molecule benchmark (~470 atoms each) took 0.18-0.3 ms
+of one atom leaf that way against 1.0-1.3 ms planned; 32 or 160 ranges of 1-6 values
+took 0.10 ms against 0.07 planned."""
 
 
 class _RawPlan(NamedTuple):
