@@ -1184,33 +1184,15 @@ class EpochRow:
         return min(r for r, _ in runs) if runs else None
 
 
-def measure_epoch(
-    name: str,
-    open_: Callable[[], Reader],
-    path: Path,
-    w: Workload,
-    sizes: Sizes,
-    seed: int,
-    note: str,
-) -> EpochRow:
-    plan = epoch_plan(w.rows, sizes.batch_rows, seed)
-    warm, cold = [], []
-    for _ in range(sizes.epoch_runs):
-        r = open_()
-        warm.append(run_epoch(r.take, plan, sizes.epoch_budget_s))
-        del r
-    for _ in range(sizes.epoch_runs):
-        drop_page_cache(path)
-        r = open_()
-        cold.append(run_epoch(r.take, plan, sizes.epoch_budget_s))
-        del r
-    return EpochRow(name, warm, cold, w.rows, note)
-
-
 def epoch_rows(
     peers: list[Peer], w: Workload, root: Path, sizes: Sizes, seed: int, log: Any
 ) -> list[EpochRow]:
-    out = []
+    """Every epoch line's runs, in rounds: each round runs every line once (warm rounds
+    first, then cold ones), so a slow moment of the shared machine falls on the lines of
+    one round, not on every run of one peer (the median of the rounds is reported)."""
+    plan = epoch_plan(w.rows, sizes.batch_rows, seed)
+    out: list[EpochRow] = []
+    lines: list[tuple[EpochRow, Callable[[], Reader], Path]] = []
     for p in peers:
         if p.open is None and not p.missing:
             continue
@@ -1219,9 +1201,20 @@ def epoch_rows(
             continue
         path = p.path(root)
         for line in p.lines("epoch"):
-            opener = partial(line.open, path)
-            out.append(measure_epoch(line.name, opener, path, w, sizes, seed, line.note))
-        log(f"epoch {p.name}: done")
+            row = EpochRow(line.name, [], [], w.rows, line.note)
+            out.append(row)
+            lines.append((row, partial(line.open, path), path))
+    for cold in (False, True):
+        for k in range(sizes.epoch_runs):
+            for row, open_, path in lines:
+                if cold:
+                    drop_page_cache(path)
+                r = open_()
+                (row.cold if cold else row.warm).append(
+                    run_epoch(r.take, plan, sizes.epoch_budget_s)
+                )
+                del r
+            log(f"epoch round {k + 1} of {sizes.epoch_runs} ({'cold' if cold else 'warm'}): done")
     return out
 
 
@@ -1788,6 +1781,8 @@ def epoch_table(rows: list[EpochRow], w: Workload, sizes: Sizes) -> Table:
             ]
         )
     out.notes = [
+        "the runs go in rounds, each round every line once (warm rounds, then cold "
+        "ones), so a slow moment of the machine does not fall on one peer's runs only",
         f"a handle is opened before each run (not timed); a run stops after "
         f"{sizes.epoch_budget_s:g} s (read: the share of the epoch the slowest run "
         "completed). cold: the peer's files dropped from the page cache before the open",
