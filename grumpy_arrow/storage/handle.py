@@ -902,8 +902,7 @@ class Handle(StoreView):
     ) -> list[_Recipe | None]:
         """How each chain of a resident column set is built (:func:`_cook`), worked out
         once per column set: None for a chain the general walk reads (a validity leaf
-        is stored for it or a list above it, a fixed axis, a leaf that is not numeric,
-        a dictionary or large text)."""
+        stored for it or a list above it, a fixed axis, booleans, narrow raw strings)."""
         key = tuple(s.name for s in specs)
         found = self._recipes.get(key)
         if found is None:

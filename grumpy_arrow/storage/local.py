@@ -390,18 +390,14 @@ class LocalShards:
                 return None  # not regular, or a chunk past the written ones
             if shard.unverified and not shard.verified[first : last + 1].all():
                 self._verify_mapped(fmt, shard, np.arange(first, last + 1, dtype=np.int64))
-            flat = shard.flat
-            if first == last:
-                out = flat[lo + first * gap : hi + first * gap].copy()
-            else:  # the part of each touched chunk, in order (a few chunks at most)
-                cuts = [max(lo, c * fmt.chunk) for c in range(first, last + 1)]
-                ends = [min(hi, (c + 1) * fmt.chunk) for c in range(first, last + 1)]
-                out = np.concatenate(
-                    [
-                        flat[a + c * gap : b + c * gap]
-                        for c, a, b in zip(range(first, last + 1), cuts, ends, strict=True)
-                    ]
-                )
+            flat, size = shard.flat, fmt.chunk
+            # The part of each touched chunk, in order (one or a few; a copy).
+            out = np.concatenate(
+                [
+                    flat[max(lo, c * size) + c * gap : min(hi, (c + 1) * size) + c * gap]
+                    for c in range(first, last + 1)
+                ]
+            )
         finally:
             self.release(shard)
         self.stats.add(out.nbytes, 0)
@@ -460,28 +456,23 @@ class LocalShards:
         consecutive chunks, which sit next to each other among the touched chunks
         (sorted), so it is one run of the decoded block, found by a binary search."""
         c = fmt.chunk
-        if len(starts) == 1:  # one range: its consecutive chunks, one slice of them
-            lo, hi = int(starts[0]), int(stops[0])
-            span = list(range(lo // c, (hi - 1) // c + 1))
-            if cache is None:
-                joined = self._decode_chunks(name, fmt, span).reshape(-1)
-            else:
-                blocks = self.chunks(name, fmt, span, length, cache)
-                joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-            skip = lo - span[0] * c
-            return joined[skip : skip + hi - lo].copy()
-        first = starts // c
-        count = (stops - 1) // c - first + 1
-        touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
-        if cache is None:
-            joined = self._decode_chunks(name, fmt, touched.tolist()).reshape(-1)
+        if len(starts) == 1:  # one range: the consecutive chunks it spans, no search
+            lo = int(starts[0])
+            wanted = list(range(lo // c, (int(stops[0]) - 1) // c + 1))
+            begin = lo - wanted[0] * c
         else:
-            blocks = self.chunks(name, fmt, touched.tolist(), length, cache)
+            first = starts // c
+            count = (stops - 1) // c - first + 1
+            touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
+            wanted = touched.tolist()
+        if cache is None:
+            joined = self._decode_chunks(name, fmt, wanted).reshape(-1)
+        else:
+            blocks = self.chunks(name, fmt, wanted, length, cache)
             joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        if len(starts) == 1:
+            return joined[begin : begin + int(lens[0])].copy()
         begins = np.searchsorted(touched, first) * c + (starts - first * c)
-        if len(begins) == 1:
-            b = int(begins[0])
-            return joined[b : b + int(lens[0])].copy()
         return cast("np.ndarray", joined[expand_ranges(begins, lens)])
 
     def _decode_chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int]) -> np.ndarray:
