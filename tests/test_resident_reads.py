@@ -132,7 +132,7 @@ def test_a_resident_leaf_is_checked_whole(
     length = gr.open(path).manifest.leaves[leaf].length
     values = np.asarray(zarr.open_array(str(path / leaf), mode="r")[:length])
     if damage == "decrease":
-        p = int(np.flatnonzero(values[: length - 1] >= 1)[-1]) + 1  # late: rows 0-19 miss it
+        p = int(np.flatnonzero(values[: length - 1] >= 1)[-1]) + 1  # late: rows 0-38 miss it
         _damage(path, leaf, p, int(values[p - 1]) - 1)
     elif damage == "negative":
         p = 0
@@ -141,7 +141,7 @@ def test_a_resident_leaf_is_checked_whole(
         p = length - 1
         _damage(path, leaf, p, 99)
     h = gr.open(path)
-    early = np.arange(0, 20)
+    early = np.arange(0, 40, 2)  # not one run of rows: the walk (one run reads windows)
     # Before the leaf is resident, rows that never reach the damage read exactly
     # (a damage at position 0 is on every read's way: it is reported at once).
     for _ in range(RESIDENT_AFTER - 1):

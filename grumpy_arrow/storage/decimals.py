@@ -18,6 +18,7 @@ which no other value uses. float32 leaves are stored as int32, float64 leaves as
 
 from __future__ import annotations
 
+import functools
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -44,6 +45,7 @@ BLOCK = 1 << 15
 _LIMIT = {"float32": float(2**31 - 1), "float64": float(2**53)}
 
 
+@functools.lru_cache(maxsize=16)
 def negative_zero(stored: Any) -> int:
     """The integer that stands for ``-0.0`` in a leaf of ``stored`` integers."""
     return int(np.iinfo(np.dtype(stored)).min)
@@ -114,8 +116,13 @@ PARALLEL_VALUES = 1 << 20
 
 
 def _decode_into(q: np.ndarray, decimals: int, out: np.ndarray) -> None:
-    """:func:`decode` of ``q`` into ``out`` (of the same length)."""
-    np.divide(q, 10.0**decimals, out=out, dtype=np.float64, casting="unsafe")
+    """:func:`decode` of ``q`` into ``out`` (of the same length). Up to :data:`BLOCK`
+    values (a row or a few) the quotients go through a float64 temporary: the same
+    floats, in a third of the time of the buffered cast (~4 against ~12 us for 500)."""
+    if len(q) <= BLOCK:
+        out[...] = np.divide(q, 10.0**decimals, dtype=np.float64)
+    else:
+        np.divide(q, 10.0**decimals, out=out, dtype=np.float64, casting="unsafe")
     if len(q):
         low = negative_zero(q.dtype)
         if int(q.min()) == low:

@@ -18,6 +18,7 @@ The read path has three parts:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import weakref
 from collections.abc import Callable
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = ["Handle", "parse_rows"]
 
 DEFAULT_CACHE = 256 * 2**20
+SMALL_WINDOW = 64  # offsets windows up to this long are checked as Python ints
 PARALLEL_ROWS = 4096  # read columns on threads only for selections larger than this
 _POOL: list[ThreadPoolExecutor] = []
 
@@ -170,6 +172,7 @@ class Handle(StoreView):
         # The leaves _resident_batch fetches per set of columns, and those checked whole.
         self._batch_leaves: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         self._recipes: dict[tuple[str, ...], list[_Recipe | None]] = {}  # see _recipes_of
+        self._window_plans: dict[tuple[str, ...], Any] = {}  # see _window_plan
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
@@ -470,6 +473,12 @@ class Handle(StoreView):
         wholes = self._resident_batch(specs, chains)
         # Each level's ranges, with their bounds and positions worked out once.
         spans = [Ranges(*(_runs(rows) if len(rows) else (rows, rows)))]
+        if wholes is None and len(spans[0].starts) == 1:
+            # One run of rows (h[i], h[a:b]): each leaf's window read in one piece, then
+            # the rows built from the windows as from resident leaves.
+            lo, hi = int(spans[0].starts[0]), int(spans[0].stops[0])
+            wholes = self._windows(specs, chains, lo, hi)
+            spans = [Ranges(np.zeros(1, dtype=np.int64), np.full(1, hi - lo, dtype=np.int64))]
         offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         for d in range(1, depth + 1):
             layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
@@ -939,6 +948,114 @@ class Handle(StoreView):
             types.append(_list_type(types[-1]))
         return _Recipe(len(chain.lists), kind, first, second, tuple(types), dictionary)
 
+    def _windows(
+        self, specs: list[ColumnSpec], chains: list[_Chain], lo: int, hi: int
+    ) -> dict[str, np.ndarray]:
+        """Every leaf the level walk of ``chains`` reads (:meth:`_walk_leaves`), cut to
+        the window rows ``[lo, hi)`` reach in it: one contiguous read per leaf, checked as
+        the walk checks what it reads (offsets within their content and never decreasing
+        from the offset before the window on, dictionary indices inside the dictionary),
+        offsets rebased to the start of their content's window. :meth:`_take_levels` then
+        builds rows ``[0, hi - lo)`` of them as it builds a batch of resident leaves: a
+        dozen calls a column instead of the per-leaf walk (``h[i]`` with the cache off:
+        0.66x the time on the molecule benchmark). The steps are worked out once per
+        column set (:meth:`_window_plan`)."""
+        key = tuple(s.name for s in specs)
+        plan = self._window_plans.get(key)
+        if plan is None:
+            plan = self._window_plans[key] = self._window_plan(chains)
+        levels, steps = plan
+        out: dict[str, np.ndarray] = {}
+        bounds = [(lo, hi)]
+        for name, content in levels:
+            raw = self._window_offsets(name, *bounds[-1], content)
+            out[name] = raw - raw[0]
+            bounds.append((int(raw[0]), int(raw[-1])))
+        for kind, name, depth, width, extra in steps:
+            a, b = bounds[depth]
+            a, b = a * width, b * width
+            if kind == _TEXT:
+                raw = self._window_offsets(name, a, b, self._manifest.leaves[extra].length)
+                out[name] = raw - raw[0]
+                out[extra] = self._window(extra, int(raw[0]), int(raw[-1]))
+                continue
+            found = out[name] = self._window(name, a, b)
+            if kind == _INDICES:
+                ck.check_indices(found, extra, self._store.url, name, _locator(*_one(a, b)))
+        return out
+
+    def _window_plan(
+        self, chains: list[_Chain]
+    ) -> tuple[list[tuple[str, int]], list[tuple[int, str, int, int, Any]]]:
+        """What :meth:`_windows` reads for these chains: each level's offsets leaf and
+        the rows of its content, then each other leaf once as ``(kind, name, depth,
+        width, extra)``: the depth whose window it follows, scaled by ``width`` (fixed
+        axes), and the dictionary's size (indices) or the data leaf (text)."""
+        stored = self._manifest.leaves
+        levels: list[tuple[str, int]] = []
+        for d in range(1, max(len(c.lists) for c in chains) + 1):
+            layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
+            assert layout.offsets is not None
+            levels.append((layout.offsets, self._rows_of(layout.content)))
+        steps: list[tuple[int, str, int, int, Any]] = []
+        seen: set[str] = set()
+
+        def add(kind: int, name: str, depth: int, width: int, extra: Any = None) -> None:
+            if name not in seen:
+                seen.add(name)
+                steps.append((kind, name, depth, width, extra))
+
+        for chain in chains:
+            for depth, layout in enumerate(chain.lists):
+                if layout.validity in stored:
+                    add(_VALUES, layout.validity, depth, 1)
+            leaf, depth = chain.leaf, len(chain.lists)
+            width = math.prod(chain.sizes)
+            if leaf.validity in stored:
+                add(_VALUES, leaf.validity, depth, width)
+            if _dtype(leaf.dtype).kind not in "US":
+                assert leaf.values is not None
+                add(_VALUES, leaf.values, depth, width)
+            elif leaf.indices:
+                add(_INDICES, leaf.indices, depth, width, len(self._dictionary(leaf)))
+            else:
+                offsets_name, data_name = leaf.text_leaves()
+                add(_TEXT, offsets_name, depth, width, data_name)
+        return levels, steps
+
+    def _window_offsets(self, name: str, a: int, b: int, content: int) -> np.ndarray:
+        """Offsets ``[a, b + 1)`` of an offsets leaf (the lists ``[a, b)``), checked as
+        :meth:`_offsets` checks a range: within ``[0, content]`` and never decreasing from
+        the offset before them on (a few, the usual case, checked as Python ints)."""
+        lead = 1 if a > 0 else 0
+        raw = self._window(name, a - lead, b + 1)
+        if len(raw) <= SMALL_WINDOW:
+            values = raw.tolist()
+            sound = values[0] >= 0 and values[-1] <= content
+            if sound and all(x <= y for x, y in itertools.pairwise(values)):
+                return raw[lead:]
+        where, seams = _locator(*_one(a - lead, b + 1)), np.zeros(0, dtype=np.int64)
+        ck.check_range_bounds(raw, seams, content, self._store.url, name, where)
+        return raw[lead:]
+
+    def _window(self, name: str, a: int, b: int) -> np.ndarray:
+        """Values ``[a, b)`` of a leaf: :meth:`_gather` of one range."""
+        length = self._readable(name, a, b)
+        return self._store.window(name, a, b, length, self._cache, selection=self._selection_id)
+
+    def _readable(self, name: str, lo: int, hi: int) -> int:
+        """The committed length of a leaf to be read from ``lo`` up to ``hi``, checked to
+        hold them (and the leaf's dtype and shape, once)."""
+        length = self._manifest.leaves[name].length
+        if hi > length or lo < 0:
+            raise StoreFormatError(
+                f"{self._store.url}: leaf {name!r} is read from {lo} up to {hi} but commits "
+                f"{length} values"
+            )
+        if name not in self._typed:
+            self._check_typed(name)
+        return length
+
     def _walk_leaves(self, chains: list[_Chain]) -> tuple[tuple[str, ...], frozenset[str]]:
         """The leaves :meth:`_resident_batch` fetches for these chains, and those among
         them that :meth:`_trusted` checks whole (offsets and dictionary indices)."""
@@ -1052,18 +1169,11 @@ class Handle(StoreView):
         leaf by the store's backend, through the chunk cache (``span``: the same ranges,
         with the bounds and positions the leaves of a level share)."""
         store = self._store
-        length = self._manifest.leaves[name].length
         if span is not None:
             lo, hi = span.lo, span.hi
         else:
             lo, hi = (int(starts.min()), int(stops.max())) if len(starts) else (0, 0)
-        if hi > length or lo < 0:
-            raise StoreFormatError(
-                f"{store.url}: leaf {name!r} is read from {lo} up to {hi} but commits "
-                f"{length} values"
-            )
-        if name not in self._typed:
-            self._check_typed(name)
+        length = self._readable(name, lo, hi)
         # Columns of one level share its offsets leaf: read those ranges once per selection.
         shared = name.startswith("_levels/")
         if shared:
@@ -1091,6 +1201,11 @@ def parse_rows(key: Any, n: int) -> np.ndarray:
         For a row outside ``[-n, n)`` or a mask whose length is not ``n``.
     """
     return parse(key, n)
+
+
+def _one(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The one range ``[a, b)`` as ``(starts, stops)``."""
+    return np.array([a], dtype=np.int64), np.array([b], dtype=np.int64)
 
 
 def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:

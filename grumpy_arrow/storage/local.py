@@ -371,6 +371,22 @@ class LocalShards:
                 return found
         return self._gather_chunks(name, fmt, starts, stops, lens, length, cache)
 
+    def window(
+        self, name: str, fmt: sh.LeafFormat, a: int, b: int, length: int, cache: ChunkCache | None
+    ) -> np.ndarray:
+        """Values ``[a, b)`` (not empty, inside the committed length) of a leaf: the read
+        of one range (``h[i]``, ``h[a:b]``) with no :class:`.gather.Ranges` and no plan. A
+        raw leaf copies them from its map (:meth:`_slice_raw`), a compressed one decodes
+        the chunks they span (:meth:`_chunk_window`)."""
+        if fmt.codec == "raw":
+            gap = fmt.stride // fmt.dtype.itemsize - fmt.chunk
+            found = self._slice_raw(name, fmt, a, b, gap)
+            if found is not None:
+                return found
+            one = Ranges(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
+            return self.gather(name, fmt, one, length, cache)
+        return self._chunk_window(name, fmt, a, b, length, cache)
+
     def _slice_raw(
         self, name: str, fmt: sh.LeafFormat, start: int, stop: int, gap: int
     ) -> np.ndarray | None:
@@ -388,8 +404,8 @@ class LocalShards:
         try:
             if shard.flat is None or last >= shard.written:
                 return None  # not regular, or a chunk past the written ones
-            if shard.unverified and not shard.verified[first : last + 1].all():
-                self._verify_mapped(fmt, shard, np.arange(first, last + 1, dtype=np.int64))
+            if shard.unverified:
+                self._verify_run(fmt, shard, first, last + 1)
             flat, size = shard.flat, fmt.chunk
             # The part of each touched chunk, in order (one or a few; a copy).
             out = np.concatenate(
@@ -425,18 +441,28 @@ class LocalShards:
         self.stats.add(out.nbytes, 0)
         return out
 
+    def _verify_run(self, fmt: sh.LeafFormat, shard: _Shard, first: int, stop: int) -> None:
+        """:meth:`_verify_mapped` of the inner chunks ``[first, stop)`` of a mapped shard
+        (the few one range touches: no array of them)."""
+        verified = shard.verified
+        fresh = [c for c in range(first, stop) if not verified[c]]
+        if fresh:
+            self._verify_chunks(fmt, shard, fresh)
+
     def _verify_mapped(self, fmt: sh.LeafFormat, shard: _Shard, j: np.ndarray) -> None:
         """Verify the checksums of the inner chunks ``j`` of a mapped shard not verified
         yet (each once per open shard: a Python step per chunk, not per value)."""
         touched = _unique_sorted(j) if _ascending(j) else unique_inverse(j)[0]
         fresh = touched[~shard.verified[touched]]
+        if len(fresh):
+            self._verify_chunks(fmt, shard, fresh.tolist())
+
+    def _verify_chunks(self, fmt: sh.LeafFormat, shard: _Shard, fresh: list[int]) -> None:
+        """Verify the inner chunks ``fresh`` of a mapped shard and mark them verified."""
         assert shard.map is not None
-        for c in fresh.tolist():
+        for c in fresh:
             a = c * fmt.stride
-            sh.verify(
-                shard.map[a : a + fmt.chunk_bytes + 4],
-                f"{shard.where} chunk {c}",
-            )
+            sh.verify(shard.map[a : a + fmt.chunk_bytes + 4], f"{shard.where} chunk {c}")
         shard.verified[fresh] = True
         # Counted again, not decremented: two threads may verify the same chunk at once.
         shard.unverified = int(np.count_nonzero(~shard.verified[: shard.written]))
@@ -456,24 +482,39 @@ class LocalShards:
         consecutive chunks, which sit next to each other among the touched chunks
         (sorted), so it is one run of the decoded block, found by a binary search."""
         c = fmt.chunk
-        if len(starts) == 1:  # one range: the consecutive chunks it spans, no search
-            lo = int(starts[0])
-            wanted = list(range(lo // c, (int(stops[0]) - 1) // c + 1))
-            begin = lo - wanted[0] * c
-        else:
-            first = starts // c
-            count = (stops - 1) // c - first + 1
-            touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
-            wanted = touched.tolist()
-        if cache is None:
-            joined = self._decode_chunks(name, fmt, wanted).reshape(-1)
-        else:
-            blocks = self.chunks(name, fmt, wanted, length, cache)
-            joined = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         if len(starts) == 1:
-            return joined[begin : begin + int(lens[0])].copy()
+            return self._chunk_window(name, fmt, int(starts[0]), int(stops[0]), length, cache)
+        first = starts // c
+        count = (stops - 1) // c - first + 1
+        touched = np.unique(first if int(count.max()) == 1 else expand_ranges(first, count))
+        joined = self._joined(name, fmt, touched.tolist(), length, cache)
         begins = np.searchsorted(touched, first) * c + (starts - first * c)
         return cast("np.ndarray", joined[expand_ranges(begins, lens)])
+
+    def _chunk_window(
+        self, name: str, fmt: sh.LeafFormat, a: int, b: int, length: int, cache: ChunkCache | None
+    ) -> np.ndarray:
+        """Values ``[a, b)`` (not empty) of a leaf from the consecutive inner chunks they
+        span, decoded into one block: one slice of it, no search."""
+        c = fmt.chunk
+        wanted = list(range(a // c, (b - 1) // c + 1))
+        begin = a - wanted[0] * c
+        return self._joined(name, fmt, wanted, length, cache)[begin : begin + b - a].copy()
+
+    def _joined(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        wanted: list[int],
+        length: int,
+        cache: ChunkCache | None,
+    ) -> np.ndarray:
+        """The inner chunks ``wanted`` (sorted, distinct) decoded, one after the other in
+        one array: into one block with no cache, else through it."""
+        if cache is None:
+            return self._decode_chunks(name, fmt, wanted).reshape(-1)
+        blocks = self.chunks(name, fmt, wanted, length, cache)
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def _decode_chunks(self, name: str, fmt: sh.LeafFormat, wanted: list[int]) -> np.ndarray:
         """The inner chunks ``wanted`` (sorted, distinct) of a leaf decoded into the rows

@@ -546,6 +546,33 @@ class LeafStore:
         out = self.backend(name).gather(name, fmt, ranges, length, cache)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
+    def window(
+        self,
+        name: str,
+        a: int,
+        b: int,
+        length: int,
+        cache: ChunkCache | None = None,
+        *,
+        selection: Any = None,
+    ) -> np.ndarray:
+        """Values ``[a, b)`` of a leaf (inside the committed ``[0, length)``): :meth:`gather`
+        of one range, without its ranges object (the read of one row or one run of
+        rows). A resident leaf gives a view of its resident form."""
+        fmt = self.format(name)
+        if cache is not None:
+            whole = self.resident(name, length, cache, selection)
+            if whole is not None:
+                return whole[a:b]
+        if a >= b:
+            return np.zeros(0, dtype=fmt.logical)
+        if self.local and fmt.direct:
+            out = self.shards.window(name, fmt, a, b, length, cache)
+        else:
+            one = Ranges(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
+            out = self.generic.gather(name, fmt, one, length, cache)
+        return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
+
     def resident(
         self, name: str, length: int, cache: ChunkCache, selection: Any
     ) -> np.ndarray | None:

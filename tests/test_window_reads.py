@@ -1,0 +1,201 @@
+"""Reads of one run of rows (``h[i]``, ``h[a:b]``, a take of consecutive rows) through
+leaf windows (issue 13): each leaf the columns need is read as the one contiguous window
+the rows reach in it, checked (offsets within their content and never decreasing, indices
+inside the dictionary), and the rows are built from the windows as from resident leaves.
+Every column kind, every codec, the cache on and off, windows across shard files, and
+damaged leaves reported with the leaf and the position."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import zarr
+
+import grumpy_arrow as gr
+from grumpy_arrow.errors import StoreFormatError
+from grumpy_arrow.storage.handle import Handle
+
+ROWS = 600
+
+
+def molecules(n: int, seed: int = 0) -> gr.DataFrame:
+    """Molecules -> residues -> atoms with every kind of column the level walk reads: an
+    int id, a bool flag, narrow strings with nulls (``pa.string``), raw text residue
+    names, float coordinates of three decimals (stored scaled), floats with nulls,
+    dictionary-encoded element symbols, empty molecules and residues."""
+    rng = np.random.default_rng(seed)
+    residues = rng.integers(0, 5, n)
+    atoms = [[int(a) for a in rng.integers(0, 9, int(r))] for r in residues]
+    elements = ["C", "H", "O", "N", "S"]
+
+    def per_atom(fn: Callable[[int, int, int], Any]) -> list[Any]:
+        return [
+            [[fn(i, j, k) for k in range(c)] for j, c in enumerate(a)] for i, a in enumerate(atoms)
+        ]
+
+    table = pa.table(
+        {
+            "mol_id": pa.array(np.arange(n, dtype=np.int32)),
+            "mol_flag": pa.array([i % 3 == 0 for i in range(n)]),
+            "mol_name": pa.array(
+                [None if i % 11 == 4 else f"m{i * 7919 % 10007}" for i in range(n)],
+                type=pa.string(),
+            ),
+            "res_name": pa.array(
+                [[f"R{(i + j) % 37}x{i}" for j in range(len(a))] for i, a in enumerate(atoms)],
+                type=pa.large_list(pa.large_string()),
+            ),
+            "atom_x": pa.array(
+                per_atom(lambda i, j, k: round((i * 37 + j * 11 + k) * 0.125 - 40, 3)),
+                type=pa.large_list(pa.large_list(pa.float32())),
+            ),
+            "atom_q": pa.array(
+                per_atom(lambda i, j, k: None if (i + j + k) % 17 == 0 else (i + k) / 7),
+                type=pa.large_list(pa.large_list(pa.float64())),
+            ),
+            "atom_el": pa.array(
+                per_atom(lambda i, j, k: elements[(i + j + k) % 5]),
+                type=pa.large_list(pa.large_list(pa.large_string())),
+            ),
+        }
+    )
+    df: gr.DataFrame = gr.from_arrow(table, schema=["mol", "res", "atom"])
+    return df
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[gr.DataFrame, dict[str, Path]]:
+    df = molecules(ROWS)
+    root = tmp_path_factory.mktemp("windows")
+    paths = {}
+    for compressor in ("auto", "none", "zstd", "blosc"):
+        paths[compressor] = root / f"{compressor}.gr"
+        # Small inner chunks and shards: the windows of many rows span shard files.
+        gr.save(df, paths[compressor], compressor=compressor, chunk_size=64, shard_size=256)
+    return df, paths
+
+
+RUNS = [(0, 1), (1, 2), (ROWS // 2, ROWS // 2 + 1), (ROWS - 1, ROWS), (0, 7), (90, 170)]
+RUNS += [(ROWS - 5, ROWS), (0, ROWS), (5, 5), (ROWS, ROWS)]
+
+
+@pytest.mark.parametrize("cache", ["none", "chunks"])
+@pytest.mark.parametrize("compressor", ["auto", "none", "zstd", "blosc"])
+def test_runs_of_rows_equal_the_saved_rows(
+    compressor: str,
+    cache: str,
+    saved: tuple[gr.DataFrame, dict[str, Path]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    df, paths = saved
+    windows: list[tuple[int, int]] = []
+    real = Handle._windows
+
+    def counted(self, specs, chains, lo, hi):  # type: ignore[no-untyped-def]
+        windows.append((lo, hi))
+        return real(self, specs, chains, lo, hi)
+
+    monkeypatch.setattr(Handle, "_windows", counted)
+    h = gr.open(paths[compressor], cache=cache)  # type: ignore[arg-type]
+    assert h.manifest.leaves["atom_x/r.c.c-values"] is not None
+    for rep in range(2):  # the second time from verified chunks (and the cache, if on)
+        for a, b in RUNS:
+            want = df[a:b].to_arrow()
+            assert h[a:b].to_arrow().equals(want), (a, b, rep)
+            assert h.take(np.arange(a, b)).to_arrow().equals(want), (a, b, rep)
+            if b == a + 1:
+                got = h[a]
+                assert got.to_arrow().equals(want), (a, rep)
+                assert got.to_dict() == df[[a]].to_dict()
+    # Every non-empty run went through the windows (empty ones read nothing).
+    assert sorted(set(windows)) == sorted({(a, b) for a, b in RUNS if b > a})
+    # Narrow strings keep their width; the coordinates are stored scaled (by default).
+    assert h[3].to_arrow().schema.field("mol_name").type == pa.string()
+    scaled = h._store.format("atom_x/r.c.c-values").decimals
+    assert scaled == (3 if compressor == "auto" else None)
+
+
+def test_fixed_axes_and_no_nulls(tmp_path: Path) -> None:
+    """A fixed axis under the atom level (``var * 3`` points): its window is the rows'
+    points, three values each."""
+    rng = np.random.default_rng(8)
+    n = 300
+    counts = rng.integers(0, 6, n)
+    points = [rng.integers(-9, 9, (int(c), 3)).astype(np.float32) for c in counts]
+    df = gr.dataframe(
+        {"mol_id": np.arange(n, dtype=np.int64), "atom_xyz": gr.array(points)},
+        schema=["mol", "atom"],
+    )
+    path = tmp_path / "fixed.gr"
+    gr.save(df, path, chunk_size=32, shard_size=128)
+    for cache in ("none", "chunks"):
+        h = gr.open(path, cache=cache)
+        for a, b in [(0, 1), (7, 8), (n - 1, n), (10, 60), (0, n)]:
+            got = h[a:b]
+            assert got.to_arrow().equals(df[a:b].to_arrow()), (a, b)
+            assert got["atom_xyz"].type == f"{b - a} * var * 3 * float32"
+            assert h.take(np.arange(a, b)).to_dict() == df[a:b].to_dict()
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("cache", ["none", "chunks"])
+@pytest.mark.parametrize(
+    ("leaf", "damage", "message"),
+    [
+        ("_levels/atom-offsets", "decrease", r"decreases at position {p} "),
+        ("_levels/atom-offsets", "past", r"holds 999999 at position {p}; offsets lie in "),
+        ("_levels/res-offsets", "negative", r"holds -3 at position 0; offsets lie in "),
+        ("atom_el/r.c.c-indices", "outside", r"holds 99 at position {p}; the dictionary has 5"),
+        ("res_name/r.c-offsets", "decrease", r"decreases at position {p} "),
+    ],
+)
+def test_a_damaged_window_is_reported(
+    leaf: str,
+    damage: str,
+    message: str,
+    cache: str,
+    saved: tuple[gr.DataFrame, dict[str, Path]],
+    tmp_path: Path,
+) -> None:
+    """A value written through zarr (its checksum stays valid) that breaks what the
+    window check looks for: the rows whose windows hold it report the leaf and the
+    position; rows whose windows do not read exactly."""
+    df, paths = saved
+    path = _copy(paths["none"], tmp_path / "s")
+    length = gr.open(path).manifest.leaves[leaf].length
+    arr = zarr.open_array(str(path / leaf), mode="r+")
+    values = np.asarray(arr[:length])
+    p = length // 2
+    if damage == "decrease":
+        p = int(np.flatnonzero(values[1:] > values[:-1])[-1]) + 1  # a late step up
+        arr[p] = int(values[p - 1]) - 1
+    elif damage == "past":
+        arr[p] = 999999
+    elif damage == "negative":
+        p = 0
+        arr[p] = -3
+    else:
+        p = length - 1
+        arr[p] = 99
+    h = gr.open(path, cache=cache)  # type: ignore[arg-type]
+    for _ in range(3):  # (with the cache on, the leaf becomes resident on the way)
+        with pytest.raises(StoreFormatError) as err:
+            h[0:ROWS]
+        text = str(err.value)
+        assert str(path) in text and leaf in text, text
+        assert re.search(message.format(p=p), text), text
+    # A single row away from the damage reads exactly (the damage at position 0 of the
+    # residue offsets is on the way of row 0 only).
+    far = ROWS - 1 if p < length // 4 else 1
+    assert h[far].to_dict() == df[[far]].to_dict()
