@@ -173,6 +173,7 @@ class Handle(StoreView):
         self._batch_leaves: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
         self._recipes: dict[tuple[str, ...], list[_Recipe | None]] = {}  # see _recipes_of
         self._window_plans: dict[tuple[str, ...], Any] = {}  # see _window_plan
+        self._trees: dict[tuple[str, ...], list[tuple[int, ListLayout]]] = {}  # see _walk_tree
         self._codecs = codecs_of(self._manifest, self._store.url)  # columns kept encoded
         self._cache = cache if cache is not None else chunk_cache(self._options)
         if self._columns is not None:
@@ -416,16 +417,18 @@ class Handle(StoreView):
         return self._result(specs, nodes, len(rows))
 
     def _level_chains(self, specs: list[ColumnSpec]) -> list[_Chain] | None:
-        """Each column as the frame's level lists above one leaf (see :class:`_Chain`),
-        when every column is such a chain at its schema level: what :meth:`_take_levels`
-        reads. None for anything else (unions, lists of a column's own, arrays of lists),
-        which the per-column planner reads. Worked out once per set of columns."""
+        """Each column as the frame's level lists, then lists of its own, above one leaf
+        (see :class:`_Chain`), when every column is such a chain at its schema level:
+        what :meth:`_take_levels` reads. None for anything else (unions, fixed axes with
+        nulls or above a variable list), which the per-column planner reads. Worked out
+        once per set of columns."""
         key = tuple(s.name for s in specs)
         if key in self._chains:
             return self._chains[key]
         shared = {lv.depth: lv.offsets for lv in self._manifest.levels}
         schema = self.schema if self._manifest.kind == "dataframe" else None
         chains: list[_Chain] | None = []
+        tree: dict[tuple[str, ...], int] = {(): 0}  # a list's offsets path -> its node
         for spec in specs:
             node: Layout = spec.layout
             lists: list[ListLayout] = []
@@ -434,6 +437,10 @@ class Handle(StoreView):
                 and node.offsets is not None
                 and node.offsets == shared.get(len(lists) + 1)
             ):
+                lists.append(node)
+                node = node.content
+            levels = len(lists)
+            while isinstance(node, ListLayout) and node.offsets is not None:  # its own
                 lists.append(node)
                 node = node.content
             sizes: list[int] = []
@@ -449,62 +456,84 @@ class Handle(StoreView):
                 level = schema.level_of(spec.name) if schema is not None else 0
             except SchemaError:
                 level = -1
-            if not isinstance(node, LeafLayout) or level != len(lists):
+            if not isinstance(node, LeafLayout) or level != levels:
                 chains = None
                 break
             assert chains is not None
-            chains.append(_Chain(node, tuple(lists), tuple(sizes)))
+            path: tuple[str, ...] = ()
+            nodes = []
+            for layout in lists:
+                assert layout.offsets is not None
+                path = (*path, layout.offsets)
+                nodes.append(tree.setdefault(path, len(tree)))
+            chains.append(_Chain(node, tuple(lists), tuple(sizes), tuple(nodes), levels))
         self._chains[key] = chains
         return chains
 
+    @staticmethod
+    def _walk_tree(chains: list[_Chain]) -> list[tuple[int, ListLayout]]:
+        """The lists of :meth:`_take_levels`' walk, once each, parents first: node ``i +
+        1`` is ``(parent node, list)``; node 0 is the selected rows."""
+        tree: dict[int, tuple[int, ListLayout]] = {}
+        for chain in chains:
+            parent = 0
+            for node, layout in zip(chain.nodes, chain.lists, strict=True):
+                tree.setdefault(node, (parent, layout))
+                parent = node
+        return [tree[i] for i in range(1, len(tree) + 1)]
+
     def _take_levels(self, rows: np.ndarray, specs: list[ColumnSpec], chains: list[_Chain]) -> Any:
-        """Rows (any order, repeats allowed) of columns that are level chains: each level's
+        """Rows (any order, repeats allowed) of columns that are level chains: each list's
         offsets read once for all its columns (the rows as runs in the requested order,
-        then the content ranges they point to, level by level), then one gather per leaf
-        straight into the requested order, and the frame built on the shared level
-        offsets with no second check (they are the planner's own arrays). The path of
-        random batches and ``h[i]``: a few NumPy calls per level and per leaf.
+        then the content ranges they point to, list by list down the walk's tree:
+        :meth:`_walk_tree`), then one gather per leaf straight into the requested order,
+        and the frame built on the shared level offsets with no second check (they are
+        the planner's own arrays). The path of random batches and ``h[i]``: a few NumPy
+        calls per list and per leaf.
 
         When every leaf the columns need is resident and checked (see :meth:`_trusted`),
         one look-up fetches them all (:meth:`_resident_batch`) and the walk reads them
         directly, with none of the per-leaf cache, bounds and null steps: a warm shuffled
         epoch spends its time copying values."""
-        depth = max(len(c.lists) for c in chains)
+        key = tuple(s.name for s in specs)
+        tree = self._trees.get(key)
+        if tree is None:
+            tree = self._trees[key] = self._walk_tree(chains)
         wholes = self._resident_batch(specs, chains)
-        # Each level's ranges, with their bounds and positions worked out once.
+        # The ranges of each node of the walk (the rows, then each list below them), with
+        # their bounds and positions worked out once.
         spans = [Ranges(*(_runs(rows) if len(rows) else (rows, rows)))]
         if wholes is None and len(spans[0].starts) == 1:
             # One run of rows (h[i], h[a:b]): each leaf's window read in one piece, then
             # the rows built from the windows as from resident leaves.
             lo, hi = int(spans[0].starts[0]), int(spans[0].stops[0])
-            wholes = self._windows(specs, chains, lo, hi)
+            wholes = self._windows(specs, chains, tree, lo, hi)
             spans = [Ranges(np.zeros(1, dtype=np.int64), np.full(1, hi - lo, dtype=np.int64))]
         offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
-        for d in range(1, depth + 1):
-            layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
-            up = spans[d - 1]
+        for parent, layout in tree:
+            up = spans[parent]
             if wholes is not None:
                 assert layout.offsets is not None
-                level_offsets, child_starts, child_stops = _within(wholes[layout.offsets], up)
+                node_offsets, child_starts, child_stops = _within(wholes[layout.offsets], up)
             else:
-                level_offsets, child_starts, child_stops = self._ranges_of(layout, up)
-            offsets.append(level_offsets)
+                node_offsets, child_starts, child_stops = self._ranges_of(layout, up)
+            offsets.append(node_offsets)
             spans.append(Ranges(child_starts, child_stops))
 
-        # Each level's offsets as one Arrow buffer, shared by the lists of every column.
+        # Each node's offsets as one Arrow buffer, shared by the lists of every column.
         buffers: dict[int, pa.Buffer] = {}
         recipes: list[_Recipe | None] = [None] * len(chains)
         if wholes is not None:
             recipes = self._recipes_of(specs, chains, wholes)
-            buffers = {d: pa.py_buffer(offsets[d]) for d in range(1, depth + 1)}
+            buffers = {i: pa.py_buffer(offsets[i]) for i in range(1, len(offsets))}
 
         def read(chain: _Chain, recipe: _Recipe | None) -> GrumpyArray:
+            last = chain.nodes[-1] if chain.nodes else 0
             if recipe is not None:
                 assert wholes is not None
-                return _cook(recipe, spans[recipe.depth], wholes, offsets, buffers)
-            k = len(chain.lists)
-            span = spans[k]
-            if chain.sizes:  # fixed axes below the level: each row owns prod(sizes) values
+                return _cook(recipe, spans[last], wholes, chain.nodes, offsets, buffers)
+            span = spans[last]
+            if chain.sizes:  # fixed axes below the lists: each entry owns prod(sizes) values
                 width = math.prod(chain.sizes)
                 span = span.memo.get(width) or span.memo.setdefault(
                     width, Ranges(span.starts * width, span.stops * width)
@@ -519,17 +548,18 @@ class Handle(StoreView):
             for size in reversed(chain.sizes):
                 node = lay.fixed_list(node, size)
             arr = leaf.arrow if not chain.sizes else lay.to_arrow(node)
-            for d in range(k, 0, -1):
-                up = spans[d - 1]
+            for d in range(len(chain.lists), 0, -1):
+                i = chain.nodes[d - 1]
+                up = spans[chain.nodes[d - 2] if d > 1 else 0]
                 if wholes is not None:
                     validity = _resident_validity(chain.lists[d - 1], up, wholes)
                 else:
                     validity = self._validity(chain.lists[d - 1], up.starts, up.stops)
-                node = lay.ListNode(offsets[d], validity, node)
+                node = lay.ListNode(offsets[i], validity, node)
                 if arr is not None and validity is None:
-                    buf = buffers.get(d) or buffers.setdefault(d, pa.py_buffer(offsets[d]))
+                    buf = buffers.get(i) or buffers.setdefault(i, pa.py_buffer(offsets[i]))
                     arr = pa.Array.from_buffers(
-                        _list_type(arr.type), len(offsets[d]) - 1, [None, buf], children=[arr]
+                        _list_type(arr.type), len(offsets[i]) - 1, [None, buf], children=[arr]
                     )
                 else:
                     arr = None
@@ -545,9 +575,11 @@ class Handle(StoreView):
         arrays = decode_columns(arrays, self._codecs, self._store.url)
         if self._manifest.kind == "array":
             return arrays[ARRAY_COLUMN]
-        return DataFrame._of_levels(
-            arrays, self.schema, len(rows), {d: offsets[d] for d in range(1, depth + 1)}
-        )
+        levels = {}  # each schema level's offsets (the node of its shared list)
+        for chain in chains:
+            for d in range(1, chain.levels + 1):
+                levels[d] = offsets[chain.nodes[d - 1]]
+        return DataFrame._of_levels(arrays, self.schema, len(rows), levels)
 
     def read(
         self, i: int, *, ranges: dict[str, slice] | None = None, columns: list[str] | None = None
@@ -949,7 +981,12 @@ class Handle(StoreView):
         return _Recipe(len(chain.lists), kind, first, second, tuple(types), dictionary)
 
     def _windows(
-        self, specs: list[ColumnSpec], chains: list[_Chain], lo: int, hi: int
+        self,
+        specs: list[ColumnSpec],
+        chains: list[_Chain],
+        tree: list[tuple[int, ListLayout]],
+        lo: int,
+        hi: int,
     ) -> dict[str, np.ndarray]:
         """Every leaf the level walk of ``chains`` reads (:meth:`_walk_leaves`), cut to
         the window rows ``[lo, hi)`` reach in it: one contiguous read per leaf, checked as
@@ -958,21 +995,23 @@ class Handle(StoreView):
         offsets rebased to the start of their content's window. :meth:`_take_levels` then
         builds rows ``[0, hi - lo)`` of them as it builds a batch of resident leaves: a
         dozen calls a column instead of the per-leaf walk (``h[i]`` with the cache off:
-        0.66x the time on the molecule benchmark). The steps are worked out once per
+        0.57x the time on the molecule benchmark). The steps are worked out once per
         column set (:meth:`_window_plan`)."""
         key = tuple(s.name for s in specs)
-        plan = self._window_plans.get(key)
-        if plan is None:
-            plan = self._window_plans[key] = self._window_plan(chains)
-        levels, steps = plan
+        steps = self._window_plans.get(key)
+        if steps is None:
+            steps = self._window_plans[key] = self._window_plan(chains)
         out: dict[str, np.ndarray] = {}
         bounds = [(lo, hi)]
-        for name, content in levels:
-            raw = self._window_offsets(name, *bounds[-1], content)
-            out[name] = raw - raw[0]
+        for parent, layout in tree:  # each list's window from its parent's
+            assert layout.offsets is not None
+            raw = self._window_offsets(
+                layout.offsets, *bounds[parent], self._rows_of(layout.content)
+            )
+            out[layout.offsets] = raw - raw[0]
             bounds.append((int(raw[0]), int(raw[-1])))
-        for kind, name, depth, width, extra in steps:
-            a, b = bounds[depth]
+        for kind, name, node, width, extra in steps:
+            a, b = bounds[node]
             a, b = a * width, b * width
             if kind == _TEXT:
                 raw = self._window_offsets(name, a, b, self._manifest.leaves[extra].length)
@@ -984,44 +1023,38 @@ class Handle(StoreView):
                 ck.check_indices(found, extra, self._store.url, name, _locator(*_one(a, b)))
         return out
 
-    def _window_plan(
-        self, chains: list[_Chain]
-    ) -> tuple[list[tuple[str, int]], list[tuple[int, str, int, int, Any]]]:
-        """What :meth:`_windows` reads for these chains: each level's offsets leaf and
-        the rows of its content, then each other leaf once as ``(kind, name, depth,
-        width, extra)``: the depth whose window it follows, scaled by ``width`` (fixed
-        axes), and the dictionary's size (indices) or the data leaf (text)."""
+    def _window_plan(self, chains: list[_Chain]) -> list[tuple[int, str, int, int, Any]]:
+        """What :meth:`_windows` reads for these chains besides the lists' offsets: each
+        other leaf once as ``(kind, name, node, width, extra)``: the node of the walk
+        whose window it follows, scaled by ``width`` (fixed axes), and the dictionary's
+        size (indices) or the data leaf (text)."""
         stored = self._manifest.leaves
-        levels: list[tuple[str, int]] = []
-        for d in range(1, max(len(c.lists) for c in chains) + 1):
-            layout = next(c.lists[d - 1] for c in chains if len(c.lists) >= d)
-            assert layout.offsets is not None
-            levels.append((layout.offsets, self._rows_of(layout.content)))
         steps: list[tuple[int, str, int, int, Any]] = []
         seen: set[str] = set()
 
-        def add(kind: int, name: str, depth: int, width: int, extra: Any = None) -> None:
+        def add(kind: int, name: str, node: int, width: int, extra: Any = None) -> None:
             if name not in seen:
                 seen.add(name)
-                steps.append((kind, name, depth, width, extra))
+                steps.append((kind, name, node, width, extra))
 
         for chain in chains:
-            for depth, layout in enumerate(chain.lists):
+            parents = (0, *chain.nodes)
+            for parent, layout in zip(parents, chain.lists, strict=False):
                 if layout.validity in stored:
-                    add(_VALUES, layout.validity, depth, 1)
-            leaf, depth = chain.leaf, len(chain.lists)
+                    add(_VALUES, layout.validity, parent, 1)
+            leaf, node = chain.leaf, parents[-1]
             width = math.prod(chain.sizes)
             if leaf.validity in stored:
-                add(_VALUES, leaf.validity, depth, width)
+                add(_VALUES, leaf.validity, node, width)
             if _dtype(leaf.dtype).kind not in "US":
                 assert leaf.values is not None
-                add(_VALUES, leaf.values, depth, width)
+                add(_VALUES, leaf.values, node, width)
             elif leaf.indices:
-                add(_INDICES, leaf.indices, depth, width, len(self._dictionary(leaf)))
+                add(_INDICES, leaf.indices, node, width, len(self._dictionary(leaf)))
             else:
                 offsets_name, data_name = leaf.text_leaves()
-                add(_TEXT, offsets_name, depth, width, data_name)
-        return levels, steps
+                add(_TEXT, offsets_name, node, width, data_name)
+        return steps
 
     def _window_offsets(self, name: str, a: int, b: int, content: int) -> np.ndarray:
         """Offsets ``[a, b + 1)`` of an offsets leaf (the lists ``[a, b)``), checked as
@@ -1219,14 +1252,20 @@ def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
 
 
 class _Chain(NamedTuple):
-    """A frame column read by the level walk (:meth:`Handle._take_levels`): its leaf, the
-    list nodes above it, outermost first, each on its level's shared offsets, and the
-    sizes of the fixed axes between the last level and the leaf (stored without offsets
-    and without nulls: ``n * var * 3`` points under the atom level)."""
+    """A column read by the level walk (:meth:`Handle._take_levels`): its leaf, the
+    variable list nodes above it, outermost first (first those on its levels' shared
+    offsets, then lists of the column's own: the tokens of a document column, the bonds of
+    an atom), and the sizes of the fixed axes between the last list and the leaf (stored
+    without offsets and without nulls: ``n * var * 3`` points under the atom level).
+    ``nodes`` numbers each list's ranges in the walk's tree (:meth:`Handle._walk_tree`):
+    lists on the same offsets leaf below the same parent share them; ``levels`` is how
+    many of the lists are levels."""
 
     leaf: LeafLayout
     lists: tuple[ListLayout, ...]
     sizes: tuple[int, ...] = ()
+    nodes: tuple[int, ...] = ()
+    levels: int = 0
 
 
 _VALUES, _INDICES, _TEXT = 0, 1, 2  # what a recipe's leaf holds
@@ -1249,13 +1288,15 @@ def _cook(
     recipe: _Recipe,
     span: Ranges,
     wholes: dict[str, np.ndarray],
+    nodes: tuple[int, ...],
     offsets: list[np.ndarray],
     buffers: dict[int, pa.Buffer],
 ) -> GrumpyArray:
     """One column of a resident batch, by its recipe (:meth:`Handle._recipes_of`): its
     leaf's values in ranges ``span`` gathered once, then the Arrow arrays and layout nodes
-    built straight on them and on the levels' shared ``offsets`` (a dozen calls a column:
-    the warm shuffled epoch's Python per batch, with no nulls to look for)."""
+    built straight on them and on the ``offsets`` (and their ``buffers``) of its lists'
+    ``nodes``, shared with the other columns (a dozen calls a column: the warm shuffled
+    epoch's Python per batch, with no nulls to look for)."""
     types = recipe.types
     if recipe.kind == _VALUES:
         data = span.take_from(wholes[recipe.first])
@@ -1273,9 +1314,10 @@ def _cook(
         )
     node: lay.Node = lay.Leaf(arr)
     for d in range(recipe.depth, 0, -1):
-        node = lay.ListNode(offsets[d], None, node)
+        i = nodes[d - 1]
+        node = lay.ListNode(offsets[i], None, node)
         arr = pa.Array.from_buffers(
-            types[recipe.depth - d + 1], len(offsets[d]) - 1, [None, buffers[d]], children=[arr]
+            types[recipe.depth - d + 1], len(offsets[i]) - 1, [None, buffers[i]], children=[arr]
         )
     return GrumpyArray(arr, node=node)
 
