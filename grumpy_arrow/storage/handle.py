@@ -995,7 +995,7 @@ class Handle(StoreView):
         offsets rebased to the start of their content's window. :meth:`_take_levels` then
         builds rows ``[0, hi - lo)`` of them as it builds a batch of resident leaves: a
         dozen calls a column instead of the per-leaf walk (``h[i]`` with the cache off:
-        0.57x the time on the molecule benchmark). The steps are worked out once per
+        0.54-0.72x the time on the molecule benchmark). The steps are worked out once per
         column set (:meth:`_window_plan`)."""
         key = tuple(s.name for s in specs)
         steps = self._window_plans.get(key)
