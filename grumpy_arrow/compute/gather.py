@@ -147,6 +147,11 @@ class Ranges:
         self.memo: dict[Any, Any] = {}
         """What readers work out once for all the leaves of the level (read plans)."""
 
+    @classmethod
+    def one(cls, a: int, b: int) -> Ranges:
+        """The single range ``[a, b)`` (a run of rows, one leaf's window)."""
+        return cls(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
+
     @property
     def lo(self) -> int:
         """The first position of any range (0 for no range)."""

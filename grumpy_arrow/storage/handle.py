@@ -508,7 +508,7 @@ class Handle(StoreView):
             # the rows built from the windows as from resident leaves.
             lo, hi = int(spans[0].starts[0]), int(spans[0].stops[0])
             wholes = self._windows(specs, chains, tree, lo, hi)
-            spans = [Ranges(np.zeros(1, dtype=np.int64), np.full(1, hi - lo, dtype=np.int64))]
+            spans = [Ranges.one(0, hi - lo)]
         offsets: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         for parent, layout in tree:
             up = spans[parent]
@@ -1020,7 +1020,8 @@ class Handle(StoreView):
                 continue
             found = out[name] = self._window(name, a, b)
             if kind == _INDICES:
-                ck.check_indices(found, extra, self._store.url, name, _locator(*_one(a, b)))
+                where = _locator(*_one(a, b))
+                ck.check_indices(found, extra, self._store.url, name, where)
         return out
 
     def _window_plan(self, chains: list[_Chain]) -> list[tuple[int, str, int, int, Any]]:
@@ -1237,8 +1238,9 @@ def parse_rows(key: Any, n: int) -> np.ndarray:
 
 
 def _one(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """The one range ``[a, b)`` as ``(starts, stops)``."""
-    return np.array([a], dtype=np.int64), np.array([b], dtype=np.int64)
+    """The one range ``[a, b)`` as ``(starts, stops)`` (see :meth:`.gather.Ranges.one`)."""
+    one = Ranges.one(a, b)
+    return one.starts, one.stops
 
 
 def _locator(starts: np.ndarray, stops: np.ndarray) -> ck.Locate:

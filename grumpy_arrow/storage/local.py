@@ -383,8 +383,7 @@ class LocalShards:
             found = self._slice_raw(name, fmt, a, b, gap)
             if found is not None:
                 return found
-            one = Ranges(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
-            return self.gather(name, fmt, one, length, cache)
+            return self.gather(name, fmt, Ranges.one(a, b), length, cache)
         return self._chunk_window(name, fmt, a, b, length, cache)
 
     def _slice_raw(

@@ -569,8 +569,7 @@ class LeafStore:
         if self.local and fmt.direct:
             out = self.shards.window(name, fmt, a, b, length, cache)
         else:
-            one = Ranges(np.array([a], dtype=np.int64), np.array([b], dtype=np.int64))
-            out = self.generic.gather(name, fmt, one, length, cache)
+            out = self.generic.gather(name, fmt, Ranges.one(a, b), length, cache)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
     def resident(
