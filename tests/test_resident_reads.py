@@ -14,6 +14,7 @@ import pytest
 import zarr
 
 import grumpy_arrow as gr
+from grumpy_arrow import _native
 from grumpy_arrow.compute.gather import LONG_RANGES, Ranges
 from grumpy_arrow.errors import StoreFormatError
 from grumpy_arrow.storage import checks as ck
@@ -198,8 +199,15 @@ def test_a_cache_too_small_for_residency_reads_the_same_rows(
     assert not set(h._checked)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("lengths", [[300, 0, 1000, 256], [3, 1, 0, 7, 2], [5000], []])
-def test_ranges_take_from_copies_the_ranges_in_order(lengths: list[int]) -> None:
+def test_ranges_take_from_copies_the_ranges_in_order(
+    lengths: list[int], native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if native and _native.kernels is None:
+        pytest.skip("grumpy_arrow._kernels is not built")
+    if not native:
+        monkeypatch.setattr(_native, "kernels", None)
     values = np.arange(20_000, dtype=np.float32) * 0.5
     rng = np.random.default_rng(len(lengths))
     starts = rng.integers(0, 20_000 - 5_000, len(lengths)).astype(np.int64)
@@ -215,9 +223,10 @@ def test_ranges_take_from_copies_the_ranges_in_order(lengths: list[int]) -> None
     assert span.total == sum(lengths)
     got[:1] = -1  # a copy: the whole array is untouched
     assert np.array_equal(values, np.arange(20_000, dtype=np.float32) * 0.5)
-    # Long ranges are copied as slices; short ones through the expanded positions.
+    # With the kernels every range is a memcpy (no positions); without them long ranges
+    # are copied as slices and short ones through the expanded positions.
     long = len(lengths) > 1 and sum(lengths) >= LONG_RANGES * len(lengths)
-    assert (span._positions is None) == (long or len(lengths) <= 1)
+    assert (span._positions is None) == (native or long or len(lengths) <= 1)
 
 
 def test_ranges_positions_of_one_range_and_of_several() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from grumpy_arrow import _native
 from grumpy_arrow import dtypes as dt
 from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import ConversionError, DivisionByZeroError, DTypeError
@@ -391,6 +392,10 @@ def _compare(
             common = dt.float32 if common == dt.float16 else common
         views = _numpy_views(a, b, common)
         if views is not None:
+            bits = _native.compare_bits(views[0], views[1], ufunc.__name__)
+            if bits is not None:  # (compared straight into the bitmap: one pass)
+                n = max(len(v) for v in views if v.ndim)
+                return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bits)])
             return bool_from_numpy(np.atleast_1d(ufunc(views[0], views[1])))
         return fn(a, b)
 

@@ -38,6 +38,7 @@ import google_crc32c
 import numpy as np
 import zstandard
 
+from grumpy_arrow import _native
 from grumpy_arrow.compute.gather import Ranges, expand_ranges
 from grumpy_arrow.errors import StoreError, StoreFormatError
 from grumpy_arrow.storage import sharding as sh
@@ -659,14 +660,17 @@ class LocalShards:
         """The values ``[0, length)`` of a leaf: each shard read with one ``pread``, every
         inner chunk verified. A raw leaf of :data:`PARALLEL_BYTES` or more reads its
         shards on one thread per core (``preadv`` releases the GIL: the storage
-        benchmark's load, one 40 MB raw leaf, went from 15 to 12 ms on 2 cores). Compressed
-        leaves read their shards in turn: their per-chunk steps hold the GIL, and in
+        benchmark's load, one 40 MB raw leaf, went from 15 to 12 ms on 2 cores), and so
+        does a Blosc leaf when the compiled kernels decode each shard in one call with the
+        GIL released (:func:`._native.blosc_chunks`). Without them a Blosc leaf, like a
+        zstd one, reads its shards in turn: its per-chunk Python steps hold the GIL, and in
         parallel the molecule benchmark's load went from 280 to 360 ms (and a leaf read
         alone, on becoming resident, from ~290 to ~400 ms for the benchmark's five large
-        leaves, measured again on 2026-12-07)."""
+        leaves, measured on 2026-12-07)."""
         out = np.empty(length, dtype=fmt.dtype)
         shards = -(-length // fmt.shard)
-        if fmt.codec == "raw" and shards > 1 and out.nbytes >= PARALLEL_BYTES and READ_THREADS > 1:
+        parallel = fmt.codec == "raw" or (fmt.codec == "blosc" and _native.available())
+        if parallel and shards > 1 and out.nbytes >= PARALLEL_BYTES and READ_THREADS > 1:
             # A pool per call: its tasks never wait on others (no deadlock when called
             # from a pool), and nothing is left behind for a fork.
             with ThreadPoolExecutor(max_workers=min(READ_THREADS, shards)) as pool:
@@ -731,12 +735,14 @@ class LocalShards:
                 )
 
         value = google_crc32c.value
-        rows = dest.view(np.uint8)[: full * cb].reshape(full, cb)
-        sums = [value(row) for row in rows]  # a step per 32 KiB chunk: its checksum
+        sums = _native.crc32c_rows(dest.view(np.uint8)[: full * cb], cb)  # (GIL released)
+        if sums is None:
+            rows = dest.view(np.uint8)[: full * cb].reshape(full, cb)
+            sums = np.array([value(row) for row in rows], dtype=np.uint32)  # a step per chunk
         if tail is not None:
-            sums.append(value(bytes(tail)))
+            sums = np.append(sums, np.uint32(value(bytes(tail))))
         stored = np.frombuffer(trailers, dtype="<u4")[0::2]
-        for j in np.flatnonzero(np.asarray(sums, dtype=np.uint64) != stored).tolist():
+        for j in np.flatnonzero(sums.astype(np.uint64) != stored).tolist():
             body = bytes(buffers[2 * j])
             sh.verify(body + trailers[8 * j : 8 * j + 4], f"{shard.where} chunk {j}")
         if tail is not None:
@@ -753,10 +759,10 @@ class LocalShards:
         inner chunk, each a whole-buffer decode). Blosc chunks go straight in
         (:func:`_blosc_chunks_into`); the chunks of other codecs, and the Blosc ones it
         leaves, go through :func:`.sharding.decode_chunk`, which says what is wrong."""
-        offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
         left: Iterable[int] = range(count)
         if fmt.codec == "blosc":
-            left = _blosc_chunks_into(data, offsets, sizes, dest, fmt)
+            left = _blosc_chunks_into(data, shard.offsets[:count], shard.nbytes[:count], dest, fmt)
+        offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
         view = memoryview(data)
         for j in left:
             a = offsets[j]
@@ -968,23 +974,33 @@ def _blosc_into(
 
 
 def _blosc_chunks_into(
-    data: bytes, offsets: list[int], sizes: list[int], dest: np.ndarray, fmt: sh.LeafFormat
+    data: bytes, offsets: np.ndarray, sizes: np.ndarray, dest: np.ndarray, fmt: sh.LeafFormat
 ) -> list[int]:
     """The Blosc inner chunks of a shard whose bytes ``data`` were read from its start
     (``offsets`` and ``sizes`` from its index), each verified and decoded straight into
-    its place in ``dest`` (:func:`_blosc_into`: a few steps per inner chunk; a whole-leaf
-    read of decimal-scaled coordinates is ~5,000 of them). Returns the chunks it leaves,
-    in order: a chunk that fails a check, the partly filled last one, and every chunk
-    where c-blosc's own functions are not exported."""
+    its place in ``dest``. Returns the chunks it leaves, in order: a chunk that fails a
+    check, the partly filled last one, and every chunk where c-blosc's own functions are
+    not exported.
+
+    With the compiled kernels the whole shard is one call with the GIL released
+    (:func:`._native.blosc_chunks`: checksum, header and decode per chunk in C); without
+    them, a few Python steps per inner chunk (:func:`_blosc_into`; a whole-leaf read of
+    decimal-scaled coordinates is ~5,000 of them)."""
     decode = sh.blosc_decoder()
+    count = len(offsets)
     if decode is None:
-        return list(range(len(offsets)))
-    full = len(dest) // fmt.chunk
+        return list(range(count))
+    full = min(count, len(dest) // fmt.chunk)
+    bad = _native.blosc_chunks(
+        data, offsets[:full], sizes[:full], dest[: full * fmt.chunk], fmt.chunk_bytes, decode
+    )
+    if bad is not None:
+        return [*np.flatnonzero(bad).tolist(), *range(full, count)]
     crc, want = _crc32c(), fmt.chunk_bytes
     base, out = _address(data), dest.ctypes.data
     return [
         j
-        for j, (a, n) in enumerate(zip(offsets, sizes, strict=True))
+        for j, (a, n) in enumerate(zip(offsets.tolist(), sizes.tolist(), strict=True))
         if j >= full or not _blosc_into(data, base, a, n, out + j * want, want, decode, crc)
     ]
 
