@@ -625,13 +625,28 @@ class LocalShards:
         self, fmt: sh.LeafFormat, shard: _Shard, js: list[int], block: np.ndarray, row: int
     ) -> None:
         """Inner chunks ``js`` (ascending) of an open shard decoded into rows ``row,
-        row + 1, ...`` of ``block`` (C order): runs of chunks stored next to each other
-        are read with one ``pread``; Blosc chunks are checked and decoded in place
-        (:func:`_blosc_into`), others through :func:`.sharding.decode_chunk`."""
+        row + 1, ...`` of ``block`` (C order). Two or more Blosc chunks go through one
+        compiled loop when the kernels are built (:func:`._native.blosc_chunks`). Otherwise
+        runs of chunks stored next to each other are read with one ``pread``; Blosc chunks
+        are checked and decoded in place (:func:`_blosc_into`), others through
+        :func:`.sharding.decode_chunk`. (A single chunk, as a random row reads, takes the
+        Python steps: about as fast as the call that sets up the loop.)"""
+        decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
+        if decode is not None and len(js) > 1 and _native.available():
+            # One compiled loop for the shard: pread, checksum, header and decode per
+            # chunk, the GIL released; a chunk it leaves is read again below, which says
+            # what is wrong with it.
+            out = block[row : row + len(js)]
+            bad = _native.blosc_chunks(
+                shard.fd, shard.offsets[js], shard.nbytes[js], out, fmt.chunk_bytes, decode
+            )
+            if bad is not None:
+                for n in np.flatnonzero(bad).tolist():
+                    self._read_chunks(fmt, shard, [js[n]], block, row + n)
+                return
         offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
         if min(sizes) < 0:
             raise _unwritten(shard.where, js[sizes.index(min(sizes))])
-        decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
         crc, want = _crc32c(), fmt.chunk_bytes
         dest = block.ctypes.data + row * want
         i, count = 0, len(js)
