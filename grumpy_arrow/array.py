@@ -1589,6 +1589,10 @@ def parse_index(key: Any) -> Any:
             "arrays and '...'; to compare every value with its row's value, index the row "
             "values directly (x - x.mean(dim=1) broadcasts per row), or use gr.stack"
         )
+    if isinstance(key, np.ndarray) and key.ndim == 1 and key.dtype.kind in "iub":
+        # A NumPy vector of ints or bools: what the trip through an array below gives,
+        # without it (about 50 us of a random batch's rows).
+        return key.astype(bool if key.dtype.kind == "b" else np.int64, copy=False)
     arr = key if isinstance(key, GrumpyArray) else asarray(key)
     if len(arr) == 0 and arr.ndim == 1:
         return np.zeros(0, dtype=np.int64)

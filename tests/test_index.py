@@ -229,3 +229,22 @@ def test_row_gather_of_primitive_lists_matches_arrow_take(dtype: str) -> None:
     assert got.equals(expected)
     assert got.type == pa.large_list(pa.from_numpy_dtype(np.dtype(dtype)))
     assert x[np.zeros(0, dtype=np.int64)].to_list() == []
+
+
+def test_numpy_vector_keys_select_as_lists_do_and_stay_untouched() -> None:
+    """A NumPy vector key (any integer width, or bools) takes the short way through
+    parse_index: the same rows as the same key as a list, and the key is not changed."""
+    a = gr.array([[1, 2], [3], [], [4, 5, 6]], dtype="int32")
+    for key in (
+        np.array([3, -1, 0], dtype=np.int8),
+        np.array([1, 3], dtype=np.uint64),
+        np.array([True, False, False, True]),
+        np.zeros(0, dtype=np.int64),
+    ):
+        before = key.copy()
+        assert a[key].to_list() == a[key.tolist()].to_list()
+        assert key.tolist() == before.tolist() and key.dtype == before.dtype
+    df = gr.dataframe({"molecule_x": [10, 20, 30]}, schema=["molecule"])
+    rows = np.array([-1, 0], dtype=np.int16)
+    assert df[rows]["molecule_x"].to_list() == [30, 10]
+    assert rows.tolist() == [-1, 0]

@@ -4,7 +4,8 @@ Two pristine stores hold every leaf role: a frame (int and float values, validit
 offsets and data, own and shared level offsets, union type_ids and value_offsets at the
 root and inside lists) and an array (null list rows, a union inside lists). They are
 written with ``chunk_size=32, shard_size=64`` (every leaf spans several shard files of two
-inner chunks) and compressor ``none`` and ``zstd``. Each case damages one leaf of a copy:
+inner chunks) and compressor ``none``, ``zstd`` and ``blosc`` (whose chunks the compiled
+kernels check and decode, when they are built). Each case damages one leaf of a copy:
 
 - value damages, written through zarr into the leaf named by the manifest (so checksums
   stay valid): offsets that decrease, whose last entry points past the data, or whose first
@@ -49,10 +50,12 @@ from _store_probes import (
     report,
 )
 
-CASES = corruption_cases(("none", "zstd"))
+COMPRESSORS = ("none", "zstd", "blosc")
+CASES = corruption_cases(COMPRESSORS)
 # Default run: every value damage; for compressor "none" a bit flip in every leaf and the
 # other file damages in one leaf per role; for zstd the file damages of an offsets and a
-# values leaf (zarr decodes every zstd chunk the same way). The slow run: every case.
+# values leaf (zarr decodes every zstd chunk the same way); for blosc the same, and a bit
+# flip in every leaf (the compiled loop checks each chunk). The slow run: every case.
 _ONE_PER_ROLE = tuple(
     next(leaf for leaf, r in CORRUPT_LEAVES.items() if r == role)
     for role in ("offsets", "values", "data", "validity", "type_ids", "value_offsets")
@@ -65,6 +68,8 @@ def _is_default(case: dict[str, str]) -> bool:
         return True
     if case["compressor"] == "none":
         return case["damage"] == "chunk-bit-flip" or case["leaf"] in _ONE_PER_ROLE
+    if case["compressor"] == "blosc" and case["damage"] == "chunk-bit-flip":
+        return True
     return case["leaf"] in _ZSTD_FILE_LEAVES
 
 
@@ -93,7 +98,7 @@ class Matrix:
             return
         self._done = True
         with probe_server() as server:
-            for compressor in ("none", "zstd"):
+            for compressor in COMPRESSORS:
                 for store in CORRUPT_STORES:
                     key = f"{compressor}-{store}"
                     path = str(self.root / f"pristine-{key}.gr")
