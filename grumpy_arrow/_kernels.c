@@ -24,10 +24,11 @@
 #include <emmintrin.h>
 #endif
 
-/* Loops the compiler vectorises are built twice on x86-64 Linux with GCC or Clang: for
- * AVX2 and for the baseline (SSE2), the right one picked when the module loads. */
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) \
-    && !defined(GRUMPY_NO_CLONES)
+/* Loops the compiler vectorises are built twice on x86-64 Linux with GCC or Clang and glibc
+ * (whose ifuncs pick one): for AVX2 and for the baseline (SSE2), the right one picked when
+ * the module loads. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) \
+    && (defined(__GNUC__) || defined(__clang__)) && !defined(GRUMPY_NO_CLONES)
 #define WIDE __attribute__((target_clones("avx2", "default")))
 #else
 #define WIDE
