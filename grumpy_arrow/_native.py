@@ -1,7 +1,7 @@
 """The compiled kernels (``grumpy_arrow._kernels``, built from ``_kernels.c`` when a C
 compiler is present), behind functions that answer None when they are not there.
 
-Three loops NumPy needs two or more passes (or a Python loop) for:
+Loops NumPy needs two or more passes (or a Python loop) for:
 
 * :func:`take_ranges` and :func:`take_rows`: many ranges of a vector, concatenated (a
   ragged gather; one ``memcpy`` per range);
@@ -79,18 +79,11 @@ def take_ranges(x: np.ndarray, starts: np.ndarray, lens: np.ndarray, total: int)
 
     ``starts`` and ``lens`` are int64. A range outside ``x`` raises ``IndexError``
     (checked before anything is copied)."""
-    k = kernels
-    if k is None or x.ndim != 1 or not x.flags.c_contiguous or x.dtype.hasobject:
-        return None
-    if x.dtype.itemsize not in _WIDTHS:
+    k, src = kernels, _copyable(x)
+    if k is None or src is None:
         return None
     out = np.empty(total, dtype=x.dtype)
-    if x.dtype.kind not in "biuf":  # (datetimes...: copied as unsigned integers of their width)
-        raw = np.dtype(_WIDTHS[x.dtype.itemsize])
-        x, into = x.view(raw), out.view(raw)
-    else:
-        into = out
-    copied = k.take_ranges(x, _int64(starts), _int64(lens), into)
+    copied = k.take_ranges(src, _int64(starts), _int64(lens), out.view(src.dtype))
     if copied != total:
         raise IndexError(f"take_ranges: the ranges hold {copied} values, expected {total}")
     return out
@@ -103,17 +96,14 @@ def take_rows(
     as new offsets (from 0) and their values, copied one ``memcpy`` per row; None without
     the kernels or for values it cannot copy. Negative rows count from the end; a row
     outside the array raises ``IndexError``."""
-    k = kernels
-    if k is None or values.ndim != 1 or not values.flags.c_contiguous or values.dtype.hasobject:
+    k, src = kernels, _copyable(values)
+    if k is None or src is None:
         return None
-    if values.dtype.itemsize not in _WIDTHS:
-        return None
-    src = values if values.dtype.kind in "biuf" else values.view(_WIDTHS[values.dtype.itemsize])
     offsets, rows = _int64(offsets), _int64(rows)
     new = np.empty(len(rows) + 1, dtype=np.int64)
     total = k.take_rows(src, offsets, rows, new, None)
     out = np.empty(total, dtype=values.dtype)
-    k.take_rows(src, offsets, rows, new, out if src is values else out.view(src.dtype))
+    k.take_rows(src, offsets, rows, new, out.view(src.dtype))
     return new, out
 
 
@@ -198,6 +188,17 @@ def blosc_chunks(
     bad = np.empty(len(offsets), dtype=np.uint8)
     k.blosc_chunks(source, _int64(offsets), _int64(sizes), out, want, address, bad)
     return bad
+
+
+def _copyable(x: np.ndarray) -> np.ndarray | None:
+    """``x`` as the copy kernels take it: numbers as they are, other fixed-width items
+    (datetimes...) as unsigned integers of their width; None for what they do not copy
+    (objects, other widths, not one contiguous vector)."""
+    if x.ndim != 1 or not x.flags.c_contiguous or x.dtype.hasobject:
+        return None
+    if x.dtype.itemsize not in _WIDTHS:
+        return None
+    return x if x.dtype.kind in "biuf" else x.view(_WIDTHS[x.dtype.itemsize])
 
 
 def _int64(a: np.ndarray) -> np.ndarray:

@@ -121,21 +121,19 @@ def _fast_sum_mean(values: pa.Array, offsets: np.ndarray, op: str, d: dt.DType) 
     empty = lens == 0
     mask = empty if empty.any() else None
     native = _native_sum(x, seg.offsets, lens, op, d)
-    if native is not None:
-        if op == "sum":
-            return pa.array(native.astype(_sum_dtype(d), copy=False))
+    if native is not None and op == "sum":
+        return pa.array(native.astype(_sum_dtype(d), copy=False))
+    if native is not None:  # exact integer sums: the same means as a float64 accumulator
         total = native.astype(np.float64)
-        with np.errstate(all="ignore"):
-            total /= np.where(empty, 1, lens)
-        return pa.array(total, mask=mask)
-    narrow = _narrow_sum_dtype(values, x, lens, d)
-    if op == "sum":
-        sums = _reduceat(np.add, x, seg, 0, narrow if narrow is not None else _sum_dtype(d))
-        return pa.array(sums.astype(_sum_dtype(d), copy=False))
-    if narrow is not None:  # exact integer sums: the same means as a float64 accumulator
-        total = _reduceat(np.add, x, seg, 0, narrow).astype(np.float64)
     else:
-        total = _reduceat(np.add, x, seg, 0, _mean_dtype(d))
+        narrow = _narrow_sum_dtype(values, x, lens, d)
+        if op == "sum":
+            sums = _reduceat(np.add, x, seg, 0, narrow if narrow is not None else _sum_dtype(d))
+            return pa.array(sums.astype(_sum_dtype(d), copy=False))
+        if narrow is not None:
+            total = _reduceat(np.add, x, seg, 0, narrow).astype(np.float64)
+        else:
+            total = _reduceat(np.add, x, seg, 0, _mean_dtype(d))
     with np.errstate(all="ignore"):
         total /= np.where(empty, 1, lens)
     return pa.array(total, mask=mask)

@@ -777,7 +777,8 @@ class LocalShards:
         left: Iterable[int] = range(count)
         if fmt.codec == "blosc":
             left = _blosc_chunks_into(data, shard.offsets[:count], shard.nbytes[:count], dest, fmt)
-        offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
+        if left:  # (as lists only for the chunks the steps below take)
+            offsets, sizes = shard.offsets[:count].tolist(), shard.nbytes[:count].tolist()
         view = memoryview(data)
         for j in left:
             a = offsets[j]
