@@ -892,88 +892,111 @@ static int read_all(int fd, uint8_t *buf, int64_t k, int64_t a)
 }
 #endif
 
-static PyObject *blosc_chunks(PyObject *self, PyObject *args)
+/* The loop of blosc_chunks and blosc_files: chunk j from d (len bytes) when fds is NULL
+   and fd < 0, else read from fds[j] (or fd when fds is NULL) into scratch. The GIL is
+   released by the caller. Returns how many chunks were left. */
+static Py_ssize_t blosc_loop(const uint8_t *d, Py_ssize_t len, int fd, const int64_t *fds,
+                             const int64_t *o, const int64_t *s, Py_ssize_t n, Py_ssize_t want,
+                             char *dest, uint8_t *flag, uint8_t *scratch,
+                             blosc_decompress_ctx_fn decode)
 {
-    PyObject *o_src, *o_off, *o_size, *o_out, *o_bad;
-    Py_buffer data, off, size, out, bad;
-    Py_ssize_t want, n, j, left = 0;
-    unsigned long long address;
+    Py_ssize_t j, left = 0;
+    for (j = 0; j < n; j++) {
+        int64_t a = o[j], k = s[j];
+        /* (A Blosc frame of want bytes takes at most want + 16: its overhead.) */
+        int ok = a >= 0 && k >= 20 && k <= (int64_t)want + 20;
+        if (ok && fds == NULL && fd < 0) {
+            ok = a <= len && k <= len - a && decode_one(d + a, k, want, dest + j * want, decode);
+        } else if (ok) {
+#ifndef _WIN32
+            int64_t f = fds == NULL ? fd : fds[j];
+            ok = f >= 0 && f <= INT_MAX && read_all((int)f, scratch, k, a)
+                 && decode_one(scratch, k, want, dest + j * want, decode);
+#else
+            ok = 0;
+#endif
+        }
+        flag[j] = (uint8_t)!ok;
+        left += !ok;
+    }
+    return left;
+}
+
+/* The shared body of blosc_chunks (o_fds NULL) and blosc_files (o_src NULL). */
+static PyObject *blosc_run(const char *name, PyObject *o_src, PyObject *o_fds, PyObject *o_off,
+                           PyObject *o_size, PyObject *o_out, Py_ssize_t want,
+                           unsigned long long address, PyObject *o_bad)
+{
+    Py_buffer data, fds, off, size, out, bad;
+    Py_ssize_t n, left = 0;
     blosc_decompress_ctx_fn decode;
     uint8_t *scratch = NULL;
-    int fd = -1;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOnKO:blosc_chunks", &o_src, &o_off, &o_size, &o_out,
-                          &want, &address, &o_bad))
-        return NULL;
+    int fd = -1, have_data = 0, have_fds = 0;
     if (address == 0 || want <= 0 || want > (1 << 30)) {
-        PyErr_SetString(PyExc_ValueError, "blosc_chunks: no decoder, or a size out of range");
+        PyErr_Format(PyExc_ValueError, "%s: no decoder, or a size out of range", name);
         return NULL;
     }
     decode = (blosc_decompress_ctx_fn)(uintptr_t)address;
     memset(&data, 0, sizeof(data));
-    if (PyLong_Check(o_src)) {
+    if (o_fds != NULL) {
 #ifdef _WIN32
-        PyErr_SetString(PyExc_NotImplementedError, "blosc_chunks: reads from a file need pread");
+        PyErr_Format(PyExc_NotImplementedError, "%s: reads from a file need pread", name);
+        return NULL;
+#else
+        if (get_int64(o_fds, &fds, 0, "blosc_files descriptors") < 0) return NULL;
+        have_fds = 1;
+#endif
+    } else if (PyLong_Check(o_src)) {
+#ifdef _WIN32
+        PyErr_Format(PyExc_NotImplementedError, "%s: reads from a file need pread", name);
         return NULL;
 #else
         long v = PyLong_AsLong(o_src);
         if (v < 0 || v > INT_MAX) {
             if (!PyErr_Occurred())
-                PyErr_Format(PyExc_ValueError, "blosc_chunks: file descriptor %ld", v);
+                PyErr_Format(PyExc_ValueError, "%s: file descriptor %ld", name, v);
             return NULL;
         }
         fd = (int)v;
 #endif
     } else if (PyObject_GetBuffer(o_src, &data, PyBUF_C_CONTIGUOUS) < 0) {
         return NULL;
+    } else {
+        have_data = 1;
     }
     if (get_int64(o_off, &off, 0, "blosc_chunks offsets") < 0) goto fail_data;
     if (get_int64(o_size, &size, 0, "blosc_chunks sizes") < 0) goto fail_off;
     if (PyObject_GetBuffer(o_out, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto fail_size;
     if (get_vector(o_bad, &bad, 1, "blosc_chunks flags") < 0) goto fail_out;
     n = off.len / 8;
-    if (size.len / 8 != n || bad.len != n || bad.itemsize != 1 || out.len / want < n) {
+    if (size.len / 8 != n || bad.len != n || bad.itemsize != 1 || out.len / want < n
+        || (have_fds && fds.len / 8 != n)) {
         PyErr_Format(PyExc_ValueError,
-                     "blosc_chunks: %zd offsets, %zd sizes, %zd flags, room for %zd chunks",
-                     n, size.len / 8, bad.len, out.len / want);
+                     "%s: %zd offsets, %zd sizes, %zd flags, %zd descriptors, room for %zd "
+                     "chunks", name, n, size.len / 8, bad.len,
+                     have_fds ? fds.len / 8 : n, out.len / want);
         goto fail;
     }
-    if (fd >= 0) {
+    if (!have_data) {
         scratch = (uint8_t *)PyMem_RawMalloc((size_t)want + 20);
         if (scratch == NULL) {
             PyErr_NoMemory();
             goto fail;
         }
     }
-    {
-        const uint8_t *d = (const uint8_t *)data.buf;
-        const int64_t *o = (const int64_t *)off.buf, *s = (const int64_t *)size.buf;
-        uint8_t *flag = (uint8_t *)bad.buf;
-        char *dest = (char *)out.buf;
-        Py_ssize_t len = data.len;
-        Py_BEGIN_ALLOW_THREADS
-        for (j = 0; j < n; j++) {
-            int64_t a = o[j], k = s[j];
-            /* (A Blosc frame of want bytes takes at most want + 16: its overhead.) */
-            int ok = a >= 0 && k >= 20 && k <= (int64_t)want + 20;
-            if (ok && fd < 0) {
-                ok = a <= len && k <= len - a && decode_one(d + a, k, want, dest + j * want, decode);
-            } else if (ok) {
-#ifndef _WIN32
-                ok = read_all(fd, scratch, k, a) && decode_one(scratch, k, want, dest + j * want, decode);
-#endif
-            }
-            flag[j] = (uint8_t)!ok;
-            left += !ok;
-        }
-        Py_END_ALLOW_THREADS
-    }
+    Py_BEGIN_ALLOW_THREADS
+    left = blosc_loop((const uint8_t *)data.buf, data.len, fd,
+                      have_fds ? (const int64_t *)fds.buf : NULL, (const int64_t *)off.buf,
+                      (const int64_t *)size.buf, n, want, (char *)out.buf, (uint8_t *)bad.buf,
+                      scratch, decode);
+    Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
     PyBuffer_Release(&bad);
     PyBuffer_Release(&out);
     PyBuffer_Release(&size);
     PyBuffer_Release(&off);
-    if (fd < 0) PyBuffer_Release(&data);
+    if (have_data) PyBuffer_Release(&data);
+    if (have_fds) PyBuffer_Release(&fds);
     return PyLong_FromSsize_t(left);
 fail:
     PyBuffer_Release(&bad);
@@ -984,7 +1007,117 @@ fail_size:
 fail_off:
     PyBuffer_Release(&off);
 fail_data:
-    if (fd < 0) PyBuffer_Release(&data);
+    if (have_data) PyBuffer_Release(&data);
+    if (have_fds) PyBuffer_Release(&fds);
+    return NULL;
+}
+
+static PyObject *blosc_chunks(PyObject *self, PyObject *args)
+{
+    PyObject *o_src, *o_off, *o_size, *o_out, *o_bad;
+    Py_ssize_t want;
+    unsigned long long address;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnKO:blosc_chunks", &o_src, &o_off, &o_size, &o_out,
+                          &want, &address, &o_bad))
+        return NULL;
+    return blosc_run("blosc_chunks", o_src, NULL, o_off, o_size, o_out, want, address, o_bad);
+}
+
+PyDoc_STRVAR(blosc_files_doc,
+"blosc_files(fds, offsets, sizes, out, want, decode, bad) -> int\n\n"
+"As blosc_chunks, each chunk read from its own open file descriptor: chunk j is sizes[j]\n"
+"bytes at offsets[j] of the file fds[j] (int64; a negative or too large descriptor flags\n"
+"the chunk). The chunks of many shard files in one call, the GIL released throughout.");
+
+static PyObject *blosc_files(PyObject *self, PyObject *args)
+{
+    PyObject *o_fds, *o_off, *o_size, *o_out, *o_bad;
+    Py_ssize_t want;
+    unsigned long long address;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnKO:blosc_files", &o_fds, &o_off, &o_size, &o_out, &want,
+                          &address, &o_bad))
+        return NULL;
+    return blosc_run("blosc_files", NULL, o_fds, o_off, o_size, o_out, want, address, o_bad);
+}
+
+typedef int (*blosc_compress_ctx_fn)(int, int, size_t, size_t, const void *, void *, size_t,
+                                     const char *, size_t, int);
+
+PyDoc_STRVAR(blosc_encode_doc,
+"blosc_encode(rows, width, out, sizes, clevel, shuffle, typesize, cname, encode) -> int\n\n"
+"Compress each width-byte row of rows (a whole number of them) with c-blosc's\n"
+"blosc_compress_ctx (address encode; clevel, shuffle, typesize and the codec name cname\n"
+"as it takes them, one thread) and write, packed one after the other into out, each\n"
+"frame followed by its crc32c (4 bytes, little-endian): the inner chunks of a shard. out\n"
+"needs room for rows * (width + 20) bytes; sizes (int64, one per row) gets each chunk's\n"
+"size with its checksum. Returns the bytes written, or -1 - j when c-blosc fails on row\n"
+"j (nothing said about the rows after it). The GIL is released throughout.");
+
+static PyObject *blosc_encode(PyObject *self, PyObject *args)
+{
+    PyObject *o_rows, *o_out, *o_sizes;
+    Py_buffer rows, out, sizes;
+    Py_ssize_t width, typesize, m, j, at = 0;
+    int clevel, shuffle;
+    const char *cname;
+    unsigned long long address;
+    blosc_compress_ctx_fn encode;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOOiinsK:blosc_encode", &o_rows, &width, &o_out, &o_sizes,
+                          &clevel, &shuffle, &typesize, &cname, &address))
+        return NULL;
+    if (address == 0 || width <= 0 || width > (1 << 30) || typesize <= 0 || typesize > 255) {
+        PyErr_SetString(PyExc_ValueError,
+                        "blosc_encode: no encoder, or a width or item size out of range");
+        return NULL;
+    }
+    encode = (blosc_compress_ctx_fn)(uintptr_t)address;
+    if (PyObject_GetBuffer(o_rows, &rows, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(o_out, &out, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) goto fail_rows;
+    if (get_int64(o_sizes, &sizes, 1, "blosc_encode sizes") < 0) goto fail_out;
+    m = rows.len / width;
+    if (rows.len % width != 0 || sizes.len / 8 != m || out.len / (width + 20) < m) {
+        PyErr_Format(PyExc_ValueError,
+                     "blosc_encode: %zd bytes of rows are not whole rows of %zd, or %zd sizes "
+                     "and %zd bytes of room do not fit %zd rows",
+                     rows.len, width, sizes.len / 8, out.len, m);
+        goto fail;
+    }
+    {
+        const char *src = (const char *)rows.buf;
+        uint8_t *dest = (uint8_t *)out.buf;
+        int64_t *size = (int64_t *)sizes.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (j = 0; j < m; j++) {
+            /* (room: the frame's overhead is at most 16 bytes, then the checksum) */
+            int n = encode(clevel, shuffle, (size_t)typesize, (size_t)width, src + j * width,
+                           dest + at, (size_t)width + 16, cname, 0, 1);
+            if (n <= 0) {
+                at = -1 - j;
+                break;
+            }
+            uint32_t c = crc32c(dest + at, (size_t)n);
+            dest[at + n] = (uint8_t)c;
+            dest[at + n + 1] = (uint8_t)(c >> 8);
+            dest[at + n + 2] = (uint8_t)(c >> 16);
+            dest[at + n + 3] = (uint8_t)(c >> 24);
+            size[j] = n + 4;
+            at += n + 4;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&sizes);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&rows);
+    return PyLong_FromSsize_t(at);
+fail:
+    PyBuffer_Release(&sizes);
+fail_out:
+    PyBuffer_Release(&out);
+fail_rows:
+    PyBuffer_Release(&rows);
     return NULL;
 }
 
@@ -1083,6 +1216,8 @@ static PyMethodDef methods[] = {
     {"int_rows", int_rows, METH_VARARGS, int_rows_doc},
     {"crc32c_rows", crc32c_rows, METH_VARARGS, crc32c_rows_doc},
     {"blosc_chunks", blosc_chunks, METH_VARARGS, blosc_chunks_doc},
+    {"blosc_files", blosc_files, METH_VARARGS, blosc_files_doc},
+    {"blosc_encode", blosc_encode, METH_VARARGS, blosc_encode_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,6 +18,28 @@ def blosc_chunks(
     bad: Buffer,
     /,
 ) -> int: ...
+def blosc_files(
+    fds: Buffer,
+    offsets: Buffer,
+    sizes: Buffer,
+    out: Buffer,
+    want: int,
+    decode: int,
+    bad: Buffer,
+    /,
+) -> int: ...
+def blosc_encode(
+    rows: Buffer,
+    width: int,
+    out: Buffer,
+    sizes: Buffer,
+    clevel: int,
+    shuffle: int,
+    typesize: int,
+    cname: str,
+    encode: int,
+    /,
+) -> int: ...
 def take_rows(
     values: Buffer, offsets: Buffer, rows: Buffer, new_offsets: Buffer, out: Buffer | None, /
 ) -> int: ...

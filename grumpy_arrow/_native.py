@@ -36,6 +36,8 @@ __all__ = [
     "COMPARE_OPS",
     "available",
     "blosc_chunks",
+    "blosc_encode",
+    "blosc_files",
     "compare_bits",
     "crc32c_rows",
     "int_rows",
@@ -188,6 +190,47 @@ def blosc_chunks(
     bad = np.empty(len(offsets), dtype=np.uint8)
     k.blosc_chunks(source, _int64(offsets), _int64(sizes), out, want, address, bad)
     return bad
+
+
+def blosc_files(
+    fds: np.ndarray, offsets: np.ndarray, sizes: np.ndarray, out: np.ndarray, want: int, decode: Any
+) -> np.ndarray | None:
+    """As :func:`blosc_chunks`, chunk ``j`` read from the open file descriptor ``fds[j]``:
+    the chunks of many shard files of a leaf in one call (the caller keeps them open).
+    None without the kernels or without ``pread``."""
+    k = kernels
+    if k is None or os.name != "posix" or not hasattr(k, "blosc_files"):
+        return None  # (no kernels, or an extension built from older source)
+    address = ctypes.cast(decode, ctypes.c_void_p).value
+    if not address:
+        return None
+    bad = np.empty(len(offsets), dtype=np.uint8)
+    k.blosc_files(_int64(fds), _int64(offsets), _int64(sizes), out, want, address, bad)
+    return bad
+
+
+def blosc_encode(
+    rows: np.ndarray, clevel: int, shuffle: int, typesize: int, cname: str, encode: Any
+) -> tuple[memoryview, np.ndarray] | None:
+    """Each row of the 2-D uint8 ``rows`` (an inner chunk's bytes) compressed by c-blosc
+    (``encode``: ``blosc_compress_ctx`` as a ctypes function) and followed by its crc32c,
+    packed one after the other: ``(bytes, sizes)``, the inner chunks of a shard and each
+    one's size with its checksum. None without the kernels (or an extension built from
+    older source). Raises ValueError when c-blosc fails on a row. One loop with the GIL
+    released."""
+    k = kernels
+    if k is None or not hasattr(k, "blosc_encode"):
+        return None
+    address = ctypes.cast(encode, ctypes.c_void_p).value
+    if not address:
+        return None
+    m, width = rows.shape
+    out = np.empty(m * (width + 20), dtype=np.uint8)
+    sizes = np.empty(m, dtype=np.int64)
+    n = k.blosc_encode(rows, width, out, sizes, clevel, shuffle, typesize, cname, address)
+    if n < 0:
+        raise ValueError(f"c-blosc could not compress inner chunk {-1 - n} ({cname!r})")
+    return out.data[:n], sizes
 
 
 def _copyable(x: np.ndarray) -> np.ndarray | None:

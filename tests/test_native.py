@@ -4,6 +4,7 @@ clear errors (never a crash) for ranges, offsets and buffers that do not fit."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import sysconfig
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -720,3 +722,228 @@ def test_cache_off_reads_both_paths(paths: str, rows: list[int], tmp_path: Path)
     shard.write_bytes(bytes(raw))
     with pytest.raises(gr.errors.StoreFormatError, match="chunk 0"):
         gr.open(path, cache="none")[list(range(0, 40))]
+
+
+@needs_kernels
+def test_blosc_files_reads_each_chunk_from_its_own_file(tmp_path: Path) -> None:
+    """blosc_files takes a descriptor per chunk: chunks of three shard files decode in one
+    call, in the order asked; a negative or closed descriptor, a damaged or misplaced
+    chunk is flagged and left alone."""
+    from grumpy_arrow.storage import sharding as sh
+
+    decode = sh.blosc_decoder()
+    if decode is None:
+        pytest.skip("this numcodecs build does not export c-blosc's functions")
+    rng = np.random.default_rng(11)
+    files, shards = [], []
+    for f in range(3):
+        values = (rng.standard_normal(1024 * 6) * 100).astype(np.int32)
+        data, offsets, sizes = _blosc_shard(values, 1024)
+        if f == 1:  # a flipped bit in chunk 2 of the second file
+            damaged = bytearray(data)
+            damaged[int(offsets[2]) + 19] ^= 0x04
+            data = bytes(damaged)
+        path = tmp_path / f"shard{f}"
+        path.write_bytes(data)
+        files.append(os.open(path, os.O_RDONLY))
+        shards.append((values, offsets, sizes))
+    closed = os.open(tmp_path / "shard0", os.O_RDONLY)
+    os.close(closed)
+    # (file, chunk) in the order asked, then what each slot of the call is given
+    asked = [(2, 5), (0, 0), (1, 2), (1, 3), (0, 4), (2, 0), (0, 1), (1, 0)]
+    fds = np.array([files[f] for f, _ in asked], dtype=np.int64)
+    offsets = np.array([shards[f][1][c] for f, c in asked], dtype=np.int64)
+    sizes = np.array([shards[f][2][c] for f, c in asked], dtype=np.int64)
+    fds[5] = -1  # no descriptor
+    fds[6] = closed  # not open any more
+    offsets[7] += 1  # not where the chunk starts
+    out = np.full((len(asked), 1024), -9, dtype=np.int32)
+    try:
+        bad = _native.blosc_files(fds, offsets, sizes, out, 4096, decode)
+    finally:
+        for fd in files:
+            os.close(fd)
+    assert bad is not None
+    assert np.flatnonzero(bad).tolist() == [2, 5, 6, 7]
+    for n, (f, c) in enumerate(asked):
+        if n in (2, 5, 6, 7):
+            assert (out[n] == -9).all()
+        else:
+            assert out[n].tolist() == shards[f][0][c * 1024 : (c + 1) * 1024].tolist()
+    with pytest.raises(ValueError, match="descriptors"):  # one descriptor short
+        _native.kernels.blosc_files(  # type: ignore[union-attr]
+            fds[:-1], offsets, sizes, out, 4096, 1, np.empty(len(asked), dtype=np.uint8)
+        )
+
+
+@pytest.mark.parametrize("limit", [4, 1024])
+def test_cache_off_reads_across_many_shards(
+    paths: str, limit: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random rows touching dozens of shard files of a Blosc leaf (one compiled call per
+    leaf with the kernels, shard by shard without; a few shards held at a time under a
+    small open-file limit) give the stored values, with the cache off and on; a damaged
+    chunk in a middle shard is named, with its shard, either way."""
+    from grumpy_arrow.storage import local
+
+    monkeypatch.setattr(local, "open_limit", lambda: limit)
+    calls: list[int] = []  # shard-spanning calls: chunks in each
+    real = _native.blosc_files
+
+    def spy(fds: np.ndarray, *args: Any) -> np.ndarray | None:
+        calls.append(len(np.unique(fds)))
+        return real(fds, *args)
+
+    monkeypatch.setattr(_native, "blosc_files", spy)
+    rng = np.random.default_rng(5)
+    data = [(rng.standard_normal(int(k)) * 10).round(3).tolist() for k in rng.integers(0, 60, 4000)]
+    path = tmp_path / "s.gr"
+    gr.save(
+        gr.array(data, dtype="float64"), path, compressor="blosc", chunk_size=256, shard_size=2048
+    )
+    leaf = path / "array" / "r.c-values"
+    shard_files = sorted((leaf / "c").iterdir(), key=lambda p: int(p.name))
+    assert len(shard_files) >= 50
+    rows = rng.permutation(4000)[:700].tolist()
+    for cache in ("none", "chunks"):
+        h = gr.open(path, cache=cache)
+        assert h[rows].to_list() == [data[r] for r in rows]
+        assert h[rows[:40]].to_list() == [data[r] for r in rows[:40]]
+    if paths == "native" and local.sh.blosc_decoder() is not None:
+        # a call holds at most half the (small) limit's shards, else many (all a read
+        # touches, or this store's share of the process's allowance when other stores
+        # hold open shards too)
+        if limit == 4:
+            assert max(calls) == 2
+        else:
+            assert 2 < max(calls) <= len(shard_files)
+    else:
+        assert calls == []
+    middle = shard_files[len(shard_files) // 2]
+    raw = bytearray(middle.read_bytes())
+    raw[40] ^= 0xFF
+    middle.write_bytes(bytes(raw))
+    for cache in ("none", "chunks"):
+        with pytest.raises(gr.errors.StoreFormatError, match=rf"shard {middle.name} .*chunk 0"):
+            gr.open(path, cache=cache)[list(range(4000))]
+
+
+def test_hostile_blosc_files_never_crash(tmp_path: Path) -> None:
+    """Damaged shard files, random offsets and sizes, and descriptors that are negative,
+    huge, closed, a pipe or another file, thrown at blosc_files in a subprocess: every
+    chunk is either flagged or decoded exactly."""
+    code = textwrap.dedent(
+        f"""
+        import os
+        import numpy as np
+        from grumpy_arrow import _native
+        from grumpy_arrow.storage import sharding as sh
+        decode = sh.blosc_decoder()
+        if decode is None or _native.kernels is None:
+            print(0, 0); raise SystemExit
+        fmt = sh.plan_format(np.dtype("int32"), "blosc", chunk=1024, shard=1024 * 8)
+        values = np.random.default_rng(0).integers(-50, 50, 1024 * 8).astype(np.int32)
+        blob, offsets, sizes = sh.encode_chunks(fmt, values)
+        blob = bytes(memoryview(blob).cast("B"))
+        rng = np.random.default_rng(2)
+        read_end, write_end = os.pipe()
+        flagged = exact = 0
+        for trial in range(200):
+            data = bytearray(blob)
+            for _ in range(int(rng.integers(0, 4))):
+                data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+            path = os.path.join({str(tmp_path)!r}, "shard")
+            with open(path, "wb") as fh:
+                fh.write(bytes(data[: int(rng.integers(len(data) // 2, len(data) + 1))]))
+            fd = os.open(path, os.O_RDONLY)
+            closed = os.open(path, os.O_RDONLY)
+            os.close(closed)
+            fds = np.full(8, fd, dtype=np.int64)
+            off, size = offsets.copy(), sizes.copy()
+            if rng.random() < 0.5:
+                j = int(rng.integers(0, 8))
+                fds[j] = int(rng.choice([-1, 2**40, closed, read_end, write_end, 0]))
+            if rng.random() < 0.3:
+                off[int(rng.integers(0, 8))] = int(rng.integers(-5, len(data) + 5))
+            if rng.random() < 0.3:
+                size[int(rng.integers(0, 8))] = int(rng.choice([0, 19, 20, 2**40, -1]))
+            out = np.zeros(1024 * 8, np.int32)
+            bad = _native.blosc_files(fds, off, size, out, 4096, decode)
+            os.close(fd)
+            for j in range(8):
+                part = out[j * 1024 : (j + 1) * 1024]
+                if bad[j]:
+                    flagged += 1
+                else:
+                    assert part.tolist() == values[j * 1024 : (j + 1) * 1024].tolist(), j
+                    exact += 1
+        print(flagged, exact)
+        """
+    )
+    flagged, exact = _run_hostile(code)
+    if _native.kernels is None:
+        assert (flagged, exact) == (0, 0)
+        return
+    assert flagged > 100
+    assert exact > 500
+
+
+@pytest.mark.parametrize("shuffle", ["shuffle", "bitshuffle", "noshuffle"])
+@pytest.mark.parametrize("count", [1, 7, 64])
+def test_blosc_encode_matches_the_python_steps(
+    shuffle: str, count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inner chunks compressed and checksummed in one compiled loop are the bytes, places
+    and sizes the ctypes steps give, and decode back to the values (the last chunk
+    zero-padded)."""
+    from grumpy_arrow.storage import sharding as sh
+
+    if sh.blosc_encoder() is None:
+        pytest.skip("this numcodecs build does not export c-blosc's functions")
+    fmt = sh.plan_format(np.dtype("int32"), "blosc", chunk=1024, shard=1024 * 64)
+    fmt = dataclasses.replace(fmt, blosc=("lz4", 5, shuffle))
+    rng = np.random.default_rng(count)
+    values = rng.integers(-300, 300, 1024 * count - 3).astype(np.int32)
+    blob, offsets, sizes = sh.encode_chunks(fmt, values)
+    monkeypatch.setattr(_native, "kernels", None)
+    want_blob, want_offsets, want_sizes = sh.encode_chunks(fmt, values)
+    monkeypatch.undo()
+    assert bytes(memoryview(blob).cast("B")) == bytes(memoryview(want_blob).cast("B"))
+    assert offsets.tolist() == want_offsets.tolist()
+    assert sizes.tolist() == want_sizes.tolist()
+    data = bytes(memoryview(blob).cast("B"))
+    got = np.concatenate(
+        [
+            sh.decode_chunk(fmt, data[a : a + n], f"chunk {j}")
+            for j, (a, n) in enumerate(zip(offsets.tolist(), sizes.tolist(), strict=True))
+        ]
+    )
+    assert got[: len(values)].tolist() == values.tolist()
+    assert got[len(values) :].tolist() == [0, 0, 0]
+
+
+@needs_kernels
+def test_blosc_encode_refuses_what_does_not_fit() -> None:
+    """Rows that are not whole, too little room, a codec c-blosc does not know: a clear
+    error, never a write past the buffers."""
+    from grumpy_arrow.storage import sharding as sh
+
+    encode = sh.blosc_encoder()
+    if encode is None:
+        pytest.skip("this numcodecs build does not export c-blosc's functions")
+    import ctypes
+
+    address = ctypes.cast(encode, ctypes.c_void_p).value
+    k = _native.kernels
+    rows = np.zeros((4, 4096), dtype=np.uint8)
+    sizes = np.empty(4, dtype=np.int64)
+    with pytest.raises(ValueError, match="room"):
+        k.blosc_encode(rows, 4096, np.empty(4 * 4096, np.uint8), sizes, 5, 1, 4, "lz4", address)  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="whole rows"):
+        k.blosc_encode(
+            rows, 4095, np.empty(8 * 4116, np.uint8), np.empty(4, np.int64), 5, 1, 4, "lz4", address
+        )  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="encoder"):
+        k.blosc_encode(rows, 4096, np.empty(4 * 4116, np.uint8), sizes, 5, 1, 4, "lz4", 0)  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="inner chunk 0"):
+        _native.blosc_encode(rows, 5, 1, 4, "no-such-codec", encode)

@@ -32,6 +32,7 @@ import numpy as np
 import zstandard
 from numcodecs import blosc
 
+from grumpy_arrow import _native
 from grumpy_arrow.errors import StoreFormatError
 
 __all__ = [
@@ -424,8 +425,10 @@ def encode_chunks(
     """``values`` cut into inner chunks (the last one zero-padded), each encoded with its
     checksum: ``(blob, offsets, nbytes)``, the bytes to write in a row and each chunk's
     place in them. Raw chunks are laid out regular (``stride`` apart) with whole-array
-    NumPy; zstd chunks are compressed in one call (``threads`` of them), Blosc ones by
-    one ctypes call each. A Python step per inner chunk remains for its checksum."""
+    NumPy; zstd chunks are compressed in one call (``threads`` of them), Blosc ones in
+    one compiled loop that also adds their checksums (:func:`._native.blosc_encode`;
+    without the kernels, one ctypes call each). A Python step per zstd chunk remains
+    for its checksum; raw chunks' checksums are one call with the kernels."""
     values = np.ascontiguousarray(values, dtype=fmt.dtype)
     m = -(-len(values) // fmt.chunk)
     if m == 0:
@@ -436,7 +439,11 @@ def encode_chunks(
     if fmt.codec == "raw":
         blob = np.zeros((m, fmt.stride), dtype=np.uint8)
         blob[:, : fmt.chunk_bytes] = rows
-        sums = np.array([crc(row) for row in rows], dtype="<u4")
+        sums = _native.crc32c_rows(rows, fmt.chunk_bytes)
+        if sums is not None:
+            sums = sums.astype("<u4", copy=False)
+        else:
+            sums = np.array([crc(row) for row in rows], dtype="<u4")
         blob[:, fmt.chunk_bytes : fmt.chunk_bytes + 4] = sums.view(np.uint8).reshape(m, 4)
         offsets = np.arange(m, dtype=np.int64) * fmt.stride
         return blob.reshape(-1), offsets, np.full(m, fmt.chunk_bytes + 4, dtype=np.int64)
@@ -452,6 +459,14 @@ def encode_chunks(
         for frame in frames:  # one step per inner chunk: its checksum
             pieces += (frame, struct.pack("<I", crc(memoryview(frame))))
     elif fmt.codec == "blosc" and blosc_encoder() is not None:
+        cname, clevel, shuffle = fmt.blosc
+        packed = _native.blosc_encode(
+            rows, clevel, _SHUFFLES.get(shuffle, 1), fmt.dtype.itemsize, cname, blosc_encoder()
+        )
+        if packed is not None:  # one compiled loop: compress, checksum, pack
+            offsets = np.zeros(m, dtype=np.int64)
+            np.cumsum(packed[1][:-1], out=offsets[1:])
+            return packed[0], offsets, packed[1]
         pieces = _blosc_pieces(fmt, rows)
     else:
         pieces = [encode_chunk(fmt, row.view(fmt.dtype)) for row in rows]
