@@ -646,6 +646,10 @@ def child_kill_writer(mode: str) -> None:
     say("ready")
     task = json.loads(sys.stdin.readline())
     path, compressor, first, count = task["path"], task["compressor"], task["first"], task["count"]
+    if task.get("parallel"):  # every commit writes its leaves on threads, however small
+        from grumpy_arrow.storage import writer
+
+        writer.PARALLEL_WRITE_BYTES, writer.WRITE_THREADS = 0, 4
     batches = [kill_batch(k) for k in range(first, first + count)]
     if mode == "save-generator":
 

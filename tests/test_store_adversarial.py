@@ -253,9 +253,9 @@ def _kill_once(child: Child, mode: str, task: dict[str, Any], step: int) -> int:
 def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
     mode: str, kills: int, tmp_path: Path, server: ProbeServer, request: pytest.FixtureRequest
 ) -> None:
-    compressors = ("none", "zstd")
+    compressors = ("none", "zstd", "blosc")
     stores = [tmp_path / f"{c}.gr" for c in compressors]
-    committed = [0, 0]
+    committed = [0] * len(compressors)
     if mode != "save-generator":  # one store per compressor, killed again and again
         for i, c in enumerate(compressors):
             rows = server.call("probe_save_kill_batches", str(stores[i]), [0], c, mode == "sharded")
@@ -264,7 +264,7 @@ def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
     child = spawn("child_kill_writer", mode)
     try:
         for step in range(kills):
-            which = step % 2
+            which = step % len(compressors)
             if mode == "save-generator":  # a fresh store each time
                 path, first, count = tmp_path / f"gen-{step}.gr", 0, 30
             else:
@@ -274,6 +274,8 @@ def test_killed_writer_leaves_a_whole_prefix_and_the_next_append_works(
                 "compressor": compressors[which],
                 "first": first,
                 "count": count,
+                # every other round of compressors writes its leaves on threads
+                "parallel": (step // len(compressors)) % 2 == 1,
             }
             reported = _kill_once(child, mode, task, step)
             child.close()

@@ -111,20 +111,39 @@ class ChunkCache:
         """:meth:`get` of several keys under one lock."""
         lru = self._lru
         out: list[np.ndarray | None] = []
+        if self._scope:
+            keys = [self._key(key) for key in keys]
         with lru.lock:
             for key in keys:
-                found = lru.items.get(self._key(key))
+                found = lru.items.get(key)
                 if found is None:
                     out.append(None)
                 else:
-                    lru.items.move_to_end(self._key(key))
+                    lru.items.move_to_end(key)
                     out.append(found[0])
         return out
 
     def put_many(self, items: list[tuple[ChunkKey, np.ndarray]]) -> None:
-        """:meth:`put` of several items."""
+        """:meth:`put` of several items, under one lock (the least recently used dropped
+        once all are in: should the items alone pass the budget, the first of them go)."""
+        lru = self._lru
+        fresh = []
         for key, value in items:
-            self.put(key, value)
+            if value.nbytes <= lru.budget:
+                value.flags.writeable = False
+                fresh.append((self._key(key), value))
+        if not fresh:
+            return
+        with lru.lock:
+            for key, value in fresh:
+                old = lru.items.pop(key, None)
+                if old is not None:
+                    lru.used -= old[1]
+                lru.items[key] = (value, value.nbytes)
+                lru.used += value.nbytes
+            while lru.used > lru.budget and lru.items:
+                _, (_, dropped) = lru.items.popitem(last=False)
+                lru.used -= dropped
 
     def put(self, key: ChunkKey, value: np.ndarray) -> None:
         """Keep ``value`` (read-only from now on), dropping the least recently used."""

@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -333,6 +334,7 @@ def commit(
     lengths = {k: v.length for k, v in manifest.leaves.items()}
     leaves = dict(manifest.leaves)
     renamed: dict[str, str] = {}  # decimal-scaled leaves converted for this batch
+    jobs: list[_LeafWrite] = []
     for name, (role, node, depth) in owners.items():
         old = leaves.get(name)
         data = buffers.get(name)
@@ -374,17 +376,17 @@ def commit(
             lengths=lengths,
             batch=buffers,
         )
-        try:
-            store.write(name, old.length, values)
-        except NotDecimal:
-            leaves.pop(name)
-            fresh = _convert(
-                store, manifest, name, dtype, values, set(leaves), *_chunk_for(depth, manifest)
-            )
-            renamed[name] = name = fresh
-            store.write(name, old.length, values)
         last = int(old.last or 0) + int(data[-1]) if role == "offsets" else None
-        leaves[name] = LeafSpec(old.dtype, old.length + len(values), last)
+        jobs.append(_LeafWrite(name, old, values, dtype, depth, last))
+    for job, fits in zip(jobs, _write_leaves(store, jobs), strict=True):
+        name, old = job.name, job.old
+        if not fits:  # floats with more decimal places than the leaf keeps
+            leaves.pop(name)
+            chunking = _chunk_for(job.depth, manifest)
+            fresh = _convert(store, manifest, name, job.dtype, job.values, set(leaves), *chunking)
+            renamed[name] = name = fresh
+            store.write(name, old.length, job.values)
+        leaves[name] = LeafSpec(old.dtype, old.length + len(job.values), job.last)
     columns = manifest.columns
     if renamed:
         columns = tuple(replace(c, layout=_renamed(c.layout, renamed)) for c in columns)
@@ -394,6 +396,66 @@ def commit(
     for old_name in (*renamed, *wide.retired):  # no committed manifest names them any more
         store.remove(old_name)
     return new
+
+
+WRITE_THREADS = min(4, os.cpu_count() or 1)
+"""Threads that write the leaves of one commit to a local store (each leaf's new values
+encoded, its last shard file replaced); 1 writes them in turn."""
+PARALLEL_WRITE_BYTES = 1 << 20
+"""A commit writes its leaves on :data:`WRITE_THREADS` threads from this many new bytes."""
+
+
+@dataclass(frozen=True)
+class _LeafWrite:
+    """One leaf's part of a commit: its new ``values`` after ``old`` (the committed spec),
+    with what a decimal-scaled leaf's conversion needs."""
+
+    name: str
+    old: LeafSpec
+    values: np.ndarray
+    dtype: Any
+    depth: int
+    last: int | None
+
+
+def _write_leaves(store: LeafStore, jobs: list[_LeafWrite]) -> list[bool]:
+    """Write each job's values after its leaf's committed length; per job, False where a
+    decimal-scaled leaf cannot keep the values (:class:`.zarr.NotDecimal`: nothing of it
+    written), else True.
+
+    The leaves :mod:`.local` writes are written on :data:`WRITE_THREADS` threads when the
+    batch holds :data:`PARALLEL_WRITE_BYTES` or more (others in turn, after): the work
+    per leaf (scaling floats, compressing and checksumming inner chunks, copying the last
+    shard's committed chunks, creating the new shard file, the rename over the old one)
+    runs in NumPy, the compiled kernels or system calls that release the GIL; on ext4 the
+    create and the rename alone took ~1.9 ms per leaf of the molecule benchmark's appends
+    (measured 2026-12-07). Leaves are independent files until the manifest commits them,
+    so their order does not matter; should one fail, the others' new files still hold
+    every committed chunk, and the manifest is not written."""
+
+    def one(job: _LeafWrite) -> bool:
+        try:
+            store.write(job.name, job.old.length, job.values)
+        except NotDecimal:
+            return False
+        return True
+
+    total = sum(job.values.nbytes for job in jobs)
+    threads = min(WRITE_THREADS, len(jobs))
+    if threads < 2 or total < PARALLEL_WRITE_BYTES or not store.local:
+        return [one(job) for job in jobs]
+    direct = [store.direct(job.name) for job in jobs]
+    done: dict[int, bool] = {}
+    # The largest leaves first, so the threads finish together.
+    order = sorted((i for i in range(len(jobs)) if direct[i]), key=lambda i: -jobs[i].values.nbytes)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {i: pool.submit(one, jobs[i]) for i in order}
+        for i, future in futures.items():
+            done[i] = future.result()
+    for i in range(len(jobs)):
+        if not direct[i]:
+            done[i] = one(jobs[i])
+    return [done[i] for i in range(len(jobs))]
 
 
 def _write_first(
