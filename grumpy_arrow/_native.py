@@ -11,9 +11,10 @@ Loops NumPy needs two or more passes (or a Python loop) for:
   per value, then ``np.packbits`` packs them);
 * :func:`int_rows`: list-of-lists of Python ints to offsets and values in one pass over
   the objects (Arrow's builders check types, then build);
-* :func:`blosc_chunks` and :func:`crc32c_rows`: a store's inner chunks read (``pread``),
-  checked (crc32c) and Blosc-decoded in one loop per shard, where Python took a few steps
-  per chunk.
+* :func:`blosc_chunks`, :func:`blosc_files` and :func:`crc32c_rows`: a store's inner
+  chunks read (``pread``), checked (crc32c) and Blosc-decoded in one loop per shard, or
+  per leaf across its shard files, where Python took a few steps per chunk;
+  :func:`blosc_encode` compresses, checksums and packs them in one loop for writes.
 
 Every caller keeps its NumPy path for None: the package works, with the same results,
 without the extension (a source install on a machine with no compiler), and
