@@ -705,8 +705,8 @@ def test_blosc_chunks_from_a_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rows", [[0, 1, 2], [5, 2999, 0, 17, 17], list(range(0, 3000, 7))])
 def test_cache_off_reads_both_paths(paths: str, rows: list[int], tmp_path: Path) -> None:
-    """Random rows of a Blosc store with the cache off (blosc_chunks from the file, per
-    shard, with the kernels) give the same values both ways; a damaged chunk is named either way."""
+    """Random rows of a Blosc store with the cache off (blosc_files from the file, with
+    the kernels) give the same values both ways; a damaged chunk is named either way."""
     rng = np.random.default_rng(4)
     data = [
         (rng.standard_normal(int(k)) * 10).round(3).tolist() for k in rng.integers(0, 300, 3000)

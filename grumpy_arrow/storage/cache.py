@@ -147,20 +147,7 @@ class ChunkCache:
 
     def put(self, key: ChunkKey, value: np.ndarray) -> None:
         """Keep ``value`` (read-only from now on), dropping the least recently used."""
-        size = value.nbytes
-        key, lru = self._key(key), self._lru
-        if size > lru.budget:
-            return
-        value.flags.writeable = False
-        with lru.lock:
-            old = lru.items.pop(key, None)
-            if old is not None:
-                lru.used -= old[1]
-            lru.items[key] = (value, size)
-            lru.used += size
-            while lru.used > lru.budget and lru.items:
-                _, (_, dropped) = lru.items.popitem(last=False)
-                lru.used -= dropped
+        self.put_many([(key, value)])
 
     def drop(self, prefix: str) -> None:
         """Forget the chunks of leaves whose path starts with ``prefix``."""

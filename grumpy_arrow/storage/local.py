@@ -529,17 +529,12 @@ class LocalShards:
         self, name: str, fmt: sh.LeafFormat, wanted: list[int], block: np.ndarray
     ) -> None:
         """The inner chunks ``wanted`` (sorted, distinct) of a leaf decoded into rows
-        ``0, 1, ...`` of ``block``. Blosc chunks of several shard files go through one
-        compiled call when the kernels are built (:meth:`_read_files`); otherwise shard by
-        shard (:meth:`_read_chunks`)."""
-        per = fmt.per_shard
-        if (
-            len(wanted) > 1
-            and wanted[0] // per != wanted[-1] // per
-            and self._read_files(name, fmt, wanted, block)
-        ):
+        ``0, 1, ...`` of ``block``. Two or more Blosc chunks, from one shard file or
+        several, go through one compiled call when the kernels are built
+        (:meth:`_read_files`); otherwise shard by shard (:meth:`_read_chunks`)."""
+        if len(wanted) > 1 and self._read_files(name, fmt, wanted, block):
             return
-        i = 0
+        per, i = fmt.per_shard, 0
         while i < len(wanted):
             k = wanted[i] // per
             stop = bisect.bisect_left(wanted, (k + 1) * per, i)
@@ -553,7 +548,7 @@ class LocalShards:
     def _read_files(
         self, name: str, fmt: sh.LeafFormat, wanted: list[int], block: np.ndarray
     ) -> bool:
-        """:meth:`_read_into` of Blosc chunks spread over shard files, in one compiled
+        """:meth:`_read_into` of Blosc chunks of one or more shard files, in one compiled
         call (:func:`._native.blosc_files`: per chunk a ``pread`` from its shard's
         descriptor, checksum, header, decode; the GIL released): the shards are opened
         (or found open) and held first, their indexes give every chunk's place. A chunk
@@ -701,25 +696,13 @@ class LocalShards:
         self, fmt: sh.LeafFormat, shard: _Shard, js: list[int], block: np.ndarray, row: int
     ) -> None:
         """Inner chunks ``js`` (ascending) of an open shard decoded into rows ``row,
-        row + 1, ...`` of ``block`` (C order). Two or more Blosc chunks go through one
-        compiled loop when the kernels are built (:func:`._native.blosc_chunks`). Otherwise
-        runs of chunks stored next to each other are read with one ``pread``; Blosc chunks
-        are checked and decoded in place (:func:`_blosc_into`), others through
-        :func:`.sharding.decode_chunk`. (A single chunk, as a random row reads, takes the
-        Python steps: about as fast as the call that sets up the loop.)"""
+        row + 1, ...`` of ``block`` (C order), by the Python steps: runs of chunks stored
+        next to each other are read with one ``pread``; Blosc chunks are checked and
+        decoded in place (:func:`_blosc_into`), others through
+        :func:`.sharding.decode_chunk`. (Two or more Blosc chunks take the compiled loop
+        of :meth:`_read_files` instead; a single chunk, as a random row reads, comes here:
+        about as fast as the call that sets up the loop.)"""
         decode = sh.blosc_decoder() if fmt.codec == "blosc" else None
-        if decode is not None and len(js) > 1 and _native.available():
-            # One compiled loop for the shard: pread, checksum, header and decode per
-            # chunk, the GIL released; a chunk it leaves is read again below, which says
-            # what is wrong with it.
-            out = block[row : row + len(js)]
-            bad = _native.blosc_chunks(
-                shard.fd, shard.offsets[js], shard.nbytes[js], out, fmt.chunk_bytes, decode
-            )
-            if bad is not None:
-                for n in np.flatnonzero(bad).tolist():
-                    self._read_chunks(fmt, shard, [js[n]], block, row + n)
-                return
         offsets, sizes = shard.offsets[js].tolist(), shard.nbytes[js].tolist()
         if min(sizes) < 0:
             raise _unwritten(shard.where, js[sizes.index(min(sizes))])
