@@ -185,7 +185,7 @@ def blosc_chunks(
     k = kernels
     if k is None or (isinstance(source, int) and os.name != "posix"):
         return None
-    address = ctypes.cast(decode, ctypes.c_void_p).value
+    address = _address_of(decode)
     if not address:
         return None
     bad = np.empty(len(offsets), dtype=np.uint8)
@@ -202,7 +202,7 @@ def blosc_files(
     k = kernels
     if k is None or os.name != "posix" or not hasattr(k, "blosc_files"):
         return None  # (no kernels, or an extension built from older source)
-    address = ctypes.cast(decode, ctypes.c_void_p).value
+    address = _address_of(decode)
     if not address:
         return None
     bad = np.empty(len(offsets), dtype=np.uint8)
@@ -222,7 +222,7 @@ def blosc_encode(
     k = kernels
     if k is None or not hasattr(k, "blosc_encode"):
         return None
-    address = ctypes.cast(encode, ctypes.c_void_p).value
+    address = _address_of(encode)
     if not address:
         return None
     m, width = rows.shape
@@ -243,6 +243,20 @@ def _copyable(x: np.ndarray) -> np.ndarray | None:
     if x.dtype.itemsize not in _WIDTHS:
         return None
     return x if x.dtype.kind in "biuf" else x.view(_WIDTHS[x.dtype.itemsize])
+
+
+_ADDRESSES: dict[int, tuple[Any, int]] = {}
+
+
+def _address_of(function: Any) -> int:
+    """The address of a ctypes function (worked out once per function: a single row's
+    read calls the Blosc loops a few times, and ``ctypes.cast`` costs ~2 us each time).
+    The function is kept with its address, so its id cannot be reused."""
+    found = _ADDRESSES.get(id(function))
+    if found is None or found[0] is not function:
+        address = ctypes.cast(function, ctypes.c_void_p).value or 0
+        found = _ADDRESSES[id(function)] = (function, address)
+    return found[1]
 
 
 def _int64(a: np.ndarray) -> np.ndarray:

@@ -199,3 +199,68 @@ def test_a_damaged_window_is_reported(
     # residue offsets is on the way of row 0 only).
     far = ROWS - 1 if p < length // 4 else 1
     assert h[far].to_dict() == df[[far]].to_dict()
+
+
+def test_a_rows_blosc_leaves_are_decoded_together(
+    saved: tuple[gr.DataFrame, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the cache off, the Blosc leaves of one level of a row's walk whose windows lie
+    in one shard file are decoded in one compiled call per chunk size
+    (``LocalShards.windows``); a window across shard files is read alone. Every row
+    reads exactly either way."""
+    from grumpy_arrow import _native
+    from grumpy_arrow.storage.local import LocalShards
+
+    if not _native.available():
+        pytest.skip("the compiled kernels are not built")
+    df, paths = saved
+    groups: list[list[str]] = []
+    real = LocalShards._windows_of
+
+    def spied(self, items, group, want, decode, found):  # type: ignore[no-untyped-def]
+        groups.append(sorted(items[i][0] for i in group))
+        return real(self, items, group, want, decode, found)
+
+    monkeypatch.setattr(LocalShards, "_windows_of", spied)
+    h = gr.open(paths["blosc"], cache="none")
+    want = df.to_dict()
+    for i in range(ROWS):
+        assert h[i].to_dict() == {k: v[i : i + 1] for k, v in want.items()}, i
+    # atom_x (float32), atom_el's codes and mol_id (int32) share a chunk size: one call
+    # for the three whenever their windows lie in one shard (as 457 of the 600 rows'
+    # do; the others read the leaves whose windows cross shard files alone).
+    together = ["atom_el/r.c.c-indices", "atom_x/r.c.c-values", "mol_id/r-values"]
+    assert sum(g == together for g in groups) == 457
+    sizes = [{h._store.format(name).chunk_bytes for name in g} for g in groups]
+    assert all(len(s) == 1 for s in sizes)
+
+
+def test_a_damaged_chunk_read_together_is_reported(
+    saved: tuple[gr.DataFrame, dict[str, Path]], tmp_path: Path
+) -> None:
+    """A Blosc chunk whose bytes were damaged, read with the other leaves of its row's
+    level in one call: the call flags it and the Python steps say which chunk of which
+    shard is wrong, as a read of that leaf alone does; rows elsewhere read exactly."""
+    df, paths = saved
+    path = _copy(paths["blosc"], tmp_path / "s")
+    h = gr.open(path, cache="none")
+    leaf = "atom_x/r.c.c-values"
+    fmt = h._store.format(leaf)
+    shard = h._store.shards.acquire(leaf, 0, fmt)
+    at, size = int(shard.offsets[1]), int(shard.nbytes[1])  # inner chunk 1 of shard 0
+    h._store.shards.release(shard)
+    with open(h._store.shards.path(leaf, 0), "r+b") as f:
+        f.seek(at + size // 2)
+        f.write(b"\xff\xfe\xfd\xfc")
+    # The rows whose atoms lie in values [64, 128) of the leaf: chunk 1 of shard 0.
+    h = gr.open(path, cache="none")
+    bounds = np.cumsum([0] + [sum(len(r) for r in row) for row in df["atom_x"].tolist()])
+    hit = [i for i in range(ROWS) if bounds[i] < 128 and bounds[i + 1] > 64]
+    miss = [i for i in range(ROWS) if bounds[i] >= 256][:5]
+    assert hit and miss
+    for i in hit:
+        with pytest.raises(StoreFormatError, match=r"shard 0 chunk 1") as err:
+            h[i]
+        assert leaf in str(err.value)
+    for i in miss:
+        assert h[i].to_dict() == df[[i]].to_dict()

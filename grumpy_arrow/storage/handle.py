@@ -1010,6 +1010,7 @@ class Handle(StoreView):
             )
             out[layout.offsets] = raw - raw[0]
             bounds.append((int(raw[0]), int(raw[-1])))
+        requests: list[tuple[str, int, int, int]] = []
         for kind, name, node, width, extra in steps:
             a, b = bounds[node]
             a, b = a * width, b * width
@@ -1017,11 +1018,17 @@ class Handle(StoreView):
                 raw = self._window_offsets(name, a, b, self._manifest.leaves[extra].length)
                 out[name] = raw - raw[0]
                 out[extra] = self._window(extra, int(raw[0]), int(raw[-1]))
-                continue
-            found = out[name] = self._window(name, a, b)
+            else:
+                requests.append((name, a, b, self._readable(name, a, b)))
+        # The other leaves read together (their compressed chunks in one compiled call).
+        found = self._store.windows(requests, self._cache, selection=self._selection_id)
+        for (kind, name, _node, _width, extra), (_name, a, b, _length), values in zip(
+            [step for step in steps if step[0] != _TEXT], requests, found, strict=True
+        ):
+            out[name] = values
             if kind == _INDICES:
                 where = _locator(*_one(a, b))
-                ck.check_indices(found, extra, self._store.url, name, where)
+                ck.check_indices(values, extra, self._store.url, name, where)
         return out
 
     def _window_plan(self, chains: list[_Chain]) -> list[tuple[int, str, int, int, Any]]:

@@ -387,6 +387,77 @@ class LocalShards:
             return self.gather(name, fmt, Ranges.one(a, b), length, cache)
         return self._chunk_window(name, fmt, a, b, length, cache)
 
+    def windows(self, items: list[tuple[str, sh.LeafFormat, int, int]]) -> list[np.ndarray | None]:
+        """Values ``[a, b)`` (not empty, committed) of several leaves, ``(name, format, a,
+        b)`` each: the Blosc chunks of the leaves whose range lies in one shard file
+        decoded in one compiled call per chunk size (:func:`._native.blosc_files`), each
+        leaf's values a copy cut from them. None for a leaf this does not read (another
+        codec, a range across shard files, no kernels): the caller reads it alone. A
+        single row's atom leaves (``h[i]``: coordinates and element codes) then cost two
+        calls instead of four. A chunk the call flags is read again by
+        :meth:`_read_chunks`, which says what is wrong."""
+        found: list[np.ndarray | None] = [None] * len(items)
+        decode = sh.blosc_decoder()
+        if decode is None or not _native.available():
+            return found
+        groups: dict[int, list[int]] = {}
+        for i, (_name, fmt, a, b) in enumerate(items):
+            if fmt.codec == "blosc" and (b - 1) // fmt.shard == a // fmt.shard:
+                groups.setdefault(fmt.chunk_bytes, []).append(i)
+        for want, group in groups.items():
+            self._windows_of(items, group, want, decode, found)
+        return found
+
+    def _windows_of(
+        self,
+        items: list[tuple[str, sh.LeafFormat, int, int]],
+        group: list[int],
+        want: int,
+        decode: Any,
+        found: list[np.ndarray | None],
+    ) -> None:
+        """:meth:`windows` of the items ``group`` (Blosc chunks of ``want`` bytes, each
+        item's range in one shard file), into ``found``."""
+        picked: list[tuple[int, _Shard, int, int, int]] = []  # item, shard, chunks, row
+        fds: list[np.ndarray] = []
+        offsets: list[np.ndarray] = []
+        sizes: list[np.ndarray] = []
+        row = 0
+        try:
+            for i in group:
+                name, fmt, a, b = items[i]
+                k = a // fmt.shard
+                c0 = (a - k * fmt.shard) // fmt.chunk
+                c1 = (b - 1 - k * fmt.shard) // fmt.chunk + 1
+                shard = self.acquire(name, k, fmt)
+                picked.append((i, shard, c0, c1, row))
+                fds.append(np.full(c1 - c0, shard.fd, dtype=np.int64))
+                offsets.append(shard.offsets[c0:c1])
+                sizes.append(shard.nbytes[c0:c1])
+                row += c1 - c0
+            block = np.empty((row, want), dtype=np.uint8)
+            bad = _native.blosc_files(
+                np.concatenate(fds),
+                np.concatenate(offsets),
+                np.concatenate(sizes),
+                block,
+                want,
+                decode,
+            )
+            if bad is None:
+                return
+            for i, shard, c0, c1, first in picked:
+                name, fmt, a, b = items[i]
+                part = block[first : first + c1 - c0].view(fmt.dtype)
+                for n in np.flatnonzero(bad[first : first + c1 - c0]).tolist():
+                    self._read_chunks(fmt, shard, [c0 + n], part, n)
+                begin = a - (a // fmt.shard) * fmt.shard - c0 * fmt.chunk
+                found[i] = part.reshape(-1)[begin : begin + b - a].copy()
+                self.stats.add(part.nbytes, c1 - c0)
+        finally:
+            for _, shard, *_rest in picked:
+                self.release(shard)
+
     def _slice_raw(
         self, name: str, fmt: sh.LeafFormat, start: int, stop: int, gap: int
     ) -> np.ndarray | None:
@@ -560,6 +631,9 @@ class LocalShards:
         if decode is None or not _native.available():
             return False
         per = fmt.per_shard
+        k = wanted[0] // per
+        if wanted[-1] // per == k:  # one shard file (a row's window): no segments
+            return self._read_shard_chunks(name, fmt, k, wanted, block, decode)
         w = np.asarray(wanted, dtype=np.int64)
         ks = w // per
         local = w - ks * per
@@ -572,6 +646,34 @@ class LocalShards:
             group = segments[g : g + hold]
             if not self._read_group(name, fmt, ks, local, group, block, decode):
                 return False
+        return True
+
+    def _read_shard_chunks(
+        self,
+        name: str,
+        fmt: sh.LeafFormat,
+        k: int,
+        wanted: list[int],
+        block: np.ndarray,
+        decode: Any,
+    ) -> bool:
+        """:meth:`_read_group` of chunks ``wanted`` that all lie in shard ``k``: the
+        few NumPy steps a single row's window takes (``h[i]`` reads a window of each leaf
+        and spans two chunks of the larger ones)."""
+        shard = self.acquire(name, k, fmt)
+        try:
+            local = np.asarray(wanted, dtype=np.int64)
+            local -= k * fmt.per_shard
+            fds = np.full(len(local), shard.fd, dtype=np.int64)
+            offsets, sizes = shard.offsets[local], shard.nbytes[local]
+            bad = _native.blosc_files(fds, offsets, sizes, block, fmt.chunk_bytes, decode)
+            if bad is None:
+                return False
+            if bad.any():
+                for n in np.flatnonzero(bad).tolist():
+                    self._read_chunks(fmt, shard, [int(local[n])], block, n)
+        finally:
+            self.release(shard)
         return True
 
     def _read_group(

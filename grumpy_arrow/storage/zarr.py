@@ -572,6 +572,38 @@ class LeafStore:
             out = self.generic.gather(name, fmt, Ranges.one(a, b), length, cache)
         return out if fmt.decimals is None else decimals.decode(out, fmt.decimals, fmt.logical)
 
+    def windows(
+        self,
+        requests: list[tuple[str, int, int, int]],
+        cache: ChunkCache | None = None,
+        *,
+        selection: Any = None,
+    ) -> list[np.ndarray]:
+        """:meth:`window` of several leaves, ``(name, a, b, length)`` each: with no cache,
+        the local Blosc leaves among them are read together
+        (:meth:`.local.LocalShards.windows`: one compiled call for their chunks), the
+        others one by one."""
+        found: list[np.ndarray | None] = [None] * len(requests)
+        if cache is None and self.local:
+            items: list[tuple[str, sh.LeafFormat, int, int]] = []
+            where: list[int] = []
+            for i, (name, a, b, _length) in enumerate(requests):
+                fmt = self.format(name)
+                if fmt.direct and fmt.codec == "blosc" and a < b:
+                    items.append((name, fmt, a, b))
+                    where.append(i)
+            if len(items) > 1:
+                for i, (_name, fmt, _a, _b), out in zip(
+                    where, items, self.shards.windows(items), strict=True
+                ):
+                    if out is not None and fmt.decimals is not None:
+                        out = decimals.decode(out, fmt.decimals, fmt.logical)
+                    found[i] = out
+        return [
+            out if out is not None else self.window(name, a, b, length, cache, selection=selection)
+            for out, (name, a, b, length) in zip(found, requests, strict=True)
+        ]
+
     def resident(
         self, name: str, length: int, cache: ChunkCache, selection: Any
     ) -> np.ndarray | None:
