@@ -219,7 +219,7 @@ class GrumpyArray(Statistics):
     <GrumpyArray [[1, 2], [3]] type='2 * var * int64'>
     """
 
-    __slots__ = ("_data", "_node")
+    __slots__ = ("_data", "_dtype", "_node")
     __hash__ = None  # type: ignore[assignment]  # == is elementwise
 
     def __init__(self, data: pa.Array, *, node: lay.Node | None = None) -> None:
@@ -230,6 +230,7 @@ class GrumpyArray(Statistics):
             )
         self._data = data
         self._node = node
+        self._dtype: dt.DType | None = None
 
     @classmethod
     def _wrap(cls, node: lay.Node) -> GrumpyArray:
@@ -264,7 +265,9 @@ class GrumpyArray(Statistics):
         >>> gr.array([[1.5], [2.0, None]]).dtype
         dtype('float64')
         """
-        return dt.from_arrow_type(lay.arrow_leaf_type(self._data.type))
+        if self._dtype is None:  # (worked out once: the data never changes)
+            self._dtype = dt.from_arrow_type(lay.arrow_leaf_type(self._data.type))
+        return self._dtype
 
     @property
     def ndim(self) -> int:
@@ -769,6 +772,8 @@ class GrumpyArray(Statistics):
 
     def __getitem__(self, key: Any) -> Any:
         """NumPy/Awkward indexing: rows, slices, gathers, masks, per-axis tuples, ragged."""
+        if isinstance(key, np.ndarray) and key.dtype.kind in "iu" and key.ndim <= 1:
+            return self._take_rows(key)  # (first: a gather has no axes to work out)
         if isinstance(key, builtins.str) and self.dtype.kind == "V":
             return self.field(key)
         keys = key if isinstance(key, tuple) else (key,)
@@ -790,9 +795,19 @@ class GrumpyArray(Statistics):
         return out
 
     def _take_rows(self, idx: np.ndarray) -> GrumpyArray:
-        """Outer gather by an int array: Arrow's take on the whole array (one kernel call)."""
+        """Outer gather by an int array: Arrow's take on the whole array (one kernel call).
+        Lists of numbers without nulls go to the compiled gather first, which takes
+        negative rows and checks every row itself; a row it refuses is looked for again
+        here, to say which one is out of bounds."""
         n = len(self)
         idx = idx.reshape(-1)
+        if not self.is_union and (idx.dtype.kind == "i" or idx.dtype.itemsize < 8):
+            try:  # (uint64 rows could wrap to negative ones in int64: checked below first)
+                fast = take_primitive_lists(self._data, idx)
+            except IndexError:
+                fast = None  # (out of bounds: found and reported below)
+            if fast is not None:
+                return GrumpyArray(fast)
         if len(idx):
             low, high = int(idx.min()), int(idx.max())
             if low < -n or high >= n:
@@ -802,9 +817,6 @@ class GrumpyArray(Statistics):
                 idx = np.where(idx < 0, idx + n, idx)
         if self.is_union:  # Arrow's take keeps union children uncompacted: use the nodes
             return GrumpyArray._wrap(ix.select_rows(self.node, idx.astype(np.int64)))
-        fast = take_primitive_lists(self._data, idx)
-        if fast is not None:
-            return GrumpyArray(fast)
         return GrumpyArray(self._data.take(pa.array(idx, type=pa.int64())))
 
     def __setitem__(self, key: Any, value: Any) -> None:

@@ -278,6 +278,26 @@ def test_row_gather_of_long_rows_matches_arrow_take(dtype: str) -> None:
     assert x[::3].to_list() == _rows(x)[::3]  # the node gather of take_rows
 
 
+@pytest.mark.parametrize("index", ["int8", "int32", "int64", "uint8", "uint32", "uint64"])
+def test_row_gather_bounds_for_every_index_dtype(index: str) -> None:
+    """The compiled gather runs first and checks every row itself: a row out of bounds
+    in any index dtype is named as NumPy would (uint64 rows past int64's range do not
+    wrap to negative ones), and rows in bounds read exactly."""
+    x = _ragged(np.arange(10, dtype=np.int32), np.array([3, 0, 2, 5]))
+    rows = [[0, 1, 2], [], [3, 4], [5, 6, 7, 8, 9]]
+    ok = np.array([3, 0, 2, 2], dtype=index)
+    assert x[ok].to_list() == [rows[3], rows[0], rows[2], rows[2]]
+    if index.startswith("int"):
+        assert x[np.array([-1, -4], dtype=index)].to_list() == [rows[3], rows[0]]
+        with pytest.raises(gr.OutOfBoundsError, match="index -5 is out of bounds"):
+            x[np.array([0, -5], dtype=index)]
+    with pytest.raises(gr.OutOfBoundsError, match="index 4 is out of bounds for axis 0"):
+        x[np.array([1, 4], dtype=index)]
+    if index == "uint64":
+        with pytest.raises(gr.OutOfBoundsError, match=f"index {2**64 - 1} is out of bounds"):
+            x[np.array([2**64 - 1], dtype=index)]
+
+
 def test_row_gather_of_fixed_rows_and_of_null_rows() -> None:
     rng = np.random.default_rng(RNG_SEED)
     rect = rng.standard_normal((500, 128))
