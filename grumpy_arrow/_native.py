@@ -234,6 +234,19 @@ def blosc_encode(
     return out.data[:n], sizes
 
 
+def scaled_floats(q: np.ndarray, scale: float, out: np.ndarray) -> bool:
+    """``out[:] = q / scale`` for a decimal-scaled leaf's integers (int32 into float32,
+    int64 into float64, one length; ``q``'s smallest integer gives ``-0.0``), divided in
+    float64 and rounded to ``out``'s width, as NumPy's divide and cast give it. ``out``
+    may be ``q``'s own memory (each value is read before its place is written). False
+    without the kernels (or from an extension built from older source)."""
+    k = kernels
+    if k is None or not hasattr(k, "scaled_floats"):
+        return False
+    k.scaled_floats(q, scale, out)
+    return True
+
+
 def _copyable(x: np.ndarray) -> np.ndarray | None:
     """``x`` as the copy kernels take it: numbers as they are, other fixed-width items
     (datetimes...) as unsigned integers of their width; None for what they do not copy

@@ -526,12 +526,14 @@ def test_a_leaf_read_alone_decodes_on_threads(tmp_path: Path) -> None:
     store = gr.open(path)._store
     name = "x/r.c-values"
     assert store.format(name).decimals == 3
-    calls: list[int] = []
+    calls: list[tuple[int, bool]] = []
     real = decimals.decode
 
-    def counted(q: np.ndarray, places: int, logical: Any, *, threads: int = 1) -> np.ndarray:
-        calls.append(threads)
-        return real(q, places, logical, threads=threads)
+    def counted(
+        q: np.ndarray, places: int, logical: Any, *, threads: int = 1, inplace: bool = False
+    ) -> np.ndarray:
+        calls.append((threads, inplace))
+        return real(q, places, logical, threads=threads, inplace=inplace)
 
     import unittest.mock
 
@@ -540,7 +542,8 @@ def test_a_leaf_read_alone_decodes_on_threads(tmp_path: Path) -> None:
     with unittest.mock.patch.object(decimals, "decode", counted):
         alone = store.read_whole(name, n, alone=True)
         in_turn = store.read_whole(name, n)
-    assert calls == [local.READ_THREADS, 1]
+    # (a whole leaf's integers are a fresh array: its floats are written over them)
+    assert calls == [(local.READ_THREADS, True), (1, True)]
     assert np.array_equal(alone.view(np.uint32), x.view(np.uint32))
     assert np.array_equal(in_turn.view(np.uint32), x.view(np.uint32))
     # A damaged chunk in the second shard: the read names it.
@@ -551,3 +554,41 @@ def test_a_leaf_read_alone_decodes_on_threads(tmp_path: Path) -> None:
     fresh = gr.open(path)._store
     with pytest.raises(StoreFormatError, match=r"shard 1 chunk 0"):
         fresh.read_whole(name, n, alone=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("places", [0, 2, 3, 6])
+def test_the_compiled_decode_equals_numpys_bit_for_bit(
+    dtype: str, places: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_native.scaled_floats`` (the compiled decode) gives exactly NumPy's divide and
+    cast, ``-0.0`` included, over every length around its vector width; written over the
+    integers themselves (``inplace``, a whole leaf's read) it gives the same floats and
+    no second array."""
+    from grumpy_arrow import _native
+
+    if not hasattr(_native.kernels, "scaled_floats"):
+        pytest.skip("the compiled kernels are not built")
+    rng = np.random.default_rng(places + 10)
+    stored = decimals.STORED[dtype]
+    high = 2**31 - 1 if stored.itemsize == 4 else 2**53
+    q = rng.integers(-high, high, 70_001, dtype=stored)
+    q[::101] = decimals.negative_zero(stored)
+    q[:5] = [0, 1, -1, high, -high]
+    fast = decimals.decode(q, places, dtype)
+    monkeypatch.setattr(_native, "kernels", None)
+    slow = decimals.decode(q, places, dtype)
+    monkeypatch.undo()
+    assert bits(fast) == bits(slow)
+    assert np.signbit(fast[101::101]).all() and (fast[101::101] == 0).all()
+    for n in (0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 33):
+        assert bits(decimals.decode(q[:n], places, dtype)) == bits(slow[:n]), n
+    mine = q.copy()
+    over = decimals.decode(mine, places, dtype, inplace=True)
+    assert np.shares_memory(over, mine) and bits(over) == bits(slow)
+    # Without the kernels ``inplace`` is ignored: a new array, the integers untouched.
+    monkeypatch.setattr(_native, "kernels", None)
+    mine = q.copy()
+    apart = decimals.decode(mine, places, dtype, inplace=True)
+    assert not np.shares_memory(apart, mine) and bits(apart) == bits(slow)
+    assert np.array_equal(mine, q)

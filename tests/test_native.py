@@ -947,3 +947,31 @@ def test_blosc_encode_refuses_what_does_not_fit() -> None:
         k.blosc_encode(rows, 4096, np.empty(4 * 4116, np.uint8), sizes, 5, 1, 4, "lz4", 0)  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="inner chunk 0"):
         _native.blosc_encode(rows, 5, 1, 4, "no-such-codec", encode)
+
+
+# -- scaled_floats --------------------------------------------------------------------------
+
+
+@needs_kernels
+def test_scaled_floats_refuses_what_it_does_not_cover() -> None:
+    """int32 -> float32 and int64 -> float64 of one length only: anything else is a
+    ValueError naming both sides, and nothing is written."""
+    k = _native.kernels
+    q32, q64 = np.arange(8, dtype=np.int32), np.arange(8, dtype=np.int64)
+    for q, out in [
+        (q32, np.zeros(8, np.float64)),  # widths differ
+        (q64, np.zeros(8, np.float32)),
+        (q32, np.zeros(7, np.float32)),  # lengths differ
+        (q32.astype(np.uint32), np.zeros(8, np.float32)),  # not signed
+        (q32.astype(np.float32), np.zeros(8, np.float32)),  # not integers
+        (q32.astype(np.int16), np.zeros(8, np.float16)),  # other widths
+    ]:
+        before = out.copy()
+        with pytest.raises(ValueError, match="scaled_floats: expected int32 -> float32"):
+            k.scaled_floats(q, 1000.0, out)
+        assert np.array_equal(out, before)
+    out = np.zeros(8, np.float32)
+    k.scaled_floats(q32, 1000.0, out)
+    assert out.tolist() == (np.arange(8) / 1000.0).astype(np.float32).tolist()
+    with pytest.raises(ValueError, match="contiguous"):
+        k.scaled_floats(np.arange(16, dtype=np.int32)[::2], 10.0, out)

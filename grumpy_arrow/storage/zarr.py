@@ -668,7 +668,9 @@ class LeafStore:
         if fmt.decimals is None:
             return out
         threads = READ_THREADS if alone else 1
-        return decimals.decode(out, fmt.decimals, fmt.logical, threads=threads)
+        # (a fresh array of the backend's: the floats are written over its integers)
+        inplace = bool(out.flags.owndata)
+        return decimals.decode(out, fmt.decimals, fmt.logical, threads=threads, inplace=inplace)
 
     def remove(self, name: str) -> None:
         """Delete a leaf no committed manifest names (best effort: what is left is only
