@@ -479,12 +479,15 @@ class LocalShards:
                 self._verify_run(fmt, shard, first, last + 1)
             flat, size = shard.flat, fmt.chunk
             # The part of each touched chunk, in order (one or a few; a copy).
-            out = np.concatenate(
-                [
-                    flat[max(lo, c * size) + c * gap : min(hi, (c + 1) * size) + c * gap]
-                    for c in range(first, last + 1)
-                ]
-            )
+            if first == last:
+                out = flat[lo + first * gap : hi + first * gap].copy()
+            else:
+                out = np.concatenate(
+                    [
+                        flat[max(lo, c * size) + c * gap : min(hi, (c + 1) * size) + c * gap]
+                        for c in range(first, last + 1)
+                    ]
+                )
         finally:
             self.release(shard)
         self.stats.add(out.nbytes, 0)
@@ -516,6 +519,10 @@ class LocalShards:
         """:meth:`_verify_mapped` of the inner chunks ``[first, stop)`` of a mapped shard
         (the few one range touches: no array of them)."""
         verified = shard.verified
+        if stop == first + 1:  # (one chunk: a single row's window, as a rule)
+            if not verified[first]:
+                self._verify_chunks(fmt, shard, [first])
+            return
         fresh = [c for c in range(first, stop) if not verified[c]]
         if fresh:
             self._verify_chunks(fmt, shard, fresh)
