@@ -1233,17 +1233,53 @@ PyDoc_STRVAR(scaled_floats_doc,
 "smallest integer gives -0.0. q int32 with out float32, or q int64 with out float64, of\n"
 "one length; the GIL is released.");
 
-WIDE static void scaled_f32(const int32_t *q, double scale, Py_ssize_t n, float *out)
+/* One value's float bits, -0.0 for the smallest integer, with no branch: the loops below
+ * vectorize (with a branch GCC kept them scalar: 10M int32 in 15 ms, 4 ms once vectorized
+ * on AVX2). The same pointer for q and out (a leaf decoded over its integers) takes a loop
+ * of its own: each value is read, then its place written, which GCC vectorizes too where
+ * two pointers that overlap would send it to the scalar loop. */
+static inline uint32_t f32_bits(int32_t v, double scale)
 {
-    Py_ssize_t i;
-    for (i = 0; i < n; i++)
-        out[i] = q[i] == INT32_MIN ? -0.0f : (float)((double)q[i] / scale);
+    float f = (float)((double)v / scale);
+    uint32_t bits, m = (uint32_t) - (int32_t)(v == INT32_MIN);
+    memcpy(&bits, &f, 4);
+    return (bits & ~m) | (0x80000000u & m);
 }
 
-WIDE static void scaled_f64(const int64_t *q, double scale, Py_ssize_t n, double *out)
+static inline uint64_t f64_bits(int64_t v, double scale)
+{
+    double f = (double)v / scale;
+    uint64_t bits, m = (uint64_t) - (int64_t)(v == INT64_MIN);
+    memcpy(&bits, &f, 8);
+    return (bits & ~m) | (0x8000000000000000ull & m);
+}
+
+WIDE static void scaled_f32(const int32_t *q, double scale, Py_ssize_t n, uint32_t *out)
 {
     Py_ssize_t i;
-    for (i = 0; i < n; i++) out[i] = q[i] == INT64_MIN ? -0.0 : (double)q[i] / scale;
+    if ((const void *)q == (const void *)out) {
+        for (i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, out + i, 4);
+            out[i] = f32_bits(v, scale);
+        }
+    } else {
+        for (i = 0; i < n; i++) out[i] = f32_bits(q[i], scale);
+    }
+}
+
+WIDE static void scaled_f64(const int64_t *q, double scale, Py_ssize_t n, uint64_t *out)
+{
+    Py_ssize_t i;
+    if ((const void *)q == (const void *)out) {
+        for (i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, out + i, 8);
+            out[i] = f64_bits(v, scale);
+        }
+    } else {
+        for (i = 0; i < n; i++) out[i] = f64_bits(q[i], scale);
+    }
 }
 
 static PyObject *scaled_floats(PyObject *self, PyObject *args)
@@ -1276,9 +1312,9 @@ static PyObject *scaled_floats(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     if (q.itemsize == 4)
-        scaled_f32((const int32_t *)q.buf, scale, n, (float *)out.buf);
+        scaled_f32((const int32_t *)q.buf, scale, n, (uint32_t *)out.buf);
     else
-        scaled_f64((const int64_t *)q.buf, scale, n, (double *)out.buf);
+        scaled_f64((const int64_t *)q.buf, scale, n, (uint64_t *)out.buf);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&out);
     PyBuffer_Release(&q);
