@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,14 @@ def test_the_kernels_are_built_where_a_compiler_is() -> None:
     assert _native.available()
     assert _native.kernels is not None
     assert _native.kernels.__name__ == "grumpy_arrow._kernels"
+    # Built from this source: every function of its method table is there. (A failed
+    # rebuild of an editable install keeps the old module without a word, since the
+    # extension is optional: this is where that shows.)
+    source = (Path(_native.__file__).parent / "_kernels.c").read_text()
+    table = re.findall(r'\{"(\w+)", \w+, METH_VARARGS', source)
+    assert len(table) >= 10 and "scaled_floats" in table
+    missing = [name for name in table if not hasattr(_native.kernels, name)]
+    assert not missing, f"the built extension lacks {missing}: rebuild it"
 
 
 def test_turned_off_by_the_environment() -> None:
