@@ -44,6 +44,7 @@ from grumpy_arrow.compute.broadcast import broadcast_nodes
 from grumpy_arrow.compute.elementwise import (
     BINARY,
     UNARY,
+    compare_scalar,
     map_leaves,
     round_kernel,
     scalar_operand,
@@ -175,6 +176,9 @@ _OPERATORS: dict[str, tuple[str, str]] = {
     "or": ("or", "|"),
     "xor": ("xor", "^"),
 }
+
+
+_COMPARISONS = frozenset({"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"})
 
 
 def _operator(kernel: str, *, reflected: bool = False) -> Callable[[GrumpyArray, Any], GrumpyArray]:
@@ -881,6 +885,10 @@ class GrumpyArray(Statistics):
         kernel = BINARY[name]
         self._values_only("arithmetic and comparisons")
         if is_scalar(other):
+            if name in _COMPARISONS:  # (numbers without nulls: one compiled pass)
+                fast = compare_scalar(self._data, other, name, self.dtype, reflected=reflected)
+                if fast is not None:
+                    return GrumpyArray(fast)
             s = scalar_operand(other, self.dtype)
             fn = (lambda v: kernel(s, v)) if reflected else (lambda v: kernel(v, s))
             return GrumpyArray._wrap(map_leaves(self.node, fn))

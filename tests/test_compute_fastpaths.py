@@ -398,3 +398,91 @@ def test_validity_masks_unpack_sliced_bitmaps_exactly(offset: int, length: int) 
         want = flags[offset : offset + length]
         got = lay.is_valid_mask(arr)
         assert (got is None and want.all()) or got.tolist() == want.tolist()
+
+
+# ---------------------------------------------------------------------------------------
+# comparisons with a scalar: the leaf's bitmap in one call, the lists' buffers reused
+
+
+def _compare_cases() -> list[gr.GrumpyArray]:
+    rng = np.random.default_rng(RNG_SEED)
+    lens = rng.integers(0, 9, 300)
+    ints = rng.integers(-50, 50, int(lens.sum()))
+    nested = pa.LargeListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(rng.integers(0, 4, 80))]), pa.int64()),
+        pa.LargeListArray.from_arrays(
+            pa.array(np.concatenate([[0], np.cumsum(lens)])[: 1 + 200], pa.int64()),
+            pa.array(ints[: int(lens[:200].sum())].astype(np.int16)),
+        ),
+    )
+    nested = nested.slice(0, int(np.searchsorted(nested.offsets.to_numpy(), 200, "right")) - 1)
+    floats = rng.standard_normal(int(lens.sum()))
+    floats[::17] = np.nan
+    with_null_rows = pa.LargeListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(lens)]), pa.int64()),
+        pa.array(floats.astype(np.float32)),
+        mask=pa.array(rng.random(300) < 0.2),
+    )
+    return [
+        _ragged(ints.astype(np.int32), lens),
+        _ragged(ints.astype(np.int32), lens)[7:250],  # sliced rows
+        _ragged((ints + 50).astype(np.uint8), lens),
+        _ragged(floats, lens),
+        gr.array(with_null_rows),
+        gr.array(nested),
+        gr.array(ints.astype(np.int64)),  # flat
+        gr.array(pa.array([1.5, None, -2.0, 0.0])),  # a null leaf: the general path
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
+@pytest.mark.parametrize("value", [0, 7, -3, 0.5, float("nan"), 300, 2**40, np.int64(3)])
+def test_comparisons_with_a_scalar_equal_the_general_path(
+    case: int, op: str, value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every layout the scalar path takes (flat, ragged, nested, sliced, null rows, NaN,
+    narrow and unsigned integers) and those it leaves (null leaves, scalars that promote):
+    the same Arrow array as the general path, both ways round."""
+    import importlib
+    import operator
+
+    array_module = importlib.import_module("grumpy_arrow.array")
+
+    a = _compare_cases()[case]
+    fn = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le}
+    fn |= {">": operator.gt, ">=": operator.ge}
+
+    def outcomes() -> list[Any]:
+        out: list[Any] = []
+        for left, right in ((a, value), (value, a)):
+            try:
+                out.append(fn[op](left, right).to_arrow())
+            except gr.ConversionError as err:  # (a scalar outside an unsigned dtype)
+                out.append(str(err))
+        return out
+
+    got = outcomes()
+    monkeypatch.setattr(array_module, "compare_scalar", lambda *args, **kw: None)
+    want = outcomes()
+    for g, w in zip(got, want, strict=True):
+        if isinstance(w, str):
+            assert g == w
+            continue
+        assert g.type == w.type
+        assert g.to_pylist() == w.to_pylist()
+        assert g.equals(w)
+
+
+def test_comparisons_with_a_scalar_take_the_bitmap_path() -> None:
+    """The layouts above that the scalar path covers do not go through the layout nodes
+    (their result carries no node yet); a null leaf or a promoting scalar does."""
+    from grumpy_arrow.compute import elementwise
+
+    cases = _compare_cases()
+    for a in cases[:7]:
+        assert elementwise.compare_scalar(a.to_arrow(), 3, "greater", a.dtype) is not None
+        assert (a > 3)._node is None
+    assert elementwise.compare_scalar(cases[7].to_arrow(), 3, "greater", cases[7].dtype) is None
+    assert elementwise.compare_scalar(cases[0].to_arrow(), 2**40, "less", cases[0].dtype) is None
+    assert elementwise.compare_scalar(cases[0].to_arrow(), True, "equal", cases[0].dtype) is None

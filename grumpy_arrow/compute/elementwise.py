@@ -20,6 +20,7 @@ from grumpy_arrow import layout as lay
 from grumpy_arrow.errors import ConversionError, DivisionByZeroError, DTypeError
 
 __all__ = [
+    "compare_scalar",
     "BINARY",
     "UNARY",
     "binary_kernel",
@@ -400,6 +401,70 @@ def _compare(
         return fn(a, b)
 
     return kernel
+
+
+_MIRRORED = {"less": "greater", "less_equal": "greater_equal", "greater": "less"}
+_MIRRORED |= {"greater_equal": "less_equal", "equal": "equal", "not_equal": "not_equal"}
+
+
+def compare_scalar(
+    data: pa.Array, value: Any, name: str, like: dt.DType, *, reflected: bool = False
+) -> pa.Array | None:
+    """``data <name> value`` (``value <name> data`` when ``reflected``) for lists (any
+    depth) of integers or floats without nulls at the leaf and a Python/NumPy number whose
+    promotion with ``like`` (the leaf dtype) is ``like`` itself: the leaf compared by one
+    compiled call into its bitmap, the lists' own validity and offsets buffers reused, no
+    layout nodes. The path of ``a > t`` on a ragged array (the compute benchmark's 1M
+    values: ~35 µs of Python around the kernel through the general path). None for
+    anything else (the general path then compares, with the same results)."""
+    op = _MIRRORED.get(name) if reflected else name
+    if (
+        op not in _native.COMPARE_OPS
+        or isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or like.kind not in "iuf"
+        or like == dt.float16
+        or dt.result_type_with_scalar(like, value) != like
+    ):
+        return None
+    levels = []
+    leaf = data
+    while leaf.type.id == _LARGE_LIST:
+        levels.append(leaf)
+        leaf = leaf.values
+    if leaf.null_count or not (pa.types.is_integer(leaf.type) or pa.types.is_floating(leaf.type)):
+        return None
+    x = leaf.to_numpy(zero_copy_only=True)
+    try:
+        y = np.asarray(value, dtype=x.dtype)
+    except (OverflowError, ValueError):
+        return None
+    if x.dtype.kind in "iu" and int(y) != value:
+        return None  # (a float that is no integer: the general path promotes)
+    if (
+        x.dtype.kind == "f"
+        and isinstance(value, (int, np.integer))
+        and abs(int(value)) > _EXACT_INTS[x.itemsize]
+    ):
+        return None  # (the general path says whether such an int converts)
+    bits = _native.compare_bits(x, y, op)
+    if bits is None:
+        return None
+    out = pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(bits)])
+    for lists in reversed(levels):
+        validity, offsets = lists.buffers()[:2]
+        out = pa.Array.from_buffers(
+            lay.list_of(out.type),
+            len(lists),
+            [validity, offsets],
+            offset=lists.offset,
+            children=[out],
+        )
+    return out
+
+
+_LARGE_LIST = pa.lib.Type_LARGE_LIST
+_EXACT_INTS = {2: 2**11, 4: 2**24, 8: 2**53}  # the largest ints a float width holds exactly
 
 
 def _logical(
