@@ -1124,6 +1124,14 @@ def probe_corruption_case(case: dict[str, str], pristine: str, workdir: str) -> 
     out["load"] = _outcome(lambda: _content(gr.load(path)), want)
     out["take_all"] = _outcome(select(every), _rows_of(want, every))
     out["take_few"] = _outcome(select(few), _rows_of(want, few))
+
+    def rows_bare() -> list[Any]:
+        # One row at a time with the cache off: the window path, where a row's Blosc
+        # leaves are decoded together in one compiled call.
+        h = gr.open(path, cache="none")
+        return [_content(h[int(i) : int(i) + 1]) for i in few]
+
+    out["rows_bare"] = _outcome(rows_bare, [_rows_of(want, np.array([i])) for i in few])
     try:
         out["validate"] = {"kind": "problems", "problems": gr.validate(path)}
     except Exception as err:

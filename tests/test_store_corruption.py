@@ -184,15 +184,16 @@ def judge(case: dict[str, str], facts: dict[str, Any]) -> tuple[str, list[str]]:
     complaints: list[str] = []
     wrong = False
     exact = False
-    for op in ("load", "take_all", "take_few"):
+    for op in ("load", "take_all", "take_few", "rows_bare"):
         got = facts[op]
+        some = op in ("take_few", "rows_bare")  # (a few rows: the damage may lie elsewhere)
         if got["kind"] == "data":
             if not got["equal"]:
                 wrong = True
                 complaints.append(f"{op} returned silently wrong data")
-            elif case["damage"] == "chunk-bit-flip" and op != "take_few":
+            elif case["damage"] == "chunk-bit-flip" and not some:
                 complaints.append(f"{op} did not catch the flipped bit (exact data)")
-            elif op != "take_few":
+            elif not some:
                 exact = True
             continue
         if not got["format_error"]:

@@ -264,3 +264,38 @@ def test_a_damaged_chunk_read_together_is_reported(
         assert leaf in str(err.value)
     for i in miss:
         assert h[i].to_dict() == df[[i]].to_dict()
+
+
+@pytest.mark.parametrize("limit", [2, 1000])
+def test_rows_read_together_from_many_threads(
+    saved: tuple[gr.DataFrame, dict[str, Path]], limit: int
+) -> None:
+    """Six threads reading single rows and short runs of one handle with the cache off
+    (each row's Blosc leaves decoded together, several shard files held at once), with
+    room for 2 open shard files (evicted ones close when their last reader is done) or
+    plenty: every row exact, nothing raised."""
+    import threading
+
+    df, paths = saved
+    h = gr.open(paths["blosc"], cache="none")
+    h._store.shards.limit = limit
+    want = df.to_dict()
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for i in rng.integers(0, ROWS, 120).tolist():
+                b = min(ROWS, i + int(rng.integers(1, 4)))
+                got = h[i] if b == i + 1 else h[i:b]
+                assert got.to_dict() == {k: v[i:b] for k, v in want.items()}, (i, b)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(shard.users == 0 for shard in h._store.shards._open.values())

@@ -404,8 +404,12 @@ class LocalShards:
         for i, (_name, fmt, a, b) in enumerate(items):
             if fmt.codec == "blosc" and (b - 1) // fmt.shard == a // fmt.shard:
                 groups.setdefault(fmt.chunk_bytes, []).append(i)
+        # Shard files held at once: at most half of what the store may keep open (a frame
+        # of thousands of leaves would otherwise hold one file of each).
+        hold = max(2, min(self.limit, _share()) // 2)
         for want, group in groups.items():
-            self._windows_of(items, group, want, decode, found)
+            for g in range(0, len(group), hold):
+                self._windows_of(items, group[g : g + hold], want, decode, found)
         return found
 
     def _windows_of(
