@@ -239,6 +239,13 @@ def take_primitive_lists(arr: pa.Array, rows: np.ndarray) -> pa.Array | None:
         new, picked = fast
         content = pa.Array.from_buffers(value_type, len(picked), [None, pa.py_buffer(picked)])
         return pa.Array.from_buffers(typ, len(rows), [None, pa.py_buffer(new)], children=[content])
+    # (without the kernels: rows counted from the end and checked here, as the kernel
+    # does; a row outside the array raises IndexError, which the caller reports)
+    n = len(offsets) - 1
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and (int(rows.min()) < -n or int(rows.max()) >= n):
+        raise IndexError("take_primitive_lists: a row is outside the array")
+    rows = np.where(rows < 0, rows + n, rows)
     starts = offsets[rows]
     lens = offsets[rows + 1] - starts
     picked = take_ranges(flat, starts, lens)
