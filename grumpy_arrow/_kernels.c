@@ -1254,33 +1254,24 @@ static inline uint64_t f64_bits(int64_t v, double scale)
     return (bits & ~m) | (0x8000000000000000ull & m);
 }
 
-WIDE static void scaled_f32(const int32_t *q, double scale, Py_ssize_t n, uint32_t *out)
-{
-    Py_ssize_t i;
-    if ((const void *)q == (const void *)out) {
-        for (i = 0; i < n; i++) {
-            int32_t v;
-            memcpy(&v, out + i, 4);
-            out[i] = f32_bits(v, scale);
-        }
-    } else {
-        for (i = 0; i < n; i++) out[i] = f32_bits(q[i], scale);
+/* q / scale over n values into out, or in place when out is q's memory. */
+#define SCALED(NAME, IT, UT, BITS)                                                       \
+    WIDE static void NAME(const IT *q, double scale, Py_ssize_t n, UT *out)              \
+    {                                                                                    \
+        Py_ssize_t i;                                                                    \
+        if ((const void *)q == (const void *)out) {                                      \
+            for (i = 0; i < n; i++) {                                                    \
+                IT v;                                                                    \
+                memcpy(&v, out + i, sizeof v);                                           \
+                out[i] = BITS(v, scale);                                                 \
+            }                                                                            \
+        } else {                                                                         \
+            for (i = 0; i < n; i++) out[i] = BITS(q[i], scale);                          \
+        }                                                                                \
     }
-}
 
-WIDE static void scaled_f64(const int64_t *q, double scale, Py_ssize_t n, uint64_t *out)
-{
-    Py_ssize_t i;
-    if ((const void *)q == (const void *)out) {
-        for (i = 0; i < n; i++) {
-            int64_t v;
-            memcpy(&v, out + i, 8);
-            out[i] = f64_bits(v, scale);
-        }
-    } else {
-        for (i = 0; i < n; i++) out[i] = f64_bits(q[i], scale);
-    }
-}
+SCALED(scaled_f32, int32_t, uint32_t, f32_bits)
+SCALED(scaled_f64, int64_t, uint64_t, f64_bits)
 
 static PyObject *scaled_floats(PyObject *self, PyObject *args)
 {

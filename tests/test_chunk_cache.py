@@ -3,10 +3,9 @@ scoped views, filled and read many items at a time."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
+from _threads import run_threads
 
 from grumpy_arrow.storage.cache import ChunkCache, chunk_key
 
@@ -79,20 +78,11 @@ def test_chunk_key_of_a_partly_filled_chunk_names_its_length() -> None:
 
 def test_threads_filling_and_reading_keep_the_byte_count() -> None:
     cache = ChunkCache(800 * 40)
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            for r in range(200):
-                cache.put_many([((f"leaf{t}", (r + c) % 60), _chunk(c)) for c in range(7)])
-                cache.get_many([(f"leaf{(t + 1) % 4}", c) for c in range(0, 60, 5)])
-        except BaseException as err:  # pragma: no cover - reported below
-            errors.append(err)
+        for r in range(200):
+            cache.put_many([((f"leaf{t}", (r + c) % 60), _chunk(c)) for c in range(7)])
+            cache.get_many([(f"leaf{(t + 1) % 4}", c) for c in range(0, 60, 5)])
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    assert run_threads(work, range(4)) == []
     assert cache.used == 800 * len(cache) <= 800 * 40

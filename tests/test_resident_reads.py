@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
+from _threads import run_threads
 
 import grumpy_arrow as gr
 from grumpy_arrow import _native
@@ -336,29 +337,21 @@ def test_warm_batches_on_threads_equal_the_saved_rows(
     df, paths = saved
     h = gr.open(paths["auto"])
     want = df.to_arrow()
-    errors: list[BaseException] = []
     stop = threading.Event()
 
     def reader(seed: int) -> None:
         rng = np.random.default_rng(seed)
-        try:
-            for _ in range(40):
-                rows = rng.choice(ROWS, 32, replace=False)
-                assert h.take(rows).to_arrow().equals(want.take(rows))
-        except BaseException as err:  # reported by the main thread
-            errors.append(err)
+        for _ in range(40):
+            rows = rng.choice(ROWS, 32, replace=False)
+            assert h.take(rows).to_arrow().equals(want.take(rows))
 
     def clearer() -> None:
         while not stop.wait(0.02):
             h._cache.clear()
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
     wiper = threading.Thread(target=clearer)
     wiper.start()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_threads(reader, range(4))
     stop.set()
     wiper.join()
     assert errors == []

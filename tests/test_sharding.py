@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 import zarr
 import zarr.codecs
+from _threads import run_threads
 from test_format_v1 import STORES, golden_copy
 
 import grumpy_arrow as gr
@@ -192,23 +192,14 @@ def test_reader_suite_threads(backend: str, tmp_path: Path) -> None:
     path = tmp_path / "s"
     gr.save(df, path, chunk_size=8, shard_size=16)
     h = gr.open(path)
-    errors: list[BaseException] = []
 
     def work(seed: int) -> None:
         rng = np.random.default_rng(seed)
-        try:
-            for _ in range(20):
-                rows = rng.choice(400, 16, replace=False)
-                assert h[rows].to_dict() == rows_of(df, rows)
-        except BaseException as err:  # reported below
-            errors.append(err)
+        for _ in range(20):
+            rows = rng.choice(400, 16, replace=False)
+            assert h[rows].to_dict() == rows_of(df, rows)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(work, range(6)) == []
 
 
 def test_memory_stores_are_small_and_read_back(backend: str) -> None:
@@ -687,22 +678,13 @@ def test_threads_verify_every_mapped_chunk(tmp_path: Path) -> None:
     data[99 * (64 * 8 + 8) + 3] ^= 1  # inside inner chunk 99
     shard.write_bytes(bytes(data))
     h = gr.open(tmp_path / "s", cache="none")
-    errors: list[str] = []
 
     def work(seed: int) -> None:
         rng = np.random.default_rng(seed)
         for _ in range(30):
-            try:
-                h.take(rng.choice(64 * 99, 8, replace=False))  # chunks 0..98: sound
-            except StoreFormatError as err:  # pragma: no cover - reported below
-                errors.append(str(err))
+            h.take(rng.choice(64 * 99, 8, replace=False))  # chunks 0..98: sound
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(work, range(4)) == []
     with pytest.raises(StoreFormatError, match="shard 0 chunk 99"):
         h.take([64 * 99 + 5])
 

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import zarr
+from _threads import run_threads
 
 import grumpy_arrow as gr
 from grumpy_arrow.errors import StoreFormatError
@@ -274,28 +275,17 @@ def test_rows_read_together_from_many_threads(
     (each row's Blosc leaves decoded together, several shard files held at once), with
     room for 2 open shard files (evicted ones close when their last reader is done) or
     plenty: every row exact, nothing raised."""
-    import threading
-
     df, paths = saved
     h = gr.open(paths["blosc"], cache="none")
     h._store.shards.limit = limit
     want = df.to_dict()
-    errors: list[BaseException] = []
 
     def work(seed: int) -> None:
         rng = np.random.default_rng(seed)
-        try:
-            for i in rng.integers(0, ROWS, 120).tolist():
-                b = min(ROWS, i + int(rng.integers(1, 4)))
-                got = h[i] if b == i + 1 else h[i:b]
-                assert got.to_dict() == {k: v[i:b] for k, v in want.items()}, (i, b)
-        except BaseException as err:  # reported below
-            errors.append(err)
+        for i in rng.integers(0, ROWS, 120).tolist():
+            b = min(ROWS, i + int(rng.integers(1, 4)))
+            got = h[i] if b == i + 1 else h[i:b]
+            assert got.to_dict() == {k: v[i:b] for k, v in want.items()}, (i, b)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(work, range(6)) == []
     assert all(shard.users == 0 for shard in h._store.shards._open.values())

@@ -403,10 +403,6 @@ def _compare(
     return kernel
 
 
-_MIRRORED = {"less": "greater", "less_equal": "greater_equal", "greater": "less"}
-_MIRRORED |= {"greater_equal": "less_equal", "equal": "equal", "not_equal": "not_equal"}
-
-
 def compare_scalar(
     data: pa.Array, value: Any, name: str, like: dt.DType, *, reflected: bool = False
 ) -> pa.Array | None:
@@ -417,9 +413,8 @@ def compare_scalar(
     layout nodes. The path of ``a > t`` on a ragged array (the compute benchmark's 1M
     values: ~35 µs of Python around the kernel through the general path). None for
     anything else (the general path then compares, with the same results)."""
-    op = _MIRRORED.get(name) if reflected else name
     if (
-        op not in _native.COMPARE_OPS
+        name not in _native.COMPARE_OPS
         or isinstance(value, (bool, np.bool_))
         or not isinstance(value, (int, float, np.integer, np.floating))
         or like.kind not in "iuf"
@@ -447,7 +442,8 @@ def compare_scalar(
         and abs(int(value)) > _EXACT_INTS[x.itemsize]
     ):
         return None  # (the general path says whether such an int converts)
-    bits = _native.compare_bits(x, y, op)
+    # (a scalar on the left: compare_bits mirrors the comparison itself)
+    bits = _native.compare_bits(y, x, name) if reflected else _native.compare_bits(x, y, name)
     if bits is None:
         return None
     out = pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(bits)])

@@ -643,8 +643,11 @@ class LocalShards:
             return False
         per = fmt.per_shard
         k = wanted[0] // per
-        if wanted[-1] // per == k:  # one shard file (a row's window): no segments
-            return self._read_shard_chunks(name, fmt, k, wanted, block, decode)
+        if wanted[-1] // per == k:  # one shard file (a row's window): no cutting
+            local = np.asarray(wanted, dtype=np.int64) - k * per
+            return self._read_group(
+                name, fmt, np.array([k]), local, [(0, len(local))], block, decode
+            )
         w = np.asarray(wanted, dtype=np.int64)
         ks = w // per
         local = w - ks * per
@@ -657,34 +660,6 @@ class LocalShards:
             group = segments[g : g + hold]
             if not self._read_group(name, fmt, ks, local, group, block, decode):
                 return False
-        return True
-
-    def _read_shard_chunks(
-        self,
-        name: str,
-        fmt: sh.LeafFormat,
-        k: int,
-        wanted: list[int],
-        block: np.ndarray,
-        decode: Any,
-    ) -> bool:
-        """:meth:`_read_group` of chunks ``wanted`` that all lie in shard ``k``: the
-        few NumPy steps a single row's window takes (``h[i]`` reads a window of each leaf
-        and spans two chunks of the larger ones)."""
-        shard = self.acquire(name, k, fmt)
-        try:
-            local = np.asarray(wanted, dtype=np.int64)
-            local -= k * fmt.per_shard
-            fds = np.full(len(local), shard.fd, dtype=np.int64)
-            offsets, sizes = shard.offsets[local], shard.nbytes[local]
-            bad = _native.blosc_files(fds, offsets, sizes, block, fmt.chunk_bytes, decode)
-            if bad is None:
-                return False
-            if bad.any():
-                for n in np.flatnonzero(bad).tolist():
-                    self._read_chunks(fmt, shard, [int(local[n])], block, n)
-        finally:
-            self.release(shard)
         return True
 
     def _read_group(
